@@ -1,0 +1,26 @@
+/*
+ * xsb-webhook: receives Stripe's webhook deliveries (POST /stripe/webhook).
+ */
+#include <stddef.h>
+
+#include "req.h"
+#include "route.h"
+#include "server.h"
+#include "webhook.h"
+
+static const struct route webhook_routes[] = {
+	{ "POST", "/stripe/webhook", 0, webhook_handle },
+};
+
+static void
+webhook_route(struct req *r)
+{
+	route_dispatch(r, webhook_routes,
+	    sizeof(webhook_routes) / sizeof(webhook_routes[0]));
+}
+
+int
+main(int argc, char *argv[])
+{
+	return server_main("webhook", argc, argv, webhook_route);
+}

@@ -1,0 +1,42 @@
+/*
+ * jsonx: small readers over json-c objects, for Stripe's and our payloads.
+ * Every returned object or string is borrowed from the root.
+ */
+#ifndef JSONX_H
+#define JSONX_H
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+/* Returns member key of obj when obj is an object, else NULL. */
+struct json_object *jsonx_get(struct json_object *obj, const char *key);
+
+/* Follows a dotted path ("data.object.id"); NULL when any step is missing. */
+struct json_object *jsonx_path(struct json_object *obj, const char *path);
+
+/* Returns the string at path, or NULL when missing or not a string. */
+const char	*jsonx_str(struct json_object *obj, const char *path);
+
+/*
+ * Returns the id at path: a string, or the "id" of an expanded object (as
+ * Stripe sends "customer" either way). NULL otherwise.
+ */
+const char	*jsonx_id(struct json_object *obj, const char *path);
+
+/* Stores the integer at path in *out; returns 0, or -1 when missing or not an integer. */
+int		 jsonx_int(struct json_object *obj, const char *path,
+		    int64_t *out);
+
+/* Returns 1 for true, 0 for false, def when missing or not a boolean. */
+int		 jsonx_bool(struct json_object *obj, const char *path, int def);
+
+/* Adds key: string (NULL adds null) to obj. Returns 0 or -1 on no memory. */
+int		 jsonx_add_str(struct json_object *obj, const char *key,
+		    const char *s);
+
+/* Adds key: integer to obj. Returns 0 or -1. */
+int		 jsonx_add_int(struct json_object *obj, const char *key,
+		    int64_t v);
+
+#endif

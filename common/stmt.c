@@ -1,0 +1,177 @@
+#include <stddef.h>
+
+#include "stmt.h"
+
+#define S(id, text)	[STMT_##id] = { #id, text }
+
+/*
+ * The SQL of the project.  Column lists are explicit so a result's column
+ * numbers are fixed by the statement, not by the table.
+ */
+static const struct {
+	const char	*name;
+	const char	*sql;
+} stmts[STMT__MAX] = {
+	/* health */
+	S(PING, "SELECT 1"),
+
+	/* users */
+	S(USER_GET,
+	    "SELECT id, email, stripe_customer_id, tier, jwt_version, "
+	    "subscription_id, billing_cycle_start, billing_cycle_end, "
+	    "trial_end, past_due, phone_number, phone_sid, phone_status, "
+	    "phone_provisioned_at FROM users WHERE id = ?"),
+	S(USER_GET_BY_CUSTOMER,
+	    "SELECT id FROM users WHERE stripe_customer_id = ?"),
+	S(USER_INSERT,
+	    "INSERT INTO users (id, email, tier) VALUES (?, ?, ?)"),
+	S(USER_JWT_VERSION,
+	    "SELECT jwt_version FROM users WHERE id = ?"),
+	/* Locking the user row serializes every event of one customer. */
+	S(USER_LOCK,
+	    "SELECT id, tier, subscription_id, phone_number, "
+	    "stripe_customer_id, phone_status FROM users WHERE id = ? "
+	    "FOR UPDATE"),
+	S(USER_LOCK_BY_CUSTOMER,
+	    "SELECT id, tier, subscription_id, phone_number, "
+	    "stripe_customer_id, phone_status FROM users "
+	    "WHERE stripe_customer_id = ? FOR UPDATE"),
+	S(USER_SET_CUSTOMER,
+	    "UPDATE users SET stripe_customer_id = ? WHERE id = ? "
+	    "AND stripe_customer_id IS NULL"),
+	S(USER_SET_SUBSCRIPTION,
+	    "UPDATE users SET tier = ?, subscription_id = ?, "
+	    "billing_cycle_start = ?, billing_cycle_end = ?, trial_end = ?, "
+	    "past_due = ? WHERE id = ?"),
+	S(USER_SET_TRIAL_END,
+	    "UPDATE users SET trial_end = ? WHERE id = ?"),
+	S(USER_SET_CYCLE,
+	    "UPDATE users SET billing_cycle_start = ?, billing_cycle_end = ? "
+	    "WHERE id = ?"),
+
+	/* stripe events */
+	S(EVENT_STATUS,
+	    "SELECT status FROM stripe_events WHERE id = ?"),
+	S(EVENT_LOCK,
+	    "SELECT status FROM stripe_events WHERE id = ? FOR UPDATE"),
+	S(EVENT_INSERT,
+	    "INSERT INTO stripe_events (id, type, api_version, livemode, "
+	    "created, object_id, payload, status, processed_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, IF(? = 'received', NULL, NOW(6)))"),
+	S(EVENT_FINISH,
+	    "UPDATE stripe_events SET status = ?, user_id = ?, "
+	    "last_error = NULL, processed_at = NOW(6), "
+	    "attempts = attempts + ? WHERE id = ?"),
+	/* A failure is recorded apart from the rolled-back effects. */
+	S(EVENT_FAIL,
+	    "INSERT INTO stripe_events (id, type, api_version, livemode, "
+	    "created, object_id, payload, status, last_error) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, 'failed', LEFT(?, 1000)) "
+	    "ON DUPLICATE KEY UPDATE attempts = IF(status = 'failed', "
+	    "attempts + 1, attempts), last_error = IF(status = 'failed', "
+	    "VALUES(last_error), last_error)"),
+
+	/* subscriptions */
+	S(SUB_LOCK,
+	    "SELECT user_id, status, tier, deleted, last_event_created, "
+	    "last_event_rank FROM subscriptions WHERE id = ? FOR UPDATE"),
+	S(SUB_UPSERT,
+	    "INSERT INTO subscriptions (id, user_id, customer_id, status, "
+	    "tier, price_id, item_id, current_period_start, "
+	    "current_period_end, cancel_at_period_end, trial_end, deleted, "
+	    "last_event_id, last_event_created, last_event_rank) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), "
+	    "customer_id = VALUES(customer_id), status = VALUES(status), "
+	    "tier = VALUES(tier), price_id = VALUES(price_id), "
+	    "item_id = VALUES(item_id), "
+	    "current_period_start = VALUES(current_period_start), "
+	    "current_period_end = VALUES(current_period_end), "
+	    "cancel_at_period_end = VALUES(cancel_at_period_end), "
+	    "trial_end = VALUES(trial_end), deleted = VALUES(deleted), "
+	    "last_event_id = VALUES(last_event_id), "
+	    "last_event_created = VALUES(last_event_created), "
+	    "last_event_rank = VALUES(last_event_rank)"),
+
+	/* invoices and billing events */
+	S(INVOICE_LOCK,
+	    "SELECT status FROM invoices WHERE id = ? FOR UPDATE"),
+	S(INVOICE_UPSERT,
+	    "INSERT INTO invoices (id, user_id, subscription_id, number, "
+	    "status, billing_reason, currency, amount_due, amount_paid, "
+	    "period_start, period_end, attempt_count, next_payment_attempt, "
+	    "hosted_invoice_url, created) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE status = VALUES(status), "
+	    "number = COALESCE(VALUES(number), number), "
+	    "amount_due = VALUES(amount_due), "
+	    "amount_paid = VALUES(amount_paid), "
+	    "attempt_count = VALUES(attempt_count), "
+	    "next_payment_attempt = VALUES(next_payment_attempt), "
+	    "hosted_invoice_url = COALESCE(VALUES(hosted_invoice_url), "
+	    "hosted_invoice_url)"),
+	S(BEVENT_INSERT,
+	    "INSERT INTO billing_events (user_id, event_id, kind, "
+	    "amount_cents, detail) VALUES (?, ?, ?, ?, LEFT(?, 1000)) "
+	    "ON DUPLICATE KEY UPDATE id = id"),
+
+	/* usage */
+	S(TIER_GET,
+	    "SELECT monthly_price_cents, voice_minutes_included, "
+	    "sms_included, phone_eligible, phone_fee_cents, display_name "
+	    "FROM tiers WHERE name = ?"),
+	S(USAGE_INSERT,
+	    "INSERT INTO usage_events (user_id, kind, quantity, occurred_at, "
+	    "source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)"),
+	/* Voice is billed per started minute of each call. */
+	S(USAGE_SUM,
+	    "SELECT "
+	    "COALESCE(SUM(IF(kind = 'voice', quantity, 0)), 0), "
+	    "COALESCE(SUM(IF(kind = 'voice', (quantity + 59) DIV 60, 0)), 0), "
+	    "COALESCE(SUM(kind = 'voice'), 0), "
+	    "COALESCE(SUM(IF(kind = 'sms', quantity, 0)), 0) "
+	    "FROM usage_events WHERE user_id = ? AND occurred_at >= ? "
+	    "AND occurred_at < ?"),
+	S(PHONE_HELD,
+	    "SELECT COUNT(*) FROM phone_numbers WHERE user_id = ? "
+	    "AND held_from < ? AND (held_to IS NULL OR held_to > ?)"),
+
+	/* jobs */
+	S(JOB_ENQUEUE,
+	    "INSERT INTO jobs (kind, dedupe_key, user_id, payload) "
+	    "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"),
+	S(JOB_CLAIM_PICK,
+	    "SELECT id, kind, dedupe_key, user_id, payload, attempts "
+	    "FROM jobs WHERE ((state = 'pending' AND run_after <= NOW(6)) "
+	    "OR (state = 'running' AND lease_until < NOW(6))) "
+	    "AND FIND_IN_SET(kind, ?) > 0 "
+	    "ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED"),
+	S(JOB_CLAIM_MARK,
+	    "UPDATE jobs SET state = 'running', attempts = attempts + 1, "
+	    "lease_until = NOW(6) + INTERVAL ? SECOND, locked_by = ? "
+	    "WHERE id = ?"),
+	S(JOB_DONE,
+	    "UPDATE jobs SET state = 'done', result = LEFT(?, 1000), "
+	    "lease_until = NULL, last_error = NULL "
+	    "WHERE id = ? AND locked_by = ? AND state = 'running'"),
+	S(JOB_FAIL,
+	    "UPDATE jobs SET state = ?, run_after = NOW(6) + INTERVAL ? SECOND, "
+	    "last_error = LEFT(?, 1000), lease_until = NULL "
+	    "WHERE id = ? AND locked_by = ? AND state = 'running'"),
+};
+
+const char *
+stmt_sql(enum stmt s)
+{
+	if ((unsigned)s >= STMT__MAX)
+		return NULL;
+	return stmts[s].sql;
+}
+
+const char *
+stmt_name(enum stmt s)
+{
+	if ((unsigned)s >= STMT__MAX || stmts[s].name == NULL)
+		return "?";
+	return stmts[s].name;
+}

@@ -1,0 +1,64 @@
+/*
+ * stmt: every SQL statement of the project, in one table (stmt.c), named by
+ * this enum.  All are `?`-parameterized; none is ever built with string
+ * formatting.  Keep the enum and the table in the same order; sections by
+ * area.
+ */
+#ifndef STMT_H
+#define STMT_H
+
+enum stmt {
+	/* health */
+	STMT_PING,
+
+	/* users */
+	STMT_USER_GET,
+	STMT_USER_GET_BY_CUSTOMER,
+	STMT_USER_INSERT,
+	STMT_USER_JWT_VERSION,
+	STMT_USER_LOCK,
+	STMT_USER_LOCK_BY_CUSTOMER,
+	STMT_USER_SET_CUSTOMER,
+	STMT_USER_SET_SUBSCRIPTION,
+	STMT_USER_SET_TRIAL_END,
+	STMT_USER_SET_CYCLE,
+
+	/* stripe events */
+	STMT_EVENT_STATUS,
+	STMT_EVENT_LOCK,
+	STMT_EVENT_INSERT,
+	STMT_EVENT_FINISH,
+	STMT_EVENT_FAIL,
+
+	/* subscriptions */
+	STMT_SUB_LOCK,
+	STMT_SUB_UPSERT,
+
+	/* invoices and billing events */
+	STMT_INVOICE_LOCK,
+	STMT_INVOICE_UPSERT,
+	STMT_BEVENT_INSERT,
+
+	/* usage */
+	STMT_TIER_GET,
+	STMT_USAGE_INSERT,
+	STMT_USAGE_SUM,
+	STMT_PHONE_HELD,
+
+	/* jobs */
+	STMT_JOB_ENQUEUE,
+	STMT_JOB_CLAIM_PICK,
+	STMT_JOB_CLAIM_MARK,
+	STMT_JOB_DONE,
+	STMT_JOB_FAIL,
+
+	STMT__MAX
+};
+
+/* Returns the SQL text of s (static). */
+const char	*stmt_sql(enum stmt s);
+
+/* Returns the enum name of s without the prefix, for logs (static). */
+const char	*stmt_name(enum stmt s);
+
+#endif

@@ -1,0 +1,186 @@
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "db.h"
+#include "http.h"
+#include "jobs.h"
+#include "jsonx.h"
+#include "log.h"
+#include "money.h"
+#include "stripe.h"
+#include "usage.h"
+#include "worker.h"
+
+typedef enum xerr (*worker_fn)(struct worker_ctx *, struct job *,
+    char *, size_t);
+
+static enum xerr worker_invoice_items(struct worker_ctx *, struct job *,
+    char *, size_t);
+
+static const struct {
+	const char	*kind;
+	worker_fn	 run;
+} worker_runners[] = {
+	{ "invoice_items", worker_invoice_items },
+};
+
+#define WORKER_NRUNNERS (sizeof(worker_runners) / sizeof(worker_runners[0]))
+
+const char *
+worker_kinds(void)
+{
+	static char	 kinds[256];
+	size_t		 i, n = 0;
+
+	if (kinds[0] != '\0')
+		return kinds;
+	for (i = 0; i < WORKER_NRUNNERS; i++)
+		n += (size_t)snprintf(kinds + n, sizeof(kinds) - n, "%s%s",
+		    i ? "," : "", worker_runners[i].kind);
+	return kinds;
+}
+
+/*
+ * Posts one invoice item for an overage line to the draft invoice.  The
+ * Idempotency-Key "<invoice>:<kind>" makes a retry (after a timeout, a
+ * crash between the call and our bookkeeping) return the first item
+ * instead of adding a second.
+ */
+static enum xerr
+worker_post_item(struct worker_ctx *w, struct job *job, const char *kind,
+    int64_t quantity, const char *unit_decimal, const char *desc,
+    int64_t cents, char *err, size_t errsz)
+{
+	struct json_object *p = job->payload, *item = NULL;
+	struct buf	*form = NULL;
+	char		 key[320], q[32], ps[32], pe[32];
+	const char	*inv = jsonx_str(p, "invoice_id");
+	struct dbv	 a[5];
+	int64_t		 v;
+	char		 bkind[48];
+	enum xerr	 rc;
+
+	snprintf(key, sizeof(key), "%s:%s", inv, kind);
+	snprintf(q, sizeof(q), "%lld", (long long)quantity);
+	jsonx_int(p, "period_start", &v);
+	snprintf(ps, sizeof(ps), "%lld", (long long)v);
+	jsonx_int(p, "period_end", &v);
+	snprintf(pe, sizeof(pe), "%lld", (long long)v);
+	if ((form = buf_new(4096)) == NULL)
+		return XERR_NOMEM;
+	if ((rc = http_form_add(form, "customer", jsonx_str(p, "customer"))) ||
+	    (rc = http_form_add(form, "invoice", inv)) ||
+	    (rc = http_form_add(form, "currency", "usd")) ||
+	    (rc = http_form_add(form, "quantity", q)) ||
+	    (rc = http_form_add(form, "unit_amount_decimal", unit_decimal)) ||
+	    (rc = http_form_add(form, "description", desc)) ||
+	    (rc = http_form_add(form, "period[start]", ps)) ||
+	    (rc = http_form_add(form, "period[end]", pe)) ||
+	    (rc = http_form_add(form, "metadata[user_id]", job->user_id)) ||
+	    (rc = http_form_add(form, "metadata[kind]", kind)))
+		goto out;
+	if ((rc = stripe_call(w->http, w->cfg, "POST", "/v1/invoiceitems",
+	    form, key, NULL, &item, err, errsz)) != XERR_OK)
+		goto out;
+	log_info("invoice %s: %s item %s, %lld x %s = %lld cents", inv, kind,
+	    jsonx_str(item, "id") ? jsonx_str(item, "id") : "?",
+	    (long long)quantity, unit_decimal, (long long)cents);
+	snprintf(bkind, sizeof(bkind), "overage_%s", kind);
+	a[0] = DB_STR(job->user_id);
+	a[1] = DB_STR(inv);
+	a[2] = DB_STR(bkind);
+	a[3] = DB_INT(cents);
+	a[4] = DB_STR(jsonx_str(item, "id"));
+	rc = db_exec(w->db, STMT_BEVENT_INSERT, a, 5, NULL, NULL);
+out:
+	json_object_put(item);
+	buf_free(form);
+	return rc;
+}
+
+/*
+ * invoice_items: bills the period that ended on the cycle's draft invoice:
+ * voice and SMS overage at their exact decimal unit prices, and the phone
+ * fee when a number was held in the period.
+ */
+static enum xerr
+worker_invoice_items(struct worker_ctx *w, struct job *job, char *err,
+    size_t errsz)
+{
+	struct json_object *p = job->payload;
+	struct usage_report rep;
+	const char	*tier = jsonx_str(p, "tier");
+	int64_t		 ps = 0, pe = 0;
+	char		 desc[160];
+	enum xerr	 rc;
+
+	if (jsonx_str(p, "invoice_id") == NULL ||
+	    jsonx_str(p, "customer") == NULL || tier == NULL ||
+	    jsonx_int(p, "period_start", &ps) || jsonx_int(p, "period_end",
+	    &pe) || pe <= ps) {
+		snprintf(err, errsz, "payload lacks invoice, customer, tier "
+		    "or period");
+		return XERR_UNPROCESSABLE;
+	}
+	if ((rc = usage_report(w->db, job->user_id, tier, ps, pe, &rep)))
+		return rc;
+	if (rep.bill.voice_units > 0) {
+		snprintf(desc, sizeof(desc), "Voice overage: %lld min over "
+		    "%lld included at $0.013/min",
+		    (long long)rep.bill.voice_units,
+		    (long long)rep.use.voice_included);
+		if ((rc = worker_post_item(w, job, "voice",
+		    rep.bill.voice_units, "1.3", desc, rep.bill.voice_cents,
+		    err, errsz)))
+			return rc;
+	}
+	if (rep.bill.sms_units > 0) {
+		snprintf(desc, sizeof(desc), "SMS overage: %lld messages over "
+		    "%lld included at $0.0075/message",
+		    (long long)rep.bill.sms_units,
+		    (long long)rep.use.sms_included);
+		if ((rc = worker_post_item(w, job, "sms", rep.bill.sms_units,
+		    "0.75", desc, rep.bill.sms_cents, err, errsz)))
+			return rc;
+	}
+	if (rep.bill.phone_cents > 0) {
+		char	 unit[32];
+
+		snprintf(unit, sizeof(unit), "%lld",
+		    (long long)rep.use.phone_fee_cents);
+		if ((rc = worker_post_item(w, job, "phone",
+		    rep.use.phone_periods, unit, "Phone number",
+		    rep.bill.phone_cents, err, errsz)))
+			return rc;
+	}
+	return XERR_OK;
+}
+
+enum xerr
+worker_run(struct worker_ctx *w, struct job *job)
+{
+	char		 err[512] = "";
+	size_t		 i;
+	enum xerr	 rc = XERR_INTERNAL;
+	int		 permanent;
+
+	for (i = 0; i < WORKER_NRUNNERS; i++)
+		if (strcmp(worker_runners[i].kind, job->kind) == 0)
+			break;
+	if (i == WORKER_NRUNNERS)
+		snprintf(err, sizeof(err), "no runner for kind %s", job->kind);
+	else
+		rc = worker_runners[i].run(w, job, err, sizeof(err));
+	if (rc == XERR_OK)
+		return jobs_done(w->db, job, w->id, NULL);
+	if (err[0] == '\0')
+		snprintf(err, sizeof(err), "%s", xerr_code(rc));
+	/* A request Stripe or Twilio refuses as such will not improve. */
+	permanent = rc == XERR_UNPROCESSABLE || rc == XERR_BADREQ ||
+	    rc == XERR_INTERNAL;
+	return jobs_fail(w->db, w->cfg, job, w->id, err, permanent);
+}

@@ -1,0 +1,34 @@
+// Direct MariaDB access for assertions and fixtures.
+//
+//   import { query, close } from './lib/db.mjs';
+//   const [u] = await query('SELECT tier FROM users WHERE id = ?', [42]);
+//   after(close);
+//
+// Connects (lazily, once) with mysql2/promise over env.DB_SOCKET, or env.DB_HOST/DB_PORT when no
+// socket is set, as env.DB_USER / env.DB_PASSWORD to env.DB_NAME. DATETIMEs are read as UTC and DECIMALs
+// come back as strings (exact money). `?` placeholders are escaped client-side (mysql2 query()).
+import mysql from 'mysql2/promise';
+import { env, requireEnv } from './env.mjs';
+
+let conn;
+export async function connection() {
+  if (!conn) {
+    const { DB_USER, DB_NAME } = requireEnv('DB_USER', 'DB_NAME');
+    const where = env.DB_SOCKET ? { socketPath: env.DB_SOCKET } : { host: env.DB_HOST || '127.0.0.1', port: Number(env.DB_PORT || 3306) };
+    conn = await mysql.createConnection({ ...where, user: DB_USER, password: env.DB_PASSWORD ?? '', database: DB_NAME,
+      timezone: 'Z', supportBigNumbers: true, bigNumberStrings: false, multipleStatements: false });
+  }
+  return conn;
+}
+
+/** Runs one statement; returns rows for SELECT, the result header ({affectedRows, insertId}) otherwise. */
+export async function query(sql, params = []) {
+  const [rows] = await (await connection()).query(sql, params);
+  return rows;
+}
+
+export async function close() {
+  const c = conn;
+  conn = undefined;
+  await c?.end();
+}

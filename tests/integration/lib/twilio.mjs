@@ -1,0 +1,31 @@
+// Twilio-side helpers: signed status callbacks into the stack.
+//
+//   import { signTwilio, postCallback } from './lib/twilio.mjs';
+//   const r = await postCallback('/phone/status/voice', { CallSid: 'CA...', CallStatus: 'completed', CallDuration: '61' });
+//   const bad = await postCallback(path, params, { signature: 'not-it' });   // or signature: false to omit it
+//
+// Twilio signs the full public URL it called (env.PUBLIC_BASE_URL + path) plus the POST params, with the
+// account's auth token (env.TWILIO_AUTH_TOKEN): HMAC-SHA1, base64, header X-Twilio-Signature.
+// The request itself goes to the stack's env.BASE_URL + path.
+import twilio from 'twilio';
+import { requireEnv } from './env.mjs';
+import { request } from './http.mjs';
+
+/** X-Twilio-Signature for url + params (params: plain object; arrays = repeated keys). */
+export function signTwilio(url, params = {}, { authToken = requireEnv('TWILIO_AUTH_TOKEN').TWILIO_AUTH_TOKEN } = {}) {
+  return twilio.getExpectedTwilioSignature(authToken, url, params);
+}
+
+/** The URL Twilio would have signed for a stack path. */
+export const publicUrl = (path) => new URL(path, requireEnv('PUBLIC_BASE_URL').PUBLIC_BASE_URL).toString();
+
+/**
+ * POSTs params form-encoded to the stack, signed as Twilio would. opts: signature (string to send
+ * instead; false to send none), authToken, url (the URL to sign, default publicUrl(path)), headers.
+ */
+export function postCallback(path, params = {}, { signature, authToken, url, headers = {} } = {}) {
+  const sig = signature === undefined ? signTwilio(url ?? publicUrl(path), params, authToken ? { authToken } : undefined) : signature;
+  const form = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) for (const x of [].concat(v)) form.append(k, String(x));
+  return request('POST', path, { body: form, headers: { ...(sig === false ? {} : { 'X-Twilio-Signature': sig }), 'User-Agent': 'TwilioProxy/1.1', ...headers } });
+}

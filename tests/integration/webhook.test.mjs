@@ -1,0 +1,319 @@
+// Stripe webhook: signed with the npm `stripe` package, delivered through
+// nginx to xsb-webhook, checked in MariaDB.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { closeHttp, rawRequest } from './lib/http.mjs';
+import { query, close } from './lib/db.mjs';
+import { env } from './lib/env.mjs';
+import * as S from './lib/stripe.mjs';
+
+test.after(async () => { closeHttp(); await close(); });
+
+const now = () => Math.floor(Date.now() / 1000);
+const PRICE = { ai_secretary: 'price_ai_secretary', ai_project_manager: 'price_ai_project_manager', ai_cto: 'price_ai_cto' };
+
+async function newUser({ tier = 'ai_buddy', customer = S.rid('cus_'), phone = null } = {}) {
+  const id = crypto.randomUUID();
+  await query('INSERT INTO users (id, email, tier, stripe_customer_id, phone_number, phone_sid, phone_status) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    [id, `${id}@example.test`, tier, customer, phone, phone ? 'PN' + crypto.randomBytes(16).toString('hex') : null, phone ? 'active' : 'none']);
+  return { id, customer };
+}
+const user = async (id) => (await query('SELECT * FROM users WHERE id = ?', [id]))[0];
+const stored = async (id) => (await query('SELECT * FROM stripe_events WHERE id = ?', [id]))[0];
+const jobs = async (userId, kind) => query('SELECT * FROM jobs WHERE user_id = ? AND kind = ? ORDER BY id', [userId, kind]);
+const subEvent = (type, sub, created) => S.event(type, sub, { created });
+
+test('W1 a signed subscription.created applies the tier, the cycle, and a provision job', async () => {
+  const u = await newUser();
+  const sub = S.subscription({ customer: u.customer, price: PRICE.ai_secretary, status: 'active' });
+  const ev = subEvent('customer.subscription.created', sub);
+  const r = await S.signedWebhook(ev);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { received: true, status: 'processed' });
+  const row = await user(u.id);
+  assert.equal(row.tier, 'ai_secretary');
+  assert.equal(row.subscription_id, sub.id);
+  assert.equal(Number(row.billing_cycle_start), sub.current_period_start);
+  assert.equal(Number(row.billing_cycle_end), sub.current_period_end);
+  const e = await stored(ev.id);
+  assert.equal(e.status, 'processed');
+  assert.equal(e.type, 'customer.subscription.created');
+  assert.equal(e.payload, r.sent.body);
+  assert.equal((await jobs(u.id, 'phone_provision')).length, 1);
+  const be = await query('SELECT kind FROM billing_events WHERE event_id = ? ORDER BY kind', [ev.id]);
+  assert.deepEqual(be.map((x) => x.kind), ['subscription.created', 'tier_changed']);
+});
+
+test('W2 the same event 20 times at once has one effect', async () => {
+  const u = await newUser();
+  const sub = S.subscription({ customer: u.customer, price: PRICE.ai_project_manager });
+  const ev = subEvent('customer.subscription.created', sub);
+  const body = JSON.stringify(ev);
+  const sig = S.signatureHeader(body);
+  const rs = await Promise.all(Array.from({ length: 20 }, () => S.signedWebhook(body, { signature: sig })));
+  for (const r of rs) assert.equal(r.status, 200, r.text);
+  assert.equal(rs.filter((r) => r.json.status === 'processed').length, 1);
+  assert.equal(rs.filter((r) => r.json.status === 'duplicate').length, 19);
+  assert.equal((await query('SELECT COUNT(*) AS n FROM stripe_events WHERE id = ?', [ev.id]))[0].n, 1);
+  assert.equal((await jobs(u.id, 'phone_provision')).length, 1);
+  assert.equal((await query('SELECT COUNT(*) AS n FROM billing_events WHERE user_id = ?', [u.id]))[0].n, 2);
+  assert.equal((await user(u.id)).tier, 'ai_project_manager');
+});
+
+function permutations(a) {
+  if (a.length <= 1) return [a];
+  return a.flatMap((x, i) => permutations([...a.slice(0, i), ...a.slice(i + 1)]).map((p) => [x, ...p]));
+}
+
+test('W3 every order of created/updated/deleted ends in the same state', async () => {
+  const t0 = now() - 100;
+  const states = [];
+  for (const order of permutations(['created', 'updated', 'deleted'])) {
+    const u = await newUser();
+    const id = S.rid('sub_');
+    const created = S.subscription({ id, customer: u.customer, price: PRICE.ai_secretary, status: 'active' });
+    const updated = S.subscription({ id, customer: u.customer, price: PRICE.ai_project_manager, status: 'active', current_period_start: created.current_period_start, current_period_end: created.current_period_end });
+    const deleted = S.subscription({ id, customer: u.customer, price: PRICE.ai_project_manager, status: 'canceled', current_period_start: created.current_period_start, current_period_end: created.current_period_end });
+    const evs = {
+      created: subEvent('customer.subscription.created', created, t0),
+      updated: subEvent('customer.subscription.updated', updated, t0 + 10),
+      deleted: subEvent('customer.subscription.deleted', deleted, t0 + 20),
+    };
+    for (const k of order) {
+      const r = await S.signedWebhook(evs[k]);
+      assert.equal(r.status, 200, `${order}: ${r.text}`);
+    }
+    const row = await user(u.id);
+    const s = (await query('SELECT status, tier, deleted FROM subscriptions WHERE id = ?', [id]))[0];
+    states.push(JSON.stringify({ tier: row.tier, sub: row.subscription_id === id, status: s.status, deleted: s.deleted, stier: s.tier }));
+  }
+  assert.equal(new Set(states).size, 1, states.join('\n'));
+  assert.deepEqual(JSON.parse(states[0]), { tier: 'ai_buddy', sub: true, status: 'canceled', deleted: 1, stier: 'ai_project_manager' });
+});
+
+test('W4 tie-break: created and updated in the same second end updated, whatever the order', async () => {
+  const t = now() - 50;
+  for (const order of [['created', 'updated'], ['updated', 'created']]) {
+    const u = await newUser();
+    const id = S.rid('sub_');
+    const evs = {
+      created: subEvent('customer.subscription.created', S.subscription({ id, customer: u.customer, price: PRICE.ai_secretary }), t),
+      updated: subEvent('customer.subscription.updated', S.subscription({ id, customer: u.customer, price: PRICE.ai_project_manager }), t),
+    };
+    const results = [];
+    for (const k of order) results.push((await S.signedWebhook(evs[k])).json.status);
+    assert.equal((await user(u.id)).tier, 'ai_project_manager', order.join(','));
+    if (order[0] === 'updated') assert.deepEqual(results, ['processed', 'stale']);
+  }
+});
+
+test('W5 a stale updated after deleted does not bring the subscription back', async () => {
+  const u = await newUser();
+  const id = S.rid('sub_');
+  const t = now() - 30;
+  await S.signedWebhook(subEvent('customer.subscription.created', S.subscription({ id, customer: u.customer, price: PRICE.ai_secretary }), t));
+  await S.signedWebhook(subEvent('customer.subscription.deleted', S.subscription({ id, customer: u.customer, price: PRICE.ai_secretary, status: 'canceled' }), t + 5));
+  const late = await S.signedWebhook(subEvent('customer.subscription.updated', S.subscription({ id, customer: u.customer, price: PRICE.ai_project_manager, status: 'active' }), t + 9));
+  assert.equal(late.json.status, 'stale');
+  assert.equal((await user(u.id)).tier, 'ai_buddy');
+});
+
+test('W6 statuses: past_due keeps the tier flagged, unpaid drops to ai_buddy, incomplete grants nothing', async () => {
+  const u = await newUser();
+  const id = S.rid('sub_');
+  const t = now() - 60;
+  await S.signedWebhook(subEvent('customer.subscription.created', S.subscription({ id, customer: u.customer, price: PRICE.ai_secretary, status: 'incomplete' }), t));
+  assert.equal((await user(u.id)).tier, 'ai_buddy');
+  await S.signedWebhook(subEvent('customer.subscription.updated', S.subscription({ id, customer: u.customer, price: PRICE.ai_secretary, status: 'active' }), t + 1));
+  assert.equal((await user(u.id)).tier, 'ai_secretary');
+  await S.signedWebhook(subEvent('customer.subscription.updated', S.subscription({ id, customer: u.customer, price: PRICE.ai_secretary, status: 'past_due' }), t + 2));
+  let row = await user(u.id);
+  assert.equal(row.tier, 'ai_secretary');
+  assert.equal(row.past_due, 1);
+  await S.signedWebhook(subEvent('customer.subscription.updated', S.subscription({ id, customer: u.customer, price: PRICE.ai_secretary, status: 'unpaid' }), t + 3));
+  row = await user(u.id);
+  assert.equal(row.tier, 'ai_buddy');
+  assert.equal(row.past_due, 0);
+});
+
+test('W7 cancel at period end is recorded and a tier change in the same event still applies', async () => {
+  const u = await newUser({ tier: 'ai_secretary' });
+  const sub = S.subscription({ customer: u.customer, price: PRICE.ai_project_manager, cancel_at_period_end: true });
+  const r = await S.signedWebhook(subEvent('customer.subscription.updated', sub));
+  assert.equal(r.json.status, 'processed');
+  assert.equal((await user(u.id)).tier, 'ai_project_manager');
+  const s = (await query('SELECT cancel_at_period_end FROM subscriptions WHERE id = ?', [sub.id]))[0];
+  assert.equal(s.cancel_at_period_end, 1);
+});
+
+test('W8 an unknown price is an error (500, stored failed), never a guessed tier; redelivery retries', async () => {
+  const u = await newUser();
+  const sub = S.subscription({ customer: u.customer, price: 'price_unknown_to_us' });
+  const ev = subEvent('customer.subscription.created', sub);
+  const body = JSON.stringify(ev);
+  const r = await S.signedWebhook(body);
+  assert.equal(r.status, 500);
+  assert.equal(r.json.error.code, 'processing_failed');
+  assert.equal((await user(u.id)).tier, 'ai_buddy');
+  let e = await stored(ev.id);
+  assert.equal(e.status, 'failed');
+  assert.match(e.last_error, /unknown price/);
+  const again = await S.signedWebhook(body);
+  assert.equal(again.status, 500);
+  e = await stored(ev.id);
+  assert.equal(e.attempts, 2);
+  assert.equal((await query('SELECT COUNT(*) AS n FROM subscriptions WHERE id = ?', [sub.id]))[0].n, 0);
+});
+
+test('W9 leaving a phone tier queues a release; deleted only acts on the current subscription', async () => {
+  const u = await newUser({ tier: 'ai_secretary', phone: '+15550001111' });
+  const current = S.rid('sub_');
+  const t = now() - 40;
+  await S.signedWebhook(subEvent('customer.subscription.created', S.subscription({ id: current, customer: u.customer, price: PRICE.ai_secretary }), t));
+  const other = S.subscription({ customer: u.customer, price: PRICE.ai_secretary, status: 'canceled' });
+  await S.signedWebhook(subEvent('customer.subscription.deleted', other, t + 1));
+  assert.equal((await user(u.id)).tier, 'ai_secretary', 'deleting another subscription changes nothing');
+  assert.equal((await jobs(u.id, 'phone_release')).length, 0);
+  await S.signedWebhook(subEvent('customer.subscription.deleted', S.subscription({ id: current, customer: u.customer, price: PRICE.ai_secretary, status: 'canceled' }), t + 2));
+  assert.equal((await user(u.id)).tier, 'ai_buddy');
+  assert.equal((await jobs(u.id, 'phone_release')).length, 1);
+  assert.equal((await jobs(u.id, 'notify')).length, 1);
+});
+
+test('W10 checkout.session.completed links the customer by client_reference_id', async () => {
+  const id = crypto.randomUUID();
+  await query('INSERT INTO users (id, email) VALUES (?, ?)', [id, `${id}@example.test`]);
+  const cs = S.checkoutSession({ user_id: id });
+  const r = await S.signedWebhook(S.event('checkout.session.completed', cs));
+  assert.equal(r.json.status, 'processed');
+  assert.equal((await user(id)).stripe_customer_id, cs.customer);
+});
+
+test('W11 events for no known user are stored unmatched; ignored types are stored ignored', async () => {
+  const sub = S.subscription({ price: PRICE.ai_secretary });
+  const ev = subEvent('customer.subscription.created', sub);
+  const r = await S.signedWebhook(ev);
+  assert.equal(r.status, 200);
+  assert.equal(r.json.status, 'unmatched');
+  assert.equal((await stored(ev.id)).status, 'unmatched');
+  const other = S.event('charge.refunded', { id: S.rid('ch_'), object: 'charge' });
+  const r2 = await S.signedWebhook(other);
+  assert.equal(r2.json.status, 'ignored');
+  assert.equal((await stored(other.id)).status, 'ignored');
+  assert.equal((await S.signedWebhook(other)).json.status, 'duplicate');
+});
+
+test('W12 trial_will_end stores the trial end and queues a notification', async () => {
+  const u = await newUser({ tier: 'ai_secretary' });
+  const trialEnd = now() + 3 * 86400;
+  const sub = S.subscription({ customer: u.customer, price: PRICE.ai_secretary, status: 'trialing', trial_end: trialEnd });
+  const r = await S.signedWebhook(S.event('customer.subscription.trial_will_end', sub));
+  assert.equal(r.json.status, 'processed');
+  assert.equal(Number((await user(u.id)).trial_end), trialEnd);
+  const n = await jobs(u.id, 'notify');
+  assert.equal(n.length, 1);
+  assert.equal(JSON.parse(n[0].payload).template, 'trial_ending');
+});
+
+test('W13 invoice failed then paid ends paid; a late failure does not undo paid; cycle moves', async () => {
+  const u = await newUser({ tier: 'ai_secretary' });
+  const subId = S.rid('sub_');
+  await query('UPDATE users SET subscription_id = ? WHERE id = ?', [subId, u.id]);
+  const ps = now() - 10, pe = ps + 30 * 86400;
+  const inv = S.invoice({ customer: u.customer, subscription: subId, status: 'open', billing_reason: 'subscription_cycle',
+    lines: [{ amount: 4000, type: 'subscription', period: { start: ps, end: pe } }] });
+  const failed = await S.signedWebhook(S.event('invoice.payment_failed', { ...inv, attempt_count: 1 }));
+  assert.equal(failed.json.status, 'processed');
+  let h = (await query('SELECT status, amount_due FROM invoices WHERE id = ?', [inv.id]))[0];
+  assert.equal(h.status, 'payment_failed');
+  assert.equal(Number(h.amount_due), 4000);
+  assert.equal((await jobs(u.id, 'notify')).length, 1);
+  await S.signedWebhook(S.event('invoice.payment_succeeded', { ...inv, status: 'paid', amount_paid: 4000 }));
+  await S.signedWebhook(S.event('invoice.payment_failed', { ...inv, attempt_count: 2 }));
+  h = (await query('SELECT status, amount_paid FROM invoices WHERE id = ?', [inv.id]))[0];
+  assert.equal(h.status, 'paid');
+  assert.equal(Number(h.amount_paid), 4000);
+  const row = await user(u.id);
+  assert.equal(Number(row.billing_cycle_start), ps);
+  assert.equal(Number(row.billing_cycle_end), pe);
+});
+
+test('W14 invoice.created for a draft cycle invoice queues one invoice_items job, even when redelivered', async () => {
+  const u = await newUser({ tier: 'ai_secretary' });
+  const inv = S.invoice({ customer: u.customer, subscription: S.rid('sub_'), status: 'draft', billing_reason: 'subscription_cycle',
+    period_start: now() - 30 * 86400, period_end: now() });
+  const ev = S.event('invoice.created', inv);
+  await S.signedWebhook(ev);
+  await S.signedWebhook(ev);
+  const j = await jobs(u.id, 'invoice_items');
+  assert.equal(j.length, 1);
+  const p = JSON.parse(j[0].payload);
+  assert.equal(p.invoice_id, inv.id);
+  assert.equal(p.tier, 'ai_secretary');
+  assert.equal(p.period_end, inv.period_end);
+  const manual = S.invoice({ customer: u.customer, status: 'draft', billing_reason: 'manual' });
+  await S.signedWebhook(S.event('invoice.created', manual));
+  assert.equal((await jobs(u.id, 'invoice_items')).length, 1, 'a manual invoice bills no overage');
+});
+
+test('W15 invoice.upcoming records the projected overage and bills nothing', async () => {
+  const u = await newUser({ tier: 'ai_secretary' });
+  const t = now();
+  await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, 'voice', ?, ?, 'test', ?)", [u.id, 150 * 60, t, `t:${u.id}:v`]);
+  await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, 'sms', 120, ?, 'test', ?)", [u.id, t, `t:${u.id}:s`]);
+  const inv = S.invoice({ customer: u.customer, status: 'draft' });
+  delete inv.id;
+  const ev = S.event('invoice.upcoming', inv);
+  const r = await S.signedWebhook(ev);
+  assert.equal(r.json.status, 'processed');
+  const be = (await query("SELECT amount_cents FROM billing_events WHERE event_id = ? AND kind = 'projected_overage'", [ev.id]))[0];
+  assert.equal(Number(be.amount_cents), 80, '50 min x 1.3 = 65 + 20 SMS x 0.75 = 15');
+  assert.equal((await jobs(u.id, 'invoice_items')).length, 0);
+  assert.equal((await jobs(u.id, 'notify')).length, 1);
+});
+
+test('W16 bad signatures, old and future timestamps, malformed bodies: 400 and nothing stored', async () => {
+  const ev = S.event('customer.created', { id: S.rid('cus_'), object: 'customer' });
+  const body = JSON.stringify(ev);
+  const cases = [
+    { name: 'no header', headers: {} },
+    { name: 'garbage header', headers: { 'Stripe-Signature': 'nonsense' } },
+    { name: 'wrong secret', headers: { 'Stripe-Signature': S.signatureHeader(body, { secret: 'whsec_wrong' }) } },
+    { name: 'old', headers: { 'Stripe-Signature': S.signatureHeader(body, { timestamp: now() - 301 }) } },
+    { name: 'future', headers: { 'Stripe-Signature': S.signatureHeader(body, { timestamp: now() + 301 }) } },
+    { name: 'tampered body', headers: { 'Stripe-Signature': S.signatureHeader(body.replace('customer.created', 'customer.deleted')) } },
+  ];
+  for (const c of cases) {
+    const r = await rawRequest('POST', '/stripe/webhook', { body, headers: { 'Content-Type': 'application/json', ...c.headers } });
+    assert.equal(r.status, 400, c.name);
+    assert.equal(r.json.error.code, 'signature_invalid', c.name);
+  }
+  assert.equal(await stored(ev.id), undefined);
+  for (const bad of ['{"id":', '[]', '{"id":"evt_x","type":"a.b"}', '{"type":"x","created":1,"data":{"object":{}}}']) {
+    const r = await S.signedWebhook(bad);
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.json.error.code, 'malformed_event');
+  }
+  assert.equal((await query("SELECT COUNT(*) AS n FROM stripe_events WHERE id = 'evt_x'"))[0].n, 0);
+});
+
+test('W17 every configured secret verifies (rotation)', async () => {
+  const secrets = env.STRIPE_WEBHOOK_SECRETS.split(',').map((s) => s.trim());
+  assert.ok(secrets.length >= 2, 'the sandbox runs with two secrets to show rotation');
+  for (const secret of secrets) {
+    const ev = S.event('customer.created', { id: S.rid('cus_'), object: 'customer' });
+    const r = await S.signedWebhook(ev, { secret });
+    assert.equal(r.status, 200);
+    assert.equal((await stored(ev.id)).status, 'ignored');
+  }
+});
+
+test('W18 ids differing only in case are two events (binary collation)', async () => {
+  const base = S.rid('evt_');
+  const a = S.event('customer.created', { id: 'cus_a', object: 'customer' }, { id: base + 'a' });
+  const b = S.event('customer.created', { id: 'cus_a', object: 'customer' }, { id: base + 'A' });
+  assert.equal((await S.signedWebhook(a)).json.status, 'ignored');
+  assert.equal((await S.signedWebhook(b)).json.status, 'ignored');
+  assert.equal((await query('SELECT COUNT(*) AS n FROM stripe_events WHERE id IN (?, ?)', [a.id, b.id]))[0].n, 2);
+});

@@ -1,0 +1,234 @@
+/*
+ * Unit tests for common/cfg.c: defaults, required variables, bounds, the
+ * env file, secret lists, and that secrets never reach a message.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+
+#define SECRET_JWT	"0123456789abcdef0123456789abcdef-jwt"
+
+static char	 errbuf[256];
+
+static void
+setup(void)
+{
+	clearenv();
+	setenv("STRIPE_WEBHOOK_SECRETS", "whsec_one", 1);
+	setenv("TWILIO_AUTH_TOKEN", "twtoken", 1);
+	setenv("PUBLIC_BASE_URL", "https://example.test", 1);
+	setenv("JWT_SECRET", SECRET_JWT, 1);
+	errbuf[0] = '\0';
+}
+
+static struct cfg *
+load_ok(void)
+{
+	struct cfg	*cfg = NULL;
+
+	ck_assert_msg(cfg_load(&cfg, errbuf, sizeof(errbuf)) == XERR_OK,
+	    "cfg_load failed: %s", errbuf);
+	ck_assert_ptr_nonnull(cfg);
+	return cfg;
+}
+
+static void
+load_fails(const char *needle)
+{
+	struct cfg	*cfg = (struct cfg *)1;
+
+	ck_assert_int_eq(cfg_load(&cfg, errbuf, sizeof(errbuf)), XERR_CONFIG);
+	ck_assert_ptr_null(cfg);
+	ck_assert_msg(strstr(errbuf, needle) != NULL,
+	    "message \"%s\" lacks \"%s\"", errbuf, needle);
+}
+
+START_TEST(cfg_defaults)
+{
+	struct cfg *cfg = load_ok();
+
+	ck_assert_int_eq(cfg->sandbox, 1);
+	ck_assert_str_eq(cfg->db_name, "xswarm_billing");
+	ck_assert_uint_eq(cfg->max_body, 1048576);
+	ck_assert_uint_eq(cfg->stripe_webhook_tolerance, 300);
+	ck_assert_str_eq(cfg->stripe_api_base, "https://api.stripe.com");
+	ck_assert_str_eq(cfg->jwt_issuer, "xswarm-api");
+	ck_assert_str_eq(cfg->jwt_audience, "xswarm-users");
+	ck_assert_uint_eq(cfg->stripe_webhook_nsecrets, 1);
+	ck_assert_str_eq(cfg->stripe_webhook_secrets[0], "whsec_one");
+	cfg_free(cfg);
+	cfg_free(NULL);
+}
+END_TEST
+
+START_TEST(cfg_required_missing)
+{
+	unsetenv("JWT_SECRET");
+	load_fails("JWT_SECRET: required");
+	setup();
+	unsetenv("STRIPE_WEBHOOK_SECRETS");
+	load_fails("STRIPE_WEBHOOK_SECRETS: required");
+	setup();
+	setenv("PUBLIC_BASE_URL", "", 1);
+	load_fails("PUBLIC_BASE_URL: required");
+}
+END_TEST
+
+START_TEST(cfg_production_needs_more)
+{
+	setenv("XSB_MODE", "production", 1);
+	load_fails("DB_PASSWORD: required");
+	setenv("DB_PASSWORD", "pw", 1);
+	load_fails("STRIPE_SECRET_KEY: required");
+	setenv("STRIPE_SECRET_KEY", "sk_live_x", 1);
+	load_fails("TWILIO_ACCOUNT_SID: required");
+	setenv("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef", 1);
+	cfg_free(load_ok());
+	setenv("PUBLIC_BASE_URL", "http://insecure.test", 1);
+	load_fails("https:// in production");
+}
+END_TEST
+
+START_TEST(cfg_bad_values_name_the_variable)
+{
+	setenv("XSB_MODE", "staging", 1);
+	load_fails("XSB_MODE");
+	setup();
+	setenv("FCGI_PROCESSES", "0", 1);
+	load_fails("FCGI_PROCESSES: expected a whole number from 1 to 256");
+	setup();
+	setenv("FCGI_PROCESSES", "4x", 1);
+	load_fails("FCGI_PROCESSES");
+	setup();
+	setenv("DB_PORT", "-1", 1);
+	load_fails("DB_PORT");
+	setup();
+	setenv("STRIPE_API_BASE", "ftp://x.test", 1);
+	load_fails("STRIPE_API_BASE");
+	setup();
+	setenv("STRIPE_API_BASE", "http://x.test/", 1);
+	load_fails("STRIPE_API_BASE");
+	setup();
+	setenv("LOG_LEVEL", "loud", 1);
+	load_fails("LOG_LEVEL");
+	setup();
+	setenv("SMTP_STARTTLS", "maybe", 1);
+	load_fails("SMTP_STARTTLS");
+	setup();
+	setenv("TWILIO_ACCOUNT_SID", "AC123", 1);
+	load_fails("TWILIO_ACCOUNT_SID");
+}
+END_TEST
+
+START_TEST(cfg_secrets_never_in_messages)
+{
+	setenv("JWT_SECRET", "short-secret-value", 1);
+	load_fails("JWT_SECRET");
+	ck_assert_ptr_null(strstr(errbuf, "short-secret-value"));
+	setup();
+	setenv("STRIPE_WEBHOOK_SECRETS", " , ,", 1);
+	load_fails("STRIPE_WEBHOOK_SECRETS");
+	ck_assert_ptr_null(strstr(errbuf, " , ,"));
+}
+END_TEST
+
+START_TEST(cfg_secret_list)
+{
+	struct cfg *cfg;
+
+	setenv("STRIPE_WEBHOOK_SECRETS", " whsec_new , whsec_old,,", 1);
+	cfg = load_ok();
+	ck_assert_uint_eq(cfg->stripe_webhook_nsecrets, 2);
+	ck_assert_str_eq(cfg->stripe_webhook_secrets[0], "whsec_new");
+	ck_assert_str_eq(cfg->stripe_webhook_secrets[1], "whsec_old");
+	cfg_free(cfg);
+	setenv("STRIPE_WEBHOOK_SECRETS", "a,b,c,d,e", 1);
+	load_fails("at most 4");
+}
+END_TEST
+
+START_TEST(cfg_env_file)
+{
+	char		 path[] = "/tmp/check_cfg_XXXXXX";
+	int		 fd;
+	FILE		*fp;
+	struct cfg	*cfg;
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	fp = fdopen(fd, "w");
+	fprintf(fp, "# comment\n\nexport DB_NAME=from_file\n"
+	    "DB_USER='quoted user'\nFCGI_PROCESSES=\"7\"\nUNKNOWN_KEY=x\n"
+	    "LOG_LEVEL=warn\n");
+	fclose(fp);
+	setenv("XSB_ENV_FILE", path, 1);
+	setenv("LOG_LEVEL", "debug", 1);	/* the environment wins */
+	cfg = load_ok();
+	ck_assert_str_eq(cfg->db_name, "from_file");
+	ck_assert_str_eq(cfg->db_user, "quoted user");
+	ck_assert_uint_eq(cfg->fcgi_processes, 7);
+	ck_assert_int_eq(cfg->log_level, 0);
+	cfg_free(cfg);
+
+	fp = fopen(path, "w");
+	fprintf(fp, "this line has no equals sign\n");
+	fclose(fp);
+	load_fails(":1: expected KEY=value");
+	unlink(path);
+	load_fails("cannot open");
+}
+END_TEST
+
+START_TEST(cfg_dump_masks_secrets)
+{
+	struct cfg	*cfg = load_ok();
+	char		*out = NULL;
+	size_t		 len = 0;
+	FILE		*fp = open_memstream(&out, &len);
+
+	cfg_dump(cfg, fp);
+	fclose(fp);
+	ck_assert_ptr_null(strstr(out, SECRET_JWT));
+	ck_assert_ptr_null(strstr(out, "whsec_one"));
+	ck_assert_ptr_null(strstr(out, "twtoken"));
+	ck_assert_ptr_nonnull(strstr(out, "JWT_SECRET=(secret)"));
+	ck_assert_ptr_nonnull(strstr(out, "DB_NAME=xswarm_billing"));
+	free(out);
+	cfg_free(cfg);
+}
+END_TEST
+
+static Suite *
+cfg_suite(void)
+{
+	Suite	*s = suite_create("cfg");
+	TCase	*tc = tcase_create("load");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, cfg_defaults);
+	tcase_add_test(tc, cfg_required_missing);
+	tcase_add_test(tc, cfg_production_needs_more);
+	tcase_add_test(tc, cfg_bad_values_name_the_variable);
+	tcase_add_test(tc, cfg_secrets_never_in_messages);
+	tcase_add_test(tc, cfg_secret_list);
+	tcase_add_test(tc, cfg_env_file);
+	tcase_add_test(tc, cfg_dump_masks_secrets);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(cfg_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
