@@ -36,6 +36,17 @@ jsonx_path(struct json_object *obj, const char *path)
 	return NULL;
 }
 
+struct json_object *
+jsonx_idx(struct json_object *obj, const char *path, size_t i)
+{
+	struct json_object *a = jsonx_path(obj, path);
+
+	if (a == NULL || !json_object_is_type(a, json_type_array) ||
+	    i >= json_object_array_length(a))
+		return NULL;
+	return json_object_array_get_idx(a, i);
+}
+
 const char *
 jsonx_str(struct json_object *obj, const char *path)
 {

@@ -5,6 +5,7 @@
 #ifndef JSONX_H
 #define JSONX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
@@ -14,6 +15,10 @@ struct json_object *jsonx_get(struct json_object *obj, const char *key);
 
 /* Follows a dotted path ("data.object.id"); NULL when any step is missing. */
 struct json_object *jsonx_path(struct json_object *obj, const char *path);
+
+/* Returns element i of the array at path, or NULL (also when it is no array). */
+struct json_object *jsonx_idx(struct json_object *obj, const char *path,
+		    size_t i);
 
 /* Returns the string at path, or NULL when missing or not a string. */
 const char	*jsonx_str(struct json_object *obj, const char *path);

@@ -194,42 +194,37 @@ wh_bevent(struct wh_event *ev, const char *kind, const int64_t *amount,
 }
 
 /*
- * Enqueues a side effect of kind, once per (kind, event): a redelivered or
- * replayed event finds its job already there.  payload is borrowed.
+ * Enqueues a side effect of kind, once per (kind, subject): the subject is
+ * what the effect is about (an invoice is billed once whatever events name
+ * it), or the event when NULL, so a redelivered or replayed event finds its
+ * job already there.  payload is borrowed.
  */
 static enum xerr
-wh_job(struct wh_event *ev, const char *kind, struct json_object *payload)
+wh_job(struct wh_event *ev, const char *kind, const char *subject,
+    struct json_object *payload)
 {
 	char	 key[300];
 
-	snprintf(key, sizeof(key), "%s:%s", kind, ev->id);
+	snprintf(key, sizeof(key), "%s:%s", kind, subject ? subject : ev->id);
 	if (jsonx_add_str(payload, "user_id", ev->user_id) ||
 	    jsonx_add_str(payload, "event_id", ev->id))
 		return XERR_NOMEM;
 	return jobs_enqueue(ev->db, kind, key, ev->user_id, payload);
 }
 
-/* Enqueues an e-mail notification job with template tmpl and fields. */
+/*
+ * Enqueues an e-mail notification with template tmpl and fields (borrowed),
+ * one per template and event.
+ */
 static enum xerr
 wh_notify(struct wh_event *ev, const char *tmpl, struct json_object *fields)
 {
-	char		 kind[64];
-	enum xerr	 rc;
+	char	 subject[320];
 
 	if (jsonx_add_str(fields, "template", tmpl))
 		return XERR_NOMEM;
-	snprintf(kind, sizeof(kind), "notify");
-	/* One message per template and event. */
-	{
-		char key[320];
-
-		snprintf(key, sizeof(key), "notify:%s:%s", tmpl, ev->id);
-		if (jsonx_add_str(fields, "user_id", ev->user_id) ||
-		    jsonx_add_str(fields, "event_id", ev->id))
-			return XERR_NOMEM;
-		rc = jobs_enqueue(ev->db, kind, key, ev->user_id, fields);
-	}
-	return rc;
+	snprintf(subject, sizeof(subject), "%s:%s", tmpl, ev->id);
+	return wh_job(ev, "notify", subject, fields);
 }
 
 /* Enqueues a phone job (provision or release) for the user. */
@@ -241,7 +236,7 @@ wh_phone_job(struct wh_event *ev, const char *kind)
 
 	if ((p = json_object_new_object()) == NULL)
 		return XERR_NOMEM;
-	rc = wh_job(ev, kind, p);
+	rc = wh_job(ev, kind, NULL, p);
 	json_object_put(p);
 	return rc;
 }
@@ -268,24 +263,21 @@ wh_checkout_completed(struct wh_event *ev)
 	    jsonx_str(ev->obj, "subscription"));
 }
 
-/* Returns the subscription's first item's field, old or new API shape. */
+/*
+ * Returns a period field of the subscription, or of its first item where
+ * newer API versions put it; 0 when neither has it.
+ */
 static int64_t
 wh_sub_period(struct json_object *sub, const char *field)
 {
-	char		 path[64];
+	struct json_object *item;
 	int64_t		 v = 0;
-	struct json_object *items;
 
 	if (jsonx_int(sub, field, &v) == 0)
 		return v;
-	items = jsonx_path(sub, "items.data");
-	if (items != NULL && json_object_is_type(items, json_type_array) &&
-	    json_object_array_length(items) > 0) {
-		snprintf(path, sizeof(path), "%s", field);
-		if (jsonx_int(json_object_array_get_idx(items, 0), path,
-		    &v) == 0)
-			return v;
-	}
+	item = jsonx_idx(sub, "items.data", 0);
+	if (jsonx_int(item, field, &v) == 0)
+		return v;
 	return 0;
 }
 
@@ -337,7 +329,7 @@ wh_subscription(struct wh_event *ev)
 	sub_id = jsonx_str(ev->obj, "id");
 	customer = jsonx_id(ev->obj, "customer");
 	status = jsonx_str(ev->obj, "status");
-	item = json_object_array_get_idx(jsonx_path(ev->obj, "items.data"), 0);
+	item = jsonx_idx(ev->obj, "items.data", 0);
 	price = jsonx_id(item, "price");
 	item_id = jsonx_str(item, "id");
 	if (!wh_id_ok(sub_id, 255) || customer == NULL || status == NULL)
@@ -651,7 +643,7 @@ wh_invoice(struct wh_event *ev)
 		jsonx_add_str(n, "tier", ev->user_tier);
 		jsonx_add_int(n, "period_start", ps);
 		jsonx_add_int(n, "period_end", pe);
-		rc = wh_job(ev, "invoice_items", n);
+		rc = wh_job(ev, "invoice_items", inv_id, n);
 		json_object_put(n);
 		return rc;
 	}

@@ -1,0 +1,104 @@
+// The job worker against the Stripe stand-in: overage billed once per
+// invoice with Idempotency-Keys, retried through failures, and exactly once
+// across a worker killed in the middle of a call.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { closeHttp } from './lib/http.mjs';
+import { query, close } from './lib/db.mjs';
+import { VAR_DIR, REPO_ROOT } from './lib/env.mjs';
+import { waitFor, sleep } from './lib/wait.mjs';
+import * as S from './lib/stripe.mjs';
+
+test.after(async () => { await S.standin.fail({ clear: true }); closeHttp(); await close(); });
+
+const now = () => Math.floor(Date.now() / 1000);
+const DAY = 86400;
+
+/* A user on ai_secretary whose last period had 150 voice minutes (two
+ * calls, each billed per started minute), 120 SMS, and a phone number. */
+async function billedUser() {
+  const id = crypto.randomUUID();
+  const cus = await S.standin.createCustomer({ email: `${id}@example.test`, metadata: { user_id: id } });
+  await query("INSERT INTO users (id, email, tier, stripe_customer_id) VALUES (?, ?, 'ai_secretary', ?)", [id, `${id}@example.test`, cus.id]);
+  const pe = now() - 60, ps = pe - 30 * DAY;
+  const use = [['voice', 4499], ['voice', 4441], ['sms', 70], ['sms', 50]];
+  for (const [i, [kind, q]] of use.entries()) {
+    await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, 'test', ?)",
+      [id, kind, q, ps + 1000 + i, `${id}:${i}`]);
+  }
+  /* usage outside the period is not billed */
+  await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, 'sms', 999, ?, 'test', ?)", [id, pe + 5, `${id}:late`]);
+  await query('INSERT INTO phone_numbers (user_id, phone_number, phone_sid, held_from) VALUES (?, ?, ?, ?)',
+    [id, '+1555' + String(Math.floor(Math.random() * 1e7)).padStart(7, '0'), 'PN' + crypto.randomBytes(16).toString('hex'), ps - DAY]);
+  const inv = await S.standin.createInvoice({ customer: cus.id, status: 'draft', billing_reason: 'subscription_cycle', period_start: ps, period_end: pe });
+  return { id, cus, inv };
+}
+
+async function jobState(invoiceId) {
+  const rows = await query("SELECT state, attempts, last_error FROM jobs WHERE dedupe_key = ?", [`invoice_items:${invoiceId}`]);
+  return rows[0];
+}
+
+const itemRequests = async (invoiceId) => (await S.standin.requests({ method: 'POST', path: '/v1/invoiceitems' }))
+  .filter((r) => r.form?.invoice === invoiceId);
+
+test('J1 invoice.created bills voice, SMS and phone once, with exact amounts and keys', async () => {
+  const { id, inv } = await billedUser();
+  const r = await S.signedWebhook(S.event('invoice.created', inv));
+  assert.equal(r.json.status, 'processed', r.text);
+  await waitFor(async () => (await jobState(inv.id))?.state === 'done', { timeoutMs: 15000, what: 'invoice_items job done' });
+  const reqs = await itemRequests(inv.id);
+  const byKind = Object.fromEntries(reqs.filter((q) => q.status === 200).map((q) => [q.form.metadata.kind, q]));
+  assert.deepEqual(Object.keys(byKind).sort(), ['phone', 'sms', 'voice']);
+  assert.equal(byKind.voice.headers['idempotency-key'], `${inv.id}:voice`);
+  assert.equal(byKind.voice.form.quantity, '50');
+  assert.equal(byKind.voice.form.unit_amount_decimal, '1.3');
+  assert.equal(byKind.sms.headers['idempotency-key'], `${inv.id}:sms`);
+  assert.equal(byKind.sms.form.quantity, '20');
+  assert.equal(byKind.sms.form.unit_amount_decimal, '0.75');
+  assert.equal(byKind.phone.headers['idempotency-key'], `${inv.id}:phone`);
+  assert.equal(byKind.phone.form.quantity, '1');
+  for (const q of reqs) assert.equal(q.headers['stripe-version'], '2023-09-12');
+  const after = await S.standin.object(inv.id);
+  const added = after.lines.data.filter((l) => l.metadata?.kind).map((l) => [l.metadata.kind, l.amount]).sort();
+  assert.deepEqual(added, [['phone', 500], ['sms', 15], ['voice', 65]]);
+  const be = await query("SELECT kind, amount_cents FROM billing_events WHERE user_id = ? AND kind LIKE 'overage_%' ORDER BY kind", [id]);
+  assert.deepEqual(be.map((b) => [b.kind, Number(b.amount_cents)]), [['overage_phone', 500], ['overage_sms', 15], ['overage_voice', 65]]);
+});
+
+test('J2 Stripe failing with 500s: the job retries with backoff and the same keys, then succeeds', async () => {
+  const { inv } = await billedUser();
+  await S.standin.fail({ count: 2, status: 500, path_prefix: '/v1/invoiceitems' });
+  await S.signedWebhook(S.event('invoice.created', inv));
+  await waitFor(async () => (await jobState(inv.id))?.state === 'done', { timeoutMs: 30000, what: 'job done after retries' });
+  const j = await jobState(inv.id);
+  assert.ok(j.attempts >= 3, `attempts ${j.attempts}`);
+  const reqs = await itemRequests(inv.id);
+  const voice = reqs.filter((q) => q.form.metadata.kind === 'voice');
+  assert.ok(voice.length >= 2, 'the voice item was tried more than once');
+  assert.equal(new Set(voice.map((q) => q.headers['idempotency-key'])).size, 1, 'one key across retries');
+  const after = await S.standin.object(inv.id);
+  assert.equal(after.lines.data.filter((l) => l.metadata?.kind).length, 3);
+});
+
+test('J3 a worker killed mid-call and restarted bills nothing twice', async () => {
+  const { inv } = await billedUser();
+  const pidFile = path.join(VAR_DIR, 'run', 'worker.pid');
+  await S.standin.fail({ count: 1, delay_ms: 2500, path_prefix: '/v1/invoiceitems' });
+  await S.signedWebhook(S.event('invoice.created', inv));
+  await waitFor(async () => (await jobState(inv.id))?.state === 'running', { timeoutMs: 10000, what: 'job running' });
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  process.kill(pid, 'SIGKILL');
+  await sleep(3000); /* the slow call completes at Stripe after the worker died */
+  execFileSync(path.join(REPO_ROOT, 'scripts', 'stack'), ['up'], { stdio: 'ignore', env: process.env });
+  await waitFor(async () => (await jobState(inv.id))?.state === 'done', { timeoutMs: 30000, what: 'job done after restart' });
+  const after = await S.standin.object(inv.id);
+  const kinds = after.lines.data.filter((l) => l.metadata?.kind).map((l) => l.metadata.kind).sort();
+  assert.deepEqual(kinds, ['phone', 'sms', 'voice'], 'each item once');
+  const replays = (await itemRequests(inv.id)).filter((q) => q.form.metadata.kind === 'voice');
+  assert.ok(replays.length >= 2, 'the voice call was sent again after the restart');
+});
