@@ -37,7 +37,7 @@ enum xerr	 crypto_hmac_sha1(const void *key, size_t keylen,
 		    const void *msg, size_t msglen,
 		    unsigned char out[CRYPTO_SHA1_LEN]);
 
-/* Returns 1 when the len bytes at a and b are equal, 0 if not; constant time. */
+/* Returns 1 when the len bytes at a and b are equal, else 0. Constant time. */
 int		 crypto_ct_equal(const void *a, const void *b, size_t len);
 
 /*
@@ -65,8 +65,8 @@ enum xerr	 crypto_hex(const unsigned char *bin, size_t len, char *out,
  * *outlen is hexlen / 2.  XERR_BADREQ for an odd length, a non-hex
  * character or an output over outsz; *outlen is 0 then.
  */
-enum xerr	 crypto_unhex(const char *hex, size_t hexlen, unsigned char *out,
-		    size_t outsz, size_t *outlen);
+enum xerr	 crypto_unhex(const char *hex, size_t hexlen,
+		    unsigned char *out, size_t outsz, size_t *outlen);
 
 /*
  * Encodes len bytes as base64: RFC 4648 section 4 with padding, or when
@@ -74,8 +74,8 @@ enum xerr	 crypto_unhex(const char *hex, size_t hexlen, unsigned char *out,
  * (JWT).  On success *out is a NUL-terminated string (caller frees with
  * free()); XERR_NOMEM, XERR_TOOBIG for absurd lengths.
  */
-enum xerr	 crypto_b64_encode(const void *bin, size_t len, int urlsafe_nopad,
-		    char **out);
+enum xerr	 crypto_b64_encode(const void *bin, size_t len,
+		    int urlsafe_nopad, char **out);
 
 /*
  * Decodes len characters of base64 in the variant chosen as for
@@ -85,7 +85,7 @@ enum xerr	 crypto_b64_encode(const void *bin, size_t len, int urlsafe_nopad,
  * *outlen does not count (caller frees with free()); on failure *out is
  * NULL and *outlen 0.  XERR_NOMEM.
  */
-enum xerr	 crypto_b64_decode(const char *s, size_t len, int urlsafe_nopad,
-		    unsigned char **out, size_t *outlen);
+enum xerr	 crypto_b64_decode(const char *s, size_t len,
+		    int urlsafe_nopad, unsigned char **out, size_t *outlen);
 
 #endif

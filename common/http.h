@@ -19,20 +19,21 @@
 struct http;
 
 struct http_req {
-	const char		*method;	/* "GET", "POST", "DELETE", ... */
+	const char		*method;	/* "GET", "POST", ... */
 	const char		*url;
 	const char *const	*headers;	/* "Name: value" */
 	size_t			 nheaders;
 	const char		*body;		/* or NULL */
 	size_t			 bodylen;
-	const char		*userpwd;	/* "user:password" basic auth, or NULL */
+	const char		*userpwd;	/* basic auth, or NULL */
 };
 
 struct http_resp {
 	long	 status;	/* HTTP status of the final reply */
 	char	*body;		/* NUL-terminated, len bytes */
 	size_t	 len;
-	char	*request_id;	/* Request-Id, X-Request-Id or Twilio-Request-Id, or NULL */
+	/* Value of Request-Id, X-Request-Id or Twilio-Request-Id, or NULL. */
+	char	*request_id;
 };
 
 /*

@@ -166,7 +166,8 @@ jwt_claims_check(json_object *p, const char *issuer, const char *audience,
 
 	if (!json_object_object_get_ex(p, "iss", &o) || !jwt_str_is(o, issuer))
 		return "bad_issuer";
-	if (!json_object_object_get_ex(p, "aud", &o) || !jwt_aud_ok(o, audience))
+	if (!json_object_object_get_ex(p, "aud", &o) ||
+	    !jwt_aud_ok(o, audience))
 		return "bad_audience";
 
 	if (!json_object_object_get_ex(p, "userId", &o) ||
@@ -235,12 +236,14 @@ jwt_verify(const char *secret, size_t secretlen, const char *issuer,
 	rc = XERR_UNAUTH;
 	if ((h = jwt_json(hdr, hdrlen)) == NULL)
 		goto fail;
-	if (!json_object_object_get_ex(h, "alg", &o) || !jwt_str_is(o, "HS256")) {
+	if (!json_object_object_get_ex(h, "alg", &o) ||
+	    !jwt_str_is(o, "HS256")) {
 		reason = "bad_alg";
 		goto fail;
 	}
 	/* RFC 7515 4.1.11: extensions we do not understand must fail. */
-	if ((json_object_object_get_ex(h, "typ", &o) && !jwt_str_is(o, "JWT")) ||
+	if ((json_object_object_get_ex(h, "typ", &o) &&
+	    !jwt_str_is(o, "JWT")) ||
 	    json_object_object_get_ex(h, "crit", NULL))
 		goto fail;
 

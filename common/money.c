@@ -67,7 +67,8 @@ money_bill(const struct money_usage *u, struct money_bill *out)
 	if (__builtin_mul_overflow(u->phone_periods, u->phone_fee_cents,
 	    &b.phone_cents))
 		return XERR_UNPROCESSABLE;
-	if (__builtin_add_overflow(b.voice_cents, b.sms_cents, &b.total_cents) ||
+	if (__builtin_add_overflow(b.voice_cents, b.sms_cents,
+	    &b.total_cents) ||
 	    __builtin_add_overflow(b.total_cents, b.phone_cents,
 	    &b.total_cents))
 		return XERR_UNPROCESSABLE;

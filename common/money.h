@@ -21,12 +21,12 @@
 #define MONEY_UNLIMITED		(-1)	/* an allowance without limit */
 
 struct money_usage {
-	int64_t	 voice_minutes;		/* billed minutes, see money_voice_minutes() */
+	int64_t	 voice_minutes;		/* sum of money_voice_minutes() */
 	int64_t	 sms;			/* messages */
-	int64_t	 voice_included;	/* minutes in the tier, or MONEY_UNLIMITED */
-	int64_t	 sms_included;		/* messages in the tier, or MONEY_UNLIMITED */
+	int64_t	 voice_included;	/* minutes, or MONEY_UNLIMITED */
+	int64_t	 sms_included;		/* messages, or MONEY_UNLIMITED */
 	int64_t	 phone_periods;		/* phone number periods to charge */
-	int64_t	 phone_fee_cents;	/* fee per period, MONEY_PHONE_FEE_CENTS */
+	int64_t	 phone_fee_cents;	/* per period: MONEY_PHONE_FEE_CENTS */
 };
 
 struct money_bill {
@@ -39,10 +39,10 @@ struct money_bill {
 };
 
 struct money_proration {
-	int64_t	 credit_cents;		/* <= 0: unused time on the old price */
-	int64_t	 charge_cents;		/* >= 0: remaining time on the new price */
-	int64_t	 net_cents;		/* credit + charge; < 0 on a downgrade */
-	int64_t	 remaining_seconds;	/* end - now, now clamped to the period */
+	int64_t	 credit_cents;		/* <= 0: unused time, old price */
+	int64_t	 charge_cents;		/* >= 0: remaining time, new price */
+	int64_t	 net_cents;		/* credit + charge; < 0: downgrade */
+	int64_t	 remaining_seconds;	/* end - now (now clamped) */
 	int64_t	 period_seconds;	/* end - start */
 };
 
@@ -52,7 +52,8 @@ struct money_proration {
  * XERR_UNPROCESSABLE when the product does not fit in 64 bits.  *cents is
  * 0 on failure.
  */
-enum xerr	 money_line_cents(int64_t units, int64_t rate_hc, int64_t *cents);
+enum xerr	 money_line_cents(int64_t units, int64_t rate_hc,
+		    int64_t *cents);
 
 /*
  * Returns the minutes billed for one call of the given length: every
@@ -73,7 +74,8 @@ int64_t		 money_overage_units(int64_t used, int64_t included);
  * (zeroed on entry); XERR_BADREQ for negative counts or fee, or an
  * allowance below MONEY_UNLIMITED; XERR_UNPROCESSABLE on overflow.
  */
-enum xerr	 money_bill(const struct money_usage *u, struct money_bill *out);
+enum xerr	 money_bill(const struct money_usage *u,
+		    struct money_bill *out);
 
 /*
  * Writes cents as dollars with thousands separators: "$1,234.56",

@@ -105,6 +105,7 @@ twilio_sig_alt_url(const char *url, struct buf *alt)
 	const char	*p, *auth, *end, *host, *port, *br;
 	enum xerr	 rc;
 	size_t		 i;
+	int		 https;
 
 	p = url;
 	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
@@ -126,17 +127,15 @@ twilio_sig_alt_url(const char *url, struct buf *alt)
 			port = host + i;
 			break;
 		}
+	https = (size_t)(auth - url) == 8 &&
+	    strncasecmp(url, "https://", 8) == 0;
 	buf_reset(alt);
-	if (port != NULL) {
-		if ((rc = buf_append(alt, url, (size_t)(port - url))) != XERR_OK)
-			return rc;
-	} else {
-		if ((rc = buf_append(alt, url, (size_t)(end - url))) != XERR_OK ||
-		    (rc = buf_puts(alt, (size_t)(auth - url) == 8 &&
-		    strncasecmp(url, "https://", 8) == 0 ? ":443" : ":80")) !=
-		    XERR_OK)
-			return rc;
-	}
+	if (port != NULL)
+		rc = buf_append(alt, url, (size_t)(port - url));
+	else if ((rc = buf_append(alt, url, (size_t)(end - url))) == XERR_OK)
+		rc = buf_puts(alt, https ? ":443" : ":80");
+	if (rc != XERR_OK)
+		return rc;
 	return buf_puts(alt, end);
 }
 
