@@ -1,0 +1,38 @@
+/*
+ * xsb-config: the configuration, as every program reads it.
+ *
+ *   xsb-config --check   load it like a server would; print it with secrets
+ *                        masked, or the first error (exit 1)
+ *   xsb-config --doc     print the table of settings as Markdown
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cfg.h"
+
+int
+main(int argc, char *argv[])
+{
+	struct cfg	*cfg = NULL;
+	char		 err[256];
+
+	if (argc == 2 && strcmp(argv[1], "--doc") == 0) {
+		cfg_doc(stdout);
+		return 0;
+	}
+	if (argc != 2 || strcmp(argv[1], "--check") != 0) {
+		fprintf(stderr, "usage: xsb-config --check | --doc\n");
+		return 2;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	if (cfg_load(&cfg, err, sizeof(err)) != XERR_OK) {
+		fprintf(stderr, "xsb-config: %s\n", err);
+		return 1;
+	}
+	cfg_dump(cfg, stdout);
+	cfg_free(cfg);
+	return 0;
+}

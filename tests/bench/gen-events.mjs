@@ -1,0 +1,35 @@
+// Writes signed Stripe events for wrk, one per line: <Stripe-Signature>\t<body>.
+//   node tests/bench/gen-events.mjs --out FILE --count N --type TYPE [--same] [--prefix P]
+// Signatures come from the npm `stripe` package, as Stripe would send them.
+// --same writes N deliveries of one event (the duplicate workload).
+import fs from 'node:fs';
+import Stripe from 'stripe';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => {
+  if (v.startsWith('--')) a.push([v.slice(2), all[i + 1] && !all[i + 1].startsWith('--') ? all[i + 1] : true]);
+  return a;
+}, []));
+const secret = (process.env.STRIPE_WEBHOOK_SECRETS || '').split(',')[0].trim();
+if (!secret || !args.out) { console.error('needs STRIPE_WEBHOOK_SECRETS and --out'); process.exit(2); }
+const count = Number(args.count || 100000), type = args.type || 'customer.subscription.updated';
+const prefix = args.prefix || `evt_bench_${Date.now().toString(36)}_`;
+const stripe = new Stripe('sk_test_bench');
+const now = Math.floor(Date.now() / 1000);
+
+function event(i) {
+  const sub = { id: `sub_bench${i}`, object: 'subscription', customer: `cus_bench_unknown_${i % 1000}`, status: 'active',
+    current_period_start: now, current_period_end: now + 2592000, cancel_at_period_end: false, metadata: {},
+    items: { object: 'list', data: [{ id: `si_bench${i}`, object: 'subscription_item', price: { id: 'price_ai_secretary', object: 'price', unit_amount: 4000 } }] } };
+  return JSON.stringify({ id: `${prefix}${i}`, object: 'event', api_version: '2023-09-12', created: now, livemode: false,
+    pending_webhooks: 1, request: { id: null, idempotency_key: null }, type, data: { object: sub } });
+}
+
+const out = fs.createWriteStream(args.out);
+const one = args.same ? event(0) : null;
+const oneSig = one ? stripe.webhooks.generateTestHeaderString({ payload: one, secret, timestamp: now }) : null;
+for (let i = 0; i < count; i++) {
+  const body = one ?? event(i);
+  const sig = oneSig ?? stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp: now });
+  out.write(`${sig}\t${body}\n`);
+}
+out.end(() => console.log(`${count} ${args.same ? 'deliveries of one event' : 'events'} (${prefix}*) -> ${args.out}`));
