@@ -56,12 +56,12 @@ static const struct {
 	    "SELECT status FROM stripe_events WHERE id = ? FOR UPDATE"),
 	S(EVENT_INSERT,
 	    "INSERT INTO stripe_events (id, type, api_version, livemode, "
-	    "created, object_id, payload, status, processed_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, IF(? = 'received', NULL, NOW(6)))"),
+	    "created, object_id, payload, status, user_id, processed_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6))"),
 	S(EVENT_FINISH,
 	    "UPDATE stripe_events SET status = ?, user_id = ?, "
 	    "last_error = NULL, processed_at = NOW(6), "
-	    "attempts = attempts + ? WHERE id = ?"),
+	    "attempts = attempts + 1 WHERE id = ?"),
 	/* A failure is recorded apart from the rolled-back effects. */
 	S(EVENT_FAIL,
 	    "INSERT INTO stripe_events (id, type, api_version, livemode, "
@@ -136,6 +136,48 @@ static const struct {
 	    "SELECT COUNT(*) FROM phone_numbers WHERE user_id = ? "
 	    "AND held_from < ? AND (held_to IS NULL OR held_to > ?)"),
 
+	/* phone */
+	S(PHONE_USER_GET,
+	    "SELECT tier, phone_status, phone_number, phone_sid, "
+	    "phone_provisioned_at FROM users WHERE id = ?"),
+	/*
+	 * The claim that makes one provisioning per user: the tier is
+	 * checked in the same statement, so a downgrade committed first
+	 * wins; a claim older than its third argument is taken over.
+	 * While provisioning, phone_provisioned_at is the claim's time.
+	 */
+	S(PHONE_CLAIM,
+	    "UPDATE users u JOIN tiers t ON t.name = u.tier "
+	    "SET u.phone_status = 'provisioning', u.phone_provisioned_at = ? "
+	    "WHERE u.id = ? AND t.phone_eligible = 1 "
+	    "AND u.phone_number IS NULL AND (u.phone_status = 'none' OR "
+	    "(u.phone_status = 'provisioning' AND "
+	    "(u.phone_provisioned_at IS NULL OR u.phone_provisioned_at < ?)))"),
+	S(PHONE_UNCLAIM,
+	    "UPDATE users SET phone_status = 'none', "
+	    "phone_provisioned_at = NULL WHERE id = ? "
+	    "AND phone_status = 'provisioning' AND phone_provisioned_at = ? "
+	    "AND phone_number IS NULL"),
+	S(PHONE_ACTIVATE,
+	    "UPDATE users SET phone_number = ?, phone_sid = ?, "
+	    "phone_status = 'active', phone_provisioned_at = ? WHERE id = ? "
+	    "AND phone_status = 'provisioning' AND phone_provisioned_at = ? "
+	    "AND phone_number IS NULL"),
+	S(PHONE_HISTORY_OPEN,
+	    "INSERT INTO phone_numbers (user_id, phone_number, phone_sid, "
+	    "held_from) VALUES (?, ?, ?, ?)"),
+	S(PHONE_CLEAR,
+	    "UPDATE users SET phone_number = NULL, phone_sid = NULL, "
+	    "phone_status = 'none', phone_provisioned_at = NULL "
+	    "WHERE id = ? AND phone_sid = ?"),
+	S(PHONE_HISTORY_CLOSE,
+	    "UPDATE phone_numbers SET held_to = ? WHERE user_id = ? "
+	    "AND phone_sid = ? AND held_to IS NULL"),
+	/* One row per (call, status): Twilio may send a status twice. */
+	S(CALL_EVENT_INSERT,
+	    "INSERT INTO call_events (user_id, call_sid, call_status, "
+	    "duration) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"),
+
 	/* jobs */
 	S(JOB_ENQUEUE,
 	    "INSERT INTO jobs (kind, dedupe_key, user_id, payload) "
@@ -158,6 +200,27 @@ static const struct {
 	    "UPDATE jobs SET state = ?, run_after = NOW(6) + INTERVAL ? SECOND, "
 	    "last_error = LEFT(?, 1000), lease_until = NULL "
 	    "WHERE id = ? AND locked_by = ? AND state = 'running'"),
+
+	/* billing api */
+	/* The user and the subscription they follow, if we have its row. */
+	S(BILLING_USER,
+	    "SELECT u.email, u.stripe_customer_id, u.tier, u.subscription_id, "
+	    "s.status, s.item_id, s.current_period_start, "
+	    "s.current_period_end, s.cancel_at_period_end, s.deleted, "
+	    "s.last_event_id FROM users u LEFT JOIN subscriptions s "
+	    "ON s.id = u.subscription_id AND s.user_id = u.id WHERE u.id = ?"),
+	/* Keyset pages, newest first: (created, id) below the cursor's. */
+	S(BILLING_INVOICES,
+	    "SELECT id, number, status, billing_reason, currency, amount_due, "
+	    "amount_paid, period_start, period_end, attempt_count, "
+	    "next_payment_attempt, hosted_invoice_url, created, "
+	    "subscription_id FROM invoices WHERE user_id = ? "
+	    "AND (created < ? OR (created = ? AND id < ?)) "
+	    "ORDER BY created DESC, id DESC LIMIT ?"),
+	S(BILLING_EVENTS,
+	    "SELECT id, event_id, kind, amount_cents, detail, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM billing_events "
+	    "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"),
 };
 
 const char *

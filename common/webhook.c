@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -695,6 +696,56 @@ wh_invoice_upcoming(struct wh_event *ev)
 	return rc;
 }
 
+/*
+ * A small per-process memory of event ids whose outcome is final, so a
+ * redelivery seen by this process again costs no database round trip.
+ * Only final outcomes are remembered (never "failed"), and replays bypass
+ * it; a lost entry only means one primary-key lookup more.
+ */
+#define WH_SEEN_SLOTS	4096
+#define WH_SEEN_LEN	64
+
+static char	 wh_seen_ids[WH_SEEN_SLOTS][WH_SEEN_LEN];
+
+static size_t
+wh_seen_slot(const char *id)
+{
+	uint32_t	 h = 2166136261u;	/* FNV-1a */
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % WH_SEEN_SLOTS;
+}
+
+static int
+wh_seen(const char *id)
+{
+	return strcmp(wh_seen_ids[wh_seen_slot(id)], id) == 0;
+}
+
+static void
+wh_remember(const char *id)
+{
+	if (strlen(id) < WH_SEEN_LEN)
+		snprintf(wh_seen_ids[wh_seen_slot(id)], WH_SEEN_LEN, "%s", id);
+}
+
+/* Reads the stored status of event id into buf. */
+static enum xerr
+wh_stored_status(struct db *db, const char *id, char *buf, size_t bufsz)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	a[0] = DB_STR(id);
+	if ((rc = db_query(db, STMT_EVENT_STATUS, a, 1, &res)) != XERR_OK)
+		return rc;
+	snprintf(buf, bufsz, "%s", db_res_rows(res) ? db_res_str(res, 0, 0) : "");
+	db_res_free(res);
+	return XERR_OK;
+}
+
 /* Records a failed attempt outside the rolled-back transaction. */
 static void
 wh_record_failure(struct wh_event *ev, const char *api_version, int livemode,
@@ -732,7 +783,7 @@ webhook_apply(struct db *db, const struct cfg *cfg, const char *payload,
 	struct dbv		 a[9];
 	const char		*api_version, *object_id, *final;
 	char			 stored[32] = "";
-	int			 livemode, tries;
+	int			 livemode, tries, again = 0;
 	enum xerr		 rc;
 
 	*status = NULL;
@@ -764,19 +815,10 @@ webhook_apply(struct db *db, const struct cfg *cfg, const char *payload,
 		object_id = NULL;
 	t = wh_lookup(ev.type);
 
-	/* Fast path for duplicates: one primary-key read, no transaction. */
-	a[0] = DB_STR(ev.id);
-	if ((rc = db_query(db, STMT_EVENT_STATUS, a, 1, &res)) != XERR_OK)
-		goto out;
-	if (db_res_rows(res) == 1)
-		snprintf(stored, sizeof(stored), "%s", db_res_str(res, 0, 0));
-	db_res_free(res);
-	res = NULL;
-	if (stored[0] != '\0' && !wh_retryable(stored, replay)) {
+	if (!replay && wh_seen(ev.id)) {
 		*status = "duplicate";
 		goto out;
 	}
-
 	a[0] = DB_STR(ev.id);
 	a[1] = DB_STR(ev.type);
 	a[2] = DB_STR(api_version);
@@ -786,25 +828,33 @@ webhook_apply(struct db *db, const struct cfg *cfg, const char *payload,
 	a[6] = DB_BLOB(payload, len);
 
 	/* A type we do not act on is stored in one statement. */
-	if (t == NULL && stored[0] == '\0') {
+	if (t == NULL && !replay) {
 		a[7] = DB_STR("ignored");
-		a[8] = DB_STR("ignored");
+		a[8] = DB_NULL;
 		rc = db_exec(db, STMT_EVENT_INSERT, a, 9, NULL, NULL);
 		if (rc == XERR_DUP)
-			*status = "duplicate", rc = XERR_OK;
+			rc = XERR_OK, *status = "duplicate";
 		else if (rc == XERR_OK)
 			*status = "ignored";
+		if (rc == XERR_OK)
+			wh_remember(ev.id);
 		goto out;
 	}
 
+	/*
+	 * Effects first, then the event row with its outcome, in one
+	 * transaction.  Concurrent deliveries of one event serialize on the
+	 * user's row and then on the event's key: the second finds a
+	 * duplicate and rolls back whatever it did.
+	 */
 	for (tries = 0; tries < WH_TXN_TRIES; tries++) {
 		ev.status = t != NULL ? "processed" : "ignored";
 		ev.err[0] = '\0';
 		ev.user_id[0] = '\0';
 		if ((rc = db_begin(db)) != XERR_OK)
 			goto out;
-		if (stored[0] != '\0') {
-			/* Redelivery of a failed event: one applier at a time. */
+		if (again) {
+			/* A stored failed (or replayed) event: one applier at a time. */
 			a[0] = DB_STR(ev.id);
 			if ((rc = db_query(db, STMT_EVENT_LOCK, a, 1, &res)))
 				goto fail;
@@ -818,31 +868,38 @@ webhook_apply(struct db *db, const struct cfg *cfg, const char *payload,
 			}
 			db_res_free(res);
 			res = NULL;
-		} else {
-			a[0] = DB_STR(ev.id);
-			a[7] = DB_STR("received");
-			a[8] = DB_STR("received");
-			rc = db_exec(db, STMT_EVENT_INSERT, a, 9, NULL, NULL);
-			if (rc == XERR_DUP) {
-				/* Another delivery stored it first: look again. */
-				db_rollback(db);
-				snprintf(stored, sizeof(stored), "failed");
-				continue;
-			}
-			if (rc)
-				goto fail;
 		}
 		if (t != NULL && (rc = t->apply(&ev)) != XERR_OK)
 			goto fail;
-		a[0] = DB_STR(ev.status);
-		a[1] = DB_STR(ev.user_id[0] ? ev.user_id : NULL);
-		a[2] = DB_INT(stored[0] != '\0' ? 1 : 0);
-		a[3] = DB_STR(ev.id);
-		if ((rc = db_exec(db, STMT_EVENT_FINISH, a, 4, NULL, NULL)))
-			goto fail;
-		if ((rc = db_commit(db)) != XERR_OK)
+		if (again) {
+			a[0] = DB_STR(ev.status);
+			a[1] = DB_STR(ev.user_id[0] ? ev.user_id : NULL);
+			a[2] = DB_STR(ev.id);
+			rc = db_exec(db, STMT_EVENT_FINISH, a, 3, NULL, NULL);
+		} else {
+			a[0] = DB_STR(ev.id);
+			a[7] = DB_STR(ev.status);
+			a[8] = DB_STR(ev.user_id[0] ? ev.user_id : NULL);
+			rc = db_exec(db, STMT_EVENT_INSERT, a, 9, NULL, NULL);
+			if (rc == XERR_DUP) {
+				/* Stored before us: a duplicate, unless it failed. */
+				db_rollback(db);
+				if ((rc = wh_stored_status(db, ev.id, stored,
+				    sizeof(stored))) != XERR_OK)
+					goto out;
+				if (wh_retryable(stored, replay)) {
+					again = 1;
+					continue;
+				}
+				wh_remember(ev.id);
+				*status = "duplicate";
+				goto out;
+			}
+		}
+		if (rc != XERR_OK || (rc = db_commit(db)) != XERR_OK)
 			goto fail;
 		*status = ev.status;
+		wh_remember(ev.id);
 		if (strcmp(ev.status, "processed") != 0)
 			log_info("event %s (%s): %s", ev.id, ev.type, ev.status);
 		goto out;

@@ -167,7 +167,7 @@ test('W8 an unknown price is an error (500, stored failed), never a guessed tier
 });
 
 test('W9 leaving a phone tier queues a release; deleted only acts on the current subscription', async () => {
-  const u = await newUser({ tier: 'ai_secretary', phone: '+15550001111' });
+  const u = await newUser({ tier: 'ai_secretary', phone: '+1555' + String(crypto.randomInt(1e7)).padStart(7, '0') });
   const current = S.rid('sub_');
   const t = now() - 40;
   await S.signedWebhook(subEvent('customer.subscription.created', S.subscription({ id: current, customer: u.customer, price: PRICE.ai_secretary }), t));
