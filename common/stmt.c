@@ -201,6 +201,27 @@ static const struct {
 	    "last_error = LEFT(?, 1000), lease_until = NULL "
 	    "WHERE id = ? AND locked_by = ? AND state = 'running'"),
 
+	/* notifications */
+	S(NOTIFY_USER,
+	    "SELECT email FROM users WHERE id = ?"),
+	S(NOTIFY_GET,
+	    "SELECT state, attempts FROM notifications WHERE dedupe_key = ?"),
+	/* A message already sent stays sent, whatever runs again. */
+	S(NOTIFY_BEGIN,
+	    "INSERT INTO notifications (dedupe_key, message_id, template, "
+	    "user_id, recipient, subject, state, job_id) "
+	    "VALUES (?, ?, ?, ?, ?, LEFT(?, 500), 'sending', ?) "
+	    "ON DUPLICATE KEY UPDATE attempts = attempts + 1, "
+	    "recipient = VALUES(recipient), subject = VALUES(subject), "
+	    "job_id = VALUES(job_id), last_error = NULL, "
+	    "state = IF(state = 'sent', state, 'sending')"),
+	S(NOTIFY_SENT,
+	    "UPDATE notifications SET state = 'sent', sent_at = NOW(6), "
+	    "last_error = NULL WHERE dedupe_key = ?"),
+	S(NOTIFY_FAIL,
+	    "UPDATE notifications SET state = IF(state = 'sent', state, ?), "
+	    "last_error = LEFT(?, 1000) WHERE dedupe_key = ?"),
+
 	/* billing api */
 	/* The user and the subscription they follow, if we have its row. */
 	S(BILLING_USER,

@@ -1,0 +1,616 @@
+// Billing API (/api/billing/...): through nginx to xsb-billing, against
+// MariaDB and the Stripe stand-in.  Every test makes its own users (random
+// uuids) and finds its own Stripe requests by their ids, so tests do not
+// see each other.  Subscriptions are set up as the webhook would leave
+// them (rows in subscriptions + users) unless a test delivers the webhook.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { request, closeHttp } from './lib/http.mjs';
+import { query, close } from './lib/db.mjs';
+import { env, requireEnv } from './lib/env.mjs';
+import * as S from './lib/stripe.mjs';
+
+test.after(async () => { closeHttp(); await close(); });
+
+const now = () => Math.floor(Date.now() / 1000);
+const DAY = 86400;
+const PRICE = { ai_secretary: 'price_ai_secretary', ai_project_manager: 'price_ai_project_manager', ai_cto: 'price_ai_cto' };
+const CENTS = { ai_buddy: 0, ai_secretary: 4000, ai_project_manager: 28000 };
+
+before(async () => {
+  // The stack registers the tier prices with the stand-in; make sure of it.
+  for (const tier of ['ai_secretary', 'ai_project_manager']) {
+    try { await S.standin.object(PRICE[tier]); } catch { await S.standin.createPrice({ id: PRICE[tier], unit_amount: CENTS[tier] }); }
+  }
+});
+
+// ---------- tokens ----------
+const stackEnv = () => ({ ...process.env, ...Object.fromEntries(Object.keys(env).map((k) => [k, env[k]])) });
+/** A token minted by our own xsb-token (the real signer). */
+function token(userId, args = []) {
+  const { XSB_BIN } = requireEnv('XSB_BIN');
+  return execFileSync(`${XSB_BIN}/xsb-token`, ['-u', userId, ...args], { env: stackEnv(), encoding: 'utf8' }).trim();
+}
+const b64u = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+/** A token signed here, to forge what xsb-token would never make. */
+function jwt(claims, { secret = requireEnv('JWT_SECRET').JWT_SECRET, header = { alg: 'HS256', typ: 'JWT' } } = {}) {
+  const data = `${b64u(header)}.${b64u(claims)}`;
+  if (header.alg === 'none') return `${data}.`;
+  return `${data}.${crypto.createHmac('sha256', secret).update(data).digest('base64url')}`;
+}
+const claims = (userId, o = {}) => ({ iss: env.JWT_ISSUER || 'xswarm-api', aud: env.JWT_AUDIENCE || 'xswarm-users', userId,
+  jwtVersion: 1, iat: now() - 10, nbf: now() - 10, exp: now() + 600, ...o });
+
+// ---------- fixtures ----------
+/** A user row; customer: true creates one at the stand-in, a string uses it, false leaves none. */
+async function newUser({ tier = 'ai_buddy', customer = false } = {}) {
+  const id = crypto.randomUUID(), email = `${id}@example.test`;
+  let cus = null;
+  if (customer === true) cus = (await S.standin.createCustomer({ email, metadata: { user_id: id } })).id;
+  else if (customer) cus = customer;
+  await query('INSERT INTO users (id, email, tier, stripe_customer_id) VALUES (?, ?, ?, ?)', [id, email, tier, cus]);
+  return { id, email, customer: cus, token: token(id) };
+}
+
+/**
+ * Gives u a live subscription at the stand-in and in our rows, as the
+ * webhook would have stored it.  Returns {id, item, last_event, start, end}.
+ */
+async function subscribe(u, { tier = 'ai_secretary', start = now() - 10 * DAY, end = now() + 20 * DAY, cancel = false, storeItem = true } = {}) {
+  const sub = await S.standin.createSubscription({ customer: u.customer, price: PRICE[tier], current_period_start: start,
+    current_period_end: end, status: 'active', cancel_at_period_end: cancel, metadata: { user_id: u.id } });
+  const item = sub.items.data[0].id, last_event = S.rid('evt_');
+  await query(`INSERT INTO subscriptions (id, user_id, customer_id, status, tier, price_id, item_id, current_period_start,
+    current_period_end, cancel_at_period_end, deleted, last_event_id, last_event_created, last_event_rank)
+    VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, 0, ?, ?, 0)`,
+  [sub.id, u.id, u.customer, tier, PRICE[tier], storeItem ? item : null, start, end, cancel ? 1 : 0, last_event, now() - 100]);
+  await query('UPDATE users SET tier = ?, subscription_id = ?, billing_cycle_start = ?, billing_cycle_end = ? WHERE id = ?',
+    [tier, sub.id, start, end, u.id]);
+  return { id: sub.id, item, last_event, start, end };
+}
+
+/** A paying user with a live subscription. */
+async function subscriber(tier = 'ai_secretary', opts = {}) {
+  const u = await newUser({ tier, customer: true });
+  u.sub = await subscribe(u, { tier, ...opts });
+  return u;
+}
+
+const api = (method, path, u, json) => request(method, path, { token: u.token ?? u, json });
+/** Stand-in requests whose Idempotency-Key or customer belongs to u. */
+async function stripeCalls(u, filter = {}) {
+  const all = await S.standin.requests(filter);
+  return all.filter((r) => (r.idempotency_key || '').includes(u.id) || (u.customer && r.form?.customer === u.customer)
+    || (u.sub && r.path.endsWith(`/${u.sub.id}`)));
+}
+const subRow = async (id) => (await query('SELECT * FROM subscriptions WHERE id = ?', [id]))[0];
+const userRow = async (id) => (await query('SELECT * FROM users WHERE id = ?', [id]))[0];
+function assertError(r, status, code) {
+  assert.equal(r.status, status, r.text);
+  assert.equal(typeof r.json?.error?.message, 'string', r.text);
+  if (code) assert.equal(r.json.error.code, code, r.text);
+}
+
+// ---------- authentication ----------
+const ENDPOINTS = [
+  ['GET', '/api/billing/usage'],
+  ['GET', '/api/billing/history'],
+  ['POST', '/api/billing/estimate', { target_tier: 'ai_secretary' }],
+  ['GET', '/api/billing/upcoming'],
+  ['POST', '/api/billing/upgrade', { target_tier: 'ai_secretary' }],
+  ['POST', '/api/billing/downgrade', { target_tier: 'ai_buddy' }],
+  ['POST', '/api/billing/cancel'],
+  ['POST', '/api/billing/resume'],
+];
+
+test('B1 every endpoint answers 401 to a missing, forged, expired, wrong-audience, alg-none, unknown-user or revoked token', async () => {
+  const u = await newUser();
+  const good = jwt(claims(u.id));
+  const ok = await api('GET', '/api/billing/usage', good);
+  assert.equal(ok.status, 200, `the test's own signer must be right: ${ok.text}`);
+  const revokable = token(u.id);
+  await query('UPDATE users SET jwt_version = jwt_version + 1 WHERE id = ?', [u.id]);
+  const bad = {
+    missing: null,
+    forged: jwt(claims(u.id), { secret: 'not-the-secret' }),
+    expired: jwt(claims(u.id, { iat: now() - 7200, nbf: now() - 7200, exp: now() - 3600 })),
+    wrong_audience: jwt(claims(u.id, { aud: 'someone-else' })),
+    alg_none: jwt(claims(u.id), { header: { alg: 'none', typ: 'JWT' } }),
+    unknown_user: jwt(claims(crypto.randomUUID())),
+    revoked: revokable,
+  };
+  for (const [method, path, json] of ENDPOINTS) {
+    for (const [why, tok] of Object.entries(bad)) {
+      const r = await request(method, path, { token: tok ?? undefined, json });
+      assertError(r, 401);
+      if (why === 'revoked') assert.equal(r.json.error.code, 'token_revoked');
+    }
+  }
+  assert.equal((await stripeCalls(u)).length, 0, 'no Stripe call without a valid token');
+});
+
+test('B2 unknown billing paths are 404 JSON, a wrong method 405', async () => {
+  const u = await newUser();
+  assertError(await api('GET', '/api/billing/nope', u), 404, 'not_found');
+  assertError(await api('GET', '/api/billing/upgrade', u), 405, 'method_not_allowed');
+  assertError(await api('POST', '/api/billing/usage', u, {}), 405, 'method_not_allowed');
+  assertError(await api('DELETE', '/api/billing/cancel', u), 405, 'method_not_allowed');
+});
+
+// ---------- usage ----------
+test('B3 usage: the cycle, per-call minutes, overage, phone fee and percentages', async () => {
+  const u = await subscriber('ai_secretary');
+  const { start, end } = u.sub;
+  const ins = (kind, q, at) => query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)',
+    [u.id, kind, q, at, 'test', crypto.randomUUID()]);
+  await ins('voice', 61, start + 10);        // 2 minutes
+  await ins('voice', 3600, start + 20);      // 60
+  await ins('voice', 2400, end - 10);        // 40 -> 102 minutes, 2 over
+  await ins('voice', 600, start - 1);        // before the period: not counted
+  await ins('voice', 600, end);              // the end is outside [start, end)
+  await ins('sms', 120, start + 30);         // 20 over
+  await query('INSERT INTO phone_numbers (user_id, phone_number, phone_sid, held_from) VALUES (?, ?, ?, ?)',
+    [u.id, '+1555' + String(Math.floor(Math.random() * 1e7)).padStart(7, '0'), 'PN' + crypto.randomBytes(16).toString('hex'), start - DAY]);
+  const r = await api('GET', '/api/billing/usage', u);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, {
+    tier: 'ai_secretary',
+    period: { start, end },
+    usage: { voice_seconds: 6061, voice_minutes: 102, calls: 3, sms: 120 },
+    limits: { voice_minutes: 100, sms: 100 },
+    overage: { voice_minutes: 2, voice_cents: 3, sms: 20, sms_cents: 15, phone_fee_cents: 500, total_cents: 518 },
+    percent_used: { voice: 102, sms: 120 },
+  });
+});
+
+test('B4 usage: unlimited tiers give -1 limits and null percentages; without a cycle the period is the UTC month', async () => {
+  const u = await newUser({ tier: 'ai_cto' });
+  await query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)',
+    [u.id, 'voice', 90000, now() - 5, 'test', crypto.randomUUID()]);
+  const r = await api('GET', '/api/billing/usage', u);
+  assert.equal(r.status, 200, r.text);
+  const d = new Date();
+  assert.deepEqual(r.json.period, { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000, end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000 });
+  assert.deepEqual(r.json.limits, { voice_minutes: -1, sms: -1 });
+  assert.deepEqual(r.json.percent_used, { voice: null, sms: null });
+  assert.equal(r.json.usage.voice_minutes, 1500);
+  assert.equal(r.json.overage.total_cents, 0);
+  // ai_buddy includes nothing: any use is all of it, and billed.
+  const b = await newUser();
+  await query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)',
+    [b.id, 'sms', 4, now() - 5, 'test', crypto.randomUUID()]);
+  const rb = await api('GET', '/api/billing/usage', b);
+  assert.deepEqual(rb.json.percent_used, { voice: 0, sms: 100 });
+  assert.deepEqual(rb.json.overage, { voice_minutes: 0, voice_cents: 0, sms: 4, sms_cents: 3, phone_fee_cents: 0, total_cents: 3 });
+});
+
+// ---------- history ----------
+async function seedHistory(u, n) {
+  const t0 = now() - 1000;
+  const invoices = [];
+  for (let i = 0; i < n; i++) {
+    const id = S.rid('in_');
+    // Two invoices share each `created` second: the id breaks the tie.
+    const created = t0 + Math.floor(i / 2) * 10;
+    await query(`INSERT INTO invoices (id, user_id, subscription_id, number, status, billing_reason, currency, amount_due, amount_paid,
+      period_start, period_end, attempt_count, next_payment_attempt, hosted_invoice_url, created) VALUES (?, ?, NULL, ?, 'paid', 'subscription_cycle', 'usd', ?, ?, ?, ?, 1, NULL, ?, ?)`,
+    [id, u.id, `N-${i}`, 4000 + i, 4000 + i, created - 100, created, `https://invoice.example/${id}`, created]);
+    invoices.push({ id, created });
+    await query('INSERT INTO billing_events (user_id, event_id, kind, amount_cents, detail) VALUES (?, ?, ?, ?, ?)',
+      [u.id, S.rid('evt_'), `kind_${i}`, i % 2 ? 100 * i : null, `detail ${i}`]);
+  }
+  invoices.sort((a, b) => b.created - a.created || (a.id < b.id ? 1 : -1));
+  return invoices;
+}
+
+test('B5 history: newest first, both lists paged by one opaque cursor until next_cursor is null', async () => {
+  const u = await newUser();
+  const other = await newUser();
+  const expected = await seedHistory(u, 5);
+  await seedHistory(other, 3);
+  const seenInv = [], seenEv = [];
+  let cursor, pages = 0;
+  do {
+    const r = await api('GET', `/api/billing/history?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, u);
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.json.invoices.length <= 2 && r.json.events.length <= 2);
+    seenInv.push(...r.json.invoices);
+    seenEv.push(...r.json.events);
+    cursor = r.json.next_cursor;
+    if (cursor !== null) assert.match(cursor, /^[A-Za-z0-9_-]+$/);
+    pages++;
+  } while (cursor !== null && pages < 10);
+  assert.equal(pages, 3);
+  assert.deepEqual(seenInv.map((i) => i.id), expected.map((i) => i.id));
+  assert.deepEqual(seenEv.map((e) => e.kind), ['kind_4', 'kind_3', 'kind_2', 'kind_1', 'kind_0']);
+  const ids = seenEv.map((e) => e.id);
+  assert.deepEqual(ids, [...ids].sort((a, b) => b - a));
+  const inv = seenInv.find((i) => i.number === 'N-1');
+  assert.deepEqual(Object.keys(inv).sort(), ['amount_due', 'amount_paid', 'attempt_count', 'billing_reason', 'created', 'currency',
+    'hosted_invoice_url', 'id', 'next_payment_attempt', 'number', 'period_end', 'period_start', 'status', 'subscription_id']);
+  assert.equal(inv.amount_due, 4001);
+  assert.equal(inv.next_payment_attempt, null);
+  const ev = seenEv.find((e) => e.kind === 'kind_1');
+  assert.equal(ev.amount_cents, 100);
+  assert.equal(ev.detail, 'detail 1');
+  assert.equal(seenEv.find((e) => e.kind === 'kind_0').amount_cents, null);
+  assert.ok(Math.abs(ev.created - now()) < 120, `created is unix seconds: ${ev.created}`);
+  // The default page holds everything here; the other user's rows never show.
+  const all = await api('GET', '/api/billing/history', u);
+  assert.equal(all.json.invoices.length, 5);
+  assert.equal(all.json.events.length, 5);
+  assert.equal(all.json.next_cursor, null);
+  const theirs = await api('GET', '/api/billing/history', other);
+  assert.equal(theirs.json.invoices.length, 3);
+  assert.ok(theirs.json.invoices.every((i) => !expected.some((e) => e.id === i.id)));
+  // A cursor is only a position: used by another user it shows that user's rows.
+  const first = await api('GET', '/api/billing/history?limit=1', u);
+  const cross = await api('GET', `/api/billing/history?limit=100&cursor=${first.json.next_cursor}`, other);
+  assert.equal(cross.status, 200);
+  assert.ok(cross.json.invoices.every((i) => !expected.some((e) => e.id === i.id)));
+});
+
+test('B6 history: a bad limit or cursor is 400', async () => {
+  const u = await newUser();
+  for (const l of ['0', '101', 'abc', '-1', '1.5', '', '1e2', '%2B5', '1000']) {
+    assertError(await api('GET', `/api/billing/history?limit=${l}`, u), 400, 'bad_limit');
+  }
+  assertError(await api('GET', '/api/billing/history?limit=5&limit=6', u), 400, 'bad_limit');
+  for (const l of ['1', '100', '020']) assert.equal((await api('GET', `/api/billing/history?limit=${l}`, u)).status, 200);
+  const enc = (s) => Buffer.from(s).toString('base64url');
+  for (const c of ['', 'not a cursor', '!!!!', enc('2.5.1.in_x'), enc('1.5'), enc('1.x.1.in_x'), enc('1.0.0.'),
+    enc('1.5.0.in_x'), enc('1.5.7.'), enc('1.-5.0.'), enc('1.05.0.'), enc('1.99999999999999999999.0.'),
+    enc('1.5.0.') + '=', 'A'.repeat(600), enc('1.5.7.in x')]) {
+    assertError(await api('GET', `/api/billing/history?cursor=${encodeURIComponent(c)}`, u), 400, 'bad_cursor');
+  }
+  assert.equal((await api('GET', `/api/billing/history?cursor=${enc('1.5.0.')}`, u)).status, 200);
+});
+
+// ---------- estimate ----------
+/** Stripe's proration line: price x remaining / period, half up. */
+const line = (price, rem, period) => Math.floor((2 * price * rem + period) / (2 * period));
+
+test('B7 estimate: an upgrade of a subscription is prorated to the second', async () => {
+  const u = await subscriber('ai_secretary');
+  const t0 = now();
+  const r = await api('POST', '/api/billing/estimate', u, { target_tier: 'ai_project_manager' });
+  const t1 = now();
+  assert.equal(r.status, 200, r.text);
+  const e = r.json, p = e.proration, period = u.sub.end - u.sub.start;
+  assert.equal(e.current_tier, 'ai_secretary');
+  assert.equal(e.target_tier, 'ai_project_manager');
+  assert.equal(e.change, 'upgrade');
+  assert.equal(e.via, 'subscription_update');
+  assert.equal(e.has_subscription, true);
+  assert.deepEqual(e.period, { start: u.sub.start, end: u.sub.end });
+  assert.equal(p.period_seconds, period);
+  assert.ok(p.remaining_seconds >= u.sub.end - t1 && p.remaining_seconds <= u.sub.end - t0);
+  assert.equal(p.credit_cents, -line(4000, p.remaining_seconds, period));
+  assert.equal(p.charge_cents, line(28000, p.remaining_seconds, period));
+  assert.equal(p.net_cents, p.credit_cents + p.charge_cents);
+  assert.equal(e.new_price_cents, 28000);
+  assert.deepEqual(e.new_limits, { voice_minutes: 500, sms: 500 });
+  assert.equal(e.next_billing_date, u.sub.end);
+  assert.ok(e.effective_at >= t0 && e.effective_at <= t1);
+  assert.equal((await stripeCalls(u)).length, 0, 'an estimate calls nobody');
+});
+
+test('B8 estimate: without a subscription the period is the calendar month and there is no credit', async () => {
+  const u = await newUser();
+  const r = await api('POST', '/api/billing/estimate', u, { target_tier: 'ai_secretary' });
+  assert.equal(r.status, 200, r.text);
+  const d = new Date(), start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000, end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000;
+  assert.deepEqual(r.json.period, { start, end });
+  assert.equal(r.json.via, 'checkout');
+  assert.equal(r.json.has_subscription, false);
+  assert.equal(r.json.proration.credit_cents, 0);
+  assert.equal(r.json.proration.charge_cents, line(4000, r.json.proration.remaining_seconds, end - start));
+  assert.equal(r.json.proration.net_cents, r.json.proration.charge_cents);
+  assert.deepEqual(r.json.new_limits, { voice_minutes: 100, sms: 100 });
+});
+
+test('B9 estimate: downgrades are not prorated; to ai_buddy they take effect at the period end', async () => {
+  const u = await subscriber('ai_project_manager');
+  const r = await api('POST', '/api/billing/estimate', u, { target_tier: 'ai_secretary' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.change, 'downgrade');
+  assert.equal(r.json.via, 'subscription_update');
+  assert.deepEqual([r.json.proration.credit_cents, r.json.proration.charge_cents, r.json.proration.net_cents], [0, 0, 0]);
+  assert.equal(r.json.next_billing_date, u.sub.end);
+  const f = await api('POST', '/api/billing/estimate', u, { target_tier: 'ai_buddy' });
+  assert.equal(f.status, 200, f.text);
+  assert.equal(f.json.via, 'cancel_at_period_end');
+  assert.equal(f.json.effective_at, u.sub.end);
+  assert.equal(f.json.next_billing_date, null);
+  assert.deepEqual(f.json.new_limits, { voice_minutes: 0, sms: 0 });
+  const none = await newUser({ tier: 'ai_secretary' });
+  assertError(await api('POST', '/api/billing/estimate', none, { target_tier: 'ai_buddy' }), 404, 'no_subscription');
+});
+
+test('B10 estimate, upgrade, downgrade: bad input is 400/415, the same tier 409, and nothing reaches Stripe', async () => {
+  const u = await subscriber('ai_secretary');
+  for (const path of ['/api/billing/estimate', '/api/billing/upgrade', '/api/billing/downgrade']) {
+    assertError(await api('POST', path, u, { target_tier: 'ai_platinum' }), 400, 'unknown_tier');
+    assertError(await api('POST', path, u, { target_tier: 'AI_SECRETARY' }), 400, 'unknown_tier');
+    assertError(await api('POST', path, u, { target_tier: 'ai_cto' }), 400, 'custom_pricing');
+    assertError(await api('POST', path, u, { target_tier: 7 }), 400, 'missing_target_tier');
+    assertError(await api('POST', path, u, {}), 400, 'missing_target_tier');
+    assertError(await api('POST', path, u, ['ai_secretary']), 400, 'missing_target_tier');
+    assertError(await api('POST', path, u, { target_tier: 'ai_secretary' }), 409, 'same_tier');
+    assertError(await request('POST', path, { token: u.token, body: '{"target_tier":', headers: { 'Content-Type': 'application/json' } }), 400, 'bad_request');
+    assertError(await request('POST', path, { token: u.token, body: 'target_tier=ai_project_manager', form: true }), 415);
+  }
+  assertError(await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_buddy' }), 409, 'not_an_upgrade');
+  assertError(await api('POST', '/api/billing/downgrade', u, { target_tier: 'ai_project_manager' }), 409, 'not_a_downgrade');
+  assert.equal((await stripeCalls(u)).length, 0);
+});
+
+// ---------- upcoming ----------
+test('B11 upcoming: Stripe\'s preview mapped, with a fresh Idempotency-Key per call', async () => {
+  const u = await subscriber('ai_secretary');
+  const r = await api('GET', '/api/billing/upcoming', u);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.amount_due, 4000);
+  assert.equal(r.json.total, 4000);
+  assert.equal(r.json.subtotal, 4000);
+  assert.equal(r.json.currency, 'usd');
+  assert.deepEqual(r.json.period, { start: u.sub.start, end: u.sub.end });
+  assert.equal(r.json.next_payment_attempt, u.sub.end + 3600);
+  assert.equal(r.json.lines.length, 1);
+  assert.deepEqual(Object.keys(r.json.lines[0]).sort(), ['amount', 'description', 'period', 'proration', 'quantity']);
+  assert.equal(r.json.lines[0].amount, 4000);
+  assert.equal(r.json.lines[0].quantity, 1);
+  assert.equal(r.json.lines[0].proration, false);
+  await api('GET', '/api/billing/upcoming', u);
+  const calls = await stripeCalls(u, { path: '/v1/invoices/create_preview' });
+  assert.equal(calls.length, 2);
+  for (const c of calls) {
+    assert.equal(c.method, 'POST');
+    assert.deepEqual(c.form, { customer: u.customer, subscription: u.sub.id });
+    assert.match(c.idempotency_key, new RegExp(`^preview:${u.id}:[0-9a-f]{32}$`));
+    assert.equal(c.stripe_version, '2023-09-12');
+    assert.match(c.headers.authorization, /^Bearer sk_/);
+    assert.equal(c.replayed, false);
+  }
+  assert.notEqual(calls[0].idempotency_key, calls[1].idempotency_key);
+});
+
+test('B12 upcoming: 404 without a customer or anything to bill, 502 when Stripe fails', async () => {
+  assertError(await api('GET', '/api/billing/upcoming', await newUser()), 404, 'no_customer');
+  assertError(await api('GET', '/api/billing/upcoming', await newUser({ customer: true })), 404, 'no_upcoming_invoice');
+  const u = await subscriber('ai_secretary');
+  await S.standin.fail({ count: 1, status: 500, path_prefix: '/v1/invoices/create_preview' });
+  const r = await api('GET', '/api/billing/upcoming', u);
+  assertError(r, 502, 'stripe_error');
+  assert.match(r.json.error.message, /preview/);
+  assert.doesNotMatch(r.text, /sk_/);
+  assert.equal((await api('GET', '/api/billing/upcoming', u)).status, 200);
+});
+
+// ---------- upgrade ----------
+test('B13 upgrade of a subscription: the price changes at Stripe with prorations; our rows wait for the webhook', async () => {
+  const u = await subscriber('ai_secretary');
+  const est = (await api('POST', '/api/billing/estimate', u, { target_tier: 'ai_project_manager' })).json;
+  const r = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { action: 'subscription_updated', subscription: { id: u.sub.id, status: 'active', tier: 'ai_project_manager',
+    cancel_at_period_end: false, current_period_end: u.sub.end } });
+  const [c] = await stripeCalls(u, { method: 'POST', path: `/v1/subscriptions/${u.sub.id}` });
+  assert.deepEqual(c.form, { items: [{ id: u.sub.item, price: PRICE.ai_project_manager }], proration_behavior: 'create_prorations' });
+  assert.equal(c.idempotency_key, `${u.id}:${u.sub.id}:upgrade:ai_project_manager:${u.sub.last_event}`);
+  // The webhook is the source of truth: nothing changed here yet.
+  assert.equal((await userRow(u.id)).tier, 'ai_secretary');
+  assert.equal((await subRow(u.sub.id)).price_id, PRICE.ai_secretary);
+  // Stripe's own proration (the stand-in's) matches the estimate to the cent.
+  const up = await api('GET', '/api/billing/upcoming', u);
+  const pr = up.json.lines.filter((l) => l.proration).map((l) => l.amount);
+  assert.equal(pr.length, 2);
+  assert.ok(Math.abs(pr[0] + pr[1] - est.proration.net_cents) <= 1, `stand-in ${pr} vs estimate ${est.proration.net_cents}`);
+});
+
+test('B14 upgrade: a double-click is one change at Stripe (same key, replayed)', async () => {
+  const u = await subscriber('ai_secretary');
+  const rs = await Promise.all([1, 2, 3].map(() => api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' })));
+  for (const r of rs) assert.ok(r.status === 200 || (r.status === 409 && r.json.error.code === 'request_in_progress'), r.text);
+  const calls = await stripeCalls(u, { method: 'POST', path: `/v1/subscriptions/${u.sub.id}` });
+  assert.equal(calls.length, 3);
+  assert.equal(new Set(calls.map((c) => c.idempotency_key)).size, 1);
+  assert.equal(calls.filter((c) => c.status === 200 && !c.replayed).length, 1);
+  const sub = await S.standin.object(u.sub.id);
+  assert.equal(sub.items.data.length, 1);
+  assert.equal(sub.items.data[0].price.id, PRICE.ai_project_manager);
+});
+
+test('B15 upgrade without a subscription: a customer (once) and a Checkout session', async () => {
+  const u = await newUser();
+  const r = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_secretary' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.action, 'checkout');
+  assert.match(r.json.session_id, /^cs_test_/);
+  assert.equal(r.json.checkout_url, `https://checkout.stripe.com/c/pay/${r.json.session_id}`);
+  const customer = (await userRow(u.id)).stripe_customer_id;
+  assert.match(customer, /^cus_/);
+  const [cc] = await S.standin.requests({ method: 'POST', path: '/v1/customers' }).then((a) => a.filter((x) => x.idempotency_key === `customer:${u.id}`));
+  assert.deepEqual(cc.form, { email: u.email, metadata: { user_id: u.id } });
+  const [cs] = (await S.standin.requests({ method: 'POST', path: '/v1/checkout/sessions' })).filter((x) => x.form.client_reference_id === u.id);
+  const { success_url, cancel_url, ...rest } = cs.form;
+  assert.deepEqual(rest, { mode: 'subscription', customer, client_reference_id: u.id, line_items: [{ price: PRICE.ai_secretary, quantity: '1' }],
+    metadata: { user_id: u.id }, subscription_data: { metadata: { user_id: u.id } } });
+  assert.match(success_url, /^https?:\/\//);
+  assert.match(cancel_url, /^https?:\/\//);
+  if (env.CHECKOUT_SUCCESS_URL) assert.equal(success_url, env.CHECKOUT_SUCCESS_URL);
+  assert.match(cs.idempotency_key, new RegExp(`^${u.id}:checkout:ai_secretary:\\d+$`));
+  // Again: the customer is reused, the session is the same (a double-click).
+  const again = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_secretary' });
+  assert.equal(again.json.session_id, r.json.session_id);
+  const customers = (await S.standin.requests({ path: '/v1/customers' })).filter((x) => x.idempotency_key === `customer:${u.id}`);
+  assert.equal(customers.length, 1);
+  // Another tier is another session.
+  const pm = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' });
+  assert.notEqual(pm.json.session_id, r.json.session_id);
+});
+
+test('B16 upgrade without a customer, clicked five times at once: one customer recorded, one session', async () => {
+  const u = await newUser();
+  const rs = await Promise.all(Array.from({ length: 5 }, () => api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' })));
+  const ok = rs.filter((r) => r.status === 200);
+  for (const r of rs) assert.ok(r.status === 200 || (r.status === 409 && r.json.error.code === 'request_in_progress'), r.text);
+  assert.ok(ok.length >= 1);
+  assert.equal(new Set(ok.map((r) => r.json.session_id)).size, 1);
+  const customers = (await S.standin.requests({ path: '/v1/customers' })).filter((x) => x.idempotency_key === `customer:${u.id}`);
+  const created = customers.filter((c) => c.status === 200 && !c.replayed);
+  assert.equal(created.length, 1, 'Stripe created one customer');
+  const stored = (await userRow(u.id)).stripe_customer_id;
+  assert.equal((await S.standin.object(stored)).metadata.user_id, u.id);
+  const cs = (await S.standin.requests({ path: '/v1/checkout/sessions' })).filter((x) => x.form?.client_reference_id === u.id);
+  assert.ok(cs.every((x) => x.form.customer === stored));
+});
+
+test('B17 upgrade reads the item from Stripe when our row lacks it', async () => {
+  const u = await subscriber('ai_secretary', { storeItem: false });
+  const r = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' });
+  assert.equal(r.status, 200, r.text);
+  const calls = await stripeCalls(u, { path: `/v1/subscriptions/${u.sub.id}` });
+  assert.deepEqual(calls.map((c) => c.method), ['GET', 'POST']);
+  assert.equal(calls[1].form.items[0].id, u.sub.item);
+});
+
+test('B18 a failed Stripe change is 502, changes nothing, and a retry with the same key succeeds', async () => {
+  const u = await subscriber('ai_secretary');
+  await S.standin.fail({ count: 1, status: 503, path_prefix: `/v1/subscriptions/${u.sub.id}` });
+  const r = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' });
+  assertError(r, 502, 'stripe_error');
+  assert.equal((await S.standin.object(u.sub.id)).items.data[0].price.id, PRICE.ai_secretary);
+  assert.equal((await userRow(u.id)).tier, 'ai_secretary');
+  const again = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' });
+  assert.equal(again.status, 200, again.text);
+  const calls = await stripeCalls(u, { method: 'POST', path: `/v1/subscriptions/${u.sub.id}` });
+  assert.equal(calls.length, 2);
+  assert.equal(calls[0].idempotency_key, calls[1].idempotency_key);
+  assert.equal((await S.standin.object(u.sub.id)).items.data[0].price.id, PRICE.ai_project_manager);
+});
+
+// ---------- downgrade, cancel, resume ----------
+test('B19 downgrade to a paid tier: new price now, no proration', async () => {
+  const u = await subscriber('ai_project_manager');
+  const r = await api('POST', '/api/billing/downgrade', u, { target_tier: 'ai_secretary' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.action, 'subscription_updated');
+  assert.equal(r.json.subscription.tier, 'ai_secretary');
+  const [c] = await stripeCalls(u, { method: 'POST', path: `/v1/subscriptions/${u.sub.id}` });
+  assert.deepEqual(c.form, { items: [{ id: u.sub.item, price: PRICE.ai_secretary }], proration_behavior: 'none' });
+  assert.equal(c.idempotency_key, `${u.id}:${u.sub.id}:downgrade:ai_secretary:${u.sub.last_event}`);
+  const up = await api('GET', '/api/billing/upcoming', u);
+  assert.equal(up.json.lines.filter((l) => l.proration).length, 0);
+  assert.equal(up.json.amount_due, 4000);
+});
+
+test('B20 downgrade to ai_buddy cancels at the period end; 404 without a subscription; 409 when already cancelling', async () => {
+  const u = await subscriber('ai_secretary');
+  const r = await api('POST', '/api/billing/downgrade', u, { target_tier: 'ai_buddy' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.action, 'cancel_scheduled');
+  assert.equal(r.json.subscription.cancel_at_period_end, true);
+  const [c] = await stripeCalls(u, { method: 'POST', path: `/v1/subscriptions/${u.sub.id}` });
+  assert.deepEqual(c.form, { cancel_at_period_end: 'true' });
+  assert.equal(c.idempotency_key, `${u.id}:${u.sub.id}:cancel:${u.sub.last_event}`);
+  // The cancel endpoint shares the key: clicking both cancels once.
+  assert.equal((await api('POST', '/api/billing/cancel', u)).status, 200);
+  const calls = await stripeCalls(u, { method: 'POST', path: `/v1/subscriptions/${u.sub.id}` });
+  assert.equal(calls.length, 2);
+  assert.equal(calls[1].replayed, true);
+  const cancelling = await subscriber('ai_secretary', { cancel: true });
+  assertError(await api('POST', '/api/billing/downgrade', cancelling, { target_tier: 'ai_buddy' }), 409, 'already_cancelling');
+  const free = await newUser({ tier: 'ai_secretary', customer: true });
+  assertError(await api('POST', '/api/billing/downgrade', free, { target_tier: 'ai_buddy' }), 404, 'no_subscription');
+  assertError(await api('POST', '/api/billing/downgrade', await newUser(), { target_tier: 'ai_buddy' }), 409, 'same_tier');
+});
+
+test('B21 cancel and resume follow our rows: 404 without a live subscription, 409 in the wrong state', async () => {
+  const u = await subscriber('ai_secretary');
+  assertError(await api('POST', '/api/billing/resume', u), 409, 'not_cancelling');
+  const r = await api('POST', '/api/billing/cancel', u);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { action: 'cancel_scheduled', subscription: { id: u.sub.id, status: 'active', tier: 'ai_secretary',
+    cancel_at_period_end: true, current_period_end: u.sub.end } });
+  // The webhook records the cancellation (simulated here), with its event id.
+  await query('UPDATE subscriptions SET cancel_at_period_end = 1, last_event_id = ? WHERE id = ?', ['evt_cancel_applied', u.sub.id]);
+  assertError(await api('POST', '/api/billing/cancel', u), 409, 'already_cancelling');
+  const res = await api('POST', '/api/billing/resume', u);
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.action, 'cancel_withdrawn');
+  assert.equal(res.json.subscription.cancel_at_period_end, false);
+  const calls = await stripeCalls(u, { method: 'POST', path: `/v1/subscriptions/${u.sub.id}` });
+  assert.deepEqual(calls.map((c) => [c.form, c.idempotency_key]), [
+    [{ cancel_at_period_end: 'true' }, `${u.id}:${u.sub.id}:cancel:${u.sub.last_event}`],
+    [{ cancel_at_period_end: 'false' }, `${u.id}:${u.sub.id}:resume:evt_cancel_applied`],
+  ]);
+  // A deleted subscription is not live.
+  await query('UPDATE subscriptions SET deleted = 1, status = ? WHERE id = ?', ['canceled', u.sub.id]);
+  assertError(await api('POST', '/api/billing/cancel', u), 404, 'no_subscription');
+  assertError(await api('POST', '/api/billing/resume', u), 404, 'no_subscription');
+  const none = await newUser();
+  assertError(await api('POST', '/api/billing/cancel', none), 404, 'no_subscription');
+  assertError(await api('POST', '/api/billing/resume', none), 404, 'no_subscription');
+});
+
+test('B22 a user never reaches another user\'s subscription, customer or data', async () => {
+  const a = await subscriber('ai_secretary');
+  const b = await subscriber('ai_secretary');
+  await seedHistory(a, 2);
+  await query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)',
+    [a.id, 'sms', 50, now() - 5, 'test', crypto.randomUUID()]);
+  // Input naming a's ids is ignored: the user comes from the token.
+  const body = { target_tier: 'ai_project_manager', user_id: a.id, subscription: a.sub.id, customer: a.customer };
+  assert.equal((await api('POST', '/api/billing/upgrade', b, body)).status, 200);
+  assert.equal((await api('POST', `/api/billing/cancel?user_id=${a.id}`, b)).status, 200);
+  assert.equal((await api('GET', `/api/billing/upcoming?customer=${a.customer}`, b)).status, 200);
+  assert.equal((await api('GET', `/api/billing/usage?user_id=${a.id}`, b)).json.usage.sms, 0);
+  const h = await api('GET', `/api/billing/history?user_id=${a.id}`, b);
+  assert.deepEqual([h.json.invoices.length, h.json.events.length], [0, 0]);
+  const touchedA = (await S.standin.requests()).filter((x) => x.path.endsWith(a.sub.id) || x.form?.customer === a.customer
+    || x.form?.subscription === a.sub.id);
+  assert.equal(touchedA.length, 0);
+  assert.equal((await S.standin.object(a.sub.id)).items.data[0].price.id, PRICE.ai_secretary);
+});
+
+test('B23 end to end: Checkout, then the webhooks, then a later change gets a new key', async () => {
+  const u = await newUser();
+  const co = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_secretary' });
+  assert.equal(co.status, 200, co.text);
+  const { subscription } = await S.standin.completeCheckout(co.json.session_id);
+  assert.equal(subscription.metadata.user_id, u.id);
+  const created = S.event('customer.subscription.created', subscription);
+  assert.equal((await S.signedWebhook(created)).status, 200);
+  let row = await userRow(u.id);
+  assert.equal(row.tier, 'ai_secretary');
+  assert.equal(row.subscription_id, subscription.id);
+  // The upgrade changes the subscription; the webhook then applies it.
+  const r1 = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' });
+  assert.equal(r1.status, 200, r1.text);
+  const updated = S.event('customer.subscription.updated', await S.standin.object(subscription.id));
+  assert.equal((await S.signedWebhook(updated)).status, 200);
+  row = await userRow(u.id);
+  assert.equal(row.tier, 'ai_project_manager');
+  // Now a downgrade is a new request, keyed by the event just applied.
+  const r2 = await api('POST', '/api/billing/downgrade', u, { target_tier: 'ai_secretary' });
+  assert.equal(r2.status, 200, r2.text);
+  const updated2 = S.event('customer.subscription.updated', await S.standin.object(subscription.id));
+  assert.equal((await S.signedWebhook(updated2)).status, 200);
+  assert.equal((await userRow(u.id)).tier, 'ai_secretary');
+  // And upgrading again is not a replay of the first upgrade.
+  const r3 = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' });
+  assert.equal(r3.status, 200, r3.text);
+  const calls = (await S.standin.requests({ method: 'POST', path: `/v1/subscriptions/${subscription.id}` }));
+  assert.deepEqual(calls.map((c) => c.idempotency_key), [
+    `${u.id}:${subscription.id}:upgrade:ai_project_manager:${created.id}`,
+    `${u.id}:${subscription.id}:downgrade:ai_secretary:${updated.id}`,
+    `${u.id}:${subscription.id}:upgrade:ai_project_manager:${updated2.id}`,
+  ]);
+  assert.ok(calls.every((c) => !c.replayed));
+  assert.equal((await S.standin.object(subscription.id)).items.data[0].price.id, PRICE.ai_project_manager);
+  const h = await api('GET', '/api/billing/history', u);
+  assert.ok(h.json.events.some((e) => e.kind === 'tier_changed'));
+});
