@@ -18,6 +18,7 @@ static const struct route billing_routes[] = {
 	{ "POST", "/api/billing/downgrade", 0, billing_downgrade },
 	{ "POST", "/api/billing/cancel", 0, billing_cancel },
 	{ "POST", "/api/billing/resume", 0, billing_resume },
+	{ "POST", "/api/usage", 0, billing_report_usage },
 };
 
 /* Routes a request: 404 for an unknown path, 405 for a wrong method. */

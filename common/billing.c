@@ -1424,3 +1424,139 @@ billing_resume(struct req *r)
 	}
 	billing_set_cancel(r, &u, 0);
 }
+
+/* Returns the entry of res row 0 as JSON, or NULL on no memory. */
+static struct json_object *
+billing_usage_json(const struct db_res *res, const char *key)
+{
+	struct json_object	*o;
+	int			 bad;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	bad = jsonx_add_int(o, "id", db_res_int(res, 0, 0, 0));
+	bad |= jsonx_add_str(o, "user_id", db_res_str(res, 0, 1));
+	bad |= jsonx_add_str(o, "kind", db_res_str(res, 0, 2));
+	bad |= jsonx_add_int(o, "quantity", db_res_int(res, 0, 3, 0));
+	bad |= jsonx_add_int(o, "occurred_at", db_res_int(res, 0, 4, 0));
+	bad |= jsonx_add_str(o, "idempotency_key", key);
+	if (bad) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * Usage keys of the app live apart from Twilio's ("call:<CallSid>"), so a
+ * client cannot collide with, or replay, a call's entry.
+ */
+#define BILLING_USAGE_KEY_PREFIX	"app:"
+#define BILLING_USAGE_KEY_MAX		200
+#define BILLING_USAGE_MAX_QUANTITY	1000000
+#define BILLING_USAGE_MAX_AGE		(40 * 86400)	/* a past cycle, at most */
+#define BILLING_USAGE_MAX_SKEW		300
+
+void
+billing_report_usage(struct req *r)
+{
+	struct json_object	*in = NULL, *o = NULL, *entry = NULL;
+	struct db_res		*res = NULL;
+	struct dbv		 a[1];
+	const char		*user, *kind, *key;
+	char			 skey[sizeof(BILLING_USAGE_KEY_PREFIX) +
+				    BILLING_USAGE_KEY_MAX];
+	int64_t			 qty = 0, at = 0, now = (int64_t)time(NULL);
+	int			 dup = 0, same;
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_SERVICE) != 0)
+		return;
+	if ((rc = req_json(r, &in)) != XERR_OK) {
+		req_error(r, rc, rc == XERR_MEDIATYPE ? NULL : "bad_json",
+		    rc == XERR_MEDIATYPE ? "send application/json" :
+		    "the body is not valid JSON");
+		goto out;
+	}
+	user = jsonx_str(in, "user_id");
+	kind = jsonx_str(in, "kind");
+	if ((key = req_header(r, "Idempotency-Key")) == NULL)
+		key = jsonx_str(in, "idempotency_key");
+	if (!billing_id_ok(user, 64) || strspn(user, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(user)) {
+		req_error(r, XERR_BADREQ, "bad_user_id", "user_id is required");
+		goto out;
+	}
+	if (kind == NULL || (strcmp(kind, "sms") && strcmp(kind, "voice"))) {
+		req_error(r, XERR_BADREQ, "bad_kind", "kind must be sms or voice");
+		goto out;
+	}
+	if (jsonx_int(in, "quantity", &qty) != 0 || qty < 1 ||
+	    qty > BILLING_USAGE_MAX_QUANTITY) {
+		req_error(r, XERR_BADREQ, "bad_quantity", "quantity must be a "
+		    "whole number from 1 to %d", BILLING_USAGE_MAX_QUANTITY);
+		goto out;
+	}
+	if (jsonx_path(in, "occurred_at") == NULL)
+		at = now;
+	else if (jsonx_int(in, "occurred_at", &at) != 0 ||
+	    at < now - BILLING_USAGE_MAX_AGE || at > now + BILLING_USAGE_MAX_SKEW) {
+		req_error(r, XERR_BADREQ, "bad_occurred_at", "occurred_at must "
+		    "be unix seconds within the last 40 days");
+		goto out;
+	}
+	if (key == NULL || *key == '\0' || strlen(key) > BILLING_USAGE_KEY_MAX ||
+	    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_-:.") != strlen(key)) {
+		req_error(r, XERR_BADREQ, "bad_idempotency_key", "an "
+		    "idempotency key of up to %d characters [A-Za-z0-9_-:.] is "
+		    "required", BILLING_USAGE_KEY_MAX);
+		goto out;
+	}
+	snprintf(skey, sizeof(skey), "%s%s", BILLING_USAGE_KEY_PREFIX, key);
+
+	a[0] = DB_STR(user);
+	if ((rc = db_query(r->db, STMT_USER_JWT_VERSION, a, 1, &res))) {
+		billing_fail(r, rc, "looking up the user");
+		goto out;
+	}
+	if (db_res_rows(res) == 0) {
+		req_error(r, XERR_NOTFOUND, "unknown_user", "no such user");
+		goto out;
+	}
+	db_res_free(res);
+	res = NULL;
+	if ((rc = usage_record(r->db, user, kind, qty, at, "app", skey,
+	    &dup)) != XERR_OK) {
+		billing_fail(r, rc, "recording usage");
+		goto out;
+	}
+	a[0] = DB_STR(skey);
+	if ((rc = db_query(r->db, STMT_USAGE_BY_KEY, a, 1, &res)) != XERR_OK ||
+	    db_res_rows(res) != 1) {
+		billing_fail(r, rc ? rc : XERR_INTERNAL, "reading usage");
+		goto out;
+	}
+	same = strcmp(db_res_str(res, 0, 1), user) == 0 &&
+	    strcmp(db_res_str(res, 0, 2), kind) == 0 &&
+	    db_res_int(res, 0, 3, -1) == qty;
+	if (dup && !same) {
+		req_error(r, XERR_CONFLICT, "idempotency_conflict", "this "
+		    "idempotency key already recorded other usage");
+		goto out;
+	}
+	if ((o = json_object_new_object()) == NULL ||
+	    (entry = billing_usage_json(res, key)) == NULL ||
+	    json_object_object_add(o, "usage", entry) != 0 ||
+	    json_object_object_add(o, "replayed",
+	    json_object_new_boolean(dup)) != 0) {
+		json_object_put(entry);
+		billing_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	req_reply_json(r, dup ? 200 : 201, o);
+out:
+	db_res_free(res);
+	json_object_put(o);
+	json_object_put(in);
+}

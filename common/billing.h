@@ -2,7 +2,8 @@
  * billing: the billing API (/api/billing/...) of xsb-billing.
  *
  * Every handler authenticates a user token and acts on that user's data
- * only: the user id comes from the token, never from the request.  Reads
+ * only: the user id comes from the token, never from the request (but for
+ * POST /api/usage, where a service names the user it reports for).  Reads
  * come from our database.  Changes are asked of Stripe, and our database
  * follows from Stripe's webhooks (webhook.h), the source of truth; the one
  * exception is the Stripe customer id, recorded here when it is created.
@@ -89,6 +90,17 @@ void		 billing_cancel(struct req *r);
  * 404 (no subscription), 409 (not cancelling), 500, 502, 503.
  */
 void		 billing_resume(struct req *r);
+
+/*
+ * POST /api/usage (service or admin token): the app reports usage of a
+ * user, {"user_id", "kind": "sms"|"voice", "quantity" (messages, or
+ * seconds of one call), "occurred_at"? (unix seconds, default now),
+ * "idempotency_key"} (or an Idempotency-Key header).  201 with the
+ * recorded entry; 200 with the first entry and "replayed": true for a key
+ * seen before; 409 idempotency_conflict when that key recorded something
+ * else; 400 bad input, 401, 403 (a user token), 404 unknown_user.
+ */
+void		 billing_report_usage(struct req *r);
 
 /*
  * Returns the whole percent of an allowance used, rounded down: -1 for an

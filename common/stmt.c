@@ -123,6 +123,9 @@ static const struct {
 	S(USAGE_INSERT,
 	    "INSERT INTO usage_events (user_id, kind, quantity, occurred_at, "
 	    "source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)"),
+	S(USAGE_BY_KEY,
+	    "SELECT id, user_id, kind, quantity, occurred_at, source "
+	    "FROM usage_events WHERE idempotency_key = ?"),
 	/* Voice is billed per started minute of each call. */
 	S(USAGE_SUM,
 	    "SELECT "

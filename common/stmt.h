@@ -42,6 +42,7 @@ enum stmt {
 	/* usage */
 	STMT_TIER_GET,
 	STMT_USAGE_INSERT,
+	STMT_USAGE_BY_KEY,
 	STMT_USAGE_SUM,
 	STMT_PHONE_HELD,
 

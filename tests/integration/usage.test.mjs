@@ -1,0 +1,92 @@
+// POST /api/usage: the app reports usage with an idempotency key; a replay
+// returns the first result and records nothing new.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { request, closeHttp } from './lib/http.mjs';
+import { query, close } from './lib/db.mjs';
+import { env, requireEnv } from './lib/env.mjs';
+
+test.after(async () => { closeHttp(); await close(); });
+
+const stackEnv = () => ({ ...process.env, ...Object.fromEntries(Object.keys(env).map((k) => [k, env[k]])) });
+const token = (userId, args = []) => execFileSync(`${requireEnv('XSB_BIN').XSB_BIN}/xsb-token`, ['-u', userId, ...args],
+  { env: stackEnv(), encoding: 'utf8' }).trim();
+async function newUser(tier = 'ai_secretary') {
+  const id = crypto.randomUUID();
+  await query('INSERT INTO users (id, email, tier) VALUES (?, ?, ?)', [id, `${id}@example.test`, tier]);
+  return id;
+}
+const report = (tok, json, headers = {}) => request('POST', '/api/usage', { token: tok, json, headers });
+const count = async (user) => Number((await query('SELECT COUNT(*) AS n FROM usage_events WHERE user_id = ?', [user]))[0].n);
+
+test('U1 a service reports SMS and voice; the usage endpoint of the user shows it', async () => {
+  const svc = token(await newUser(), ['-r', 'service']);
+  const user = await newUser();
+  const r1 = await report(svc, { user_id: user, kind: 'sms', quantity: 120, idempotency_key: 'sms-batch-1' });
+  assert.equal(r1.status, 201, r1.text);
+  assert.equal(r1.json.replayed, false);
+  assert.equal(r1.json.usage.quantity, 120);
+  const r2 = await report(svc, { user_id: user, kind: 'voice', quantity: 61 }, { 'Idempotency-Key': 'call-42' });
+  assert.equal(r2.status, 201, r2.text);
+  const u = await request('GET', '/api/billing/usage', { token: token(user) });
+  assert.equal(u.status, 200);
+  assert.equal(u.json.usage.sms, 120);
+  assert.equal(u.json.usage.voice_minutes, 2, '61 s is two started minutes');
+  assert.equal(u.json.overage.sms_cents, 15);
+});
+
+test('U2 a replay returns the first result and records nothing new; another body under the key is a conflict', async () => {
+  const svc = token(await newUser(), ['-r', 'service']);
+  const user = await newUser();
+  const body = { user_id: user, kind: 'sms', quantity: 3, idempotency_key: `k-${crypto.randomUUID()}` };
+  const first = await report(svc, body);
+  const replays = await Promise.all(Array.from({ length: 5 }, () => report(svc, body)));
+  assert.equal(first.status, 201);
+  for (const r of replays) {
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.replayed, true);
+    assert.equal(r.json.usage.id, first.json.usage.id);
+  }
+  assert.equal(await count(user), 1);
+  const other = await report(svc, { ...body, quantity: 4 });
+  assert.equal(other.status, 409);
+  assert.equal(other.json.error.code, 'idempotency_conflict');
+  assert.equal(await count(user), 1);
+});
+
+test('U3 only service or admin tokens may report; bad input is 400 and records nothing', async () => {
+  const user = await newUser();
+  const body = { user_id: user, kind: 'sms', quantity: 1, idempotency_key: 'x1' };
+  assert.equal((await report(null, body)).status, 401);
+  const asUser = await report(token(user), body);
+  assert.equal(asUser.status, 403);
+  const admin = token(await newUser(), ['-r', 'admin']);
+  const svc = token(await newUser(), ['-r', 'service']);
+  const bad = [
+    [{ ...body, kind: 'mms' }, 'bad_kind'],
+    [{ ...body, quantity: 0 }, 'bad_quantity'],
+    [{ ...body, quantity: -5 }, 'bad_quantity'],
+    [{ ...body, quantity: 1.5 }, 'bad_quantity'],
+    [{ ...body, quantity: '7' }, 'bad_quantity'],
+    [{ ...body, quantity: 1e12 }, 'bad_quantity'],
+    [{ ...body, idempotency_key: undefined }, 'bad_idempotency_key'],
+    [{ ...body, idempotency_key: "x'; DROP TABLE users; --" }, 'bad_idempotency_key'],
+    [{ ...body, idempotency_key: 'k'.repeat(201) }, 'bad_idempotency_key'],
+    [{ ...body, user_id: '../etc/passwd' }, 'bad_user_id'],
+    [{ ...body, occurred_at: Math.floor(Date.now() / 1000) + 3600 }, 'bad_occurred_at'],
+  ];
+  for (const [b, code] of bad) {
+    const r = await report(svc, b);
+    assert.equal(r.status, 400, `${JSON.stringify(b)} ${r.text}`);
+    assert.equal(r.json.error.code, code);
+  }
+  const notJson = await request('POST', '/api/usage', { token: svc, body: 'kind=sms', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+  assert.equal(notJson.status, 415);
+  const unknown = await report(svc, { ...body, user_id: crypto.randomUUID() });
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.json.error.code, 'unknown_user');
+  assert.equal(await count(user), 0);
+  assert.equal((await report(admin, body)).status, 201, 'admin may report too');
+});
