@@ -1,25 +1,33 @@
 /*
- * xsb-phone: the phone API (/api/phone/..., /api/usage) behind nginx.
+ * xsb-phone: a user's Twilio number (/api/phone/...) and Twilio's call
+ * status callbacks (/phone/status/<user id>) behind nginx.
  */
 #include <stddef.h>
 
+#include "phone.h"
 #include "req.h"
 #include "route.h"
 #include "server.h"
 
 static const struct route phone_routes[] = {
-	{ "GET", "/healthz", 0, NULL },	/* answered by server.c */
+	{ "GET", "/api/phone/search", 0, phone_api_search },
+	{ "POST", "/api/phone/provision", 0, phone_api_provision },
+	{ "DELETE", "/api/phone/release", 0, phone_api_release },
+	{ "GET", "/api/phone/details", 0, phone_api_details },
+	{ "POST", "/phone/status/", 1, phone_status_callback },
 };
 
+/* Dispatches r by method and path (404, 405 for others). */
 static void
-phone_handle(struct req *r)
+phone_route(struct req *r)
 {
-	route_dispatch(r, phone_routes, 0);
+	route_dispatch(r, phone_routes,
+	    sizeof(phone_routes) / sizeof(phone_routes[0]));
 }
 
+/* Runs the FastCGI program (see server.h). */
 int
 main(int argc, char *argv[])
 {
-	(void)phone_routes;
-	return server_main("phone", argc, argv, phone_handle);
+	return server_main("phone", argc, argv, phone_route);
 }
