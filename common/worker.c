@@ -11,7 +11,10 @@
 #include "jsonx.h"
 #include "log.h"
 #include "money.h"
+#include "phone.h"
+#include "notify.h"
 #include "stripe.h"
+#include "tiers.h"
 #include "usage.h"
 #include "worker.h"
 
@@ -20,12 +23,19 @@ typedef enum xerr (*worker_fn)(struct worker_ctx *, struct job *,
 
 static enum xerr worker_invoice_items(struct worker_ctx *, struct job *,
     char *, size_t);
+static enum xerr worker_phone_provision(struct worker_ctx *, struct job *,
+    char *, size_t);
+static enum xerr worker_phone_release(struct worker_ctx *, struct job *,
+    char *, size_t);
 
 static const struct {
 	const char	*kind;
 	worker_fn	 run;
 } worker_runners[] = {
 	{ "invoice_items", worker_invoice_items },
+	{ "phone_provision", worker_phone_provision },
+	{ "phone_release", worker_phone_release },
+	{ "notify", notify_run },
 };
 
 #define WORKER_NRUNNERS (sizeof(worker_runners) / sizeof(worker_runners[0]))
@@ -158,6 +168,108 @@ worker_invoice_items(struct worker_ctx *w, struct job *job, char *err,
 			return rc;
 	}
 	return XERR_OK;
+}
+
+/*
+ * Tells the user about their number once per job: the notification's key
+ * derives from the job's, so a job run again enqueues nothing new.
+ */
+static enum xerr
+worker_notify_phone(struct worker_ctx *w, struct job *job, const char *tmpl,
+    const char *number)
+{
+	struct json_object	*p;
+	char			 key[320];
+	enum xerr		 rc;
+
+	if ((p = json_object_new_object()) == NULL ||
+	    jsonx_add_str(p, "template", tmpl) ||
+	    jsonx_add_str(p, "user_id", job->user_id) ||
+	    jsonx_add_str(p, "phone_number", number)) {
+		json_object_put(p);
+		return XERR_NOMEM;
+	}
+	snprintf(key, sizeof(key), "notify:%s:%s", tmpl, job->dedupe_key);
+	rc = jobs_enqueue(w->db, "notify", key, job->user_id, p);
+	json_object_put(p);
+	return rc;
+}
+
+/*
+ * phone_provision (queued when a user enters a phone tier): buys or adopts
+ * the user's number.  Twilio is reconciled first (phone_provision), so a
+ * run after a crash adopts the number bought before instead of buying a
+ * second.  A user who already holds a number is done; a tier that no
+ * longer allows one (changed since the job was queued) is a permanent end.
+ */
+static enum xerr
+worker_phone_provision(struct worker_ctx *w, struct job *job, char *err,
+    size_t errsz)
+{
+	struct phone_info	 info;
+	enum xerr		 rc;
+
+	rc = phone_provision(w->db, w->http, w->cfg, job->user_id, NULL, NULL,
+	    &info, err, errsz);
+	switch (rc) {
+	case XERR_OK:
+		log_info("user %s: number %s %s", job->user_id,
+		    info.phone_number, info.adopted ? "adopted" : "bought");
+		return worker_notify_phone(w, job, "phone_provisioned",
+		    info.phone_number);
+	case XERR_CONFLICT:
+		/* Active: done.  Provisioning elsewhere: retry later. */
+		return strcmp(info.status, "active") == 0 ? XERR_OK :
+		    XERR_UPSTREAM;
+	case XERR_FORBIDDEN:
+	case XERR_NOTFOUND:
+	case XERR_BADREQ:
+		return XERR_UNPROCESSABLE;
+	default:
+		return rc;
+	}
+}
+
+/*
+ * phone_release (queued when a user leaves the phone tiers): releases the
+ * number, unless the user's tier allows one again by now (a downgrade
+ * quickly undone must not cost the user their number).
+ */
+static enum xerr
+worker_phone_release(struct worker_ctx *w, struct job *job, char *err,
+    size_t errsz)
+{
+	struct phone_info	 info;
+	struct db_res		*res = NULL;
+	struct dbv		 a[1];
+	int			 eligible;
+	enum xerr		 rc;
+
+	a[0] = DB_STR(job->user_id);
+	if ((rc = db_query(w->db, STMT_USER_GET, a, 1, &res)) != XERR_OK)
+		return rc;
+	eligible = db_res_rows(res) == 1 &&
+	    tiers_phone_eligible(db_res_str(res, 0, 3));
+	db_res_free(res);
+	if (eligible) {
+		log_info("user %s: phone tier again; number kept", job->user_id);
+		return XERR_OK;
+	}
+	rc = phone_release(w->db, w->http, w->cfg, job->user_id, &info, err,
+	    errsz);
+	switch (rc) {
+	case XERR_OK:
+		log_info("user %s: number %s released", job->user_id,
+		    info.phone_number);
+		return worker_notify_phone(w, job, "phone_released",
+		    info.phone_number);
+	case XERR_NOTFOUND:
+		return XERR_OK;
+	case XERR_CONFLICT:
+		return XERR_UPSTREAM;
+	default:
+		return rc;
+	}
 }
 
 enum xerr

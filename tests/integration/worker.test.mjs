@@ -102,3 +102,42 @@ test('J3 a worker killed mid-call and restarted bills nothing twice', async () =
   const replays = (await itemRequests(inv.id)).filter((q) => q.form.metadata.kind === 'voice');
   assert.ok(replays.length >= 2, 'the voice call was sent again after the restart');
 });
+
+test('J4 entering a phone tier buys a number through the worker; leaving releases it', async () => {
+  const id = crypto.randomUUID();
+  const customer = S.rid('cus_');
+  await query('INSERT INTO users (id, email, stripe_customer_id) VALUES (?, ?, ?)', [id, `${id}@example.test`, customer]);
+  const subId = S.rid('sub_');
+  const t = now() - 20;
+  await S.signedWebhook(S.event('customer.subscription.created', S.subscription({ id: subId, customer, price: 'price_ai_secretary' }), { created: t }));
+  await waitFor(async () => (await query('SELECT phone_status FROM users WHERE id = ?', [id]))[0].phone_status === 'active',
+    { timeoutMs: 30000, what: 'number provisioned by the worker' });
+  const [u] = await query('SELECT phone_number, phone_sid FROM users WHERE id = ?', [id]);
+  assert.match(u.phone_number, /^\+1\d{10}$/);
+  assert.match(u.phone_sid, /^PN[0-9a-f]{32}$/);
+  const held = await query('SELECT held_to FROM phone_numbers WHERE user_id = ?', [id]);
+  assert.equal(held.length, 1);
+  assert.equal(held[0].held_to, null);
+  const n1 = await query("SELECT payload FROM jobs WHERE user_id = ? AND kind = 'notify'", [id]);
+  assert.ok(n1.some((j) => JSON.parse(j.payload).template === 'phone_provisioned' && JSON.parse(j.payload).phone_number === u.phone_number));
+
+  await S.signedWebhook(S.event('customer.subscription.deleted', S.subscription({ id: subId, customer, price: 'price_ai_secretary', status: 'canceled' }), { created: t + 5 }));
+  await waitFor(async () => (await query('SELECT phone_status FROM users WHERE id = ?', [id]))[0].phone_status === 'none',
+    { timeoutMs: 30000, what: 'number released by the worker' });
+  const after = await query('SELECT held_to FROM phone_numbers WHERE user_id = ?', [id]);
+  assert.ok(Number(after[0].held_to) > 0, 'the history keeps the holding, closed');
+  const n2 = await query("SELECT payload FROM jobs WHERE user_id = ? AND kind = 'notify'", [id]);
+  assert.ok(n2.some((j) => JSON.parse(j.payload).template === 'phone_released'));
+});
+
+test('J5 a release queued before the user came back to a phone tier keeps the number', async () => {
+  const id = crypto.randomUUID();
+  const customer = S.rid('cus_');
+  await query("INSERT INTO users (id, email, stripe_customer_id, tier, phone_number, phone_sid, phone_status, phone_provisioned_at) VALUES (?, ?, ?, 'ai_secretary', ?, ?, 'active', ?)",
+    [id, `${id}@example.test`, customer, '+1555' + String(crypto.randomInt(1e7)).padStart(7, '0'), 'PN' + crypto.randomBytes(16).toString('hex'), now()]);
+  /* The release job exists, but by the time it runs the tier allows a phone again. */
+  await query("INSERT INTO jobs (kind, dedupe_key, user_id, payload) VALUES ('phone_release', ?, ?, '{}')", [`phone_release:test:${id}`, id]);
+  await waitFor(async () => (await query('SELECT state FROM jobs WHERE dedupe_key = ?', [`phone_release:test:${id}`]))[0].state === 'done',
+    { timeoutMs: 15000, what: 'release job done' });
+  assert.equal((await query('SELECT phone_status FROM users WHERE id = ?', [id]))[0].phone_status, 'active');
+});
