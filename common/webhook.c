@@ -179,15 +179,19 @@ wh_user(struct wh_event *ev, const char *customer, const char *user_id)
 	return XERR_OK;
 }
 
-/* Writes the billing_events row of kind for this event (once per kind). */
+/*
+ * Writes the billing_events row of kind, once per kind and subject: the
+ * event, or (subject not NULL) what several events may name, such as an
+ * invoice that both invoice.paid and invoice.payment_succeeded report.
+ */
 static enum xerr
-wh_bevent(struct wh_event *ev, const char *kind, const int64_t *amount,
-    const char *detail)
+wh_bevent(struct wh_event *ev, const char *subject, const char *kind,
+    const int64_t *amount, const char *detail)
 {
 	struct dbv	 args[5];
 
 	args[0] = DB_STR(ev->user_id);
-	args[1] = DB_STR(ev->id);
+	args[1] = DB_STR(subject != NULL ? subject : ev->id);
 	args[2] = DB_STR(kind);
 	args[3] = amount != NULL ? DB_INT(*amount) : DB_NULL;
 	args[4] = DB_STR(detail);
@@ -260,7 +264,7 @@ wh_checkout_completed(struct wh_event *ev)
 	}
 	if (rc)
 		return rc;
-	return wh_bevent(ev, "checkout_completed", NULL,
+	return wh_bevent(ev, NULL, "checkout_completed", NULL,
 	    jsonx_str(ev->obj, "subscription"));
 }
 
@@ -404,7 +408,7 @@ wh_subscription(struct wh_event *ev)
 		    (new_tier != NULL && strcmp(new_tier, TIERS_FREE) != 0);
 	snprintf(detail, sizeof(detail), "subscription=%s status=%s tier=%s "
 	    "cancel_at_period_end=%d", sub_id, status, tier, cancel);
-	if ((rc = wh_bevent(ev, ev->type + strlen("customer."), NULL,
+	if ((rc = wh_bevent(ev, NULL, ev->type + strlen("customer."), NULL,
 	    detail)) != XERR_OK)
 		return rc;
 	if (!apply_user || new_tier == NULL)
@@ -426,7 +430,7 @@ wh_subscription(struct wh_event *ev)
 		struct json_object *n;
 
 		snprintf(detail, sizeof(detail), "%s -> %s", old_tier, new_tier);
-		if ((rc = wh_bevent(ev, "tier_changed", NULL, detail)))
+		if ((rc = wh_bevent(ev, NULL, "tier_changed", NULL, detail)))
 			return rc;
 		log_info("user %s: tier %s", ev->user_id, detail);
 		if (tiers_rank(new_tier) < tiers_rank(old_tier)) {
@@ -472,7 +476,7 @@ wh_trial_will_end(struct wh_event *ev)
 	a[1] = DB_STR(ev->user_id);
 	if ((rc = db_exec(ev->db, STMT_USER_SET_TRIAL_END, a, 2, NULL, NULL)))
 		return rc;
-	if ((rc = wh_bevent(ev, "trial_will_end", NULL, NULL)))
+	if ((rc = wh_bevent(ev, NULL, "trial_will_end", NULL, NULL)))
 		return rc;
 	if ((n = json_object_new_object()) == NULL)
 		return XERR_NOMEM;
@@ -597,7 +601,7 @@ wh_invoice(struct wh_event *ev)
 		return rc;
 
 	if (is_paid) {
-		if ((rc = wh_bevent(ev, "invoice_paid", &paid, inv_id)))
+		if ((rc = wh_bevent(ev, inv_id, "invoice_paid", &paid, inv_id)))
 			return rc;
 		/* The usage period rolls over with the cycle; nothing is zeroed. */
 		if (wh_invoice_cycle(inv, &cs, &ce) == 0 && (sub == NULL ||
@@ -612,7 +616,7 @@ wh_invoice(struct wh_event *ev)
 		return XERR_OK;
 	}
 	if (is_failed) {
-		if ((rc = wh_bevent(ev, "payment_failed", &due, inv_id)))
+		if ((rc = wh_bevent(ev, NULL, "payment_failed", &due, inv_id)))
 			return rc;
 		if ((n = json_object_new_object()) == NULL)
 			return XERR_NOMEM;
@@ -628,7 +632,7 @@ wh_invoice(struct wh_event *ev)
 		return rc;
 	}
 	if (is_created) {
-		if ((rc = wh_bevent(ev, "invoice_created", &due, inv_id)))
+		if ((rc = wh_bevent(ev, inv_id, "invoice_created", &due, inv_id)))
 			return rc;
 		if (status == NULL || strcmp(status, "draft") != 0 ||
 		    reason == NULL || strcmp(reason, "subscription_cycle") != 0)
@@ -679,7 +683,7 @@ wh_invoice_upcoming(struct wh_event *ev)
 		return rc;
 	snprintf(detail, sizeof(detail), "voice_minutes=%lld sms=%lld",
 	    (long long)rep.use.voice_minutes, (long long)rep.use.sms);
-	if ((rc = wh_bevent(ev, "projected_overage", &rep.bill.total_cents,
+	if ((rc = wh_bevent(ev, NULL, "projected_overage", &rep.bill.total_cents,
 	    detail)))
 		return rc;
 	if (rep.bill.total_cents <= 0)
