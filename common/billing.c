@@ -9,6 +9,7 @@
 
 #include "auth.h"
 #include "billing.h"
+#include "ids.h"
 #include "buf.h"
 #include "crypto.h"
 #include "db.h"
@@ -109,23 +110,6 @@ billing_i64(const char *s, size_t len, int64_t *out)
 }
 
 /*
- * Returns 1 when s is a plausible Stripe id ("" included): at most max
- * characters of printable ASCII, no space.
- */
-static int
-billing_id_ok(const char *s, size_t max)
-{
-	size_t	 n;
-
-	if ((n = strlen(s)) > max)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (*s <= ' ' || *s > '~')
-			return 0;
-	return 1;
-}
-
-/*
  * Returns 1 when c is a cursor we could have written: positions not
  * negative, something left in one list at least, and an invoice id exactly
  * when there is an invoice position.
@@ -136,7 +120,8 @@ billing_cursor_ok(const struct billing_cursor *c)
 	return c->event_before >= 0 && c->invoice_created >= 0 &&
 	    (c->event_before > 0 || c->invoice_created > 0) &&
 	    (c->invoice_created == 0) == (c->invoice_id[0] == '\0') &&
-	    billing_id_ok(c->invoice_id, BILLING_INVOICE_ID_MAX);
+	    (c->invoice_id[0] == '\0' ||
+	    ids_ext_ok(c->invoice_id, BILLING_INVOICE_ID_MAX));
 }
 
 /* Writes c as base64url of "1.<events>.<created>.<invoice id>". */
@@ -480,7 +465,7 @@ billing_item_or_reply(struct req *r, struct billing_user *u)
 	    "read the subscription", NULL, &sub) != 0)
 		goto out;
 	item = jsonx_str(jsonx_idx(sub, "items.data", 0), "id");
-	if (item == NULL || !billing_id_ok(item, BILLING_ID_MAX)) {
+	if (!ids_ext_ok(item, BILLING_ID_MAX)) {
 		req_error(r, XERR_UPSTREAM, "stripe_error",
 		    "the subscription at Stripe has no item");
 		goto out;
@@ -646,7 +631,7 @@ billing_customer_or_reply(struct req *r, struct billing_user *u)
 	    "create the customer", NULL, &cus) != 0)
 		goto out;
 	id = jsonx_str(cus, "id");
-	if (id == NULL || *id == '\0' || !billing_id_ok(id, BILLING_ID_MAX)) {
+	if (!ids_ext_ok(id, BILLING_ID_MAX)) {
 		req_error(r, XERR_UPSTREAM, "stripe_error",
 		    "Stripe answered a customer without an id");
 		goto out;
@@ -1482,8 +1467,7 @@ billing_report_usage(struct req *r)
 	kind = jsonx_str(in, "kind");
 	if ((key = req_header(r, "Idempotency-Key")) == NULL)
 		key = jsonx_str(in, "idempotency_key");
-	if (!billing_id_ok(user, 64) || strspn(user, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(user)) {
+	if (!ids_user_ok(user)) {
 		req_error(r, XERR_BADREQ, "bad_user_id", "user_id is required");
 		goto out;
 	}

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "crypto.h"
+#include "ids.h"
 #include "jwt.h"
 
 static const char	 jwt_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
@@ -37,24 +38,6 @@ jwt_add(json_object *o, const char *key, json_object *val)
 		return -1;
 	}
 	return 0;
-}
-
-/* Returns 1 when s matches ^[A-Za-z0-9_-]{1,64}$. */
-static int
-jwt_user_id_ok(const char *s, size_t len)
-{
-	size_t	 i;
-	char	 c;
-
-	if (len == 0 || len > JWT_USER_ID_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
 }
 
 /*
@@ -175,7 +158,7 @@ jwt_claims_check(json_object *p, const char *issuer, const char *audience,
 		return "bad_claims";
 	s = json_object_get_string(o);
 	len = (size_t)json_object_get_string_len(o);
-	if (!jwt_user_id_ok(s, len))
+	if (!(ids_user_ok(s) && strlen(s) == len))
 		return "bad_claims";
 	memcpy(c->user_id, s, len);
 	c->user_id[len] = '\0';
@@ -298,7 +281,7 @@ jwt_sign(const char *secret, size_t secretlen, const char *issuer,
 	    audience == NULL)
 		return XERR_INTERNAL;
 	idlen = strnlen(c->user_id, sizeof(c->user_id));
-	if (!jwt_user_id_ok(c->user_id, idlen) || c->jwt_version < 1 ||
+	if (!(ids_user_ok(c->user_id) && strlen(c->user_id) == idlen) || c->jwt_version < 1 ||
 	    (unsigned)c->role >= sizeof(jwt_roles) / sizeof(jwt_roles[0]))
 		return XERR_BADREQ;
 

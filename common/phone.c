@@ -14,6 +14,7 @@
 #include "jsonx.h"
 #include "kv.h"
 #include "log.h"
+#include "ids.h"
 #include "phone.h"
 #include "req.h"
 #include "tiers.h"
@@ -26,20 +27,6 @@
 #define PHONE_URL_MAX		2048
 #define PHONE_CALL_MAX		604800	/* seconds; a longer call is a lie */
 #define PHONE_ERR_MAX		384
-
-static const char phone_id_chars[] = "abcdefghijklmnopqrstuvwxyz"
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
-
-/* Returns 1 for [A-Za-z0-9_-]{1,64}: ids we put into Twilio's URLs. */
-int
-phone_valid_user_id(const char *s)
-{
-	size_t	 n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > PHONE_USER_ID_MAX)
-		return 0;
-	return strspn(s, phone_id_chars) == n;
-}
 
 /* Returns 1 for two capital letters, the form of ISO 3166-1 alpha-2. */
 int
@@ -378,7 +365,7 @@ phone_provision(struct db *db, struct http *http, const struct cfg *cfg,
 
 	memset(out, 0, sizeof(*out));
 	errbuf[0] = '\0';
-	if (!phone_valid_user_id(user_id)) {
+	if (!ids_user_ok(user_id)) {
 		snprintf(errbuf, errsz, "user id cannot name a number");
 		return XERR_BADREQ;
 	}
@@ -945,7 +932,7 @@ phone_status_callback(struct req *r)
 	int			 dup = 0;
 	enum xerr		 rc;
 
-	if (!phone_valid_user_id(user)) {
+	if (!ids_user_ok(user)) {
 		req_error(r, XERR_NOTFOUND, NULL, "no such callback");
 		return;
 	}

@@ -107,7 +107,6 @@ void		 phone_friendly_name(const char *user_id, char *out,
 		    size_t outsz);
 
 /* Input checks of the API, 1 when valid. */
-int		 phone_valid_user_id(const char *s);	/* [A-Za-z0-9_-]{1,64} */
 int		 phone_valid_country(const char *s);	/* two of A-Z */
 int		 phone_valid_area_code(const char *s);	/* three digits */
 int		 phone_valid_contains(const char *s);	/* [0-9A-Za-z*]{2,10} */

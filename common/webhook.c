@@ -8,6 +8,7 @@
 
 #include "cfg.h"
 #include "db.h"
+#include "ids.h"
 #include "jobs.h"
 #include "jsonx.h"
 #include "log.h"
@@ -94,20 +95,6 @@ wh_fail(struct wh_event *ev, enum xerr rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Returns 1 when s is a plausible Stripe or user id: short, printable, no space. */
-static int
-wh_id_ok(const char *s, size_t max)
-{
-	size_t	 n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > max)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (*s <= ' ' || *s > '~')
-			return 0;
-	return 1;
-}
-
 /* Loads the locked user row of res into ev. */
 static void
 wh_user_load(struct wh_event *ev, struct db_res *res)
@@ -150,7 +137,7 @@ wh_user(struct wh_event *ev, const char *customer, const char *user_id)
 		db_res_free(res);
 		res = NULL;
 	}
-	if (!wh_id_ok(user_id, 64))
+	if (!ids_user_ok(user_id))
 		return XERR_NOTFOUND;
 	args[0] = DB_STR(user_id);
 	if ((rc = db_query(ev->db, STMT_USER_LOCK, args, 1, &res)) != XERR_OK)
@@ -337,7 +324,7 @@ wh_subscription(struct wh_event *ev)
 	item = jsonx_idx(ev->obj, "items.data", 0);
 	price = jsonx_id(item, "price");
 	item_id = jsonx_str(item, "id");
-	if (!wh_id_ok(sub_id, 255) || customer == NULL || status == NULL)
+	if (!ids_ext_ok(sub_id, 255) || customer == NULL || status == NULL)
 		return wh_fail(ev, XERR_BADREQ,
 		    "subscription without id, customer or status");
 	if ((tier = tiers_by_price(ev->cfg, price)) == NULL)
@@ -543,7 +530,7 @@ wh_invoice(struct wh_event *ev)
 	is_failed = strcmp(ev->type, "invoice.payment_failed") == 0;
 	is_created = strcmp(ev->type, "invoice.created") == 0;
 	inv_id = jsonx_str(inv, "id");
-	if (!wh_id_ok(inv_id, 255))
+	if (!ids_ext_ok(inv_id, 255))
 		return wh_fail(ev, XERR_BADREQ, "invoice without id");
 	status = jsonx_str(inv, "status");
 	reason = jsonx_str(inv, "billing_reason");
@@ -802,7 +789,7 @@ webhook_apply(struct db *db, const struct cfg *cfg, const char *payload,
 	ev.id = jsonx_str(ev.root, "id");
 	ev.type = jsonx_str(ev.root, "type");
 	ev.obj = jsonx_path(ev.root, "data.object");
-	if (!wh_id_ok(ev.id, 255) || !wh_id_ok(ev.type, 128) ||
+	if (!ids_ext_ok(ev.id, 255) || !ids_ext_ok(ev.type, 128) ||
 	    jsonx_int(ev.root, "created", &ev.created) != 0 ||
 	    ev.obj == NULL || !json_object_is_type(ev.obj, json_type_object)) {
 		snprintf(errbuf, errsz, "event needs id, type, created and "
@@ -815,7 +802,7 @@ webhook_apply(struct db *db, const struct cfg *cfg, const char *payload,
 		api_version = NULL;
 	livemode = jsonx_bool(ev.root, "livemode", 0);
 	object_id = jsonx_str(ev.obj, "id");
-	if (object_id != NULL && !wh_id_ok(object_id, 255))
+	if (object_id != NULL && !ids_ext_ok(object_id, 255))
 		object_id = NULL;
 	t = wh_lookup(ev.type);
 

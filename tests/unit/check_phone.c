@@ -12,31 +12,6 @@ setup(void)
 	ck_assert_int_eq(crypto_init(), XERR_OK);
 }
 
-START_TEST(user_ids)
-{
-	char	 id[PHONE_USER_ID_MAX + 2];
-
-	ck_assert_int_eq(phone_valid_user_id("u"), 1);
-	ck_assert_int_eq(phone_valid_user_id(
-	    "6f1c2a9e-3b1d-4c2e-9a7f-0d5e8b1c2a3f"), 1);
-	ck_assert_int_eq(phone_valid_user_id("A_b-9"), 1);
-	memset(id, 'a', PHONE_USER_ID_MAX);
-	id[PHONE_USER_ID_MAX] = '\0';
-	ck_assert_int_eq(phone_valid_user_id(id), 1);
-	id[PHONE_USER_ID_MAX] = 'a';
-	id[PHONE_USER_ID_MAX + 1] = '\0';
-	ck_assert_int_eq(phone_valid_user_id(id), 0);
-	ck_assert_int_eq(phone_valid_user_id(""), 0);
-	ck_assert_int_eq(phone_valid_user_id(NULL), 0);
-	ck_assert_int_eq(phone_valid_user_id(".."), 0);
-	ck_assert_int_eq(phone_valid_user_id("a/b"), 0);
-	ck_assert_int_eq(phone_valid_user_id("a%2Fb"), 0);
-	ck_assert_int_eq(phone_valid_user_id("a b"), 0);
-	ck_assert_int_eq(phone_valid_user_id("a#b"), 0);
-	ck_assert_int_eq(phone_valid_user_id("\xc3\xa9"), 0);
-}
-END_TEST
-
 START_TEST(countries)
 {
 	ck_assert_int_eq(phone_valid_country("US"), 1);
@@ -158,7 +133,6 @@ phone_suite(void)
 
 	tc = tcase_create("input");
 	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, user_ids);
 	tcase_add_test(tc, countries);
 	tcase_add_test(tc, area_codes);
 	tcase_add_test(tc, contains);
