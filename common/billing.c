@@ -1190,6 +1190,86 @@ out:
 }
 
 /*
+ * Authenticates a tier change and loads its two ends into *u and *t:
+ * dir > 0 must go up, dir < 0 down.  Returns 0, or -1 after answering
+ * (400, 401, 409 same_tier, not_an_upgrade, not_a_downgrade, 415, 5xx).
+ */
+static int
+billing_change_or_reply(struct req *r, int dir, struct billing_user *u,
+    struct billing_tier *t)
+{
+	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
+	    billing_target_or_reply(r, t) != 0 ||
+	    billing_user_or_reply(r, u) != 0)
+		return -1;
+	if (strcmp(t->name, u->tier) == 0) {
+		req_error(r, XERR_CONFLICT, "same_tier", "already on %s",
+		    t->name);
+		return -1;
+	}
+	if (dir > 0 && tiers_rank(t->name) < tiers_rank(u->tier)) {
+		req_error(r, XERR_CONFLICT, "not_an_upgrade", "%s is below %s; "
+		    "use POST /api/billing/downgrade", t->name, u->tier);
+		return -1;
+	}
+	if (dir < 0 && tiers_rank(t->name) > tiers_rank(u->tier)) {
+		req_error(r, XERR_CONFLICT, "not_a_downgrade", "%s is above "
+		    "%s; use POST /api/billing/upgrade", t->name, u->tier);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns the Stripe price of tier t, or NULL after answering 500. */
+static const char *
+billing_price_or_reply(struct req *r, const struct billing_tier *t)
+{
+	const char	*price = tiers_price(r->cfg, t->name);
+
+	if (price == NULL || *price == '\0') {
+		log_errorx("no Stripe price configured for %s", t->name);
+		billing_fail(r, XERR_INTERNAL, "finding the price");
+		return NULL;
+	}
+	return price;
+}
+
+/*
+ * Moves u's live subscription to price (tier t) with the given
+ * proration_behavior, and answers as billing_sub_change() does.  The last
+ * event applied to the subscription is in the key: a double-click replays
+ * Stripe's first answer, while a change made after Stripe's webhook
+ * confirmed this one is a new request.
+ */
+static void
+billing_set_price(struct req *r, struct billing_user *u,
+    const struct billing_tier *t, const char *price, const char *op,
+    const char *proration)
+{
+	struct buf	*form = NULL;
+	char		 idem[BILLING_IDEM_MAX + 1];
+	enum xerr	 rc;
+
+	if (billing_item_or_reply(r, u) != 0)
+		return;
+	billing_idem(idem, "%s:%s:%s:%s:%s", r->user_id, u->sub, op, t->name,
+	    u->last_event);
+	if ((form = buf_new(BILLING_FORM_MAX)) == NULL) {
+		billing_fail(r, XERR_NOMEM, "building the request");
+		return;
+	}
+	if ((rc = http_form_add(form, "items[0][id]", u->item)) ||
+	    (rc = http_form_add(form, "items[0][price]", price)) ||
+	    (rc = http_form_add(form, "proration_behavior", proration))) {
+		billing_fail(r, rc, "building the request");
+		goto out;
+	}
+	billing_sub_change(r, u, form, idem, "subscription_updated");
+out:
+	buf_free(form);
+}
+
+/*
  * POST /api/billing/upgrade: changes the price of a live subscription,
  * prorated, or opens a Checkout session when there is none.  Answers 200,
  * 400 (unknown_tier, custom_pricing, ...), 401, 409 same_tier,
@@ -1200,57 +1280,16 @@ billing_upgrade(struct req *r)
 {
 	struct billing_user	 u;
 	struct billing_tier	 t;
-	struct buf		*form = NULL;
-	char			 idem[BILLING_IDEM_MAX + 1];
 	const char		*price;
-	enum xerr		 rc;
 
-	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
-	    billing_target_or_reply(r, &t) != 0 ||
-	    billing_user_or_reply(r, &u) != 0)
+	if (billing_change_or_reply(r, 1, &u, &t) != 0 ||
+	    (price = billing_price_or_reply(r, &t)) == NULL)
 		return;
-	if (strcmp(t.name, u.tier) == 0) {
-		req_error(r, XERR_CONFLICT, "same_tier", "already on %s",
-		    t.name);
-		return;
-	}
-	if (tiers_rank(t.name) < tiers_rank(u.tier)) {
-		req_error(r, XERR_CONFLICT, "not_an_upgrade", "%s is below %s; "
-		    "use POST /api/billing/downgrade", t.name, u.tier);
-		return;
-	}
-	if ((price = tiers_price(r->cfg, t.name)) == NULL || *price == '\0') {
-		log_errorx("no Stripe price configured for %s", t.name);
-		billing_fail(r, XERR_INTERNAL, "finding the price");
-		return;
-	}
-	if (u.sub[0] == '\0') {
+	if (u.sub[0] == '\0')
 		billing_checkout(r, &u, &t, price);
-		return;
-	}
-	if (billing_item_or_reply(r, &u) != 0)
-		return;
-	/*
-	 * The last event applied to the subscription is in the key: a
-	 * double-click replays Stripe's first answer, while a change made
-	 * after Stripe's webhook confirmed this one is a new request.
-	 */
-	billing_idem(idem, "%s:%s:upgrade:%s:%s", r->user_id, u.sub, t.name,
-	    u.last_event);
-	if ((form = buf_new(BILLING_FORM_MAX)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "building the request");
-		goto out;
-	}
-	if ((rc = http_form_add(form, "items[0][id]", u.item)) ||
-	    (rc = http_form_add(form, "items[0][price]", price)) ||
-	    (rc = http_form_add(form, "proration_behavior",
-	    "create_prorations"))) {
-		billing_fail(r, rc, "building the request");
-		goto out;
-	}
-	billing_sub_change(r, &u, form, idem, "subscription_updated");
-out:
-	buf_free(form);
+	else
+		billing_set_price(r, &u, &t, price, "upgrade",
+		    "create_prorations");
 }
 
 /*
@@ -1301,61 +1340,25 @@ billing_downgrade(struct req *r)
 {
 	struct billing_user	 u;
 	struct billing_tier	 t;
-	struct buf		*form = NULL;
-	char			 idem[BILLING_IDEM_MAX + 1];
 	const char		*price;
-	enum xerr		 rc;
 
-	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
-	    billing_target_or_reply(r, &t) != 0 ||
-	    billing_user_or_reply(r, &u) != 0)
+	if (billing_change_or_reply(r, -1, &u, &t) != 0)
 		return;
-	if (strcmp(t.name, u.tier) == 0) {
-		req_error(r, XERR_CONFLICT, "same_tier", "already on %s",
-		    t.name);
-		return;
-	}
-	if (tiers_rank(t.name) > tiers_rank(u.tier)) {
-		req_error(r, XERR_CONFLICT, "not_a_downgrade", "%s is above "
-		    "%s; use POST /api/billing/upgrade", t.name, u.tier);
-		return;
-	}
 	if (u.sub[0] == '\0') {
 		req_error(r, XERR_NOTFOUND, "no_subscription",
 		    "there is no subscription to downgrade");
 		return;
 	}
 	if (strcmp(t.name, TIERS_FREE) == 0) {
-		if (u.cancelling) {
+		if (u.cancelling)
 			req_error(r, XERR_CONFLICT, "already_cancelling",
 			    "the subscription already ends with the period");
-			return;
-		}
-		billing_set_cancel(r, &u, 1);
+		else
+			billing_set_cancel(r, &u, 1);
 		return;
 	}
-	if ((price = tiers_price(r->cfg, t.name)) == NULL || *price == '\0') {
-		log_errorx("no Stripe price configured for %s", t.name);
-		billing_fail(r, XERR_INTERNAL, "finding the price");
-		return;
-	}
-	if (billing_item_or_reply(r, &u) != 0)
-		return;
-	billing_idem(idem, "%s:%s:downgrade:%s:%s", r->user_id, u.sub, t.name,
-	    u.last_event);
-	if ((form = buf_new(BILLING_FORM_MAX)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "building the request");
-		goto out;
-	}
-	if ((rc = http_form_add(form, "items[0][id]", u.item)) ||
-	    (rc = http_form_add(form, "items[0][price]", price)) ||
-	    (rc = http_form_add(form, "proration_behavior", "none"))) {
-		billing_fail(r, rc, "building the request");
-		goto out;
-	}
-	billing_sub_change(r, &u, form, idem, "subscription_updated");
-out:
-	buf_free(form);
+	if ((price = billing_price_or_reply(r, &t)) != NULL)
+		billing_set_price(r, &u, &t, price, "downgrade", "none");
 }
 
 /*
