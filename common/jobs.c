@@ -6,6 +6,7 @@
 
 #include "db.h"
 #include "jobs.h"
+#include "jsonx.h"
 #include "log.h"
 #include "req.h"
 
@@ -24,6 +25,19 @@ jobs_enqueue(struct db *db, const char *kind, const char *dedupe_key,
 	args[2] = DB_STR(user_id);
 	args[3] = DB_STR(p);
 	return db_exec(db, STMT_JOB_ENQUEUE, args, 4, NULL, NULL);
+}
+
+enum xerr
+jobs_notify(struct db *db, const char *user_id, const char *tmpl,
+    const char *subject, struct json_object *fields)
+{
+	char	 key[320];
+
+	if (jsonx_add_str(fields, "template", tmpl) ||
+	    jsonx_add_str(fields, "user_id", user_id))
+		return XERR_NOMEM;
+	snprintf(key, sizeof(key), "notify:%s:%s", tmpl, subject);
+	return jobs_enqueue(db, "notify", key, user_id, fields);
 }
 
 unsigned long

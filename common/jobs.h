@@ -38,6 +38,17 @@ enum xerr	 jobs_enqueue(struct db *db, const char *kind,
 		    struct json_object *payload);
 
 /*
+ * Enqueues an e-mail notification to user_id, a job of kind "notify" with
+ * fields (borrowed; "template" and "user_id" are added to it), in the
+ * caller's transaction, once per template and subject: what the message is
+ * about (an event id, a phone number's SID), so a cause seen again never
+ * queues the same message twice.
+ */
+enum xerr	 jobs_notify(struct db *db, const char *user_id,
+		    const char *tmpl, const char *subject,
+		    struct json_object *fields);
+
+/*
  * Claims the oldest due job (pending and due, or running with an expired
  * lease) of one of kinds (comma-separated) for worker, in its own
  * transaction.  *out is NULL when none is due; otherwise caller frees with

@@ -15,6 +15,7 @@
 #include "kv.h"
 #include "log.h"
 #include "ids.h"
+#include "jobs.h"
 #include "phone.h"
 #include "req.h"
 #include "tiers.h"
@@ -292,6 +293,27 @@ out:
 }
 
 /*
+ * Enqueues the e-mail tmpl about number (SID sid) in the caller's
+ * transaction, once per number and template.
+ */
+static enum xerr
+phone_notify(struct db *db, const char *user_id, const char *tmpl,
+    const char *sid, const char *number)
+{
+	struct json_object	*f;
+	enum xerr		 rc;
+
+	if ((f = json_object_new_object()) == NULL ||
+	    jsonx_add_str(f, "phone_number", number)) {
+		json_object_put(f);
+		return XERR_NOMEM;
+	}
+	rc = jobs_notify(db, user_id, tmpl, sid, f);
+	json_object_put(f);
+	return rc;
+}
+
+/*
  * Records num as user_id's, in one transaction: the user's row (only
  * while our claim holds) and the history row.
  */
@@ -325,7 +347,9 @@ phone_store(struct db *db, const char *user_id, int64_t claim,
 	args[1] = DB_STR(num->phone_number);
 	args[2] = DB_STR(num->sid);
 	args[3] = DB_INT(now);
-	if ((rc = db_exec(db, STMT_PHONE_HISTORY_OPEN, args, 4, NULL, NULL)))
+	if ((rc = db_exec(db, STMT_PHONE_HISTORY_OPEN, args, 4, NULL, NULL)) ||
+	    (rc = phone_notify(db, user_id, "phone_provisioned", num->sid,
+	    num->phone_number)))
 		goto fail;
 	if ((rc = db_commit(db)) != XERR_OK)
 		goto fail;
@@ -474,6 +498,9 @@ phone_release(struct db *db, struct http *http, const struct cfg *cfg,
 	if (affected == 0)
 		log_warnx("user %s: no open history row for %s", user_id,
 		    cur.sid);
+	if ((rc = phone_notify(db, user_id, "phone_released", cur.sid,
+	    cur.phone_number)))
+		goto fail;
 	if ((rc = db_commit(db)) != XERR_OK)
 		goto fail;
 	log_info("user %s: released %s (%s)", user_id, cur.phone_number,

@@ -12,6 +12,7 @@
 #include "jobs.h"
 #include "jsonx.h"
 #include "log.h"
+#include "metrics.h"
 #include "req.h"
 #include "stripe_sig.h"
 #include "tiers.h"
@@ -92,6 +93,7 @@ wh_fail(struct wh_event *ev, enum xerr rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ev->err, sizeof(ev->err), fmt, ap);
 	va_end(ap);
+	req_utf8_scrub(ev->err);	/* stored in last_error (utf8mb4) */
 	return rc;
 }
 
@@ -204,19 +206,13 @@ wh_job(struct wh_event *ev, const char *kind, const char *subject,
 	return jobs_enqueue(ev->db, kind, key, ev->user_id, payload);
 }
 
-/*
- * Enqueues an e-mail notification with template tmpl and fields (borrowed),
- * one per template and event.
- */
+/* Enqueues the notification tmpl about this event, with fields (borrowed). */
 static enum xerr
 wh_notify(struct wh_event *ev, const char *tmpl, struct json_object *fields)
 {
-	char	 subject[320];
-
-	if (jsonx_add_str(fields, "template", tmpl))
+	if (jsonx_add_str(fields, "event_id", ev->id))
 		return XERR_NOMEM;
-	snprintf(subject, sizeof(subject), "%s:%s", tmpl, ev->id);
-	return wh_job(ev, "notify", subject, fields);
+	return jobs_notify(ev->db, ev->user_id, tmpl, ev->id, fields);
 }
 
 /* Enqueues a phone job (provision or release) for the user. */
@@ -911,6 +907,13 @@ fail:
 	if (rc != XERR_DB_GONE)
 		wh_record_failure(&ev, api_version, livemode, object_id,
 		    payload, len);
+	/*
+	 * An effect that found the object unusable (no customer, no period)
+	 * is a failed event like any other: stored, 500.  A 400 (BADREQ)
+	 * means refused before anything was stored.
+	 */
+	if (rc == XERR_BADREQ)
+		rc = XERR_UNPROCESSABLE;
 out:
 	json_object_put(ev.root);
 	return rc;
@@ -930,6 +933,7 @@ webhook_handle(struct req *r)
 	    cfg->stripe_webhook_nsecrets, (long long)cfg->stripe_webhook_tolerance,
 	    (long long)time(NULL), &why);
 	if (rc != XERR_OK) {
+		metrics_inc(METRICS_SIGNATURE_FAILURES);
 		req_error(r, XERR_BADREQ, "signature_invalid",
 		    "Stripe-Signature verification failed: %s", why);
 		return;

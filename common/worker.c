@@ -169,31 +169,6 @@ worker_invoice_items(struct worker_ctx *w, struct job *job, char *err,
 }
 
 /*
- * Tells the user about their number once per job: the notification's key
- * derives from the job's, so a job run again enqueues nothing new.
- */
-static enum xerr
-worker_notify_phone(struct worker_ctx *w, struct job *job, const char *tmpl,
-    const char *number)
-{
-	struct json_object	*p;
-	char			 key[320];
-	enum xerr		 rc;
-
-	if ((p = json_object_new_object()) == NULL ||
-	    jsonx_add_str(p, "template", tmpl) ||
-	    jsonx_add_str(p, "user_id", job->user_id) ||
-	    jsonx_add_str(p, "phone_number", number)) {
-		json_object_put(p);
-		return XERR_NOMEM;
-	}
-	snprintf(key, sizeof(key), "notify:%s:%s", tmpl, job->dedupe_key);
-	rc = jobs_enqueue(w->db, "notify", key, job->user_id, p);
-	json_object_put(p);
-	return rc;
-}
-
-/*
  * phone_provision (queued when a user enters a phone tier): buys or adopts
  * the user's number.  Twilio is reconciled first (phone_provision), so a
  * run after a crash adopts the number bought before instead of buying a
@@ -213,8 +188,7 @@ worker_phone_provision(struct worker_ctx *w, struct job *job, char *err,
 	case XERR_OK:
 		log_info("user %s: number %s %s", job->user_id,
 		    info.phone_number, info.adopted ? "adopted" : "bought");
-		return worker_notify_phone(w, job, "phone_provisioned",
-		    info.phone_number);
+		return XERR_OK;
 	case XERR_CONFLICT:
 		/* Active: done.  Provisioning elsewhere: retry later. */
 		return strcmp(info.status, "active") == 0 ? XERR_OK :
@@ -259,8 +233,7 @@ worker_phone_release(struct worker_ctx *w, struct job *job, char *err,
 	case XERR_OK:
 		log_info("user %s: number %s released", job->user_id,
 		    info.phone_number);
-		return worker_notify_phone(w, job, "phone_released",
-		    info.phone_number);
+		return XERR_OK;
 	case XERR_NOTFOUND:
 		return XERR_OK;
 	case XERR_CONFLICT:
