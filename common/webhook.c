@@ -12,7 +12,6 @@
 #include "jobs.h"
 #include "jsonx.h"
 #include "log.h"
-#include "metrics.h"
 #include "req.h"
 #include "stripe_sig.h"
 #include "tiers.h"
@@ -933,7 +932,6 @@ webhook_handle(struct req *r)
 	    cfg->stripe_webhook_nsecrets, (long long)cfg->stripe_webhook_tolerance,
 	    (long long)time(NULL), &why);
 	if (rc != XERR_OK) {
-		metrics_inc(METRICS_SIGNATURE_FAILURES);
 		req_error(r, XERR_BADREQ, "signature_invalid",
 		    "Stripe-Signature verification failed: %s", why);
 		return;
