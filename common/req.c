@@ -154,6 +154,75 @@ req_is_type(const struct req *r, const char *mime)
 	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* Returns the number of object members in the tree below o. */
+static size_t
+req_json_members(struct json_object *o)
+{
+	size_t	 i, n = 0;
+
+	if (json_object_is_type(o, json_type_array)) {
+		for (i = 0; i < json_object_array_length(o); i++)
+			n += req_json_members(json_object_array_get_idx(o, i));
+	} else if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, key, val) {
+			(void)key;
+			n += 1 + req_json_members(val);
+		}
+	}
+	return n;
+}
+
+/*
+ * What json-c accepts but would read other than written, in a text it has
+ * parsed (so well-formed): a \u0000 escape (our strings are C strings: "a\u0000b"
+ * would read as "a"), an integer outside int64 (json-c saturates it), and
+ * a key repeated in one object (json-c keeps the last).  Outside strings
+ * every ':' ends one member, so fewer members in the tree means a repeat.
+ * Returns 0 when none is there.
+ */
+static int
+req_json_ambiguous(const char *s, size_t len, struct json_object *root)
+{
+	char	 num[24], *end;
+	size_t	 i, j, colons = 0;
+	int	 instr = 0;
+
+	for (i = 0; i < len; i++) {
+		if (instr) {
+			if (s[i] == '"')
+				instr = 0;
+			else if (s[i] == '\\' && i + 1 < len) {
+				if (s[i + 1] == 'u' && i + 5 < len &&
+				    memcmp(s + i + 2, "0000", 4) == 0)
+					return -1;
+				i++;
+			}
+		} else if (s[i] == '"')
+			instr = 1;
+		else if (s[i] == ':')
+			colons++;
+		else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+			for (j = i; j < len && strchr("-+.eE0123456789",
+			    s[j]) != NULL; j++)
+				;
+			if (memchr(s + i, '.', j - i) == NULL &&
+			    memchr(s + i, 'e', j - i) == NULL &&
+			    memchr(s + i, 'E', j - i) == NULL) {
+				if (j - i >= sizeof(num))
+					return -1;
+				memcpy(num, s + i, j - i);
+				num[j - i] = '\0';
+				errno = 0;
+				(void)strtoll(num, &end, 10);
+				if (errno != 0 || *end != '\0')
+					return -1;
+			}
+			i = j - 1;
+		}
+	}
+	return colons != req_json_members(root) ? -1 : 0;
+}
+
 enum xerr
 req_json_parse(const char *s, size_t len, struct json_object **out)
 {
@@ -170,7 +239,8 @@ req_json_parse(const char *s, size_t len, struct json_object **out)
 	    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, s, (int)len);
 	if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success
-	    && json_tokener_get_parse_end(tok) == len) {
+	    && json_tokener_get_parse_end(tok) == len &&
+	    req_json_ambiguous(s, len, obj) == 0) {
 		*out = obj;
 		rc = XERR_OK;
 	} else
@@ -263,6 +333,53 @@ req_reply_json(struct req *r, int status, struct json_object *obj)
 	req_reply(r, status, "application/json", NULL, s, len);
 }
 
+/* Returns the length of the valid UTF-8 sequence at s, or 0. */
+static size_t
+req_utf8_len(const unsigned char *s)
+{
+	size_t	 n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (s[0] == 0xf4)
+			hi = 0x8f;	/* over U+10FFFF */
+	} else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+void
+req_utf8_scrub(char *s)
+{
+	unsigned char	*p = (unsigned char *)s;
+	size_t		 n;
+
+	while (*p != '\0') {
+		if ((n = req_utf8_len(p)) == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
+}
+
 static const char req_oom[] =
     "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"}}";
 
@@ -277,6 +394,7 @@ req_error(struct req *r, enum xerr rc, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	req_utf8_scrub(msg);
 	if (code == NULL)
 		code = xerr_code(rc);
 	if (status >= 500)

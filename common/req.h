@@ -85,7 +85,9 @@ int		 req_is_type(const struct req *r, const char *mime);
 
 /*
  * Parses the body as JSON: strict, valid UTF-8, at most REQ_JSON_DEPTH
- * deep, nothing after the value.  *out is the root (caller puts it).
+ * deep, nothing after the value; no NUL (raw or \u0000), no integer
+ * outside int64, no key twice in one object.  *out is the root (caller
+ * puts it).
  * XERR_MEDIATYPE when the content type is not application/json,
  * XERR_BADREQ when malformed.
  */
@@ -112,6 +114,14 @@ void		 req_reply(struct req *r, int status, const char *ctype,
 /* Writes obj as a JSON reply. Does not put obj. */
 void		 req_reply_json(struct req *r, int status,
 		    struct json_object *obj);
+
+/*
+ * Replaces, in place, every byte of s that is not part of valid UTF-8 by
+ * '?' (a message cut by "%.64s" in the middle of a character, client
+ * bytes quoted in an error), so that it can go into JSON or a utf8mb4
+ * column.
+ */
+void		 req_utf8_scrub(char *s);
 
 /*
  * The one error writer: {"error":{"code":"...","message":"..."}} with the
