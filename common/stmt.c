@@ -245,6 +245,89 @@ static const struct {
 	    "SELECT id, event_id, kind, amount_cents, detail, "
 	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM billing_events "
 	    "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"),
+
+	/* admin */
+	S(ADMIN_USER_SUBS,
+	    "SELECT id, status, tier, price_id, item_id, current_period_start, "
+	    "current_period_end, cancel_at_period_end, trial_end, deleted, "
+	    "last_event_id, last_event_created, customer_id FROM subscriptions "
+	    "WHERE user_id = ? ORDER BY last_event_created DESC, id LIMIT 20"),
+	/* The columns of every job list: see admin_job_json(). */
+	S(ADMIN_USER_JOBS,
+	    "SELECT id, kind, dedupe_key, user_id, state, attempts, "
+	    "FLOOR(UNIX_TIMESTAMP(run_after)), last_error, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)), "
+	    "FLOOR(UNIX_TIMESTAMP(updated_at)) FROM jobs WHERE user_id = ? "
+	    "ORDER BY id DESC LIMIT ?"),
+	S(ADMIN_USER_PHONES,
+	    "SELECT phone_number, phone_sid, held_from, held_to "
+	    "FROM phone_numbers WHERE user_id = ? ORDER BY held_from DESC "
+	    "LIMIT 20"),
+	/* Every token issued before carries the old version: all revoked. */
+	S(ADMIN_USER_REVOKE,
+	    "UPDATE users SET jwt_version = jwt_version + 1 WHERE id = ?"),
+	/* The columns of every event list: see admin_event_json(). */
+	S(ADMIN_EVENTS_RECENT,
+	    "SELECT id, type, status, created, object_id, user_id, attempts, "
+	    "last_error, FLOOR(UNIX_TIMESTAMP(received_at)), "
+	    "FLOOR(UNIX_TIMESTAMP(processed_at)) FROM stripe_events "
+	    "ORDER BY received_at DESC, id DESC LIMIT ?"),
+	S(ADMIN_EVENTS_BY_STATUS,
+	    "SELECT id, type, status, created, object_id, user_id, attempts, "
+	    "last_error, FLOOR(UNIX_TIMESTAMP(received_at)), "
+	    "FLOOR(UNIX_TIMESTAMP(processed_at)) FROM stripe_events "
+	    "WHERE status = ? ORDER BY received_at DESC, id DESC LIMIT ?"),
+	S(ADMIN_EVENT_GET,
+	    "SELECT status, type, payload FROM stripe_events WHERE id = ?"),
+	S(ADMIN_JOBS_BY_STATE,
+	    "SELECT id, kind, dedupe_key, user_id, state, attempts, "
+	    "FLOOR(UNIX_TIMESTAMP(run_after)), last_error, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)), "
+	    "FLOOR(UNIX_TIMESTAMP(updated_at)) FROM jobs WHERE state = ? "
+	    "ORDER BY run_after DESC, id DESC LIMIT ?"),
+	S(ADMIN_JOB_STATE,
+	    "SELECT state FROM jobs WHERE id = ?"),
+	/*
+	 * A retried job starts afresh: due now, with the whole
+	 * JOB_MAX_ATTEMPTS and backoff again; last_error stays until the
+	 * next attempt replaces it.
+	 */
+	S(ADMIN_JOB_RETRY,
+	    "UPDATE jobs SET state = 'pending', run_after = NOW(6), "
+	    "attempts = 0, lease_until = NULL, locked_by = NULL "
+	    "WHERE id = ? AND state IN ('dead', 'pending')"),
+	S(ADMIN_JOBS_RETRY_DEAD,
+	    "UPDATE jobs SET state = 'pending', run_after = NOW(6), "
+	    "attempts = 0, lease_until = NULL, locked_by = NULL "
+	    "WHERE state = 'dead' AND (? = '' OR kind = ?)"),
+	S(ADMIN_SUB_GET,
+	    "SELECT user_id, status, tier, deleted, current_period_end, "
+	    "cancel_at_period_end, last_event_id FROM subscriptions "
+	    "WHERE id = ?"),
+	/* In SID order (ascii_bin: byte order), for the merge with Twilio's. */
+	S(ADMIN_PHONES_HELD,
+	    "SELECT id, phone_number, phone_sid, phone_status FROM users "
+	    "WHERE phone_sid IS NOT NULL ORDER BY phone_sid"),
+	S(ADMIN_PHONES_PAGE,
+	    "SELECT id, phone_number, phone_sid FROM users "
+	    "WHERE phone_sid IS NOT NULL AND id > ? ORDER BY id LIMIT ?"),
+
+	/* metrics: counted at scrape time */
+	S(METRICS_EVENTS,
+	    "SELECT type, status, COUNT(*) FROM stripe_events "
+	    "GROUP BY type, status"),
+	/* Done jobs are left out: the index on state keeps this small. */
+	S(METRICS_JOBS,
+	    "SELECT kind, state, COUNT(*), "
+	    "FLOOR(UNIX_TIMESTAMP(NOW(6)) - UNIX_TIMESTAMP(MIN(created_at))), "
+	    "COALESCE(SUM(state = 'pending' AND run_after <= NOW(6)), 0), "
+	    "COALESCE(FLOOR(UNIX_TIMESTAMP(NOW(6)) - UNIX_TIMESTAMP(MIN("
+	    "IF(state = 'pending' AND run_after <= NOW(6), run_after, NULL)))), "
+	    "0) FROM jobs WHERE state IN ('pending', 'running', 'dead') "
+	    "GROUP BY kind, state"),
+	S(METRICS_NOTIFICATIONS,
+	    "SELECT template, state, COUNT(*) FROM notifications "
+	    "GROUP BY template, state"),
 };
 
 const char *

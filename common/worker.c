@@ -12,6 +12,7 @@
 #include "log.h"
 #include "money.h"
 #include "phone.h"
+#include "notify.h"
 #include "stripe.h"
 #include "tiers.h"
 #include "usage.h"
@@ -34,6 +35,7 @@ static const struct {
 	{ "invoice_items", worker_invoice_items },
 	{ "phone_provision", worker_phone_provision },
 	{ "phone_release", worker_phone_release },
+	{ "notify", notify_run },
 };
 
 #define WORKER_NRUNNERS (sizeof(worker_runners) / sizeof(worker_runners[0]))
