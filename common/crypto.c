@@ -21,6 +21,13 @@ crypto_init(void)
 }
 
 void
+crypto_sha256(const void *msg, size_t msglen,
+    unsigned char out[CRYPTO_SHA256_LEN])
+{
+	crypto_hash_sha256(out, msg, msglen);
+}
+
+void
 crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
     size_t msglen, unsigned char out[CRYPTO_SHA256_LEN])
 {

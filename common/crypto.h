@@ -21,6 +21,10 @@
 /* Initialises libsodium; call once at start-up. XERR_INTERNAL on failure. */
 enum xerr	 crypto_init(void);
 
+/* Writes SHA-256(msg) to out. */
+void		 crypto_sha256(const void *msg, size_t msglen,
+		    unsigned char out[CRYPTO_SHA256_LEN]);
+
 /*
  * Writes HMAC-SHA256(key, msg) to out.  Keys of any length are accepted
  * (longer than 64 bytes are hashed first, as RFC 2104 says).

@@ -6,7 +6,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <sodium.h>
 
 #include "cfg.h"
 #include "crypto.h"
@@ -318,10 +317,10 @@ notify_rfc5322_date(int64_t t, char *out, size_t outsz)
 void
 notify_message_id(const char *key, char out[NOTIFY_MSGID_SIZE])
 {
-	unsigned char	 h[crypto_hash_sha256_BYTES];
-	char		 hex[2 * crypto_hash_sha256_BYTES + 1];
+	unsigned char	 h[CRYPTO_SHA256_LEN];
+	char		 hex[2 * CRYPTO_SHA256_LEN + 1];
 
-	crypto_hash_sha256(h, (const unsigned char *)key, strlen(key));
+	crypto_sha256(key, strlen(key), h);
 	crypto_hex(h, sizeof(h), hex, sizeof(hex));
 	snprintf(out, NOTIFY_MSGID_SIZE, "<%s@%s>", hex, NOTIFY_MSGID_DOMAIN);
 }

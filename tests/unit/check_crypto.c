@@ -84,6 +84,33 @@ START_TEST(hmac_sha256_rfc4231)
 }
 END_TEST
 
+/* FIPS 180-2 appendix B.1 and B.2, and the empty message. */
+START_TEST(sha256_fips180)
+{
+	static const struct {
+		const char	*msg;
+		const char	*hex;
+	} v[] = {
+		{ "abc", "ba7816bf8f01cfea414140de5dae2223"
+		    "b00361a396177a9cb410ff61f20015ad" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		    "248d6a61d20638b8e5c026930c3e6039"
+		    "a33ce45964ff2167f6ecedd419db06c1" },
+		{ "", "e3b0c44298fc1c149afbf4c8996fb924"
+		    "27ae41e4649b934ca495991b7852b855" },
+	};
+	unsigned char	 got[CRYPTO_SHA256_LEN], want[CRYPTO_SHA256_LEN];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		crypto_sha256(v[i].msg, strlen(v[i].msg), got);
+		ck_assert_uint_eq(unhex(v[i].hex, want, sizeof(want)),
+		    sizeof(want));
+		ck_assert_mem_eq(got, want, sizeof(want));
+	}
+}
+END_TEST
+
 START_TEST(hmac_sha256_rfc4231_long_key)
 {
 	unsigned char	 key[131], want[32], got[32];
@@ -416,6 +443,7 @@ crypto_suite(void)
 	tcase_add_loop_test(tc, hmac_sha256_rfc4231, 0,
 	    (int)(sizeof(rfc4231) / sizeof(rfc4231[0])));
 	tcase_add_test(tc, hmac_sha256_rfc4231_long_key);
+	tcase_add_test(tc, sha256_fips180);
 	tcase_add_loop_test(tc, hmac_sha1_rfc2202, 0,
 	    (int)(sizeof(rfc2202) / sizeof(rfc2202[0])));
 	tcase_add_test(tc, hmac_sha1_rfc2202_long_key);
