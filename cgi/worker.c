@@ -20,6 +20,7 @@
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "worker.h"
 
 static volatile sig_atomic_t stop;
@@ -61,6 +62,7 @@ main(int argc, char *argv[])
 	if (cfg_load(&cfg, err, sizeof(err)) != XERR_OK)
 		log_fatalx("configuration: %s", err);
 	log_init("worker", (enum log_level)cfg->log_level);
+	metrics_open(cfg->metrics_file);
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	if (gethostname(host, sizeof(host)) != 0)

@@ -132,6 +132,9 @@ static const struct cfg_opt {
 	  0, 0, O(smtp_from), "From header of notifications" },
 	{ "SMTP_STARTTLS", CFG_BOOL, CFG_OPTIONAL, "0", 0, 1, O(smtp_starttls),
 	  "require STARTTLS on smtp:// relays" },
+	{ "METRICS_FILE", CFG_STR, CFG_OPTIONAL, "/run/xswarm-billing/metrics",
+	  0, 0, O(metrics_file), "file of the counters every program of the "
+	  "host shares for `/metrics` (the sandbox: `var/run/metrics`)" },
 #undef O
 };
 

@@ -79,6 +79,9 @@ struct cfg {
 	char		*smtp_password;		/* secret */
 	char		*smtp_from;
 	int		 smtp_starttls;
+
+	/* Metrics */
+	char		*metrics_file;		/* shared counters, metrics.h */
 };
 
 /*

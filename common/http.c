@@ -7,6 +7,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 
 #define HTTP_REQUEST_ID_MAX	128	/* longer ids are not kept */
 #define HTTP_USER_AGENT		"xswarm-billing/1"
@@ -233,6 +234,20 @@ http_setopts(struct http *h, const struct http_req *req,
 	return bad ? -1 : 0;
 }
 
+/* Counts a finished transfer by upstream, reply status and duration. */
+static void
+http_count(struct http *h, const char *url, CURLcode cc)
+{
+	curl_off_t	 usec = 0;
+	long		 status = 0;
+
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(h->curl, CURLINFO_TOTAL_TIME_T, &usec);
+	metrics_upstream(metrics_upstream_of(h->cfg, url), status,
+	    usec > 0 ? (uint64_t)usec : 0);
+}
+
 enum xerr
 http_do(struct http *h, const struct http_req *req, struct http_resp *out)
 {
@@ -275,7 +290,9 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *out)
 		rc = XERR_INTERNAL;
 		goto fail;
 	}
-	if ((cc = curl_easy_perform(h->curl)) != CURLE_OK) {
+	cc = curl_easy_perform(h->curl);
+	http_count(h, req->url, cc);
+	if (cc != CURLE_OK) {
 		if (x.nomem)
 			goto fail;
 		http_host(req->url, host, sizeof(host));

@@ -154,6 +154,44 @@ req_is_type(const struct req *r, const char *mime)
 	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/*
+ * Returns the length of the valid UTF-8 sequence at s (avail bytes there),
+ * or 0: shortest form only, no surrogates, nothing above U+10FFFF.
+ */
+static size_t
+req_utf8_len(const unsigned char *s, size_t avail)
+{
+	size_t	 n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (avail == 0)
+		return 0;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (s[0] == 0xf4)
+			hi = 0x8f;	/* over U+10FFFF */
+	} else
+		return 0;
+	if (n > avail || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
 /* Returns the number of object members in the tree below o. */
 static size_t
 req_json_members(struct json_object *o)
@@ -173,12 +211,14 @@ req_json_members(struct json_object *o)
 }
 
 /*
- * What json-c accepts but would read other than written, in a text it has
- * parsed (so well-formed): a \u0000 escape (our strings are C strings: "a\u0000b"
- * would read as "a"), an integer outside int64 (json-c saturates it), and
- * a key repeated in one object (json-c keeps the last).  Outside strings
- * every ':' ends one member, so fewer members in the tree means a repeat.
- * Returns 0 when none is there.
+ * What json-c accepts but would read other than written, or should not
+ * accept, in a text it has parsed: UTF-8 that is not the shortest form or
+ * encodes a surrogate (it checks the byte pattern only), a raw control
+ * character in a string, NaN and Infinity, a \u0000 escape (our strings
+ * are C strings: "a\u0000b" would read as "a"), an integer outside int64
+ * (json-c saturates it), and a key repeated in one object (json-c keeps
+ * the last).  Outside strings every ':' ends one member, so fewer members
+ * in the tree means a repeat.  Returns 0 when none is there.
  */
 static int
 req_json_ambiguous(const char *s, size_t len, struct json_object *root)
@@ -188,7 +228,14 @@ req_json_ambiguous(const char *s, size_t len, struct json_object *root)
 	int	 instr = 0;
 
 	for (i = 0; i < len; i++) {
-		if (instr) {
+		if ((unsigned char)s[i] >= 0x80) {
+			if ((j = req_utf8_len((const unsigned char *)s + i,
+			    len - i)) == 0)
+				return -1;
+			i += j - 1;
+		} else if (instr) {
+			if ((unsigned char)s[i] < 0x20)
+				return -1;
 			if (s[i] == '"')
 				instr = 0;
 			else if (s[i] == '\\' && i + 1 < len) {
@@ -201,7 +248,15 @@ req_json_ambiguous(const char *s, size_t len, struct json_object *root)
 			instr = 1;
 		else if (s[i] == ':')
 			colons++;
-		else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+		else if (isalpha((unsigned char)s[i])) {
+			for (j = i; j < len && isalpha((unsigned char)s[j]); j++)
+				;
+			if (!((j - i == 4 && (memcmp(s + i, "true", 4) == 0 ||
+			    memcmp(s + i, "null", 4) == 0)) ||
+			    (j - i == 5 && memcmp(s + i, "false", 5) == 0)))
+				return -1;	/* NaN, Infinity */
+			i = j - 1;
+		} else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
 			for (j = i; j < len && strchr("-+.eE0123456789",
 			    s[j]) != NULL; j++)
 				;
@@ -333,50 +388,17 @@ req_reply_json(struct req *r, int status, struct json_object *obj)
 	req_reply(r, status, "application/json", NULL, s, len);
 }
 
-/* Returns the length of the valid UTF-8 sequence at s, or 0. */
-static size_t
-req_utf8_len(const unsigned char *s)
-{
-	size_t	 n, i;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;	/* overlong */
-		else if (s[0] == 0xed)
-			hi = 0x9f;	/* surrogates */
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;	/* overlong */
-		else if (s[0] == 0xf4)
-			hi = 0x8f;	/* over U+10FFFF */
-	} else
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 void
 req_utf8_scrub(char *s)
 {
 	unsigned char	*p = (unsigned char *)s;
-	size_t		 n;
+	size_t		 n, left = strlen(s);
 
-	while (*p != '\0') {
-		if ((n = req_utf8_len(p)) == 0)
-			*p++ = '?';
-		else
-			p += n;
+	while (left > 0) {
+		if ((n = req_utf8_len(p, left)) == 0)
+			n = 1, *p = '?';
+		p += n;
+		left -= n;
 	}
 }
 

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "req.h"
 #include "server.h"
 
@@ -94,6 +95,10 @@ server_serve(const struct cfg *cfg, struct db *db, struct http *http,
 		    cfg->max_body);
 	else if (rc != XERR_OK)
 		req_error(&r, rc, NULL, "malformed request");
+	else if (strcmp(r.path, "/healthz") == 0 &&
+	    strcmp(r.method, "GET") != 0 && strcmp(r.method, "HEAD") != 0)
+		req_error(&r, XERR_METHOD, NULL, "method %s not allowed here",
+		    r.method);
 	else if (strcmp(r.path, "/healthz") == 0)
 		server_healthz(&r);
 	else
@@ -205,6 +210,7 @@ server_main(const char *prog, int argc, char *argv[], server_handler handle)
 	if (cfg_load(&cfg, err, sizeof(err)) != XERR_OK)
 		log_fatalx("configuration: %s", err);
 	log_init(prog, (enum log_level)cfg->log_level);
+	metrics_open(cfg->metrics_file);	/* before fork: children share it */
 	if (nproc == 0)
 		nproc = cfg->fcgi_processes;
 

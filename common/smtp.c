@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "smtp.h"
 
 /* What the read callback hands libcurl: the rest of the message. */
@@ -125,6 +126,7 @@ smtp_send(const struct cfg *cfg, const char *from, const char *rcpt,
 	char			 ebuf[CURL_ERROR_SIZE], host[256];
 	char			 mfrom[SMTP_ADDR_MAX + 3];
 	long			 code = 0;
+	curl_off_t		 us = 0;
 	int			 bad = 0, permanent;
 	CURLcode		 cc;
 	enum xerr		 rc;
@@ -191,6 +193,9 @@ smtp_send(const struct cfg *cfg, const char *from, const char *rcpt,
 	/* For SMTP, the last reply code the relay sent (0 when none). */
 	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
 		code = 0;
+	if (curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &us) != CURLE_OK)
+		us = 0;
+	metrics_upstream(METRICS_UP_SMTP, code, us > 0 ? (uint64_t)us : 0);
 	if (cc == CURLE_OK) {
 		rc = XERR_OK;
 		goto fail;

@@ -12,6 +12,7 @@
 #include "jobs.h"
 #include "jsonx.h"
 #include "log.h"
+#include "metrics.h"
 #include "req.h"
 #include "stripe_sig.h"
 #include "tiers.h"
@@ -125,6 +126,13 @@ wh_user(struct wh_event *ev, const char *customer, const char *user_id)
 	const char	*linked;
 	enum xerr	 rc;
 
+	/*
+	 * A customer that is no Stripe id (non-ASCII, too long) matches
+	 * nobody and is never linked: the ascii column would refuse it, and
+	 * the event would fail for good instead of being unmatched.
+	 */
+	if (customer != NULL && !ids_ext_ok(customer, 255))
+		return XERR_NOTFOUND;
 	if (customer != NULL) {
 		args[0] = DB_STR(customer);
 		if ((rc = db_query(ev->db, STMT_USER_LOCK_BY_CUSTOMER, args, 1,
@@ -932,6 +940,7 @@ webhook_handle(struct req *r)
 	    cfg->stripe_webhook_nsecrets, (long long)cfg->stripe_webhook_tolerance,
 	    (long long)time(NULL), &why);
 	if (rc != XERR_OK) {
+		metrics_inc(METRICS_SIGNATURE_FAILURES);
 		req_error(r, XERR_BADREQ, "signature_invalid",
 		    "Stripe-Signature verification failed: %s", why);
 		return;

@@ -189,6 +189,56 @@ START_TEST(req_json_rules)
 }
 END_TEST
 
+/* What json-c accepts but reads other than written, or should refuse. */
+START_TEST(req_json_ambiguous_refused)
+{
+	static const char *bad[] = {
+		"{\"a\":1,\"a\":2}",			/* repeated key */
+		"{\"b\":{\"a\":1,\"a\":1}}",		/* repeated, nested */
+		"{\"a\":\"x\\u0000y\"}",		/* NUL escape */
+		"{\"a\\u0000\":1}",			/* NUL escape in a key */
+		"[18446744073709551616]",		/* over int64 */
+		"[9223372036854775808]",
+		"[-9223372036854775809]",
+		"[\"\xc0\xaf\"]",			/* overlong "/" */
+		"[\"\xed\xa0\x80\"]",			/* UTF-16 surrogate */
+		"[\"\xf4\x90\x80\x80\"]",		/* over U+10FFFF */
+		"[\"a\x01\"]",				/* raw control character */
+		"[NaN]", "[-Infinity]",
+	};
+	static const char *good[] = {
+		"{\"a\":1,\"b\":{\"a\":2},\"c\":[{\"a\":3},{\"a\":4}]}",
+		"{\"k:\":\"v:\\\":\",\"n\":null}",	/* colons in strings */
+		"[9223372036854775807,-9223372036854775808,-0,1e400]",
+		"[\"\\\\u0000\",\"\\u0001\"]",		/* an escaped backslash, then u0000 */
+		"[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x92\xa5\"]",	/* é € 💥 */
+		"[true,false,null]",
+	};
+	struct json_object	*o = NULL;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(req_json_parse(bad[i], strlen(bad[i]), &o) ==
+		    XERR_BADREQ, "accepted %s", bad[i]);
+		ck_assert_ptr_null(o);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_msg(req_json_parse(good[i], strlen(good[i]), &o) ==
+		    XERR_OK, "refused %s", good[i]);
+		json_object_put(o);
+	}
+}
+END_TEST
+
+START_TEST(req_utf8_scrubbed)
+{
+	char	 s[] = "ok \xc3\xa9 cut \xc3 bad \xff over \xc0\xaf end";
+
+	req_utf8_scrub(s);
+	ck_assert_str_eq(s, "ok \xc3\xa9 cut ? bad ? over ?? end");
+}
+END_TEST
+
 START_TEST(req_json_needs_type)
 {
 	char *env[] = { "CONTENT_TYPE=text/plain", "CONTENT_LENGTH=2", NULL };
@@ -285,6 +335,8 @@ req_suite(void)
 	tcase_add_test(tc, req_body_length_malformed);
 	tcase_add_test(tc, req_body_short_read);
 	tcase_add_test(tc, req_json_rules);
+	tcase_add_test(tc, req_json_ambiguous_refused);
+	tcase_add_test(tc, req_utf8_scrubbed);
 	tcase_add_test(tc, req_json_needs_type);
 	tcase_add_test(tc, req_form_body);
 	suite_add_tcase(s, tc);
