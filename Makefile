@@ -44,7 +44,8 @@ UNITS	  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 export XSB_BIN := $(abspath $(BUILD)/bin)
 
-.PHONY: all deps run test unit integration bench lint install clean stop
+.PHONY: all deps run test unit integration bench lint install clean stop \
+	fuzz fuzz-regress
 .SECONDARY:
 
 all: $(PROGS)
@@ -95,15 +96,89 @@ bench: deps
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr -Icommon common cgi
-	shellcheck scripts/* .ci/run
+	shellcheck $(filter-out %.mjs %.example scripts/systemd,$(wildcard scripts/*)) .ci/run
 
+# Programs and xsb-admin to $(PREFIX)/bin; migrations, migrate, the nginx
+# template and the env file example to $(SHAREDIR); the systemd units,
+# with their ExecStart pointed at $(PREFIX)/bin, to $(SYSTEMDDIR) (for
+# PREFIX=/usr that is /usr/lib/systemd/system, the packages' place on
+# Debian; for /usr/local, /usr/local/lib/systemd/system, which systemd
+# also reads).  docs/OPERATIONS.md goes on from there.
+SHAREDIR   ?= $(PREFIX)/share/xswarm-billing
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/xswarm-billing/sql
-	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/xswarm-billing/sql/
-	install -m 0755 scripts/migrate $(DESTDIR)$(PREFIX)/share/xswarm-billing/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHAREDIR)/sql \
+	    $(DESTDIR)$(SHAREDIR)/nginx $(DESTDIR)$(SYSTEMDDIR)
+	install -m 0755 $(PROGS) scripts/xsb-admin $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 sql/*.sql $(DESTDIR)$(SHAREDIR)/sql/
+	install -m 0755 scripts/migrate $(DESTDIR)$(SHAREDIR)/
+	install -m 0644 nginx/production.conf.in nginx/fastcgi.conf \
+	    $(DESTDIR)$(SHAREDIR)/nginx/
+	install -m 0644 scripts/xswarm-billing.env.example $(DESTDIR)$(SHAREDIR)/
+	for u in scripts/systemd/*.service; do \
+	    sed 's|@BINDIR@|$(PREFIX)/bin|g' $$u >$(DESTDIR)$(SYSTEMDDIR)/$${u##*/} && \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$${u##*/} || exit 1; \
+	done
 
 clean:
 	rm -rf build
+
+# Fuzzing (docs/FUZZING.md): one libFuzzer target per tests/fuzz/fuzz_*.c,
+# linked with the library rebuilt by clang under ASan+UBSan in build/fuzz.
+# `make fuzz` runs each target FUZZ_SECONDS on build/fuzz/corpus (seeded
+# from tests/fuzz/corpus and tests/fuzz/regress) and fails if any crashes;
+# `make fuzz-regress` runs every seed and regression input once.
+FUZZ_SECONDS ?= 30
+FUZZ_CC	?= clang
+FUZZ_FLAGS ?=
+FUZZ_DIR  = build/fuzz
+FUZZ_SAN  = -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# clang, unlike gcc, flags log.c's vsnprintf(fmt): a warning, not an error.
+FUZZ_CFLAGS = -O1 -g -std=c11 -D_GNU_SOURCE -fno-strict-aliasing $(WARN) \
+	    -Wno-error=format-nonliteral $(PKG_CFLAGS) -Icommon $(FUZZ_SAN)
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_DIR)/libxsb.a: $(LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_DIR)/bin/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_DIR)/libxsb.a
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $< $(FUZZ_DIR)/libxsb.a $(LDLIBS)
+
+# A crash leaves its input in build/fuzz/crashes/<target>/; the run goes on
+# with the other targets and fails at the end.
+fuzz: $(FUZZ_BINS)
+	@fail=0; for n in $(FUZZ_TARGETS); do \
+	    c=$(FUZZ_DIR)/corpus/$$n; a=$(FUZZ_DIR)/crashes/$$n/; \
+	    log=$(FUZZ_DIR)/fuzz_$$n.log; d=tests/fuzz/$$n.dict; \
+	    mkdir -p $$c $$a; \
+	    find tests/fuzz/corpus/$$n tests/fuzz/regress/$$n -type f \
+	        -exec cp {} $$c/ \; 2>/dev/null; \
+	    echo "== fuzz_$$n: $(FUZZ_SECONDS) s on $$c (log: $$log)"; \
+	    if $(FUZZ_DIR)/bin/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
+	        -timeout=10 -max_len=8192 -artifact_prefix=$$a \
+	        $$(test -f $$d && echo -dict=$$d) $(FUZZ_FLAGS) $$c \
+	        >$$log 2>&1; then grep '^Done' $$log; \
+	    else fail=1; tail -n 30 $$log; \
+	        sed -n 's|.*Test unit written to \(.*\)|CRASH: \1 (replay: '$(FUZZ_DIR)/bin/fuzz_$$n' \1)|p' \
+	            $$log; fi; \
+	done; test $$fail -eq 0
+
+fuzz-regress: $(FUZZ_BINS)
+	@fail=0; for n in $(FUZZ_TARGETS); do \
+	    f=$$(find tests/fuzz/corpus/$$n tests/fuzz/regress/$$n -type f \
+	        2>/dev/null | sort); test -n "$$f" || continue; \
+	    log=$(FUZZ_DIR)/regress_$$n.log; \
+	    if $(FUZZ_DIR)/bin/fuzz_$$n $$f >$$log 2>&1; then \
+	        echo "ok   fuzz_$$n: $$(echo "$$f" | wc -l) inputs"; \
+	    else fail=1; echo "FAIL fuzz_$$n:"; tail -n 40 $$log; fi; \
+	done; test $$fail -eq 0
 
 -include $(shell find build -name '*.d' 2>/dev/null)

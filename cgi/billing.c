@@ -1,9 +1,12 @@
 /*
- * xsb-billing: the billing API (/api/billing/..., /api/usage) behind nginx.
+ * xsb-billing: the billing API (/api/billing/..., /api/usage), the admin
+ * API (/api/admin/...) and /metrics behind nginx.
  */
 #include <stddef.h>
 
+#include "admin.h"
 #include "billing.h"
+#include "metrics.h"
 #include "req.h"
 #include "route.h"
 #include "server.h"
@@ -19,6 +22,17 @@ static const struct route billing_routes[] = {
 	{ "POST", "/api/billing/cancel", 0, billing_cancel },
 	{ "POST", "/api/billing/resume", 0, billing_resume },
 	{ "POST", "/api/usage", 0, billing_report_usage },
+	{ "POST", "/api/admin/users", 0, admin_user_create },
+	{ "GET", "/api/admin/users/", 1, admin_user_get },
+	{ "POST", "/api/admin/users/", 1, admin_user_action },
+	{ "GET", "/api/admin/events", 0, admin_events },
+	{ "POST", "/api/admin/events/", 1, admin_event_action },
+	{ "GET", "/api/admin/jobs", 0, admin_jobs },
+	{ "POST", "/api/admin/jobs/", 1, admin_job_action },
+	{ "POST", "/api/admin/subscriptions/", 1, admin_subscription_action },
+	{ "GET", "/api/admin/phone/orphans", 0, admin_phone_orphans },
+	{ "POST", "/api/admin/phone/repoint", 0, admin_phone_repoint },
+	{ "GET", "/metrics", 0, metrics_handle },
 };
 
 /* Routes a request: 404 for an unknown path, 405 for a wrong method. */

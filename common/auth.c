@@ -53,8 +53,8 @@ auth_require_or_reply(struct req *r, enum auth_need need)
 	if ((need == AUTH_ADMIN && c.role != JWT_ROLE_ADMIN) ||
 	    (need == AUTH_SERVICE && c.role == JWT_ROLE_USER)) {
 		req_error(r, XERR_FORBIDDEN, "forbidden",
-		    "this call needs a %s token",
-		    need == AUTH_ADMIN ? "admin" : "service");
+		    "this call needs %s token",
+		    need == AUTH_ADMIN ? "an admin" : "a service");
 		return -1;
 	}
 	memcpy(r->user_id, c.user_id, sizeof(r->user_id));

@@ -11,6 +11,7 @@
 #define TWILIO_URL_MAX		8192
 #define TWILIO_FORM_MAX		4096
 #define TWILIO_LIST_PAGE	"50"	/* one user has one number; more is a bug */
+#define TWILIO_PAGE_MAX		1000	/* Twilio's largest page, for whole-account lists */
 
 /* Returns 1 when s is prefix and 32 hex digits. */
 int
@@ -415,5 +416,129 @@ twilio_number_release(struct http *h, const struct cfg *cfg, const char *sid,
 	}
 	json_object_put(obj);
 	buf_free(path);
+	return rc;
+}
+
+/*
+ * Returns 1 when next is the next page Twilio names for our list:
+ * "/2010-04-01/Accounts/<our account>/IncomingPhoneNumbers.json?<query>"
+ * with a query of URL-safe bytes only; *query points into next.
+ */
+static int
+twilio_next_page(const struct cfg *cfg, const char *next, const char **query)
+{
+	static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-._~%&=+";
+	const char	*p = next;
+	size_t		 n;
+
+	*query = NULL;
+	n = strlen("/2010-04-01/Accounts/");
+	if (strncmp(p, "/2010-04-01/Accounts/", n) != 0)
+		return 0;
+	p += n;
+	n = strlen(cfg->twilio_account_sid);
+	if (strncmp(p, cfg->twilio_account_sid, n) != 0)
+		return 0;
+	p += n;
+	n = strlen("/IncomingPhoneNumbers.json?");
+	if (strncmp(p, "/IncomingPhoneNumbers.json?", n) != 0)
+		return 0;
+	p += n;
+	if (*p == '\0' || strlen(p) > TWILIO_FORM_MAX - 1 ||
+	    strspn(p, safe) != strlen(p))
+		return 0;
+	*query = p;
+	return 1;
+}
+
+enum xerr
+twilio_number_page(struct http *h, const struct cfg *cfg, const char *next,
+    struct json_object **out, const char **next_out,
+    struct twilio_error *err)
+{
+	struct json_object *list = NULL, *arr;
+	struct buf	*q = NULL;
+	const char	*query, *nx;
+	char		 size[16];
+	enum xerr	 rc;
+
+	*out = NULL;
+	*next_out = NULL;
+	snprintf(size, sizeof(size), "%d", TWILIO_PAGE_MAX);
+	memset(err, 0, sizeof(*err));
+	if ((q = buf_new(TWILIO_FORM_MAX)) == NULL)
+		return XERR_NOMEM;
+	if (next == NULL)
+		rc = http_form_add(q, "PageSize", size);
+	else if (!twilio_next_page(cfg, next, &query))
+		rc = XERR_BADREQ;
+	else
+		rc = buf_puts(q, query);
+	if (rc != XERR_OK)
+		goto out;
+	if ((rc = twilio_call(h, cfg, "GET", "IncomingPhoneNumbers.json", q,
+	    &list, err)) != XERR_OK)
+		goto out;
+	arr = jsonx_get(list, "incoming_phone_numbers");
+	if (!json_object_is_type(arr, json_type_array)) {
+		snprintf(err->message, sizeof(err->message),
+		    "Twilio answered the list without incoming_phone_numbers");
+		rc = XERR_UPSTREAM;
+		goto out;
+	}
+	/*
+	 * Another page only after a full one, and only where Twilio's own
+	 * next_page_uri points under our account: a short page is the last
+	 * whatever it says.
+	 */
+	nx = jsonx_str(list, "next_page_uri");
+	if (nx != NULL && json_object_array_length(arr) >= TWILIO_PAGE_MAX) {
+		if (!twilio_next_page(cfg, nx, &query)) {
+			snprintf(err->message, sizeof(err->message),
+			    "Twilio's next_page_uri is not a page of our list");
+			rc = XERR_UPSTREAM;
+			goto out;
+		}
+		*next_out = nx;
+	}
+	*out = list;
+	list = NULL;
+out:
+	json_object_put(list);
+	buf_free(q);
+	return rc;
+}
+
+enum xerr
+twilio_number_set_urls(struct http *h, const struct cfg *cfg, const char *sid,
+    const char *voice_url, const char *sms_url, const char *status_callback,
+    struct twilio_error *err)
+{
+	struct json_object *obj = NULL;
+	struct buf	*path = NULL, *form = NULL;
+	enum xerr	 rc;
+
+	memset(err, 0, sizeof(*err));
+	if (voice_url == NULL || sms_url == NULL || status_callback == NULL)
+		return XERR_BADREQ;
+	if ((rc = twilio_number_path(sid, &path)) != XERR_OK)
+		return rc;
+	if ((form = buf_new(TWILIO_FORM_MAX)) == NULL) {
+		rc = XERR_NOMEM;
+		goto out;
+	}
+	if ((rc = http_form_add(form, "VoiceUrl", voice_url)) ||
+	    (rc = http_form_add(form, "VoiceMethod", "POST")) ||
+	    (rc = http_form_add(form, "SmsUrl", sms_url)) ||
+	    (rc = http_form_add(form, "SmsMethod", "POST")) ||
+	    (rc = http_form_add(form, "StatusCallback", status_callback)) ||
+	    (rc = http_form_add(form, "StatusCallbackMethod", "POST")))
+		goto out;
+	rc = twilio_call(h, cfg, "POST", buf_data(path), form, &obj, err);
+out:
+	json_object_put(obj);
+	buf_free(path);
+	buf_free(form);
 	return rc;
 }

@@ -138,4 +138,27 @@ enum xerr	 twilio_number_fetch(struct http *h, const struct cfg *cfg,
 enum xerr	 twilio_number_release(struct http *h, const struct cfg *cfg,
 		    const char *sid, struct twilio_error *err);
 
+/*
+ * Reads one page of all the account's numbers, whatever their names: the
+ * first (1000 numbers) when next is NULL, else the page next names, which
+ * must be a *next_out of an earlier call.  On success *out is the list
+ * reply (caller puts it; "incoming_phone_numbers" is an array, its
+ * entries unchecked) and *next_out (borrowed from *out) the next page,
+ * or NULL after the last.  Only a full page has a next one; a full page
+ * whose next_page_uri does not name our list is XERR_UPSTREAM.
+ * XERR_BADREQ for a next that is not such a page.
+ */
+enum xerr	 twilio_number_page(struct http *h, const struct cfg *cfg,
+		    const char *next, struct json_object **out,
+		    const char **next_out, struct twilio_error *err);
+
+/*
+ * Points number sid's VoiceUrl, SmsUrl and StatusCallback (all POST) at
+ * the URLs given (all required).  Setting the same URLs again changes
+ * nothing, so a retry is harmless.
+ */
+enum xerr	 twilio_number_set_urls(struct http *h, const struct cfg *cfg,
+		    const char *sid, const char *voice_url, const char *sms_url,
+		    const char *status_callback, struct twilio_error *err);
+
 #endif

@@ -1,7 +1,20 @@
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
+#include "buf.h"
+#include "cfg.h"
+#include "http.h"
 #include "req.h"
 #include "twilio.h"
 
@@ -172,6 +185,225 @@ START_TEST(number_pick)
 }
 END_TEST
 
+/*
+ * The list pages and URL updates of the admin API, against a server that
+ * answers one request per connection: the first page holds 1000 numbers
+ * and names the next, the second is short.  What each request asked is
+ * written to a pipe, one line each.
+ */
+#define ACCT	"AC0123456789abcdef0123456789abcdef"
+#define NEXT	"/2010-04-01/Accounts/" ACCT \
+	"/IncomingPhoneNumbers.json?PageSize=1000&Page=1&PageToken=PAx2"
+
+enum pg_mode { PG_PAGES, PG_FOREIGN_NEXT };
+
+static pid_t	 pg_pid = -1;
+static int	 pg_port, pg_log[2];
+
+/* Serves one request on c as mode says; logs "METHOD target body". */
+static void
+pg_serve(int c, enum pg_mode mode)
+{
+	struct buf	*b = buf_new(1 << 20);
+	char		 in[8192], head[256], method[16], target[1024];
+	const char	*body, *cl;
+	ssize_t		 n;
+	size_t		 have = 0, i, count;
+	int		 len;
+
+	/* Headers, then Content-Length bytes of body. */
+	while ((n = read(c, in + have, sizeof(in) - 1 - have)) > 0) {
+		have += (size_t)n;
+		in[have] = '\0';
+		if ((body = strstr(in, "\r\n\r\n")) == NULL)
+			continue;
+		cl = strcasestr(in, "\r\nContent-Length:");
+		if (cl == NULL || cl > body || have - (size_t)(body + 4 - in) >=
+		    strtoul(cl + 17, NULL, 10) || have == sizeof(in) - 1)
+			break;
+	}
+	in[have] = '\0';
+	if (sscanf(in, "%15s %1023s", method, target) != 2)
+		_exit(1);
+	body = strstr(in, "\r\n\r\n");
+	dprintf(pg_log[1], "%s %s %s\n", method, target, body ? body + 4 : "");
+	count = strstr(target, "PageToken=PAx2") != NULL ? 3 : 1000;
+	buf_puts(b, "{\"incoming_phone_numbers\":[");
+	for (i = 0; i < count; i++)
+		buf_printf(b, "%s{\"sid\":\"PN%032zx\",\"phone_number\":"
+		    "\"+1415555%04zu\",\"friendly_name\":\"xsb:u%zu\"}",
+		    i ? "," : "", i + (count == 3 ? 5000 : 0), i % 10000, i);
+	if (strcmp(method, "POST") == 0)
+		buf_reset(b), buf_puts(b, "{\"sid\":\"" PN_A "\"");
+	else if (count == 3)
+		buf_puts(b, "],\"next_page_uri\":\"https://x.test/junk\"");
+	else if (mode == PG_FOREIGN_NEXT)
+		buf_puts(b, "],\"next_page_uri\":\"/2010-04-01/Accounts/"
+		    "ACother/IncomingPhoneNumbers.json?PageToken=PAx2\"");
+	else
+		buf_puts(b, "],\"next_page_uri\":\"" NEXT "\"");
+	buf_puts(b, "}");
+	len = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: "
+	    "application/json\r\nContent-Length: %zu\r\nConnection: close"
+	    "\r\n\r\n", buf_len(b));
+	if (write(c, head, (size_t)len) < 0 ||
+	    write(c, buf_data(b), buf_len(b)) < 0)
+		_exit(1);
+	buf_free(b);
+}
+
+static void
+pg_start(enum pg_mode mode)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 slen = sizeof(sin);
+	int			 s, c, one = 1;
+
+	ck_assert_int_eq(pipe(pg_log), 0);
+	ck_assert_int_ge(s = socket(AF_INET, SOCK_STREAM, 0), 0);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(s, 8), 0);
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&sin, &slen), 0);
+	pg_port = ntohs(sin.sin_port);
+	ck_assert_int_ge(pg_pid = fork(), 0);
+	if (pg_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		alarm(20);
+		close(pg_log[0]);
+		for (;;) {
+			if ((c = accept(s, NULL, NULL)) < 0)
+				_exit(1);
+			pg_serve(c, mode);
+			close(c);
+		}
+	}
+	close(s);
+	close(pg_log[1]);
+}
+
+/* Stops the server; returns what it logged (caller frees). */
+static char *
+pg_stop(void)
+{
+	char	*log = calloc(1, 65536);
+	ssize_t	 n;
+	size_t	 have = 0;
+
+	kill(pg_pid, SIGKILL);
+	waitpid(pg_pid, NULL, 0);
+	pg_pid = -1;
+	while ((n = read(pg_log[0], log + have, 65535 - have)) > 0)
+		have += (size_t)n;
+	close(pg_log[0]);
+	return log;
+}
+
+/* A configuration pointing Twilio at the test server. */
+static struct cfg *
+pg_cfg(char *base, size_t basesz)
+{
+	static char	 acct[] = ACCT, token[] = "secret";
+	struct cfg	*cfg = calloc(1, sizeof(*cfg));
+
+	snprintf(base, basesz, "http://127.0.0.1:%d", pg_port);
+	cfg->twilio_api_base = base;
+	cfg->twilio_account_sid = acct;
+	cfg->twilio_auth_token = token;
+	cfg->http_connect_timeout_ms = 1000;
+	cfg->http_timeout_ms = 5000;
+	cfg->http_max_response = 1 << 20;
+	return cfg;
+}
+
+START_TEST(pages_followed)
+{
+	struct twilio_error	 err;
+	struct json_object	*page = NULL;
+	struct http		*h = NULL;
+	struct cfg		*cfg;
+	const char		*next = NULL;
+	char			 base[64], saved[512], *log;
+
+	pg_start(PG_PAGES);
+	cfg = pg_cfg(base, sizeof(base));
+	ck_assert_int_eq(http_open(cfg, &h), XERR_OK);
+	ck_assert_int_eq(twilio_number_page(h, cfg, NULL, &page, &next, &err),
+	    XERR_OK);
+	ck_assert_uint_eq(json_object_array_length(json_object_object_get(page,
+	    "incoming_phone_numbers")), 1000);
+	ck_assert_ptr_nonnull(next);
+	ck_assert_str_eq(next, NEXT);
+	snprintf(saved, sizeof(saved), "%s", next);
+	json_object_put(page);
+	/* A short page is the last, whatever its next_page_uri says. */
+	ck_assert_int_eq(twilio_number_page(h, cfg, saved, &page, &next, &err),
+	    XERR_OK);
+	ck_assert_uint_eq(json_object_array_length(json_object_object_get(page,
+	    "incoming_phone_numbers")), 3);
+	ck_assert_ptr_null(next);
+	json_object_put(page);
+	/* Never a page outside our list. */
+	ck_assert_int_eq(twilio_number_page(h, cfg, "https://evil.test/"
+	    "2010-04-01/Accounts/" ACCT "/IncomingPhoneNumbers.json?a=b",
+	    &page, &next, &err), XERR_BADREQ);
+	ck_assert_int_eq(twilio_number_page(h, cfg, "/2010-04-01/Accounts/"
+	    ACCT "/Calls.json?a=b", &page, &next, &err), XERR_BADREQ);
+	ck_assert_int_eq(twilio_number_page(h, cfg, "/2010-04-01/Accounts/"
+	    ACCT "/IncomingPhoneNumbers.json?a=b c", &page, &next, &err),
+	    XERR_BADREQ);
+	ck_assert_ptr_null(page);
+	/* The URLs of one number. */
+	ck_assert_int_eq(twilio_number_set_urls(h, cfg, PN_A,
+	    "https://b.test/phone/voice/u1", "https://b.test/phone/sms/u1",
+	    "https://b.test/phone/status/u1", &err), XERR_OK);
+	ck_assert_int_eq(twilio_number_set_urls(h, cfg, "PNbad",
+	    "https://b.test/v", "https://b.test/s", "https://b.test/c", &err),
+	    XERR_BADREQ);
+	http_close(h);
+	free(cfg);
+	log = pg_stop();
+	ck_assert_msg(strstr(log, "GET /2010-04-01/Accounts/" ACCT
+	    "/IncomingPhoneNumbers.json?PageSize=1000 ") != NULL, "%s", log);
+	ck_assert_msg(strstr(log, "GET " NEXT " ") != NULL, "%s", log);
+	ck_assert_msg(strstr(log, "POST /2010-04-01/Accounts/" ACCT
+	    "/IncomingPhoneNumbers/" PN_A ".json VoiceUrl=https%3A%2F%2Fb.test"
+	    "%2Fphone%2Fvoice%2Fu1&VoiceMethod=POST&SmsUrl=https%3A%2F%2F"
+	    "b.test%2Fphone%2Fsms%2Fu1&SmsMethod=POST&StatusCallback=https%3A"
+	    "%2F%2Fb.test%2Fphone%2Fstatus%2Fu1&StatusCallbackMethod=POST\n")
+	    != NULL, "%s", log);
+	ck_assert_ptr_null(strstr(log, "PNbad"));
+	free(log);
+}
+END_TEST
+
+/* A full page whose next page is not ours: the list cannot be trusted. */
+START_TEST(pages_foreign_next)
+{
+	struct twilio_error	 err;
+	struct json_object	*page = NULL;
+	struct http		*h = NULL;
+	struct cfg		*cfg;
+	const char		*next = NULL;
+	char			 base[64];
+
+	pg_start(PG_FOREIGN_NEXT);
+	cfg = pg_cfg(base, sizeof(base));
+	ck_assert_int_eq(http_open(cfg, &h), XERR_OK);
+	ck_assert_int_eq(twilio_number_page(h, cfg, NULL, &page, &next, &err),
+	    XERR_UPSTREAM);
+	ck_assert_ptr_null(page);
+	ck_assert_ptr_null(next);
+	ck_assert_ptr_nonnull(strstr(err.message, "next_page_uri"));
+	http_close(h);
+	free(cfg);
+	free(pg_stop());
+}
+END_TEST
+
 static Suite *
 twilio_suite(void)
 {
@@ -192,6 +424,11 @@ twilio_suite(void)
 	tc = tcase_create("numbers");
 	tcase_add_test(tc, number_parse);
 	tcase_add_test(tc, number_pick);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pages");
+	tcase_add_test(tc, pages_followed);
+	tcase_add_test(tc, pages_foreign_next);
 	suite_add_tcase(s, tc);
 	return s;
 }
