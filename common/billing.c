@@ -291,25 +291,18 @@ billing_user_or_reply(struct req *r, struct billing_user *u)
 static enum xerr
 billing_tier_load(struct db *db, const char *name, struct billing_tier *t)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 args[1];
+	struct tiers_row row;
 	enum xerr	 rc;
 
 	memset(t, 0, sizeof(*t));
 	if (snprintf(t->name, sizeof(t->name), "%s", name) >=
 	    (int)sizeof(t->name))
 		return XERR_NOTFOUND;
-	args[0] = DB_STR(name);
-	if ((rc = db_query(db, STMT_TIER_GET, args, 1, &res)) != XERR_OK)
+	if ((rc = tiers_load(db, name, &row)) != XERR_OK)
 		return rc;
-	if (db_res_rows(res) != 1) {
-		db_res_free(res);
-		return XERR_NOTFOUND;
-	}
-	t->price_cents = db_res_int(res, 0, 0, 0);
-	t->voice_included = db_res_int(res, 0, 1, 0);
-	t->sms_included = db_res_int(res, 0, 2, 0);
-	db_res_free(res);
+	t->price_cents = row.price_cents;
+	t->voice_included = row.voice_included;
+	t->sms_included = row.sms_included;
 	return XERR_OK;
 }
 
@@ -765,7 +758,7 @@ billing_usage(struct req *r)
 	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
 	    billing_user_or_reply(r, &u) != 0)
 		return;
-	if ((rc = usage_period(r->db, r->user_id, (int64_t)time(NULL), &start,
+	if ((rc = billing_period(r, &u, (int64_t)time(NULL), &start,
 	    &end)) != XERR_OK || (rc = usage_report(r->db, r->user_id, u.tier,
 	    start, end, &rep)) != XERR_OK) {
 		billing_fail(r, rc, "the usage report");

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "money.h"
 #include "notify.h"
+#include "tiers.h"
 #include "smtp.h"
 #include "worker.h"
 
@@ -775,23 +776,20 @@ static enum xerr
 notify_tier_name(struct worker_ctx *w, struct json_object *p,
     const char *key)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[1];
-	const char	*tier, *name;
+	struct tiers_row t;
+	const char	*tier;
 	char		 field[64];
 	enum xerr	 rc;
 
 	if ((tier = jsonx_str(p, key)) == NULL)
 		return XERR_OK;
-	a[0] = DB_STR(tier);
-	if ((rc = db_query(w->db, STMT_TIER_GET, a, 1, &res)))
+	if ((rc = tiers_load(w->db, tier, &t)) == XERR_NOTFOUND)
+		return XERR_OK;
+	if (rc != XERR_OK)
 		return rc;
 	snprintf(field, sizeof(field), "%s_name", key);
-	if (db_res_rows(res) == 1 && (name = db_res_str(res, 0, 5)) != NULL &&
-	    jsonx_add_str(p, field, name) != 0)
-		rc = XERR_NOMEM;
-	db_res_free(res);
-	return rc;
+	return jsonx_add_str(p, field, t.display_name) != 0 ? XERR_NOMEM :
+	    XERR_OK;
 }
 
 /*

@@ -116,28 +116,31 @@ static const struct {
 	    "ON DUPLICATE KEY UPDATE id = id"),
 
 	/* usage */
-	S(TIER_GET,
-	    "SELECT monthly_price_cents, voice_minutes_included, "
-	    "sms_included, phone_eligible, phone_fee_cents, display_name "
-	    "FROM tiers WHERE name = ?"),
 	S(USAGE_INSERT,
 	    "INSERT INTO usage_events (user_id, kind, quantity, occurred_at, "
 	    "source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)"),
 	S(USAGE_BY_KEY,
 	    "SELECT id, user_id, kind, quantity, occurred_at, source "
 	    "FROM usage_events WHERE idempotency_key = ?"),
-	/* Voice is billed per started minute of each call. */
+	/*
+	 * One round trip for a period's bill: voice is billed per started
+	 * minute of each call, and the phone fee is due when a number was
+	 * held at any time in the period.
+	 */
 	S(USAGE_SUM,
 	    "SELECT "
 	    "COALESCE(SUM(IF(kind = 'voice', quantity, 0)), 0), "
 	    "COALESCE(SUM(IF(kind = 'voice', (quantity + 59) DIV 60, 0)), 0), "
 	    "COALESCE(SUM(kind = 'voice'), 0), "
-	    "COALESCE(SUM(IF(kind = 'sms', quantity, 0)), 0) "
+	    "COALESCE(SUM(IF(kind = 'sms', quantity, 0)), 0), "
+	    "(SELECT COUNT(*) FROM phone_numbers p WHERE p.user_id = ? "
+	    "AND p.held_from < ? AND (p.held_to IS NULL OR p.held_to > ?)) "
 	    "FROM usage_events WHERE user_id = ? AND occurred_at >= ? "
 	    "AND occurred_at < ?"),
-	S(PHONE_HELD,
-	    "SELECT COUNT(*) FROM phone_numbers WHERE user_id = ? "
-	    "AND held_from < ? AND (held_to IS NULL OR held_to > ?)"),
+	S(TIERS_ALL,
+	    "SELECT name, monthly_price_cents, voice_minutes_included, "
+	    "sms_included, phone_eligible, phone_fee_cents, display_name "
+	    "FROM tiers"),
 
 	/* phone */
 	S(PHONE_USER_GET,

@@ -1,5 +1,9 @@
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include "db.h"
 
 #include "tiers.h"
 
@@ -69,4 +73,58 @@ tiers_phone_eligible(const char *tier)
 	int	 i = tiers_rank(tier);
 
 	return i >= 0 && tiers[i].phone;
+}
+
+#define TIERS_CACHE_SECONDS	60
+#define TIERS_CACHE_MAX		16
+
+static struct tiers_row	 tiers_cache[TIERS_CACHE_MAX];
+static size_t		 tiers_ncache;
+static time_t		 tiers_loaded;
+
+/* Reads the whole tiers table into the cache. */
+static enum xerr
+tiers_refresh(struct db *db)
+{
+	struct db_res	*res = NULL;
+	struct tiers_row *t;
+	size_t		 i;
+	enum xerr	 rc;
+
+	if ((rc = db_query(db, STMT_TIERS_ALL, NULL, 0, &res)) != XERR_OK)
+		return rc;
+	tiers_ncache = 0;
+	for (i = 0; i < db_res_rows(res) && i < TIERS_CACHE_MAX; i++) {
+		t = &tiers_cache[tiers_ncache++];
+		snprintf(t->name, sizeof(t->name), "%s", db_res_str(res, i, 0));
+		t->price_cents = db_res_int(res, i, 1, 0);
+		t->voice_included = db_res_int(res, i, 2, 0);
+		t->sms_included = db_res_int(res, i, 3, 0);
+		t->phone_eligible = db_res_int(res, i, 4, 0) != 0;
+		t->phone_fee_cents = db_res_int(res, i, 5, 0);
+		snprintf(t->display_name, sizeof(t->display_name), "%s",
+		    db_res_isnull(res, i, 6) ? t->name : db_res_str(res, i, 6));
+	}
+	db_res_free(res);
+	tiers_loaded = time(NULL);
+	return XERR_OK;
+}
+
+enum xerr
+tiers_load(struct db *db, const char *name, struct tiers_row *out)
+{
+	size_t		 i;
+	enum xerr	 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (tiers_ncache == 0 || time(NULL) - tiers_loaded >=
+	    TIERS_CACHE_SECONDS || time(NULL) < tiers_loaded)
+		if ((rc = tiers_refresh(db)) != XERR_OK)
+			return rc;
+	for (i = 0; i < tiers_ncache; i++)
+		if (name != NULL && strcmp(tiers_cache[i].name, name) == 0) {
+			*out = tiers_cache[i];
+			return XERR_OK;
+		}
+	return XERR_NOTFOUND;
 }

@@ -4,6 +4,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "tiers.h"
 #include "usage.h"
 
 enum xerr
@@ -78,7 +79,8 @@ usage_report(struct db *db, const char *user_id, const char *tier,
     int64_t start, int64_t end, struct usage_report *out)
 {
 	struct db_res	*res = NULL;
-	struct dbv	 args[3];
+	struct tiers_row t;
+	struct dbv	 args[6];
 	enum xerr	 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -86,39 +88,31 @@ usage_report(struct db *db, const char *user_id, const char *tier,
 	out->start = start;
 	out->end = end;
 
-	args[0] = DB_STR(tier);
-	if ((rc = db_query(db, STMT_TIER_GET, args, 1, &res)) != XERR_OK)
+	if ((rc = tiers_load(db, tier, &t)) != XERR_OK) {
+		if (rc == XERR_NOTFOUND) {
+			log_errorx("usage: unknown tier %s", tier);
+			rc = XERR_INTERNAL;
+		}
 		return rc;
-	if (db_res_rows(res) == 0) {
-		db_res_free(res);
-		log_errorx("usage: unknown tier %s", tier);
-		return XERR_INTERNAL;
 	}
-	out->price_cents = db_res_int(res, 0, 0, 0);
-	out->use.voice_included = db_res_int(res, 0, 1, 0);
-	out->use.sms_included = db_res_int(res, 0, 2, 0);
-	out->use.phone_fee_cents = db_res_int(res, 0, 4, MONEY_PHONE_FEE_CENTS);
-	db_res_free(res);
-	res = NULL;
+	out->price_cents = t.price_cents;
+	out->use.voice_included = t.voice_included;
+	out->use.sms_included = t.sms_included;
+	out->use.phone_fee_cents = t.phone_fee_cents;
 
 	args[0] = DB_STR(user_id);
-	args[1] = DB_INT(start);
-	args[2] = DB_INT(end);
-	if ((rc = db_query(db, STMT_USAGE_SUM, args, 3, &res)) != XERR_OK)
+	args[1] = DB_INT(end);
+	args[2] = DB_INT(start);
+	args[3] = DB_STR(user_id);
+	args[4] = DB_INT(start);
+	args[5] = DB_INT(end);
+	if ((rc = db_query(db, STMT_USAGE_SUM, args, 6, &res)) != XERR_OK)
 		return rc;
 	out->voice_seconds = db_res_int(res, 0, 0, 0);
 	out->use.voice_minutes = db_res_int(res, 0, 1, 0);
 	out->calls = db_res_int(res, 0, 2, 0);
 	out->use.sms = db_res_int(res, 0, 3, 0);
-	db_res_free(res);
-	res = NULL;
-
-	args[0] = DB_STR(user_id);
-	args[1] = DB_INT(end);
-	args[2] = DB_INT(start);
-	if ((rc = db_query(db, STMT_PHONE_HELD, args, 3, &res)) != XERR_OK)
-		return rc;
-	out->use.phone_periods = db_res_int(res, 0, 0, 0) > 0 ? 1 : 0;
+	out->use.phone_periods = db_res_int(res, 0, 4, 0) > 0 ? 1 : 0;
 	db_res_free(res);
 	return money_bill(&out->use, &out->bill);
 }
