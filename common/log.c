@@ -50,6 +50,9 @@ log_rid(void)
  * control characters escaped, so a line is always one line whatever the
  * input (a hostile header value cannot forge a second log line).
  */
+static void log_vlog(enum log_level, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 log_vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 {

@@ -211,14 +211,51 @@ req_json_members(struct json_object *o)
 }
 
 /*
+ * Returns 1 when the n bytes at s are a number as RFC 8259 writes them.
+ * json-c also takes "1.", "1.e5", "00", "-01" and "08.5".
+ */
+static int
+req_json_number_ok(const char *s, size_t n)
+{
+	size_t	 i = 0, d;
+
+	if (i < n && s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0')
+		i++;
+	else {
+		for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			continue;
+		if (i == d)
+			return 0;
+	}
+	if (i < n && s[i] == '.') {
+		for (d = ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			continue;
+		if (i == d)
+			return 0;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		if (++i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			continue;
+		if (i == d)
+			return 0;
+	}
+	return i == n;
+}
+
+/*
  * What json-c accepts but would read other than written, or should not
  * accept, in a text it has parsed: UTF-8 that is not the shortest form or
  * encodes a surrogate (it checks the byte pattern only), a raw control
  * character in a string, NaN and Infinity, a \u0000 escape (our strings
- * are C strings: "a\u0000b" would read as "a"), an integer outside int64
- * (json-c saturates it), and a key repeated in one object (json-c keeps
- * the last).  Outside strings every ':' ends one member, so fewer members
- * in the tree means a repeat.  Returns 0 when none is there.
+ * are C strings: "a\u0000b" would read as "a"), a number RFC 8259 does
+ * not allow, an integer outside int64 (json-c saturates it), and a key
+ * repeated in one object (json-c keeps the last).  Outside strings every
+ * ':' ends one member, so fewer members in the tree means a repeat.
+ * Returns 0 when none is there.
  */
 static int
 req_json_ambiguous(const char *s, size_t len, struct json_object *root)
@@ -260,6 +297,8 @@ req_json_ambiguous(const char *s, size_t len, struct json_object *root)
 			for (j = i; j < len && strchr("-+.eE0123456789",
 			    s[j]) != NULL; j++)
 				;
+			if (!req_json_number_ok(s + i, j - i))
+				return -1;
 			if (memchr(s + i, '.', j - i) == NULL &&
 			    memchr(s + i, 'e', j - i) == NULL &&
 			    memchr(s + i, 'E', j - i) == NULL) {

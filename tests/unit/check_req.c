@@ -205,6 +205,11 @@ START_TEST(req_json_ambiguous_refused)
 		"[\"\xf4\x90\x80\x80\"]",		/* over U+10FFFF */
 		"[\"a\x01\"]",				/* raw control character */
 		"[NaN]", "[-Infinity]",
+		/* Numbers json-c takes; found by tests/fuzz/fuzz_event.c. */
+		"[1.]", "[1.e5]", "[00]", "[-01]", "[08.5]", "[0000]",
+		"{\"created\":05.}", "[-0.]", "[1.E-5]",
+		/* Half surrogates both read as U+FFFD: a repeated key. */
+		"{\"\\ud800\":1,\"\\udbff\":2}",
 	};
 	static const char *good[] = {
 		"{\"a\":1,\"b\":{\"a\":2},\"c\":[{\"a\":3},{\"a\":4}]}",
@@ -213,6 +218,8 @@ START_TEST(req_json_ambiguous_refused)
 		"[\"\\\\u0000\",\"\\u0001\"]",		/* an escaped backslash, then u0000 */
 		"[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x92\xa5\"]",	/* é € 💥 */
 		"[true,false,null]",
+		"[\"\\ud83d\\ude00\",\"\\uD83D\\uDE00\"]",	/* pairs */
+		"[0,-0,0.5,-0.0e-0,1e5,1E+5,2e-3,10,120.25e+10]",
 	};
 	struct json_object	*o = NULL;
 	size_t			 i;
