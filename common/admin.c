@@ -137,30 +137,6 @@ admin_in(const char *s, const char *const *set, size_t n)
 }
 
 /*
- * Answers a failure that is not the caller's: 503 when the database is
- * away or deadlocked (retry), else 500.
- */
-static void
-admin_fail(struct req *r, enum xerr rc, const char *what)
-{
-	switch (rc) {
-	case XERR_DB_GONE:
-	case XERR_DEADLOCK:
-	case XERR_UNAVAILABLE:
-		req_error(r, XERR_UNAVAILABLE, "database_unavailable",
-		    "%s failed; retry", what);
-		break;
-	case XERR_NOMEM:
-	case XERR_DB:
-		req_error(r, rc, NULL, "%s failed", what);
-		break;
-	default:
-		req_error(r, XERR_INTERNAL, NULL, "%s failed", what);
-		break;
-	}
-}
-
-/*
  * Splits a prefix route's rest "<id>/<action>" (action may be absent:
  * then *action is "") into id and action.  Returns 0, or -1 when a part
  * is empty or too long, or there is more.
@@ -442,7 +418,7 @@ admin_user_create(struct req *r)
 		goto out;
 	}
 	if (rc != XERR_OK || (rc = admin_user_load(r->db, id, &user))) {
-		admin_fail(r, rc, "creating the user");
+		req_fail(r, rc, "creating the user");
 		goto out;
 	}
 	log_info("admin %s: created user %s (%s)", r->user_id, id,
@@ -450,7 +426,7 @@ admin_user_create(struct req *r)
 	if ((o = json_object_new_object()) == NULL ||
 	    json_object_object_add(o, "user", user) != 0) {
 		json_object_put(user);
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	req_reply_json(r, 201, o);
@@ -539,7 +515,7 @@ admin_user_get(struct req *r)
 fail:
 	json_object_put(user);
 	json_object_put(o);
-	admin_fail(r, rc, "reading the user");
+	req_fail(r, rc, "reading the user");
 }
 
 /* POST /api/admin/users/<id>/revoke-tokens. */
@@ -556,7 +532,7 @@ admin_user_revoke(struct req *r, const char *id)
 	a[0] = DB_STR(id);
 	if ((rc = db_exec(r->db, STMT_ADMIN_USER_REVOKE, a, 1, &n, NULL)) !=
 	    XERR_OK) {
-		admin_fail(r, rc, "revoking the tokens");
+		req_fail(r, rc, "revoking the tokens");
 		return;
 	}
 	if (n == 0) {
@@ -565,7 +541,7 @@ admin_user_revoke(struct req *r, const char *id)
 	}
 	if ((rc = db_query(r->db, STMT_USER_JWT_VERSION, a, 1, &res)) !=
 	    XERR_OK) {
-		admin_fail(r, rc, "reading the new version");
+		req_fail(r, rc, "reading the new version");
 		return;
 	}
 	version = db_res_int(res, 0, 0, 0);
@@ -576,7 +552,7 @@ admin_user_revoke(struct req *r, const char *id)
 	    jsonx_add_str(o, "user_id", id) != 0 ||
 	    jsonx_add_int(o, "jwt_version", version) != 0) {
 		json_object_put(o);
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
 	req_reply_json(r, 200, o);
@@ -628,7 +604,7 @@ admin_events(struct req *r)
 		return;
 	}
 	if ((o = json_object_new_object()) == NULL) {
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
 	if (status != NULL && *status != '\0') {
@@ -643,7 +619,7 @@ admin_events(struct req *r)
 		    a, 1, admin_event_cols, NCOLS(admin_event_cols), 0);
 	}
 	if (rc != XERR_OK)
-		admin_fail(r, rc, "listing the events");
+		req_fail(r, rc, "listing the events");
 	else
 		req_reply_json(r, 200, o);
 	json_object_put(o);
@@ -663,7 +639,7 @@ admin_event_replay(struct req *r, const char *id)
 	a[0] = DB_STR(id);
 	if ((rc = db_query(r->db, STMT_ADMIN_EVENT_GET, a, 1, &res)) !=
 	    XERR_OK) {
-		admin_fail(r, rc, "reading the event");
+		req_fail(r, rc, "reading the event");
 		return;
 	}
 	if (db_res_rows(res) == 0) {
@@ -680,7 +656,7 @@ admin_event_replay(struct req *r, const char *id)
 	rc = webhook_apply(r->db, r->cfg, db_res_str(res, 0, 2),
 	    db_res_len(res, 0, 2), 1, &outcome, err, sizeof(err));
 	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK) {
-		admin_fail(r, rc, "the replay");
+		req_fail(r, rc, "the replay");
 		goto out;
 	}
 	if (rc != XERR_OK) {
@@ -701,7 +677,7 @@ admin_event_replay(struct req *r, const char *id)
 	    jsonx_add_str(o, "type", type) != 0 ||
 	    jsonx_add_str(o, "previous_status", before) != 0 ||
 	    jsonx_add_str(o, "status", outcome) != 0) {
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	req_reply_json(r, 200, o);
@@ -755,14 +731,14 @@ admin_jobs(struct req *r)
 		return;
 	}
 	if ((o = json_object_new_object()) == NULL) {
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
 	a[0] = DB_STR(state);
 	a[1] = DB_INT(limit);
 	if ((rc = admin_add_rows(r->db, o, "jobs", STMT_ADMIN_JOBS_BY_STATE, a,
 	    2, admin_job_cols, NCOLS(admin_job_cols), 0)) != XERR_OK)
-		admin_fail(r, rc, "listing the jobs");
+		req_fail(r, rc, "listing the jobs");
 	else
 		req_reply_json(r, 200, o);
 	json_object_put(o);
@@ -781,13 +757,13 @@ admin_job_retry(struct req *r, long long id)
 	a[0] = DB_INT(id);
 	if ((rc = db_exec(r->db, STMT_ADMIN_JOB_RETRY, a, 1, &n, NULL)) !=
 	    XERR_OK) {
-		admin_fail(r, rc, "retrying the job");
+		req_fail(r, rc, "retrying the job");
 		return;
 	}
 	if (n == 0) {
 		if ((rc = db_query(r->db, STMT_ADMIN_JOB_STATE, a, 1, &res)) !=
 		    XERR_OK)
-			admin_fail(r, rc, "reading the job");
+			req_fail(r, rc, "reading the job");
 		else if (db_res_rows(res) == 0)
 			req_error(r, XERR_NOTFOUND, "no_such_job", "no job %lld",
 			    id);
@@ -804,7 +780,7 @@ admin_job_retry(struct req *r, long long id)
 	    jsonx_add_str(o, "state", "pending") != 0 ||
 	    jsonx_add_int(o, "attempts", 0) != 0) {
 		json_object_put(o);
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
 	req_reply_json(r, 200, o);
@@ -833,7 +809,7 @@ admin_jobs_retry_dead(struct req *r)
 	a[1] = DB_STR(kind);
 	if ((rc = db_exec(r->db, STMT_ADMIN_JOBS_RETRY_DEAD, a, 2, &n,
 	    NULL)) != XERR_OK) {
-		admin_fail(r, rc, "retrying the dead jobs");
+		req_fail(r, rc, "retrying the dead jobs");
 		return;
 	}
 	log_info("admin %s: %llu dead jobs%s%s retried", r->user_id,
@@ -841,7 +817,7 @@ admin_jobs_retry_dead(struct req *r)
 	if ((o = json_object_new_object()) == NULL ||
 	    jsonx_add_int(o, "retried", (int64_t)n) != 0) {
 		json_object_put(o);
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
 	req_reply_json(r, 200, o);
@@ -948,7 +924,7 @@ admin_resync(struct req *r, const char *sub_id)
 	enum xerr		 rc;
 
 	if ((path = buf_new(512)) == NULL) {
-		admin_fail(r, XERR_NOMEM, "the resync");
+		req_fail(r, XERR_NOMEM, "the resync");
 		return;
 	}
 	if ((rc = buf_puts(path, "/v1/subscriptions/")) != XERR_OK ||
@@ -978,13 +954,13 @@ admin_resync(struct req *r, const char *sub_id)
 	}
 	if ((rc = admin_resync_event(r->cfg, sub, sub_id, &payload, evid,
 	    sizeof(evid))) != XERR_OK) {
-		admin_fail(r, rc, "the resync");
+		req_fail(r, rc, "the resync");
 		goto out;
 	}
 	rc = webhook_apply(r->db, r->cfg, payload, strlen(payload), 0,
 	    &outcome, err, sizeof(err));
 	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK) {
-		admin_fail(r, rc, "the resync");
+		req_fail(r, rc, "the resync");
 		goto out;
 	}
 	if (rc != XERR_OK) {
@@ -998,7 +974,7 @@ admin_resync(struct req *r, const char *sub_id)
 	    (st = json_object_new_object()) == NULL ||
 	    json_object_object_add(o, "stripe", st) != 0) {
 		json_object_put(st);
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	bad = jsonx_add_str(o, "event_id", evid);
@@ -1010,11 +986,11 @@ admin_resync(struct req *r, const char *sub_id)
 	if (bad == 0 && (rc = admin_add_rows(r->db, o, "subscription",
 	    STMT_ADMIN_SUB_GET, a, 1, admin_oursub_cols,
 	    NCOLS(admin_oursub_cols), 1)) != XERR_OK) {
-		admin_fail(r, rc, "reading the subscription");
+		req_fail(r, rc, "reading the subscription");
 		goto out;
 	}
 	if (bad) {
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	req_reply_json(r, 200, o);
@@ -1217,7 +1193,7 @@ admin_phone_orphans(struct req *r)
 		return;
 	if ((rc = admin_nums_read(r, &ns, &terr)) != XERR_OK) {
 		if (rc == XERR_NOMEM)
-			admin_fail(r, rc, "reading Twilio's numbers");
+			req_fail(r, rc, "reading Twilio's numbers");
 		else if (rc == XERR_TOOBIG)
 			req_error(r, XERR_INTERNAL, NULL, "more than %d numbers "
 			    "or %d pages at Twilio: compare by hand",
@@ -1230,13 +1206,13 @@ admin_phone_orphans(struct req *r)
 	}
 	if ((rc = db_query(r->db, STMT_ADMIN_PHONES_HELD, NULL, 0, &res)) !=
 	    XERR_OK) {
-		admin_fail(r, rc, "reading the numbers held");
+		req_fail(r, rc, "reading the numbers held");
 		goto out;
 	}
 	if ((o = json_object_new_object()) == NULL ||
 	    (bought = json_object_new_array()) == NULL ||
 	    (gone = json_object_new_array()) == NULL) {
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	/* Both lists are in sid order: one merge finds what is on one side. */
@@ -1270,12 +1246,12 @@ admin_phone_orphans(struct req *r)
 	bad |= jsonx_add_int(o, "ours", (int64_t)ours);
 	bad |= jsonx_add_int(o, "matched", (int64_t)matched);
 	if (bad || json_object_object_add(o, "bought_not_ours", bought) != 0) {
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	bought = NULL;
 	if (json_object_object_add(o, "ours_gone_at_twilio", gone) != 0) {
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	gone = NULL;
@@ -1381,7 +1357,7 @@ admin_phone_repoint(struct req *r)
 	a[1] = DB_INT(limit);
 	if ((rc = db_query(r->db, STMT_ADMIN_PHONES_PAGE, a, 2, &res)) !=
 	    XERR_OK) {
-		admin_fail(r, rc, "reading the numbers held");
+		req_fail(r, rc, "reading the numbers held");
 		return;
 	}
 	if ((o = json_object_new_object()) == NULL ||
@@ -1392,7 +1368,7 @@ admin_phone_repoint(struct req *r)
 	    (status = buf_new(ADMIN_URL_MAX)) == NULL) {
 		if (jsonx_get(o, "numbers") == NULL)
 			json_object_put(nums);
-		admin_fail(r, XERR_NOMEM, "the repoint");
+		req_fail(r, XERR_NOMEM, "the repoint");
 		goto out;
 	}
 	n = db_res_rows(res);
@@ -1407,7 +1383,7 @@ admin_phone_repoint(struct req *r)
 	bad |= jsonx_add_str(o, "next_after", n == (size_t)limit ?
 	    db_res_str(res, n - 1, 0) : NULL);
 	if (bad) {
-		admin_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	req_reply_json(r, 200, o);

@@ -196,27 +196,6 @@ fail:
 	return rc;
 }
 
-/*
- * Answers a failure that is not the caller's: 503 when the database is
- * away or deadlocked (retry), else 500.
- */
-static void
-billing_fail(struct req *r, enum xerr rc, const char *what)
-{
-	switch (rc) {
-	case XERR_DB_GONE:
-	case XERR_DEADLOCK:
-	case XERR_UNAVAILABLE:
-	case XERR_NOMEM:
-	case XERR_DB:
-		req_error(r, rc, NULL, "%s failed", what);
-		break;
-	default:
-		req_error(r, XERR_INTERNAL, NULL, "%s failed", what);
-		break;
-	}
-}
-
 /* Copies a cell (NULL: "") into dst; returns -1 when it does not fit. */
 static int
 billing_cell(char *dst, size_t sz, const struct db_res *res, size_t col)
@@ -283,7 +262,7 @@ billing_user_or_reply(struct req *r, struct billing_user *u)
 	if (rc == XERR_NOTFOUND)
 		req_error(r, XERR_UNAUTH, "invalid_token", "unknown user");
 	else
-		billing_fail(r, rc, "loading the account");
+		req_fail(r, rc, "loading the account");
 	return -1;
 }
 
@@ -337,7 +316,7 @@ billing_target_or_reply(struct req *r, struct billing_tier *t)
 		goto out;
 	}
 	if ((rc = billing_tier_load(r->db, name, t)) != XERR_OK) {
-		billing_fail(r, rc == XERR_NOTFOUND ? XERR_INTERNAL : rc,
+		req_fail(r, rc == XERR_NOTFOUND ? XERR_INTERNAL : rc,
 		    "loading the tier");
 		goto out;
 	}
@@ -417,7 +396,7 @@ billing_stripe_or_reply(struct req *r, const char *method, const char *path,
 			    "%s: Stripe answered HTTP %ld; try again later",
 			    what, status);
 	} else
-		billing_fail(r, rc, what);
+		req_fail(r, rc, what);
 	return -1;
 }
 
@@ -450,7 +429,7 @@ billing_item_or_reply(struct req *r, struct billing_user *u)
 		return 0;
 	if ((path = buf_new(BILLING_PATH_MAX)) == NULL ||
 	    (rc = billing_sub_path(u->sub, path)) != XERR_OK) {
-		billing_fail(r, path == NULL ? XERR_NOMEM : rc,
+		req_fail(r, path == NULL ? XERR_NOMEM : rc,
 		    "building the request");
 		goto out;
 	}
@@ -553,7 +532,7 @@ billing_sub_change(struct req *r, const struct billing_user *u,
 
 	if ((path = buf_new(BILLING_PATH_MAX)) == NULL ||
 	    (rc = billing_sub_path(u->sub, path)) != XERR_OK) {
-		billing_fail(r, path == NULL ? XERR_NOMEM : rc,
+		req_fail(r, path == NULL ? XERR_NOMEM : rc,
 		    "building the request");
 		goto out;
 	}
@@ -568,7 +547,7 @@ billing_sub_change(struct req *r, const struct billing_user *u,
 		end = 0;
 	if ((o = json_object_new_object()) == NULL ||
 	    (s = billing_add_new(o, "subscription", 0)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	bad = jsonx_add_str(o, "action", action);
@@ -580,7 +559,7 @@ billing_sub_change(struct req *r, const struct billing_user *u,
 	    jsonx_bool(sub, "cancel_at_period_end", 0));
 	bad |= billing_add_opt(s, "current_period_end", end != 0, end);
 	if (bad) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	req_reply_json(r, 200, o);
@@ -611,12 +590,12 @@ billing_customer_or_reply(struct req *r, struct billing_user *u)
 	if (u->customer[0] != '\0')
 		return 0;
 	if ((form = buf_new(BILLING_FORM_MAX)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "building the request");
+		req_fail(r, XERR_NOMEM, "building the request");
 		goto out;
 	}
 	if ((rc = http_form_add(form, "email", u->email)) ||
 	    (rc = http_form_add(form, "metadata[user_id]", r->user_id))) {
-		billing_fail(r, rc, "building the request");
+		req_fail(r, rc, "building the request");
 		goto out;
 	}
 	billing_idem(idem, "customer:%s", r->user_id);
@@ -633,7 +612,7 @@ billing_customer_or_reply(struct req *r, struct billing_user *u)
 	args[1] = DB_STR(r->user_id);
 	if ((rc = db_exec(r->db, STMT_USER_SET_CUSTOMER, args, 2, &n,
 	    NULL)) != XERR_OK) {
-		billing_fail(r, rc, "recording the customer");
+		req_fail(r, rc, "recording the customer");
 		goto out;
 	}
 	if (n == 1) {
@@ -642,7 +621,7 @@ billing_customer_or_reply(struct req *r, struct billing_user *u)
 	} else {
 		if ((rc = billing_user_load(r->db, r->user_id, u)) != XERR_OK ||
 		    u->customer[0] == '\0') {
-			billing_fail(r, rc, "recording the customer");
+			req_fail(r, rc, "recording the customer");
 			goto out;
 		}
 		log_info("user %s: customer %s recorded meanwhile; %s unused",
@@ -674,7 +653,7 @@ billing_checkout(struct req *r, struct billing_user *u,
 	if (billing_customer_or_reply(r, u) != 0)
 		return;
 	if ((form = buf_new(BILLING_FORM_MAX)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "building the request");
+		req_fail(r, XERR_NOMEM, "building the request");
 		goto out;
 	}
 	if ((rc = http_form_add(form, "mode", "subscription")) ||
@@ -689,7 +668,7 @@ billing_checkout(struct req *r, struct billing_user *u,
 	    (rc = http_form_add(form, "metadata[user_id]", r->user_id)) ||
 	    (rc = http_form_add(form, "subscription_data[metadata][user_id]",
 	    r->user_id))) {
-		billing_fail(r, rc, "building the request");
+		req_fail(r, rc, "building the request");
 		goto out;
 	}
 	billing_idem(idem, "%s:checkout:%s:%lld", r->user_id, t->name,
@@ -709,7 +688,7 @@ billing_checkout(struct req *r, struct billing_user *u,
 	    jsonx_add_str(o, "action", "checkout") ||
 	    jsonx_add_str(o, "checkout_url", url) ||
 	    jsonx_add_str(o, "session_id", id)) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	req_reply_json(r, 200, o);
@@ -761,7 +740,7 @@ billing_usage(struct req *r)
 	if ((rc = billing_period(r, &u, (int64_t)time(NULL), &start,
 	    &end)) != XERR_OK || (rc = usage_report(r->db, r->user_id, u.tier,
 	    start, end, &rep)) != XERR_OK) {
-		billing_fail(r, rc, "the usage report");
+		req_fail(r, rc, "the usage report");
 		return;
 	}
 	vp = billing_percent(rep.use.voice_minutes, rep.use.voice_included);
@@ -773,7 +752,7 @@ billing_usage(struct req *r)
 	    (lim = billing_add_new(o, "limits", 0)) == NULL ||
 	    (ov = billing_add_new(o, "overage", 0)) == NULL ||
 	    (pct = billing_add_new(o, "percent_used", 0)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	bad = jsonx_add_int(p, "start", rep.start);
@@ -793,7 +772,7 @@ billing_usage(struct req *r)
 	bad |= billing_add_opt(pct, "voice", vp >= 0, vp);
 	bad |= billing_add_opt(pct, "sms", sp >= 0, sp);
 	if (bad) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	req_reply_json(r, 200, o);
@@ -933,7 +912,7 @@ billing_history(struct req *r)
 		args[4] = DB_INT(limit + 1);
 		if ((rc = db_query(r->db, STMT_BILLING_INVOICES, args, 5,
 		    &inv)) != XERR_OK) {
-			billing_fail(r, rc, "loading invoices");
+			req_fail(r, rc, "loading invoices");
 			goto out;
 		}
 	}
@@ -943,7 +922,7 @@ billing_history(struct req *r)
 		args[2] = DB_INT(limit + 1);
 		if ((rc = db_query(r->db, STMT_BILLING_EVENTS, args, 3,
 		    &ev)) != XERR_OK) {
-			billing_fail(r, rc, "loading billing events");
+			req_fail(r, rc, "loading billing events");
 			goto out;
 		}
 	}
@@ -955,7 +934,7 @@ billing_history(struct req *r)
 		last = db_res_str(inv, n, 0);
 		if (last == NULL || next.invoice_created <= 0 ||
 		    strlen(last) > BILLING_INVOICE_ID_MAX) {
-			billing_fail(r, XERR_INTERNAL, "paging invoices");
+			req_fail(r, XERR_INTERNAL, "paging invoices");
 			goto out;
 		}
 		memcpy(next.invoice_id, last, strlen(last) + 1);
@@ -965,21 +944,21 @@ billing_history(struct req *r)
 	enc[0] = '\0';
 	if ((next.invoice_created > 0 || next.event_before > 0) &&
 	    (rc = billing_cursor_encode(&next, enc, sizeof(enc))) != XERR_OK) {
-		billing_fail(r, rc, "paging");
+		req_fail(r, rc, "paging");
 		goto out;
 	}
 
 	if ((o = json_object_new_object()) == NULL ||
 	    (ia = billing_add_new(o, "invoices", 1)) == NULL ||
 	    (ea = billing_add_new(o, "events", 1)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	bad = billing_rows(ia, inv, (size_t)limit, billing_invoice_json);
 	bad |= billing_rows(ea, ev, (size_t)limit, billing_event_json);
 	bad |= jsonx_add_str(o, "next_cursor", enc[0] != '\0' ? enc : NULL);
 	if (bad) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	req_reply_json(r, 200, o);
@@ -1025,7 +1004,7 @@ billing_estimate(struct req *r)
 	}
 	if ((rc = billing_tier_load(r->db, u.tier, &cur)) != XERR_OK ||
 	    (rc = billing_period(r, &u, now, &start, &end)) != XERR_OK) {
-		billing_fail(r, rc, "the estimate");
+		req_fail(r, rc, "the estimate");
 		return;
 	}
 	/*
@@ -1036,7 +1015,7 @@ billing_estimate(struct req *r)
 	rc = money_prorate(up && u.sub[0] != '\0' ? cur.price_cents : 0,
 	    up ? t.price_cents : 0, start, end, now, &p);
 	if (rc != XERR_OK) {
-		billing_fail(r, rc, "the proration");
+		req_fail(r, rc, "the proration");
 		return;
 	}
 	if (up)
@@ -1045,7 +1024,7 @@ billing_estimate(struct req *r)
 		via = to_free ? "cancel_at_period_end" : "subscription_update";
 
 	if ((o = json_object_new_object()) == NULL) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	bad = jsonx_add_str(o, "current_tier", u.tier);
@@ -1055,7 +1034,7 @@ billing_estimate(struct req *r)
 	bad |= billing_add_bool(o, "has_subscription", u.sub[0] != '\0');
 	if (bad || (per = billing_add_new(o, "period", 0)) == NULL ||
 	    (pr = billing_add_new(o, "proration", 0)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	bad = jsonx_add_int(per, "start", start);
@@ -1070,7 +1049,7 @@ billing_estimate(struct req *r)
 	bad |= jsonx_add_int(o, "effective_at", to_free ? end : now);
 	bad |= billing_add_opt(o, "next_billing_date", !to_free, end);
 	if (bad) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	req_reply_json(r, 200, o);
@@ -1138,13 +1117,13 @@ billing_upcoming(struct req *r)
 		return;
 	}
 	if ((form = buf_new(BILLING_FORM_MAX)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "building the request");
+		req_fail(r, XERR_NOMEM, "building the request");
 		goto out;
 	}
 	if ((rc = http_form_add(form, "customer", u.customer)) ||
 	    (u.sub[0] != '\0' &&
 	    (rc = http_form_add(form, "subscription", u.sub)))) {
-		billing_fail(r, rc, "building the request");
+		req_fail(r, rc, "building the request");
 		goto out;
 	}
 	/* A preview changes nothing: a fresh key each time is right. */
@@ -1155,7 +1134,7 @@ billing_upcoming(struct req *r)
 	    &inv) != 0)
 		goto out;
 	if ((o = json_object_new_object()) == NULL) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	bad = billing_add_from(o, "amount_due", inv, "amount_due");
@@ -1163,7 +1142,7 @@ billing_upcoming(struct req *r)
 	bad |= billing_add_from(o, "total", inv, "total");
 	bad |= jsonx_add_str(o, "currency", jsonx_str(inv, "currency"));
 	if (bad || (per = billing_add_new(o, "period", 0)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	bad = billing_add_from(per, "start", inv, "period_start");
@@ -1172,7 +1151,7 @@ billing_upcoming(struct req *r)
 	    "next_payment_attempt");
 	bad |= billing_add_lines(o, inv);
 	if (bad) {
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	req_reply_json(r, 200, o);
@@ -1221,7 +1200,7 @@ billing_price_or_reply(struct req *r, const struct billing_tier *t)
 
 	if (price == NULL || *price == '\0') {
 		log_errorx("no Stripe price configured for %s", t->name);
-		billing_fail(r, XERR_INTERNAL, "finding the price");
+		req_fail(r, XERR_INTERNAL, "finding the price");
 		return NULL;
 	}
 	return price;
@@ -1248,13 +1227,13 @@ billing_set_price(struct req *r, struct billing_user *u,
 	billing_idem(idem, "%s:%s:%s:%s:%s", r->user_id, u->sub, op, t->name,
 	    u->last_event);
 	if ((form = buf_new(BILLING_FORM_MAX)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "building the request");
+		req_fail(r, XERR_NOMEM, "building the request");
 		return;
 	}
 	if ((rc = http_form_add(form, "items[0][id]", u->item)) ||
 	    (rc = http_form_add(form, "items[0][price]", price)) ||
 	    (rc = http_form_add(form, "proration_behavior", proration))) {
-		billing_fail(r, rc, "building the request");
+		req_fail(r, rc, "building the request");
 		goto out;
 	}
 	billing_sub_change(r, u, form, idem, "subscription_updated");
@@ -1302,12 +1281,12 @@ billing_set_cancel(struct req *r, const struct billing_user *u, int cancel)
 	billing_idem(idem, "%s:%s:%s:%s", r->user_id, u->sub, op,
 	    u->last_event);
 	if ((form = buf_new(BILLING_FORM_MAX)) == NULL) {
-		billing_fail(r, XERR_NOMEM, "building the request");
+		req_fail(r, XERR_NOMEM, "building the request");
 		return;
 	}
 	if ((rc = http_form_add(form, "cancel_at_period_end",
 	    cancel ? "true" : "false")) != XERR_OK) {
-		billing_fail(r, rc, "building the request");
+		req_fail(r, rc, "building the request");
 		goto out;
 	}
 	billing_sub_change(r, u, form, idem, cancel ? "cancel_scheduled" :
@@ -1497,7 +1476,7 @@ billing_report_usage(struct req *r)
 
 	a[0] = DB_STR(user);
 	if ((rc = db_query(r->db, STMT_USER_JWT_VERSION, a, 1, &res))) {
-		billing_fail(r, rc, "looking up the user");
+		req_fail(r, rc, "looking up the user");
 		goto out;
 	}
 	if (db_res_rows(res) == 0) {
@@ -1508,13 +1487,13 @@ billing_report_usage(struct req *r)
 	res = NULL;
 	if ((rc = usage_record(r->db, user, kind, qty, at, "app", skey,
 	    &dup)) != XERR_OK) {
-		billing_fail(r, rc, "recording usage");
+		req_fail(r, rc, "recording usage");
 		goto out;
 	}
 	a[0] = DB_STR(skey);
 	if ((rc = db_query(r->db, STMT_USAGE_BY_KEY, a, 1, &res)) != XERR_OK ||
 	    db_res_rows(res) != 1) {
-		billing_fail(r, rc ? rc : XERR_INTERNAL, "reading usage");
+		req_fail(r, rc ? rc : XERR_INTERNAL, "reading usage");
 		goto out;
 	}
 	same = strcmp(db_res_str(res, 0, 1), user) == 0 &&
@@ -1531,7 +1510,7 @@ billing_report_usage(struct req *r)
 	    json_object_object_add(o, "replayed",
 	    json_object_new_boolean(dup)) != 0) {
 		json_object_put(entry);
-		billing_fail(r, XERR_NOMEM, "the reply");
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	req_reply_json(r, dup ? 200 : 201, o);

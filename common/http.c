@@ -74,9 +74,8 @@ http_resp_clear(struct http_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Writes the host[:port] of url, without user info, to host for logs. */
-static void
-http_host(const char *url, char *host, size_t sz)
+void
+http_url_host(const char *url, char *host, size_t sz)
 {
 	const char	*a, *end, *at;
 
@@ -295,7 +294,7 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *out)
 	if (cc != CURLE_OK) {
 		if (x.nomem)
 			goto fail;
-		http_host(req->url, host, sizeof(host));
+		http_url_host(req->url, host, sizeof(host));
 		if (x.over || cc == CURLE_FILESIZE_EXCEEDED)
 			log_warnx("http: %s %s: reply over %lu bytes",
 			    req->method, host, h->cfg->http_max_response);

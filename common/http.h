@@ -61,6 +61,9 @@ enum xerr	 http_do(struct http *h, const struct http_req *req,
 /* Frees what http_do() put in r and zeroes it. NULL is a no-op. */
 void		 http_resp_clear(struct http_resp *r);
 
+/* Writes the host[:port] of url, without user info, to host (for logs). */
+void		 http_url_host(const char *url, char *host, size_t sz);
+
 /*
  * Appends "name=value" to an application/x-www-form-urlencoded body, with
  * '&' before it unless form is empty.  Both are percent-encoded: RFC 3986

@@ -477,3 +477,23 @@ req_error(struct req *r, enum xerr rc, const char *code, const char *fmt, ...)
 	req_reply_json(r, status, root);
 	json_object_put(root);
 }
+
+void
+req_fail(struct req *r, enum xerr rc, const char *what)
+{
+	switch (rc) {
+	case XERR_DB_GONE:
+	case XERR_DEADLOCK:
+	case XERR_UNAVAILABLE:
+		req_error(r, XERR_UNAVAILABLE, "database_unavailable",
+		    "%s failed; retry", what);
+		break;
+	case XERR_NOMEM:
+	case XERR_DB:
+		req_error(r, rc, NULL, "%s failed", what);
+		break;
+	default:
+		req_error(r, XERR_INTERNAL, NULL, "%s failed", what);
+		break;
+	}
+}

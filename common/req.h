@@ -124,6 +124,13 @@ void		 req_reply_json(struct req *r, int status,
 void		 req_utf8_scrub(char *s);
 
 /*
+ * Answers a failure that is not the client's, about what (a few words,
+ * e.g. "recording usage"): 503 database_unavailable when the database is
+ * away or deadlocked (retry later), else 500.
+ */
+void		 req_fail(struct req *r, enum xerr rc, const char *what);
+
+/*
  * The one error writer: {"error":{"code":"...","message":"..."}} with the
  * status of rc.  code NULL means xerr_code(rc).
  */

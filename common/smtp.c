@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "smtp.h"
@@ -28,25 +29,6 @@ smtp_read_cb(char *dst, size_t size, size_t n, void *arg)
 	s->p += len;
 	s->left -= len;
 	return len;
-}
-
-/* Writes the host[:port] of url, without user info, to host for logs. */
-static void
-smtp_host(const char *url, char *host, size_t sz)
-{
-	const char	*a, *end, *at;
-
-	if ((a = strstr(url, "://")) != NULL)
-		a += 3;
-	else
-		a = url;
-	end = a + strcspn(a, "/?#");
-	for (at = end; at > a && at[-1] != '@'; at--)
-		continue;
-	if (at == end)
-		snprintf(host, sz, "-");
-	else
-		snprintf(host, sz, "%.*s", (int)(end - at), at);
 }
 
 int
@@ -137,7 +119,7 @@ smtp_send(const struct cfg *cfg, const char *from, const char *rcpt,
 		snprintf(err, errsz, "smtp: unusable envelope address");
 		return XERR_BADREQ;
 	}
-	smtp_host(cfg->smtp_url, host, sizeof(host));
+	http_url_host(cfg->smtp_url, host, sizeof(host));
 	/* Credentials never cross the network in clear outside the sandbox. */
 	if (cfg->smtp_user[0] != '\0' && !cfg->sandbox && !smtp_tls(cfg)) {
 		snprintf(err, errsz, "smtp %s: SMTP_USER is set but the relay "
