@@ -24,11 +24,11 @@ const count = async (user) => Number((await query('SELECT COUNT(*) AS n FROM usa
 test('U1 a service reports SMS and voice; the usage endpoint of the user shows it', async () => {
   const svc = token(await newUser(), ['-r', 'service']);
   const user = await newUser();
-  const r1 = await report(svc, { user_id: user, kind: 'sms', quantity: 120, idempotency_key: 'sms-batch-1' });
+  const r1 = await report(svc, { user_id: user, kind: 'sms', quantity: 120, idempotency_key: `sms-batch-${crypto.randomUUID()}` });
   assert.equal(r1.status, 201, r1.text);
   assert.equal(r1.json.replayed, false);
   assert.equal(r1.json.usage.quantity, 120);
-  const r2 = await report(svc, { user_id: user, kind: 'voice', quantity: 61 }, { 'Idempotency-Key': 'call-42' });
+  const r2 = await report(svc, { user_id: user, kind: 'voice', quantity: 61 }, { 'Idempotency-Key': `call-${crypto.randomUUID()}` });
   assert.equal(r2.status, 201, r2.text);
   const u = await request('GET', '/api/billing/usage', { token: token(user) });
   assert.equal(u.status, 200);
@@ -58,7 +58,7 @@ test('U2 a replay returns the first result and records nothing new; another body
 
 test('U3 only service or admin tokens may report; bad input is 400 and records nothing', async () => {
   const user = await newUser();
-  const body = { user_id: user, kind: 'sms', quantity: 1, idempotency_key: 'x1' };
+  const body = { user_id: user, kind: 'sms', quantity: 1, idempotency_key: `x1-${crypto.randomUUID()}` };
   assert.equal((await report(null, body)).status, 401);
   const asUser = await report(token(user), body);
   assert.equal(asUser.status, 403);
