@@ -27,8 +27,8 @@ WARN	+= -Werror
 endif
 OPT	?= -O2
 CFLAGS	?= $(OPT) -g
-CFLAGS	+= -std=c11 -D_GNU_SOURCE -fno-strict-aliasing $(WARN) $(PKG_CFLAGS) -Icommon
-LDLIBS	+= $(PKG_LIBS) -lm
+CFLAGS	+= -pthread -std=c11 -D_GNU_SOURCE -fno-strict-aliasing $(WARN) $(PKG_CFLAGS) -Icommon
+LDLIBS	+= $(PKG_LIBS) -lm -pthread
 ifneq ($(SANITIZE),)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS	+= -fsanitize=address,undefined

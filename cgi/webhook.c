@@ -22,5 +22,6 @@ webhook_route(struct req *r)
 int
 main(int argc, char *argv[])
 {
-	return server_main("webhook", argc, argv, webhook_route);
+	return server_main_threads("webhook", argc, argv, webhook_route,
+	    webhook_start);
 }

@@ -77,6 +77,17 @@ static const struct cfg_opt {
 	{ "STRIPE_WEBHOOK_SECRETS", CFG_SECRETS, CFG_REQUIRED, NULL, 0, 0,
 	  O(stripe_webhook_secrets),
 	  "webhook endpoint secrets, comma-separated (two during rotation)" },
+	{ "WEBHOOK_THREADS", CFG_UINT, CFG_OPTIONAL, "32", 1, 256,
+	  O(webhook_threads),
+	  "request threads per xsb-webhook process (one FastCGI connection "
+	  "each)" },
+	{ "WEBHOOK_COMMITTERS", CFG_UINT, CFG_OPTIONAL, "1", 1, 16,
+	  O(webhook_committers),
+	  "database connections per xsb-webhook process that store events, "
+	  "several deliveries per transaction" },
+	{ "WEBHOOK_BATCH_MAX", CFG_UINT, CFG_OPTIONAL, "32", 1, 256,
+	  O(webhook_batch_max),
+	  "most events stored in one transaction (1: one each)" },
 	{ "STRIPE_WEBHOOK_TOLERANCE", CFG_UINT, CFG_OPTIONAL, "300", 1, 86400,
 	  O(stripe_webhook_tolerance),
 	  "max age (and future skew) of a Stripe-Signature timestamp, seconds" },

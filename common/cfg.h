@@ -32,6 +32,9 @@ struct cfg {
 
 	/* FastCGI programs */
 	unsigned long	 fcgi_processes;
+	unsigned long	 webhook_threads;
+	unsigned long	 webhook_committers;
+	unsigned long	 webhook_batch_max;
 	unsigned long	 max_body;		/* bytes; 413 beyond */
 
 	/* Outbound HTTP */

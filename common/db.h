@@ -47,6 +47,9 @@ struct dbv {
 /* Returns a string argument, or a NULL argument when s is NULL. */
 struct dbv	 db_str(const char *s);
 
+/* Initialises Connector/C; call once before starting threads. */
+void		 db_library_init(void);
+
 /*
  * Returns a handle that connects using cfg (borrowed, must outlive the
  * handle) on first use, so a program starts while MariaDB is down.
@@ -76,6 +79,16 @@ int		 db_in_txn(const struct db *db);
  */
 enum xerr	 db_exec(struct db *db, enum stmt s, const struct dbv *args,
 		    size_t nargs, uint64_t *affected, uint64_t *insert_id);
+
+/*
+ * Runs statement s (one that returns no rows) once for each of nrows rows
+ * of nargs arguments, args[row * nargs + col], in one round trip
+ * (MariaDB's array binding).  A column may mix NULL with one other type.
+ * Only inside a transaction: on an error some rows may have been applied,
+ * and the caller rolls back.  Errors as db_exec.
+ */
+enum xerr	 db_exec_rows(struct db *db, enum stmt s,
+		    const struct dbv *args, size_t nargs, size_t nrows);
 
 /*
  * Runs a statement that returns rows, read completely.  On success *out is

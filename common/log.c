@@ -8,7 +8,7 @@
 
 static const char	*log_prog = "xsb";
 static enum log_level	 log_min = LOG_LEVEL_INFO;
-static char		 log_ridbuf[64];
+static __thread char	 log_ridbuf[64];	/* per request thread */
 
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
 

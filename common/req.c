@@ -61,7 +61,8 @@ req_set_id(struct req *r)
 		memcpy(r->id, id, len + 1);
 		return;
 	}
-	snprintf(r->id, sizeof(r->id), "local-%ld-%lu", (long)getpid(), ++n);
+	snprintf(r->id, sizeof(r->id), "local-%ld-%lu", (long)getpid(),
+	    __atomic_add_fetch(&n, 1, __ATOMIC_RELAXED));
 }
 
 /* Reads exactly len bytes of body; XERR_BADREQ when the peer sends fewer. */

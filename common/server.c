@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 
 static volatile sig_atomic_t server_stop;	/* master and children */
 static volatile sig_atomic_t server_busy;	/* child: request in flight */
+static unsigned long	server_nbusy;	/* threaded child: requests in flight */
 
 /* Child: an idle process exits at once, a busy one after its request. */
 static void
@@ -161,8 +163,99 @@ server_child(const struct cfg *cfg, int fd, server_handler handle)
 	_exit(0);
 }
 
+/* What each request thread of a threaded process needs. */
+struct server_thread {
+	const struct cfg	*cfg;
+	int			 fd;
+	server_handler		 handle;
+};
+
+/*
+ * A request thread: accepts a connection and serves its requests until
+ * nginx closes it (several, with fastcgi_keep_conn), then the next one.
+ */
+static void *
+server_thread_main(void *arg)
+{
+	const struct server_thread *t = arg;
+	FCGX_Request	 fr;
+	struct db	*db = NULL;
+	struct http	*http = NULL;
+
+	if (db_open(t->cfg, &db) != XERR_OK ||
+	    http_open(t->cfg, &http) != XERR_OK ||
+	    FCGX_InitRequest(&fr, t->fd, 0) != 0)
+		log_fatalx("out of memory at start");
+	for (;;) {
+		if (FCGX_Accept_r(&fr) < 0) {
+			usleep(1000);	/* EMFILE and the like: no busy loop */
+			continue;
+		}
+		__atomic_add_fetch(&server_nbusy, 1, __ATOMIC_SEQ_CST);
+		server_serve(t->cfg, db, http, &fr, t->handle);
+		FCGX_Finish_r(&fr);
+		__atomic_sub_fetch(&server_nbusy, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/*
+ * A threaded pool process.  SIGTERM and SIGINT are blocked in every thread
+ * and taken here: the process exits once no request is in flight (or
+ * after the grace period).  Never returns.
+ */
+static void
+server_child_threads(const struct cfg *cfg, int fd, server_handler handle,
+    server_init init)
+{
+	static struct server_thread t;
+	struct sigaction sa;
+	pthread_attr_t	 attr;
+	pthread_t	 tid;
+	sigset_t	 term;
+	unsigned long	 n = 1, i;
+	time_t		 deadline;
+	int		 sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &term, NULL);	/* inherited by threads */
+
+	db_library_init();
+	if (FCGX_Init() != 0)
+		log_fatalx("FCGX_Init failed");
+	if (init(cfg, &n) != XERR_OK)
+		log_fatalx("process start failed");
+	t.cfg = cfg;
+	t.fd = fd;
+	t.handle = handle;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	for (i = 0; i < n; i++)
+		if (pthread_create(&tid, &attr, server_thread_main, &t) != 0)
+			log_fatalx("cannot start request thread %lu", i);
+	pthread_attr_destroy(&attr);
+
+	while (sigwait(&term, &sig) != 0)
+		;
+	deadline = time(NULL) + SERVER_STOP_GRACE;
+	while (__atomic_load_n(&server_nbusy, __ATOMIC_SEQ_CST) > 0 &&
+	    time(NULL) < deadline)
+		usleep(5000);
+	_exit(0);
+}
+
 static pid_t
-server_spawn(const struct cfg *cfg, int fd, server_handler handle)
+server_spawn(const struct cfg *cfg, int fd, server_handler handle,
+    server_init init)
 {
 	pid_t	 pid;
 
@@ -170,6 +263,8 @@ server_spawn(const struct cfg *cfg, int fd, server_handler handle)
 		log_warn("fork");
 		return -1;
 	}
+	if (pid == 0 && init != NULL)
+		server_child_threads(cfg, fd, handle, init);
 	if (pid == 0)
 		server_child(cfg, fd, handle);
 	return pid;
@@ -177,6 +272,13 @@ server_spawn(const struct cfg *cfg, int fd, server_handler handle)
 
 int
 server_main(const char *prog, int argc, char *argv[], server_handler handle)
+{
+	return server_main_threads(prog, argc, argv, handle, NULL);
+}
+
+int
+server_main_threads(const char *prog, int argc, char *argv[],
+    server_handler handle, server_init init)
 {
 	struct cfg	*cfg = NULL;
 	char		 err[256], *end;
@@ -230,7 +332,7 @@ server_main(const char *prog, int argc, char *argv[], server_handler handle)
 	sigaction(SIGPIPE, &sa, NULL);
 
 	for (i = 0; i < nproc; i++)
-		pids[i] = server_spawn(cfg, fd, handle);
+		pids[i] = server_spawn(cfg, fd, handle, init);
 	log_info("listening on %s with %lu processes", sock ? sock : "fd 0",
 	    nproc);
 
@@ -249,7 +351,7 @@ server_main(const char *prog, int argc, char *argv[], server_handler handle)
 			    (long)pid, status);
 			if (!server_stop) {
 				usleep(100000);
-				pids[i] = server_spawn(cfg, fd, handle);
+				pids[i] = server_spawn(cfg, fd, handle, init);
 			} else
 				pids[i] = -1;
 		}

@@ -36,6 +36,11 @@ static const struct {
 	    "SELECT id, tier, subscription_id, phone_number, "
 	    "stripe_customer_id, phone_status FROM users "
 	    "WHERE stripe_customer_id = ? FOR UPDATE"),
+	S(USER_LOCK_BY_CUSTOMER_16,
+	    "SELECT id, tier, subscription_id, phone_number, "
+	    "stripe_customer_id, phone_status FROM users "
+	    "WHERE stripe_customer_id IN "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) FOR UPDATE"),
 	S(USER_SET_CUSTOMER,
 	    "UPDATE users SET stripe_customer_id = ? WHERE id = ? "
 	    "AND stripe_customer_id IS NULL"),
@@ -52,6 +57,9 @@ static const struct {
 	/* stripe events */
 	S(EVENT_STATUS,
 	    "SELECT status FROM stripe_events WHERE id = ?"),
+	S(EVENT_STATUS_16,
+	    "SELECT id, status FROM stripe_events WHERE id IN "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
 	S(EVENT_LOCK,
 	    "SELECT status FROM stripe_events WHERE id = ? FOR UPDATE"),
 	S(EVENT_INSERT,

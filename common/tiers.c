@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,6 +82,7 @@ tiers_phone_eligible(const char *tier)
 static struct tiers_row	 tiers_cache[TIERS_CACHE_MAX];
 static size_t		 tiers_ncache;
 static time_t		 tiers_loaded;
+static pthread_mutex_t	 tiers_mu = PTHREAD_MUTEX_INITIALIZER;	/* the cache */
 
 /* Reads the whole tiers table into the cache. */
 static enum xerr
@@ -117,14 +119,18 @@ tiers_load(struct db *db, const char *name, struct tiers_row *out)
 	enum xerr	 rc;
 
 	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&tiers_mu);
+	rc = XERR_OK;
 	if (tiers_ncache == 0 || time(NULL) - tiers_loaded >=
 	    TIERS_CACHE_SECONDS || time(NULL) < tiers_loaded)
-		if ((rc = tiers_refresh(db)) != XERR_OK)
-			return rc;
-	for (i = 0; i < tiers_ncache; i++)
+		rc = tiers_refresh(db);
+	if (rc == XERR_OK)
+		rc = XERR_NOTFOUND;
+	for (i = 0; rc == XERR_NOTFOUND && i < tiers_ncache; i++)
 		if (name != NULL && strcmp(tiers_cache[i].name, name) == 0) {
 			*out = tiers_cache[i];
-			return XERR_OK;
+			rc = XERR_OK;
 		}
-	return XERR_NOTFOUND;
+	pthread_mutex_unlock(&tiers_mu);
+	return rc;
 }

@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,16 @@ struct wh_event {
 	const char		*id;
 	const char		*type;
 	int64_t			 created;
+	const char		*api_version;	/* NULL when absent or too long */
+	const char		*object_id;	/* data.object.id, or NULL */
+	int			 livemode;
+	const struct wh_type	*t;		/* NULL: a type we do not act on */
+	const char		*payload;	/* the raw body, stored as is */
+	size_t			 len;
 	const char		*status;	/* outcome, static */
 	char			 err[256];	/* why an effect failed */
+
+	struct wh_pre		*pre;		/* users read ahead by a batch */
 
 	/* The user, once wh_user() has locked the row. */
 	char			 user_id[65];
@@ -41,6 +50,27 @@ struct wh_event {
 };
 
 typedef enum xerr (*wh_apply_fn)(struct wh_event *);
+
+/*
+ * The users of a batch's customers, read (and locked) in one statement per
+ * WH_LOOKUP_IDS customers before the batch's effects run.  A row answers
+ * wh_user() once: after an event of the batch has had its user, that user
+ * is read again (an effect may have changed the row).  A customer asked
+ * for and not found is a trusted miss until an effect links a customer
+ * (valid is cleared).
+ */
+#define WH_LOOKUP_IDS	16	/* placeholders of the *_16 statements */
+#define WH_BATCH_LIMIT	256	/* most events in a batch */
+
+struct wh_pre {
+	const char	*asked[WH_BATCH_LIMIT];	/* borrowed from the events */
+	size_t		 nasked;
+	struct db_res	*res[WH_BATCH_LIMIT / WH_LOOKUP_IDS];
+	size_t		 nres;
+	char		 touched[WH_BATCH_LIMIT][65];	/* users handed out */
+	size_t		 ntouched;
+	int		 valid;
+};
 
 static enum xerr wh_checkout_completed(struct wh_event *);
 static enum xerr wh_subscription(struct wh_event *);
@@ -97,19 +127,69 @@ wh_fail(struct wh_event *ev, enum xerr rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Loads the locked user row of res into ev. */
+/* Loads the locked user row i of res into ev. */
 static void
-wh_user_load(struct wh_event *ev, struct db_res *res)
+wh_user_load(struct wh_event *ev, struct db_res *res, size_t i)
 {
 	const char	*s;
 
-	snprintf(ev->user_id, sizeof(ev->user_id), "%s", db_res_str(res, 0, 0));
+	snprintf(ev->user_id, sizeof(ev->user_id), "%s", db_res_str(res, i, 0));
 	snprintf(ev->user_tier, sizeof(ev->user_tier), "%s",
-	    db_res_str(res, 0, 1));
-	s = db_res_str(res, 0, 2);
+	    db_res_str(res, i, 1));
+	s = db_res_str(res, i, 2);
 	snprintf(ev->user_sub, sizeof(ev->user_sub), "%s", s ? s : "");
-	ev->user_has_phone = !db_res_isnull(res, 0, 3) ||
-	    strcmp(db_res_str(res, 0, 5), "none") != 0;
+	ev->user_has_phone = !db_res_isnull(res, i, 3) ||
+	    strcmp(db_res_str(res, i, 5), "none") != 0;
+}
+
+/*
+ * Answers wh_user() for customer from the batch's read-ahead: 1 when it
+ * loaded the user into ev, 0 for a trusted miss, -1 when the database must
+ * be asked.
+ */
+static int
+wh_pre_user(struct wh_event *ev, const char *customer)
+{
+	struct wh_pre	*pre = ev->pre;
+	const char	*c;
+	size_t		 i, j, k;
+
+	if (pre == NULL || !pre->valid)
+		return -1;
+	for (i = 0; i < pre->nasked; i++)
+		if (strcmp(pre->asked[i], customer) == 0)
+			break;
+	if (i == pre->nasked)
+		return -1;
+	for (i = 0; i < pre->nres; i++)
+		for (j = 0; j < db_res_rows(pre->res[i]); j++) {
+			c = db_res_str(pre->res[i], j, 4);
+			if (c == NULL || strcmp(c, customer) != 0)
+				continue;
+			for (k = 0; k < pre->ntouched; k++)
+				if (strcmp(pre->touched[k],
+				    db_res_str(pre->res[i], j, 0)) == 0)
+					return -1;
+			wh_user_load(ev, pre->res[i], j);
+			return 1;
+		}
+	return 0;
+}
+
+/* Notes that ev's user was handed to an event of the batch. */
+static void
+wh_pre_touch(struct wh_event *ev)
+{
+	struct wh_pre	*pre = ev->pre;
+
+	if (pre == NULL)
+		return;
+	if (pre->ntouched == WH_BATCH_LIMIT) {
+		pre->valid = 0;
+		return;
+	}
+	snprintf(pre->touched[pre->ntouched++], sizeof(pre->touched[0]),
+	    "%s", ev->user_id);
 }
 
 /*
@@ -133,14 +213,19 @@ wh_user(struct wh_event *ev, const char *customer, const char *user_id)
 	 */
 	if (customer != NULL && !ids_ext_ok(customer, 255))
 		return XERR_NOTFOUND;
-	if (customer != NULL) {
+	if (customer != NULL && (rc = wh_pre_user(ev, customer)) == 1) {
+		wh_pre_touch(ev);
+		return XERR_OK;
+	}
+	if (customer != NULL && rc != 0) {
 		args[0] = DB_STR(customer);
 		if ((rc = db_query(ev->db, STMT_USER_LOCK_BY_CUSTOMER, args, 1,
 		    &res)) != XERR_OK)
 			return rc;
 		if (db_res_rows(res) == 1) {
-			wh_user_load(ev, res);
+			wh_user_load(ev, res, 0);
 			db_res_free(res);
+			wh_pre_touch(ev);
 			return XERR_OK;
 		}
 		db_res_free(res);
@@ -162,9 +247,12 @@ wh_user(struct wh_event *ev, const char *customer, const char *user_id)
 		db_res_free(res);
 		return XERR_NOTFOUND;
 	}
-	wh_user_load(ev, res);
+	wh_user_load(ev, res, 0);
 	db_res_free(res);
+	wh_pre_touch(ev);
 	if (customer != NULL && linked == NULL) {
+		if (ev->pre != NULL)
+			ev->pre->valid = 0;	/* a miss may now match */
 		args[0] = DB_STR(customer);
 		args[1] = DB_STR(ev->user_id);
 		if ((rc = db_exec(ev->db, STMT_USER_SET_CUSTOMER, args, 2, NULL,
@@ -694,12 +782,14 @@ wh_invoice_upcoming(struct wh_event *ev)
  * A small per-process memory of event ids whose outcome is final, so a
  * redelivery seen by this process again costs no database round trip.
  * Only final outcomes are remembered (never "failed"), and replays bypass
- * it; a lost entry only means one primary-key lookup more.
+ * it; a lost entry only means one primary-key lookup more.  Request
+ * threads read it and committers write it, under wh_seen_mu.
  */
 #define WH_SEEN_SLOTS	4096
 #define WH_SEEN_LEN	64
 
-static char	 wh_seen_ids[WH_SEEN_SLOTS][WH_SEEN_LEN];
+static char		 wh_seen_ids[WH_SEEN_SLOTS][WH_SEEN_LEN];
+static pthread_mutex_t	 wh_seen_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t
 wh_seen_slot(const char *id)
@@ -714,14 +804,22 @@ wh_seen_slot(const char *id)
 static int
 wh_seen(const char *id)
 {
-	return strcmp(wh_seen_ids[wh_seen_slot(id)], id) == 0;
+	int	 seen;
+
+	pthread_mutex_lock(&wh_seen_mu);
+	seen = strcmp(wh_seen_ids[wh_seen_slot(id)], id) == 0;
+	pthread_mutex_unlock(&wh_seen_mu);
+	return seen;
 }
 
 static void
 wh_remember(const char *id)
 {
-	if (strlen(id) < WH_SEEN_LEN)
-		snprintf(wh_seen_ids[wh_seen_slot(id)], WH_SEEN_LEN, "%s", id);
+	if (strlen(id) >= WH_SEEN_LEN)
+		return;
+	pthread_mutex_lock(&wh_seen_mu);
+	snprintf(wh_seen_ids[wh_seen_slot(id)], WH_SEEN_LEN, "%s", id);
+	pthread_mutex_unlock(&wh_seen_mu);
 }
 
 /* Reads the stored status of event id into buf. */
@@ -740,20 +838,28 @@ wh_stored_status(struct db *db, const char *id, char *buf, size_t bufsz)
 	return XERR_OK;
 }
 
-/* Records a failed attempt outside the rolled-back transaction. */
+/* The columns of ev's stripe_events row, status and user_id last. */
 static void
-wh_record_failure(struct wh_event *ev, const char *api_version, int livemode,
-    const char *object_id, const char *payload, size_t len)
+wh_row(const struct wh_event *ev, struct dbv a[9])
 {
-	struct dbv	 a[8];
-
 	a[0] = DB_STR(ev->id);
 	a[1] = DB_STR(ev->type);
-	a[2] = DB_STR(api_version);
-	a[3] = DB_INT(livemode);
+	a[2] = DB_STR(ev->api_version);
+	a[3] = DB_INT(ev->livemode);
 	a[4] = DB_INT(ev->created);
-	a[5] = DB_STR(object_id);
-	a[6] = DB_BLOB(payload, len);
+	a[5] = DB_STR(ev->object_id);
+	a[6] = DB_BLOB(ev->payload, ev->len);
+	a[7] = DB_STR(ev->status);
+	a[8] = DB_STR(ev->user_id[0] ? ev->user_id : NULL);
+}
+
+/* Records a failed attempt outside the rolled-back transaction. */
+static void
+wh_record_failure(struct wh_event *ev)
+{
+	struct dbv	 a[9];
+
+	wh_row(ev, a);
 	a[7] = DB_STR(ev->err[0] ? ev->err : "effect failed");
 	if (db_exec(ev->db, STMT_EVENT_FAIL, a, 8, NULL, NULL) != XERR_OK)
 		log_warnx("event %s: could not record the failure", ev->id);
@@ -767,72 +873,104 @@ wh_retryable(const char *st, int replay)
 	    (replay && strcmp(st, "unmatched") == 0);
 }
 
-enum xerr
-webhook_apply(struct db *db, const struct cfg *cfg, const char *payload,
-    size_t len, int replay, const char **status, char *errbuf, size_t errsz)
+/*
+ * Parses and checks a delivery's body into ev (root, id, type, ...).
+ * XERR_BADREQ with errbuf set when it is not an event we can store.  The
+ * caller puts ev->root in every case.
+ */
+static enum xerr
+wh_parse(struct wh_event *ev, const struct cfg *cfg, const char *payload,
+    size_t len, char *errbuf, size_t errsz)
 {
-	struct wh_event		 ev;
-	const struct wh_type	*t;
+	memset(ev, 0, sizeof(*ev));
+	ev->cfg = cfg;
+	ev->payload = payload;
+	ev->len = len;
+	if (req_json_parse(payload, len, &ev->root) != XERR_OK) {
+		snprintf(errbuf, errsz, "body is not valid JSON");
+		return XERR_BADREQ;
+	}
+	ev->id = jsonx_str(ev->root, "id");
+	ev->type = jsonx_str(ev->root, "type");
+	ev->obj = jsonx_path(ev->root, "data.object");
+	if (!ids_ext_ok(ev->id, 255) || !ids_ext_ok(ev->type, 128) ||
+	    jsonx_int(ev->root, "created", &ev->created) != 0 ||
+	    ev->obj == NULL || !json_object_is_type(ev->obj, json_type_object)) {
+		snprintf(errbuf, errsz, "event needs id, type, created and "
+		    "data.object");
+		return XERR_BADREQ;
+	}
+	ev->api_version = jsonx_str(ev->root, "api_version");
+	if (ev->api_version != NULL && strlen(ev->api_version) > 32)
+		ev->api_version = NULL;
+	ev->livemode = jsonx_bool(ev->root, "livemode", 0);
+	ev->object_id = jsonx_str(ev->obj, "id");
+	if (ev->object_id != NULL && !ids_ext_ok(ev->object_id, 255))
+		ev->object_id = NULL;
+	ev->t = wh_lookup(ev->type);
+	return XERR_OK;
+}
+
+/* Inside a transaction: applies ev's effects, noting the outcome in ev. */
+static enum xerr
+wh_effects(struct wh_event *ev)
+{
+	ev->status = ev->t != NULL ? "processed" : "ignored";
+	ev->err[0] = '\0';
+	ev->user_id[0] = '\0';
+	return ev->t != NULL ? ev->t->apply(ev) : XERR_OK;
+}
+
+/*
+ * Inside a transaction: applies ev's effects, then inserts its row with
+ * the outcome.  XERR_DUP when the row exists (a duplicate, or a stored
+ * failure to apply again).
+ */
+static enum xerr
+wh_store(struct wh_event *ev)
+{
+	struct dbv	 a[9];
+	enum xerr	 rc;
+
+	if ((rc = wh_effects(ev)) != XERR_OK)
+		return rc;
+	wh_row(ev, a);
+	return db_exec(ev->db, STMT_EVENT_INSERT, a, 9, NULL, NULL);
+}
+
+/* Stores and applies a parsed event on db, in a transaction of its own. */
+static enum xerr
+wh_apply_parsed(struct wh_event *ev, struct db *db, int replay,
+    const char **status, char *errbuf, size_t errsz)
+{
 	struct db_res		*res = NULL;
 	struct dbv		 a[9];
-	const char		*api_version, *object_id, *final;
+	const char		*final;
 	char			 stored[32] = "";
-	int			 livemode, tries, again = 0;
+	int			 tries, again = 0;
 	enum xerr		 rc;
 
 	*status = NULL;
 	errbuf[0] = '\0';
-	memset(&ev, 0, sizeof(ev));
-	ev.cfg = cfg;
-	ev.db = db;
-	if ((rc = req_json_parse(payload, len, &ev.root)) != XERR_OK) {
-		snprintf(errbuf, errsz, "body is not valid JSON");
-		return XERR_BADREQ;
-	}
-	ev.id = jsonx_str(ev.root, "id");
-	ev.type = jsonx_str(ev.root, "type");
-	ev.obj = jsonx_path(ev.root, "data.object");
-	if (!ids_ext_ok(ev.id, 255) || !ids_ext_ok(ev.type, 128) ||
-	    jsonx_int(ev.root, "created", &ev.created) != 0 ||
-	    ev.obj == NULL || !json_object_is_type(ev.obj, json_type_object)) {
-		snprintf(errbuf, errsz, "event needs id, type, created and "
-		    "data.object");
-		rc = XERR_BADREQ;
-		goto out;
-	}
-	api_version = jsonx_str(ev.root, "api_version");
-	if (api_version != NULL && strlen(api_version) > 32)
-		api_version = NULL;
-	livemode = jsonx_bool(ev.root, "livemode", 0);
-	object_id = jsonx_str(ev.obj, "id");
-	if (object_id != NULL && !ids_ext_ok(object_id, 255))
-		object_id = NULL;
-	t = wh_lookup(ev.type);
-
-	if (!replay && wh_seen(ev.id)) {
+	ev->db = db;
+	if (!replay && wh_seen(ev->id)) {
 		*status = "duplicate";
-		goto out;
+		return XERR_OK;
 	}
-	a[0] = DB_STR(ev.id);
-	a[1] = DB_STR(ev.type);
-	a[2] = DB_STR(api_version);
-	a[3] = DB_INT(livemode);
-	a[4] = DB_INT(ev.created);
-	a[5] = DB_STR(object_id);
-	a[6] = DB_BLOB(payload, len);
 
 	/* A type we do not act on is stored in one statement. */
-	if (t == NULL && !replay) {
-		a[7] = DB_STR("ignored");
-		a[8] = DB_NULL;
+	if (ev->t == NULL && !replay) {
+		ev->status = "ignored";
+		ev->user_id[0] = '\0';
+		wh_row(ev, a);
 		rc = db_exec(db, STMT_EVENT_INSERT, a, 9, NULL, NULL);
 		if (rc == XERR_DUP)
 			rc = XERR_OK, *status = "duplicate";
 		else if (rc == XERR_OK)
 			*status = "ignored";
 		if (rc == XERR_OK)
-			wh_remember(ev.id);
-		goto out;
+			wh_remember(ev->id);
+		return rc;
 	}
 
 	/*
@@ -842,61 +980,49 @@ webhook_apply(struct db *db, const struct cfg *cfg, const char *payload,
 	 * duplicate and rolls back whatever it did.
 	 */
 	for (tries = 0; tries < WH_TXN_TRIES; tries++) {
-		ev.status = t != NULL ? "processed" : "ignored";
-		ev.err[0] = '\0';
-		ev.user_id[0] = '\0';
 		if ((rc = db_begin(db)) != XERR_OK)
-			goto out;
+			return rc;
 		if (again) {
 			/* A stored failed (or replayed) event: one applier at a time. */
-			a[0] = DB_STR(ev.id);
+			a[0] = DB_STR(ev->id);
 			if ((rc = db_query(db, STMT_EVENT_LOCK, a, 1, &res)))
 				goto fail;
 			final = db_res_rows(res) ? db_res_str(res, 0, 0) : "";
 			if (!wh_retryable(final, replay)) {
 				db_res_free(res);
-				res = NULL;
 				db_rollback(db);
 				*status = "duplicate";
-				goto out;
+				return XERR_OK;
 			}
 			db_res_free(res);
 			res = NULL;
-		}
-		if (t != NULL && (rc = t->apply(&ev)) != XERR_OK)
-			goto fail;
-		if (again) {
-			a[0] = DB_STR(ev.status);
-			a[1] = DB_STR(ev.user_id[0] ? ev.user_id : NULL);
-			a[2] = DB_STR(ev.id);
+			if ((rc = wh_effects(ev)) != XERR_OK)
+				goto fail;
+			a[0] = DB_STR(ev->status);
+			a[1] = DB_STR(ev->user_id[0] ? ev->user_id : NULL);
+			a[2] = DB_STR(ev->id);
 			rc = db_exec(db, STMT_EVENT_FINISH, a, 3, NULL, NULL);
-		} else {
-			a[0] = DB_STR(ev.id);
-			a[7] = DB_STR(ev.status);
-			a[8] = DB_STR(ev.user_id[0] ? ev.user_id : NULL);
-			rc = db_exec(db, STMT_EVENT_INSERT, a, 9, NULL, NULL);
-			if (rc == XERR_DUP) {
-				/* Stored before us: a duplicate, unless it failed. */
-				db_rollback(db);
-				if ((rc = wh_stored_status(db, ev.id, stored,
-				    sizeof(stored))) != XERR_OK)
-					goto out;
-				if (wh_retryable(stored, replay)) {
-					again = 1;
-					continue;
-				}
-				wh_remember(ev.id);
-				*status = "duplicate";
-				goto out;
+		} else if ((rc = wh_store(ev)) == XERR_DUP) {
+			/* Stored before us: a duplicate, unless it failed. */
+			db_rollback(db);
+			if ((rc = wh_stored_status(db, ev->id, stored,
+			    sizeof(stored))) != XERR_OK)
+				return rc;
+			if (wh_retryable(stored, replay)) {
+				again = 1;
+				continue;
 			}
+			wh_remember(ev->id);
+			*status = "duplicate";
+			return XERR_OK;
 		}
 		if (rc != XERR_OK || (rc = db_commit(db)) != XERR_OK)
 			goto fail;
-		*status = ev.status;
-		wh_remember(ev.id);
-		if (strcmp(ev.status, "processed") != 0)
-			log_info("event %s (%s): %s", ev.id, ev.type, ev.status);
-		goto out;
+		*status = ev->status;
+		wh_remember(ev->id);
+		if (strcmp(ev->status, "processed") != 0)
+			log_info("event %s (%s): %s", ev->id, ev->type, ev->status);
+		return XERR_OK;
 fail:
 		db_res_free(res);
 		res = NULL;
@@ -907,13 +1033,12 @@ fail:
 	}
 	if (rc == XERR_OK)
 		rc = XERR_INTERNAL;
-	if (ev.err[0] == '\0')
-		snprintf(ev.err, sizeof(ev.err), "%s", xerr_code(rc));
-	snprintf(errbuf, errsz, "%s", ev.err);
-	log_warnx("event %s (%s) failed: %s", ev.id, ev.type, ev.err);
+	if (ev->err[0] == '\0')
+		snprintf(ev->err, sizeof(ev->err), "%s", xerr_code(rc));
+	snprintf(errbuf, errsz, "%s", ev->err);
+	log_warnx("event %s (%s) failed: %s", ev->id, ev->type, ev->err);
 	if (rc != XERR_DB_GONE)
-		wh_record_failure(&ev, api_version, livemode, object_id,
-		    payload, len);
+		wh_record_failure(ev);
 	/*
 	 * An effect that found the object unusable (no customer, no period)
 	 * is a failed event like any other: stored, 500.  A 400 (BADREQ)
@@ -921,8 +1046,365 @@ fail:
 	 */
 	if (rc == XERR_BADREQ)
 		rc = XERR_UNPROCESSABLE;
-out:
+	return rc;
+}
+
+enum xerr
+webhook_apply(struct db *db, const struct cfg *cfg, const char *payload,
+    size_t len, int replay, const char **status, char *errbuf, size_t errsz)
+{
+	struct wh_event	 ev;
+	enum xerr	 rc;
+
+	*status = NULL;
+	errbuf[0] = '\0';
+	if ((rc = wh_parse(&ev, cfg, payload, len, errbuf, errsz)) == XERR_OK)
+		rc = wh_apply_parsed(&ev, db, replay, status, errbuf, errsz);
 	json_object_put(ev.root);
+	return rc;
+}
+
+/*
+ * Group commit, in a threaded xsb-webhook (webhook_start).  Request
+ * threads verify and parse deliveries in parallel and queue them; a
+ * committer thread takes whatever is queued (up to WEBHOOK_BATCH_MAX) and
+ * stores the lot in one transaction, each event's effects then its row,
+ * exactly as one delivery alone would; then it wakes each request thread
+ * to answer.  Nothing is answered before the commit.  When any event of
+ * a batch fails (an effect error, a duplicate key, a deadlock), the batch
+ * is rolled back and each of its events is applied alone, on the path a
+ * single delivery takes, so a batch never changes an outcome.
+ */
+struct wh_pending {
+	struct wh_event		 ev;		/* parsed */
+	const char		*rid;		/* request id, for log lines */
+	enum xerr		 rc;		/* the outcome, once done */
+	const char		*status;
+	char			 err[256];
+	int			 done;
+	int			 alone;		/* apply outside the batch */
+	pthread_cond_t		 cv;
+	struct wh_pending	*next;
+};
+
+static struct {
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 work;
+	struct wh_pending	*head;
+	struct wh_pending	**tailp;
+	int			 started;
+} wh_q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL,
+    &wh_q.head, 0 };
+
+/*
+ * Reads which events of the batch are stored already: a final outcome is
+ * a duplicate (answered without a transaction), a failed one is applied
+ * alone.  On a database error every event is applied alone.  Returns the
+ * number found.
+ */
+static size_t
+wh_batch_lookup(struct db *db, struct wh_pending **it, size_t n)
+{
+	size_t		 found = 0;
+	struct db_res	*res = NULL;
+	struct dbv	 a[WH_LOOKUP_IDS];
+	const char	*id, *st;
+	size_t		 i, j, k, m;
+
+	for (i = 0; i < n; i += WH_LOOKUP_IDS) {
+		m = n - i < WH_LOOKUP_IDS ? n - i : WH_LOOKUP_IDS;
+		for (k = 0; k < WH_LOOKUP_IDS; k++)
+			a[k] = k < m ? DB_STR(it[i + k]->ev.id) : DB_NULL;
+		if (db_query(db, STMT_EVENT_STATUS_16, a, WH_LOOKUP_IDS,
+		    &res) != XERR_OK) {
+			for (k = 0; k < n; k++)
+				it[k]->alone = 1;
+			return n;
+		}
+		found += db_res_rows(res);
+		for (j = 0; j < db_res_rows(res); j++) {
+			id = db_res_str(res, j, 0);
+			st = db_res_str(res, j, 1);
+			for (k = i; k < i + m; k++) {
+				if (strcmp(it[k]->ev.id, id) != 0 ||
+				    it[k]->status != NULL)
+					continue;
+				if (wh_retryable(st, 0))
+					it[k]->alone = 1;
+				else {
+					it[k]->status = "duplicate";
+					wh_remember(id);
+				}
+			}
+		}
+		db_res_free(res);
+		res = NULL;
+	}
+	return found;
+}
+
+/*
+ * Reads ahead, and locks, the users of the customers the live events of
+ * the batch name (see struct wh_pre).
+ */
+static enum xerr
+wh_batch_users(struct db *db, struct wh_pre *pre, struct wh_pending **it,
+    size_t n)
+{
+	struct dbv	 a[WH_LOOKUP_IDS];
+	const char	*c;
+	size_t		 i, j, k;
+	enum xerr	 rc;
+
+	for (i = 0; i < n; i++) {
+		if (it[i]->alone || it[i]->status != NULL ||
+		    it[i]->ev.t == NULL)
+			continue;
+		c = jsonx_id(it[i]->ev.obj, "customer");
+		if (c == NULL || !ids_ext_ok(c, 255))
+			continue;
+		for (j = 0; j < pre->nasked; j++)
+			if (strcmp(pre->asked[j], c) == 0)
+				break;
+		if (j == pre->nasked)
+			pre->asked[pre->nasked++] = c;
+	}
+	for (i = 0; i < pre->nasked; i += WH_LOOKUP_IDS) {
+		for (k = 0; k < WH_LOOKUP_IDS; k++)
+			a[k] = i + k < pre->nasked ? DB_STR(pre->asked[i + k]) :
+			    DB_NULL;
+		if ((rc = db_query(db, STMT_USER_LOCK_BY_CUSTOMER_16, a,
+		    WH_LOOKUP_IDS, &pre->res[pre->nres])) != XERR_OK)
+			return rc;
+		pre->nres++;
+	}
+	pre->valid = 1;
+	return XERR_OK;
+}
+
+/*
+ * Runs the live events of the batch in one transaction: their users read
+ * ahead, each event's effects in turn, then all their rows in one
+ * statement, then the commit.
+ */
+static enum xerr
+wh_batch_txn(struct db *db, struct wh_pre *pre, struct dbv *rows,
+    struct wh_pending **it, size_t n)
+{
+	struct wh_pending	*p;
+	size_t			 i, live = 0;
+	enum xerr		 rc;
+
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	if ((rc = wh_batch_users(db, pre, it, n)) != XERR_OK)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		p = it[i];
+		if (p->alone || p->status != NULL)
+			continue;
+		log_set_rid(p->rid);
+		p->ev.pre = pre;
+		rc = wh_effects(&p->ev);
+		p->ev.pre = NULL;
+		if (rc != XERR_OK)
+			goto fail;
+		wh_row(&p->ev, &rows[live++ * 9]);
+	}
+	log_set_rid(NULL);
+	if ((rc = db_exec_rows(db, STMT_EVENT_INSERT, rows, 9, live)) !=
+	    XERR_OK || (rc = db_commit(db)) != XERR_OK)
+		goto fail;
+	return XERR_OK;
+fail:
+	log_set_rid(NULL);
+	db_rollback(db);
+	return rc;
+}
+
+#define WH_LOOKUP_BATCHES	64
+
+/* Batches of this committer that still look their ids up first. */
+static __thread unsigned	 wh_lookup_due;
+
+/* Stores the n queued events of it on db (see above). */
+static void
+wh_batch(struct db *db, struct dbv *rows, struct wh_pending **it, size_t n)
+{
+	struct wh_pre		 pre;
+	struct wh_pending	*p;
+	size_t			 i, j, live = 0;
+	enum xerr		 rc;
+
+	for (i = 0; i < n; i++) {
+		p = it[i];
+		p->ev.db = db;
+		p->ev.pre = NULL;
+		p->rc = XERR_OK;
+		p->status = NULL;
+		p->err[0] = '\0';
+		/* Alone: one in a batch of one, or an id seen earlier in it. */
+		p->alone = n == 1;
+		for (j = 0; j < i && !p->alone; j++)
+			p->alone = strcmp(it[j]->ev.id, p->ev.id) == 0;
+	}
+	/*
+	 * Redeliveries of stored events come in runs (Stripe retrying after
+	 * an outage, a replay): after a batch met one, the next batches look
+	 * their ids up first instead of failing on the duplicate key.
+	 */
+	if (n > 1 && wh_lookup_due > 0)
+		wh_lookup_due = wh_batch_lookup(db, it, n) > 0 ?
+		    WH_LOOKUP_BATCHES : wh_lookup_due - 1;
+	for (i = 0; i < n; i++)
+		live += !it[i]->alone && it[i]->status == NULL;
+	if (live > 1) {
+		memset(&pre, 0, sizeof(pre));
+		rc = wh_batch_txn(db, &pre, rows, it, n);
+		for (i = 0; i < pre.nres; i++)
+			db_res_free(pre.res[i]);
+		if (rc == XERR_DUP)
+			wh_lookup_due = WH_LOOKUP_BATCHES;
+		if (rc != XERR_OK)
+			log_info("batch of %zu events: %s; each applied alone",
+			    live, xerr_code(rc));
+		for (i = 0; i < n; i++) {
+			p = it[i];
+			if (p->alone || p->status != NULL)
+				continue;
+			if (rc != XERR_OK) {
+				p->alone = 1;
+				continue;
+			}
+			p->status = p->ev.status;
+			wh_remember(p->ev.id);
+			log_set_rid(p->rid);
+			if (strcmp(p->status, "processed") != 0)
+				log_info("event %s (%s): %s", p->ev.id,
+				    p->ev.type, p->status);
+		}
+	} else
+		for (i = 0; i < n; i++)
+			if (it[i]->status == NULL)
+				it[i]->alone = 1;
+	for (i = 0; i < n; i++) {
+		p = it[i];
+		if (!p->alone)
+			continue;
+		log_set_rid(p->rid);
+		p->rc = wh_apply_parsed(&p->ev, db, 0, &p->status, p->err,
+		    sizeof(p->err));
+	}
+	log_set_rid(NULL);
+}
+
+/* A committer thread: one database connection, batch after batch. */
+static void *
+wh_committer(void *arg)
+{
+	const struct cfg	*cfg = arg;
+	struct wh_pending	*it[WH_BATCH_LIMIT];
+	struct db		*db = NULL;
+	struct dbv		*rows;
+	size_t			 n, i, max;
+
+	max = cfg->webhook_batch_max < WH_BATCH_LIMIT ?
+	    cfg->webhook_batch_max : WH_BATCH_LIMIT;
+	if (db_open(cfg, &db) != XERR_OK ||
+	    (rows = calloc(WH_BATCH_LIMIT * 9, sizeof(*rows))) == NULL)
+		log_fatalx("out of memory at start");
+	for (;;) {
+		pthread_mutex_lock(&wh_q.mu);
+		while (wh_q.head == NULL)
+			pthread_cond_wait(&wh_q.work, &wh_q.mu);
+		for (n = 0; n < max && wh_q.head != NULL; n++) {
+			it[n] = wh_q.head;
+			wh_q.head = wh_q.head->next;
+		}
+		if (wh_q.head == NULL)
+			wh_q.tailp = &wh_q.head;
+		pthread_mutex_unlock(&wh_q.mu);
+
+		wh_batch(db, rows, it, n);
+		if (db_in_txn(db)) {
+			log_errorx("batch left a transaction open; rolled back");
+			db_rollback(db);
+		}
+
+		pthread_mutex_lock(&wh_q.mu);
+		for (i = 0; i < n; i++) {
+			it[i]->done = 1;
+			pthread_cond_signal(&it[i]->cv);
+		}
+		pthread_mutex_unlock(&wh_q.mu);
+	}
+	return NULL;
+}
+
+enum xerr
+webhook_start(const struct cfg *cfg, unsigned long *threads)
+{
+	pthread_t	 tid;
+	unsigned long	 i;
+
+	for (i = 0; i < cfg->webhook_committers; i++)
+		if (pthread_create(&tid, NULL, wh_committer,
+		    (void *)(uintptr_t)cfg) != 0) {
+			log_warnx("cannot start committer thread");
+			return XERR_INTERNAL;
+		}
+	wh_q.started = 1;
+	*threads = cfg->webhook_threads;
+	log_info("%lu request threads, %lu committers, batches of up to %lu",
+	    cfg->webhook_threads, cfg->webhook_committers,
+	    cfg->webhook_batch_max);
+	return XERR_OK;
+}
+
+/* Queues a parsed event for a committer and waits until it is done. */
+static void
+wh_submit(struct wh_pending *p)
+{
+	pthread_cond_init(&p->cv, NULL);
+	p->done = 0;
+	p->next = NULL;
+	pthread_mutex_lock(&wh_q.mu);
+	*wh_q.tailp = p;
+	wh_q.tailp = &p->next;
+	pthread_cond_signal(&wh_q.work);
+	while (!p->done)
+		pthread_cond_wait(&p->cv, &wh_q.mu);
+	pthread_mutex_unlock(&wh_q.mu);
+	pthread_cond_destroy(&p->cv);
+}
+
+/* Stores the delivery in r: through a committer when they run. */
+static enum xerr
+wh_deliver(struct req *r, const char **status, char *errbuf, size_t errsz)
+{
+	struct wh_pending	 p;
+	enum xerr		 rc;
+
+	*status = NULL;
+	errbuf[0] = '\0';
+	if (!wh_q.started)
+		return webhook_apply(r->db, r->cfg, r->body, r->bodylen, 0,
+		    status, errbuf, errsz);
+	memset(&p, 0, sizeof(p));
+	if ((rc = wh_parse(&p.ev, r->cfg, r->body, r->bodylen, errbuf,
+	    errsz)) != XERR_OK)
+		goto out;
+	if (wh_seen(p.ev.id)) {
+		*status = "duplicate";
+		goto out;
+	}
+	p.rid = r->id;
+	wh_submit(&p);
+	rc = p.rc;
+	*status = p.status;
+	snprintf(errbuf, errsz, "%s", p.err);
+out:
+	json_object_put(p.ev.root);
 	return rc;
 }
 
@@ -945,8 +1427,7 @@ webhook_handle(struct req *r)
 		    "Stripe-Signature verification failed: %s", why);
 		return;
 	}
-	rc = webhook_apply(r->db, cfg, r->body, r->bodylen, 0, &status, err,
-	    sizeof(err));
+	rc = wh_deliver(r, &status, err, sizeof(err));
 	switch (rc) {
 	case XERR_OK:
 		break;

@@ -38,4 +38,12 @@ enum xerr	 webhook_apply(struct db *db, const struct cfg *cfg,
 		    const char *payload, size_t len, int replay,
 		    const char **status, char *errbuf, size_t errsz);
 
+/*
+ * In each xsb-webhook process (a server_init): starts the committer
+ * threads (WEBHOOK_COMMITTERS) that store deliveries several to a
+ * transaction, and sets *threads to WEBHOOK_THREADS.  Without it,
+ * webhook_handle stores each delivery on the request's own connection.
+ */
+enum xerr	 webhook_start(const struct cfg *cfg, unsigned long *threads);
+
 #endif

@@ -15,6 +15,9 @@
 --           redeliveries (wrk still divides by the full duration: the
 --           rate is then a lower bound); "loop" (the default) cycles.
 --
+-- When FILE.<t> exists (t = 0 .. THREADS-1), thread t reads that file
+-- instead: the same lines, dealt ahead of the run.
+--
 -- The file is read as requests are sent, not loaded in init(): wrk runs
 -- each thread's init() before starting the next thread but starts its
 -- clock only after the last one, so a slow init() lets the first thread
@@ -42,7 +45,10 @@ function init(args)
   header = args[4] or "Stripe-Signature"
   ctype = args[5] or "application/json"
   once = args[6] == "once"
-  f = assert(io.open(file, "r"))
+  -- FILE.<thread> (written by scripts/bench) holds this thread's lines
+  -- only: no reading and dropping the other threads' share.
+  f = io.open(file .. "." .. tid, "r")
+  if f then nthreads = 1; tid = 0 else f = assert(io.open(file, "r")) end
   exhausted = 0
   last = nil
 end
