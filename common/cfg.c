@@ -59,7 +59,7 @@ static const struct cfg_opt {
 	{ "DB_PASSWORD", CFG_SECRET, CFG_PROD, "", 0, 0, O(db_password),
 	  "database password" },
 	{ "FCGI_PROCESSES", CFG_UINT, CFG_OPTIONAL, "4", 1, 256,
-	  O(fcgi_processes), "FastCGI worker processes per program" },
+	  O(fcgi_processes), "FastCGI worker processes per program (-n overrides)" },
 	{ "MAX_BODY_BYTES", CFG_UINT, CFG_OPTIONAL, "1048576", 1024,
 	  64UL << 20, O(max_body), "request body cap; larger bodies get 413" },
 	{ "HTTP_CONNECT_TIMEOUT_MS", CFG_UINT, CFG_OPTIONAL, "3000", 100,

@@ -161,13 +161,19 @@ metrics_shared(void)
 	return metrics_is_shared;
 }
 
-/* Adds one to counter c, atomically across processes. */
+/* Adds n to counter c, atomically across processes. */
+void
+metrics_add(enum metrics_counter c, uint64_t n)
+{
+	if (metrics_mem != NULL && (unsigned)c < METRICS_COUNTERS)
+		__atomic_add_fetch(&metrics_mem->counters[c], n,
+		    __ATOMIC_RELAXED);
+}
+
 void
 metrics_inc(enum metrics_counter c)
 {
-	if (metrics_mem != NULL && (unsigned)c < METRICS_COUNTERS)
-		__atomic_add_fetch(&metrics_mem->counters[c], 1,
-		    __ATOMIC_RELAXED);
+	metrics_add(c, 1);
 }
 
 /* Returns counter c as it is now. */
@@ -334,6 +340,22 @@ metrics_render_counters(struct buf *out)
 	    "Stripe-Signature (bad, missing, or out of tolerance).")) ||
 	    (rc = metrics_sample_u(out, "xsb_webhook_signature_failures_total",
 	    NULL, 0, LOAD(m->counters[METRICS_SIGNATURE_FAILURES]))))
+		return rc;
+	if ((rc = metrics_family(out, "xsb_webhook_batches_total", "counter",
+	    "Transactions that stored several webhook deliveries at once "
+	    "(group commit).")) ||
+	    (rc = metrics_sample_u(out, "xsb_webhook_batches_total", NULL, 0,
+	    LOAD(m->counters[METRICS_WEBHOOK_BATCHES]))) ||
+	    (rc = metrics_family(out, "xsb_webhook_batched_events_total",
+	    "counter", "Webhook events stored by those transactions.")) ||
+	    (rc = metrics_sample_u(out, "xsb_webhook_batched_events_total",
+	    NULL, 0, LOAD(m->counters[METRICS_WEBHOOK_BATCHED]))) ||
+	    (rc = metrics_family(out, "xsb_webhook_batch_rollbacks_total",
+	    "counter", "Batches rolled back because one event failed (a "
+	    "duplicate, an effect error, a deadlock); their events were then "
+	    "applied one by one.")) ||
+	    (rc = metrics_sample_u(out, "xsb_webhook_batch_rollbacks_total",
+	    NULL, 0, LOAD(m->counters[METRICS_WEBHOOK_BATCH_ROLLBACKS]))))
 		return rc;
 
 	if ((rc = metrics_family(out, "xsb_upstream_requests_total", "counter",

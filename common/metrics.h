@@ -36,6 +36,9 @@ struct req;
 /* Counters of events.  Append only: the position is the slot. */
 enum metrics_counter {
 	METRICS_SIGNATURE_FAILURES,	/* Stripe-Signature refused */
+	METRICS_WEBHOOK_BATCHES,	/* group commits of 2+ events */
+	METRICS_WEBHOOK_BATCHED,	/* events stored by them */
+	METRICS_WEBHOOK_BATCH_ROLLBACKS, /* batches applied event by event */
 	METRICS_COUNTERS = 16		/* slots reserved in the file */
 };
 
@@ -64,8 +67,9 @@ void		 metrics_close(void);
 /* Returns 1 when the counters are those of the file (not a fallback). */
 int		 metrics_shared(void);
 
-/* Adds one to counter c.  A no-op before metrics_open(). */
+/* Adds one (n) to counter c.  A no-op before metrics_open(). */
 void		 metrics_inc(enum metrics_counter c);
+void		 metrics_add(enum metrics_counter c, uint64_t n);
 
 /*
  * Counts one call to upstream up: status is the HTTP status (or the SMTP

@@ -1263,6 +1263,11 @@ wh_batch(struct db *db, struct dbv *rows, struct wh_pending **it, size_t n)
 		rc = wh_batch_txn(db, &pre, rows, it, n);
 		for (i = 0; i < pre.nres; i++)
 			db_res_free(pre.res[i]);
+		if (rc == XERR_OK) {
+			metrics_inc(METRICS_WEBHOOK_BATCHES);
+			metrics_add(METRICS_WEBHOOK_BATCHED, live);
+		} else
+			metrics_inc(METRICS_WEBHOOK_BATCH_ROLLBACKS);
 		if (rc == XERR_DUP)
 			wh_lookup_due = WH_LOOKUP_BATCHES;
 		if (rc != XERR_OK)

@@ -10,12 +10,14 @@
 import mysql from 'mysql2/promise';
 import { env, requireEnv } from './env.mjs';
 
+// The promise is kept, not the connection: callers racing on the first use
+// (Promise.all of queries) share one connection instead of leaking others.
 let conn;
-export async function connection() {
+export function connection() {
   if (!conn) {
     const { DB_USER, DB_NAME } = requireEnv('DB_USER', 'DB_NAME');
     const where = env.DB_SOCKET ? { socketPath: env.DB_SOCKET } : { host: env.DB_HOST || '127.0.0.1', port: Number(env.DB_PORT || 3306) };
-    conn = await mysql.createConnection({ ...where, user: DB_USER, password: env.DB_PASSWORD ?? '', database: DB_NAME,
+    conn = mysql.createConnection({ ...where, user: DB_USER, password: env.DB_PASSWORD ?? '', database: DB_NAME,
       timezone: 'Z', supportBigNumbers: true, bigNumberStrings: false, multipleStatements: false });
   }
   return conn;
@@ -30,5 +32,5 @@ export async function query(sql, params = []) {
 export async function close() {
   const c = conn;
   conn = undefined;
-  await c?.end();
+  await (await c)?.end();
 }
