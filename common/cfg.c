@@ -77,7 +77,7 @@ static const struct cfg_opt {
 	{ "STRIPE_WEBHOOK_SECRETS", CFG_SECRETS, CFG_REQUIRED, NULL, 0, 0,
 	  O(stripe_webhook_secrets),
 	  "webhook endpoint secrets, comma-separated (two during rotation)" },
-	{ "WEBHOOK_THREADS", CFG_UINT, CFG_OPTIONAL, "32", 1, 256,
+	{ "WEBHOOK_THREADS", CFG_UINT, CFG_OPTIONAL, "64", 1, 256,
 	  O(webhook_threads),
 	  "request threads per xsb-webhook process (one FastCGI connection "
 	  "each)" },

@@ -1,6 +1,16 @@
+#include <locale.h>
 #include <string.h>
 
 #include "jsonx.h"
+
+void
+jsonx_thread_init(void)
+{
+	locale_t	 c;
+
+	if ((c = newlocale(LC_ALL_MASK, "C", (locale_t)0)) != (locale_t)0)
+		uselocale(c);
+}
 
 struct json_object *
 jsonx_get(struct json_object *obj, const char *key)

@@ -10,6 +10,17 @@
 
 #include <json-c/json.h>
 
+/*
+ * Sets the calling thread's locale to glibc's static "C" locale object.
+ * json-c switches to a "C" numeric locale around every parse (duplocale,
+ * newlocale, freelocale), and glibc takes its process-wide setlocale lock
+ * for each of those unless the thread's locale already is that object:
+ * with many request threads the lock serialised them (a preempted holder
+ * stalled every other parse).  The programs run in the "C" locale anyway.
+ * Call once at the start of every thread that parses JSON.
+ */
+void		 jsonx_thread_init(void);
+
 /* Returns member key of obj when obj is an object, else NULL. */
 struct json_object *jsonx_get(struct json_object *obj, const char *key);
 

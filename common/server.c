@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "cfg.h"
 #include "db.h"
 #include "http.h"
+#include "jsonx.h"
 #include "log.h"
 #include "metrics.h"
 #include "req.h"
@@ -140,6 +142,7 @@ server_child(const struct cfg *cfg, int fd, server_handler handle)
 	sigaddset(&term, SIGTERM);
 	sigaddset(&term, SIGINT);
 
+	jsonx_thread_init();
 	if (db_open(cfg, &db) != XERR_OK || http_open(cfg, &http) != XERR_OK)
 		log_fatalx("out of memory at start");
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, fd, 0) != 0)
@@ -182,6 +185,8 @@ server_thread_main(void *arg)
 	struct db	*db = NULL;
 	struct http	*http = NULL;
 
+	pthread_setname_np(pthread_self(), "xsb-request");
+	jsonx_thread_init();
 	if (db_open(t->cfg, &db) != XERR_OK ||
 	    http_open(t->cfg, &http) != XERR_OK ||
 	    FCGX_InitRequest(&fr, t->fd, 0) != 0)
@@ -234,6 +239,11 @@ server_child_threads(const struct cfg *cfg, int fd, server_handler handle,
 		log_fatalx("FCGX_Init failed");
 	if (init(cfg, &n) != XERR_OK)
 		log_fatalx("process start failed");
+	/*
+	 * One malloc arena per thread: threads sharing an arena contend for
+	 * its lock, and a preempted holder stalls the others.
+	 */
+	mallopt(M_ARENA_MAX, (int)(n + 8));
 	t.cfg = cfg;
 	t.fd = fd;
 	t.handle = handle;

@@ -782,44 +782,86 @@ wh_invoice_upcoming(struct wh_event *ev)
  * A small per-process memory of event ids whose outcome is final, so a
  * redelivery seen by this process again costs no database round trip.
  * Only final outcomes are remembered (never "failed"), and replays bypass
- * it; a lost entry only means one primary-key lookup more.  Request
- * threads read it and committers write it, under wh_seen_mu.
+ * it; a lost entry only means one primary-key lookup more.
+ *
+ * Request threads read it on every delivery and committers write it, so
+ * it takes no lock (a reader preempted while holding one would stall every
+ * other request thread): each slot is a sequence lock.  A writer makes the
+ * sequence odd (skipping the slot if another writer holds it), stores the
+ * id, and makes it even again; a reader copies the id between two reads of
+ * an even, unchanged sequence, else it reports "not seen".  The id is kept
+ * in atomic words, so no access is a data race.
  */
 #define WH_SEEN_SLOTS	4096
-#define WH_SEEN_LEN	64
+#define WH_SEEN_WORDS	8	/* ids up to 63 bytes */
 
-static char		 wh_seen_ids[WH_SEEN_SLOTS][WH_SEEN_LEN];
-static pthread_mutex_t	 wh_seen_mu = PTHREAD_MUTEX_INITIALIZER;
+struct wh_seen_slot {
+	uint64_t	 seq;
+	uint64_t	 w[WH_SEEN_WORDS];
+};
 
-static size_t
+static struct wh_seen_slot	 wh_seen_ids[WH_SEEN_SLOTS];
+
+static struct wh_seen_slot *
 wh_seen_slot(const char *id)
 {
 	uint32_t	 h = 2166136261u;	/* FNV-1a */
 
 	for (; *id != '\0'; id++)
 		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h % WH_SEEN_SLOTS;
+	return &wh_seen_ids[h % WH_SEEN_SLOTS];
+}
+
+/* Packs id (NUL-padded) into words; 0 when it does not fit. */
+static int
+wh_seen_pack(const char *id, uint64_t w[WH_SEEN_WORDS])
+{
+	size_t	 len = strlen(id);
+
+	if (len >= WH_SEEN_WORDS * 8)
+		return 0;
+	memset(w, 0, WH_SEEN_WORDS * 8);
+	memcpy(w, id, len);
+	return 1;
 }
 
 static int
 wh_seen(const char *id)
 {
-	int	 seen;
+	struct wh_seen_slot	*sl = wh_seen_slot(id);
+	uint64_t		 want[WH_SEEN_WORDS], s0, s1;
+	size_t			 i;
+	int			 same = 1;
 
-	pthread_mutex_lock(&wh_seen_mu);
-	seen = strcmp(wh_seen_ids[wh_seen_slot(id)], id) == 0;
-	pthread_mutex_unlock(&wh_seen_mu);
-	return seen;
+	if (!wh_seen_pack(id, want))
+		return 0;
+	s0 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+	if (s0 & 1)
+		return 0;
+	for (i = 0; i < WH_SEEN_WORDS; i++)
+		same &= __atomic_load_n(&sl->w[i], __ATOMIC_RELAXED) == want[i];
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	s1 = __atomic_load_n(&sl->seq, __ATOMIC_RELAXED);
+	return same && s0 == s1;
 }
 
 static void
 wh_remember(const char *id)
 {
-	if (strlen(id) >= WH_SEEN_LEN)
+	struct wh_seen_slot	*sl = wh_seen_slot(id);
+	uint64_t		 w[WH_SEEN_WORDS], s;
+	size_t			 i;
+
+	if (!wh_seen_pack(id, w))
 		return;
-	pthread_mutex_lock(&wh_seen_mu);
-	snprintf(wh_seen_ids[wh_seen_slot(id)], WH_SEEN_LEN, "%s", id);
-	pthread_mutex_unlock(&wh_seen_mu);
+	s = __atomic_load_n(&sl->seq, __ATOMIC_RELAXED);
+	if ((s & 1) || !__atomic_compare_exchange_n(&sl->seq, &s, s + 1, 0,
+	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;		/* another writer has the slot */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (i = 0; i < WH_SEEN_WORDS; i++)
+		__atomic_store_n(&sl->w[i], w[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->seq, s + 2, __ATOMIC_RELEASE);
 }
 
 /* Reads the stored status of event id into buf. */
@@ -1313,6 +1355,8 @@ wh_committer(void *arg)
 	struct dbv		*rows;
 	size_t			 n, i, max;
 
+	pthread_setname_np(pthread_self(), "xsb-committer");
+	jsonx_thread_init();
 	max = cfg->webhook_batch_max < WH_BATCH_LIMIT ?
 	    cfg->webhook_batch_max : WH_BATCH_LIMIT;
 	if (db_open(cfg, &db) != XERR_OK ||

@@ -527,7 +527,9 @@ test('A11 make install DESTDIR=… PREFIX=/usr: programs, migrations, nginx temp
     const units = 'usr/lib/systemd/system';
     for (const p of ['webhook', 'billing', 'phone']) {
       const u = fs.readFileSync(path.join(dest, units, `xsb-${p}.service`), 'utf8');
-      assert.match(u, new RegExp(`^ExecStart=/usr/bin/xsb-${p} -s /run/xswarm-billing/${p}\\.sock -n \\$\\{FCGI_PROCESSES\\}$`, 'm'));
+      const pool = p === 'webhook' ? 'WEBHOOK_PROCESSES' : 'FCGI_PROCESSES';
+      assert.match(u, new RegExp(`^ExecStart=/usr/bin/xsb-${p} -s /run/xswarm-billing/${p}\\.sock -n \\$\\{${pool}\\}$`, 'm'));
+      assert.match(u, new RegExp(`^Environment=${pool}=[1-9][0-9]*$`, 'm'));
       assert.match(u, /^EnvironmentFile=\/etc\/xswarm-billing\/env$/m);
       assert.match(u, /^RuntimeDirectory=xswarm-billing$/m);
       assert.doesNotMatch(u, /@[A-Z_]+@/);
