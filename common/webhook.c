@@ -1,4 +1,5 @@
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1123,9 +1124,8 @@ struct wh_pending {
 	enum xerr		 rc;		/* the outcome, once done */
 	const char		*status;
 	char			 err[256];
-	int			 done;
 	int			 alone;		/* apply outside the batch */
-	pthread_cond_t		 cv;
+	sem_t			 done;		/* posted once the outcome is set */
 	struct wh_pending	*next;
 };
 
@@ -1380,12 +1380,9 @@ wh_committer(void *arg)
 			db_rollback(db);
 		}
 
-		pthread_mutex_lock(&wh_q.mu);
-		for (i = 0; i < n; i++) {
-			it[i]->done = 1;
-			pthread_cond_signal(&it[i]->cv);
-		}
-		pthread_mutex_unlock(&wh_q.mu);
+		/* No lock held: a woken thread runs without waiting for us. */
+		for (i = 0; i < n; i++)
+			sem_post(&it[i]->done);
 	}
 	return NULL;
 }
@@ -1414,17 +1411,17 @@ webhook_start(const struct cfg *cfg, unsigned long *threads)
 static void
 wh_submit(struct wh_pending *p)
 {
-	pthread_cond_init(&p->cv, NULL);
-	p->done = 0;
+	sem_init(&p->done, 0, 0);
 	p->next = NULL;
 	pthread_mutex_lock(&wh_q.mu);
 	*wh_q.tailp = p;
 	wh_q.tailp = &p->next;
-	pthread_cond_signal(&wh_q.work);
-	while (!p->done)
-		pthread_cond_wait(&p->cv, &wh_q.mu);
 	pthread_mutex_unlock(&wh_q.mu);
-	pthread_cond_destroy(&p->cv);
+	/* After the unlock: a woken committer does not wait for the lock. */
+	pthread_cond_signal(&wh_q.work);
+	while (sem_wait(&p->done) != 0)
+		;	/* EINTR */
+	sem_destroy(&p->done);
 }
 
 /* Stores the delivery in r: through a committer when they run. */
