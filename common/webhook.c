@@ -1129,14 +1129,32 @@ struct wh_pending {
 	struct wh_pending	*next;
 };
 
+/*
+ * The queue.  A committer takes work when no other committer is busy, or
+ * when WH_PIPELINE_MIN events wait: with several committers, one fills its
+ * batch while another waits for MariaDB's commit, without splitting the
+ * queue into small batches (each costs its own round trips and fsync).
+ */
+#define WH_PIPELINE_MIN	8
+
 static struct {
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 work;
 	struct wh_pending	*head;
 	struct wh_pending	**tailp;
+	size_t			 len;		/* events queued */
+	unsigned		 busy;		/* committers inside a batch */
 	int			 started;
 } wh_q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL,
-    &wh_q.head, 0 };
+    &wh_q.head, 0, 0, 0 };
+
+/* With wh_q.mu held: whether a committer should take work now. */
+static int
+wh_q_ready(void)
+{
+	return wh_q.head != NULL &&
+	    (wh_q.busy == 0 || wh_q.len >= WH_PIPELINE_MIN);
+}
 
 /*
  * Reads which events of the batch are stored already: a final outcome is
@@ -1354,6 +1372,7 @@ wh_committer(void *arg)
 	struct db		*db = NULL;
 	struct dbv		*rows;
 	size_t			 n, i, max;
+	int			 again;
 
 	pthread_setname_np(pthread_self(), "xsb-committer");
 	jsonx_thread_init();
@@ -1364,7 +1383,7 @@ wh_committer(void *arg)
 		log_fatalx("out of memory at start");
 	for (;;) {
 		pthread_mutex_lock(&wh_q.mu);
-		while (wh_q.head == NULL)
+		while (!wh_q_ready())
 			pthread_cond_wait(&wh_q.work, &wh_q.mu);
 		for (n = 0; n < max && wh_q.head != NULL; n++) {
 			it[n] = wh_q.head;
@@ -1372,6 +1391,8 @@ wh_committer(void *arg)
 		}
 		if (wh_q.head == NULL)
 			wh_q.tailp = &wh_q.head;
+		wh_q.len -= n;
+		wh_q.busy++;
 		pthread_mutex_unlock(&wh_q.mu);
 
 		wh_batch(db, rows, it, n);
@@ -1379,6 +1400,13 @@ wh_committer(void *arg)
 			log_errorx("batch left a transaction open; rolled back");
 			db_rollback(db);
 		}
+
+		pthread_mutex_lock(&wh_q.mu);
+		wh_q.busy--;
+		again = wh_q_ready();
+		pthread_mutex_unlock(&wh_q.mu);
+		if (again)
+			pthread_cond_signal(&wh_q.work);	/* another committer */
 
 		/* No lock held: a woken thread runs without waiting for us. */
 		for (i = 0; i < n; i++)
@@ -1411,14 +1439,19 @@ webhook_start(const struct cfg *cfg, unsigned long *threads)
 static void
 wh_submit(struct wh_pending *p)
 {
+	int	 ready;
+
 	sem_init(&p->done, 0, 0);
 	p->next = NULL;
 	pthread_mutex_lock(&wh_q.mu);
 	*wh_q.tailp = p;
 	wh_q.tailp = &p->next;
+	wh_q.len++;
+	ready = wh_q_ready();
 	pthread_mutex_unlock(&wh_q.mu);
 	/* After the unlock: a woken committer does not wait for the lock. */
-	pthread_cond_signal(&wh_q.work);
+	if (ready)
+		pthread_cond_signal(&wh_q.work);
 	while (sem_wait(&p->done) != 0)
 		;	/* EINTR */
 	sem_destroy(&p->done);
