@@ -215,6 +215,19 @@ db_commit(struct db *db)
 	return XERR_OK;
 }
 
+enum xerr
+db_commit_chain(struct db *db)
+{
+	if (!db->in_txn || db->m == NULL)
+		return XERR_INTERNAL;
+	if (mysql_real_query(db->m, "COMMIT AND CHAIN", 16) != 0) {
+		db->in_txn = 0;
+		return db_fail(db, STMT__MAX, mysql_errno(db->m),
+		    mysql_error(db->m));
+	}
+	return XERR_OK;
+}
+
 void
 db_rollback(struct db *db)
 {

@@ -68,6 +68,14 @@ enum xerr	 db_begin(struct db *db);
 enum xerr	 db_commit(struct db *db);
 void		 db_rollback(struct db *db);
 
+/*
+ * Commits and starts the next transaction at once (COMMIT AND CHAIN), so
+ * the next one costs no START TRANSACTION round trip; on success the
+ * handle is still in a transaction, which holds nothing until its first
+ * statement.  On an error the handle is out of any transaction.
+ */
+enum xerr	 db_commit_chain(struct db *db);
+
 /* Returns 1 inside a transaction. */
 int		 db_in_txn(const struct db *db);
 

@@ -1245,7 +1245,8 @@ wh_batch_users(struct db *db, struct wh_pre *pre, struct wh_pending **it,
 /*
  * Runs the live events of the batch in one transaction: their users read
  * ahead, each event's effects in turn, then all their rows in one
- * statement, then the commit.
+ * statement, then the commit, chained to the next transaction (no
+ * START TRANSACTION round trip for the next batch).
  */
 static enum xerr
 wh_batch_txn(struct db *db, struct wh_pre *pre, struct dbv *rows,
@@ -1255,7 +1256,8 @@ wh_batch_txn(struct db *db, struct wh_pre *pre, struct dbv *rows,
 	size_t			 i, live = 0;
 	enum xerr		 rc;
 
-	if ((rc = db_begin(db)) != XERR_OK)
+	/* After a batch the connection is already in the next transaction. */
+	if (!db_in_txn(db) && (rc = db_begin(db)) != XERR_OK)
 		return rc;
 	if ((rc = wh_batch_users(db, pre, it, n)) != XERR_OK)
 		goto fail;
@@ -1273,7 +1275,7 @@ wh_batch_txn(struct db *db, struct wh_pre *pre, struct dbv *rows,
 	}
 	log_set_rid(NULL);
 	if ((rc = db_exec_rows(db, STMT_EVENT_INSERT, rows, 9, live)) !=
-	    XERR_OK || (rc = db_commit(db)) != XERR_OK)
+	    XERR_OK || (rc = db_commit_chain(db)) != XERR_OK)
 		goto fail;
 	return XERR_OK;
 fail:
@@ -1356,6 +1358,8 @@ wh_batch(struct db *db, struct dbv *rows, struct wh_pending **it, size_t n)
 		p = it[i];
 		if (!p->alone)
 			continue;
+		if (db_in_txn(db))
+			db_rollback(db);	/* the empty chained one */
 		log_set_rid(p->rid);
 		p->rc = wh_apply_parsed(&p->ev, db, 0, &p->status, p->err,
 		    sizeof(p->err));
@@ -1395,11 +1399,8 @@ wh_committer(void *arg)
 		wh_q.busy++;
 		pthread_mutex_unlock(&wh_q.mu);
 
+		/* It may leave the next (empty) transaction open: see wh_batch_txn. */
 		wh_batch(db, rows, it, n);
-		if (db_in_txn(db)) {
-			log_errorx("batch left a transaction open; rolled back");
-			db_rollback(db);
-		}
 
 		pthread_mutex_lock(&wh_q.mu);
 		wh_q.busy--;
