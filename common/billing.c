@@ -38,6 +38,7 @@ struct billing_user {
 	char	 last_event[BILLING_ID_MAX + 1];
 	int64_t	 period_start, period_end;	/* 0 when unknown */
 	int	 cancelling;		/* cancel_at_period_end */
+	long long jwt_version;		/* users.jwt_version */
 };
 
 /* One row of the tiers table. */
@@ -245,6 +246,7 @@ billing_user_load(struct db *db, const char *user_id, struct billing_user *u)
 		u->period_end = db_res_int(res, 0, 7, 0);
 		u->cancelling = db_res_int(res, 0, 8, 0) != 0;
 	}
+	u->jwt_version = db_res_int(res, 0, 11, -1);
 	rc = XERR_OK;
 out:
 	db_res_free(res);
@@ -264,6 +266,35 @@ billing_user_or_reply(struct req *r, struct billing_user *u)
 	else
 		req_fail(r, rc, "loading the account");
 	return -1;
+}
+
+/*
+ * Authenticates r (AUTH_USER) and loads the caller into *u with one read:
+ * the token's jwtVersion is checked against the row.  Returns 0, or -1
+ * after answering as auth_require_or_reply() and billing_user_or_reply()
+ * would (401, 503, 500).
+ */
+static int
+billing_auth_or_reply(struct req *r, struct billing_user *u)
+{
+	long long	 want;
+	enum xerr	 rc;
+
+	if (auth_user_token_or_reply(r, &want) != 0)
+		return -1;
+	rc = billing_user_load(r->db, r->user_id, u);
+	if (rc == XERR_NOTFOUND)
+		return auth_version_or_reply(r, -1, want);
+	if (rc == XERR_DB_GONE || rc == XERR_DB) {
+		req_error(r, XERR_UNAVAILABLE, "database_unavailable",
+		    "cannot check the token now");
+		return -1;
+	}
+	if (rc != XERR_OK) {
+		req_fail(r, rc, "loading the account");
+		return -1;
+	}
+	return auth_version_or_reply(r, u->jwt_version, want);
 }
 
 /* Loads tier name into *t. XERR_NOTFOUND for a tier not in the table. */
@@ -734,8 +765,7 @@ billing_usage(struct req *r)
 	int			 bad;
 	enum xerr		 rc;
 
-	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
-	    billing_user_or_reply(r, &u) != 0)
+	if (billing_auth_or_reply(r, &u) != 0)
 		return;
 	if ((rc = billing_period(r, &u, (int64_t)time(NULL), &start,
 	    &end)) != XERR_OK || (rc = usage_report(r->db, r->user_id, u.tier,
@@ -1108,8 +1138,7 @@ billing_upcoming(struct req *r)
 	int			 bad;
 	enum xerr		 rc;
 
-	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
-	    billing_user_or_reply(r, &u) != 0)
+	if (billing_auth_or_reply(r, &u) != 0)
 		return;
 	if (u.customer[0] == '\0') {
 		req_error(r, XERR_NOTFOUND, "no_customer",
@@ -1343,8 +1372,7 @@ billing_cancel(struct req *r)
 {
 	struct billing_user	 u;
 
-	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
-	    billing_user_or_reply(r, &u) != 0)
+	if (billing_auth_or_reply(r, &u) != 0)
 		return;
 	if (u.sub[0] == '\0') {
 		req_error(r, XERR_NOTFOUND, "no_subscription",
@@ -1369,8 +1397,7 @@ billing_resume(struct req *r)
 {
 	struct billing_user	 u;
 
-	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
-	    billing_user_or_reply(r, &u) != 0)
+	if (billing_auth_or_reply(r, &u) != 0)
 		return;
 	if (u.sub[0] == '\0') {
 		req_error(r, XERR_NOTFOUND, "no_subscription",

@@ -31,6 +31,14 @@ static const char *const http_rid_names[] = {
 	"Request-Id", "X-Request-Id", "Twilio-Request-Id"
 };
 
+void
+http_library_init(void)
+{
+	/* Reference-counted: the threads' http_open() calls only add one. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		log_fatalx("libcurl failed to initialise");
+}
+
 enum xerr
 http_open(const struct cfg *cfg, struct http **out)
 {

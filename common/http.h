@@ -41,6 +41,9 @@ struct http_resp {
  * must outlive the handle.  On success *out is set (caller frees with
  * http_close()); XERR_NOMEM or XERR_INTERNAL otherwise.
  */
+/* Initialises libcurl once; call before starting threads. */
+void		 http_library_init(void);
+
 enum xerr	 http_open(const struct cfg *cfg, struct http **out);
 
 /* Closes the client and its connections. NULL is a no-op. */

@@ -56,7 +56,7 @@ static void log_vlog(enum log_level, int, const char *, va_list)
 static void
 log_vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 {
-	char		 msg[1024], line[2400], ts[32];
+	char		 msg[1024], line[2400], ts[32], ebuf[128];
 	struct timespec	 now;
 	struct tm	 tm;
 	size_t		 n = 0, i;
@@ -88,7 +88,7 @@ log_vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 	}
 	if (errnum)
 		n += (size_t)snprintf(line + n, sizeof(line) - n - 2,
-		    ": %s", strerror(errnum));
+		    ": %s", strerror_r(errnum, ebuf, sizeof(ebuf)));
 	if (n > sizeof(line) - 3)
 		n = sizeof(line) - 3;
 	line[n++] = '"';

@@ -235,6 +235,7 @@ server_child_threads(const struct cfg *cfg, int fd, server_handler handle,
 	pthread_sigmask(SIG_BLOCK, &term, NULL);	/* inherited by threads */
 
 	db_library_init();
+	http_library_init();
 	if (FCGX_Init() != 0)
 		log_fatalx("FCGX_Init failed");
 	if (init(cfg, &n) != XERR_OK)

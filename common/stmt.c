@@ -59,7 +59,7 @@ static const struct {
 	    "SELECT status FROM stripe_events WHERE id = ?"),
 	S(EVENT_STATUS_16,
 	    "SELECT id, status FROM stripe_events WHERE id IN "
-	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) FOR UPDATE"),
 	S(EVENT_LOCK,
 	    "SELECT status FROM stripe_events WHERE id = ? FOR UPDATE"),
 	S(EVENT_INSERT,
@@ -242,7 +242,8 @@ static const struct {
 	    "SELECT u.email, u.stripe_customer_id, u.tier, u.subscription_id, "
 	    "s.status, s.item_id, s.current_period_start, "
 	    "s.current_period_end, s.cancel_at_period_end, s.deleted, "
-	    "s.last_event_id FROM users u LEFT JOIN subscriptions s "
+	    "s.last_event_id, u.jwt_version FROM users u "
+	    "LEFT JOIN subscriptions s "
 	    "ON s.id = u.subscription_id AND s.user_id = u.id WHERE u.id = ?"),
 	/* Keyset pages, newest first: (created, id) below the cursor's. */
 	S(BILLING_INVOICES,
