@@ -1356,7 +1356,7 @@ wh_batch(struct db *db, struct dbv *rows, struct wh_pending **it, size_t n)
 				it[i]->alone = 1;
 	for (i = 0; i < n; i++) {
 		p = it[i];
-		if (!p->alone)
+		if (!p->alone || p->status != NULL)	/* answered by the lookup */
 			continue;
 		if (db_in_txn(db))
 			db_rollback(db);	/* the empty chained one */
