@@ -5,7 +5,7 @@
 //                               [--price price_x=4000 ...] [--specs DIR]
 //
 // Plays the Stripe endpoints our C code calls, with object shapes taken from Stripe's own fixtures and
-// request checks taken from Stripe's OpenAPI spec (../shared/specs/ relative to the repo root, i.e.
+// request checks taken from Stripe's OpenAPI spec (tests/vendor/stripe/, see its README; i.e.
 // found from this file's location). Everything lives in memory. One log line per request on stdout.
 // Checks on every /v1 request: Bearer key (401), Stripe-Version present and date-like (400), form bodies
 // in bracket notation, Idempotency-Key on every POST (our own rule), Stripe idempotency semantics,
@@ -28,9 +28,9 @@ for (let i = 2; i < process.argv.length; i++) {
   else { console.error(`stripe stand-in: unknown argument ${a}`); process.exit(2); }
 }
 if (!opts.keys.length) { console.error('usage: stripe.mjs --port P [--host H] --key SECRET [--price ID=CENTS]'); process.exit(2); }
-const specDir = opts.specs || process.env.XSB_SPECS_DIR || fileURLToPath(new URL('../../../shared/specs/', import.meta.url));
-const SPEC = JSON.parse(fs.readFileSync(`${specDir}/stripe_spec3_2023-09-12.json`, 'utf8'));
-const FIXTURES = JSON.parse(fs.readFileSync(`${specDir}/stripe_fixtures3_2023-09-12.json`, 'utf8')).resources;
+const specDir = opts.specs || process.env.XSB_SPECS_DIR || fileURLToPath(new URL('../vendor/stripe/', import.meta.url));
+const SPEC = JSON.parse(fs.readFileSync(`${specDir}/spec3_2023-08-16.json`, 'utf8'));
+const FIXTURES = JSON.parse(fs.readFileSync(`${specDir}/fixtures3_2023-08-16.json`, 'utf8')).resources;
 
 // ---------- helpers ----------
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

@@ -5,8 +5,8 @@
 //   const r = await signedWebhook(event('customer.subscription.created', sub));   // -> {status, json, ...}
 //   await standin.fail({ count: 2, status: 500, path_prefix: '/v1/invoiceitems' });
 //
-// Objects are built from Stripe's fixtures (../shared/specs/stripe_fixtures3_2023-09-12.json, from the
-// repo root) so they carry every field a real 2023-09-12 payload has; pass what the test cares about.
+// Objects are built from Stripe's fixtures (tests/vendor/stripe/fixtures3_2023-08-16.json, from the
+// repo root) so they carry every field a real 2023-08-16 payload has; pass what the test cares about.
 // Webhooks are signed with the official stripe package (Stripe-Signature: t=...,v1=...).
 import fs from 'node:fs';
 import crypto from 'node:crypto';
@@ -15,7 +15,7 @@ import { env, requireEnv } from './env.mjs';
 import { request } from './http.mjs';
 
 export const API_VERSION = '2023-09-12';
-const FIXTURES = JSON.parse(fs.readFileSync(new URL('../../../../shared/specs/stripe_fixtures3_2023-09-12.json', import.meta.url), 'utf8')).resources;
+const FIXTURES = JSON.parse(fs.readFileSync(new URL('../../vendor/stripe/fixtures3_2023-08-16.json', import.meta.url), 'utf8')).resources;
 const tmpl = (name) => structuredClone(FIXTURES[name]);
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 /** A realistic random id: prefix + 24 alphanumerics (e.g. rid('sub_')). */
