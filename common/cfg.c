@@ -9,6 +9,7 @@
 
 #include "cfg.h"
 #include "log.h"
+#include "stripe_version.h"
 
 enum cfg_kind {
 	CFG_STR,	/* any non-empty string */
@@ -19,6 +20,7 @@ enum cfg_kind {
 	CFG_MODE,	/* sandbox|production */
 	CFG_LEVEL,	/* debug|info|warn|error */
 	CFG_SECRETS,	/* comma-separated list of secrets */
+	CFG_STRIPE_VER,	/* one of Stripe's API versions */
 };
 
 enum cfg_need {
@@ -72,8 +74,10 @@ static const struct cfg_opt {
 	  0, 0, O(stripe_api_base), "Stripe REST base URL" },
 	{ "STRIPE_SECRET_KEY", CFG_SECRET, CFG_PROD, "sk_test_sandbox", 0, 0,
 	  O(stripe_secret_key), "Stripe secret key (Bearer)" },
-	{ "STRIPE_API_VERSION", CFG_STR, CFG_OPTIONAL, "2023-09-12", 0, 0,
-	  O(stripe_api_version), "pinned Stripe-Version header" },
+	{ "STRIPE_API_VERSION", CFG_STRIPE_VER, CFG_OPTIONAL,
+	  STRIPE_VERSION_PINNED, 0, 0, O(stripe_api_version),
+	  "Stripe-Version header: a real Stripe API version (the default is "
+	  "the one the code is written and tested for)" },
 	{ "STRIPE_WEBHOOK_SECRETS", CFG_SECRETS, CFG_REQUIRED, NULL, 0, 0,
 	  O(stripe_webhook_secrets),
 	  "webhook endpoint secrets, comma-separated (two during rotation)" },
@@ -253,6 +257,19 @@ cfg_bool(const char *s, int *out)
 	return 0;
 }
 
+/* Replaces the string *field with a copy of v. */
+static enum xerr
+cfg_set_str(void *field, const char *v)
+{
+	char	*copy;
+
+	if ((copy = strdup(v)) == NULL)
+		return XERR_NOMEM;
+	free(*(char **)field);
+	*(char **)field = copy;
+	return XERR_OK;
+}
+
 /* Parses and stores one value; writes a message naming the variable on error. */
 static enum xerr
 cfg_set(struct cfg *cfg, const struct cfg_opt *o, const char *v,
@@ -266,6 +283,16 @@ cfg_set(struct cfg *cfg, const struct cfg_opt *o, const char *v,
 	void		*field = CFG_FIELD(cfg, o);
 
 	switch (o->kind) {
+	case CFG_STRIPE_VER:
+		if (!stripe_version_known(v)) {
+			snprintf(errbuf, errsz, "%s: \"%.64s\" is not a Stripe "
+			    "API version (known: %s to %s; this build speaks "
+			    "%s)",
+			    o->name, v, stripe_version_oldest(),
+			    stripe_version_newest(), STRIPE_VERSION_PINNED);
+			return XERR_CONFIG;
+		}
+		return cfg_set_str(field, v);
 	case CFG_MODE:
 		if (strcmp(v, "sandbox") && strcmp(v, "production"))
 			goto bad;
@@ -305,11 +332,7 @@ cfg_set(struct cfg *cfg, const struct cfg_opt *o, const char *v,
 		/* FALLTHROUGH */
 	case CFG_STR:
 	case CFG_SECRET:
-		if ((copy = strdup(v)) == NULL)
-			return XERR_NOMEM;
-		free(*(char **)field);
-		*(char **)field = copy;
-		return XERR_OK;
+		return cfg_set_str(field, v);
 	case CFG_SECRETS:
 		list = (char **)field;
 		if ((copy = strdup(v)) == NULL)
@@ -458,7 +481,7 @@ cfg_free(struct cfg *cfg)
 		const struct cfg_opt *o = &cfg_opts[i];
 
 		if (o->kind == CFG_STR || o->kind == CFG_SECRET ||
-		    o->kind == CFG_URL)
+		    o->kind == CFG_URL || o->kind == CFG_STRIPE_VER)
 			cfg_wipe(*(char **)CFG_FIELD(cfg, o));
 	}
 	for (i = 0; i < cfg->stripe_webhook_nsecrets; i++)
@@ -503,6 +526,7 @@ cfg_dump(const struct cfg *cfg, FILE *fp)
 			break;
 		case CFG_STR:
 		case CFG_URL:
+		case CFG_STRIPE_VER:
 			fprintf(fp, "%s=%s\n", o->name, *(char *const *)f);
 			break;
 		case CFG_MODE:

@@ -370,7 +370,7 @@ test('B11 upcoming: Stripe\'s preview mapped, with a fresh Idempotency-Key per c
     assert.equal(c.method, 'POST');
     assert.deepEqual(c.form, { customer: u.customer, subscription: u.sub.id });
     assert.match(c.idempotency_key, new RegExp(`^preview:${u.id}:[0-9a-f]{32}$`));
-    assert.equal(c.stripe_version, '2023-09-12');
+    assert.equal(c.stripe_version, '2026-10-28.endive');
     assert.match(c.headers.authorization, /^Bearer sk_/);
     assert.equal(c.replayed, false);
   }

@@ -62,7 +62,7 @@ test('J1 invoice.created bills voice, SMS and phone once, with exact amounts and
   assert.equal(byKind.sms.form.unit_amount_decimal, '0.75');
   assert.equal(byKind.phone.headers['idempotency-key'], `${inv.id}:phone`);
   assert.equal(byKind.phone.form.quantity, '1');
-  for (const q of reqs) assert.equal(q.headers['stripe-version'], '2023-09-12');
+  for (const q of reqs) assert.equal(q.headers['stripe-version'], '2026-10-28.endive');
   const after = await S.standin.object(inv.id);
   const added = after.lines.data.filter((l) => l.metadata?.kind).map((l) => [l.metadata.kind, l.amount]).sort();
   assert.deepEqual(added, [['phone', 500], ['sms', 15], ['voice', 65]]);

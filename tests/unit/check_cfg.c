@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "stripe_version.h"
 
 #define SECRET_JWT	"0123456789abcdef0123456789abcdef-jwt"
 
@@ -202,6 +203,57 @@ START_TEST(cfg_dump_masks_secrets)
 }
 END_TEST
 
+/*
+ * STRIPE_API_VERSION: the default is the pinned version; a real older
+ * version is taken; what Stripe would refuse (the commit date once pinned
+ * here, a date-like string, a codename alone) stops the program with a
+ * message naming the variable.
+ */
+START_TEST(cfg_stripe_version)
+{
+	static const char *const bad[] = { "2023-09-12", "2026-10-28",
+	    "2026-10-28.basil", "endive", "latest", " 2023-08-16" };
+	struct cfg	*cfg = load_ok();
+	char		*out = NULL;
+	size_t		 i, len = 0;
+	FILE		*fp;
+
+	ck_assert_str_eq(cfg->stripe_api_version, STRIPE_VERSION_PINNED);
+	ck_assert_str_eq(cfg->stripe_api_version, "2026-10-28.endive");
+	fp = open_memstream(&out, &len);
+	cfg_dump(cfg, fp);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(out,
+	    "STRIPE_API_VERSION=2026-10-28.endive"));
+	free(out);
+	cfg_free(cfg);
+
+	setenv("STRIPE_API_VERSION", "2023-08-16", 1);
+	cfg = load_ok();
+	ck_assert_str_eq(cfg->stripe_api_version, "2023-08-16");
+	cfg_free(cfg);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("STRIPE_API_VERSION", bad[i], 1);
+		load_fails("STRIPE_API_VERSION: \"");
+		ck_assert_ptr_nonnull(strstr(errbuf, "not a Stripe API version"));
+	}
+}
+END_TEST
+
+START_TEST(cfg_stripe_version_list)
+{
+	ck_assert_int_eq(stripe_version_known(STRIPE_VERSION_PINNED), 1);
+	ck_assert_int_eq(stripe_version_known("2025-03-31.basil"), 1);
+	ck_assert_int_eq(stripe_version_known("2023-10-16"), 1);
+	ck_assert_int_eq(stripe_version_known("2023-09-12"), 0);
+	ck_assert_int_eq(stripe_version_known(""), 0);
+	ck_assert_int_eq(stripe_version_known(NULL), 0);
+	ck_assert_str_eq(stripe_version_oldest(), "2011-01-01");
+	ck_assert_str_eq(stripe_version_newest(), STRIPE_VERSION_PINNED);
+}
+END_TEST
+
 static Suite *
 cfg_suite(void)
 {
@@ -217,6 +269,8 @@ cfg_suite(void)
 	tcase_add_test(tc, cfg_secret_list);
 	tcase_add_test(tc, cfg_env_file);
 	tcase_add_test(tc, cfg_dump_masks_secrets);
+	tcase_add_test(tc, cfg_stripe_version);
+	tcase_add_test(tc, cfg_stripe_version_list);
 	suite_add_tcase(s, tc);
 	return s;
 }
