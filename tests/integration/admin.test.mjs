@@ -316,7 +316,7 @@ test('A5 resync reads the subscription from Stripe and applies it as customer.su
   const [ev] = await query('SELECT type, status, created, api_version, user_id FROM stripe_events WHERE id = ?', [r.json.event_id]);
   assert.equal(ev.type, 'customer.subscription.updated');
   assert.equal(ev.status, 'processed');
-  assert.equal(ev.api_version, '2023-09-12');
+  assert.equal(ev.api_version, '2026-10-28.endive');
   assert.ok(Math.abs(ev.created - Date.now() / 1000) < 30);
   const m1 = await metrics();
   assert.ok(m1.v['xsb_upstream_requests_total{upstream="stripe",outcome="2xx"}'] > m0.v['xsb_upstream_requests_total{upstream="stripe",outcome="2xx"}'],
