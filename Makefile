@@ -104,17 +104,23 @@ lint:
 # with their ExecStart pointed at $(PREFIX)/bin, to $(SYSTEMDDIR) (for
 # PREFIX=/usr that is /usr/lib/systemd/system, the packages' place on
 # Debian; for /usr/local, /usr/local/lib/systemd/system, which systemd
-# also reads).  docs/OPERATIONS.md goes on from there.
+# also reads); the system user and groups as a sysusers.d file (created
+# by systemd-sysusers).  docs/OPERATIONS.md goes on from there.
 SHAREDIR   ?= $(PREFIX)/share/xswarm-billing
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHAREDIR)/sql \
-	    $(DESTDIR)$(SHAREDIR)/nginx $(DESTDIR)$(SYSTEMDDIR)
+	    $(DESTDIR)$(SHAREDIR)/nginx $(DESTDIR)$(SYSTEMDDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(PROGS) scripts/xsb-admin $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 sql/*.sql $(DESTDIR)$(SHAREDIR)/sql/
 	install -m 0755 scripts/migrate $(DESTDIR)$(SHAREDIR)/
 	install -m 0644 nginx/production.conf.in nginx/fastcgi.conf \
+	    nginx/admin-allow.conf nginx/metrics-allow.conf \
 	    $(DESTDIR)$(SHAREDIR)/nginx/
+	install -m 0644 scripts/systemd/xswarm-billing.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/xswarm-billing.conf
 	install -m 0644 scripts/xswarm-billing.env.example $(DESTDIR)$(SHAREDIR)/
 	for u in scripts/systemd/*.service; do \
 	    sed 's|@BINDIR@|$(PREFIX)/bin|g' $$u >$(DESTDIR)$(SYSTEMDDIR)/$${u##*/} && \

@@ -331,8 +331,14 @@ server_main_threads(const char *prog, int argc, char *argv[],
 		unlink(sock);
 		if ((fd = FCGX_OpenSocket(sock, 1024)) < 0)
 			log_fatalx("cannot listen on %s", sock);
-		/* nginx may run as another user; the folder guards access. */
-		chmod(sock, 0666);
+		/*
+		 * Owner and group only: nginx reaches the socket through the
+		 * group the service runs under (xswarm-billing-sock, shared
+		 * with www-data alone); no other local user may talk FastCGI
+		 * past nginx's rules.
+		 */
+		if (chmod(sock, 0660) == -1)
+			log_fatalx("chmod %s: %s", sock, strerror(errno));
 	}
 
 	memset(&sa, 0, sizeof(sa));

@@ -561,7 +561,8 @@ test('A12 nginx -t accepts the rendered production config', () => {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
       '-subj', '/CN=billing.example.test', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
     const vars = { SERVER_NAME: 'billing.example.test', CERT: path.join(dir, 'cert.pem'), KEY: path.join(dir, 'key.pem'),
-      FASTCGI_CONF: path.join(REPO_ROOT, 'nginx', 'fastcgi.conf') };
+      FASTCGI_CONF: path.join(REPO_ROOT, 'nginx', 'fastcgi.conf'), ADMIN_ALLOW: path.join(REPO_ROOT, 'nginx', 'admin-allow.conf'),
+      METRICS_ALLOW: path.join(REPO_ROOT, 'nginx', 'metrics-allow.conf') };
     let conf = fs.readFileSync(path.join(REPO_ROOT, 'nginx', 'production.conf.in'), 'utf8')
       .replace(/@([A-Z_]+)@/g, (m, k) => { assert.ok(k in vars, `unknown template variable ${m}`); return vars[k]; });
     if (process.getuid() !== 0) {
