@@ -45,7 +45,8 @@ static const struct cfg_opt {
 } cfg_opts[] = {
 #define O(f) offsetof(struct cfg, f)
 	{ "XSB_MODE", CFG_MODE, CFG_OPTIONAL, "sandbox", 0, 0, O(sandbox),
-	  "`sandbox` (local peers, demo data allowed) or `production`" },
+	  "`sandbox` (local peers, demo data allowed) or `production`; unset "
+	  "is the sandbox, any other value (empty too) stops the program" },
 	{ "LOG_LEVEL", CFG_LEVEL, CFG_OPTIONAL, "info", 0, 0, O(log_level),
 	  "debug, info, warn or error" },
 	{ "DB_HOST", CFG_STR, CFG_OPTIONAL, "localhost", 0, 0, O(db_host),
@@ -422,10 +423,21 @@ cfg_load(struct cfg **out, char *errbuf, size_t errsz)
 		goto fail;
 	}
 
-	/* The mode decides which settings may take defaults. */
+	/*
+	 * The mode decides which settings may take defaults.  Unset, it is
+	 * the sandbox; set, it must say which: an empty or misspelt value in
+	 * a production env file must not quietly mean the sandbox.
+	 */
 	mode = getenv("XSB_MODE");
 	if (mode == NULL)
 		mode = file.vals[0];
+	if (mode != NULL && strcmp(mode, "sandbox") != 0 &&
+	    strcmp(mode, "production") != 0) {
+		snprintf(errbuf, errsz, "XSB_MODE: expected sandbox or "
+		    "production, not \"%.32s\"", mode);
+		rc = XERR_CONFIG;
+		goto fail;
+	}
 	sandbox = mode == NULL || strcmp(mode, "production") != 0;
 
 	for (i = 0; i < CFG_NOPTS; i++) {

@@ -98,6 +98,13 @@ START_TEST(cfg_bad_values_name_the_variable)
 {
 	setenv("XSB_MODE", "staging", 1);
 	load_fails("XSB_MODE");
+	/* Set but empty or misspelt is no mode: never the sandbox by default. */
+	setenv("XSB_MODE", "", 1);
+	load_fails("XSB_MODE: expected sandbox or production");
+	setenv("XSB_MODE", "Production", 1);
+	load_fails("XSB_MODE: expected sandbox or production");
+	setenv("XSB_MODE", "production ", 1);
+	load_fails("XSB_MODE: expected sandbox or production");
 	setup();
 	setenv("FCGI_PROCESSES", "0", 1);
 	load_fails("FCGI_PROCESSES: expected a whole number from 1 to 256");
