@@ -128,7 +128,7 @@ const CASES = {
     assert.deepEqual([row.tier, s.status], ['ai_secretary', 'active'], 'resumed restores the tier');
     assert.deepEqual(await kinds(ev.id), ['subscription.resumed', 'tier_changed']);
   },
-  'customer.subscription.paused after deleted': async (shape) => {
+  'customer.subscription.resumed after deleted is stale': async (shape) => {
     const u = await newUser(), id = S.rid('sub_'), t = now() - 60;
     const mk = (status) => S.subscription({ shape, id, customer: u.customer, price: PRICE.ai_secretary, status });
     await deliver(S.event('customer.subscription.deleted', mk('canceled'), { created: t + 5 }));
