@@ -103,7 +103,8 @@ static const struct {
 
 	/* invoices and billing events */
 	S(INVOICE_LOCK,
-	    "SELECT status FROM invoices WHERE id = ? FOR UPDATE"),
+	    "SELECT status, attempt_count FROM invoices WHERE id = ? "
+	    "FOR UPDATE"),
 	S(INVOICE_UPSERT,
 	    "INSERT INTO invoices (id, user_id, subscription_id, number, "
 	    "status, billing_reason, currency, amount_due, amount_paid, "

@@ -98,6 +98,11 @@ static const struct wh_type {
 	{ "invoice.paid", wh_invoice, 0 },
 	{ "invoice.payment_failed", wh_invoice, 0 },
 	{ "invoice.upcoming", wh_invoice_upcoming, 0 },
+	{ "invoice.finalized", wh_invoice, 0 },
+	{ "invoice.voided", wh_invoice, 0 },
+	{ "invoice.marked_uncollectible", wh_invoice, 0 },
+	{ "customer.subscription.paused", wh_subscription, 1 },
+	{ "customer.subscription.resumed", wh_subscription, 1 },
 };
 
 static const struct wh_type *
@@ -348,8 +353,9 @@ wh_checkout_completed(struct wh_event *ev)
 }
 
 /*
- * Returns a period field of the subscription, or of its first item where
- * newer API versions put it; 0 when neither has it.
+ * Returns a period field (current_period_start or _end) of a subscription:
+ * from its first item, where API versions since 2025-03-31.basil put it,
+ * else from the subscription itself (2023-08-16); 0 when neither has it.
  */
 static int64_t
 wh_sub_period(struct json_object *sub, const char *field)
@@ -357,10 +363,10 @@ wh_sub_period(struct json_object *sub, const char *field)
 	struct json_object *item;
 	int64_t		 v = 0;
 
-	if (jsonx_int(sub, field, &v) == 0)
-		return v;
 	item = jsonx_idx(sub, "items.data", 0);
 	if (jsonx_int(item, field, &v) == 0)
+		return v;
+	if (jsonx_int(sub, field, &v) == 0)
 		return v;
 	return 0;
 }
@@ -387,7 +393,8 @@ wh_status_tier(const char *status, const char *price_tier, int *past_due)
 }
 
 /*
- * customer.subscription.created/updated/deleted.
+ * customer.subscription.created/updated/deleted/paused/resumed (paused and
+ * resumed rank as updates; the subscription's status says what it grants).
  *
  * Ordering: an event applies only when it is newer than the last one
  * applied to this subscription: a later `created` second, or the same
@@ -517,7 +524,9 @@ wh_subscription(struct wh_event *ev)
 				return XERR_NOMEM;
 			jsonx_add_str(n, "old_tier", old_tier);
 			jsonx_add_str(n, "new_tier", new_tier);
-			rc = wh_notify(ev, strcmp(new_tier, TIERS_FREE) == 0 ?
+			/* A pause is no ending: the plan is back on resume. */
+			rc = wh_notify(ev, strcmp(new_tier, TIERS_FREE) == 0 &&
+			    strcmp(status, "paused") != 0 ?
 			    "subscription_cancelled" : "subscription_downgraded",
 			    n);
 			json_object_put(n);
@@ -565,32 +574,84 @@ wh_trial_will_end(struct wh_event *ev)
 	return rc;
 }
 
-/* Returns the invoice's user id from the metadata we set, or NULL. */
+/*
+ * Returns the id of the subscription an invoice bills (borrowed), or NULL:
+ * parent.subscription_details.subscription since 2025-03-31.basil, the
+ * top-level subscription before.
+ */
+static const char *
+wh_invoice_sub(struct json_object *inv)
+{
+	const char	*s;
+
+	if ((s = jsonx_id(inv, "parent.subscription_details.subscription")))
+		return s;
+	return jsonx_id(inv, "subscription");
+}
+
+/*
+ * Returns the invoice's user id from the metadata we set (borrowed), or
+ * NULL: the subscription's metadata as the invoice carries it
+ * (parent.subscription_details.metadata since 2025-03-31.basil,
+ * subscription_details.metadata before), else the invoice's own.
+ */
 static const char *
 wh_invoice_meta_user(struct json_object *inv)
 {
 	const char	*u;
 
+	if ((u = jsonx_str(inv,
+	    "parent.subscription_details.metadata.user_id")))
+		return u;
 	if ((u = jsonx_str(inv, "subscription_details.metadata.user_id")))
 		return u;
 	return jsonx_str(inv, "metadata.user_id");
 }
 
-/* Finds the new billing cycle in an invoice's subscription line. */
+/*
+ * Tells whether an invoice line bills a subscription item, and whether it
+ * is a proration: parent.subscription_item_details since
+ * 2025-03-31.basil, type "subscription" and proration before.
+ */
+static int
+wh_line_sub(struct json_object *line, int *proration)
+{
+	struct json_object *d;
+	const char	*type;
+
+	*proration = 0;
+	if ((type = jsonx_str(line, "parent.type")) != NULL) {
+		d = jsonx_path(line, "parent.subscription_item_details");
+		if (strcmp(type, "subscription_item_details") != 0 ||
+		    d == NULL || !json_object_is_type(d, json_type_object))
+			return 0;
+		*proration = jsonx_bool(d, "proration", 0);
+		return 1;
+	}
+	type = jsonx_str(line, "type");
+	if (type == NULL || strcmp(type, "subscription") != 0)
+		return 0;
+	*proration = jsonx_bool(line, "proration", 0);
+	return 1;
+}
+
+/*
+ * Finds the new billing cycle of an invoice: the period of its first
+ * subscription item line that is no proration.  -1 when there is none.
+ */
 static int
 wh_invoice_cycle(struct json_object *inv, int64_t *start, int64_t *end)
 {
 	struct json_object *lines = jsonx_path(inv, "lines.data"), *l;
 	size_t		 i, n;
-	const char	*type;
+	int		 proration;
 
 	if (lines == NULL || !json_object_is_type(lines, json_type_array))
 		return -1;
 	n = json_object_array_length(lines);
 	for (i = 0; i < n; i++) {
 		l = json_object_array_get_idx(lines, i);
-		type = jsonx_str(l, "type");
-		if (type != NULL && strcmp(type, "subscription") == 0 &&
+		if (wh_line_sub(l, &proration) && !proration &&
 		    jsonx_int(l, "period.start", start) == 0 &&
 		    jsonx_int(l, "period.end", end) == 0 && *end > *start)
 			return 0;
@@ -599,34 +660,105 @@ wh_invoice_cycle(struct json_object *inv, int64_t *start, int64_t *end)
 }
 
 /*
- * invoice.created / payment_succeeded / paid / payment_failed: billing
- * history upserted by invoice id.  A paid invoice stays paid whatever
- * arrives later.  Payment moves the billing cycle; a failure notifies; a
- * draft subscription_cycle invoice gets the overage of the period that
- * ended (a job adds the invoice items).
+ * An invoice's statuses in the order they move: draft, open, then paid or
+ * void (final) or uncollectible (which may still be paid or voided).
+ */
+static const char *const wh_invoice_statuses[] = { "draft", "open",
+    "uncollectible", "paid", "void" };
+
+/* Returns the index of status in wh_invoice_statuses, or -1. */
+static int
+wh_invoice_status_idx(const char *status)
+{
+	size_t	 i;
+
+	for (i = 0; status != NULL && i < sizeof(wh_invoice_statuses) /
+	    sizeof(wh_invoice_statuses[0]); i++)
+		if (strcmp(wh_invoice_statuses[i], status) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * What each invoice event says: the status it puts the invoice in (NULL:
+ * the invoice's own, draft when absent) and the kind of its billing_events
+ * row, written once per invoice (once per event for payment_failed: each
+ * attempt is news).
+ */
+static const struct wh_invoice_kind {
+	const char	*type;
+	const char	*status;
+	const char	*kind;
+	int		 per_event;
+} wh_invoice_kinds[] = {
+	{ "invoice.created", NULL, "invoice_created", 0 },
+	{ "invoice.finalized", "open", "invoice_finalized", 0 },
+	{ "invoice.payment_succeeded", "paid", "invoice_paid", 0 },
+	{ "invoice.paid", "paid", "invoice_paid", 0 },
+	{ "invoice.payment_failed", "open", "payment_failed", 1 },
+	{ "invoice.voided", "void", "invoice_voided", 0 },
+	{ "invoice.marked_uncollectible", "uncollectible",
+	    "invoice_uncollectible", 0 },
+};
+
+/*
+ * Merges an event's status (one of wh_invoice_statuses) into the stored
+ * invoice's, old (NULL when there is no row yet): returns the status the
+ * invoice has afterwards (static), and sets *write when the row is to be
+ * written.  The status only moves forward, paid and void are final; an
+ * event of the stored status refreshes the row unless it reports fewer
+ * payment attempts than stored (an older event).
+ */
+static const char *
+wh_invoice_merge(const char *old, int64_t old_att, const char *new,
+    int64_t att, int *write)
+{
+	int	 io = wh_invoice_status_idx(old);
+	int	 in = wh_invoice_status_idx(new);
+	int	 ro = io < 3 ? io : 3, rn = in < 3 ? in : 3;
+
+	*write = io < 0 || (ro < 3 && rn > ro) || (io == in && att >= old_att);
+	return wh_invoice_statuses[*write ? in : io];
+}
+
+/*
+ * invoice.created / finalized / payment_succeeded / paid / payment_failed /
+ * voided / marked_uncollectible: billing history (invoices) upserted by
+ * invoice id, its status moving only forward whatever order the events
+ * arrive in (wh_invoice_merge), and a billing_events row of the event's
+ * kind.  Payment moves the billing cycle; a failure of an invoice still
+ * open notifies; a subscription_cycle invoice still a draft gets the
+ * overage of the period that ended (a job adds the invoice items).
  */
 static enum xerr
 wh_invoice(struct wh_event *ev)
 {
+	const struct wh_invoice_kind *k = NULL;
 	struct json_object *inv = ev->obj, *n;
 	struct db_res	*res = NULL;
 	struct dbv	 a[15];
 	const char	*inv_id, *status, *reason, *sub, *old = NULL;
 	int64_t		 due = 0, paid = 0, ps = 0, pe = 0, att = 0, next = 0;
-	int64_t		 cs, ce, created = 0;
-	int		 is_paid, is_failed, is_created;
-	enum xerr	 rc;
+	int64_t		 cs, ce, created = 0, old_att = 0;
+	size_t		 i;
+	int		 write;
+	enum xerr	 rc = XERR_OK;
 
-	is_paid = strcmp(ev->type, "invoice.payment_succeeded") == 0 ||
-	    strcmp(ev->type, "invoice.paid") == 0;
-	is_failed = strcmp(ev->type, "invoice.payment_failed") == 0;
-	is_created = strcmp(ev->type, "invoice.created") == 0;
+	for (i = 0; i < sizeof(wh_invoice_kinds) / sizeof(wh_invoice_kinds[0]);
+	    i++)
+		if (strcmp(wh_invoice_kinds[i].type, ev->type) == 0)
+			k = &wh_invoice_kinds[i];
+	if (k == NULL)
+		return wh_fail(ev, XERR_INTERNAL, "no invoice kind for %s",
+		    ev->type);
 	inv_id = jsonx_str(inv, "id");
 	if (!ids_ext_ok(inv_id, 255))
 		return wh_fail(ev, XERR_BADREQ, "invoice without id");
-	status = jsonx_str(inv, "status");
+	if ((status = k->status) == NULL &&
+	    wh_invoice_status_idx(status = jsonx_str(inv, "status")) < 0)
+		status = "draft";
 	reason = jsonx_str(inv, "billing_reason");
-	sub = jsonx_id(inv, "subscription");
+	sub = wh_invoice_sub(inv);
 	jsonx_int(inv, "amount_due", &due);
 	jsonx_int(inv, "amount_paid", &paid);
 	jsonx_int(inv, "period_start", &ps);
@@ -634,12 +766,6 @@ wh_invoice(struct wh_event *ev)
 	jsonx_int(inv, "attempt_count", &att);
 	jsonx_int(inv, "next_payment_attempt", &next);
 	jsonx_int(inv, "created", &created);
-	if (is_paid)
-		status = "paid";
-	else if (is_failed)
-		status = "payment_failed";
-	else if (status == NULL)
-		status = "draft";
 
 	if ((rc = wh_user(ev, jsonx_id(inv, "customer"),
 	    wh_invoice_meta_user(inv))) == XERR_NOTFOUND) {
@@ -652,11 +778,13 @@ wh_invoice(struct wh_event *ev)
 	a[0] = DB_STR(inv_id);
 	if ((rc = db_query(ev->db, STMT_INVOICE_LOCK, a, 1, &res)))
 		return rc;
-	if (db_res_rows(res) == 1)
+	if (db_res_rows(res) == 1) {
 		old = db_res_str(res, 0, 0);
-	if (old != NULL && strcmp(old, "paid") == 0 && !is_paid)
-		status = NULL;		/* paid is final */
-	if (status != NULL) {
+		old_att = db_res_int(res, 0, 1, 0);
+	}
+	status = wh_invoice_merge(old, old_att, status, att, &write);
+	db_res_free(res);
+	if (write) {
 		a[0] = DB_STR(inv_id);
 		a[1] = DB_STR(ev->user_id);
 		a[2] = DB_STR(sub);
@@ -673,30 +801,30 @@ wh_invoice(struct wh_event *ev)
 		a[12] = next ? DB_INT(next) : DB_NULL;
 		a[13] = DB_STR(jsonx_str(inv, "hosted_invoice_url"));
 		a[14] = DB_INT(created ? created : ev->created);
-		rc = db_exec(ev->db, STMT_INVOICE_UPSERT, a, 15, NULL, NULL);
+		if ((rc = db_exec(ev->db, STMT_INVOICE_UPSERT, a, 15, NULL,
+		    NULL)))
+			return rc;
 	}
-	db_res_free(res);
-	if (rc)
+	if ((rc = wh_bevent(ev, k->per_event ? NULL : inv_id, k->kind,
+	    k->status != NULL && !strcmp(k->status, "paid") ? &paid : &due,
+	    inv_id)))
 		return rc;
 
-	if (is_paid) {
-		if ((rc = wh_bevent(ev, inv_id, "invoice_paid", &paid, inv_id)))
-			return rc;
+	if (!strcmp(ev->type, "invoice.paid") ||
+	    !strcmp(ev->type, "invoice.payment_succeeded")) {
 		/* The usage period rolls over with the cycle; nothing is zeroed. */
-		if (wh_invoice_cycle(inv, &cs, &ce) == 0 && (sub == NULL ||
-		    ev->user_sub[0] == '\0' || !strcmp(sub, ev->user_sub))) {
-			a[0] = DB_INT(cs);
-			a[1] = DB_INT(ce);
-			a[2] = DB_STR(ev->user_id);
-			if ((rc = db_exec(ev->db, STMT_USER_SET_CYCLE, a, 3,
-			    NULL, NULL)))
-				return rc;
-		}
-		return XERR_OK;
+		if (strcmp(status, "paid") != 0 ||
+		    wh_invoice_cycle(inv, &cs, &ce) != 0 || (sub != NULL &&
+		    ev->user_sub[0] != '\0' && strcmp(sub, ev->user_sub)))
+			return XERR_OK;
+		a[0] = DB_INT(cs);
+		a[1] = DB_INT(ce);
+		a[2] = DB_STR(ev->user_id);
+		return db_exec(ev->db, STMT_USER_SET_CYCLE, a, 3, NULL, NULL);
 	}
-	if (is_failed) {
-		if ((rc = wh_bevent(ev, NULL, "payment_failed", &due, inv_id)))
-			return rc;
+	if (!strcmp(ev->type, "invoice.payment_failed")) {
+		if (strcmp(status, "open") != 0)
+			return XERR_OK;	/* paid or given up on meanwhile */
 		if ((n = json_object_new_object()) == NULL)
 			return XERR_NOMEM;
 		jsonx_add_str(n, "invoice_id", inv_id);
@@ -710,11 +838,10 @@ wh_invoice(struct wh_event *ev)
 		json_object_put(n);
 		return rc;
 	}
-	if (is_created) {
-		if ((rc = wh_bevent(ev, inv_id, "invoice_created", &due, inv_id)))
-			return rc;
-		if (status == NULL || strcmp(status, "draft") != 0 ||
-		    reason == NULL || strcmp(reason, "subscription_cycle") != 0)
+	if (!strcmp(ev->type, "invoice.created")) {
+		/* Only a draft takes items: not once finalized meanwhile. */
+		if (strcmp(status, "draft") != 0 || reason == NULL ||
+		    strcmp(reason, "subscription_cycle") != 0)
 			return XERR_OK;
 		if (pe <= ps)
 			return wh_fail(ev, XERR_BADREQ, "invoice %.64s without "

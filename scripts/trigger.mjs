@@ -20,7 +20,7 @@ const TYPES = {
 };
 
 function usage(code) {
-  console.error('usage: scripts/trigger TYPE [--user ID] [--tier T] [--status S] [--cancel-at-period-end] [--days N] [--amount CENTS]\n\nTYPE:');
+  console.error('usage: scripts/trigger TYPE [--user ID] [--tier T] [--status S] [--cancel-at-period-end] [--days N] [--amount CENTS] [--shape current|2023-08-16]\n\n--shape: the API version the event is rendered in (default current, 2026-10-28.endive)\n\nTYPE:');
   for (const [t, d] of Object.entries(TYPES)) console.error(`  ${t.padEnd(38)} ${d}`);
   process.exit(code);
 }
@@ -33,9 +33,11 @@ const opt = {};
 for (let i = 0; i < argv.length; i++) {
   const k = argv[i];
   if (k === '--cancel-at-period-end') opt.cancel = true;
-  else if (['--user', '--tier', '--status', '--days', '--amount'].includes(k) && argv[i + 1]) opt[k.slice(2)] = argv[++i];
+  else if (['--user', '--tier', '--status', '--days', '--amount', '--shape'].includes(k) && argv[i + 1]) opt[k.slice(2)] = argv[++i];
   else { console.error(`trigger: unexpected ${k}`); usage(2); }
 }
+const shape = opt.shape || 'current';
+if (!S.SHAPES.includes(shape)) { console.error(`trigger: --shape must be one of ${S.SHAPES.join(', ')}`); process.exit(2); }
 const PRICES = { ai_secretary: 'price_ai_secretary', ai_project_manager: 'price_ai_project_manager', ai_cto: 'price_ai_cto' };
 const tier = opt.tier || 'ai_secretary';
 if (!PRICES[tier]) { console.error(`trigger: --tier must be one of ${Object.keys(PRICES).join(', ')}`); process.exit(2); }
@@ -52,14 +54,14 @@ if (!customer && type !== 'checkout.session.completed') {
 }
 const subId = user.subscription_id || S.rid('sub_');
 const ps = Number(user.billing_cycle_start) || now, pe = Number(user.billing_cycle_end) || ps + 30 * 86400;
-const sub = (o = {}) => S.subscription({ id: subId, customer, price: PRICES[tier], user_id: userId,
+const sub = (o = {}) => S.subscription({ shape, id: subId, customer, price: PRICES[tier], user_id: userId,
   current_period_start: ps, current_period_end: pe, status: opt.status || 'active', cancel_at_period_end: !!opt.cancel, ...o });
-const renewal = (o = {}) => S.invoice({ id: S.rid('in_'), customer, subscription: subId, user_id: userId, billing_reason: 'subscription_cycle',
+const renewal = (o = {}) => S.invoice({ shape, id: S.rid('in_'), customer, subscription: subId, user_id: userId, billing_reason: 'subscription_cycle',
   period_start: ps - 30 * 86400, period_end: ps, lines: [{ amount: Number(opt.amount || 4000), type: 'subscription', period: { start: ps, end: pe } }], ...o });
 
 let object;
 switch (type) {
-  case 'checkout.session.completed': object = S.checkoutSession({ user_id: userId, customer: customer || S.rid('cus_'), subscription: subId }); break;
+  case 'checkout.session.completed': object = S.checkoutSession({ shape, user_id: userId, customer: customer || S.rid('cus_'), subscription: subId }); break;
   case 'customer.subscription.created': case 'customer.subscription.updated': object = sub(); break;
   case 'customer.subscription.deleted': object = sub({ status: 'canceled', ended_at: now }); break;
   case 'customer.subscription.trial_will_end': object = sub({ status: 'trialing', trial_end: now + Number(opt.days || 3) * 86400 }); break;

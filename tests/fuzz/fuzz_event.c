@@ -9,8 +9,9 @@
  *  - every jsonx_* read webhook_apply() and its handlers make (id, type,
  *    created, data.object, api_version, livemode, customer,
  *    items.data[0].price.id, the period fields on the subscription and on
- *    its first item, trial_end, metadata.user_id, the invoice's amounts
- *    and lines.data[].period), and tiers_by_price() on the price;
+ *    its first item, trial_end, metadata.user_id, the invoice's amounts,
+ *    its subscription in either shape (parent.subscription_details or
+ *    top-level) and lines.data[] (parent, type, proration, period)), and tiers_by_price() on the price;
  *  - webhook_apply() itself, with no database (db NULL), for the events
  *    its first checks must refuse (not JSON; no id, type, created or
  *    data.object): it must answer XERR_BADREQ with a reason before it
@@ -711,6 +712,8 @@ read_invoice(struct json_object *inv)
 	str(inv, "currency");
 	str(inv, "hosted_invoice_url");
 	str(inv, "subscription_details.metadata.user_id");
+	id(inv, "parent.subscription_details.subscription");
+	str(inv, "parent.subscription_details.metadata.user_id");
 	str(inv, "metadata.user_id");
 	lines = jsonx_path(inv, "lines.data");
 	if (lines == NULL || !json_object_is_type(lines, json_type_array))
@@ -719,6 +722,10 @@ read_invoice(struct json_object *inv)
 	for (i = 0; i < n; i++) {
 		l = json_object_array_get_idx(lines, i);
 		str(l, "type");
+		flag(l, "proration");
+		str(l, "parent.type");
+		flag(jsonx_path(l, "parent.subscription_item_details"),
+		    "proration");
 		num(l, "period.start", &s);
 		num(l, "period.end", &e);
 	}

@@ -12,14 +12,15 @@ test.after(close);
 
 const trigger = (...args) => execFileSync(path.join(REPO_ROOT, 'scripts', 'trigger'), args, { env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
-test('T1 scripts/trigger walks a user through the whole flow', async () => {
+for (const shape of ['current', '2023-08-16'])
+test(`T1 scripts/trigger walks a user through the whole flow (${shape} shape)`, async () => {
   const id = crypto.randomUUID();
   await query('INSERT INTO users (id, email) VALUES (?, ?)', [id, `${id}@example.test`]);
   const types = ['checkout.session.completed', 'customer.subscription.created', 'customer.subscription.updated',
     'customer.subscription.trial_will_end', 'invoice.created', 'invoice.upcoming', 'invoice.payment_failed', 'invoice.paid',
     'customer.subscription.deleted'];
   for (const t of types) {
-    const out = trigger(t, '--user', id, ...(t === 'customer.subscription.updated' ? ['--tier', 'ai_project_manager'] : []));
+    const out = trigger(t, '--user', id, '--shape', shape, ...(t === 'customer.subscription.updated' ? ['--tier', 'ai_project_manager'] : []));
     assert.match(out, / -> 200 \{"received":true,"status":"processed"\}/, `${t}: ${out}`);
   }
   const [u] = await query('SELECT tier, stripe_customer_id FROM users WHERE id = ?', [id]);
@@ -29,6 +30,8 @@ test('T1 scripts/trigger walks a user through the whole flow', async () => {
   for (const k of ['checkout_completed', 'invoice_paid', 'payment_failed', 'projected_overage', 'subscription.deleted', 'tier_changed', 'trial_will_end']) {
     assert.ok(kinds.includes(k), `billing event ${k} in ${kinds}`);
   }
+  const versions = (await query('SELECT DISTINCT api_version FROM stripe_events WHERE user_id = ?', [id])).map((r) => r.api_version);
+  assert.deepEqual(versions, [shape === 'current' ? '2026-10-28.endive' : '2023-08-16']);
   const jobs = (await query('SELECT kind FROM jobs WHERE user_id = ?', [id])).map((r) => r.kind);
   assert.ok(jobs.includes('invoice_items'));
   assert.ok(jobs.includes('phone_provision'));

@@ -13,6 +13,8 @@ import https from 'node:https';
 import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import twilioPkg from 'twilio';
+import Stripe from 'stripe';
+import { dtsProps } from './dts.mjs';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xsb-lib-selftest-'));
 const peers = fileURLToPath(new URL('../../peers/', import.meta.url));
@@ -97,10 +99,12 @@ test('stripe: webhook signature verifies with the stripe package and is POSTed',
   assert.match(sub.id, /^sub_[A-Za-z0-9]{24}$/);
   assert.equal(sub.metadata.user_id, '42');
   assert.equal(sub.items.data[0].price.id, 'price_ai_secretary');
-  assert.equal(sub.items.data[0].current_period_end, sub.current_period_end);
+  assert.equal(sub.items.data[0].current_period_end, undefined, '2023-08-16: the period is on the subscription');
   const evt = S.event('customer.subscription.updated', sub, { previous_attributes: { status: 'incomplete' } });
   assert.match(evt.id, /^evt_/);
-  assert.equal(evt.api_version, '2023-09-12');
+  assert.equal(evt.api_version, '2023-08-16');
+  assert.equal(S.event('invoice.paid', { ...S.invoice({ shape: 'current' }), attempt_count: 2 }).api_version, '2026-10-28.endive');
+  assert.equal(S.API_VERSION, Stripe.API_VERSION, 'the current shape is the pinned package\'s version');
   assert.deepEqual(Object.keys(evt).sort(), ['api_version', 'created', 'data', 'id', 'livemode', 'object', 'pending_webhooks', 'request', 'type']);
   received = [];
   const r = await S.signedWebhook(evt);
@@ -121,6 +125,60 @@ test('stripe: webhook signature verifies with the stripe package and is POSTed',
   const cs = S.checkoutSession({ user_id: 42, customer: 'cus_1' });
   assert.equal(cs.client_reference_id, '42');
   assert.equal(cs.object, 'checkout.session');
+});
+
+// Keys of a built object against an interface of the stripe package's .d.ts: every required
+// property present, none that the type does not declare (optional ones may be left out).
+function assertKeys(obj, file, name) {
+  const { all, required } = dtsProps(file, name), keys = Object.keys(obj);
+  assert.deepEqual(required.filter((k) => !keys.includes(k)), [], `${name}: missing required properties`);
+  assert.deepEqual(keys.filter((k) => !all.includes(k)), [], `${name}: properties the type does not declare`);
+}
+
+test('stripe: current-shape builders carry exactly the properties of the .d.ts types', () => {
+  const S = lib.stripe;
+  const sub = S.subscription({ shape: 'current', customer: 'cus_1', price: 'price_ai_secretary', user_id: 42, trial_end: 1900000000 });
+  assertKeys(sub, 'Subscriptions.d.ts', 'Subscription');
+  assertKeys(sub.automatic_tax, 'Subscriptions.d.ts', 'Subscription.AutomaticTax');
+  assertKeys(sub.billing_mode, 'Subscriptions.d.ts', 'Subscription.BillingMode');
+  assertKeys(sub.invoice_settings, 'Subscriptions.d.ts', 'Subscription.InvoiceSettings');
+  assertKeys(sub.cancellation_details, 'Subscriptions.d.ts', 'Subscription.CancellationDetails');
+  assertKeys(sub.payment_settings, 'Subscriptions.d.ts', 'Subscription.PaymentSettings');
+  assertKeys(sub.trial_settings, 'Subscriptions.d.ts', 'Subscription.TrialSettings');
+  assertKeys(sub.items.data[0], 'SubscriptionItems.d.ts', 'SubscriptionItem');
+  assertKeys(sub.items.data[0].price, 'Prices.d.ts', 'Price');
+  assertKeys(sub.items.data[0].price.recurring, 'Prices.d.ts', 'Price.Recurring');
+  assert.equal(sub.current_period_start, undefined);
+  assert.ok(sub.items.data[0].current_period_end > sub.items.data[0].current_period_start);
+  const inv = S.invoice({ shape: 'current', customer: 'cus_1', subscription: sub.id, status: 'open', user_id: 42,
+    lines: [{ amount: 4000, type: 'subscription' }, { amount: 65, type: 'invoiceitem', description: 'overage' }, { amount: -10, proration: true }] });
+  assertKeys(inv, 'Invoices.d.ts', 'Invoice');
+  for (const k of ['AutomaticTax', 'Issuer', 'Parent', 'Parent.SubscriptionDetails', 'PaymentSettings', 'StatusTransitions'])
+    assertKeys(k.split('.').reduce((o, p) => o[p.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()], inv), 'Invoices.d.ts', `Invoice.${k}`);
+  assert.equal(inv.parent.subscription_details.subscription, sub.id);
+  assert.equal(inv.parent.subscription_details.metadata.user_id, '42');
+  assert.equal(inv.amount_due, 4055);
+  for (const l of inv.lines.data) {
+    assertKeys(l, 'InvoiceLineItems.d.ts', 'InvoiceLineItem');
+    assertKeys(l.parent, 'InvoiceLineItems.d.ts', 'InvoiceLineItem.Parent');
+    assertKeys(l.pricing, 'InvoiceLineItems.d.ts', 'InvoiceLineItem.Pricing');
+    assertKeys(l.pricing.price_details, 'InvoiceLineItems.d.ts', 'InvoiceLineItem.Pricing.PriceDetails');
+    assertKeys(l.period, 'InvoiceLineItems.d.ts', 'InvoiceLineItem.Period');
+  }
+  const [l0, l1, l2] = inv.lines.data;
+  assertKeys(l0.parent.subscription_item_details, 'InvoiceLineItems.d.ts', 'InvoiceLineItem.Parent.SubscriptionItemDetails');
+  assertKeys(l1.parent.invoice_item_details, 'InvoiceLineItems.d.ts', 'InvoiceLineItem.Parent.InvoiceItemDetails');
+  assert.deepEqual([l0.parent.type, l1.parent.type, l2.parent.subscription_item_details.proration], ['subscription_item_details', 'invoice_item_details', true]);
+  assert.equal(l0.parent.subscription_item_details.subscription, sub.id);
+  const cs = S.checkoutSession({ shape: 'current', user_id: 42, customer: 'cus_1' });
+  assertKeys(cs, 'Checkout/Sessions.d.ts', 'Session');
+  assertKeys(cs.customer_details, 'Checkout/Sessions.d.ts', 'Session.CustomerDetails');
+  assertKeys(cs.custom_text, 'Checkout/Sessions.d.ts', 'Session.CustomText');
+  assertKeys(cs.total_details, 'Checkout/Sessions.d.ts', 'Session.TotalDetails');
+  const evt = S.event('checkout.session.completed', cs);
+  assertKeys(evt, 'Events.d.ts', 'EventBase');
+  assert.equal(evt.api_version, S.API_VERSION);
+  assert.equal(JSON.stringify(evt).includes('Symbol'), false);
 });
 
 test('stripe: stand-in control client', async () => {
