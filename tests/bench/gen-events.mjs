@@ -25,10 +25,12 @@ const indexes = args.indexes
   ? fs.readFileSync(args.indexes, 'utf8').split('\n').filter(Boolean).map(Number) : null;
 
 function event(i) {
+  // Today's shape (2026-10-28.endive): the period is on the item.
   const sub = { id: `sub_bench${i}`, object: 'subscription', customer: `cus_bench_unknown_${i % 1000}`, status: 'active',
-    current_period_start: created, current_period_end: created + 2592000, cancel_at_period_end: false, metadata: {},
-    items: { object: 'list', data: [{ id: `si_bench${i}`, object: 'subscription_item', price: { id: 'price_ai_secretary', object: 'price', unit_amount: 4000 } }] } };
-  return JSON.stringify({ id: `${prefix}${i}`, object: 'event', api_version: '2023-09-12', created, livemode: false,
+    cancel_at_period_end: false, metadata: {},
+    items: { object: 'list', data: [{ id: `si_bench${i}`, object: 'subscription_item', current_period_start: created,
+      current_period_end: created + 2592000, price: { id: 'price_ai_secretary', object: 'price', unit_amount: 4000 } }] } };
+  return JSON.stringify({ id: `${prefix}${i}`, object: 'event', api_version: '2026-10-28.endive', created, livemode: false,
     pending_webhooks: 1, request: { id: null, idempotency_key: null }, type, data: { object: sub } });
 }
 
