@@ -115,6 +115,13 @@ static const struct admin_col admin_oursub_cols[] = {
 	{ "last_event_id", 6, ADMIN_STR },
 };
 
+/* DISPUTES_OPEN */
+static const struct admin_col admin_dispute_cols[] = {
+	{ "id", 0, ADMIN_STR }, { "status", 1, ADMIN_STR },
+	{ "reason", 2, ADMIN_STR }, { "amount", 3, ADMIN_INT },
+	{ "currency", 4, ADMIN_STR }, { "created", 5, ADMIN_INT },
+};
+
 #define NCOLS(a)	(sizeof(a) / sizeof((a)[0]))
 
 static const char *const admin_event_statuses[] = {
@@ -508,6 +515,10 @@ admin_user_get(struct req *r)
 	a[1] = DB_INT(ADMIN_USER_JOBS);
 	if ((rc = admin_add_rows(r->db, o, "jobs", STMT_ADMIN_USER_JOBS, a, 2,
 	    admin_job_cols, NCOLS(admin_job_cols), 0)) != XERR_OK)
+		goto fail;
+	/* The account is flagged while one of these is open. */
+	if ((rc = admin_add_rows(r->db, o, "open_disputes", STMT_DISPUTES_OPEN,
+	    a, 1, admin_dispute_cols, NCOLS(admin_dispute_cols), 0)) != XERR_OK)
 		goto fail;
 	req_reply_json(r, 200, o);
 	json_object_put(o);

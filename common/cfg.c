@@ -146,6 +146,9 @@ static const struct cfg_opt {
 	  O(smtp_password), "SMTP password" },
 	{ "SMTP_FROM", CFG_STR, CFG_OPTIONAL, "xSwarm Billing <billing@xswarm.ai>",
 	  0, 0, O(smtp_from), "From header of notifications" },
+	{ "OPERATOR_EMAIL", CFG_STR, CFG_PROD, "operator@xswarm.ai", 0, 0,
+	  O(operator_email), "address of the operators' notifications "
+	  "(disputes opened and closed)" },
 	{ "SMTP_STARTTLS", CFG_BOOL, CFG_OPTIONAL, "0", 0, 1, O(smtp_starttls),
 	  "require STARTTLS on smtp:// relays" },
 	{ "METRICS_FILE", CFG_STR, CFG_OPTIONAL, "/run/xswarm-billing/metrics",

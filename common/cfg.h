@@ -81,6 +81,7 @@ struct cfg {
 	char		*smtp_user;
 	char		*smtp_password;		/* secret */
 	char		*smtp_from;
+	char		*operator_email;	/* disputes go to this address */
 	int		 smtp_starttls;
 
 	/* Metrics */

@@ -150,6 +150,69 @@ static const struct {
 	  "\n"
 	  "{{billing_url}}\n"
 	  NOTIFY_SIGNATURE },
+
+	{ "payment_action_required",
+	  "Please confirm your xSwarm payment of {{amount_due|money}}",
+	  "Hello,\n"
+	  "\n"
+	  "Your bank asks you to confirm the payment of {{amount_due|money}} for\n"
+	  "your xSwarm subscription.  The invoice stays unpaid until you do.\n"
+	  "To confirm the payment, open:\n"
+	  "\n"
+	  "{{update_url}}\n"
+	  NOTIFY_SIGNATURE },
+
+	{ "refund_issued",
+	  "Your xSwarm refund of {{amount|money}}",
+	  "Hello,\n"
+	  "\n"
+	  "We have refunded {{amount|money}} to the payment method you paid\n"
+	  "with.  Depending on your bank, it can take a few days to appear on\n"
+	  "your statement.  Your billing history:\n"
+	  "\n"
+	  "{{billing_url}}\n"
+	  NOTIFY_SIGNATURE },
+
+	/* operator_*: sent to OPERATOR_EMAIL, about the user (notify_run). */
+	{ "operator_dispute_opened",
+	  "Dispute opened: {{amount|money}} by {{user_email}}",
+	  "Hello,\n"
+	  "\n"
+	  "A payment of user {{user_id}} ({{user_email}}) is disputed.\n"
+	  "\n"
+	  "    Dispute     {{dispute_id}}\n"
+	  "{{#charge_id}}\n"
+	  "    Charge      {{charge_id}}\n"
+	  "{{/charge_id}}\n"
+	  "    Amount      {{amount|money}}\n"
+	  "    Reason      {{reason}}\n"
+	  "    Status      {{status}}\n"
+	  "{{#evidence_due_by}}\n"
+	  "    Evidence    due by {{evidence_due_by|date}}\n"
+	  "{{/evidence_due_by}}\n"
+	  "\n"
+	  "The account is flagged until the dispute is closed.  Respond in the\n"
+	  "Stripe Dashboard:\n"
+	  "\n"
+	  "{{dashboard_url}}\n"
+	  NOTIFY_SIGNATURE },
+
+	{ "operator_dispute_closed",
+	  "Dispute closed ({{status}}): {{amount|money}} by {{user_email}}",
+	  "Hello,\n"
+	  "\n"
+	  "The dispute {{dispute_id}} on a payment of user {{user_id}}\n"
+	  "({{user_email}}) is closed.\n"
+	  "\n"
+	  "    Outcome     {{status}}\n"
+	  "    Amount      {{amount|money}}\n"
+	  "    Reason      {{reason}}\n"
+	  "\n"
+	  "The account's flag for this dispute is cleared.  The dispute in the\n"
+	  "Stripe Dashboard:\n"
+	  "\n"
+	  "{{dashboard_url}}\n"
+	  NOTIFY_SIGNATURE },
 };
 
 #define NOTIFY_NTMPLS	(sizeof(notify_tmpls) / sizeof(notify_tmpls[0]))
@@ -820,7 +883,7 @@ notify_run(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
 	char			 msgid[NOTIFY_MSGID_SIZE];
 	char			 from[SMTP_ADDR_MAX + 1], to[SMTP_ADDR_MAX + 1];
 	long long		 tries = 0;
-	int			 unsure = 0;
+	int			 unsure = 0, operator;
 	enum xerr		 rc;
 
 	memset(&txt, 0, sizeof(txt));
@@ -861,7 +924,8 @@ notify_run(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
 	if ((rc = db_query(w->db, STMT_NOTIFY_USER, a, 1, &res)))
 		goto fail;
 	email = db_res_rows(res) == 1 ? db_res_str(res, 0, 0) : NULL;
-	if (email == NULL || !smtp_addr_ok(email)) {
+	operator = strncmp(tmpl, "operator_", 9) == 0;
+	if (email == NULL || (!operator && !smtp_addr_ok(email))) {
 		snprintf(err, errsz, "notification %s: user %.64s %s", tmpl,
 		    uid, email == NULL ? "not found" :
 		    "has no usable e-mail address");
@@ -869,8 +933,19 @@ notify_run(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
 		goto fail;
 	}
 	snprintf(to, sizeof(to), "%s", email);
+	/* An operator's notification names the user and goes elsewhere. */
+	if (operator && jsonx_add_str(job->payload, "user_email", email)) {
+		rc = XERR_NOMEM;
+		goto fail;
+	}
 	db_res_free(res);
 	res = NULL;
+	if (operator && smtp_addr_spec(w->cfg->operator_email, to,
+	    sizeof(to))) {
+		snprintf(err, errsz, "OPERATOR_EMAIL holds no usable address");
+		rc = XERR_CONFIG;
+		goto fail;
+	}
 	if (smtp_addr_spec(w->cfg->smtp_from, from, sizeof(from))) {
 		/* A configuration to fix: retried, not dropped. */
 		snprintf(err, errsz, "SMTP_FROM holds no usable address");

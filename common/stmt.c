@@ -341,6 +341,45 @@ static const struct {
 	S(METRICS_NOTIFICATIONS,
 	    "SELECT template, state, COUNT(*) FROM notifications "
 	    "GROUP BY template, state"),
+
+	/* payments: charges, refunds, disputes, deleted customers */
+	S(CHARGE_UPSERT,
+	    "INSERT INTO charges (id, user_id, payment_intent, amount, "
+	    "amount_refunded, currency, created) VALUES (?, ?, ?, ?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE "
+	    "payment_intent = COALESCE(VALUES(payment_intent), payment_intent), "
+	    "amount_refunded = GREATEST(amount_refunded, "
+	    "VALUES(amount_refunded))"),
+	/* The user of a charge, by its id or its PaymentIntent's. */
+	S(CHARGE_USER,
+	    "SELECT user_id FROM charges WHERE id = ? UNION ALL "
+	    "SELECT user_id FROM charges WHERE payment_intent = ? LIMIT 1"),
+	S(DISPUTE_LOCK,
+	    "SELECT is_open, status FROM disputes WHERE id = ? FOR UPDATE"),
+	S(DISPUTE_INSERT,
+	    "INSERT INTO disputes (id, user_id, charge_id, amount, currency, "
+	    "reason, status, is_open, created, closed_event_id) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	S(DISPUTE_CLOSE,
+	    "UPDATE disputes SET status = ?, reason = COALESCE(?, reason), "
+	    "is_open = 0, closed_event_id = ? WHERE id = ? AND is_open = 1"),
+	S(DISPUTES_OPEN,
+	    "SELECT id, status, reason, amount, currency, created "
+	    "FROM disputes WHERE user_id = ? AND is_open = 1 ORDER BY created"),
+	S(CUSTOMER_DELETED_INSERT,
+	    "INSERT INTO customers_deleted (customer_id, user_id, event_id, "
+	    "deleted_at) VALUES (?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE customer_id = customer_id"),
+	S(CUSTOMER_DELETED_USER,
+	    "SELECT user_id FROM customers_deleted WHERE customer_id = ?"),
+	S(USER_CLEAR_CUSTOMER,
+	    "UPDATE users SET stripe_customer_id = NULL WHERE id = ? "
+	    "AND stripe_customer_id = ?"),
+	/* Stripe cancels every subscription of a customer it deletes. */
+	S(SUBS_CANCEL_BY_CUSTOMER,
+	    "UPDATE subscriptions SET status = 'canceled', deleted = 1, "
+	    "last_event_id = ?, last_event_created = ?, last_event_rank = 2 "
+	    "WHERE customer_id = ? AND deleted = 0"),
 };
 
 const char *

@@ -78,6 +78,13 @@ static enum xerr wh_subscription(struct wh_event *);
 static enum xerr wh_trial_will_end(struct wh_event *);
 static enum xerr wh_invoice(struct wh_event *);
 static enum xerr wh_invoice_upcoming(struct wh_event *);
+static enum xerr wh_charge_succeeded(struct wh_event *);
+static enum xerr wh_charge_refunded(struct wh_event *);
+static enum xerr wh_refund_created(struct wh_event *);
+static enum xerr wh_dispute(struct wh_event *);
+static enum xerr wh_invoice_action(struct wh_event *);
+static enum xerr wh_customer_deleted(struct wh_event *);
+static enum xerr wh_customer_gone(struct wh_event *, const char *);
 
 /*
  * The event types we act on; any other type is stored as "ignored".
@@ -103,6 +110,13 @@ static const struct wh_type {
 	{ "invoice.marked_uncollectible", wh_invoice, 0 },
 	{ "customer.subscription.paused", wh_subscription, 1 },
 	{ "customer.subscription.resumed", wh_subscription, 1 },
+	{ "invoice.payment_action_required", wh_invoice_action, 0 },
+	{ "charge.succeeded", wh_charge_succeeded, 0 },
+	{ "charge.refunded", wh_charge_refunded, 0 },
+	{ "refund.created", wh_refund_created, 0 },
+	{ "charge.dispute.created", wh_dispute, 0 },
+	{ "charge.dispute.closed", wh_dispute, 0 },
+	{ "customer.deleted", wh_customer_deleted, 0 },
 };
 
 static const struct wh_type *
@@ -239,6 +253,9 @@ wh_user(struct wh_event *ev, const char *customer, const char *user_id)
 	}
 	if (!ids_user_ok(user_id))
 		return XERR_NOTFOUND;
+	/* A deleted customer is never linked again (customer.deleted). */
+	if (customer != NULL && (rc = wh_customer_gone(ev, customer)))
+		return rc;
 	args[0] = DB_STR(user_id);
 	if ((rc = db_query(ev->db, STMT_USER_LOCK, args, 1, &res)) != XERR_OK)
 		return rc;
@@ -903,6 +920,440 @@ wh_invoice_upcoming(struct wh_event *ev)
 	jsonx_add_int(n, "period_end", e);
 	rc = wh_notify(ev, "projected_overage", n);
 	json_object_put(n);
+	return rc;
+}
+
+/*
+ * Ends an applier whose user lookup answered rc: a user not found is the
+ * "unmatched" outcome (stored, nothing written), anything else an error.
+ */
+static enum xerr
+wh_unmatched(struct wh_event *ev, enum xerr rc)
+{
+	if (rc != XERR_NOTFOUND)
+		return rc;
+	ev->status = "unmatched";
+	return XERR_OK;
+}
+
+/*
+ * Reads the user id of one row of stmt (with nargs arguments a) into uid;
+ * 1 when a row was found, 0 when none, -1 on a database error (rc set).
+ */
+static int
+wh_lookup_user(struct wh_event *ev, enum stmt stmt, struct dbv *a,
+    size_t nargs, char uid[65], enum xerr *rc)
+{
+	struct db_res	*res = NULL;
+	int		 found;
+
+	if ((*rc = db_query(ev->db, stmt, a, nargs, &res)) != XERR_OK)
+		return -1;
+	found = db_res_rows(res) > 0 && db_res_str(res, 0, 0) != NULL;
+	if (found)
+		snprintf(uid, 65, "%s", db_res_str(res, 0, 0));
+	db_res_free(res);
+	return found;
+}
+
+/*
+ * Whether customer was deleted (customer.deleted): XERR_NOTFOUND when it
+ * was, so it matches nobody and is never linked again, else XERR_OK (or a
+ * database error).
+ */
+static enum xerr
+wh_customer_gone(struct wh_event *ev, const char *customer)
+{
+	struct dbv	 a[1];
+	char		 uid[65];
+	enum xerr	 rc = XERR_OK;
+
+	a[0] = DB_STR(customer);
+	switch (wh_lookup_user(ev, STMT_CUSTOMER_DELETED_USER, a, 1, uid,
+	    &rc)) {
+	case -1:
+		return rc;
+	case 1:
+		return XERR_NOTFOUND;
+	default:
+		return XERR_OK;
+	}
+}
+
+/*
+ * Finds and locks the user a payment (a charge, refund or dispute) is
+ * about: by its customer (or metadata.user_id) as wh_user() does, else by
+ * the charge or PaymentIntent recorded from an earlier event (a dispute
+ * names no customer; a refund in the 2023-08-16 shape neither), else by
+ * the user a deleted customer had.  XERR_NOTFOUND when none matches.
+ * Since 2025-03-31.basil a charge names no invoice; the customer is what
+ * ties it to us in every API version.
+ */
+static enum xerr
+wh_pay_user(struct wh_event *ev, const char *customer, const char *charge,
+    const char *pi)
+{
+	struct dbv	 a[2];
+	char		 uid[65];
+	enum xerr	 rc;
+
+	if ((rc = wh_user(ev, customer, jsonx_str(ev->obj,
+	    "metadata.user_id"))) != XERR_NOTFOUND)
+		return rc;
+	if (ids_ext_ok(charge, 255) || ids_ext_ok(pi, 255)) {
+		a[0] = DB_STR(ids_ext_ok(charge, 255) ? charge : NULL);
+		a[1] = DB_STR(ids_ext_ok(pi, 255) ? pi : NULL);
+		switch (wh_lookup_user(ev, STMT_CHARGE_USER, a, 2, uid, &rc)) {
+		case -1:
+			return rc;
+		case 1:
+			return wh_user(ev, NULL, uid);
+		}
+	}
+	if (ids_ext_ok(customer, 255)) {
+		a[0] = DB_STR(customer);
+		switch (wh_lookup_user(ev, STMT_CUSTOMER_DELETED_USER, a, 1,
+		    uid, &rc)) {
+		case -1:
+			return rc;
+		case 1:
+			return wh_user(ev, NULL, uid);
+		}
+	}
+	return XERR_NOTFOUND;
+}
+
+/* Records the charge ch of ev's user (for the disputes that name it). */
+static enum xerr
+wh_charge_record(struct wh_event *ev, struct json_object *ch)
+{
+	struct dbv	 a[7];
+	const char	*id = jsonx_str(ch, "id"), *pi, *cur;
+	int64_t		 amount = 0, refunded = 0, created = 0;
+
+	if (!ids_ext_ok(id, 255))
+		return wh_fail(ev, XERR_BADREQ, "charge without id");
+	pi = jsonx_id(ch, "payment_intent");
+	cur = jsonx_str(ch, "currency");
+	jsonx_int(ch, "amount", &amount);
+	jsonx_int(ch, "amount_refunded", &refunded);
+	jsonx_int(ch, "created", &created);
+	a[0] = DB_STR(id);
+	a[1] = DB_STR(ev->user_id);
+	a[2] = DB_STR(ids_ext_ok(pi, 255) ? pi : NULL);
+	a[3] = DB_INT(amount);
+	a[4] = DB_INT(refunded);
+	a[5] = DB_STR(cur != NULL && strlen(cur) <= 8 ? cur : "usd");
+	a[6] = DB_INT(created ? created : ev->created);
+	return db_exec(ev->db, STMT_CHARGE_UPSERT, a, 7, NULL, NULL);
+}
+
+/*
+ * Writes the history row of refund re (kind "refund", keyed by the refund
+ * id, so charge.refunded and refund.created make one row between them) and
+ * tells the user once per refund.  charge names the charge when re does
+ * not.
+ */
+static enum xerr
+wh_refund_row(struct wh_event *ev, struct json_object *re, const char *charge)
+{
+	struct json_object *n;
+	const char	*id = jsonx_str(re, "id"), *status, *cur;
+	int64_t		 amount = 0;
+	char		 detail[600];
+	enum xerr	 rc;
+
+	if (!ids_ext_ok(id, 255) || jsonx_int(re, "amount", &amount) != 0 ||
+	    amount < 0)
+		return wh_fail(ev, XERR_BADREQ, "refund without id or amount");
+	if (jsonx_id(re, "charge") != NULL)
+		charge = jsonx_id(re, "charge");
+	status = jsonx_str(re, "status");
+	cur = jsonx_str(re, "currency");
+	snprintf(detail, sizeof(detail), "refund=%.255s charge=%.255s "
+	    "status=%.32s currency=%.8s", id, charge ? charge : "",
+	    status ? status : "", cur ? cur : "usd");
+	if ((rc = wh_bevent(ev, id, "refund", &amount, detail)) != XERR_OK)
+		return rc;
+	/* A refund that failed or was canceled gave nothing back. */
+	if (status != NULL && (!strcmp(status, "failed") ||
+	    !strcmp(status, "canceled")))
+		return XERR_OK;
+	if ((n = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	if (jsonx_add_str(n, "refund_id", id) || jsonx_add_int(n, "amount",
+	    amount) || jsonx_add_str(n, "currency", cur) ||
+	    jsonx_add_str(n, "event_id", ev->id))
+		rc = XERR_NOMEM;
+	else
+		rc = jobs_notify(ev->db, ev->user_id, "refund_issued", id, n);
+	json_object_put(n);
+	return rc;
+}
+
+/*
+ * charge.succeeded: records which user a charge (and its PaymentIntent)
+ * belongs to, so a later dispute, which names only those, finds the user.
+ */
+static enum xerr
+wh_charge_succeeded(struct wh_event *ev)
+{
+	enum xerr	 rc;
+
+	if ((rc = wh_user(ev, jsonx_id(ev->obj, "customer"),
+	    jsonx_str(ev->obj, "metadata.user_id"))) != XERR_OK)
+		return wh_unmatched(ev, rc);
+	return wh_charge_record(ev, ev->obj);
+}
+
+/*
+ * charge.refunded: records the charge and writes a history row for each
+ * refund the charge lists.  Stripe lists them only when refunds is
+ * expanded (never in an event since 2022-11-15): then refund.created
+ * brings each refund, and this event only records the refunded total.
+ */
+static enum xerr
+wh_charge_refunded(struct wh_event *ev)
+{
+	struct json_object *re;
+	const char	*id = jsonx_str(ev->obj, "id");
+	size_t		 i;
+	enum xerr	 rc;
+
+	if (!ids_ext_ok(id, 255))
+		return wh_fail(ev, XERR_BADREQ, "charge without id");
+	if ((rc = wh_pay_user(ev, jsonx_id(ev->obj, "customer"), id,
+	    jsonx_id(ev->obj, "payment_intent"))) != XERR_OK)
+		return wh_unmatched(ev, rc);
+	if ((rc = wh_charge_record(ev, ev->obj)) != XERR_OK)
+		return rc;
+	for (i = 0; (re = jsonx_idx(ev->obj, "refunds.data", i)) != NULL; i++)
+		if ((rc = wh_refund_row(ev, re, id)) != XERR_OK)
+			return rc;
+	return XERR_OK;
+}
+
+/* refund.created: the refund's history row and the user's notice. */
+static enum xerr
+wh_refund_created(struct wh_event *ev)
+{
+	enum xerr	 rc;
+
+	if ((rc = wh_pay_user(ev, jsonx_id(ev->obj, "customer"),
+	    jsonx_id(ev->obj, "charge"), jsonx_id(ev->obj,
+	    "payment_intent"))) != XERR_OK)
+		return wh_unmatched(ev, rc);
+	return wh_refund_row(ev, ev->obj, NULL);
+}
+
+/*
+ * charge.dispute.created / charge.dispute.closed.  An open dispute flags
+ * the account (a disputes row with is_open); closed clears it and keeps
+ * the outcome.  A closed dispute stays closed whatever arrives later.  The
+ * operator is told of each, once per dispute.
+ */
+static enum xerr
+wh_dispute(struct wh_event *ev)
+{
+	struct json_object *n;
+	struct db_res	*res = NULL;
+	struct dbv	 a[10];
+	const char	*id, *charge, *status, *reason, *cur, *tmpl;
+	int64_t		 amount = 0, due = 0;
+	int		 closed, known, was_open = 0;
+	char		 detail[600], url[400], key[300];
+	enum xerr	 rc;
+
+	closed = strcmp(ev->type, "charge.dispute.closed") == 0;
+	id = jsonx_str(ev->obj, "id");
+	charge = jsonx_id(ev->obj, "charge");
+	status = jsonx_str(ev->obj, "status");
+	reason = jsonx_str(ev->obj, "reason");
+	cur = jsonx_str(ev->obj, "currency");
+	if (!ids_ext_ok(id, 255) || status == NULL || strlen(status) > 32 ||
+	    jsonx_int(ev->obj, "amount", &amount) != 0)
+		return wh_fail(ev, XERR_BADREQ, "dispute without id, status "
+		    "or amount");
+	if (reason != NULL && strlen(reason) > 64)
+		reason = NULL;
+	if (cur == NULL || strlen(cur) > 8)
+		cur = "usd";
+	if ((rc = wh_pay_user(ev, jsonx_id(ev->obj, "charge.customer"), charge,
+	    jsonx_id(ev->obj, "payment_intent"))) != XERR_OK)
+		return wh_unmatched(ev, rc);
+
+	a[0] = DB_STR(id);
+	if ((rc = db_query(ev->db, STMT_DISPUTE_LOCK, a, 1, &res)) != XERR_OK)
+		return rc;
+	known = db_res_rows(res) == 1;
+	if (known)
+		was_open = db_res_int(res, 0, 0, 0) != 0;
+	db_res_free(res);
+	if (!known) {
+		a[0] = DB_STR(id);
+		a[1] = DB_STR(ev->user_id);
+		a[2] = DB_STR(ids_ext_ok(charge, 255) ? charge : NULL);
+		a[3] = DB_INT(amount);
+		a[4] = DB_STR(cur);
+		a[5] = DB_STR(reason);
+		a[6] = DB_STR(status);
+		a[7] = DB_INT(!closed);
+		a[8] = DB_INT(ev->created);
+		a[9] = DB_STR(closed ? ev->id : NULL);
+		rc = db_exec(ev->db, STMT_DISPUTE_INSERT, a, 10, NULL, NULL);
+	} else if (closed && was_open) {
+		a[0] = DB_STR(status);
+		a[1] = DB_STR(reason);
+		a[2] = DB_STR(ev->id);
+		a[3] = DB_STR(id);
+		rc = db_exec(ev->db, STMT_DISPUTE_CLOSE, a, 4, NULL, NULL);
+	}
+	if (rc != XERR_OK)
+		return rc;
+	snprintf(detail, sizeof(detail), "dispute=%.255s charge=%.255s "
+	    "status=%s reason=%s", id, charge ? charge : "", status,
+	    reason ? reason : "");
+	if ((rc = wh_bevent(ev, id, closed ? "dispute_closed" :
+	    "dispute_opened", &amount, detail)) != XERR_OK)
+		return rc;
+	/* Opened after it was closed: nothing left for the operator to do. */
+	if (!closed && known && !was_open)
+		return XERR_OK;
+
+	tmpl = closed ? "operator_dispute_closed" : "operator_dispute_opened";
+	snprintf(url, sizeof(url), "https://dashboard.stripe.com/%sdisputes/"
+	    "%s", ev->livemode ? "" : "test/", id);
+	if ((n = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	if (jsonx_add_str(n, "dispute_id", id) ||
+	    jsonx_add_str(n, "charge_id", charge) ||
+	    jsonx_add_int(n, "amount", amount) ||
+	    jsonx_add_str(n, "currency", cur) ||
+	    jsonx_add_str(n, "reason", reason ? reason : "unknown") ||
+	    jsonx_add_str(n, "status", status) ||
+	    jsonx_add_str(n, "dashboard_url", url) ||
+	    jsonx_add_str(n, "event_id", ev->id) ||
+	    (jsonx_int(ev->obj, "evidence_details.due_by", &due) == 0 &&
+	    !closed && jsonx_add_int(n, "evidence_due_by", due)))
+		rc = XERR_NOMEM;
+	else {
+		snprintf(key, sizeof(key), "%s", id);
+		rc = jobs_notify(ev->db, ev->user_id, tmpl, key, n);
+	}
+	json_object_put(n);
+	return rc;
+}
+
+/*
+ * invoice.payment_action_required: the bank wants the customer to confirm
+ * the payment (3-D Secure).  History row, and the user is mailed the
+ * hosted invoice page where they confirm it.
+ */
+static enum xerr
+wh_invoice_action(struct wh_event *ev)
+{
+	struct json_object *n;
+	const char	*inv_id = jsonx_str(ev->obj, "id");
+	int64_t		 due = 0;
+	enum xerr	 rc;
+
+	if (!ids_ext_ok(inv_id, 255))
+		return wh_fail(ev, XERR_BADREQ, "invoice without id");
+	if ((rc = wh_user(ev, jsonx_id(ev->obj, "customer"),
+	    wh_invoice_meta_user(ev->obj))) != XERR_OK)
+		return wh_unmatched(ev, rc);
+	jsonx_int(ev->obj, "amount_due", &due);
+	if ((rc = wh_bevent(ev, NULL, "payment_action_required", &due,
+	    inv_id)) != XERR_OK)
+		return rc;
+	if ((n = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	if (jsonx_add_str(n, "invoice_id", inv_id) ||
+	    jsonx_add_int(n, "amount_due", due) ||
+	    jsonx_add_str(n, "currency", jsonx_str(ev->obj, "currency")) ||
+	    jsonx_add_str(n, "hosted_invoice_url", jsonx_str(ev->obj,
+	    "hosted_invoice_url")))
+		rc = XERR_NOMEM;
+	else
+		rc = wh_notify(ev, "payment_action_required", n);
+	json_object_put(n);
+	return rc;
+}
+
+/*
+ * customer.deleted: the user's link to the customer is cleared and the
+ * customer remembered as deleted (never linked again; a later checkout
+ * makes a new one).  Stripe cancels a deleted customer's subscriptions
+ * (its customer.subscription.deleted events may come before or after
+ * this one): they are marked canceled here, and the user drops to the
+ * free tier as a deleted subscription would make them.
+ */
+static enum xerr
+wh_customer_deleted(struct wh_event *ev)
+{
+	struct json_object *n;
+	struct dbv	 a[7];
+	const char	*customer = jsonx_str(ev->obj, "id");
+	char		 old_tier[33], detail[300];
+	enum xerr	 rc;
+
+	if (!ids_ext_ok(customer, 255))
+		return wh_fail(ev, XERR_BADREQ, "customer without id");
+	if ((rc = wh_user(ev, customer, NULL)) != XERR_OK)
+		return wh_unmatched(ev, rc);
+	if (ev->pre != NULL)
+		ev->pre->valid = 0;	/* the customer matches nobody now */
+	a[0] = DB_STR(customer);
+	a[1] = DB_STR(ev->user_id);
+	a[2] = DB_STR(ev->id);
+	a[3] = DB_INT(ev->created);
+	if ((rc = db_exec(ev->db, STMT_CUSTOMER_DELETED_INSERT, a, 4, NULL,
+	    NULL)))
+		return rc;
+	a[0] = DB_STR(ev->user_id);
+	a[1] = DB_STR(customer);
+	if ((rc = db_exec(ev->db, STMT_USER_CLEAR_CUSTOMER, a, 2, NULL, NULL)))
+		return rc;
+	a[0] = DB_STR(ev->id);
+	a[1] = DB_INT(ev->created);
+	a[2] = DB_STR(customer);
+	if ((rc = db_exec(ev->db, STMT_SUBS_CANCEL_BY_CUSTOMER, a, 3, NULL,
+	    NULL)))
+		return rc;
+	snprintf(detail, sizeof(detail), "customer=%.255s", customer);
+	if ((rc = wh_bevent(ev, customer, "customer_deleted", NULL, detail)))
+		return rc;
+	if (ev->user_sub[0] == '\0' || strcmp(ev->user_tier, TIERS_FREE) == 0)
+		return XERR_OK;
+
+	/* The user's subscription was the customer's: it is canceled. */
+	snprintf(old_tier, sizeof(old_tier), "%s", ev->user_tier);
+	a[0] = DB_STR(TIERS_FREE);
+	a[1] = DB_STR(ev->user_sub);
+	a[2] = DB_NULL;
+	a[3] = DB_NULL;
+	a[4] = DB_NULL;
+	a[5] = DB_INT(0);
+	a[6] = DB_STR(ev->user_id);
+	if ((rc = db_exec(ev->db, STMT_USER_SET_SUBSCRIPTION, a, 7, NULL,
+	    NULL)))
+		return rc;
+	snprintf(detail, sizeof(detail), "%s -> %s", old_tier, TIERS_FREE);
+	if ((rc = wh_bevent(ev, NULL, "tier_changed", NULL, detail)))
+		return rc;
+	log_info("user %s: customer %s deleted; tier %s", ev->user_id,
+	    customer, detail);
+	if ((n = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	if (jsonx_add_str(n, "old_tier", old_tier) ||
+	    jsonx_add_str(n, "new_tier", TIERS_FREE))
+		rc = XERR_NOMEM;
+	else
+		rc = wh_notify(ev, "subscription_cancelled", n);
+	json_object_put(n);
+	if (rc == XERR_OK && ev->user_has_phone &&
+	    !tiers_phone_eligible(TIERS_FREE))
+		rc = wh_phone_job(ev, "phone_release");
 	return rc;
 }
 

@@ -197,7 +197,7 @@ test('W11 events for no known user are stored unmatched; ignored types are store
   assert.equal(r.status, 200);
   assert.equal(r.json.status, 'unmatched');
   assert.equal((await stored(ev.id)).status, 'unmatched');
-  const other = S.event('charge.refunded', { id: S.rid('ch_'), object: 'charge' });
+  const other = S.event('charge.captured', { id: S.rid('ch_'), object: 'charge' });
   const r2 = await S.signedWebhook(other);
   assert.equal(r2.json.status, 'ignored');
   assert.equal((await stored(other.id)).status, 'ignored');

@@ -88,6 +88,8 @@ START_TEST(cfg_production_needs_more)
 	setenv("STRIPE_SECRET_KEY", "sk_live_x", 1);
 	load_fails("TWILIO_ACCOUNT_SID: required");
 	setenv("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef", 1);
+	load_fails("OPERATOR_EMAIL: required");
+	setenv("OPERATOR_EMAIL", "ops@example.test", 1);
 	cfg_free(load_ok());
 	setenv("PUBLIC_BASE_URL", "http://insecure.test", 1);
 	load_fails("https:// in production");

@@ -95,6 +95,60 @@ static const struct {
 	  "Your xSwarm plan changed to AI Secretary",
 	  { "from AI Project Manager to AI Secretary.", "" },
 	  { "" } },
+	{ "payment_action_required",
+	  "{\"invoice_id\":\"in_1\",\"amount_due\":4000,\"currency\":\"usd\","
+	  "\"hosted_invoice_url\":\"https://invoice.stripe.test/i/x\"}",
+	  "Please confirm your xSwarm payment of $40.00",
+	  { "confirm the payment of $40.00 for\r\n",
+	    "To confirm the payment, open:\r\n\r\n"
+	    "https://invoice.stripe.test/i/x\r\n", "" },
+	  { BILLING, "{{", "" } },
+	{ "payment_action_required",	/* no usable link: the billing page */
+	  "{\"invoice_id\":\"in_1\",\"amount_due\":123456,"
+	  "\"currency\":\"eur\",\"hosted_invoice_url\":\"http://evil.test/\"}",
+	  "Please confirm your xSwarm payment of 1,234.56 EUR",
+	  { "open:\r\n\r\n" BILLING "\r\n", "" },
+	  { "evil", "" } },
+	{ "refund_issued",
+	  "{\"refund_id\":\"re_1\",\"amount\":1500,\"currency\":\"usd\"}",
+	  "Your xSwarm refund of $15.00",
+	  { "We have refunded $15.00 to the payment method",
+	    "\r\n" BILLING "\r\n", "" },
+	  { "re_1", "" } },
+	{ "operator_dispute_opened",
+	  "{\"dispute_id\":\"dp_1\",\"charge_id\":\"ch_1\",\"amount\":400000,"
+	  "\"currency\":\"usd\",\"reason\":\"fraudulent\","
+	  "\"status\":\"needs_response\",\"evidence_due_by\":1796515199,"
+	  "\"user_email\":\"a@example.test\","
+	  "\"dashboard_url\":\"https://dashboard.stripe.com/test/disputes/dp_1\"}",
+	  "Dispute opened: $4,000.00 by a@example.test",
+	  { "A payment of user u-1 (a@example.test) is disputed.\r\n",
+	    "    Dispute     dp_1\r\n    Charge      ch_1\r\n"
+	    "    Amount      $4,000.00\r\n    Reason      fraudulent\r\n"
+	    "    Status      needs_response\r\n"
+	    "    Evidence    due by 5 December 2026\r\n",
+	    "\r\nhttps://dashboard.stripe.com/test/disputes/dp_1\r\n", "" },
+	  { "{{", "" } },
+	{ "operator_dispute_opened",	/* no charge, no due date */
+	  "{\"dispute_id\":\"dp_1\",\"charge_id\":null,\"amount\":1999,"
+	  "\"currency\":\"eur\",\"reason\":\"general\",\"status\":\"warning_needs_response\","
+	  "\"user_email\":\"a@example.test\","
+	  "\"dashboard_url\":\"https://dashboard.stripe.com/disputes/dp_1\"}",
+	  "Dispute opened: 19.99 EUR by a@example.test",
+	  { "    Dispute     dp_1\r\n    Amount      19.99 EUR\r\n", "" },
+	  { "Charge", "Evidence", "" } },
+	{ "operator_dispute_closed",
+	  "{\"dispute_id\":\"dp_1\",\"charge_id\":\"ch_1\",\"amount\":4000,"
+	  "\"currency\":\"usd\",\"reason\":\"fraudulent\",\"status\":\"won\","
+	  "\"user_email\":\"a@example.test\","
+	  "\"dashboard_url\":\"https://dashboard.stripe.com/disputes/dp_1\"}",
+	  "Dispute closed (won): $40.00 by a@example.test",
+	  { "The dispute dp_1 on a payment of user u-1\r\n(a@example.test) "
+	    "is closed.\r\n",
+	    "    Outcome     won\r\n    Amount      $40.00\r\n"
+	    "    Reason      fraudulent\r\n", "flag for this dispute is cleared",
+	    "" },
+	  { "{{", "" } },
 };
 
 /* Parses JSON text and adds what the webhook adds to every payload. */
@@ -162,7 +216,7 @@ optional(const char *key)
 	static const char *const opt[] = {
 		"template", "user_id", "event_id", "currency", "invoice_id",
 		"next_payment_attempt", "hosted_invoice_url", "old_tier",
-		"new_tier"
+		"new_tier", "refund_id", "charge_id", "evidence_due_by"
 	};
 	size_t	 i;
 

@@ -1,0 +1,268 @@
+// The payment events a billing backend must not ignore (common/webhook.c, docs/WEBHOOKS.md
+// "Payments: 3-D Secure, refunds, disputes, deleted customers"): invoice.payment_action_required,
+// charge.succeeded, charge.refunded, refund.created, charge.dispute.created/closed and
+// customer.deleted, each in the current API shape (2026-10-28.endive) and in 2023-08-16's, with
+// its effect in the database, its billing history row and its e-mail, once however often and in
+// whatever order Stripe delivers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { request, closeHttp } from './lib/http.mjs';
+import { query, close } from './lib/db.mjs';
+import { env, requireEnv } from './lib/env.mjs';
+import { waitFor } from './lib/wait.mjs';
+import * as mail from './lib/mail.mjs';
+import { event, signedWebhook, rid } from './lib/stripe.mjs';
+import * as E from './lib/stripe-events.mjs';
+
+test.after(async () => { closeHttp(); await close(); });
+
+const OPERATOR = env.OPERATOR_EMAIL || 'operator@xswarm.ai';
+const msgId = (key) => `<${crypto.createHash('sha256').update(key).digest('hex')}@xswarm-billing>`;
+const messageOf = (key) => mail.waitFor((m) => m.messageId === msgId(key), { timeoutMs: 20000, what: `the e-mail of ${key}` });
+/** "$1,234.56": an independent formatting of integer cents in US dollars. */
+const usd = (c) => `$${Math.floor(c / 100).toLocaleString('en-US')}.${String(c % 100).padStart(2, '0')}`;
+
+const stackEnv = () => ({ ...process.env, ...Object.fromEntries(Object.keys(env).map((k) => [k, env[k]])) });
+const token = (userId, role = 'user') => execFileSync(`${requireEnv('XSB_BIN').XSB_BIN}/xsb-token`, ['-u', userId, '-r', role],
+  { env: stackEnv(), encoding: 'utf8' }).trim();
+/** An admin's token (an admin is a user row too). */
+async function adminToken() {
+  const id = crypto.randomUUID();
+  await query('INSERT INTO users (id, email) VALUES (?, ?)', [id, `${id}@example.test`]);
+  return token(id, 'admin');
+}
+
+async function newUser({ tier = 'ai_buddy', subscription = null } = {}) {
+  const id = crypto.randomUUID(), customer = rid('cus_'), email = `${id}@example.test`;
+  await query('INSERT INTO users (id, email, tier, stripe_customer_id, subscription_id) VALUES (?, ?, ?, ?, ?)',
+    [id, email, tier, customer, subscription]);
+  return { id, customer, email };
+}
+/** Sends one signed event; returns the status the webhook answered. */
+async function send(type, object, shape, opts = {}) {
+  const ev = event(type, object, { api_version: shape, ...opts });
+  const r = await signedWebhook(ev);
+  assert.equal(r.status, 200, `${type}: ${JSON.stringify(r.json)}`);
+  return { ev, status: r.json.status };
+}
+const bevents = (userId, kind) => query('SELECT event_id, kind, amount_cents, detail FROM billing_events WHERE user_id = ? AND kind = ? ORDER BY id',
+  [userId, kind]);
+const jobsOf = (key) => query('SELECT id, state FROM jobs WHERE dedupe_key = ?', [key]);
+const stored = async (id) => (await query('SELECT status, user_id FROM stripe_events WHERE id = ?', [id]))[0];
+const history = async (u) => {
+  const r = await request('GET', '/api/billing/history?limit=50', { token: token(u.id) });
+  assert.equal(r.status, 200);
+  return r.json.events;
+};
+
+for (const shape of E.SHAPES) {
+  test(`[${shape}] invoice.payment_action_required: a history row and one e-mail to the user with the hosted invoice link`, async () => {
+    const u = await newUser({ tier: 'ai_secretary' });
+    const url = `https://invoice.stripe.com/i/acct_test/${rid('test_')}`;
+    const inv = E.actionInvoice(shape, { customer: u.customer, amount_due: 4000, hosted_invoice_url: url });
+    const { ev, status } = await send('invoice.payment_action_required', inv, shape);
+    assert.equal(status, 'processed');
+    assert.deepEqual((await bevents(u.id, 'payment_action_required')).map((r) => [r.amount_cents, r.detail]), [[4000, inv.id]]);
+    const key = `notify:payment_action_required:${ev.id}`;
+    const m = await messageOf(key);
+    assert.deepEqual(m.to, [u.email]);
+    assert.equal(m.subject, `Please confirm your xSwarm payment of ${usd(4000)}`);
+    assert.ok(m.body.includes(`\r\n${url}\r\n`), 'the hosted invoice link');
+    // Redelivered: one effect.
+    const again = await signedWebhook(ev);
+    assert.equal(again.json.status, 'duplicate');
+    assert.equal((await bevents(u.id, 'payment_action_required')).length, 1);
+    assert.equal((await jobsOf(key)).length, 1);
+    assert.ok((await history(u)).some((e) => e.kind === 'payment_action_required' && e.amount_cents === 4000));
+  });
+
+  test(`[${shape}] refunds: charge.refunded then refund.created, and the reverse, make one history row per refund`, async () => {
+    const u = await newUser();
+    const pi = rid('pi_');
+    const ch = E.charge(shape, { customer: u.customer, amount: 4000, payment_intent: pi });
+    assert.equal((await send('charge.succeeded', ch, shape)).status, 'processed');
+    // The model: refunds by id, and what the charge has refunded in total.
+    const model = new Map();
+    // 1: charge.refunded (an expanded charge listing r1) first, then refund.created of r1.
+    const r1 = E.refund(shape, { amount: 1500, charge: ch.id, payment_intent: pi, customer: u.customer });
+    model.set(r1.id, 1500);
+    await send('charge.refunded', E.charge(shape, { id: ch.id, customer: u.customer, amount: 4000, amount_refunded: 1500,
+      payment_intent: pi, refunds: [r1] }), shape);
+    const c1 = await send('refund.created', r1, shape);
+    assert.equal(c1.status, 'processed');
+    // 2: refund.created of r2 first, then charge.refunded, as Stripe sends it (no list), then expanded.
+    const r2 = E.refund(shape, { amount: 1000, charge: ch.id, payment_intent: pi, customer: u.customer });
+    model.set(r2.id, 1000);
+    assert.equal((await send('refund.created', r2, shape)).status, 'processed');
+    const total = [...model.values()].reduce((a, b) => a + b, 0);
+    await send('charge.refunded', E.charge(shape, { id: ch.id, customer: u.customer, amount: 4000, amount_refunded: total,
+      payment_intent: pi }), shape);
+    await send('charge.refunded', E.charge(shape, { id: ch.id, customer: u.customer, amount: 4000, amount_refunded: total,
+      payment_intent: pi, refunds: [r2, r1] }), shape);
+    // A duplicate delivery of refund.created (same event id).
+    assert.equal((await signedWebhook(c1.ev)).json.status, 'duplicate');
+
+    const rows = await bevents(u.id, 'refund');
+    assert.deepEqual(Object.fromEntries(rows.map((r) => [r.event_id, r.amount_cents])), Object.fromEntries(model));
+    assert.equal(rows.reduce((a, r) => a + r.amount_cents, 0), total);
+    assert.match(rows[0].detail, new RegExp(`refund=${r1.id} charge=${ch.id} status=succeeded`));
+    const [c] = await query('SELECT user_id, payment_intent, amount, amount_refunded FROM charges WHERE id = ?', [ch.id]);
+    assert.deepEqual({ ...c }, { user_id: u.id, payment_intent: pi, amount: 4000, amount_refunded: total });
+    // One e-mail per refund, whichever event brought it.
+    for (const [id, cents] of model) {
+      const key = `notify:refund_issued:${id}`;
+      assert.equal((await jobsOf(key)).length, 1, key);
+      const m = await messageOf(key);
+      assert.deepEqual(m.to, [u.email]);
+      assert.equal(m.subject, `Your xSwarm refund of ${usd(cents)}`);
+    }
+    const h = await history(u);
+    assert.deepEqual(h.filter((e) => e.kind === 'refund').map((e) => [e.stripe_event_id, e.amount_cents]).sort(),
+      [...model].sort());
+  });
+
+  test(`[${shape}] refund.created of a charge never seen ties to the user by ${shape === E.NOW ? 'its customer' : 'metadata only'}`, async () => {
+    const u = await newUser();
+    const r = E.refund(shape, { amount: 700, charge: rid('ch_'), customer: u.customer });
+    const { ev, status } = await send('refund.created', r, shape);
+    if (shape === E.NOW) {
+      // Refund.customer (new in the current API) is enough.
+      assert.equal(status, 'processed');
+      assert.deepEqual((await bevents(u.id, 'refund')).map((x) => [x.event_id, x.amount_cents]), [[r.id, 700]]);
+    } else {
+      // The 2023-08-16 refund names no customer: unmatched, nothing written, replayable.
+      assert.equal(status, 'unmatched');
+      assert.equal((await stored(ev.id)).user_id, null);
+      assert.equal((await bevents(u.id, 'refund')).length, 0);
+      assert.equal((await jobsOf(`notify:refund_issued:${r.id}`)).length, 0);
+    }
+  });
+
+  test(`[${shape}] disputes: created flags the account and tells the operator; closed clears it with the outcome; closed redelivered is one effect`, async () => {
+    const u = await newUser({ tier: 'ai_secretary' });
+    const pi = rid('pi_');
+    const ch = E.charge(shape, { customer: u.customer, amount: 4000, payment_intent: pi });
+    await send('charge.succeeded', ch, shape);
+    const due = Math.floor(Date.now() / 1000) + 7 * 86400;
+    // A dispute names its charge (or PaymentIntent), never the customer.
+    const d = E.dispute(shape, { charge: ch.id, payment_intent: pi, amount: 4000, reason: 'fraudulent', status: 'needs_response', due_by: due });
+    const created = await send('charge.dispute.created', d, shape);
+    assert.equal(created.status, 'processed');
+    let [row] = await query('SELECT user_id, charge_id, amount, reason, status, is_open FROM disputes WHERE id = ?', [d.id]);
+    assert.deepEqual({ ...row }, { user_id: u.id, charge_id: ch.id, amount: 4000, reason: 'fraudulent', status: 'needs_response', is_open: 1 });
+    const adm = await adminToken();
+    let a = await request('GET', `/api/admin/users/${u.id}`, { token: adm });
+    assert.equal(a.status, 200);
+    assert.deepEqual(a.json.open_disputes.map((x) => [x.id, x.status, x.reason, x.amount]), [[d.id, 'needs_response', 'fraudulent', 4000]]);
+    const openKey = `notify:operator_dispute_opened:${d.id}`;
+    let m = await messageOf(openKey);
+    assert.deepEqual(m.to, [OPERATOR]);
+    assert.equal(m.subject, `Dispute opened: ${usd(4000)} by ${u.email}`);
+    assert.ok(m.body.includes(`user ${u.id} (${u.email})`));
+    assert.ok(m.body.includes(`Dispute     ${d.id}`));
+    assert.ok(m.body.includes('Reason      fraudulent'));
+    assert.ok(m.body.includes(`https://dashboard.stripe.com/test/disputes/${d.id}`));
+
+    const closedObj = { ...d, status: 'lost', is_charge_refundable: false };
+    const closed = await send('charge.dispute.closed', closedObj, shape);
+    assert.equal(closed.status, 'processed');
+    [row] = await query('SELECT status, is_open, closed_event_id FROM disputes WHERE id = ?', [d.id]);
+    assert.deepEqual({ ...row }, { status: 'lost', is_open: 0, closed_event_id: closed.ev.id });
+    const closeKey = `notify:operator_dispute_closed:${d.id}`;
+    m = await messageOf(closeKey);
+    assert.deepEqual(m.to, [OPERATOR]);
+    assert.equal(m.subject, `Dispute closed (lost): ${usd(4000)} by ${u.email}`);
+    // Redelivered, and the same closing sent again under a new event id: one row, one e-mail.
+    assert.equal((await signedWebhook(closed.ev)).json.status, 'duplicate');
+    assert.equal((await send('charge.dispute.closed', closedObj, shape)).status, 'processed');
+    // A late created (after closed) never reopens it.
+    assert.equal((await send('charge.dispute.created', d, shape)).status, 'processed');
+    [row] = await query('SELECT status, is_open FROM disputes WHERE id = ?', [d.id]);
+    assert.deepEqual({ ...row }, { status: 'lost', is_open: 0 });
+    assert.equal((await jobsOf(closeKey)).length, 1);
+    assert.equal((await jobsOf(openKey)).length, 1);
+    assert.deepEqual((await bevents(u.id, 'dispute_opened')).map((r) => [r.event_id, r.amount_cents]), [[d.id, 4000]]);
+    const cl = await bevents(u.id, 'dispute_closed');
+    assert.equal(cl.length, 1);
+    assert.match(cl[0].detail, /status=lost reason=fraudulent/);
+    a = await request('GET', `/api/admin/users/${u.id}`, { token: adm });
+    assert.equal(a.status, 200);
+    assert.deepEqual(a.json.open_disputes, []);
+    const h = await history(u);
+    assert.ok(h.some((e) => e.kind === 'dispute_opened' && e.stripe_event_id === d.id));
+    assert.ok(h.some((e) => e.kind === 'dispute_closed' && /status=lost/.test(e.detail)));
+  });
+
+  test(`[${shape}] customer.deleted: link cleared, subscriptions canceled, free tier, never relinked; a new checkout links a new customer`, async () => {
+    const sub = rid('sub_');
+    const u = await newUser({ tier: 'ai_secretary', subscription: sub });
+    await query(`INSERT INTO subscriptions (id, user_id, customer_id, status, tier, price_id, last_event_id, last_event_created,
+      last_event_rank) VALUES (?, ?, ?, 'active', 'ai_secretary', 'price_ai_secretary', ?, ?, 1)`, [sub, u.id, u.customer, rid('evt_'), 1]);
+    const cus = E.customer(shape, { id: u.customer, email: u.email, metadata: { user_id: u.id } });
+    const del = await send('customer.deleted', cus, shape);
+    assert.equal(del.status, 'processed');
+    const [usr] = await query('SELECT stripe_customer_id, tier, subscription_id FROM users WHERE id = ?', [u.id]);
+    assert.deepEqual({ ...usr }, { stripe_customer_id: null, tier: 'ai_buddy', subscription_id: sub });
+    const [s] = await query('SELECT status, deleted FROM subscriptions WHERE id = ?', [sub]);
+    assert.deepEqual({ ...s }, { status: 'canceled', deleted: 1 });
+    assert.deepEqual((await bevents(u.id, 'customer_deleted')).map((r) => r.event_id), [u.customer]);
+    assert.deepEqual((await bevents(u.id, 'tier_changed')).map((r) => r.detail), ['ai_secretary -> ai_buddy']);
+    const m = await messageOf(`notify:subscription_cancelled:${del.ev.id}`);
+    assert.deepEqual(m.to, [u.email]);
+    // Redelivered: duplicate; Stripe's own customer.subscription.deleted after it: the customer is gone.
+    assert.equal((await signedWebhook(del.ev)).json.status, 'duplicate');
+    const subDel = { id: sub, object: 'subscription', customer: u.customer, status: 'canceled', metadata: { user_id: u.id },
+      cancel_at_period_end: false, items: { object: 'list', data: [{ id: rid('si_'), price: { id: 'price_ai_secretary' } }] } };
+    assert.equal((await send('customer.subscription.deleted', subDel, shape)).status, 'unmatched');
+    assert.equal((await query('SELECT stripe_customer_id FROM users WHERE id = ?', [u.id]))[0].stripe_customer_id, null);
+    // A refund of the deleted customer's old charge still reaches the user.
+    if (shape === E.NOW) {
+      const r = E.refund(shape, { amount: 300, charge: rid('ch_'), customer: u.customer });
+      assert.equal((await send('refund.created', r, shape)).status, 'processed');
+      assert.deepEqual((await bevents(u.id, 'refund')).map((x) => x.amount_cents), [300]);
+    }
+    // A later checkout makes a new customer, which links.
+    const fresh = rid('cus_');
+    const cs = { id: rid('cs_test_'), object: 'checkout.session', customer: fresh, client_reference_id: u.id, metadata: { user_id: u.id },
+      mode: 'subscription', status: 'complete', payment_status: 'paid', subscription: rid('sub_') };
+    assert.equal((await send('checkout.session.completed', cs, shape)).status, 'processed');
+    assert.equal((await query('SELECT stripe_customer_id FROM users WHERE id = ?', [u.id]))[0].stripe_customer_id, fresh);
+  });
+
+  test(`[${shape}] unmatched: events of a customer, charge or dispute we do not know change nothing`, async () => {
+    const cus = rid('cus_');
+    const cases = [
+      ['customer.deleted', E.customer(shape, { id: cus })],
+      ['charge.succeeded', E.charge(shape, { customer: cus })],
+      ['charge.refunded', E.charge(shape, { customer: cus, amount_refunded: 4000 })],
+      ['refund.created', E.refund(shape, { customer: cus })],
+      ['charge.dispute.created', E.dispute(shape, {})],
+      ['charge.dispute.closed', E.dispute(shape, { status: 'won' })],
+      ['invoice.payment_action_required', E.actionInvoice(shape, { customer: cus })],
+    ];
+    for (const [type, obj] of cases) {
+      const { ev, status } = await send(type, obj, shape);
+      assert.equal(status, 'unmatched', type);
+      assert.equal((await stored(ev.id)).status, 'unmatched');
+      assert.equal((await query('SELECT COUNT(*) AS n FROM billing_events WHERE event_id IN (?, ?)', [ev.id, obj.id]))[0].n, 0, type);
+    }
+    assert.equal((await query('SELECT COUNT(*) AS n FROM customers_deleted WHERE customer_id = ?', [cus]))[0].n, 0);
+  });
+}
+
+test('a dispute whose charge arrives later is unmatched, then applies on replay', async () => {
+  const u = await newUser();
+  const ch = E.charge(E.NOW, { customer: u.customer, amount: 2500 });
+  const d = E.dispute(E.NOW, { charge: ch.id, amount: 2500, reason: 'duplicate' });
+  const first = await send('charge.dispute.created', d, E.NOW);
+  assert.equal(first.status, 'unmatched');
+  await send('charge.succeeded', ch, E.NOW);
+  const adm = await adminToken();
+  const r = await request('POST', `/api/admin/events/${first.ev.id}/replay`, { token: adm });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  await waitFor(async () => (await stored(first.ev.id)).status === 'processed', { what: 'the replayed dispute processed' });
+  const [row] = await query('SELECT user_id, is_open FROM disputes WHERE id = ?', [d.id]);
+  assert.deepEqual({ ...row }, { user_id: u.id, is_open: 1 });
+});
