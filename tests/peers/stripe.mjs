@@ -450,15 +450,18 @@ function createCheckoutSession(p) {
 // POST /v1/invoices/create_preview: the invoice the customer would get next: pending invoice items and the
 // subscription's next period, or, with subscription_details, the invoice a change would produce now
 // (prorations credit/charge the rest of the period, as Stripe's update would). A customer without a
-// subscription previews the subscription subscription_details[items] would create. The answer has an id
+// subscription (or one naming subscription_details[items] but no subscription) previews the subscription
+// those items would create; one naming neither gets the next invoice among its subscriptions. The answer has an id
 // prefixed `upcoming_in` (Invoice.id in the package's declarations) and is not stored.
 function previewInvoice(p) {
   const d = p.subscription_details || {};
   if (p.customer === undefined && p.subscription === undefined) throw bad('Missing required param: customer.', { code: 'parameter_missing', param: 'customer' });
   const cus = p.customer !== undefined ? get(p.customer, 'customer', 'customer') : null;
-  const sub = p.subscription !== undefined ? get(p.subscription, 'subscription', 'subscription') : null;
+  let sub = p.subscription !== undefined ? get(p.subscription, 'subscription', 'subscription') : null;
   if (sub && cus && sub.customer !== cus.id) throw bad(`The subscription ${sub.id} does not belong to customer ${cus.id}.`, { param: 'subscription' });
   const customer = cus?.id ?? sub.customer, now = nowS(), id = rid('upcoming_in_');
+  // Neither subscription nor subscription_details[items]: the next invoice among the customer's subscriptions.
+  if (!sub && !list(d.items).length) sub = all('subscription', (x) => x.customer === customer && x.status !== 'canceled').sort((x, y) => period(x).b - period(y).b)[0] ?? null;
   const pending = all('invoiceitem', (ii) => ii.customer === customer && !ii.invoice
     && (!ii.parent || ii.parent.subscription_details.subscription === sub?.id));
   const lines = pending.map((ii) => lineFromItem(ii, id));

@@ -233,6 +233,11 @@ test('invoice items attach to a draft invoice and previews include pending items
   assert.equal(p3.status, 200, JSON.stringify(p3.json));
   assert.equal(p3.json.total, 28000);
   assert.equal(p3.json.parent, null);
+  // naming neither subscription nor items: the next invoice among the customer's subscriptions
+  const p4 = await call('POST', '/v1/invoices/create_preview', { params: { customer: cus.id } });
+  assert.equal(p4.status, 200, JSON.stringify(p4.json));
+  assert.deepEqual([p4.json.total, p4.json.parent.subscription_details.subscription], [4015, sub.id]);
+  assert.equal((await call('POST', '/v1/invoices/create_preview', { params: { customer: (await customer()).id } })).json.error.code, 'invoice_upcoming_none');
 });
 
 test('subscription update, proration preview and cancel', async () => {
