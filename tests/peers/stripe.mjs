@@ -2,35 +2,47 @@
 // Stripe REST stand-in for xswarm-billing's integration tests (no Stripe on the network here).
 //
 //   node tests/peers/stripe.mjs --port P [--host 127.0.0.1] --key sk_test_... [--key ...]
-//                               [--price price_x=4000 ...] [--specs DIR]
+//                               [--price price_x=4000 ...] [--account-version V] [--fixtures DIR]
 //
-// Plays the Stripe endpoints our C code calls, with object shapes taken from Stripe's own fixtures and
-// request checks taken from Stripe's OpenAPI spec (tests/vendor/stripe/, see its README; i.e.
-// found from this file's location). Everything lives in memory. One log line per request on stdout.
-// Checks on every /v1 request: Bearer key (401), Stripe-Version present and date-like (400), form bodies
-// in bracket notation, Idempotency-Key on every POST (our own rule), Stripe idempotency semantics,
-// unknown/ill-typed params against the spec's schema (400 parameter_unknown, parameter_invalid_*).
-// Control endpoints (no auth) under /__ : see README.md beside this file.
+// Plays the Stripe endpoints our C code calls as Stripe's API of today (the version the pinned `stripe`
+// npm package speaks, '2026-10-28.endive'). Everything comes from Stripe's own documents, not from what
+// our C code sends or reads (see README.md beside this file):
+// - versions: Stripe-Version must be one of Stripe's API versions, the union `ApiVersion` of the installed
+//   package's WebhookEndpoints.d.ts (else 400 "Invalid Stripe API version: X"); none = the account's default;
+// - parameters: stripe-params.mjs, written from the package's `*Params` declarations (unknown -> 400
+//   parameter_unknown, ill-typed -> parameter_invalid_integer / _string_empty / _empty, ...);
+// - replies: objects built from Stripe's fixtures (tests/vendor/stripe/), moved to today's shapes as the
+//   package's CHANGELOG says (parent/pricing, periods on subscription items), then given exactly the keys
+//   the package's interfaces declare (Subscription, Invoice, InvoiceLineItem, InvoiceItem, ...).
+// Idempotency as Stripe documents it: a request that began executing saves its answer (500 included) for
+// its Idempotency-Key. Everything lives in memory; one log line per request on stdout. Control endpoints
+// (no auth) under /__ : see README.md.
 import http from 'node:http';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { loadStripeTypes, stripeApiVersions, stripePinnedVersion } from './dts.mjs';
+import { PARAMS } from './stripe-params.mjs';
 
 // ---------- CLI ----------
-const opts = { host: '127.0.0.1', port: 0, keys: [], prices: [], specs: null };
+const opts = { host: '127.0.0.1', port: 0, keys: [], prices: [], fixtures: null, accountVersion: null };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i], v = process.argv[i + 1];
   if (a === '--port') opts.port = Number(v), i++;
   else if (a === '--host') opts.host = v, i++;
   else if (a === '--key') opts.keys.push(v), i++;
   else if (a === '--price') opts.prices.push(v), i++;
-  else if (a === '--specs') opts.specs = v, i++;
+  else if (a === '--fixtures' || a === '--specs') opts.fixtures = v, i++;
+  else if (a === '--account-version') opts.accountVersion = v, i++;
   else { console.error(`stripe stand-in: unknown argument ${a}`); process.exit(2); }
 }
-if (!opts.keys.length) { console.error('usage: stripe.mjs --port P [--host H] --key SECRET [--price ID=CENTS]'); process.exit(2); }
-const specDir = opts.specs || process.env.XSB_SPECS_DIR || fileURLToPath(new URL('../vendor/stripe/', import.meta.url));
-const SPEC = JSON.parse(fs.readFileSync(`${specDir}/spec3_2023-08-16.json`, 'utf8'));
-const FIXTURES = JSON.parse(fs.readFileSync(`${specDir}/fixtures3_2023-08-16.json`, 'utf8')).resources;
+if (!opts.keys.length) { console.error('usage: stripe.mjs --port P [--host H] --key SECRET [--price ID=CENTS] [--account-version V]'); process.exit(2); }
+const fixDir = opts.fixtures || process.env.XSB_SPECS_DIR || fileURLToPath(new URL('../vendor/stripe/', import.meta.url));
+const FIXTURES = JSON.parse(fs.readFileSync(`${fixDir}/fixtures3_2023-08-16.json`, 'utf8')).resources;
+const VERSIONS = new Set(stripeApiVersions());
+const ACCOUNT_VERSION = opts.accountVersion || stripePinnedVersion();
+if (!VERSIONS.has(ACCOUNT_VERSION)) { console.error(`stripe stand-in: --account-version ${ACCOUNT_VERSION} is not a Stripe API version`); process.exit(2); }
+const DTS = loadStripeTypes();
 
 // ---------- helpers ----------
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -42,9 +54,15 @@ const bool = (v) => v === true || v === 'true';
 const addMonth = (t) => { const d = new Date(t * 1000); d.setUTCMonth(d.getUTCMonth() + 1); return Math.floor(d / 1000); };
 const list = (x) => (x === undefined || x === '' ? [] : Array.isArray(x) ? x : Object.values(x));
 
+// An error answer in Stripe's form: {error: {type, code?, doc_url?, message, param?}} (request_log_url is
+// added when answered). `extra` may override type.
 class StripeError extends Error {
   constructor(status, message, extra = {}) { super(message); this.status = status; this.extra = extra; }
-  get body() { return { error: { type: 'invalid_request_error', message: this.message, ...this.extra } }; }
+  get body() {
+    const e = { type: 'invalid_request_error', ...this.extra, message: this.message };
+    if (e.code && !e.doc_url) e.doc_url = `https://stripe.com/docs/error-codes/${e.code.replace(/_/g, '-')}`;
+    return { error: e };
+  }
 }
 const bad = (message, extra) => new StripeError(400, message, extra);
 
@@ -53,7 +71,7 @@ const bad = (message, extra) => new StripeError(400, message, extra);
 const SCALE = 10n ** 12n;
 function parseDecimal(s, param) {
   const m = /^(-?)(\d+)(?:\.(\d{1,12}))?$/.exec(String(s));
-  if (!m) throw bad(`Invalid decimal: ${s}`, { code: 'parameter_invalid_decimal', param });
+  if (!m) throw bad(`Invalid decimal: ${s}`, { param });
   const v = BigInt(m[2]) * SCALE + BigInt((m[3] || '').padEnd(12, '0'));
   return m[1] ? -v : v;
 }
@@ -96,87 +114,126 @@ function parseParams(str) {
   return arrayify(out, '');
 }
 
-// ---------- validation against the spec ----------
-function validate(value, schema, param) {
-  const keys = Object.keys(schema || {}).filter((k) => !['description', 'title', 'maxLength', 'x-stripeBypassValidation'].includes(k));
-  if (!keys.length) return; // no constraints: anything goes
-  if (schema.anyOf) {
-    if (value === '' && schema.anyOf.some((s) => s.enum?.includes(''))) return;
-    const kind = Array.isArray(value) ? 'array' : typeof value === 'object' ? 'object' : 'scalar';
-    const fit = schema.anyOf.find((s) => (s.type === 'array' ? 'array' : s.type === 'object' || s.properties ? 'object' : 'scalar') === kind);
-    if (!fit) throw bad(`Invalid ${param}`, { param });
-    if (kind === 'scalar') { // try every scalar variant, first that passes wins
-      const errs = [];
-      for (const s of schema.anyOf.filter((s) => s.type !== 'array' && s.type !== 'object' && !s.properties)) {
-        try { return validate(value, s, param); } catch (e) { errs.push(e); }
+// ---------- parameter checks (stripe-params.mjs) ----------
+// Stripe's wording: unknown -> parameter_unknown; '' where no unset is possible -> parameter_invalid_string_empty
+// (strings) or parameter_invalid_empty; a non-integer -> parameter_invalid_integer "Invalid integer: X".
+function emptyError(param, isString) {
+  return bad(`You passed an empty string for '${param}'. We assume empty values are an attempt to unset a parameter; however '${param}' cannot be unset. You should remove '${param}' from your request or supply a non-empty value.`,
+    { code: isString ? 'parameter_invalid_string_empty' : 'parameter_invalid_empty', param });
+}
+function checkValue(v, spec, param) {
+  if (v === '' && spec.t !== 'any') {
+    if (spec.emptyable) return;
+    throw emptyError(param, spec.t === 'string' || spec.t === 'enum');
+  }
+  switch (spec.t) {
+    case 'any': return;
+    case 'oneOf': {
+      let last;
+      for (const alt of spec.of) { try { return checkValue(v, alt, param); } catch (e) { last = e; } }
+      throw last;
+    }
+    case 'hash': case 'metadata':
+      if (typeof v !== 'object' || Array.isArray(v)) throw bad('Invalid hash', { param });
+      if (spec.t === 'metadata') {
+        for (const [k, x] of Object.entries(v)) if (typeof x === 'object') throw bad('Invalid hash', { param: `${param}[${k}]` });
+        return;
       }
-      throw errs[errs.length - 1];
-    }
-    return validate(value, fit, param);
+      return checkKeys(v, spec.keys, param);
+    case 'array':
+      if (!Array.isArray(v)) throw bad('Invalid array', { param });
+      return v.forEach((x, i) => checkValue(x, spec.of, `${param}[${i}]`));
   }
+  if (typeof v === 'object') throw bad(`Invalid ${spec.t === 'enum' ? 'string' : spec.t}: {...}`, { param });
+  if (spec.t === 'integer' && !/^-?\d+$/.test(v)) throw bad(`Invalid integer: ${v}`, { code: 'parameter_invalid_integer', param });
+  if (spec.t === 'number' && !/^-?\d+(\.\d+)?$/.test(v)) throw bad(`Invalid number: ${v}`, { param });
+  if (spec.t === 'boolean' && v !== 'true' && v !== 'false') throw bad(`Invalid boolean: ${v}`, { param });
+  if (spec.t === 'decimal') parseDecimal(v, param);
+  if (spec.t === 'enum' && !spec.values.includes(v)) {
+    const vs = spec.values.length > 1 ? `${spec.values.slice(0, -1).join(', ')}, or ${spec.values.at(-1)}` : spec.values[0];
+    throw bad(`Invalid ${param.replace(/\[\d+\]/g, '[]')}: must be one of ${vs}`, { param });
+  }
+}
+function checkKeys(obj, keys, param) {
   const name = (k) => (param ? `${param}[${k}]` : k);
-  if (schema.type === 'object' || schema.properties || schema.additionalProperties) {
-    if (value === '' && param) return; // "" unsets (metadata=, etc.)
-    if (typeof value !== 'object' || Array.isArray(value)) throw bad(`Invalid object`, { param });
-    for (const [k, v] of Object.entries(value)) {
-      const sub = schema.properties?.[k];
-      if (sub) validate(v, sub, name(k));
-      else if (!schema.additionalProperties) throw bad(`Received unknown parameter: ${name(k)}`, { code: 'parameter_unknown', param: name(k) });
-    }
-    for (const r of schema.required ?? []) {
-      if (!(r in value)) throw bad(`Missing required param: ${name(r)}.`, { code: 'parameter_missing', param: name(r) });
-    }
-    return;
+  for (const [k, v] of Object.entries(obj)) {
+    if (!(k in keys)) throw bad(`Received unknown parameter: ${name(k)}`, { code: 'parameter_unknown', param: name(k) });
+    checkValue(v, keys[k], name(k));
   }
-  if (schema.type === 'array') {
-    if (!Array.isArray(value)) throw bad(`Invalid array`, { param });
-    value.forEach((v, i) => validate(v, schema.items ?? {}, `${param}[${i}]`));
-    return;
+  for (const [k, spec] of Object.entries(keys)) {
+    if (spec.required && !(k in obj)) throw bad(`Missing required param: ${name(k)}.`, { code: 'parameter_missing', param: name(k) });
   }
-  if (typeof value === 'object') throw bad(`Invalid ${param}: expected a scalar`, { param });
-  if (schema.enum && !schema.enum.includes(value)) {
-    throw bad(`Invalid ${param}: must be one of ${schema.enum.join(', ')}`, { param });
-  }
-  if (schema.type === 'integer' && !/^-?\d+$/.test(value)) throw bad(`Invalid integer: ${value}`, { code: 'parameter_invalid_integer', param });
-  if (schema.type === 'boolean' && value !== 'true' && value !== 'false') throw bad(`Invalid boolean: ${value}`, { param });
-  if (schema.type === 'number' && !Number.isFinite(Number(value))) throw bad(`Invalid number: ${value}`, { param });
-  if (schema.format === 'decimal') parseDecimal(value, param);
 }
-// Spec lookup: request-body schema (POST) or query-parameter schema (GET/DELETE) of an operation.
-function specSchema(specPath, method) {
-  const op = SPEC.paths[specPath]?.[method.toLowerCase()];
-  if (!op) return null;
-  const body = op.requestBody?.content?.['application/x-www-form-urlencoded']?.schema;
-  const q = (op.parameters || []).filter((p) => p.in === 'query');
-  const props = { ...(body?.properties || {}) };
-  for (const p of q) props[p.name] = p.schema;
-  return { type: 'object', properties: props, required: body?.required || q.filter((p) => p.required).map((p) => p.name) };
-}
-// POST /v1/invoices/create_preview is newer than the 2023-09-12 spec: its top-level parameters by hand.
-const CREATE_PREVIEW_SCHEMA = {
-  type: 'object',
-  properties: Object.fromEntries(['automatic_tax', 'currency', 'customer', 'customer_details', 'discounts', 'expand',
-    'invoice_items', 'issuer', 'on_behalf_of', 'preview_mode', 'schedule', 'schedule_details', 'subscription']
-    .map((k) => [k, k === 'expand' ? { type: 'array', items: { type: 'string' } } : {}]).concat([['subscription_details', {
-      type: 'object',
-      properties: {
-        billing_cycle_anchor: {}, cancel_at: {}, cancel_at_period_end: { type: 'boolean' }, cancel_now: { type: 'boolean' },
-        default_tax_rates: {}, proration_date: { type: 'integer' }, resume_at: {}, start_date: {}, trial_end: {},
-        proration_behavior: { type: 'string', enum: ['always_invoice', 'create_prorations', 'none'] },
-        items: { type: 'array', items: { type: 'object', properties: Object.fromEntries(['billing_thresholds', 'clear_usage',
-          'deleted', 'discounts', 'id', 'metadata', 'price', 'price_data', 'quantity', 'tax_rates'].map((k) => [k, {}])) } },
-      },
-    }]])),
+
+// ---------- shapes of today (the package's interfaces) ----------
+// object type -> [declaration file, interface]. Every object of these types leaves the stand-in with exactly
+// the keys its interface declares: required ones always (null, or a neutral value where null is not allowed,
+// when we do not model the field), optional ones when set; anything else (fields of 2023 our fixtures still
+// carry, our own bookkeeping starting with `_`) is dropped.
+const SHAPES = {
+  customer: ['Customers.d.ts', 'Customer'], subscription: ['Subscriptions.d.ts', 'Subscription'],
+  subscription_item: ['SubscriptionItems.d.ts', 'SubscriptionItem'], invoice: ['Invoices.d.ts', 'Invoice'],
+  line_item: ['InvoiceLineItems.d.ts', 'InvoiceLineItem'], invoiceitem: ['InvoiceItems.d.ts', 'InvoiceItem'],
+  'checkout.session': ['Checkout/Sessions.d.ts', 'Session'], price: ['Prices.d.ts', 'Price'], list: ['../lib.d.ts', 'ApiList'],
 };
-const check = (params, schema) => validate(params, schema, '');
+function neutral(leaves, depth) {
+  if (leaves.some((l) => l.k === 'prim' && l.name === 'null')) return null;
+  const l = leaves[0];
+  if (!l) return null;
+  if (l.k === 'array') return [];
+  if (l.k === 'lit') return l.v;
+  if (l.k === 'metadata') return {};
+  if (l.k === 'decimal') return '0';
+  if (l.k === 'prim') return { number: 0, boolean: false, string: '' }[l.name] ?? null;
+  if (l.k === 'iface' && depth < 4) {
+    const o = {};
+    for (const [k, m] of l.members) if (!m.optional && k !== '[index]') o[k] = neutral(DTS.member(m), depth + 1);
+    return o;
+  }
+  return null;
+}
+// v fit to the resolved type `leaves`: objects keep the keys their interface declares (recursively), get
+// the required ones they lack, lose the others. Scalars and free-form maps pass unchanged.
+function fit(v, leaves, depth = 0) {
+  if (v === null || typeof v !== 'object' || depth > 12) return v;
+  if (Array.isArray(v)) {
+    const a = leaves.find((l) => l.k === 'array');
+    return a ? v.map((x) => fit(x, DTS.arrayOf(a), depth + 1)) : v;
+  }
+  const objs = leaves.filter((l) => l.k === 'iface');
+  if (!objs.length || leaves.some((l) => l.k === 'metadata')) return v;
+  const it = objs.find((l) => { const o = l.members.get('object'); return o && DTS.member(o).some((x) => x.v === v.object); }) ?? objs[0];
+  if (it.members.has('[index]')) return v;
+  const out = {};
+  for (const [k, m] of it.members) {
+    if (k === 'deleted') continue;
+    if (k in v && v[k] !== undefined) out[k] = fit(v[k], DTS.member(m), depth + 1);
+    else if (!m.optional) out[k] = neutral(DTS.member(m), 0);
+  }
+  return out;
+}
+const ifaceOf = new Map();
+// A copy of v fit to leave the stand-in (see SHAPES); our bookkeeping (keys starting with `_`) never leaves.
+function present(v) {
+  if (Array.isArray(v)) return v.map(present);
+  if (!v || typeof v !== 'object') return v;
+  const o = {};
+  for (const [k, x] of Object.entries(v)) if (!k.startsWith('_')) o[k] = present(x);
+  if (!SHAPES[o.object]) return o;
+  if (!ifaceOf.has(o.object)) {
+    const [file, name] = SHAPES[o.object];
+    ifaceOf.set(o.object, DTS.iface(file.startsWith('../') ? file.slice(3) : `resources/${file}`, name));
+  }
+  return fit(o, [ifaceOf.get(o.object)]);
+}
 
 // ---------- state ----------
 let S;
 function reset() {
-  S = { objects: new Map(), requests: [], idem: new Map(), fail: [], extras: new Map(), seq: 0 };
+  S = { objects: new Map(), requests: [], idem: new Map(), fail: [], extras: new Map(), seq: 0, order: 0 };
   for (const p of opts.prices) { const [id, cents] = p.split('='); makePrice({ id, unit_amount: Number(cents) }); }
 }
-const put = (o) => (S.objects.set(o.id, o), o);
+const put = (o) => (o._order = ++S.order, S.objects.set(o.id, o), o);
 function get(id, type, param) {
   const o = typeof id === 'string' ? S.objects.get(id) : undefined;
   if (o && o.object === type) return o;
@@ -184,7 +241,27 @@ function get(id, type, param) {
 }
 const all = (type, pred) => [...S.objects.values()].filter((o) => o.object === type && pred(o));
 
-// ---------- object builders (fixture shapes) ----------
+// Stripe's list pagination: newest first unless `natural` (invoice lines keep their order); limit 1..100
+// (default 10); starting_after / ending_before are object ids of the list.
+function page(items, p, url, natural = false) {
+  const data = natural ? items : [...items].sort((a, b) => b._order - a._order);
+  const limit = p.limit === undefined ? 10 : Number(p.limit);
+  if (limit < 1 || limit > 100) throw bad(`Invalid limit: must be between 1 and 100`, { param: 'limit' });
+  let from = 0, to = data.length;
+  if (p.starting_after !== undefined) {
+    const i = data.findIndex((x) => x.id === p.starting_after);
+    if (i < 0) throw bad(`No such object: '${p.starting_after}'`, { code: 'resource_missing', param: 'starting_after' });
+    from = i + 1;
+  } else if (p.ending_before !== undefined) {
+    const i = data.findIndex((x) => x.id === p.ending_before);
+    if (i < 0) throw bad(`No such object: '${p.ending_before}'`, { code: 'resource_missing', param: 'ending_before' });
+    to = i; from = Math.max(0, i - limit);
+  }
+  const slice = data.slice(from, Math.min(to, from + limit));
+  return { object: 'list', data: slice, has_more: p.ending_before !== undefined ? from > 0 : from + limit < to, url };
+}
+
+// ---------- object builders (fixtures moved to today's shapes) ----------
 function makePrice(o) {
   const p = tmpl('price');
   Object.assign(p, { id: o.id || rid('price_'), created: nowS(), product: o.product || rid('prod_', 14), nickname: o.nickname ?? null,
@@ -205,10 +282,12 @@ function mergeMeta(cur, upd) {
   for (const [k, v] of Object.entries(upd)) { if (v === '') delete m[k]; else m[k] = String(v); }
   return m;
 }
-function makeSubItem(sub, price, quantity) {
-  const it = tmpl('subscription').items.data[0];
+// Since 2025-03-31.basil the billing period lives on each subscription item, not on the subscription.
+const period = (sub) => ({ a: sub.items.data[0]?.current_period_start ?? sub._start, b: sub.items.data[0]?.current_period_end ?? sub._end });
+function makeSubItem(sub, price, quantity, start, end) {
+  const it = tmpl('subscription_item');
   return Object.assign(it, { id: rid('si_'), created: nowS(), price, quantity, subscription: sub.id, metadata: {},
-    current_period_start: sub.current_period_start, current_period_end: sub.current_period_end });
+    current_period_start: start, current_period_end: end });
 }
 function makeSubscription(f) {
   const customer = S.objects.get(f.customer)?.object === 'customer' ? f.customer : makeCustomer({ id: f.customer }).id;
@@ -217,53 +296,63 @@ function makeSubscription(f) {
   const s = tmpl('subscription'), start = int(f.current_period_start) ?? nowS(), end = int(f.current_period_end) ?? addMonth(start);
   const status = f.status || 'active';
   Object.assign(s, { id: f.id || rid('sub_'), customer, created: int(f.created) ?? start, start_date: int(f.created) ?? start, billing_cycle_anchor: start,
-    current_period_start: start, current_period_end: end, status, metadata: f.metadata || {},
+    status, metadata: f.metadata || {}, _start: start, _end: end,
     cancel_at_period_end: bool(f.cancel_at_period_end), cancel_at: bool(f.cancel_at_period_end) ? end : null, canceled_at: null, ended_at: null,
     trial_start: status === 'trialing' || f.trial_end ? int(f.trial_start) ?? start : null,
     trial_end: int(f.trial_end) ?? (status === 'trialing' ? end : null), latest_invoice: null, next_pending_invoice_item_invoice: null, currency: price.currency });
-  s.items = { object: 'list', data: [], has_more: false, total_count: 1, url: `/v1/subscription_items?subscription=${s.id}` };
-  s.items.data.push(makeSubItem(s, price, Number(f.quantity ?? 1)));
+  s.items = { object: 'list', data: [], has_more: false, url: `/v1/subscription_items?subscription=${s.id}` };
+  s.items.data.push(makeSubItem(s, price, Number(f.quantity ?? 1), start, end));
   return put(s);
 }
 function setPeriod(sub, start, end) {
-  Object.assign(sub, { current_period_start: start, current_period_end: end });
+  Object.assign(sub, { _start: start, _end: end });
   for (const it of sub.items.data) Object.assign(it, { current_period_start: start, current_period_end: end });
 }
 const money = (c) => `$${(c / 100).toFixed(2)}`;
-function lineFromItem(ii, idPrefix) {
-  const l = tmpl('line_item');
-  return Object.assign(l, { id: idPrefix === 'il_tmp_' ? 'il_tmp_' + ii.id.slice(3) : rid('il_'), invoice_item: ii.id, amount: ii.amount,
-    amount_excluding_tax: ii.amount, currency: ii.currency, description: ii.description, metadata: { ...ii.metadata }, period: { ...ii.period },
-    price: ii.price, proration: ii.proration, quantity: ii.quantity, subscription: ii.subscription, unit_amount_excluding_tax: ii.unit_amount_decimal });
+const priceDetails = (price, unitDecimal) => ({ type: 'price_details', price_details: { price: price.id, product: price.product },
+  unit_amount_decimal: unitDecimal ?? price.unit_amount_decimal });
+// A line of an invoice from an invoice item (today: `parent` says where it comes from, `pricing` its price).
+function lineFromItem(ii, invoiceId) {
+  const l = tmpl('line_item'), sd = ii.parent?.subscription_details;
+  const details = { invoice_item: ii.id, proration: ii.proration, proration_details: { credited_items: null }, subscription: sd?.subscription ?? null };
+  return Object.assign(l, { id: rid('il_'), invoice: invoiceId, amount: ii.amount, subtotal: ii.amount, currency: ii.currency, description: ii.description,
+    metadata: { ...ii.metadata }, period: { ...ii.period }, quantity: ii.quantity, quantity_decimal: ii.quantity_decimal, pricing: structuredClone(ii.pricing),
+    subscription: sd?.subscription ?? null, discountable: ii.discountable,
+    parent: sd?.subscription_item
+      ? { type: 'subscription_item_details', invoice_item_details: null, subscription_item_details: { ...details, subscription_item: sd.subscription_item } }
+      : { type: 'invoice_item_details', invoice_item_details: details, subscription_item_details: null } });
 }
-function lineFromSubItem(sub, item, start, end) {
-  const l = tmpl('line_item'), amount = item.price.unit_amount * item.quantity;
-  delete l.invoice_item;
-  return Object.assign(l, { id: rid('il_'), type: 'subscription', subscription: sub.id, subscription_item: item.id, amount, amount_excluding_tax: amount,
-    currency: item.price.currency, description: `${item.quantity} × ${item.price.nickname || item.price.product} (at ${money(item.price.unit_amount)} / ${item.price.recurring?.interval || 'month'})`,
-    metadata: { ...sub.metadata }, period: { start, end }, price: item.price, quantity: item.quantity, unit_amount_excluding_tax: String(item.price.unit_amount) });
+// A line for one subscription item over [start, end) (or a proration of it: amount given).
+function lineFromSubItem(sub, item, start, end, invoiceId, pr = null) {
+  const l = tmpl('line_item'), price = pr?.price ?? item.price, amount = pr ? pr.amount : price.unit_amount * item.quantity;
+  return Object.assign(l, { id: rid('il_'), invoice: invoiceId, subscription: sub.id, amount, subtotal: amount, currency: price.currency,
+    description: pr?.description ?? `${item.quantity} × ${price.nickname || price.product} (at ${money(price.unit_amount)} / ${price.recurring?.interval || 'month'})`,
+    metadata: pr ? {} : { ...sub.metadata }, period: { start, end }, quantity: item.quantity, quantity_decimal: String(item.quantity),
+    pricing: priceDetails(price),
+    parent: { type: 'subscription_item_details', invoice_item_details: null, subscription_item_details: { invoice_item: null, proration: !!pr,
+      proration_details: { credited_items: null }, subscription: sub.id, subscription_item: item.id } } });
 }
 function totals(inv) {
   const sum = inv.lines.data.reduce((a, l) => a + l.amount, 0);
   const paid = inv.status === 'paid' ? sum : 0;
   Object.assign(inv, { subtotal: sum, subtotal_excluding_tax: sum, total: sum, total_excluding_tax: sum, amount_due: Math.max(0, sum),
-    amount_paid: paid, amount_remaining: Math.max(0, sum) - paid, paid: inv.status === 'paid' });
-  inv.lines.total_count = inv.lines.data.length;
+    amount_paid: paid, amount_remaining: Math.max(0, sum) - paid });
   return inv;
 }
 function invoiceShell(f) {
   const inv = tmpl('invoice');
-  Object.assign(inv, { created: nowS(), customer: f.customer, subscription: f.subscription ?? null, status: f.status || 'draft',
+  Object.assign(inv, { created: nowS(), customer: f.customer, status: f.status || 'draft',
     billing_reason: f.billing_reason || 'subscription_cycle', period_start: f.period_start, period_end: f.period_end,
     next_payment_attempt: f.next_payment_attempt ?? null, effective_at: null, due_date: null, webhooks_delivered_at: null, number: null,
-    subscription_details: { metadata: f.sub ? { ...f.sub.metadata } : null }, auto_advance: (f.status || 'draft') === 'draft',
+    parent: f.sub ? { type: 'subscription_details', quote_details: null, subscription_details: { metadata: { ...f.sub.metadata }, subscription: f.sub.id } } : null,
+    auto_advance: (f.status || 'draft') === 'draft',
     customer_email: S.objects.get(f.customer)?.email ?? null, customer_name: S.objects.get(f.customer)?.name ?? null });
-  inv.lines = { object: 'list', data: [], has_more: false, total_count: 0, url: null };
+  inv.lines = { object: 'list', data: [], has_more: false, url: null };
   return inv;
 }
 // Proration pair for a price change at time t (Stripe: credit unused time on the old price, charge remaining time on the new).
 function prorations(sub, item, newPrice, t) {
-  const { current_period_start: a, current_period_end: b } = sub;
+  const { a, b } = period(sub);
   t = Math.min(Math.max(t, a), b);
   const frac = (b - t) / (b - a), q = item.quantity, when = new Date(t * 1000).toISOString().slice(0, 10);
   const name = (p) => p.nickname || p.product;
@@ -279,60 +368,65 @@ function makeInvoiceItem(f) {
 
 // ---------- /v1 handlers ----------
 function createInvoiceItem(p) {
+  if (p.customer === undefined) throw bad('Missing required param: customer.', { code: 'parameter_missing', param: 'customer' });
   const cus = get(p.customer, 'customer', 'customer');
   const inv = p.invoice ? get(p.invoice, 'invoice', 'invoice') : null;
   if (inv && inv.status !== 'draft') throw bad(`You can only add invoice items to draft invoices. Invoice ${inv.id} is ${inv.status}.`, { param: 'invoice' });
   if (inv && inv.customer !== cus.id) throw bad(`The invoice ${inv.id} does not belong to customer ${cus.id}.`, { param: 'invoice' });
   const sub = p.subscription ? get(p.subscription, 'subscription', 'subscription') : null;
-  const given = ['amount', 'unit_amount', 'unit_amount_decimal', 'price'].filter((k) => p[k] !== undefined);
-  if (given.length !== 1) throw bad(`You must pass exactly one of: amount, unit_amount, unit_amount_decimal, price (got ${given.join(', ') || 'none'}).`);
-  if (p.amount !== undefined && p.quantity !== undefined) throw bad('You cannot pass `quantity` together with `amount`; use `unit_amount` instead.', { param: 'quantity' });
-  let price = p.price ? get(p.price, 'price', 'price') : null;
-  if (!price && !p.currency) throw bad('Missing required param: currency.', { code: 'parameter_missing', param: 'currency' });
-  const qty = BigInt(p.quantity ?? 1);
-  const unit = price ? parseDecimal(price.unit_amount_decimal) : parseDecimal(p.unit_amount_decimal ?? p.unit_amount ?? p.amount, 'unit_amount_decimal');
-  const amount = roundScaled(qty * unit), integral = unit % SCALE === 0n;
+  const given = ['amount', 'unit_amount_decimal', 'pricing', 'price_data'].filter((k) => p[k] !== undefined);
+  if (given.length !== 1) throw bad(`You must pass exactly one of: amount, unit_amount_decimal, pricing[price], price_data (got ${given.join(', ') || 'none'}).`);
+  if (p.amount !== undefined && (p.quantity !== undefined || p.quantity_decimal !== undefined)) throw bad('You cannot pass `quantity` together with `amount`; use `unit_amount_decimal` instead.', { param: 'quantity' });
+  if (p.quantity !== undefined && p.quantity_decimal !== undefined) throw bad('You may only specify one of these parameters: quantity, quantity_decimal.', { param: 'quantity_decimal' });
+  let price = p.pricing?.price ? get(p.pricing.price, 'price', 'pricing[price]') : null;
+  const pd = p.price_data;
+  if (!price && !p.currency && !pd) throw bad('Missing required param: currency.', { code: 'parameter_missing', param: 'currency' });
+  const qty = p.quantity_decimal !== undefined ? parseDecimal(p.quantity_decimal, 'quantity_decimal') : BigInt(p.quantity ?? 1) * SCALE;
+  const unit = price ? parseDecimal(price.unit_amount_decimal)
+    : parseDecimal(pd ? pd.unit_amount_decimal ?? pd.unit_amount : p.unit_amount_decimal ?? p.amount, 'unit_amount_decimal');
+  const amount = roundScaled(qty * unit / SCALE), integral = unit % SCALE === 0n;
   if (!price) {
-    price = Object.assign(tmpl('price'), { id: rid('price_'), created: nowS(), product: rid('prod_', 14), currency: p.currency, recurring: null, type: 'one_time',
-      unit_amount: integral ? Number(unit / SCALE) : null, unit_amount_decimal: decString(unit) });
+    price = put(Object.assign(tmpl('price'), { id: rid('price_'), created: nowS(), product: pd?.product ?? rid('prod_', 14), currency: pd?.currency ?? p.currency,
+      recurring: null, type: 'one_time', unit_amount: integral ? Number(unit / SCALE) : null, unit_amount_decimal: decString(unit) }));
   }
   const now = nowS();
   const ii = makeInvoiceItem({ customer: cus.id, amount, currency: price.currency, description: p.description ?? null, metadata: mergeMeta({}, p.metadata),
-    period: { start: int(p.period?.start) ?? now, end: int(p.period?.end) ?? now }, price, proration: false, quantity: Number(qty),
-    subscription: sub?.id ?? null, unit_amount: integral ? Number(unit / SCALE) : null, unit_amount_decimal: decString(unit),
+    period: { start: int(p.period?.start) ?? now, end: int(p.period?.end) ?? now }, proration: false,
+    quantity: Number(qty / SCALE), quantity_decimal: decString(qty), pricing: priceDetails(price, decString(unit)),
+    parent: sub ? { type: 'subscription_details', subscription_details: { subscription: sub.id } } : null,
     discountable: p.discountable === undefined ? true : bool(p.discountable) });
-  if (inv) { ii.invoice = inv.id; inv.lines.data.push(lineFromItem(ii, 'il_')); totals(inv); }
+  if (inv) { ii.invoice = inv.id; inv.lines.data.push(lineFromItem(ii, inv.id)); totals(inv); }
   return ii;
 }
 function updateSubscription(sub, p) {
   if (sub.status === 'canceled' && Object.keys(p).some((k) => !['metadata', 'cancellation_details', 'expand'].includes(k))) {
     throw bad('A canceled subscription can only update its cancellation_details and metadata.');
   }
-  const t = int(p.proration_date) ?? nowS(), behavior = p.proration_behavior || 'create_prorations';
+  const t = int(p.proration_date) ?? nowS(), behavior = p.proration_behavior || 'create_prorations', { a, b } = period(sub);
   list(p.items).forEach((u, i) => {
-    let item = u.id ? sub.items.data.find((x) => x.id === u.id) : null;
+    const item = u.id ? sub.items.data.find((x) => x.id === u.id) : null;
     if (u.id && !item) throw bad(`No such subscription_item: '${u.id}'`, { code: 'resource_missing', param: `items[${i}][id]` });
     if (item && bool(u.deleted)) { sub.items.data = sub.items.data.filter((x) => x !== item); return; }
     const price = u.price ? get(u.price, 'price', `items[${i}][price]`) : null;
     if (!item) { // Stripe adds a new item when no id is given
       if (!price) throw bad('Missing required param: items[' + i + '][price].', { code: 'parameter_missing', param: `items[${i}][price]` });
-      sub.items.data.push(makeSubItem(sub, price, Number(u.quantity ?? 1)));
+      sub.items.data.push(makeSubItem(sub, price, Number(u.quantity ?? 1), a, b));
       return;
     }
     if (price && price.id !== item.price.id && behavior !== 'none' && sub.status === 'active') {
       for (const pr of prorations(sub, item, price, t)) {
-        makeInvoiceItem({ customer: sub.customer, subscription: sub.id, proration: true, currency: pr.price.currency, amount: pr.amount, description: pr.description,
-          metadata: {}, period: pr.period, price: pr.price, quantity: 1, unit_amount: pr.amount, unit_amount_decimal: String(pr.amount) });
+        makeInvoiceItem({ customer: sub.customer, proration: true, currency: pr.price.currency, amount: pr.amount, description: pr.description,
+          metadata: {}, period: pr.period, quantity: 1, quantity_decimal: '1', pricing: priceDetails(pr.price, String(pr.amount)),
+          parent: { type: 'subscription_details', subscription_details: { subscription: sub.id, subscription_item: item.id } } });
       }
     }
     if (price) item.price = price;
     if (u.quantity !== undefined) item.quantity = Number(u.quantity);
     if (u.metadata !== undefined) item.metadata = mergeMeta(item.metadata, u.metadata);
   });
-  sub.items.total_count = sub.items.data.length;
   if (p.cancel_at_period_end !== undefined) {
     const c = bool(p.cancel_at_period_end);
-    Object.assign(sub, { cancel_at_period_end: c, cancel_at: c ? sub.current_period_end : null, canceled_at: c ? nowS() : null });
+    Object.assign(sub, { cancel_at_period_end: c, cancel_at: c ? b : null, canceled_at: c ? nowS() : null });
   }
   if (p.trial_end === 'now') Object.assign(sub, { trial_end: nowS(), status: 'active' });
   if (p.description !== undefined) sub.description = p.description || null;
@@ -347,88 +441,109 @@ function createCheckoutSession(p) {
   if (p.mode === 'subscription' && !prices.some((x) => x.price.recurring)) throw bad('You must provide at least one recurring price in `subscription` mode when using prices.', { param: 'line_items' });
   const s = tmpl('checkout.session'), id = rid('cs_test_'), total = prices.reduce((a, x) => a + x.price.unit_amount * x.quantity, 0);
   Object.assign(s, { id, created: nowS(), expires_at: nowS() + 86400, mode: p.mode || 'payment', customer: cus?.id ?? null, customer_email: p.customer_email ?? null,
-    client_reference_id: p.client_reference_id ?? null, metadata: mergeMeta({}, p.metadata), success_url: p.success_url, cancel_url: p.cancel_url ?? null,
+    client_reference_id: p.client_reference_id ?? null, metadata: mergeMeta({}, p.metadata), success_url: p.success_url ?? null, cancel_url: p.cancel_url ?? null,
     amount_subtotal: total, amount_total: total, currency: prices[0]?.price.currency ?? null, payment_intent: null, customer_details: null,
     total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 }, url: `https://checkout.stripe.com/c/pay/${id}` });
   S.extras.set(id, { prices, subscription_data: p.subscription_data || {} });
   return put(s);
 }
-// Upcoming/preview invoice: the subscription's next period + pending invoice items (+ prorations for a price change).
-function previewInvoice(q) {
-  if (!q.customer && !q.subscription) throw bad('Missing required param: customer.', { code: 'parameter_missing', param: 'customer' });
-  const cus = q.customer ? get(q.customer, 'customer', 'customer') : null;
-  let sub = q.subscription ? get(q.subscription, 'subscription', 'subscription') : null;
+// POST /v1/invoices/create_preview: the invoice the customer would get next: pending invoice items and the
+// subscription's next period, or, with subscription_details, the invoice a change would produce now
+// (prorations credit/charge the rest of the period, as Stripe's update would). A customer without a
+// subscription (or one naming subscription_details[items] but no subscription) previews the subscription
+// those items would create; one naming neither gets the next invoice among its subscriptions. The answer has an id
+// prefixed `upcoming_in` (Invoice.id in the package's declarations) and is not stored.
+function previewInvoice(p) {
+  const d = p.subscription_details || {};
+  if (p.customer === undefined && p.subscription === undefined) throw bad('Missing required param: customer.', { code: 'parameter_missing', param: 'customer' });
+  const cus = p.customer !== undefined ? get(p.customer, 'customer', 'customer') : null;
+  let sub = p.subscription !== undefined ? get(p.subscription, 'subscription', 'subscription') : null;
   if (sub && cus && sub.customer !== cus.id) throw bad(`The subscription ${sub.id} does not belong to customer ${cus.id}.`, { param: 'subscription' });
-  const customer = cus?.id ?? sub.customer;
-  sub ??= all('subscription', (s) => s.customer === customer && s.status !== 'canceled')[0] ?? null;
-  const pending = all('invoiceitem', (ii) => ii.customer === customer && !ii.invoice && (!ii.subscription || ii.subscription === sub?.id));
-  const lines = pending.map((ii) => lineFromItem(ii, 'il_tmp_'));
-  const now = nowS();
+  const customer = cus?.id ?? sub.customer, now = nowS(), id = rid('upcoming_in_');
+  // Neither subscription nor subscription_details[items]: the next invoice among the customer's subscriptions.
+  if (!sub && !list(d.items).length) sub = all('subscription', (x) => x.customer === customer && x.status !== 'canceled').sort((x, y) => period(x).b - period(y).b)[0] ?? null;
+  const pending = all('invoiceitem', (ii) => ii.customer === customer && !ii.invoice
+    && (!ii.parent || ii.parent.subscription_details.subscription === sub?.id));
+  const lines = pending.map((ii) => lineFromItem(ii, id));
+  let ps = now, pe = now;
   if (sub && sub.status !== 'canceled') {
-    const t = int(q.proration_date) ?? now, endAtPeriod = q.cancel_at_period_end !== undefined ? bool(q.cancel_at_period_end) : sub.cancel_at_period_end;
+    const t = int(d.proration_date) ?? now, { a, b } = period(sub);
+    const endAtPeriod = d.cancel_at_period_end !== undefined ? bool(d.cancel_at_period_end) : sub.cancel_at_period_end;
+    const behavior = d.proration_behavior || 'create_prorations';
     const items = sub.items.data.map((it) => ({ ...it }));
-    list(q.items).forEach((u, i) => {
-      const it = (u.id ? items.find((x) => x.id === u.id) : null);
-      if (u.id && !it) throw bad(`No such subscription_item: '${u.id}'`, { code: 'resource_missing', param: `items[${i}][id]` });
-      const price = u.price ? get(u.price, 'price', `items[${i}][price]`) : null;
+    list(d.items).forEach((u, i) => {
+      const it = u.id ? items.find((x) => x.id === u.id) : null;
+      if (u.id && !it) throw bad(`No such subscription_item: '${u.id}'`, { code: 'resource_missing', param: `subscription_details[items][${i}][id]` });
+      const price = u.price ? get(u.price, 'price', `subscription_details[items][${i}][price]`) : null;
       if (!it) { if (price) items.push({ id: rid('si_'), price, quantity: Number(u.quantity ?? 1) }); return; }
-      if (price && price.id !== it.price.id && (q.proration_behavior || 'create_prorations') !== 'none' && sub.status === 'active') {
-        for (const pr of prorations(sub, it, price, t)) {
-          lines.push(Object.assign(tmpl('line_item'), { id: rid('il_tmp_'), invoice_item: undefined, amount: pr.amount, amount_excluding_tax: pr.amount,
-            description: pr.description, period: pr.period, price: pr.price, proration: true, quantity: pr.quantity, subscription: sub.id,
-            currency: pr.price.currency, unit_amount_excluding_tax: String(pr.amount) }));
-        }
+      if (price && price.id !== it.price.id && behavior !== 'none' && sub.status === 'active') {
+        for (const pr of prorations(sub, it, price, t)) lines.push(lineFromSubItem(sub, it, pr.period.start, pr.period.end, id, pr));
       }
       if (price) it.price = price;
       if (u.quantity !== undefined) it.quantity = Number(u.quantity);
     });
-    const b = sub.current_period_end;
-    if (!endAtPeriod) for (const it of items) lines.push(lineFromSubItem(sub, it, b, addMonth(b)));
+    if (!endAtPeriod) for (const it of items) lines.push(lineFromSubItem(sub, it, b, addMonth(b), id));
+    [ps, pe] = [a, b];
+  } else if (!sub) { // a new subscription: its first period starts now
+    list(d.items).forEach((u, i) => {
+      if (!u.price) throw bad(`Missing required param: subscription_details[items][${i}][price].`, { code: 'parameter_missing', param: `subscription_details[items][${i}][price]` });
+      const price = get(u.price, 'price', `subscription_details[items][${i}][price]`), start = int(d.start_date) ?? now;
+      const shadow = { id: null, metadata: {} };
+      const l = lineFromSubItem(shadow, { id: rid('si_'), price, quantity: Number(u.quantity ?? 1) }, start, addMonth(start), id);
+      l.subscription = null; l.parent.subscription_item_details.subscription = null;
+      lines.push(l);
+    });
   }
   if (!lines.length) throw new StripeError(404, `No upcoming invoices for customer: ${customer}`, { code: 'invoice_upcoming_none' });
-  const inv = invoiceShell({ customer, subscription: sub?.id, sub, status: 'draft', billing_reason: 'upcoming',
-    period_start: sub?.current_period_start ?? Math.min(now, ...pending.map((i) => i.period.start)), period_end: sub?.current_period_end ?? now,
-    next_payment_attempt: (sub?.current_period_end ?? now) + 3600 });
-  delete inv.id; // upcoming invoices have no id (spec: "always present unless the invoice is an upcoming invoice")
-  inv.created = sub?.current_period_end ?? now;
+  const inv = invoiceShell({ customer, sub: sub && sub.status !== 'canceled' ? sub : null, status: 'draft', billing_reason: 'upcoming',
+    period_start: ps, period_end: pe, next_payment_attempt: pe + 3600 });
+  inv.id = id;
+  if (inv.parent && d.proration_date !== undefined) inv.parent.subscription_details.subscription_proration_date = int(d.proration_date);
+  inv.created = sub ? pe : now;
   inv.currency = lines[0].currency;
   inv.lines.data = lines;
-  inv.lines.url = `/v1/invoices/upcoming/lines?customer=${customer}`;
+  inv.lines.url = `/v1/invoices/${id}/lines`;
   return totals(inv);
 }
 
-// Routes: [method, regex, spec path (for validation), handler(params, match)]
+// Routes: [method, path pattern (the key of PARAMS), handler(params, match)]
 const routes = [
-  ['POST', /^\/v1\/customers$/, '/v1/customers', (p) => makeCustomer({ ...p, id: undefined })],
-  ['GET', /^\/v1\/customers\/([^/]+)$/, '/v1/customers/{customer}', (p, m) => get(m[1], 'customer')],
-  ['POST', /^\/v1\/customers\/([^/]+)$/, '/v1/customers/{customer}', (p, m) => {
+  ['POST', '/v1/customers', (p) => makeCustomer({ ...p, id: undefined })],
+  ['GET', '/v1/customers/{id}', (p, m) => get(m[1], 'customer')],
+  ['POST', '/v1/customers/{id}', (p, m) => {
     const c = get(m[1], 'customer');
     for (const k of ['email', 'name', 'phone', 'description']) if (p[k] !== undefined) c[k] = p[k] || null;
     c.metadata = mergeMeta(c.metadata, p.metadata);
     return c;
   }],
-  ['POST', /^\/v1\/checkout\/sessions$/, '/v1/checkout/sessions', createCheckoutSession],
-  ['GET', /^\/v1\/checkout\/sessions\/([^/]+)$/, '/v1/checkout/sessions/{session}', (p, m) => get(m[1], 'checkout.session')],
-  ['GET', /^\/v1\/subscriptions\/([^/]+)$/, '/v1/subscriptions/{subscription_exposed_id}', (p, m) => get(m[1], 'subscription')],
-  ['POST', /^\/v1\/subscriptions\/([^/]+)$/, '/v1/subscriptions/{subscription_exposed_id}', (p, m) => updateSubscription(get(m[1], 'subscription'), p)],
-  ['DELETE', /^\/v1\/subscriptions\/([^/]+)$/, '/v1/subscriptions/{subscription_exposed_id}', (p, m) => {
+  ['POST', '/v1/checkout/sessions', createCheckoutSession],
+  ['GET', '/v1/checkout/sessions/{id}', (p, m) => get(m[1], 'checkout.session')],
+  ['GET', '/v1/subscriptions/{id}', (p, m) => get(m[1], 'subscription')],
+  ['POST', '/v1/subscriptions/{id}', (p, m) => updateSubscription(get(m[1], 'subscription'), p)],
+  ['DELETE', '/v1/subscriptions/{id}', (p, m) => {
     const s = get(m[1], 'subscription');
     if (s.status === 'canceled') throw new StripeError(404, `No such subscription: '${s.id}'`, { code: 'resource_missing', param: 'id' });
     const t = nowS();
     return Object.assign(s, { status: 'canceled', canceled_at: t, ended_at: t, cancellation_details: { ...s.cancellation_details, reason: 'cancellation_requested' } });
   }],
-  ['POST', /^\/v1\/invoiceitems$/, '/v1/invoiceitems', createInvoiceItem],
-  ['GET', /^\/v1\/invoiceitems\/([^/]+)$/, '/v1/invoiceitems/{invoiceitem}', (p, m) => get(m[1], 'invoiceitem')],
-  ['GET', /^\/v1\/invoices\/upcoming$/, '/v1/invoices/upcoming', (p) => previewInvoice({ customer: p.customer, subscription: p.subscription,
-    items: p.subscription_items, proration_behavior: p.subscription_proration_behavior, proration_date: p.subscription_proration_date,
-    cancel_at_period_end: p.subscription_cancel_at_period_end })],
-  ['POST', /^\/v1\/invoices\/create_preview$/, CREATE_PREVIEW_SCHEMA, (p) => {
-    const d = p.subscription_details || {};
-    return previewInvoice({ customer: p.customer, subscription: p.subscription, items: d.items, proration_behavior: d.proration_behavior,
-      proration_date: d.proration_date, cancel_at_period_end: d.cancel_at_period_end });
-  }],
-  ['GET', /^\/v1\/invoices\/([^/]+)$/, '/v1/invoices/{invoice}', (p, m) => get(m[1], 'invoice')],
-];
+  ['POST', '/v1/invoiceitems', createInvoiceItem],
+  ['GET', '/v1/invoiceitems', (p) => page(all('invoiceitem', (ii) => (p.customer === undefined || ii.customer === p.customer)
+    && (p.invoice === undefined || ii.invoice === p.invoice) && (p.pending === undefined || (ii.invoice === null) === bool(p.pending))
+    && createdIn(ii.date, p.created)), p, '/v1/invoiceitems')],
+  ['GET', '/v1/invoiceitems/{id}', (p, m) => get(m[1], 'invoiceitem')],
+  ['POST', '/v1/invoices/create_preview', previewInvoice],
+  ['GET', '/v1/invoices/{id}', (p, m) => get(m[1], 'invoice')],
+  ['GET', '/v1/invoices/{id}/lines', (p, m) => page(get(m[1], 'invoice').lines.data, p, `/v1/invoices/${m[1]}/lines`, true)],
+].map(([method, pattern, fn]) => {
+  if (!PARAMS[`${method} ${pattern}`]) throw new Error(`stripe-params.mjs has no row for ${method} ${pattern}`);
+  return { method, pattern, re: new RegExp(`^${pattern.replace(/\{id\}/g, '([^/]+)')}$`), params: PARAMS[`${method} ${pattern}`].params, fn };
+});
+function createdIn(t, c) {
+  if (c === undefined) return true;
+  if (typeof c !== 'object') return t === Number(c);
+  return (c.gt === undefined || t > Number(c.gt)) && (c.gte === undefined || t >= Number(c.gte))
+    && (c.lt === undefined || t < Number(c.lt)) && (c.lte === undefined || t <= Number(c.lte));
+}
 
 // ---------- control endpoints (tests only, no auth) ----------
 function control(method, path, body) {
@@ -439,8 +554,12 @@ function control(method, path, body) {
   if (method === 'POST' && path === '/__reset') { reset(); return { ok: true }; }
   if (method === 'POST' && path === '/__fail') {
     if (j.clear) S.fail = [];
-    else S.fail.push({ count: Number(j.count ?? 1), status: j.status ?? (j.delay_ms ? null : 500), delay_ms: Number(j.delay_ms ?? 0),
-      path_prefix: j.path_prefix || '/v1/', method: j.method || null });
+    else {
+      const when = j.when ?? 'before';
+      if (!['before', 'after'].includes(when)) throw bad(`/__fail: when must be "before" or "after", not ${JSON.stringify(when)}`);
+      S.fail.push({ count: Number(j.count ?? 1), status: j.status ?? (j.delay_ms ? null : 500), delay_ms: Number(j.delay_ms ?? 0),
+        path_prefix: j.path_prefix || '/v1/', method: j.method || null, when });
+    }
     return S.fail;
   }
   if (method === 'POST' && path === '/__prices') return makePrice(j);
@@ -448,27 +567,28 @@ function control(method, path, body) {
   if (method === 'POST' && path === '/__subscriptions') {
     const cur = j.id && S.objects.get(j.id);
     if (!cur) return makeSubscription(j);
-    if (j.current_period_start || j.current_period_end) setPeriod(cur, int(j.current_period_start) ?? cur.current_period_start, int(j.current_period_end) ?? cur.current_period_end);
+    const { a, b } = period(cur);
+    if (j.current_period_start || j.current_period_end) setPeriod(cur, int(j.current_period_start) ?? a, int(j.current_period_end) ?? b);
     for (const k of ['status', 'trial_end', 'trial_start', 'metadata']) if (j[k] !== undefined) cur[k] = j[k];
-    if (j.cancel_at_period_end !== undefined) Object.assign(cur, { cancel_at_period_end: bool(j.cancel_at_period_end), cancel_at: bool(j.cancel_at_period_end) ? cur.current_period_end : null });
+    if (j.cancel_at_period_end !== undefined) Object.assign(cur, { cancel_at_period_end: bool(j.cancel_at_period_end), cancel_at: bool(j.cancel_at_period_end) ? period(cur).b : null });
     return cur;
   }
   if (method === 'POST' && path === '/__invoices') {
     const sub = j.subscription ? get(j.subscription, 'subscription', 'subscription') : null;
     const customer = j.customer || sub?.customer;
     get(customer, 'customer', 'customer');
-    const ps = int(j.period_start) ?? sub?.current_period_start ?? nowS(), pe = int(j.period_end) ?? sub?.current_period_end ?? nowS();
-    const inv = invoiceShell({ customer, subscription: sub?.id, sub, status: j.status, billing_reason: j.billing_reason, period_start: ps, period_end: pe,
+    const ps = int(j.period_start) ?? (sub ? period(sub).a : nowS()), pe = int(j.period_end) ?? (sub ? period(sub).b : nowS());
+    const inv = invoiceShell({ customer, sub, status: j.status, billing_reason: j.billing_reason, period_start: ps, period_end: pe,
       next_payment_attempt: j.status === 'paid' ? null : pe + 3600 });
     inv.id = j.id || rid('in_');
     if (inv.status !== 'draft') inv.number = `${S.objects.get(customer).invoice_prefix}-${String(++S.seq).padStart(4, '0')}`;
     if (sub && (j.billing_reason || 'subscription_cycle').startsWith('subscription')) {
-      for (const it of sub.items.data) inv.lines.data.push(lineFromSubItem(sub, it, pe, addMonth(pe)));
+      for (const it of sub.items.data) inv.lines.data.push(lineFromSubItem(sub, it, pe, addMonth(pe), inv.id));
       sub.latest_invoice = inv.id;
     }
     if (j.include_pending !== false) {
-      for (const ii of all('invoiceitem', (x) => x.customer === customer && !x.invoice && (!x.subscription || x.subscription === sub?.id))) {
-        ii.invoice = inv.id; inv.lines.data.push(lineFromItem(ii, 'il_'));
+      for (const ii of all('invoiceitem', (x) => x.customer === customer && !x.invoice && (!x.parent || x.parent.subscription_details.subscription === sub?.id))) {
+        ii.invoice = inv.id; inv.lines.data.push(lineFromItem(ii, inv.id));
       }
     }
     inv.lines.url = `/v1/invoices/${inv.id}/lines`;
@@ -494,14 +614,18 @@ function control(method, path, body) {
 // ---------- /v1 request pipeline ----------
 const canon = (v) => (Array.isArray(v) ? v.map(canon) : v && typeof v === 'object'
   ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])])) : v);
+const injectedError = (status) => new StripeError(status, status === 429 ? 'Request rate limit exceeded.' : 'An unknown error occurred (injected by the stand-in).',
+  { type: status >= 500 ? 'api_error' : status === 402 ? 'card_error' : 'invalid_request_error', ...(status === 429 ? { code: 'rate_limit' } : {}) });
+// Runs one /v1 request. Returns {status, body, replayed?, retry?}: `retry` is the Stripe-Should-Retry answer.
 async function api(req, url, body, rec) {
   const auth = /^Bearer (.+)$/.exec(req.headers.authorization || '');
   if (!auth) throw new StripeError(401, "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').");
   const apiKey = auth[1];
   if (!opts.keys.includes(apiKey)) throw new StripeError(401, `Invalid API Key provided: ${apiKey.slice(0, 8)}********${apiKey.slice(-4)}`);
+  // Stripe-Version: one of Stripe's versions; none means the account's default version (as at Stripe).
   const version = req.headers['stripe-version'];
-  if (!version) throw bad('missing Stripe-Version header (stand-in rule: always pin the API version)');
-  if (!/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/.test(version)) throw bad(`Invalid Stripe API version: ${version}`);
+  if (version !== undefined && !VERSIONS.has(version)) throw bad(`Invalid Stripe API version: ${version}`);
+  rec.api_version = version ?? ACCOUNT_VERSION;
   let params = parseParams(url.search.slice(1));
   if (body.length) {
     const ct = (req.headers['content-type'] || '').split(';')[0].trim().toLowerCase();
@@ -509,21 +633,24 @@ async function api(req, url, body, rec) {
     params = { ...params, ...parseParams(body.toString('utf8')) };
   }
   rec.form = params;
-  // Fault injection. With a status: fail before the endpoint runs (nothing stored for idempotency, as for
-  // Stripe's front-door errors). With delay_ms only: the request runs normally but slowly (its key is
-  // "in flight" meanwhile, so a retry with the same key gets 409, then the stored result).
+  // Fault injection (/__fail). when "before" (default): the request fails with `status` before the endpoint
+  // runs: nothing happens, nothing is saved for its key (Stripe saves results only once execution began).
+  // when "after": the endpoint runs (its objects are created and stay), then the answer is a `status` error,
+  // saved for the key like any answer of a request that executed: a retry with the key replays it.
+  // With delay_ms only: the request runs normally but slowly (its key is "in flight" meanwhile, so a retry
+  // with the same key gets 409, then the saved result).
   const rule = S.fail.find((r) => r.count > 0 && url.pathname.startsWith(r.path_prefix) && (!r.method || r.method === req.method));
-  if (rule) { rule.count--; rec.injected = true; }
+  if (rule) { rule.count--; rec.injected = true; rec.injected_when = rule.status ? rule.when : 'delay'; }
   const sleep = () => new Promise((r) => setTimeout(r, rule?.delay_ms || 0));
-  if (rule?.status) {
+  if (rule?.status && rule.when === 'before') {
     await sleep();
-    const type = rule.status >= 500 ? 'api_error' : rule.status === 402 ? 'card_error' : 'invalid_request_error';
-    throw new StripeError(rule.status, rule.status === 429 ? 'Request rate limit exceeded.' : 'An unknown error occurred (injected by the stand-in).',
-      { type, ...(rule.status === 429 ? { code: 'rate_limit' } : {}) });
+    const e = injectedError(rule.status);
+    e.retry = rule.status >= 500 || rule.status === 429;
+    throw e;
   }
   const ik = req.headers['idempotency-key'];
   if (req.method === 'POST' && !ik) throw bad('missing Idempotency-Key');
-  const route = routes.find(([m, re]) => m === req.method && re.test(url.pathname));
+  const route = routes.find((r) => r.method === req.method && r.re.test(url.pathname));
   if (!route) throw new StripeError(404, `Unrecognized request URL (${req.method}: ${url.pathname}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`);
   const slot = `${apiKey}\0${ik}`, fp = JSON.stringify([req.method, url.pathname, canon(params)]);
   if (req.method === 'POST') {
@@ -531,19 +658,27 @@ async function api(req, url, body, rec) {
     if (prev && prev.fp !== fp) {
       throw new StripeError(400, `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${ik}' if you meant to execute a different request.`, { type: 'idempotency_error' });
     }
-    if (prev?.inflight) throw new StripeError(409, `There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): ${ik}. Please try again later.`, { type: 'idempotency_error', code: 'idempotency_key_in_use' });
+    if (prev?.inflight) {
+      const e = new StripeError(409, `There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): ${ik}. Please try again later.`, { type: 'idempotency_error', code: 'idempotency_key_in_use' });
+      e.retry = true;
+      throw e;
+    }
     if (prev) return { ...prev.result, replayed: true };
   }
-  const [, , spec, fn] = route;
-  const schema = typeof spec === 'string' ? specSchema(spec, req.method) : spec;
-  if (schema) check(params, schema); // validation failure: not stored
-  if (req.method !== 'POST') { await sleep(); return { status: 200, body: fn(params, url.pathname.match(route[1])) }; }
+  checkKeys(params, route.params, ''); // a validation failure is not saved
+  const run = () => {
+    let result;
+    try { result = { status: 200, body: present(route.fn(params, url.pathname.match(route.re))) }; }
+    catch (e) { if (!(e instanceof StripeError)) throw e; result = { status: e.status, body: e.body, retry: false }; }
+    if (rule?.status && rule.when === 'after') { const e = injectedError(rule.status); result = { status: e.status, body: e.body, retry: false }; }
+    return result;
+  };
+  if (req.method !== 'POST') { await sleep(); return run(); }
   S.idem.set(slot, { fp, inflight: true });
   await sleep();
   let result;
-  try { result = { status: 200, body: structuredClone(fn(params, url.pathname.match(route[1]))) }; }
-  catch (e) { if (!(e instanceof StripeError)) { S.idem.delete(slot); throw e; } result = { status: e.status, body: e.body }; }
-  S.idem.set(slot, { fp, result }); // Stripe stores the outcome once the endpoint ran, 4xx included
+  try { result = run(); } catch (e) { S.idem.delete(slot); throw e; }
+  S.idem.set(slot, { fp, result }); // Stripe saves the outcome once the endpoint began executing, 4xx and 500 included
   return result;
 }
 
@@ -552,27 +687,34 @@ const server = http.createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', async () => {
     const t0 = Date.now(), body = Buffer.concat(chunks), url = new URL(req.url, 'http://stand-in');
-    const control_ = url.pathname.startsWith('/__');
+    const control_ = url.pathname.startsWith('/__'), requestId = rid('req_', 14);
     const rec = { method: req.method, path: url.pathname, query: url.search, headers: req.headers, idempotency_key: req.headers['idempotency-key'] ?? null,
-      stripe_version: req.headers['stripe-version'] ?? null, form: null, time: new Date(t0).toISOString(), status: null, replayed: false };
+      stripe_version: req.headers['stripe-version'] ?? null, api_version: null, form: null, time: new Date(t0).toISOString(), status: null, replayed: false,
+      request_id: requestId };
     if (!control_) S.requests.push(rec);
     let out;
-    try { out = control_ ? { status: 200, body: control(req.method, url.pathname, body.toString('utf8')) } : await api(req, url, body, rec); }
-    catch (e) {
-      if (e instanceof StripeError) out = { status: e.status, body: e.body };
-      else { console.error(e); out = { status: 500, body: { error: { type: 'api_error', message: `stand-in bug: ${e.message}` } } }; }
+    try {
+      out = control_ ? { status: 200, body: url.pathname === '/__requests' ? S.requests : present(control(req.method, url.pathname, body.toString('utf8'))) }
+        : await api(req, url, body, rec);
+    } catch (e) {
+      if (e instanceof StripeError) out = { status: e.status, body: e.body, retry: e.retry ?? false };
+      else { console.error(e); out = { status: 500, body: { error: { type: 'api_error', message: `stand-in bug: ${e.message}` } }, retry: false }; }
     }
+    if (out.body?.error && !control_ && !out.replayed) out.body.error.request_log_url ??= `https://dashboard.stripe.com/test/logs/${requestId}?t=${Math.floor(t0 / 1000)}`;
     rec.status = out.status; rec.replayed = !!out.replayed;
-    const headers = { 'content-type': 'application/json', 'request-id': rid('req_', 14) };
-    if (rec.stripe_version) headers['stripe-version'] = rec.stripe_version;
+    const headers = { 'content-type': 'application/json', 'request-id': requestId };
+    if (!control_) headers['stripe-version'] = rec.api_version ?? ACCOUNT_VERSION;
     if (rec.idempotency_key && req.method === 'POST') headers['idempotency-key'] = rec.idempotency_key;
     if (out.replayed) headers['idempotent-replayed'] = 'true';
+    if (!control_ && out.status >= 400) headers['stripe-should-retry'] = String(!!out.retry);
     if (!res.destroyed) res.writeHead(out.status, headers).end(JSON.stringify(out.body, null, 2));
     console.log(`${rec.time} ${req.method} ${url.pathname}${url.search} -> ${out.status} ${Date.now() - t0}ms` +
-      (control_ ? ' (control)' : ` idem=${rec.idempotency_key ?? '-'} ver=${rec.stripe_version ?? '-'}${rec.replayed ? ' replayed' : ''}${rec.injected ? ' injected' : ''}`));
+      (control_ ? ' (control)' : ` idem=${rec.idempotency_key ?? '-'} ver=${rec.stripe_version ?? '-'}${rec.replayed ? ' replayed' : ''}${rec.injected ? ` injected(${rec.injected_when})` : ''}`));
   });
 });
 reset();
+// Resolve the interfaces once before serving (the first reply would otherwise pay about a second).
+for (const t of ['customer', 'subscription', 'invoice', 'invoiceitem', 'checkout.session', 'line_item', 'subscription_item', 'price']) present(tmpl(t));
 server.listen(opts.port, opts.host, () => {
   const { address, port } = server.address();
   console.log(`stripe stand-in listening on http://${address}:${port}`);

@@ -189,7 +189,7 @@ test('stripe: stand-in control client', async () => {
   const inv = await standin.createInvoice({ subscription: sub.id });
   assert.equal(inv.amount_due, 4000);
   await standin.fail({ count: 1, status: 503 });
-  const r = await fetch(new URL('/v1/customers/cus_ctl', lib.env.env.STRIPE_API_BASE), { headers: { authorization: 'Bearer sk_test_lib', 'stripe-version': '2023-09-12' } });
+  const r = await fetch(new URL('/v1/customers/cus_ctl', lib.env.env.STRIPE_API_BASE), { headers: { authorization: 'Bearer sk_test_lib', 'stripe-version': '2026-10-28.endive' } });
   assert.equal(r.status, 503);
   const reqs = await standin.requests({ path_prefix: '/v1/customers' });
   assert.equal(reqs.length, 1);
