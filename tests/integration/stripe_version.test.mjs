@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { REPO_ROOT } from './lib/env.mjs';
+import { stripeApiVersions, stripePinnedVersion } from '../peers/dts.mjs';
 
-const pkgDir = `${REPO_ROOT}tests/node_modules/stripe/`;
 const src = (f) => fs.readFileSync(`${REPO_ROOT}${f}`, 'utf8');
 
-// The package's own pin: cjs/apiVersion.js and the ApiVersion union type.
-const pinned = /ApiVersion = '([^']+)'/.exec(fs.readFileSync(`${pkgDir}cjs/apiVersion.js`, 'utf8'))[1];
-const union = /type ApiVersion = ([^;]+);/.exec(fs.readFileSync(`${pkgDir}cjs/resources/WebhookEndpoints.d.ts`, 'utf8'))[1];
-const pkgVersions = [...union.matchAll(/'([^']+)'/g)].map((m) => m[1]);
+// The package's own pin: cjs/apiVersion.js and the ApiVersion union type (read as the
+// Stripe stand-in reads them).
+const pinned = stripePinnedVersion();
+const pkgVersions = stripeApiVersions();
 
 test('V1 our pinned version is the stripe package\'s apiVersion', () => {
   const ours = /#define STRIPE_VERSION_PINNED\s+"([^"]+)"/.exec(src('common/stripe_version.h'))[1];
