@@ -44,8 +44,8 @@ UNITS	  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 export XSB_BIN := $(abspath $(BUILD)/bin)
 
-.PHONY: all deps run test unit integration bench lint install clean stop \
-	fuzz fuzz-regress
+.PHONY: all deps run test unit peers integration bench lint install clean \
+	stop fuzz fuzz-regress
 .SECONDARY:
 
 all: $(PROGS)
@@ -85,9 +85,15 @@ unit: $(UNITS)
 integration: all
 	@scripts/integration
 
+# The test peers' own tests: the Stripe stand-in (versions, parameters
+# against the stripe package's types, faults, shapes) and the test helpers.
+peers:
+	@cd tests && node --test peers/*.selftest.mjs integration/lib/lib.selftest.mjs
+
 test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-regress
+	@$(MAKE) --no-print-directory peers
 	@$(MAKE) --no-print-directory integration
 
 bench: deps
