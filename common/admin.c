@@ -926,10 +926,10 @@ admin_resync(struct req *r, const char *sub_id)
 	struct json_object	*sub = NULL, *o = NULL, *st = NULL;
 	struct buf		*path = NULL;
 	struct dbv		 a[1];
+	struct stripe_reply	 rep;
 	const char		*outcome = NULL;
 	char			 err[256], evid[ADMIN_SUB_ID_MAX + 32];
 	char			*payload = NULL;
-	long			 status = 0;
 	int64_t			 cpe;
 	int			 bad;
 	enum xerr		 rc;
@@ -944,17 +944,21 @@ admin_resync(struct req *r, const char *sub_id)
 		goto out;
 	}
 	rc = stripe_call(r->http, r->cfg, "GET", buf_data(path), NULL, NULL,
-	    &status, &sub, err, sizeof(err));
+	    &sub, &rep);
 	if (rc == XERR_NOTFOUND) {
 		req_error(r, rc, "no_such_subscription",
 		    "Stripe has no subscription %s", sub_id);
 		goto out;
 	}
+	if (rc == XERR_UPSTREAM) {
+		req_error(r, XERR_UPSTREAM, "stripe_error", "Stripe could not "
+		    "be asked (status %ld); try again later", rep.status);
+		goto out;
+	}
 	if (rc != XERR_OK) {
-		log_warnx("resync %s: Stripe answered %ld: %s", sub_id, status,
-		    err);
-		req_error(r, XERR_UPSTREAM, "stripe_error",
-		    "Stripe could not be asked (status %ld)", status);
+		req_error(r, XERR_UPSTREAM, "stripe_refused", "Stripe refused "
+		    "the request (HTTP %ld, code %s)", rep.status,
+		    rep.code[0] != '\0' ? rep.code : "none");
 		goto out;
 	}
 	if (!ids_ext_ok(jsonx_str(sub, "id"), ADMIN_SUB_ID_MAX) ||
@@ -991,7 +995,9 @@ admin_resync(struct req *r, const char *sub_id)
 	bad = jsonx_add_str(o, "event_id", evid);
 	bad |= jsonx_add_str(o, "status", outcome);
 	bad |= jsonx_add_str(st, "status", jsonx_str(sub, "status"));
-	if (jsonx_int(sub, "current_period_end", &cpe) == 0)
+	/* Today on the item (2025-03-31.basil on); before, on the subscription. */
+	if (jsonx_int(jsonx_idx(sub, "items.data", 0), "current_period_end",
+	    &cpe) == 0 || jsonx_int(sub, "current_period_end", &cpe) == 0)
 		bad |= jsonx_add_int(st, "current_period_end", cpe);
 	a[0] = DB_STR(sub_id);
 	if (bad == 0 && (rc = admin_add_rows(r->db, o, "subscription",

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "http.h"
 #include "jsonx.h"
+#include "kv.h"
 #include "log.h"
 #include "money.h"
 #include "req.h"
@@ -27,6 +28,7 @@
 #define BILLING_PATH_MAX	1024
 #define BILLING_ID_MAX		255	/* a Stripe id in our columns */
 #define BILLING_CHECKOUT_BUCKET	3600	/* seconds of one Checkout key */
+#define BILLING_RETRY_AFTER	"5"	/* seconds, when Stripe may recover */
 
 /* The caller's row and the subscription it follows. */
 struct billing_user {
@@ -317,6 +319,34 @@ billing_tier_load(struct db *db, const char *name, struct billing_tier *t)
 }
 
 /*
+ * Loads the tier named name, a target tier, into *t.  Returns 0, or -1
+ * after answering 400 unknown_tier, custom_pricing (a tier priced by
+ * contract, such as ai_cto, which no endpoint sells), or 5xx.
+ */
+static int
+billing_tier_or_reply(struct req *r, const char *name, struct billing_tier *t)
+{
+	enum xerr	 rc;
+
+	if (!tiers_valid(name)) {
+		req_error(r, XERR_BADREQ, "unknown_tier", "target_tier must be "
+		    "ai_buddy, ai_secretary, ai_project_manager or ai_cto");
+		return -1;
+	}
+	if ((rc = billing_tier_load(r->db, name, t)) != XERR_OK) {
+		req_fail(r, rc == XERR_NOTFOUND ? XERR_INTERNAL : rc,
+		    "loading the tier");
+		return -1;
+	}
+	if (t->price_cents < 0) {
+		req_error(r, XERR_BADREQ, "custom_pricing", "%s is priced by "
+		    "contract; contact sales to change to it", t->name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Reads {"target_tier": "..."} from the body into *t.  Returns 0, or -1
  * after answering 415 (not application/json), 400 bad_request (malformed
  * JSON), missing_target_tier, unknown_tier, custom_pricing (a tier priced
@@ -341,22 +371,7 @@ billing_target_or_reply(struct req *r, struct billing_tier *t)
 		    "target_tier (a string) is required");
 		goto out;
 	}
-	if (!tiers_valid(name)) {
-		req_error(r, XERR_BADREQ, "unknown_tier", "target_tier must be "
-		    "ai_buddy, ai_secretary, ai_project_manager or ai_cto");
-		goto out;
-	}
-	if ((rc = billing_tier_load(r->db, name, t)) != XERR_OK) {
-		req_fail(r, rc == XERR_NOTFOUND ? XERR_INTERNAL : rc,
-		    "loading the tier");
-		goto out;
-	}
-	if (t->price_cents < 0) {
-		req_error(r, XERR_BADREQ, "custom_pricing", "%s is priced by "
-		    "contract; contact sales to change to it", t->name);
-		goto out;
-	}
-	ret = 0;
+	ret = billing_tier_or_reply(r, name, t);
 out:
 	json_object_put(root);
 	return ret;
@@ -392,42 +407,71 @@ billing_idem(char *out, const char *fmt, ...)
 }
 
 /*
+ * Answers the failure rc of a call to Stripe about what (a few words):
+ * 409 request_in_progress while a call under the same key runs; 404
+ * code404 for Stripe's 404 (or its invoice_upcoming_none) when code404 is
+ * not NULL; 402 payment_failed when Stripe could not charge; when a later
+ * retry may succeed, 503 stripe_busy (Stripe rate-limits us) or 502
+ * stripe_error (unreachable, timed out, 5xx), both with Retry-After; else
+ * 502 stripe_refused: Stripe refused the request for good, with Stripe's
+ * error code.  Stripe's message is logged by stripe_call(), never shown:
+ * it may quote our key.
+ */
+static void
+billing_stripe_fail(struct req *r, enum xerr rc,
+    const struct stripe_reply *rep, const char *what, const char *code404)
+{
+	const char	*code = rep->code[0] != '\0' ? rep->code : "none";
+
+	if (code404 != NULL && (rc == XERR_NOTFOUND ||
+	    strcmp(rep->code, "invoice_upcoming_none") == 0))
+		req_error(r, XERR_NOTFOUND, code404, "Stripe has nothing to "
+		    "%s", what);
+	else if (rc == XERR_UPSTREAM && rep->status == 409)
+		req_error(r, XERR_CONFLICT, "request_in_progress", "the same "
+		    "request is still being processed; try again shortly");
+	else if (rc == XERR_UPSTREAM && rep->status == 429)
+		req_error_status(r, 503, "Retry-After: " BILLING_RETRY_AFTER
+		    "\r\n", "stripe_busy", "could not %s: Stripe is "
+		    "limiting our requests; try again later", what);
+	else if (rc == XERR_UPSTREAM && rep->status == 0)
+		req_error_status(r, 502, "Retry-After: " BILLING_RETRY_AFTER
+		    "\r\n", "stripe_error", "could not %s: Stripe did not "
+		    "answer; try again later", what);
+	else if (rc == XERR_UPSTREAM)
+		req_error_status(r, 502, "Retry-After: " BILLING_RETRY_AFTER
+		    "\r\n", "stripe_error", "could not %s: Stripe answered "
+		    "HTTP %ld; try again later", what, rep->status);
+	else if (rep->status == 402)
+		req_error_status(r, 402, NULL, "payment_failed", "could not "
+		    "%s: Stripe could not take the payment (code %s%s%s)",
+		    what, code, rep->decline_code[0] ? ", decline code " : "",
+		    rep->decline_code);
+	else if (rc == XERR_UNPROCESSABLE || rc == XERR_NOTFOUND)
+		req_error(r, XERR_UPSTREAM, "stripe_refused", "could not %s: "
+		    "Stripe refused the request (HTTP %ld, code %s); "
+		    "retrying will not help", what, rep->status, code);
+	else
+		req_fail(r, rc, what);
+}
+
+/*
  * Calls Stripe.  On success returns 0 with *out set (caller puts it).
- * Otherwise answers and returns -1: 409 request_in_progress while a call
- * under the same Idempotency-Key runs, 404 code404 for Stripe's 404 when
- * code404 is not NULL, else 502 stripe_error saying what failed.  Stripe's
- * own message is logged by stripe_call(), not shown: it may quote our key.
+ * Otherwise answers as billing_stripe_fail() does and returns -1.
  */
 static int
 billing_stripe_or_reply(struct req *r, const char *method, const char *path,
     const struct buf *form, const char *idem, const char *what,
     const char *code404, struct json_object **out)
 {
-	char		 err[256];
-	long		 status = 0;
-	enum xerr	 rc;
+	struct stripe_reply	 rep;
+	enum xerr		 rc;
 
-	rc = stripe_call(r->http, r->cfg, method, path, form, idem, &status,
-	    out, err, sizeof(err));
+	rc = stripe_call(r->http, r->cfg, method, path, form, idem, out,
+	    &rep);
 	if (rc == XERR_OK)
 		return 0;
-	if (status == 409)
-		req_error(r, XERR_CONFLICT, "request_in_progress", "the same "
-		    "request is still being processed; try again shortly");
-	else if (rc == XERR_NOTFOUND && code404 != NULL)
-		req_error(r, XERR_NOTFOUND, code404, "Stripe has nothing to %s",
-		    what);
-	else if (rc == XERR_UPSTREAM || rc == XERR_UNPROCESSABLE ||
-	    rc == XERR_NOTFOUND) {
-		if (status == 0)
-			req_error(r, XERR_UPSTREAM, "stripe_error", "could not "
-			    "%s: Stripe did not answer; try again later", what);
-		else
-			req_error(r, XERR_UPSTREAM, "stripe_error", "could not "
-			    "%s: Stripe answered HTTP %ld; try again later",
-			    what, status);
-	} else
-		req_fail(r, rc, what);
+	billing_stripe_fail(r, rc, &rep, what, code404);
 	return -1;
 }
 
@@ -573,8 +617,9 @@ billing_sub_change(struct req *r, const struct billing_user *u,
 	log_info("user %s: %s on %s (key %s)", r->user_id, action, u->sub,
 	    idem);
 	item = jsonx_idx(sub, "items.data", 0);
-	if (jsonx_int(sub, "current_period_end", &end) != 0 &&
-	    jsonx_int(item, "current_period_end", &end) != 0)
+	/* Today on the item (2025-03-31.basil on); before, on the subscription. */
+	if (jsonx_int(item, "current_period_end", &end) != 0 &&
+	    jsonx_int(sub, "current_period_end", &end) != 0)
 		end = 0;
 	if ((o = json_object_new_object()) == NULL ||
 	    (s = billing_add_new(o, "subscription", 0)) == NULL) {
@@ -1087,6 +1132,25 @@ out:
 	json_object_put(o);
 }
 
+/*
+ * Returns whether Stripe's invoice line l is a proration: today under
+ * parent.subscription_item_details or parent.invoice_item_details
+ * (2025-03-31.basil on), before that on the line itself.
+ */
+static int
+billing_line_proration(struct json_object *l)
+{
+	struct json_object	*d;
+
+	if ((d = jsonx_path(l, "parent.subscription_item_details")) != NULL &&
+	    json_object_is_type(d, json_type_object))
+		return jsonx_bool(d, "proration", 0);
+	if ((d = jsonx_path(l, "parent.invoice_item_details")) != NULL &&
+	    json_object_is_type(d, json_type_object))
+		return jsonx_bool(d, "proration", 0);
+	return jsonx_bool(l, "proration", 0);
+}
+
 /* Adds the lines of Stripe's invoice inv to o as "lines". Returns 0 or -1. */
 static int
 billing_add_lines(struct json_object *o, struct json_object *inv)
@@ -1114,7 +1178,7 @@ billing_add_lines(struct json_object *o, struct json_object *inv)
 		bad |= billing_add_from(e, "amount", l, "amount");
 		bad |= billing_add_from(e, "quantity", l, "quantity");
 		bad |= billing_add_bool(e, "proration",
-		    jsonx_bool(l, "proration", 0));
+		    billing_line_proration(l));
 		if ((per = billing_add_new(e, "period", 0)) == NULL)
 			return -1;
 		bad |= billing_add_from(per, "start", l, "period.start");
@@ -1123,48 +1187,104 @@ billing_add_lines(struct json_object *o, struct json_object *inv)
 	return bad ? -1 : 0;
 }
 
+static const char *billing_price_or_reply(struct req *,
+    const struct billing_tier *);
+
 /*
- * GET /api/billing/upcoming: Stripe's preview of the next invoice.
- * Answers 200, 401, 404 no_customer or no_upcoming_invoice, 409, 500,
- * 502 stripe_error, 503.
+ * Adds to form the subscription_details of moving u's live subscription to
+ * t now, as billing_upgrade() and billing_downgrade() would: the item to
+ * t's price, prorated at this second up, not prorated down, or cancelled
+ * at the period end for the free tier.  Returns 0, or -1 after answering.
  */
-void
-billing_upcoming(struct req *r)
+static int
+billing_preview_change(struct req *r, struct billing_user *u,
+    const struct billing_tier *t, struct buf *form)
 {
-	struct billing_user	 u;
-	struct json_object	*inv = NULL, *o = NULL, *per;
-	struct buf		*form = NULL;
-	char			 idem[BILLING_IDEM_MAX + 1], nonce[33];
-	int			 bad;
+	const char	*price;
+	char		 now[32];
+	int		 up = tiers_rank(t->name) > tiers_rank(u->tier);
+	enum xerr	 rc;
+
+	if (strcmp(t->name, TIERS_FREE) == 0)
+		rc = http_form_add(form,
+		    "subscription_details[cancel_at_period_end]", "true");
+	else {
+		if ((price = billing_price_or_reply(r, t)) == NULL ||
+		    billing_item_or_reply(r, u) != 0)
+			return -1;
+		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+		if ((rc = http_form_add(form,
+		    "subscription_details[items][0][id]", u->item)) == XERR_OK &&
+		    (rc = http_form_add(form,
+		    "subscription_details[items][0][price]", price)) == XERR_OK &&
+		    (rc = http_form_add(form,
+		    "subscription_details[proration_behavior]", up ?
+		    "create_prorations" : "none")) == XERR_OK && up)
+			rc = http_form_add(form,
+			    "subscription_details[proration_date]", now);
+	}
+	if (rc != XERR_OK) {
+		req_fail(r, rc, "building the request");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Writes the create_preview form of GET /api/billing/upcoming for u and
+ * the target t (NULL: none): the live subscription's next invoice, or
+ * that of the change to t (billing_preview_change()); without a live
+ * subscription, the first invoice of the subscription to t (else to u's
+ * own tier) that Checkout would start.  Returns 0, or -1 after answering
+ * (404 no_upcoming_invoice for a free tier without a subscription).
+ */
+static int
+billing_preview_form(struct req *r, struct billing_user *u,
+    const struct billing_tier *t, struct buf *form)
+{
+	struct billing_tier	 own;
+	const char		*price;
 	enum xerr		 rc;
 
-	if (billing_auth_or_reply(r, &u) != 0)
-		return;
-	if (u.customer[0] == '\0') {
-		req_error(r, XERR_NOTFOUND, "no_customer",
-		    "there is no billing account yet: nothing to preview");
-		return;
-	}
-	if ((form = buf_new(BILLING_FORM_MAX)) == NULL) {
-		req_fail(r, XERR_NOMEM, "building the request");
-		goto out;
-	}
-	if ((rc = http_form_add(form, "customer", u.customer)) ||
-	    (u.sub[0] != '\0' &&
-	    (rc = http_form_add(form, "subscription", u.sub)))) {
+	if ((rc = http_form_add(form, "customer", u->customer)) != XERR_OK) {
 		req_fail(r, rc, "building the request");
-		goto out;
+		return -1;
 	}
-	/* A preview changes nothing: a fresh key each time is right. */
-	crypto_random_hex(nonce, 16);
-	billing_idem(idem, "preview:%s:%s", r->user_id, nonce);
-	if (billing_stripe_or_reply(r, "POST", "/v1/invoices/create_preview",
-	    form, idem, "preview the next invoice", "no_upcoming_invoice",
-	    &inv) != 0)
-		goto out;
+	if (u->sub[0] != '\0') {
+		if ((rc = http_form_add(form, "subscription", u->sub)))
+			req_fail(r, rc, "building the request");
+		else if (t != NULL && strcmp(t->name, u->tier) != 0)
+			return billing_preview_change(r, u, t, form);
+		return rc == XERR_OK ? 0 : -1;
+	}
+	if (t == NULL && billing_tier_load(r->db, u->tier, &own) == XERR_OK)
+		t = &own;
+	if (t == NULL || t->price_cents <= 0) {
+		req_error(r, XERR_NOTFOUND, "no_upcoming_invoice", "there is "
+		    "no subscription to preview; pass target_tier to preview "
+		    "one");
+		return -1;
+	}
+	if ((price = billing_price_or_reply(r, t)) == NULL)
+		return -1;
+	if ((rc = http_form_add(form, "subscription_details[items][0][price]",
+	    price)) != XERR_OK) {
+		req_fail(r, rc, "building the request");
+		return -1;
+	}
+	return 0;
+}
+
+/* Answers 200 with the preview inv as GET /api/billing/upcoming shows it. */
+static void
+billing_preview_reply(struct req *r, struct json_object *inv)
+{
+	struct json_object	*o, *per;
+	int			 bad;
+
 	if ((o = json_object_new_object()) == NULL) {
 		req_fail(r, XERR_NOMEM, "the reply");
-		goto out;
+		return;
 	}
 	bad = billing_add_from(o, "amount_due", inv, "amount_due");
 	bad |= billing_add_from(o, "subtotal", inv, "subtotal");
@@ -1186,6 +1306,49 @@ billing_upcoming(struct req *r)
 	req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
+}
+
+/*
+ * GET /api/billing/upcoming[?target_tier=...]: Stripe's preview of the
+ * next invoice (billing_preview_form()).  Answers 200, 400 unknown_tier or
+ * custom_pricing, 401, 402, 404 no_customer or no_upcoming_invoice, 409,
+ * 500, 502 stripe_error or stripe_refused, 503.
+ */
+void
+billing_upcoming(struct req *r)
+{
+	struct billing_user	 u;
+	struct billing_tier	 t;
+	struct json_object	*inv = NULL;
+	struct buf		*form = NULL;
+	const char		*target;
+	char			 idem[BILLING_IDEM_MAX + 1], nonce[33];
+
+	if (billing_auth_or_reply(r, &u) != 0)
+		return;
+	if ((target = kv_get(r->query, "target_tier")) != NULL &&
+	    billing_tier_or_reply(r, target, &t) != 0)
+		return;
+	if (u.customer[0] == '\0') {
+		req_error(r, XERR_NOTFOUND, "no_customer",
+		    "there is no billing account yet: nothing to preview");
+		return;
+	}
+	if ((form = buf_new(BILLING_FORM_MAX)) == NULL) {
+		req_fail(r, XERR_NOMEM, "building the request");
+		return;
+	}
+	if (billing_preview_form(r, &u, target != NULL ? &t : NULL,
+	    form) != 0)
+		goto out;
+	/* A preview changes nothing: a fresh key each time is right. */
+	crypto_random_hex(nonce, 16);
+	billing_idem(idem, "preview:%s:%s", r->user_id, nonce);
+	if (billing_stripe_or_reply(r, "POST", "/v1/invoices/create_preview",
+	    form, idem, "preview the next invoice", "no_upcoming_invoice",
+	    &inv) == 0)
+		billing_preview_reply(r, inv);
+out:
 	json_object_put(inv);
 	buf_free(form);
 }

@@ -1,3 +1,4 @@
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 
-#define HTTP_REQUEST_ID_MAX	128	/* longer ids are not kept */
+#define HTTP_REQUEST_ID_MAX	128	/* longer header values are not kept */
 #define HTTP_USER_AGENT		"xswarm-billing/1"
 
 struct http {
@@ -22,14 +23,25 @@ struct http {
 struct http_xfer {
 	struct buf	*body;
 	char		*request_id;
+	char		*should_retry;
+	char		*replayed;
 	int		 over;		/* the reply passed the cap */
 	int		 nomem;
 };
 
-/* The headers whose value becomes http_resp.request_id. */
-static const char *const http_rid_names[] = {
-	"Request-Id", "X-Request-Id", "Twilio-Request-Id"
+/* The headers whose value is kept, and where in the transfer. */
+static const struct {
+	const char	*name;
+	size_t		 off;
+} http_kept[] = {
+	{ "Request-Id", offsetof(struct http_xfer, request_id) },
+	{ "X-Request-Id", offsetof(struct http_xfer, request_id) },
+	{ "Twilio-Request-Id", offsetof(struct http_xfer, request_id) },
+	{ "Stripe-Should-Retry", offsetof(struct http_xfer, should_retry) },
+	{ "Idempotent-Replayed", offsetof(struct http_xfer, replayed) },
 };
+
+#define HTTP_NKEPT	(sizeof(http_kept) / sizeof(http_kept[0]))
 
 void
 http_library_init(void)
@@ -79,6 +91,8 @@ http_resp_clear(struct http_resp *r)
 		return;
 	free(r->body);
 	free(r->request_id);
+	free(r->should_retry);
+	free(r->replayed);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -129,8 +143,22 @@ http_write_cb(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* Frees the header values x kept and forgets them. */
+static void
+http_xfer_forget(struct http_xfer *x)
+{
+	size_t	 i;
+	char	**slot;
+
+	for (i = 0; i < HTTP_NKEPT; i++) {
+		slot = (char **)(void *)((char *)x + http_kept[i].off);
+		free(*slot);
+		*slot = NULL;
+	}
+}
+
 /*
- * Keeps the value of a request-id header.  Values are trimmed and kept
+ * Keeps the value of a header of http_kept.  Values are trimmed and kept
  * only when short and printable: they end up in our logs.
  */
 static size_t
@@ -139,19 +167,17 @@ http_header_cb(char *p, size_t size, size_t n, void *arg)
 	struct http_xfer	*x = arg;
 	size_t			 len = size * n, nl, i;
 	const char		*v, *e, *q;
-	char			*id;
+	char			*val, **slot;
 
 	/* A new status line (after a 100 Continue, say) starts afresh. */
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		free(x->request_id);
-		x->request_id = NULL;
+		http_xfer_forget(x);
 		return len;
 	}
-	for (i = 0; i < sizeof(http_rid_names) / sizeof(http_rid_names[0]);
-	    i++) {
-		nl = strlen(http_rid_names[i]);
+	for (i = 0; i < HTTP_NKEPT; i++) {
+		nl = strlen(http_kept[i].name);
 		if (len <= nl || p[nl] != ':' ||
-		    strncasecmp(p, http_rid_names[i], nl) != 0)
+		    strncasecmp(p, http_kept[i].name, nl) != 0)
 			continue;
 		v = p + nl + 1;
 		e = p + len;
@@ -165,12 +191,13 @@ http_header_cb(char *p, size_t size, size_t n, void *arg)
 		for (q = v; q < e; q++)
 			if (*q < 0x21 || *q > 0x7e)
 				return len;
-		if ((id = strndup(v, (size_t)(e - v))) == NULL) {
+		if ((val = strndup(v, (size_t)(e - v))) == NULL) {
 			x->nomem = 1;
 			return 0;
 		}
-		free(x->request_id);
-		x->request_id = id;
+		slot = (char **)(void *)((char *)x + http_kept[i].off);
+		free(*slot);
+		*slot = val;
 		break;
 	}
 	return len;
@@ -318,7 +345,9 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *out)
 		goto fail;
 	out->status = status;
 	out->request_id = x.request_id;
-	x.request_id = NULL;
+	out->should_retry = x.should_retry;
+	out->replayed = x.replayed;
+	x.request_id = x.should_retry = x.replayed = NULL;
 	rc = XERR_OK;
 fail:
 	/*
@@ -328,7 +357,7 @@ fail:
 	curl_easy_reset(h->curl);
 	curl_slist_free_all(hdrs);
 	buf_free(x.body);
-	free(x.request_id);
+	http_xfer_forget(&x);
 	return rc;
 }
 

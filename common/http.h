@@ -34,6 +34,14 @@ struct http_resp {
 	size_t	 len;
 	/* Value of Request-Id, X-Request-Id or Twilio-Request-Id, or NULL. */
 	char	*request_id;
+	/*
+	 * Stripe's hints on an error reply, or NULL: Stripe-Should-Retry
+	 * ("true" or "false": whether the same request may succeed later)
+	 * and Idempotent-Replayed ("true": this is the answer saved for the
+	 * Idempotency-Key, not a new execution).
+	 */
+	char	*should_retry;
+	char	*replayed;
 };
 
 /*

@@ -372,6 +372,7 @@ req_reason(int status)
 	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -445,20 +446,21 @@ req_utf8_scrub(char *s)
 static const char req_oom[] =
     "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"}}";
 
-void
-req_error(struct req *r, enum xerr rc, const char *code, const char *fmt, ...)
+/*
+ * Writes {"error":{"code","message"}} with status and the extra headers
+ * (each "Name: value\r\n", or NULL); the message is fmt with ap.
+ */
+static void
+req_verror(struct req *r, int status, const char *extra, const char *code,
+    const char *fmt, va_list ap)
 {
 	char			 msg[512];
-	va_list			 ap;
 	struct json_object	*root, *err;
-	int			 status = xerr_status(rc);
+	const char		*s;
+	size_t			 len;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	req_utf8_scrub(msg);
-	if (code == NULL)
-		code = xerr_code(rc);
 	if (status >= 500)
 		log_warnx("%d %s: %s", status, code, msg);
 	else
@@ -475,8 +477,36 @@ req_error(struct req *r, enum xerr rc, const char *code, const char *fmt, ...)
 	json_object_object_add(err, "code", json_object_new_string(code));
 	json_object_object_add(err, "message", json_object_new_string(msg));
 	json_object_object_add(root, "error", err);
-	req_reply_json(r, status, root);
+	s = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	if (s == NULL)
+		req_reply(r, 500, "application/json", NULL, req_oom,
+		    sizeof(req_oom) - 1);
+	else
+		req_reply(r, status, "application/json", extra, s, len);
 	json_object_put(root);
+}
+
+void
+req_error(struct req *r, enum xerr rc, const char *code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	req_verror(r, xerr_status(rc), NULL, code != NULL ? code :
+	    xerr_code(rc), fmt, ap);
+	va_end(ap);
+}
+
+void
+req_error_status(struct req *r, int status, const char *extra,
+    const char *code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	req_verror(r, status, extra, code, fmt, ap);
+	va_end(ap);
 }
 
 void

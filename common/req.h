@@ -137,4 +137,12 @@ void		 req_fail(struct req *r, enum xerr rc, const char *what);
 void		 req_error(struct req *r, enum xerr rc, const char *code,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * The same with an HTTP status that no enum xerr maps to (402, say) and
+ * extra headers (each "Name: value\r\n", e.g. Retry-After, or NULL).
+ */
+void		 req_error_status(struct req *r, int status, const char *extra,
+		    const char *code, const char *fmt, ...)
+		    __attribute__((format(printf, 5, 6)));
+
 #endif

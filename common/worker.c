@@ -54,54 +54,158 @@ worker_kinds(void)
 	return kinds;
 }
 
+#define WORKER_KEYS_MAX	8	/* keys of one item, each with a failure saved */
+
+/* One overage line to post: what the Idempotency-Keys and the match use. */
+struct worker_line {
+	const char	*invoice;
+	const char	*user_id;
+	const char	*kind;		/* "voice", "sms", "phone" */
+	char		 line[320];	/* "<invoice>:<kind>": metadata[xsb_line] */
+};
+
 /*
- * Posts one invoice item for an overage line to the draft invoice.  The
- * Idempotency-Key "<invoice>:<kind>" makes a retry (after a timeout, a
- * crash between the call and our bookkeeping) return the first item
- * instead of adding a second.
+ * Returns 1 when the invoice item it is ours for the line arg: its
+ * metadata[xsb_line] names the line, or (items posted before that key
+ * existed) its metadata[kind] and [user_id] are the line's.
+ */
+static int
+worker_item_match(struct json_object *it, void *arg)
+{
+	const struct worker_line	*l = arg;
+	const char			*x = jsonx_str(it, "metadata.xsb_line");
+	const char			*k = jsonx_str(it, "metadata.kind");
+	const char			*u = jsonx_str(it, "metadata.user_id");
+
+	if (x != NULL)
+		return strcmp(x, l->line) == 0;
+	return k != NULL && u != NULL && strcmp(k, l->kind) == 0 &&
+	    strcmp(u, l->user_id) == 0;
+}
+
+/*
+ * Writes the form of the line's invoice item: the same on every attempt.
  */
 static enum xerr
-worker_post_item(struct worker_ctx *w, struct job *job, const char *kind,
+worker_item_form(struct job *job, const struct worker_line *l,
     int64_t quantity, const char *unit_decimal, const char *desc,
-    int64_t cents, char *err, size_t errsz)
+    struct buf *form)
 {
-	struct json_object *p = job->payload, *item = NULL;
-	struct buf	*form = NULL;
-	char		 key[320], q[32], ps[32], pe[32];
-	const char	*inv = jsonx_str(p, "invoice_id");
-	struct dbv	 a[5];
-	int64_t		 v;
-	char		 bkind[48];
+	struct json_object *p = job->payload;
+	char		 q[32], ps[32], pe[32];
+	int64_t		 v = 0;
 	enum xerr	 rc;
 
-	snprintf(key, sizeof(key), "%s:%s", inv, kind);
 	snprintf(q, sizeof(q), "%lld", (long long)quantity);
 	jsonx_int(p, "period_start", &v);
 	snprintf(ps, sizeof(ps), "%lld", (long long)v);
 	jsonx_int(p, "period_end", &v);
 	snprintf(pe, sizeof(pe), "%lld", (long long)v);
-	if ((form = buf_new(4096)) == NULL)
-		return XERR_NOMEM;
 	if ((rc = http_form_add(form, "customer", jsonx_str(p, "customer"))) ||
-	    (rc = http_form_add(form, "invoice", inv)) ||
+	    (rc = http_form_add(form, "invoice", jsonx_str(p, "invoice_id"))) ||
 	    (rc = http_form_add(form, "currency", "usd")) ||
 	    (rc = http_form_add(form, "quantity", q)) ||
 	    (rc = http_form_add(form, "unit_amount_decimal", unit_decimal)) ||
 	    (rc = http_form_add(form, "description", desc)) ||
 	    (rc = http_form_add(form, "period[start]", ps)) ||
 	    (rc = http_form_add(form, "period[end]", pe)) ||
-	    (rc = http_form_add(form, "metadata[user_id]", job->user_id)) ||
-	    (rc = http_form_add(form, "metadata[kind]", kind)))
+	    (rc = http_form_add(form, "metadata[user_id]", l->user_id)) ||
+	    (rc = http_form_add(form, "metadata[kind]", l->kind)) ||
+	    (rc = http_form_add(form, "metadata[xsb_line]", l->line)))
+		return rc;
+	return XERR_OK;
+}
+
+/*
+ * Creates the line's invoice item exactly once, whatever fails.  The keys
+ * are "<invoice>:<kind>", then "...:r1", "...:r2": a key is left only
+ * when Stripe saved a failure under it (a 5xx replayed, or with
+ * Stripe-Should-Retry: false), since Stripe answers that failure to every
+ * retry under the key.  After a 5xx or no answer the invoice is read
+ * first: a request that failed while executing may have created the item
+ * (then it is the one).  A failure not known to be saved, and a timeout,
+ * are retried later under the same key: Stripe then replays the outcome,
+ * or runs the request once.  *item is the item (caller puts it).
+ */
+static enum xerr
+worker_item_once(struct worker_ctx *w, const struct worker_line *l,
+    const struct buf *form, struct json_object **item, char *err,
+    size_t errsz)
+{
+	struct stripe_reply	 rep, lrep;
+	char			 key[352];
+	int			 n, saved;
+	enum xerr		 rc, frc;
+
+	for (n = 0; n < WORKER_KEYS_MAX; n++) {
+		if (n == 0)
+			snprintf(key, sizeof(key), "%s", l->line);
+		else
+			snprintf(key, sizeof(key), "%s:r%d", l->line, n);
+		rc = stripe_call(w->http, w->cfg, "POST", "/v1/invoiceitems",
+		    form, key, item, &rep);
+		if (rc == XERR_OK)
+			return XERR_OK;
+		snprintf(err, errsz, "%s", rep.msg);
+		if (rep.status != 0 && rep.status < 500)
+			return rc;	/* 409, 429 later; a 4xx never */
+		frc = stripe_invoice_item_find(w->http, w->cfg, l->invoice,
+		    worker_item_match, (void *)l, item, &lrep);
+		if (frc != XERR_OK) {
+			snprintf(err, errsz, "%s; reading the invoice: %s",
+			    rep.msg, lrep.msg);
+			return XERR_UPSTREAM;
+		}
+		if (*item != NULL) {
+			log_info("invoice %s: %s item found after \"%s\"",
+			    l->invoice, l->kind, rep.msg);
+			return XERR_OK;
+		}
+		saved = rep.status >= 500 && (rep.replayed ||
+		    rep.should_retry == 0);
+		if (!saved)
+			return XERR_UPSTREAM;	/* the same key, later */
+		log_warnx("invoice %s: %s: Stripe saved a failure under key "
+		    "%s; the next key", l->invoice, l->kind, key);
+	}
+	snprintf(err, errsz, "Stripe saved a failure under %d keys",
+	    WORKER_KEYS_MAX);
+	return XERR_UNPROCESSABLE;
+}
+
+/*
+ * Bills one overage line on the draft invoice (worker_item_once()) and
+ * records it in billing_events.
+ */
+static enum xerr
+worker_post_item(struct worker_ctx *w, struct job *job, const char *kind,
+    int64_t quantity, const char *unit_decimal, const char *desc,
+    int64_t cents, char *err, size_t errsz)
+{
+	struct worker_line l;
+	struct json_object *item = NULL;
+	struct buf	*form = NULL;
+	struct dbv	 a[5];
+	char		 bkind[48];
+	enum xerr	 rc;
+
+	l.invoice = jsonx_str(job->payload, "invoice_id");
+	l.user_id = job->user_id;
+	l.kind = kind;
+	snprintf(l.line, sizeof(l.line), "%s:%s", l.invoice, kind);
+	if ((form = buf_new(4096)) == NULL)
+		return XERR_NOMEM;
+	if ((rc = worker_item_form(job, &l, quantity, unit_decimal, desc,
+	    form)) != XERR_OK ||
+	    (rc = worker_item_once(w, &l, form, &item, err, errsz)) !=
+	    XERR_OK)
 		goto out;
-	if ((rc = stripe_call(w->http, w->cfg, "POST", "/v1/invoiceitems",
-	    form, key, NULL, &item, err, errsz)) != XERR_OK)
-		goto out;
-	log_info("invoice %s: %s item %s, %lld x %s = %lld cents", inv, kind,
-	    jsonx_str(item, "id") ? jsonx_str(item, "id") : "?",
+	log_info("invoice %s: %s item %s, %lld x %s = %lld cents", l.invoice,
+	    kind, jsonx_str(item, "id") ? jsonx_str(item, "id") : "?",
 	    (long long)quantity, unit_decimal, (long long)cents);
 	snprintf(bkind, sizeof(bkind), "overage_%s", kind);
 	a[0] = DB_STR(job->user_id);
-	a[1] = DB_STR(inv);
+	a[1] = DB_STR(l.invoice);
 	a[2] = DB_STR(bkind);
 	a[3] = DB_INT(cents);
 	a[4] = DB_STR(jsonx_str(item, "id"));

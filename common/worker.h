@@ -3,8 +3,11 @@
  *
  * Each job kind has one runner.  A runner's side effect must be idempotent
  * because a job can run again after a crash: invoice items carry the
- * Idempotency-Key "<invoice id>:<kind>", phone purchases reconcile with
- * Twilio first, e-mails carry a Message-ID checked before sending.
+ * Idempotency-Key "<invoice id>:<kind>" (":r<n>" appended after Stripe
+ * saved a failure under the key) and, after a 5xx or a timeout, are first
+ * looked for on the invoice by their metadata[xsb_line]; phone purchases
+ * reconcile with Twilio first, e-mails carry a Message-ID checked before
+ * sending.
  */
 #ifndef WORKER_H
 #define WORKER_H
