@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "cfg.h"
 #include "http.h"
+#include "loopback.h"
 
 #define CAP	4096		/* reply cap of the test configuration */
 #define BIG	100000		/* what the big replies send */
@@ -161,19 +162,9 @@ srv_conn(int fd, enum srv_mode mode, int nconn)
 static void
 srv_start(enum srv_mode mode)
 {
-	struct sockaddr_in	 sin;
-	socklen_t		 slen = sizeof(sin);
-	int			 s, c, one = 1, nconn = 0;
+	int			 s, c, nconn = 0;
 
-	ck_assert_int_ge(s = socket(AF_INET, SOCK_STREAM, 0), 0);
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(s, 8), 0);
-	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&sin, &slen), 0);
-	srv_port = ntohs(sin.sin_port);
+	s = loopback_listen(&srv_port);
 	ck_assert_int_ge(srv_pid = fork(), 0);
 	if (srv_pid == 0) {
 		/* Never outlive the test, even when it dies on an assert. */
