@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "cfg.h"
 #include "http.h"
+#include "loopback.h"
 #include "req.h"
 #include "twilio.h"
 
@@ -255,20 +256,10 @@ pg_serve(int c, enum pg_mode mode)
 static void
 pg_start(enum pg_mode mode)
 {
-	struct sockaddr_in	 sin;
-	socklen_t		 slen = sizeof(sin);
-	int			 s, c, one = 1;
+	int			 s, c;
 
 	ck_assert_int_eq(pipe(pg_log), 0);
-	ck_assert_int_ge(s = socket(AF_INET, SOCK_STREAM, 0), 0);
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(s, 8), 0);
-	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&sin, &slen), 0);
-	pg_port = ntohs(sin.sin_port);
+	s = loopback_listen(&pg_port);
 	ck_assert_int_ge(pg_pid = fork(), 0);
 	if (pg_pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
