@@ -614,3 +614,119 @@ test('B23 end to end: Checkout, then the webhooks, then a later change gets a ne
   const h = await api('GET', '/api/billing/history', u);
   assert.ok(h.json.events.some((e) => e.kind === 'tier_changed'));
 });
+
+// ---------- Stripe's failures, as the user sees them ----------
+test('B24 a request Stripe refuses for good is 502 stripe_refused with Stripe\'s code, never "try again", and changes nothing', async () => {
+  const u = await subscriber('ai_secretary');
+  await S.standin.fail({ count: 1, status: 400, code: 'parameter_unknown', path_prefix: `/v1/subscriptions/${u.sub.id}` });
+  const r = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' });
+  assertError(r, 502, 'stripe_refused');
+  assert.match(r.json.error.message, /HTTP 400, code parameter_unknown/);
+  assert.doesNotMatch(r.json.error.message, /try again/i);
+  assert.equal(r.headers['retry-after'], undefined, 'no Retry-After for what retrying will not fix');
+  assert.doesNotMatch(r.text, /sk_|injected/, 'Stripe\'s own message is not shown');
+  assert.equal((await S.standin.object(u.sub.id)).items.data[0].price.id, PRICE.ai_secretary);
+  // A 5xx that Stripe says not to retry is as permanent.
+  await S.standin.fail({ count: 1, status: 500, should_retry: 'false', path_prefix: `/v1/subscriptions/${u.sub.id}` });
+  const s = await api('POST', '/api/billing/cancel', u);
+  assertError(s, 502, 'stripe_refused');
+  assert.match(s.json.error.message, /HTTP 500, code none/);
+  // A 404 for a subscription our row names: Stripe will not find it later either.
+  const gone = await subscriber('ai_secretary', { storeItem: false });
+  await query('UPDATE users SET subscription_id = ? WHERE id = ?', ['sub_not_at_stripe', gone.id]);
+  await query('UPDATE subscriptions SET id = ? WHERE id = ?', ['sub_not_at_stripe', gone.sub.id]);
+  const g = await api('POST', '/api/billing/upgrade', gone, { target_tier: 'ai_project_manager' });
+  assertError(g, 502, 'stripe_refused');
+  assert.match(g.json.error.message, /HTTP 404, code resource_missing/);
+});
+
+test('B25 a declined card is 402 payment_failed with Stripe\'s codes', async () => {
+  const u = await subscriber('ai_secretary');
+  await S.standin.fail({ count: 1, status: 402, code: 'card_declined', decline_code: 'insufficient_funds', path_prefix: `/v1/subscriptions/${u.sub.id}` });
+  const r = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' });
+  assertError(r, 402, 'payment_failed');
+  assert.match(r.json.error.message, /card_declined/);
+  assert.match(r.json.error.message, /insufficient_funds/);
+  assert.doesNotMatch(r.text, /injected/);
+});
+
+test('B26 what a retry may fix says so: 502 stripe_error or 503 stripe_busy with Retry-After; 409 when Stripe asks to retry', async () => {
+  const u = await subscriber('ai_secretary');
+  const path_prefix = `/v1/subscriptions/${u.sub.id}`;
+  await S.standin.fail({ count: 1, status: 503, path_prefix });
+  const a = await api('POST', '/api/billing/cancel', u);
+  assertError(a, 502, 'stripe_error');
+  assert.match(a.json.error.message, /try again later/);
+  assert.match(a.headers['retry-after'] ?? '', /^\d+$/);
+  await S.standin.fail({ count: 1, status: 429, path_prefix });
+  const b = await api('POST', '/api/billing/cancel', u);
+  assertError(b, 503, 'stripe_busy');
+  assert.match(b.headers['retry-after'] ?? '', /^\d+$/);
+  // A 4xx Stripe marks retryable (Stripe-Should-Retry: true) is not refused.
+  await S.standin.fail({ count: 1, status: 400, should_retry: 'true', path_prefix });
+  const c = await api('POST', '/api/billing/cancel', u);
+  assertError(c, 502, 'stripe_error');
+  assert.match(c.json.error.message, /try again later/);
+  await S.standin.fail({ count: 1, status: 409, path_prefix });
+  assertError(await api('POST', '/api/billing/cancel', u), 409, 'request_in_progress');
+  // And the same request then goes through, once.
+  assert.equal((await api('POST', '/api/billing/cancel', u)).status, 200);
+  assert.equal((await S.standin.object(u.sub.id)).cancel_at_period_end, true);
+});
+
+// ---------- previews ----------
+test('B27 upcoming without a subscription previews the one Checkout would start; a free user names it with target_tier', async () => {
+  const u = await newUser({ tier: 'ai_secretary', customer: true });
+  const r = await api('GET', '/api/billing/upcoming', u);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.amount_due, CENTS.ai_secretary);
+  assert.equal(r.json.lines.length, 1);
+  assert.equal(r.json.lines[0].proration, false);
+  const [c] = await stripeCalls(u, { path: '/v1/invoices/create_preview' });
+  assert.deepEqual(c.form, { customer: u.customer, subscription_details: { items: [{ price: PRICE.ai_secretary }] } });
+  const f = await newUser({ customer: true });
+  assertError(await api('GET', '/api/billing/upcoming', f), 404, 'no_upcoming_invoice');
+  const t = await api('GET', '/api/billing/upcoming?target_tier=ai_project_manager', f);
+  assert.equal(t.status, 200, t.text);
+  assert.equal(t.json.amount_due, CENTS.ai_project_manager);
+  const calls = await stripeCalls(f, { path: '/v1/invoices/create_preview' });
+  assert.equal(calls.length, 1, 'the free tier without a target asks Stripe nothing');
+  assert.deepEqual(calls[0].form, { customer: f.customer, subscription_details: { items: [{ price: PRICE.ai_project_manager }] } });
+  for (const [q, code] of [['ai_cto', 'custom_pricing'], ['ai_platinum', 'unknown_tier']]) {
+    assertError(await api('GET', `/api/billing/upcoming?target_tier=${q}`, f), 400, code);
+  }
+  assert.equal((await stripeCalls(f, { path: '/v1/invoices/create_preview' })).length, 1);
+});
+
+test('B28 upcoming?target_tier previews a change of the subscription as upgrade and downgrade would make it', async () => {
+  const u = await subscriber('ai_secretary');
+  const t0 = now();
+  const up = await api('GET', '/api/billing/upcoming?target_tier=ai_project_manager', u);
+  const t1 = now();
+  assert.equal(up.status, 200, up.text);
+  const [c] = await stripeCalls(u, { path: '/v1/invoices/create_preview' });
+  const { proration_date, ...details } = c.form.subscription_details;
+  assert.deepEqual({ ...c.form, subscription_details: details }, { customer: u.customer, subscription: u.sub.id,
+    subscription_details: { items: [{ id: u.sub.item, price: PRICE.ai_project_manager }], proration_behavior: 'create_prorations' } });
+  assert.ok(Number(proration_date) >= t0 && Number(proration_date) <= t1, `proration_date ${proration_date}`);
+  // Stripe's prorations: credit of the unused time on the old price, charge of it on the new, to the second.
+  const period = u.sub.end - u.sub.start, rem = u.sub.end - Number(proration_date);
+  const pr = up.json.lines.filter((l) => l.proration).map((l) => l.amount).sort((a, b) => a - b);
+  assert.deepEqual(pr, [-line(CENTS.ai_secretary, rem, period), line(CENTS.ai_project_manager, rem, period)]);
+  assert.equal((await S.standin.object(u.sub.id)).items.data[0].price.id, PRICE.ai_secretary, 'a preview changes nothing');
+  // Down to a paid tier: not prorated.
+  const pm = await subscriber('ai_project_manager');
+  const down = await api('GET', '/api/billing/upcoming?target_tier=ai_secretary', pm);
+  assert.equal(down.status, 200, down.text);
+  assert.equal(down.json.lines.filter((l) => l.proration).length, 0);
+  assert.equal(down.json.amount_due, CENTS.ai_secretary);
+  const [d] = await stripeCalls(pm, { path: '/v1/invoices/create_preview' });
+  assert.deepEqual(d.form.subscription_details, { items: [{ id: pm.sub.item, price: PRICE.ai_secretary }], proration_behavior: 'none' });
+  // To the free tier: cancelled at the period end, so nothing more to bill.
+  assertError(await api('GET', '/api/billing/upcoming?target_tier=ai_buddy', pm), 404, 'no_upcoming_invoice');
+  const calls = await stripeCalls(pm, { path: '/v1/invoices/create_preview' });
+  assert.deepEqual(calls[1].form.subscription_details, { cancel_at_period_end: 'true' });
+  // The own tier is the plain next invoice.
+  await api('GET', '/api/billing/upcoming?target_tier=ai_project_manager', pm);
+  assert.deepEqual((await stripeCalls(pm, { path: '/v1/invoices/create_preview' }))[2].form, { customer: pm.customer, subscription: pm.sub.id });
+});

@@ -72,7 +72,7 @@ test('J1 invoice.created bills voice, SMS and phone once, with exact amounts and
 
 test('J2 Stripe failing with 500s: the job retries with backoff and the same keys, then succeeds', async () => {
   const { inv } = await billedUser();
-  await S.standin.fail({ count: 2, status: 500, path_prefix: '/v1/invoiceitems' });
+  await S.standin.fail({ count: 2, status: 500, method: 'POST', path_prefix: '/v1/invoiceitems' });
   await S.signedWebhook(S.event('invoice.created', inv));
   await waitFor(async () => (await jobState(inv.id))?.state === 'done', { timeoutMs: 30000, what: 'job done after retries' });
   const j = await jobState(inv.id);
@@ -140,4 +140,55 @@ test('J5 a release queued before the user came back to a phone tier keeps the nu
   await waitFor(async () => (await query('SELECT state FROM jobs WHERE dedupe_key = ?', [`phone_release:test:${id}`]))[0].state === 'done',
     { timeoutMs: 15000, what: 'release job done' });
   assert.equal((await query('SELECT phone_status FROM users WHERE id = ?', [id]))[0].phone_status, 'active');
+});
+
+// ---------- Stripe failing while it executes (its failure saved for the key) ----------
+
+/* What billedUser()'s period bills, from the tier's terms (ai_secretary: 100 min and 100 SMS included; voice 1.3 c per
+ * started minute of each call, SMS 0.75 c, the number 500 c), each line rounded half up once: [kind, cents]. */
+function expectedItems() {
+  const minutes = [4499, 4441].reduce((m, s) => m + Math.ceil(s / 60), 0), sms = 70 + 50;
+  const halfUp = (hundredths) => Math.floor((hundredths + 50) / 100); // hundredths of a cent -> cents
+  return [['phone', 500], ['sms', halfUp(Math.max(0, sms - 100) * 75)], ['voice', halfUp(Math.max(0, minutes - 100) * 130)]];
+}
+const onInvoice = async (invoiceId) => (await S.standin.object(invoiceId)).lines.data.filter((l) => l.metadata?.kind)
+  .map((l) => [l.metadata.kind, l.amount]).sort();
+
+test('J6 a 500 saved after Stripe created the item: the job finds it on the invoice and posts nothing twice', async () => {
+  const { id, inv } = await billedUser();
+  await S.standin.fail({ count: 1, status: 500, method: 'POST', path_prefix: '/v1/invoiceitems', when: 'after' });
+  await S.signedWebhook(S.event('invoice.created', inv));
+  await waitFor(async () => (await jobState(inv.id))?.state === 'done', { timeoutMs: 30000, what: 'invoice_items job done' });
+  assert.deepEqual(await onInvoice(inv.id), expectedItems(), 'each item once, with the amounts of the tier');
+  const posts = await itemRequests(inv.id);
+  const failed = posts.filter((q) => q.status === 500);
+  assert.equal(failed.length, 1, 'the fault met the job');
+  const kind = failed[0].form.metadata.kind;
+  assert.deepEqual(posts.filter((q) => q.form.metadata.kind === kind).map((q) => q.headers['idempotency-key']), [`${inv.id}:${kind}`],
+    'the item created by the failed call was found, not posted again');
+  for (const q of posts) assert.equal(q.form.metadata.xsb_line, `${inv.id}:${q.form.metadata.kind}`);
+  const lists = (await S.standin.requests({ method: 'GET', path: '/v1/invoiceitems' })).filter((q) => q.form?.invoice === inv.id);
+  assert.ok(lists.length >= 1, 'the invoice was read after the 500');
+  assert.equal(lists[0].form.limit, '100');
+  const items = (await S.standin.object(inv.id)).lines.data.filter((l) => l.metadata?.kind);
+  const be = await query("SELECT kind, amount_cents, detail FROM billing_events WHERE user_id = ? AND kind LIKE 'overage_%' ORDER BY kind", [id]);
+  assert.deepEqual(be.map((b) => [b.kind.replace('overage_', ''), Number(b.amount_cents)]), expectedItems());
+  assert.deepEqual(be.map((b) => b.detail).sort(), items.map((l) => l.invoice_item).sort(), 'the items recorded are those on the invoice');
+});
+
+test('J7 a failure Stripe saved under the key (Stripe-Should-Retry: false) and no item: posted again under a new key, same parameters', async () => {
+  const { inv } = await billedUser();
+  await S.standin.fail({ count: 1, status: 500, should_retry: 'false', method: 'POST', path_prefix: '/v1/invoiceitems' });
+  await S.signedWebhook(S.event('invoice.created', inv));
+  await waitFor(async () => (await jobState(inv.id))?.state === 'done', { timeoutMs: 30000, what: 'invoice_items job done' });
+  assert.deepEqual(await onInvoice(inv.id), expectedItems());
+  const posts = await itemRequests(inv.id);
+  const [first] = posts.filter((q) => q.status === 500);
+  const kind = first.form.metadata.kind;
+  const tries = posts.filter((q) => q.form.metadata.kind === kind);
+  assert.deepEqual(tries.map((q) => [q.headers['idempotency-key'], q.status]), [[`${inv.id}:${kind}`, 500], [`${inv.id}:${kind}:r1`, 200]]);
+  assert.deepEqual(tries[1].form, tries[0].form, 'a retry differs only in its key');
+  for (const k of ['voice', 'sms', 'phone'].filter((k) => k !== kind)) {
+    assert.deepEqual(posts.filter((q) => q.form.metadata.kind === k).map((q) => q.headers['idempotency-key']), [`${inv.id}:${k}`]);
+  }
 });
