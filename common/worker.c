@@ -65,8 +65,8 @@ struct worker_line {
 };
 
 /*
- * Returns 1 when the invoice item it is ours for the line arg: its
- * metadata[xsb_line] names the line, or (items posted before that key
+ * Returns 1 when the invoice item it is the one of the line arg: its
+ * metadata[xsb_line] names the line, or (for items posted before that key
  * existed) its metadata[kind] and [user_id] are the line's.
  */
 static int

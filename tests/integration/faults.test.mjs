@@ -193,7 +193,7 @@ test('F3 a Stripe call slower than HTTP_TIMEOUT_MS: the job times out, backs off
   const timeout = workerTimeoutMs();
   const { inv } = await billedUser();
   // The first item call answers only after the worker gave up on it (and Stripe creates the item then).
-  await S.standin.fail({ count: 1, delay_ms: timeout + 1500, path_prefix: '/v1/invoiceitems' });
+  await S.standin.fail({ count: 1, delay_ms: timeout + 1500, method: 'POST', path_prefix: '/v1/invoiceitems' });
   const r = await S.signedWebhook(S.event('invoice.created', inv));
   assert.equal(r.json?.status, 'processed', r.text);
   const { posts, job } = await billedOnce(inv, timeout * 3 + 45000);
@@ -209,9 +209,10 @@ test('F3 a Stripe call slower than HTTP_TIMEOUT_MS: the job times out, backs off
 test('F4 Stripe answering 500, then timing out, then 429: retried with backoff to success, same keys, no duplicate item', { timeout: 150000 }, async () => {
   const timeout = workerTimeoutMs();
   const { inv } = await billedUser();
-  await S.standin.fail({ count: 1, status: 500, path_prefix: '/v1/invoiceitems' });
-  await S.standin.fail({ count: 1, delay_ms: timeout + 1500, path_prefix: '/v1/invoiceitems' });
-  await S.standin.fail({ count: 1, status: 429, path_prefix: '/v1/invoiceitems' });
+  // On the item POSTs: the job's own reads of the invoice (GET /v1/invoiceitems) are not the faults under test.
+  await S.standin.fail({ count: 1, status: 500, method: 'POST', path_prefix: '/v1/invoiceitems' });
+  await S.standin.fail({ count: 1, delay_ms: timeout + 1500, method: 'POST', path_prefix: '/v1/invoiceitems' });
+  await S.standin.fail({ count: 1, status: 429, method: 'POST', path_prefix: '/v1/invoiceitems' });
   await S.signedWebhook(S.event('invoice.created', inv));
   const { posts, job } = await billedOnce(inv, timeout * 3 + 90000);
   assert.ok(job.attempts >= 4, `attempts ${job.attempts}`);
@@ -219,6 +220,22 @@ test('F4 Stripe answering 500, then timing out, then 429: retried with backoff t
   assert.equal(injected.length, 3, 'all three faults met the job');
   const times = posts.map((q) => Date.parse(q.time));
   assert.ok(times.at(-1) - times[0] >= timeout + 1000, 'the retries were spread out, not immediate');
+});
+
+test('F6 a 500 saved after Stripe created the item, and the read of the invoice failing too: found later, billed once', { timeout: 90000 }, async () => {
+  const { inv } = await billedUser();
+  await S.standin.fail({ count: 1, status: 500, method: 'POST', path_prefix: '/v1/invoiceitems', when: 'after' });
+  await S.standin.fail({ count: 1, status: 503, method: 'GET', path_prefix: '/v1/invoiceitems' });
+  await S.signedWebhook(S.event('invoice.created', inv));
+  const { posts, job } = await billedOnce(inv, 60000);
+  assert.ok(job.attempts >= 2, `attempts ${job.attempts}`);
+  const reads = (await S.standin.requests({ method: 'GET', path: '/v1/invoiceitems' })).filter((q) => q.form?.invoice === inv.id);
+  assert.deepEqual(reads.map((q) => q.status).slice(0, 1), [503], 'the first read of the invoice failed');
+  assert.ok(reads.some((q) => q.status === 200), 'a later read found the item');
+  const first = posts.find((q) => q.status === 500);
+  assert.ok(first, 'the saved 500 met the job');
+  // The retry under the same key replays the saved 500, and the item is then found on the invoice.
+  assert.ok(posts.filter((q) => q.form.metadata.kind === first.form.metadata.kind).every((q) => q.status === 500));
 });
 
 test('F5 no program died and no sanitizer spoke during the faults', () => {
