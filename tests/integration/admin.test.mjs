@@ -352,6 +352,20 @@ test('A5 resync reads the subscription from Stripe and applies it as customer.su
   assert.equal((await admin('POST', `/api/admin/subscriptions/${sub.id}/sync`)).status, 404);
 });
 
+test('A5b resync: Stripe refusing the read is 502 stripe_refused with its code; the period end is the item\'s', async () => {
+  const cus = (await S.standin.createCustomer({ email: 'resync-refused@example.test' })).id;
+  const u = await newUser({ customer: cus });
+  const sub = await S.standin.createSubscription({ customer: cus, price: PRICE.ai_secretary, metadata: { user_id: u.id } });
+  await S.standin.fail({ count: 1, status: 403, code: 'secret_key_required', path_prefix: `/v1/subscriptions/${sub.id}` });
+  let r = await admin('POST', `/api/admin/subscriptions/${sub.id}/resync`);
+  assert.equal(r.status, 502, r.text);
+  assert.equal(r.json.error.code, 'stripe_refused');
+  assert.match(r.json.error.message, /HTTP 403, code secret_key_required/);
+  r = await admin('POST', `/api/admin/subscriptions/${sub.id}/resync`);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.stripe.current_period_end, (await S.standin.object(sub.id)).items.data[0].current_period_end);
+});
+
 // ---------- A6 revoke ----------
 test('A6 revoke-tokens: the old token is refused, a new one works', async () => {
   const u = await newUser();
