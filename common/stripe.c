@@ -255,3 +255,46 @@ stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
 	buf_free(q);
 	return rc;
 }
+
+enum xerr
+stripe_invoice_item_once(struct http *h, const struct cfg *cfg,
+    const char *invoice, const struct buf *form, const char *key,
+    int (*match)(struct json_object *, void *), void *arg,
+    struct json_object **out, struct stripe_reply *rep)
+{
+	struct stripe_reply	 lrep;
+	char			 k[512];
+	int			 n;
+	enum xerr		 rc;
+
+	for (n = 0; n < STRIPE_KEYS_MAX; n++) {
+		if (n == 0)
+			snprintf(k, sizeof(k), "%s", key);
+		else
+			snprintf(k, sizeof(k), "%s:r%d", key, n);
+		if ((rc = stripe_call(h, cfg, "POST", "/v1/invoiceitems", form,
+		    k, out, rep)) == XERR_OK ||
+		    (rep->status != 0 && rep->status < 500))
+			return rc;	/* done; 409, 429 later; a 4xx never */
+		if (stripe_invoice_item_find(h, cfg, invoice, match, arg, out,
+		    &lrep) != XERR_OK) {
+			snprintf(rep->msg + strlen(rep->msg), sizeof(rep->msg) -
+			    strlen(rep->msg), "; reading the invoice: %s",
+			    lrep.msg);
+			return XERR_UPSTREAM;
+		}
+		if (*out != NULL) {
+			log_info("invoice %s: item of key %s found after \"%s\"",
+			    invoice, k, rep->msg);
+			return XERR_OK;
+		}
+		if (rep->status < 500 || (!rep->replayed &&
+		    rep->should_retry != 0))
+			return XERR_UPSTREAM;	/* the same key, later */
+		log_warnx("invoice %s: Stripe saved a failure under key %s; "
+		    "the next key", invoice, k);
+	}
+	snprintf(rep->msg, sizeof(rep->msg), "Stripe saved a failure under "
+	    "%d keys", STRIPE_KEYS_MAX);
+	return XERR_UNPROCESSABLE;
+}

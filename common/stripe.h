@@ -80,4 +80,26 @@ enum xerr	 stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
 		    int (*match)(struct json_object *, void *), void *arg,
 		    struct json_object **out, struct stripe_reply *rep);
 
+/*
+ * Creates an invoice item on invoice from form exactly once, whatever
+ * fails.  The Idempotency-Keys are key, then key":r1", key":r2", ...: a key
+ * is left only when Stripe saved a failure under it (a 5xx replayed, or
+ * with Stripe-Should-Retry: false), since Stripe answers that failure to
+ * every retry under the key; form is the same under every key.  After a
+ * 5xx or no answer the invoice's items are read first
+ * (stripe_invoice_item_find() with match and arg): a request that failed
+ * while executing may have created the item, then it is the one.  Any
+ * other failure is left to a later call, which must be under the same
+ * key: Stripe then replays the outcome, or runs the request once.  On
+ * XERR_OK *out is the item (caller puts it).  XERR_UPSTREAM: try again
+ * later; XERR_UNPROCESSABLE: never (a 4xx, or failures saved under
+ * STRIPE_KEYS_MAX keys); *rep says what Stripe answered last.
+ */
+#define STRIPE_KEYS_MAX	8
+
+enum xerr	 stripe_invoice_item_once(struct http *h, const struct cfg *cfg,
+		    const char *invoice, const struct buf *form, const char *key,
+		    int (*match)(struct json_object *, void *), void *arg,
+		    struct json_object **out, struct stripe_reply *rep);
+
 #endif

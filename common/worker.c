@@ -54,8 +54,6 @@ worker_kinds(void)
 	return kinds;
 }
 
-#define WORKER_KEYS_MAX	8	/* keys of one item, each with a failure saved */
-
 /* One overage line to post: what the Idempotency-Keys and the match use. */
 struct worker_line {
 	const char	*invoice;
@@ -117,64 +115,8 @@ worker_item_form(struct job *job, const struct worker_line *l,
 }
 
 /*
- * Creates the line's invoice item exactly once, whatever fails.  The keys
- * are "<invoice>:<kind>", then "...:r1", "...:r2": a key is left only
- * when Stripe saved a failure under it (a 5xx replayed, or with
- * Stripe-Should-Retry: false), since Stripe answers that failure to every
- * retry under the key.  After a 5xx or no answer the invoice is read
- * first: a request that failed while executing may have created the item
- * (then it is the one).  A failure not known to be saved, and a timeout,
- * are retried later under the same key: Stripe then replays the outcome,
- * or runs the request once.  *item is the item (caller puts it).
- */
-static enum xerr
-worker_item_once(struct worker_ctx *w, const struct worker_line *l,
-    const struct buf *form, struct json_object **item, char *err,
-    size_t errsz)
-{
-	struct stripe_reply	 rep, lrep;
-	char			 key[352];
-	int			 n, saved;
-	enum xerr		 rc, frc;
-
-	for (n = 0; n < WORKER_KEYS_MAX; n++) {
-		if (n == 0)
-			snprintf(key, sizeof(key), "%s", l->line);
-		else
-			snprintf(key, sizeof(key), "%s:r%d", l->line, n);
-		rc = stripe_call(w->http, w->cfg, "POST", "/v1/invoiceitems",
-		    form, key, item, &rep);
-		if (rc == XERR_OK)
-			return XERR_OK;
-		snprintf(err, errsz, "%s", rep.msg);
-		if (rep.status != 0 && rep.status < 500)
-			return rc;	/* 409, 429 later; a 4xx never */
-		frc = stripe_invoice_item_find(w->http, w->cfg, l->invoice,
-		    worker_item_match, (void *)l, item, &lrep);
-		if (frc != XERR_OK) {
-			snprintf(err, errsz, "%s; reading the invoice: %s",
-			    rep.msg, lrep.msg);
-			return XERR_UPSTREAM;
-		}
-		if (*item != NULL) {
-			log_info("invoice %s: %s item found after \"%s\"",
-			    l->invoice, l->kind, rep.msg);
-			return XERR_OK;
-		}
-		saved = rep.status >= 500 && (rep.replayed ||
-		    rep.should_retry == 0);
-		if (!saved)
-			return XERR_UPSTREAM;	/* the same key, later */
-		log_warnx("invoice %s: %s: Stripe saved a failure under key "
-		    "%s; the next key", l->invoice, l->kind, key);
-	}
-	snprintf(err, errsz, "Stripe saved a failure under %d keys",
-	    WORKER_KEYS_MAX);
-	return XERR_UNPROCESSABLE;
-}
-
-/*
- * Bills one overage line on the draft invoice (worker_item_once()) and
+ * Bills one overage line on the draft invoice, exactly once whatever fails
+ * (stripe_invoice_item_once(), keys "<invoice>:<kind>" and on), and
  * records it in billing_events.
  */
 static enum xerr
@@ -183,6 +125,7 @@ worker_post_item(struct worker_ctx *w, struct job *job, const char *kind,
     int64_t cents, char *err, size_t errsz)
 {
 	struct worker_line l;
+	struct stripe_reply rep;
 	struct json_object *item = NULL;
 	struct buf	*form = NULL;
 	struct dbv	 a[5];
@@ -197,9 +140,11 @@ worker_post_item(struct worker_ctx *w, struct job *job, const char *kind,
 		return XERR_NOMEM;
 	if ((rc = worker_item_form(job, &l, quantity, unit_decimal, desc,
 	    form)) != XERR_OK ||
-	    (rc = worker_item_once(w, &l, form, &item, err, errsz)) !=
-	    XERR_OK)
+	    (rc = stripe_invoice_item_once(w->http, w->cfg, l.invoice, form,
+	    l.line, worker_item_match, &l, &item, &rep)) != XERR_OK) {
+		snprintf(err, errsz, "%s", rep.msg);
 		goto out;
+	}
 	log_info("invoice %s: %s item %s, %lld x %s = %lld cents", l.invoice,
 	    kind, jsonx_str(item, "id") ? jsonx_str(item, "id") : "?",
 	    (long long)quantity, unit_decimal, (long long)cents);

@@ -27,6 +27,7 @@ struct canned {
 	const char	*prefix;	/* of "METHOD /path?query" */
 	const char	*head;		/* status line and headers, CRLF each */
 	const char	*body;
+	const char	*has;		/* and in the request's head, or NULL */
 };
 
 static pid_t		 fake_pid = -1;
@@ -79,7 +80,8 @@ fake_serve(int s, int logfd, const struct canned *table)
 		if (write(logfd, in, strlen(in) + 1) < 0)
 			_exit(1);
 		for (c = table; c->prefix != NULL; c++)
-			if (strncmp(in, c->prefix, strlen(c->prefix)) == 0)
+			if (strncmp(in, c->prefix, strlen(c->prefix)) == 0 &&
+			    (c->has == NULL || strstr(in, c->has) != NULL))
 				break;
 		len = snprintf(out, sizeof(out), "%sContent-Length: %zu\r\n"
 		    "Connection: close\r\n\r\n%s", c->head, strlen(c->body),
@@ -380,6 +382,107 @@ START_TEST(find_pages)
 }
 END_TEST
 
+#define SAVED500	"HTTP/1.1 500 Internal Server Error\r\n" \
+	"Stripe-Should-Retry: false\r\n"
+#define ERR500		"{\"error\":{\"type\":\"api_error\",\"message\":\"x\"}}"
+#define EMPTY		"{\"object\":\"list\",\"has_more\":false,\"data\":[]}"
+#define OK200		"HTTP/1.1 200 OK\r\n"
+
+/* Invoices of stripe_invoice_item_once(), each failing its own way. */
+static const struct canned once[] = {
+	/* in_s: a failure saved without an item; the next key creates it. */
+	{ "POST /v1/invoiceitems", SAVED500, ERR500, "Idempotency-Key: in_s:sms\r" },
+	{ "GET /v1/invoiceitems?invoice=in_s&", OK200, EMPTY, NULL },
+	{ "POST /v1/invoiceitems", OK200, "{\"id\":\"ii_new\"}",
+	    "Idempotency-Key: in_s:sms:r1\r" },
+	/* in_a: a 500 saved after the item was made: found, not posted. */
+	{ "POST /v1/invoiceitems", SAVED500, ERR500, "Idempotency-Key: in_a:sms\r" },
+	{ "GET /v1/invoiceitems?invoice=in_a&", OK200, "{\"object\":\"list\","
+	    "\"has_more\":false,\"data\":[{\"id\":\"ii_made\",\"metadata\":"
+	    "{\"xsb_line\":\"in_a:sms\"}}]}", NULL },
+	/* in_p: a plain 500 (may not be saved): the same key, later. */
+	{ "POST /v1/invoiceitems", "HTTP/1.1 500 Internal Server Error\r\n",
+	    ERR500, "Idempotency-Key: in_p:sms\r" },
+	{ "GET /v1/invoiceitems?invoice=in_p&", OK200, EMPTY, NULL },
+	/* in_r: a refusal: never, and nothing read. */
+	{ "POST /v1/invoiceitems", "HTTP/1.1 400 Bad Request\r\n",
+	    "{\"error\":{\"code\":\"parameter_unknown\"}}",
+	    "Idempotency-Key: in_r:sms\r" },
+	/* in_x: every key has a saved failure. */
+	{ "POST /v1/invoiceitems", SAVED500, ERR500, "Idempotency-Key: in_x:sms" },
+	{ "GET /v1/invoiceitems?invoice=in_x&", OK200, EMPTY, NULL },
+	{ NULL, "HTTP/1.1 404 Not Found\r\n", "{}", NULL },
+};
+
+/* Runs stripe_invoice_item_once() for invoice's sms line. */
+static enum xerr
+item_once(const char *inv, struct json_object **out, struct stripe_reply *rep)
+{
+	struct buf	*form;
+	char		 key[64];
+	enum xerr	 rc;
+
+	snprintf(key, sizeof(key), "%s:sms", inv);
+	ck_assert_ptr_nonnull(form = buf_new(256));
+	ck_assert_int_eq(http_form_add(form, "invoice", inv), XERR_OK);
+	rc = stripe_invoice_item_once(http, &fcfg, inv, form, key, match_line,
+	    key, out, rep);
+	buf_free(form);
+	return rc;
+}
+
+/* Checks that the next request the fake read starts with start and has has. */
+static void
+next_is(const char *start, const char *has)
+{
+	const char	*head = fake_next();
+
+	ck_assert_msg(strncmp(head, start, strlen(start)) == 0 &&
+	    (has == NULL || strstr(head, has) != NULL), "got %.80s", head);
+}
+
+START_TEST(item_once_keys)
+{
+	struct json_object	*o = NULL;
+	struct stripe_reply	 rep;
+	int			 i;
+
+	fake_start(once);
+	ck_assert_int_eq(item_once("in_s", &o, &rep), XERR_OK);
+	ck_assert_str_eq(jsonx_str(o, "id"), "ii_new");
+	json_object_put(o);
+	next_is("POST /v1/invoiceitems", "Idempotency-Key: in_s:sms\r");
+	next_is("GET /v1/invoiceitems?invoice=in_s&limit=100 ", NULL);
+	/* The same parameters under the next key. */
+	next_is("POST /v1/invoiceitems", "Idempotency-Key: in_s:sms:r1\r");
+
+	ck_assert_int_eq(item_once("in_a", &o, &rep), XERR_OK);
+	ck_assert_str_eq(jsonx_str(o, "id"), "ii_made");
+	json_object_put(o);
+	next_is("POST /v1/invoiceitems", "Idempotency-Key: in_a:sms\r");
+	next_is("GET /v1/invoiceitems?invoice=in_a&", NULL);
+
+	ck_assert_int_eq(item_once("in_p", &o, &rep), XERR_UPSTREAM);
+	ck_assert_ptr_null(o);
+	next_is("POST /v1/invoiceitems", "Idempotency-Key: in_p:sms\r");
+	next_is("GET /v1/invoiceitems?invoice=in_p&", NULL);
+
+	ck_assert_int_eq(item_once("in_r", &o, &rep), XERR_UNPROCESSABLE);
+	ck_assert_str_eq(rep.code, "parameter_unknown");
+	next_is("POST /v1/invoiceitems", "Idempotency-Key: in_r:sms\r");
+
+	ck_assert_int_eq(item_once("in_x", &o, &rep), XERR_UNPROCESSABLE);
+	ck_assert_ptr_null(o);
+	for (i = 0; i < STRIPE_KEYS_MAX; i++) {
+		next_is("POST /v1/invoiceitems", "Idempotency-Key: in_x:sms");
+		next_is("GET /v1/invoiceitems?invoice=in_x&", NULL);
+	}
+	/* Nothing else was sent: the next request is this probe. */
+	ck_assert_int_eq(call("GET", "/v1/probe", &o, &rep), XERR_NOTFOUND);
+	next_is("GET /v1/probe", NULL);
+}
+END_TEST
+
 static Suite *
 stripe_suite(void)
 {
@@ -396,6 +499,7 @@ stripe_suite(void)
 	tcase_add_test(tc, call_replies);
 	tcase_add_test(tc, call_unreachable);
 	tcase_add_test(tc, find_pages);
+	tcase_add_test(tc, item_once_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }
