@@ -447,6 +447,11 @@ billing_stripe_fail(struct req *r, enum xerr rc,
 		    "%s: Stripe could not take the payment (code %s%s%s)",
 		    what, code, rep->decline_code[0] ? ", decline code " : "",
 		    rep->decline_code);
+	else if (rc == XERR_UNPROCESSABLE && rep->status >= 500)
+		req_error(r, XERR_UPSTREAM, "stripe_refused", "could not %s: "
+		    "Stripe failed while running the request (HTTP %ld) and "
+		    "answers the same to a retry; what it did shows once its "
+		    "webhook arrives", what, rep->status);
 	else if (rc == XERR_UNPROCESSABLE || rc == XERR_NOTFOUND)
 		req_error(r, XERR_UPSTREAM, "stripe_refused", "could not %s: "
 		    "Stripe refused the request (HTTP %ld, code %s); "
