@@ -117,14 +117,17 @@ SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHAREDIR)/sql \
-	    $(DESTDIR)$(SHAREDIR)/nginx $(DESTDIR)$(SYSTEMDDIR) \
-	    $(DESTDIR)$(SYSUSERSDIR)
+	    $(DESTDIR)$(SHAREDIR)/nginx $(DESTDIR)$(SHAREDIR)/monitoring \
+	    $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(PROGS) scripts/xsb-admin $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 sql/*.sql $(DESTDIR)$(SHAREDIR)/sql/
 	install -m 0755 scripts/migrate $(DESTDIR)$(SHAREDIR)/
 	install -m 0644 nginx/production.conf.in nginx/fastcgi.conf \
 	    nginx/admin-allow.conf nginx/metrics-allow.conf \
 	    $(DESTDIR)$(SHAREDIR)/nginx/
+	install -m 0644 scripts/monitoring/*.yml \
+	    scripts/monitoring/grafana-dashboard.json \
+	    $(DESTDIR)$(SHAREDIR)/monitoring/
 	install -m 0644 scripts/systemd/xswarm-billing.sysusers \
 	    $(DESTDIR)$(SYSUSERSDIR)/xswarm-billing.conf
 	install -m 0644 scripts/xswarm-billing.env.example $(DESTDIR)$(SHAREDIR)/

@@ -1,0 +1,72 @@
+// The monitoring we ship (scripts/monitoring/): Prometheus alerting rules that
+// promtool accepts and whose unit tests pass, a Grafana dashboard whose every
+// query is valid PromQL, and no rule or panel naming a metric the running
+// programs do not expose.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { request, closeHttp } from './lib/http.mjs';
+import { REPO_ROOT } from './lib/env.mjs';
+
+const DIR = path.join(REPO_ROOT, 'scripts/monitoring');
+const RULES = path.join(DIR, 'xswarm-billing.rules.yml');
+const DASHBOARD = JSON.parse(fs.readFileSync(path.join(DIR, 'grafana-dashboard.json'), 'utf8'));
+test.after(() => closeHttp());
+
+function promtool(args, cwd = DIR) {
+  const r = spawnSync('promtool', args, { cwd, encoding: 'utf8' });
+  assert.notEqual(r.error?.code, 'ENOENT', 'promtool is installed by scripts/install-deps (Debian package prometheus)');
+  return r;
+}
+
+// The queries of the dashboard with Grafana's variables given values.
+const dashboardExprs = () => DASHBOARD.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title,
+  expr: t.expr.replaceAll('$__rate_interval', '5m').replaceAll('$instance', '.*') })));
+
+test('M1 promtool accepts the alerting rules', () => {
+  const r = promtool(['check', 'rules', RULES]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /SUCCESS: \d+ rules found/);
+});
+
+test('M2 the rules\' unit tests pass (dead jobs, MariaDB down, Stripe errors, signatures, failed events)', () => {
+  const r = promtool(['test', 'rules', 'xswarm-billing.rules.test.yml']);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /SUCCESS/);
+});
+
+test('M3 every query of the Grafana dashboard is valid PromQL', () => {
+  assert.equal(DASHBOARD.uid, 'xswarm-billing');
+  const exprs = dashboardExprs();
+  assert.ok(exprs.length >= 10);
+  const ids = DASHBOARD.panels.map((p) => p.id);
+  assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
+  // As recording rules, promtool parses each query.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xsb-dash-'));
+  try {
+    const file = path.join(tmp, 'dashboard.rules.yml');
+    fs.writeFileSync(file, ['groups:', '  - name: dashboard', '    rules:',
+      ...exprs.map((e, i) => `      - record: xsb_dashboard_query_${i}\n        expr: ${JSON.stringify(e.expr)}`)].join('\n') + '\n');
+    const r = promtool(['check', 'rules', file], tmp);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('M4 every metric named by a rule or a panel is one /metrics exposes', async () => {
+  const r = await request('GET', '/metrics');
+  assert.equal(r.status, 200);
+  const exposed = new Set([...r.text.matchAll(/^(?:# TYPE )?(xsb_[a-z_]+)/gm)].map((m) => m[1]));
+  assert.ok(exposed.has('xsb_db_up'));
+  const named = new Set();
+  const rules = fs.readFileSync(RULES, 'utf8').replace(/^\s*#.*$/gm, ''); // comments name families loosely
+  for (const m of rules.matchAll(/\b(xsb_[a-z_]+)\b/g)) named.add(m[1]);
+  for (const e of dashboardExprs()) for (const m of e.expr.matchAll(/\b(xsb_[a-z_]+)\b/g)) named.add(m[1]);
+  named.delete('xsb_dashboard_query_'); // not a metric
+  assert.ok(named.size >= 10);
+  for (const n of named) assert.ok(exposed.has(n), `${n} is not exposed by /metrics`);
+});
