@@ -121,7 +121,7 @@ install: all
 	    $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(PROGS) scripts/xsb-admin $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 sql/*.sql $(DESTDIR)$(SHAREDIR)/sql/
-	install -m 0755 scripts/migrate $(DESTDIR)$(SHAREDIR)/
+	install -m 0755 scripts/migrate scripts/backup $(DESTDIR)$(SHAREDIR)/
 	install -m 0644 nginx/production.conf.in nginx/fastcgi.conf \
 	    nginx/admin-allow.conf nginx/metrics-allow.conf \
 	    $(DESTDIR)$(SHAREDIR)/nginx/

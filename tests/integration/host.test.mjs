@@ -46,7 +46,7 @@ test('H1 installed files: programs 0755, data 0644, nothing writable by group or
     assert.equal(mode & 0o022, 0, `${f} is writable by group or others (${mode.toString(8)})`);
     assert.equal(mode & 0o6000, 0, `${f} is set-user-id or set-group-id`);
     if (f.endsWith('/')) continue;
-    const exec = f.startsWith('usr/bin/') || f.endsWith('/migrate');
+    const exec = f.startsWith('usr/bin/') || f.endsWith('/migrate') || f.endsWith('/backup');
     assert.equal(mode, exec ? 0o755 : 0o644, `${f} mode ${mode.toString(8)}`);
   }
   for (const f of ['usr/share/xswarm-billing/nginx/admin-allow.conf', 'usr/share/xswarm-billing/nginx/metrics-allow.conf',
