@@ -34,7 +34,7 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-rec
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
-LIB_SRCS  = $(sort $(wildcard common/*.c))
+LIB_SRCS  = $(sort $(wildcard common/*/*.c))
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB	  = $(BUILD)/libxsb.a
 PROG_SRCS = $(sort $(wildcard cgi/*.c))

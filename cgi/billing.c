@@ -4,12 +4,12 @@
  */
 #include <stddef.h>
 
-#include "admin.h"
-#include "billing.h"
-#include "metrics.h"
-#include "req.h"
-#include "route.h"
-#include "server.h"
+#include "app/admin.h"
+#include "app/billing.h"
+#include "core/metrics.h"
+#include "core/req.h"
+#include "core/route.h"
+#include "core/server.h"
 
 /* GET /healthz is answered by server.c before routing. */
 static const struct route billing_routes[] = {

@@ -4,10 +4,10 @@
  */
 #include <stddef.h>
 
-#include "phone.h"
-#include "req.h"
-#include "route.h"
-#include "server.h"
+#include "domain/phone.h"
+#include "core/req.h"
+#include "core/route.h"
+#include "core/server.h"
 
 static const struct route phone_routes[] = {
 	{ "GET", "/api/phone/search", 0, phone_api_search },

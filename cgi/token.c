@@ -16,10 +16,10 @@
 
 #include <sodium.h>
 
-#include "cfg.h"
-#include "db.h"
-#include "jwt.h"
-#include "log.h"
+#include "core/cfg.h"
+#include "core/db.h"
+#include "core/jwt.h"
+#include "core/log.h"
 
 static void
 usage(void)

@@ -3,10 +3,10 @@
  */
 #include <stddef.h>
 
-#include "req.h"
-#include "route.h"
-#include "server.h"
-#include "webhook.h"
+#include "core/req.h"
+#include "core/route.h"
+#include "core/server.h"
+#include "app/webhook.h"
 
 static const struct route webhook_routes[] = {
 	{ "POST", "/stripe/webhook", 0, webhook_handle },

@@ -15,13 +15,13 @@
 
 #include <sodium.h>
 
-#include "cfg.h"
-#include "db.h"
-#include "http.h"
-#include "jobs.h"
-#include "log.h"
-#include "metrics.h"
-#include "worker.h"
+#include "core/cfg.h"
+#include "core/db.h"
+#include "core/http.h"
+#include "domain/jobs.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "app/worker.h"
 
 static volatile sig_atomic_t stop;
 

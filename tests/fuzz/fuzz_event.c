@@ -31,12 +31,12 @@
 
 #include "fuzz.h"
 
-#include "cfg.h"
-#include "ids.h"
-#include "jsonx.h"
-#include "req.h"
-#include "tiers.h"
-#include "webhook.h"
+#include "core/cfg.h"
+#include "core/ids.h"
+#include "core/jsonx.h"
+#include "core/req.h"
+#include "domain/tiers.h"
+#include "app/webhook.h"
 
 #define WALK_MAX_NODES	2000
 #define PATH_MAX_LEN	512

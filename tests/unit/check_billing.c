@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "billing.h"
-#include "crypto.h"
+#include "app/billing.h"
+#include "core/crypto.h"
 
 START_TEST(percent)
 {

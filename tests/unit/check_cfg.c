@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "stripe_version.h"
+#include "core/cfg.h"
+#include "core/stripe_version.h"
 
 #define SECRET_JWT	"0123456789abcdef0123456789abcdef-jwt"
 

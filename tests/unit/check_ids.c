@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ids.h"
+#include "core/ids.h"
 
 START_TEST(ids_user)
 {

@@ -7,7 +7,7 @@
 
 #include <json-c/json.h>
 
-#include "jsonx.h"
+#include "core/jsonx.h"
 
 START_TEST(jsonx_readers)
 {

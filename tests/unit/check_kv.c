@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
+#include "core/kv.h"
 
 static struct kv *
 parse_ok(const char *s)

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "cfg.h"
-#include "metrics.h"
+#include "core/buf.h"
+#include "core/cfg.h"
+#include "core/metrics.h"
 
 static char	 dir[64];
 static char	 path[128];

@@ -10,9 +10,9 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
-#include "crypto.h"
-#include "notify.h"
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "domain/notify.h"
 
 #define APP	"https://app.example.test/"	/* the trailing '/' is dropped */
 #define BILLING	"https://app.example.test/billing"

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfg.h"
-#include "req.h"
+#include "core/cfg.h"
+#include "core/req.h"
 
 struct mem {
 	const char	*in;

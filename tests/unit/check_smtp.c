@@ -19,8 +19,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "smtp.h"
+#include "core/cfg.h"
+#include "remote/smtp.h"
 
 static const struct {
 	const char	*addr;

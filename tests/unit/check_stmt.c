@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stmt.h"
-#include "xerr.h"
+#include "store/stmt.h"
+#include "core/xerr.h"
 
 START_TEST(stmt_table_complete)
 {
