@@ -4,7 +4,7 @@
  */
 #include <stddef.h>
 
-#include "domain/phone.h"
+#include "app/phone_api.h"
 #include "core/req.h"
 #include "core/route.h"
 #include "core/server.h"
@@ -14,7 +14,7 @@ static const struct route phone_routes[] = {
 	{ "POST", "/api/phone/provision", 0, phone_api_provision },
 	{ "DELETE", "/api/phone/release", 0, phone_api_release },
 	{ "GET", "/api/phone/details", 0, phone_api_details },
-	{ "POST", "/phone/status/", 1, phone_status_callback },
+	{ "POST", "/phone/status/", 1, phone_api_status_callback },
 };
 
 /* Dispatches r by method and path (404, 405 for others). */

@@ -1,6 +1,7 @@
 /*
- * phone: a user's Twilio number; the /api/phone/... handlers, Twilio's call
- * status callbacks, and the provisioning shared with xsb-worker.
+ * phone: a user's Twilio number: provisioning and release (shared by the
+ * /api/phone/... handlers of app/phone_api.h and by xsb-worker), our
+ * record of it, and the rules its inputs follow.
  *
  * A user holds at most one number.  users.phone_status is 'none' (no
  * number), 'provisioning' (a call holds the claim; phone_provisioned_at is
@@ -27,7 +28,6 @@
 
 struct db;
 struct http;
-struct req;
 
 #define PHONE_USER_ID_MAX	64
 #define PHONE_CLAIM_STALE	600	/* seconds; far above a claim's calls */
@@ -117,41 +117,5 @@ int		 phone_valid_contains(const char *s);	/* [0-9A-Za-z*]{2,10} */
  */
 int		 phone_parse_uint(const char *s, long long min, long long max,
 		    long long *out);
-
-/*
- * GET /api/phone/search?country=&area_code=&contains=&limit=: numbers
- * Twilio offers.  200 {"numbers":[...]}; 400 bad input; 401; 403
- * tier_not_eligible; 502 twilio_error.
- */
-void		 phone_api_search(struct req *r);
-
-/*
- * POST /api/phone/provision {area_code?, phone_number?}: 200 the number
- * now held; 400 bad input; 401; 403 tier_not_eligible; 404
- * no_number_available; 409 already_has_number or provisioning_in_progress;
- * 415; 502 twilio_error; 503.
- */
-void		 phone_api_provision(struct req *r);
-
-/*
- * DELETE /api/phone/release: 200 the number released; 401; 404 no_number;
- * 409 provisioning_in_progress; 502 twilio_error; 503.
- */
-void		 phone_api_release(struct req *r);
-
-/*
- * GET /api/phone/details: 200 our record with Twilio's view ("twilio":
- * null and a "warning" when Twilio cannot say); 401; 503.
- */
-void		 phone_api_details(struct req *r);
-
-/*
- * POST /phone/status/<user id>: Twilio's call status callback.  204 once
- * recorded (also for an unknown user, logged: Twilio cannot fix it);
- * 400 malformed form; 403 bad or missing X-Twilio-Signature; 404 a user
- * id that is no id; 415; 503 when the database fails (Twilio then logs
- * the failure; it does not retry a status callback by default).
- */
-void		 phone_status_callback(struct req *r);
 
 #endif
