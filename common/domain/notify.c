@@ -17,11 +17,9 @@
 #include "domain/notify.h"
 #include "domain/tiers.h"
 #include "remote/smtp.h"
-#include "app/worker.h"
 
 #define NOTIFY_SUBJECT_MAX	300		/* bytes, before encoding */
 #define NOTIFY_BODY_MAX		(32 * 1024)
-#define NOTIFY_MESSAGE_MAX	(64 * 1024)
 #define NOTIFY_LINE_MAX		998	/* RFC 5322 2.1.1, without CRLF */
 #define NOTIFY_WORD_LINE	76	/* RFC 2047 2: lines with encoded words */
 #define NOTIFY_NAME_MAX		63	/* a tag's field name */
@@ -173,7 +171,7 @@ static const struct {
 	  "{{billing_url}}\n"
 	  NOTIFY_SIGNATURE },
 
-	/* operator_*: sent to OPERATOR_EMAIL, about the user (notify_run). */
+	/* operator_*: sent to OPERATOR_EMAIL, about the user (worker_notify()). */
 	{ "operator_dispute_opened",
 	  "Dispute opened: {{amount|money}} by {{user_email}}",
 	  "Hello,\n"
@@ -828,196 +826,4 @@ notify_message(const struct notify_mail *m, struct buf *out)
 	    (rc = buf_append(out, m->body, blen)))
 		return rc;
 	return XERR_OK;
-}
-
-/*
- * Adds field <key>_name to the payload p: the display name of the tier in
- * field key ("AI Secretary" for ai_secretary).  Nothing is added for a
- * missing field or an unknown tier; the template says whether it is needed.
- */
-static enum xerr
-notify_tier_name(struct worker_ctx *w, struct json_object *p,
-    const char *key)
-{
-	struct tiers_row t;
-	const char	*tier;
-	char		 field[64];
-	enum xerr	 rc;
-
-	if ((tier = jsonx_str(p, key)) == NULL)
-		return XERR_OK;
-	if ((rc = tiers_load(w->db, tier, &t)) == XERR_NOTFOUND)
-		return XERR_OK;
-	if (rc != XERR_OK)
-		return rc;
-	snprintf(field, sizeof(field), "%s_name", key);
-	return jsonx_add_str(p, field, t.display_name) != 0 ? XERR_NOMEM :
-	    XERR_OK;
-}
-
-/*
- * Returns the time allowed for one SMTP transaction: HTTP_TIMEOUT_MS, but
- * at most half the job's lease, so a transaction always ends while this
- * worker still holds the job and no other worker can send it meanwhile.
- */
-static unsigned long
-notify_timeout(const struct cfg *cfg)
-{
-	unsigned long	 t = cfg->http_timeout_ms, cap;
-
-	cap = cfg->job_lease_seconds * 1000 / 2;
-	if (cap > 0 && t > cap)
-		t = cap;
-	return t;
-}
-
-enum xerr
-notify_run(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
-{
-	struct notify_text	 txt;
-	struct notify_mail	 m;
-	struct buf		*msg = NULL;
-	struct db_res		*res = NULL;
-	struct dbv		 a[7];
-	const char		*tmpl, *uid, *state, *email;
-	char			 msgid[NOTIFY_MSGID_SIZE];
-	char			 from[SMTP_ADDR_MAX + 1], to[SMTP_ADDR_MAX + 1];
-	long long		 tries = 0;
-	int			 unsure = 0, operator;
-	enum xerr		 rc;
-
-	memset(&txt, 0, sizeof(txt));
-	tmpl = jsonx_str(job->payload, "template");
-	if (!notify_template_known(tmpl)) {
-		snprintf(err, errsz, "unknown notification template %.64s",
-		    tmpl != NULL ? tmpl : "(none)");
-		return XERR_UNPROCESSABLE;
-	}
-	uid = job->user_id[0] != '\0' ? job->user_id :
-	    jsonx_str(job->payload, "user_id");
-	if (uid == NULL || uid[0] == '\0') {
-		snprintf(err, errsz, "notification %s without a user", tmpl);
-		return XERR_UNPROCESSABLE;
-	}
-	notify_message_id(job->dedupe_key, msgid);
-
-	/* Sent already (by a run that died before marking the job done). */
-	a[0] = DB_STR(job->dedupe_key);
-	if ((rc = db_query(w->db, STMT_NOTIFY_GET, a, 1, &res)))
-		goto fail;
-	if (db_res_rows(res) == 1) {
-		state = db_res_str(res, 0, 0);
-		if (state != NULL && strcmp(state, "sent") == 0) {
-			log_info("notify %s: %s was sent already; not sending "
-			    "it again", tmpl, msgid);
-			rc = XERR_OK;
-			goto fail;
-		}
-		if (state != NULL && strcmp(state, "sending") == 0)
-			tries = db_res_int(res, 0, 1, 0);
-	}
-	db_res_free(res);
-	res = NULL;
-
-	/* The address is the user's at send time, not at the cause. */
-	a[0] = DB_STR(uid);
-	if ((rc = db_query(w->db, STMT_NOTIFY_USER, a, 1, &res)))
-		goto fail;
-	email = db_res_rows(res) == 1 ? db_res_str(res, 0, 0) : NULL;
-	operator = strncmp(tmpl, "operator_", 9) == 0;
-	if (email == NULL || (!operator && !smtp_addr_ok(email))) {
-		snprintf(err, errsz, "notification %s: user %.64s %s", tmpl,
-		    uid, email == NULL ? "not found" :
-		    "has no usable e-mail address");
-		rc = XERR_UNPROCESSABLE;
-		goto fail;
-	}
-	snprintf(to, sizeof(to), "%s", email);
-	/* An operator's notification names the user and goes elsewhere. */
-	if (operator && jsonx_add_str(job->payload, "user_email", email)) {
-		rc = XERR_NOMEM;
-		goto fail;
-	}
-	db_res_free(res);
-	res = NULL;
-	if (operator && smtp_addr_spec(w->cfg->operator_email, to,
-	    sizeof(to))) {
-		snprintf(err, errsz, "OPERATOR_EMAIL holds no usable address");
-		rc = XERR_CONFIG;
-		goto fail;
-	}
-	if (smtp_addr_spec(w->cfg->smtp_from, from, sizeof(from))) {
-		/* A configuration to fix: retried, not dropped. */
-		snprintf(err, errsz, "SMTP_FROM holds no usable address");
-		rc = XERR_CONFIG;
-		goto fail;
-	}
-
-	if ((rc = notify_tier_name(w, job->payload, "old_tier")) ||
-	    (rc = notify_tier_name(w, job->payload, "new_tier")))
-		goto fail;
-	if ((rc = notify_render(tmpl, job->payload, w->cfg->app_url, &txt,
-	    err, errsz)))
-		goto fail;
-	if ((msg = buf_new(NOTIFY_MESSAGE_MAX)) == NULL) {
-		rc = XERR_NOMEM;
-		goto fail;
-	}
-	m.from = w->cfg->smtp_from;
-	m.to = to;
-	m.subject = txt.subject;
-	m.body = txt.body;
-	m.message_id = msgid;
-	m.date = (int64_t)time(NULL);
-	if ((rc = notify_message(&m, msg))) {
-		snprintf(err, errsz, "notification %s: the message cannot be "
-		    "built (%s)", tmpl, xerr_code(rc));
-		if (rc == XERR_BADREQ || rc == XERR_TOOBIG)
-			rc = XERR_UNPROCESSABLE;
-		goto fail;
-	}
-
-	/* From here until `sent` is written, a crash means "maybe sent". */
-	a[0] = DB_STR(job->dedupe_key);
-	a[1] = DB_STR(msgid);
-	a[2] = DB_STR(tmpl);
-	a[3] = DB_STR(uid);
-	a[4] = DB_STR(to);
-	a[5] = DB_STR(txt.subject);
-	a[6] = DB_INT(job->id);
-	if ((rc = db_exec(w->db, STMT_NOTIFY_BEGIN, a, 7, NULL, NULL)))
-		goto fail;
-	if (tries > 0)
-		log_warnx("notify %s: %s again: an earlier attempt (of %lld) "
-		    "may have reached the relay; the Message-ID is the same",
-		    tmpl, msgid, tries);
-	rc = smtp_send(w->cfg, from, to, buf_data(msg), buf_len(msg),
-	    notify_timeout(w->cfg), &unsure, err, errsz);
-	if (rc != XERR_OK) {
-		/* Left "sending" only when the relay may have taken it. */
-		a[0] = DB_STR(rc != XERR_UPSTREAM ? "failed" : unsure ?
-		    "sending" : "deferred");
-		a[1] = DB_STR(err);
-		a[2] = DB_STR(job->dedupe_key);
-		if (db_exec(w->db, STMT_NOTIFY_FAIL, a, 3, NULL, NULL))
-			log_warnx("notify %s: %s: failure not recorded", tmpl,
-			    msgid);
-		goto fail;
-	}
-	/*
-	 * Either record stops a second send: this row, or the job marked
-	 * done after we return.  Only when both writes are lost does the
-	 * job run again and send again (same Message-ID).
-	 */
-	a[0] = DB_STR(job->dedupe_key);
-	if (db_exec(w->db, STMT_NOTIFY_SENT, a, 1, NULL, NULL) != XERR_OK)
-		log_errorx("notify %s: %s sent but not recorded as sent",
-		    tmpl, msgid);
-	log_info("notify %s: sent %s to user %s", tmpl, msgid, uid);
-	rc = XERR_OK;
-fail:
-	db_res_free(res);
-	buf_free(msg);
-	notify_text_clear(&txt);
-	return rc;
 }

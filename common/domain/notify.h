@@ -3,9 +3,10 @@
  * worker from `notify` jobs (see docs/NOTIFICATIONS.md).
  *
  * A cause (a webhook event, the phone code) enqueues a job of kind notify
- * whose payload names a template and carries its fields; notify_run()
- * renders the template, addresses it to the user's current e-mail and
- * hands it to the relay (smtp.h).  The templates live in one table in
+ * whose payload names a template and carries its fields; the worker's
+ * runner (worker_notify() in app/worker.c) renders the template with
+ * notify_render(), addresses it to the user's current e-mail, puts it
+ * together with notify_message() and hands it to the relay (smtp.h).  The templates live in one table in
  * notify.c: a subject and a plain-text body with {{field}} tags, amounts
  * given in integer cents ({{x|money}}), dates in Unix seconds shown in UTC
  * ({{x|date}}: "24 November 2026"), and {{#x}}...{{/x}} / {{^x}}...{{/x}}
@@ -28,14 +29,12 @@
 #include "core/buf.h"
 #include "core/xerr.h"
 
-struct job;
-struct worker_ctx;
-
 #define NOTIFY_MSGID_DOMAIN	"xswarm-billing"
 /* "<" 64 hex "@xswarm-billing" ">" NUL */
 #define NOTIFY_MSGID_SIZE	(1 + 64 + 1 + sizeof(NOTIFY_MSGID_DOMAIN) + 1)
 #define NOTIFY_DATE_SIZE	40
 #define NOTIFY_FIELD_MAX	512	/* bytes of one field's value */
+#define NOTIFY_MESSAGE_MAX	(64 * 1024)	/* bytes of a whole message */
 
 /* A rendered message: both strings are the caller's (notify_text_clear()). */
 struct notify_text {
@@ -116,16 +115,5 @@ enum xerr	 notify_header(struct buf *out, const char *name,
  * address, a body not ending in CRLF; errors of buf_append().
  */
 enum xerr	 notify_message(const struct notify_mail *m, struct buf *out);
-
-/*
- * The worker's runner of notify jobs: sends the job's message once (see
- * above).  XERR_UNPROCESSABLE (permanent) for an unknown template, a
- * missing field, a user gone or without a usable address, a message the
- * relay refused for good; XERR_UPSTREAM (retried) when the relay could not
- * be reached or answered 4xx; database errors as they come.  err gets the
- * reason on failure.
- */
-enum xerr	 notify_run(struct worker_ctx *w, struct job *job, char *err,
-		    size_t errsz);
 
 #endif
