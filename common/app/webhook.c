@@ -1507,7 +1507,7 @@ wh_parse(struct wh_event *ev, const struct cfg *cfg, const char *payload,
 	ev->cfg = cfg;
 	ev->payload = payload;
 	ev->len = len;
-	if (req_json_parse(payload, len, &ev->root) != XERR_OK) {
+	if (jsonx_parse(payload, len, &ev->root) != XERR_OK) {
 		snprintf(errbuf, errsz, "body is not valid JSON");
 		return XERR_BADREQ;
 	}

@@ -10,6 +10,10 @@
 
 #include <json-c/json.h>
 
+#include "core/xerr.h"
+
+#define JSONX_DEPTH	32	/* deeper JSON input is rejected */
+
 /*
  * Sets the calling thread's locale to glibc's static "C" locale object.
  * json-c switches to a "C" numeric locale around every parse (duplocale,
@@ -54,5 +58,21 @@ int		 jsonx_add_str(struct json_object *obj, const char *key,
 /* Adds key: integer to obj. Returns 0 or -1. */
 int		 jsonx_add_int(struct json_object *obj, const char *key,
 		    int64_t v);
+
+/*
+ * Parses a JSON text (a request body, a reply of Stripe or Twilio, a
+ * stored payload): strict, valid UTF-8, at most JSONX_DEPTH deep, nothing
+ * after the value; no NUL (raw or \u0000), no integer outside int64, no
+ * key twice in one object.  On success *out is the root (caller puts it).
+ * XERR_BADREQ when malformed, XERR_NOMEM.
+ */
+enum xerr	 jsonx_parse(const char *s, size_t len,
+		    struct json_object **out);
+
+/*
+ * Returns the length of the valid UTF-8 sequence at s (avail bytes there),
+ * or 0: shortest form only, no surrogates, nothing above U+10FFFF.
+ */
+size_t		 jsonx_utf8_len(const unsigned char *s, size_t avail);
 
 #endif

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "core/buf.h"
+#include "core/jsonx.h"
 #include "core/log.h"
 #include "core/req.h"
 
@@ -155,202 +156,13 @@ req_is_type(const struct req *r, const char *mime)
 	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-/*
- * Returns the length of the valid UTF-8 sequence at s (avail bytes there),
- * or 0: shortest form only, no surrogates, nothing above U+10FFFF.
- */
-static size_t
-req_utf8_len(const unsigned char *s, size_t avail)
-{
-	size_t	 n, i;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (avail == 0)
-		return 0;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;	/* overlong */
-		else if (s[0] == 0xed)
-			hi = 0x9f;	/* surrogates */
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;	/* overlong */
-		else if (s[0] == 0xf4)
-			hi = 0x8f;	/* over U+10FFFF */
-	} else
-		return 0;
-	if (n > avail || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-/* Returns the number of object members in the tree below o. */
-static size_t
-req_json_members(struct json_object *o)
-{
-	size_t	 i, n = 0;
-
-	if (json_object_is_type(o, json_type_array)) {
-		for (i = 0; i < json_object_array_length(o); i++)
-			n += req_json_members(json_object_array_get_idx(o, i));
-	} else if (json_object_is_type(o, json_type_object)) {
-		json_object_object_foreach(o, key, val) {
-			(void)key;
-			n += 1 + req_json_members(val);
-		}
-	}
-	return n;
-}
-
-/*
- * Returns 1 when the n bytes at s are a number as RFC 8259 writes them.
- * json-c also takes "1.", "1.e5", "00", "-01" and "08.5".
- */
-static int
-req_json_number_ok(const char *s, size_t n)
-{
-	size_t	 i = 0, d;
-
-	if (i < n && s[i] == '-')
-		i++;
-	if (i < n && s[i] == '0')
-		i++;
-	else {
-		for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-			continue;
-		if (i == d)
-			return 0;
-	}
-	if (i < n && s[i] == '.') {
-		for (d = ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-			continue;
-		if (i == d)
-			return 0;
-	}
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		if (++i < n && (s[i] == '+' || s[i] == '-'))
-			i++;
-		for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-			continue;
-		if (i == d)
-			return 0;
-	}
-	return i == n;
-}
-
-/*
- * What json-c accepts but would read other than written, or should not
- * accept, in a text it has parsed: UTF-8 that is not the shortest form or
- * encodes a surrogate (it checks the byte pattern only), a raw control
- * character in a string, NaN and Infinity, a \u0000 escape (our strings
- * are C strings: "a\u0000b" would read as "a"), a number RFC 8259 does
- * not allow, an integer outside int64 (json-c saturates it), and a key
- * repeated in one object (json-c keeps the last).  Outside strings every
- * ':' ends one member, so fewer members in the tree means a repeat.
- * Returns 0 when none is there.
- */
-static int
-req_json_ambiguous(const char *s, size_t len, struct json_object *root)
-{
-	char	 num[24], *end;
-	size_t	 i, j, colons = 0;
-	int	 instr = 0;
-
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)s[i] >= 0x80) {
-			if ((j = req_utf8_len((const unsigned char *)s + i,
-			    len - i)) == 0)
-				return -1;
-			i += j - 1;
-		} else if (instr) {
-			if ((unsigned char)s[i] < 0x20)
-				return -1;
-			if (s[i] == '"')
-				instr = 0;
-			else if (s[i] == '\\' && i + 1 < len) {
-				if (s[i + 1] == 'u' && i + 5 < len &&
-				    memcmp(s + i + 2, "0000", 4) == 0)
-					return -1;
-				i++;
-			}
-		} else if (s[i] == '"')
-			instr = 1;
-		else if (s[i] == ':')
-			colons++;
-		else if (isalpha((unsigned char)s[i])) {
-			for (j = i; j < len && isalpha((unsigned char)s[j]); j++)
-				;
-			if (!((j - i == 4 && (memcmp(s + i, "true", 4) == 0 ||
-			    memcmp(s + i, "null", 4) == 0)) ||
-			    (j - i == 5 && memcmp(s + i, "false", 5) == 0)))
-				return -1;	/* NaN, Infinity */
-			i = j - 1;
-		} else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
-			for (j = i; j < len && strchr("-+.eE0123456789",
-			    s[j]) != NULL; j++)
-				;
-			if (!req_json_number_ok(s + i, j - i))
-				return -1;
-			if (memchr(s + i, '.', j - i) == NULL &&
-			    memchr(s + i, 'e', j - i) == NULL &&
-			    memchr(s + i, 'E', j - i) == NULL) {
-				if (j - i >= sizeof(num))
-					return -1;
-				memcpy(num, s + i, j - i);
-				num[j - i] = '\0';
-				errno = 0;
-				(void)strtoll(num, &end, 10);
-				if (errno != 0 || *end != '\0')
-					return -1;
-			}
-			i = j - 1;
-		}
-	}
-	return colons != req_json_members(root) ? -1 : 0;
-}
-
-enum xerr
-req_json_parse(const char *s, size_t len, struct json_object **out)
-{
-	struct json_tokener	*tok;
-	struct json_object	*obj;
-	enum xerr		 rc = XERR_BADREQ;
-
-	*out = NULL;
-	if (len > INT32_MAX || memchr(s, '\0', len) != NULL)
-		return XERR_BADREQ;
-	if ((tok = json_tokener_new_ex(REQ_JSON_DEPTH)) == NULL)
-		return XERR_NOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, s, (int)len);
-	if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success
-	    && json_tokener_get_parse_end(tok) == len &&
-	    req_json_ambiguous(s, len, obj) == 0) {
-		*out = obj;
-		rc = XERR_OK;
-	} else
-		json_object_put(obj);
-	json_tokener_free(tok);
-	return rc;
-}
-
 enum xerr
 req_json(const struct req *r, struct json_object **out)
 {
 	*out = NULL;
 	if (!req_is_type(r, "application/json"))
 		return XERR_MEDIATYPE;
-	return req_json_parse(r->body != NULL ? r->body : "", r->bodylen, out);
+	return jsonx_parse(r->body != NULL ? r->body : "", r->bodylen, out);
 }
 
 enum xerr
@@ -436,7 +248,7 @@ req_utf8_scrub(char *s)
 	size_t		 n, left = strlen(s);
 
 	while (left > 0) {
-		if ((n = req_utf8_len(p, left)) == 0)
+		if ((n = jsonx_utf8_len(p, left)) == 0)
 			n = 1, *p = '?';
 		p += n;
 		left -= n;

@@ -26,7 +26,6 @@ typedef int	(*req_read_fn)(void *io, char *buf, int n);
 typedef int	(*req_write_fn)(void *io, const char *buf, int n);
 
 #define REQ_ID_MAX	64
-#define REQ_JSON_DEPTH	32	/* deeper JSON input is rejected */
 
 struct req {
 	const struct cfg *cfg;		/* borrowed */
@@ -84,18 +83,12 @@ const char	*req_header(const struct req *r, const char *name);
 int		 req_is_type(const struct req *r, const char *mime);
 
 /*
- * Parses the body as JSON: strict, valid UTF-8, at most REQ_JSON_DEPTH
- * deep, nothing after the value; no NUL (raw or \u0000), no integer
- * outside int64, no key twice in one object.  *out is the root (caller
- * puts it).
+ * Parses the body as JSON with jsonx_parse() (strict; see core/jsonx.h).
+ * *out is the root (caller puts it).
  * XERR_MEDIATYPE when the content type is not application/json,
  * XERR_BADREQ when malformed.
  */
 enum xerr	 req_json(const struct req *r, struct json_object **out);
-
-/* Parses a JSON text the same way (for tests and stored payloads). */
-enum xerr	 req_json_parse(const char *s, size_t len,
-		    struct json_object **out);
 
 /*
  * Parses an application/x-www-form-urlencoded body.  *out: caller frees

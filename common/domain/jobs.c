@@ -8,7 +8,6 @@
 #include "domain/jobs.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "core/req.h"
 
 enum xerr
 jobs_enqueue(struct db *db, const char *kind, const char *dedupe_key,
@@ -97,7 +96,7 @@ jobs_claim(struct db *db, const struct cfg *cfg, const char *worker,
 	snprintf(job->user_id, sizeof(job->user_id), "%s", s ? s : "");
 	job->attempts = (int)db_res_int(res, 0, 5, 0) + 1;
 	s = db_res_str(res, 0, 4);
-	if (req_json_parse(s, db_res_len(res, 0, 4), &job->payload) !=
+	if (jsonx_parse(s, db_res_len(res, 0, 4), &job->payload) !=
 	    XERR_OK) {
 		log_errorx("job %lld: payload is not JSON", job->id);
 		job->payload = json_object_new_object();

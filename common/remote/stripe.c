@@ -5,7 +5,6 @@
 #include "core/http.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "core/req.h"
 #include "remote/stripe.h"
 
 #define STRIPE_URL_MAX		2048
@@ -162,7 +161,7 @@ stripe_call(struct http *h, const struct cfg *cfg, const char *method,
 	rep->status = resp.status;
 	rep->should_retry = stripe_header_bool(resp.should_retry);
 	rep->replayed = stripe_header_bool(resp.replayed) == 1;
-	if (req_json_parse(resp.body ? resp.body : "", resp.len, &obj) !=
+	if (jsonx_parse(resp.body ? resp.body : "", resp.len, &obj) !=
 	    XERR_OK || !json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
 		obj = NULL;

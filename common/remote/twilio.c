@@ -5,7 +5,6 @@
 #include "core/http.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "core/req.h"
 #include "remote/twilio.h"
 
 #define TWILIO_URL_MAX		8192
@@ -59,7 +58,7 @@ twilio_error_parse(long status, const char *body, size_t len,
 
 	memset(out, 0, sizeof(*out));
 	out->status = status;
-	if (body != NULL && len > 0 && req_json_parse(body, len, &obj) ==
+	if (body != NULL && len > 0 && jsonx_parse(body, len, &obj) ==
 	    XERR_OK && json_object_is_type(obj, json_type_object)) {
 		if (jsonx_int(obj, "code", &code) == 0)
 			out->code = (long)code;
@@ -197,7 +196,7 @@ twilio_call(struct http *h, const struct cfg *cfg, const char *method,
 			rc = XERR_OK;
 			goto out;
 		}
-		if (req_json_parse(resp.body, resp.len, &obj) != XERR_OK ||
+		if (jsonx_parse(resp.body, resp.len, &obj) != XERR_OK ||
 		    !json_object_is_type(obj, json_type_object)) {
 			snprintf(err->message, sizeof(err->message),
 			    "Twilio answered %ld without JSON", resp.status);

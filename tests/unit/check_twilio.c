@@ -16,7 +16,7 @@
 #include "core/cfg.h"
 #include "core/http.h"
 #include "loopback.h"
-#include "core/req.h"
+#include "core/jsonx.h"
 #include "remote/twilio.h"
 
 #define PN_A	"PN0123456789abcdef0123456789abcdef"
@@ -28,7 +28,7 @@ json(const char *s)
 {
 	struct json_object	*o;
 
-	ck_assert_int_eq(req_json_parse(s, strlen(s), &o), XERR_OK);
+	ck_assert_int_eq(jsonx_parse(s, strlen(s), &o), XERR_OK);
 	return o;
 }
 
