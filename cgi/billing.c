@@ -6,7 +6,7 @@
 
 #include "app/admin.h"
 #include "app/billing.h"
-#include "core/metrics.h"
+#include "app/metrics_http.h"
 #include "core/req.h"
 #include "core/route.h"
 #include "core/server.h"
@@ -32,7 +32,7 @@ static const struct route billing_routes[] = {
 	{ "POST", "/api/admin/subscriptions/", 1, admin_subscription_action },
 	{ "GET", "/api/admin/phone/orphans", 0, admin_phone_orphans },
 	{ "POST", "/api/admin/phone/repoint", 0, admin_phone_repoint },
-	{ "GET", "/metrics", 0, metrics_handle },
+	{ "GET", "/metrics", 0, metrics_http_handle },
 };
 
 /* Routes a request: 404 for an unknown path, 405 for a wrong method. */

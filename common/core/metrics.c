@@ -10,16 +10,12 @@
 #include <unistd.h>
 
 #include "core/buf.h"
-#include "core/db.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/req.h"
 
 #define METRICS_FILE_SIZE	4096
 /* "xsbm" and the layout version; bump the version with the layout. */
 #define METRICS_HEADER		UINT64_C(0x7873626d00000001)
-#define METRICS_TEXT_MAX	(1024 * 1024)
-#define METRICS_CTYPE		"text/plain; version=0.0.4; charset=utf-8"
 
 /* Outcome classes of an upstream call. */
 enum metrics_outcome {
@@ -265,7 +261,7 @@ metrics_label(struct buf *out, const char *value)
 }
 
 /* Appends the HELP and TYPE lines of a family. */
-static enum xerr
+enum xerr
 metrics_family(struct buf *out, const char *name, const char *type,
     const char *help)
 {
@@ -277,7 +273,7 @@ metrics_family(struct buf *out, const char *name, const char *type,
  * Appends `name{k1="v1",...} value`: labels holds n name/value pairs
  * (values escaped here; NULL is ""), value is the sample as text.
  */
-static enum xerr
+enum xerr
 metrics_sample(struct buf *out, const char *name, const char *const *labels,
     size_t n, const char *value)
 {
@@ -297,7 +293,7 @@ metrics_sample(struct buf *out, const char *name, const char *const *labels,
 }
 
 /* Appends a sample whose value is a count. */
-static enum xerr
+enum xerr
 metrics_sample_u(struct buf *out, const char *name, const char *const *labels,
     size_t n, uint64_t v)
 {
@@ -308,7 +304,7 @@ metrics_sample_u(struct buf *out, const char *name, const char *const *labels,
 }
 
 /* Appends a sample whose value is microseconds, as seconds. */
-static enum xerr
+enum xerr
 metrics_sample_s(struct buf *out, const char *name, const char *const *labels,
     size_t n, uint64_t usec)
 {
@@ -418,161 +414,3 @@ metrics_render_counters(struct buf *out)
 }
 
 #undef LOAD
-
-/*
- * One family counted in the database: stmt's rows give the label values
- * (columns 0 .. nlabels-1) and, in column col, the value.
- */
-struct metrics_q {
-	const char	*name;
-	const char	*type;
-	const char	*help;
-	const char	*labels[2];
-	size_t		 nlabels;
-	size_t		 col;
-	const char	*only;		/* rows whose column 1 is this, or all */
-};
-
-/* Appends one family of the rows of res. */
-static enum xerr
-metrics_rows(struct buf *out, const struct metrics_q *q,
-    const struct db_res *res)
-{
-	const char	*lb[4];
-	size_t		 i, l;
-	enum xerr	 rc;
-
-	if ((rc = metrics_family(out, q->name, q->type, q->help)))
-		return rc;
-	for (i = 0; i < db_res_rows(res); i++) {
-		if (q->only != NULL && (db_res_str(res, i, 1) == NULL ||
-		    strcmp(db_res_str(res, i, 1), q->only) != 0))
-			continue;
-		for (l = 0; l < q->nlabels; l++) {
-			lb[2 * l] = q->labels[l];
-			lb[2 * l + 1] = db_res_str(res, i, l);
-		}
-		if ((rc = metrics_sample(out, q->name, lb, q->nlabels,
-		    db_res_str(res, i, q->col))))
-			return rc;
-	}
-	return XERR_OK;
-}
-
-static const struct metrics_q metrics_events[] = {
-	{ "xsb_stripe_events", "gauge", "Stripe events stored, by type and "
-	  "outcome (processed, ignored, unmatched, stale, failed).",
-	  { "type", "status" }, 2, 2 },
-};
-
-static const struct metrics_q metrics_jobs[] = {
-	{ "xsb_jobs", "gauge", "Jobs of the outbox not done yet, by kind "
-	  "and state (pending, running, dead); absent means none.",
-	  { "kind", "state" }, 2, 2 },
-	{ "xsb_jobs_oldest_age_seconds", "gauge", "Age of the oldest job of "
-	  "each kind and state, since it was enqueued.",
-	  { "kind", "state" }, 2, 3 },
-	{ "xsb_jobs_due", "gauge", "Pending jobs whose time has come, not "
-	  "claimed yet.", { "kind", "state" }, 2, 4, "pending" },
-	{ "xsb_jobs_due_lag_seconds", "gauge", "How long the oldest due "
-	  "pending job has waited for a worker.", { "kind", "state" }, 2, 5,
-	  "pending" },
-};
-
-static const struct metrics_q metrics_notifications[] = {
-	{ "xsb_notifications", "gauge", "E-mail notifications by template "
-	  "and state (sending, sent, failed).",
-	  { "template", "state" }, 2, 2 },
-};
-
-/*
- * Runs s and appends its families.  *qrc is the query's result: a query
- * that fails is logged and its families left out.
- */
-static enum xerr
-metrics_query(struct db *db, struct buf *out, enum stmt s,
-    const struct metrics_q *qs, size_t n, enum xerr *qrc)
-{
-	struct db_res	*res = NULL;
-	size_t		 i;
-	enum xerr	 rc = XERR_OK;
-
-	if ((*qrc = db_query(db, s, NULL, 0, &res)) != XERR_OK) {
-		log_warnx("metrics: %s failed; its series are left out",
-		    stmt_name(s));
-		return XERR_OK;
-	}
-	for (i = 0; i < n && rc == XERR_OK; i++)
-		rc = metrics_rows(out, &qs[i], res);
-	db_res_free(res);
-	return rc;
-}
-
-#define NQ(a)	(sizeof(a) / sizeof((a)[0]))
-
-/*
- * Appends the families counted in MariaDB: events, then jobs, then
- * notifications.
- */
-enum xerr
-metrics_render_db(struct db *db, struct buf *out)
-{
-	enum xerr	 rc, qrc;
-
-	if ((rc = metrics_query(db, out, STMT_METRICS_EVENTS, metrics_events,
-	    NQ(metrics_events), &qrc)) != XERR_OK)
-		return rc;
-	if (qrc != XERR_OK)
-		return qrc;
-	if ((rc = metrics_query(db, out, STMT_METRICS_JOBS, metrics_jobs,
-	    NQ(metrics_jobs), &qrc)) != XERR_OK)
-		return rc;
-	return metrics_query(db, out, STMT_METRICS_NOTIFICATIONS,
-	    metrics_notifications, NQ(metrics_notifications), &qrc);
-}
-
-#undef NQ
-
-/*
- * GET /metrics: 200 with every family, the database's left out (and
- * xsb_db_up 0) when it is away; 500 when the text outgrows its cap.
- */
-void
-metrics_handle(struct req *r)
-{
-	struct buf	*out = NULL;
-	struct timespec	 t0, t1;
-	uint64_t	 usec;
-	enum xerr	 rc;
-	int		 db_up;
-
-	if ((out = buf_new(METRICS_TEXT_MAX)) == NULL) {
-		req_error(r, XERR_NOMEM, NULL, "out of memory");
-		return;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = metrics_render_db(r->db, out);
-	db_up = rc == XERR_OK;
-	if (rc == XERR_TOOBIG || rc == XERR_NOMEM)
-		goto fail;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	usec = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
-	    (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000);
-	if ((rc = metrics_family(out, "xsb_db_up", "gauge", "1 when MariaDB "
-	    "answered this scrape's queries.")) ||
-	    (rc = metrics_sample_u(out, "xsb_db_up", NULL, 0,
-	    (uint64_t)db_up)) ||
-	    (rc = metrics_family(out, "xsb_metrics_db_seconds", "gauge",
-	    "Time this scrape spent in MariaDB.")) ||
-	    (rc = metrics_sample_s(out, "xsb_metrics_db_seconds", NULL, 0,
-	    usec)) ||
-	    (rc = metrics_render_counters(out)))
-		goto fail;
-	req_reply(r, 200, METRICS_CTYPE, NULL, buf_data(out), buf_len(out));
-	buf_free(out);
-	return;
-fail:
-	buf_free(out);
-	req_error(r, XERR_INTERNAL, NULL, "metrics do not fit in %d bytes",
-	    METRICS_TEXT_MAX);
-}

@@ -1,5 +1,6 @@
 /*
- * metrics: GET /metrics, in Prometheus' text format 0.0.4.
+ * metrics: the counters of the processes, and the writers of Prometheus'
+ * text format 0.0.4 that GET /metrics (app/metrics_http.h) answers in.
  *
  * Two kinds of series.  What the database knows (stored Stripe events by
  * type and status, the job queue by kind and state, notifications by
@@ -24,14 +25,13 @@
 #ifndef METRICS_H
 #define METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/cfg.h"
 #include "core/xerr.h"
 
 struct buf;
-struct db;
-struct req;
 
 /* Counters of events.  Append only: the position is the slot. */
 enum metrics_counter {
@@ -92,23 +92,29 @@ uint64_t	 metrics_get(enum metrics_counter c);
 enum xerr	 metrics_render_counters(struct buf *out);
 
 /*
- * Appends the series counted in the database to out.  A query that fails
- * leaves its series out; XERR_DB_GONE (and the like) is returned only
- * when the first query fails, and then nothing was appended.
- */
-enum xerr	 metrics_render_db(struct db *db, struct buf *out);
-
-/*
  * Appends to out a label value escaped as the text format requires
  * (backslash, double quote and newline).
  */
 enum xerr	 metrics_label(struct buf *out, const char *value);
 
+/* Appends the HELP and TYPE lines of a family. */
+enum xerr	 metrics_family(struct buf *out, const char *name,
+		    const char *type, const char *help);
+
 /*
- * GET /metrics (xsb-billing; nginx lets only loopback in).  Answers 200
- * text/plain with every series, xsb_db_up 0 and the shared counters when
- * the database is away; 500 when the text does not fit in memory.
+ * Appends the sample `name{k1="v1",...} value`: labels holds n name/value
+ * pairs (values escaped here; NULL is ""), value is the sample as text
+ * (NULL or "" is 0).  Errors of buf_append().
  */
-void		 metrics_handle(struct req *r);
+enum xerr	 metrics_sample(struct buf *out, const char *name,
+		    const char *const *labels, size_t n, const char *value);
+
+/* Appends a sample whose value is a count. */
+enum xerr	 metrics_sample_u(struct buf *out, const char *name,
+		    const char *const *labels, size_t n, uint64_t v);
+
+/* Appends a sample whose value is microseconds, as seconds. */
+enum xerr	 metrics_sample_s(struct buf *out, const char *name,
+		    const char *const *labels, size_t n, uint64_t usec);
 
 #endif
