@@ -10,6 +10,7 @@
 #include "core/req.h"
 #include "core/route.h"
 #include "core/server.h"
+#include "store/stmt.h"
 
 /* GET /healthz is answered by server.c before routing. */
 static const struct route billing_routes[] = {
@@ -46,5 +47,6 @@ billing_handle(struct req *r)
 int
 main(int argc, char *argv[])
 {
-	return server_main("billing", argc, argv, billing_handle);
+	return server_main("billing", argc, argv, stmt_table(),
+	    billing_handle);
 }

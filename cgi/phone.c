@@ -8,6 +8,7 @@
 #include "core/req.h"
 #include "core/route.h"
 #include "core/server.h"
+#include "store/stmt.h"
 
 static const struct route phone_routes[] = {
 	{ "GET", "/api/phone/search", 0, phone_api_search },
@@ -29,5 +30,5 @@ phone_route(struct req *r)
 int
 main(int argc, char *argv[])
 {
-	return server_main("phone", argc, argv, phone_route);
+	return server_main("phone", argc, argv, stmt_table(), phone_route);
 }

@@ -20,6 +20,7 @@
 #include "core/http.h"
 #include "domain/jobs.h"
 #include "core/log.h"
+#include "store/stmt.h"
 #include "core/metrics.h"
 #include "app/worker.h"
 
@@ -69,8 +70,8 @@ main(int argc, char *argv[])
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(w.id, sizeof(w.id), "%s:%ld", host, (long)getpid());
-	if (db_open(cfg, &w.db) != XERR_OK || http_open(cfg, &w.http) !=
-	    XERR_OK)
+	if (db_open(cfg, stmt_table(), &w.db) != XERR_OK ||
+	    http_open(cfg, &w.http) != XERR_OK)
 		log_fatalx("out of memory at start");
 
 	memset(&sa, 0, sizeof(sa));

@@ -7,6 +7,7 @@
 #include "core/jwt.h"
 #include "core/log.h"
 #include "core/req.h"
+#include "store/stmt.h"
 
 /* Verifies r's bearer token into *c; returns 0, or -1 after a 401. */
 static int

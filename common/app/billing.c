@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "domain/money.h"
 #include "core/req.h"
+#include "store/stmt.h"
 #include "remote/stripe.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"

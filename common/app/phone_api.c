@@ -15,6 +15,7 @@
 #include "core/kv.h"
 #include "core/log.h"
 #include "core/req.h"
+#include "store/stmt.h"
 #include "domain/phone.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"

@@ -14,6 +14,7 @@
 #include "domain/jobs.h"
 #include "core/jsonx.h"
 #include "core/log.h"
+#include "store/stmt.h"
 #include "core/metrics.h"
 #include "core/req.h"
 #include "remote/stripe_sig.h"
@@ -1960,7 +1961,7 @@ wh_committer(void *arg)
 	jsonx_thread_init();
 	max = cfg->webhook_batch_max < WH_BATCH_LIMIT ?
 	    cfg->webhook_batch_max : WH_BATCH_LIMIT;
-	if (db_open(cfg, &db) != XERR_OK ||
+	if (db_open(cfg, stmt_table(), &db) != XERR_OK ||
 	    (rows = calloc(WH_BATCH_LIMIT * 9, sizeof(*rows))) == NULL)
 		log_fatalx("out of memory at start");
 	for (;;) {

@@ -11,6 +11,7 @@
 #include "domain/jobs.h"
 #include "core/jsonx.h"
 #include "core/log.h"
+#include "store/stmt.h"
 #include "domain/money.h"
 #include "domain/phone.h"
 #include "domain/notify.h"

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,11 +13,13 @@
 #define DB_CELL_INIT	256	/* first buffer size for a result column */
 #define DB_MAX_COLS	64
 #define DB_MAX_ROWS	100000	/* a query reading more is a bug */
+#define DB_NO_STMT	UINT_MAX	/* a failure of no statement: "?" */
 
 struct db {
 	const struct cfg	*cfg;
+	const struct db_stmts	*stmts;
 	MYSQL			*m;		/* NULL when disconnected */
-	MYSQL_STMT		*st[STMT__MAX];
+	MYSQL_STMT		**st;		/* stmts->n, NULL until prepared */
 	int			 in_txn;
 };
 
@@ -71,7 +74,7 @@ db_disconnect(struct db *db)
 {
 	size_t	 i;
 
-	for (i = 0; i < STMT__MAX; i++) {
+	for (i = 0; i < db->stmts->n; i++) {
 		if (db->st[i] != NULL)
 			mysql_stmt_close(db->st[i]);
 		db->st[i] = NULL;
@@ -127,14 +130,19 @@ db_library_init(void)
 }
 
 enum xerr
-db_open(const struct cfg *cfg, struct db **out)
+db_open(const struct cfg *cfg, const struct db_stmts *stmts, struct db **out)
 {
 	struct db	*db;
 
 	*out = NULL;
 	if ((db = calloc(1, sizeof(*db))) == NULL)
 		return XERR_NOMEM;
+	if ((db->st = calloc(stmts->n, sizeof(*db->st))) == NULL) {
+		free(db);
+		return XERR_NOMEM;
+	}
 	db->cfg = cfg;
+	db->stmts = stmts;
 	*out = db;
 	return XERR_OK;
 }
@@ -145,6 +153,7 @@ db_close(struct db *db)
 	if (db == NULL)
 		return;
 	db_disconnect(db);
+	free(db->st);
 	free(db);
 }
 
@@ -154,7 +163,7 @@ db_ping(struct db *db)
 	struct db_res	*res = NULL;
 	enum xerr	 rc;
 
-	rc = db_query(db, STMT_PING, NULL, 0, &res);
+	rc = db_query(db, db->stmts->ping, NULL, 0, &res);
 	db_res_free(res);
 	return rc;
 }
@@ -167,14 +176,14 @@ db_in_txn(const struct db *db)
 
 /* Notes a failure on the connection; a lost connection is dropped. */
 static enum xerr
-db_fail(struct db *db, enum stmt s, unsigned int e, const char *msg)
+db_fail(struct db *db, unsigned int s, unsigned int e, const char *msg)
 {
 	enum xerr	 rc = db_map(e);
 
 	if (rc == XERR_DUP)
-		log_debug("db: %s: duplicate key", stmt_name(s));
+		log_debug("db: %s: duplicate key", db->stmts->name(s));
 	else
-		log_warnx("db: %s: %u %s", stmt_name(s), e, msg);
+		log_warnx("db: %s: %u %s", db->stmts->name(s), e, msg);
 	if (rc == XERR_DB_GONE)
 		db_disconnect(db);
 	return rc;
@@ -191,12 +200,12 @@ db_begin(struct db *db)
 		return rc;
 	if (mysql_real_query(db->m, "START TRANSACTION", 17) != 0) {
 		/* Nothing was done yet: one reconnect is safe. */
-		rc = db_fail(db, STMT__MAX, mysql_errno(db->m),
+		rc = db_fail(db, DB_NO_STMT, mysql_errno(db->m),
 		    mysql_error(db->m));
 		if (rc != XERR_DB_GONE || (rc = db_connect(db)) != XERR_OK)
 			return rc;
 		if (mysql_real_query(db->m, "START TRANSACTION", 17) != 0)
-			return db_fail(db, STMT__MAX, mysql_errno(db->m),
+			return db_fail(db, DB_NO_STMT, mysql_errno(db->m),
 			    mysql_error(db->m));
 	}
 	db->in_txn = 1;
@@ -210,7 +219,7 @@ db_commit(struct db *db)
 		return XERR_INTERNAL;
 	db->in_txn = 0;
 	if (mysql_commit(db->m) != 0)
-		return db_fail(db, STMT__MAX, mysql_errno(db->m),
+		return db_fail(db, DB_NO_STMT, mysql_errno(db->m),
 		    mysql_error(db->m));
 	return XERR_OK;
 }
@@ -222,7 +231,7 @@ db_commit_chain(struct db *db)
 		return XERR_INTERNAL;
 	if (mysql_real_query(db->m, "COMMIT AND CHAIN", 16) != 0) {
 		db->in_txn = 0;
-		return db_fail(db, STMT__MAX, mysql_errno(db->m),
+		return db_fail(db, DB_NO_STMT, mysql_errno(db->m),
 		    mysql_error(db->m));
 	}
 	return XERR_OK;
@@ -232,15 +241,15 @@ void
 db_rollback(struct db *db)
 {
 	if (db->m != NULL && db->in_txn && mysql_rollback(db->m) != 0)
-		db_fail(db, STMT__MAX, mysql_errno(db->m), mysql_error(db->m));
+		db_fail(db, DB_NO_STMT, mysql_errno(db->m), mysql_error(db->m));
 	db->in_txn = 0;
 }
 
 /* Returns the prepared statement s, preparing it on first use. */
 static enum xerr
-db_prepare(struct db *db, enum stmt s, MYSQL_STMT **out)
+db_prepare(struct db *db, unsigned int s, MYSQL_STMT **out)
 {
-	const char	*sql = stmt_sql(s);
+	const char	*sql = db->stmts->sql(s);
 	MYSQL_STMT	*st;
 	enum xerr	 rc;
 
@@ -267,7 +276,7 @@ db_prepare(struct db *db, enum stmt s, MYSQL_STMT **out)
 
 /* Binds args and executes; returns the statement through *out. */
 static enum xerr
-db_run(struct db *db, enum stmt s, const struct dbv *args, size_t nargs,
+db_run(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
     MYSQL_STMT **out, unsigned int *errnum)
 {
 	MYSQL_BIND	 bind[32];
@@ -285,7 +294,7 @@ db_run(struct db *db, enum stmt s, const struct dbv *args, size_t nargs,
 		return rc;
 	}
 	if (mysql_stmt_param_count(st) != nargs) {
-		log_errorx("db: %s: %lu parameters, %zu given", stmt_name(s),
+		log_errorx("db: %s: %lu parameters, %zu given", db->stmts->name(s),
 		    mysql_stmt_param_count(st), nargs);
 		return XERR_INTERNAL;
 	}
@@ -334,7 +343,7 @@ db_may_retry(const struct db *db, enum xerr rc, unsigned int e, int is_read)
 }
 
 enum xerr
-db_exec(struct db *db, enum stmt s, const struct dbv *args, size_t nargs,
+db_exec(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
     uint64_t *affected, uint64_t *insert_id)
 {
 	MYSQL_STMT	*st;
@@ -363,7 +372,7 @@ db_exec(struct db *db, enum stmt s, const struct dbv *args, size_t nargs,
 }
 
 enum xerr
-db_exec_rows(struct db *db, enum stmt s, const struct dbv *args,
+db_exec_rows(struct db *db, unsigned int s, const struct dbv *args,
     size_t nargs, size_t nrows)
 {
 	MYSQL_BIND	 bind[32];
@@ -384,7 +393,7 @@ db_exec_rows(struct db *db, enum stmt s, const struct dbv *args,
 	if ((rc = db_prepare(db, s, &st)) != XERR_OK)
 		return rc;
 	if (mysql_stmt_param_count(st) != nargs) {
-		log_errorx("db: %s: %lu parameters, %zu given", stmt_name(s),
+		log_errorx("db: %s: %lu parameters, %zu given", db->stmts->name(s),
 		    mysql_stmt_param_count(st), nargs);
 		return XERR_INTERNAL;
 	}
@@ -410,7 +419,7 @@ db_exec_rows(struct db *db, enum stmt s, const struct dbv *args,
 			}
 			if (type != DBV_NULL && v->type != type) {
 				log_errorx("db: %s: column %zu mixes types",
-				    stmt_name(s), c);
+				    db->stmts->name(s), c);
 				rc = XERR_INTERNAL;
 				goto out;
 			}
@@ -513,7 +522,7 @@ db_res_push(struct db_res *res, MYSQL_STMT *st, MYSQL_BIND *bind,
 
 /* Reads every row of the executed statement st into a new result. */
 static enum xerr
-db_fetch(struct db *db, enum stmt s, MYSQL_STMT *st, struct db_res **out)
+db_fetch(struct db *db, unsigned int s, MYSQL_STMT *st, struct db_res **out)
 {
 	struct db_res	*res = NULL;
 	MYSQL_BIND	 bind[DB_MAX_COLS];
@@ -571,7 +580,7 @@ out:
 }
 
 enum xerr
-db_query(struct db *db, enum stmt s, const struct dbv *args, size_t nargs,
+db_query(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
     struct db_res **out)
 {
 	MYSQL_STMT	*st;

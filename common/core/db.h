@@ -1,8 +1,10 @@
 /*
  * db: MariaDB through Connector/C, prepared statements only.
  *
- * Every statement lives in the table of stmt.c, named by an enum stmt.  A
- * statement is prepared on first use and reused for the life of the
+ * The statements are not ours to know: a handle runs those of the table
+ * it is opened with (struct db_stmts; the project's is store/stmt.h's
+ * stmt_table()), each named by its number there.  A statement is prepared
+ * on first use and reused for the life of the
  * connection.  Arguments are bound from an array of struct dbv; results are
  * read into a struct db_res whose cells are strings (NULL for SQL NULL).
  *
@@ -18,11 +20,23 @@
 #include <stdint.h>
 
 #include "core/cfg.h"
-#include "store/stmt.h"
 #include "core/xerr.h"
 
 struct db;
 struct db_res;
+
+/*
+ * A table of statements, numbered from 0: sql(i) is the SQL of statement
+ * i (NULL when i is no statement), name(i) its name for the log ("?"
+ * when none), ping the statement db_ping() runs.  Borrowed: it must
+ * outlive every handle opened with it.
+ */
+struct db_stmts {
+	size_t		   n;
+	unsigned int	   ping;
+	const char	*(*sql)(unsigned int i);
+	const char	*(*name)(unsigned int i);
+};
 
 enum dbv_type {
 	DBV_NULL = 0,
@@ -51,11 +65,13 @@ struct dbv	 db_str(const char *s);
 void		 db_library_init(void);
 
 /*
- * Returns a handle that connects using cfg (borrowed, must outlive the
- * handle) on first use, so a program starts while MariaDB is down.
- * Caller frees with db_close().  XERR_NOMEM.
+ * Returns a handle that runs the statements of stmts and connects using
+ * cfg (both borrowed, must outlive the handle) on first use, so a program
+ * starts while MariaDB is down.  Caller frees with db_close().
+ * XERR_NOMEM.
  */
-enum xerr	 db_open(const struct cfg *cfg, struct db **out);
+enum xerr	 db_open(const struct cfg *cfg, const struct db_stmts *stmts,
+		    struct db **out);
 
 /* Closes the connection and its statements. NULL is a no-op. */
 void		 db_close(struct db *db);
@@ -85,8 +101,9 @@ int		 db_in_txn(const struct db *db);
  * XERR_DUP on a duplicate key, XERR_DEADLOCK on deadlock or lock wait
  * timeout, XERR_DB_GONE, XERR_DB.
  */
-enum xerr	 db_exec(struct db *db, enum stmt s, const struct dbv *args,
-		    size_t nargs, uint64_t *affected, uint64_t *insert_id);
+enum xerr	 db_exec(struct db *db, unsigned int s,
+		    const struct dbv *args, size_t nargs, uint64_t *affected,
+		    uint64_t *insert_id);
 
 /*
  * Runs statement s (one that returns no rows) once for each of nrows rows
@@ -95,15 +112,15 @@ enum xerr	 db_exec(struct db *db, enum stmt s, const struct dbv *args,
  * Only inside a transaction: on an error some rows may have been applied,
  * and the caller rolls back.  Errors as db_exec.
  */
-enum xerr	 db_exec_rows(struct db *db, enum stmt s,
+enum xerr	 db_exec_rows(struct db *db, unsigned int s,
 		    const struct dbv *args, size_t nargs, size_t nrows);
 
 /*
  * Runs a statement that returns rows, read completely.  On success *out is
  * set (caller frees with db_res_free()).
  */
-enum xerr	 db_query(struct db *db, enum stmt s, const struct dbv *args,
-		    size_t nargs, struct db_res **out);
+enum xerr	 db_query(struct db *db, unsigned int s,
+		    const struct dbv *args, size_t nargs, struct db_res **out);
 
 /* Frees a result. NULL is a no-op. */
 void		 db_res_free(struct db_res *res);

@@ -122,7 +122,8 @@ server_serve(const struct cfg *cfg, struct db *db, struct http *http,
 
 /* The accept loop of one pool process. Never returns. */
 static void
-server_child(const struct cfg *cfg, int fd, server_handler handle)
+server_child(const struct cfg *cfg, const struct db_stmts *stmts, int fd,
+    server_handler handle)
 {
 	FCGX_Request	 fr;
 	struct db	*db = NULL;
@@ -143,7 +144,8 @@ server_child(const struct cfg *cfg, int fd, server_handler handle)
 	sigaddset(&term, SIGINT);
 
 	jsonx_thread_init();
-	if (db_open(cfg, &db) != XERR_OK || http_open(cfg, &http) != XERR_OK)
+	if (db_open(cfg, stmts, &db) != XERR_OK ||
+	    http_open(cfg, &http) != XERR_OK)
 		log_fatalx("out of memory at start");
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, fd, 0) != 0)
 		log_fatalx("FCGX_Init failed");
@@ -169,6 +171,7 @@ server_child(const struct cfg *cfg, int fd, server_handler handle)
 /* What each request thread of a threaded process needs. */
 struct server_thread {
 	const struct cfg	*cfg;
+	const struct db_stmts	*stmts;
 	int			 fd;
 	server_handler		 handle;
 };
@@ -187,7 +190,7 @@ server_thread_main(void *arg)
 
 	pthread_setname_np(pthread_self(), "xsb-request");
 	jsonx_thread_init();
-	if (db_open(t->cfg, &db) != XERR_OK ||
+	if (db_open(t->cfg, t->stmts, &db) != XERR_OK ||
 	    http_open(t->cfg, &http) != XERR_OK ||
 	    FCGX_InitRequest(&fr, t->fd, 0) != 0)
 		log_fatalx("out of memory at start");
@@ -210,8 +213,8 @@ server_thread_main(void *arg)
  * after the grace period).  Never returns.
  */
 static void
-server_child_threads(const struct cfg *cfg, int fd, server_handler handle,
-    server_init init)
+server_child_threads(const struct cfg *cfg, const struct db_stmts *stmts,
+    int fd, server_handler handle, server_init init)
 {
 	static struct server_thread t;
 	struct sigaction sa;
@@ -246,6 +249,7 @@ server_child_threads(const struct cfg *cfg, int fd, server_handler handle,
 	 */
 	mallopt(M_ARENA_MAX, (int)(n + 8));
 	t.cfg = cfg;
+	t.stmts = stmts;
 	t.fd = fd;
 	t.handle = handle;
 	pthread_attr_init(&attr);
@@ -265,8 +269,8 @@ server_child_threads(const struct cfg *cfg, int fd, server_handler handle,
 }
 
 static pid_t
-server_spawn(const struct cfg *cfg, int fd, server_handler handle,
-    server_init init)
+server_spawn(const struct cfg *cfg, const struct db_stmts *stmts, int fd,
+    server_handler handle, server_init init)
 {
 	pid_t	 pid;
 
@@ -275,21 +279,22 @@ server_spawn(const struct cfg *cfg, int fd, server_handler handle,
 		return -1;
 	}
 	if (pid == 0 && init != NULL)
-		server_child_threads(cfg, fd, handle, init);
+		server_child_threads(cfg, stmts, fd, handle, init);
 	if (pid == 0)
-		server_child(cfg, fd, handle);
+		server_child(cfg, stmts, fd, handle);
 	return pid;
 }
 
 int
-server_main(const char *prog, int argc, char *argv[], server_handler handle)
+server_main(const char *prog, int argc, char *argv[],
+    const struct db_stmts *stmts, server_handler handle)
 {
-	return server_main_threads(prog, argc, argv, handle, NULL);
+	return server_main_threads(prog, argc, argv, stmts, handle, NULL);
 }
 
 int
 server_main_threads(const char *prog, int argc, char *argv[],
-    server_handler handle, server_init init)
+    const struct db_stmts *stmts, server_handler handle, server_init init)
 {
 	struct cfg	*cfg = NULL;
 	char		 err[256], *end;
@@ -349,7 +354,7 @@ server_main_threads(const char *prog, int argc, char *argv[],
 	sigaction(SIGPIPE, &sa, NULL);
 
 	for (i = 0; i < nproc; i++)
-		pids[i] = server_spawn(cfg, fd, handle, init);
+		pids[i] = server_spawn(cfg, stmts, fd, handle, init);
 	log_info("listening on %s with %lu processes", sock ? sock : "fd 0",
 	    nproc);
 
@@ -368,7 +373,7 @@ server_main_threads(const char *prog, int argc, char *argv[],
 			    (long)pid, status);
 			if (!server_stop) {
 				usleep(100000);
-				pids[i] = server_spawn(cfg, fd, handle, init);
+				pids[i] = server_spawn(cfg, stmts, fd, handle, init);
 			} else
 				pids[i] = -1;
 		}

@@ -22,6 +22,7 @@
 #include "core/xerr.h"
 
 struct cfg;
+struct db_stmts;
 struct req;
 
 /*
@@ -30,9 +31,13 @@ struct req;
  */
 typedef void	(*server_handler)(struct req *r);
 
-/* Runs the program; returns the process exit status. */
+/*
+ * Runs the program; returns the process exit status.  Every process's
+ * database handle runs the statements of stmts (borrowed, static; see
+ * core/db.h).
+ */
 int		 server_main(const char *prog, int argc, char *argv[],
-		    server_handler handle);
+		    const struct db_stmts *stmts, server_handler handle);
 
 /*
  * Called in each process after the fork and before any request: starts
@@ -44,6 +49,7 @@ typedef enum xerr (*server_init)(const struct cfg *cfg,
 
 /* Runs the program with request threads; returns the exit status. */
 int		 server_main_threads(const char *prog, int argc, char *argv[],
-		    server_handler handle, server_init init);
+		    const struct db_stmts *stmts, server_handler handle,
+		    server_init init);
 
 #endif

@@ -8,6 +8,7 @@
 #include "domain/jobs.h"
 #include "core/jsonx.h"
 #include "core/log.h"
+#include "store/stmt.h"
 
 enum xerr
 jobs_enqueue(struct db *db, const char *kind, const char *dedupe_key,

@@ -13,6 +13,7 @@
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "core/ids.h"
+#include "store/stmt.h"
 #include "domain/jobs.h"
 #include "domain/phone.h"
 #include "domain/tiers.h"

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "core/db.h"
+#include "store/stmt.h"
 
 #include "domain/tiers.h"
 

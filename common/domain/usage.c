@@ -4,6 +4,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "store/stmt.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
 

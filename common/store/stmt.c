@@ -1,5 +1,6 @@
 #include <stddef.h>
 
+#include "core/db.h"
 #include "store/stmt.h"
 
 #define S(id, text)	[STMT_##id] = { #id, text }
@@ -396,4 +397,28 @@ stmt_name(enum stmt s)
 	if ((unsigned)s >= STMT__MAX || stmts[s].name == NULL)
 		return "?";
 	return stmts[s].name;
+}
+
+/* stmt_sql() by number, for struct db_stmts. */
+static const char *
+stmt_table_sql(unsigned int i)
+{
+	return stmt_sql((enum stmt)i);
+}
+
+/* stmt_name() by number, for struct db_stmts. */
+static const char *
+stmt_table_name(unsigned int i)
+{
+	return stmt_name((enum stmt)i);
+}
+
+const struct db_stmts *
+stmt_table(void)
+{
+	static const struct db_stmts table = {
+		STMT__MAX, STMT_PING, stmt_table_sql, stmt_table_name
+	};
+
+	return &table;
 }

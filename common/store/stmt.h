@@ -7,6 +7,8 @@
 #ifndef STMT_H
 #define STMT_H
 
+struct db_stmts;
+
 enum stmt {
 	/* health */
 	STMT_PING,
@@ -117,5 +119,11 @@ const char	*stmt_sql(enum stmt s);
 
 /* Returns the enum name of s without the prefix, for logs (static). */
 const char	*stmt_name(enum stmt s);
+
+/*
+ * Returns the table every database handle is opened with (db_open() of
+ * core/db.h): these statements, numbered by enum stmt (static).
+ */
+const struct db_stmts *stmt_table(void);
 
 #endif
