@@ -1,7 +1,8 @@
 #!/bin/sh
 # Tests scripts/lint-layers: the library as it is passes; copies of it with
 # one planted breach (an include pointing up, one naming no layer, one
-# naming a folder that is not a layer, a file outside the layers) fail,
+# naming a folder that is not a layer, a file outside the layers, the
+# request context below app/) fail,
 # and the message names the file, the line and the rule.
 set -eu
 
@@ -43,6 +44,11 @@ check "sed -i '1i #include \"util/x.h\"' common/app/auth.c" 1 \
     'common/app/auth.c:1: #include "util/x.h": "util" is not a layer'
 check "echo 'int x;' > common/stray.c" 1 \
     'common/stray.c: a source file outside the layer folders'
+check "sed -i '1i #include \"core/req.h\"' common/domain/jobs.c" 1 \
+    'common/domain/jobs.c:1: #include "core/req.h": only handlers (app/) see the request context'
+check "sed -i '1i #include \"core/req.h\"' common/remote/stripe.c" 1 \
+    'common/remote/stripe.c:1: #include "core/req.h": only handlers'
 check "sed -i '1i #include \"store/stmt.h\"' common/app/auth.c" 0
+check "sed -i '1i #include \"core/req.h\"' common/core/route.c" 0
 
 exit "$fail"
