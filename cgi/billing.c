@@ -4,13 +4,13 @@
  */
 #include <stddef.h>
 
-#include "app/admin.h"
-#include "app/billing.h"
-#include "app/metrics_http.h"
 #include "core/req.h"
 #include "core/route.h"
 #include "core/server.h"
 #include "store/stmt.h"
+#include "app/admin.h"
+#include "app/billing.h"
+#include "app/metrics_http.h"
 
 /* GET /healthz is answered by server.c before routing. */
 static const struct route billing_routes[] = {

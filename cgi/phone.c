@@ -4,11 +4,11 @@
  */
 #include <stddef.h>
 
-#include "app/phone_api.h"
 #include "core/req.h"
 #include "core/route.h"
 #include "core/server.h"
 #include "store/stmt.h"
+#include "app/phone_api.h"
 
 static const struct route phone_routes[] = {
 	{ "GET", "/api/phone/search", 0, phone_api_search },

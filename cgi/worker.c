@@ -18,10 +18,10 @@
 #include "core/cfg.h"
 #include "core/db.h"
 #include "core/http.h"
-#include "domain/jobs.h"
 #include "core/log.h"
-#include "store/stmt.h"
 #include "core/metrics.h"
+#include "store/stmt.h"
+#include "domain/jobs.h"
 #include "app/worker.h"
 
 static volatile sig_atomic_t stop;

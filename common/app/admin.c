@@ -7,8 +7,6 @@
 
 #include <json-c/json.h>
 
-#include "app/admin.h"
-#include "app/auth.h"
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/db.h"
@@ -17,14 +15,16 @@
 #include "core/jsonx.h"
 #include "core/kv.h"
 #include "core/log.h"
-#include "domain/phone.h"
 #include "core/req.h"
 #include "store/stmt.h"
 #include "remote/smtp.h"
 #include "remote/stripe.h"
-#include "domain/tiers.h"
 #include "remote/twilio.h"
+#include "domain/phone.h"
+#include "domain/tiers.h"
 #include "domain/usage.h"
+#include "app/admin.h"
+#include "app/auth.h"
 #include "app/webhook.h"
 
 #define ADMIN_ACTION_MAX	32

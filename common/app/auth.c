@@ -1,13 +1,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "app/auth.h"
 #include "core/cfg.h"
 #include "core/db.h"
 #include "core/jwt.h"
 #include "core/log.h"
 #include "core/req.h"
 #include "store/stmt.h"
+#include "app/auth.h"
 
 /* Verifies r's bearer token into *c; returns 0, or -1 after a 401. */
 static int

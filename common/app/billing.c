@@ -7,22 +7,22 @@
 
 #include <json-c/json.h>
 
-#include "app/auth.h"
-#include "app/billing.h"
-#include "core/ids.h"
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/db.h"
 #include "core/http.h"
+#include "core/ids.h"
 #include "core/jsonx.h"
 #include "core/kv.h"
 #include "core/log.h"
-#include "domain/money.h"
 #include "core/req.h"
 #include "store/stmt.h"
 #include "remote/stripe.h"
+#include "domain/money.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
+#include "app/auth.h"
+#include "app/billing.h"
 
 #define BILLING_IDEM_MAX	255	/* Stripe's longest key */
 #define BILLING_FORM_MAX	8192	/* bytes of a form to Stripe */

@@ -6,8 +6,6 @@
 
 #include <json-c/json.h>
 
-#include "app/auth.h"
-#include "app/phone_api.h"
 #include "core/buf.h"
 #include "core/db.h"
 #include "core/ids.h"
@@ -16,11 +14,13 @@
 #include "core/log.h"
 #include "core/req.h"
 #include "store/stmt.h"
+#include "remote/twilio.h"
+#include "remote/twilio_sig.h"
 #include "domain/phone.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
-#include "remote/twilio.h"
-#include "remote/twilio_sig.h"
+#include "app/auth.h"
+#include "app/phone_api.h"
 
 #define PHONE_API_SEARCH_LIMIT	10	/* numbers a search returns by default */
 #define PHONE_API_SEARCH_MAX	30

@@ -5,10 +5,10 @@
 #include <sodium.h>
 
 #include "core/db.h"
-#include "domain/jobs.h"
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "store/stmt.h"
+#include "domain/jobs.h"
 
 enum xerr
 jobs_enqueue(struct db *db, const char *kind, const char *dedupe_key,

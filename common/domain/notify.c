@@ -10,13 +10,13 @@
 #include "core/cfg.h"
 #include "core/crypto.h"
 #include "core/db.h"
-#include "domain/jobs.h"
 #include "core/jsonx.h"
 #include "core/log.h"
+#include "remote/smtp.h"
+#include "domain/jobs.h"
 #include "domain/money.h"
 #include "domain/notify.h"
 #include "domain/tiers.h"
-#include "remote/smtp.h"
 
 #define NOTIFY_SUBJECT_MAX	300		/* bytes, before encoding */
 #define NOTIFY_BODY_MAX		(32 * 1024)

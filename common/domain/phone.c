@@ -10,14 +10,14 @@
 #include "core/crypto.h"
 #include "core/db.h"
 #include "core/http.h"
+#include "core/ids.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "core/ids.h"
 #include "store/stmt.h"
+#include "remote/twilio.h"
 #include "domain/jobs.h"
 #include "domain/phone.h"
 #include "domain/tiers.h"
-#include "remote/twilio.h"
 
 #define PHONE_URL_MAX		2048
 

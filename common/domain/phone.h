@@ -23,8 +23,8 @@
 #include <stdint.h>
 
 #include "core/cfg.h"
-#include "remote/twilio.h"
 #include "core/xerr.h"
+#include "remote/twilio.h"
 
 struct db;
 struct http;

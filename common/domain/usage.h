@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#include "domain/money.h"
 #include "core/xerr.h"
+#include "domain/money.h"
 
 struct db;
 

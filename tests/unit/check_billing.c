@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/billing.h"
 #include "core/crypto.h"
+#include "app/billing.h"
 
 START_TEST(percent)
 {

@@ -3,8 +3,8 @@
 #include <check.h>
 
 #include "core/crypto.h"
-#include "domain/phone.h"
 #include "remote/twilio.h"
+#include "domain/phone.h"
 
 static void
 setup(void)

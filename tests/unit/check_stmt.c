@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/stmt.h"
 #include "core/xerr.h"
+#include "store/stmt.h"
 
 START_TEST(stmt_table_complete)
 {
