@@ -1,8 +1,8 @@
 #!/bin/sh
 # Tests scripts/lint-layers: the library as it is passes; copies of it with
 # one planted breach (an include pointing up, one naming no layer, one
-# naming a folder that is not a layer, a file outside the layers, the
-# request context below app/) fail,
+# naming a folder that is not a layer, a file outside the layers, SQL in
+# remote/, the request context below app/) fail,
 # and the message names the file, the line and the rule.
 set -eu
 
@@ -35,7 +35,7 @@ check() {
 
 check "" 0
 check "sed -i '1i #include \"app/billing.h\"' common/core/buf.c" 1 \
-    'common/core/buf.c:1: #include "app/billing.h" points up: core may include only core'
+    'common/core/buf.c:1: #include "app/billing.h" points up: core may include only core ('
 check "sed -i '1i #include \"domain/money.h\"' common/remote/stripe.h" 1 \
     'common/remote/stripe.h:1: #include "domain/money.h" points up'
 check "sed -i '1i #include \"buf.h\"' common/domain/money.c" 1 \
@@ -48,7 +48,10 @@ check "sed -i '1i #include \"core/req.h\"' common/domain/jobs.c" 1 \
     'common/domain/jobs.c:1: #include "core/req.h": only handlers (app/) see the request context'
 check "sed -i '1i #include \"core/req.h\"' common/remote/stripe.c" 1 \
     'common/remote/stripe.c:1: #include "core/req.h": only handlers'
+check "sed -i '1i #include \"store/stmt.h\"' common/remote/twilio.c" 1 \
+    'common/remote/twilio.c:1: #include "store/stmt.h": remote may include only core remote'
 check "sed -i '1i #include \"store/stmt.h\"' common/app/auth.c" 0
+check "sed -i '1i #include \"remote/smtp.h\"' common/domain/usage.c" 0
 check "sed -i '1i #include \"core/req.h\"' common/core/route.c" 0
 
 exit "$fail"
