@@ -1,4 +1,4 @@
-/* Unit tests for common/buf.c: growth, the hard maximum, steal. */
+/* Unit tests for common/core/buf.c: growth, the hard maximum, steal. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/cfg.c: defaults, required variables, bounds, the
+ * Unit tests for common/core/cfg.c: defaults, required variables, bounds, the
  * env file, secret lists, and that secrets never reach a message.
  */
 #include <check.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/ids.c: user ids and external ids. */
+/* Unit tests for common/core/ids.c: user ids and external ids. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

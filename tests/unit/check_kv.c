@@ -1,4 +1,4 @@
-/* Unit tests for common/kv.c: query and form parsing. */
+/* Unit tests for common/core/kv.c: query and form parsing. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/notify.c: every template rendered with its fields
+ * Unit tests for common/domain/notify.c: every template rendered with its fields
  * (amounts from cents, dates in UTC, sections), a missing or unfit field
  * refused, the headers (Date, a deterministic Message-ID, RFC 2047
  * subjects and names) and the whole message.  No network, no database.

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/stmt.c and common/xerr.c: every statement has SQL
+ * Unit tests for common/store/stmt.c and common/core/xerr.c: every statement has SQL
  * and a name, every placeholder is a '?', no statement carries a quote
  * that could hide string-built SQL; every error code maps to a status.
  */
