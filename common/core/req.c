@@ -262,7 +262,7 @@ static const char req_oom[] =
  * Writes {"error":{"code","message"}} with status and the extra headers
  * (each "Name: value\r\n", or NULL); the message is fmt with ap.
  */
-static void
+static void __attribute__((format(printf, 5, 0)))
 req_verror(struct req *r, int status, const char *extra, const char *code,
     const char *fmt, va_list ap)
 {
