@@ -12,7 +12,7 @@
 #include "app/billing.h"
 #include "app/metrics_http.h"
 
-/* GET /healthz is answered by server.c before routing. */
+/* GET /healthz is answered by core/server.c before routing. */
 static const struct route billing_routes[] = {
 	{ "GET", "/api/billing/usage", 0, billing_usage },
 	{ "GET", "/api/billing/history", 0, billing_history },

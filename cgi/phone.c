@@ -26,7 +26,7 @@ phone_route(struct req *r)
 	    sizeof(phone_routes) / sizeof(phone_routes[0]));
 }
 
-/* Runs the FastCGI program (see server.h). */
+/* Runs the FastCGI program (see core/server.h). */
 int
 main(int argc, char *argv[])
 {

@@ -1,7 +1,7 @@
 /*
  * auth: who is calling an API endpoint.
  *
- * An API call carries "Authorization: Bearer <JWT>" (HS256, see jwt.h).
+ * An API call carries "Authorization: Bearer <JWT>" (HS256, see core/jwt.h).
  * Beyond the token's own checks, its jwtVersion must equal the user's
  * jwt_version in the database, so bumping that column revokes every token
  * issued before.

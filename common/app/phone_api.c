@@ -121,7 +121,7 @@ phone_api_offers(struct json_object *reply, long long limit)
 	return root;
 }
 
-/* GET /api/phone/search: 200, 400, 401, 403, 502, 503 (see phone.h). */
+/* GET /api/phone/search: 200, 400, 401, 403, 502, 503 (see app/phone_api.h). */
 void
 phone_api_search(struct req *r)
 {
@@ -261,7 +261,7 @@ phone_api_provision_body_or_reply(struct req *r, struct json_object **root,
 
 /*
  * POST /api/phone/provision: 200, 400, 401, 403, 404, 409, 415, 502, 503
- * (see phone.h).
+ * (see app/phone_api.h).
  */
 void
 phone_api_provision(struct req *r)
@@ -313,7 +313,7 @@ out:
 	json_object_put(body);
 }
 
-/* DELETE /api/phone/release: 200, 401, 404, 409, 502, 503 (see phone.h). */
+/* DELETE /api/phone/release: 200, 401, 404, 409, 502, 503 (see app/phone_api.h). */
 void
 phone_api_release(struct req *r)
 {
@@ -454,7 +454,7 @@ fail:
 
 /*
  * POST /phone/status/<user id>: 204, 400, 403, 404, 415, 503 (see
- * phone.h).  The signature is checked before anything is read from the
+ * app/phone_api.h).  The signature is checked before anything is read from the
  * form.
  */
 void

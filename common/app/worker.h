@@ -1,5 +1,5 @@
 /*
- * worker: runs the jobs of the outbox (see jobs.h).
+ * worker: runs the jobs of the outbox (see domain/jobs.h).
  *
  * Each job kind has one runner.  A runner's side effect must be idempotent
  * because a job can run again after a crash: invoice items carry the

@@ -6,8 +6,9 @@
  * whose payload names a template and carries its fields; the worker's
  * runner (worker_notify() in app/worker.c) renders the template with
  * notify_render(), addresses it to the user's current e-mail, puts it
- * together with notify_message() and hands it to the relay (smtp.h).  The templates live in one table in
- * notify.c: a subject and a plain-text body with {{field}} tags, amounts
+ * together with notify_message() and hands it to the relay
+ * (remote/smtp.h).  The templates live in one table in notify.c: a
+ * subject and a plain-text body with {{field}} tags, amounts
  * given in integer cents ({{x|money}}), dates in Unix seconds shown in UTC
  * ({{x|date}}: "24 November 2026"), and {{#x}}...{{/x}} / {{^x}}...{{/x}}
  * sections kept only when field x is present / absent.
