@@ -1127,7 +1127,8 @@ admin_nums_read(struct req *r, struct admin_nums *ns, struct twilio_error *err)
 		if (rc != XERR_OK)
 			return rc;
 	} while (nx != NULL);
-	qsort(ns->v, ns->n, sizeof(ns->v[0]), admin_num_cmp);
+	if (ns->n > 1)		/* v is NULL when Twilio lists none */
+		qsort(ns->v, ns->n, sizeof(ns->v[0]), admin_num_cmp);
 	return XERR_OK;
 }
 
