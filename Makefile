@@ -1,10 +1,11 @@
-# xswarm-billing: one static library (common/), four programs (cgi/), tests.
+# xswarm-billing: one static library (common/, in layer folders), the
+# programs (cgi/), tests.
 #
 #   make            build everything into $(BUILD)
 #   make run        install what's missing, build, start the sandbox stack
 #   make test       unit + integration tests (SANITIZE=1: under ASan+UBSan)
 #   make bench      throughput/latency/memory figures (never part of test)
-#   make lint       cppcheck + shellcheck
+#   make lint       include direction (scripts/lint-layers) + cppcheck + shellcheck
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -34,7 +35,7 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-rec
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
-LIB_SRCS  = $(sort $(wildcard common/*.c))
+LIB_SRCS  = $(sort $(wildcard common/*/*.c))
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB	  = $(BUILD)/libxsb.a
 PROG_SRCS = $(sort $(wildcard cgi/*.c))
@@ -91,6 +92,7 @@ peers:
 	@cd tests && node --test peers/*.selftest.mjs integration/lib/lib.selftest.mjs
 
 test: deps
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-regress
 	@$(MAKE) --no-print-directory peers
@@ -100,10 +102,16 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench
 
+# The layers of common/ depend downward only (docs/ARCHITECTURE.md):
+# scripts/lint-layers checks every #include, and its own test plants
+# breaches in a copy of the tree to show that it catches them.
 lint:
+	scripts/lint-layers common
+	tests/lint/lint-layers.test.sh
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr -Icommon common cgi
-	shellcheck $(filter-out %.mjs %.example scripts/systemd,$(wildcard scripts/*)) .ci/run
+	shellcheck $(filter-out %.mjs %.example scripts/systemd,$(wildcard scripts/*)) \
+	    .ci/run tests/lint/*.sh
 
 # Programs and xsb-admin to $(PREFIX)/bin; migrations, migrate, the nginx
 # template and the env file example to $(SHAREDIR); the systemd units,

@@ -4,14 +4,15 @@
  */
 #include <stddef.h>
 
-#include "admin.h"
-#include "billing.h"
-#include "metrics.h"
-#include "req.h"
-#include "route.h"
-#include "server.h"
+#include "core/req.h"
+#include "core/route.h"
+#include "core/server.h"
+#include "store/stmt.h"
+#include "app/admin.h"
+#include "app/billing.h"
+#include "app/metrics_http.h"
 
-/* GET /healthz is answered by server.c before routing. */
+/* GET /healthz is answered by core/server.c before routing. */
 static const struct route billing_routes[] = {
 	{ "GET", "/api/billing/usage", 0, billing_usage },
 	{ "GET", "/api/billing/history", 0, billing_history },
@@ -32,7 +33,7 @@ static const struct route billing_routes[] = {
 	{ "POST", "/api/admin/subscriptions/", 1, admin_subscription_action },
 	{ "GET", "/api/admin/phone/orphans", 0, admin_phone_orphans },
 	{ "POST", "/api/admin/phone/repoint", 0, admin_phone_repoint },
-	{ "GET", "/metrics", 0, metrics_handle },
+	{ "GET", "/metrics", 0, metrics_http_handle },
 };
 
 /* Routes a request: 404 for an unknown path, 405 for a wrong method. */
@@ -46,5 +47,6 @@ billing_handle(struct req *r)
 int
 main(int argc, char *argv[])
 {
-	return server_main("billing", argc, argv, billing_handle);
+	return server_main("billing", argc, argv, stmt_table(),
+	    billing_handle);
 }

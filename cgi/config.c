@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "cfg.h"
+#include "core/cfg.h"
 
 int
 main(int argc, char *argv[])

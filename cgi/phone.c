@@ -4,17 +4,18 @@
  */
 #include <stddef.h>
 
-#include "phone.h"
-#include "req.h"
-#include "route.h"
-#include "server.h"
+#include "core/req.h"
+#include "core/route.h"
+#include "core/server.h"
+#include "store/stmt.h"
+#include "app/phone_api.h"
 
 static const struct route phone_routes[] = {
 	{ "GET", "/api/phone/search", 0, phone_api_search },
 	{ "POST", "/api/phone/provision", 0, phone_api_provision },
 	{ "DELETE", "/api/phone/release", 0, phone_api_release },
 	{ "GET", "/api/phone/details", 0, phone_api_details },
-	{ "POST", "/phone/status/", 1, phone_status_callback },
+	{ "POST", "/phone/status/", 1, phone_api_status_callback },
 };
 
 /* Dispatches r by method and path (404, 405 for others). */
@@ -25,9 +26,9 @@ phone_route(struct req *r)
 	    sizeof(phone_routes) / sizeof(phone_routes[0]));
 }
 
-/* Runs the FastCGI program (see server.h). */
+/* Runs the FastCGI program (see core/server.h). */
 int
 main(int argc, char *argv[])
 {
-	return server_main("phone", argc, argv, phone_route);
+	return server_main("phone", argc, argv, stmt_table(), phone_route);
 }

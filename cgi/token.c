@@ -16,10 +16,11 @@
 
 #include <sodium.h>
 
-#include "cfg.h"
-#include "db.h"
-#include "jwt.h"
-#include "log.h"
+#include "core/cfg.h"
+#include "core/db.h"
+#include "core/jwt.h"
+#include "core/log.h"
+#include "store/stmt.h"
 
 static void
 usage(void)
@@ -80,7 +81,7 @@ main(int argc, char *argv[])
 		log_fatalx("configuration: %s", err);
 	if (version == 0) {
 		args[0] = DB_STR(user);
-		if (db_open(cfg, &db) != XERR_OK ||
+		if (db_open(cfg, stmt_table(), &db) != XERR_OK ||
 		    db_query(db, STMT_USER_JWT_VERSION, args, 1, &res) !=
 		    XERR_OK) {
 			fprintf(stderr, "xsb-token: cannot read the user from "

@@ -3,10 +3,11 @@
  */
 #include <stddef.h>
 
-#include "req.h"
-#include "route.h"
-#include "server.h"
-#include "webhook.h"
+#include "core/req.h"
+#include "core/route.h"
+#include "core/server.h"
+#include "store/stmt.h"
+#include "app/webhook.h"
 
 static const struct route webhook_routes[] = {
 	{ "POST", "/stripe/webhook", 0, webhook_handle },
@@ -22,6 +23,7 @@ webhook_route(struct req *r)
 int
 main(int argc, char *argv[])
 {
-	return server_main_threads("webhook", argc, argv, webhook_route,
+	return server_main_threads("webhook", argc, argv, stmt_table(),
+	    webhook_route,
 	    webhook_start);
 }

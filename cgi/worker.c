@@ -15,13 +15,14 @@
 
 #include <sodium.h>
 
-#include "cfg.h"
-#include "db.h"
-#include "http.h"
-#include "jobs.h"
-#include "log.h"
-#include "metrics.h"
-#include "worker.h"
+#include "core/cfg.h"
+#include "core/db.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "store/stmt.h"
+#include "domain/jobs.h"
+#include "app/worker.h"
 
 static volatile sig_atomic_t stop;
 
@@ -69,8 +70,8 @@ main(int argc, char *argv[])
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(w.id, sizeof(w.id), "%s:%ld", host, (long)getpid());
-	if (db_open(cfg, &w.db) != XERR_OK || http_open(cfg, &w.http) !=
-	    XERR_OK)
+	if (db_open(cfg, stmt_table(), &w.db) != XERR_OK ||
+	    http_open(cfg, &w.http) != XERR_OK)
 		log_fatalx("out of memory at start");
 
 	memset(&sa, 0, sizeof(sa));

@@ -5,7 +5,7 @@
  * webhook_apply() stores every well-formed event in MariaDB before (and
  * while) it applies it, so past its first checks it cannot run without a
  * database, and the database is not mocked.  This target therefore drives:
- *  - req_json_parse() on the raw body, as webhook_apply() does;
+ *  - jsonx_parse() on the raw body, as webhook_apply() does;
  *  - every jsonx_* read webhook_apply() and its handlers make (id, type,
  *    created, data.object, api_version, livemode, customer,
  *    items.data[0].price.id, the period fields on the subscription and on
@@ -17,7 +17,7 @@
  *    data.object): it must answer XERR_BADREQ with a reason before it
  *    touches the database.  Whether an event is refused is decided here by
  *    a copy of those checks, so a disagreement shows up as a crash.
- * Invariants: req_json_parse() accepts exactly what a reference reader
+ * Invariants: jsonx_parse() accepts exactly what a reference reader
  * written here from RFC 8259 and req.h accepts (ref_accepts()), and gives
  * a root exactly on XERR_OK; in what it accepts no string holds a NUL and
  * no integer is saturated, and json-c's own serialization of the tree is
@@ -31,12 +31,11 @@
 
 #include "fuzz.h"
 
-#include "cfg.h"
-#include "ids.h"
-#include "jsonx.h"
-#include "req.h"
-#include "tiers.h"
-#include "webhook.h"
+#include "core/cfg.h"
+#include "core/ids.h"
+#include "core/jsonx.h"
+#include "domain/tiers.h"
+#include "app/webhook.h"
 
 #define WALK_MAX_NODES	2000
 #define PATH_MAX_LEN	512
@@ -57,8 +56,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /*
  * A reference JSON reader (RFC 8259), independent of json-c, to check
- * which texts req_json_parse() accepts: exactly the valid JSON texts whose
- * root is not null, at most REQ_JSON_DEPTH deep (json-c counts a scalar as
+ * which texts jsonx_parse() accepts: exactly the valid JSON texts whose
+ * root is not null, at most JSONX_DEPTH deep (json-c counts a scalar as
  * a level: "[[1]]" is 3 deep), and without what req.h refuses as read
  * other than written: a \u0000 escape, an integer outside int64, a key
  * repeated in one object (keys compared as json-c decodes them).  Raw
@@ -68,7 +67,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
  * because the integration tests rely on it: a root number or literal that
  * ends the text ("42", but not "42 ") is refused, json-c waiting for more.
  */
-#define REF_DEEP	(REQ_JSON_DEPTH + 8)	/* deeper is not followed */
+#define REF_DEEP	(JSONX_DEPTH + 8)	/* deeper is not followed */
 
 struct ref {
 	const uint8_t	*s;
@@ -449,7 +448,7 @@ ref_value(struct ref *r, int depth)
 }
 
 /*
- * Returns 1 when req_json_parse() must accept s, else 0 with *why saying
+ * Returns 1 when jsonx_parse() must accept s, else 0 with *why saying
  * why not (static, or in buf).
  */
 static int
@@ -475,7 +474,7 @@ ref_accepts(const uint8_t *s, size_t n, const char **why, char *buf,
 		*why = r.why;
 		return 0;
 	}
-	if (d > REQ_JSON_DEPTH) {
+	if (d > JSONX_DEPTH) {
 		*why = "too deep";
 		return 0;
 	}
@@ -554,7 +553,7 @@ flag(struct json_object *o, const char *path)
 }
 
 /*
- * Checks what req_json_parse() promises of an accepted text, as far as the
+ * Checks what jsonx_parse() promises of an accepted text, as far as the
  * tree shows it: no string cut by a \u0000, no integer json-c had to
  * saturate.  (1e400 is accepted, as check_req.c says: it reads as inf.)
  */
@@ -588,7 +587,7 @@ check_reparse(struct json_object *root)
 	/* A newline ends a root number, which json-c needs (see above). */
 	line = fuzz_memdup(txt, strlen(txt) + 1);
 	line[strlen(txt)] = '\n';
-	FUZZ_ASSERT(req_json_parse(line, strlen(line), &again) == XERR_OK);
+	FUZZ_ASSERT(jsonx_parse(line, strlen(line), &again) == XERR_OK);
 	FUZZ_ASSERT(json_object_equal(root, again));
 	json_object_put(again);
 	free(line);
@@ -756,13 +755,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum xerr	 rc;
 	int		 ok;
 
-	rc = req_json_parse((const char *)data, size, &root);
+	rc = jsonx_parse((const char *)data, size, &root);
 	if ((rc == XERR_OK) != ref_accepts(data, size, &why, whybuf,
 	    sizeof(whybuf))) {
-		fprintf(stderr, "req_json_parse() %s, the reference %s: %s\n",
+		fprintf(stderr, "jsonx_parse() %s, the reference %s: %s\n",
 		    rc == XERR_OK ? "accepts" : "refuses",
 		    rc == XERR_OK ? "refuses" : "accepts", why);
-		FUZZ_ASSERT(!"req_json_parse() disagrees with the reference");
+		FUZZ_ASSERT(!"jsonx_parse() disagrees with the reference");
 	}
 	if (rc != XERR_OK) {
 		FUZZ_ASSERT(rc == XERR_BADREQ && root == NULL);

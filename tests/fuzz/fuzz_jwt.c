@@ -18,8 +18,8 @@
 
 #include "fuzz.h"
 
-#include "crypto.h"
-#include "jwt.h"
+#include "core/crypto.h"
+#include "core/jwt.h"
 
 /* As in check_jwt.c, so its signed vector is a seed that verifies. */
 #define SECRET	"test-secret-0123456789abcdef0123456789"

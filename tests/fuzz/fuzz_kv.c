@@ -19,9 +19,9 @@
  */
 #include "fuzz.h"
 
-#include "buf.h"
-#include "http.h"
-#include "kv.h"
+#include "core/buf.h"
+#include "core/http.h"
+#include "core/kv.h"
 
 struct ref_pair {
 	char	*name, *value;

@@ -15,8 +15,8 @@
  */
 #include "fuzz.h"
 
-#include "crypto.h"
-#include "stripe_sig.h"
+#include "core/crypto.h"
+#include "remote/stripe_sig.h"
 
 /* The secrets and time of the npm stripe vector in check_stripe_sig.c. */
 static char	 secret1[] = "whsec_test_secret_1";

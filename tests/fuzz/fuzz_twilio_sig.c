@@ -19,10 +19,10 @@
  */
 #include "fuzz.h"
 
-#include "buf.h"
-#include "crypto.h"
-#include "kv.h"
-#include "twilio_sig.h"
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "core/kv.h"
+#include "remote/twilio_sig.h"
 
 #define TOKEN		"12345"	/* Twilio's documented example */
 #define OTHER_TOKEN	"12346"

@@ -1,6 +1,6 @@
 // The Stripe API version: ours is the one the pinned `stripe` npm package
 // speaks, and our list of real versions is the package's.  An upgrade of the
-// package fails here until common/stripe_version.[ch] are brought along,
+// package fails here until common/core/stripe_version.[ch] are brought along,
 // which is the moment to review the shapes we send and read (docs/OPERATIONS.md,
 // "Moving to a newer Stripe API version").
 import { test } from 'node:test';
@@ -18,13 +18,13 @@ const pinned = stripePinnedVersion();
 const pkgVersions = stripeApiVersions();
 
 test('V1 our pinned version is the stripe package\'s apiVersion', () => {
-  const ours = /#define STRIPE_VERSION_PINNED\s+"([^"]+)"/.exec(src('common/stripe_version.h'))[1];
+  const ours = /#define STRIPE_VERSION_PINNED\s+"([^"]+)"/.exec(src('common/core/stripe_version.h'))[1];
   assert.equal(ours, pinned);
   assert.equal(pinned, '2026-10-28.endive', 'tests/package.json pins stripe 23.1.0');
 });
 
 test('V2 our list of Stripe API versions is the package\'s ApiVersion type, in order', () => {
-  const table = /stripe_versions\[\] = \{([^}]*)\}/.exec(src('common/stripe_version.c'))[1];
+  const table = /stripe_versions\[\] = \{([^}]*)\}/.exec(src('common/core/stripe_version.c'))[1];
   const ours = [...table.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
   assert.ok(pkgVersions.length > 100);
   assert.deepEqual(ours, pkgVersions);

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the pure helpers of common/billing.c: the percent of an
+ * Unit tests for the pure helpers of common/app/billing.c: the percent of an
  * allowance used, the history limit, and the history cursor (round trips,
  * and strict refusal of anything it did not write).  The handlers are
  * covered by tests/integration/billing.test.mjs.
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "billing.h"
-#include "crypto.h"
+#include "core/crypto.h"
+#include "app/billing.h"
 
 START_TEST(percent)
 {

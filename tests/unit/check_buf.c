@@ -1,9 +1,9 @@
-/* Unit tests for common/buf.c: growth, the hard maximum, steal. */
+/* Unit tests for common/core/buf.c: growth, the hard maximum, steal. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 START_TEST(buf_grows_and_terminates)
 {

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/cfg.c: defaults, required variables, bounds, the
+ * Unit tests for common/core/cfg.c: defaults, required variables, bounds, the
  * env file, secret lists, and that secrets never reach a message.
  */
 #include <check.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "stripe_version.h"
+#include "core/cfg.h"
+#include "core/stripe_version.h"
 
 #define SECRET_JWT	"0123456789abcdef0123456789abcdef-jwt"
 

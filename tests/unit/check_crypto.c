@@ -4,7 +4,7 @@
 
 #include <check.h>
 
-#include "crypto.h"
+#include "core/crypto.h"
 
 static void
 setup(void)

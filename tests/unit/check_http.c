@@ -16,9 +16,9 @@
 
 #include <check.h>
 
-#include "buf.h"
-#include "cfg.h"
-#include "http.h"
+#include "core/buf.h"
+#include "core/cfg.h"
+#include "core/http.h"
 #include "loopback.h"
 
 #define CAP	4096		/* reply cap of the test configuration */

@@ -1,9 +1,9 @@
-/* Unit tests for common/ids.c: user ids and external ids. */
+/* Unit tests for common/core/ids.c: user ids and external ids. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ids.h"
+#include "core/ids.h"
 
 START_TEST(ids_user)
 {

@@ -1,4 +1,7 @@
-/* Unit tests for common/jsonx.c: readers, and the per-thread locale. */
+/*
+ * Unit tests for common/core/jsonx.c: readers, the per-thread locale, and
+ * the strict parser.
+ */
 #include <check.h>
 #include <locale.h>
 #include <pthread.h>
@@ -7,7 +10,8 @@
 
 #include <json-c/json.h>
 
-#include "jsonx.h"
+#include "core/jsonx.h"
+#include "core/xerr.h"
 
 START_TEST(jsonx_readers)
 {
@@ -71,6 +75,79 @@ START_TEST(jsonx_locale)
 }
 END_TEST
 
+START_TEST(jsonx_parse_rules)
+{
+	struct json_object	*o = NULL;
+	char			 deep[200];
+	int			 i;
+
+	ck_assert_int_eq(jsonx_parse("{\"a\":1}", 7, &o), XERR_OK);
+	json_object_put(o);
+	ck_assert_int_eq(jsonx_parse("{\"a\":1} x", 9, &o), XERR_BADREQ);
+	ck_assert_int_eq(jsonx_parse("{\"a\":1", 6, &o), XERR_BADREQ);
+	ck_assert_int_eq(jsonx_parse("['a']", 5, &o), XERR_BADREQ);
+	ck_assert_int_eq(jsonx_parse("[1,]", 4, &o), XERR_BADREQ);
+	ck_assert_int_eq(jsonx_parse("{\"a\":01}", 8, &o), XERR_BADREQ);
+	ck_assert_int_eq(jsonx_parse("", 0, &o), XERR_BADREQ);
+	ck_assert_int_eq(jsonx_parse("\"\xff\"", 3, &o), XERR_BADREQ);
+	ck_assert_int_eq(jsonx_parse("{\"a\":\"\0\"}", 9, &o), XERR_BADREQ);
+	for (i = 0; i < 100; i++)
+		deep[i] = '[';
+	for (i = 100; i < 200; i++)
+		deep[i] = ']';
+	ck_assert_int_eq(jsonx_parse(deep, 200, &o), XERR_BADREQ);
+	ck_assert_ptr_null(o);
+}
+END_TEST
+
+/* What json-c accepts but reads other than written, or should refuse. */
+START_TEST(jsonx_parse_ambiguous_refused)
+{
+	static const char *bad[] = {
+		"{\"a\":1,\"a\":2}",			/* repeated key */
+		"{\"b\":{\"a\":1,\"a\":1}}",		/* repeated, nested */
+		"{\"a\":\"x\\u0000y\"}",		/* NUL escape */
+		"{\"a\\u0000\":1}",			/* NUL escape in a key */
+		"[18446744073709551616]",		/* over int64 */
+		"[9223372036854775808]",
+		"[-9223372036854775809]",
+		"[\"\xc0\xaf\"]",			/* overlong "/" */
+		"[\"\xed\xa0\x80\"]",			/* UTF-16 surrogate */
+		"[\"\xf4\x90\x80\x80\"]",		/* over U+10FFFF */
+		"[\"a\x01\"]",				/* raw control character */
+		"[NaN]", "[-Infinity]",
+		/* Numbers json-c takes; found by tests/fuzz/fuzz_event.c. */
+		"[1.]", "[1.e5]", "[00]", "[-01]", "[08.5]", "[0000]",
+		"{\"created\":05.}", "[-0.]", "[1.E-5]",
+		/* Half surrogates both read as U+FFFD: a repeated key. */
+		"{\"\\ud800\":1,\"\\udbff\":2}",
+	};
+	static const char *good[] = {
+		"{\"a\":1,\"b\":{\"a\":2},\"c\":[{\"a\":3},{\"a\":4}]}",
+		"{\"k:\":\"v:\\\":\",\"n\":null}",	/* colons in strings */
+		"[9223372036854775807,-9223372036854775808,-0,1e400]",
+		"[\"\\\\u0000\",\"\\u0001\"]",		/* an escaped backslash, then u0000 */
+		"[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x92\xa5\"]",	/* é € 💥 */
+		"[true,false,null]",
+		"[\"\\ud83d\\ude00\",\"\\uD83D\\uDE00\"]",	/* pairs */
+		"[0,-0,0.5,-0.0e-0,1e5,1E+5,2e-3,10,120.25e+10]",
+	};
+	struct json_object	*o = NULL;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(jsonx_parse(bad[i], strlen(bad[i]), &o) ==
+		    XERR_BADREQ, "accepted %s", bad[i]);
+		ck_assert_ptr_null(o);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_msg(jsonx_parse(good[i], strlen(good[i]), &o) ==
+		    XERR_OK, "refused %s", good[i]);
+		json_object_put(o);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -81,6 +158,8 @@ main(void)
 
 	tcase_add_test(tc, jsonx_readers);
 	tcase_add_test(tc, jsonx_locale);
+	tcase_add_test(tc, jsonx_parse_rules);
+	tcase_add_test(tc, jsonx_parse_ambiguous_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

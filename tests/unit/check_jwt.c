@@ -4,8 +4,8 @@
 
 #include <check.h>
 
-#include "crypto.h"
-#include "jwt.h"
+#include "core/crypto.h"
+#include "core/jwt.h"
 
 #define SECRET	"test-secret-0123456789abcdef0123456789"
 #define ISS	"https://xswarm.ai"

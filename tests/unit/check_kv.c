@@ -1,9 +1,9 @@
-/* Unit tests for common/kv.c: query and form parsing. */
+/* Unit tests for common/core/kv.c: query and form parsing. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
+#include "core/kv.h"
 
 static struct kv *
 parse_ok(const char *s)

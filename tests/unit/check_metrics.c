@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/metrics.c: the shared counters file (creation,
+ * Unit tests for common/core/metrics.c: the shared counters file (creation,
  * reuse, another layout, unusable paths), increments from many processes,
  * the latency buckets and outcome classes, the text format, and which
  * upstream a URL belongs to.  The series read from MariaDB are covered by
@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "cfg.h"
-#include "metrics.h"
+#include "core/buf.h"
+#include "core/cfg.h"
+#include "core/metrics.h"
 
 static char	 dir[64];
 static char	 path[128];

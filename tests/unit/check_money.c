@@ -3,7 +3,7 @@
 
 #include <check.h>
 
-#include "money.h"
+#include "domain/money.h"
 
 #define UNL	MONEY_UNLIMITED
 

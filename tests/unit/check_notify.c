@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/notify.c: every template rendered with its fields
+ * Unit tests for common/domain/notify.c: every template rendered with its fields
  * (amounts from cents, dates in UTC, sections), a missing or unfit field
  * refused, the headers (Date, a deterministic Message-ID, RFC 2047
  * subjects and names) and the whole message.  No network, no database.
@@ -10,9 +10,9 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
-#include "crypto.h"
-#include "notify.h"
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "domain/notify.h"
 
 #define APP	"https://app.example.test/"	/* the trailing '/' is dropped */
 #define BILLING	"https://app.example.test/billing"

@@ -2,9 +2,9 @@
 
 #include <check.h>
 
-#include "crypto.h"
-#include "phone.h"
-#include "twilio.h"
+#include "core/crypto.h"
+#include "remote/twilio.h"
+#include "domain/phone.h"
 
 static void
 setup(void)

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/smtp.c: which envelope addresses pass, the address
+ * Unit tests for common/remote/smtp.c: which envelope addresses pass, the address
  * of a From value, and the failures smtp_send() reports without a relay
  * (a refused connection is retryable; credentials are never sent in clear
  * outside the sandbox), and the outcome of a transaction with a scripted
@@ -19,8 +19,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "smtp.h"
+#include "core/cfg.h"
+#include "remote/smtp.h"
 
 static const struct {
 	const char	*addr;

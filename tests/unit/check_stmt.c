@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/stmt.c and common/xerr.c: every statement has SQL
+ * Unit tests for common/store/stmt.c and common/core/xerr.c: every statement has SQL
  * and a name, every placeholder is a '?', no statement carries a quote
  * that could hide string-built SQL; every error code maps to a status.
  */
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stmt.h"
-#include "xerr.h"
+#include "core/xerr.h"
+#include "store/stmt.h"
 
 START_TEST(stmt_table_complete)
 {

@@ -10,12 +10,12 @@
 
 #include <check.h>
 
-#include "buf.h"
-#include "cfg.h"
-#include "http.h"
-#include "jsonx.h"
+#include "core/buf.h"
+#include "core/cfg.h"
+#include "core/http.h"
+#include "core/jsonx.h"
 #include "loopback.h"
-#include "stripe.h"
+#include "remote/stripe.h"
 
 /*
  * Stripe as a child process on 127.0.0.1: each request gets the canned

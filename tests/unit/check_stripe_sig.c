@@ -4,8 +4,8 @@
 
 #include <check.h>
 
-#include "crypto.h"
-#include "stripe_sig.h"
+#include "core/crypto.h"
+#include "remote/stripe_sig.h"
 
 /*
  * Computed by the npm stripe package (23.1.0):

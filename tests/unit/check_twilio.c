@@ -12,12 +12,12 @@
 
 #include <check.h>
 
-#include "buf.h"
-#include "cfg.h"
-#include "http.h"
+#include "core/buf.h"
+#include "core/cfg.h"
+#include "core/http.h"
 #include "loopback.h"
-#include "req.h"
-#include "twilio.h"
+#include "core/jsonx.h"
+#include "remote/twilio.h"
 
 #define PN_A	"PN0123456789abcdef0123456789abcdef"
 #define PN_B	"PNfedcba9876543210fedcba9876543210"
@@ -28,7 +28,7 @@ json(const char *s)
 {
 	struct json_object	*o;
 
-	ck_assert_int_eq(req_json_parse(s, strlen(s), &o), XERR_OK);
+	ck_assert_int_eq(jsonx_parse(s, strlen(s), &o), XERR_OK);
 	return o;
 }
 

@@ -3,10 +3,10 @@
 
 #include <check.h>
 
-#include "buf.h"
-#include "crypto.h"
-#include "kv.h"
-#include "twilio_sig.h"
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "core/kv.h"
+#include "remote/twilio_sig.h"
 
 /*
  * The example of Twilio's security documentation

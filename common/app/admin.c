@@ -1,0 +1,1415 @@
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "core/db.h"
+#include "core/http.h"
+#include "core/ids.h"
+#include "core/jsonx.h"
+#include "core/kv.h"
+#include "core/log.h"
+#include "core/req.h"
+#include "store/stmt.h"
+#include "remote/smtp.h"
+#include "remote/stripe.h"
+#include "remote/twilio.h"
+#include "domain/phone.h"
+#include "domain/tiers.h"
+#include "domain/usage.h"
+#include "app/admin.h"
+#include "app/auth.h"
+#include "app/webhook.h"
+
+#define ADMIN_ACTION_MAX	32
+#define ADMIN_SUB_ID_MAX	200	/* leaves room in a resync event's id */
+#define ADMIN_EVENT_ID_MAX	255
+#define ADMIN_URL_MAX		2048
+#define ADMIN_TWILIO_MAX	100000	/* numbers of an account we compare */
+#define ADMIN_USER_JOBS		20
+#define ADMIN_USER_INVOICES	10
+
+/* How a column of a row becomes a JSON member. */
+enum admin_kind {
+	ADMIN_STR,
+	ADMIN_INT,
+	ADMIN_BOOL,
+};
+
+struct admin_col {
+	const char	*key;
+	size_t		 col;
+	enum admin_kind	 kind;
+};
+
+/* USER_GET */
+static const struct admin_col admin_user_cols[] = {
+	{ "id", 0, ADMIN_STR }, { "email", 1, ADMIN_STR },
+	{ "stripe_customer_id", 2, ADMIN_STR }, { "tier", 3, ADMIN_STR },
+	{ "jwt_version", 4, ADMIN_INT }, { "subscription_id", 5, ADMIN_STR },
+	{ "billing_cycle_start", 6, ADMIN_INT },
+	{ "billing_cycle_end", 7, ADMIN_INT }, { "trial_end", 8, ADMIN_INT },
+	{ "past_due", 9, ADMIN_BOOL }, { "phone_number", 10, ADMIN_STR },
+	{ "phone_sid", 11, ADMIN_STR }, { "phone_status", 12, ADMIN_STR },
+	{ "phone_provisioned_at", 13, ADMIN_INT },
+};
+
+/* ADMIN_USER_SUBS */
+static const struct admin_col admin_sub_cols[] = {
+	{ "id", 0, ADMIN_STR }, { "status", 1, ADMIN_STR },
+	{ "tier", 2, ADMIN_STR }, { "price_id", 3, ADMIN_STR },
+	{ "item_id", 4, ADMIN_STR }, { "current_period_start", 5, ADMIN_INT },
+	{ "current_period_end", 6, ADMIN_INT },
+	{ "cancel_at_period_end", 7, ADMIN_BOOL }, { "trial_end", 8, ADMIN_INT },
+	{ "deleted", 9, ADMIN_BOOL }, { "last_event_id", 10, ADMIN_STR },
+	{ "last_event_created", 11, ADMIN_INT }, { "customer_id", 12, ADMIN_STR },
+};
+
+/* BILLING_INVOICES */
+static const struct admin_col admin_invoice_cols[] = {
+	{ "id", 0, ADMIN_STR }, { "number", 1, ADMIN_STR },
+	{ "status", 2, ADMIN_STR }, { "billing_reason", 3, ADMIN_STR },
+	{ "currency", 4, ADMIN_STR }, { "amount_due", 5, ADMIN_INT },
+	{ "amount_paid", 6, ADMIN_INT }, { "period_start", 7, ADMIN_INT },
+	{ "period_end", 8, ADMIN_INT }, { "attempt_count", 9, ADMIN_INT },
+	{ "next_payment_attempt", 10, ADMIN_INT },
+	{ "hosted_invoice_url", 11, ADMIN_STR }, { "created", 12, ADMIN_INT },
+	{ "subscription_id", 13, ADMIN_STR },
+};
+
+/* ADMIN_USER_PHONES */
+static const struct admin_col admin_phone_cols[] = {
+	{ "phone_number", 0, ADMIN_STR }, { "phone_sid", 1, ADMIN_STR },
+	{ "held_from", 2, ADMIN_INT }, { "held_to", 3, ADMIN_INT },
+};
+
+/* ADMIN_USER_JOBS, ADMIN_JOBS_BY_STATE */
+static const struct admin_col admin_job_cols[] = {
+	{ "id", 0, ADMIN_INT }, { "kind", 1, ADMIN_STR },
+	{ "dedupe_key", 2, ADMIN_STR }, { "user_id", 3, ADMIN_STR },
+	{ "state", 4, ADMIN_STR }, { "attempts", 5, ADMIN_INT },
+	{ "run_after", 6, ADMIN_INT }, { "last_error", 7, ADMIN_STR },
+	{ "created", 8, ADMIN_INT }, { "updated", 9, ADMIN_INT },
+};
+
+/* ADMIN_EVENTS_RECENT, ADMIN_EVENTS_BY_STATUS */
+static const struct admin_col admin_event_cols[] = {
+	{ "id", 0, ADMIN_STR }, { "type", 1, ADMIN_STR },
+	{ "status", 2, ADMIN_STR }, { "created", 3, ADMIN_INT },
+	{ "object_id", 4, ADMIN_STR }, { "user_id", 5, ADMIN_STR },
+	{ "attempts", 6, ADMIN_INT }, { "last_error", 7, ADMIN_STR },
+	{ "received_at", 8, ADMIN_INT }, { "processed_at", 9, ADMIN_INT },
+};
+
+/* ADMIN_SUB_GET */
+static const struct admin_col admin_oursub_cols[] = {
+	{ "user_id", 0, ADMIN_STR }, { "status", 1, ADMIN_STR },
+	{ "tier", 2, ADMIN_STR }, { "deleted", 3, ADMIN_BOOL },
+	{ "current_period_end", 4, ADMIN_INT },
+	{ "cancel_at_period_end", 5, ADMIN_BOOL },
+	{ "last_event_id", 6, ADMIN_STR },
+};
+
+/* DISPUTES_OPEN */
+static const struct admin_col admin_dispute_cols[] = {
+	{ "id", 0, ADMIN_STR }, { "status", 1, ADMIN_STR },
+	{ "reason", 2, ADMIN_STR }, { "amount", 3, ADMIN_INT },
+	{ "currency", 4, ADMIN_STR }, { "created", 5, ADMIN_INT },
+};
+
+#define NCOLS(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const char *const admin_event_statuses[] = {
+	"processed", "ignored", "unmatched", "stale", "failed"
+};
+static const char *const admin_job_states[] = {
+	"pending", "running", "dead", "done"
+};
+
+/* Returns 1 when s is one of the n strings of set. */
+static int
+admin_in(const char *s, const char *const *set, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (strcmp(s, set[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Splits a prefix route's rest "<id>/<action>" (action may be absent:
+ * then *action is "") into id and action.  Returns 0, or -1 when a part
+ * is empty or too long, or there is more.
+ */
+static int
+admin_split(const char *rest, char *id, size_t idsz, char *action,
+    size_t actsz)
+{
+	const char	*slash;
+	size_t		 n;
+
+	id[0] = action[0] = '\0';
+	slash = strchr(rest, '/');
+	n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+	if (n == 0 || n >= idsz)
+		return -1;
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	if (slash == NULL)
+		return 0;
+	rest = slash + 1;
+	n = strlen(rest);
+	if (n == 0 || n >= actsz || strchr(rest, '/') != NULL)
+		return -1;
+	memcpy(action, rest, n + 1);
+	return 0;
+}
+
+/*
+ * Reads query parameter name, given at most once, into *out (NULL when
+ * absent).  Answers 400 code and returns -1 when it is repeated.
+ */
+static int
+admin_query_or_reply(struct req *r, const char *name, const char *code,
+    const char **out)
+{
+	*out = NULL;
+	if (kv_count_name(r->query, name) > 1) {
+		req_error(r, XERR_BADREQ, code, "%s given more than once", name);
+		return -1;
+	}
+	*out = kv_get(r->query, name);
+	return 0;
+}
+
+/*
+ * Reads the query's limit: def when absent, else digits within [1, max].
+ * Answers 400 bad_limit and returns -1 otherwise.
+ */
+static int
+admin_limit_or_reply(struct req *r, long long def, long long max,
+    long long *out)
+{
+	const char	*s;
+	char		*end;
+	long long	 v;
+
+	*out = def;
+	if (admin_query_or_reply(r, "limit", "bad_limit", &s) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9' || strlen(s) > 6 ||
+	    (v = strtoll(s, &end, 10), errno != 0) || *end != '\0' || v < 1 ||
+	    v > max) {
+		req_error(r, XERR_BADREQ, "bad_limit",
+		    "limit must be a whole number from 1 to %lld", max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Returns row i of res as an object of cols, or NULL on no memory. */
+static struct json_object *
+admin_row_json(const struct db_res *res, size_t i,
+    const struct admin_col *cols, size_t n)
+{
+	struct json_object	*o, *v;
+	size_t			 c;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	for (c = 0; c < n; c++) {
+		v = NULL;
+		if (!db_res_isnull(res, i, cols[c].col)) {
+			switch (cols[c].kind) {
+			case ADMIN_STR:
+				v = json_object_new_string(db_res_str(res, i,
+				    cols[c].col));
+				break;
+			case ADMIN_INT:
+				v = json_object_new_int64(db_res_int(res, i,
+				    cols[c].col, 0));
+				break;
+			case ADMIN_BOOL:
+				v = json_object_new_boolean(db_res_int(res, i,
+				    cols[c].col, 0) != 0);
+				break;
+			}
+			if (v == NULL)
+				goto fail;
+		}
+		if (json_object_object_add(o, cols[c].key, v) != 0) {
+			json_object_put(v);
+			goto fail;
+		}
+	}
+	return o;
+fail:
+	json_object_put(o);
+	return NULL;
+}
+
+/* Returns every row of res as an array of objects, or NULL on no memory. */
+static struct json_object *
+admin_rows_json(const struct db_res *res, const struct admin_col *cols,
+    size_t n)
+{
+	struct json_object	*a, *o;
+	size_t			 i;
+
+	if ((a = json_object_new_array()) == NULL)
+		return NULL;
+	for (i = 0; i < db_res_rows(res); i++) {
+		if ((o = admin_row_json(res, i, cols, n)) == NULL ||
+		    json_object_array_add(a, o) != 0) {
+			json_object_put(o);
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/*
+ * Runs s with args and adds its rows under key of to, as an array (one
+ * is 0) or as the first row's object, null without rows (one is 1).
+ */
+static enum xerr
+admin_add_rows(struct db *db, struct json_object *to, const char *key,
+    enum stmt s, const struct dbv *args, size_t nargs,
+    const struct admin_col *cols, size_t n, int one)
+{
+	struct db_res		*res = NULL;
+	struct json_object	*v = NULL;
+	enum xerr		 rc;
+
+	if ((rc = db_query(db, s, args, nargs, &res)) != XERR_OK)
+		return rc;
+	rc = XERR_NOMEM;
+	if (one && db_res_rows(res) == 0)
+		v = NULL;
+	else if ((v = one ? admin_row_json(res, 0, cols, n) :
+	    admin_rows_json(res, cols, n)) == NULL)
+		goto out;
+	if (json_object_object_add(to, key, v) != 0) {
+		json_object_put(v);
+		goto out;
+	}
+	rc = XERR_OK;
+out:
+	db_res_free(res);
+	return rc;
+}
+
+/* Adds the user's usage of the current period under "usage". */
+static enum xerr
+admin_add_usage(struct db *db, struct json_object *to, const char *user_id,
+    const char *tier)
+{
+	struct usage_report	 rep;
+	struct json_object	*u;
+	int64_t			 start, end;
+	int			 bad = 0;
+	enum xerr		 rc;
+
+	if ((rc = usage_period(db, user_id, (int64_t)time(NULL), &start,
+	    &end)) != XERR_OK || (rc = usage_report(db, user_id, tier, start,
+	    end, &rep)) != XERR_OK)
+		return rc;
+	if ((u = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	if (json_object_object_add(to, "usage", u) != 0) {
+		json_object_put(u);
+		return XERR_NOMEM;
+	}
+	bad |= jsonx_add_int(u, "period_start", rep.start);
+	bad |= jsonx_add_int(u, "period_end", rep.end);
+	bad |= jsonx_add_int(u, "voice_seconds", rep.voice_seconds);
+	bad |= jsonx_add_int(u, "voice_minutes", rep.use.voice_minutes);
+	bad |= jsonx_add_int(u, "calls", rep.calls);
+	bad |= jsonx_add_int(u, "sms", rep.use.sms);
+	bad |= jsonx_add_int(u, "voice_included", rep.use.voice_included);
+	bad |= jsonx_add_int(u, "sms_included", rep.use.sms_included);
+	bad |= jsonx_add_int(u, "overage_cents", rep.bill.total_cents);
+	bad |= jsonx_add_int(u, "phone_fee_cents", rep.bill.phone_cents);
+	return bad ? XERR_NOMEM : XERR_OK;
+}
+
+/* Reads the user's row into a new object *out; XERR_NOTFOUND when none. */
+static enum xerr
+admin_user_load(struct db *db, const char *id, struct json_object **out)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	*out = NULL;
+	a[0] = DB_STR(id);
+	if ((rc = db_query(db, STMT_USER_GET, a, 1, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = XERR_NOTFOUND;
+	else if ((*out = admin_row_json(res, 0, admin_user_cols,
+	    NCOLS(admin_user_cols))) == NULL)
+		rc = XERR_NOMEM;
+	db_res_free(res);
+	return rc;
+}
+
+/*
+ * POST /api/admin/users: 201, 400, 401, 403, 409 user_exists, 415,
+ * 500, 503.
+ */
+void
+admin_user_create(struct req *r)
+{
+	struct json_object	*in = NULL, *o = NULL, *user = NULL;
+	struct dbv		 a[3];
+	const char		*id, *email, *tier;
+	char			 uuid[CRYPTO_UUID_LEN + 1];
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
+		return;
+	if ((rc = req_json(r, &in)) != XERR_OK) {
+		if (rc == XERR_MEDIATYPE)
+			req_error(r, rc, NULL, "send application/json");
+		else
+			req_error(r, XERR_BADREQ, "bad_json",
+			    "the body is not a JSON object");
+		return;
+	}
+	if (!json_object_is_type(in, json_type_object)) {
+		req_error(r, XERR_BADREQ, "bad_json",
+		    "the body is not a JSON object");
+		goto out;
+	}
+	id = jsonx_str(in, "id");
+	email = jsonx_str(in, "email");
+	tier = jsonx_str(in, "tier");
+	if (jsonx_get(in, "id") != NULL && !ids_user_ok(id)) {
+		req_error(r, XERR_BADREQ, "bad_user_id",
+		    "id must be 1 to %d of A-Z a-z 0-9 _ -", IDS_USER_MAX);
+		goto out;
+	}
+	if (email == NULL || !smtp_addr_ok(email)) {
+		req_error(r, XERR_BADREQ, "bad_email",
+		    "email must be one plain address");
+		goto out;
+	}
+	if (jsonx_get(in, "tier") != NULL && !tiers_valid(tier)) {
+		req_error(r, XERR_BADREQ, "bad_tier", "unknown tier");
+		goto out;
+	}
+	if (id == NULL) {
+		crypto_uuid4(uuid);
+		id = uuid;
+	}
+	a[0] = DB_STR(id);
+	a[1] = DB_STR(email);
+	a[2] = DB_STR(tier != NULL ? tier : TIERS_FREE);
+	if ((rc = db_exec(r->db, STMT_USER_INSERT, a, 3, NULL, NULL)) ==
+	    XERR_DUP) {
+		req_error(r, XERR_CONFLICT, "user_exists",
+		    "a user %s exists already", id);
+		goto out;
+	}
+	if (rc != XERR_OK || (rc = admin_user_load(r->db, id, &user))) {
+		req_fail(r, rc, "creating the user");
+		goto out;
+	}
+	log_info("admin %s: created user %s (%s)", r->user_id, id,
+	    tier != NULL ? tier : TIERS_FREE);
+	if ((o = json_object_new_object()) == NULL ||
+	    json_object_object_add(o, "user", user) != 0) {
+		json_object_put(user);
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	req_reply_json(r, 201, o);
+out:
+	json_object_put(o);
+	json_object_put(in);
+}
+
+/*
+ * GET /api/admin/users/<id>: the user's billing state.  200, 401, 403,
+ * 404, 500, 503.
+ */
+void
+admin_user_get(struct req *r)
+{
+	struct json_object	*o = NULL, *user = NULL, *subs;
+	struct json_object	*s, *cur = NULL;
+	struct dbv		 a[5];
+	char			 id[IDS_USER_MAX + 1], action[ADMIN_ACTION_MAX];
+	const char		*sub_id, *tier;
+	size_t			 i, n;
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
+		return;
+	if (admin_split(r->path_rest, id, sizeof(id), action,
+	    sizeof(action)) != 0 || action[0] != '\0' || !ids_user_ok(id)) {
+		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
+		return;
+	}
+	if ((rc = admin_user_load(r->db, id, &user)) == XERR_NOTFOUND) {
+		req_error(r, rc, "no_such_user", "no user %s", id);
+		return;
+	}
+	if (rc != XERR_OK)
+		goto fail;
+	rc = XERR_NOMEM;
+	if ((o = json_object_new_object()) == NULL)
+		goto fail;
+	if (json_object_object_add(o, "user", user) != 0)
+		goto fail;
+	user = NULL;
+	tier = jsonx_str(o, "user.tier");
+	sub_id = jsonx_str(o, "user.subscription_id");
+
+	a[0] = DB_STR(id);
+	if ((rc = admin_add_rows(r->db, o, "subscriptions",
+	    STMT_ADMIN_USER_SUBS, a, 1, admin_sub_cols, NCOLS(admin_sub_cols),
+	    0)) != XERR_OK)
+		goto fail;
+	/* The one the user follows, apart: what the tier comes from. */
+	subs = jsonx_get(o, "subscriptions");
+	n = json_object_array_length(subs);
+	for (i = 0; sub_id != NULL && i < n; i++) {
+		s = json_object_array_get_idx(subs, i);
+		if (strcmp(jsonx_str(s, "id"), sub_id) == 0)
+			cur = json_object_get(s);
+	}
+	if (json_object_object_add(o, "subscription", cur) != 0) {
+		json_object_put(cur);
+		rc = XERR_NOMEM;
+		goto fail;
+	}
+
+	a[0] = DB_STR(id);
+	a[1] = DB_INT(INT64_MAX);
+	a[2] = DB_INT(INT64_MAX);
+	a[3] = DB_STR("");
+	a[4] = DB_INT(ADMIN_USER_INVOICES);
+	if ((rc = admin_add_rows(r->db, o, "invoices", STMT_BILLING_INVOICES,
+	    a, 5, admin_invoice_cols, NCOLS(admin_invoice_cols), 0)) ||
+	    (rc = admin_add_usage(r->db, o, id, tier)))
+		goto fail;
+	a[0] = DB_STR(id);
+	if ((rc = admin_add_rows(r->db, o, "phone_numbers",
+	    STMT_ADMIN_USER_PHONES, a, 1, admin_phone_cols,
+	    NCOLS(admin_phone_cols), 0)) != XERR_OK)
+		goto fail;
+	a[1] = DB_INT(ADMIN_USER_JOBS);
+	if ((rc = admin_add_rows(r->db, o, "jobs", STMT_ADMIN_USER_JOBS, a, 2,
+	    admin_job_cols, NCOLS(admin_job_cols), 0)) != XERR_OK)
+		goto fail;
+	/* The account is flagged while one of these is open. */
+	if ((rc = admin_add_rows(r->db, o, "open_disputes", STMT_DISPUTES_OPEN,
+	    a, 1, admin_dispute_cols, NCOLS(admin_dispute_cols), 0)) != XERR_OK)
+		goto fail;
+	req_reply_json(r, 200, o);
+	json_object_put(o);
+	return;
+fail:
+	json_object_put(user);
+	json_object_put(o);
+	req_fail(r, rc, "reading the user");
+}
+
+/* POST /api/admin/users/<id>/revoke-tokens. */
+static void
+admin_user_revoke(struct req *r, const char *id)
+{
+	struct json_object	*o = NULL;
+	struct db_res		*res = NULL;
+	struct dbv		 a[1];
+	uint64_t		 n = 0;
+	long long		 version;
+	enum xerr		 rc;
+
+	a[0] = DB_STR(id);
+	if ((rc = db_exec(r->db, STMT_ADMIN_USER_REVOKE, a, 1, &n, NULL)) !=
+	    XERR_OK) {
+		req_fail(r, rc, "revoking the tokens");
+		return;
+	}
+	if (n == 0) {
+		req_error(r, XERR_NOTFOUND, "no_such_user", "no user %s", id);
+		return;
+	}
+	if ((rc = db_query(r->db, STMT_USER_JWT_VERSION, a, 1, &res)) !=
+	    XERR_OK) {
+		req_fail(r, rc, "reading the new version");
+		return;
+	}
+	version = db_res_int(res, 0, 0, 0);
+	db_res_free(res);
+	log_info("admin %s: revoked the tokens of user %s (jwt_version %lld)",
+	    r->user_id, id, version);
+	if ((o = json_object_new_object()) == NULL ||
+	    jsonx_add_str(o, "user_id", id) != 0 ||
+	    jsonx_add_int(o, "jwt_version", version) != 0) {
+		json_object_put(o);
+		req_fail(r, XERR_NOMEM, "the reply");
+		return;
+	}
+	req_reply_json(r, 200, o);
+	json_object_put(o);
+}
+
+/*
+ * POST /api/admin/users/<id>/<action>: revoke-tokens.  200, 401, 403,
+ * 404, 503.
+ */
+void
+admin_user_action(struct req *r)
+{
+	char	 id[IDS_USER_MAX + 1], action[ADMIN_ACTION_MAX];
+
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
+		return;
+	if (admin_split(r->path_rest, id, sizeof(id), action,
+	    sizeof(action)) != 0 || !ids_user_ok(id) ||
+	    strcmp(action, "revoke-tokens") != 0) {
+		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
+		return;
+	}
+	admin_user_revoke(r, id);
+}
+
+/*
+ * GET /api/admin/events?status=&limit=.  200, 400, 401, 403, 500,
+ * 503.
+ */
+void
+admin_events(struct req *r)
+{
+	struct json_object	*o = NULL;
+	struct dbv		 a[2];
+	const char		*status;
+	long long		 limit;
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0 ||
+	    admin_query_or_reply(r, "status", "bad_status", &status) != 0 ||
+	    admin_limit_or_reply(r, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
+	    &limit) != 0)
+		return;
+	if (status != NULL && *status != '\0' && !admin_in(status,
+	    admin_event_statuses, NCOLS(admin_event_statuses))) {
+		req_error(r, XERR_BADREQ, "bad_status", "status must be one of "
+		    "processed, ignored, unmatched, stale, failed");
+		return;
+	}
+	if ((o = json_object_new_object()) == NULL) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		return;
+	}
+	if (status != NULL && *status != '\0') {
+		a[0] = DB_STR(status);
+		a[1] = DB_INT(limit);
+		rc = admin_add_rows(r->db, o, "events",
+		    STMT_ADMIN_EVENTS_BY_STATUS, a, 2, admin_event_cols,
+		    NCOLS(admin_event_cols), 0);
+	} else {
+		a[0] = DB_INT(limit);
+		rc = admin_add_rows(r->db, o, "events", STMT_ADMIN_EVENTS_RECENT,
+		    a, 1, admin_event_cols, NCOLS(admin_event_cols), 0);
+	}
+	if (rc != XERR_OK)
+		req_fail(r, rc, "listing the events");
+	else
+		req_reply_json(r, 200, o);
+	json_object_put(o);
+}
+
+/* POST /api/admin/events/<id>/replay. */
+static void
+admin_event_replay(struct req *r, const char *id)
+{
+	struct json_object	*o = NULL;
+	struct db_res		*res = NULL;
+	struct dbv		 a[1];
+	const char		*outcome = NULL;
+	char			 before[17], type[129], err[256];
+	enum xerr		 rc;
+
+	a[0] = DB_STR(id);
+	if ((rc = db_query(r->db, STMT_ADMIN_EVENT_GET, a, 1, &res)) !=
+	    XERR_OK) {
+		req_fail(r, rc, "reading the event");
+		return;
+	}
+	if (db_res_rows(res) == 0) {
+		req_error(r, XERR_NOTFOUND, "no_such_event", "no event %s", id);
+		goto out;
+	}
+	snprintf(before, sizeof(before), "%s", db_res_str(res, 0, 0));
+	snprintf(type, sizeof(type), "%s", db_res_str(res, 0, 1));
+	if (strcmp(before, "unmatched") != 0 && strcmp(before, "failed") != 0) {
+		req_error(r, XERR_CONFLICT, "not_replayable", "event %s is %s: "
+		    "only unmatched and failed events are replayed", id, before);
+		goto out;
+	}
+	rc = webhook_apply(r->db, r->cfg, db_res_str(res, 0, 2),
+	    db_res_len(res, 0, 2), 1, &outcome, err, sizeof(err));
+	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK) {
+		req_fail(r, rc, "the replay");
+		goto out;
+	}
+	if (rc != XERR_OK) {
+		req_error(r, XERR_INTERNAL, "processing_failed",
+		    "event %s failed again: %s", id, err);
+		goto out;
+	}
+	/* Another applier may have finished it first: say what is stored. */
+	db_res_free(res);
+	res = NULL;
+	if (strcmp(outcome, "duplicate") == 0 && db_query(r->db,
+	    STMT_EVENT_STATUS, a, 1, &res) == XERR_OK && db_res_rows(res) == 1)
+		outcome = db_res_str(res, 0, 0);
+	log_info("admin %s: replayed event %s (%s): %s -> %s", r->user_id, id,
+	    type, before, outcome);
+	if ((o = json_object_new_object()) == NULL ||
+	    jsonx_add_str(o, "id", id) != 0 ||
+	    jsonx_add_str(o, "type", type) != 0 ||
+	    jsonx_add_str(o, "previous_status", before) != 0 ||
+	    jsonx_add_str(o, "status", outcome) != 0) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	req_reply_json(r, 200, o);
+out:
+	json_object_put(o);
+	db_res_free(res);
+}
+
+/*
+ * POST /api/admin/events/<id>/<action>: replay.  200, 401, 403, 404,
+ * 409, 500, 503.
+ */
+void
+admin_event_action(struct req *r)
+{
+	char	 id[ADMIN_EVENT_ID_MAX + 1], action[ADMIN_ACTION_MAX];
+
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
+		return;
+	if (admin_split(r->path_rest, id, sizeof(id), action,
+	    sizeof(action)) != 0 || !ids_ext_ok(id, ADMIN_EVENT_ID_MAX) ||
+	    strcmp(action, "replay") != 0) {
+		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
+		return;
+	}
+	admin_event_replay(r, id);
+}
+
+/*
+ * GET /api/admin/jobs?state=&limit=.  200, 400, 401, 403, 500, 503.
+ */
+void
+admin_jobs(struct req *r)
+{
+	struct json_object	*o = NULL;
+	struct dbv		 a[2];
+	const char		*state;
+	long long		 limit;
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0 ||
+	    admin_query_or_reply(r, "state", "bad_state", &state) != 0 ||
+	    admin_limit_or_reply(r, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
+	    &limit) != 0)
+		return;
+	if (state == NULL || *state == '\0')
+		state = "dead";
+	if (!admin_in(state, admin_job_states, NCOLS(admin_job_states))) {
+		req_error(r, XERR_BADREQ, "bad_state",
+		    "state must be one of pending, running, dead, done");
+		return;
+	}
+	if ((o = json_object_new_object()) == NULL) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		return;
+	}
+	a[0] = DB_STR(state);
+	a[1] = DB_INT(limit);
+	if ((rc = admin_add_rows(r->db, o, "jobs", STMT_ADMIN_JOBS_BY_STATE, a,
+	    2, admin_job_cols, NCOLS(admin_job_cols), 0)) != XERR_OK)
+		req_fail(r, rc, "listing the jobs");
+	else
+		req_reply_json(r, 200, o);
+	json_object_put(o);
+}
+
+/* POST /api/admin/jobs/<id>/retry. */
+static void
+admin_job_retry(struct req *r, long long id)
+{
+	struct json_object	*o = NULL;
+	struct db_res		*res = NULL;
+	struct dbv		 a[1];
+	uint64_t		 n = 0;
+	enum xerr		 rc;
+
+	a[0] = DB_INT(id);
+	if ((rc = db_exec(r->db, STMT_ADMIN_JOB_RETRY, a, 1, &n, NULL)) !=
+	    XERR_OK) {
+		req_fail(r, rc, "retrying the job");
+		return;
+	}
+	if (n == 0) {
+		if ((rc = db_query(r->db, STMT_ADMIN_JOB_STATE, a, 1, &res)) !=
+		    XERR_OK)
+			req_fail(r, rc, "reading the job");
+		else if (db_res_rows(res) == 0)
+			req_error(r, XERR_NOTFOUND, "no_such_job", "no job %lld",
+			    id);
+		else
+			req_error(r, XERR_CONFLICT, "not_retryable", "job %lld "
+			    "is %s: only dead and pending jobs are retried", id,
+			    db_res_str(res, 0, 0));
+		db_res_free(res);
+		return;
+	}
+	log_info("admin %s: job %lld retried", r->user_id, id);
+	if ((o = json_object_new_object()) == NULL ||
+	    jsonx_add_int(o, "id", id) != 0 ||
+	    jsonx_add_str(o, "state", "pending") != 0 ||
+	    jsonx_add_int(o, "attempts", 0) != 0) {
+		json_object_put(o);
+		req_fail(r, XERR_NOMEM, "the reply");
+		return;
+	}
+	req_reply_json(r, 200, o);
+	json_object_put(o);
+}
+
+/* POST /api/admin/jobs/dead/retry?kind=. */
+static void
+admin_jobs_retry_dead(struct req *r)
+{
+	struct json_object	*o = NULL;
+	struct dbv		 a[2];
+	const char		*kind;
+	uint64_t		 n = 0;
+	enum xerr		 rc;
+
+	if (admin_query_or_reply(r, "kind", "bad_kind", &kind) != 0)
+		return;
+	if (kind == NULL)
+		kind = "";
+	if (strlen(kind) > 32 || (*kind != '\0' && !ids_user_ok(kind))) {
+		req_error(r, XERR_BADREQ, "bad_kind", "kind is a job kind");
+		return;
+	}
+	a[0] = DB_STR(kind);
+	a[1] = DB_STR(kind);
+	if ((rc = db_exec(r->db, STMT_ADMIN_JOBS_RETRY_DEAD, a, 2, &n,
+	    NULL)) != XERR_OK) {
+		req_fail(r, rc, "retrying the dead jobs");
+		return;
+	}
+	log_info("admin %s: %llu dead jobs%s%s retried", r->user_id,
+	    (unsigned long long)n, *kind ? " of kind " : "", kind);
+	if ((o = json_object_new_object()) == NULL ||
+	    jsonx_add_int(o, "retried", (int64_t)n) != 0) {
+		json_object_put(o);
+		req_fail(r, XERR_NOMEM, "the reply");
+		return;
+	}
+	req_reply_json(r, 200, o);
+	json_object_put(o);
+}
+
+/*
+ * POST /api/admin/jobs/<id>/retry and /api/admin/jobs/dead/retry.
+ * 200, 400, 401, 403, 404, 409, 503.
+ */
+void
+admin_job_action(struct req *r)
+{
+	char		 id[24], action[ADMIN_ACTION_MAX], *end;
+	long long	 n;
+
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
+		return;
+	if (admin_split(r->path_rest, id, sizeof(id), action,
+	    sizeof(action)) != 0 || strcmp(action, "retry") != 0)
+		goto notfound;
+	if (strcmp(id, "dead") == 0) {
+		admin_jobs_retry_dead(r);
+		return;
+	}
+	errno = 0;
+	if (id[0] < '1' || id[0] > '9' ||
+	    (n = strtoll(id, &end, 10), errno != 0) || *end != '\0')
+		goto notfound;
+	admin_job_retry(r, n);
+	return;
+notfound:
+	req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
+}
+
+/*
+ * Wraps Stripe's subscription sub in the customer.subscription.updated
+ * event Stripe would send now, id resync_<sub id>_<now>.  *out is its
+ * text (caller frees); *id_out gets the id.
+ */
+static enum xerr
+admin_resync_event(const struct cfg *cfg, struct json_object *sub,
+    const char *sub_id, char **out, char *id_out, size_t idsz)
+{
+	struct json_object	*ev, *data, *req, *v;
+	const char		*s;
+	time_t			 now = time(NULL);
+	int			 bad = 0;
+
+	*out = NULL;
+	snprintf(id_out, idsz, "resync_%s_%lld", sub_id, (long long)now);
+	if ((ev = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	/* Owned by ev from here, so one put frees all. */
+	if ((data = json_object_new_object()) == NULL ||
+	    json_object_object_add(ev, "data", data) != 0) {
+		json_object_put(data);
+		goto out;
+	}
+	if ((req = json_object_new_object()) == NULL ||
+	    json_object_object_add(ev, "request", req) != 0) {
+		json_object_put(req);
+		goto out;
+	}
+	bad |= jsonx_add_str(ev, "id", id_out);
+	bad |= jsonx_add_str(ev, "object", "event");
+	bad |= jsonx_add_str(ev, "api_version", cfg->stripe_api_version);
+	bad |= jsonx_add_int(ev, "created", (int64_t)now);
+	bad |= jsonx_add_int(ev, "pending_webhooks", 0);
+	bad |= jsonx_add_str(ev, "type", "customer.subscription.updated");
+	bad |= jsonx_add_str(req, "id", NULL);
+	bad |= jsonx_add_str(req, "idempotency_key", NULL);
+	if ((v = json_object_new_boolean(jsonx_bool(sub, "livemode", 0))) ==
+	    NULL || json_object_object_add(ev, "livemode", v) != 0) {
+		json_object_put(v);
+		goto out;
+	}
+	if (json_object_object_add(data, "object", json_object_get(sub)) !=
+	    0) {
+		json_object_put(sub);
+		goto out;
+	}
+	if (bad == 0 && (s = json_object_to_json_string_ext(ev,
+	    JSON_C_TO_STRING_PLAIN)) != NULL)
+		*out = strdup(s);
+out:
+	json_object_put(ev);
+	return *out != NULL ? XERR_OK : XERR_NOMEM;
+}
+
+/* POST /api/admin/subscriptions/<id>/resync. */
+static void
+admin_resync(struct req *r, const char *sub_id)
+{
+	struct json_object	*sub = NULL, *o = NULL, *st = NULL;
+	struct buf		*path = NULL;
+	struct dbv		 a[1];
+	struct stripe_reply	 rep;
+	const char		*outcome = NULL;
+	char			 err[256], evid[ADMIN_SUB_ID_MAX + 32];
+	char			*payload = NULL;
+	int64_t			 cpe;
+	int			 bad;
+	enum xerr		 rc;
+
+	if ((path = buf_new(512)) == NULL) {
+		req_fail(r, XERR_NOMEM, "the resync");
+		return;
+	}
+	if ((rc = buf_puts(path, "/v1/subscriptions/")) != XERR_OK ||
+	    (rc = http_path_escape(sub_id, path)) != XERR_OK) {
+		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
+		goto out;
+	}
+	rc = stripe_call(r->http, r->cfg, "GET", buf_data(path), NULL, NULL,
+	    &sub, &rep);
+	if (rc == XERR_NOTFOUND) {
+		req_error(r, rc, "no_such_subscription",
+		    "Stripe has no subscription %s", sub_id);
+		goto out;
+	}
+	if (rc == XERR_UPSTREAM) {
+		req_error(r, XERR_UPSTREAM, "stripe_error", "Stripe could not "
+		    "be asked (status %ld); try again later", rep.status);
+		goto out;
+	}
+	if (rc != XERR_OK) {
+		req_error(r, XERR_UPSTREAM, "stripe_refused", "Stripe refused "
+		    "the request (HTTP %ld, code %s)", rep.status,
+		    rep.code[0] != '\0' ? rep.code : "none");
+		goto out;
+	}
+	if (!ids_ext_ok(jsonx_str(sub, "id"), ADMIN_SUB_ID_MAX) ||
+	    strcmp(jsonx_str(sub, "id"), sub_id) != 0) {
+		req_error(r, XERR_UPSTREAM, "stripe_error",
+		    "Stripe answered with another object");
+		goto out;
+	}
+	if ((rc = admin_resync_event(r->cfg, sub, sub_id, &payload, evid,
+	    sizeof(evid))) != XERR_OK) {
+		req_fail(r, rc, "the resync");
+		goto out;
+	}
+	rc = webhook_apply(r->db, r->cfg, payload, strlen(payload), 0,
+	    &outcome, err, sizeof(err));
+	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK) {
+		req_fail(r, rc, "the resync");
+		goto out;
+	}
+	if (rc != XERR_OK) {
+		req_error(r, XERR_INTERNAL, "processing_failed",
+		    "event %s failed: %s", evid, err);
+		goto out;
+	}
+	log_info("admin %s: resynced subscription %s as %s: %s", r->user_id,
+	    sub_id, evid, outcome);
+	if ((o = json_object_new_object()) == NULL ||
+	    (st = json_object_new_object()) == NULL ||
+	    json_object_object_add(o, "stripe", st) != 0) {
+		json_object_put(st);
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	bad = jsonx_add_str(o, "event_id", evid);
+	bad |= jsonx_add_str(o, "status", outcome);
+	bad |= jsonx_add_str(st, "status", jsonx_str(sub, "status"));
+	/* Today on the item (2025-03-31.basil on); before, on the subscription. */
+	if (jsonx_int(jsonx_idx(sub, "items.data", 0), "current_period_end",
+	    &cpe) == 0 || jsonx_int(sub, "current_period_end", &cpe) == 0)
+		bad |= jsonx_add_int(st, "current_period_end", cpe);
+	a[0] = DB_STR(sub_id);
+	if (bad == 0 && (rc = admin_add_rows(r->db, o, "subscription",
+	    STMT_ADMIN_SUB_GET, a, 1, admin_oursub_cols,
+	    NCOLS(admin_oursub_cols), 1)) != XERR_OK) {
+		req_fail(r, rc, "reading the subscription");
+		goto out;
+	}
+	if (bad) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	req_reply_json(r, 200, o);
+out:
+	free(payload);
+	json_object_put(o);
+	json_object_put(sub);
+	buf_free(path);
+}
+
+/*
+ * POST /api/admin/subscriptions/<id>/<action>: resync.  200, 401, 403,
+ * 404, 500, 502, 503.
+ */
+void
+admin_subscription_action(struct req *r)
+{
+	char	 id[ADMIN_SUB_ID_MAX + 1], action[ADMIN_ACTION_MAX];
+
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
+		return;
+	if (admin_split(r->path_rest, id, sizeof(id), action,
+	    sizeof(action)) != 0 || !ids_ext_ok(id, ADMIN_SUB_ID_MAX) ||
+	    strcmp(action, "resync") != 0) {
+		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
+		return;
+	}
+	admin_resync(r, id);
+}
+
+/* A number of the Twilio account. */
+struct admin_num {
+	char	 sid[TWILIO_SID_LEN + 1];
+	char	 number[TWILIO_E164_MAX + 1];
+	char	 name[TWILIO_FRIENDLY_MAX + 1];
+};
+
+/* The account's numbers, read from every page of Twilio's list. */
+struct admin_nums {
+	struct admin_num	*v;
+	size_t			 n, cap;
+	size_t			 unparsed;	/* entries without a valid sid */
+};
+
+/* Orders numbers by sid, byte by byte (as MariaDB's ascii_bin). */
+static int
+admin_num_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct admin_num *)a)->sid,
+	    ((const struct admin_num *)b)->sid);
+}
+
+/* Appends the valid numbers of one list page to ns. */
+static enum xerr
+admin_nums_add(struct admin_nums *ns, struct json_object *page)
+{
+	struct json_object	*arr = jsonx_get(page, "incoming_phone_numbers");
+	struct twilio_number	 t;
+	struct admin_num	*nv;
+	size_t			 i, len = json_object_array_length(arr), ncap;
+
+	for (i = 0; i < len; i++) {
+		if (twilio_number_parse(json_object_array_get_idx(arr, i),
+		    &t) != 0) {
+			ns->unparsed++;
+			continue;
+		}
+		if (ns->n == ADMIN_TWILIO_MAX)
+			return XERR_TOOBIG;
+		if (ns->n == ns->cap) {
+			ncap = ns->cap ? ns->cap * 2 : 64;
+			if ((nv = reallocarray(ns->v, ncap, sizeof(*nv))) ==
+			    NULL)
+				return XERR_NOMEM;
+			ns->v = nv;
+			ns->cap = ncap;
+		}
+		memcpy(ns->v[ns->n].sid, t.sid, sizeof(t.sid));
+		memcpy(ns->v[ns->n].number, t.phone_number,
+		    sizeof(t.phone_number));
+		memcpy(ns->v[ns->n].name, t.friendly_name,
+		    sizeof(t.friendly_name));
+		ns->n++;
+	}
+	return XERR_OK;
+}
+
+/*
+ * Reads every page of the account's numbers into ns, sorted by sid.
+ * Errors of twilio_number_page() (err filled), XERR_TOOBIG past
+ * ADMIN_TWILIO_MAX numbers or ADMIN_TWILIO_PAGES pages.
+ */
+static enum xerr
+admin_nums_read(struct req *r, struct admin_nums *ns, struct twilio_error *err)
+{
+	struct json_object	*page = NULL;
+	const char		*nx = NULL;
+	char			 next[4096];
+	size_t			 pages = 0;
+	enum xerr		 rc;
+
+	memset(err, 0, sizeof(*err));
+	do {
+		if (pages++ == ADMIN_TWILIO_PAGES)
+			return XERR_TOOBIG;
+		rc = twilio_number_page(r->http, r->cfg, nx != NULL ? next :
+		    NULL, &page, &nx, err);
+		if (rc != XERR_OK)
+			return rc;
+		if ((rc = admin_nums_add(ns, page)) == XERR_OK && nx != NULL &&
+		    (size_t)snprintf(next, sizeof(next), "%s", nx) >=
+		    sizeof(next))
+			rc = XERR_TOOBIG;
+		json_object_put(page);
+		page = NULL;
+		if (rc != XERR_OK)
+			return rc;
+	} while (nx != NULL);
+	if (ns->n > 1)		/* v is NULL when Twilio lists none */
+		qsort(ns->v, ns->n, sizeof(ns->v[0]), admin_num_cmp);
+	return XERR_OK;
+}
+
+/*
+ * Describes a number named for us that no user holds: the user its name
+ * gives ("xsb:<id>"; a hashed name says nothing) and that user's phone
+ * state, which tells a purchase in flight (provisioning) from a leftover.
+ */
+static struct json_object *
+admin_orphan_json(struct db *db, const struct admin_num *t)
+{
+	struct json_object	*o;
+	struct phone_info	 info;
+	const char		*uid = NULL, *ustate = NULL;
+	int			 bad;
+
+	if (strncmp(t->name, "xsb:", 4) == 0 && ids_user_ok(t->name + 4)) {
+		uid = t->name + 4;
+		if (phone_get(db, uid, &info, NULL, 0) == XERR_OK)
+			ustate = info.status;
+		else
+			ustate = "no_such_user";
+	}
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	bad = jsonx_add_str(o, "sid", t->sid);
+	bad |= jsonx_add_str(o, "phone_number", t->number);
+	bad |= jsonx_add_str(o, "friendly_name", t->name);
+	bad |= jsonx_add_str(o, "user_id", uid);
+	bad |= jsonx_add_str(o, "user_phone_status", ustate);
+	if (bad) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Returns row i of ADMIN_PHONES_HELD as JSON. */
+static struct json_object *
+admin_held_json(const struct db_res *res, size_t i)
+{
+	static const struct admin_col cols[] = {
+		{ "user_id", 0, ADMIN_STR }, { "phone_number", 1, ADMIN_STR },
+		{ "sid", 2, ADMIN_STR }, { "phone_status", 3, ADMIN_STR },
+	};
+
+	return admin_row_json(res, i, cols, NCOLS(cols));
+}
+
+/* Appends v to array a; -1 (v put) on no memory. */
+static int
+admin_push(struct json_object *a, struct json_object *v)
+{
+	if (v == NULL)
+		return -1;
+	if (json_object_array_add(a, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * GET /api/admin/phone/orphans: Twilio's numbers beside ours.  200,
+ * 401, 403, 500, 502, 503.
+ */
+void
+admin_phone_orphans(struct req *r)
+{
+	struct admin_nums	 ns;
+	struct twilio_error	 terr;
+	struct json_object	*o = NULL, *bought = NULL, *gone = NULL;
+	struct db_res		*res = NULL;
+	size_t			 i = 0, j = 0, ours, matched = 0, xsb = 0;
+	size_t			 other = 0;
+	int			 c, bad = 0;
+	enum xerr		 rc;
+
+	memset(&ns, 0, sizeof(ns));
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
+		return;
+	if ((rc = admin_nums_read(r, &ns, &terr)) != XERR_OK) {
+		if (rc == XERR_NOMEM)
+			req_fail(r, rc, "reading Twilio's numbers");
+		else if (rc == XERR_TOOBIG)
+			req_error(r, XERR_INTERNAL, NULL, "more than %d numbers "
+			    "or %d pages at Twilio: compare by hand",
+			    ADMIN_TWILIO_MAX, ADMIN_TWILIO_PAGES);
+		else
+			req_error(r, XERR_UPSTREAM, "twilio_error",
+			    "Twilio could not list the numbers: %s",
+			    terr.message);
+		goto out;
+	}
+	if ((rc = db_query(r->db, STMT_ADMIN_PHONES_HELD, NULL, 0, &res)) !=
+	    XERR_OK) {
+		req_fail(r, rc, "reading the numbers held");
+		goto out;
+	}
+	if ((o = json_object_new_object()) == NULL ||
+	    (bought = json_object_new_array()) == NULL ||
+	    (gone = json_object_new_array()) == NULL) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	/* Both lists are in sid order: one merge finds what is on one side. */
+	ours = db_res_rows(res);
+	while (!bad && (i < ns.n || j < ours)) {
+		if (i == ns.n)
+			c = 1;
+		else if (j == ours)
+			c = -1;
+		else
+			c = strcmp(ns.v[i].sid, db_res_str(res, j, 2));
+		if (i < ns.n && strncmp(ns.v[i].name, "xsb", 3) == 0 && c <= 0)
+			xsb++;
+		if (c == 0) {
+			matched++;
+			i++, j++;
+		} else if (c < 0) {
+			if (strncmp(ns.v[i].name, "xsb", 3) == 0)
+				bad = admin_push(bought,
+				    admin_orphan_json(r->db, &ns.v[i]));
+			else
+				other++;
+			i++;
+		} else
+			bad = admin_push(gone, admin_held_json(res, j++));
+	}
+	bad |= jsonx_add_int(o, "twilio_numbers", (int64_t)ns.n);
+	bad |= jsonx_add_int(o, "twilio_unparsed", (int64_t)ns.unparsed);
+	bad |= jsonx_add_int(o, "xsb_numbers", (int64_t)xsb);
+	bad |= jsonx_add_int(o, "other_numbers", (int64_t)other);
+	bad |= jsonx_add_int(o, "ours", (int64_t)ours);
+	bad |= jsonx_add_int(o, "matched", (int64_t)matched);
+	if (bad || json_object_object_add(o, "bought_not_ours", bought) != 0) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	bought = NULL;
+	if (json_object_object_add(o, "ours_gone_at_twilio", gone) != 0) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	gone = NULL;
+	req_reply_json(r, 200, o);
+out:
+	json_object_put(bought);
+	json_object_put(gone);
+	json_object_put(o);
+	db_res_free(res);
+	free(ns.v);
+}
+
+/*
+ * Writes into url PUBLIC_BASE_URL, prefix and the escaped user id: the
+ * URLs phone_provision() gives Twilio when it buys a number.
+ */
+static enum xerr
+admin_phone_url(const struct cfg *cfg, const char *prefix,
+    const char *user_id, struct buf *url)
+{
+	enum xerr	 rc;
+
+	buf_reset(url);
+	if ((rc = buf_puts(url, cfg->public_base_url)) ||
+	    (rc = buf_puts(url, prefix)) ||
+	    (rc = http_path_escape(user_id, url)))
+		return rc;
+	return XERR_OK;
+}
+
+/* Points one number at the current URLs; returns its outcome as JSON. */
+static struct json_object *
+admin_repoint_one(struct req *r, const struct db_res *res, size_t i,
+    struct buf *voice, struct buf *sms, struct buf *status, size_t *updated)
+{
+	static const struct admin_col cols[] = {
+		{ "user_id", 0, ADMIN_STR }, { "phone_number", 1, ADMIN_STR },
+		{ "sid", 2, ADMIN_STR },
+	};
+	struct twilio_error	 terr;
+	struct json_object	*o;
+	const char		*id = db_res_str(res, i, 0);
+	const char		*result;
+	enum xerr		 rc;
+
+	memset(&terr, 0, sizeof(terr));
+	if ((rc = admin_phone_url(r->cfg, "/phone/voice/", id, voice)) ||
+	    (rc = admin_phone_url(r->cfg, "/phone/sms/", id, sms)) ||
+	    (rc = admin_phone_url(r->cfg, "/phone/status/", id, status)))
+		snprintf(terr.message, sizeof(terr.message), "%s",
+		    xerr_code(rc));
+	else
+		rc = twilio_number_set_urls(r->http, r->cfg,
+		    db_res_str(res, i, 2), buf_data(voice), buf_data(sms),
+		    buf_data(status), &terr);
+	if (rc == XERR_OK) {
+		result = "updated";
+		(*updated)++;
+	} else if (rc == XERR_NOTFOUND)
+		result = "gone";
+	else
+		result = "failed";
+	if ((o = admin_row_json(res, i, cols, NCOLS(cols))) == NULL)
+		return NULL;
+	if (jsonx_add_str(o, "result", result) != 0 ||
+	    (rc != XERR_OK && jsonx_add_str(o, "error", terr.message) != 0)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * POST /api/admin/phone/repoint?after=&limit=: one page of numbers
+ * pointed at PUBLIC_BASE_URL.  200, 400, 401, 403, 500, 503.
+ */
+void
+admin_phone_repoint(struct req *r)
+{
+	struct json_object	*o = NULL, *nums = NULL;
+	struct db_res		*res = NULL;
+	struct buf		*voice = NULL, *sms = NULL, *status = NULL;
+	struct dbv		 a[2];
+	const char		*after;
+	long long		 limit;
+	size_t			 i, n, updated = 0;
+	int			 bad = 0;
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0 ||
+	    admin_query_or_reply(r, "after", "bad_after", &after) != 0 ||
+	    admin_limit_or_reply(r, ADMIN_REPOINT_DEFAULT, ADMIN_REPOINT_MAX,
+	    &limit) != 0)
+		return;
+	if (after == NULL)
+		after = "";
+	if (*after != '\0' && !ids_user_ok(after)) {
+		req_error(r, XERR_BADREQ, "bad_after",
+		    "after is the next_after of the previous call");
+		return;
+	}
+	a[0] = DB_STR(after);
+	a[1] = DB_INT(limit);
+	if ((rc = db_query(r->db, STMT_ADMIN_PHONES_PAGE, a, 2, &res)) !=
+	    XERR_OK) {
+		req_fail(r, rc, "reading the numbers held");
+		return;
+	}
+	if ((o = json_object_new_object()) == NULL ||
+	    (nums = json_object_new_array()) == NULL ||
+	    json_object_object_add(o, "numbers", nums) != 0 ||
+	    (voice = buf_new(ADMIN_URL_MAX)) == NULL ||
+	    (sms = buf_new(ADMIN_URL_MAX)) == NULL ||
+	    (status = buf_new(ADMIN_URL_MAX)) == NULL) {
+		if (jsonx_get(o, "numbers") == NULL)
+			json_object_put(nums);
+		req_fail(r, XERR_NOMEM, "the repoint");
+		goto out;
+	}
+	n = db_res_rows(res);
+	for (i = 0; i < n && !bad; i++)
+		bad = admin_push(nums, admin_repoint_one(r, res, i, voice, sms,
+		    status, &updated));
+	log_info("admin %s: repointed %zu of %zu numbers at %s", r->user_id,
+	    updated, n, r->cfg->public_base_url);
+	bad |= jsonx_add_str(o, "public_base_url", r->cfg->public_base_url);
+	bad |= jsonx_add_int(o, "updated", (int64_t)updated);
+	bad |= jsonx_add_int(o, "failed", (int64_t)(n - updated));
+	bad |= jsonx_add_str(o, "next_after", n == (size_t)limit ?
+	    db_res_str(res, n - 1, 0) : NULL);
+	if (bad) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	req_reply_json(r, 200, o);
+out:
+	json_object_put(o);
+	db_res_free(res);
+	buf_free(voice);
+	buf_free(sms);
+	buf_free(status);
+}

@@ -1,0 +1,41 @@
+/*
+ * auth: who is calling an API endpoint.
+ *
+ * An API call carries "Authorization: Bearer <JWT>" (HS256, see core/jwt.h).
+ * Beyond the token's own checks, its jwtVersion must equal the user's
+ * jwt_version in the database, so bumping that column revokes every token
+ * issued before.
+ */
+#ifndef AUTH_H
+#define AUTH_H
+
+struct req;
+
+enum auth_need {
+	AUTH_USER,	/* any valid token of an existing user */
+	AUTH_SERVICE,	/* role service or admin (the app reporting usage) */
+	AUTH_ADMIN,	/* role admin */
+};
+
+/*
+ * Authenticates r.  On success fills r->user_id and r->role and returns 0.
+ * Otherwise it has answered (401 for a missing, malformed, forged,
+ * expired, revoked token or an unknown user; 403 when the role is not
+ * enough; 503 when the database does not answer) and returns -1: the
+ * caller only returns.
+ */
+int		 auth_require_or_reply(struct req *r, enum auth_need need);
+
+/*
+ * For a caller that reads the user's row anyway (AUTH_USER): verifies the
+ * token without the database, fills r->user_id and r->role, and sets
+ * *version to the token's jwtVersion; returns 0, or -1 after a 401.  The
+ * caller then passes the row's jwt_version (-1 for no row) and *version to
+ * auth_version_or_reply(), which answers 401 (unknown user, revoked) as
+ * auth_require_or_reply() would and returns -1, else 0.
+ */
+int		 auth_user_token_or_reply(struct req *r, long long *version);
+int		 auth_version_or_reply(struct req *r, long long version,
+		    long long want);
+
+#endif

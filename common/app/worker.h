@@ -1,0 +1,38 @@
+/*
+ * worker: runs the jobs of the outbox (see domain/jobs.h).
+ *
+ * Each job kind has one runner.  A runner's side effect must be idempotent
+ * because a job can run again after a crash: invoice items carry the
+ * Idempotency-Key "<invoice id>:<kind>" (":r<n>" appended after Stripe
+ * saved a failure under the key) and, after a 5xx or a timeout, are first
+ * looked for on the invoice by their metadata[xsb_line]; phone purchases
+ * reconcile with Twilio first, e-mails carry a Message-ID checked before
+ * sending.
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include "core/xerr.h"
+
+struct cfg;
+struct db;
+struct http;
+struct job;
+
+struct worker_ctx {
+	const struct cfg	*cfg;
+	struct db		*db;
+	struct http		*http;
+	char			 id[96];	/* host:pid, the lease owner */
+};
+
+/* Returns the comma-separated kinds this worker runs (static). */
+const char	*worker_kinds(void);
+
+/*
+ * Runs one claimed job and records its outcome (done, retry or dead).
+ * Returns the outcome of the recording.
+ */
+enum xerr	 worker_run(struct worker_ctx *w, struct job *job);
+
+#endif

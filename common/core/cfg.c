@@ -1,0 +1,561 @@
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/cfg.h"
+#include "core/log.h"
+#include "core/stripe_version.h"
+
+enum cfg_kind {
+	CFG_STR,	/* any non-empty string */
+	CFG_SECRET,	/* string, never printed */
+	CFG_URL,	/* http:// or https://, no trailing slash */
+	CFG_UINT,	/* unsigned within [min, max] */
+	CFG_BOOL,	/* 0/1/true/false/yes/no */
+	CFG_MODE,	/* sandbox|production */
+	CFG_LEVEL,	/* debug|info|warn|error */
+	CFG_SECRETS,	/* comma-separated list of secrets */
+	CFG_STRIPE_VER,	/* one of Stripe's API versions */
+};
+
+enum cfg_need {
+	CFG_OPTIONAL,	/* default (may be empty) applies */
+	CFG_REQUIRED,	/* must be set in every mode */
+	CFG_PROD,	/* must be set in production; default in sandbox */
+};
+
+/*
+ * The table of settings.  Defaults are the sandbox's; CFG_PROD entries must
+ * be given explicitly in production.  Add a setting here and in struct cfg,
+ * nowhere else.
+ */
+static const struct cfg_opt {
+	const char	*name;
+	enum cfg_kind	 kind;
+	enum cfg_need	 need;
+	const char	*def;
+	unsigned long	 min, max;
+	size_t		 off;
+	const char	*doc;
+} cfg_opts[] = {
+#define O(f) offsetof(struct cfg, f)
+	{ "XSB_MODE", CFG_MODE, CFG_OPTIONAL, "sandbox", 0, 0, O(sandbox),
+	  "`sandbox` (local peers, demo data allowed) or `production`; unset "
+	  "is the sandbox, any other value (empty too) stops the program" },
+	{ "LOG_LEVEL", CFG_LEVEL, CFG_OPTIONAL, "info", 0, 0, O(log_level),
+	  "debug, info, warn or error" },
+	{ "DB_HOST", CFG_STR, CFG_OPTIONAL, "localhost", 0, 0, O(db_host),
+	  "MariaDB host (ignored when DB_SOCKET is set)" },
+	{ "DB_PORT", CFG_UINT, CFG_OPTIONAL, "3306", 1, 65535, O(db_port),
+	  "MariaDB TCP port" },
+	{ "DB_SOCKET", CFG_STR, CFG_OPTIONAL, "", 0, 0, O(db_socket),
+	  "MariaDB unix socket path; used instead of host/port when set" },
+	{ "DB_NAME", CFG_STR, CFG_OPTIONAL, "xswarm_billing", 0, 0, O(db_name),
+	  "database (schema) name" },
+	{ "DB_USER", CFG_STR, CFG_OPTIONAL, "xsb", 0, 0, O(db_user),
+	  "database user" },
+	{ "DB_PASSWORD", CFG_SECRET, CFG_PROD, "", 0, 0, O(db_password),
+	  "database password" },
+	{ "FCGI_PROCESSES", CFG_UINT, CFG_OPTIONAL, "4", 1, 256,
+	  O(fcgi_processes), "FastCGI worker processes per program (-n overrides)" },
+	{ "MAX_BODY_BYTES", CFG_UINT, CFG_OPTIONAL, "1048576", 1024,
+	  64UL << 20, O(max_body), "request body cap; larger bodies get 413" },
+	{ "HTTP_CONNECT_TIMEOUT_MS", CFG_UINT, CFG_OPTIONAL, "3000", 100,
+	  60000, O(http_connect_timeout_ms), "outbound connect timeout" },
+	{ "HTTP_TIMEOUT_MS", CFG_UINT, CFG_OPTIONAL, "15000", 100, 300000,
+	  O(http_timeout_ms), "outbound total timeout per call" },
+	{ "HTTP_MAX_RESPONSE_BYTES", CFG_UINT, CFG_OPTIONAL, "4194304", 1024,
+	  64UL << 20, O(http_max_response), "cap on an upstream reply body" },
+	{ "STRIPE_API_BASE", CFG_URL, CFG_OPTIONAL, "https://api.stripe.com",
+	  0, 0, O(stripe_api_base), "Stripe REST base URL" },
+	{ "STRIPE_SECRET_KEY", CFG_SECRET, CFG_PROD, "sk_test_sandbox", 0, 0,
+	  O(stripe_secret_key), "Stripe secret key (Bearer)" },
+	{ "STRIPE_API_VERSION", CFG_STRIPE_VER, CFG_OPTIONAL,
+	  STRIPE_VERSION_PINNED, 0, 0, O(stripe_api_version),
+	  "Stripe-Version header: a real Stripe API version (the default is "
+	  "the one the code is written and tested for)" },
+	{ "STRIPE_WEBHOOK_SECRETS", CFG_SECRETS, CFG_REQUIRED, NULL, 0, 0,
+	  O(stripe_webhook_secrets),
+	  "webhook endpoint secrets, comma-separated (two during rotation)" },
+	{ "WEBHOOK_THREADS", CFG_UINT, CFG_OPTIONAL, "64", 1, 256,
+	  O(webhook_threads),
+	  "request threads per xsb-webhook process (one FastCGI connection "
+	  "each)" },
+	{ "WEBHOOK_COMMITTERS", CFG_UINT, CFG_OPTIONAL, "1", 1, 16,
+	  O(webhook_committers),
+	  "database connections per xsb-webhook process that store events, "
+	  "several deliveries per transaction" },
+	{ "WEBHOOK_BATCH_MAX", CFG_UINT, CFG_OPTIONAL, "32", 1, 256,
+	  O(webhook_batch_max),
+	  "most events stored in one transaction (1: one each)" },
+	{ "STRIPE_WEBHOOK_TOLERANCE", CFG_UINT, CFG_OPTIONAL, "300", 1, 86400,
+	  O(stripe_webhook_tolerance),
+	  "max age (and future skew) of a Stripe-Signature timestamp, seconds" },
+	{ "STRIPE_PRICE_AI_SECRETARY", CFG_STR, CFG_OPTIONAL,
+	  "price_ai_secretary", 0, 0, O(stripe_price_secretary),
+	  "Stripe price id of ai_secretary" },
+	{ "STRIPE_PRICE_AI_PROJECT_MANAGER", CFG_STR, CFG_OPTIONAL,
+	  "price_ai_project_manager", 0, 0, O(stripe_price_project_manager),
+	  "Stripe price id of ai_project_manager" },
+	{ "STRIPE_PRICE_AI_CTO", CFG_STR, CFG_OPTIONAL, "price_ai_cto", 0, 0,
+	  O(stripe_price_cto), "Stripe price id of ai_cto" },
+	{ "CHECKOUT_SUCCESS_URL", CFG_URL, CFG_OPTIONAL,
+	  "https://xswarm.ai/billing/success", 0, 0, O(checkout_success_url),
+	  "where Stripe Checkout returns after payment" },
+	{ "CHECKOUT_CANCEL_URL", CFG_URL, CFG_OPTIONAL,
+	  "https://xswarm.ai/billing", 0, 0, O(checkout_cancel_url),
+	  "where Stripe Checkout returns on cancel" },
+	{ "TWILIO_API_BASE", CFG_URL, CFG_OPTIONAL, "https://api.twilio.com",
+	  0, 0, O(twilio_api_base), "Twilio REST base URL" },
+	{ "TWILIO_ACCOUNT_SID", CFG_STR, CFG_PROD,
+	  "AC00000000000000000000000000000000", 0, 0, O(twilio_account_sid),
+	  "Twilio account SID (AC + 32 hex)" },
+	{ "TWILIO_AUTH_TOKEN", CFG_SECRET, CFG_REQUIRED, NULL, 0, 0,
+	  O(twilio_auth_token), "Twilio auth token (API auth and callback signatures)" },
+	{ "PUBLIC_BASE_URL", CFG_URL, CFG_REQUIRED, NULL, 0, 0,
+	  O(public_base_url),
+	  "public https base URL Twilio calls back (signature base)" },
+	{ "APP_URL", CFG_URL, CFG_OPTIONAL, "https://xswarm.ai", 0, 0,
+	  O(app_url), "xSwarm app URL used in e-mail links" },
+	{ "JWT_SECRET", CFG_SECRET, CFG_REQUIRED, NULL, 0, 0, O(jwt_secret),
+	  "HS256 key for API tokens (at least 32 bytes)" },
+	{ "JWT_ISSUER", CFG_STR, CFG_OPTIONAL, "xswarm-api", 0, 0,
+	  O(jwt_issuer), "required `iss` claim" },
+	{ "JWT_AUDIENCE", CFG_STR, CFG_OPTIONAL, "xswarm-users", 0, 0,
+	  O(jwt_audience), "required `aud` claim" },
+	{ "WORKER_POLL_MS", CFG_UINT, CFG_OPTIONAL, "500", 10, 60000,
+	  O(worker_poll_ms), "worker idle poll interval" },
+	{ "JOB_MAX_ATTEMPTS", CFG_UINT, CFG_OPTIONAL, "8", 1, 100,
+	  O(job_max_attempts), "attempts before a job is dead" },
+	{ "JOB_LEASE_SECONDS", CFG_UINT, CFG_OPTIONAL, "60", 5, 3600,
+	  O(job_lease_seconds), "lease of a claimed job; expired leases are reclaimed" },
+	{ "JOB_BACKOFF_BASE_SECONDS", CFG_UINT, CFG_OPTIONAL, "2", 0, 3600,
+	  O(job_backoff_base_seconds), "first retry delay (doubles, with jitter)" },
+	{ "JOB_BACKOFF_MAX_SECONDS", CFG_UINT, CFG_OPTIONAL, "3600", 1, 86400,
+	  O(job_backoff_max_seconds), "cap on a retry delay" },
+	{ "SMTP_URL", CFG_STR, CFG_OPTIONAL, "smtp://127.0.0.1:2525", 0, 0,
+	  O(smtp_url), "SMTP relay, smtp:// or smtps://" },
+	{ "SMTP_USER", CFG_STR, CFG_OPTIONAL, "", 0, 0, O(smtp_user),
+	  "SMTP user (empty: no AUTH)" },
+	{ "SMTP_PASSWORD", CFG_SECRET, CFG_OPTIONAL, "", 0, 0,
+	  O(smtp_password), "SMTP password" },
+	{ "SMTP_FROM", CFG_STR, CFG_OPTIONAL, "xSwarm Billing <billing@xswarm.ai>",
+	  0, 0, O(smtp_from), "From header of notifications" },
+	{ "OPERATOR_EMAIL", CFG_STR, CFG_PROD, "operator@xswarm.ai", 0, 0,
+	  O(operator_email), "address of the operators' notifications "
+	  "(disputes opened and closed)" },
+	{ "SMTP_STARTTLS", CFG_BOOL, CFG_OPTIONAL, "0", 0, 1, O(smtp_starttls),
+	  "require STARTTLS on smtp:// relays" },
+	{ "METRICS_FILE", CFG_STR, CFG_OPTIONAL, "/run/xswarm-billing/metrics",
+	  0, 0, O(metrics_file), "file of the counters every program of the "
+	  "host shares for `/metrics` (the sandbox: `var/run/metrics`)" },
+#undef O
+};
+
+#define CFG_NOPTS (sizeof(cfg_opts) / sizeof(cfg_opts[0]))
+#define CFG_FIELD(cfg, o) ((char *)(cfg) + (o)->off)
+
+/* Values read from XSB_ENV_FILE, consulted after the environment. */
+struct cfg_file {
+	char	*names[CFG_NOPTS];
+	char	*vals[CFG_NOPTS];
+};
+
+static const struct cfg_opt *
+cfg_find(const char *name, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < CFG_NOPTS; i++)
+		if (strlen(cfg_opts[i].name) == len &&
+		    strncmp(cfg_opts[i].name, name, len) == 0)
+			return &cfg_opts[i];
+	return NULL;
+}
+
+static void
+cfg_file_free(struct cfg_file *f)
+{
+	size_t	 i;
+
+	for (i = 0; i < CFG_NOPTS; i++) {
+		if (f->vals[i] != NULL)
+			sodium_memzero(f->vals[i], strlen(f->vals[i]));
+		free(f->vals[i]);
+		f->vals[i] = NULL;
+	}
+}
+
+/*
+ * Reads KEY=value lines (blank lines and # comments allowed, optional
+ * single or double quotes around the value, `export ` prefix tolerated).
+ * Unknown keys are ignored so one env file can serve scripts too.
+ */
+static enum xerr
+cfg_file_read(const char *path, struct cfg_file *f, char *errbuf,
+    size_t errsz)
+{
+	FILE	*fp;
+	char	 line[4096], *k, *v, *e;
+	size_t	 lineno = 0, klen, vlen;
+	const struct cfg_opt *o;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(errbuf, errsz, "XSB_ENV_FILE: cannot open %s: %s",
+		    path, strerror(errno));
+		return XERR_CONFIG;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		for (k = line; isspace((unsigned char)*k); k++)
+			continue;
+		if (*k == '\0' || *k == '#')
+			continue;
+		if (strncmp(k, "export ", 7) == 0)
+			k += 7;
+		if ((v = strchr(k, '=')) == NULL) {
+			snprintf(errbuf, errsz, "XSB_ENV_FILE: %s:%zu: "
+			    "expected KEY=value", path, lineno);
+			fclose(fp);
+			return XERR_CONFIG;
+		}
+		klen = (size_t)(v - k);
+		v++;
+		vlen = strlen(v);
+		if (vlen >= 2 && (v[0] == '"' || v[0] == '\'') &&
+		    v[vlen - 1] == v[0]) {
+			v++;
+			vlen -= 2;
+		}
+		if ((o = cfg_find(k, klen)) == NULL)
+			continue;
+		e = strndup(v, vlen);
+		if (e == NULL) {
+			fclose(fp);
+			return XERR_NOMEM;
+		}
+		free(f->vals[o - cfg_opts]);
+		f->vals[o - cfg_opts] = e;
+	}
+	sodium_memzero(line, sizeof(line));
+	fclose(fp);
+	return XERR_OK;
+}
+
+static int
+cfg_bool(const char *s, int *out)
+{
+	if (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes"))
+		*out = 1;
+	else if (!strcmp(s, "0") || !strcasecmp(s, "false") ||
+	    !strcasecmp(s, "no"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+/* Replaces the string *field with a copy of v. */
+static enum xerr
+cfg_set_str(void *field, const char *v)
+{
+	char	*copy;
+
+	if ((copy = strdup(v)) == NULL)
+		return XERR_NOMEM;
+	free(*(char **)field);
+	*(char **)field = copy;
+	return XERR_OK;
+}
+
+/* Parses and stores one value; writes a message naming the variable on error. */
+static enum xerr
+cfg_set(struct cfg *cfg, const struct cfg_opt *o, const char *v,
+    char *errbuf, size_t errsz)
+{
+	char		*end, *copy, *tok, *save;
+	unsigned long	 n;
+	size_t		 len;
+	int		 b;
+	char		**list;
+	void		*field = CFG_FIELD(cfg, o);
+
+	switch (o->kind) {
+	case CFG_STRIPE_VER:
+		if (!stripe_version_known(v)) {
+			snprintf(errbuf, errsz, "%s: \"%.64s\" is not a Stripe "
+			    "API version (known: %s to %s; this build speaks "
+			    "%s)",
+			    o->name, v, stripe_version_oldest(),
+			    stripe_version_newest(), STRIPE_VERSION_PINNED);
+			return XERR_CONFIG;
+		}
+		return cfg_set_str(field, v);
+	case CFG_MODE:
+		if (strcmp(v, "sandbox") && strcmp(v, "production"))
+			goto bad;
+		*(int *)field = strcmp(v, "sandbox") == 0;
+		return XERR_OK;
+	case CFG_LEVEL:
+		if ((b = log_level_parse(v)) < 0)
+			goto bad;
+		*(int *)field = b;
+		return XERR_OK;
+	case CFG_BOOL:
+		if (cfg_bool(v, &b))
+			goto bad;
+		*(int *)field = b;
+		return XERR_OK;
+	case CFG_UINT:
+		errno = 0;
+		if (!isdigit((unsigned char)v[0]))
+			goto bad;
+		n = strtoul(v, &end, 10);
+		if (errno || *end != '\0' || n < o->min || n > o->max) {
+			snprintf(errbuf, errsz, "%s: expected a whole number "
+			    "from %lu to %lu", o->name, o->min, o->max);
+			return XERR_CONFIG;
+		}
+		*(unsigned long *)field = n;
+		return XERR_OK;
+	case CFG_URL:
+		len = strlen(v);
+		if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) ||
+		    len < 10 || v[len - 1] == '/' || strpbrk(v, " \t\"<>") ||
+		    len > 512) {
+			snprintf(errbuf, errsz, "%s: expected an http(s) URL "
+			    "without trailing slash", o->name);
+			return XERR_CONFIG;
+		}
+		/* FALLTHROUGH */
+	case CFG_STR:
+	case CFG_SECRET:
+		return cfg_set_str(field, v);
+	case CFG_SECRETS:
+		list = (char **)field;
+		if ((copy = strdup(v)) == NULL)
+			return XERR_NOMEM;
+		cfg->stripe_webhook_nsecrets = 0;
+		for (tok = strtok_r(copy, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			while (isspace((unsigned char)*tok))
+				tok++;
+			len = strlen(tok);
+			while (len > 0 && isspace((unsigned char)tok[len - 1]))
+				tok[--len] = '\0';
+			if (len == 0)
+				continue;
+			if (cfg->stripe_webhook_nsecrets ==
+			    CFG_MAX_WEBHOOK_SECRETS) {
+				snprintf(errbuf, errsz, "%s: at most %d secrets",
+				    o->name, CFG_MAX_WEBHOOK_SECRETS);
+				sodium_memzero(copy, strlen(v));
+				free(copy);
+				return XERR_CONFIG;
+			}
+			if ((list[cfg->stripe_webhook_nsecrets] =
+			    strdup(tok)) == NULL) {
+				free(copy);
+				return XERR_NOMEM;
+			}
+			cfg->stripe_webhook_nsecrets++;
+		}
+		sodium_memzero(copy, strlen(v));
+		free(copy);
+		if (cfg->stripe_webhook_nsecrets == 0)
+			goto bad;
+		return XERR_OK;
+	}
+bad:
+	if (o->kind == CFG_SECRET || o->kind == CFG_SECRETS)
+		snprintf(errbuf, errsz, "%s: invalid value (not shown)", o->name);
+	else
+		snprintf(errbuf, errsz, "%s: invalid value \"%.64s\"", o->name, v);
+	return XERR_CONFIG;
+}
+
+/* Checks relations between settings once all are read. */
+static enum xerr
+cfg_check(const struct cfg *cfg, char *errbuf, size_t errsz)
+{
+	if (strlen(cfg->jwt_secret) < 32) {
+		snprintf(errbuf, errsz, "JWT_SECRET: must be at least 32 bytes");
+		return XERR_CONFIG;
+	}
+	if (strlen(cfg->twilio_account_sid) != 34 ||
+	    strncmp(cfg->twilio_account_sid, "AC", 2) != 0 ||
+	    strspn(cfg->twilio_account_sid + 2, "0123456789abcdef") != 32) {
+		snprintf(errbuf, errsz, "TWILIO_ACCOUNT_SID: expected AC "
+		    "followed by 32 lowercase hex digits");
+		return XERR_CONFIG;
+	}
+	if (!cfg->sandbox && (strncmp(cfg->public_base_url, "https://", 8) ||
+	    strncmp(cfg->stripe_api_base, "https://", 8) ||
+	    strncmp(cfg->twilio_api_base, "https://", 8))) {
+		snprintf(errbuf, errsz, "PUBLIC_BASE_URL, STRIPE_API_BASE and "
+		    "TWILIO_API_BASE must be https:// in production");
+		return XERR_CONFIG;
+	}
+	return XERR_OK;
+}
+
+enum xerr
+cfg_load(struct cfg **out, char *errbuf, size_t errsz)
+{
+	struct cfg	*cfg = NULL;
+	struct cfg_file	 file;
+	const char	*path, *v, *mode;
+	size_t		 i;
+	int		 sandbox;
+	enum xerr	 rc = XERR_OK;
+
+	*out = NULL;
+	errbuf[0] = '\0';
+	memset(&file, 0, sizeof(file));
+	if ((path = getenv("XSB_ENV_FILE")) != NULL && *path != '\0' &&
+	    (rc = cfg_file_read(path, &file, errbuf, errsz)) != XERR_OK)
+		goto fail;
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL) {
+		rc = XERR_NOMEM;
+		goto fail;
+	}
+
+	/*
+	 * The mode decides which settings may take defaults.  Unset, it is
+	 * the sandbox; set, it must say which: an empty or misspelt value in
+	 * a production env file must not quietly mean the sandbox.
+	 */
+	mode = getenv("XSB_MODE");
+	if (mode == NULL)
+		mode = file.vals[0];
+	if (mode != NULL && strcmp(mode, "sandbox") != 0 &&
+	    strcmp(mode, "production") != 0) {
+		snprintf(errbuf, errsz, "XSB_MODE: expected sandbox or "
+		    "production, not \"%.32s\"", mode);
+		rc = XERR_CONFIG;
+		goto fail;
+	}
+	sandbox = mode == NULL || strcmp(mode, "production") != 0;
+
+	for (i = 0; i < CFG_NOPTS; i++) {
+		const struct cfg_opt *o = &cfg_opts[i];
+
+		if ((v = getenv(o->name)) == NULL)
+			v = file.vals[i];
+		if (v != NULL && *v == '\0' && o->need == CFG_OPTIONAL &&
+		    o->def != NULL && *o->def == '\0')
+			v = o->def;
+		if (v == NULL || *v == '\0') {
+			if (o->need == CFG_REQUIRED ||
+			    (o->need == CFG_PROD && !sandbox)) {
+				snprintf(errbuf, errsz, "%s: required but not "
+				    "set", o->name);
+				rc = XERR_CONFIG;
+				goto fail;
+			}
+			v = o->def;
+		}
+		if ((rc = cfg_set(cfg, o, v, errbuf, errsz)) != XERR_OK)
+			goto fail;
+	}
+	if ((rc = cfg_check(cfg, errbuf, errsz)) != XERR_OK)
+		goto fail;
+	cfg_file_free(&file);
+	*out = cfg;
+	return XERR_OK;
+fail:
+	if (rc == XERR_NOMEM && errbuf[0] == '\0')
+		snprintf(errbuf, errsz, "out of memory reading configuration");
+	cfg_file_free(&file);
+	cfg_free(cfg);
+	return XERR_CONFIG;
+}
+
+static void
+cfg_wipe(char *s)
+{
+	if (s != NULL)
+		sodium_memzero(s, strlen(s));
+	free(s);
+}
+
+void
+cfg_free(struct cfg *cfg)
+{
+	size_t	 i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < CFG_NOPTS; i++) {
+		const struct cfg_opt *o = &cfg_opts[i];
+
+		if (o->kind == CFG_STR || o->kind == CFG_SECRET ||
+		    o->kind == CFG_URL || o->kind == CFG_STRIPE_VER)
+			cfg_wipe(*(char **)CFG_FIELD(cfg, o));
+	}
+	for (i = 0; i < cfg->stripe_webhook_nsecrets; i++)
+		cfg_wipe(cfg->stripe_webhook_secrets[i]);
+	free(cfg);
+}
+
+void
+cfg_doc(FILE *fp)
+{
+	size_t	 i;
+
+	fprintf(fp, "| variable | default | meaning |\n|---|---|---|\n");
+	for (i = 0; i < CFG_NOPTS; i++) {
+		const struct cfg_opt *o = &cfg_opts[i];
+		const char *def = o->def == NULL ? "*(required)*" :
+		    *o->def == '\0' ? "*(empty)*" : o->def;
+
+		if (o->need == CFG_PROD)
+			fprintf(fp, "| `%s` | `%s` in sandbox; required in "
+			    "production | %s |\n", o->name, def, o->doc);
+		else if (o->def == NULL || *o->def == '\0')
+			fprintf(fp, "| `%s` | %s | %s |\n", o->name, def, o->doc);
+		else
+			fprintf(fp, "| `%s` | `%s` | %s |\n", o->name, def, o->doc);
+	}
+}
+
+void
+cfg_dump(const struct cfg *cfg, FILE *fp)
+{
+	size_t	 i;
+
+	for (i = 0; i < CFG_NOPTS; i++) {
+		const struct cfg_opt *o = &cfg_opts[i];
+		const void *f = (const char *)cfg + o->off;
+
+		switch (o->kind) {
+		case CFG_SECRET:
+		case CFG_SECRETS:
+			fprintf(fp, "%s=(secret)\n", o->name);
+			break;
+		case CFG_STR:
+		case CFG_URL:
+		case CFG_STRIPE_VER:
+			fprintf(fp, "%s=%s\n", o->name, *(char *const *)f);
+			break;
+		case CFG_MODE:
+			fprintf(fp, "%s=%s\n", o->name,
+			    cfg->sandbox ? "sandbox" : "production");
+			break;
+		case CFG_LEVEL:
+		case CFG_BOOL:
+			fprintf(fp, "%s=%d\n", o->name, *(const int *)f);
+			break;
+		case CFG_UINT:
+			fprintf(fp, "%s=%lu\n", o->name,
+			    *(const unsigned long *)f);
+			break;
+		}
+	}
+}

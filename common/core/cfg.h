@@ -1,0 +1,107 @@
+/*
+ * cfg: every setting of every program, read once at start-up.
+ *
+ * Values come from the environment and, when XSB_ENV_FILE names a file, from
+ * its KEY=value lines (the environment wins).  One table in cfg.c holds each
+ * variable's name, kind, bounds, default and meaning; README.md's
+ * configuration table is generated from the same list (`xsb-config --doc`).
+ * A bad or missing value makes cfg_load() fail with a message naming the
+ * variable; secrets are never printed.
+ */
+#ifndef CFG_H
+#define CFG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/xerr.h"
+
+#define CFG_MAX_WEBHOOK_SECRETS	4
+
+struct cfg {
+	int		 sandbox;		/* XSB_MODE=sandbox (default) */
+	int		 log_level;		/* enum log_level */
+
+	/* MariaDB */
+	char		*db_host;
+	unsigned long	 db_port;
+	char		*db_socket;
+	char		*db_name;
+	char		*db_user;
+	char		*db_password;		/* secret */
+
+	/* FastCGI programs */
+	unsigned long	 fcgi_processes;
+	unsigned long	 webhook_threads;
+	unsigned long	 webhook_committers;
+	unsigned long	 webhook_batch_max;
+	unsigned long	 max_body;		/* bytes; 413 beyond */
+
+	/* Outbound HTTP */
+	unsigned long	 http_connect_timeout_ms;
+	unsigned long	 http_timeout_ms;
+	unsigned long	 http_max_response;
+
+	/* Stripe */
+	char		*stripe_api_base;
+	char		*stripe_secret_key;	/* secret */
+	char		*stripe_api_version;
+	char		*stripe_webhook_secrets[CFG_MAX_WEBHOOK_SECRETS]; /* secret */
+	size_t		 stripe_webhook_nsecrets;
+	unsigned long	 stripe_webhook_tolerance;	/* seconds */
+	char		*stripe_price_secretary;
+	char		*stripe_price_project_manager;
+	char		*stripe_price_cto;
+	char		*checkout_success_url;
+	char		*checkout_cancel_url;
+
+	/* Twilio */
+	char		*twilio_api_base;
+	char		*twilio_account_sid;
+	char		*twilio_auth_token;	/* secret */
+
+	/* Public face */
+	char		*public_base_url;	/* what Twilio calls us at */
+	char		*app_url;		/* links in e-mails */
+
+	/* JWT */
+	char		*jwt_secret;		/* secret */
+	char		*jwt_issuer;
+	char		*jwt_audience;
+
+	/* Worker */
+	unsigned long	 worker_poll_ms;
+	unsigned long	 job_max_attempts;
+	unsigned long	 job_lease_seconds;
+	unsigned long	 job_backoff_base_seconds;
+	unsigned long	 job_backoff_max_seconds;
+
+	/* E-mail */
+	char		*smtp_url;
+	char		*smtp_user;
+	char		*smtp_password;		/* secret */
+	char		*smtp_from;
+	char		*operator_email;	/* disputes go to this address */
+	int		 smtp_starttls;
+
+	/* Metrics */
+	char		*metrics_file;		/* shared counters, metrics.h */
+};
+
+/*
+ * Loads the configuration.  On success *out is set (caller frees with
+ * cfg_free()); on failure *out is NULL, errbuf holds one line naming the
+ * variable, and XERR_CONFIG is returned.
+ */
+enum xerr	 cfg_load(struct cfg **out, char *errbuf, size_t errsz);
+
+/* Frees a configuration, wiping secrets. NULL is a no-op. */
+void		 cfg_free(struct cfg *cfg);
+
+/* Writes the settings table (name, default, meaning) as Markdown to fp. */
+void		 cfg_doc(FILE *fp);
+
+/* Writes every setting as KEY=value, secrets masked, to fp. */
+void		 cfg_dump(const struct cfg *cfg, FILE *fp);
+
+#endif

@@ -1,0 +1,217 @@
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sodium.h>
+
+#include "core/crypto.h"
+
+/* A non-NULL pointer for empty inputs: libraries may not accept NULL. */
+static const unsigned char crypto_empty[1];
+
+enum xerr
+crypto_init(void)
+{
+	if (sodium_init() < 0)
+		return XERR_INTERNAL;
+	return XERR_OK;
+}
+
+void
+crypto_sha256(const void *msg, size_t msglen,
+    unsigned char out[CRYPTO_SHA256_LEN])
+{
+	crypto_hash_sha256(out, msg, msglen);
+}
+
+void
+crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
+    size_t msglen, unsigned char out[CRYPTO_SHA256_LEN])
+{
+	crypto_auth_hmacsha256_state	 st;
+
+	if (key == NULL)
+		key = crypto_empty;
+	if (msg == NULL)
+		msg = crypto_empty;
+	crypto_auth_hmacsha256_init(&st, key, keylen);
+	crypto_auth_hmacsha256_update(&st, msg, msglen);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+enum xerr
+crypto_hmac_sha1(const void *key, size_t keylen, const void *msg,
+    size_t msglen, unsigned char out[CRYPTO_SHA1_LEN])
+{
+	unsigned int	 len = 0;
+
+	memset(out, 0, CRYPTO_SHA1_LEN);
+	if (keylen > INT_MAX)
+		return XERR_BADREQ;
+	if (key == NULL)
+		key = crypto_empty;
+	if (msg == NULL)
+		msg = crypto_empty;
+	if (HMAC(EVP_sha1(), key, (int)keylen, msg, msglen, out, &len) ==
+	    NULL || len != CRYPTO_SHA1_LEN) {
+		memset(out, 0, CRYPTO_SHA1_LEN);
+		return XERR_INTERNAL;
+	}
+	return XERR_OK;
+}
+
+int
+crypto_ct_equal(const void *a, const void *b, size_t len)
+{
+	if (len == 0)
+		return 1;
+	return sodium_memcmp(a, b, len) == 0;
+}
+
+int
+crypto_ct_streq(const char *a, const char *b)
+{
+	size_t	 alen, blen;
+
+	if (a == NULL || b == NULL)
+		return 0;
+	alen = strlen(a);
+	blen = strlen(b);
+	if (alen != blen)
+		return 0;
+	return crypto_ct_equal(a, b, alen);
+}
+
+void
+crypto_random_hex(char *out, size_t nbytes)
+{
+	unsigned char	 chunk[32];
+	size_t		 n;
+
+	out[0] = '\0';
+	while (nbytes > 0) {
+		n = nbytes < sizeof(chunk) ? nbytes : sizeof(chunk);
+		randombytes_buf(chunk, n);
+		/* Writes 2n digits and a NUL, overwritten by the next round. */
+		sodium_bin2hex(out, 2 * n + 1, chunk, n);
+		out += 2 * n;
+		nbytes -= n;
+	}
+	sodium_memzero(chunk, sizeof(chunk));
+}
+
+void
+crypto_uuid4(char out[CRYPTO_UUID_LEN + 1])
+{
+	static const char	 digits[] = "0123456789abcdef";
+	unsigned char		 b[16];
+	size_t			 i, o = 0;
+
+	randombytes_buf(b, sizeof(b));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);	/* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
+	for (i = 0; i < sizeof(b); i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = digits[b[i] >> 4];
+		out[o++] = digits[b[i] & 0x0f];
+	}
+	out[o] = '\0';
+}
+
+enum xerr
+crypto_hex(const unsigned char *bin, size_t len, char *out, size_t outsz)
+{
+	if (len > (SIZE_MAX - 1) / 2 || outsz < 2 * len + 1) {
+		if (outsz > 0)
+			out[0] = '\0';
+		return XERR_TOOBIG;
+	}
+	if (len == 0) {
+		out[0] = '\0';
+		return XERR_OK;
+	}
+	sodium_bin2hex(out, outsz, bin, len);
+	return XERR_OK;
+}
+
+enum xerr
+crypto_unhex(const char *hex, size_t hexlen, unsigned char *out, size_t outsz,
+    size_t *outlen)
+{
+	size_t	 n = 0;
+
+	*outlen = 0;
+	if (hexlen % 2 != 0 || hexlen / 2 > outsz)
+		return XERR_BADREQ;
+	if (hexlen == 0)
+		return XERR_OK;
+	/* With no ignore set and no end pointer, any stray byte fails. */
+	if (sodium_hex2bin(out, outsz, hex, hexlen, NULL, &n, NULL) != 0 ||
+	    n != hexlen / 2)
+		return XERR_BADREQ;
+	*outlen = n;
+	return XERR_OK;
+}
+
+static int
+crypto_b64_variant(int urlsafe_nopad)
+{
+	return urlsafe_nopad ? sodium_base64_VARIANT_URLSAFE_NO_PADDING :
+	    sodium_base64_VARIANT_ORIGINAL;
+}
+
+enum xerr
+crypto_b64_encode(const void *bin, size_t len, int urlsafe_nopad, char **out)
+{
+	char	*s;
+	size_t	 sz;
+	int	 variant = crypto_b64_variant(urlsafe_nopad);
+
+	*out = NULL;
+	if (len > SIZE_MAX / 4 * 3 - 3)
+		return XERR_TOOBIG;
+	if (bin == NULL)
+		bin = crypto_empty;
+	sz = sodium_base64_encoded_len(len, variant);
+	if ((s = malloc(sz)) == NULL)
+		return XERR_NOMEM;
+	sodium_bin2base64(s, sz, bin, len, variant);
+	*out = s;
+	return XERR_OK;
+}
+
+enum xerr
+crypto_b64_decode(const char *s, size_t len, int urlsafe_nopad,
+    unsigned char **out, size_t *outlen)
+{
+	unsigned char	*bin = NULL;
+	size_t		 max, n = 0;
+	enum xerr	 rc;
+
+	*out = NULL;
+	*outlen = 0;
+	max = len / 4 * 3 + 3;
+	if ((bin = malloc(max + 1)) == NULL)
+		return XERR_NOMEM;
+	/*
+	 * No ignore set and no end pointer: libsodium then fails on any
+	 * character it did not consume, and on non-zero padding bits.
+	 */
+	if (len > 0 && sodium_base642bin(bin, max, s, len, NULL, &n, NULL,
+	    crypto_b64_variant(urlsafe_nopad)) != 0) {
+		rc = XERR_BADREQ;
+		goto fail;
+	}
+	bin[n] = '\0';
+	*out = bin;
+	*outlen = n;
+	return XERR_OK;
+fail:
+	free(bin);
+	return rc;
+}

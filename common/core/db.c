@@ -1,0 +1,663 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "core/db.h"
+#include "core/log.h"
+
+#define DB_CELL_INIT	256	/* first buffer size for a result column */
+#define DB_MAX_COLS	64
+#define DB_MAX_ROWS	100000	/* a query reading more is a bug */
+#define DB_NO_STMT	UINT_MAX	/* a failure of no statement: "?" */
+
+struct db {
+	const struct cfg	*cfg;
+	const struct db_stmts	*stmts;
+	MYSQL			*m;		/* NULL when disconnected */
+	MYSQL_STMT		**st;		/* stmts->n, NULL until prepared */
+	int			 in_txn;
+};
+
+struct db_cell {
+	char	*p;		/* NULL for SQL NULL */
+	size_t	 len;
+};
+
+struct db_res {
+	struct db_cell	*cells;		/* rows * cols */
+	size_t		 rows;
+	size_t		 cols;
+	size_t		 cap;		/* rows allocated */
+};
+
+struct dbv
+db_str(const char *s)
+{
+	if (s == NULL)
+		return DB_NULL;
+	return (struct dbv){ .type = DBV_STR, .s = s, .len = strlen(s) };
+}
+
+/* Maps a server or client error number to our error enum. */
+static enum xerr
+db_map(unsigned int e)
+{
+	switch (e) {
+	case ER_DUP_ENTRY:
+	case ER_DUP_ENTRY_WITH_KEY_NAME:
+		return XERR_DUP;
+	case ER_LOCK_DEADLOCK:
+	case ER_LOCK_WAIT_TIMEOUT:
+		return XERR_DEADLOCK;
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_SERVER_LOST_EXTENDED:
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case ER_CONNECTION_KILLED:
+	case ER_SERVER_SHUTDOWN:
+	case CR_COMMANDS_OUT_OF_SYNC:
+		return XERR_DB_GONE;
+	default:
+		return XERR_DB;
+	}
+}
+
+/* Drops the connection and every statement prepared on it. */
+static void
+db_disconnect(struct db *db)
+{
+	size_t	 i;
+
+	for (i = 0; i < db->stmts->n; i++) {
+		if (db->st[i] != NULL)
+			mysql_stmt_close(db->st[i]);
+		db->st[i] = NULL;
+	}
+	if (db->m != NULL)
+		mysql_close(db->m);
+	db->m = NULL;
+	db->in_txn = 0;
+}
+
+/*
+ * Connects with the session settings every statement relies on: UTC, READ
+ * COMMITTED (no gap locks between concurrent webhook inserts), utf8mb4.
+ */
+static enum xerr
+db_connect(struct db *db)
+{
+	const struct cfg *cfg = db->cfg;
+	unsigned int	 ctimeout = 5, rwtimeout = 30;
+	my_bool		 no = 0;
+	const char	*sock;
+
+	if (db->m != NULL)
+		return XERR_OK;
+	if ((db->m = mysql_init(NULL)) == NULL)
+		return XERR_NOMEM;
+	mysql_options(db->m, MYSQL_OPT_CONNECT_TIMEOUT, &ctimeout);
+	mysql_options(db->m, MYSQL_OPT_READ_TIMEOUT, &rwtimeout);
+	mysql_options(db->m, MYSQL_OPT_WRITE_TIMEOUT, &rwtimeout);
+	mysql_options(db->m, MYSQL_OPT_RECONNECT, &no);
+	mysql_options(db->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_options(db->m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+	mysql_options(db->m, MYSQL_INIT_COMMAND,
+	    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+	sock = cfg->db_socket[0] != '\0' ? cfg->db_socket : NULL;
+	if (mysql_real_connect(db->m, sock ? NULL : cfg->db_host,
+	    cfg->db_user, cfg->db_password, cfg->db_name,
+	    sock ? 0 : (unsigned int)cfg->db_port, sock, 0) == NULL) {
+		log_warnx("db: connect to %s failed: %s",
+		    sock ? sock : cfg->db_host, mysql_error(db->m));
+		mysql_close(db->m);
+		db->m = NULL;
+		return XERR_DB_GONE;
+	}
+	return XERR_OK;
+}
+
+void
+db_library_init(void)
+{
+	if (mysql_library_init(0, NULL, NULL) != 0)
+		log_fatalx("MariaDB Connector/C failed to initialise");
+}
+
+enum xerr
+db_open(const struct cfg *cfg, const struct db_stmts *stmts, struct db **out)
+{
+	struct db	*db;
+
+	*out = NULL;
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return XERR_NOMEM;
+	if ((db->st = calloc(stmts->n, sizeof(*db->st))) == NULL) {
+		free(db);
+		return XERR_NOMEM;
+	}
+	db->cfg = cfg;
+	db->stmts = stmts;
+	*out = db;
+	return XERR_OK;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db_disconnect(db);
+	free(db->st);
+	free(db);
+}
+
+enum xerr
+db_ping(struct db *db)
+{
+	struct db_res	*res = NULL;
+	enum xerr	 rc;
+
+	rc = db_query(db, db->stmts->ping, NULL, 0, &res);
+	db_res_free(res);
+	return rc;
+}
+
+int
+db_in_txn(const struct db *db)
+{
+	return db->in_txn;
+}
+
+/* Notes a failure on the connection; a lost connection is dropped. */
+static enum xerr
+db_fail(struct db *db, unsigned int s, unsigned int e, const char *msg)
+{
+	enum xerr	 rc = db_map(e);
+
+	if (rc == XERR_DUP)
+		log_debug("db: %s: duplicate key", db->stmts->name(s));
+	else
+		log_warnx("db: %s: %u %s", db->stmts->name(s), e, msg);
+	if (rc == XERR_DB_GONE)
+		db_disconnect(db);
+	return rc;
+}
+
+enum xerr
+db_begin(struct db *db)
+{
+	enum xerr	 rc;
+
+	if (db->in_txn)
+		return XERR_INTERNAL;
+	if ((rc = db_connect(db)) != XERR_OK)
+		return rc;
+	if (mysql_real_query(db->m, "START TRANSACTION", 17) != 0) {
+		/* Nothing was done yet: one reconnect is safe. */
+		rc = db_fail(db, DB_NO_STMT, mysql_errno(db->m),
+		    mysql_error(db->m));
+		if (rc != XERR_DB_GONE || (rc = db_connect(db)) != XERR_OK)
+			return rc;
+		if (mysql_real_query(db->m, "START TRANSACTION", 17) != 0)
+			return db_fail(db, DB_NO_STMT, mysql_errno(db->m),
+			    mysql_error(db->m));
+	}
+	db->in_txn = 1;
+	return XERR_OK;
+}
+
+enum xerr
+db_commit(struct db *db)
+{
+	if (!db->in_txn || db->m == NULL)
+		return XERR_INTERNAL;
+	db->in_txn = 0;
+	if (mysql_commit(db->m) != 0)
+		return db_fail(db, DB_NO_STMT, mysql_errno(db->m),
+		    mysql_error(db->m));
+	return XERR_OK;
+}
+
+enum xerr
+db_commit_chain(struct db *db)
+{
+	if (!db->in_txn || db->m == NULL)
+		return XERR_INTERNAL;
+	if (mysql_real_query(db->m, "COMMIT AND CHAIN", 16) != 0) {
+		db->in_txn = 0;
+		return db_fail(db, DB_NO_STMT, mysql_errno(db->m),
+		    mysql_error(db->m));
+	}
+	return XERR_OK;
+}
+
+void
+db_rollback(struct db *db)
+{
+	if (db->m != NULL && db->in_txn && mysql_rollback(db->m) != 0)
+		db_fail(db, DB_NO_STMT, mysql_errno(db->m), mysql_error(db->m));
+	db->in_txn = 0;
+}
+
+/* Returns the prepared statement s, preparing it on first use. */
+static enum xerr
+db_prepare(struct db *db, unsigned int s, MYSQL_STMT **out)
+{
+	const char	*sql = db->stmts->sql(s);
+	MYSQL_STMT	*st;
+	enum xerr	 rc;
+
+	*out = NULL;
+	if (sql == NULL)
+		return XERR_INTERNAL;
+	if ((rc = db_connect(db)) != XERR_OK)
+		return rc;
+	if (db->st[s] != NULL) {
+		*out = db->st[s];
+		return XERR_OK;
+	}
+	if ((st = mysql_stmt_init(db->m)) == NULL)
+		return XERR_NOMEM;
+	if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+		rc = db_fail(db, s, mysql_stmt_errno(st), mysql_stmt_error(st));
+		mysql_stmt_close(st);
+		return rc;
+	}
+	db->st[s] = st;
+	*out = st;
+	return XERR_OK;
+}
+
+/* Binds args and executes; returns the statement through *out. */
+static enum xerr
+db_run(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
+    MYSQL_STMT **out, unsigned int *errnum)
+{
+	MYSQL_BIND	 bind[32];
+	unsigned long	 lens[32];
+	MYSQL_STMT	*st;
+	size_t		 i;
+	enum xerr	 rc;
+
+	*out = NULL;
+	*errnum = 0;
+	if (nargs > 32)
+		return XERR_INTERNAL;
+	if ((rc = db_prepare(db, s, &st)) != XERR_OK) {
+		*errnum = CR_SERVER_GONE_ERROR;	/* nothing was sent */
+		return rc;
+	}
+	if (mysql_stmt_param_count(st) != nargs) {
+		log_errorx("db: %s: %lu parameters, %zu given", db->stmts->name(s),
+		    mysql_stmt_param_count(st), nargs);
+		return XERR_INTERNAL;
+	}
+	memset(bind, 0, sizeof(bind));
+	for (i = 0; i < nargs; i++) {
+		switch (args[i].type) {
+		case DBV_NULL:
+			bind[i].buffer_type = MYSQL_TYPE_NULL;
+			break;
+		case DBV_INT:
+			bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			bind[i].buffer = (void *)&args[i].i;
+			break;
+		case DBV_STR:
+			lens[i] = args[i].len;
+			bind[i].buffer_type = MYSQL_TYPE_STRING;
+			bind[i].buffer = (void *)args[i].s;
+			bind[i].buffer_length = args[i].len;
+			bind[i].length = &lens[i];
+			break;
+		}
+	}
+	if (nargs > 0 && mysql_stmt_bind_param(st, bind) != 0) {
+		*errnum = mysql_stmt_errno(st);
+		return db_fail(db, s, *errnum, mysql_stmt_error(st));
+	}
+	if (mysql_stmt_execute(st) != 0) {
+		*errnum = mysql_stmt_errno(st);
+		return db_fail(db, s, *errnum, mysql_stmt_error(st));
+	}
+	*out = st;
+	return XERR_OK;
+}
+
+/*
+ * Whether a failed statement may run again on a new connection: never in a
+ * transaction (the server dropped it); a write only when it was never sent
+ * (2006), since a lost reply (2013) may hide a committed write.
+ */
+static int
+db_may_retry(const struct db *db, enum xerr rc, unsigned int e, int is_read)
+{
+	if (rc != XERR_DB_GONE || db->in_txn)
+		return 0;
+	return is_read || e == CR_SERVER_GONE_ERROR;
+}
+
+enum xerr
+db_exec(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
+    uint64_t *affected, uint64_t *insert_id)
+{
+	MYSQL_STMT	*st;
+	unsigned int	 e;
+	enum xerr	 rc;
+	int		 was_txn = db->in_txn;
+
+	if (affected != NULL)
+		*affected = 0;
+	if (insert_id != NULL)
+		*insert_id = 0;
+	rc = db_run(db, s, args, nargs, &st, &e);
+	if (rc == XERR_DB_GONE && was_txn)
+		db->in_txn = 1;	/* caller still owes a rollback */
+	if (db_may_retry(db, rc, e, 0))
+		rc = db_run(db, s, args, nargs, &st, &e);
+	if (rc != XERR_OK)
+		return rc;
+	if (affected != NULL)
+		*affected = mysql_stmt_affected_rows(st);
+	if (insert_id != NULL)
+		*insert_id = mysql_stmt_insert_id(st);
+	if (mysql_stmt_field_count(st) > 0)
+		mysql_stmt_free_result(st);
+	return XERR_OK;
+}
+
+enum xerr
+db_exec_rows(struct db *db, unsigned int s, const struct dbv *args,
+    size_t nargs, size_t nrows)
+{
+	MYSQL_BIND	 bind[32];
+	MYSQL_STMT	*st;
+	const void	**ptrs = NULL;
+	long long	*ints = NULL;
+	unsigned long	*lens = NULL;
+	char		*inds = NULL;
+	unsigned int	 size = (unsigned int)nrows, zero = 0;
+	size_t		 c, r, k;
+	enum dbv_type	 type;
+	enum xerr	 rc;
+
+	if (nrows == 1)
+		return db_exec(db, s, args, nargs, NULL, NULL);
+	if (!db->in_txn || nargs > 32 || nrows == 0 || nrows > DB_MAX_ROWS)
+		return XERR_INTERNAL;
+	if ((rc = db_prepare(db, s, &st)) != XERR_OK)
+		return rc;
+	if (mysql_stmt_param_count(st) != nargs) {
+		log_errorx("db: %s: %lu parameters, %zu given", db->stmts->name(s),
+		    mysql_stmt_param_count(st), nargs);
+		return XERR_INTERNAL;
+	}
+	k = nargs * nrows;
+	if ((ptrs = calloc(k, sizeof(*ptrs))) == NULL ||
+	    (ints = calloc(k, sizeof(*ints))) == NULL ||
+	    (lens = calloc(k, sizeof(*lens))) == NULL ||
+	    (inds = calloc(k, 1)) == NULL) {
+		rc = XERR_NOMEM;
+		goto out;
+	}
+	/* Column-wise: column c's values are at [c * nrows, (c + 1) * nrows). */
+	memset(bind, 0, sizeof(bind));
+	for (c = 0; c < nargs; c++) {
+		type = DBV_NULL;
+		for (r = 0; r < nrows; r++) {
+			const struct dbv *v = &args[r * nargs + c];
+
+			k = c * nrows + r;
+			if (v->type == DBV_NULL) {
+				inds[k] = STMT_INDICATOR_NULL;
+				continue;
+			}
+			if (type != DBV_NULL && v->type != type) {
+				log_errorx("db: %s: column %zu mixes types",
+				    db->stmts->name(s), c);
+				rc = XERR_INTERNAL;
+				goto out;
+			}
+			type = v->type;
+			ints[k] = v->i;
+			ptrs[k] = v->s;
+			lens[k] = v->len;
+		}
+		bind[c].u.indicator = &inds[c * nrows];
+		switch (type) {
+		case DBV_NULL:
+			bind[c].buffer_type = MYSQL_TYPE_NULL;
+			break;
+		case DBV_INT:
+			bind[c].buffer_type = MYSQL_TYPE_LONGLONG;
+			bind[c].buffer = &ints[c * nrows];
+			break;
+		case DBV_STR:
+			bind[c].buffer_type = MYSQL_TYPE_STRING;
+			bind[c].buffer = &ptrs[c * nrows];
+			bind[c].length = &lens[c * nrows];
+			break;
+		}
+	}
+	if (mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &size) != 0 ||
+	    mysql_stmt_bind_param(st, bind) != 0 ||
+	    mysql_stmt_execute(st) != 0)
+		rc = db_fail(db, s, mysql_stmt_errno(st), mysql_stmt_error(st));
+	if (rc == XERR_DB_GONE)
+		db->in_txn = 1;		/* caller still owes a rollback */
+	if (db->st[s] == st)
+		mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &zero);
+out:
+	free(ptrs);
+	free(ints);
+	free(lens);
+	free(inds);
+	return rc;
+}
+
+void
+db_res_free(struct db_res *res)
+{
+	size_t	 i;
+
+	if (res == NULL)
+		return;
+	for (i = 0; i < res->rows * res->cols; i++)
+		free(res->cells[i].p);
+	free(res->cells);
+	free(res);
+}
+
+/* Appends the fetched row held in bind[] to res, fetching long columns whole. */
+static enum xerr
+db_res_push(struct db_res *res, MYSQL_STMT *st, MYSQL_BIND *bind,
+    unsigned long *lens, my_bool *nulls)
+{
+	struct db_cell	*nc, *row;
+	MYSQL_BIND	 b;
+	size_t		 c, ncap;
+
+	if (res->rows == DB_MAX_ROWS)
+		return XERR_INTERNAL;
+	if (res->rows == res->cap) {
+		ncap = res->cap ? res->cap * 2 : 4;
+		if ((nc = reallocarray(res->cells, ncap * res->cols,
+		    sizeof(*nc))) == NULL)
+			return XERR_NOMEM;
+		res->cells = nc;
+		res->cap = ncap;
+	}
+	row = &res->cells[res->rows * res->cols];
+	for (c = 0; c < res->cols; c++) {
+		row[c].p = NULL;
+		row[c].len = 0;
+	}
+	res->rows++;	/* from here on res_free owns the cells */
+	for (c = 0; c < res->cols; c++) {
+		if (nulls[c])
+			continue;
+		if ((row[c].p = malloc(lens[c] + 1)) == NULL)
+			return XERR_NOMEM;
+		row[c].len = lens[c];
+		if (lens[c] <= bind[c].buffer_length)
+			memcpy(row[c].p, bind[c].buffer, lens[c]);
+		else {
+			memset(&b, 0, sizeof(b));
+			b.buffer_type = MYSQL_TYPE_STRING;
+			b.buffer = row[c].p;
+			b.buffer_length = lens[c] + 1;
+			if (mysql_stmt_fetch_column(st, &b, (unsigned int)c,
+			    0) != 0)
+				return XERR_DB;
+		}
+		row[c].p[lens[c]] = '\0';
+	}
+	return XERR_OK;
+}
+
+/* Reads every row of the executed statement st into a new result. */
+static enum xerr
+db_fetch(struct db *db, unsigned int s, MYSQL_STMT *st, struct db_res **out)
+{
+	struct db_res	*res = NULL;
+	MYSQL_BIND	 bind[DB_MAX_COLS];
+	unsigned long	 lens[DB_MAX_COLS];
+	my_bool		 nulls[DB_MAX_COLS], errs[DB_MAX_COLS];
+	char		*bufs[DB_MAX_COLS];
+	size_t		 c, cols;
+	int		 frc;
+	enum xerr	 rc = XERR_OK;
+
+	memset(bufs, 0, sizeof(bufs));
+	cols = mysql_stmt_field_count(st);
+	if (cols == 0 || cols > DB_MAX_COLS) {
+		rc = XERR_INTERNAL;
+		goto out;
+	}
+	if ((res = calloc(1, sizeof(*res))) == NULL) {
+		rc = XERR_NOMEM;
+		goto out;
+	}
+	res->cols = cols;
+	memset(bind, 0, sizeof(bind));
+	for (c = 0; c < cols; c++) {
+		if ((bufs[c] = malloc(DB_CELL_INIT)) == NULL) {
+			rc = XERR_NOMEM;
+			goto out;
+		}
+		bind[c].buffer_type = MYSQL_TYPE_STRING;
+		bind[c].buffer = bufs[c];
+		bind[c].buffer_length = DB_CELL_INIT;
+		bind[c].length = &lens[c];
+		bind[c].is_null = &nulls[c];
+		bind[c].error = &errs[c];
+	}
+	if (mysql_stmt_bind_result(st, bind) != 0) {
+		rc = db_fail(db, s, mysql_stmt_errno(st), mysql_stmt_error(st));
+		goto out;
+	}
+	while ((frc = mysql_stmt_fetch(st)) == 0 || frc == MYSQL_DATA_TRUNCATED)
+		if ((rc = db_res_push(res, st, bind, lens, nulls)) != XERR_OK)
+			goto out;
+	if (frc != MYSQL_NO_DATA)
+		rc = db_fail(db, s, mysql_stmt_errno(st), mysql_stmt_error(st));
+out:
+	if (db->st[s] != NULL)
+		mysql_stmt_free_result(st);
+	for (c = 0; c < DB_MAX_COLS; c++)
+		free(bufs[c]);
+	if (rc != XERR_OK) {
+		db_res_free(res);
+		return rc;
+	}
+	*out = res;
+	return XERR_OK;
+}
+
+enum xerr
+db_query(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
+    struct db_res **out)
+{
+	MYSQL_STMT	*st;
+	unsigned int	 e;
+	enum xerr	 rc;
+	int		 was_txn = db->in_txn;
+
+	*out = NULL;
+	rc = db_run(db, s, args, nargs, &st, &e);
+	if (rc == XERR_DB_GONE && was_txn)
+		db->in_txn = 1;
+	if (db_may_retry(db, rc, e, 1))
+		rc = db_run(db, s, args, nargs, &st, &e);
+	if (rc != XERR_OK)
+		return rc;
+	rc = db_fetch(db, s, st, out);
+	if (rc == XERR_DB_GONE && was_txn)
+		db->in_txn = 1;
+	return rc;
+}
+
+size_t
+db_res_rows(const struct db_res *res)
+{
+	return res == NULL ? 0 : res->rows;
+}
+
+size_t
+db_res_cols(const struct db_res *res)
+{
+	return res == NULL ? 0 : res->cols;
+}
+
+static const struct db_cell *
+db_cell(const struct db_res *res, size_t row, size_t col)
+{
+	if (res == NULL || row >= res->rows || col >= res->cols)
+		return NULL;
+	return &res->cells[row * res->cols + col];
+}
+
+const char *
+db_res_str(const struct db_res *res, size_t row, size_t col)
+{
+	const struct db_cell *c = db_cell(res, row, col);
+
+	return c == NULL ? NULL : c->p;
+}
+
+size_t
+db_res_len(const struct db_res *res, size_t row, size_t col)
+{
+	const struct db_cell *c = db_cell(res, row, col);
+
+	return c == NULL ? 0 : c->len;
+}
+
+int
+db_res_isnull(const struct db_res *res, size_t row, size_t col)
+{
+	const struct db_cell *c = db_cell(res, row, col);
+
+	return c == NULL || c->p == NULL;
+}
+
+long long
+db_res_int(const struct db_res *res, size_t row, size_t col, long long def)
+{
+	const char	*s = db_res_str(res, row, col);
+	char		*end;
+	long long	 v;
+
+	if (s == NULL || *s == '\0')
+		return def;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return def;
+	return v;
+}

@@ -1,0 +1,144 @@
+/*
+ * db: MariaDB through Connector/C, prepared statements only.
+ *
+ * The statements are not ours to know: a handle runs those of the table
+ * it is opened with (struct db_stmts; the project's is store/stmt.h's
+ * stmt_table()), each named by its number there.  A statement is prepared
+ * on first use and reused for the life of the
+ * connection.  Arguments are bound from an array of struct dbv; results are
+ * read into a struct db_res whose cells are strings (NULL for SQL NULL).
+ *
+ * When the server has gone away (2006/2013), a statement outside a
+ * transaction is retried once on a new connection; inside a transaction the
+ * error is XERR_DB_GONE and the caller must roll back and start over,
+ * because the server has already discarded the transaction.
+ */
+#ifndef DB_H
+#define DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/cfg.h"
+#include "core/xerr.h"
+
+struct db;
+struct db_res;
+
+/*
+ * A table of statements, numbered from 0: sql(i) is the SQL of statement
+ * i (NULL when i is no statement), name(i) its name for the log ("?"
+ * when none), ping the statement db_ping() runs.  Borrowed: it must
+ * outlive every handle opened with it.
+ */
+struct db_stmts {
+	size_t		   n;
+	unsigned int	   ping;
+	const char	*(*sql)(unsigned int i);
+	const char	*(*name)(unsigned int i);
+};
+
+enum dbv_type {
+	DBV_NULL = 0,
+	DBV_INT,
+	DBV_STR,
+};
+
+/* One bound argument. Strings are borrowed for the call only. */
+struct dbv {
+	enum dbv_type	 type;
+	long long	 i;
+	const char	*s;
+	size_t		 len;
+};
+
+#define DB_NULL		((struct dbv){ .type = DBV_NULL })
+#define DB_INT(x)	((struct dbv){ .type = DBV_INT, .i = (long long)(x) })
+#define DB_STR(x)	db_str(x)
+#define DB_BLOB(p, n)	((struct dbv){ .type = DBV_STR, .s = (p), .len = (n) })
+#define DB_NARGS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Returns a string argument, or a NULL argument when s is NULL. */
+struct dbv	 db_str(const char *s);
+
+/* Initialises Connector/C; call once before starting threads. */
+void		 db_library_init(void);
+
+/*
+ * Returns a handle that runs the statements of stmts and connects using
+ * cfg (both borrowed, must outlive the handle) on first use, so a program
+ * starts while MariaDB is down.  Caller frees with db_close().
+ * XERR_NOMEM.
+ */
+enum xerr	 db_open(const struct cfg *cfg, const struct db_stmts *stmts,
+		    struct db **out);
+
+/* Closes the connection and its statements. NULL is a no-op. */
+void		 db_close(struct db *db);
+
+/* Checks that the server answers (reconnecting if needed). */
+enum xerr	 db_ping(struct db *db);
+
+/* Starts, commits or rolls back a transaction. Rollback never fails. */
+enum xerr	 db_begin(struct db *db);
+enum xerr	 db_commit(struct db *db);
+void		 db_rollback(struct db *db);
+
+/*
+ * Commits and starts the next transaction at once (COMMIT AND CHAIN), so
+ * the next one costs no START TRANSACTION round trip; on success the
+ * handle is still in a transaction, which holds nothing until its first
+ * statement.  On an error the handle is out of any transaction.
+ */
+enum xerr	 db_commit_chain(struct db *db);
+
+/* Returns 1 inside a transaction. */
+int		 db_in_txn(const struct db *db);
+
+/*
+ * Runs a statement that returns no rows.  *affected (may be NULL) gets the
+ * affected-row count, *insert_id (may be NULL) the AUTO_INCREMENT id.
+ * XERR_DUP on a duplicate key, XERR_DEADLOCK on deadlock or lock wait
+ * timeout, XERR_DB_GONE, XERR_DB.
+ */
+enum xerr	 db_exec(struct db *db, unsigned int s,
+		    const struct dbv *args, size_t nargs, uint64_t *affected,
+		    uint64_t *insert_id);
+
+/*
+ * Runs statement s (one that returns no rows) once for each of nrows rows
+ * of nargs arguments, args[row * nargs + col], in one round trip
+ * (MariaDB's array binding).  A column may mix NULL with one other type.
+ * Only inside a transaction: on an error some rows may have been applied,
+ * and the caller rolls back.  Errors as db_exec.
+ */
+enum xerr	 db_exec_rows(struct db *db, unsigned int s,
+		    const struct dbv *args, size_t nargs, size_t nrows);
+
+/*
+ * Runs a statement that returns rows, read completely.  On success *out is
+ * set (caller frees with db_res_free()).
+ */
+enum xerr	 db_query(struct db *db, unsigned int s,
+		    const struct dbv *args, size_t nargs, struct db_res **out);
+
+/* Frees a result. NULL is a no-op. */
+void		 db_res_free(struct db_res *res);
+
+size_t		 db_res_rows(const struct db_res *res);
+size_t		 db_res_cols(const struct db_res *res);
+
+/* Returns a cell (borrowed, NUL-terminated) or NULL for SQL NULL. */
+const char	*db_res_str(const struct db_res *res, size_t row, size_t col);
+
+/* Returns the byte length of a cell (0 for NULL). */
+size_t		 db_res_len(const struct db_res *res, size_t row, size_t col);
+
+/* Returns a cell as an integer; def for NULL or a non-number. */
+long long	 db_res_int(const struct db_res *res, size_t row, size_t col,
+		    long long def);
+
+/* Returns 1 when the cell is SQL NULL. */
+int		 db_res_isnull(const struct db_res *res, size_t row, size_t col);
+
+#endif

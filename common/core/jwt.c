@@ -1,0 +1,332 @@
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "core/ids.h"
+#include "core/jwt.h"
+
+static const char	 jwt_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+static const char *const jwt_roles[] = { "user", "admin", "service" };
+
+/*
+ * Decodes one base64url segment.  Returns XERR_UNAUTH when it is not
+ * strict base64url, XERR_NOMEM; see crypto_b64_decode() for the rest.
+ */
+static enum xerr
+jwt_segment(const char *s, size_t len, unsigned char **out, size_t *outlen)
+{
+	enum xerr	 rc;
+
+	if ((rc = crypto_b64_decode(s, len, 1, out, outlen)) == XERR_BADREQ)
+		rc = XERR_UNAUTH;
+	return rc;
+}
+
+/* Adds val under key to o; puts val and returns -1 when it cannot. */
+static int
+jwt_add(json_object *o, const char *key, json_object *val)
+{
+	if (val == NULL)
+		return -1;
+	if (json_object_object_add(o, key, val) != 0) {
+		json_object_put(val);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parses len bytes as one strict JSON object, valid UTF-8 and nothing after
+ * it.  Returns the root (caller puts it) or NULL.
+ */
+static json_object *
+jwt_json(const unsigned char *s, size_t len)
+{
+	json_tokener	*tok;
+	json_object	*o = NULL;
+
+	if (len == 0 || len > INT_MAX)
+		return NULL;
+	if ((tok = json_tokener_new()) == NULL)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, (const char *)s, (int)len);
+	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len ||
+	    !json_object_is_type(o, json_type_object))) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+/*
+ * Reads a NumericDate: an integer, or a finite number of plausible size
+ * whose fraction is dropped.  Returns 0, or -1 when o is not one.
+ */
+static int
+jwt_date(json_object *o, long long *v)
+{
+	double	 d;
+
+	if (json_object_is_type(o, json_type_int)) {
+		*v = (long long)json_object_get_int64(o);
+		return 0;
+	}
+	if (json_object_is_type(o, json_type_double)) {
+		d = json_object_get_double(o);
+		if (!isfinite(d) || d < -1e15 || d > 1e15)
+			return -1;
+		*v = (long long)floor(d);
+		return 0;
+	}
+	return -1;
+}
+
+/* Returns 1 when o is the string s. */
+static int
+jwt_str_is(json_object *o, const char *s)
+{
+	return json_object_is_type(o, json_type_string) &&
+	    (size_t)json_object_get_string_len(o) == strlen(s) &&
+	    strcmp(json_object_get_string(o), s) == 0;
+}
+
+/* Returns 1 when "aud" is audience or an array holding it. */
+static int
+jwt_aud_ok(json_object *aud, const char *audience)
+{
+	size_t	 i, n;
+
+	if (jwt_str_is(aud, audience))
+		return 1;
+	if (!json_object_is_type(aud, json_type_array))
+		return 0;
+	n = json_object_array_length(aud);
+	for (i = 0; i < n; i++)
+		if (jwt_str_is(json_object_array_get_idx(aud, i), audience))
+			return 1;
+	return 0;
+}
+
+/*
+ * Checks the payload's claims at now and fills *c.  Returns NULL, or the
+ * reason the token is refused.
+ */
+static const char *
+jwt_claims_check(json_object *p, const char *issuer, const char *audience,
+    long long now, struct jwt_claims *c)
+{
+	json_object	*o;
+	const char	*s;
+	size_t		 len, i;
+	long long	 t;
+
+	/* Leeway saturates instead of overflowing near the ends of time. */
+	if (!json_object_object_get_ex(p, "exp", &o) || jwt_date(o, &c->exp))
+		return "bad_claims";
+	if (__builtin_add_overflow(c->exp, JWT_LEEWAY, &t))
+		t = LLONG_MAX;
+	if (now >= t)
+		return "expired";
+	if (json_object_object_get_ex(p, "nbf", &o)) {
+		if (jwt_date(o, &c->nbf))
+			return "bad_claims";
+		if (__builtin_sub_overflow(c->nbf, JWT_LEEWAY, &t))
+			t = LLONG_MIN;
+		if (now < t)
+			return "not_yet_valid";
+	}
+	if (json_object_object_get_ex(p, "iat", &o) && jwt_date(o, &c->iat))
+		return "bad_claims";
+
+	if (!json_object_object_get_ex(p, "iss", &o) || !jwt_str_is(o, issuer))
+		return "bad_issuer";
+	if (!json_object_object_get_ex(p, "aud", &o) ||
+	    !jwt_aud_ok(o, audience))
+		return "bad_audience";
+
+	if (!json_object_object_get_ex(p, "userId", &o) ||
+	    !json_object_is_type(o, json_type_string))
+		return "bad_claims";
+	s = json_object_get_string(o);
+	len = (size_t)json_object_get_string_len(o);
+	if (!(ids_user_ok(s) && strlen(s) == len))
+		return "bad_claims";
+	memcpy(c->user_id, s, len);
+	c->user_id[len] = '\0';
+
+	if (!json_object_object_get_ex(p, "jwtVersion", &o) ||
+	    !json_object_is_type(o, json_type_int) ||
+	    (c->jwt_version = json_object_get_int64(o)) < 1)
+		return "bad_claims";
+
+	c->role = JWT_ROLE_USER;
+	if (json_object_object_get_ex(p, "role", &o)) {
+		for (i = 0; i < sizeof(jwt_roles) / sizeof(jwt_roles[0]); i++)
+			if (jwt_str_is(o, jwt_roles[i]))
+				break;
+		if (i == sizeof(jwt_roles) / sizeof(jwt_roles[0]))
+			return "bad_claims";
+		c->role = (enum jwt_role)i;
+	}
+	return NULL;
+}
+
+enum xerr
+jwt_verify(const char *secret, size_t secretlen, const char *issuer,
+    const char *audience, const char *token, long long now,
+    struct jwt_claims *out, const char **why)
+{
+	struct jwt_claims	 c;
+	const char		*dot1, *dot2, *end, *reason = "malformed";
+	unsigned char		*hdr = NULL, *sig = NULL, *pl = NULL;
+	unsigned char		 mac[CRYPTO_SHA256_LEN];
+	size_t			 toklen, hdrlen, siglen, pllen;
+	json_object		*h = NULL, *p = NULL, *o;
+	enum xerr		 rc = XERR_UNAUTH;
+
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	if (why != NULL)
+		*why = NULL;
+	if (secret == NULL || secretlen == 0 || issuer == NULL ||
+	    audience == NULL)
+		return XERR_INTERNAL;
+
+	/* Shape: three non-empty segments, the whole within the cap. */
+	if (token == NULL ||
+	    (toklen = strnlen(token, JWT_MAX_TOKEN + 1)) > JWT_MAX_TOKEN)
+		goto fail;
+	end = token + toklen;
+	if ((dot1 = memchr(token, '.', toklen)) == NULL ||
+	    (dot2 = memchr(dot1 + 1, '.', (size_t)(end - dot1 - 1))) == NULL ||
+	    memchr(dot2 + 1, '.', (size_t)(end - dot2 - 1)) != NULL ||
+	    dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == end)
+		goto fail;
+
+	/* The header decides nothing but is checked: HS256 or go away. */
+	if ((rc = jwt_segment(token, (size_t)(dot1 - token), &hdr,
+	    &hdrlen)) != XERR_OK)
+		goto fail;
+	rc = XERR_UNAUTH;
+	if ((h = jwt_json(hdr, hdrlen)) == NULL)
+		goto fail;
+	if (!json_object_object_get_ex(h, "alg", &o) ||
+	    !jwt_str_is(o, "HS256")) {
+		reason = "bad_alg";
+		goto fail;
+	}
+	/* RFC 7515 4.1.11: extensions we do not understand must fail. */
+	if ((json_object_object_get_ex(h, "typ", &o) &&
+	    !jwt_str_is(o, "JWT")) ||
+	    json_object_object_get_ex(h, "crit", NULL))
+		goto fail;
+
+	/* The signature, before a byte of the payload is read. */
+	if ((rc = jwt_segment(dot2 + 1, (size_t)(end - dot2 - 1), &sig,
+	    &siglen)) != XERR_OK)
+		goto fail;
+	rc = XERR_UNAUTH;
+	reason = "bad_signature";
+	crypto_hmac_sha256(secret, secretlen, token, (size_t)(dot2 - token),
+	    mac);
+	if (siglen != sizeof(mac) || !crypto_ct_equal(sig, mac, sizeof(mac)))
+		goto fail;
+
+	reason = "malformed";
+	if ((rc = jwt_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1), &pl,
+	    &pllen)) != XERR_OK)
+		goto fail;
+	rc = XERR_UNAUTH;
+	if ((p = jwt_json(pl, pllen)) == NULL)
+		goto fail;
+	if ((reason = jwt_claims_check(p, issuer, audience, now, &c)) != NULL)
+		goto fail;
+
+	*out = c;
+	rc = XERR_OK;
+fail:
+	if (rc == XERR_UNAUTH && why != NULL)
+		*why = reason;
+	json_object_put(h);
+	json_object_put(p);
+	free(hdr);
+	free(sig);
+	free(pl);
+	return rc;
+}
+
+enum xerr
+jwt_sign(const char *secret, size_t secretlen, const char *issuer,
+    const char *audience, const struct jwt_claims *c, char **out)
+{
+	json_object	*p = NULL;
+	struct buf	*b = NULL;
+	char		*h64 = NULL, *p64 = NULL, *s64 = NULL;
+	const char	*json;
+	unsigned char	 mac[CRYPTO_SHA256_LEN];
+	size_t		 idlen;
+	enum xerr	 rc;
+
+	*out = NULL;
+	if (secret == NULL || secretlen == 0 || issuer == NULL ||
+	    audience == NULL)
+		return XERR_INTERNAL;
+	idlen = strnlen(c->user_id, sizeof(c->user_id));
+	if (!(ids_user_ok(c->user_id) && strlen(c->user_id) == idlen) || c->jwt_version < 1 ||
+	    (unsigned)c->role >= sizeof(jwt_roles) / sizeof(jwt_roles[0]))
+		return XERR_BADREQ;
+
+	/* json-c keeps insertion order, which fixes the bytes signed. */
+	rc = XERR_NOMEM;
+	if ((p = json_object_new_object()) == NULL ||
+	    jwt_add(p, "iss", json_object_new_string(issuer)) ||
+	    jwt_add(p, "aud", json_object_new_string(audience)) ||
+	    jwt_add(p, "userId",
+	    json_object_new_string_len(c->user_id, (int)idlen)) ||
+	    jwt_add(p, "jwtVersion", json_object_new_int64(c->jwt_version)) ||
+	    (c->role != JWT_ROLE_USER && jwt_add(p, "role",
+	    json_object_new_string(jwt_roles[c->role]))) ||
+	    jwt_add(p, "iat", json_object_new_int64(c->iat)) ||
+	    jwt_add(p, "nbf", json_object_new_int64(c->nbf)) ||
+	    jwt_add(p, "exp", json_object_new_int64(c->exp)))
+		goto fail;
+	if ((json = json_object_to_json_string_ext(p,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == NULL)
+		goto fail;
+
+	if ((rc = crypto_b64_encode(jwt_header, sizeof(jwt_header) - 1, 1,
+	    &h64)) != XERR_OK ||
+	    (rc = crypto_b64_encode(json, strlen(json), 1, &p64)) != XERR_OK)
+		goto fail;
+	if ((b = buf_new(JWT_MAX_TOKEN)) == NULL) {
+		rc = XERR_NOMEM;
+		goto fail;
+	}
+	if ((rc = buf_printf(b, "%s.%s", h64, p64)) != XERR_OK)
+		goto fail;
+	crypto_hmac_sha256(secret, secretlen, buf_data(b), buf_len(b), mac);
+	if ((rc = crypto_b64_encode(mac, sizeof(mac), 1, &s64)) != XERR_OK ||
+	    (rc = buf_printf(b, ".%s", s64)) != XERR_OK)
+		goto fail;
+	if ((*out = buf_steal(b, NULL)) == NULL) {
+		rc = XERR_NOMEM;
+		goto fail;
+	}
+	rc = XERR_OK;
+fail:
+	json_object_put(p);
+	buf_free(b);
+	free(h64);
+	free(p64);
+	free(s64);
+	return rc;
+}

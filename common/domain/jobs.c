@@ -1,0 +1,164 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/db.h"
+#include "core/jsonx.h"
+#include "core/log.h"
+#include "store/stmt.h"
+#include "domain/jobs.h"
+
+enum xerr
+jobs_enqueue(struct db *db, const char *kind, const char *dedupe_key,
+    const char *user_id, struct json_object *payload)
+{
+	const char	*p;
+	struct dbv	 args[4];
+
+	p = json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN);
+	if (p == NULL)
+		return XERR_NOMEM;
+	args[0] = DB_STR(kind);
+	args[1] = DB_STR(dedupe_key);
+	args[2] = DB_STR(user_id);
+	args[3] = DB_STR(p);
+	return db_exec(db, STMT_JOB_ENQUEUE, args, 4, NULL, NULL);
+}
+
+enum xerr
+jobs_notify(struct db *db, const char *user_id, const char *tmpl,
+    const char *subject, struct json_object *fields)
+{
+	char	 key[320];
+
+	if (jsonx_add_str(fields, "template", tmpl) ||
+	    jsonx_add_str(fields, "user_id", user_id))
+		return XERR_NOMEM;
+	snprintf(key, sizeof(key), "notify:%s:%s", tmpl, subject);
+	return jobs_enqueue(db, "notify", key, user_id, fields);
+}
+
+unsigned long
+jobs_backoff(const struct cfg *cfg, int attempts)
+{
+	unsigned long	 d = cfg->job_backoff_base_seconds;
+	int		 i;
+
+	for (i = 1; i < attempts && d < cfg->job_backoff_max_seconds; i++)
+		d *= 2;
+	if (d > cfg->job_backoff_max_seconds)
+		d = cfg->job_backoff_max_seconds;
+	/* Jitter: between half and the whole delay, so retries spread out. */
+	if (d > 1)
+		d = d / 2 + randombytes_uniform((uint32_t)(d / 2 + 1));
+	return d;
+}
+
+void
+jobs_free(struct job *job)
+{
+	if (job == NULL)
+		return;
+	json_object_put(job->payload);
+	free(job);
+}
+
+enum xerr
+jobs_claim(struct db *db, const struct cfg *cfg, const char *worker,
+    const char *kinds, struct job **out)
+{
+	struct db_res	*res = NULL;
+	struct job	*job = NULL;
+	struct dbv	 args[3];
+	const char	*s;
+	enum xerr	 rc;
+
+	*out = NULL;
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	args[0] = DB_STR(kinds);
+	if ((rc = db_query(db, STMT_JOB_CLAIM_PICK, args, 1, &res)) != XERR_OK)
+		goto fail;
+	if (db_res_rows(res) == 0) {
+		db_res_free(res);
+		return db_commit(db);
+	}
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		rc = XERR_NOMEM;
+		goto fail;
+	}
+	job->id = db_res_int(res, 0, 0, 0);
+	snprintf(job->kind, sizeof(job->kind), "%s", db_res_str(res, 0, 1));
+	snprintf(job->dedupe_key, sizeof(job->dedupe_key), "%s",
+	    db_res_str(res, 0, 2));
+	s = db_res_str(res, 0, 3);
+	snprintf(job->user_id, sizeof(job->user_id), "%s", s ? s : "");
+	job->attempts = (int)db_res_int(res, 0, 5, 0) + 1;
+	s = db_res_str(res, 0, 4);
+	if (jsonx_parse(s, db_res_len(res, 0, 4), &job->payload) !=
+	    XERR_OK) {
+		log_errorx("job %lld: payload is not JSON", job->id);
+		job->payload = json_object_new_object();
+	}
+	args[0] = DB_INT(cfg->job_lease_seconds);
+	args[1] = DB_STR(worker);
+	args[2] = DB_INT(job->id);
+	if ((rc = db_exec(db, STMT_JOB_CLAIM_MARK, args, 3, NULL, NULL)) !=
+	    XERR_OK)
+		goto fail;
+	if ((rc = db_commit(db)) != XERR_OK)
+		goto fail;
+	db_res_free(res);
+	*out = job;
+	return XERR_OK;
+fail:
+	db_rollback(db);
+	db_res_free(res);
+	jobs_free(job);
+	return rc;
+}
+
+enum xerr
+jobs_done(struct db *db, const struct job *job, const char *worker,
+    const char *result)
+{
+	struct dbv	 args[3];
+	uint64_t	 n = 0;
+	enum xerr	 rc;
+
+	args[0] = DB_STR(result);
+	args[1] = DB_INT(job->id);
+	args[2] = DB_STR(worker);
+	rc = db_exec(db, STMT_JOB_DONE, args, 3, &n, NULL);
+	if (rc == XERR_OK && n == 0)
+		log_warnx("job %lld: lease lost before done (another worker "
+		    "took it over; its side effect is idempotent)", job->id);
+	return rc;
+}
+
+enum xerr
+jobs_fail(struct db *db, const struct cfg *cfg, const struct job *job,
+    const char *worker, const char *error, int permanent)
+{
+	struct dbv	 args[5];
+	int		 dead;
+	unsigned long	 delay;
+
+	dead = permanent || (unsigned long)job->attempts >=
+	    cfg->job_max_attempts;
+	delay = dead ? 0 : jobs_backoff(cfg, job->attempts);
+	if (dead)
+		log_errorx("job %lld (%s) dead after %d attempts: %s",
+		    job->id, job->kind, job->attempts, error);
+	else
+		log_warnx("job %lld (%s) attempt %d failed, retry in %lus: %s",
+		    job->id, job->kind, job->attempts, delay, error);
+	args[0] = DB_STR(dead ? "dead" : "pending");
+	args[1] = DB_INT(delay);
+	args[2] = DB_STR(error);
+	args[3] = DB_INT(job->id);
+	args[4] = DB_STR(worker);
+	return db_exec(db, STMT_JOB_FAIL, args, 5, NULL, NULL);
+}

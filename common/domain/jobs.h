@@ -1,0 +1,79 @@
+/*
+ * jobs: the outbox of side effects.
+ *
+ * A cause (a webhook event, an API call) enqueues a job in its own
+ * transaction; xsb-worker claims due jobs with SELECT ... FOR UPDATE SKIP
+ * LOCKED under a lease, runs them, and marks them done, or schedules a
+ * retry with exponential backoff and jitter, or marks them dead after
+ * JOB_MAX_ATTEMPTS.  A worker that dies leaves its lease to expire and the
+ * job is claimed again, so every job's side effect must be idempotent
+ * (Stripe Idempotency-Key, Twilio reconcile, e-mail Message-ID check).
+ */
+#ifndef JOBS_H
+#define JOBS_H
+
+#include <json-c/json.h>
+
+#include "core/cfg.h"
+#include "core/xerr.h"
+
+struct db;
+
+struct job {
+	long long	 id;
+	char		 kind[33];
+	char		 dedupe_key[256];
+	char		 user_id[65];		/* "" when none */
+	int		 attempts;		/* including this one */
+	struct json_object *payload;		/* owned by the job */
+};
+
+/*
+ * Enqueues a job of kind for user_id (may be NULL) in the caller's
+ * transaction.  A job with the same dedupe_key is kept as it is, so causes
+ * redelivered enqueue once.  payload is borrowed.
+ */
+enum xerr	 jobs_enqueue(struct db *db, const char *kind,
+		    const char *dedupe_key, const char *user_id,
+		    struct json_object *payload);
+
+/*
+ * Enqueues an e-mail notification to user_id, a job of kind "notify" with
+ * fields (borrowed; "template" and "user_id" are added to it), in the
+ * caller's transaction, once per template and subject: what the message is
+ * about (an event id, a phone number's SID), so a cause seen again never
+ * queues the same message twice.
+ */
+enum xerr	 jobs_notify(struct db *db, const char *user_id,
+		    const char *tmpl, const char *subject,
+		    struct json_object *fields);
+
+/*
+ * Claims the oldest due job (pending and due, or running with an expired
+ * lease) of one of kinds (comma-separated) for worker, in its own
+ * transaction.  *out is NULL when none is due; otherwise caller frees with
+ * jobs_free().
+ */
+enum xerr	 jobs_claim(struct db *db, const struct cfg *cfg,
+		    const char *worker, const char *kinds, struct job **out);
+
+/* Marks a job done, with an optional short result (may be NULL). */
+enum xerr	 jobs_done(struct db *db, const struct job *job,
+		    const char *worker, const char *result);
+
+/*
+ * Records a failed attempt: pending again after a backoff, or dead when
+ * the attempts are spent (or permanent is set).  error is logged and
+ * stored; it must hold no secret.
+ */
+enum xerr	 jobs_fail(struct db *db, const struct cfg *cfg,
+		    const struct job *job, const char *worker,
+		    const char *error, int permanent);
+
+/* Returns the delay in seconds before attempt n+1 (n >= 1), with jitter. */
+unsigned long	 jobs_backoff(const struct cfg *cfg, int attempts);
+
+/* Frees a job. NULL is a no-op. */
+void		 jobs_free(struct job *job);
+
+#endif

@@ -1,0 +1,299 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/http.h"
+#include "core/jsonx.h"
+#include "core/log.h"
+#include "remote/stripe.h"
+
+#define STRIPE_URL_MAX		2048
+#define STRIPE_LIST_PAGES	50	/* 5000 items: more than an invoice holds */
+
+enum xerr
+stripe_fate(long status, int should_retry, int replayed)
+{
+	if (status >= 200 && status < 300)
+		return XERR_OK;
+	if (status == 0 || should_retry == 1)
+		return XERR_UPSTREAM;
+	if (status == 404)
+		return XERR_NOTFOUND;
+	if (should_retry == 0 || replayed)
+		return XERR_UNPROCESSABLE;
+	if (status == 409 || status == 429 || status >= 500)
+		return XERR_UPSTREAM;
+	return XERR_UNPROCESSABLE;
+}
+
+int
+stripe_header_bool(const char *v)
+{
+	if (v == NULL)
+		return -1;
+	if (strcmp(v, "true") == 0)
+		return 1;
+	if (strcmp(v, "false") == 0)
+		return 0;
+	return -1;
+}
+
+void
+stripe_code_copy(const char *src, char *dst, size_t sz)
+{
+	size_t	 n;
+
+	if (sz == 0)
+		return;
+	dst[0] = '\0';
+	if (src == NULL)
+		return;
+	n = strspn(src, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	if (n == 0 || src[n] != '\0' || n >= sz || n >= STRIPE_CODE_MAX)
+		return;
+	memcpy(dst, src, n + 1);
+}
+
+/*
+ * Fills rep from a reply that is not a 2xx: the headers' hints and the
+ * error object of obj (may be NULL), and logs it.  Returns its fate.
+ */
+static enum xerr
+stripe_failed(const char *method, const char *path,
+    const struct http_resp *resp, struct json_object *obj,
+    struct stripe_reply *rep)
+{
+	const char	*msg = jsonx_str(obj, "error.message");
+
+	stripe_code_copy(jsonx_str(obj, "error.code"), rep->code,
+	    sizeof(rep->code));
+	stripe_code_copy(jsonx_str(obj, "error.decline_code"),
+	    rep->decline_code, sizeof(rep->decline_code));
+	if (obj == NULL)
+		snprintf(rep->msg, sizeof(rep->msg), "Stripe answered %ld "
+		    "without JSON", resp->status);
+	else
+		snprintf(rep->msg, sizeof(rep->msg), "Stripe %ld: %.200s",
+		    resp->status, msg ? msg : "(no message)");
+	log_warnx("stripe %s %s: %s (code %s, should-retry %s%s, "
+	    "request %s)", method, path, rep->msg,
+	    rep->code[0] ? rep->code : "-",
+	    resp->should_retry ? resp->should_retry : "-",
+	    rep->replayed ? ", replayed" : "",
+	    resp->request_id ? resp->request_id : "-");
+	if (obj == NULL && resp->status >= 200 && resp->status < 300)
+		return XERR_UPSTREAM;
+	return stripe_fate(resp->status, rep->should_retry, rep->replayed);
+}
+
+/*
+ * Makes the URL and headers of a call into url, auth, ver and idem, and
+ * points hr at them.  hdrs has room for four.
+ */
+static enum xerr
+stripe_request(const struct cfg *cfg, const char *method, const char *path,
+    const struct buf *form, const char *idem_key, struct buf *url,
+    struct buf *auth, struct buf *ver, struct buf *idem, const char **hdrs,
+    struct http_req *hr)
+{
+	int		 is_post = strcmp(method, "POST") == 0;
+	enum xerr	 rc;
+
+	if ((rc = buf_printf(url, "%s%s", cfg->stripe_api_base, path)) ||
+	    (!is_post && form != NULL && buf_len(form) > 0 &&
+	    (rc = buf_printf(url, "?%s", buf_data(form)))) ||
+	    (rc = buf_printf(auth, "Authorization: Bearer %s",
+	    cfg->stripe_secret_key)) ||
+	    (rc = buf_printf(ver, "Stripe-Version: %s",
+	    cfg->stripe_api_version)))
+		return rc;
+	hdrs[0] = buf_data(auth);
+	hdrs[1] = buf_data(ver);
+	hr->nheaders = 2;
+	if (is_post) {
+		if ((rc = buf_printf(idem, "Idempotency-Key: %s", idem_key)))
+			return rc;
+		hdrs[2] = buf_data(idem);
+		hdrs[3] = "Content-Type: application/x-www-form-urlencoded";
+		hr->nheaders = 4;
+		hr->body = form != NULL ? buf_data(form) : "";
+		hr->bodylen = form != NULL ? buf_len(form) : 0;
+	}
+	hr->method = method;
+	hr->url = buf_data(url);
+	hr->headers = hdrs;
+	return XERR_OK;
+}
+
+enum xerr
+stripe_call(struct http *h, const struct cfg *cfg, const char *method,
+    const char *path, const struct buf *form, const char *idem_key,
+    struct json_object **out, struct stripe_reply *rep)
+{
+	struct http_req	 hr;
+	struct http_resp resp;
+	struct buf	*url = NULL, *auth = NULL, *ver = NULL, *idem = NULL;
+	const char	*hdrs[4];
+	struct json_object *obj = NULL;
+	enum xerr	 rc;
+
+	*out = NULL;
+	memset(rep, 0, sizeof(*rep));
+	rep->should_retry = -1;
+	memset(&resp, 0, sizeof(resp));
+	memset(&hr, 0, sizeof(hr));
+	if (strcmp(method, "POST") == 0 && (idem_key == NULL ||
+	    *idem_key == '\0'))
+		return XERR_INTERNAL;
+	if ((url = buf_new(STRIPE_URL_MAX + 65536)) == NULL ||
+	    (auth = buf_new(512)) == NULL || (ver = buf_new(128)) == NULL ||
+	    (idem = buf_new(512)) == NULL) {
+		rc = XERR_NOMEM;
+		goto out;
+	}
+	if ((rc = stripe_request(cfg, method, path, form, idem_key, url, auth,
+	    ver, idem, hdrs, &hr)) != XERR_OK)
+		goto out;
+	if ((rc = http_do(h, &hr, &resp)) != XERR_OK) {
+		snprintf(rep->msg, sizeof(rep->msg), "Stripe unreachable");
+		goto out;
+	}
+	rep->status = resp.status;
+	rep->should_retry = stripe_header_bool(resp.should_retry);
+	rep->replayed = stripe_header_bool(resp.replayed) == 1;
+	if (jsonx_parse(resp.body ? resp.body : "", resp.len, &obj) !=
+	    XERR_OK || !json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		obj = NULL;
+	}
+	if (obj != NULL && resp.status >= 200 && resp.status < 300) {
+		*out = obj;
+		obj = NULL;
+		rc = XERR_OK;
+		goto out;
+	}
+	rc = stripe_failed(method, path, &resp, obj, rep);
+out:
+	json_object_put(obj);
+	http_resp_clear(&resp);
+	buf_free(url);
+	if (auth != NULL)
+		buf_reset(auth);
+	buf_free(auth);
+	buf_free(ver);
+	buf_free(idem);
+	return rc;
+}
+
+/*
+ * Looks through one page of a list for a match.  Returns 1 with *out set
+ * (a new reference), 0 with *last the id of the page's last entry
+ * (borrowed from page) and *more whether more pages follow.
+ */
+static int
+stripe_page_find(struct json_object *page,
+    int (*match)(struct json_object *, void *), void *arg,
+    struct json_object **out, const char **last, int *more)
+{
+	struct json_object	*data = jsonx_path(page, "data"), *it;
+	size_t			 i, n;
+
+	*last = NULL;
+	*more = 0;
+	if (data == NULL || !json_object_is_type(data, json_type_array))
+		return 0;
+	n = json_object_array_length(data);
+	for (i = 0; i < n; i++) {
+		it = json_object_array_get_idx(data, i);
+		if (match(it, arg)) {
+			*out = json_object_get(it);
+			return 1;
+		}
+	}
+	if (n > 0)
+		*last = jsonx_str(json_object_array_get_idx(data, n - 1),
+		    "id");
+	*more = jsonx_bool(page, "has_more", 0) && *last != NULL;
+	return 0;
+}
+
+enum xerr
+stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
+    const char *invoice, int (*match)(struct json_object *, void *),
+    void *arg, struct json_object **out, struct stripe_reply *rep)
+{
+	struct json_object	*page = NULL;
+	struct buf		*q = NULL;
+	char			 after[256] = "";
+	const char		*last;
+	int			 more = 1, pages;
+	enum xerr		 rc = XERR_OK;
+
+	*out = NULL;
+	if ((q = buf_new(1024)) == NULL)
+		return XERR_NOMEM;
+	for (pages = 0; more && pages < STRIPE_LIST_PAGES; pages++) {
+		buf_reset(q);
+		if ((rc = http_form_add(q, "invoice", invoice)) ||
+		    (rc = http_form_add(q, "limit", "100")) ||
+		    (after[0] != '\0' &&
+		    (rc = http_form_add(q, "starting_after", after))))
+			break;
+		if ((rc = stripe_call(h, cfg, "GET", "/v1/invoiceitems", q,
+		    NULL, &page, rep)) != XERR_OK)
+			break;
+		if (stripe_page_find(page, match, arg, out, &last, &more))
+			more = 0;
+		else if (more)
+			snprintf(after, sizeof(after), "%s", last);
+		json_object_put(page);
+		page = NULL;
+	}
+	if (rc == XERR_OK && more && *out == NULL)
+		rc = XERR_UPSTREAM;	/* a list that never ends */
+	buf_free(q);
+	return rc;
+}
+
+enum xerr
+stripe_invoice_item_once(struct http *h, const struct cfg *cfg,
+    const char *invoice, const struct buf *form, const char *key,
+    int (*match)(struct json_object *, void *), void *arg,
+    struct json_object **out, struct stripe_reply *rep)
+{
+	struct stripe_reply	 lrep;
+	char			 k[512];
+	int			 n;
+	enum xerr		 rc;
+
+	for (n = 0; n < STRIPE_KEYS_MAX; n++) {
+		if (n == 0)
+			snprintf(k, sizeof(k), "%s", key);
+		else
+			snprintf(k, sizeof(k), "%s:r%d", key, n);
+		if ((rc = stripe_call(h, cfg, "POST", "/v1/invoiceitems", form,
+		    k, out, rep)) == XERR_OK ||
+		    (rep->status != 0 && rep->status < 500))
+			return rc;	/* done; 409, 429 later; a 4xx never */
+		if (stripe_invoice_item_find(h, cfg, invoice, match, arg, out,
+		    &lrep) != XERR_OK) {
+			snprintf(rep->msg + strlen(rep->msg), sizeof(rep->msg) -
+			    strlen(rep->msg), "; reading the invoice: %s",
+			    lrep.msg);
+			return XERR_UPSTREAM;
+		}
+		if (*out != NULL) {
+			log_info("invoice %s: item of key %s found after \"%s\"",
+			    invoice, k, rep->msg);
+			return XERR_OK;
+		}
+		if (rep->status < 500 || (!rep->replayed &&
+		    rep->should_retry != 0))
+			return XERR_UPSTREAM;	/* the same key, later */
+		log_warnx("invoice %s: Stripe saved a failure under key %s; "
+		    "the next key", invoice, k);
+	}
+	snprintf(rep->msg, sizeof(rep->msg), "Stripe saved a failure under "
+	    "%d keys", STRIPE_KEYS_MAX);
+	return XERR_UNPROCESSABLE;
+}

@@ -1,0 +1,122 @@
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "store/metrics_db.h"
+#include "store/stmt.h"
+
+/*
+ * One family counted in the database: stmt's rows give the label values
+ * (columns 0 .. nlabels-1) and, in column col, the value.
+ */
+struct metrics_db_q {
+	const char	*name;
+	const char	*type;
+	const char	*help;
+	const char	*labels[2];
+	size_t		 nlabels;
+	size_t		 col;
+	const char	*only;		/* rows whose column 1 is this, or all */
+};
+
+/* Appends one family of the rows of res. */
+static enum xerr
+metrics_db_rows(struct buf *out, const struct metrics_db_q *q,
+    const struct db_res *res)
+{
+	const char	*lb[4];
+	size_t		 i, l;
+	enum xerr	 rc;
+
+	if ((rc = metrics_family(out, q->name, q->type, q->help)))
+		return rc;
+	for (i = 0; i < db_res_rows(res); i++) {
+		if (q->only != NULL && (db_res_str(res, i, 1) == NULL ||
+		    strcmp(db_res_str(res, i, 1), q->only) != 0))
+			continue;
+		for (l = 0; l < q->nlabels; l++) {
+			lb[2 * l] = q->labels[l];
+			lb[2 * l + 1] = db_res_str(res, i, l);
+		}
+		if ((rc = metrics_sample(out, q->name, lb, q->nlabels,
+		    db_res_str(res, i, q->col))))
+			return rc;
+	}
+	return XERR_OK;
+}
+
+static const struct metrics_db_q metrics_db_events[] = {
+	{ "xsb_stripe_events", "gauge", "Stripe events stored, by type and "
+	  "outcome (processed, ignored, unmatched, stale, failed).",
+	  { "type", "status" }, 2, 2 },
+};
+
+static const struct metrics_db_q metrics_db_jobs[] = {
+	{ "xsb_jobs", "gauge", "Jobs of the outbox not done yet, by kind "
+	  "and state (pending, running, dead); absent means none.",
+	  { "kind", "state" }, 2, 2 },
+	{ "xsb_jobs_oldest_age_seconds", "gauge", "Age of the oldest job of "
+	  "each kind and state, since it was enqueued.",
+	  { "kind", "state" }, 2, 3 },
+	{ "xsb_jobs_due", "gauge", "Pending jobs whose time has come, not "
+	  "claimed yet.", { "kind", "state" }, 2, 4, "pending" },
+	{ "xsb_jobs_due_lag_seconds", "gauge", "How long the oldest due "
+	  "pending job has waited for a worker.", { "kind", "state" }, 2, 5,
+	  "pending" },
+};
+
+static const struct metrics_db_q metrics_db_notifications[] = {
+	{ "xsb_notifications", "gauge", "E-mail notifications by template "
+	  "and state (sending, sent, failed).",
+	  { "template", "state" }, 2, 2 },
+};
+
+/*
+ * Runs s and appends its families.  *qrc is the query's result: a query
+ * that fails is logged and its families left out.
+ */
+static enum xerr
+metrics_db_query(struct db *db, struct buf *out, enum stmt s,
+    const struct metrics_db_q *qs, size_t n, enum xerr *qrc)
+{
+	struct db_res	*res = NULL;
+	size_t		 i;
+	enum xerr	 rc = XERR_OK;
+
+	if ((*qrc = db_query(db, s, NULL, 0, &res)) != XERR_OK) {
+		log_warnx("metrics: %s failed; its series are left out",
+		    stmt_name(s));
+		return XERR_OK;
+	}
+	for (i = 0; i < n && rc == XERR_OK; i++)
+		rc = metrics_db_rows(out, &qs[i], res);
+	db_res_free(res);
+	return rc;
+}
+
+#define NQ(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Appends the families counted in MariaDB: events, then jobs, then
+ * notifications.
+ */
+enum xerr
+metrics_db_render(struct db *db, struct buf *out)
+{
+	enum xerr	 rc, qrc;
+
+	if ((rc = metrics_db_query(db, out, STMT_METRICS_EVENTS, metrics_db_events,
+	    NQ(metrics_db_events), &qrc)) != XERR_OK)
+		return rc;
+	if (qrc != XERR_OK)
+		return qrc;
+	if ((rc = metrics_db_query(db, out, STMT_METRICS_JOBS, metrics_db_jobs,
+	    NQ(metrics_db_jobs), &qrc)) != XERR_OK)
+		return rc;
+	return metrics_db_query(db, out, STMT_METRICS_NOTIFICATIONS,
+	    metrics_db_notifications, NQ(metrics_db_notifications), &qrc);
+}
+
+#undef NQ

@@ -1,0 +1,424 @@
+#include <stddef.h>
+
+#include "core/db.h"
+#include "store/stmt.h"
+
+#define S(id, text)	[STMT_##id] = { #id, text }
+
+/*
+ * The SQL of the project.  Column lists are explicit so a result's column
+ * numbers are fixed by the statement, not by the table.
+ */
+static const struct {
+	const char	*name;
+	const char	*sql;
+} stmts[STMT__MAX] = {
+	/* health */
+	S(PING, "SELECT 1"),
+
+	/* users */
+	S(USER_GET,
+	    "SELECT id, email, stripe_customer_id, tier, jwt_version, "
+	    "subscription_id, billing_cycle_start, billing_cycle_end, "
+	    "trial_end, past_due, phone_number, phone_sid, phone_status, "
+	    "phone_provisioned_at FROM users WHERE id = ?"),
+	S(USER_GET_BY_CUSTOMER,
+	    "SELECT id FROM users WHERE stripe_customer_id = ?"),
+	S(USER_INSERT,
+	    "INSERT INTO users (id, email, tier) VALUES (?, ?, ?)"),
+	S(USER_JWT_VERSION,
+	    "SELECT jwt_version FROM users WHERE id = ?"),
+	/* Locking the user row serializes every event of one customer. */
+	S(USER_LOCK,
+	    "SELECT id, tier, subscription_id, phone_number, "
+	    "stripe_customer_id, phone_status FROM users WHERE id = ? "
+	    "FOR UPDATE"),
+	S(USER_LOCK_BY_CUSTOMER,
+	    "SELECT id, tier, subscription_id, phone_number, "
+	    "stripe_customer_id, phone_status FROM users "
+	    "WHERE stripe_customer_id = ? FOR UPDATE"),
+	S(USER_LOCK_BY_CUSTOMER_16,
+	    "SELECT id, tier, subscription_id, phone_number, "
+	    "stripe_customer_id, phone_status FROM users "
+	    "WHERE stripe_customer_id IN "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) FOR UPDATE"),
+	S(USER_SET_CUSTOMER,
+	    "UPDATE users SET stripe_customer_id = ? WHERE id = ? "
+	    "AND stripe_customer_id IS NULL"),
+	S(USER_SET_SUBSCRIPTION,
+	    "UPDATE users SET tier = ?, subscription_id = ?, "
+	    "billing_cycle_start = ?, billing_cycle_end = ?, trial_end = ?, "
+	    "past_due = ? WHERE id = ?"),
+	S(USER_SET_TRIAL_END,
+	    "UPDATE users SET trial_end = ? WHERE id = ?"),
+	S(USER_SET_CYCLE,
+	    "UPDATE users SET billing_cycle_start = ?, billing_cycle_end = ? "
+	    "WHERE id = ?"),
+
+	/* stripe events */
+	S(EVENT_STATUS,
+	    "SELECT status FROM stripe_events WHERE id = ?"),
+	S(EVENT_STATUS_16,
+	    "SELECT id, status FROM stripe_events WHERE id IN "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) FOR UPDATE"),
+	S(EVENT_LOCK,
+	    "SELECT status FROM stripe_events WHERE id = ? FOR UPDATE"),
+	S(EVENT_INSERT,
+	    "INSERT INTO stripe_events (id, type, api_version, livemode, "
+	    "created, object_id, payload, status, user_id, processed_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6))"),
+	S(EVENT_FINISH,
+	    "UPDATE stripe_events SET status = ?, user_id = ?, "
+	    "last_error = NULL, processed_at = NOW(6), "
+	    "attempts = attempts + 1 WHERE id = ?"),
+	/* A failure is recorded apart from the rolled-back effects. */
+	S(EVENT_FAIL,
+	    "INSERT INTO stripe_events (id, type, api_version, livemode, "
+	    "created, object_id, payload, status, last_error) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, 'failed', LEFT(?, 1000)) "
+	    "ON DUPLICATE KEY UPDATE attempts = IF(status = 'failed', "
+	    "attempts + 1, attempts), last_error = IF(status = 'failed', "
+	    "VALUES(last_error), last_error)"),
+
+	/* subscriptions */
+	S(SUB_LOCK,
+	    "SELECT user_id, status, tier, deleted, last_event_created, "
+	    "last_event_rank FROM subscriptions WHERE id = ? FOR UPDATE"),
+	S(SUB_UPSERT,
+	    "INSERT INTO subscriptions (id, user_id, customer_id, status, "
+	    "tier, price_id, item_id, current_period_start, "
+	    "current_period_end, cancel_at_period_end, trial_end, deleted, "
+	    "last_event_id, last_event_created, last_event_rank) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), "
+	    "customer_id = VALUES(customer_id), status = VALUES(status), "
+	    "tier = VALUES(tier), price_id = VALUES(price_id), "
+	    "item_id = VALUES(item_id), "
+	    "current_period_start = VALUES(current_period_start), "
+	    "current_period_end = VALUES(current_period_end), "
+	    "cancel_at_period_end = VALUES(cancel_at_period_end), "
+	    "trial_end = VALUES(trial_end), deleted = VALUES(deleted), "
+	    "last_event_id = VALUES(last_event_id), "
+	    "last_event_created = VALUES(last_event_created), "
+	    "last_event_rank = VALUES(last_event_rank)"),
+
+	/* invoices and billing events */
+	S(INVOICE_LOCK,
+	    "SELECT status, attempt_count FROM invoices WHERE id = ? "
+	    "FOR UPDATE"),
+	S(INVOICE_UPSERT,
+	    "INSERT INTO invoices (id, user_id, subscription_id, number, "
+	    "status, billing_reason, currency, amount_due, amount_paid, "
+	    "period_start, period_end, attempt_count, next_payment_attempt, "
+	    "hosted_invoice_url, created) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE status = VALUES(status), "
+	    "number = COALESCE(VALUES(number), number), "
+	    "amount_due = VALUES(amount_due), "
+	    "amount_paid = VALUES(amount_paid), "
+	    "attempt_count = VALUES(attempt_count), "
+	    "next_payment_attempt = VALUES(next_payment_attempt), "
+	    "hosted_invoice_url = COALESCE(VALUES(hosted_invoice_url), "
+	    "hosted_invoice_url)"),
+	S(BEVENT_INSERT,
+	    "INSERT INTO billing_events (user_id, event_id, kind, "
+	    "amount_cents, detail) VALUES (?, ?, ?, ?, LEFT(?, 1000)) "
+	    "ON DUPLICATE KEY UPDATE id = id"),
+
+	/* usage */
+	S(USAGE_INSERT,
+	    "INSERT INTO usage_events (user_id, kind, quantity, occurred_at, "
+	    "source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)"),
+	S(USAGE_BY_KEY,
+	    "SELECT id, user_id, kind, quantity, occurred_at, source "
+	    "FROM usage_events WHERE idempotency_key = ?"),
+	/*
+	 * One round trip for a period's bill: voice is billed per started
+	 * minute of each call, and the phone fee is due when a number was
+	 * held at any time in the period.
+	 */
+	S(USAGE_SUM,
+	    "SELECT "
+	    "COALESCE(SUM(IF(kind = 'voice', quantity, 0)), 0), "
+	    "COALESCE(SUM(IF(kind = 'voice', (quantity + 59) DIV 60, 0)), 0), "
+	    "COALESCE(SUM(kind = 'voice'), 0), "
+	    "COALESCE(SUM(IF(kind = 'sms', quantity, 0)), 0), "
+	    "(SELECT COUNT(*) FROM phone_numbers p WHERE p.user_id = ? "
+	    "AND p.held_from < ? AND (p.held_to IS NULL OR p.held_to > ?)) "
+	    "FROM usage_events WHERE user_id = ? AND occurred_at >= ? "
+	    "AND occurred_at < ?"),
+	S(TIERS_ALL,
+	    "SELECT name, monthly_price_cents, voice_minutes_included, "
+	    "sms_included, phone_eligible, phone_fee_cents, display_name "
+	    "FROM tiers"),
+
+	/* phone */
+	S(PHONE_USER_GET,
+	    "SELECT tier, phone_status, phone_number, phone_sid, "
+	    "phone_provisioned_at FROM users WHERE id = ?"),
+	/*
+	 * The claim that makes one provisioning per user: the tier is
+	 * checked in the same statement, so a downgrade committed first
+	 * wins; a claim older than its third argument is taken over.
+	 * While provisioning, phone_provisioned_at is the claim's time.
+	 */
+	S(PHONE_CLAIM,
+	    "UPDATE users u JOIN tiers t ON t.name = u.tier "
+	    "SET u.phone_status = 'provisioning', u.phone_provisioned_at = ? "
+	    "WHERE u.id = ? AND t.phone_eligible = 1 "
+	    "AND u.phone_number IS NULL AND (u.phone_status = 'none' OR "
+	    "(u.phone_status = 'provisioning' AND "
+	    "(u.phone_provisioned_at IS NULL OR u.phone_provisioned_at < ?)))"),
+	S(PHONE_UNCLAIM,
+	    "UPDATE users SET phone_status = 'none', "
+	    "phone_provisioned_at = NULL WHERE id = ? "
+	    "AND phone_status = 'provisioning' AND phone_provisioned_at = ? "
+	    "AND phone_number IS NULL"),
+	S(PHONE_ACTIVATE,
+	    "UPDATE users SET phone_number = ?, phone_sid = ?, "
+	    "phone_status = 'active', phone_provisioned_at = ? WHERE id = ? "
+	    "AND phone_status = 'provisioning' AND phone_provisioned_at = ? "
+	    "AND phone_number IS NULL"),
+	S(PHONE_HISTORY_OPEN,
+	    "INSERT INTO phone_numbers (user_id, phone_number, phone_sid, "
+	    "held_from) VALUES (?, ?, ?, ?)"),
+	S(PHONE_CLEAR,
+	    "UPDATE users SET phone_number = NULL, phone_sid = NULL, "
+	    "phone_status = 'none', phone_provisioned_at = NULL "
+	    "WHERE id = ? AND phone_sid = ?"),
+	S(PHONE_HISTORY_CLOSE,
+	    "UPDATE phone_numbers SET held_to = ? WHERE user_id = ? "
+	    "AND phone_sid = ? AND held_to IS NULL"),
+	/* One row per (call, status): Twilio may send a status twice. */
+	S(CALL_EVENT_INSERT,
+	    "INSERT INTO call_events (user_id, call_sid, call_status, "
+	    "duration) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"),
+
+	/* jobs */
+	S(JOB_ENQUEUE,
+	    "INSERT INTO jobs (kind, dedupe_key, user_id, payload) "
+	    "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"),
+	S(JOB_CLAIM_PICK,
+	    "SELECT id, kind, dedupe_key, user_id, payload, attempts "
+	    "FROM jobs WHERE ((state = 'pending' AND run_after <= NOW(6)) "
+	    "OR (state = 'running' AND lease_until < NOW(6))) "
+	    "AND FIND_IN_SET(kind, ?) > 0 "
+	    "ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED"),
+	S(JOB_CLAIM_MARK,
+	    "UPDATE jobs SET state = 'running', attempts = attempts + 1, "
+	    "lease_until = NOW(6) + INTERVAL ? SECOND, locked_by = ? "
+	    "WHERE id = ?"),
+	S(JOB_DONE,
+	    "UPDATE jobs SET state = 'done', result = LEFT(?, 1000), "
+	    "lease_until = NULL, last_error = NULL "
+	    "WHERE id = ? AND locked_by = ? AND state = 'running'"),
+	S(JOB_FAIL,
+	    "UPDATE jobs SET state = ?, run_after = NOW(6) + INTERVAL ? SECOND, "
+	    "last_error = LEFT(?, 1000), lease_until = NULL "
+	    "WHERE id = ? AND locked_by = ? AND state = 'running'"),
+
+	/* notifications */
+	S(NOTIFY_USER,
+	    "SELECT email FROM users WHERE id = ?"),
+	S(NOTIFY_GET,
+	    "SELECT state, attempts FROM notifications WHERE dedupe_key = ?"),
+	/* A message already sent stays sent, whatever runs again. */
+	S(NOTIFY_BEGIN,
+	    "INSERT INTO notifications (dedupe_key, message_id, template, "
+	    "user_id, recipient, subject, state, job_id) "
+	    "VALUES (?, ?, ?, ?, ?, LEFT(?, 500), 'sending', ?) "
+	    "ON DUPLICATE KEY UPDATE attempts = attempts + 1, "
+	    "recipient = VALUES(recipient), subject = VALUES(subject), "
+	    "job_id = VALUES(job_id), last_error = NULL, "
+	    "state = IF(state = 'sent', state, 'sending')"),
+	S(NOTIFY_SENT,
+	    "UPDATE notifications SET state = 'sent', sent_at = NOW(6), "
+	    "last_error = NULL WHERE dedupe_key = ?"),
+	S(NOTIFY_FAIL,
+	    "UPDATE notifications SET state = IF(state = 'sent', state, ?), "
+	    "last_error = LEFT(?, 1000) WHERE dedupe_key = ?"),
+
+	/* billing api */
+	/* The user and the subscription they follow, if we have its row. */
+	S(BILLING_USER,
+	    "SELECT u.email, u.stripe_customer_id, u.tier, u.subscription_id, "
+	    "s.status, s.item_id, s.current_period_start, "
+	    "s.current_period_end, s.cancel_at_period_end, s.deleted, "
+	    "s.last_event_id, u.jwt_version FROM users u "
+	    "LEFT JOIN subscriptions s "
+	    "ON s.id = u.subscription_id AND s.user_id = u.id WHERE u.id = ?"),
+	/* Keyset pages, newest first: (created, id) below the cursor's. */
+	S(BILLING_INVOICES,
+	    "SELECT id, number, status, billing_reason, currency, amount_due, "
+	    "amount_paid, period_start, period_end, attempt_count, "
+	    "next_payment_attempt, hosted_invoice_url, created, "
+	    "subscription_id FROM invoices WHERE user_id = ? "
+	    "AND (created < ? OR (created = ? AND id < ?)) "
+	    "ORDER BY created DESC, id DESC LIMIT ?"),
+	S(BILLING_EVENTS,
+	    "SELECT id, event_id, kind, amount_cents, detail, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM billing_events "
+	    "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"),
+
+	/* admin */
+	S(ADMIN_USER_SUBS,
+	    "SELECT id, status, tier, price_id, item_id, current_period_start, "
+	    "current_period_end, cancel_at_period_end, trial_end, deleted, "
+	    "last_event_id, last_event_created, customer_id FROM subscriptions "
+	    "WHERE user_id = ? ORDER BY last_event_created DESC, id LIMIT 20"),
+	/* The columns of every job list: see admin_job_json(). */
+	S(ADMIN_USER_JOBS,
+	    "SELECT id, kind, dedupe_key, user_id, state, attempts, "
+	    "FLOOR(UNIX_TIMESTAMP(run_after)), last_error, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)), "
+	    "FLOOR(UNIX_TIMESTAMP(updated_at)) FROM jobs WHERE user_id = ? "
+	    "ORDER BY id DESC LIMIT ?"),
+	S(ADMIN_USER_PHONES,
+	    "SELECT phone_number, phone_sid, held_from, held_to "
+	    "FROM phone_numbers WHERE user_id = ? ORDER BY held_from DESC "
+	    "LIMIT 20"),
+	/* Every token issued before carries the old version: all revoked. */
+	S(ADMIN_USER_REVOKE,
+	    "UPDATE users SET jwt_version = jwt_version + 1 WHERE id = ?"),
+	/* The columns of every event list: see admin_event_json(). */
+	S(ADMIN_EVENTS_RECENT,
+	    "SELECT id, type, status, created, object_id, user_id, attempts, "
+	    "last_error, FLOOR(UNIX_TIMESTAMP(received_at)), "
+	    "FLOOR(UNIX_TIMESTAMP(processed_at)) FROM stripe_events "
+	    "ORDER BY received_at DESC, id DESC LIMIT ?"),
+	S(ADMIN_EVENTS_BY_STATUS,
+	    "SELECT id, type, status, created, object_id, user_id, attempts, "
+	    "last_error, FLOOR(UNIX_TIMESTAMP(received_at)), "
+	    "FLOOR(UNIX_TIMESTAMP(processed_at)) FROM stripe_events "
+	    "WHERE status = ? ORDER BY received_at DESC, id DESC LIMIT ?"),
+	S(ADMIN_EVENT_GET,
+	    "SELECT status, type, payload FROM stripe_events WHERE id = ?"),
+	S(ADMIN_JOBS_BY_STATE,
+	    "SELECT id, kind, dedupe_key, user_id, state, attempts, "
+	    "FLOOR(UNIX_TIMESTAMP(run_after)), last_error, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)), "
+	    "FLOOR(UNIX_TIMESTAMP(updated_at)) FROM jobs WHERE state = ? "
+	    "ORDER BY run_after DESC, id DESC LIMIT ?"),
+	S(ADMIN_JOB_STATE,
+	    "SELECT state FROM jobs WHERE id = ?"),
+	/*
+	 * A retried job starts afresh: due now, with the whole
+	 * JOB_MAX_ATTEMPTS and backoff again; last_error stays until the
+	 * next attempt replaces it.
+	 */
+	S(ADMIN_JOB_RETRY,
+	    "UPDATE jobs SET state = 'pending', run_after = NOW(6), "
+	    "attempts = 0, lease_until = NULL, locked_by = NULL "
+	    "WHERE id = ? AND state IN ('dead', 'pending')"),
+	S(ADMIN_JOBS_RETRY_DEAD,
+	    "UPDATE jobs SET state = 'pending', run_after = NOW(6), "
+	    "attempts = 0, lease_until = NULL, locked_by = NULL "
+	    "WHERE state = 'dead' AND (? = '' OR kind = ?)"),
+	S(ADMIN_SUB_GET,
+	    "SELECT user_id, status, tier, deleted, current_period_end, "
+	    "cancel_at_period_end, last_event_id FROM subscriptions "
+	    "WHERE id = ?"),
+	/* In SID order (ascii_bin: byte order), for the merge with Twilio's. */
+	S(ADMIN_PHONES_HELD,
+	    "SELECT id, phone_number, phone_sid, phone_status FROM users "
+	    "WHERE phone_sid IS NOT NULL ORDER BY phone_sid"),
+	S(ADMIN_PHONES_PAGE,
+	    "SELECT id, phone_number, phone_sid FROM users "
+	    "WHERE phone_sid IS NOT NULL AND id > ? ORDER BY id LIMIT ?"),
+
+	/* metrics: counted at scrape time */
+	S(METRICS_EVENTS,
+	    "SELECT type, status, COUNT(*) FROM stripe_events "
+	    "GROUP BY type, status"),
+	/* Done jobs are left out: the index on state keeps this small. */
+	S(METRICS_JOBS,
+	    "SELECT kind, state, COUNT(*), "
+	    "FLOOR(UNIX_TIMESTAMP(NOW(6)) - UNIX_TIMESTAMP(MIN(created_at))), "
+	    "COALESCE(SUM(state = 'pending' AND run_after <= NOW(6)), 0), "
+	    "COALESCE(FLOOR(UNIX_TIMESTAMP(NOW(6)) - UNIX_TIMESTAMP(MIN("
+	    "IF(state = 'pending' AND run_after <= NOW(6), run_after, NULL)))), "
+	    "0) FROM jobs WHERE state IN ('pending', 'running', 'dead') "
+	    "GROUP BY kind, state"),
+	S(METRICS_NOTIFICATIONS,
+	    "SELECT template, state, COUNT(*) FROM notifications "
+	    "GROUP BY template, state"),
+
+	/* payments: charges, refunds, disputes, deleted customers */
+	S(CHARGE_UPSERT,
+	    "INSERT INTO charges (id, user_id, payment_intent, amount, "
+	    "amount_refunded, currency, created) VALUES (?, ?, ?, ?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE "
+	    "payment_intent = COALESCE(VALUES(payment_intent), payment_intent), "
+	    "amount_refunded = GREATEST(amount_refunded, "
+	    "VALUES(amount_refunded))"),
+	/* The user of a charge, by its id or its PaymentIntent's. */
+	S(CHARGE_USER,
+	    "SELECT user_id FROM charges WHERE id = ? UNION ALL "
+	    "SELECT user_id FROM charges WHERE payment_intent = ? LIMIT 1"),
+	S(DISPUTE_LOCK,
+	    "SELECT is_open, status FROM disputes WHERE id = ? FOR UPDATE"),
+	S(DISPUTE_INSERT,
+	    "INSERT INTO disputes (id, user_id, charge_id, amount, currency, "
+	    "reason, status, is_open, created, closed_event_id) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	S(DISPUTE_CLOSE,
+	    "UPDATE disputes SET status = ?, reason = COALESCE(?, reason), "
+	    "is_open = 0, closed_event_id = ? WHERE id = ? AND is_open = 1"),
+	S(DISPUTES_OPEN,
+	    "SELECT id, status, reason, amount, currency, created "
+	    "FROM disputes WHERE user_id = ? AND is_open = 1 ORDER BY created"),
+	S(CUSTOMER_DELETED_INSERT,
+	    "INSERT INTO customers_deleted (customer_id, user_id, event_id, "
+	    "deleted_at) VALUES (?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE customer_id = customer_id"),
+	S(CUSTOMER_DELETED_USER,
+	    "SELECT user_id FROM customers_deleted WHERE customer_id = ?"),
+	S(USER_CLEAR_CUSTOMER,
+	    "UPDATE users SET stripe_customer_id = NULL WHERE id = ? "
+	    "AND stripe_customer_id = ?"),
+	/* Stripe cancels every subscription of a customer it deletes. */
+	S(SUBS_CANCEL_BY_CUSTOMER,
+	    "UPDATE subscriptions SET status = 'canceled', deleted = 1, "
+	    "last_event_id = ?, last_event_created = ?, last_event_rank = 2 "
+	    "WHERE customer_id = ? AND deleted = 0"),
+};
+
+const char *
+stmt_sql(enum stmt s)
+{
+	if ((unsigned)s >= STMT__MAX)
+		return NULL;
+	return stmts[s].sql;
+}
+
+const char *
+stmt_name(enum stmt s)
+{
+	if ((unsigned)s >= STMT__MAX || stmts[s].name == NULL)
+		return "?";
+	return stmts[s].name;
+}
+
+/* stmt_sql() by number, for struct db_stmts. */
+static const char *
+stmt_table_sql(unsigned int i)
+{
+	return stmt_sql((enum stmt)i);
+}
+
+/* stmt_name() by number, for struct db_stmts. */
+static const char *
+stmt_table_name(unsigned int i)
+{
+	return stmt_name((enum stmt)i);
+}
+
+const struct db_stmts *
+stmt_table(void)
+{
+	static const struct db_stmts table = {
+		STMT__MAX, STMT_PING, stmt_table_sql, stmt_table_name
+	};
+
+	return &table;
+}
