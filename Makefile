@@ -110,7 +110,7 @@ lint:
 	tests/lint/lint-layers.test.sh
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr -Icommon common cgi
-	shellcheck $(filter-out %.mjs %.example scripts/systemd,$(wildcard scripts/*)) \
+	shellcheck $(filter-out %.mjs %.example scripts/systemd scripts/monitoring,$(wildcard scripts/*)) \
 	    .ci/run tests/lint/*.sh
 
 # Programs and xsb-admin to $(PREFIX)/bin; migrations, migrate, the nginx
