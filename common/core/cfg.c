@@ -68,7 +68,11 @@ static const struct cfg_opt {
 	{ "HTTP_CONNECT_TIMEOUT_MS", CFG_UINT, CFG_OPTIONAL, "3000", 100,
 	  60000, O(http_connect_timeout_ms), "outbound connect timeout" },
 	{ "HTTP_TIMEOUT_MS", CFG_UINT, CFG_OPTIONAL, "15000", 100, 300000,
-	  O(http_timeout_ms), "outbound total timeout per call" },
+	  O(http_timeout_ms), "outbound total timeout per call (the worker)" },
+	{ "HTTP_INTERACTIVE_TIMEOUT_MS", CFG_UINT, CFG_OPTIONAL, "8000", 100,
+	  300000, O(http_interactive_timeout_ms),
+	  "outbound total timeout per call made while an API request waits "
+	  "(billing and phone APIs; keep their sum under nginx's 30 s)" },
 	{ "HTTP_MAX_RESPONSE_BYTES", CFG_UINT, CFG_OPTIONAL, "4194304", 1024,
 	  64UL << 20, O(http_max_response), "cap on an upstream reply body" },
 	{ "STRIPE_API_BASE", CFG_URL, CFG_OPTIONAL, "https://api.stripe.com",

@@ -40,6 +40,7 @@ struct cfg {
 	/* Outbound HTTP */
 	unsigned long	 http_connect_timeout_ms;
 	unsigned long	 http_timeout_ms;
+	unsigned long	 http_interactive_timeout_ms;
 	unsigned long	 http_max_response;
 
 	/* Stripe */

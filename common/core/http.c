@@ -16,6 +16,7 @@
 struct http {
 	const struct cfg	*cfg;		/* borrowed */
 	CURL			*curl;
+	unsigned long		 timeout_ms;	/* 0: cfg->http_timeout_ms */
 	char			 err[CURL_ERROR_SIZE];
 };
 
@@ -72,6 +73,12 @@ http_open(const struct cfg *cfg, struct http **out)
 	}
 	*out = h;
 	return XERR_OK;
+}
+
+void
+http_set_timeout(struct http *h, unsigned long ms)
+{
+	h->timeout_ms = ms;
 }
 
 void
@@ -221,8 +228,8 @@ http_setopts(struct http *h, const struct http_req *req,
 	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)cfg->http_connect_timeout_ms) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-	    (long)cfg->http_timeout_ms) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(h->timeout_ms ?
+	    h->timeout_ms : cfg->http_timeout_ms)) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") !=
 	    CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") !=

@@ -44,15 +44,23 @@ struct http_resp {
 	char	*replayed;
 };
 
+/* Initialises libcurl once; call before starting threads. */
+void		 http_library_init(void);
+
 /*
  * Opens a client using cfg's timeouts and reply cap; cfg is borrowed and
  * must outlive the handle.  On success *out is set (caller frees with
  * http_close()); XERR_NOMEM or XERR_INTERNAL otherwise.
  */
-/* Initialises libcurl once; call before starting threads. */
-void		 http_library_init(void);
-
 enum xerr	 http_open(const struct cfg *cfg, struct http **out);
+
+/*
+ * Gives every later call of h at most ms in total instead of
+ * HTTP_TIMEOUT_MS (0: back to it).  The API programs use
+ * HTTP_INTERACTIVE_TIMEOUT_MS, since a person or an app waits on the
+ * reply behind nginx's own timeout; the worker keeps the longer one.
+ */
+void		 http_set_timeout(struct http *h, unsigned long ms);
 
 /* Closes the client and its connections. NULL is a no-op. */
 void		 http_close(struct http *h);

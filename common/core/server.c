@@ -147,6 +147,7 @@ server_child(const struct cfg *cfg, const struct db_stmts *stmts, int fd,
 	if (db_open(cfg, stmts, &db) != XERR_OK ||
 	    http_open(cfg, &http) != XERR_OK)
 		log_fatalx("out of memory at start");
+	http_set_timeout(http, cfg->http_interactive_timeout_ms);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, fd, 0) != 0)
 		log_fatalx("FCGX_Init failed");
 	while (!server_stop) {
@@ -194,6 +195,7 @@ server_thread_main(void *arg)
 	    http_open(t->cfg, &http) != XERR_OK ||
 	    FCGX_InitRequest(&fr, t->fd, 0) != 0)
 		log_fatalx("out of memory at start");
+	http_set_timeout(http, t->cfg->http_interactive_timeout_ms);
 	for (;;) {
 		if (FCGX_Accept_r(&fr) < 0) {
 			usleep(1000);	/* EMFILE and the like: no busy loop */

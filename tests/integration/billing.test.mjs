@@ -6,10 +6,12 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { request, closeHttp } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
-import { env, requireEnv } from './lib/env.mjs';
+import { env, requireEnv, VAR_DIR } from './lib/env.mjs';
 import * as S from './lib/stripe.mjs';
 
 test.after(async () => { closeHttp(); await close(); });
@@ -676,6 +678,27 @@ test('B26 what a retry may fix says so: 502 stripe_error or 503 stripe_busy with
   assertError(await api('POST', '/api/billing/cancel', u), 409, 'request_in_progress');
   assert.equal((await first).status, 200);
   assert.equal((await S.standin.object(u.sub.id)).cancel_at_period_end, true);
+});
+
+test('B29 a Stripe call slower than HTTP_INTERACTIVE_TIMEOUT_MS: the API answers 502 "try again later" in that time, not the worker\'s', { timeout: 30000 }, async () => {
+  const progEnv = (name) => {
+    const pid = Number(fs.readFileSync(path.join(VAR_DIR, 'run', 'billing.pid'), 'utf8'));
+    const v = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((l) => l.startsWith(`${name}=`));
+    return v ? Number(v.split('=')[1]) : undefined;
+  };
+  const interactive = progEnv('HTTP_INTERACTIVE_TIMEOUT_MS') ?? 8000, worker = progEnv('HTTP_TIMEOUT_MS') ?? 15000;
+  assert.ok(interactive + 1500 < worker, `the test needs interactive (${interactive}) well under the worker's (${worker})`);
+  const u = await subscriber('ai_secretary');
+  await S.standin.fail({ count: 1, delay_ms: interactive + 1500, method: 'POST', path_prefix: `/v1/subscriptions/${u.sub.id}` });
+  const t0 = Date.now();
+  const r = await api('POST', '/api/billing/cancel', u);
+  const took = Date.now() - t0;
+  assertError(r, 502, 'stripe_error');
+  assert.match(r.json.error.message, /did not answer; try again later/);
+  assert.ok(took >= interactive - 100 && took < interactive + 1400, `answered after ${took} ms (limit ${interactive} ms)`);
+  // Stripe finished it meanwhile; the retry the message invites replays it.
+  await new Promise((res) => setTimeout(res, 1800));
+  assert.equal((await api('POST', '/api/billing/cancel', u)).status, 200);
 });
 
 // ---------- previews ----------

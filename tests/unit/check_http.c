@@ -455,6 +455,32 @@ START_TEST(total_timeout)
 }
 END_TEST
 
+/* http_set_timeout() shortens one client's calls; 0 restores the config's. */
+START_TEST(client_timeout)
+{
+	struct http_req		 req;
+	struct http_resp	 resp;
+	char			 u[128];
+	double			 t0;
+
+	srv_start(SRV_HANG);
+	cfg->http_connect_timeout_ms = 300;
+	cfg->http_timeout_ms = 1500;
+	http_set_timeout(http, 300);
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url(u, sizeof(u), "/slow");
+	t0 = now_s();
+	ck_assert_int_eq(http_do(http, &req, &resp), XERR_UPSTREAM);
+	ck_assert_double_lt(now_s() - t0, 1.0);
+	ck_assert_double_ge(now_s() - t0, 0.25);
+	http_set_timeout(http, 0);
+	t0 = now_s();
+	ck_assert_int_eq(http_do(http, &req, &resp), XERR_UPSTREAM);
+	ck_assert_double_ge(now_s() - t0, 1.4);
+}
+END_TEST
+
 START_TEST(connection_refused)
 {
 	struct sockaddr_in	 sin;
@@ -518,6 +544,7 @@ http_suite(void)
 	tcase_add_test(tc, reply_cap);
 	tcase_add_test(tc, reply_cap_no_length);
 	tcase_add_test(tc, total_timeout);
+	tcase_add_test(tc, client_timeout);
 	tcase_add_test(tc, connection_refused);
 	suite_add_tcase(s, tc);
 	return s;
