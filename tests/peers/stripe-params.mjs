@@ -297,6 +297,53 @@ export const PARAMS = {
       expand: arr(str),
     },
   },
+  'POST /v1/invoices/{id}/pay': {
+    dts: ['Invoices.d.ts', 'InvoicePayParams'],
+    params: {
+      expand: arr(str),
+      forgive: bool,
+      mandate: empty(str),
+      off_session: bool,
+      paid_out_of_band: bool,
+      payment_method: str,
+      source: str,
+    },
+  },
+  'POST /v1/test_helpers/test_clocks': {
+    dts: ['TestHelpers/TestClocks.d.ts', 'TestHelpers.TestClockCreateParams'],
+    params: {
+      frozen_time: req(int),
+      customer: str,
+      expand: arr(str),
+      name: str,
+    },
+  },
+  'GET /v1/test_helpers/test_clocks': {
+    dts: ['TestHelpers/TestClocks.d.ts', 'TestHelpers.TestClockListParams'],
+    params: {
+      ending_before: str,
+      limit: int,
+      starting_after: str,
+      expand: arr(str),
+    },
+  },
+  'GET /v1/test_helpers/test_clocks/{id}': {
+    dts: ['TestHelpers/TestClocks.d.ts', 'TestHelpers.TestClockRetrieveParams'],
+    params: {
+      expand: arr(str),
+    },
+  },
+  'DELETE /v1/test_helpers/test_clocks/{id}': {
+    dts: ['TestHelpers/TestClocks.d.ts', 'TestHelpers.TestClockDeleteParams'],
+    params: {},
+  },
+  'POST /v1/test_helpers/test_clocks/{id}/advance': {
+    dts: ['TestHelpers/TestClocks.d.ts', 'TestHelpers.TestClockAdvanceParams'],
+    params: {
+      frozen_time: req(int),
+      expand: arr(str),
+    },
+  },
   'GET /v1/invoices/{id}/lines': {
     dts: ['Invoices.d.ts', 'InvoiceListLineItemsParams'],
     params: {
