@@ -297,6 +297,32 @@ export const PARAMS = {
       expand: arr(str),
     },
   },
+  'GET /v1/invoices': {
+    dts: ['Invoices.d.ts', 'InvoiceListParams'],
+    params: {
+      ending_before: str,
+      limit: int,
+      starting_after: str,
+      collection_method: en('charge_automatically', 'send_invoice'),
+      created: oneOf(hash({
+        gt: int,
+        gte: int,
+        lt: int,
+        lte: int,
+      }), int),
+      customer: str,
+      customer_account: str,
+      due_date: oneOf(hash({
+        gt: int,
+        gte: int,
+        lt: int,
+        lte: int,
+      }), int),
+      expand: arr(str),
+      status: en('draft', 'open', 'paid', 'uncollectible', 'void'),
+      subscription: str,
+    },
+  },
   'POST /v1/invoices/{id}/pay': {
     dts: ['Invoices.d.ts', 'InvoicePayParams'],
     params: {

@@ -876,6 +876,9 @@ const routes = [
   ['GET', '/v1/invoiceitems/{id}', (p, m) => get(m[1], 'invoiceitem')],
   ['POST', '/v1/invoices/create_preview', previewInvoice],
   ['GET', '/v1/invoices/{id}', (p, m) => get(m[1], 'invoice')],
+  ['GET', '/v1/invoices', (p) => page(all('invoice', (i) => (p.customer === undefined || i.customer === p.customer)
+    && (p.subscription === undefined || subOf(i)?.id === p.subscription) && (p.status === undefined || i.status === p.status)
+    && (p.collection_method === undefined || i.collection_method === p.collection_method) && createdIn(i.created, p.created)), p, '/v1/invoices')],
   ['POST', '/v1/invoices/{id}/pay', payRoute],
   ['POST', '/v1/test_helpers/test_clocks', createClock],
   ['GET', '/v1/test_helpers/test_clocks', (p) => page(all('test_helpers.test_clock', () => true), p, '/v1/test_helpers/test_clocks')],
