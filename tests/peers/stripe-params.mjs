@@ -21,6 +21,8 @@ export const hash = (keys) => ({ t: 'hash', keys });
 export const oneOf = (...of) => ({ t: 'oneOf', of });
 export const empty = (x) => ({ ...x, emptyable: true });
 export const req = (x) => ({ ...x, required: true });
+// Stripe's RangeQueryParam | number (created, due_date of lists).
+const range = oneOf(hash({ gt: int, gte: int, lt: int, lte: int }), int);
 
 // 'METHOD /v1/path/{id}' -> { dts: [file under cjs/resources, interface], params }
 export const PARAMS = {
@@ -304,20 +306,10 @@ export const PARAMS = {
       limit: int,
       starting_after: str,
       collection_method: en('charge_automatically', 'send_invoice'),
-      created: oneOf(hash({
-        gt: int,
-        gte: int,
-        lt: int,
-        lte: int,
-      }), int),
+      created: range,
       customer: str,
       customer_account: str,
-      due_date: oneOf(hash({
-        gt: int,
-        gte: int,
-        lt: int,
-        lte: int,
-      }), int),
+      due_date: range,
       expand: arr(str),
       status: en('draft', 'open', 'paid', 'uncollectible', 'void'),
       subscription: str,
@@ -421,12 +413,7 @@ export const PARAMS = {
       ending_before: str,
       limit: int,
       starting_after: str,
-      created: oneOf(hash({
-        gt: int,
-        gte: int,
-        lt: int,
-        lte: int,
-      }), int),
+      created: range,
       customer: str,
       customer_account: str,
       expand: arr(str),
