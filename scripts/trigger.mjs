@@ -12,9 +12,16 @@ const TYPES = {
   'customer.subscription.created': 'starts a subscription on --tier (default ai_secretary)',
   'customer.subscription.updated': 'changes the subscription: --tier, --status, --cancel-at-period-end',
   'customer.subscription.deleted': 'ends the user\'s subscription',
+  'customer.subscription.paused': 'pauses the subscription (status paused)',
+  'customer.subscription.resumed': 'resumes a paused subscription (status active)',
   'customer.subscription.trial_will_end': 'trial ends in --days (default 3)',
   'invoice.created': 'a draft renewal invoice for the period that just ended (bills overage)',
+  'invoice.finalized': 'the renewal invoice finalized (open)',
   'invoice.paid': 'the renewal invoice paid; the cycle moves on',
+  'invoice.payment_succeeded': 'the renewal invoice paid (Stripe sends it beside invoice.paid)',
+  'invoice.payment_action_required': 'the payment awaits the customer (3-D Secure)',
+  'invoice.voided': 'the renewal invoice voided',
+  'invoice.marked_uncollectible': 'the renewal invoice marked uncollectible',
   'invoice.payment_failed': 'the renewal invoice failed (--amount cents)',
   'invoice.upcoming': 'the renewal notice (projected overage)',
 };
@@ -64,9 +71,14 @@ switch (type) {
   case 'checkout.session.completed': object = S.checkoutSession({ shape, user_id: userId, customer: customer || S.rid('cus_'), subscription: subId }); break;
   case 'customer.subscription.created': case 'customer.subscription.updated': object = sub(); break;
   case 'customer.subscription.deleted': object = sub({ status: 'canceled', ended_at: now }); break;
+  case 'customer.subscription.paused': object = sub({ status: 'paused' }); break;
+  case 'customer.subscription.resumed': object = sub({ status: 'active' }); break;
   case 'customer.subscription.trial_will_end': object = sub({ status: 'trialing', trial_end: now + Number(opt.days || 3) * 86400 }); break;
   case 'invoice.created': object = renewal({ status: 'draft' }); break;
-  case 'invoice.paid': object = renewal({ status: 'paid' }); break;
+  case 'invoice.paid': case 'invoice.payment_succeeded': object = renewal({ status: 'paid' }); break;
+  case 'invoice.finalized': case 'invoice.payment_action_required': object = renewal({ status: 'open' }); break;
+  case 'invoice.voided': object = renewal({ status: 'void' }); break;
+  case 'invoice.marked_uncollectible': object = renewal({ status: 'uncollectible' }); break;
   case 'invoice.payment_failed': object = renewal({ status: 'open', attempt_count: 1, hosted_invoice_url: `https://invoice.stripe.com/i/${crypto.randomBytes(8).toString('hex')}` }); break;
   case 'invoice.upcoming': object = renewal({ status: 'draft' }); delete object.id; break;
 }

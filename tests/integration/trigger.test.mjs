@@ -17,8 +17,9 @@ test(`T1 scripts/trigger walks a user through the whole flow (${shape} shape)`, 
   const id = crypto.randomUUID();
   await query('INSERT INTO users (id, email) VALUES (?, ?)', [id, `${id}@example.test`]);
   const types = ['checkout.session.completed', 'customer.subscription.created', 'customer.subscription.updated',
-    'customer.subscription.trial_will_end', 'invoice.created', 'invoice.upcoming', 'invoice.payment_failed', 'invoice.paid',
-    'customer.subscription.deleted'];
+    'customer.subscription.trial_will_end', 'customer.subscription.paused', 'customer.subscription.resumed', 'invoice.created',
+    'invoice.upcoming', 'invoice.finalized', 'invoice.payment_action_required', 'invoice.payment_failed', 'invoice.paid',
+    'invoice.payment_succeeded', 'invoice.voided', 'invoice.marked_uncollectible', 'customer.subscription.deleted'];
   for (const t of types) {
     const out = trigger(t, '--user', id, '--shape', shape, ...(t === 'customer.subscription.updated' ? ['--tier', 'ai_project_manager'] : []));
     assert.match(out, / -> 200 \{"received":true,"status":"processed"\}/, `${t}: ${out}`);
@@ -27,7 +28,8 @@ test(`T1 scripts/trigger walks a user through the whole flow (${shape} shape)`, 
   assert.equal(u.tier, 'ai_buddy', 'deleted last');
   assert.match(u.stripe_customer_id, /^cus_/);
   const kinds = (await query('SELECT DISTINCT kind FROM billing_events WHERE user_id = ? ORDER BY kind', [id])).map((r) => r.kind);
-  for (const k of ['checkout_completed', 'invoice_paid', 'payment_failed', 'projected_overage', 'subscription.deleted', 'tier_changed', 'trial_will_end']) {
+  for (const k of ['checkout_completed', 'invoice_finalized', 'invoice_paid', 'invoice_uncollectible', 'invoice_voided', 'payment_action_required', 'payment_failed', 'projected_overage',
+    'subscription.deleted', 'tier_changed', 'trial_will_end']) {
     assert.ok(kinds.includes(k), `billing event ${k} in ${kinds}`);
   }
   const versions = (await query('SELECT DISTINCT api_version FROM stripe_events WHERE user_id = ?', [id])).map((r) => r.api_version);
