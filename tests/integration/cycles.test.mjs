@@ -210,3 +210,26 @@ test('C2 after Checkout, upgrade, downgrade, cancel, resume and upcoming answer 
   assert.deepEqual(types, ['customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.updated',
     'customer.subscription.updated', 'customer.subscription.updated']);
 });
+
+test('C3 the same cycles with Stripe\'s liberties: duplicated, reordered and late deliveries (seeded) bill the same', async () => {
+  await SB.control('POST', '/__webhook', { chaos: { seed: 11, duplicate: 0.3, reorder: 0.3, delay_ms: 30 } });
+  try {
+    const user = await SB.newUser();
+    const u = { name: 'chaos', ...(await SB.subscribe({ user, tier: 'ai_secretary', t0 })), use: [], tierOf: ['ai_secretary', 'ai_project_manager', 'ai_project_manager'] };
+    await use(u, 0, { calls: [6100], sms: 130 });          // 102 minutes: 2.6 -> 3 c; 30 SMS: 22.5 -> 23 c
+    await SB.advance(u.clock, m1 + 7200);
+    await checkRenewal(u, 0, { tier: 'ai_secretary' });
+    const up = await request('POST', '/api/billing/upgrade', { token: u.token, json: { target_tier: 'ai_project_manager' } });
+    assert.equal(up.status, 200, up.text);
+    await SB.idle();
+    await waitFor(async () => (await query('SELECT tier FROM users WHERE id = ?', [user]))[0].tier === 'ai_project_manager', { what: 'chaos: upgraded here' });
+    const tu = m1 + 7200, span = m2 - m1;
+    await use(u, 1, { sms: 520 });                         // 20 over the new tier: 15 c
+    await SB.advance(u.clock, m2 + 7200);
+    await checkRenewal(u, 1, { tier: 'ai_project_manager', prorations: [-halfUp(4000 * (m2 - tu), span), halfUp(28000 * (m2 - tu), span)] });
+    const dl = (await SB.control('GET', '/__deliveries')).filter((d) => d.duplicate);
+    assert.ok(dl.length > 0, 'some deliveries were duplicates');
+  } finally {
+    await SB.control('POST', '/__webhook', { chaos: null });
+  }
+});
