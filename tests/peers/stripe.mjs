@@ -324,6 +324,7 @@ function makeSubscription(f) {
     trial_end: int(f.trial_end) ?? (status === 'trialing' ? end : null), latest_invoice: null, test_clock: S.objects.get(customer).test_clock ?? null, next_pending_invoice_item_invoice: null, currency: price.currency });
   s.items = { object: 'list', data: [], has_more: false, url: `/v1/subscription_items?subscription=${s.id}` };
   s.items.data.push(makeSubItem(s, price, Number(f.quantity ?? 1), start, end));
+  if (f.item_id) s.items.data[0].id = f.item_id;
   return put(s);
 }
 function setPeriod(sub, start, end) {
@@ -539,6 +540,7 @@ function previewInvoice(p) {
 // `data.previous_attributes` for *.updated (the top-level keys that changed, with their old values).
 const EVENT_VERSION = stripePinnedVersion();
 function emit(type, obj, prev) {
+  if (S.silent) return null;
   const data = { object: present(obj) };
   if (prev && Object.keys(prev).length) data.previous_attributes = prev;
   const ev = { id: rid('evt_'), object: 'event', api_version: EVENT_VERSION,
@@ -898,9 +900,15 @@ function createdIn(t, c) {
 }
 
 // ---------- control endpoints (tests only, no auth) ----------
+// {"silent": true} in a body: the change emits no event (scripts/trigger makes the objects its hand-made
+// event is about, and sends that event itself).
 function control(method, path, body) {
   let j;
   try { j = body ? JSON.parse(body) : {}; } catch { throw bad('control endpoints take a JSON body'); }
+  S.silent = j?.silent === true;
+  try { return controlRun(method, path, j); } finally { S.silent = false; }
+}
+function controlRun(method, path, j) {
   let m;
   if (method === 'GET' && path === '/__requests') return S.requests;
   if (method === 'POST' && path === '/__reset') { reset(); return { ok: true }; }
@@ -948,6 +956,8 @@ function control(method, path, body) {
     const { a, b } = period(cur), before = present(cur);
     if (j.current_period_start || j.current_period_end) setPeriod(cur, int(j.current_period_start) ?? a, int(j.current_period_end) ?? b);
     for (const k of ['status', 'trial_end', 'trial_start', 'metadata']) if (j[k] !== undefined) cur[k] = j[k];
+    if (j.price !== undefined) cur.items.data[0].price = get(j.price, 'price', 'price');
+    if (j.item_id) cur.items.data[0].id = j.item_id;
     if (j.cancel_at_period_end !== undefined) Object.assign(cur, { cancel_at_period_end: bool(j.cancel_at_period_end), cancel_at: bool(j.cancel_at_period_end) ? period(cur).b : null });
     changed('customer.subscription.updated', cur, before);
     return cur;
