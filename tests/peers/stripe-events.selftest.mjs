@@ -170,7 +170,13 @@ test('renewal: period moves, draft sweeps pending items and takes items added in
   got = [];
   await advance(clock, t1 + 2 * 3600);
   assert.deepEqual(types().filter((t) => t !== 'invoiceitem.created' && !t.startsWith('test_helpers')),
-    ['customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
+    ['invoice.upcoming', 'customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
+  // three days before: the renewal notice, an invoice without id (as Stripe sends it) with what is pending
+  const upcoming = got.find((e) => e.type === 'invoice.upcoming');
+  assert.equal(upcoming.created, t1 - 3 * DAY);
+  assert.equal('id' in upcoming.data.object, false);
+  assert.deepEqual([upcoming.data.object.billing_reason, upcoming.data.object.total, upcoming.data.object.parent.subscription_details.subscription],
+    ['upcoming', 4002, sub.id]);
   const upd = got.find((e) => e.type === 'customer.subscription.updated');
   assert.equal(upd.data.object.items.data[0].current_period_start, t1);
   assert.equal(upd.data.previous_attributes.items.data[0].current_period_start, t0);
@@ -190,7 +196,7 @@ test('a failing card: payment_failed, past_due, retries; a new card recovers; al
   got = [];
   await advance(clock, t1 + 2 * 3600);
   assert.deepEqual(types().filter((t) => t.startsWith('invoice.') || t.startsWith('customer.subscription')),
-    ['customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.payment_failed', 'customer.subscription.updated']);
+    ['invoice.upcoming', 'customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.payment_failed', 'customer.subscription.updated']);
   const failed = got.find((e) => e.type === 'invoice.payment_failed').data.object;
   assert.deepEqual([failed.status, failed.attempt_count, failed.next_payment_attempt], ['open', 1, fin + 3 * DAY]);
   assert.equal((await obj(sub.id)).status, 'past_due');
@@ -234,7 +240,7 @@ test('cancel_at_period_end ends in deleted at the period end, without an invoice
   got = [];
   await advance(tr.clock, t0 + 8 * DAY);
   assert.deepEqual(types().filter((t) => !t.startsWith('test_helpers') && t !== 'invoiceitem.created'),
-    ['customer.subscription.trial_will_end', 'customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
+    ['customer.subscription.trial_will_end', 'invoice.upcoming', 'customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
   assert.equal(got.find((e) => e.type === 'customer.subscription.trial_will_end').created, t0 + 4 * DAY);
   const upd = got.find((e) => e.type === 'customer.subscription.updated');
   assert.deepEqual([upd.data.object.status, upd.data.previous_attributes.status], ['active', 'trialing']);

@@ -542,6 +542,7 @@ const EVENT_VERSION = stripePinnedVersion();
 function emit(type, obj, prev) {
   if (S.silent) return null;
   const data = { object: present(obj) };
+  if (type === 'invoice.upcoming') delete data.object.id; // "will not have an invoice ID" (Events.d.ts, InvoiceUpcomingEvent)
   if (prev && Object.keys(prev).length) data.previous_attributes = prev;
   const ev = { id: rid('evt_'), object: 'event', api_version: EVENT_VERSION,
     created: obj.object === 'test_helpers.test_clock' ? obj.frozen_time : tnow(customerOf(obj)), data, livemode: false,
@@ -573,7 +574,7 @@ function changed(type, obj, before) {
 const RETRY_S = [60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600];
 function hookDefaults() {
   return { enabled: opts.events === 'on' && !!opts.webhookUrl, url: opts.webhookUrl, secret: opts.webhookSecret, ca: opts.webhookCa,
-    retry_scale: 3600, draft_window_ms: opts.draftWindowMs, chaos: null };
+    retry_scale: 3600, draft_window_ms: opts.draftWindowMs, chaos: null, upcoming_days: 3 };
 }
 // A small seeded generator (mulberry32) for chaos, so a seed replays the same duplicates and reorderings.
 function seeded(seed) {
@@ -760,6 +761,10 @@ function nextDue(clock, target) {
     if (s.status === 'trialing' && s.trial_end && !s._trial_will_end && s.trial_end - 3 * 86400 <= target && s.trial_end - 3 * 86400 > s.created) {
       due.push({ t: s.trial_end - 3 * 86400, run: () => { s._trial_will_end = true; emit('customer.subscription.trial_will_end', s); } });
     }
+    const up = b - S.hook.upcoming_days * 86400;
+    if (S.hook.upcoming_days > 0 && !s.cancel_at_period_end && s._upcoming !== b && up <= target && up > s.created && up < b) {
+      due.push({ t: up, run: () => { s._upcoming = b; emit('invoice.upcoming', previewInvoice({ subscription: s.id })); } });
+    }
     if (b <= target) due.push({ t: b, run: () => renew(s) });
   }
   for (const inv of all('invoice', (x) => cus.has(x.customer))) {
@@ -936,6 +941,7 @@ function controlRun(method, path, j) {
     if (j.enabled !== undefined) S.hook.enabled = !!j.enabled;
     if (j.retry_scale !== undefined) { if (!(Number(j.retry_scale) > 0)) throw bad('retry_scale must be > 0'); S.hook.retry_scale = Number(j.retry_scale); }
     if (j.draft_window_ms !== undefined) S.hook.draft_window_ms = Math.max(0, Number(j.draft_window_ms));
+    if (j.upcoming_days !== undefined) S.hook.upcoming_days = Math.max(0, Number(j.upcoming_days));
     if (j.chaos !== undefined) {
       S.hook.chaos = j.chaos ? { seed: Number(j.chaos.seed ?? 1), duplicate: Number(j.chaos.duplicate ?? 0), reorder: Number(j.chaos.reorder ?? 0), delay_ms: Number(j.chaos.delay_ms ?? 0) } : null;
       S.rand = j.chaos ? seeded(S.hook.chaos.seed) : null;
