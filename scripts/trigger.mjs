@@ -12,9 +12,16 @@ const TYPES = {
   'customer.subscription.created': 'starts a subscription on --tier (default ai_secretary)',
   'customer.subscription.updated': 'changes the subscription: --tier, --status, --cancel-at-period-end',
   'customer.subscription.deleted': 'ends the user\'s subscription',
+  'customer.subscription.paused': 'pauses the subscription (status paused)',
+  'customer.subscription.resumed': 'resumes a paused subscription (status active)',
   'customer.subscription.trial_will_end': 'trial ends in --days (default 3)',
   'invoice.created': 'a draft renewal invoice for the period that just ended (bills overage)',
+  'invoice.finalized': 'the renewal invoice finalized (open)',
   'invoice.paid': 'the renewal invoice paid; the cycle moves on',
+  'invoice.payment_succeeded': 'the renewal invoice paid (Stripe sends it beside invoice.paid)',
+  'invoice.payment_action_required': 'the payment awaits the customer (3-D Secure)',
+  'invoice.voided': 'the renewal invoice voided',
+  'invoice.marked_uncollectible': 'the renewal invoice marked uncollectible',
   'invoice.payment_failed': 'the renewal invoice failed (--amount cents)',
   'invoice.upcoming': 'the renewal notice (projected overage)',
 };
@@ -64,12 +71,43 @@ switch (type) {
   case 'checkout.session.completed': object = S.checkoutSession({ shape, user_id: userId, customer: customer || S.rid('cus_'), subscription: subId }); break;
   case 'customer.subscription.created': case 'customer.subscription.updated': object = sub(); break;
   case 'customer.subscription.deleted': object = sub({ status: 'canceled', ended_at: now }); break;
+  case 'customer.subscription.paused': object = sub({ status: 'paused' }); break;
+  case 'customer.subscription.resumed': object = sub({ status: 'active' }); break;
   case 'customer.subscription.trial_will_end': object = sub({ status: 'trialing', trial_end: now + Number(opt.days || 3) * 86400 }); break;
   case 'invoice.created': object = renewal({ status: 'draft' }); break;
-  case 'invoice.paid': object = renewal({ status: 'paid' }); break;
+  case 'invoice.paid': case 'invoice.payment_succeeded': object = renewal({ status: 'paid' }); break;
+  case 'invoice.finalized': case 'invoice.payment_action_required': object = renewal({ status: 'open' }); break;
+  case 'invoice.voided': object = renewal({ status: 'void' }); break;
+  case 'invoice.marked_uncollectible': object = renewal({ status: 'uncollectible' }); break;
   case 'invoice.payment_failed': object = renewal({ status: 'open', attempt_count: 1, hosted_invoice_url: `https://invoice.stripe.com/i/${crypto.randomBytes(8).toString('hex')}` }); break;
   case 'invoice.upcoming': object = renewal({ status: 'draft' }); delete object.id; break;
 }
+// The objects the event is about are made (or set) at the Stripe stand-in too, silently (the event sent is
+// this hand-made one), so that what follows from it works: the worker adds items to the invoice of
+// invoice.created, and upgrade/cancel/upcoming find the subscription.
+async function standin(path, body) {
+  const r = await fetch(env.STRIPE_API_BASE + path, { method: path.startsWith('/__objects/') ? 'GET' : 'POST',
+    body: path.startsWith('/__objects/') ? undefined : JSON.stringify({ ...body, silent: true }) });
+  return { status: r.status, json: await r.json() };
+}
+async function mirror() {
+  if (type === 'checkout.session.completed' || type === 'invoice.upcoming') return;
+  if ((await standin(`/__objects/${customer}`)).status === 404) await standin('/__customers', { id: customer, email: `${userId}@sandbox.example` });
+  const have = (await standin(`/__objects/${subId}`)).status === 200;
+  if (type.startsWith('customer.subscription.') || !have) {
+    const r = await standin('/__subscriptions', { id: subId, customer, price: PRICES[tier], status: object.status ?? 'active',
+      current_period_start: ps, current_period_end: pe, cancel_at_period_end: !!opt.cancel, metadata: { user_id: String(userId) },
+      item_id: object.items?.data?.[0]?.id });
+    if (r.status !== 200) throw new Error(`stand-in subscription: ${r.status} ${JSON.stringify(r.json)}`);
+  }
+  if (type.startsWith('invoice.')) {
+    const r = await standin('/__invoices', { id: object.id, subscription: subId, status: object.status, billing_reason: 'subscription_cycle',
+      period_start: object.period_start, period_end: object.period_end, include_pending: false });
+    if (r.status !== 200) throw new Error(`stand-in invoice: ${r.status} ${JSON.stringify(r.json)}`);
+  }
+}
+try { await mirror(); } catch (e) { console.error(`trigger: could not mirror the objects at the Stripe stand-in (${e.message}); sending the event anyway`); }
+
 const ev = S.event(type, object);
 const r = await S.signedWebhook(ev);
 console.log(`${type} ${ev.id} for user ${userId} -> ${r.status} ${r.text}`);

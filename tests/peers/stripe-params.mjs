@@ -21,6 +21,8 @@ export const hash = (keys) => ({ t: 'hash', keys });
 export const oneOf = (...of) => ({ t: 'oneOf', of });
 export const empty = (x) => ({ ...x, emptyable: true });
 export const req = (x) => ({ ...x, required: true });
+// Stripe's RangeQueryParam | number (created, due_date of lists).
+const range = oneOf(hash({ gt: int, gte: int, lt: int, lte: int }), int);
 
 // 'METHOD /v1/path/{id}' -> { dts: [file under cjs/resources, interface], params }
 export const PARAMS = {
@@ -297,6 +299,69 @@ export const PARAMS = {
       expand: arr(str),
     },
   },
+  'GET /v1/invoices': {
+    dts: ['Invoices.d.ts', 'InvoiceListParams'],
+    params: {
+      ending_before: str,
+      limit: int,
+      starting_after: str,
+      collection_method: en('charge_automatically', 'send_invoice'),
+      created: range,
+      customer: str,
+      customer_account: str,
+      due_date: range,
+      expand: arr(str),
+      status: en('draft', 'open', 'paid', 'uncollectible', 'void'),
+      subscription: str,
+    },
+  },
+  'POST /v1/invoices/{id}/pay': {
+    dts: ['Invoices.d.ts', 'InvoicePayParams'],
+    params: {
+      expand: arr(str),
+      forgive: bool,
+      mandate: empty(str),
+      off_session: bool,
+      paid_out_of_band: bool,
+      payment_method: str,
+      source: str,
+    },
+  },
+  'POST /v1/test_helpers/test_clocks': {
+    dts: ['TestHelpers/TestClocks.d.ts', 'TestHelpers.TestClockCreateParams'],
+    params: {
+      frozen_time: req(int),
+      customer: str,
+      expand: arr(str),
+      name: str,
+    },
+  },
+  'GET /v1/test_helpers/test_clocks': {
+    dts: ['TestHelpers/TestClocks.d.ts', 'TestHelpers.TestClockListParams'],
+    params: {
+      ending_before: str,
+      limit: int,
+      starting_after: str,
+      expand: arr(str),
+    },
+  },
+  'GET /v1/test_helpers/test_clocks/{id}': {
+    dts: ['TestHelpers/TestClocks.d.ts', 'TestHelpers.TestClockRetrieveParams'],
+    params: {
+      expand: arr(str),
+    },
+  },
+  'DELETE /v1/test_helpers/test_clocks/{id}': {
+    dts: ['TestHelpers/TestClocks.d.ts', 'TestHelpers.TestClockDeleteParams'],
+    params: {},
+  },
+  'POST /v1/test_helpers/test_clocks/{id}/advance': {
+    dts: ['TestHelpers/TestClocks.d.ts', 'TestHelpers.TestClockAdvanceParams'],
+    params: {
+      frozen_time: req(int),
+      expand: arr(str),
+    },
+  },
   'GET /v1/invoices/{id}/lines': {
     dts: ['Invoices.d.ts', 'InvoiceListLineItemsParams'],
     params: {
@@ -348,12 +413,7 @@ export const PARAMS = {
       ending_before: str,
       limit: int,
       starting_after: str,
-      created: oneOf(hash({
-        gt: int,
-        gte: int,
-        lt: int,
-        lte: int,
-      }), int),
+      created: range,
       customer: str,
       customer_account: str,
       expand: arr(str),

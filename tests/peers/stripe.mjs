@@ -18,6 +18,7 @@
 // its Idempotency-Key. Everything lives in memory; one log line per request on stdout. Control endpoints
 // (no auth) under /__ : see README.md.
 import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,8 @@ import { loadStripeTypes, stripeApiVersions, stripePinnedVersion } from './dts.m
 import { PARAMS } from './stripe-params.mjs';
 
 // ---------- CLI ----------
-const opts = { host: '127.0.0.1', port: 0, keys: [], prices: [], fixtures: null, accountVersion: null };
+const opts = { host: '127.0.0.1', port: 0, keys: [], prices: [], fixtures: null, accountVersion: null,
+  webhookUrl: null, webhookSecret: null, webhookCa: null, events: 'on', draftWindowMs: 3000 };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i], v = process.argv[i + 1];
   if (a === '--port') opts.port = Number(v), i++;
@@ -34,9 +36,16 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === '--price') opts.prices.push(v), i++;
   else if (a === '--fixtures' || a === '--specs') opts.fixtures = v, i++;
   else if (a === '--account-version') opts.accountVersion = v, i++;
+  else if (a === '--webhook-url') opts.webhookUrl = v, i++;
+  else if (a === '--webhook-secret') opts.webhookSecret = v, i++;
+  else if (a === '--webhook-ca') opts.webhookCa = v, i++;
+  else if (a === '--events') opts.events = v, i++;
+  else if (a === '--draft-window-ms') opts.draftWindowMs = Number(v), i++;
   else { console.error(`stripe stand-in: unknown argument ${a}`); process.exit(2); }
 }
-if (!opts.keys.length) { console.error('usage: stripe.mjs --port P [--host H] --key SECRET [--price ID=CENTS] [--account-version V]'); process.exit(2); }
+if (!opts.keys.length) { console.error('usage: stripe.mjs --port P [--host H] --key SECRET [--price ID=CENTS] [--account-version V] [--webhook-url URL --webhook-secret whsec_.. [--webhook-ca PEM] [--events on|off] [--draft-window-ms MS]]'); process.exit(2); }
+if (!['on', 'off'].includes(opts.events)) { console.error('stripe stand-in: --events must be on or off'); process.exit(2); }
+if (opts.webhookUrl && !opts.webhookSecret) { console.error('stripe stand-in: --webhook-url needs --webhook-secret'); process.exit(2); }
 const fixDir = opts.fixtures || process.env.XSB_SPECS_DIR || fileURLToPath(new URL('../vendor/stripe/', import.meta.url));
 const FIXTURES = JSON.parse(fs.readFileSync(`${fixDir}/fixtures3_2023-08-16.json`, 'utf8')).resources;
 const VERSIONS = new Set(stripeApiVersions());
@@ -175,6 +184,7 @@ const SHAPES = {
   subscription_item: ['SubscriptionItems.d.ts', 'SubscriptionItem'], invoice: ['Invoices.d.ts', 'Invoice'],
   line_item: ['InvoiceLineItems.d.ts', 'InvoiceLineItem'], invoiceitem: ['InvoiceItems.d.ts', 'InvoiceItem'],
   'checkout.session': ['Checkout/Sessions.d.ts', 'Session'], price: ['Prices.d.ts', 'Price'], list: ['../lib.d.ts', 'ApiList'],
+  'test_helpers.test_clock': ['TestHelpers/TestClocks.d.ts', 'TestClock'],
 };
 function neutral(leaves, depth) {
   if (leaves.some((l) => l.k === 'prim' && l.name === 'null')) return null;
@@ -219,7 +229,7 @@ function present(v) {
   if (!v || typeof v !== 'object') return v;
   const o = {};
   for (const [k, x] of Object.entries(v)) if (!k.startsWith('_')) o[k] = present(x);
-  if (!SHAPES[o.object]) return o;
+  if (!SHAPES[o.object] || o.deleted === true) return o; // Deleted* objects: {id, object, deleted}
   if (!ifaceOf.has(o.object)) {
     const [file, name] = SHAPES[o.object];
     ifaceOf.set(o.object, DTS.iface(file.startsWith('../') ? file.slice(3) : `resources/${file}`, name));
@@ -230,7 +240,9 @@ function present(v) {
 // ---------- state ----------
 let S;
 function reset() {
-  S = { objects: new Map(), requests: [], idem: new Map(), fail: [], extras: new Map(), seq: 0, order: 0 };
+  S = { objects: new Map(), requests: [], idem: new Map(), fail: [], extras: new Map(), seq: 0, order: 0,
+    events: [], deliveries: [], queue: [], pumping: false, ctx: null, gen: (S?.gen ?? 0) + 1, hook: hookDefaults(), rand: null, delayRand: null, held: null,
+    dunning: 'cancel' };
   for (const p of opts.prices) { const [id, cents] = p.split('='); makePrice({ id, unit_amount: Number(cents) }); }
 }
 const put = (o) => (o._order = ++S.order, S.objects.set(o.id, o), o);
@@ -240,6 +252,13 @@ function get(id, type, param) {
   throw new StripeError(param ? 400 : 404, `No such ${type}: '${id}'`, { code: 'resource_missing', param: param || 'id' });
 }
 const all = (type, pred) => [...S.objects.values()].filter((o) => o.object === type && pred(o));
+
+// ---------- time: test clocks ----------
+// Objects of a customer attached to a test clock live in the clock's time (its frozen_time); all others in
+// real time. `tnow(customer id)` is "now" for that customer.
+const clockOf = (cusId) => { const c = typeof cusId === 'string' ? S.objects.get(cusId) : null; const k = c?.test_clock ? S.objects.get(c.test_clock) : null; return k || null; };
+const tnow = (cusId) => clockOf(cusId)?.frozen_time ?? nowS();
+const customerOf = (o) => (o.object === 'customer' ? o.id : typeof o.customer === 'string' ? o.customer : null);
 
 // Stripe's list pagination: newest first unless `natural` (invoice lines keep their order); limit 1..100
 // (default 10); starting_after / ending_before are object ids of the list.
@@ -271,7 +290,10 @@ function makePrice(o) {
 }
 function makeCustomer(f) {
   const c = tmpl('customer');
-  Object.assign(c, { id: f.id || rid('cus_'), created: nowS(), email: f.email ?? null, name: f.name ?? null, phone: f.phone ?? null,
+  const clock = f.test_clock ? get(f.test_clock, 'test_helpers.test_clock', 'test_clock') : null;
+  const pm = f.payment_method ?? f.invoice_settings?.default_payment_method ?? null;
+  c.invoice_settings = { ...c.invoice_settings, default_payment_method: pm };
+  Object.assign(c, { id: f.id || rid('cus_'), created: clock?.frozen_time ?? nowS(), test_clock: clock?.id ?? null, email: f.email ?? null, name: f.name ?? null, phone: f.phone ?? null,
     description: f.description ?? null, metadata: mergeMeta({}, f.metadata), invoice_prefix: rid('', 8).toUpperCase() });
   return put(c);
 }
@@ -286,22 +308,23 @@ function mergeMeta(cur, upd) {
 const period = (sub) => ({ a: sub.items.data[0]?.current_period_start ?? sub._start, b: sub.items.data[0]?.current_period_end ?? sub._end });
 function makeSubItem(sub, price, quantity, start, end) {
   const it = tmpl('subscription_item');
-  return Object.assign(it, { id: rid('si_'), created: nowS(), price, quantity, subscription: sub.id, metadata: {},
+  return Object.assign(it, { id: rid('si_'), created: tnow(sub.customer), price, quantity, subscription: sub.id, metadata: {},
     current_period_start: start, current_period_end: end });
 }
 function makeSubscription(f) {
   const customer = S.objects.get(f.customer)?.object === 'customer' ? f.customer : makeCustomer({ id: f.customer }).id;
   const price = S.objects.get(f.price) || (f.unit_amount !== undefined ? makePrice({ id: f.price, unit_amount: f.unit_amount }) : null);
   if (!price) throw bad(`No such price: '${f.price}' (register it with --price, /__prices, or pass unit_amount)`, { code: 'resource_missing', param: 'price' });
-  const s = tmpl('subscription'), start = int(f.current_period_start) ?? nowS(), end = int(f.current_period_end) ?? addMonth(start);
+  const s = tmpl('subscription'), start = int(f.current_period_start) ?? tnow(customer), end = int(f.current_period_end) ?? addMonth(start);
   const status = f.status || 'active';
   Object.assign(s, { id: f.id || rid('sub_'), customer, created: int(f.created) ?? start, start_date: int(f.created) ?? start, billing_cycle_anchor: start,
     status, metadata: f.metadata || {}, _start: start, _end: end,
     cancel_at_period_end: bool(f.cancel_at_period_end), cancel_at: bool(f.cancel_at_period_end) ? end : null, canceled_at: null, ended_at: null,
     trial_start: status === 'trialing' || f.trial_end ? int(f.trial_start) ?? start : null,
-    trial_end: int(f.trial_end) ?? (status === 'trialing' ? end : null), latest_invoice: null, next_pending_invoice_item_invoice: null, currency: price.currency });
+    trial_end: int(f.trial_end) ?? (status === 'trialing' ? end : null), latest_invoice: null, test_clock: S.objects.get(customer).test_clock ?? null, next_pending_invoice_item_invoice: null, currency: price.currency });
   s.items = { object: 'list', data: [], has_more: false, url: `/v1/subscription_items?subscription=${s.id}` };
   s.items.data.push(makeSubItem(s, price, Number(f.quantity ?? 1), start, end));
+  if (f.item_id) s.items.data[0].id = f.item_id;
   return put(s);
 }
 function setPeriod(sub, start, end) {
@@ -341,7 +364,8 @@ function totals(inv) {
 }
 function invoiceShell(f) {
   const inv = tmpl('invoice');
-  Object.assign(inv, { created: nowS(), customer: f.customer, status: f.status || 'draft',
+  Object.assign(inv, { created: tnow(f.customer), customer: f.customer, test_clock: clockOf(f.customer)?.id ?? null, attempt_count: 0, attempted: false,
+    status_transitions: { finalized_at: null, marked_uncollectible_at: null, paid_at: null, voided_at: null }, status: f.status || 'draft',
     billing_reason: f.billing_reason || 'subscription_cycle', period_start: f.period_start, period_end: f.period_end,
     next_payment_attempt: f.next_payment_attempt ?? null, effective_at: null, due_date: null, webhooks_delivered_at: null, number: null,
     parent: f.sub ? { type: 'subscription_details', quote_details: null, subscription_details: { metadata: { ...f.sub.metadata }, subscription: f.sub.id } } : null,
@@ -363,7 +387,7 @@ function prorations(sub, item, newPrice, t) {
 }
 function makeInvoiceItem(f) {
   const ii = tmpl('invoiceitem');
-  return put(Object.assign(ii, { id: rid('ii_'), date: nowS(), invoice: null, test_clock: null, discountable: true, ...f }));
+  return put(Object.assign(ii, { id: rid('ii_'), date: tnow(f.customer), invoice: null, test_clock: clockOf(f.customer)?.id ?? null, discountable: true, ...f }));
 }
 
 // ---------- /v1 handlers ----------
@@ -389,20 +413,21 @@ function createInvoiceItem(p) {
     price = put(Object.assign(tmpl('price'), { id: rid('price_'), created: nowS(), product: pd?.product ?? rid('prod_', 14), currency: pd?.currency ?? p.currency,
       recurring: null, type: 'one_time', unit_amount: integral ? Number(unit / SCALE) : null, unit_amount_decimal: decString(unit) }));
   }
-  const now = nowS();
+  const now = tnow(cus.id);
   const ii = makeInvoiceItem({ customer: cus.id, amount, currency: price.currency, description: p.description ?? null, metadata: mergeMeta({}, p.metadata),
     period: { start: int(p.period?.start) ?? now, end: int(p.period?.end) ?? now }, proration: false,
     quantity: Number(qty / SCALE), quantity_decimal: decString(qty), pricing: priceDetails(price, decString(unit)),
     parent: sub ? { type: 'subscription_details', subscription_details: { subscription: sub.id } } : null,
     discountable: p.discountable === undefined ? true : bool(p.discountable) });
-  if (inv) { ii.invoice = inv.id; inv.lines.data.push(lineFromItem(ii, inv.id)); totals(inv); }
+  if (inv) { ii.invoice = inv.id; inv.lines.data.push(lineFromItem(ii, inv.id)); totals(inv); inv._touched = Date.now(); }
+  emit('invoiceitem.created', ii);
   return ii;
 }
 function updateSubscription(sub, p) {
   if (sub.status === 'canceled' && Object.keys(p).some((k) => !['metadata', 'cancellation_details', 'expand'].includes(k))) {
     throw bad('A canceled subscription can only update its cancellation_details and metadata.');
   }
-  const t = int(p.proration_date) ?? nowS(), behavior = p.proration_behavior || 'create_prorations', { a, b } = period(sub);
+  const t = int(p.proration_date) ?? tnow(sub.customer), behavior = p.proration_behavior || 'create_prorations', { a, b } = period(sub);
   list(p.items).forEach((u, i) => {
     const item = u.id ? sub.items.data.find((x) => x.id === u.id) : null;
     if (u.id && !item) throw bad(`No such subscription_item: '${u.id}'`, { code: 'resource_missing', param: `items[${i}][id]` });
@@ -415,9 +440,10 @@ function updateSubscription(sub, p) {
     }
     if (price && price.id !== item.price.id && behavior !== 'none' && sub.status === 'active') {
       for (const pr of prorations(sub, item, price, t)) {
-        makeInvoiceItem({ customer: sub.customer, proration: true, currency: pr.price.currency, amount: pr.amount, description: pr.description,
+        const pi = makeInvoiceItem({ customer: sub.customer, proration: true, currency: pr.price.currency, amount: pr.amount, description: pr.description,
           metadata: {}, period: pr.period, quantity: 1, quantity_decimal: '1', pricing: priceDetails(pr.price, String(pr.amount)),
           parent: { type: 'subscription_details', subscription_details: { subscription: sub.id, subscription_item: item.id } } });
+        emit('invoiceitem.created', pi);
       }
     }
     if (price) item.price = price;
@@ -426,9 +452,9 @@ function updateSubscription(sub, p) {
   });
   if (p.cancel_at_period_end !== undefined) {
     const c = bool(p.cancel_at_period_end);
-    Object.assign(sub, { cancel_at_period_end: c, cancel_at: c ? b : null, canceled_at: c ? nowS() : null });
+    Object.assign(sub, { cancel_at_period_end: c, cancel_at: c ? b : null, canceled_at: c ? tnow(sub.customer) : null });
   }
-  if (p.trial_end === 'now') Object.assign(sub, { trial_end: nowS(), status: 'active' });
+  if (p.trial_end === 'now') Object.assign(sub, { trial_end: tnow(sub.customer), status: 'active' });
   if (p.description !== undefined) sub.description = p.description || null;
   sub.metadata = mergeMeta(sub.metadata, p.metadata);
   return sub;
@@ -459,7 +485,7 @@ function previewInvoice(p) {
   const cus = p.customer !== undefined ? get(p.customer, 'customer', 'customer') : null;
   let sub = p.subscription !== undefined ? get(p.subscription, 'subscription', 'subscription') : null;
   if (sub && cus && sub.customer !== cus.id) throw bad(`The subscription ${sub.id} does not belong to customer ${cus.id}.`, { param: 'subscription' });
-  const customer = cus?.id ?? sub.customer, now = nowS(), id = rid('upcoming_in_');
+  const customer = cus?.id ?? sub.customer, now = tnow(customer), id = rid('upcoming_in_');
   // Neither subscription nor subscription_details[items]: the next invoice among the customer's subscriptions.
   if (!sub && !list(d.items).length) sub = all('subscription', (x) => x.customer === customer && x.status !== 'canceled').sort((x, y) => period(x).b - period(y).b)[0] ?? null;
   const pending = all('invoiceitem', (ii) => ii.customer === customer && !ii.invoice
@@ -506,25 +532,349 @@ function previewInvoice(p) {
   return totals(inv);
 }
 
+// ---------- events (what Stripe emits for each change) ----------
+// Every change to an object, whether made through /v1 (by our programs), a control endpoint or a test clock,
+// emits the event types Stripe emits for it: an Event (Events.d.ts, EventBase) in today's shape, its
+// `api_version` the version the stand-in renders (the pinned package's), `created` in the object's time (its
+// customer's test clock, else now), `request` naming the /v1 request that caused it (null for the clock's),
+// `data.previous_attributes` for *.updated (the top-level keys that changed, with their old values).
+const EVENT_VERSION = stripePinnedVersion();
+function emit(type, obj, prev) {
+  if (S.silent) return null;
+  const data = { object: present(obj) };
+  if (type === 'invoice.upcoming') delete data.object.id; // "will not have an invoice ID" (Events.d.ts, InvoiceUpcomingEvent)
+  if (prev && Object.keys(prev).length) data.previous_attributes = prev;
+  const ev = { id: rid('evt_'), object: 'event', api_version: EVENT_VERSION,
+    created: obj.object === 'test_helpers.test_clock' ? obj.frozen_time : tnow(customerOf(obj)), data, livemode: false,
+    pending_webhooks: S.hook.enabled && S.hook.url ? 1 : 0,
+    request: { id: S.ctx?.request_id ?? null, idempotency_key: S.ctx?.idempotency_key ?? null }, type };
+  S.events.push(ev);
+  if (S.hook.enabled && S.hook.url) enqueue(ev);
+  return ev;
+}
+// The top-level keys of `before` (a presented copy) that differ in obj now, with their old values.
+function diff(before, obj) {
+  const after = present(obj), prev = {};
+  for (const k of Object.keys(before)) if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) prev[k] = before[k];
+  return prev;
+}
+// Emits `type` (an *.updated) for obj when anything changed since `before` (= present(obj) taken earlier).
+function changed(type, obj, before) {
+  const prev = diff(before, obj);
+  if (Object.keys(prev).length) emit(type, obj, prev);
+}
+
+// ---------- webhook delivery ----------
+// Events go to one endpoint (--webhook-url, signed with --webhook-secret as Stripe signs:
+// Stripe-Signature: t=<unix>,v1=<HMAC-SHA256 hex of "t.body">), asynchronously. First attempts leave in
+// emission order, one at a time (so in order per object); an attempt answered non-2xx (or failing) is retried
+// on Stripe's schedule (live mode: exponential back-off for up to three days), compressed: RETRY_S are
+// Stripe seconds, divided by hook.retry_scale (default 3600: an hour of Stripe's takes a second). Retries do
+// not hold up later events (as at Stripe, they then arrive out of order).
+const RETRY_S = [60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600];
+function hookDefaults() {
+  return { enabled: opts.events === 'on' && !!opts.webhookUrl, url: opts.webhookUrl, secret: opts.webhookSecret, ca: opts.webhookCa,
+    retry_scale: 3600, draft_window_ms: opts.draftWindowMs, chaos: null, upcoming_days: 3 };
+}
+// A small seeded generator (mulberry32) for chaos, so a seed replays the same duplicates and reorderings.
+function seeded(seed) {
+  let a = Number(seed) >>> 0;
+  return () => { a = (a + 0x6D2B79F5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function enqueue(ev) {
+  const body = JSON.stringify(ev, null, 2);
+  const mk = (dup) => ({ id: rid('whd_', 14), event: ev.id, type: ev.type, object: ev.data.object.id ?? null, duplicate: dup, state: 'pending',
+    attempts: [], next_retry_at: null, _body: body });
+  // Chaos is decided here, in emission order, so that a seed gives the same deliveries whatever the timing:
+  // a duplicate follows its original; a reordered event is held back until the next one has been queued
+  // (or 200 ms have passed).
+  const d = mk(false), c = S.hook.chaos, held = S.held;
+  S.deliveries.push(d);
+  const dup = c && S.rand() < (c.duplicate ?? 0) ? mk(true) : null;
+  if (dup) S.deliveries.push(dup);
+  S.held = null;
+  if (!held && c && S.rand() < (c.reorder ?? 0)) {
+    S.held = { items: [d, ...(dup ? [dup] : [])], timer: setTimeout(() => release(S.gen), 200) };
+  } else {
+    S.queue.push(d, ...(dup ? [dup] : []));
+  }
+  if (held) { clearTimeout(held.timer); S.queue.push(...held.items); }
+  pump();
+}
+function release(gen) {
+  if (gen !== S.gen || !S.held) return;
+  S.queue.push(...S.held.items);
+  S.held = null;
+  pump();
+}
+async function pump() {
+  if (S.pumping) return;
+  S.pumping = true;
+  const gen = S.gen;
+  while (S.queue.length && gen === S.gen) {
+    const d = S.queue.shift(), c = S.hook.chaos;
+    if (c?.delay_ms) await sleep(Math.floor(S.delayRand() * c.delay_ms));
+    await attempt(d, gen);
+  }
+  if (gen === S.gen) S.pumping = false;
+}
+function postHook(body, sigHeader) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(S.hook.url), mod = u.protocol === 'https:' ? https : http;
+    let ca;
+    if (S.hook.ca) { try { ca = fs.readFileSync(S.hook.ca); } catch (e) { return reject(new Error(`webhook CA ${S.hook.ca}: ${e.code}`)); } }
+    const req = mod.request(u, { method: 'POST', ca, timeout: 10000, agent: false,
+      headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+        'stripe-signature': sigHeader, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks = [];
+      res.on('data', (x) => chunks.push(x));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8').slice(0, 300) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+async function attempt(d, gen) {
+  const t = nowS(), sig = crypto.createHmac('sha256', S.hook.secret).update(`${t}.${d._body}`, 'utf8').digest('hex');
+  const a = { at: new Date().toISOString(), status: null, response: null, error: null, ms: 0 }, t0 = Date.now();
+  d.attempts.push(a);
+  d.state = 'sending';
+  try { const r = await postHook(d._body, `t=${t},v1=${sig}`); a.status = r.status; a.response = r.body; }
+  catch (e) { a.error = e.message; }
+  a.ms = Date.now() - t0;
+  if (gen !== S.gen) return;
+  if (a.status >= 200 && a.status < 300) { d.state = 'delivered'; d.next_retry_at = null; return; }
+  const wait = RETRY_S[d.attempts.length - 1];
+  if (wait === undefined) { d.state = 'failed'; d.next_retry_at = null; return; }
+  const ms = Math.round(wait * 1000 / S.hook.retry_scale);
+  d.state = 'retrying'; d.next_retry_at = new Date(Date.now() + ms).toISOString();
+  setTimeout(() => { if (gen === S.gen && S.hook.enabled) attempt(d, gen); }, ms);
+}
+// Resolves once no first attempt is queued or being sent and no test clock is advancing (retries aside),
+// or after maxMs.
+async function idle(maxMs = 30000, clocks = true) {
+  const end = Date.now() + maxMs;
+  while (Date.now() < end) {
+    if (!S.queue.length && !S.held && !S.pumping && (!clocks || !all('test_helpers.test_clock', (k) => k.status === 'advancing').length)) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
+// ---------- billing: invoices, payments, renewals ----------
+// Stripe's test payment methods: pm_card_visa (and other plain pm_card_<brand>) succeed; the ones that
+// decline (pm_card_chargeCustomerFail: attaches, then every charge fails; pm_card_visa_chargeDeclined*) fail.
+const pmFails = (pm) => /chargeCustomerFail|chargeDeclined/.test(pm || '');
+// Failed automatic payments are retried at these days after the first failure (Stripe's default retry
+// setting: up to 4 attempts); when the last fails, the subscription goes per S.dunning ('cancel': canceled,
+// Stripe's default; 'unpaid'; 'past_due': left as it is).
+const PAYMENT_RETRY_DAYS = [3, 5, 7];
+const subOf = (inv) => (inv.parent?.subscription_details?.subscription ? S.objects.get(inv.parent.subscription_details.subscription) : null);
+// A draft invoice of sub: its items over [lineStart, lineEnd) (billing in advance), the customer's pending
+// invoice items swept in; invoice period [ps, pe) (the period that just ended, where Stripe puts usage).
+function draftInvoice(sub, reason, ps, pe, lineStart, lineEnd, t) {
+  const inv = invoiceShell({ customer: sub.customer, sub, status: 'draft', billing_reason: reason, period_start: ps, period_end: pe,
+    next_payment_attempt: t + 3600 });
+  inv.id = rid('in_');
+  inv.created = t;
+  for (const it of sub.items.data) inv.lines.data.push(lineFromSubItem(sub, it, lineStart, lineEnd, inv.id));
+  for (const ii of all('invoiceitem', (x) => x.customer === sub.customer && !x.invoice && (!x.parent || x.parent.subscription_details.subscription === sub.id))) {
+    ii.invoice = inv.id; inv.lines.data.push(lineFromItem(ii, inv.id));
+  }
+  inv.lines.url = `/v1/invoices/${inv.id}/lines`;
+  inv.currency = sub.currency;
+  inv._finalize_at = t + 3600; // Stripe leaves a subscription's draft open for about an hour
+  inv._touched = Date.now();
+  sub.latest_invoice = inv.id;
+  return put(totals(inv));
+}
+function finalize(inv, t) {
+  Object.assign(inv, { status: 'open', number: `${S.objects.get(inv.customer).invoice_prefix}-${String(++S.seq).padStart(4, '0')}`, effective_at: t,
+    next_payment_attempt: t, due_date: null, hosted_invoice_url: `https://invoice.stripe.com/i/acct_standin/test_${inv.id.slice(3)}`,
+    invoice_pdf: `https://pay.stripe.com/invoice/acct_standin/test_${inv.id.slice(3)}/pdf` });
+  inv.status_transitions.finalized_at = t;
+  delete inv._finalize_at;
+  totals(inv);
+  emit('invoice.finalized', inv);
+}
+// One payment attempt on an open invoice at time t with the customer's default payment method (or pm).
+// Returns true when paid.
+function payInvoice(inv, t, pm, outOfBand = false) {
+  const cus = S.objects.get(inv.customer), sub = subOf(inv);
+  pm ??= cus?.invoice_settings?.default_payment_method || 'pm_card_visa';
+  if (inv.amount_due > 0 && !outOfBand) { inv.attempt_count += 1; inv.attempted = true; }
+  if (inv.amount_due === 0 || outOfBand || !pmFails(pm)) {
+    Object.assign(inv, { status: 'paid', next_payment_attempt: null, auto_advance: false, paid_out_of_band: outOfBand });
+    inv.status_transitions.paid_at = t;
+    totals(inv);
+    emit('invoice.paid', inv);
+    emit('invoice.payment_succeeded', inv);
+    if (sub && ['past_due', 'unpaid'].includes(sub.status)
+      && !all('invoice', (x) => x !== inv && x.status === 'open' && subOf(x) === sub && x.amount_remaining > 0).length) {
+      const before = present(sub);
+      sub.status = 'active';
+      changed('customer.subscription.updated', sub, before);
+    }
+    return true;
+  }
+  inv._first_fail ??= t;
+  const days = PAYMENT_RETRY_DAYS[inv.attempt_count - 1];
+  inv.next_payment_attempt = days === undefined ? null : inv._first_fail + days * 86400;
+  emit('invoice.payment_failed', inv);
+  if (sub && ['active', 'trialing'].includes(sub.status)) {
+    const before = present(sub);
+    sub.status = 'past_due';
+    changed('customer.subscription.updated', sub, before);
+  }
+  if (inv.next_payment_attempt === null && sub && !['canceled', 'incomplete_expired'].includes(sub.status)) {
+    inv.auto_advance = false;
+    if (S.dunning === 'cancel') endSubscription(sub, t, 'payment_failed');
+    else if (S.dunning === 'unpaid') { const before = present(sub); sub.status = 'unpaid'; changed('customer.subscription.updated', sub, before); }
+  }
+  return false;
+}
+function endSubscription(sub, t, reason) {
+  Object.assign(sub, { status: 'canceled', canceled_at: sub.canceled_at ?? t, ended_at: t, cancel_at_period_end: sub.cancel_at_period_end,
+    cancellation_details: { ...sub.cancellation_details, reason } });
+  emit('customer.subscription.deleted', sub);
+}
+// The period of sub ends at t (its clock reached it): cancel_at_period_end ends it; otherwise a trial ends or
+// the period renews: the period moves on, a draft invoice bills the new period and sweeps pending items.
+function renew(sub) {
+  const { a, b } = period(sub);
+  if (sub.cancel_at_period_end) return endSubscription(sub, b, 'cancellation_requested');
+  const before = present(sub), end = addMonth(b);
+  setPeriod(sub, b, end);
+  if (sub.status === 'trialing') sub.status = 'active';
+  const inv = draftInvoice(sub, 'subscription_cycle', a, b, b, end, b);
+  changed('customer.subscription.updated', sub, before);
+  emit('invoice.created', inv);
+}
+// The next thing due on a clock's customers at or before `target`: {t, run, window?} or null.
+function nextDue(clock, target) {
+  const cus = new Set(all('customer', (c) => c.test_clock === clock.id).map((c) => c.id));
+  const due = [];
+  for (const s of all('subscription', (x) => cus.has(x.customer) && ['active', 'trialing', 'past_due'].includes(x.status))) {
+    const { b } = period(s);
+    if (s.status === 'trialing' && s.trial_end && !s._trial_will_end && s.trial_end - 3 * 86400 <= target && s.trial_end - 3 * 86400 > s.created) {
+      due.push({ t: s.trial_end - 3 * 86400, run: () => { s._trial_will_end = true; emit('customer.subscription.trial_will_end', s); } });
+    }
+    const up = b - S.hook.upcoming_days * 86400;
+    if (S.hook.upcoming_days > 0 && !s.cancel_at_period_end && s._upcoming !== b && up <= target && up > s.created && up < b) {
+      due.push({ t: up, run: () => { s._upcoming = b; emit('invoice.upcoming', previewInvoice({ subscription: s.id })); } });
+    }
+    if (b <= target) due.push({ t: b, run: () => renew(s) });
+  }
+  for (const inv of all('invoice', (x) => cus.has(x.customer))) {
+    if (inv.status === 'draft' && inv._finalize_at !== undefined && inv._finalize_at <= target) {
+      due.push({ t: inv._finalize_at, window: inv, run: () => { finalize(inv, inv.effective_at ?? clock.frozen_time); payInvoice(inv, clock.frozen_time); } });
+    } else if (inv.status === 'open' && inv.auto_advance && inv.next_payment_attempt !== null && inv.next_payment_attempt <= target) {
+      due.push({ t: inv.next_payment_attempt, run: () => payInvoice(inv, inv.next_payment_attempt) });
+    }
+  }
+  due.sort((x, y) => x.t - y.t);
+  return due[0] ?? null;
+}
+// Advances a clock to target, step by step: each step's events are delivered before the next step runs; a
+// draft invoice stays open `hook.draft_window_ms` of real time after its invoice.created was delivered (and
+// as long as items keep arriving, up to 10 windows), so that what our worker adds on invoice.created is on it.
+async function advanceClock(clock, target, gen) {
+  try {
+    for (;;) {
+      const step = nextDue(clock, target);
+      if (!step || gen !== S.gen) break;
+      if (step.window) {
+        await idle(30000, false);
+        const start = Date.now(), w = S.hook.draft_window_ms;
+        await sleep(w);
+        while (Date.now() - step.window._touched < w / 2 && Date.now() - start < 10 * w) await sleep(Math.max(20, w / 4));
+        if (gen !== S.gen) break;
+      }
+      clock.frozen_time = Math.max(clock.frozen_time, step.t);
+      step.run();
+      await idle(30000, false);
+    }
+    if (gen !== S.gen) return;
+    Object.assign(clock, { frozen_time: target, status: 'ready', status_details: {} });
+    emit('test_helpers.test_clock.ready', clock);
+  } catch (e) {
+    console.error(e);
+    Object.assign(clock, { status: 'internal_failure', status_details: {} });
+    emit('test_helpers.test_clock.internal_failure', clock);
+  }
+}
+function createClock(p) {
+  const cus = p.customer !== undefined ? get(p.customer, 'customer', 'customer') : null;
+  if (cus?.test_clock) throw bad(`Customer ${cus.id} is already attached to test clock ${cus.test_clock}.`, { param: 'customer' });
+  const k = put({ id: rid('clock_'), object: 'test_helpers.test_clock', created: nowS(), deletes_after: nowS() + 30 * 86400,
+    frozen_time: int(p.frozen_time), livemode: false, name: p.name ?? null, status: 'ready', status_details: {} });
+  if (cus) {
+    cus.test_clock = k.id;
+    for (const s of all('subscription', (x) => x.customer === cus.id)) s.test_clock = k.id;
+    for (const x of all('invoice', (i) => i.customer === cus.id)) x.test_clock = k.id;
+    for (const x of all('invoiceitem', (i) => i.customer === cus.id)) x.test_clock = k.id;
+  }
+  emit('test_helpers.test_clock.created', k);
+  return k;
+}
+function advance(k, p) {
+  const target = int(p.frozen_time);
+  if (k.status === 'advancing') throw bad(`The test clock ${k.id} is currently advancing; wait until it is ready.`, { code: 'test_clock_advancing' });
+  if (target <= k.frozen_time) throw bad(`The frozen_time (${target}) must be after the test clock's current frozen_time (${k.frozen_time}).`, { param: 'frozen_time' });
+  Object.assign(k, { status: 'advancing', status_details: { advancing: { target_frozen_time: target } } });
+  emit('test_helpers.test_clock.advancing', k);
+  setImmediate(() => advanceClock(k, target, S.gen));
+  return k;
+}
+// Deleting a clock deletes it and the objects of its customers, as Stripe does.
+function deleteClock(k) {
+  const cus = new Set(all('customer', (c) => c.test_clock === k.id).map((c) => c.id));
+  for (const [id, o] of S.objects) if (cus.has(id) || (cus.has(o.customer) && o.object !== 'price')) S.objects.delete(id);
+  S.objects.delete(k.id);
+  emit('test_helpers.test_clock.deleted', k);
+  return { id: k.id, object: 'test_helpers.test_clock', deleted: true };
+}
+// POST /v1/invoices/:id/pay: a draft is finalized first; then one attempt (payment_method overrides the
+// default; paid_out_of_band marks it paid without a charge). A decline is 402 card_declined, as at Stripe.
+function payRoute(p, m) {
+  const inv = get(m[1], 'invoice');
+  const t = tnow(inv.customer);
+  if (inv.status === 'draft') finalize(inv, t);
+  if (inv.status !== 'open') throw bad(`Invoice is already ${inv.status}.`, { code: 'invoice_not_open' });
+  if (!payInvoice(inv, t, p.payment_method, bool(p.paid_out_of_band))) {
+    throw new StripeError(402, 'Your card was declined.', { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline' });
+  }
+  return inv;
+}
+
 // Routes: [method, path pattern (the key of PARAMS), handler(params, match)]
 const routes = [
-  ['POST', '/v1/customers', (p) => makeCustomer({ ...p, id: undefined })],
+  ['POST', '/v1/customers', (p) => { const c = makeCustomer({ ...p, id: undefined }); emit('customer.created', c); return c; }],
   ['GET', '/v1/customers/{id}', (p, m) => get(m[1], 'customer')],
   ['POST', '/v1/customers/{id}', (p, m) => {
-    const c = get(m[1], 'customer');
+    const c = get(m[1], 'customer'), before = present(c);
     for (const k of ['email', 'name', 'phone', 'description']) if (p[k] !== undefined) c[k] = p[k] || null;
     c.metadata = mergeMeta(c.metadata, p.metadata);
+    if (p.invoice_settings?.default_payment_method !== undefined) c.invoice_settings.default_payment_method = p.invoice_settings.default_payment_method || null;
+    changed('customer.updated', c, before);
     return c;
   }],
   ['POST', '/v1/checkout/sessions', createCheckoutSession],
   ['GET', '/v1/checkout/sessions/{id}', (p, m) => get(m[1], 'checkout.session')],
   ['GET', '/v1/subscriptions/{id}', (p, m) => get(m[1], 'subscription')],
-  ['POST', '/v1/subscriptions/{id}', (p, m) => updateSubscription(get(m[1], 'subscription'), p)],
+  ['POST', '/v1/subscriptions/{id}', (p, m) => {
+    const s = get(m[1], 'subscription'), before = present(s);
+    updateSubscription(s, p);
+    changed('customer.subscription.updated', s, before);
+    return s;
+  }],
   ['DELETE', '/v1/subscriptions/{id}', (p, m) => {
     const s = get(m[1], 'subscription');
     if (s.status === 'canceled') throw new StripeError(404, `No such subscription: '${s.id}'`, { code: 'resource_missing', param: 'id' });
-    const t = nowS();
-    return Object.assign(s, { status: 'canceled', canceled_at: t, ended_at: t, cancellation_details: { ...s.cancellation_details, reason: 'cancellation_requested' } });
+    endSubscription(s, tnow(s.customer), 'cancellation_requested');
+    return s;
   }],
   ['POST', '/v1/invoiceitems', createInvoiceItem],
   ['GET', '/v1/invoiceitems', (p) => page(all('invoiceitem', (ii) => (p.customer === undefined || ii.customer === p.customer)
@@ -533,6 +883,15 @@ const routes = [
   ['GET', '/v1/invoiceitems/{id}', (p, m) => get(m[1], 'invoiceitem')],
   ['POST', '/v1/invoices/create_preview', previewInvoice],
   ['GET', '/v1/invoices/{id}', (p, m) => get(m[1], 'invoice')],
+  ['GET', '/v1/invoices', (p) => page(all('invoice', (i) => (p.customer === undefined || i.customer === p.customer)
+    && (p.subscription === undefined || subOf(i)?.id === p.subscription) && (p.status === undefined || i.status === p.status)
+    && (p.collection_method === undefined || i.collection_method === p.collection_method) && createdIn(i.created, p.created)), p, '/v1/invoices')],
+  ['POST', '/v1/invoices/{id}/pay', payRoute],
+  ['POST', '/v1/test_helpers/test_clocks', createClock],
+  ['GET', '/v1/test_helpers/test_clocks', (p) => page(all('test_helpers.test_clock', () => true), p, '/v1/test_helpers/test_clocks')],
+  ['GET', '/v1/test_helpers/test_clocks/{id}', (p, m) => get(m[1], 'test_helpers.test_clock')],
+  ['DELETE', '/v1/test_helpers/test_clocks/{id}', (p, m) => deleteClock(get(m[1], 'test_helpers.test_clock'))],
+  ['POST', '/v1/test_helpers/test_clocks/{id}/advance', (p, m) => advance(get(m[1], 'test_helpers.test_clock'), p)],
   ['GET', '/v1/invoices/{id}/lines', (p, m) => page(get(m[1], 'invoice').lines.data, p, `/v1/invoices/${m[1]}/lines`, true)],
 ].map(([method, pattern, fn]) => {
   if (!PARAMS[`${method} ${pattern}`]) throw new Error(`stripe-params.mjs has no row for ${method} ${pattern}`);
@@ -546,9 +905,15 @@ function createdIn(t, c) {
 }
 
 // ---------- control endpoints (tests only, no auth) ----------
+// {"silent": true} in a body: the change emits no event (scripts/trigger makes the objects its hand-made
+// event is about, and sends that event itself).
 function control(method, path, body) {
   let j;
   try { j = body ? JSON.parse(body) : {}; } catch { throw bad('control endpoints take a JSON body'); }
+  S.silent = j?.silent === true;
+  try { return controlRun(method, path, j); } finally { S.silent = false; }
+}
+function controlRun(method, path, j) {
   let m;
   if (method === 'GET' && path === '/__requests') return S.requests;
   if (method === 'POST' && path === '/__reset') { reset(); return { ok: true }; }
@@ -563,14 +928,44 @@ function control(method, path, body) {
     return S.fail;
   }
   if (method === 'POST' && path === '/__prices') return makePrice(j);
-  if (method === 'POST' && path === '/__customers') return makeCustomer(j);
+  if (method === 'POST' && path === '/__customers') { const c = makeCustomer(j); emit('customer.created', c); return c; }
+  if (method === 'POST' && (m = /^\/__customers\/([^/]+)\/payment_method$/.exec(path))) {
+    const c = get(m[1], 'customer'), before = present(c);
+    if (typeof j.payment_method !== 'string' || !/^pm_/.test(j.payment_method)) throw bad('/__customers/:id/payment_method takes {"payment_method":"pm_card_visa"} (a pm_ id)');
+    c.invoice_settings.default_payment_method = j.payment_method;
+    changed('customer.updated', c, before);
+    return c;
+  }
+  if (method === 'POST' && path === '/__webhook') {
+    for (const k of ['url', 'secret', 'ca']) if (j[k] !== undefined) S.hook[k] = j[k];
+    if (j.enabled !== undefined) S.hook.enabled = !!j.enabled;
+    if (j.retry_scale !== undefined) { if (!(Number(j.retry_scale) > 0)) throw bad('retry_scale must be > 0'); S.hook.retry_scale = Number(j.retry_scale); }
+    if (j.draft_window_ms !== undefined) S.hook.draft_window_ms = Math.max(0, Number(j.draft_window_ms));
+    if (j.upcoming_days !== undefined) S.hook.upcoming_days = Math.max(0, Number(j.upcoming_days));
+    if (j.chaos !== undefined) {
+      S.hook.chaos = j.chaos ? { seed: Number(j.chaos.seed ?? 1), duplicate: Number(j.chaos.duplicate ?? 0), reorder: Number(j.chaos.reorder ?? 0), delay_ms: Number(j.chaos.delay_ms ?? 0) } : null;
+      S.rand = j.chaos ? seeded(S.hook.chaos.seed) : null;
+      S.delayRand = j.chaos ? seeded(S.hook.chaos.seed + 1) : null;
+    }
+    if (S.hook.enabled && !(S.hook.url && S.hook.secret)) { S.hook.enabled = false; throw bad('/__webhook: delivery needs url and secret'); }
+    if (j.dunning !== undefined) {
+      if (!['cancel', 'unpaid', 'past_due'].includes(j.dunning)) throw bad('dunning must be cancel, unpaid or past_due');
+      S.dunning = j.dunning;
+    }
+    return { ...S.hook, secret: S.hook.secret ? `${S.hook.secret.slice(0, 9)}...` : null, dunning: S.dunning };
+  }
+  if (method === 'GET' && path === '/__deliveries') return S.deliveries.map(({ _body, ...d }) => d);
+  if (method === 'GET' && path === '/__events') return S.events;
   if (method === 'POST' && path === '/__subscriptions') {
     const cur = j.id && S.objects.get(j.id);
-    if (!cur) return makeSubscription(j);
-    const { a, b } = period(cur);
+    if (!cur) { const s = makeSubscription(j); emit('customer.subscription.created', s); return s; }
+    const { a, b } = period(cur), before = present(cur);
     if (j.current_period_start || j.current_period_end) setPeriod(cur, int(j.current_period_start) ?? a, int(j.current_period_end) ?? b);
     for (const k of ['status', 'trial_end', 'trial_start', 'metadata']) if (j[k] !== undefined) cur[k] = j[k];
+    if (j.price !== undefined) cur.items.data[0].price = get(j.price, 'price', 'price');
+    if (j.item_id) cur.items.data[0].id = j.item_id;
     if (j.cancel_at_period_end !== undefined) Object.assign(cur, { cancel_at_period_end: bool(j.cancel_at_period_end), cancel_at: bool(j.cancel_at_period_end) ? period(cur).b : null });
+    changed('customer.subscription.updated', cur, before);
     return cur;
   }
   if (method === 'POST' && path === '/__invoices') {
@@ -592,16 +987,38 @@ function control(method, path, body) {
       }
     }
     inv.lines.url = `/v1/invoices/${inv.id}/lines`;
-    return put(totals(inv));
+    put(totals(inv));
+    emit('invoice.created', inv);
+    return inv;
   }
   if (method === 'POST' && (m = /^\/__checkout\/([^/]+)\/complete$/.exec(path))) {
+    // As if the person paid on Stripe's page: the customer (made now if the session had none) gets the card
+    // (payment_method, default pm_card_visa) as its default, the subscription starts (in the customer's
+    // clock time), its first invoice is created, finalized and paid; the events Stripe sends for this, in this
+    // order: checkout.session.completed, customer.subscription.created, invoice.created, invoice.finalized,
+    // invoice.paid, invoice.payment_succeeded (customer.created first when the customer is new).
     const cs = get(m[1], 'checkout.session'), x = S.extras.get(cs.id), d = x.subscription_data;
-    const customer = cs.customer || makeCustomer({ email: cs.customer_email }).id, now = nowS();
-    const trialDays = int(d.trial_period_days);
+    if (cs.status === 'complete') throw bad(`Checkout session ${cs.id} is already complete.`);
+    const { payment_method: pm, ...over } = j;
+    let cus = cs.customer ? S.objects.get(cs.customer) : null;
+    const fresh = !cus;
+    if (!cus) cus = makeCustomer({ email: cs.customer_email });
+    cus.invoice_settings.default_payment_method = pm || cus.invoice_settings.default_payment_method || 'pm_card_visa';
+    const customer = cus.id, now = tnow(customer), trialDays = int(d.trial_period_days);
+    if (fresh) emit('customer.created', cus);
     const sub = makeSubscription({ customer, price: x.prices[0].price.id, quantity: x.prices[0].quantity, metadata: mergeMeta({}, d.metadata),
-      status: trialDays ? 'trialing' : 'active', current_period_start: now, current_period_end: trialDays ? now + trialDays * 86400 : addMonth(now), ...j });
+      status: trialDays ? 'trialing' : 'active', current_period_start: now, current_period_end: trialDays ? now + trialDays * 86400 : addMonth(now), ...over });
     Object.assign(cs, { status: 'complete', payment_status: trialDays ? 'no_payment_required' : 'paid', subscription: sub.id, customer });
-    return { session: cs, subscription: sub };
+    emit('checkout.session.completed', cs);
+    emit('customer.subscription.created', sub);
+    const { a, b } = period(sub);
+    const inv = draftInvoice(sub, 'subscription_create', a, a, a, b, a);
+    if (trialDays) for (const l of inv.lines.data) { l.amount = 0; l.subtotal = 0; l.description = `Trial period for ${x.prices[0].price.nickname || x.prices[0].price.product}`; }
+    totals(inv);
+    emit('invoice.created', inv);
+    finalize(inv, a);
+    payInvoice(inv, a, 'pm_card_visa'); // Checkout collected the payment
+    return { session: cs, subscription: sub, invoice: inv };
   }
   if (method === 'GET' && (m = /^\/__objects\/([^/]+)$/.exec(path))) {
     const o = S.objects.get(m[1]);
@@ -668,8 +1085,10 @@ async function api(req, url, body, rec) {
   checkKeys(params, route.params, ''); // a validation failure is not saved
   const run = () => {
     let result;
+    S.ctx = { request_id: rec.request_id, idempotency_key: req.method === 'POST' ? ik : null }; // named by the events it causes
     try { result = { status: 200, body: present(route.fn(params, url.pathname.match(route.re))) }; }
     catch (e) { if (!(e instanceof StripeError)) throw e; result = { status: e.status, body: e.body, retry: false }; }
+    finally { S.ctx = null; }
     if (rule?.status && rule.when === 'after') { const e = injectedError(rule.status); result = { status: e.status, body: e.body, retry: false }; }
     return result;
   };
@@ -694,7 +1113,10 @@ const server = http.createServer((req, res) => {
     if (!control_) S.requests.push(rec);
     let out;
     try {
-      out = control_ ? { status: 200, body: url.pathname === '/__requests' ? S.requests : present(control(req.method, url.pathname, body.toString('utf8'))) }
+      if (control_ && req.method === 'GET' && url.pathname === '/__idle') { // waits (up to ?max_ms=, default 30 s) until deliveries and clocks rest
+        const ok = await idle(Number(url.searchParams.get('max_ms') ?? 30000));
+        out = { status: ok ? 200 : 504, body: { idle: ok, queued: S.queue.length, retrying: S.deliveries.filter((d) => d.state === 'retrying').length } };
+      } else out = control_ ? { status: 200, body: url.pathname === '/__requests' ? S.requests : present(control(req.method, url.pathname, body.toString('utf8'))) }
         : await api(req, url, body, rec);
     } catch (e) {
       if (e instanceof StripeError) out = { status: e.status, body: e.body, retry: e.retry ?? false };

@@ -1,48 +1,20 @@
 // Self-test of the Stripe stand-in: `node --test tests/peers/stripe.selftest.mjs` (from anywhere).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import Stripe from 'stripe';
+import { startStandIn, VERSION } from './standin.mjs';
 import { loadStripeTypes, stripeApiVersions } from './dts.mjs';
 
 const KEY = 'sk_test_selftest_key_1';
 const KEY2 = 'sk_test_selftest_key_2';
-const VERSION = '2026-10-28.endive'; // the pinned package's apiVersion: the API of today
-let child, base;
+let base, call, ctl, newKey, stop;
 
 before(async () => {
-  const script = fileURLToPath(new URL('./stripe.mjs', import.meta.url));
-  child = spawn(process.execPath, [script, '--port', '0', '--key', KEY, '--key', KEY2,
-    '--price', 'price_secretary=4000', '--price', 'price_pm=28000'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  base = await new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const m = /listening on (http:\/\/\S+)/.exec(buf);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`stand-in exited with ${code}`)));
-  });
-  child.stdout.resume();
+  ({ base, call, ctl, newKey, stop } = await startStandIn(['--key', KEY, '--key', KEY2,
+    '--price', 'price_secretary=4000', '--price', 'price_pm=28000']));
 });
-after(() => child?.kill());
+after(() => stop?.());
 
-let seq = 0;
-const newKey = () => `selftest-${process.pid}-${++seq}`;
-const form = (o) => new URLSearchParams(o).toString();
-async function call(method, path, { params, key = KEY, idem = method === 'POST' ? newKey() : undefined, version = VERSION, headers = {}, signal } = {}) {
-  const h = { ...headers };
-  if (key) h.authorization = `Bearer ${key}`;
-  if (version) h['stripe-version'] = version;
-  if (idem) h['idempotency-key'] = idem;
-  let body;
-  if (params && method === 'GET') path += '?' + form(params);
-  else if (params) { body = form(params); h['content-type'] = 'application/x-www-form-urlencoded'; }
-  const r = await fetch(base + path, { method, headers: h, body, signal });
-  return { status: r.status, headers: r.headers, json: await r.json() };
-}
-const ctl = async (method, path, body) => (await fetch(base + path, { method, body: body && JSON.stringify(body) })).json();
 const customer = async (extra = {}) => (await call('POST', '/v1/customers', { params: { email: 'u@example.com', ...extra } })).json;
 
 test('auth: Bearer key required and must match', async () => {
@@ -366,7 +338,8 @@ test('lists: GET /v1/invoiceitems and /v1/invoices/:id/lines paginate as Stripe 
 const D = loadStripeTypes();
 const IFACES = { customer: ['Customers.d.ts', 'Customer'], subscription: ['Subscriptions.d.ts', 'Subscription'], subscription_item: ['SubscriptionItems.d.ts', 'SubscriptionItem'],
   invoice: ['Invoices.d.ts', 'Invoice'], line_item: ['InvoiceLineItems.d.ts', 'InvoiceLineItem'], invoiceitem: ['InvoiceItems.d.ts', 'InvoiceItem'],
-  'checkout.session': ['Checkout/Sessions.d.ts', 'Session'] };
+  'checkout.session': ['Checkout/Sessions.d.ts', 'Session'], 'test_helpers.test_clock': ['TestHelpers/TestClocks.d.ts', 'TestClock'],
+  event: ['Events.d.ts', 'EventBase'] };
 function shapeErrors(value, leaves, where, out) {
   const kinds = leaves.map((l) => l.k === 'prim' ? l.name : l.k === 'lit' ? typeof l.v : l.k);
   if (kinds.includes('any') || kinds.includes('unknown') || kinds.includes('unparsed')) return;
@@ -436,6 +409,23 @@ test('reply shapes match the .d.ts interfaces of today (and the checker catches 
   const done = await ctl('POST', `/__checkout/${cs.json.id}/complete`);
   assertShape(done.session);
   assertShape(done.subscription);
+  assertShape(done.invoice);
+  for (const l of done.invoice.lines.data) assertShape(l);
+  const clock = await call('POST', '/v1/test_helpers/test_clocks', { params: { frozen_time: String(now), name: 'shapes' } });
+  assert.equal(clock.status, 200, JSON.stringify(clock.json));
+  assertShape(clock.json);
+  const adv = await call('POST', `/v1/test_helpers/test_clocks/${clock.json.id}/advance`, { params: { frozen_time: String(now + 60) } });
+  assertShape(adv.json);
+  assert.equal(adv.json.status_details.advancing.target_frozen_time, now + 60);
+  // every event recorded so far (delivery is off without --webhook-url): the envelope is an EventBase and the
+  // object the interface of its type
+  const events = await ctl('GET', '/__events');
+  assert.ok(events.length > 10);
+  for (const ev of events) {
+    assertShape({ ...ev, data: { ...ev.data, object: {}, ...(ev.data.previous_attributes ? { previous_attributes: {} } : {}) } });
+    assert.equal(ev.api_version, VERSION);
+    if (IFACES[ev.data.object.object]) assertShape(ev.data.object);
+  }
   // the checker is not blind: old fields, missing fields and wrong types are reported
   const old = { ...inv, subscription: sub.id };
   assert.throws(() => assertShape(old), /subscription: not in Invoice/);

@@ -1,0 +1,270 @@
+// Self test of the Stripe stand-in's events, webhook deliveries and test clocks:
+// `node --test tests/peers/stripe-events.selftest.mjs`. A receiver here plays our webhook endpoint; every
+// delivery it gets is verified with the stripe package's own `webhooks.constructEvent` (Stripe's signature).
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import Stripe from 'stripe';
+import { startStandIn, VERSION } from './standin.mjs';
+
+const KEY = 'sk_test_events_key';
+const SECRET = 'whsec_selftest_events_secret';
+const stripe = new Stripe(KEY);
+let base, call, ctl, stop, receiver, got = [], answer = () => 200, onEvent = null;
+
+before(async () => {
+  receiver = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let ev;
+      try { ev = stripe.webhooks.constructEvent(body, req.headers['stripe-signature'], SECRET); }
+      catch (e) { got.push({ bad: e.message }); res.writeHead(400).end(); return; }
+      got.push(ev);
+      if (onEvent) await onEvent(ev);
+      const status = answer(ev);
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{"received":true}');
+    });
+  });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  ({ base, call, ctl, stop } = await startStandIn(['--key', KEY, '--price', 'price_secretary=4000', '--price', 'price_pm=28000',
+    '--webhook-url', `http://127.0.0.1:${receiver.address().port}/stripe/webhook`, '--webhook-secret', SECRET, '--draft-window-ms', '300']));
+});
+after(() => { stop?.(); receiver?.close(); });
+beforeEach(async () => {
+  await ctl('POST', '/__reset');
+  got = []; answer = () => 200; onEvent = null;
+});
+
+const idle = async () => { const r = await fetch(`${base}/__idle`); assert.equal(r.status, 200); };
+const types = (evs = got) => evs.map((e) => e.type);
+const DAY = 86400;
+async function customer(params = {}) {
+  const r = await call('POST', '/v1/customers', { params: { email: 'u@example.com', ...params } });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return r.json;
+}
+// A customer on a clock frozen at t0 with a subscription started by Checkout (price_secretary unless given).
+async function subscribed({ t0, pm = 'pm_card_visa', price = 'price_secretary', trial } = {}) {
+  const clock = (await call('POST', '/v1/test_helpers/test_clocks', { params: { frozen_time: String(t0), name: 'selftest' } })).json;
+  const cus = await customer({ test_clock: clock.id, payment_method: pm, 'metadata[user_id]': 'u1' });
+  const params = { mode: 'subscription', customer: cus.id, 'line_items[0][price]': price, 'line_items[0][quantity]': '1',
+    success_url: 'https://x/ok', 'subscription_data[metadata][user_id]': 'u1' };
+  if (trial) params['subscription_data[trial_period_days]'] = String(trial);
+  const cs = (await call('POST', '/v1/checkout/sessions', { params })).json;
+  const done = await ctl('POST', `/__checkout/${cs.id}/complete`, { payment_method: pm });
+  await idle();
+  return { clock, cus, sub: done.subscription, first: done.invoice };
+}
+async function advance(clock, to) {
+  const r = await call('POST', `/v1/test_helpers/test_clocks/${clock.id}/advance`, { params: { frozen_time: String(to) } });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.json.status, 'advancing');
+  await idle();
+  const k = (await call('GET', `/v1/test_helpers/test_clocks/${clock.id}`)).json;
+  assert.deepEqual([k.status, k.frozen_time], ['ready', to]);
+  return k;
+}
+const obj = async (id) => ctl('GET', `/__objects/${id}`);
+
+test('API changes emit signed events of today, in order, naming the request', async () => {
+  const cus = await customer();
+  const now = Math.floor(Date.now() / 1000);
+  const sub = await ctl('POST', '/__subscriptions', { customer: cus.id, price: 'price_secretary', current_period_start: now - DAY, current_period_end: now + 29 * DAY });
+  const idem = 'selftest-upgrade-1';
+  const up = await call('POST', `/v1/subscriptions/${sub.id}`, { idem, params: { 'items[0][id]': sub.items.data[0].id, 'items[0][price]': 'price_pm' } });
+  assert.equal(up.status, 200);
+  await call('POST', `/v1/subscriptions/${sub.id}`, { params: { cancel_at_period_end: 'true' } });
+  await idle();
+  assert.ok(got.every((e) => !e.bad), JSON.stringify(got.filter((e) => e.bad)));
+  assert.deepEqual(types(), ['customer.created', 'customer.subscription.created', 'invoiceitem.created', 'invoiceitem.created',
+    'customer.subscription.updated', 'customer.subscription.updated']);
+  for (const e of got) assert.equal(e.api_version, VERSION);
+  const [, , , , price, cancel] = got;
+  assert.equal(price.request.idempotency_key, idem);
+  assert.match(price.request.id, /^req_/);
+  assert.equal(price.data.object.items.data[0].price.id, 'price_pm');
+  assert.equal(price.data.previous_attributes.items.data[0].price.id, 'price_secretary');
+  assert.deepEqual(Object.keys(cancel.data.previous_attributes).sort(), ['cancel_at', 'cancel_at_period_end', 'canceled_at']);
+  assert.equal(cancel.data.previous_attributes.cancel_at_period_end, false);
+  assert.equal(cancel.data.object.cancel_at_period_end, true);
+  const dl = await ctl('GET', '/__deliveries');
+  assert.equal(dl.length, got.length);
+  assert.ok(dl.every((d) => d.state === 'delivered' && d.attempts.length === 1 && d.attempts[0].status === 200));
+  // a replayed POST changes nothing and emits nothing
+  await call('POST', `/v1/subscriptions/${sub.id}`, { idem, params: { 'items[0][id]': sub.items.data[0].id, 'items[0][price]': 'price_pm' } });
+  await idle();
+  assert.equal(got.length, 6);
+});
+
+test('non-2xx is retried on the compressed schedule; delivery off records events without sending', async () => {
+  let n = 0;
+  answer = () => (++n <= 2 ? 500 : 200);
+  await customer();
+  await idle();
+  const t0 = Date.now();
+  while (got.length < 3 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+  const [d] = await ctl('GET', '/__deliveries');
+  assert.deepEqual(d.attempts.map((a) => a.status), [500, 500, 200]);
+  assert.equal(d.state, 'delivered');
+  // 60 s then 300 s of Stripe's, at 3600 to 1: about 17 ms and 83 ms
+  const gap = Date.parse(d.attempts[2].at) - Date.parse(d.attempts[1].at);
+  assert.ok(gap >= 70 && gap < 1000, `second retry after ${gap} ms`);
+  assert.equal(new Set(got.map((e) => e.id)).size, 1);
+
+  const off = await ctl('POST', '/__webhook', { enabled: false });
+  assert.equal(off.enabled, false);
+  got = [];
+  await customer();
+  await idle();
+  assert.equal(got.length, 0);
+  const evs = await ctl('GET', '/__events');
+  assert.equal(evs.at(-1).type, 'customer.created');
+  assert.equal(evs.at(-1).pending_webhooks, 0);
+  assert.equal((await ctl('GET', '/__deliveries')).length, 1);
+  await ctl('POST', '/__reset');
+  assert.equal((await ctl('POST', '/__webhook', {})).enabled, true, '/__reset brings back the command line\'s delivery');
+});
+
+test('chaos with a seed: duplicates and reordering, the same for the same seed', async () => {
+  async function run(seed) {
+    await ctl('POST', '/__reset');
+    await ctl('POST', '/__webhook', { chaos: { seed, duplicate: 0.5, reorder: 0.5 } });
+    got = [];
+    const cus = await customer();
+    for (let i = 0; i < 6; i++) await call('POST', `/v1/customers/${cus.id}`, { params: { 'metadata[n]': String(i) } });
+    await idle();
+    return got.map((e) => `${e.type}:${e.data.object.metadata.n ?? '-'}`);
+  }
+  const a = await run(7), b = await run(7);
+  assert.deepEqual(a, b);
+  assert.ok(a.length > 7, `duplicates: ${a.length}`);
+  const inOrder = ['customer.created:-', ...[0, 1, 2, 3, 4, 5].map((i) => `customer.updated:${i}`)];
+  assert.notDeepEqual([...new Set(a)], inOrder, 'some reordering');
+  assert.deepEqual([...new Set(a)].sort(), inOrder.sort());
+});
+
+test('checkout completion: the subscription starts on the clock, its first invoice is paid', async () => {
+  const t0 = Date.UTC(2026, 0, 15) / 1000;
+  const { sub, first, cus } = await subscribed({ t0 });
+  assert.deepEqual(types().filter((t) => !t.startsWith('test_helpers')), ['customer.created', 'checkout.session.completed', 'customer.subscription.created', 'invoice.created',
+    'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
+  assert.deepEqual([sub.status, sub.test_clock, sub.items.data[0].current_period_start, sub.items.data[0].current_period_end],
+    ['active', cus.test_clock, t0, Date.UTC(2026, 1, 15) / 1000]);
+  assert.deepEqual([first.billing_reason, first.status, first.total, first.amount_paid, first.test_clock], ['subscription_create', 'paid', 4000, 4000, cus.test_clock]);
+  assert.equal(got.find((e) => e.type === 'invoice.created').created, t0);
+  assert.equal(got.find((e) => e.type === 'checkout.session.completed').data.object.subscription, sub.id);
+});
+
+test('renewal: period moves, draft sweeps pending items and takes items added in its window, then paid', async () => {
+  const t0 = Date.UTC(2026, 0, 15) / 1000, t1 = Date.UTC(2026, 1, 15) / 1000;
+  const { clock, cus, sub } = await subscribed({ t0 });
+  const pending = await call('POST', '/v1/invoiceitems', { params: { customer: cus.id, currency: 'usd', quantity: '3', unit_amount_decimal: '0.75', description: 'sms' } });
+  assert.equal(pending.status, 200);
+  // our worker's part: on invoice.created, add an item to that draft
+  onEvent = async (ev) => {
+    if (ev.type !== 'invoice.created' || ev.data.object.billing_reason !== 'subscription_cycle') return;
+    setTimeout(() => call('POST', '/v1/invoiceitems', { params: { customer: cus.id, invoice: ev.data.object.id, currency: 'usd', quantity: '50', unit_amount_decimal: '1.3', description: 'voice' } }), 50);
+  };
+  got = [];
+  await advance(clock, t1 + 2 * 3600);
+  assert.deepEqual(types().filter((t) => t !== 'invoiceitem.created' && !t.startsWith('test_helpers')),
+    ['invoice.upcoming', 'customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
+  // three days before: the renewal notice, an invoice without id (as Stripe sends it) with what is pending
+  const upcoming = got.find((e) => e.type === 'invoice.upcoming');
+  assert.equal(upcoming.created, t1 - 3 * DAY);
+  assert.equal('id' in upcoming.data.object, false);
+  assert.deepEqual([upcoming.data.object.billing_reason, upcoming.data.object.total, upcoming.data.object.parent.subscription_details.subscription],
+    ['upcoming', 4002, sub.id]);
+  const upd = got.find((e) => e.type === 'customer.subscription.updated');
+  assert.equal(upd.data.object.items.data[0].current_period_start, t1);
+  assert.equal(upd.data.previous_attributes.items.data[0].current_period_start, t0);
+  const created = got.find((e) => e.type === 'invoice.created').data.object;
+  assert.deepEqual([created.period_start, created.period_end, created.created, created.status], [t0, t1, t1, 'draft']);
+  const inv = await obj(created.id);
+  assert.deepEqual(inv.lines.data.map((l) => [l.description.split(' ')[0], l.amount]), [['1', 4000], ['sms', 2], ['voice', 65]]);
+  assert.deepEqual([inv.status, inv.total, inv.amount_paid, inv.attempt_count, inv.status_transitions.finalized_at], ['paid', 4067, 4067, 1, t1 + 3600]);
+  assert.equal(inv.lines.data[0].period.start, t1);
+  assert.equal((await obj(sub.id)).latest_invoice, inv.id);
+  assert.equal(got.find((e) => e.type === 'invoice.paid').created, t1 + 3600);
+});
+
+test('a failing card: payment_failed, past_due, retries; a new card recovers; all retries failing cancel', async () => {
+  const t0 = Date.UTC(2026, 2, 1) / 1000, t1 = Date.UTC(2026, 3, 1) / 1000, fin = t1 + 3600;
+  const { clock, cus, sub } = await subscribed({ t0, pm: 'pm_card_chargeCustomerFail' });
+  got = [];
+  await advance(clock, t1 + 2 * 3600);
+  assert.deepEqual(types().filter((t) => t.startsWith('invoice.') || t.startsWith('customer.subscription')),
+    ['invoice.upcoming', 'customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.payment_failed', 'customer.subscription.updated']);
+  const failed = got.find((e) => e.type === 'invoice.payment_failed').data.object;
+  assert.deepEqual([failed.status, failed.attempt_count, failed.next_payment_attempt], ['open', 1, fin + 3 * DAY]);
+  assert.equal((await obj(sub.id)).status, 'past_due');
+  // the person enters a working card; the next scheduled retry succeeds
+  const r = await call('POST', `/v1/customers/${cus.id}`, { params: { 'invoice_settings[default_payment_method]': 'pm_card_visa' } });
+  assert.equal(r.status, 200);
+  got = [];
+  await advance(clock, fin + 3 * DAY + 60);
+  assert.deepEqual(types().filter((t) => !t.startsWith('test_helpers') && t !== 'customer.updated'), ['invoice.paid', 'invoice.payment_succeeded', 'customer.subscription.updated']);
+  assert.deepEqual([(await obj(failed.id)).status, (await obj(failed.id)).attempt_count, (await obj(sub.id)).status], ['paid', 2, 'active']);
+
+  // a second customer whose card never works: 4 attempts (day 0, 3, 5, 7), then the subscription is canceled
+  const b = await subscribed({ t0, pm: 'pm_card_chargeCustomerFail' });
+  got = [];
+  await advance(b.clock, fin + 8 * DAY);
+  const fails = got.filter((e) => e.type === 'invoice.payment_failed').map((e) => [e.created, e.data.object.attempt_count, e.data.object.next_payment_attempt]);
+  assert.deepEqual(fails, [[fin, 1, fin + 3 * DAY], [fin + 3 * DAY, 2, fin + 5 * DAY], [fin + 5 * DAY, 3, fin + 7 * DAY], [fin + 7 * DAY, 4, null]]);
+  const del = got.find((e) => e.type === 'customer.subscription.deleted');
+  assert.deepEqual([del.data.object.status, del.data.object.cancellation_details.reason, del.created], ['canceled', 'payment_failed', fin + 7 * DAY]);
+  // POST /v1/invoices/:id/pay with a declining card is 402, with a working one pays
+  const open = got.find((e) => e.type === 'invoice.payment_failed').data.object.id;
+  const p1 = await call('POST', `/v1/invoices/${open}/pay`, { params: { payment_method: 'pm_card_chargeCustomerFail' } });
+  assert.deepEqual([p1.status, p1.json.error.code], [402, 'card_declined']);
+  const p2 = await call('POST', `/v1/invoices/${open}/pay`, { params: { payment_method: 'pm_card_visa' } });
+  assert.deepEqual([p2.status, p2.json.status, p2.json.amount_paid], [200, 'paid', 4000]);
+});
+
+test('cancel_at_period_end ends in deleted at the period end, without an invoice; trials end', async () => {
+  const t0 = Date.UTC(2026, 4, 1) / 1000, t1 = Date.UTC(2026, 5, 1) / 1000;
+  const { clock, sub } = await subscribed({ t0 });
+  await call('POST', `/v1/subscriptions/${sub.id}`, { params: { cancel_at_period_end: 'true' } });
+  await idle();
+  got = [];
+  await advance(clock, t1 + DAY);
+  assert.deepEqual(types().filter((t) => !t.startsWith('test_helpers')), ['customer.subscription.deleted']);
+  assert.deepEqual([got[1].created, got[1].data.object.ended_at], [t1, t1]);
+
+  const tr = await subscribed({ t0, trial: 7 });
+  assert.equal(tr.sub.status, 'trialing');
+  assert.equal(tr.first.total, 0);
+  got = [];
+  await advance(tr.clock, t0 + 8 * DAY);
+  assert.deepEqual(types().filter((t) => !t.startsWith('test_helpers') && t !== 'invoiceitem.created'),
+    ['customer.subscription.trial_will_end', 'invoice.upcoming', 'customer.subscription.updated', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
+  assert.equal(got.find((e) => e.type === 'customer.subscription.trial_will_end').created, t0 + 4 * DAY);
+  const upd = got.find((e) => e.type === 'customer.subscription.updated');
+  assert.deepEqual([upd.data.object.status, upd.data.previous_attributes.status], ['active', 'trialing']);
+});
+
+test('test clocks: create with a customer, list, advance only forward, delete with its objects', async () => {
+  const cus = await customer();
+  const t0 = Date.UTC(2026, 6, 1) / 1000;
+  const k = await call('POST', '/v1/test_helpers/test_clocks', { params: { frozen_time: String(t0), customer: cus.id, name: 'n' } });
+  assert.deepEqual([k.status, k.json.object, k.json.frozen_time, k.json.status, k.json.name], [200, 'test_helpers.test_clock', t0, 'ready', 'n']);
+  assert.equal((await obj(cus.id)).test_clock, k.json.id);
+  const again = await call('POST', '/v1/test_helpers/test_clocks', { params: { frozen_time: String(t0), customer: cus.id } });
+  assert.equal(again.status, 400);
+  const missing = await call('POST', '/v1/test_helpers/test_clocks', { params: { name: 'x' } });
+  assert.deepEqual([missing.status, missing.json.error.code], [400, 'parameter_missing']);
+  const back = await call('POST', `/v1/test_helpers/test_clocks/${k.json.id}/advance`, { params: { frozen_time: String(t0) } });
+  assert.equal(back.status, 400);
+  const ls = await call('GET', '/v1/test_helpers/test_clocks');
+  assert.deepEqual(ls.json.data.map((x) => x.id), [k.json.id]);
+  // an invoice item made now is dated in the clock's time
+  const ii = await call('POST', '/v1/invoiceitems', { params: { customer: cus.id, currency: 'usd', amount: '100' } });
+  assert.deepEqual([ii.json.date, ii.json.test_clock], [t0, k.json.id]);
+  const del = await call('DELETE', `/v1/test_helpers/test_clocks/${k.json.id}`);
+  assert.deepEqual(del.json, { id: k.json.id, object: 'test_helpers.test_clock', deleted: true });
+  assert.equal((await call('GET', `/v1/customers/${cus.id}`)).status, 404);
+  assert.equal((await call('GET', `/v1/test_helpers/test_clocks/${k.json.id}`)).status, 404);
+});
