@@ -1,10 +1,15 @@
 /*
  * auth: who is calling an API endpoint.
  *
- * An API call carries "Authorization: Bearer <JWT>" (HS256, see core/jwt.h).
- * Beyond the token's own checks, its jwtVersion must equal the user's
- * jwt_version in the database, so bumping that column revokes every token
- * issued before.
+ * An API call carries "Authorization: Bearer <JWT>" (see core/jwt.h): a
+ * user token (HS256 under JWT_SECRET), or an admin or service token (EdDSA
+ * under ADMIN_JWT_PUBLIC_KEYS or SERVICE_JWT_PUBLIC_KEYS, each with its own
+ * audience and maximum lifetime).  Beyond a user token's own checks, its
+ * jwtVersion must equal the user's jwt_version in the database, so bumping
+ * that column revokes every token issued before.  Admin and service tokens
+ * need no user row: they are revoked by rotating their keys, and, when
+ * they carry a jwtVersion and their userId names a row, by that row's
+ * jwt_version too.
  */
 #ifndef AUTH_H
 #define AUTH_H
@@ -12,7 +17,7 @@
 struct req;
 
 enum auth_need {
-	AUTH_USER,	/* any valid token of an existing user */
+	AUTH_USER,	/* a valid user token of an existing user */
 	AUTH_SERVICE,	/* role service or admin (the app reporting usage) */
 	AUTH_ADMIN,	/* role admin */
 };
@@ -20,8 +25,9 @@ enum auth_need {
 /*
  * Authenticates r.  On success fills r->user_id and r->role and returns 0.
  * Otherwise it has answered (401 for a missing, malformed, forged,
- * expired, revoked token or an unknown user; 403 when the role is not
- * enough; 503 when the database does not answer) and returns -1: the
+ * expired, revoked token or an unknown user; 403 when the token is of
+ * another kind than need; 503 when the database does not answer) and
+ * returns -1: the
  * caller only returns.
  */
 int		 auth_require_or_reply(struct req *r, enum auth_need need);
@@ -29,7 +35,8 @@ int		 auth_require_or_reply(struct req *r, enum auth_need need);
 /*
  * For a caller that reads the user's row anyway (AUTH_USER): verifies the
  * token without the database, fills r->user_id and r->role, and sets
- * *version to the token's jwtVersion; returns 0, or -1 after a 401.  The
+ * *version to the token's jwtVersion; returns 0, or -1 after a 401 (a 403
+ * for an admin or service token).  The
  * caller then passes the row's jwt_version (-1 for no row) and *version to
  * auth_version_or_reply(), which answers 401 (unknown user, revoked) as
  * auth_require_or_reply() would and returns -1, else 0.

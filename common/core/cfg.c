@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "core/cfg.h"
+#include "core/crypto.h"
 #include "core/log.h"
 #include "core/stripe_version.h"
 
@@ -20,6 +21,7 @@ enum cfg_kind {
 	CFG_MODE,	/* sandbox|production */
 	CFG_LEVEL,	/* debug|info|warn|error */
 	CFG_SECRETS,	/* comma-separated list of secrets */
+	CFG_PUBKEYS,	/* comma-separated base64url Ed25519 public keys */
 	CFG_STRIPE_VER,	/* one of Stripe's API versions */
 };
 
@@ -127,11 +129,12 @@ static const struct cfg_opt {
 	{ "APP_URL", CFG_URL, CFG_OPTIONAL, "https://xswarm.ai", 0, 0,
 	  O(app_url), "xSwarm app URL used in e-mail links" },
 	{ "JWT_SECRET", CFG_SECRET, CFG_REQUIRED, NULL, 0, 0, O(jwt_secret),
-	  "HS256 key for API tokens (at least 32 bytes)" },
+	  "HS256 key of user tokens only, shared with the xSwarm app (at least "
+	  "32 bytes)" },
 	{ "JWT_ISSUER", CFG_STR, CFG_OPTIONAL, "xswarm-api", 0, 0,
-	  O(jwt_issuer), "required `iss` claim" },
+	  O(jwt_issuer), "required `iss` of every token" },
 	{ "JWT_AUDIENCE", CFG_STR, CFG_OPTIONAL, "xswarm-users", 0, 0,
-	  O(jwt_audience), "required `aud` claim" },
+	  O(jwt_audience), "required `aud` of user tokens" },
 	{ "WORKER_POLL_MS", CFG_UINT, CFG_OPTIONAL, "500", 10, 60000,
 	  O(worker_poll_ms), "worker idle poll interval" },
 	{ "JOB_MAX_ATTEMPTS", CFG_UINT, CFG_OPTIONAL, "8", 1, 100,
@@ -158,6 +161,27 @@ static const struct cfg_opt {
 	{ "METRICS_FILE", CFG_STR, CFG_OPTIONAL, "/run/xswarm-billing/metrics",
 	  0, 0, O(metrics_file), "file of the counters every program of the "
 	  "host shares for `/metrics` (the sandbox: `var/run/metrics`)" },
+	{ "ADMIN_JWT_PUBLIC_KEYS", CFG_PUBKEYS, CFG_OPTIONAL, "", 0, 0,
+	  O(admin_jwt_keys), "Ed25519 public keys (base64url of 32 bytes, "
+	  "comma-separated: two during a rotation) that sign admin tokens "
+	  "(EdDSA); empty: no admin token is accepted" },
+	{ "SERVICE_JWT_PUBLIC_KEYS", CFG_PUBKEYS, CFG_OPTIONAL, "", 0, 0,
+	  O(service_jwt_keys), "Ed25519 public keys that sign service tokens "
+	  "(usage reports), as `ADMIN_JWT_PUBLIC_KEYS`; empty: none accepted" },
+	{ "ADMIN_JWT_AUDIENCE", CFG_STR, CFG_OPTIONAL, "xswarm-billing-admin",
+	  0, 0, O(admin_jwt_audience), "required `aud` of admin tokens" },
+	{ "SERVICE_JWT_AUDIENCE", CFG_STR, CFG_OPTIONAL,
+	  "xswarm-billing-service", 0, 0, O(service_jwt_audience),
+	  "required `aud` of service tokens" },
+	{ "ADMIN_JWT_MAX_LIFETIME", CFG_UINT, CFG_OPTIONAL, "3600", 60, 86400,
+	  O(admin_jwt_max_lifetime), "longest admin token accepted, seconds "
+	  "(`exp` - `iat`)" },
+	{ "SERVICE_JWT_MAX_LIFETIME", CFG_UINT, CFG_OPTIONAL, "86400", 60,
+	  2592000, O(service_jwt_max_lifetime), "longest service token "
+	  "accepted, seconds" },
+	{ "USER_JWT_MAX_LIFETIME", CFG_UINT, CFG_OPTIONAL, "86400", 60,
+	  2592000, O(user_jwt_max_lifetime), "longest user token (HS256) "
+	  "accepted, seconds" },
 #undef O
 };
 
@@ -278,6 +302,52 @@ cfg_set_str(void *field, const char *v)
 	return XERR_OK;
 }
 
+/*
+ * Sets the keys at field from v, comma-separated base64url (no padding)
+ * Ed25519 public keys; empty is none.  XERR_CONFIG naming o otherwise.
+ */
+static enum xerr
+cfg_set_keys(void *field, const struct cfg_opt *o, const char *v,
+    char *errbuf, size_t errsz)
+{
+	struct cfg_keys	*k = field;
+	const char	*s = v, *e;
+	unsigned char	*raw = NULL;
+	size_t		 len, rawlen;
+	enum xerr	 rc;
+
+	k->n = 0;
+	while (*s != '\0') {
+		while (*s == ' ' || *s == ',')
+			s++;
+		if (*s == '\0')
+			break;
+		for (e = s; *e != '\0' && *e != ',' && *e != ' '; e++)
+			;
+		len = (size_t)(e - s);
+		if (k->n == CFG_MAX_JWT_KEYS) {
+			snprintf(errbuf, errsz, "%s: at most %d keys", o->name,
+			    CFG_MAX_JWT_KEYS);
+			return XERR_CONFIG;
+		}
+		if ((rc = crypto_b64_decode(s, len, 1, &raw, &rawlen)) ==
+		    XERR_NOMEM)
+			return rc;
+		if (rc != XERR_OK || rawlen != CFG_ED25519_PK_LEN) {
+			free(raw);
+			snprintf(errbuf, errsz, "%s: expected base64url of "
+			    "32-byte Ed25519 public keys, comma-separated",
+			    o->name);
+			return XERR_CONFIG;
+		}
+		memcpy(k->key[k->n++], raw, rawlen);
+		free(raw);
+		raw = NULL;
+		s = e;
+	}
+	return XERR_OK;
+}
+
 /* Parses and stores one value; writes a message naming the variable on error. */
 static enum xerr
 cfg_set(struct cfg *cfg, const struct cfg_opt *o, const char *v,
@@ -375,6 +445,8 @@ cfg_set(struct cfg *cfg, const struct cfg_opt *o, const char *v,
 		if (cfg->stripe_webhook_nsecrets == 0)
 			goto bad;
 		return XERR_OK;
+	case CFG_PUBKEYS:
+		return cfg_set_keys(field, o, v, errbuf, errsz);
 	}
 bad:
 	if (o->kind == CFG_SECRET || o->kind == CFG_SECRETS)
@@ -390,6 +462,13 @@ cfg_check(const struct cfg *cfg, char *errbuf, size_t errsz)
 {
 	if (strlen(cfg->jwt_secret) < 32) {
 		snprintf(errbuf, errsz, "JWT_SECRET: must be at least 32 bytes");
+		return XERR_CONFIG;
+	}
+	if (strcmp(cfg->admin_jwt_audience, cfg->jwt_audience) == 0 ||
+	    strcmp(cfg->service_jwt_audience, cfg->jwt_audience) == 0 ||
+	    strcmp(cfg->admin_jwt_audience, cfg->service_jwt_audience) == 0) {
+		snprintf(errbuf, errsz, "JWT_AUDIENCE, ADMIN_JWT_AUDIENCE and "
+		    "SERVICE_JWT_AUDIENCE must differ");
 		return XERR_CONFIG;
 	}
 	if (strlen(cfg->twilio_account_sid) != 34 ||
@@ -529,6 +608,24 @@ cfg_doc(FILE *fp)
 	}
 }
 
+/* Writes name=keys, the public keys k in base64url, to fp. */
+static void
+cfg_dump_keys(const char *name, const struct cfg_keys *k, FILE *fp)
+{
+	char	*b64;
+	size_t	 i;
+
+	fprintf(fp, "%s=", name);
+	for (i = 0; i < k->n; i++) {
+		if (crypto_b64_encode(k->key[i], sizeof(k->key[i]), 1,
+		    &b64) != XERR_OK)
+			continue;
+		fprintf(fp, "%s%s", i ? "," : "", b64);
+		free(b64);
+	}
+	fputc('\n', fp);
+}
+
 void
 cfg_dump(const struct cfg *cfg, FILE *fp)
 {
@@ -559,6 +656,9 @@ cfg_dump(const struct cfg *cfg, FILE *fp)
 		case CFG_UINT:
 			fprintf(fp, "%s=%lu\n", o->name,
 			    *(const unsigned long *)f);
+			break;
+		case CFG_PUBKEYS:
+			cfg_dump_keys(o->name, f, fp);
 			break;
 		}
 	}

@@ -17,6 +17,14 @@
 #include "core/xerr.h"
 
 #define CFG_MAX_WEBHOOK_SECRETS	4
+#define CFG_MAX_JWT_KEYS	4
+#define CFG_ED25519_PK_LEN	32
+
+/* Ed25519 public keys, raw (two during a rotation). */
+struct cfg_keys {
+	unsigned char	 key[CFG_MAX_JWT_KEYS][CFG_ED25519_PK_LEN];
+	size_t		 n;
+};
 
 struct cfg {
 	int		 sandbox;		/* XSB_MODE=sandbox (default) */
@@ -87,6 +95,15 @@ struct cfg {
 
 	/* Metrics */
 	char		*metrics_file;		/* shared counters, metrics.h */
+
+	/* Admin and service tokens (EdDSA), lifetimes of every kind */
+	struct cfg_keys	 admin_jwt_keys;
+	struct cfg_keys	 service_jwt_keys;
+	char		*admin_jwt_audience;
+	char		*service_jwt_audience;
+	unsigned long	 admin_jwt_max_lifetime;	/* seconds, exp - iat */
+	unsigned long	 service_jwt_max_lifetime;
+	unsigned long	 user_jwt_max_lifetime;
 };
 
 /*

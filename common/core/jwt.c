@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <sodium.h>
 
 #include "core/buf.h"
 #include "core/crypto.h"
@@ -11,6 +12,8 @@
 #include "core/jwt.h"
 
 static const char	 jwt_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+static const char	 jwt_header_ed[] = "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}";
+static const char *const jwt_algs[] = { "HS256", "EdDSA" };
 static const char *const jwt_roles[] = { "user", "admin", "service" };
 
 /*
@@ -116,13 +119,21 @@ jwt_aud_ok(json_object *aud, const char *audience)
 	return 0;
 }
 
+/* What a verification expects besides the signature. */
+struct jwt_want {
+	enum jwt_alg	 alg;
+	const char	*issuer, *audience;
+	enum jwt_role	 role;		/* the only role accepted */
+	long long	 max_life;	/* exp - iat at most */
+};
+
 /*
- * Checks the payload's claims at now and fills *c.  Returns NULL, or the
- * reason the token is refused.
+ * Checks the payload's claims at now against w and fills *c.  Returns
+ * NULL, or the reason the token is refused.
  */
 static const char *
-jwt_claims_check(json_object *p, const char *issuer, const char *audience,
-    long long now, struct jwt_claims *c)
+jwt_claims_check(json_object *p, const struct jwt_want *w, long long now,
+    struct jwt_claims *c)
 {
 	json_object	*o;
 	const char	*s;
@@ -144,13 +155,20 @@ jwt_claims_check(json_object *p, const char *issuer, const char *audience,
 		if (now < t)
 			return "not_yet_valid";
 	}
-	if (json_object_object_get_ex(p, "iat", &o) && jwt_date(o, &c->iat))
+	/* iat is required, not in the future, and bounds the lifetime. */
+	if (!json_object_object_get_ex(p, "iat", &o) || jwt_date(o, &c->iat))
 		return "bad_claims";
+	if (__builtin_sub_overflow(c->iat, JWT_LEEWAY, &t) || now < t)
+		return "not_yet_valid";
+	if (c->exp < c->iat || __builtin_sub_overflow(c->exp, c->iat, &t) ||
+	    t > w->max_life)
+		return "bad_lifetime";
 
-	if (!json_object_object_get_ex(p, "iss", &o) || !jwt_str_is(o, issuer))
+	if (!json_object_object_get_ex(p, "iss", &o) ||
+	    !jwt_str_is(o, w->issuer))
 		return "bad_issuer";
 	if (!json_object_object_get_ex(p, "aud", &o) ||
-	    !jwt_aud_ok(o, audience))
+	    !jwt_aud_ok(o, w->audience))
 		return "bad_audience";
 
 	if (!json_object_object_get_ex(p, "userId", &o) ||
@@ -163,9 +181,12 @@ jwt_claims_check(json_object *p, const char *issuer, const char *audience,
 	memcpy(c->user_id, s, len);
 	c->user_id[len] = '\0';
 
-	if (!json_object_object_get_ex(p, "jwtVersion", &o) ||
-	    !json_object_is_type(o, json_type_int) ||
-	    (c->jwt_version = json_object_get_int64(o)) < 1)
+	/* Users need the version that revokes; key holders may omit it. */
+	if (json_object_object_get_ex(p, "jwtVersion", &o)) {
+		if (!json_object_is_type(o, json_type_int) ||
+		    (c->jwt_version = json_object_get_int64(o)) < 1)
+			return "bad_claims";
+	} else if (w->alg == JWT_ALG_HS256)
 		return "bad_claims";
 
 	c->role = JWT_ROLE_USER;
@@ -177,18 +198,74 @@ jwt_claims_check(json_object *p, const char *issuer, const char *audience,
 			return "bad_claims";
 		c->role = (enum jwt_role)i;
 	}
+	/* The key decides the role: a claim cannot raise it. */
+	if (c->role != w->role)
+		return "bad_role";
 	return NULL;
 }
 
-enum xerr
-jwt_verify(const char *secret, size_t secretlen, const char *issuer,
-    const char *audience, const char *token, long long now,
-    struct jwt_claims *out, const char **why)
+enum jwt_alg
+jwt_alg(const char *token)
+{
+	const char	*dot;
+	unsigned char	*hdr = NULL;
+	size_t		 toklen, hdrlen, i;
+	json_object	*h = NULL, *o;
+	enum jwt_alg	 alg = JWT_ALG_OTHER;
+
+	if (token == NULL ||
+	    (toklen = strnlen(token, JWT_MAX_TOKEN + 1)) > JWT_MAX_TOKEN ||
+	    (dot = memchr(token, '.', toklen)) == NULL ||
+	    jwt_segment(token, (size_t)(dot - token), &hdr, &hdrlen) != XERR_OK)
+		goto out;
+	if ((h = jwt_json(hdr, hdrlen)) == NULL ||
+	    !json_object_object_get_ex(h, "alg", &o))
+		goto out;
+	for (i = 0; i < sizeof(jwt_algs) / sizeof(jwt_algs[0]); i++)
+		if (jwt_str_is(o, jwt_algs[i]))
+			alg = (enum jwt_alg)i;
+out:
+	json_object_put(h);
+	free(hdr);
+	return alg;
+}
+
+/*
+ * Returns 1 when sig is the signature of the len bytes at msg under the
+ * HS256 secret or one of the Ed25519 keys w's algorithm calls for.
+ */
+static int
+jwt_sig_ok(const struct jwt_want *w, const char *secret, size_t secretlen,
+    const unsigned char (*keys)[JWT_ED25519_PK_LEN], size_t nkeys,
+    const char *msg, size_t len, const unsigned char *sig, size_t siglen)
+{
+	unsigned char	 mac[CRYPTO_SHA256_LEN];
+	size_t		 i;
+	int		 ok = 0;
+
+	if (w->alg == JWT_ALG_HS256) {
+		crypto_hmac_sha256(secret, secretlen, msg, len, mac);
+		return siglen == sizeof(mac) &&
+		    crypto_ct_equal(sig, mac, sizeof(mac));
+	}
+	if (siglen != crypto_sign_BYTES)
+		return 0;
+	for (i = 0; i < nkeys; i++)
+		ok |= crypto_sign_verify_detached(sig,
+		    (const unsigned char *)msg, len, keys[i]) == 0;
+	return ok;
+}
+
+/* The verification both algorithms share; see jwt_verify(). */
+static enum xerr
+jwt_check(const struct jwt_want *w, const char *secret, size_t secretlen,
+    const unsigned char (*keys)[JWT_ED25519_PK_LEN], size_t nkeys,
+    const char *token, long long now, struct jwt_claims *out,
+    const char **why)
 {
 	struct jwt_claims	 c;
 	const char		*dot1, *dot2, *end, *reason = "malformed";
 	unsigned char		*hdr = NULL, *sig = NULL, *pl = NULL;
-	unsigned char		 mac[CRYPTO_SHA256_LEN];
 	size_t			 toklen, hdrlen, siglen, pllen;
 	json_object		*h = NULL, *p = NULL, *o;
 	enum xerr		 rc = XERR_UNAUTH;
@@ -197,9 +274,6 @@ jwt_verify(const char *secret, size_t secretlen, const char *issuer,
 	memset(&c, 0, sizeof(c));
 	if (why != NULL)
 		*why = NULL;
-	if (secret == NULL || secretlen == 0 || issuer == NULL ||
-	    audience == NULL)
-		return XERR_INTERNAL;
 
 	/* Shape: three non-empty segments, the whole within the cap. */
 	if (token == NULL ||
@@ -212,7 +286,7 @@ jwt_verify(const char *secret, size_t secretlen, const char *issuer,
 	    dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == end)
 		goto fail;
 
-	/* The header decides nothing but is checked: HS256 or go away. */
+	/* The header decides nothing but is checked: our alg or go away. */
 	if ((rc = jwt_segment(token, (size_t)(dot1 - token), &hdr,
 	    &hdrlen)) != XERR_OK)
 		goto fail;
@@ -220,7 +294,7 @@ jwt_verify(const char *secret, size_t secretlen, const char *issuer,
 	if ((h = jwt_json(hdr, hdrlen)) == NULL)
 		goto fail;
 	if (!json_object_object_get_ex(h, "alg", &o) ||
-	    !jwt_str_is(o, "HS256")) {
+	    !jwt_str_is(o, jwt_algs[w->alg])) {
 		reason = "bad_alg";
 		goto fail;
 	}
@@ -236,9 +310,8 @@ jwt_verify(const char *secret, size_t secretlen, const char *issuer,
 		goto fail;
 	rc = XERR_UNAUTH;
 	reason = "bad_signature";
-	crypto_hmac_sha256(secret, secretlen, token, (size_t)(dot2 - token),
-	    mac);
-	if (siglen != sizeof(mac) || !crypto_ct_equal(sig, mac, sizeof(mac)))
+	if (!jwt_sig_ok(w, secret, secretlen, keys, nkeys, token,
+	    (size_t)(dot2 - token), sig, siglen))
 		goto fail;
 
 	reason = "malformed";
@@ -248,7 +321,7 @@ jwt_verify(const char *secret, size_t secretlen, const char *issuer,
 	rc = XERR_UNAUTH;
 	if ((p = jwt_json(pl, pllen)) == NULL)
 		goto fail;
-	if ((reason = jwt_claims_check(p, issuer, audience, now, &c)) != NULL)
+	if ((reason = jwt_claims_check(p, w, now, &c)) != NULL)
 		goto fail;
 
 	*out = c;
@@ -265,24 +338,66 @@ fail:
 }
 
 enum xerr
-jwt_sign(const char *secret, size_t secretlen, const char *issuer,
-    const char *audience, const struct jwt_claims *c, char **out)
+jwt_verify(const char *secret, size_t secretlen, const char *issuer,
+    const char *audience, long long max_life, const char *token,
+    long long now, struct jwt_claims *out, const char **why)
+{
+	struct jwt_want	 w = { JWT_ALG_HS256, issuer, audience, JWT_ROLE_USER,
+			    max_life };
+
+	memset(out, 0, sizeof(*out));
+	if (why != NULL)
+		*why = NULL;
+	if (secret == NULL || secretlen == 0 || issuer == NULL ||
+	    audience == NULL)
+		return XERR_INTERNAL;
+	return jwt_check(&w, secret, secretlen, NULL, 0, token, now, out, why);
+}
+
+enum xerr
+jwt_verify_eddsa(const unsigned char (*keys)[JWT_ED25519_PK_LEN],
+    size_t nkeys, const char *issuer, const char *audience,
+    enum jwt_role role, long long max_life, const char *token, long long now,
+    struct jwt_claims *out, const char **why)
+{
+	struct jwt_want	 w = { JWT_ALG_EDDSA, issuer, audience, role,
+			    max_life };
+
+	memset(out, 0, sizeof(*out));
+	if (why != NULL)
+		*why = NULL;
+	if (keys == NULL || nkeys == 0 || issuer == NULL || audience == NULL ||
+	    role == JWT_ROLE_USER ||
+	    (unsigned)role >= sizeof(jwt_roles) / sizeof(jwt_roles[0]))
+		return XERR_INTERNAL;
+	return jwt_check(&w, NULL, 0, keys, nkeys, token, now, out, why);
+}
+
+/*
+ * Signs c with the HS256 secret (sk NULL) or the Ed25519 secret key sk;
+ * see jwt_sign() and jwt_sign_eddsa().
+ */
+static enum xerr
+jwt_make(const char *secret, size_t secretlen, const unsigned char *sk,
+    const char *issuer, const char *audience, const struct jwt_claims *c,
+    char **out)
 {
 	json_object	*p = NULL;
 	struct buf	*b = NULL;
 	char		*h64 = NULL, *p64 = NULL, *s64 = NULL;
-	const char	*json;
-	unsigned char	 mac[CRYPTO_SHA256_LEN];
-	size_t		 idlen;
+	const char	*json, *hdr = sk ? jwt_header_ed : jwt_header;
+	unsigned char	 sig[crypto_sign_BYTES];
+	size_t		 idlen, siglen = CRYPTO_SHA256_LEN;
 	enum xerr	 rc;
 
 	*out = NULL;
-	if (secret == NULL || secretlen == 0 || issuer == NULL ||
-	    audience == NULL)
+	if (issuer == NULL || audience == NULL)
 		return XERR_INTERNAL;
 	idlen = strnlen(c->user_id, sizeof(c->user_id));
-	if (!(ids_user_ok(c->user_id) && strlen(c->user_id) == idlen) || c->jwt_version < 1 ||
-	    (unsigned)c->role >= sizeof(jwt_roles) / sizeof(jwt_roles[0]))
+	if (!(ids_user_ok(c->user_id) && strlen(c->user_id) == idlen) ||
+	    (sk == NULL && c->jwt_version < 1) || c->jwt_version < 0 ||
+	    (unsigned)c->role >= sizeof(jwt_roles) / sizeof(jwt_roles[0]) ||
+	    (sk == NULL) != (c->role == JWT_ROLE_USER))
 		return XERR_BADREQ;
 
 	/* json-c keeps insertion order, which fixes the bytes signed. */
@@ -292,7 +407,8 @@ jwt_sign(const char *secret, size_t secretlen, const char *issuer,
 	    jwt_add(p, "aud", json_object_new_string(audience)) ||
 	    jwt_add(p, "userId",
 	    json_object_new_string_len(c->user_id, (int)idlen)) ||
-	    jwt_add(p, "jwtVersion", json_object_new_int64(c->jwt_version)) ||
+	    (c->jwt_version > 0 && jwt_add(p, "jwtVersion",
+	    json_object_new_int64(c->jwt_version))) ||
 	    (c->role != JWT_ROLE_USER && jwt_add(p, "role",
 	    json_object_new_string(jwt_roles[c->role]))) ||
 	    jwt_add(p, "iat", json_object_new_int64(c->iat)) ||
@@ -303,8 +419,7 @@ jwt_sign(const char *secret, size_t secretlen, const char *issuer,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == NULL)
 		goto fail;
 
-	if ((rc = crypto_b64_encode(jwt_header, sizeof(jwt_header) - 1, 1,
-	    &h64)) != XERR_OK ||
+	if ((rc = crypto_b64_encode(hdr, strlen(hdr), 1, &h64)) != XERR_OK ||
 	    (rc = crypto_b64_encode(json, strlen(json), 1, &p64)) != XERR_OK)
 		goto fail;
 	if ((b = buf_new(JWT_MAX_TOKEN)) == NULL) {
@@ -313,8 +428,18 @@ jwt_sign(const char *secret, size_t secretlen, const char *issuer,
 	}
 	if ((rc = buf_printf(b, "%s.%s", h64, p64)) != XERR_OK)
 		goto fail;
-	crypto_hmac_sha256(secret, secretlen, buf_data(b), buf_len(b), mac);
-	if ((rc = crypto_b64_encode(mac, sizeof(mac), 1, &s64)) != XERR_OK ||
+	if (sk == NULL)
+		crypto_hmac_sha256(secret, secretlen, buf_data(b), buf_len(b),
+		    sig);
+	else {
+		siglen = sizeof(sig);
+		if (crypto_sign_detached(sig, NULL,
+		    (const unsigned char *)buf_data(b), buf_len(b), sk) != 0) {
+			rc = XERR_INTERNAL;
+			goto fail;
+		}
+	}
+	if ((rc = crypto_b64_encode(sig, siglen, 1, &s64)) != XERR_OK ||
 	    (rc = buf_printf(b, ".%s", s64)) != XERR_OK)
 		goto fail;
 	if ((*out = buf_steal(b, NULL)) == NULL) {
@@ -323,10 +448,32 @@ jwt_sign(const char *secret, size_t secretlen, const char *issuer,
 	}
 	rc = XERR_OK;
 fail:
+	sodium_memzero(sig, sizeof(sig));
 	json_object_put(p);
 	buf_free(b);
 	free(h64);
 	free(p64);
 	free(s64);
 	return rc;
+}
+
+enum xerr
+jwt_sign(const char *secret, size_t secretlen, const char *issuer,
+    const char *audience, const struct jwt_claims *c, char **out)
+{
+	*out = NULL;
+	if (secret == NULL || secretlen == 0)
+		return XERR_INTERNAL;
+	return jwt_make(secret, secretlen, NULL, issuer, audience, c, out);
+}
+
+enum xerr
+jwt_sign_eddsa(const unsigned char sk[JWT_ED25519_SK_LEN],
+    const char *issuer, const char *audience, const struct jwt_claims *c,
+    char **out)
+{
+	*out = NULL;
+	if (sk == NULL)
+		return XERR_INTERNAL;
+	return jwt_make(NULL, 0, sk, issuer, audience, c, out);
 }

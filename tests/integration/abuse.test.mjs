@@ -28,6 +28,7 @@ import { query, close } from './lib/db.mjs';
 import { env, envPath, requireEnv, VAR_DIR } from './lib/env.mjs';
 import { signTwilio, publicUrl } from './lib/twilio.mjs';
 import * as S from './lib/stripe.mjs';
+import { keyArgs } from './lib/token.mjs';
 
 const now = () => Math.floor(Date.now() / 1000);
 const KiB = 1024, MiB = 1024 * KiB;
@@ -36,7 +37,7 @@ const uuid = () => crypto.randomUUID();
 
 // ---------- fixtures ----------
 const stackEnv = () => ({ ...process.env, ...Object.fromEntries(Object.keys(env).map((k) => [k, env[k]])) });
-const mint = (userId, args = []) => execFileSync(`${requireEnv('XSB_BIN').XSB_BIN}/xsb-token`, ['-u', userId, ...args],
+const mint = (userId, args = []) => execFileSync(`${requireEnv('XSB_BIN').XSB_BIN}/xsb-token`, keyArgs(['-u', userId, ...args]),
   { env: stackEnv(), encoding: 'utf8' }).trim();
 async function newUser(tier = 'ai_buddy', { customer = null } = {}) {
   const id = uuid();

@@ -15,6 +15,7 @@ import { query, close } from './lib/db.mjs';
 import { env, requireEnv, REPO_ROOT, VAR_DIR } from './lib/env.mjs';
 import { waitFor } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
+import { keyArgs } from './lib/token.mjs';
 
 test.after(async () => { await S.standin.fail({ clear: true }); closeHttp(); await close(); });
 
@@ -31,7 +32,7 @@ before(async () => {
 const stackEnv = () => ({ ...process.env, ...Object.fromEntries(Object.keys(env).map((k) => [k, env[k]])) });
 function token(userId, role = 'user') {
   const { XSB_BIN } = requireEnv('XSB_BIN');
-  return execFileSync(`${XSB_BIN}/xsb-token`, ['-u', userId, '-r', role], { env: stackEnv(), encoding: 'utf8' }).trim();
+  return execFileSync(`${XSB_BIN}/xsb-token`, keyArgs(['-u', userId, '-r', role]), { env: stackEnv(), encoding: 'utf8' }).trim();
 }
 async function newUser({ tier = 'ai_buddy', customer = null, phone = false } = {}) {
   const id = crypto.randomUUID(), email = `${id}@example.test`;

@@ -15,6 +15,7 @@ import { waitFor } from './lib/wait.mjs';
 import * as mail from './lib/mail.mjs';
 import { event, signedWebhook, rid } from './lib/stripe.mjs';
 import * as E from './lib/stripe-events.mjs';
+import { keyArgs } from './lib/token.mjs';
 
 test.after(async () => { closeHttp(); await close(); });
 
@@ -25,7 +26,7 @@ const messageOf = (key) => mail.waitFor((m) => m.messageId === msgId(key), { tim
 const usd = (c) => `$${Math.floor(c / 100).toLocaleString('en-US')}.${String(c % 100).padStart(2, '0')}`;
 
 const stackEnv = () => ({ ...process.env, ...Object.fromEntries(Object.keys(env).map((k) => [k, env[k]])) });
-const token = (userId, role = 'user') => execFileSync(`${requireEnv('XSB_BIN').XSB_BIN}/xsb-token`, ['-u', userId, '-r', role],
+const token = (userId, role = 'user') => execFileSync(`${requireEnv('XSB_BIN').XSB_BIN}/xsb-token`, keyArgs(['-u', userId, '-r', role]),
   { env: stackEnv(), encoding: 'utf8' }).trim();
 /** An admin's token (an admin is a user row too). */
 async function adminToken() {

@@ -7,11 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { request, closeHttp } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
 import { env, requireEnv } from './lib/env.mjs';
+import { keyArgs } from './lib/token.mjs';
 
 test.after(async () => { closeHttp(); await close(); });
 
 const stackEnv = () => ({ ...process.env, ...Object.fromEntries(Object.keys(env).map((k) => [k, env[k]])) });
-const token = (userId, args = []) => execFileSync(`${requireEnv('XSB_BIN').XSB_BIN}/xsb-token`, ['-u', userId, ...args],
+const token = (userId, args = []) => execFileSync(`${requireEnv('XSB_BIN').XSB_BIN}/xsb-token`, keyArgs(['-u', userId, ...args]),
   { env: stackEnv(), encoding: 'utf8' }).trim();
 async function newUser(tier = 'ai_secretary') {
   const id = crypto.randomUUID();

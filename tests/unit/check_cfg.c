@@ -213,6 +213,75 @@ START_TEST(cfg_dump_masks_secrets)
 END_TEST
 
 /*
+ * The admin and service public keys: none by default (no such token is
+ * accepted), base64url of 32 bytes, two during a rotation, each one checked;
+ * the audiences and lifetimes of each kind.  The key texts are the RFC 8032
+ * TEST 1 and TEST 2 public keys, base64url-encoded by node.
+ */
+#define PK1	"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+#define PK2	"PUAXw-hDiVqStwqnTRt-vJyYLM8uxJaMwM1V8Sr0Zgw"
+START_TEST(cfg_jwt_keys)
+{
+	static const unsigned char pk1_0 = 0xd7, pk2_31 = 0x0c;
+	struct cfg	*cfg = load_ok();
+	char		*out = NULL;
+	size_t		 len = 0;
+	FILE		*fp;
+
+	ck_assert_uint_eq(cfg->admin_jwt_keys.n, 0);
+	ck_assert_uint_eq(cfg->service_jwt_keys.n, 0);
+	ck_assert_str_eq(cfg->admin_jwt_audience, "xswarm-billing-admin");
+	ck_assert_str_eq(cfg->service_jwt_audience, "xswarm-billing-service");
+	ck_assert_uint_eq(cfg->admin_jwt_max_lifetime, 3600);
+	ck_assert_uint_eq(cfg->service_jwt_max_lifetime, 86400);
+	ck_assert_uint_eq(cfg->user_jwt_max_lifetime, 86400);
+	cfg_free(cfg);
+
+	setenv("ADMIN_JWT_PUBLIC_KEYS", PK1 ", " PK2, 1);
+	setenv("SERVICE_JWT_PUBLIC_KEYS", PK2, 1);
+	cfg = load_ok();
+	ck_assert_uint_eq(cfg->admin_jwt_keys.n, 2);
+	ck_assert_uint_eq(cfg->admin_jwt_keys.key[0][0], pk1_0);
+	ck_assert_uint_eq(cfg->admin_jwt_keys.key[1][31], pk2_31);
+	ck_assert_uint_eq(cfg->service_jwt_keys.n, 1);
+	ck_assert_uint_eq(cfg->service_jwt_keys.key[0][31], pk2_31);
+	fp = open_memstream(&out, &len);
+	cfg_dump(cfg, fp);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(out, "ADMIN_JWT_PUBLIC_KEYS=" PK1 "," PK2
+	    "\n"));
+	free(out);
+	cfg_free(cfg);
+
+	/* A short key, padding, base64 (not url), a secret key's 64 bytes. */
+	setenv("ADMIN_JWT_PUBLIC_KEYS", PK1 "," "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUR", 1);
+	load_fails("ADMIN_JWT_PUBLIC_KEYS: expected base64url");
+	setenv("ADMIN_JWT_PUBLIC_KEYS", PK1 "=", 1);
+	load_fails("ADMIN_JWT_PUBLIC_KEYS: expected base64url");
+	setenv("ADMIN_JWT_PUBLIC_KEYS", "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo", 1);
+	load_fails("ADMIN_JWT_PUBLIC_KEYS: expected base64url");
+	setenv("ADMIN_JWT_PUBLIC_KEYS", PK1 PK1 "AA", 1);
+	load_fails("ADMIN_JWT_PUBLIC_KEYS: expected base64url");
+	setenv("ADMIN_JWT_PUBLIC_KEYS", PK1 "," PK1 "," PK1 "," PK1 "," PK1, 1);
+	load_fails("ADMIN_JWT_PUBLIC_KEYS: at most 4");
+	unsetenv("ADMIN_JWT_PUBLIC_KEYS");
+
+	/* Each kind its own audience, lifetimes within bounds. */
+	setenv("SERVICE_JWT_AUDIENCE", "xswarm-users", 1);
+	load_fails("must differ");
+	setenv("SERVICE_JWT_AUDIENCE", "xswarm-billing-admin", 1);
+	load_fails("must differ");
+	unsetenv("SERVICE_JWT_AUDIENCE");
+	setenv("ADMIN_JWT_MAX_LIFETIME", "86401", 1);
+	load_fails("ADMIN_JWT_MAX_LIFETIME");
+	setenv("ADMIN_JWT_MAX_LIFETIME", "600", 1);
+	cfg = load_ok();
+	ck_assert_uint_eq(cfg->admin_jwt_max_lifetime, 600);
+	cfg_free(cfg);
+}
+END_TEST
+
+/*
  * STRIPE_API_VERSION: the default is the pinned version; a real older
  * version is taken; what Stripe would refuse (the commit date once pinned
  * here, a date-like string, a codename alone) stops the program with a
@@ -280,6 +349,7 @@ cfg_suite(void)
 	tcase_add_test(tc, cfg_dump_masks_secrets);
 	tcase_add_test(tc, cfg_stripe_version);
 	tcase_add_test(tc, cfg_stripe_version_list);
+	tcase_add_test(tc, cfg_jwt_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { env, requireEnv } from './env.mjs';
 import { request } from './http.mjs';
 import { query } from './db.mjs';
+import { keyArgs } from './token.mjs';
 
 export const DAY = 86400;
 export const VERSION = '2026-10-28.endive';
@@ -21,7 +22,7 @@ export const VERSION = '2026-10-28.endive';
 const stackEnv = () => ({ ...process.env, ...Object.fromEntries(Object.keys(env).map((k) => [k, env[k]])) });
 // A token for a user (role: undefined for a user token, 'service' or 'admin').
 export const token = (userId, role) => execFileSync(`${requireEnv('XSB_BIN').XSB_BIN}/xsb-token`,
-  ['-u', userId, ...(role ? ['-r', role] : [])], { env: stackEnv(), encoding: 'utf8' }).trim();
+  keyArgs(['-u', userId, ...(role ? ['-r', role] : [])]), { env: stackEnv(), encoding: 'utf8' }).trim();
 
 // A new user of ours on `tier` (default the free one); returns its id.
 export async function newUser(tier = 'ai_buddy') {
