@@ -12,6 +12,11 @@
  * transaction is retried once on a new connection; inside a transaction the
  * error is XERR_DB_GONE and the caller must roll back and start over,
  * because the server has already discarded the transaction.
+ *
+ * Every way the server aborts a transaction is XERR_DEADLOCK, the one
+ * retryable error (see db_classify()): the caller rolls back and, where
+ * the request is idempotent, runs the transaction again a bounded number
+ * of times, else answers 503 with Retry-After.
  */
 #ifndef DB_H
 #define DB_H
@@ -58,6 +63,41 @@ struct dbv {
 #define DB_BLOB(p, n)	((struct dbv){ .type = DBV_STR, .s = (p), .len = (n) })
 #define DB_NARGS(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* Where an error was seen: on a statement, or on COMMIT. */
+enum db_phase {
+	DB_PHASE_STMT = 0,
+	DB_PHASE_COMMIT,
+};
+
+/*
+ * Maps a server or client error number e, its SQLSTATE (may be NULL) and
+ * the phase it was seen in to our error enum, without a server:
+ * XERR_DUP for a duplicate key; XERR_DEADLOCK for every abort that is worth
+ * running the transaction again (deadlock 1213, also Galera's
+ * certification failure at COMMIT; lock wait timeout 1205; 1047 "WSREP
+ * has not yet prepared node"; SQLSTATE 40001; a COMMIT failing with no
+ * number); XERR_DB_GONE for a lost connection (2006, 2013, ...); else
+ * XERR_DB.  e is the connection's number when the statement's was 0.
+ */
+enum xerr	 db_classify(unsigned int e, const char *sqlstate,
+		    enum db_phase phase);
+
+/*
+ * How often a statement run on its own (outside a transaction) is run
+ * when the server aborts it (XERR_DEADLOCK): db_exec() and db_query()
+ * run it again themselves, after db_retry_pause(), up to DB_TRIES runs.
+ * Callers of transactions use the same bound.
+ */
+#define DB_TRIES	3
+#define DB_PAUSE_MIN_MS	10
+#define DB_PAUSE_MAX_MS	50
+
+/*
+ * Sleeps a random DB_PAUSE_MIN_MS..DB_PAUSE_MAX_MS milliseconds, so two
+ * clients that conflicted do not meet again at once.
+ */
+void		 db_retry_pause(void);
+
 /* Returns a string argument, or a NULL argument when s is NULL. */
 struct dbv	 db_str(const char *s);
 
@@ -98,8 +138,9 @@ int		 db_in_txn(const struct db *db);
 /*
  * Runs a statement that returns no rows.  *affected (may be NULL) gets the
  * affected-row count, *insert_id (may be NULL) the AUTO_INCREMENT id.
- * XERR_DUP on a duplicate key, XERR_DEADLOCK on deadlock or lock wait
- * timeout, XERR_DB_GONE, XERR_DB.
+ * XERR_DUP on a duplicate key, XERR_DEADLOCK when the server aborted the
+ * transaction (db_classify(); outside a transaction only after DB_TRIES
+ * runs), XERR_DB_GONE, XERR_DB.
  */
 enum xerr	 db_exec(struct db *db, unsigned int s,
 		    const struct dbv *args, size_t nargs, uint64_t *affected,
