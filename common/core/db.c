@@ -1,7 +1,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,6 +177,60 @@ db_ping(struct db *db)
 	enum xerr	 rc;
 
 	rc = db_query(db, db->stmts->ping, NULL, 0, &res);
+	db_res_free(res);
+	return rc;
+}
+
+/* Returns 1 when cell col of res is the number 1 or the word ON. */
+static int
+db_on(const struct db_res *res, size_t col)
+{
+	const char	*v = db_res_str(res, 0, col);
+
+	return v != NULL && (strcmp(v, "1") == 0 || strcasecmp(v, "ON") == 0);
+}
+
+enum xerr
+db_health(struct db *db, char *why, size_t whysz)
+{
+	struct db_res	*res = NULL;
+	const char	*cluster, *state;
+	enum xerr	 rc;
+
+	snprintf(why, whysz, "ok");
+	rc = db_query(db, db->stmts->health, NULL, 0, &res);
+	if (rc == XERR_DB_GONE) {
+		snprintf(why, whysz, "MariaDB does not answer");
+		goto out;
+	}
+	if (rc != XERR_OK)
+		goto out;
+	if (db_res_rows(res) != 1 || db_res_cols(res) != 6) {
+		rc = XERR_DB;
+		goto out;
+	}
+	cluster = db_res_str(res, 0, 4);
+	state = db_res_str(res, 0, 5);
+	rc = XERR_UNAVAILABLE;
+	if (db_on(res, 2) && !db_on(res, 3))
+		snprintf(why, whysz, "Galera node is not ready (wsrep_ready)");
+	else if (db_on(res, 2) && (cluster == NULL ||
+	    strcmp(cluster, "Primary") != 0))
+		snprintf(why, whysz, "Galera node is not in the Primary "
+		    "component (wsrep_cluster_status %s)",
+		    cluster != NULL ? cluster : "unknown");
+	else if (db_on(res, 2) && (state == NULL ||
+	    strcmp(state, "Synced") != 0))
+		snprintf(why, whysz, "Galera node is not Synced "
+		    "(wsrep_local_state_comment %s)",
+		    state != NULL ? state : "unknown");
+	else if (db_on(res, 0))
+		snprintf(why, whysz, "MariaDB is read-only (read_only)");
+	else if (db_on(res, 1))
+		snprintf(why, whysz, "MariaDB is read-only (innodb_read_only)");
+	else
+		rc = XERR_OK;
+out:
 	db_res_free(res);
 	return rc;
 }

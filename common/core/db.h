@@ -33,12 +33,16 @@ struct db_res;
 /*
  * A table of statements, numbered from 0: sql(i) is the SQL of statement
  * i (NULL when i is no statement), name(i) its name for the log ("?"
- * when none), ping the statement db_ping() runs.  Borrowed: it must
- * outlive every handle opened with it.
+ * when none), ping the statement db_ping() runs, health the one
+ * db_health() runs (one row: @@read_only, @@innodb_read_only, @@wsrep_on,
+ * and the status wsrep_ready, wsrep_cluster_status,
+ * wsrep_local_state_comment).  Borrowed: it must outlive every handle
+ * opened with it.
  */
 struct db_stmts {
 	size_t		   n;
 	unsigned int	   ping;
+	unsigned int	   health;
 	const char	*(*sql)(unsigned int i);
 	const char	*(*name)(unsigned int i);
 };
@@ -118,6 +122,15 @@ void		 db_close(struct db *db);
 
 /* Checks that the server answers (reconnecting if needed). */
 enum xerr	 db_ping(struct db *db);
+
+/*
+ * Checks that this server can commit a write now, with one query: when
+ * Galera is on, the node is ready, in the Primary component and Synced;
+ * and the server is not read-only.  XERR_OK; XERR_UNAVAILABLE with the
+ * reason in why (a short sentence) when it cannot commit; XERR_DB_GONE
+ * (why says so) when it does not answer; XERR_DB, XERR_NOMEM.
+ */
+enum xerr	 db_health(struct db *db, char *why, size_t whysz);
 
 /* Starts, commits or rolls back a transaction. Rollback never fails. */
 enum xerr	 db_begin(struct db *db);
