@@ -3,12 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, rawRequest, closeHttp } from './lib/http.mjs';
-import { query, close } from './lib/db.mjs';
-import { VAR_DIR, requireEnv } from './lib/env.mjs';
+import { query, close, asAdmin } from './lib/db.mjs';
+import { VAR_DIR } from './lib/env.mjs';
 import { waitFor } from './lib/wait.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 
 test.after(async () => { closeHttp(); await close(); });
 
@@ -69,11 +68,6 @@ test('F7 the request id of nginx is on our log line for that request', async () 
   const log = path.join(VAR_DIR, 'log', 'webhook.log');
   await waitFor(() => fs.readFileSync(log, 'utf8').includes(`rid=${id} `), { what: 'log line with the request id' });
 });
-
-// As MariaDB's administrator (root over the stack's socket, as scripts/stack
-// created it): what the application's user may not do.
-const asAdmin = (sql) => execFileSync('mariadb', ['-S', requireEnv('DB_SOCKET').DB_SOCKET, '-u', 'root', '-N', '-e', sql],
-  { encoding: 'utf8', timeout: 30000 }).trim();
 
 test('F8 /healthz is 503 with a reason while MariaDB is read-only, 200 again after', async () => {
   assert.equal(asAdmin('SELECT @@GLOBAL.read_only'), '0');
