@@ -53,6 +53,7 @@ main(int argc, char *argv[])
 	struct sigaction sa;
 	char		 err[256], host[64];
 	unsigned long	 idle = 0;
+	int		 conflicts = 0;
 	enum xerr	 rc;
 
 	(void)argc;
@@ -84,17 +85,28 @@ main(int argc, char *argv[])
 
 	while (!stop) {
 		rc = jobs_claim(w.db, cfg, w.id, worker_kinds(), &job);
+		if (rc == XERR_DEADLOCK && conflicts < DB_TRIES) {
+			/* Lost a race for a job: try again soon, jittered. */
+			conflicts++;
+			db_retry_pause();
+			continue;
+		}
+		conflicts = 0;
+		if (rc == XERR_DEADLOCK) {
+			nap(cfg->worker_poll_ms);
+			continue;
+		}
 		if (rc != XERR_OK) {
 			/* The database is away: back off, up to 5 s. */
 			idle = idle < 5000 ? idle + 500 : 5000;
 			nap(idle);
 			continue;
 		}
+		idle = 0;
 		if (job == NULL) {
 			nap(cfg->worker_poll_ms);
 			continue;
 		}
-		idle = 0;
 		log_set_rid(job->dedupe_key);
 		if (worker_run(&w, job) != XERR_OK)
 			log_warnx("job %lld: outcome not recorded; its lease "

@@ -2095,8 +2095,9 @@ webhook_handle(struct req *r)
 		return;
 	case XERR_DB_GONE:
 	case XERR_DEADLOCK:
-		req_error(r, XERR_UNAVAILABLE, "database_unavailable",
-		    "event not stored; retry later");
+		req_error_status(r, xerr_status(XERR_UNAVAILABLE),
+		    "Retry-After: 1\r\n", "database_unavailable",
+		    "event not stored; try again");
 		return;
 	default:
 		req_error(r, XERR_INTERNAL, "processing_failed",

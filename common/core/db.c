@@ -1,7 +1,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -13,7 +17,6 @@
 #define DB_CELL_INIT	256	/* first buffer size for a result column */
 #define DB_MAX_COLS	64
 #define DB_MAX_ROWS	100000	/* a query reading more is a bug */
-#define DB_NO_STMT	UINT_MAX	/* a failure of no statement: "?" */
 
 struct db {
 	const struct cfg	*cfg;
@@ -43,16 +46,19 @@ db_str(const char *s)
 	return (struct dbv){ .type = DBV_STR, .s = s, .len = strlen(s) };
 }
 
-/* Maps a server or client error number to our error enum. */
-static enum xerr
-db_map(unsigned int e)
+/* MariaDB's "WSREP has not yet prepared node for application use". */
+#define DB_ER_WSREP_NOT_READY	1047
+
+enum xerr
+db_classify(unsigned int e, const char *sqlstate, enum db_phase phase)
 {
 	switch (e) {
 	case ER_DUP_ENTRY:
 	case ER_DUP_ENTRY_WITH_KEY_NAME:
 		return XERR_DUP;
-	case ER_LOCK_DEADLOCK:
+	case ER_LOCK_DEADLOCK:		/* also Galera's certification failure */
 	case ER_LOCK_WAIT_TIMEOUT:
+	case DB_ER_WSREP_NOT_READY:
 		return XERR_DEADLOCK;
 	case CR_SERVER_GONE_ERROR:
 	case CR_SERVER_LOST:
@@ -64,8 +70,15 @@ db_map(unsigned int e)
 	case CR_COMMANDS_OUT_OF_SYNC:
 		return XERR_DB_GONE;
 	default:
-		return XERR_DB;
+		break;
 	}
+	/* SQLSTATE 40001 is a serialization failure: the transaction aborted. */
+	if (sqlstate != NULL && strncmp(sqlstate, "40001", 5) == 0)
+		return XERR_DEADLOCK;
+	/* A COMMIT that fails with no number was aborted by the server. */
+	if (e == 0 && phase == DB_PHASE_COMMIT)
+		return XERR_DEADLOCK;
+	return XERR_DB;
 }
 
 /* Drops the connection and every statement prepared on it. */
@@ -168,25 +181,112 @@ db_ping(struct db *db)
 	return rc;
 }
 
+/* Returns 1 when cell col of res is the number 1 or the word ON. */
+static int
+db_on(const struct db_res *res, size_t col)
+{
+	const char	*v = db_res_str(res, 0, col);
+
+	return v != NULL && (strcmp(v, "1") == 0 || strcasecmp(v, "ON") == 0);
+}
+
+enum xerr
+db_health(struct db *db, char *why, size_t whysz)
+{
+	struct db_res	*res = NULL;
+	const char	*cluster, *state;
+	enum xerr	 rc;
+
+	snprintf(why, whysz, "ok");
+	rc = db_query(db, db->stmts->health, NULL, 0, &res);
+	if (rc == XERR_DB_GONE) {
+		snprintf(why, whysz, "MariaDB does not answer");
+		goto out;
+	}
+	if (rc != XERR_OK)
+		goto out;
+	if (db_res_rows(res) != 1 || db_res_cols(res) != 6) {
+		rc = XERR_DB;
+		goto out;
+	}
+	cluster = db_res_str(res, 0, 4);
+	state = db_res_str(res, 0, 5);
+	rc = XERR_UNAVAILABLE;
+	if (db_on(res, 2) && !db_on(res, 3))
+		snprintf(why, whysz, "Galera node is not ready (wsrep_ready)");
+	else if (db_on(res, 2) && (cluster == NULL ||
+	    strcmp(cluster, "Primary") != 0))
+		snprintf(why, whysz, "Galera node is not in the Primary "
+		    "component (wsrep_cluster_status %s)",
+		    cluster != NULL ? cluster : "unknown");
+	else if (db_on(res, 2) && (state == NULL ||
+	    strcmp(state, "Synced") != 0))
+		snprintf(why, whysz, "Galera node is not Synced "
+		    "(wsrep_local_state_comment %s)",
+		    state != NULL ? state : "unknown");
+	else if (db_on(res, 0))
+		snprintf(why, whysz, "MariaDB is read-only (read_only)");
+	else if (db_on(res, 1))
+		snprintf(why, whysz, "MariaDB is read-only (innodb_read_only)");
+	else
+		rc = XERR_OK;
+out:
+	db_res_free(res);
+	return rc;
+}
+
 int
 db_in_txn(const struct db *db)
 {
 	return db->in_txn;
 }
 
-/* Notes a failure on the connection; a lost connection is dropped. */
+/*
+ * Notes the failure of what (a statement's name or "COMMIT", ...), reading
+ * the error of st (NULL for one of the connection).  A statement whose own
+ * error number is 0 after a failure was aborted from outside (a Galera
+ * brute-force abort): the connection's error is the one that counts.  A
+ * lost connection is dropped.  The number is stored in *errnum (may be NULL).
+ */
 static enum xerr
-db_fail(struct db *db, unsigned int s, unsigned int e, const char *msg)
+db_fail(struct db *db, const char *what, MYSQL_STMT *st, enum db_phase phase,
+    unsigned int *errnum)
 {
-	enum xerr	 rc = db_map(e);
+	unsigned int	 e = 0;
+	const char	*msg = "", *state = "";
+	enum xerr	 rc;
 
+	if (st != NULL) {
+		e = mysql_stmt_errno(st);
+		msg = mysql_stmt_error(st);
+		state = mysql_stmt_sqlstate(st);
+	}
+	if (e == 0 && db->m != NULL) {
+		e = mysql_errno(db->m);
+		msg = mysql_error(db->m);
+		state = mysql_sqlstate(db->m);
+	}
+	if (errnum != NULL)
+		*errnum = e;
+	rc = db_classify(e, state, phase);
 	if (rc == XERR_DUP)
-		log_debug("db: %s: duplicate key", db->stmts->name(s));
+		log_debug("db: %s: duplicate key", what);
+	else if (e == 0)
+		log_warnx("db: %s: failed without an error number", what);
 	else
-		log_warnx("db: %s: %u %s", db->stmts->name(s), e, msg);
+		log_warnx("db: %s: error %u (%s): %s", what, e, state, msg);
 	if (rc == XERR_DB_GONE)
 		db_disconnect(db);
 	return rc;
+}
+
+/* Returns the name of statement s for the log. */
+static const char *
+db_name(const struct db *db, unsigned int s)
+{
+	const char	*n = db->stmts->name(s);
+
+	return n != NULL ? n : "?";
 }
 
 enum xerr
@@ -200,13 +300,13 @@ db_begin(struct db *db)
 		return rc;
 	if (mysql_real_query(db->m, "START TRANSACTION", 17) != 0) {
 		/* Nothing was done yet: one reconnect is safe. */
-		rc = db_fail(db, DB_NO_STMT, mysql_errno(db->m),
-		    mysql_error(db->m));
+		rc = db_fail(db, "START TRANSACTION", NULL, DB_PHASE_STMT,
+		    NULL);
 		if (rc != XERR_DB_GONE || (rc = db_connect(db)) != XERR_OK)
 			return rc;
 		if (mysql_real_query(db->m, "START TRANSACTION", 17) != 0)
-			return db_fail(db, DB_NO_STMT, mysql_errno(db->m),
-			    mysql_error(db->m));
+			return db_fail(db, "START TRANSACTION", NULL,
+			    DB_PHASE_STMT, NULL);
 	}
 	db->in_txn = 1;
 	return XERR_OK;
@@ -219,8 +319,7 @@ db_commit(struct db *db)
 		return XERR_INTERNAL;
 	db->in_txn = 0;
 	if (mysql_commit(db->m) != 0)
-		return db_fail(db, DB_NO_STMT, mysql_errno(db->m),
-		    mysql_error(db->m));
+		return db_fail(db, "COMMIT", NULL, DB_PHASE_COMMIT, NULL);
 	return XERR_OK;
 }
 
@@ -231,8 +330,8 @@ db_commit_chain(struct db *db)
 		return XERR_INTERNAL;
 	if (mysql_real_query(db->m, "COMMIT AND CHAIN", 16) != 0) {
 		db->in_txn = 0;
-		return db_fail(db, DB_NO_STMT, mysql_errno(db->m),
-		    mysql_error(db->m));
+		return db_fail(db, "COMMIT AND CHAIN", NULL, DB_PHASE_COMMIT,
+		    NULL);
 	}
 	return XERR_OK;
 }
@@ -241,7 +340,7 @@ void
 db_rollback(struct db *db)
 {
 	if (db->m != NULL && db->in_txn && mysql_rollback(db->m) != 0)
-		db_fail(db, DB_NO_STMT, mysql_errno(db->m), mysql_error(db->m));
+		db_fail(db, "ROLLBACK", NULL, DB_PHASE_STMT, NULL);
 	db->in_txn = 0;
 }
 
@@ -265,7 +364,7 @@ db_prepare(struct db *db, unsigned int s, MYSQL_STMT **out)
 	if ((st = mysql_stmt_init(db->m)) == NULL)
 		return XERR_NOMEM;
 	if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
-		rc = db_fail(db, s, mysql_stmt_errno(st), mysql_stmt_error(st));
+		rc = db_fail(db, db_name(db, s), st, DB_PHASE_STMT, NULL);
 		mysql_stmt_close(st);
 		return rc;
 	}
@@ -318,12 +417,10 @@ db_run(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
 		}
 	}
 	if (nargs > 0 && mysql_stmt_bind_param(st, bind) != 0) {
-		*errnum = mysql_stmt_errno(st);
-		return db_fail(db, s, *errnum, mysql_stmt_error(st));
+		return db_fail(db, db_name(db, s), st, DB_PHASE_STMT, errnum);
 	}
 	if (mysql_stmt_execute(st) != 0) {
-		*errnum = mysql_stmt_errno(st);
-		return db_fail(db, s, *errnum, mysql_stmt_error(st));
+		return db_fail(db, db_name(db, s), st, DB_PHASE_STMT, errnum);
 	}
 	*out = st;
 	return XERR_OK;
@@ -342,6 +439,34 @@ db_may_retry(const struct db *db, enum xerr rc, unsigned int e, int is_read)
 	return is_read || e == CR_SERVER_GONE_ERROR;
 }
 
+/*
+ * Whether a statement run on its own (autocommit) that the server aborted
+ * may run again: the abort undid all of it, so running it again is safe
+ * for any statement, up to DB_TRIES runs.  Inside a transaction the
+ * caller must roll back and run the whole transaction again.
+ */
+static int
+db_may_rerun(enum xerr rc, int was_txn, int tries)
+{
+	return rc == XERR_DEADLOCK && !was_txn && tries < DB_TRIES;
+}
+
+void
+db_retry_pause(void)
+{
+	static __thread unsigned int seed;
+	struct timespec	 ts;
+
+	if (seed == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = (unsigned int)ts.tv_nsec ^ (unsigned int)getpid() ^ 1u;
+	}
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(DB_PAUSE_MIN_MS + (unsigned int)rand_r(&seed) %
+	    (DB_PAUSE_MAX_MS - DB_PAUSE_MIN_MS + 1)) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
 enum xerr
 db_exec(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
     uint64_t *affected, uint64_t *insert_id)
@@ -349,17 +474,22 @@ db_exec(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
 	MYSQL_STMT	*st;
 	unsigned int	 e;
 	enum xerr	 rc;
-	int		 was_txn = db->in_txn;
+	int		 was_txn = db->in_txn, tries;
 
 	if (affected != NULL)
 		*affected = 0;
 	if (insert_id != NULL)
 		*insert_id = 0;
-	rc = db_run(db, s, args, nargs, &st, &e);
-	if (rc == XERR_DB_GONE && was_txn)
-		db->in_txn = 1;	/* caller still owes a rollback */
-	if (db_may_retry(db, rc, e, 0))
+	for (tries = 1;; tries++) {
 		rc = db_run(db, s, args, nargs, &st, &e);
+		if (rc == XERR_DB_GONE && was_txn)
+			db->in_txn = 1;	/* caller still owes a rollback */
+		if (db_may_retry(db, rc, e, 0))
+			rc = db_run(db, s, args, nargs, &st, &e);
+		if (!db_may_rerun(rc, was_txn, tries))
+			break;
+		db_retry_pause();
+	}
 	if (rc != XERR_OK)
 		return rc;
 	if (affected != NULL)
@@ -447,7 +577,7 @@ db_exec_rows(struct db *db, unsigned int s, const struct dbv *args,
 	if (mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &size) != 0 ||
 	    mysql_stmt_bind_param(st, bind) != 0 ||
 	    mysql_stmt_execute(st) != 0)
-		rc = db_fail(db, s, mysql_stmt_errno(st), mysql_stmt_error(st));
+		rc = db_fail(db, db_name(db, s), st, DB_PHASE_STMT, NULL);
 	if (rc == XERR_DB_GONE)
 		db->in_txn = 1;		/* caller still owes a rollback */
 	if (db->st[s] == st)
@@ -558,14 +688,14 @@ db_fetch(struct db *db, unsigned int s, MYSQL_STMT *st, struct db_res **out)
 		bind[c].error = &errs[c];
 	}
 	if (mysql_stmt_bind_result(st, bind) != 0) {
-		rc = db_fail(db, s, mysql_stmt_errno(st), mysql_stmt_error(st));
+		rc = db_fail(db, db_name(db, s), st, DB_PHASE_STMT, NULL);
 		goto out;
 	}
 	while ((frc = mysql_stmt_fetch(st)) == 0 || frc == MYSQL_DATA_TRUNCATED)
 		if ((rc = db_res_push(res, st, bind, lens, nulls)) != XERR_OK)
 			goto out;
 	if (frc != MYSQL_NO_DATA)
-		rc = db_fail(db, s, mysql_stmt_errno(st), mysql_stmt_error(st));
+		rc = db_fail(db, db_name(db, s), st, DB_PHASE_STMT, NULL);
 out:
 	if (db->st[s] != NULL)
 		mysql_stmt_free_result(st);
@@ -586,19 +716,24 @@ db_query(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
 	MYSQL_STMT	*st;
 	unsigned int	 e;
 	enum xerr	 rc;
-	int		 was_txn = db->in_txn;
+	int		 was_txn = db->in_txn, tries;
 
 	*out = NULL;
-	rc = db_run(db, s, args, nargs, &st, &e);
-	if (rc == XERR_DB_GONE && was_txn)
-		db->in_txn = 1;
-	if (db_may_retry(db, rc, e, 1))
+	for (tries = 1;; tries++) {
 		rc = db_run(db, s, args, nargs, &st, &e);
-	if (rc != XERR_OK)
-		return rc;
-	rc = db_fetch(db, s, st, out);
-	if (rc == XERR_DB_GONE && was_txn)
-		db->in_txn = 1;
+		if (rc == XERR_DB_GONE && was_txn)
+			db->in_txn = 1;
+		if (db_may_retry(db, rc, e, 1))
+			rc = db_run(db, s, args, nargs, &st, &e);
+		if (rc == XERR_OK) {
+			rc = db_fetch(db, s, st, out);
+			if (rc == XERR_DB_GONE && was_txn)
+				db->in_txn = 1;
+		}
+		if (!db_may_rerun(rc, was_txn, tries))
+			break;
+		db_retry_pause();
+	}
 	return rc;
 }
 

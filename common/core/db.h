@@ -12,6 +12,11 @@
  * transaction is retried once on a new connection; inside a transaction the
  * error is XERR_DB_GONE and the caller must roll back and start over,
  * because the server has already discarded the transaction.
+ *
+ * Every way the server aborts a transaction is XERR_DEADLOCK, the one
+ * retryable error (see db_classify()): the caller rolls back and, where
+ * the request is idempotent, runs the transaction again a bounded number
+ * of times, else answers 503 with Retry-After.
  */
 #ifndef DB_H
 #define DB_H
@@ -28,12 +33,16 @@ struct db_res;
 /*
  * A table of statements, numbered from 0: sql(i) is the SQL of statement
  * i (NULL when i is no statement), name(i) its name for the log ("?"
- * when none), ping the statement db_ping() runs.  Borrowed: it must
- * outlive every handle opened with it.
+ * when none), ping the statement db_ping() runs, health the one
+ * db_health() runs (one row: @@read_only, @@innodb_read_only, @@wsrep_on,
+ * and the status wsrep_ready, wsrep_cluster_status,
+ * wsrep_local_state_comment).  Borrowed: it must outlive every handle
+ * opened with it.
  */
 struct db_stmts {
 	size_t		   n;
 	unsigned int	   ping;
+	unsigned int	   health;
 	const char	*(*sql)(unsigned int i);
 	const char	*(*name)(unsigned int i);
 };
@@ -58,6 +67,41 @@ struct dbv {
 #define DB_BLOB(p, n)	((struct dbv){ .type = DBV_STR, .s = (p), .len = (n) })
 #define DB_NARGS(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* Where an error was seen: on a statement, or on COMMIT. */
+enum db_phase {
+	DB_PHASE_STMT = 0,
+	DB_PHASE_COMMIT,
+};
+
+/*
+ * Maps a server or client error number e, its SQLSTATE (may be NULL) and
+ * the phase it was seen in to our error enum, without a server:
+ * XERR_DUP for a duplicate key; XERR_DEADLOCK for every abort that is worth
+ * running the transaction again (deadlock 1213, also Galera's
+ * certification failure at COMMIT; lock wait timeout 1205; 1047 "WSREP
+ * has not yet prepared node"; SQLSTATE 40001; a COMMIT failing with no
+ * number); XERR_DB_GONE for a lost connection (2006, 2013, ...); else
+ * XERR_DB.  e is the connection's number when the statement's was 0.
+ */
+enum xerr	 db_classify(unsigned int e, const char *sqlstate,
+		    enum db_phase phase);
+
+/*
+ * How often a statement run on its own (outside a transaction) is run
+ * when the server aborts it (XERR_DEADLOCK): db_exec() and db_query()
+ * run it again themselves, after db_retry_pause(), up to DB_TRIES runs.
+ * Callers of transactions use the same bound.
+ */
+#define DB_TRIES	3
+#define DB_PAUSE_MIN_MS	10
+#define DB_PAUSE_MAX_MS	50
+
+/*
+ * Sleeps a random DB_PAUSE_MIN_MS..DB_PAUSE_MAX_MS milliseconds, so two
+ * clients that conflicted do not meet again at once.
+ */
+void		 db_retry_pause(void);
+
 /* Returns a string argument, or a NULL argument when s is NULL. */
 struct dbv	 db_str(const char *s);
 
@@ -79,6 +123,15 @@ void		 db_close(struct db *db);
 /* Checks that the server answers (reconnecting if needed). */
 enum xerr	 db_ping(struct db *db);
 
+/*
+ * Checks that this server can commit a write now, with one query: when
+ * Galera is on, the node is ready, in the Primary component and Synced;
+ * and the server is not read-only.  XERR_OK; XERR_UNAVAILABLE with the
+ * reason in why (a short sentence) when it cannot commit; XERR_DB_GONE
+ * (why says so) when it does not answer; XERR_DB, XERR_NOMEM.
+ */
+enum xerr	 db_health(struct db *db, char *why, size_t whysz);
+
 /* Starts, commits or rolls back a transaction. Rollback never fails. */
 enum xerr	 db_begin(struct db *db);
 enum xerr	 db_commit(struct db *db);
@@ -98,8 +151,9 @@ int		 db_in_txn(const struct db *db);
 /*
  * Runs a statement that returns no rows.  *affected (may be NULL) gets the
  * affected-row count, *insert_id (may be NULL) the AUTO_INCREMENT id.
- * XERR_DUP on a duplicate key, XERR_DEADLOCK on deadlock or lock wait
- * timeout, XERR_DB_GONE, XERR_DB.
+ * XERR_DUP on a duplicate key, XERR_DEADLOCK when the server aborted the
+ * transaction (db_classify(); outside a transaction only after DB_TRIES
+ * runs), XERR_DB_GONE, XERR_DB.
  */
 enum xerr	 db_exec(struct db *db, unsigned int s,
 		    const struct dbv *args, size_t nargs, uint64_t *affected,

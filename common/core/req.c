@@ -328,8 +328,9 @@ req_fail(struct req *r, enum xerr rc, const char *what)
 	case XERR_DB_GONE:
 	case XERR_DEADLOCK:
 	case XERR_UNAVAILABLE:
-		req_error(r, XERR_UNAVAILABLE, "database_unavailable",
-		    "%s failed; retry", what);
+		req_error_status(r, xerr_status(XERR_UNAVAILABLE),
+		    "Retry-After: 1\r\n", "database_unavailable",
+		    "%s failed; try again", what);
 		break;
 	case XERR_NOMEM:
 	case XERR_DB:

@@ -119,7 +119,8 @@ void		 req_utf8_scrub(char *s);
 /*
  * Answers a failure that is not the client's, about what (a few words,
  * e.g. "recording usage"): 503 database_unavailable when the database is
- * away or deadlocked (retry later), else 500.
+ * away or the server aborted the transaction (with Retry-After: 1: the
+ * client tries again), else 500.
  */
 void		 req_fail(struct req *r, enum xerr rc, const char *what);
 

@@ -61,15 +61,30 @@ server_write(void *io, const char *buf, int n)
 	return FCGX_PutStr(buf, n, ((FCGX_Request *)io)->out);
 }
 
-/* Answers GET /healthz: 200 only when MariaDB answers. */
+/*
+ * Answers GET /healthz: 200 only when MariaDB answers and can commit
+ * (db_health()), else 503 with Retry-After and the reason, so a balancer
+ * sends no traffic to a node that cannot write.
+ */
 static void
 server_healthz(struct req *r)
 {
 	struct json_object	*o;
+	char			 why[160];
+	enum xerr		 rc;
 
-	if (db_ping(r->db) != XERR_OK) {
-		req_error(r, XERR_UNAVAILABLE, "database_unavailable",
-		    "MariaDB does not answer");
+	rc = db_health(r->db, why, sizeof(why));
+	if (rc == XERR_DB_GONE || rc == XERR_UNAVAILABLE) {
+		req_error_status(r, xerr_status(XERR_UNAVAILABLE),
+		    "Retry-After: 5\r\n", rc == XERR_DB_GONE ?
+		    "database_unavailable" : "database_cannot_commit", "%s",
+		    why);
+		return;
+	}
+	if (rc != XERR_OK) {
+		req_error_status(r, xerr_status(XERR_UNAVAILABLE),
+		    "Retry-After: 5\r\n", "database_unavailable",
+		    "the health query failed (%s)", xerr_code(rc));
 		return;
 	}
 	if ((o = json_object_new_object()) == NULL) {

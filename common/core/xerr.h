@@ -26,7 +26,7 @@ enum xerr {
 	XERR_DB,		/* 500 database error */
 	XERR_DB_GONE,		/* 503 connection to MariaDB lost */
 	XERR_DUP,		/* 409 duplicate key (uniqueness violated) */
-	XERR_DEADLOCK,		/* 503 deadlock or lock wait timeout: retry */
+	XERR_DEADLOCK,		/* 503 the server aborted the transaction: retry */
 	XERR_CONFIG,		/* bad configuration (start-up only) */
 	XERR_INTERNAL,		/* 500 a bug: should not happen */
 	XERR__MAX

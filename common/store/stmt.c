@@ -15,6 +15,23 @@ static const struct {
 } stmts[STMT__MAX] = {
 	/* health */
 	S(PING, "SELECT 1"),
+	/*
+	 * The status is read in a derived table: beside an aggregate in one
+	 * select list, MariaDB 10.11 reads @@GLOBAL.read_only as 0 even
+	 * when it is 1.
+	 */
+	S(HEALTH,
+	    "SELECT @@GLOBAL.read_only, @@GLOBAL.innodb_read_only, "
+	    "@@GLOBAL.wsrep_on, s.ready, s.cluster, s.state FROM ("
+	    "SELECT MAX(IF(VARIABLE_NAME = 'WSREP_READY', VARIABLE_VALUE, "
+	    "NULL)) AS ready, "
+	    "MAX(IF(VARIABLE_NAME = 'WSREP_CLUSTER_STATUS', VARIABLE_VALUE, "
+	    "NULL)) AS cluster, "
+	    "MAX(IF(VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT', "
+	    "VARIABLE_VALUE, NULL)) AS state "
+	    "FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN "
+	    "('WSREP_READY', 'WSREP_CLUSTER_STATUS', "
+	    "'WSREP_LOCAL_STATE_COMMENT')) AS s"),
 
 	/* users */
 	S(USER_GET,
@@ -417,7 +434,8 @@ const struct db_stmts *
 stmt_table(void)
 {
 	static const struct db_stmts table = {
-		STMT__MAX, STMT_PING, stmt_table_sql, stmt_table_name
+		STMT__MAX, STMT_PING, STMT_HEALTH, stmt_table_sql,
+		stmt_table_name
 	};
 
 	return &table;

@@ -12,6 +12,7 @@ struct db_stmts;
 enum stmt {
 	/* health */
 	STMT_PING,
+	STMT_HEALTH,
 
 	/* users */
 	STMT_USER_GET,

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, rawRequest, closeHttp } from './lib/http.mjs';
-import { query, close } from './lib/db.mjs';
+import { query, close, asAdmin } from './lib/db.mjs';
 import { VAR_DIR } from './lib/env.mjs';
 import { waitFor } from './lib/wait.mjs';
 import fs from 'node:fs';
@@ -67,4 +67,24 @@ test('F7 the request id of nginx is on our log line for that request', async () 
   const id = r.headers['x-request-id'];
   const log = path.join(VAR_DIR, 'log', 'webhook.log');
   await waitFor(() => fs.readFileSync(log, 'utf8').includes(`rid=${id} `), { what: 'log line with the request id' });
+});
+
+test('F8 /healthz is 503 with a reason while MariaDB is read-only, 200 again after', async () => {
+  assert.equal(asAdmin('SELECT @@GLOBAL.read_only'), '0');
+  try {
+    asAdmin('SET GLOBAL read_only = 1');
+    const r = await request('GET', '/healthz');
+    assert.equal(r.status, 503);
+    assert.equal(r.json.error.code, 'database_cannot_commit');
+    assert.match(r.json.error.message, /read-only \(read_only\)/);
+    assert.equal(r.headers['retry-after'], '5');
+    // What healthz says holds: the application's user cannot write.
+    await assert.rejects(query("UPDATE tiers SET display_name = display_name WHERE 1 = 0"), /read-only|ER_OPTION_PREVENTS_STATEMENT/);
+  } finally {
+    asAdmin('SET GLOBAL read_only = 0');
+  }
+  assert.equal(asAdmin('SELECT @@GLOBAL.read_only'), '0');
+  const r = await request('GET', '/healthz');
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json, { status: 'ok' });
 });

@@ -4,9 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
 import { request, closeHttp } from './lib/http.mjs';
-import { query, close } from './lib/db.mjs';
-import { env, requireEnv } from './lib/env.mjs';
+import { query, close, asAdmin } from './lib/db.mjs';
+import { env, requireEnv, VAR_DIR } from './lib/env.mjs';
 import { keyArgs } from './lib/token.mjs';
 
 test.after(async () => { closeHttp(); await close(); });
@@ -90,4 +93,66 @@ test('U3 only service or admin tokens may report; bad input is 400 and records n
   assert.equal(unknown.json.error.code, 'unknown_user');
   assert.equal(await count(user), 0);
   assert.equal((await report(admin, body)).status, 201, 'admin may report too');
+});
+
+const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+
+test('U4 an insert the server aborts (lock wait timeout) is run again: 201 once the lock goes, 503 with Retry-After while it stays', async () => {
+  const svc = token(await newUser(), ['-r', 'service']);
+  const user = await newUser();
+  // How a key is stored, learnt from a report rather than assumed.
+  const k0 = `probe-${crypto.randomUUID()}`;
+  assert.equal((await report(svc, { user_id: user, kind: 'sms', quantity: 1, idempotency_key: k0 })).status, 201);
+  const [{ idempotency_key: stored }] = await query('SELECT idempotency_key FROM usage_events WHERE user_id = ?', [user]);
+  assert.ok(stored.endsWith(k0));
+  const prefix = stored.slice(0, stored.length - k0.length);
+  const { DB_USER, DB_NAME, DB_SOCKET } = requireEnv('DB_USER', 'DB_NAME', 'DB_SOCKET');
+  const log = path.join(VAR_DIR, 'log', 'billing.log');
+  const was = asAdmin('SELECT @@GLOBAL.innodb_lock_wait_timeout');
+  let blocker;
+  try {
+    // A lock wait of 1 s for every new session; the programs' sessions are
+    // ended so that they reconnect with it (a read is retried on a new one).
+    asAdmin('SET GLOBAL innodb_lock_wait_timeout = 1');
+    const own = (await query('SELECT CONNECTION_ID() AS id'))[0].id;
+    const ids = asAdmin(`SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '${DB_USER}' AND ID <> ${Number(own)}`)
+      .split('\n').filter(Boolean);
+    for (const id of ids) { try { asAdmin(`KILL CONNECTION ${Number(id)}`); } catch { /* gone already */ } }
+    blocker = await mysql.createConnection({ socketPath: DB_SOCKET, user: DB_USER, password: env.DB_PASSWORD ?? '', database: DB_NAME });
+    const hold = async (key) => {
+      await blocker.beginTransaction();
+      await blocker.query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)',
+        [user, 'sms', 99, Math.floor(Date.now() / 1000), 'test', prefix + key]);
+    };
+
+    // The key is held 1.6 s: the first run waits 1 s and is aborted, a later run records it.
+    const from = fs.statSync(log).size;
+    const k1 = `held-${crypto.randomUUID()}`;
+    await hold(k1);
+    const pending = report(svc, { user_id: user, kind: 'sms', quantity: 2, idempotency_key: k1 });
+    await sleep(1600);
+    await blocker.rollback();
+    const r1 = await pending;
+    assert.equal(r1.status, 201, r1.text);
+    assert.equal(r1.json.usage.quantity, 2);
+    const said = fs.readFileSync(log, 'utf8').slice(from);
+    assert.match(said, /db: USAGE_INSERT: error 1205 \(HY000\)/, 'the first run was aborted by the lock wait timeout');
+
+    // The key is held past every run: 503 saying to try again, nothing recorded; sent again later, 201.
+    const k2 = `stuck-${crypto.randomUUID()}`;
+    await hold(k2);
+    const r2 = await report(svc, { user_id: user, kind: 'sms', quantity: 2, idempotency_key: k2 });
+    await blocker.rollback();
+    assert.equal(r2.status, 503, r2.text);
+    assert.equal(r2.json.error.code, 'database_unavailable');
+    assert.match(r2.json.error.message, /try again/);
+    assert.equal(r2.headers['retry-after'], '1');
+    assert.equal(Number((await query('SELECT COUNT(*) AS n FROM usage_events WHERE idempotency_key = ?', [prefix + k2]))[0].n), 0);
+    const r3 = await report(svc, { user_id: user, kind: 'sms', quantity: 2, idempotency_key: k2 });
+    assert.equal(r3.status, 201, r3.text);
+  } finally {
+    await blocker?.rollback().catch(() => {});
+    await blocker?.end().catch(() => {});
+    asAdmin(`SET GLOBAL innodb_lock_wait_timeout = ${Number(was)}`);
+  }
 });

@@ -7,6 +7,7 @@
 // Connects (lazily, once) with mysql2/promise over env.DB_SOCKET, or env.DB_HOST/DB_PORT when no
 // socket is set, as env.DB_USER / env.DB_PASSWORD to env.DB_NAME. DATETIMEs are read as UTC and DECIMALs
 // come back as strings (exact money). `?` placeholders are escaped client-side (mysql2 query()).
+import { execFileSync } from 'node:child_process';
 import mysql from 'mysql2/promise';
 import { env, requireEnv } from './env.mjs';
 
@@ -33,4 +34,14 @@ export async function close() {
   const c = conn;
   conn = undefined;
   await (await c)?.end();
+}
+
+/**
+ * Runs sql as MariaDB's administrator (root over env.DB_SOCKET, as scripts/stack created it) with the
+ * `mariadb` client, for what the application's user may not do (SET GLOBAL, KILL); returns its output
+ * (tab-separated rows, no header), trimmed. Throws when the statement fails.
+ */
+export function asAdmin(sql) {
+  const { DB_SOCKET } = requireEnv('DB_SOCKET');
+  return execFileSync('mariadb', ['-S', DB_SOCKET, '-u', 'root', '-N', '-e', sql], { encoding: 'utf8', timeout: 30000 }).trim();
 }
