@@ -24,6 +24,23 @@ export const req = (x) => ({ ...x, required: true });
 // Stripe's RangeQueryParam | number (created, due_date of lists).
 const range = oneOf(hash({ gt: int, gte: int, lt: int, lte: int }), int);
 
+// An item of a subscription update and of a preview's subscription_details: one shape at Stripe
+// (SubscriptionUpdateParams.Item, InvoiceCreatePreviewParams.SubscriptionDetails.Item).
+const SUB_ITEM = hash({
+  billing_thresholds: empty(any),
+  clear_usage: bool,
+  current_trial: any,
+  deleted: bool,
+  discounts: empty(arr(any)),
+  id: str,
+  metadata: empty(meta),
+  plan: str,
+  price: str,
+  price_data: any,
+  quantity: int,
+  tax_rates: empty(arr(str)),
+});
+
 // 'METHOD /v1/path/{id}' -> { dts: [file under cjs/resources, interface], params }
 export const PARAMS = {
   'POST /v1/customers': {
@@ -202,20 +219,7 @@ export const PARAMS = {
       discounts: empty(arr(any)),
       expand: arr(str),
       invoice_settings: any,
-      items: arr(hash({
-        billing_thresholds: empty(any),
-        clear_usage: bool,
-        current_trial: any,
-        deleted: bool,
-        discounts: empty(arr(any)),
-        id: str,
-        metadata: empty(meta),
-        plan: str,
-        price: str,
-        price_data: any,
-        quantity: int,
-        tax_rates: empty(arr(str)),
-      })),
+      items: arr(SUB_ITEM),
       metadata: empty(meta),
       off_session: bool,
       on_behalf_of: empty(str),
@@ -269,20 +273,7 @@ export const PARAMS = {
         cancel_at_period_end: bool,
         cancel_now: bool,
         default_tax_rates: empty(arr(str)),
-        items: arr(hash({
-          billing_thresholds: empty(any),
-          clear_usage: bool,
-          current_trial: any,
-          deleted: bool,
-          discounts: empty(arr(any)),
-          id: str,
-          metadata: empty(meta),
-          plan: str,
-          price: str,
-          price_data: any,
-          quantity: int,
-          tax_rates: empty(arr(str)),
-        })),
+        items: arr(SUB_ITEM),
         metadata: empty(meta),
         pause: any,
         proration_behavior: en('always_invoice', 'create_prorations', 'none'),

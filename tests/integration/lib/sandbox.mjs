@@ -10,19 +10,16 @@
 // API with the stack's secret key, as our programs call it, and its control endpoints where Stripe has
 // only a person (paying on Checkout's page).
 import crypto from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { env, requireEnv } from './env.mjs';
+import { requireEnv } from './env.mjs';
 import { request } from './http.mjs';
 import { query } from './db.mjs';
-import { keyArgs } from './token.mjs';
+import { mint } from './token.mjs';
 
 export const DAY = 86400;
 export const VERSION = '2026-10-28.endive';
 
-const stackEnv = () => ({ ...process.env, ...Object.fromEntries(Object.keys(env).map((k) => [k, env[k]])) });
 // A token for a user (role: undefined for a user token, 'service' or 'admin').
-export const token = (userId, role) => execFileSync(`${requireEnv('XSB_BIN').XSB_BIN}/xsb-token`,
-  keyArgs(['-u', userId, ...(role ? ['-r', role] : [])]), { env: stackEnv(), encoding: 'utf8' }).trim();
+export const token = (userId, role) => mint(['-u', userId, ...(role ? ['-r', role] : [])]);
 
 // A new user of ours on `tier` (default the free one); returns its id.
 export async function newUser(tier = 'ai_buddy') {
