@@ -398,6 +398,104 @@ static const struct {
 	    "UPDATE subscriptions SET status = 'canceled', deleted = 1, "
 	    "last_event_id = ?, last_event_created = ?, last_event_rank = 2 "
 	    "WHERE customer_id = ? AND deleted = 0"),
+
+	/* rating: periods, tier history, bills (docs/BILLING.md) */
+	/* Locking the subscription serializes the rating of its periods. */
+	S(RATING_SUB_LOCK,
+	    "SELECT user_id, customer_id, deleted FROM subscriptions "
+	    "WHERE id = ? FOR UPDATE"),
+	S(RATING_SUB_GET,
+	    "SELECT user_id, customer_id, deleted FROM subscriptions "
+	    "WHERE id = ?"),
+	S(RATING_HISTORY,
+	    "SELECT tier, effective_at FROM tier_history "
+	    "WHERE subscription_id = ? ORDER BY effective_at, event_rank, id"),
+	S(RATING_HISTORY_INSERT,
+	    "INSERT INTO tier_history (event_id, subscription_id, user_id, "
+	    "tier, effective_at, event_rank) VALUES (?, ?, ?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE event_id = event_id"),
+	S(RATING_PERIOD_INSERT,
+	    "INSERT INTO billing_periods (subscription_id, period_start, "
+	    "period_end, user_id) VALUES (?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE period_end = period_end"),
+	/* The periods of a subscription that overlap [?, ?). */
+	S(RATING_PERIODS,
+	    "SELECT period_start, period_end FROM billing_periods "
+	    "WHERE subscription_id = ? AND period_end > ? AND period_start < ? "
+	    "ORDER BY period_start"),
+	/*
+	 * A user's usage in [?, ?) and the period whose bill covers each row
+	 * (NULL: none yet).  The locking read keeps the range as read until
+	 * the bill that covers it commits.
+	 */
+	S(RATING_USAGE_LOCK,
+	    "SELECT u.id, u.kind, u.quantity, u.occurred_at, "
+	    "b.for_period_start FROM usage_events u "
+	    "LEFT JOIN bill_usage b ON b.usage_id = u.id "
+	    "WHERE u.user_id = ? AND u.occurred_at >= ? AND u.occurred_at < ? "
+	    "ORDER BY u.id FOR UPDATE"),
+	S(RATING_USAGE,
+	    "SELECT u.id, u.kind, u.quantity, u.occurred_at, "
+	    "b.for_period_start FROM usage_events u "
+	    "LEFT JOIN bill_usage b ON b.usage_id = u.id "
+	    "WHERE u.user_id = ? AND u.occurred_at >= ? AND u.occurred_at < ? "
+	    "ORDER BY u.id"),
+	S(RATING_PHONE_HELD,
+	    "SELECT COUNT(*) FROM phone_numbers WHERE user_id = ? "
+	    "AND held_from < ? AND (held_to IS NULL OR held_to > ?)"),
+	S(BILL_GET,
+	    "SELECT id FROM bills WHERE subscription_id = ? "
+	    "AND period_start = ?"),
+	S(BILL_INSERT,
+	    "INSERT INTO bills (user_id, subscription_id, customer_id, kind, "
+	    "period_start, period_end, usage_end, invoice_id, computation) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	S(BILL_LINE_INSERT,
+	    "INSERT INTO bill_lines (bill_id, kind, quantity, unit_decimal, "
+	    "amount_cents, description) VALUES (?, ?, ?, ?, ?, ?)"),
+	/* Covers the user's uncovered rows of [?, ?) by a bill. */
+	S(BILL_COVER,
+	    "INSERT INTO bill_usage (usage_id, bill_id, for_period_start) "
+	    "SELECT u.id, ?, ? FROM usage_events u "
+	    "LEFT JOIN bill_usage b ON b.usage_id = u.id "
+	    "WHERE u.user_id = ? AND u.occurred_at >= ? AND u.occurred_at < ? "
+	    "AND b.usage_id IS NULL"),
+	S(BILL_BY_ID,
+	    "SELECT id, user_id, subscription_id, customer_id, kind, "
+	    "period_start, period_end, usage_end, invoice_id, "
+	    "oneoff_invoice_id, state FROM bills WHERE id = ?"),
+	S(BILL_LINES,
+	    "SELECT kind, quantity, unit_decimal, amount_cents, description, "
+	    "target, stripe_item_id FROM bill_lines WHERE bill_id = ? "
+	    "ORDER BY FIELD(kind, 'voice', 'sms', 'phone', 'voice_adjust', "
+	    "'sms_adjust')"),
+	S(BILL_LINE_TARGET,
+	    "UPDATE bill_lines SET target = ? WHERE bill_id = ? AND kind = ? "
+	    "AND stripe_item_id IS NULL"),
+	S(BILL_LINE_POSTED,
+	    "UPDATE bill_lines SET stripe_item_id = ?, "
+	    "posted_at = CURRENT_TIMESTAMP(6) WHERE bill_id = ? AND kind = ?"),
+	S(BILL_SET_ONEOFF,
+	    "UPDATE bills SET oneoff_invoice_id = ? WHERE id = ? "
+	    "AND oneoff_invoice_id IS NULL"),
+	S(BILL_POSTED,
+	    "UPDATE bills SET state = 'posted', "
+	    "posted_at = CURRENT_TIMESTAMP(6) WHERE id = ?"),
+	S(BILLS_OF_USER,
+	    "SELECT id, subscription_id, kind, period_start, period_end, "
+	    "usage_end, invoice_id, oneoff_invoice_id, state, computation "
+	    "FROM bills WHERE user_id = ? AND (? = 0 OR period_start = ?) "
+	    "ORDER BY period_start DESC, id DESC LIMIT 100"),
+	S(UNMATCHED_INSERT,
+	    "INSERT INTO unmatched_events (event_id, customer_id, created) "
+	    "VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE event_id = event_id"),
+	S(UNMATCHED_OF_CUSTOMER,
+	    "SELECT event_id FROM unmatched_events WHERE customer_id = ? "
+	    "ORDER BY created, event_id LIMIT 1000"),
+	S(UNMATCHED_DELETE,
+	    "DELETE FROM unmatched_events WHERE event_id = ?"),
+	S(JOB_KEY_EXISTS,
+	    "SELECT 1 FROM jobs WHERE dedupe_key = ?"),
 };
 
 const char *

@@ -1,0 +1,692 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "core/db.h"
+#include "core/jsonx.h"
+#include "core/log.h"
+#include "store/stmt.h"
+#include "domain/money.h"
+#include "domain/rating.h"
+#include "domain/tiers.h"
+
+size_t
+rating_stretches(const struct rating_tier_at *h, size_t n, int64_t start,
+    int64_t end, struct rating_stretch *out, size_t max)
+{
+	size_t		 i, k = 0, cur = 0;
+	int64_t		 t;
+
+	if (n == 0 || end <= start || max == 0)
+		return 0;
+	/* The tier at start: the latest entry at or before it, or the first. */
+	for (i = 0; i < n; i++)
+		if (h[i].at <= start)
+			cur = i;
+	t = start;
+	for (i = cur + 1; i <= n && k < max; i++) {
+		int64_t	 to = i < n && h[i].at < end ? h[i].at : end;
+
+		if (i < n && h[i].at <= start)
+			continue;
+		if (to > t) {
+			out[k].from = t;
+			out[k].to = to;
+			out[k].voice_included = h[cur].voice_included;
+			out[k].sms_included = h[cur].sms_included;
+			snprintf(out[k].tier, sizeof(out[k].tier), "%s",
+			    h[cur].tier);
+			k++;
+			t = to;
+		}
+		if (i == n || h[i].at >= end)
+			break;
+		cur = i;
+	}
+	return k;
+}
+
+/*
+ * Sums the finite allowances of the stretches, each times its share of the
+ * period, and rounds the sum down once: floor(sum a_i d_i / L).
+ */
+static int64_t
+rating_allowance(const struct rating_stretch *st, size_t nst, int64_t len,
+    int voice)
+{
+	int64_t		 num = 0, a;
+	size_t		 i;
+
+	for (i = 0; i < nst; i++) {
+		a = voice ? st[i].voice_included : st[i].sms_included;
+		if (a > 0)
+			num += a * (st[i].to - st[i].from);
+	}
+	return num / len;
+}
+
+/* Returns 1 when the stretch holding at has an unlimited allowance. */
+static int
+rating_free(const struct rating_stretch *st, size_t nst, int64_t at,
+    int voice)
+{
+	size_t		 i;
+
+	for (i = 0; i < nst; i++)
+		if (at >= st[i].from && at < st[i].to)
+			return (voice ? st[i].voice_included :
+			    st[i].sms_included) == MONEY_UNLIMITED;
+	return 0;
+}
+
+/* Fills the overage of one kind from its units and allowance. */
+static enum xerr
+rating_kind_fill(struct rating_kind *k, int64_t rate_hc)
+{
+	k->over = money_overage_units(k->units, k->allowance);
+	return money_line_cents(k->over, rate_hc, &k->cents);
+}
+
+enum xerr
+rating_calc(int64_t start, int64_t end, const struct rating_stretch *st,
+    size_t nst, const struct rating_use *u, size_t nu, int phone,
+    struct rating_calc *out)
+{
+	size_t		 i;
+	enum xerr	 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (end <= start)
+		return XERR_BADREQ;
+	out->start = start;
+	out->end = end;
+	for (i = 0; i < nu; i++) {
+		if (u[i].quantity < 0)
+			return XERR_BADREQ;
+		if (rating_free(st, nst, u[i].at, u[i].voice))
+			continue;
+		if (u[i].voice)
+			out->voice.units += money_voice_minutes(u[i].quantity);
+		else
+			out->sms.units += u[i].quantity;
+	}
+	out->voice.allowance = rating_allowance(st, nst, end - start, 1);
+	out->sms.allowance = rating_allowance(st, nst, end - start, 0);
+	if ((rc = rating_kind_fill(&out->voice, MONEY_VOICE_RATE_HC)) ||
+	    (rc = rating_kind_fill(&out->sms, MONEY_SMS_RATE_HC)))
+		return rc;
+	out->phone_held = phone != 0;
+	out->phone_cents = phone ? MONEY_PHONE_FEE_CENTS : 0;
+	return XERR_OK;
+}
+
+/* ---- what the database holds ---- */
+
+/* A subscription's tier history and usage, as read for one rating. */
+struct rating_ctx {
+	struct db		*db;
+	const char		*sub;
+	char			 user[65];
+	char			 customer[256];
+	struct rating_tier_at	*hist;
+	size_t			 nhist;
+	/* usage rows: the row, and the period start of its bill or -1 */
+	struct rating_use	*use;
+	int64_t			*covered;
+	size_t			 nuse;
+	/* known periods overlapping the rows read */
+	int64_t			(*periods)[2];
+	size_t			 nperiods;
+};
+
+static void
+rating_ctx_free(struct rating_ctx *c)
+{
+	free(c->hist);
+	free(c->use);
+	free(c->covered);
+	free(c->periods);
+}
+
+/* Reads the tier history of c->sub into c->hist.  XERR_NOTFOUND if none. */
+static enum xerr
+rating_load_history(struct rating_ctx *c)
+{
+	struct db_res	*res = NULL;
+	struct tiers_row t;
+	struct dbv	 a[1];
+	size_t		 i, n;
+	enum xerr	 rc;
+
+	a[0] = DB_STR(c->sub);
+	if ((rc = db_query(c->db, STMT_RATING_HISTORY, a, 1, &res)))
+		return rc;
+	if ((n = db_res_rows(res)) == 0) {
+		rc = XERR_NOTFOUND;
+		goto out;
+	}
+	if ((c->hist = calloc(n, sizeof(*c->hist))) == NULL) {
+		rc = XERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((rc = tiers_load(c->db, db_res_str(res, i, 0), &t))) {
+			if (rc == XERR_NOTFOUND)
+				rc = XERR_INTERNAL;
+			goto out;
+		}
+		c->hist[i].at = db_res_int(res, i, 1, 0);
+		c->hist[i].voice_included = t.voice_included;
+		c->hist[i].sms_included = t.sms_included;
+		snprintf(c->hist[i].tier, sizeof(c->hist[i].tier), "%s",
+		    t.name);
+	}
+	c->nhist = n;
+out:
+	db_res_free(res);
+	return rc;
+}
+
+/* Reads the known periods of c->sub overlapping [from, to). */
+static enum xerr
+rating_load_periods(struct rating_ctx *c, int64_t from, int64_t to)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[3];
+	size_t		 i, n;
+	enum xerr	 rc;
+
+	a[0] = DB_STR(c->sub);
+	a[1] = DB_INT(from);
+	a[2] = DB_INT(to);
+	if ((rc = db_query(c->db, STMT_RATING_PERIODS, a, 3, &res)))
+		return rc;
+	n = db_res_rows(res);
+	if (n > 0 && (c->periods = calloc(n, sizeof(*c->periods))) == NULL) {
+		db_res_free(res);
+		return XERR_NOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		c->periods[i][0] = db_res_int(res, i, 0, 0);
+		c->periods[i][1] = db_res_int(res, i, 1, 0);
+	}
+	c->nperiods = n;
+	db_res_free(res);
+	return XERR_OK;
+}
+
+/* Reads the user's usage rows of [from, to), locked when lock is set. */
+static enum xerr
+rating_load_usage(struct rating_ctx *c, int64_t from, int64_t to, int lock)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[3];
+	size_t		 i, n;
+	enum xerr	 rc;
+
+	a[0] = DB_STR(c->user);
+	a[1] = DB_INT(from);
+	a[2] = DB_INT(to);
+	if ((rc = db_query(c->db, lock ? STMT_RATING_USAGE_LOCK :
+	    STMT_RATING_USAGE, a, 3, &res)))
+		return rc;
+	n = db_res_rows(res);
+	if (n > 0 && ((c->use = calloc(n, sizeof(*c->use))) == NULL ||
+	    (c->covered = calloc(n, sizeof(*c->covered))) == NULL)) {
+		db_res_free(res);
+		return XERR_NOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		c->use[i].voice = strcmp(db_res_str(res, i, 1), "voice") == 0;
+		c->use[i].quantity = db_res_int(res, i, 2, 0);
+		c->use[i].at = db_res_int(res, i, 3, 0);
+		c->covered[i] = db_res_isnull(res, i, 4) ? -1 :
+		    db_res_int(res, i, 4, 0);
+	}
+	c->nuse = n;
+	db_res_free(res);
+	return XERR_OK;
+}
+
+/* Sets *held when the user held a number at a moment of [from, to). */
+static enum xerr
+rating_phone_held(struct rating_ctx *c, int64_t from, int64_t to, int *held)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[3];
+	enum xerr	 rc;
+
+	*held = 0;
+	if (to <= from)
+		return XERR_OK;
+	a[0] = DB_STR(c->user);
+	a[1] = DB_INT(to);
+	a[2] = DB_INT(from);
+	if ((rc = db_query(c->db, STMT_RATING_PHONE_HELD, a, 3, &res)))
+		return rc;
+	*held = db_res_int(res, 0, 0, 0) > 0;
+	db_res_free(res);
+	return XERR_OK;
+}
+
+/*
+ * Which rows of c->use to rate: those with at in [from, to) whose
+ * coverage is `covered` (-1: uncovered; else the period start of the bill
+ * that covers them), or (both set) uncovered or covered for `covered`.
+ */
+#define RATING_UNCOVERED	0x1
+#define RATING_COVERED		0x2
+
+/*
+ * Rates the period [start, end) with the rows of c->use at in
+ * [start, usage_end) selected by which (for covered rows: covered for
+ * this period), and phone.
+ */
+static enum xerr
+rating_of(struct rating_ctx *c, int64_t start, int64_t end, int64_t usage_end,
+    int which, int phone, struct rating_calc *out,
+    struct rating_stretch *st, size_t *nst)
+{
+	struct rating_use *u = NULL;
+	size_t		 i, n = 0;
+	enum xerr	 rc;
+
+	*nst = rating_stretches(c->hist, c->nhist, start, end, st,
+	    RATING_STRETCHES_MAX);
+	if (c->nuse > 0 && (u = calloc(c->nuse, sizeof(*u))) == NULL)
+		return XERR_NOMEM;
+	for (i = 0; i < c->nuse; i++) {
+		if (c->use[i].at < start || c->use[i].at >= usage_end)
+			continue;
+		if (c->covered[i] < 0 ? !(which & RATING_UNCOVERED) :
+		    !(which & RATING_COVERED) || c->covered[i] != start)
+			continue;
+		u[n++] = c->use[i];
+	}
+	rc = rating_calc(start, end, st, *nst, u, n, phone, out);
+	free(u);
+	return rc;
+}
+
+/* Adds a {units, allowance, over, cents} object of k to o under key. */
+static void
+rating_kind_json(struct json_object *o, const char *key,
+    const struct rating_kind *k)
+{
+	struct json_object *j = json_object_new_object();
+
+	jsonx_add_int(j, "units", k->units);
+	jsonx_add_int(j, "allowance", k->allowance);
+	jsonx_add_int(j, "over", k->over);
+	jsonx_add_int(j, "cents", k->cents);
+	json_object_object_add(o, key, j);
+}
+
+/* Returns the computation of a rating as JSON (caller puts), or NULL. */
+static struct json_object *
+rating_calc_json(const struct rating_calc *r, const struct rating_stretch *st,
+    size_t nst)
+{
+	struct json_object *o, *a, *s;
+	size_t		 i;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	a = json_object_new_array();
+	for (i = 0; i < nst; i++) {
+		s = json_object_new_object();
+		jsonx_add_int(s, "from", st[i].from);
+		jsonx_add_int(s, "to", st[i].to);
+		jsonx_add_str(s, "tier", st[i].tier);
+		jsonx_add_int(s, "voice_included", st[i].voice_included);
+		jsonx_add_int(s, "sms_included", st[i].sms_included);
+		json_object_array_add(a, s);
+	}
+	json_object_object_add(o, "stretches", a);
+	jsonx_add_int(o, "period_start", r->start);
+	jsonx_add_int(o, "period_end", r->end);
+	rating_kind_json(o, "voice", &r->voice);
+	rating_kind_json(o, "sms", &r->sms);
+	jsonx_add_int(o, "phone_held", r->phone_held);
+	jsonx_add_int(o, "phone_cents", r->phone_cents);
+	return o;
+}
+
+/* Formats a period for descriptions: "2026-11-04 to 2026-12-04" (UTC). */
+static void
+rating_period_str(int64_t s, int64_t e, char *buf, size_t bufsz)
+{
+	time_t		 ts = (time_t)s, te = (time_t)e;
+	struct tm	 a, b;
+	char		 x[16], y[16];
+
+	gmtime_r(&ts, &a);
+	gmtime_r(&te, &b);
+	strftime(x, sizeof(x), "%Y-%m-%d", &a);
+	strftime(y, sizeof(y), "%Y-%m-%d", &b);
+	snprintf(buf, bufsz, "%s to %s", x, y);
+}
+
+/* Writes one line of bill id (quantity > 0 only). */
+static enum xerr
+rating_line(struct db *db, int64_t id, const char *kind, int64_t quantity,
+    const char *unit, int64_t cents, const char *desc)
+{
+	struct dbv	 a[6];
+
+	if (quantity <= 0)
+		return XERR_OK;
+	a[0] = DB_INT(id);
+	a[1] = DB_STR(kind);
+	a[2] = DB_INT(quantity);
+	a[3] = DB_STR(unit);
+	a[4] = DB_INT(cents);
+	a[5] = DB_STR(desc);
+	return db_exec(db, STMT_BILL_LINE_INSERT, a, 6, NULL, NULL);
+}
+
+/* Covers the uncovered rows of [from, to) by bill id for period ps. */
+static enum xerr
+rating_cover(struct rating_ctx *c, int64_t id, int64_t ps, int64_t from,
+    int64_t to)
+{
+	struct dbv	 a[5];
+
+	if (to <= from)
+		return XERR_OK;
+	a[0] = DB_INT(id);
+	a[1] = DB_INT(ps);
+	a[2] = DB_STR(c->user);
+	a[3] = DB_INT(from);
+	a[4] = DB_INT(to);
+	return db_exec(c->db, STMT_BILL_COVER, a, 5, NULL, NULL);
+}
+
+/* Late usage: the extra overage of earlier periods, summed per kind. */
+struct rating_late {
+	int64_t			 voice, sms;
+	char			 periods[256];	/* for the description */
+	struct json_object	*json;		/* [{period_start, ...}] */
+};
+
+/*
+ * Computes the late usage of the periods before start: for each known
+ * period Q with uncovered rows, O(Q, covered + late) - O(Q, covered), and
+ * lists Q in out->json.
+ */
+static enum xerr
+rating_late(struct rating_ctx *c, int64_t start, struct rating_late *out)
+{
+	struct rating_stretch st[RATING_STRETCHES_MAX];
+	struct rating_calc before, after;
+	struct json_object *j;
+	size_t		 p, i, nst, len;
+	int64_t		 qs, qe;
+	int		 any;
+	char		 ps[40];
+	enum xerr	 rc;
+
+	for (p = 0; p < c->nperiods; p++) {
+		qs = c->periods[p][0];
+		qe = c->periods[p][1];
+		if (qs >= start)
+			break;
+		for (any = 0, i = 0; i < c->nuse && !any; i++)
+			any = c->covered[i] < 0 && c->use[i].at >= qs &&
+			    c->use[i].at < qe && c->use[i].at < start;
+		if (!any)
+			continue;
+		if ((rc = rating_of(c, qs, qe, qe < start ? qe : start,
+		    RATING_COVERED, 0, &before, st, &nst)) ||
+		    (rc = rating_of(c, qs, qe, qe < start ? qe : start,
+		    RATING_COVERED | RATING_UNCOVERED, 0, &after, st, &nst)))
+			return rc;
+		out->voice += after.voice.over - before.voice.over;
+		out->sms += after.sms.over - before.sms.over;
+		rating_period_str(qs, qe, ps, sizeof(ps));
+		len = strlen(out->periods);
+		snprintf(out->periods + len, sizeof(out->periods) - len, "%s%s",
+		    len ? ", " : "", ps);
+		j = json_object_new_object();
+		jsonx_add_int(j, "period_start", qs);
+		jsonx_add_int(j, "period_end", qe);
+		jsonx_add_int(j, "voice_over_before", before.voice.over);
+		jsonx_add_int(j, "voice_over_after", after.voice.over);
+		jsonx_add_int(j, "sms_over_before", before.sms.over);
+		jsonx_add_int(j, "sms_over_after", after.sms.over);
+		json_object_array_add(out->json, j);
+	}
+	return XERR_OK;
+}
+
+/* Writes the lines of a rated bill id: the period's, then the late ones. */
+static enum xerr
+rating_lines(struct db *db, int64_t id, const struct rating_calc *r,
+    const struct rating_late *late)
+{
+	char		 desc[256], ps[40];
+	int64_t		 cents;
+	enum xerr	 rc;
+
+	rating_period_str(r->start, r->end, ps, sizeof(ps));
+	snprintf(desc, sizeof(desc), "Voice overage %s: %lld min over %lld "
+	    "included at $0.013/min", ps, (long long)r->voice.over,
+	    (long long)r->voice.allowance);
+	if ((rc = rating_line(db, id, "voice", r->voice.over, "1.3",
+	    r->voice.cents, desc)))
+		return rc;
+	snprintf(desc, sizeof(desc), "SMS overage %s: %lld over %lld "
+	    "included at $0.0075/message", ps, (long long)r->sms.over,
+	    (long long)r->sms.allowance);
+	if ((rc = rating_line(db, id, "sms", r->sms.over, "0.75",
+	    r->sms.cents, desc)))
+		return rc;
+	snprintf(desc, sizeof(desc), "Phone number %s", ps);
+	if ((rc = rating_line(db, id, "phone", r->phone_held ? 1 : 0, "500",
+	    r->phone_cents, desc)))
+		return rc;
+	if (late->voice > 0) {
+		if ((rc = money_line_cents(late->voice, MONEY_VOICE_RATE_HC,
+		    &cents)))
+			return rc;
+		snprintf(desc, sizeof(desc), "Voice overage, late usage of %s",
+		    late->periods);
+		if ((rc = rating_line(db, id, "voice_adjust", late->voice,
+		    "1.3", cents, desc)))
+			return rc;
+	}
+	if (late->sms > 0) {
+		if ((rc = money_line_cents(late->sms, MONEY_SMS_RATE_HC,
+		    &cents)))
+			return rc;
+		snprintf(desc, sizeof(desc), "SMS overage, late usage of %s",
+		    late->periods);
+		if ((rc = rating_line(db, id, "sms_adjust", late->sms, "0.75",
+		    cents, desc)))
+			return rc;
+	}
+	return XERR_OK;
+}
+
+/* Reads the bill of (sub, start) into *id; 0 when there is none. */
+static enum xerr
+rating_bill_of(struct db *db, const char *sub, int64_t start, int64_t *id)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[2];
+	enum xerr	 rc;
+
+	*id = 0;
+	a[0] = DB_STR(sub);
+	a[1] = DB_INT(start);
+	if ((rc = db_query(db, STMT_BILL_GET, a, 2, &res)))
+		return rc;
+	if (db_res_rows(res) == 1)
+		*id = db_res_int(res, 0, 0, 0);
+	db_res_free(res);
+	return XERR_OK;
+}
+
+/*
+ * The body of rating_rate() inside its transaction: rates, writes the bill,
+ * its lines and its coverage.
+ */
+static enum xerr
+rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
+    char *err, size_t errsz)
+{
+	struct rating_stretch st[RATING_STRETCHES_MAX];
+	struct rating_late late;
+	struct rating_calc r;
+	struct json_object *comp = NULL;
+	struct dbv	 a[9];
+	uint64_t	 ins = 0;
+	size_t		 nst, i;
+	int64_t		 from;
+	int		 phone;
+	enum xerr	 rc;
+
+	memset(&late, 0, sizeof(late));
+	if ((rc = rating_load_history(c)) != XERR_OK) {
+		if (rc == XERR_NOTFOUND)
+			snprintf(err, errsz, "subscription %s has no tier "
+			    "history yet", c->sub);
+		return rc;
+	}
+	from = q->start - RATING_LATE_SECONDS;
+	if ((rc = rating_load_periods(c, from, q->start)))
+		return rc;
+	if (c->nperiods > 0 && c->periods[0][0] < from)
+		from = c->periods[0][0];
+	if ((rc = rating_load_usage(c, from, q->usage_end, 1)) ||
+	    (rc = rating_phone_held(c, q->start, q->usage_end, &phone)) ||
+	    (rc = rating_of(c, q->start, q->end, q->usage_end,
+	    RATING_UNCOVERED, phone, &r, st, &nst)))
+		return rc;
+	if ((comp = rating_calc_json(&r, st, nst)) == NULL ||
+	    (late.json = json_object_new_array()) == NULL) {
+		rc = XERR_NOMEM;
+		goto out;
+	}
+	json_object_object_add(comp, "late", late.json);
+	if ((rc = rating_late(c, q->start, &late)))
+		goto out;
+	jsonx_add_int(comp, "usage_end", q->usage_end);
+	jsonx_add_int(comp, "late_voice", late.voice);
+	jsonx_add_int(comp, "late_sms", late.sms);
+
+	a[0] = DB_STR(c->user);
+	a[1] = DB_STR(c->sub);
+	a[2] = DB_STR(c->customer);
+	a[3] = DB_STR(q->final ? "final" : "cycle");
+	a[4] = DB_INT(q->start);
+	a[5] = DB_INT(q->end);
+	a[6] = DB_INT(q->usage_end);
+	a[7] = DB_STR(q->invoice_id);
+	a[8] = DB_STR(json_object_to_json_string_ext(comp,
+	    JSON_C_TO_STRING_PLAIN));
+	if ((rc = db_exec(c->db, STMT_BILL_INSERT, a, 9, NULL, &ins)))
+		goto out;
+	*id = (int64_t)ins;
+	/* Cover what was rated: this period's rows, then the late ones. */
+	if ((rc = rating_cover(c, *id, q->start, q->start, q->usage_end)))
+		goto out;
+	for (i = 0; i < json_object_array_length(late.json); i++) {
+		struct json_object *j = json_object_array_get_idx(late.json, i);
+		int64_t	 qs = 0, qe = 0;
+
+		jsonx_int(j, "period_start", &qs);
+		jsonx_int(j, "period_end", &qe);
+		if ((rc = rating_cover(c, *id, qs, qs, qe < q->start ? qe :
+		    q->start)))
+			goto out;
+	}
+	if ((rc = rating_lines(c->db, *id, &r, &late)))
+		goto out;
+	log_info("bill %lld: subscription %s period %lld-%lld: voice %lld/%lld "
+	    "sms %lld/%lld phone %d late voice %lld sms %lld", (long long)*id,
+	    c->sub, (long long)q->start, (long long)q->end,
+	    (long long)r.voice.units, (long long)r.voice.allowance,
+	    (long long)r.sms.units, (long long)r.sms.allowance, phone,
+	    (long long)late.voice, (long long)late.sms);
+out:
+	json_object_put(comp);
+	return rc;
+}
+
+enum xerr
+rating_rate(struct db *db, const struct rating_req *q, int64_t *bill_id,
+    char *err, size_t errsz)
+{
+	struct rating_ctx c;
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	memset(&c, 0, sizeof(c));
+	c.db = db;
+	c.sub = q->subscription;
+	*bill_id = 0;
+	if (q->subscription == NULL || q->end <= q->start ||
+	    q->usage_end < q->start || q->usage_end > q->end) {
+		snprintf(err, errsz, "no subscription or an empty period");
+		return XERR_UNPROCESSABLE;
+	}
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	a[0] = DB_STR(q->subscription);
+	if ((rc = db_query(db, STMT_RATING_SUB_LOCK, a, 1, &res)))
+		goto out;
+	if (db_res_rows(res) != 1) {
+		snprintf(err, errsz, "subscription %s not known yet",
+		    q->subscription);
+		rc = XERR_NOTFOUND;
+		goto out;
+	}
+	snprintf(c.user, sizeof(c.user), "%s", db_res_str(res, 0, 0));
+	snprintf(c.customer, sizeof(c.customer), "%s", db_res_str(res, 0, 1));
+	if ((rc = rating_bill_of(db, q->subscription, q->start, bill_id)))
+		goto out;
+	if (*bill_id == 0 && (rc = rating_write(&c, q, bill_id, err, errsz)))
+		goto out;
+	rc = db_commit(db);
+out:
+	db_res_free(res);
+	if (rc != XERR_OK) {
+		db_rollback(db);
+		*bill_id = 0;
+	}
+	rating_ctx_free(&c);
+	return rc;
+}
+
+enum xerr
+rating_preview(struct db *db, const char *sub, const char *user_id,
+    int64_t start, int64_t end, int64_t usage_end, struct rating_calc *out)
+{
+	struct rating_stretch st[RATING_STRETCHES_MAX];
+	struct rating_ctx c;
+	size_t		 nst;
+	int		 phone;
+	enum xerr	 rc;
+
+	memset(&c, 0, sizeof(c));
+	memset(out, 0, sizeof(*out));
+	c.db = db;
+	c.sub = sub;
+	snprintf(c.user, sizeof(c.user), "%s", user_id);
+	if (usage_end > end)
+		usage_end = end;
+	if (usage_end < start)
+		usage_end = start;
+	if ((rc = rating_load_history(&c)) == XERR_OK &&
+	    (rc = rating_load_usage(&c, start, usage_end, 0)) == XERR_OK &&
+	    (rc = rating_phone_held(&c, start, usage_end, &phone)) == XERR_OK)
+		rc = rating_of(&c, start, end, usage_end,
+		    RATING_UNCOVERED | RATING_COVERED, phone, out, st, &nst);
+	rating_ctx_free(&c);
+	return rc;
+}
