@@ -1089,10 +1089,15 @@ billing_estimate(struct req *r)
 		return;
 	}
 	/*
-	 * An upgrade is prorated as Stripe does (see money_prorate()); there
-	 * is no old price to credit without a subscription.  A downgrade is
-	 * never prorated here: see billing_downgrade().
+	 * An upgrade is prorated as Stripe does (see money_prorate()).
+	 * Without a subscription it is Checkout, which starts a period now
+	 * and charges the full price for it (docs/BILLING.md "Estimates").  A
+	 * downgrade is never prorated here: see billing_downgrade().
 	 */
+	if (up && u.sub[0] == '\0') {
+		start = now;
+		end = usage_add_month(now);
+	}
 	rc = money_prorate(up && u.sub[0] != '\0' ? cur.price_cents : 0,
 	    up ? t.price_cents : 0, start, end, now, &p);
 	if (rc != XERR_OK) {

@@ -86,6 +86,8 @@ static enum xerr wh_dispute(struct wh_event *);
 static enum xerr wh_invoice_action(struct wh_event *);
 static enum xerr wh_customer_deleted(struct wh_event *);
 static enum xerr wh_customer_gone(struct wh_event *, const char *);
+static enum xerr wh_job(struct wh_event *, const char *, const char *,
+    struct json_object *);
 
 /*
  * The event types we act on; any other type is stored as "ignored".
@@ -214,6 +216,36 @@ wh_pre_touch(struct wh_event *ev)
 }
 
 /*
+ * Queues the replay of the events stored unmatched for customer, now
+ * linked to the event's user (docs/BILLING.md "Unmatched events"), if
+ * there are any: once per customer; the worker applies them in the order
+ * Stripe created them.
+ */
+static enum xerr
+wh_replay_job(struct wh_event *ev, const char *customer)
+{
+	struct json_object	*p;
+	struct db_res		*res = NULL;
+	struct dbv		 a[1];
+	size_t			 n;
+	enum xerr		 rc;
+
+	a[0] = DB_STR(customer);
+	if ((rc = db_query(ev->db, STMT_UNMATCHED_ANY, a, 1, &res)))
+		return rc;
+	n = db_res_rows(res);
+	db_res_free(res);
+	if (n == 0)
+		return XERR_OK;
+	if ((p = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	jsonx_add_str(p, "customer", customer);
+	rc = wh_job(ev, "replay_unmatched", customer, p);
+	json_object_put(p);
+	return rc;
+}
+
+/*
  * Finds and locks the user the event is about: by Stripe customer id, else
  * by the user id we put in metadata (or client_reference_id), linking the
  * customer to a user who has none.  XERR_NOTFOUND when no user matches; a
@@ -283,6 +315,7 @@ wh_user(struct wh_event *ev, const char *customer, const char *user_id)
 		    NULL)) != XERR_OK)
 			return rc;
 		log_info("customer %s linked to user %s", customer, ev->user_id);
+		return wh_replay_job(ev, customer);
 	}
 	return XERR_OK;
 }
@@ -411,6 +444,88 @@ wh_status_tier(const char *status, const char *price_tier, int *past_due)
 }
 
 /*
+ * Records what a subscription event says for the rating engine
+ * (docs/BILLING.md): the tier the subscription granted from the event's
+ * created time on (none while incomplete), and its period.  Stale events
+ * are recorded too: the history is ordered by time, not by arrival.
+ */
+static enum xerr
+wh_sub_history(struct wh_event *ev, const char *sub_id, const char *status,
+    const char *tier, int rank, int64_t pstart, int64_t pend)
+{
+	struct dbv	 a[6];
+	const char	*granted;
+	int		 past_due;
+	enum xerr	 rc;
+
+	if ((granted = wh_status_tier(status, tier, &past_due)) != NULL) {
+		a[0] = DB_STR(ev->id);
+		a[1] = DB_STR(sub_id);
+		a[2] = DB_STR(ev->user_id);
+		a[3] = DB_STR(granted);
+		a[4] = DB_INT(ev->created);
+		a[5] = DB_INT(rank);
+		if ((rc = db_exec(ev->db, STMT_RATING_HISTORY_INSERT, a, 6,
+		    NULL, NULL)) != XERR_OK)
+			return rc;
+	}
+	if (pstart <= 0 || pend <= pstart)
+		return XERR_OK;
+	a[0] = DB_STR(sub_id);
+	a[1] = DB_INT(pstart);
+	a[2] = DB_INT(pend);
+	a[3] = DB_STR(ev->user_id);
+	return db_exec(ev->db, STMT_RATING_PERIOD_INSERT, a, 4, NULL, NULL);
+}
+
+/*
+ * Queues the bill of the period [ps, pe) of subscription sub, once per
+ * subscription and period whichever event asks first: a renewal's (invoice
+ * is its invoice) or, for the last period of a subscription that ended
+ * (final set), the deletion's, billing usage up to usage_end.
+ */
+static enum xerr
+wh_bill_job(struct wh_event *ev, const char *sub, int64_t ps, int64_t pe,
+    const char *invoice, int final, int64_t usage_end)
+{
+	struct json_object	*p;
+	char			 subject[300];
+	enum xerr		 rc;
+
+	if ((p = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	if (invoice != NULL)
+		jsonx_add_str(p, "invoice_id", invoice);
+	jsonx_add_str(p, "customer", jsonx_id(ev->obj, "customer"));
+	jsonx_add_str(p, "subscription", sub);
+	jsonx_add_int(p, "period_start", ps);
+	jsonx_add_int(p, "period_end", pe);
+	if (final) {
+		jsonx_add_int(p, "usage_end", usage_end < pe ? usage_end : pe);
+		json_object_object_add(p, "final", json_object_new_boolean(1));
+	}
+	snprintf(subject, sizeof(subject), "%s:%lld", sub, (long long)ps);
+	rc = wh_job(ev, "bill_period", subject, p);
+	json_object_put(p);
+	return rc;
+}
+
+/*
+ * A subscription ended: its last period [pstart, ended_at) is billed
+ * (docs/BILLING.md "End").
+ */
+static enum xerr
+wh_final_bill(struct wh_event *ev, const char *sub_id, int64_t pstart,
+    int64_t pend)
+{
+	int64_t		 ended = 0;
+
+	if (jsonx_int(ev->obj, "ended_at", &ended) || ended <= 0)
+		ended = ev->created;
+	return wh_bill_job(ev, sub_id, pstart, pend, NULL, 1, ended);
+}
+
+/*
  * customer.subscription.created/updated/deleted/paused/resumed (paused and
  * resumed rank as updates; the subscription's status says what it grants).
  *
@@ -459,6 +574,10 @@ wh_subscription(struct wh_event *ev)
 	}
 	if (rc)
 		return rc;
+	/* The rating engine's record, whether this event applies or not. */
+	if ((rc = wh_sub_history(ev, sub_id, deleted ? "canceled" : status,
+	    tier, t->rank, pstart, pend)) != XERR_OK)
+		return rc;
 
 	a[0] = DB_STR(sub_id);
 	if ((rc = db_query(ev->db, STMT_SUB_LOCK, a, 1, &res)) != XERR_OK)
@@ -495,6 +614,9 @@ wh_subscription(struct wh_event *ev)
 	a[13] = DB_INT(ev->created);
 	a[14] = DB_INT(t->rank);
 	if ((rc = db_exec(ev->db, STMT_SUB_UPSERT, a, 15, NULL, NULL)))
+		return rc;
+	if (deleted && pend > pstart && (rc = wh_final_bill(ev, sub_id,
+	    pstart, pend)) != XERR_OK)
 		return rc;
 
 	/*
@@ -740,6 +862,41 @@ wh_invoice_merge(const char *old, int64_t old_att, const char *new,
 }
 
 /*
+ * A renewal invoice bills the period [ps, pe) that ended: whichever of its
+ * events reaches us first (docs/BILLING.md "Renewal", D4) records the
+ * period and queues its bill, once per subscription and period.  An
+ * invoice whose overage was posted before the rating engine (a job
+ * invoice_items:<invoice>) is not billed again.
+ */
+static enum xerr
+wh_cycle_bill(struct wh_event *ev, const char *inv_id, const char *sub,
+    int64_t ps, int64_t pe)
+{
+	struct db_res		*res = NULL;
+	struct dbv		 a[4];
+	char			 key[300];
+	size_t			 legacy;
+	enum xerr		 rc;
+
+	snprintf(key, sizeof(key), "invoice_items:%s", inv_id);
+	a[0] = DB_STR(key);
+	if ((rc = db_query(ev->db, STMT_JOB_KEY_EXISTS, a, 1, &res)))
+		return rc;
+	legacy = db_res_rows(res);
+	db_res_free(res);
+	if (legacy > 0)
+		return XERR_OK;
+	a[0] = DB_STR(sub);
+	a[1] = DB_INT(ps);
+	a[2] = DB_INT(pe);
+	a[3] = DB_STR(ev->user_id);
+	if ((rc = db_exec(ev->db, STMT_RATING_PERIOD_INSERT, a, 4, NULL,
+	    NULL)))
+		return rc;
+	return wh_bill_job(ev, sub, ps, pe, inv_id, 0, 0);
+}
+
+/*
  * invoice.created / finalized / payment_succeeded / paid / payment_failed /
  * voided / marked_uncollectible: billing history (invoices) upserted by
  * invoice id, its status moving only forward whatever order the events
@@ -827,6 +984,10 @@ wh_invoice(struct wh_event *ev)
 	    k->status != NULL && !strcmp(k->status, "paid") ? &paid : &due,
 	    inv_id)))
 		return rc;
+	if (reason != NULL && !strcmp(reason, "subscription_cycle") &&
+	    sub != NULL && pe > ps && (rc = wh_cycle_bill(ev, inv_id, sub, ps,
+	    pe)) != XERR_OK)
+		return rc;
 
 	if (!strcmp(ev->type, "invoice.paid") ||
 	    !strcmp(ev->type, "invoice.payment_succeeded")) {
@@ -853,26 +1014,6 @@ wh_invoice(struct wh_event *ev)
 		jsonx_add_str(n, "hosted_invoice_url",
 		    jsonx_str(inv, "hosted_invoice_url"));
 		rc = wh_notify(ev, "payment_failed", n);
-		json_object_put(n);
-		return rc;
-	}
-	if (!strcmp(ev->type, "invoice.created")) {
-		/* Only a draft takes items: not once finalized meanwhile. */
-		if (strcmp(status, "draft") != 0 || reason == NULL ||
-		    strcmp(reason, "subscription_cycle") != 0)
-			return XERR_OK;
-		if (pe <= ps)
-			return wh_fail(ev, XERR_BADREQ, "invoice %.64s without "
-			    "a period", inv_id);
-		if ((n = json_object_new_object()) == NULL)
-			return XERR_NOMEM;
-		jsonx_add_str(n, "invoice_id", inv_id);
-		jsonx_add_str(n, "customer", jsonx_id(inv, "customer"));
-		jsonx_add_str(n, "subscription", sub);
-		jsonx_add_str(n, "tier", ev->user_tier);
-		jsonx_add_int(n, "period_start", ps);
-		jsonx_add_int(n, "period_end", pe);
-		rc = wh_job(ev, "invoice_items", inv_id, n);
 		json_object_put(n);
 		return rc;
 	}
@@ -1537,10 +1678,24 @@ wh_parse(struct wh_event *ev, const struct cfg *cfg, const char *payload,
 static enum xerr
 wh_effects(struct wh_event *ev)
 {
+	struct dbv	 a[3];
+	const char	*customer;
+	enum xerr	 rc;
+
 	ev->status = ev->t != NULL ? "processed" : "ignored";
 	ev->err[0] = '\0';
 	ev->user_id[0] = '\0';
-	return ev->t != NULL ? ev->t->apply(ev) : XERR_OK;
+	if (ev->t == NULL || (rc = ev->t->apply(ev)) != XERR_OK)
+		return ev->t != NULL ? rc : XERR_OK;
+	/* Kept aside until its customer becomes known (D5). */
+	if (strcmp(ev->status, "unmatched") != 0 ||
+	    (customer = jsonx_id(ev->obj, "customer")) == NULL ||
+	    !ids_ext_ok(customer, 255))
+		return XERR_OK;
+	a[0] = DB_STR(ev->id);
+	a[1] = DB_STR(customer);
+	a[2] = DB_INT(ev->created);
+	return db_exec(ev->db, STMT_UNMATCHED_INSERT, a, 3, NULL, NULL);
 }
 
 /*

@@ -13,18 +13,23 @@
 #include "store/stmt.h"
 #include "remote/smtp.h"
 #include "remote/stripe.h"
+#include "domain/bill.h"
 #include "domain/jobs.h"
 #include "domain/money.h"
 #include "domain/notify.h"
 #include "domain/phone.h"
+#include "domain/rating.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
+#include "app/webhook.h"
 #include "app/worker.h"
 
 typedef enum xerr (*worker_fn)(struct worker_ctx *, struct job *,
     char *, size_t);
 
-static enum xerr worker_invoice_items(struct worker_ctx *, struct job *,
+static enum xerr worker_bill_period(struct worker_ctx *, struct job *,
+    char *, size_t);
+static enum xerr worker_replay_unmatched(struct worker_ctx *, struct job *,
     char *, size_t);
 static enum xerr worker_phone_provision(struct worker_ctx *, struct job *,
     char *, size_t);
@@ -37,7 +42,9 @@ static const struct {
 	const char	*kind;
 	worker_fn	 run;
 } worker_runners[] = {
-	{ "invoice_items", worker_invoice_items },
+	{ "bill_period", worker_bill_period },
+	{ "invoice_items", worker_bill_period },
+	{ "replay_unmatched", worker_replay_unmatched },
 	{ "phone_provision", worker_phone_provision },
 	{ "phone_release", worker_phone_release },
 	{ "notify", worker_notify },
@@ -59,169 +66,86 @@ worker_kinds(void)
 	return kinds;
 }
 
-/* One overage line to post: what the Idempotency-Keys and the match use. */
-struct worker_line {
-	const char	*invoice;
-	const char	*user_id;
-	const char	*kind;		/* "voice", "sms", "phone" */
-	char		 line[320];	/* "<invoice>:<kind>": metadata[xsb_line] */
-};
-
 /*
- * Returns 1 when the invoice item it is the one of the line arg: its
- * metadata[xsb_line] names the line, or (for items posted before that key
- * existed) its metadata[kind] and [user_id] are the line's.
- */
-static int
-worker_item_match(struct json_object *it, void *arg)
-{
-	const struct worker_line	*l = arg;
-	const char			*x = jsonx_str(it, "metadata.xsb_line");
-	const char			*k = jsonx_str(it, "metadata.kind");
-	const char			*u = jsonx_str(it, "metadata.user_id");
-
-	if (x != NULL)
-		return strcmp(x, l->line) == 0;
-	return k != NULL && u != NULL && strcmp(k, l->kind) == 0 &&
-	    strcmp(u, l->user_id) == 0;
-}
-
-/*
- * Writes the form of the line's invoice item: the same on every attempt.
+ * bill_period (and invoice_items, its name before the rating engine):
+ * rates a period of a subscription once (rating_rate()) and posts the bill
+ * (bill_post()).  The payload names the subscription, the period Stripe
+ * states, the renewal invoice if any, and for the last period `final` and
+ * `usage_end` (when the subscription ended).
  */
 static enum xerr
-worker_item_form(struct job *job, const struct worker_line *l,
-    int64_t quantity, const char *unit_decimal, const char *desc,
-    struct buf *form)
-{
-	struct json_object *p = job->payload;
-	char		 q[32], ps[32], pe[32];
-	int64_t		 v = 0;
-	enum xerr	 rc;
-
-	snprintf(q, sizeof(q), "%lld", (long long)quantity);
-	jsonx_int(p, "period_start", &v);
-	snprintf(ps, sizeof(ps), "%lld", (long long)v);
-	jsonx_int(p, "period_end", &v);
-	snprintf(pe, sizeof(pe), "%lld", (long long)v);
-	if ((rc = http_form_add(form, "customer", jsonx_str(p, "customer"))) ||
-	    (rc = http_form_add(form, "invoice", jsonx_str(p, "invoice_id"))) ||
-	    (rc = http_form_add(form, "currency", "usd")) ||
-	    (rc = http_form_add(form, "quantity", q)) ||
-	    (rc = http_form_add(form, "unit_amount_decimal", unit_decimal)) ||
-	    (rc = http_form_add(form, "description", desc)) ||
-	    (rc = http_form_add(form, "period[start]", ps)) ||
-	    (rc = http_form_add(form, "period[end]", pe)) ||
-	    (rc = http_form_add(form, "metadata[user_id]", l->user_id)) ||
-	    (rc = http_form_add(form, "metadata[kind]", l->kind)) ||
-	    (rc = http_form_add(form, "metadata[xsb_line]", l->line)))
-		return rc;
-	return XERR_OK;
-}
-
-/*
- * Bills one overage line on the draft invoice, exactly once whatever fails
- * (stripe_invoice_item_once(), keys "<invoice>:<kind>" and on), and
- * records it in billing_events.
- */
-static enum xerr
-worker_post_item(struct worker_ctx *w, struct job *job, const char *kind,
-    int64_t quantity, const char *unit_decimal, const char *desc,
-    int64_t cents, char *err, size_t errsz)
-{
-	struct worker_line l;
-	struct stripe_reply rep;
-	struct json_object *item = NULL;
-	struct buf	*form = NULL;
-	struct dbv	 a[5];
-	char		 bkind[48];
-	enum xerr	 rc;
-
-	l.invoice = jsonx_str(job->payload, "invoice_id");
-	l.user_id = job->user_id;
-	l.kind = kind;
-	snprintf(l.line, sizeof(l.line), "%s:%s", l.invoice, kind);
-	if ((form = buf_new(4096)) == NULL)
-		return XERR_NOMEM;
-	if ((rc = worker_item_form(job, &l, quantity, unit_decimal, desc,
-	    form)) != XERR_OK ||
-	    (rc = stripe_invoice_item_once(w->http, w->cfg, l.invoice, form,
-	    l.line, worker_item_match, &l, &item, &rep)) != XERR_OK) {
-		snprintf(err, errsz, "%s", rep.msg);
-		goto out;
-	}
-	log_info("invoice %s: %s item %s, %lld x %s = %lld cents", l.invoice,
-	    kind, jsonx_str(item, "id") ? jsonx_str(item, "id") : "?",
-	    (long long)quantity, unit_decimal, (long long)cents);
-	snprintf(bkind, sizeof(bkind), "overage_%s", kind);
-	a[0] = DB_STR(job->user_id);
-	a[1] = DB_STR(l.invoice);
-	a[2] = DB_STR(bkind);
-	a[3] = DB_INT(cents);
-	a[4] = DB_STR(jsonx_str(item, "id"));
-	rc = db_exec(w->db, STMT_BEVENT_INSERT, a, 5, NULL, NULL);
-out:
-	json_object_put(item);
-	buf_free(form);
-	return rc;
-}
-
-/*
- * invoice_items: bills the period that ended on the cycle's draft invoice:
- * voice and SMS overage at their exact decimal unit prices, and the phone
- * fee when a number was held in the period.
- */
-static enum xerr
-worker_invoice_items(struct worker_ctx *w, struct job *job, char *err,
+worker_bill_period(struct worker_ctx *w, struct job *job, char *err,
     size_t errsz)
 {
 	struct json_object *p = job->payload;
-	struct usage_report rep;
-	const char	*tier = jsonx_str(p, "tier");
-	int64_t		 ps = 0, pe = 0;
-	char		 desc[160];
+	struct rating_req q;
+	int64_t		 bill;
 	enum xerr	 rc;
 
-	if (jsonx_str(p, "invoice_id") == NULL ||
-	    jsonx_str(p, "customer") == NULL || tier == NULL ||
-	    jsonx_int(p, "period_start", &ps) || jsonx_int(p, "period_end",
-	    &pe) || pe <= ps) {
-		snprintf(err, errsz, "payload lacks invoice, customer, tier "
-		    "or period");
+	memset(&q, 0, sizeof(q));
+	q.subscription = jsonx_str(p, "subscription");
+	q.invoice_id = jsonx_str(p, "invoice_id");
+	q.final = jsonx_bool(p, "final", 0);
+	if (q.subscription == NULL || jsonx_int(p, "period_start", &q.start) ||
+	    jsonx_int(p, "period_end", &q.end) || q.end <= q.start) {
+		snprintf(err, errsz, "payload lacks subscription or period");
 		return XERR_UNPROCESSABLE;
 	}
-	if ((rc = usage_report(w->db, job->user_id, tier, ps, pe, &rep)))
+	if (jsonx_int(p, "usage_end", &q.usage_end) || q.usage_end > q.end)
+		q.usage_end = q.end;
+	if (q.usage_end < q.start)
+		q.usage_end = q.start;
+	if ((rc = rating_rate(w->db, &q, &bill, err, errsz)))
 		return rc;
-	if (rep.bill.voice_units > 0) {
-		snprintf(desc, sizeof(desc), "Voice overage: %lld min over "
-		    "%lld included at $0.013/min",
-		    (long long)rep.bill.voice_units,
-		    (long long)rep.use.voice_included);
-		if ((rc = worker_post_item(w, job, "voice",
-		    rep.bill.voice_units, "1.3", desc, rep.bill.voice_cents,
-		    err, errsz)))
-			return rc;
-	}
-	if (rep.bill.sms_units > 0) {
-		snprintf(desc, sizeof(desc), "SMS overage: %lld messages over "
-		    "%lld included at $0.0075/message",
-		    (long long)rep.bill.sms_units,
-		    (long long)rep.use.sms_included);
-		if ((rc = worker_post_item(w, job, "sms", rep.bill.sms_units,
-		    "0.75", desc, rep.bill.sms_cents, err, errsz)))
-			return rc;
-	}
-	if (rep.bill.phone_cents > 0) {
-		char	 unit[32];
+	return bill_post(w->db, w->http, w->cfg, bill, err, errsz);
+}
 
-		snprintf(unit, sizeof(unit), "%lld",
-		    (long long)rep.use.phone_fee_cents);
-		if ((rc = worker_post_item(w, job, "phone",
-		    rep.use.phone_periods, unit, "Phone number",
-		    rep.bill.phone_cents, err, errsz)))
-			return rc;
+/*
+ * replay_unmatched: applies, in the order Stripe created them, the events
+ * stored unmatched for a customer that an event has since linked to a
+ * user (docs/BILLING.md "Unmatched events", D5), as an operator's replay
+ * would.  Each is taken off the list once applied; a failure leaves the
+ * rest for the job's next attempt.
+ */
+static enum xerr
+worker_replay_unmatched(struct worker_ctx *w, struct job *job, char *err,
+    size_t errsz)
+{
+	struct db_res	*ids = NULL, *ev = NULL;
+	struct dbv	 a[1];
+	const char	*customer = jsonx_str(job->payload, "customer");
+	const char	*outcome;
+	size_t		 i;
+	enum xerr	 rc;
+
+	if (customer == NULL) {
+		snprintf(err, errsz, "payload lacks customer");
+		return XERR_UNPROCESSABLE;
 	}
-	return XERR_OK;
+	a[0] = DB_STR(customer);
+	if ((rc = db_query(w->db, STMT_UNMATCHED_OF_CUSTOMER, a, 1, &ids)))
+		return rc;
+	for (i = 0; rc == XERR_OK && i < db_res_rows(ids); i++) {
+		a[0] = DB_STR(db_res_str(ids, i, 0));
+		if ((rc = db_query(w->db, STMT_ADMIN_EVENT_GET, a, 1, &ev)))
+			break;
+		if (db_res_rows(ev) == 1 &&
+		    strcmp(db_res_str(ev, 0, 0), "unmatched") == 0) {
+			rc = webhook_apply(w->db, w->cfg, db_res_str(ev, 0, 2),
+			    db_res_len(ev, 0, 2), 1, &outcome, err, errsz);
+			if (rc == XERR_OK)
+				log_info("event %s replayed for customer %s: "
+				    "%s", db_res_str(ids, i, 0), customer,
+				    outcome);
+		}
+		db_res_free(ev);
+		ev = NULL;
+		if (rc == XERR_OK)
+			rc = db_exec(w->db, STMT_UNMATCHED_DELETE, a, 1, NULL,
+			    NULL);
+	}
+	db_res_free(ids);
+	return rc;
 }
 
 /*

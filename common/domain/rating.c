@@ -690,3 +690,93 @@ rating_preview(struct db *db, const char *sub, const char *user_id,
 	rating_ctx_free(&c);
 	return rc;
 }
+
+/* Adds the lines of bill id to b as "lines", and their sum as "total_cents". */
+static enum xerr
+rating_bill_lines_json(struct db *db, int64_t id, struct json_object *b)
+{
+	struct json_object *lines, *l;
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	int64_t		 total = 0;
+	size_t		 i;
+	enum xerr	 rc;
+
+	a[0] = DB_INT(id);
+	if ((rc = db_query(db, STMT_BILL_LINES, a, 1, &res)))
+		return rc;
+	if ((lines = json_object_new_array()) == NULL) {
+		db_res_free(res);
+		return XERR_NOMEM;
+	}
+	json_object_object_add(b, "lines", lines);
+	for (i = 0; i < db_res_rows(res); i++) {
+		if ((l = json_object_new_object()) == NULL) {
+			db_res_free(res);
+			return XERR_NOMEM;
+		}
+		json_object_array_add(lines, l);
+		jsonx_add_str(l, "kind", db_res_str(res, i, 0));
+		jsonx_add_int(l, "quantity", db_res_int(res, i, 1, 0));
+		jsonx_add_str(l, "unit_amount_decimal", db_res_str(res, i, 2));
+		jsonx_add_int(l, "amount_cents", db_res_int(res, i, 3, 0));
+		jsonx_add_str(l, "description", db_res_str(res, i, 4));
+		jsonx_add_str(l, "target", db_res_str(res, i, 5));
+		jsonx_add_str(l, "stripe_item_id", db_res_str(res, i, 6));
+		total += db_res_int(res, i, 3, 0);
+	}
+	db_res_free(res);
+	jsonx_add_int(b, "total_cents", total);
+	return XERR_OK;
+}
+
+enum xerr
+rating_bills_json(struct db *db, const char *user_id, int64_t period_start,
+    struct json_object **out)
+{
+	struct json_object *arr = NULL, *b;
+	struct db_res	*res = NULL;
+	struct dbv	 a[3];
+	const char	*comp;
+	size_t		 i;
+	enum xerr	 rc;
+
+	*out = NULL;
+	a[0] = DB_STR(user_id);
+	a[1] = DB_INT(period_start);
+	a[2] = DB_INT(period_start);
+	if ((rc = db_query(db, STMT_BILLS_OF_USER, a, 3, &res)))
+		return rc;
+	if ((arr = json_object_new_array()) == NULL) {
+		rc = XERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < db_res_rows(res); i++) {
+		if ((b = json_object_new_object()) == NULL) {
+			rc = XERR_NOMEM;
+			goto out;
+		}
+		json_object_array_add(arr, b);
+		jsonx_add_int(b, "id", db_res_int(res, i, 0, 0));
+		jsonx_add_str(b, "subscription_id", db_res_str(res, i, 1));
+		jsonx_add_str(b, "kind", db_res_str(res, i, 2));
+		jsonx_add_int(b, "period_start", db_res_int(res, i, 3, 0));
+		jsonx_add_int(b, "period_end", db_res_int(res, i, 4, 0));
+		jsonx_add_int(b, "usage_end", db_res_int(res, i, 5, 0));
+		jsonx_add_str(b, "invoice_id", db_res_str(res, i, 6));
+		jsonx_add_str(b, "oneoff_invoice_id", db_res_str(res, i, 7));
+		jsonx_add_str(b, "state", db_res_str(res, i, 8));
+		comp = db_res_str(res, i, 9);
+		json_object_object_add(b, "computation",
+		    comp ? json_tokener_parse(comp) : NULL);
+		if ((rc = rating_bill_lines_json(db, db_res_int(res, i, 0, 0),
+		    b)))
+			goto out;
+	}
+	*out = arr;
+	arr = NULL;
+out:
+	db_res_free(res);
+	json_object_put(arr);
+	return rc;
+}

@@ -5,6 +5,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "store/stmt.h"
+#include "domain/rating.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
 
@@ -34,6 +35,17 @@ usage_record(struct db *db, const char *user_id, const char *kind,
 	return rc;
 }
 
+int64_t
+usage_add_month(int64_t t)
+{
+	time_t		 tt = (time_t)t;
+	struct tm	 tm;
+
+	gmtime_r(&tt, &tm);
+	tm.tm_mon++;
+	return (int64_t)timegm(&tm);
+}
+
 void
 usage_month(int64_t now, int64_t *start, int64_t *end)
 {
@@ -48,30 +60,79 @@ usage_month(int64_t now, int64_t *start, int64_t *end)
 	*end = (int64_t)timegm(&tm);
 }
 
-enum xerr
-usage_period(struct db *db, const char *user_id, int64_t now,
-    int64_t *start, int64_t *end)
+/*
+ * Reads user_id's live subscription (sub, "" when none) and its current
+ * period (0 when unknown).  XERR_NOTFOUND for an unknown user.
+ */
+static enum xerr
+usage_subscription(struct db *db, const char *user_id, char *sub,
+    size_t subsz, int64_t *start, int64_t *end)
 {
 	struct db_res	*res = NULL;
 	struct dbv	 args[1];
-	int64_t		 s, e;
 	enum xerr	 rc;
 
+	sub[0] = '\0';
+	*start = *end = 0;
 	args[0] = DB_STR(user_id);
-	if ((rc = db_query(db, STMT_USER_GET, args, 1, &res)) != XERR_OK)
+	if ((rc = db_query(db, STMT_USAGE_SUBSCRIPTION, args, 1, &res)))
 		return rc;
 	if (db_res_rows(res) == 0) {
 		db_res_free(res);
 		return XERR_NOTFOUND;
 	}
-	s = db_res_int(res, 0, 6, 0);
-	e = db_res_int(res, 0, 7, 0);
+	if (!db_res_isnull(res, 0, 1))
+		snprintf(sub, subsz, "%s", db_res_str(res, 0, 1));
+	*start = db_res_int(res, 0, 2, 0);
+	*end = db_res_int(res, 0, 3, 0);
 	db_res_free(res);
-	if (s > 0 && e > s && now >= s && now < e) {
+	return XERR_OK;
+}
+
+enum xerr
+usage_period(struct db *db, const char *user_id, int64_t now,
+    int64_t *start, int64_t *end)
+{
+	char		 sub[256];
+	int64_t		 s, e;
+	enum xerr	 rc;
+
+	if ((rc = usage_subscription(db, user_id, sub, sizeof(sub), &s, &e)))
+		return rc;
+	if (sub[0] != '\0' && s > 0 && e > s && now >= s && now < e) {
 		*start = s;
 		*end = e;
 	} else
 		usage_month(now, start, end);
+	return XERR_OK;
+}
+
+/*
+ * Replaces the allowances and overage of out with the rating engine's for
+ * the subscription's period [start, end) as if it ended now
+ * (docs/BILLING.md): the allowance of every tier in force by its share.
+ */
+static enum xerr
+usage_rated(struct db *db, const char *user_id, const char *sub,
+    struct usage_report *out)
+{
+	struct rating_calc r;
+	int64_t		 now = (int64_t)time(NULL);
+	enum xerr	 rc;
+
+	if ((rc = rating_preview(db, sub, user_id, out->start, out->end, now,
+	    &r)) != XERR_OK)
+		return rc == XERR_NOTFOUND ? XERR_OK : rc;
+	if (out->use.voice_included != MONEY_UNLIMITED)
+		out->use.voice_included = r.voice.allowance;
+	if (out->use.sms_included != MONEY_UNLIMITED)
+		out->use.sms_included = r.sms.allowance;
+	out->bill.voice_units = r.voice.over;
+	out->bill.voice_cents = r.voice.cents;
+	out->bill.sms_units = r.sms.over;
+	out->bill.sms_cents = r.sms.cents;
+	out->bill.total_cents = r.voice.cents + r.sms.cents +
+	    out->bill.phone_cents;
 	return XERR_OK;
 }
 
@@ -82,6 +143,8 @@ usage_report(struct db *db, const char *user_id, const char *tier,
 	struct db_res	*res = NULL;
 	struct tiers_row t;
 	struct dbv	 args[6];
+	char		 sub[256];
+	int64_t		 s, e;
 	enum xerr	 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -115,5 +178,12 @@ usage_report(struct db *db, const char *user_id, const char *tier,
 	out->use.sms = db_res_int(res, 0, 3, 0);
 	out->use.phone_periods = db_res_int(res, 0, 4, 0) > 0 ? 1 : 0;
 	db_res_free(res);
-	return money_bill(&out->use, &out->bill);
+	if ((rc = money_bill(&out->use, &out->bill)) != XERR_OK)
+		return rc;
+	/* The period of a live subscription: the engine's allowance. */
+	if ((rc = usage_subscription(db, user_id, sub, sizeof(sub), &s, &e)))
+		return rc == XERR_NOTFOUND ? XERR_OK : rc;
+	if (sub[0] == '\0' || s != start || e != end)
+		return XERR_OK;
+	return usage_rated(db, user_id, sub, out);
 }

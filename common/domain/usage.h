@@ -49,6 +49,9 @@ enum xerr	 usage_report(struct db *db, const char *user_id,
 		    const char *tier, int64_t start, int64_t end,
 		    struct usage_report *out);
 
+/* Returns t one calendar month later (UTC), as Stripe's monthly periods run. */
+int64_t		 usage_add_month(int64_t t);
+
 /* Returns the calendar month in UTC holding now. */
 void		 usage_month(int64_t now, int64_t *start, int64_t *end);
 

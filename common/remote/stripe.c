@@ -219,7 +219,7 @@ stripe_page_find(struct json_object *page,
 
 enum xerr
 stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
-    const char *invoice, int (*match)(struct json_object *, void *),
+    const char *by, const char *id, int (*match)(struct json_object *, void *),
     void *arg, struct json_object **out, struct stripe_reply *rep)
 {
 	struct json_object	*page = NULL;
@@ -234,7 +234,7 @@ stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
 		return XERR_NOMEM;
 	for (pages = 0; more && pages < STRIPE_LIST_PAGES; pages++) {
 		buf_reset(q);
-		if ((rc = http_form_add(q, "invoice", invoice)) ||
+		if ((rc = http_form_add(q, by, id)) ||
 		    (rc = http_form_add(q, "limit", "100")) ||
 		    (after[0] != '\0' &&
 		    (rc = http_form_add(q, "starting_after", after))))
@@ -257,7 +257,7 @@ stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
 
 enum xerr
 stripe_invoice_item_once(struct http *h, const struct cfg *cfg,
-    const char *invoice, const struct buf *form, const char *key,
+    const char *by, const char *id, const struct buf *form, const char *key,
     int (*match)(struct json_object *, void *), void *arg,
     struct json_object **out, struct stripe_reply *rep)
 {
@@ -275,7 +275,7 @@ stripe_invoice_item_once(struct http *h, const struct cfg *cfg,
 		    k, out, rep)) == XERR_OK ||
 		    (rep->status != 0 && rep->status < 500))
 			return rc;	/* done; 409, 429 later; a 4xx never */
-		if (stripe_invoice_item_find(h, cfg, invoice, match, arg, out,
+		if (stripe_invoice_item_find(h, cfg, by, id, match, arg, out,
 		    &lrep) != XERR_OK) {
 			snprintf(rep->msg + strlen(rep->msg), sizeof(rep->msg) -
 			    strlen(rep->msg), "; reading the invoice: %s",
@@ -283,15 +283,15 @@ stripe_invoice_item_once(struct http *h, const struct cfg *cfg,
 			return XERR_UPSTREAM;
 		}
 		if (*out != NULL) {
-			log_info("invoice %s: item of key %s found after \"%s\"",
-			    invoice, k, rep->msg);
+			log_info("%s %s: item of key %s found after \"%s\"",
+			    by, id, k, rep->msg);
 			return XERR_OK;
 		}
 		if (rep->status < 500 || (!rep->replayed &&
 		    rep->should_retry != 0))
 			return XERR_UPSTREAM;	/* the same key, later */
-		log_warnx("invoice %s: Stripe saved a failure under key %s; "
-		    "the next key", invoice, k);
+		log_warnx("%s %s: Stripe saved a failure under key %s; "
+		    "the next key", by, id, k);
 	}
 	snprintf(rep->msg, sizeof(rep->msg), "Stripe saved a failure under "
 	    "%d keys", STRIPE_KEYS_MAX);

@@ -70,25 +70,27 @@ int		 stripe_header_bool(const char *v);
 void		 stripe_code_copy(const char *src, char *dst, size_t sz);
 
 /*
- * Pages through the invoice items of invoice (GET /v1/invoiceitems,
- * invoice=, limit=100, starting_after=) and sets *out to the first for
+ * Pages through the invoice items whose `by` ("invoice" or "customer") is
+ * id (GET /v1/invoiceitems, <by>=<id>, limit=100, starting_after=): a
+ * customer's are all of them, pending or on any invoice.  Sets *out to the first for
  * which match(item, arg) is non-zero (caller puts it), or to NULL when
  * none matches.  Errors of stripe_call(); *rep as there, of the last page.
  */
 enum xerr	 stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
-		    const char *invoice,
+		    const char *by, const char *id,
 		    int (*match)(struct json_object *, void *), void *arg,
 		    struct json_object **out, struct stripe_reply *rep);
 
 /*
- * Creates an invoice item on invoice from form exactly once, whatever
+ * Creates an invoice item from form exactly once, whatever
  * fails.  The Idempotency-Keys are key, then key":r1", key":r2", ...: a key
  * is left only when Stripe saved a failure under it (a 5xx replayed, or
  * with Stripe-Should-Retry: false), since Stripe answers that failure to
  * every retry under the key; form is the same under every key.  After a
  * 5xx or no answer the invoice's items are read first
  * (stripe_invoice_item_find() with match and arg): a request that failed
- * while executing may have created the item, then it is the one.  Any
+ * while executing may have created the item, then it is the one; the
+ * items read are those whose `by` ("invoice" or "customer") is id.  Any
  * other failure is left to a later call, which must be under the same
  * key: Stripe then replays the outcome, or runs the request once.  On
  * XERR_OK *out is the item (caller puts it).  XERR_UPSTREAM: try again
@@ -98,7 +100,7 @@ enum xerr	 stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
 #define STRIPE_KEYS_MAX	8
 
 enum xerr	 stripe_invoice_item_once(struct http *h, const struct cfg *cfg,
-		    const char *invoice, const struct buf *form, const char *key,
+		    const char *by, const char *id, const struct buf *form, const char *key,
 		    int (*match)(struct json_object *, void *), void *arg,
 		    struct json_object **out, struct stripe_reply *rep);
 

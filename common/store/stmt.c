@@ -492,10 +492,17 @@ static const struct {
 	S(UNMATCHED_OF_CUSTOMER,
 	    "SELECT event_id FROM unmatched_events WHERE customer_id = ? "
 	    "ORDER BY created, event_id LIMIT 1000"),
+	S(UNMATCHED_ANY,
+	    "SELECT 1 FROM unmatched_events WHERE customer_id = ? LIMIT 1"),
 	S(UNMATCHED_DELETE,
 	    "DELETE FROM unmatched_events WHERE event_id = ?"),
 	S(JOB_KEY_EXISTS,
 	    "SELECT 1 FROM jobs WHERE dedupe_key = ?"),
+	/* A user and the period of their live subscription (NULLs: none). */
+	S(USAGE_SUBSCRIPTION,
+	    "SELECT u.id, s.id, s.current_period_start, s.current_period_end "
+	    "FROM users u LEFT JOIN subscriptions s "
+	    "ON s.id = u.subscription_id AND s.deleted = 0 WHERE u.id = ?"),
 };
 
 const char *

@@ -117,7 +117,7 @@ const COUNTED = {
   // The worker queues notify jobs of its own (phone_* jobs of earlier files): not ours.
   jobs: "SELECT COUNT(*) FROM jobs WHERE dedupe_key NOT LIKE 'notify:%:phone\\_%'",
   call_events: 'SELECT COUNT(*) FROM call_events',
-  // overage_* rows are the worker's (invoice_items jobs of earlier files).
+  // overage_* rows are the worker's (bill_period jobs of earlier files).
   billing_events: "SELECT COUNT(*) FROM billing_events WHERE kind NOT LIKE 'overage\\_%'",
   subscriptions: 'SELECT COUNT(*) FROM subscriptions',
   invoices: 'SELECT COUNT(*) FROM invoices',

@@ -16,11 +16,19 @@ import { waitFor } from './lib/wait.mjs';
 // call), SMS 0.75 c per message, each line rounded half up once; 500 c per period when a number was held.
 const TIERS = { ai_secretary: { price: 4000, voice: 100, sms: 100 }, ai_project_manager: { price: 28000, voice: 500, sms: 500 } };
 const halfUp = (num, den) => Math.floor((2 * num + den) / (2 * den)); // num/den >= 0, rounded half up
-function overageLines(tier, use, phoneHeld) {
-  const T = TIERS[tier], minutes = use.calls.reduce((a, s) => a + Math.ceil(s / 60), 0);
+// A period's allowance (docs/BILLING.md): each tier in force counts by the share of the period it was in
+// force, the sum rounded down once. `tiers` is a tier name (all period) or [[from, tier], ...] by time.
+function allowance(tiers, [ps, pe], kind) {
+  const list = typeof tiers === 'string' ? [[ps, tiers]] : tiers;
+  let sum = 0;
+  list.forEach(([from, t], i) => { sum += TIERS[t][kind] * ((i + 1 < list.length ? list[i + 1][0] : pe) - Math.max(from, ps)); });
+  return Math.floor(sum / (pe - ps));
+}
+function overageLines(tiers, period, use, phoneHeld) {
+  const minutes = use.calls.reduce((a, s) => a + Math.ceil(s / 60), 0);
   const lines = {
-    voice: halfUp(Math.max(0, minutes - T.voice) * 13, 10),
-    sms: halfUp(Math.max(0, use.sms - T.sms) * 75, 100),
+    voice: halfUp(Math.max(0, minutes - allowance(tiers, period, 'voice')) * 13, 10),
+    sms: halfUp(Math.max(0, use.sms - allowance(tiers, period, 'sms')) * 75, 100),
     phone: phoneHeld ? 500 : 0,
   };
   return Object.fromEntries(Object.entries(lines).filter(([, c]) => c > 0)); // a line of 0 is not billed
@@ -89,7 +97,7 @@ async function checkRenewal(u, k, { tier, prorations = [], paid = true, attempts
   const inv = invs.find((i) => i.period_start === P[k][0]);
   assert.ok(inv, `${u.name}: a renewal invoice for period ${k + 1} (has ${invs.map((i) => i.period_start)})`);
   assert.equal(inv.period_end, P[k][1]);
-  const over = overageLines(u.tierOf[k], u.use[k] ?? { calls: [], sms: 0 }, await held(u, ...P[k]));
+  const over = overageLines(u.tierOf[k], P[k], u.use[k] ?? { calls: [], sms: 0 }, await held(u, ...P[k]));
   const want = { sub: [TIERS[tier].price], proration: prorations, ...over };
   const total = want.sub[0] + prorations.reduce((a, c) => a + c, 0) + Object.values(over).reduce((a, c) => a + c, 0);
   assert.deepEqual(stripeLines(inv), want, `${u.name}: lines of the period ${k + 1} invoice at Stripe`);
@@ -160,7 +168,8 @@ test('C1 three cycles: usage, an upgrade, a failed then recovered payment, a can
   await waitFor(async () => (await query('SELECT tier FROM users WHERE id = ?', [upgrader.user]))[0].tier === 'ai_project_manager', { what: 'upgrader: tier here' });
   const tu = m1 + 7200, span = m2 - m1;
   const proration = [-halfUp(4000 * (m2 - tu), span), halfUp(28000 * (m2 - tu), span)];
-  upgrader.tierOf[1] = upgrader.tierOf[2] = 'ai_project_manager';
+  upgrader.tierOf[1] = [[m1, 'ai_secretary'], [tu, 'ai_project_manager']];
+  upgrader.tierOf[2] = 'ai_project_manager';
   await use(steady, 1, { calls: [6000], sms: 99 });     // exactly 100 minutes, 99 SMS: nothing over
   await use(upgrader, 1, { sms: 50 });                   // within either tier
   await use(declined, 1, { calls: [60 * 130] });          // 30 over: 39 c
@@ -215,7 +224,7 @@ test('C3 the same cycles with Stripe\'s liberties: duplicated, reordered and lat
   await SB.control('POST', '/__webhook', { chaos: { seed: 11, duplicate: 0.3, reorder: 0.3, delay_ms: 30 } });
   try {
     const user = await SB.newUser();
-    const u = { name: 'chaos', ...(await SB.subscribe({ user, tier: 'ai_secretary', t0 })), use: [], tierOf: ['ai_secretary', 'ai_project_manager', 'ai_project_manager'] };
+    const u = { name: 'chaos', ...(await SB.subscribe({ user, tier: 'ai_secretary', t0 })), use: [], tierOf: ['ai_secretary', null, 'ai_project_manager'] };
     await use(u, 0, { calls: [6100], sms: 130 });          // 102 minutes: 2.6 -> 3 c; 30 SMS: 22.5 -> 23 c
     await SB.advance(u.clock, m1 + 7200);
     await checkRenewal(u, 0, { tier: 'ai_secretary' });
@@ -224,7 +233,8 @@ test('C3 the same cycles with Stripe\'s liberties: duplicated, reordered and lat
     await SB.idle();
     await waitFor(async () => (await query('SELECT tier FROM users WHERE id = ?', [user]))[0].tier === 'ai_project_manager', { what: 'chaos: upgraded here' });
     const tu = m1 + 7200, span = m2 - m1;
-    await use(u, 1, { sms: 520 });                         // 20 over the new tier: 15 c
+    u.tierOf[1] = [[m1, 'ai_secretary'], [tu, 'ai_project_manager']];
+    await use(u, 1, { sms: 520 });                         // 2 h of 100, the rest of 500: 498 included, 22 over: 17 c
     await SB.advance(u.clock, m2 + 7200);
     await checkRenewal(u, 1, { tier: 'ai_project_manager', prorations: [-halfUp(4000 * (m2 - tu), span), halfUp(28000 * (m2 - tu), span)] });
     const dl = (await SB.control('GET', '/__deliveries')).filter((d) => d.duplicate);

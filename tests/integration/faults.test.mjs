@@ -1,6 +1,6 @@
 // Faults, each bounded in time: MariaDB stopped and started again under a
 // stream of webhook deliveries, 50 concurrent deliveries of one event, and
-// the Stripe API failing and timing out under the invoice_items job.
+// the Stripe API failing and timing out under the bill_period job.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -13,6 +13,7 @@ import { query, close } from './lib/db.mjs';
 import { env, VAR_DIR, REPO_ROOT } from './lib/env.mjs';
 import { waitFor, sleep } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
+import * as B from './lib/bills.mjs';
 
 after(async () => { await S.standin.fail({ clear: true }); closeHttp(); await close(); });
 
@@ -21,7 +22,6 @@ const LOGS = ['webhook', 'billing', 'phone', 'worker'].map((p) => path.join(VAR_
 const logFrom = Object.fromEntries(LOGS.map((f) => [f, fs.existsSync(f) ? fs.statSync(f).size : 0]));
 
 const now = () => Math.floor(Date.now() / 1000);
-const DAY = 86400;
 const stackUp = () => promisify(execFile)(path.join(REPO_ROOT, 'scripts', 'stack'), ['up'], { env: process.env, encoding: 'utf8' });
 const pidOf = (comp) => Number(fs.readFileSync(path.join(VAR_DIR, 'run', `${comp}.pid`), 'utf8'));
 const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
@@ -148,25 +148,7 @@ test('F2 50 concurrent deliveries of one subscription event: one effect, 1 proce
   assert.deepEqual({ ...row }, { tier: 'ai_secretary', subscription_id: ev.data.object.id });
 });
 
-// ---------- Stripe failing under the invoice_items job ----------
-
-/** A user on ai_secretary whose period that just ended had 150 voice minutes, 120 SMS and a number. */
-async function billedUser() {
-  const id = crypto.randomUUID();
-  const cus = await S.standin.createCustomer({ email: `${id}@example.test`, metadata: { user_id: id } });
-  await query("INSERT INTO users (id, email, tier, stripe_customer_id) VALUES (?, ?, 'ai_secretary', ?)", [id, `${id}@example.test`, cus.id]);
-  const pe = now() - 60, ps = pe - 30 * DAY;
-  for (const [i, [kind, q]] of [['voice', 4499], ['voice', 4441], ['sms', 70], ['sms', 50]].entries()) {
-    await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, 'test', ?)",
-      [id, kind, q, ps + 1000 + i, `${id}:${i}`]);
-  }
-  await query('INSERT INTO phone_numbers (user_id, phone_number, phone_sid, held_from) VALUES (?, ?, ?, ?)',
-    [id, '+1555' + String(crypto.randomInt(1e7)).padStart(7, '0'), 'PN' + crypto.randomBytes(16).toString('hex'), ps - DAY]);
-  const inv = await S.standin.createInvoice({ customer: cus.id, status: 'draft', billing_reason: 'subscription_cycle', period_start: ps, period_end: pe });
-  return { id, inv };
-}
-const jobOf = async (inv) => (await query('SELECT state, attempts, last_error FROM jobs WHERE dedupe_key = ?', [`invoice_items:${inv}`]))[0];
-const itemPosts = async (inv) => (await S.standin.requests({ method: 'POST', path: '/v1/invoiceitems' })).filter((q) => q.form?.invoice === inv);
+// ---------- Stripe failing under the bill_period job ----------
 
 /** The worker's outbound timeout: what its process was started with, else the default. */
 function workerTimeoutMs() {
@@ -176,27 +158,26 @@ function workerTimeoutMs() {
 }
 
 /** Waits for the job, then checks: one item per kind at Stripe, one key per kind across every try. */
-async function billedOnce(inv, timeoutMs) {
-  await waitFor(async () => (await jobOf(inv.id))?.state === 'done', { timeoutMs, intervalMs: 200, what: 'invoice_items job done' });
-  const after = await S.standin.object(inv.id);
-  const kinds = after.lines.data.filter((l) => l.metadata?.kind).map((l) => [l.metadata.kind, l.amount]).sort();
-  assert.deepEqual(kinds, [['phone', 500], ['sms', 15], ['voice', 65]], 'each item once, amounts exact');
-  const posts = await itemPosts(inv.id);
+async function billedOnce(b, timeoutMs) {
+  await waitFor(async () => (await B.jobOf(b))?.state === 'done', { timeoutMs, intervalMs: 200, what: 'bill_period job done' });
+  assert.deepEqual(await B.onInvoice(b.inv.id), B.expectedItems(), 'each item once, amounts exact');
+  const bill = await B.billOf(b), posts = await B.itemPosts(b.inv.id);
   for (const kind of ['voice', 'sms', 'phone']) {
     const keys = new Set(posts.filter((q) => q.form.metadata.kind === kind).map((q) => q.headers['idempotency-key']));
-    assert.deepEqual([...keys], [`${inv.id}:${kind}`], `one Idempotency-Key for ${kind} across retries`);
+    assert.deepEqual([...keys], [B.keyOf(bill, kind)], `one Idempotency-Key for ${kind} across retries`);
   }
-  return { posts, job: await jobOf(inv.id) };
+  return { posts, job: await B.jobOf(b) };
 }
+const created = (inv) => S.signedWebhook(S.event('invoice.created', inv, { api_version: S.API_VERSION }));
 
 test('F3 a Stripe call slower than HTTP_TIMEOUT_MS: the job times out, backs off, retries with the same key, bills once', { timeout: 120000 }, async () => {
   const timeout = workerTimeoutMs();
-  const { inv } = await billedUser();
+  const b = await B.billedUser();
   // The first item call answers only after the worker gave up on it (and Stripe creates the item then).
   await S.standin.fail({ count: 1, delay_ms: timeout + 1500, method: 'POST', path_prefix: '/v1/invoiceitems' });
-  const r = await S.signedWebhook(S.event('invoice.created', inv));
+  const r = await created(b.inv);
   assert.equal(r.json?.status, 'processed', r.text);
-  const { posts, job } = await billedOnce(inv, timeout * 3 + 45000);
+  const { posts, job } = await billedOnce(b, timeout * 3 + 45000);
   assert.ok(job.attempts >= 2, `attempts ${job.attempts}`);
   const slow = posts.find((q) => q.injected);
   assert.ok(slow, 'the slow call was made');
@@ -208,13 +189,13 @@ test('F3 a Stripe call slower than HTTP_TIMEOUT_MS: the job times out, backs off
 
 test('F4 Stripe answering 500, then timing out, then 429: retried with backoff to success, same keys, no duplicate item', { timeout: 150000 }, async () => {
   const timeout = workerTimeoutMs();
-  const { inv } = await billedUser();
-  // On the item POSTs: the job's own reads of the invoice (GET /v1/invoiceitems) are not the faults under test.
+  const b = await B.billedUser();
+  // On the item POSTs: the job's own reads (GET /v1/invoiceitems, /v1/invoices) are not the faults under test.
   await S.standin.fail({ count: 1, status: 500, method: 'POST', path_prefix: '/v1/invoiceitems' });
   await S.standin.fail({ count: 1, delay_ms: timeout + 1500, method: 'POST', path_prefix: '/v1/invoiceitems' });
   await S.standin.fail({ count: 1, status: 429, method: 'POST', path_prefix: '/v1/invoiceitems' });
-  await S.signedWebhook(S.event('invoice.created', inv));
-  const { posts, job } = await billedOnce(inv, timeout * 3 + 90000);
+  await created(b.inv);
+  const { posts, job } = await billedOnce(b, timeout * 3 + 90000);
   assert.ok(job.attempts >= 4, `attempts ${job.attempts}`);
   const injected = posts.filter((q) => q.injected).map((q) => q.status);
   assert.equal(injected.length, 3, 'all three faults met the job');
@@ -223,14 +204,14 @@ test('F4 Stripe answering 500, then timing out, then 429: retried with backoff t
 });
 
 test('F6 a 500 saved after Stripe created the item, and the read of the invoice failing too: found later, billed once', { timeout: 90000 }, async () => {
-  const { inv } = await billedUser();
+  const b = await B.billedUser();
   await S.standin.fail({ count: 1, status: 500, method: 'POST', path_prefix: '/v1/invoiceitems', when: 'after' });
   await S.standin.fail({ count: 1, status: 503, method: 'GET', path_prefix: '/v1/invoiceitems' });
-  await S.signedWebhook(S.event('invoice.created', inv));
-  const { posts, job } = await billedOnce(inv, 60000);
+  await created(b.inv);
+  const { posts, job } = await billedOnce(b, 60000);
   assert.ok(job.attempts >= 2, `attempts ${job.attempts}`);
-  const reads = (await S.standin.requests({ method: 'GET', path: '/v1/invoiceitems' })).filter((q) => q.form?.invoice === inv.id);
-  assert.deepEqual(reads.map((q) => q.status).slice(0, 1), [503], 'the first read of the invoice failed');
+  const reads = (await S.standin.requests({ method: 'GET', path: '/v1/invoiceitems' })).filter((q) => q.form?.customer === b.cus.id);
+  assert.deepEqual(reads.map((q) => q.status).slice(0, 1), [503], 'the first read of the customer\'s items failed');
   assert.ok(reads.some((q) => q.status === 200), 'a later read found the item');
   const first = posts.find((q) => q.status === 500);
   assert.ok(first, 'the saved 500 met the job');

@@ -144,7 +144,7 @@ const CASES = {
     assert.equal(row.stripe_customer_id, customer, 'found by the subscription metadata the invoice carries, then linked');
     assert.deepEqual([h.status, h.subscription_id, Number(h.amount_due)], ['draft', sub, 3850]);
     assert.deepEqual(await kinds(inv.id), ['invoice_created']);
-    const j = await jobs(u.id, 'invoice_items');
+    const j = await jobs(u.id, 'bill_period');
     assert.equal(j.length, 1);
     assert.deepEqual((({ invoice_id, subscription, period_start, period_end }) => ({ invoice_id, subscription, period_start, period_end }))(JSON.parse(j[0].payload)),
       { invoice_id: inv.id, subscription: sub, period_start: inv.period_start, period_end: inv.period_end });
@@ -156,7 +156,8 @@ const CASES = {
     const h = await invRow(inv.id);
     assert.deepEqual([h.status, h.subscription_id, h.number], ['open', sub, inv.number]);
     assert.deepEqual(await kinds(inv.id), ['invoice_finalized']);
-    assert.equal((await jobs(u.id, 'invoice_items')).length, 0);
+    // The renewal's period is billed whichever of its events comes first (docs/BILLING.md, D4).
+    assert.equal((await jobs(u.id, 'bill_period')).length, 1);
   },
   ...Object.fromEntries(['invoice.paid', 'invoice.payment_succeeded'].map((type) => [type, async (shape) => {
     const sub = S.rid('sub_'), u = await newUser({ customer: null, subscription: sub });
@@ -199,7 +200,7 @@ const CASES = {
     const inv = renewal(shape, { subscription: sub, user_id: u.id, status: 'draft', ps: t, pe: t + 30 * DAY });
     const ev = await deliver(S.event('invoice.upcoming', inv));
     assert.equal(Number((await bevent(ev.id, 'projected_overage')).amount_cents), 65, '50 min x 1.3');
-    assert.equal((await jobs(u.id, 'invoice_items')).length, 0);
+    assert.equal((await jobs(u.id, 'bill_period')).length, 0);
     assert.deepEqual(await templates(u.id), ['projected_overage']);
   },
 };
@@ -271,9 +272,9 @@ test('S invoice status never moves back, whatever the order and redeliveries of 
             rank = RANK[st];
           }
         assert.equal((await invRow(id)).status, life.final, what);
-        // Side effects follow the status when the event applied: the overage job only for a draft,
-        // the failure e-mail only while the invoice is open.
-        assert.equal((await jobs(u.id, 'invoice_items')).length, order[0] === 'created' ? 1 : 0, `${what}: invoice_items`);
+        // The period is billed once whichever event comes first (D4); the failure e-mail only while the
+        // invoice is open.
+        assert.equal((await jobs(u.id, 'bill_period')).length, 1, `${what}: bill_period`);
         if (life.steps.includes('failed'))
           assert.equal((await templates(u.id)).filter((t) => t === 'payment_failed').length,
             order.indexOf('failed') < order.indexOf('paid') ? 1 : 0, `${what}: failure e-mail`);

@@ -38,7 +38,7 @@ test(`T1 scripts/trigger walks a user through the whole flow (${shape} shape)`, 
   const versions = (await query('SELECT DISTINCT api_version FROM stripe_events WHERE user_id = ?', [id])).map((r) => r.api_version);
   assert.deepEqual(versions, [shape === 'current' ? '2026-10-28.endive' : '2023-08-16']);
   const jobs = (await query('SELECT kind FROM jobs WHERE user_id = ?', [id])).map((r) => r.kind);
-  assert.ok(jobs.includes('invoice_items'));
+  assert.ok(jobs.includes('bill_period'));
   assert.ok(jobs.includes('phone_provision'));
 });
 
@@ -48,8 +48,8 @@ test('T3 what trigger sends exists at the Stripe stand-in: the invoice takes our
   trigger('invoice.created', '--user', id);
   const [u] = await query('SELECT subscription_id AS sub, stripe_customer_id AS cus FROM users WHERE id = ?', [id]);
   assert.equal((await SB.control('GET', `/__objects/${u.sub}`)).customer, u.cus);
-  await waitFor(async () => (await query("SELECT state FROM jobs WHERE user_id = ? AND kind = 'invoice_items'", [id]))[0]?.state === 'done',
-    { what: 'the invoice_items job done (its invoice is at the stand-in)', timeoutMs: 15000 });
+  await waitFor(async () => (await query("SELECT state FROM jobs WHERE user_id = ? AND kind = 'bill_period'", [id]))[0]?.state === 'done',
+    { what: 'the bill_period job done (its invoice is at the stand-in)', timeoutMs: 15000 });
   const tok = SB.token(id);
   for (const [p, json] of [['/api/billing/upcoming'], ['/api/billing/upgrade', { target_tier: 'ai_project_manager' }], ['/api/billing/cancel', {}]]) {
     const r = await request(json ? 'POST' : 'GET', p, { token: tok, json });

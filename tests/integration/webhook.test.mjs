@@ -243,22 +243,22 @@ test('W13 invoice failed then paid ends paid; a late failure does not undo paid;
   assert.equal(Number(row.billing_cycle_end), pe);
 });
 
-test('W14 invoice.created for a draft cycle invoice queues one invoice_items job, even when redelivered', async () => {
+test('W14 invoice.created for a cycle invoice queues one bill_period job, even when redelivered', async () => {
   const u = await newUser({ tier: 'ai_secretary' });
   const inv = S.invoice({ customer: u.customer, subscription: S.rid('sub_'), status: 'draft', billing_reason: 'subscription_cycle',
     period_start: now() - 30 * 86400, period_end: now() });
   const ev = S.event('invoice.created', inv);
   await S.signedWebhook(ev);
   await S.signedWebhook(ev);
-  const j = await jobs(u.id, 'invoice_items');
+  const j = await jobs(u.id, 'bill_period');
   assert.equal(j.length, 1);
   const p = JSON.parse(j[0].payload);
   assert.equal(p.invoice_id, inv.id);
-  assert.equal(p.tier, 'ai_secretary');
+  assert.equal(p.subscription, inv.subscription);
   assert.equal(p.period_end, inv.period_end);
   const manual = S.invoice({ customer: u.customer, status: 'draft', billing_reason: 'manual' });
   await S.signedWebhook(S.event('invoice.created', manual));
-  assert.equal((await jobs(u.id, 'invoice_items')).length, 1, 'a manual invoice bills no overage');
+  assert.equal((await jobs(u.id, 'bill_period')).length, 1, 'a manual invoice bills no overage');
 });
 
 test('W15 invoice.upcoming records the projected overage and bills nothing', async () => {
@@ -273,7 +273,7 @@ test('W15 invoice.upcoming records the projected overage and bills nothing', asy
   assert.equal(r.json.status, 'processed');
   const be = (await query("SELECT amount_cents FROM billing_events WHERE event_id = ? AND kind = 'projected_overage'", [ev.id]))[0];
   assert.equal(Number(be.amount_cents), 80, '50 min x 1.3 = 65 + 20 SMS x 0.75 = 15');
-  assert.equal((await jobs(u.id, 'invoice_items')).length, 0);
+  assert.equal((await jobs(u.id, 'bill_period')).length, 0);
   assert.equal((await jobs(u.id, 'notify')).length, 1);
 });
 

@@ -357,14 +357,14 @@ START_TEST(find_pages)
 
 	fake_start(replies);
 	/* On the first page: one request. */
-	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "in_1",
+	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "invoice", "in_1",
 	    match_line, "in_1:voice", &o, &rep), XERR_OK);
 	ck_assert_str_eq(jsonx_str(o, "id"), "ii_b");
 	json_object_put(o);
 	ck_assert_ptr_nonnull(strstr(fake_next(),
 	    "GET /v1/invoiceitems?invoice=in_1&limit=100 "));
 	/* On the second page, after the first page's last id. */
-	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "in_1",
+	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "invoice", "in_1",
 	    match_line, "in_1:sms", &o, &rep), XERR_OK);
 	ck_assert_str_eq(jsonx_str(o, "id"), "ii_c");
 	json_object_put(o);
@@ -372,11 +372,11 @@ START_TEST(find_pages)
 	ck_assert_ptr_nonnull(strstr(fake_next(), "GET /v1/invoiceitems?"
 	    "invoice=in_1&limit=100&starting_after=ii_b "));
 	/* Nowhere: no item, and no error. */
-	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "in_1",
+	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "invoice", "in_1",
 	    match_line, "in_1:phone", &o, &rep), XERR_OK);
 	ck_assert_ptr_null(o);
 	/* An invoice Stripe does not know: its error. */
-	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "in_2",
+	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "invoice", "in_2",
 	    match_line, "in_2:sms", &o, &rep), XERR_NOTFOUND);
 	ck_assert_ptr_null(o);
 }
@@ -425,7 +425,7 @@ item_once(const char *inv, struct json_object **out, struct stripe_reply *rep)
 	snprintf(key, sizeof(key), "%s:sms", inv);
 	ck_assert_ptr_nonnull(form = buf_new(256));
 	ck_assert_int_eq(http_form_add(form, "invoice", inv), XERR_OK);
-	rc = stripe_invoice_item_once(http, &fcfg, inv, form, key, match_line,
+	rc = stripe_invoice_item_once(http, &fcfg, "invoice", inv, form, key, match_line,
 	    key, out, rep);
 	buf_free(form);
 	return rc;

@@ -1,0 +1,409 @@
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "core/buf.h"
+#include "core/db.h"
+#include "core/http.h"
+#include "core/jsonx.h"
+#include "core/log.h"
+#include "store/stmt.h"
+#include "remote/stripe.h"
+#include "domain/bill.h"
+
+#define BILL_LINES_MAX	5
+
+/* A bill as stored. */
+struct bill {
+	int64_t		 id, ps, pe;
+	char		 user[65];
+	char		 sub[256];
+	char		 customer[256];
+	char		 kind[9];
+	char		 invoice[256];	/* the renewal's draft, or "" */
+	char		 oneoff[256];	/* our one-off invoice, or "" */
+	char		 state[9];
+	int		 sub_deleted;
+	char		 draft[32];	/* the invoice's status, once read */
+};
+
+/* One line of a bill. */
+struct bill_line {
+	char		 kind[17];
+	int64_t		 quantity, cents;
+	char		 unit[17];
+	char		 desc[256];
+	char		 target[9];	/* "invoice", "pending" or "" */
+	char		 item[256];	/* Stripe's invoice item, or "" */
+	char		 xsb_line[96];	/* "bill:<id>:<kind>" */
+};
+
+/* Copies a cell (may be NULL: "") into dst. */
+static void
+bill_cell(const struct db_res *res, size_t row, size_t col, char *dst,
+    size_t sz)
+{
+	const char	*v = db_res_str(res, row, col);
+
+	snprintf(dst, sz, "%s", v ? v : "");
+}
+
+/* Reads bill id and its lines. */
+static enum xerr
+bill_load(struct db *db, int64_t id, struct bill *b, struct bill_line *l,
+    size_t *n)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	size_t		 i;
+	enum xerr	 rc;
+
+	memset(b, 0, sizeof(*b));
+	*n = 0;
+	a[0] = DB_INT(id);
+	if ((rc = db_query(db, STMT_BILL_BY_ID, a, 1, &res)))
+		return rc;
+	if (db_res_rows(res) != 1) {
+		db_res_free(res);
+		return XERR_NOTFOUND;
+	}
+	b->id = id;
+	bill_cell(res, 0, 1, b->user, sizeof(b->user));
+	bill_cell(res, 0, 2, b->sub, sizeof(b->sub));
+	bill_cell(res, 0, 3, b->customer, sizeof(b->customer));
+	bill_cell(res, 0, 4, b->kind, sizeof(b->kind));
+	b->ps = db_res_int(res, 0, 5, 0);
+	b->pe = db_res_int(res, 0, 6, 0);
+	bill_cell(res, 0, 8, b->invoice, sizeof(b->invoice));
+	bill_cell(res, 0, 9, b->oneoff, sizeof(b->oneoff));
+	bill_cell(res, 0, 10, b->state, sizeof(b->state));
+	db_res_free(res);
+	res = NULL;
+
+	a[0] = DB_STR(b->sub);
+	if ((rc = db_query(db, STMT_RATING_SUB_GET, a, 1, &res)))
+		return rc;
+	b->sub_deleted = db_res_rows(res) == 1 && db_res_int(res, 0, 2, 0);
+	db_res_free(res);
+	res = NULL;
+
+	a[0] = DB_INT(id);
+	if ((rc = db_query(db, STMT_BILL_LINES, a, 1, &res)))
+		return rc;
+	for (i = 0; i < db_res_rows(res) && i < BILL_LINES_MAX; i++) {
+		bill_cell(res, i, 0, l[i].kind, sizeof(l[i].kind));
+		l[i].quantity = db_res_int(res, i, 1, 0);
+		bill_cell(res, i, 2, l[i].unit, sizeof(l[i].unit));
+		l[i].cents = db_res_int(res, i, 3, 0);
+		bill_cell(res, i, 4, l[i].desc, sizeof(l[i].desc));
+		bill_cell(res, i, 5, l[i].target, sizeof(l[i].target));
+		bill_cell(res, i, 6, l[i].item, sizeof(l[i].item));
+		snprintf(l[i].xsb_line, sizeof(l[i].xsb_line),
+		    "bill:%lld:%.16s", (long long)id, l[i].kind);
+	}
+	*n = i;
+	db_res_free(res);
+	return XERR_OK;
+}
+
+/*
+ * Reads the status of invoice into status ("deleted" when Stripe no
+ * longer has it: a draft may be deleted).
+ */
+static enum xerr
+bill_invoice_status(struct http *h, const struct cfg *cfg, const char *invoice,
+    char *status, size_t sz, char *err, size_t errsz)
+{
+	struct stripe_reply rep;
+	struct json_object *inv = NULL;
+	char		 path[300];
+	enum xerr	 rc;
+
+	snprintf(path, sizeof(path), "/v1/invoices/%s", invoice);
+	rc = stripe_call(h, cfg, "GET", path, NULL, NULL, &inv, &rep);
+	if (rc == XERR_OK || (rc != XERR_UPSTREAM && rep.status == 404)) {
+		snprintf(status, sz, "%s", rc != XERR_OK ? "deleted" :
+		    jsonx_str(inv, "status") ? jsonx_str(inv, "status") : "?");
+		rc = XERR_OK;
+	} else
+		snprintf(err, errsz, "reading invoice %s: %s", invoice,
+		    rep.msg);
+	json_object_put(inv);
+	return rc;
+}
+
+/* Returns 1 when the invoice item it is the line arg (metadata[xsb_line]). */
+static int
+bill_item_match(struct json_object *it, void *arg)
+{
+	const char	*x = jsonx_str(it, "metadata.xsb_line");
+
+	return x != NULL && strcmp(x, arg) == 0;
+}
+
+/* Stores the line's target, chosen before its first call. */
+static enum xerr
+bill_set_target(struct db *db, const struct bill *b, struct bill_line *l,
+    const char *target)
+{
+	struct dbv	 a[3];
+
+	snprintf(l->target, sizeof(l->target), "%s", target);
+	a[0] = DB_STR(target);
+	a[1] = DB_INT(b->id);
+	a[2] = DB_STR(l->kind);
+	return db_exec(db, STMT_BILL_LINE_TARGET, a, 3, NULL, NULL);
+}
+
+/* Records that the line is at Stripe as item, and its billing_events row. */
+static enum xerr
+bill_line_done(struct db *db, const struct bill *b, struct bill_line *l,
+    const char *item)
+{
+	struct dbv	 a[5];
+	char		 subject[64], kind[40];
+	enum xerr	 rc;
+
+	snprintf(l->item, sizeof(l->item), "%s", item ? item : "?");
+	a[0] = DB_STR(l->item);
+	a[1] = DB_INT(b->id);
+	a[2] = DB_STR(l->kind);
+	if ((rc = db_exec(db, STMT_BILL_LINE_POSTED, a, 3, NULL, NULL)))
+		return rc;
+	snprintf(subject, sizeof(subject), "bill:%lld", (long long)b->id);
+	snprintf(kind, sizeof(kind), "overage_%s", l->kind);
+	a[0] = DB_STR(b->user);
+	a[1] = DB_STR(strcmp(l->target, "invoice") == 0 ? b->invoice :
+	    subject);
+	a[2] = DB_STR(kind);
+	a[3] = DB_INT(l->cents);
+	a[4] = DB_STR(l->item);
+	return db_exec(db, STMT_BEVENT_INSERT, a, 5, NULL, NULL);
+}
+
+/* Writes the line's invoice item form: the same on every attempt. */
+static enum xerr
+bill_form(const struct bill *b, const struct bill_line *l, struct buf *form)
+{
+	char		 q[32], ps[32], pe[32], id[32];
+	enum xerr	 rc;
+
+	snprintf(q, sizeof(q), "%lld", (long long)l->quantity);
+	snprintf(ps, sizeof(ps), "%lld", (long long)b->ps);
+	snprintf(pe, sizeof(pe), "%lld", (long long)b->pe);
+	snprintf(id, sizeof(id), "%lld", (long long)b->id);
+	if ((rc = http_form_add(form, "customer", b->customer)) ||
+	    (strcmp(l->target, "invoice") == 0 &&
+	    (rc = http_form_add(form, "invoice", b->invoice))) ||
+	    (rc = http_form_add(form, "currency", "usd")) ||
+	    (rc = http_form_add(form, "quantity", q)) ||
+	    (rc = http_form_add(form, "unit_amount_decimal", l->unit)) ||
+	    (rc = http_form_add(form, "description", l->desc)) ||
+	    (rc = http_form_add(form, "period[start]", ps)) ||
+	    (rc = http_form_add(form, "period[end]", pe)) ||
+	    (rc = http_form_add(form, "metadata[user_id]", b->user)) ||
+	    (rc = http_form_add(form, "metadata[kind]", l->kind)) ||
+	    (rc = http_form_add(form, "metadata[xsb_bill]", id)) ||
+	    (rc = http_form_add(form, "metadata[xsb_line]", l->xsb_line)))
+		return rc;
+	return XERR_OK;
+}
+
+/* Sends the line to its target once (stripe_invoice_item_once()). */
+static enum xerr
+bill_send(struct db *db, struct http *h, const struct cfg *cfg,
+    const struct bill *b, struct bill_line *l, struct stripe_reply *rep)
+{
+	struct json_object *item = NULL;
+	struct buf	*form;
+	char		 key[128];
+	enum xerr	 rc;
+
+	if ((form = buf_new(2048)) == NULL)
+		return XERR_NOMEM;
+	snprintf(key, sizeof(key), "xsb-bill-%lld-%s-%s", (long long)b->id,
+	    l->kind, l->target);
+	if ((rc = bill_form(b, l, form)) == XERR_OK &&
+	    (rc = stripe_invoice_item_once(h, cfg, "customer", b->customer,
+	    form, key, bill_item_match, l->xsb_line, &item, rep)) == XERR_OK) {
+		log_info("bill %lld: %s %lld x %s = %lld cents on %s: %s",
+		    (long long)b->id, l->kind, (long long)l->quantity, l->unit,
+		    (long long)l->cents, strcmp(l->target, "invoice") ?
+		    "pending" : b->invoice, jsonx_str(item, "id"));
+		rc = bill_line_done(db, b, l, jsonx_str(item, "id"));
+	}
+	json_object_put(item);
+	buf_free(form);
+	return rc;
+}
+
+/*
+ * Moves a line meant for the renewal invoice to pending, once the invoice
+ * is no draft: unless an earlier attempt put it there after all.
+ */
+static enum xerr
+bill_to_pending(struct db *db, struct http *h, const struct cfg *cfg,
+    const struct bill *b, struct bill_line *l, char *err, size_t errsz)
+{
+	struct stripe_reply rep;
+	struct json_object *item = NULL;
+	enum xerr	 rc;
+
+	if ((rc = stripe_invoice_item_find(h, cfg, "customer", b->customer,
+	    bill_item_match, l->xsb_line, &item, &rep))) {
+		snprintf(err, errsz, "reading items of %s: %s", b->customer,
+		    rep.msg);
+		return rc;
+	}
+	if (item != NULL) {
+		rc = bill_line_done(db, b, l, jsonx_str(item, "id"));
+		json_object_put(item);
+		return rc;
+	}
+	log_info("bill %lld: invoice %s is %s: %s goes pending",
+	    (long long)b->id, b->invoice, b->draft, l->kind);
+	return bill_set_target(db, b, l, "pending");
+}
+
+/* Posts one line that is not at Stripe yet. */
+static enum xerr
+bill_post_line(struct db *db, struct http *h, const struct cfg *cfg,
+    struct bill *b, struct bill_line *l, char *err, size_t errsz)
+{
+	struct stripe_reply rep;
+	enum xerr	 rc;
+
+	memset(&rep, 0, sizeof(rep));
+	if (b->invoice[0] != '\0' && strcmp(l->target, "pending") != 0 &&
+	    b->draft[0] == '\0' && (rc = bill_invoice_status(h, cfg,
+	    b->invoice, b->draft, sizeof(b->draft), err, errsz)))
+		return rc;
+	if (l->target[0] == '\0' && (rc = bill_set_target(db, b, l,
+	    b->invoice[0] != '\0' && strcmp(b->draft, "draft") == 0 ?
+	    "invoice" : "pending")))
+		return rc;
+	if (strcmp(l->target, "invoice") == 0 &&
+	    strcmp(b->draft, "draft") != 0) {
+		if ((rc = bill_to_pending(db, h, cfg, b, l, err, errsz)) ||
+		    l->item[0] != '\0')
+			return rc;
+	}
+	rc = bill_send(db, h, cfg, b, l, &rep);
+	if (rc == XERR_UNPROCESSABLE && rep.status == 400 &&
+	    strcmp(l->target, "invoice") == 0) {
+		/* Finalized since we looked: Stripe made nothing. */
+		if ((rc = bill_invoice_status(h, cfg, b->invoice, b->draft,
+		    sizeof(b->draft), err, errsz)))
+			return rc;
+		if (strcmp(b->draft, "draft") != 0) {
+			if ((rc = bill_set_target(db, b, l, "pending")))
+				return rc;
+			rc = bill_send(db, h, cfg, b, l, &rep);
+		} else
+			rc = XERR_UNPROCESSABLE;
+	}
+	if (rc != XERR_OK && err[0] == '\0')
+		snprintf(err, errsz, "%s line: %s", l->kind, rep.msg);
+	return rc;
+}
+
+/*
+ * The one-off invoice of a bill whose lines are pending and that no
+ * renewal will sweep in (a final bill, or its subscription ended): created
+ * with the customer's pending items, then finalized, so Stripe collects it.
+ */
+static enum xerr
+bill_oneoff(struct db *db, struct http *h, const struct cfg *cfg,
+    struct bill *b, char *err, size_t errsz)
+{
+	struct stripe_reply rep;
+	struct json_object *inv = NULL;
+	struct buf	*form;
+	struct dbv	 a[2];
+	char		 key[96], id[32], path[300];
+	enum xerr	 rc = XERR_OK;
+
+	if ((form = buf_new(1024)) == NULL)
+		return XERR_NOMEM;
+	snprintf(id, sizeof(id), "%lld", (long long)b->id);
+	if (b->oneoff[0] == '\0') {
+		snprintf(key, sizeof(key), "xsb-bill-%s-invoice", id);
+		if ((rc = http_form_add(form, "customer", b->customer)) ||
+		    (rc = http_form_add(form, "auto_advance", "true")) ||
+		    (rc = http_form_add(form, "collection_method",
+		    "charge_automatically")) ||
+		    (rc = http_form_add(form, "pending_invoice_items_behavior",
+		    "include")) ||
+		    (rc = http_form_add(form, "description",
+		    "xSwarm usage of your last billing period")) ||
+		    (rc = http_form_add(form, "metadata[xsb_bill]", id)) ||
+		    (rc = http_form_add(form, "metadata[user_id]", b->user)))
+			goto out;
+		if ((rc = stripe_call(h, cfg, "POST", "/v1/invoices", form,
+		    key, &inv, &rep))) {
+			snprintf(err, errsz, "one-off invoice: %s", rep.msg);
+			goto out;
+		}
+		snprintf(b->oneoff, sizeof(b->oneoff), "%s",
+		    jsonx_str(inv, "id") ? jsonx_str(inv, "id") : "");
+		json_object_put(inv);
+		inv = NULL;
+		a[0] = DB_STR(b->oneoff);
+		a[1] = DB_INT(b->id);
+		if ((rc = db_exec(db, STMT_BILL_SET_ONEOFF, a, 2, NULL, NULL)))
+			goto out;
+	}
+	buf_reset(form);
+	snprintf(key, sizeof(key), "xsb-bill-%s-finalize", id);
+	snprintf(path, sizeof(path), "/v1/invoices/%s/finalize", b->oneoff);
+	if ((rc = http_form_add(form, "auto_advance", "true")))
+		goto out;
+	rc = stripe_call(h, cfg, "POST", path, form, key, &inv, &rep);
+	if (rc == XERR_UNPROCESSABLE && rep.status == 400) {
+		char	 st[32];
+
+		/* Finalized already (auto_advance): fine once it is no draft. */
+		if ((rc = bill_invoice_status(h, cfg, b->oneoff, st,
+		    sizeof(st), err, errsz)) == XERR_OK &&
+		    strcmp(st, "draft") == 0)
+			rc = XERR_UNPROCESSABLE;
+	}
+	if (rc != XERR_OK && err[0] == '\0')
+		snprintf(err, errsz, "finalizing %s: %s", b->oneoff, rep.msg);
+	log_info("bill %lld: one-off invoice %s: %s", (long long)b->id,
+	    b->oneoff, xerr_code(rc));
+out:
+	json_object_put(inv);
+	buf_free(form);
+	return rc;
+}
+
+enum xerr
+bill_post(struct db *db, struct http *h, const struct cfg *cfg, int64_t id,
+    char *err, size_t errsz)
+{
+	struct bill_line l[BILL_LINES_MAX];
+	struct bill	 b;
+	struct dbv	 a[1];
+	size_t		 i, n;
+	int		 pending = 0;
+	enum xerr	 rc;
+
+	err[0] = '\0';
+	if ((rc = bill_load(db, id, &b, l, &n)))
+		return rc;
+	if (strcmp(b.state, "posted") == 0)
+		return XERR_OK;
+	for (i = 0; i < n; i++) {
+		if (l[i].item[0] == '\0' &&
+		    (rc = bill_post_line(db, h, cfg, &b, &l[i], err, errsz)))
+			return rc;
+		pending |= strcmp(l[i].target, "pending") == 0;
+	}
+	if (pending && (strcmp(b.kind, "final") == 0 || b.sub_deleted) &&
+	    (rc = bill_oneoff(db, h, cfg, &b, err, errsz)))
+		return rc;
+	a[0] = DB_INT(id);
+	return db_exec(db, STMT_BILL_POSTED, a, 1, NULL, NULL);
+}

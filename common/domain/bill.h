@@ -1,0 +1,35 @@
+/*
+ * bill: posts a rated bill (rating_rate()) to Stripe exactly once, as
+ * docs/BILLING.md "When a period is billed, and where the lines go" says.
+ *
+ * Each line becomes one invoice item, sent with the same parameters on
+ * every attempt under the Idempotency-Key xsb-bill-<bill>-<kind>-<target>
+ * and found again by its metadata[xsb_line] "bill:<bill>:<kind>".  The
+ * target of a line (the renewal's draft invoice, or "pending" for the next
+ * invoice) is chosen once and stored before the first call; a line moves
+ * from the invoice to pending only after Stripe refused it there (no longer
+ * a draft) and it is found nowhere.  A final bill's pending lines get a
+ * one-off invoice, created and finalized under keys of the bill.
+ */
+#ifndef BILL_H
+#define BILL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/xerr.h"
+
+struct cfg;
+struct db;
+struct http;
+
+/*
+ * Posts bill id.  XERR_OK once every line is at Stripe (and the one-off
+ * invoice, if any, finalized); XERR_UPSTREAM and database errors: try
+ * again later (the same parameters are sent); XERR_UNPROCESSABLE: Stripe
+ * refused for good.  err says why.
+ */
+enum xerr	 bill_post(struct db *db, struct http *h, const struct cfg *cfg,
+		    int64_t id, char *err, size_t errsz);
+
+#endif
