@@ -21,6 +21,7 @@
 #include "remote/stripe.h"
 #include "remote/twilio.h"
 #include "domain/phone.h"
+#include "domain/rating.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
 #include "app/admin.h"
@@ -444,6 +445,44 @@ out:
 }
 
 /*
+ * GET /api/admin/users/<id>/bills[?period_start=N]: the user's bills
+ * (docs/BILLING.md), newest first, each with its lines and how they were
+ * computed.  200, 400, 401, 403, 500, 503.
+ */
+static void
+admin_user_bills(struct req *r, const char *id)
+{
+	struct json_object	*o = NULL, *bills = NULL;
+	const char		*ps = req_param(r, "period_start");
+	long long		 start = 0;
+	char			*end = NULL;
+	enum xerr		 rc;
+
+	if (ps != NULL) {
+		start = strtoll(ps, &end, 10);
+		if (*ps == '\0' || *end != '\0' || start <= 0) {
+			req_error(r, XERR_BADREQ, "invalid_period_start",
+			    "period_start must be a positive Unix time");
+			return;
+		}
+	}
+	if ((rc = rating_bills_json(r->db, id, start, &bills)) != XERR_OK) {
+		req_fail(r, rc, "reading the bills");
+		return;
+	}
+	if ((o = json_object_new_object()) == NULL ||
+	    jsonx_add_str(o, "user_id", id) != 0 ||
+	    json_object_object_add(o, "bills", bills) != 0) {
+		json_object_put(bills);
+		json_object_put(o);
+		req_fail(r, XERR_NOMEM, "the reply");
+		return;
+	}
+	req_reply_json(r, 200, o);
+	json_object_put(o);
+}
+
+/*
  * GET /api/admin/users/<id>: the user's billing state.  200, 401, 403,
  * 404, 500, 503.
  */
@@ -461,8 +500,13 @@ admin_user_get(struct req *r)
 	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
 		return;
 	if (admin_split(r->path_rest, id, sizeof(id), action,
-	    sizeof(action)) != 0 || action[0] != '\0' || !ids_user_ok(id)) {
+	    sizeof(action)) != 0 || (action[0] != '\0' &&
+	    strcmp(action, "bills") != 0) || !ids_user_ok(id)) {
 		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
+		return;
+	}
+	if (action[0] != '\0') {
+		admin_user_bills(r, id);
 		return;
 	}
 	if ((rc = admin_user_load(r->db, id, &user)) == XERR_NOTFOUND) {

@@ -1,0 +1,203 @@
+// The rating engine (docs/BILLING.md) against the cases issue #14 found, D1-D8, each named: Stripe's
+// events in the orders Stripe allows, delivered signed through nginx, the bills checked in our tables
+// (through the admin API) and, where posted, on the Stripe stand-in. Expected amounts are worked out here
+// from the price list, never with our functions.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request, closeHttp } from './lib/http.mjs';
+import { query, close } from './lib/db.mjs';
+import { waitFor } from './lib/wait.mjs';
+import { mint } from './lib/token.mjs';
+import * as S from './lib/stripe.mjs';
+import * as B from './lib/bills.mjs';
+
+test.after(async () => { await S.standin.fail({ clear: true }); closeHttp(); await close(); });
+
+const DAY = 86400;
+const now = () => Math.floor(Date.now() / 1000);
+const admin = () => mint(['-u', 'engine-test', '-r', 'admin']);
+const cur = { api_version: S.API_VERSION };
+const send = async (type, obj, created) => {
+  const r = await S.signedWebhook(S.event(type, obj, { ...cur, created }));
+  assert.equal(r.status, 200, `${type}: ${r.text}`);
+  return r.json;
+};
+// The stand-in's subscription sub changed as Stripe would change it (no event sent; the test sends it).
+const changeSub = (sub, o) => S.standin.createSubscription({ id: sub.id, silent: true, ...o });
+const bills = async (user) => {
+  const r = await request('GET', `/api/admin/users/${user}/bills`, { token: admin() });
+  assert.equal(r.status, 200, r.text);
+  return r.json.bills;
+};
+// The lines of the bill of period start ps: {kind: [quantity, cents]}.
+const linesOf = async (user, ps) => {
+  const b = (await bills(user)).find((x) => x.period_start === ps);
+  assert.ok(b, `a bill for the period starting ${ps}`);
+  return Object.fromEntries(b.lines.map((l) => [l.kind, [l.quantity, l.amount_cents]]));
+};
+const jobDone = (b, what) => waitFor(async () => (await B.jobOf(b))?.state === 'done', { timeoutMs: 30000, what });
+const halfUp = (hundredths) => Math.floor((hundredths + 50) / 100);
+const calls = (n, seconds) => Array.from({ length: n }, () => ['voice', seconds]);
+
+// D1: a project manager with 400 min and 450 SMS whose move to ai_secretary takes effect at the renewal:
+// the period that ended was entirely on ai_project_manager (500 + 500 included), whatever order the
+// renewal's subscription update and invoice arrive in. Before the engine: 390 + 263 c, or nothing.
+for (const order of ['update first', 'invoice first', 'deletion first']) {
+  test(`D1 the order of the renewal's events does not decide the allowance (${order})`, async () => {
+    const b = await B.billedUser({ tier: 'ai_project_manager', usage: [...calls(8, 3000), ['sms', 450]], invoice: order !== 'deletion first' });
+    const next = { current_period_start: b.pe, current_period_end: b.pe + 30 * DAY };
+    if (order === 'deletion first') {
+      // Cancelled at the period's end: the subscription's last period is billed by its final bill.
+      const gone = await changeSub(b.sub, { status: 'canceled' });
+      await send('customer.subscription.deleted', { ...gone, ended_at: b.pe }, b.pe);
+    } else {
+      const moved = await changeSub(b.sub, { price: 'price_ai_secretary', ...next });
+      const evs = [() => send('customer.subscription.updated', moved, b.pe), () => send('invoice.created', b.inv, b.pe)];
+      if (order === 'invoice first') evs.reverse();
+      for (const e of evs) await e();
+    }
+    await waitFor(async () => (await bills(b.id)).length === 1, { timeoutMs: 20000, what: 'the period rated' });
+    const lines = await linesOf(b.id, b.ps);
+    assert.deepEqual(lines, { phone: [1, 500] }, '400 min and 450 SMS are inside 500 and 500');
+    const [bill] = await bills(b.id);
+    assert.deepEqual(bill.computation.stretches.map((x) => x.tier), ['ai_project_manager']);
+    if (order !== 'deletion first') {
+      await jobDone(b, 'bill posted');
+      assert.deepEqual(await B.onInvoice(b.inv.id), [['phone', 500]]);
+    }
+  });
+}
+
+// D1, mid-period: an upgrade ten days into a thirty-day period counts each tier by its share.
+test('D1 an upgrade mid-period: each tier counts by the share of the period it was in force', async () => {
+  const pe = now() - 60, ps = pe - 30 * DAY;
+  const b = await B.billedUser({ ps, pe, usage: [...calls(8, 3000), ['sms', 450]] });
+  const up = await changeSub(b.sub, { price: 'price_ai_project_manager' });
+  await send('customer.subscription.updated', up, ps + 10 * DAY);
+  await send('invoice.created', b.inv, pe);
+  await jobDone(b, 'bill posted');
+  // floor(100 x 10/30 + 500 x 20/30) = 366 included: voice 34 over = 44.2 c, SMS 84 over = 63 c.
+  const included = Math.floor((100 * 10 * DAY + 500 * 20 * DAY) / (30 * DAY));
+  assert.equal(included, 366);
+  assert.deepEqual(await linesOf(b.id, ps), { voice: [400 - included, halfUp((400 - included) * 130)], sms: [450 - included, halfUp((450 - included) * 75)], phone: [1, 500] });
+  assert.deepEqual(await B.onInvoice(b.inv.id), [['phone', 500], ['sms', 63], ['voice', 44]]);
+});
+
+// D2: usage dated inside a period already billed is billed by the next bill, as an adjustment.
+test('D2 late usage of a billed period is an adjustment line on the next bill', async () => {
+  const p1e = now() - 5 * DAY, p1s = p1e - 30 * DAY, p2e = p1e + 30 * DAY;
+  const b = await B.billedUser({ ps: p1s, pe: p1e, usage: calls(101, 1), phone: false });
+  await send('invoice.created', b.inv, p1e);
+  await jobDone(b, 'period 1 billed');
+  assert.deepEqual(await linesOf(b.id, p1s), { voice: [1, 1] }, '101 min: 1 over, 1.3 -> 1 c');
+  // 20 more one-second calls of period 1, reported late through the API (occurred_at 10 days before its end).
+  const svc = mint(['-u', 'engine-svc', '-r', 'service']);
+  for (let i = 0; i < 20; i++) {
+    const r = await request('POST', '/api/usage', { token: svc, json: { user_id: b.id, kind: 'voice', quantity: 1, occurred_at: p1e - 10 * DAY + i, idempotency_key: `late-${b.id}-${i}` } });
+    assert.equal(r.status, 201, r.text);
+  }
+  const inv2 = await B.renewalInvoice({ cus: b.cus, sub: b.sub, ps: p1e, pe: p2e });
+  await S.standin.createSubscription({ id: b.sub.id, current_period_start: p1e, current_period_end: p2e, silent: true });
+  await send('invoice.created', inv2, p2e);
+  const b2 = { ...b, ps: p1e };
+  await jobDone(b2, 'period 2 billed');
+  // Period 1 with the late calls: 121 min, 21 over; 1 was billed: the adjustment is 20 min, 26 c. (Period 2 has
+  // no call; its SMS and the number bought when the tier began are its own lines.)
+  const l2 = await linesOf(b.id, p1e);
+  assert.deepEqual([l2.voice_adjust, l2.voice, l2.sms_adjust], [[20, 26], undefined, undefined]);
+  const onInv = (await S.standin.object(inv2.id)).lines.data.filter((l) => l.metadata?.kind === 'voice_adjust');
+  assert.deepEqual(onInv.map((l) => [l.quantity, l.amount]), [[20, 26]]);
+  assert.match(onInv[0].description, /late usage of \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d/);
+  // Every call is covered by exactly one bill.
+  const cover = await query("SELECT COUNT(*) AS n, COUNT(DISTINCT u.id) AS d FROM usage_events u JOIN bill_usage c ON c.usage_id = u.id WHERE u.user_id = ? AND u.kind = 'voice'", [b.id]);
+  assert.deepEqual([Number(cover[0].n), Number(cover[0].d)], [121, 121]);
+});
+
+// D3: usage arriving between two attempts of a job changes nothing it posts: the bill is frozen.
+test('D3 a bill is frozen: usage arriving between attempts changes no parameter, no line is lost', async () => {
+  const b = await B.billedUser();
+  await S.standin.fail({ count: 1, status: 500, method: 'POST', path_prefix: '/v1/invoiceitems' });
+  await send('invoice.created', b.inv, b.pe);
+  await waitFor(async () => (await B.billOf(b)) !== undefined && (await B.jobOf(b))?.attempts >= 1, { timeoutMs: 15000, what: 'rated, first attempt made' });
+  await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, 'sms', 300, ?, 'test', ?)", [b.id, b.ps + 99, `${b.id}:between`]);
+  await jobDone(b, 'bill posted after the retry');
+  assert.deepEqual(await B.onInvoice(b.inv.id), B.expectedItems(), 'the lines rated first, each once');
+  const posts = await B.itemPosts(b.inv.id);
+  assert.ok(posts.every((q) => q.status === 200 || q.injected), `no refusal: ${posts.map((q) => q.status)}`);
+});
+
+// D4: invoice.paid before invoice.created: the period is billed anyway; the invoice is no draft, so the
+// lines are pending items, which Stripe sweeps into the next invoice.
+test('D4 a renewal paid before its invoice.created arrives: the period is billed as pending items', async () => {
+  const b = await B.billedUser({ invoice: false });
+  const inv = await B.renewalInvoice({ ...b, status: 'paid' });
+  await send('invoice.paid', inv, b.pe + 3600);
+  await jobDone(b, 'bill posted');
+  const [bill] = await bills(b.id);
+  assert.deepEqual(bill.lines.map((l) => [l.kind, l.target]).sort(), [['phone', 'pending'], ['sms', 'pending'], ['voice', 'pending']]);
+  const pending = await S.standin.requests({ method: 'POST', path: '/v1/invoiceitems' });
+  const mine = pending.filter((q) => q.form?.customer === b.cus.id && q.status === 200);
+  assert.deepEqual(mine.map((q) => [q.form.metadata.kind, q.form.invoice]).sort(), [['phone', undefined], ['sms', undefined], ['voice', undefined]]);
+  // The late invoice.created of the same invoice bills nothing more.
+  await send('invoice.created', { ...inv, status: 'draft' }, b.pe);
+  assert.equal((await query('SELECT COUNT(*) AS n FROM jobs WHERE dedupe_key LIKE ?', [`bill_period:${b.sub.id}:%`]))[0].n, 1);
+});
+
+// D5: events of a customer not yet linked are applied once it is.
+test('D5 unmatched events apply themselves when their customer becomes known', async () => {
+  // A subscription event for a customer nobody knows yet (no user in its metadata): stored unmatched.
+  const cus = await S.standin.createCustomer({ email: 'late@example.test', silent: true });
+  const user = `d5-${cus.id}`;
+  await query("INSERT INTO users (id, email) VALUES (?, 'late@example.test')", [user]);
+  const sub = await S.standin.createSubscription({ customer: cus.id, price: 'price_ai_secretary', current_period_start: now() - DAY,
+    current_period_end: now() + 29 * DAY, silent: true });
+  assert.equal((await send('customer.subscription.created', sub, now() - DAY)).status, 'unmatched');
+  // Checkout completes: the customer is linked to the user; the stored event follows.
+  const cs = S.checkoutSession({ customer: cus.id, subscription: sub.id, user_id: user });
+  assert.equal((await send('checkout.session.completed', cs)).status, 'processed');
+  await waitFor(async () => (await query('SELECT tier FROM users WHERE id = ?', [user]))[0].tier === 'ai_secretary',
+    { timeoutMs: 20000, what: 'the unmatched subscription applied' });
+  const evs = await query("SELECT status FROM stripe_events WHERE object_id = ? AND type = 'customer.subscription.created'", [sub.id]);
+  assert.deepEqual(evs.map((e) => e.status), ['processed']);
+  assert.equal((await query('SELECT COUNT(*) AS n FROM unmatched_events WHERE customer_id = ?', [cus.id]))[0].n, 0);
+});
+
+// D6: an invoice's history never moves back to draft.
+test('D6 invoice.created after invoice.payment_failed leaves the invoice open', async () => {
+  const b = await B.billedUser({ invoice: false });
+  const inv = await B.renewalInvoice({ ...b, status: 'open' });
+  await send('invoice.payment_failed', { ...inv, attempt_count: 1 }, b.pe + 3600);
+  await send('invoice.created', { ...inv, status: 'draft', attempt_count: 0 }, b.pe);
+  assert.equal((await query('SELECT status FROM invoices WHERE id = ?', [inv.id]))[0].status, 'open');
+});
+
+// D7: a subscription that ends mid-period has its last period billed: the paid tier counts up to the end.
+test('D7 the last period of a subscription that ends is billed', async () => {
+  const ps = now() - 20 * DAY, pe = ps + 30 * DAY, ended = ps + 15 * DAY;
+  const b = await B.billedUser({ ps, pe, invoice: false, usage: [...calls(80, 30), ['sms', 35], ['sms', 35]] });
+  const gone = await changeSub(b.sub, { status: 'canceled' });
+  await send('customer.subscription.deleted', { ...gone, ended_at: ended }, ended);
+  await waitFor(async () => (await bills(b.id)).length === 1, { timeoutMs: 20000, what: 'the last period rated' });
+  // floor(100 x 15/30) = 50 included: voice 80 - 50 = 30 over (39 c), SMS 70 - 50 = 20 over (15 c), the number 500 c.
+  assert.deepEqual(await linesOf(b.id, ps), { voice: [30, 39], sms: [20, 15], phone: [1, 500] });
+  const [bill] = await bills(b.id);
+  assert.equal(bill.kind, 'final');
+  assert.equal(bill.usage_end, ended);
+});
+
+// D8: one period model: the usage API shows the subscription's period and the engine's allowance;
+// Checkout's estimate is the full price from signup.
+test('D8 the usage API reads the subscription\'s period; a Checkout estimate is the full price', async () => {
+  const ps = now() - 10 * DAY, pe = ps + 30 * DAY;
+  const b = await B.billedUser({ ps, pe, invoice: false, usage: [] });
+  const tok = mint(['-u', b.id]);
+  const u = await request('GET', '/api/billing/usage', { token: tok });
+  assert.equal(u.status, 200, u.text);
+  assert.deepEqual([u.json.period.start, u.json.period.end], [ps, pe]);
+  await query("INSERT INTO users (id, email) VALUES (?, 'd8@example.test')", [`d8-${b.id}`]);
+  const e = await request('POST', '/api/billing/estimate', { token: mint(['-u', `d8-${b.id}`]), json: { target_tier: 'ai_secretary' } });
+  assert.equal(e.status, 200, e.text);
+  assert.equal(e.json.via, 'checkout');
+  assert.equal(e.json.proration.charge_cents, 4000, 'Stripe charges the whole first period at Checkout');
+  assert.equal(e.json.proration.net_cents, 4000);
+});
