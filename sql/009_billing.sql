@@ -45,9 +45,18 @@ CREATE TABLE bills (
   computation     TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   created_at      DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   posted_at       DATETIME(6) NULL,
+  -- the daily reconcile: when, 'ok' or 'mismatch' and why, and usage rows
+  -- of a final bill's period that arrived after it (billed by no bill)
+  reconciled_at   BIGINT NULL,
+  reconcile_state VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NULL,
+  reconcile_detail VARCHAR(512) NULL,
+  unbilled_rows   INT NOT NULL DEFAULT 0,
   UNIQUE KEY bills_once (subscription_id, period_start),
   KEY bills_user (user_id, period_start),
   KEY bills_state (state, created_at),
+  KEY bills_posted (posted_at),
+  KEY bills_reconcile (reconcile_state),
+  KEY bills_unbilled (unbilled_rows),
   CONSTRAINT bills_kind CHECK (kind IN ('cycle', 'final')),
   CONSTRAINT bills_state CHECK (state IN ('rated', 'posted'))
 ) ENGINE=InnoDB;
@@ -88,3 +97,8 @@ CREATE TABLE unmatched_events (
   created     BIGINT NOT NULL,
   KEY unmatched_events_customer (customer_id, created)
 ) ENGINE=InnoDB;
+
+-- The daily reconcile of posted bills with what Stripe holds: the first
+-- run; each run queues the next (the bill_reconcile job).
+INSERT INTO jobs (kind, dedupe_key, payload) VALUES
+  ('bill_reconcile', 'bill_reconcile:first', '{}');

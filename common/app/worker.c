@@ -31,6 +31,8 @@ static enum xerr worker_bill_period(struct worker_ctx *, struct job *,
     char *, size_t);
 static enum xerr worker_replay_unmatched(struct worker_ctx *, struct job *,
     char *, size_t);
+static enum xerr worker_bill_reconcile(struct worker_ctx *, struct job *,
+    char *, size_t);
 static enum xerr worker_phone_provision(struct worker_ctx *, struct job *,
     char *, size_t);
 static enum xerr worker_phone_release(struct worker_ctx *, struct job *,
@@ -45,6 +47,7 @@ static const struct {
 	{ "bill_period", worker_bill_period },
 	{ "invoice_items", worker_bill_period },
 	{ "replay_unmatched", worker_replay_unmatched },
+	{ "bill_reconcile", worker_bill_reconcile },
 	{ "phone_provision", worker_phone_provision },
 	{ "phone_release", worker_phone_release },
 	{ "notify", worker_notify },
@@ -98,6 +101,39 @@ worker_bill_period(struct worker_ctx *w, struct job *job, char *err,
 	if ((rc = rating_rate(w->db, &q, &bill, err, errsz)))
 		return rc;
 	return bill_post(w->db, w->http, w->cfg, bill, err, errsz);
+}
+
+/*
+ * bill_reconcile: the daily comparison of posted bills with Stripe
+ * (bill_reconcile()).  The next day's run is queued first (03:00 UTC), so
+ * the chain outlives a run that fails.
+ */
+static enum xerr
+worker_bill_reconcile(struct worker_ctx *w, struct job *job, char *err,
+    size_t errsz)
+{
+	struct dbv	 a[4];
+	time_t		 next;
+	struct tm	 tm;
+	char		 key[64];
+	size_t		 checked, bad;
+	int64_t		 now = (int64_t)time(NULL);
+	enum xerr	 rc;
+
+	next = (time_t)(now - now % 86400 + 86400 + 3 * 3600);
+	gmtime_r(&next, &tm);
+	strftime(key, sizeof(key), "bill_reconcile:%Y-%m-%d", &tm);
+	a[0] = DB_STR("bill_reconcile");
+	a[1] = DB_STR(key);
+	a[2] = DB_STR("{}");
+	a[3] = DB_INT((int64_t)next);
+	if ((rc = db_exec(w->db, STMT_JOB_ENQUEUE_AT, a, 4, NULL, NULL)))
+		return rc;
+	rc = bill_reconcile(w->db, w->http, w->cfg, now, &checked, &bad, err,
+	    errsz);
+	log_info("reconcile: %zu bills checked, %zu differ from Stripe%s%s",
+	    checked, bad, rc ? ": stopped at " : "", rc ? err : "");
+	return rc;
 }
 
 /*

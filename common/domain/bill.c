@@ -16,7 +16,7 @@
 
 /* A bill as stored. */
 struct bill {
-	int64_t		 id, ps, pe;
+	int64_t		 id, ps, pe, ue;
 	char		 user[65];
 	char		 sub[256];
 	char		 customer[256];
@@ -75,6 +75,7 @@ bill_load(struct db *db, int64_t id, struct bill *b, struct bill_line *l,
 	bill_cell(res, 0, 4, b->kind, sizeof(b->kind));
 	b->ps = db_res_int(res, 0, 5, 0);
 	b->pe = db_res_int(res, 0, 6, 0);
+	b->ue = db_res_int(res, 0, 7, 0);
 	bill_cell(res, 0, 8, b->invoice, sizeof(b->invoice));
 	bill_cell(res, 0, 9, b->oneoff, sizeof(b->oneoff));
 	bill_cell(res, 0, 10, b->state, sizeof(b->state));
@@ -406,4 +407,126 @@ bill_post(struct db *db, struct http *h, const struct cfg *cfg, int64_t id,
 		return rc;
 	a[0] = DB_INT(id);
 	return db_exec(db, STMT_BILL_POSTED, a, 1, NULL, NULL);
+}
+
+/*
+ * Compares one posted line with the invoice item Stripe holds: the same
+ * line (metadata[xsb_line]), quantity and amount.  Appends what differs to
+ * diff; *bad is set then.
+ */
+static enum xerr
+bill_check_line(struct http *h, const struct cfg *cfg,
+    const struct bill_line *l, char *diff, size_t diffsz, int *bad)
+{
+	struct stripe_reply rep;
+	struct json_object *it = NULL;
+	const char	*x;
+	char		 path[300];
+	int64_t		 q = -1, amount = -1;
+	size_t		 len = strlen(diff);
+	enum xerr	 rc;
+
+	snprintf(path, sizeof(path), "/v1/invoiceitems/%s", l->item);
+	rc = stripe_call(h, cfg, "GET", path, NULL, NULL, &it, &rep);
+	if (rc != XERR_OK && rep.status != 404)
+		return rc;
+	if (rc == XERR_OK) {
+		jsonx_int(it, "quantity", &q);
+		jsonx_int(it, "amount", &amount);
+	}
+	x = jsonx_str(it, "metadata.xsb_line");
+	if (rc != XERR_OK || x == NULL || strcmp(x, l->xsb_line) != 0 ||
+	    q != l->quantity || amount != l->cents) {
+		*bad = 1;
+		snprintf(diff + len, diffsz - len, "%s%.16s: %s", len ? "; " :
+		    "", l->kind, rc != XERR_OK ? "item gone at Stripe" : "");
+		len = strlen(diff);
+		if (rc == XERR_OK)
+			snprintf(diff + len, diffsz - len, "item %.64s has %lld x = "
+			    "%lld c, ours %lld x = %lld c", l->item, (long long)q,
+			    (long long)amount, (long long)l->quantity,
+			    (long long)l->cents);
+	}
+	json_object_put(it);
+	return XERR_OK;
+}
+
+/* Reconciles one bill; *bad is set when it differs from Stripe. */
+static enum xerr
+bill_reconcile_one(struct db *db, struct http *h, const struct cfg *cfg,
+    int64_t id, int64_t now, int *bad)
+{
+	struct bill_line l[BILL_LINES_MAX];
+	struct bill	 b;
+	struct db_res	*res = NULL;
+	struct dbv	 a[5];
+	char		 diff[512] = "";
+	int64_t		 unbilled = 0;
+	size_t		 i, n;
+	enum xerr	 rc;
+
+	*bad = 0;
+	if ((rc = bill_load(db, id, &b, l, &n)))
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (l[i].item[0] == '\0') {
+			*bad = 1;
+			snprintf(diff + strlen(diff), sizeof(diff) -
+			    strlen(diff), "%s%.16s: never posted",
+			    diff[0] ? "; " : "", l[i].kind);
+		} else if ((rc = bill_check_line(h, cfg, &l[i], diff,
+		    sizeof(diff), bad)))
+			return rc;
+	}
+	/* A final bill is the last: usage of its period arriving later is not billed. */
+	if (strcmp(b.kind, "final") == 0) {
+		a[0] = DB_STR(b.user);
+		a[1] = DB_INT(b.ps);
+		a[2] = DB_INT(b.ue);
+		if ((rc = db_query(db, STMT_RECONCILE_UNBILLED, a, 3, &res)))
+			return rc;
+		unbilled = db_res_int(res, 0, 0, 0);
+		db_res_free(res);
+	}
+	if (*bad)
+		log_warnx("bill %lld (user %s, period %lld): differs from "
+		    "Stripe: %s", (long long)id, b.user, (long long)b.ps, diff);
+	if (unbilled > 0)
+		log_warnx("bill %lld (user %s): %lld usage rows of its period "
+		    "arrived after the final bill", (long long)id, b.user,
+		    (long long)unbilled);
+	a[0] = DB_INT(now);
+	a[1] = DB_STR(*bad ? "mismatch" : "ok");
+	a[2] = DB_STR(diff);
+	a[3] = DB_INT(unbilled);
+	a[4] = DB_INT(id);
+	return db_exec(db, STMT_RECONCILE_SET, a, 5, NULL, NULL);
+}
+
+enum xerr
+bill_reconcile(struct db *db, struct http *h, const struct cfg *cfg,
+    int64_t now, size_t *checked, size_t *bad, char *err, size_t errsz)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	size_t		 i;
+	int		 b;
+	enum xerr	 rc;
+
+	*checked = *bad = 0;
+	a[0] = DB_INT(now - 20 * 3600);
+	if ((rc = db_query(db, STMT_RECONCILE_DUE, a, 1, &res)))
+		return rc;
+	for (i = 0; i < db_res_rows(res); i++) {
+		if ((rc = bill_reconcile_one(db, h, cfg,
+		    db_res_int(res, i, 0, 0), now, &b)) != XERR_OK) {
+			snprintf(err, errsz, "bill %s: %s", db_res_str(res, i, 0),
+			    xerr_code(rc));
+			break;
+		}
+		(*checked)++;
+		*bad += b != 0;
+	}
+	db_res_free(res);
+	return rc;
 }

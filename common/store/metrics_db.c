@@ -73,6 +73,16 @@ static const struct metrics_db_q metrics_db_notifications[] = {
 	  { "template", "state" }, 2, 2 },
 };
 
+static const struct metrics_db_q metrics_db_bills[] = {
+	{ "xsb_bills_unposted", "gauge", "Bills rated but not yet all at "
+	  "Stripe (docs/BILLING.md).", { NULL }, 0, 0 },
+	{ "xsb_bill_reconcile_mismatches", "gauge", "Posted bills whose "
+	  "lines the daily reconcile found different at Stripe.", { NULL }, 0,
+	  1 },
+	{ "xsb_usage_unbilled_rows", "gauge", "Usage rows of a final bill's "
+	  "period that arrived after it: billed by no bill.", { NULL }, 0, 2 },
+};
+
 /*
  * Runs s and appends its families.  *qrc is the query's result: a query
  * that fails is logged and its families left out.
@@ -99,8 +109,8 @@ metrics_db_query(struct db *db, struct buf *out, enum stmt s,
 #define NQ(a)	(sizeof(a) / sizeof((a)[0]))
 
 /*
- * Appends the families counted in MariaDB: events, then jobs, then
- * notifications.
+ * Appends the families counted in MariaDB: events, then jobs,
+ * notifications and bills.
  */
 enum xerr
 metrics_db_render(struct db *db, struct buf *out)
@@ -115,8 +125,11 @@ metrics_db_render(struct db *db, struct buf *out)
 	if ((rc = metrics_db_query(db, out, STMT_METRICS_JOBS, metrics_db_jobs,
 	    NQ(metrics_db_jobs), &qrc)) != XERR_OK)
 		return rc;
-	return metrics_db_query(db, out, STMT_METRICS_NOTIFICATIONS,
-	    metrics_db_notifications, NQ(metrics_db_notifications), &qrc);
+	if ((rc = metrics_db_query(db, out, STMT_METRICS_NOTIFICATIONS,
+	    metrics_db_notifications, NQ(metrics_db_notifications), &qrc)))
+		return rc;
+	return metrics_db_query(db, out, STMT_METRICS_BILLS, metrics_db_bills,
+	    NQ(metrics_db_bills), &qrc);
 }
 
 #undef NQ

@@ -499,6 +499,30 @@ static const struct {
 	S(JOB_KEY_EXISTS,
 	    "SELECT 1 FROM jobs WHERE dedupe_key = ?"),
 	/* A user and the period of their live subscription (NULLs: none). */
+	/* A job due at a Unix time (the next daily reconcile). */
+	S(JOB_ENQUEUE_AT,
+	    "INSERT INTO jobs (kind, dedupe_key, payload, run_after) "
+	    "VALUES (?, ?, ?, FROM_UNIXTIME(?)) ON DUPLICATE KEY UPDATE id = id"),
+	/* Bills posted in the last 60 days not reconciled since ?. */
+	S(RECONCILE_DUE,
+	    "SELECT id FROM bills WHERE state = 'posted' "
+	    "AND posted_at > NOW(6) - INTERVAL 60 DAY "
+	    "AND (reconciled_at IS NULL OR reconciled_at < ?) "
+	    "ORDER BY id LIMIT 500"),
+	S(RECONCILE_UNBILLED,
+	    "SELECT COUNT(*) FROM usage_events u "
+	    "LEFT JOIN bill_usage c ON c.usage_id = u.id "
+	    "WHERE u.user_id = ? AND u.occurred_at >= ? AND u.occurred_at < ? "
+	    "AND c.usage_id IS NULL"),
+	S(RECONCILE_SET,
+	    "UPDATE bills SET reconciled_at = ?, reconcile_state = ?, "
+	    "reconcile_detail = LEFT(?, 512), unbilled_rows = ? WHERE id = ?"),
+	/* Each on an index: bills waiting to post, mismatches, unbilled. */
+	S(METRICS_BILLS,
+	    "SELECT (SELECT COUNT(*) FROM bills WHERE state = 'rated'), "
+	    "(SELECT COUNT(*) FROM bills WHERE reconcile_state = 'mismatch'), "
+	    "(SELECT COALESCE(SUM(unbilled_rows), 0) FROM bills "
+	    "WHERE unbilled_rows > 0)"),
 	S(USAGE_SUBSCRIPTION,
 	    "SELECT u.id, s.id, s.current_period_start, s.current_period_end "
 	    "FROM users u LEFT JOIN subscriptions s "

@@ -4,7 +4,7 @@
 // from the price list, never with our functions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request, closeHttp } from './lib/http.mjs';
+import { request, rawRequest, closeHttp } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
 import { waitFor } from './lib/wait.mjs';
 import { mint } from './lib/token.mjs';
@@ -200,4 +200,27 @@ test('D8 the usage API reads the subscription\'s period; a Checkout estimate is 
   assert.equal(e.json.via, 'checkout');
   assert.equal(e.json.proration.charge_cents, 4000, 'Stripe charges the whole first period at Checkout');
   assert.equal(e.json.proration.net_cents, 4000);
+});
+
+// The daily reconcile: a posted line that differs from Stripe's item is reported (bill, log, /metrics), and
+// each run queues the next.
+test('R1 the reconcile finds a posted line that differs from the item Stripe holds', async () => {
+  const b = await B.billedUser();
+  await send('invoice.created', b.inv, b.pe);
+  await jobDone(b, 'bill posted');
+  const bill = await B.billOf(b);
+  // Our record of the voice line no longer matches Stripe's item (as a bug or a hand edit would leave it).
+  await query("UPDATE bill_lines SET amount_cents = amount_cents + 1 WHERE bill_id = ? AND kind = 'voice'", [bill]);
+  const key = `bill_reconcile:test-${bill}`;
+  await query("INSERT INTO jobs (kind, dedupe_key, payload) VALUES ('bill_reconcile', ?, '{}')", [key]);
+  await waitFor(async () => (await query('SELECT state FROM jobs WHERE dedupe_key = ?', [key]))[0].state === 'done', { timeoutMs: 30000, what: 'reconcile done' });
+  const [row] = await query('SELECT reconcile_state, reconcile_detail FROM bills WHERE id = ?', [bill]);
+  assert.equal(row.reconcile_state, 'mismatch');
+  assert.match(row.reconcile_detail, /^voice: item ii_\w+ has 50 x = 65 c, ours 50 x = 66 c$/);
+  const others = await query("SELECT reconcile_state FROM bills WHERE subscription_id <> ? AND reconcile_state IS NOT NULL AND state = 'posted' AND reconcile_state <> 'ok'", [b.sub.id]);
+  const m = (await rawRequest('GET', '/metrics')).text.match(/^xsb_bill_reconcile_mismatches (\d+)$/m);
+  assert.ok(m, 'the mismatch count is in /metrics');
+  assert.equal(Number(m[1]), others.length + 1);
+  const next = await query("SELECT run_after > NOW() AS later FROM jobs WHERE kind = 'bill_reconcile' AND dedupe_key LIKE 'bill\\_reconcile:2%'");
+  assert.ok(next.length >= 1 && next.every((j) => Number(j.later) === 1), 'the next run is queued for a later day');
 });
