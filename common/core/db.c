@@ -203,6 +203,16 @@ db_health(struct db *db, char *why, size_t whysz)
 		snprintf(why, whysz, "MariaDB does not answer");
 		goto out;
 	}
+	/*
+	 * The query takes no lock: an abort is Galera's 1047, a node outside
+	 * the Primary component refusing even this read.
+	 */
+	if (rc == XERR_DEADLOCK) {
+		snprintf(why, whysz, "Galera node is not ready (it refuses "
+		    "queries: not in the Primary component, or not synced)");
+		rc = XERR_UNAVAILABLE;
+		goto out;
+	}
 	if (rc != XERR_OK)
 		goto out;
 	if (db_res_rows(res) != 1 || db_res_cols(res) != 6) {
