@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { nodes, post, hook, query, closeAll } from './nodes.mjs';
 import { waitFor, sleep } from '../integration/lib/wait.mjs';
 import * as S from '../integration/lib/stripe.mjs';
@@ -160,24 +160,25 @@ test('K5 kill -9 of Galera node 2 mid-stream: nothing acknowledged lost; app nod
   const u = await newUser();
   const sub = S.rid('sub_');
   const evs = [], rs = [];
-  let killed = false;
-  const stream = (async () => {
-    for (let i = 0; i < 120; i++) {
-      const ev = S.event('customer.subscription.updated',
-        S.subscription({ id: sub, customer: u.customer, price: i % 2 ? 'price_ai_secretary' : 'price_ai_project_manager', status: 'active' }),
-        { created: now() - 1000 + i });
-      const batch = [ev, S.event('customer.subscription.updated',
-        S.subscription({ customer: S.rid('cus_'), price: 'price_ai_secretary', status: 'active' }))];
-      const got = await Promise.all(batch.map((e, k) => hook(nodes[k], e, { timeoutMs: 120000 }).catch((err) => ({ status: 0, text: String(err) }))));
-      evs.push(...batch);
-      rs.push(...got);
-      if (killed && i > 80) break;
+  /* Pairs of events, one to each app node, one pair after the other; node 2 is killed while they flow,
+   * and they go on until app node 2 has answered 503 a few times (its database gone). */
+  let kill;
+  const refused = () => rs.filter((r, k) => k % 2 === 1 && r.status === 503).length;
+  for (let i = 0; i < 5000 && (refused() < 5 || !kill || !(await kill.done)); i++) {
+    if (i === 20) {
+      kill = { done: false };
+      kill.done = new Promise((resolve, reject) => execFile(path.join(import.meta.dirname, '../../scripts/cluster'), ['kill', '2'],
+        (err) => (err ? reject(err) : resolve(true))));
     }
-  })();
-  await sleep(1500);
-  cluster('kill', '2');
-  killed = true;
-  await stream;
+    const batch = [S.event('customer.subscription.updated',
+      S.subscription({ id: sub, customer: u.customer, price: i % 2 ? 'price_ai_secretary' : 'price_ai_project_manager', status: 'active' }),
+      { created: now() - 1000 + i }), S.event('customer.subscription.updated',
+      S.subscription({ customer: S.rid('cus_'), price: 'price_ai_secretary', status: 'active' }))];
+    const got = await Promise.all(batch.map((e, k) => hook(nodes[k], e, { timeoutMs: 120000 }).catch((err) => ({ status: 0, text: String(err) }))));
+    evs.push(...batch);
+    rs.push(...got);
+  }
+  await kill.done;
   for (const r of rs) assert.ok([200, 503, 0].includes(r.status), `${r.status} ${r.text}`);
   assert.ok(rs.some((r, i) => i % 2 === 1 && r.status === 503), 'app node 2 answered 503 once its database was gone');
   assert.deepEqual(await lostOf(evs, rs), []);
