@@ -46,6 +46,7 @@ UNITS	  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 export XSB_BIN := $(abspath $(BUILD)/bin)
 
 .PHONY: all deps run test unit peers integration bench lint install clean \
+	test-cluster \
 	stop fuzz fuzz-regress
 .SECONDARY:
 
@@ -85,6 +86,10 @@ unit: $(UNITS)
 
 integration: all
 	@scripts/integration
+
+# Two app nodes on a three-node Galera cluster (scripts/test-cluster).
+test-cluster: all deps
+	@scripts/test-cluster
 
 # The test peers' own tests: the Stripe stand-in (versions, parameters
 # against the stripe package's types, faults, shapes) and the test helpers.

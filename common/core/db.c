@@ -203,6 +203,16 @@ db_health(struct db *db, char *why, size_t whysz)
 		snprintf(why, whysz, "MariaDB does not answer");
 		goto out;
 	}
+	/*
+	 * The query takes no lock: an abort is Galera's 1047, a node outside
+	 * the Primary component refusing even this read.
+	 */
+	if (rc == XERR_DEADLOCK) {
+		snprintf(why, whysz, "Galera node is not ready (it refuses "
+		    "queries: not in the Primary component, or not synced)");
+		rc = XERR_UNAVAILABLE;
+		goto out;
+	}
 	if (rc != XERR_OK)
 		goto out;
 	if (db_res_rows(res) != 1 || db_res_cols(res) != 6) {
@@ -501,93 +511,28 @@ db_exec(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
 	return XERR_OK;
 }
 
+/*
+ * Not MariaDB's array binding (STMT_ATTR_ARRAY_SIZE, one
+ * COM_STMT_BULK_EXECUTE): on Galera, a brute-force abort that lands on a
+ * bulk command rolls the transaction back while the command answers OK and
+ * the deadlock error is held back for a later command, so the COMMIT that
+ * follows succeeds with nothing to commit (issue #15; tests/cluster).  One
+ * prepared statement per row reports the abort where it happens.
+ */
 enum xerr
 db_exec_rows(struct db *db, unsigned int s, const struct dbv *args,
     size_t nargs, size_t nrows)
 {
-	MYSQL_BIND	 bind[32];
-	MYSQL_STMT	*st;
-	const void	**ptrs = NULL;
-	long long	*ints = NULL;
-	unsigned long	*lens = NULL;
-	char		*inds = NULL;
-	unsigned int	 size = (unsigned int)nrows, zero = 0;
-	size_t		 c, r, k;
-	enum dbv_type	 type;
+	size_t		 r;
 	enum xerr	 rc;
 
-	if (nrows == 1)
-		return db_exec(db, s, args, nargs, NULL, NULL);
-	if (!db->in_txn || nargs > 32 || nrows == 0 || nrows > DB_MAX_ROWS)
+	if (!db->in_txn || nrows == 0 || nrows > DB_MAX_ROWS)
 		return XERR_INTERNAL;
-	if ((rc = db_prepare(db, s, &st)) != XERR_OK)
-		return rc;
-	if (mysql_stmt_param_count(st) != nargs) {
-		log_errorx("db: %s: %lu parameters, %zu given", db->stmts->name(s),
-		    mysql_stmt_param_count(st), nargs);
-		return XERR_INTERNAL;
-	}
-	k = nargs * nrows;
-	if ((ptrs = calloc(k, sizeof(*ptrs))) == NULL ||
-	    (ints = calloc(k, sizeof(*ints))) == NULL ||
-	    (lens = calloc(k, sizeof(*lens))) == NULL ||
-	    (inds = calloc(k, 1)) == NULL) {
-		rc = XERR_NOMEM;
-		goto out;
-	}
-	/* Column-wise: column c's values are at [c * nrows, (c + 1) * nrows). */
-	memset(bind, 0, sizeof(bind));
-	for (c = 0; c < nargs; c++) {
-		type = DBV_NULL;
-		for (r = 0; r < nrows; r++) {
-			const struct dbv *v = &args[r * nargs + c];
-
-			k = c * nrows + r;
-			if (v->type == DBV_NULL) {
-				inds[k] = STMT_INDICATOR_NULL;
-				continue;
-			}
-			if (type != DBV_NULL && v->type != type) {
-				log_errorx("db: %s: column %zu mixes types",
-				    db->stmts->name(s), c);
-				rc = XERR_INTERNAL;
-				goto out;
-			}
-			type = v->type;
-			ints[k] = v->i;
-			ptrs[k] = v->s;
-			lens[k] = v->len;
-		}
-		bind[c].u.indicator = &inds[c * nrows];
-		switch (type) {
-		case DBV_NULL:
-			bind[c].buffer_type = MYSQL_TYPE_NULL;
-			break;
-		case DBV_INT:
-			bind[c].buffer_type = MYSQL_TYPE_LONGLONG;
-			bind[c].buffer = &ints[c * nrows];
-			break;
-		case DBV_STR:
-			bind[c].buffer_type = MYSQL_TYPE_STRING;
-			bind[c].buffer = &ptrs[c * nrows];
-			bind[c].length = &lens[c * nrows];
-			break;
-		}
-	}
-	if (mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &size) != 0 ||
-	    mysql_stmt_bind_param(st, bind) != 0 ||
-	    mysql_stmt_execute(st) != 0)
-		rc = db_fail(db, db_name(db, s), st, DB_PHASE_STMT, NULL);
-	if (rc == XERR_DB_GONE)
-		db->in_txn = 1;		/* caller still owes a rollback */
-	if (db->st[s] == st)
-		mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &zero);
-out:
-	free(ptrs);
-	free(ints);
-	free(lens);
-	free(inds);
-	return rc;
+	for (r = 0; r < nrows; r++)
+		if ((rc = db_exec(db, s, args + r * nargs, nargs, NULL,
+		    NULL)) != XERR_OK)
+			return rc;
+	return XERR_OK;
 }
 
 void

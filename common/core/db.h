@@ -161,8 +161,8 @@ enum xerr	 db_exec(struct db *db, unsigned int s,
 
 /*
  * Runs statement s (one that returns no rows) once for each of nrows rows
- * of nargs arguments, args[row * nargs + col], in one round trip
- * (MariaDB's array binding).  A column may mix NULL with one other type.
+ * of nargs arguments, args[row * nargs + col], one execution per row (not
+ * MariaDB's array binding, whose aborts Galera reports late: see db.c).
  * Only inside a transaction: on an error some rows may have been applied,
  * and the caller rolls back.  Errors as db_exec.
  */

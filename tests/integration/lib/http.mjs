@@ -23,16 +23,17 @@ export function closeHttp() { agent?.destroy(); agent = undefined; }
  * Sends exactly what it is given: no JSON encoding, no content-type unless in headers.
  * body: string | Buffer | undefined. Content-Length is added when there is a body and neither
  * content-length nor transfer-encoding was given. opts.timeoutMs (default 15000) aborts the request.
+ * opts.base and opts.agent address another stack than env's (tests/cluster: two app nodes).
  */
-export function rawRequest(method, path, { headers = {}, body, timeoutMs = 15000 } = {}) {
-  const url = new URL(path, requireEnv('BASE_URL').BASE_URL);
+export function rawRequest(method, path, { headers = {}, body, timeoutMs = 15000, base, agent: ag } = {}) {
+  const url = new URL(path, base ?? requireEnv('BASE_URL').BASE_URL);
   const h = { ...headers };
   const lower = Object.keys(h).map((k) => k.toLowerCase());
   if (body !== undefined && !lower.includes('content-length') && !lower.includes('transfer-encoding')) {
     h['Content-Length'] = Buffer.byteLength(body);
   }
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, headers: h, agent: getAgent(), timeout: timeoutMs }, (res) => {
+    const req = https.request(url, { method, headers: h, agent: ag ?? getAgent(), timeout: timeoutMs }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
