@@ -112,6 +112,11 @@ enum stmt {
 	STMT_USER_CLEAR_CUSTOMER,
 	STMT_SUBS_CANCEL_BY_CUSTOMER,
 
+	/* least privilege: the admin audit trail, usage caps */
+	STMT_ADMIN_AUDIT_INSERT,
+	STMT_ADMIN_AUDIT_LIST,
+	STMT_USAGE_KIND_SUM,
+
 	STMT__MAX
 };
 

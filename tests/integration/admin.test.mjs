@@ -52,7 +52,7 @@ const admin = (method, p, opts = {}) => request(method, p, { token: ADMIN, ...op
 
 /** The metrics text as {name{labels}: value}. */
 async function metrics() {
-  const r = await rawRequest('GET', '/metrics');
+  const r = await rawRequest('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } });
   assert.equal(r.status, 200, r.text);
   assert.match(r.headers['content-type'], /^text\/plain; version=0\.0\.4/);
   const out = {};

@@ -182,10 +182,15 @@ test('H6 production nginx: /api/admin/ only from the allow-list, before any toke
   assert.equal(operator.status, 401, 'from an allowed address the request reaches xsb-billing, which wants a token');
 });
 
-test('H7 production nginx: /metrics only from the scrape address', async () => {
-  const outsider = await prodRequest('/metrics');
-  assert.equal(outsider.status, 403);
-  const scraper = await prodRequest('/metrics', { from: ALLOWED });
+test('H7 production nginx: /metrics only from the scrape address, and with METRICS_TOKEN', async () => {
+  const { METRICS_TOKEN } = requireEnv('METRICS_TOKEN');
+  const bearer = { authorization: `Bearer ${METRICS_TOKEN}` };
+  const outsider = await prodRequest('/metrics', { headers: bearer });
+  assert.equal(outsider.status, 403, 'the token does not open another address');
+  const tokenless = await prodRequest('/metrics', { from: ALLOWED });
+  assert.equal(tokenless.status, 401, 'the address alone is not enough');
+  assert.equal(tokenless.json?.error?.code, 'missing_token');
+  const scraper = await prodRequest('/metrics', { from: ALLOWED, headers: bearer });
   assert.equal(scraper.status, 200);
   assert.match(scraper.body, /^# TYPE xsb_/m);
 });

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { request, closeHttp } from './lib/http.mjs';
-import { REPO_ROOT } from './lib/env.mjs';
+import { REPO_ROOT, requireEnv } from './lib/env.mjs';
 
 const DIR = path.join(REPO_ROOT, 'scripts/monitoring');
 const RULES = path.join(DIR, 'xswarm-billing.rules.yml');
@@ -58,7 +58,7 @@ test('M3 every query of the Grafana dashboard is valid PromQL', () => {
 });
 
 test('M4 every metric named by a rule or a panel is one /metrics exposes', async () => {
-  const r = await request('GET', '/metrics');
+  const r = await request('GET', '/metrics', { token: requireEnv('METRICS_TOKEN').METRICS_TOKEN });
   assert.equal(r.status, 200);
   const exposed = new Set([...r.text.matchAll(/^(?:# TYPE )?(xsb_[a-z_]+)/gm)].map((m) => m[1]));
   assert.ok(exposed.has('xsb_db_up'));
