@@ -996,10 +996,26 @@ admin_jobs_retry_dead(struct req *r, struct admin_audit *au)
  * POST /api/admin/jobs/<id>/retry and /api/admin/jobs/dead/retry.
  * 200, 400, 401, 403, 404, 409, 503.
  */
+/*
+ * Reads a job id of a path: digits without a leading zero, at most
+ * INT64_MAX, into *out.  Returns 0, or -1 for anything else.
+ */
+static int
+admin_job_id(const char *s, long long *out)
+{
+	char	*end;
+
+	errno = 0;
+	if (s[0] < '1' || s[0] > '9' ||
+	    (*out = strtoll(s, &end, 10), errno != 0) || *end != '\0')
+		return -1;
+	return 0;
+}
+
 static void
 admin_job_action_run(struct req *r, struct admin_audit *au)
 {
-	char		 id[24], action[ADMIN_ACTION_MAX], *end;
+	char		 id[24], action[ADMIN_ACTION_MAX];
 	long long	 n;
 
 	if (admin_split(r->path_rest, id, sizeof(id), action,
@@ -1011,9 +1027,7 @@ admin_job_action_run(struct req *r, struct admin_audit *au)
 		admin_jobs_retry_dead(r, au);
 		return;
 	}
-	errno = 0;
-	if (id[0] < '1' || id[0] > '9' ||
-	    (n = strtoll(id, &end, 10), errno != 0) || *end != '\0')
+	if (admin_job_id(id, &n) != 0)
 		goto notfound;
 	au->action = "job.retry";
 	admin_target(au, "", id);
