@@ -557,6 +557,7 @@ test('A11 make install DESTDIR=… PREFIX=/usr: programs, migrations, nginx temp
     const filled = fs.readFileSync(path.join(dest, share, 'xswarm-billing.env.example'), 'utf8')
       .replace(/^TWILIO_ACCOUNT_SID=CHANGE_ME$/m, `TWILIO_ACCOUNT_SID=AC${'0'.repeat(32)}`)
       .replace(/^JWT_SECRET=CHANGE_ME$/m, `JWT_SECRET=${'k'.repeat(40)}`)
+      .replace(/^METRICS_TOKEN=CHANGE_ME$/m, `METRICS_TOKEN=${'m'.repeat(40)}`)
       .replaceAll('CHANGE_ME', 'set');
     const envFile = path.join(dest, 'env');
     fs.writeFileSync(envFile, filled);
@@ -565,6 +566,7 @@ test('A11 make install DESTDIR=… PREFIX=/usr: programs, migrations, nginx temp
     assert.match(out, /^XSB_MODE=production$/m);
     assert.match(out, /^METRICS_FILE=\/run\/xswarm-billing\/metrics$/m);
     assert.match(out, /^JWT_SECRET=\(secret\)$/m);
+    assert.match(out, /^METRICS_TOKEN=\(secret\)$/m);
   } finally {
     fs.rmSync(dest, { recursive: true, force: true });
   }

@@ -51,7 +51,7 @@ test('H1 installed files: programs 0755, data 0644, nothing writable by group or
   }
   for (const f of ['usr/share/xswarm-billing/nginx/admin-allow.conf', 'usr/share/xswarm-billing/nginx/metrics-allow.conf',
     'usr/lib/sysusers.d/xswarm-billing.conf', 'usr/share/xswarm-billing/monitoring/xswarm-billing.rules.yml',
-    'usr/share/xswarm-billing/monitoring/grafana-dashboard.json']) assert.ok(files.includes(f), f);
+    'usr/share/xswarm-billing/monitoring/grafana-dashboard.json', 'usr/share/xswarm-billing/monitoring/prometheus.yml']) assert.ok(files.includes(f), f);
 });
 
 test('H2 the units run as xswarm-billing in group xswarm-billing-sock, hardened', () => {
