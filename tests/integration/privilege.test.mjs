@@ -4,15 +4,17 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { request, rawRequest, closeHttp } from './lib/http.mjs';
 import { query, close, asAdmin } from './lib/db.mjs';
 import { requireEnv, REPO_ROOT, VAR_DIR } from './lib/env.mjs';
 import { mint } from './lib/token.mjs';
 import { postCallback } from './lib/twilio.mjs';
 import * as mail from './lib/mail.mjs';
-import { sleep } from './lib/wait.mjs';
+import { sleep, waitFor } from './lib/wait.mjs';
 
 after(async () => { closeHttp(); await close(); });
 
@@ -284,3 +286,27 @@ test('PV9 /metrics wants METRICS_TOKEN as a bearer token', async () => {
   assert.match(right.text, /^# TYPE xsb_db_up gauge$/m);
 });
 
+
+// ---------- the token check without a database ----------
+
+test('PV10 while MariaDB is away the token check answers 503 with Retry-After', { timeout: 150000 }, async () => {
+  const user = await newUser();
+  const tok = mint(['-u', user]);
+  assert.equal((await request('GET', '/api/billing/history', { token: tok })).status, 200);
+  const dbPid = Number(fs.readFileSync(path.join(VAR_DIR, 'run', 'mariadb.pid'), 'utf8'));
+  const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  await close();
+  process.kill(dbPid, 'SIGTERM');
+  try {
+    await waitFor(() => !alive(dbPid), { timeoutMs: 60000, what: 'mariadbd to stop' });
+    // /api/billing/history checks the token's jwtVersion against the user's row first.
+    const r = await request('GET', '/api/billing/history', { token: tok });
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.json.error.code, 'database_unavailable');
+    assert.equal(r.headers['retry-after'], '1');
+  } finally {
+    await promisify(execFile)(path.join(REPO_ROOT, 'scripts', 'stack'), ['up'], { env: process.env, encoding: 'utf8' });
+    await waitFor(async () => (await request('GET', '/healthz')).status === 200, { timeoutMs: 60000, what: '/healthz 200 again' });
+  }
+  assert.equal((await request('GET', '/api/billing/history', { token: tok })).status, 200);
+});
