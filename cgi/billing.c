@@ -33,6 +33,7 @@ static const struct route billing_routes[] = {
 	{ "POST", "/api/admin/subscriptions/", 1, admin_subscription_action },
 	{ "GET", "/api/admin/phone/orphans", 0, admin_phone_orphans },
 	{ "POST", "/api/admin/phone/repoint", 0, admin_phone_repoint },
+	{ "GET", "/api/admin/audit", 0, admin_audit_list },
 	{ "GET", "/metrics", 0, metrics_http_handle },
 };
 

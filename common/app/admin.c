@@ -369,20 +369,171 @@ admin_user_load(struct db *db, const char *id, struct json_object **out)
 }
 
 /*
+ * The audit record of one admin request (sql/011_audit.sql): what the
+ * handler names it, written once, in the transaction of its change when
+ * it has one (admin_exec_audited()), before a successful reply otherwise
+ * (admin_audit_ok_or_reply()), and after any other reply by admin_run().
+ */
+struct admin_audit {
+	const char	*action;	/* static, "user.create", ... */
+	char		 target[256];	/* "" none */
+	char		 detail[256];	/* "" none */
+	int		 written;
+};
+
+/* Copies s (may be NULL) into out, each byte outside printable ASCII as '?'. */
+static void
+admin_ascii(const char *s, char *out, size_t outsz)
+{
+	size_t	 i;
+
+	snprintf(out, outsz, "%s", s != NULL ? s : "");
+	for (i = 0; out[i] != '\0'; i++)
+		if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] > 0x7e)
+			out[i] = '?';
+}
+
+/* Sets the target of au: prefix and s. */
+static void
+admin_target(struct admin_audit *au, const char *prefix, const char *s)
+{
+	snprintf(au->target, sizeof(au->target), "%s%s", prefix, s);
+	req_utf8_scrub(au->target);
+}
+
+/*
+ * Inserts au's row with outcome ("ok" or an error code) and the HTTP
+ * status, in the caller's transaction if any.
+ */
+static enum xerr
+admin_audit_write(struct req *r, const struct admin_audit *au,
+    const char *outcome, int status)
+{
+	struct dbv	 a[11];
+	char		 addr[65], fwd[256], key[17], code[65];
+
+	admin_ascii(r->remote_addr, addr, sizeof(addr));
+	admin_ascii(req_header(r, "X-Forwarded-For"), fwd, sizeof(fwd));
+	admin_ascii(r->key_id, key, sizeof(key));
+	admin_ascii(outcome, code, sizeof(code));
+	a[0] = DB_INT(time(NULL));
+	a[1] = DB_STR(r->user_id);
+	a[2] = DB_STR(key);
+	a[3] = DB_STR(au->action);
+	a[4] = au->target[0] != '\0' ? DB_STR(au->target) : DB_NULL;
+	a[5] = DB_STR(code[0] != '\0' ? code : "unknown");
+	a[6] = DB_INT(status);
+	a[7] = au->detail[0] != '\0' ? DB_STR(au->detail) : DB_NULL;
+	a[8] = addr[0] != '\0' ? DB_STR(addr) : DB_NULL;
+	a[9] = fwd[0] != '\0' ? DB_STR(fwd) : DB_NULL;
+	a[10] = r->id[0] != '\0' ? DB_STR(r->id) : DB_NULL;
+	return db_exec(r->db, STMT_ADMIN_AUDIT_INSERT, a, 11, NULL, NULL);
+}
+
+/*
+ * Writes au's row for a success about to be answered with status; answers
+ * 503 (or 500) and returns -1 when it cannot: nothing is shown that is
+ * not on record.
+ */
+static int
+admin_audit_ok_or_reply(struct req *r, struct admin_audit *au, int status)
+{
+	enum xerr	 rc;
+
+	if ((rc = admin_audit_write(r, au, "ok", status)) != XERR_OK) {
+		req_fail(r, rc, "writing the audit record");
+		return -1;
+	}
+	au->written = 1;
+	return 0;
+}
+
+/*
+ * Runs statement s with args and, when it changed a row (or always, with
+ * zero_ok), au's row "ok" with status, in one transaction, retried as
+ * core/db.h allows.  *affected gets the rows s changed; when none (and
+ * not zero_ok) nothing is written and the caller answers why.  Errors of
+ * db_exec(), XERR_DUP of s included.
+ */
+static enum xerr
+admin_exec_audited(struct req *r, struct admin_audit *au, enum stmt s,
+    const struct dbv *args, size_t nargs, int zero_ok, int status,
+    uint64_t *affected)
+{
+	enum xerr	 rc = XERR_OK;
+	int		 i;
+
+	for (i = 0; i < DB_TRIES; i++) {
+		if (i > 0)
+			db_retry_pause();
+		*affected = 0;
+		if ((rc = db_begin(r->db)) != XERR_OK)
+			continue;
+		if ((rc = db_exec(r->db, s, args, nargs, affected, NULL)) !=
+		    XERR_OK || (*affected == 0 && !zero_ok)) {
+			db_rollback(r->db);
+			if (rc == XERR_DEADLOCK)
+				continue;
+			return rc;
+		}
+		if ((rc = admin_audit_write(r, au, "ok", status)) == XERR_OK &&
+		    (rc = db_commit(r->db)) == XERR_OK) {
+			au->written = 1;
+			return XERR_OK;
+		}
+		db_rollback(r->db);
+		if (rc != XERR_DEADLOCK)
+			return rc;
+	}
+	return rc;
+}
+
+/*
+ * Authenticates an admin request, runs fn with its audit record (action
+ * given, target the route's rest, detail the query) and writes the record
+ * of any reply fn has not: a refusal, a failure.  A request whose token is
+ * refused has no actor and is not recorded here (the access log has it).
+ */
+static void
+admin_run(struct req *r, const char *action,
+    void (*fn)(struct req *, struct admin_audit *))
+{
+	struct admin_audit	 au;
+	const char		*q;
+
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
+		return;
+	memset(&au, 0, sizeof(au));
+	au.action = action;
+	if (r->path_rest != NULL && r->path_rest[0] != '\0')
+		admin_target(&au, "", r->path_rest);
+	if ((q = req_param(r, "QUERY_STRING")) != NULL && *q != '\0') {
+		snprintf(au.detail, sizeof(au.detail), "%s", q);
+		req_utf8_scrub(au.detail);
+	}
+	fn(r, &au);
+	if (au.written || r->status == 0)
+		return;
+	if (admin_audit_write(r, &au, r->status < 400 ? "ok" :
+	    r->error_code, r->status) != XERR_OK)
+		log_warnx("admin %s: %s %s: the audit record was not written",
+		    r->user_id, au.action, au.target);
+}
+
+/*
  * POST /api/admin/users: 201, 400, 401, 403, 409 user_exists, 415,
  * 500, 503.
  */
-void
-admin_user_create(struct req *r)
+static void
+admin_user_create_run(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*in = NULL, *o = NULL, *user = NULL;
 	struct dbv		 a[3];
 	const char		*id, *email, *tier;
 	char			 uuid[CRYPTO_UUID_LEN + 1];
+	uint64_t		 n;
 	enum xerr		 rc;
 
-	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
-		return;
 	if ((rc = req_json(r, &in)) != XERR_OK) {
 		if (rc == XERR_MEDIATYPE)
 			req_error(r, rc, NULL, "send application/json");
@@ -420,8 +571,11 @@ admin_user_create(struct req *r)
 	a[0] = DB_STR(id);
 	a[1] = DB_STR(email);
 	a[2] = DB_STR(tier != NULL ? tier : TIERS_FREE);
-	if ((rc = db_exec(r->db, STMT_USER_INSERT, a, 3, NULL, NULL)) ==
-	    XERR_DUP) {
+	admin_target(au, "", id);
+	snprintf(au->detail, sizeof(au->detail), "tier %s",
+	    tier != NULL ? tier : TIERS_FREE);
+	if ((rc = admin_exec_audited(r, au, STMT_USER_INSERT, a, 3, 0, 201,
+	    &n)) == XERR_DUP) {
 		req_error(r, XERR_CONFLICT, "user_exists",
 		    "a user %s exists already", id);
 		goto out;
@@ -486,8 +640,8 @@ admin_user_bills(struct req *r, const char *id)
  * GET /api/admin/users/<id>: the user's billing state.  200, 401, 403,
  * 404, 500, 503.
  */
-void
-admin_user_get(struct req *r)
+static void
+admin_user_get_run(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*o = NULL, *user = NULL, *subs;
 	struct json_object	*s, *cur = NULL;
@@ -497,8 +651,6 @@ admin_user_get(struct req *r)
 	size_t			 i, n;
 	enum xerr		 rc;
 
-	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
-		return;
 	if (admin_split(r->path_rest, id, sizeof(id), action,
 	    sizeof(action)) != 0 || (action[0] != '\0' &&
 	    strcmp(action, "bills") != 0) || !ids_user_ok(id)) {
@@ -565,7 +717,8 @@ admin_user_get(struct req *r)
 	if ((rc = admin_add_rows(r->db, o, "open_disputes", STMT_DISPUTES_OPEN,
 	    a, 1, admin_dispute_cols, NCOLS(admin_dispute_cols), 0)) != XERR_OK)
 		goto fail;
-	req_reply_json(r, 200, o);
+	if (admin_audit_ok_or_reply(r, au, 200) == 0)
+		req_reply_json(r, 200, o);
 	json_object_put(o);
 	return;
 fail:
@@ -576,7 +729,7 @@ fail:
 
 /* POST /api/admin/users/<id>/revoke-tokens. */
 static void
-admin_user_revoke(struct req *r, const char *id)
+admin_user_revoke(struct req *r, struct admin_audit *au, const char *id)
 {
 	struct json_object	*o = NULL;
 	struct db_res		*res = NULL;
@@ -586,8 +739,8 @@ admin_user_revoke(struct req *r, const char *id)
 	enum xerr		 rc;
 
 	a[0] = DB_STR(id);
-	if ((rc = db_exec(r->db, STMT_ADMIN_USER_REVOKE, a, 1, &n, NULL)) !=
-	    XERR_OK) {
+	if ((rc = admin_exec_audited(r, au, STMT_ADMIN_USER_REVOKE, a, 1, 0,
+	    200, &n)) != XERR_OK) {
 		req_fail(r, rc, "revoking the tokens");
 		return;
 	}
@@ -619,28 +772,28 @@ admin_user_revoke(struct req *r, const char *id)
  * POST /api/admin/users/<id>/<action>: revoke-tokens.  200, 401, 403,
  * 404, 503.
  */
-void
-admin_user_action(struct req *r)
+static void
+admin_user_action_run(struct req *r, struct admin_audit *au)
 {
 	char	 id[IDS_USER_MAX + 1], action[ADMIN_ACTION_MAX];
 
-	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
-		return;
 	if (admin_split(r->path_rest, id, sizeof(id), action,
 	    sizeof(action)) != 0 || !ids_user_ok(id) ||
 	    strcmp(action, "revoke-tokens") != 0) {
 		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
 		return;
 	}
-	admin_user_revoke(r, id);
+	au->action = "user.revoke-tokens";
+	admin_target(au, "", id);
+	admin_user_revoke(r, au, id);
 }
 
 /*
  * GET /api/admin/events?status=&limit=.  200, 400, 401, 403, 500,
  * 503.
  */
-void
-admin_events(struct req *r)
+static void
+admin_events_run(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*o = NULL;
 	struct dbv		 a[2];
@@ -648,8 +801,7 @@ admin_events(struct req *r)
 	long long		 limit;
 	enum xerr		 rc;
 
-	if (auth_require_or_reply(r, AUTH_ADMIN) != 0 ||
-	    admin_query_or_reply(r, "status", "bad_status", &status) != 0 ||
+	if (admin_query_or_reply(r, "status", "bad_status", &status) != 0 ||
 	    admin_limit_or_reply(r, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
 	    &limit) != 0)
 		return;
@@ -676,14 +828,14 @@ admin_events(struct req *r)
 	}
 	if (rc != XERR_OK)
 		req_fail(r, rc, "listing the events");
-	else
+	else if (admin_audit_ok_or_reply(r, au, 200) == 0)
 		req_reply_json(r, 200, o);
 	json_object_put(o);
 }
 
 /* POST /api/admin/events/<id>/replay. */
 static void
-admin_event_replay(struct req *r, const char *id)
+admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 {
 	struct json_object	*o = NULL;
 	struct db_res		*res = NULL;
@@ -728,6 +880,8 @@ admin_event_replay(struct req *r, const char *id)
 		outcome = db_res_str(res, 0, 0);
 	log_info("admin %s: replayed event %s (%s): %s -> %s", r->user_id, id,
 	    type, before, outcome);
+	snprintf(au->detail, sizeof(au->detail), "%s: %s -> %s", type, before,
+	    outcome);
 	if ((o = json_object_new_object()) == NULL ||
 	    jsonx_add_str(o, "id", id) != 0 ||
 	    jsonx_add_str(o, "type", type) != 0 ||
@@ -736,7 +890,8 @@ admin_event_replay(struct req *r, const char *id)
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	req_reply_json(r, 200, o);
+	if (admin_audit_ok_or_reply(r, au, 200) == 0)
+		req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
 	db_res_free(res);
@@ -746,27 +901,27 @@ out:
  * POST /api/admin/events/<id>/<action>: replay.  200, 401, 403, 404,
  * 409, 500, 503.
  */
-void
-admin_event_action(struct req *r)
+static void
+admin_event_action_run(struct req *r, struct admin_audit *au)
 {
 	char	 id[ADMIN_EVENT_ID_MAX + 1], action[ADMIN_ACTION_MAX];
 
-	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
-		return;
 	if (admin_split(r->path_rest, id, sizeof(id), action,
 	    sizeof(action)) != 0 || !ids_ext_ok(id, ADMIN_EVENT_ID_MAX) ||
 	    strcmp(action, "replay") != 0) {
 		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
 		return;
 	}
-	admin_event_replay(r, id);
+	au->action = "event.replay";
+	admin_target(au, "", id);
+	admin_event_replay(r, au, id);
 }
 
 /*
  * GET /api/admin/jobs?state=&limit=.  200, 400, 401, 403, 500, 503.
  */
-void
-admin_jobs(struct req *r)
+static void
+admin_jobs_run(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*o = NULL;
 	struct dbv		 a[2];
@@ -774,8 +929,7 @@ admin_jobs(struct req *r)
 	long long		 limit;
 	enum xerr		 rc;
 
-	if (auth_require_or_reply(r, AUTH_ADMIN) != 0 ||
-	    admin_query_or_reply(r, "state", "bad_state", &state) != 0 ||
+	if (admin_query_or_reply(r, "state", "bad_state", &state) != 0 ||
 	    admin_limit_or_reply(r, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
 	    &limit) != 0)
 		return;
@@ -795,14 +949,14 @@ admin_jobs(struct req *r)
 	if ((rc = admin_add_rows(r->db, o, "jobs", STMT_ADMIN_JOBS_BY_STATE, a,
 	    2, admin_job_cols, NCOLS(admin_job_cols), 0)) != XERR_OK)
 		req_fail(r, rc, "listing the jobs");
-	else
+	else if (admin_audit_ok_or_reply(r, au, 200) == 0)
 		req_reply_json(r, 200, o);
 	json_object_put(o);
 }
 
 /* POST /api/admin/jobs/<id>/retry. */
 static void
-admin_job_retry(struct req *r, long long id)
+admin_job_retry(struct req *r, struct admin_audit *au, long long id)
 {
 	struct json_object	*o = NULL;
 	struct db_res		*res = NULL;
@@ -811,8 +965,8 @@ admin_job_retry(struct req *r, long long id)
 	enum xerr		 rc;
 
 	a[0] = DB_INT(id);
-	if ((rc = db_exec(r->db, STMT_ADMIN_JOB_RETRY, a, 1, &n, NULL)) !=
-	    XERR_OK) {
+	if ((rc = admin_exec_audited(r, au, STMT_ADMIN_JOB_RETRY, a, 1, 0, 200,
+	    &n)) != XERR_OK) {
 		req_fail(r, rc, "retrying the job");
 		return;
 	}
@@ -845,7 +999,7 @@ admin_job_retry(struct req *r, long long id)
 
 /* POST /api/admin/jobs/dead/retry?kind=. */
 static void
-admin_jobs_retry_dead(struct req *r)
+admin_jobs_retry_dead(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*o = NULL;
 	struct dbv		 a[2];
@@ -863,8 +1017,10 @@ admin_jobs_retry_dead(struct req *r)
 	}
 	a[0] = DB_STR(kind);
 	a[1] = DB_STR(kind);
-	if ((rc = db_exec(r->db, STMT_ADMIN_JOBS_RETRY_DEAD, a, 2, &n,
-	    NULL)) != XERR_OK) {
+	if (*kind != '\0')
+		admin_target(au, "kind ", kind);
+	if ((rc = admin_exec_audited(r, au, STMT_ADMIN_JOBS_RETRY_DEAD, a, 2, 1,
+	    200, &n)) != XERR_OK) {
 		req_fail(r, rc, "retrying the dead jobs");
 		return;
 	}
@@ -884,26 +1040,42 @@ admin_jobs_retry_dead(struct req *r)
  * POST /api/admin/jobs/<id>/retry and /api/admin/jobs/dead/retry.
  * 200, 400, 401, 403, 404, 409, 503.
  */
-void
-admin_job_action(struct req *r)
+/*
+ * Reads a job id of a path: digits without a leading zero, at most
+ * INT64_MAX, into *out.  Returns 0, or -1 for anything else.
+ */
+static int
+admin_job_id(const char *s, long long *out)
 {
-	char		 id[24], action[ADMIN_ACTION_MAX], *end;
+	char	*end;
+
+	errno = 0;
+	if (s[0] < '1' || s[0] > '9' ||
+	    (*out = strtoll(s, &end, 10), errno != 0) || *end != '\0')
+		return -1;
+	return 0;
+}
+
+static void
+admin_job_action_run(struct req *r, struct admin_audit *au)
+{
+	char		 id[24], action[ADMIN_ACTION_MAX];
 	long long	 n;
 
-	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
-		return;
 	if (admin_split(r->path_rest, id, sizeof(id), action,
 	    sizeof(action)) != 0 || strcmp(action, "retry") != 0)
 		goto notfound;
 	if (strcmp(id, "dead") == 0) {
-		admin_jobs_retry_dead(r);
+		au->action = "jobs.retry-dead";
+		au->target[0] = '\0';
+		admin_jobs_retry_dead(r, au);
 		return;
 	}
-	errno = 0;
-	if (id[0] < '1' || id[0] > '9' ||
-	    (n = strtoll(id, &end, 10), errno != 0) || *end != '\0')
+	if (admin_job_id(id, &n) != 0)
 		goto notfound;
-	admin_job_retry(r, n);
+	au->action = "job.retry";
+	admin_target(au, "", id);
+	admin_job_retry(r, au, n);
 	return;
 notfound:
 	req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
@@ -966,7 +1138,7 @@ out:
 
 /* POST /api/admin/subscriptions/<id>/resync. */
 static void
-admin_resync(struct req *r, const char *sub_id)
+admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 {
 	struct json_object	*sub = NULL, *o = NULL, *st = NULL;
 	struct buf		*path = NULL;
@@ -1030,6 +1202,7 @@ admin_resync(struct req *r, const char *sub_id)
 	}
 	log_info("admin %s: resynced subscription %s as %s: %s", r->user_id,
 	    sub_id, evid, outcome);
+	snprintf(au->detail, sizeof(au->detail), "%s: %s", evid, outcome);
 	if ((o = json_object_new_object()) == NULL ||
 	    (st = json_object_new_object()) == NULL ||
 	    json_object_object_add(o, "stripe", st) != 0) {
@@ -1055,7 +1228,8 @@ admin_resync(struct req *r, const char *sub_id)
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	req_reply_json(r, 200, o);
+	if (admin_audit_ok_or_reply(r, au, 200) == 0)
+		req_reply_json(r, 200, o);
 out:
 	free(payload);
 	json_object_put(o);
@@ -1067,20 +1241,20 @@ out:
  * POST /api/admin/subscriptions/<id>/<action>: resync.  200, 401, 403,
  * 404, 500, 502, 503.
  */
-void
-admin_subscription_action(struct req *r)
+static void
+admin_subscription_action_run(struct req *r, struct admin_audit *au)
 {
 	char	 id[ADMIN_SUB_ID_MAX + 1], action[ADMIN_ACTION_MAX];
 
-	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
-		return;
 	if (admin_split(r->path_rest, id, sizeof(id), action,
 	    sizeof(action)) != 0 || !ids_ext_ok(id, ADMIN_SUB_ID_MAX) ||
 	    strcmp(action, "resync") != 0) {
 		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
 		return;
 	}
-	admin_resync(r, id);
+	au->action = "subscription.resync";
+	admin_target(au, "", id);
+	admin_resync(r, au, id);
 }
 
 /* A number of the Twilio account. */
@@ -1239,8 +1413,8 @@ admin_push(struct json_object *a, struct json_object *v)
  * GET /api/admin/phone/orphans: Twilio's numbers beside ours.  200,
  * 401, 403, 500, 502, 503.
  */
-void
-admin_phone_orphans(struct req *r)
+static void
+admin_phone_orphans_run(struct req *r, struct admin_audit *au)
 {
 	struct admin_nums	 ns;
 	struct twilio_error	 terr;
@@ -1252,8 +1426,6 @@ admin_phone_orphans(struct req *r)
 	enum xerr		 rc;
 
 	memset(&ns, 0, sizeof(ns));
-	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
-		return;
 	if ((rc = admin_nums_read(r, &ns, &terr)) != XERR_OK) {
 		if (rc == XERR_NOMEM)
 			req_fail(r, rc, "reading Twilio's numbers");
@@ -1318,7 +1490,8 @@ admin_phone_orphans(struct req *r)
 		goto out;
 	}
 	gone = NULL;
-	req_reply_json(r, 200, o);
+	if (admin_audit_ok_or_reply(r, au, 200) == 0)
+		req_reply_json(r, 200, o);
 out:
 	json_object_put(bought);
 	json_object_put(gone);
@@ -1391,8 +1564,8 @@ admin_repoint_one(struct req *r, const struct db_res *res, size_t i,
  * POST /api/admin/phone/repoint?after=&limit=: one page of numbers
  * pointed at PUBLIC_BASE_URL.  200, 400, 401, 403, 500, 503.
  */
-void
-admin_phone_repoint(struct req *r)
+static void
+admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*o = NULL, *nums = NULL;
 	struct db_res		*res = NULL;
@@ -1404,8 +1577,7 @@ admin_phone_repoint(struct req *r)
 	int			 bad = 0;
 	enum xerr		 rc;
 
-	if (auth_require_or_reply(r, AUTH_ADMIN) != 0 ||
-	    admin_query_or_reply(r, "after", "bad_after", &after) != 0 ||
+	if (admin_query_or_reply(r, "after", "bad_after", &after) != 0 ||
 	    admin_limit_or_reply(r, ADMIN_REPOINT_DEFAULT, ADMIN_REPOINT_MAX,
 	    &limit) != 0)
 		return;
@@ -1440,6 +1612,9 @@ admin_phone_repoint(struct req *r)
 		    status, &updated));
 	log_info("admin %s: repointed %zu of %zu numbers at %s", r->user_id,
 	    updated, n, r->cfg->public_base_url);
+	snprintf(au->detail, sizeof(au->detail), "after %s: %zu of %zu "
+	    "numbers updated, at %s", *after != '\0' ? after : "(start)",
+	    updated, n, r->cfg->public_base_url);
 	bad |= jsonx_add_str(o, "public_base_url", r->cfg->public_base_url);
 	bad |= jsonx_add_int(o, "updated", (int64_t)updated);
 	bad |= jsonx_add_int(o, "failed", (int64_t)(n - updated));
@@ -1449,11 +1624,187 @@ admin_phone_repoint(struct req *r)
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	req_reply_json(r, 200, o);
+	if (admin_audit_ok_or_reply(r, au, 200) == 0)
+		req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
 	db_res_free(res);
 	buf_free(voice);
 	buf_free(sms);
 	buf_free(status);
+}
+
+/* ADMIN_AUDIT_LIST */
+static const struct admin_col admin_audit_cols[] = {
+	{ "id", 0, ADMIN_INT }, { "at", 1, ADMIN_INT },
+	{ "actor", 2, ADMIN_STR }, { "actor_key", 3, ADMIN_STR },
+	{ "action", 4, ADMIN_STR }, { "target", 5, ADMIN_STR },
+	{ "outcome", 6, ADMIN_STR }, { "status", 7, ADMIN_INT },
+	{ "detail", 8, ADMIN_STR }, { "remote_addr", 9, ADMIN_STR },
+	{ "forwarded_for", 10, ADMIN_STR }, { "request_id", 11, ADMIN_STR },
+};
+
+/*
+ * Reads query parameter name as a whole number of at most 18 digits into
+ * *out (def when absent).  Answers 400 code and returns -1 otherwise.
+ */
+static int
+admin_uint_or_reply(struct req *r, const char *name, const char *code,
+    long long def, long long *out)
+{
+	const char	*s;
+	char		*end;
+
+	*out = def;
+	if (admin_query_or_reply(r, name, code, &s) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9' || strlen(s) > 18 ||
+	    (*out = strtoll(s, &end, 10), errno != 0) || *end != '\0') {
+		req_error(r, XERR_BADREQ, code, "%s must be a whole number",
+		    name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * GET /api/admin/audit?actor=&action=&since=&until=&before=&limit=.  200,
+ * 400, 401, 403, 500, 503.
+ */
+static void
+admin_audit_list_run(struct req *r, struct admin_audit *au)
+{
+	struct json_object	*o = NULL, *rows;
+	struct dbv		 a[8];
+	const char		*actor, *action;
+	long long		 since, until, before, limit, last;
+	size_t			 n;
+	enum xerr		 rc;
+
+	if (admin_query_or_reply(r, "actor", "bad_actor", &actor) != 0 ||
+	    admin_query_or_reply(r, "action", "bad_action", &action) != 0 ||
+	    admin_uint_or_reply(r, "since", "bad_since", 0, &since) != 0 ||
+	    admin_uint_or_reply(r, "until", "bad_until", INT64_MAX,
+	    &until) != 0 ||
+	    admin_uint_or_reply(r, "before", "bad_before", INT64_MAX,
+	    &before) != 0 ||
+	    admin_limit_or_reply(r, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
+	    &limit) != 0)
+		return;
+	if (actor == NULL)
+		actor = "";
+	if (action == NULL)
+		action = "";
+	if (*actor != '\0' && !ids_user_ok(actor)) {
+		req_error(r, XERR_BADREQ, "bad_actor", "actor is a token's "
+		    "userId: 1 to %d of A-Z a-z 0-9 _ -", IDS_USER_MAX);
+		return;
+	}
+	if (strlen(action) > 48 || strspn(action,
+	    "abcdefghijklmnopqrstuvwxyz.-") != strlen(action)) {
+		req_error(r, XERR_BADREQ, "bad_action", "action is an audit "
+		    "action such as user.create or event.replay");
+		return;
+	}
+	a[0] = DB_INT(before);
+	a[1] = DB_INT(since);
+	a[2] = DB_INT(until);
+	a[3] = DB_STR(actor);
+	a[4] = DB_STR(actor);
+	a[5] = DB_STR(action);
+	a[6] = DB_STR(action);
+	a[7] = DB_INT(limit);
+	if ((o = json_object_new_object()) == NULL) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		return;
+	}
+	if ((rc = admin_add_rows(r->db, o, "entries", STMT_ADMIN_AUDIT_LIST, a,
+	    8, admin_audit_cols, NCOLS(admin_audit_cols), 0)) != XERR_OK) {
+		req_fail(r, rc, "listing the audit records");
+		goto out;
+	}
+	rows = jsonx_get(o, "entries");
+	n = json_object_array_length(rows);
+	last = n > 0 ? json_object_get_int64(jsonx_get(
+	    json_object_array_get_idx(rows, n - 1), "id")) : 0;
+	if ((n == (size_t)limit ? jsonx_add_int(o, "next_before", last) :
+	    jsonx_add_str(o, "next_before", NULL)) != 0) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	if (admin_audit_ok_or_reply(r, au, 200) == 0)
+		req_reply_json(r, 200, o);
+out:
+	json_object_put(o);
+}
+
+/* The handlers of admin.h: each one admin_run() of its _run function. */
+
+void
+admin_user_create(struct req *r)
+{
+	admin_run(r, "user.create", admin_user_create_run);
+}
+
+void
+admin_user_get(struct req *r)
+{
+	admin_run(r, "user.read", admin_user_get_run);
+}
+
+void
+admin_user_action(struct req *r)
+{
+	admin_run(r, "user.action", admin_user_action_run);
+}
+
+void
+admin_events(struct req *r)
+{
+	admin_run(r, "events.list", admin_events_run);
+}
+
+void
+admin_event_action(struct req *r)
+{
+	admin_run(r, "event.action", admin_event_action_run);
+}
+
+void
+admin_jobs(struct req *r)
+{
+	admin_run(r, "jobs.list", admin_jobs_run);
+}
+
+void
+admin_job_action(struct req *r)
+{
+	admin_run(r, "job.action", admin_job_action_run);
+}
+
+void
+admin_subscription_action(struct req *r)
+{
+	admin_run(r, "subscription.action", admin_subscription_action_run);
+}
+
+void
+admin_phone_orphans(struct req *r)
+{
+	admin_run(r, "phone.orphans", admin_phone_orphans_run);
+}
+
+void
+admin_phone_repoint(struct req *r)
+{
+	admin_run(r, "phone.repoint", admin_phone_repoint_run);
+}
+
+void
+admin_audit_list(struct req *r)
+{
+	admin_run(r, "audit.list", admin_audit_list_run);
 }

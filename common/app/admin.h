@@ -4,7 +4,11 @@
  * Every handler first requires an admin token (role admin, see auth.h):
  * 401 for a missing, bad or revoked token, 403 for a user or service
  * token, before anything else is read.  Replies are JSON; every change is
- * logged with the admin's user id.  docs/API.md describes requests and
+ * logged with the admin's user id.  Every request past that check leaves
+ * one row in admin_audit (sql/011_audit.sql): who (token userId, key id),
+ * what (action, target, outcome, status), when, from where; a change's row
+ * is committed with the change where it is one transaction, a read's or
+ * an outcome's before the reply (503 instead when it cannot be written).  docs/API.md describes requests and
  * replies, docs/OPERATIONS.md when to use them; scripts/xsb-admin wraps
  * them for a shell.
  *
@@ -102,5 +106,14 @@ void		 admin_phone_orphans(struct req *r);
  * bad_after, bad_limit; 401; 403; 503.
  */
 void		 admin_phone_repoint(struct req *r);
+
+/*
+ * GET /api/admin/audit?actor=&action=&since=&until=&before=&limit=: the
+ * audit records, newest first: of one actor (token userId), one action,
+ * at in [since, until) (unix seconds), ids below before (the next_before
+ * of the previous page; null on the last).  200; 400 bad_actor,
+ * bad_action, bad_since, bad_until, bad_before, bad_limit; 401; 403; 503.
+ */
+void		 admin_audit_list(struct req *r);
 
 #endif

@@ -1,42 +1,110 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/cfg.h"
+#include "core/crypto.h"
 #include "core/db.h"
 #include "core/jwt.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "core/req.h"
 #include "store/stmt.h"
 #include "app/auth.h"
 
 /*
+ * Verifies tok against each of the nkeys keys of one role in turn, so
+ * that the key that signed it is known: *which is its index.  Returns as
+ * jwt_verify_eddsa(); *decided is set when a key matched (its reason
+ * stands, success or not).
+ */
+static enum xerr
+auth_eddsa_keys(const struct cfg *cfg, const struct cfg_keys *keys,
+    const char *aud, enum jwt_role role, unsigned long max_life,
+    const char *tok, long long now, struct jwt_claims *c, const char **why,
+    size_t *which, int *decided)
+{
+	enum xerr	 rc = XERR_UNAUTH;
+	size_t		 i;
+
+	*decided = 0;
+	for (i = 0; i < keys->n; i++) {
+		rc = jwt_verify_eddsa((const unsigned char (*)[JWT_ED25519_PK_LEN])
+		    &keys->key[i], 1, cfg->jwt_issuer, aud, role,
+		    (long long)max_life, tok, now, c, why);
+		if (rc == XERR_OK || (*why != NULL &&
+		    strcmp(*why, "bad_signature") != 0)) {
+			*which = i;
+			*decided = 1;
+			return rc;
+		}
+	}
+	*why = "bad_signature";
+	return rc;
+}
+
+/*
  * Verifies the EdDSA token tok against the admin keys, then the service
- * keys, into *c.  Returns XERR_OK or XERR_UNAUTH with *why: the first
- * verification whose key matched decides the reason.
+ * keys, into *c, and writes the id of the key that signed it to key_id
+ * (9 bytes; see struct req).  Returns XERR_OK or XERR_UNAUTH with *why:
+ * the first verification whose key matched decides the reason.
  */
 static enum xerr
 auth_eddsa(const struct cfg *cfg, const char *tok, long long now,
-    struct jwt_claims *c, const char **why)
+    struct jwt_claims *c, const char **why, char *key_id)
 {
-	enum xerr	 rc = XERR_UNAUTH;
+	const struct cfg_keys *keys = &cfg->admin_jwt_keys;
+	char		*b64 = NULL;
+	size_t		 which = 0;
+	int		 decided;
+	enum xerr	 rc;
 
 	*why = "bad_signature";
-	if (cfg->admin_jwt_keys.n > 0) {
-		rc = jwt_verify_eddsa((const unsigned char (*)[JWT_ED25519_PK_LEN])
-		    cfg->admin_jwt_keys.key, cfg->admin_jwt_keys.n,
-		    cfg->jwt_issuer, cfg->admin_jwt_audience, JWT_ROLE_ADMIN,
-		    (long long)cfg->admin_jwt_max_lifetime, tok, now, c, why);
-		if (rc == XERR_OK || (*why != NULL &&
-		    strcmp(*why, "bad_signature") != 0))
-			return rc;
+	rc = auth_eddsa_keys(cfg, keys, cfg->admin_jwt_audience,
+	    JWT_ROLE_ADMIN, cfg->admin_jwt_max_lifetime, tok, now, c, why,
+	    &which, &decided);
+	if (!decided) {
+		keys = &cfg->service_jwt_keys;
+		rc = auth_eddsa_keys(cfg, keys, cfg->service_jwt_audience,
+		    JWT_ROLE_SERVICE, cfg->service_jwt_max_lifetime, tok, now,
+		    c, why, &which, &decided);
 	}
-	if (cfg->service_jwt_keys.n > 0)
-		rc = jwt_verify_eddsa((const unsigned char (*)[JWT_ED25519_PK_LEN])
-		    cfg->service_jwt_keys.key, cfg->service_jwt_keys.n,
-		    cfg->jwt_issuer, cfg->service_jwt_audience,
-		    JWT_ROLE_SERVICE, (long long)cfg->service_jwt_max_lifetime,
-		    tok, now, c, why);
+	key_id[0] = '\0';
+	/* 6 bytes are the first 8 characters of the configured key. */
+	if (rc == XERR_OK && crypto_b64_encode(keys->key[which], 6, 1,
+	    &b64) == XERR_OK)
+		snprintf(key_id, 9, "%s", b64);
+	free(b64);
 	return rc;
+}
+
+/*
+ * Answers 429 with Retry-After and returns -1 when the user of r has
+ * spent the allowance of the API r is part of (RATE_LIMIT_PHONE_PER_MINUTE
+ * for /api/phone/, else RATE_LIMIT_BILLING_PER_MINUTE), counted on this
+ * node by core/ratelimit.h; returns 0 otherwise.
+ */
+static int
+auth_rate_or_reply(struct req *r)
+{
+	const char	*cls = "billing";
+	unsigned long	 per_minute = r->cfg->rate_limit_billing;
+	char		 hdr[48];
+	long		 wait;
+
+	if (r->path != NULL && strncmp(r->path, "/api/phone/", 11) == 0) {
+		cls = "phone";
+		per_minute = r->cfg->rate_limit_phone;
+	}
+	if ((wait = ratelimit_take(cls, r->user_id, per_minute,
+	    ratelimit_now_ms())) == 0)
+		return 0;
+	snprintf(hdr, sizeof(hdr), "Retry-After: %ld\r\n", wait);
+	req_error_status(r, 429, hdr, "rate_limited", "more than %lu requests "
+	    "a minute to the %s API; try again in %ld s", per_minute, cls,
+	    wait);
+	return -1;
 }
 
 /*
@@ -66,7 +134,7 @@ auth_token(struct req *r, struct jwt_claims *c)
 		    (long long)cfg->user_jwt_max_lifetime, tok, now, c, &why);
 		break;
 	case JWT_ALG_EDDSA:
-		rc = auth_eddsa(cfg, tok, now, c, &why);
+		rc = auth_eddsa(cfg, tok, now, c, &why, r->key_id);
 		break;
 	case JWT_ALG_OTHER:
 		memset(c, 0, sizeof(*c));
@@ -125,7 +193,7 @@ auth_user_token_or_reply(struct req *r, long long *version)
 	memcpy(r->user_id, c.user_id, sizeof(r->user_id));
 	r->role = (int)c.role;
 	*version = c.jwt_version;
-	return 0;
+	return auth_rate_or_reply(r);
 }
 
 int
@@ -147,8 +215,9 @@ auth_require_or_reply(struct req *r, enum auth_need need)
 		args[0] = DB_STR(c.user_id);
 		if (db_query(r->db, STMT_USER_JWT_VERSION, args, 1, &res) !=
 		    XERR_OK) {
-			req_error(r, XERR_UNAVAILABLE, "database_unavailable",
-			    "cannot check the token now");
+			req_error_status(r, xerr_status(XERR_UNAVAILABLE),
+			    "Retry-After: 1\r\n", "database_unavailable",
+			    "cannot check the token now; try again");
 			return -1;
 		}
 		version = db_res_rows(res) ? db_res_int(res, 0, 0, -1) : -1;
@@ -162,5 +231,5 @@ auth_require_or_reply(struct req *r, enum auth_need need)
 	memcpy(r->user_id, c.user_id, sizeof(r->user_id));
 	r->role = (int)c.role;
 	log_debug("user %s role %d", r->user_id, r->role);
-	return 0;
+	return c.role == JWT_ROLE_USER ? auth_rate_or_reply(r) : 0;
 }

@@ -23,10 +23,14 @@ enum auth_need {
 };
 
 /*
- * Authenticates r.  On success fills r->user_id and r->role and returns 0.
+ * Authenticates r.  On success fills r->user_id, r->role and r->key_id
+ * and returns 0.
  * Otherwise it has answered (401 for a missing, malformed, forged,
  * expired, revoked token or an unknown user; 403 when the token is of
- * another kind than need; 503 when the database does not answer) and
+ * another kind than need; 429 rate_limited with Retry-After when a user
+ * token's user has spent its allowance of requests a minute to the
+ * billing or the phone API, per r->path (core/ratelimit.h); 503 with
+ * Retry-After when the database does not answer) and
  * returns -1: the
  * caller only returns.
  */
@@ -36,7 +40,7 @@ int		 auth_require_or_reply(struct req *r, enum auth_need need);
  * For a caller that reads the user's row anyway (AUTH_USER): verifies the
  * token without the database, fills r->user_id and r->role, and sets
  * *version to the token's jwtVersion; returns 0, or -1 after a 401 (a 403
- * for an admin or service token).  The
+ * for an admin or service token, a 429 as above).  The
  * caller then passes the row's jwt_version (-1 for no row) and *version to
  * auth_version_or_reply(), which answers 401 (unknown user, revoked) as
  * auth_require_or_reply() would and returns -1, else 0.

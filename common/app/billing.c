@@ -1601,6 +1601,7 @@ billing_usage_json(const struct db_res *res, const char *key)
 	bad |= jsonx_add_int(o, "quantity", db_res_int(res, 0, 3, 0));
 	bad |= jsonx_add_int(o, "occurred_at", db_res_int(res, 0, 4, 0));
 	bad |= jsonx_add_str(o, "idempotency_key", key);
+	bad |= jsonx_add_str(o, "reported_by", db_res_str(res, 0, 6));
 	if (bad) {
 		json_object_put(o);
 		return NULL;
@@ -1629,6 +1630,7 @@ billing_report_usage(struct req *r)
 				    BILLING_USAGE_KEY_MAX];
 	int64_t			 qty = 0, at = 0, now = (int64_t)time(NULL);
 	int			 dup = 0, same;
+	struct usage_cap_hit	 hit;
 	enum xerr		 rc;
 
 	if (auth_require_or_reply(r, AUTH_SERVICE) != 0)
@@ -1686,9 +1688,22 @@ billing_report_usage(struct req *r)
 	}
 	db_res_free(res);
 	res = NULL;
-	if ((rc = usage_record(r->db, user, kind, qty, at, "app", skey,
-	    &dup)) != XERR_OK) {
+	/* Least privilege: attributed to the service, bounded per period. */
+	if ((rc = usage_record_capped(r->db, r->cfg, user, kind, qty, at, "app",
+	    r->user_id, skey, &dup, &hit)) == XERR_NOTFOUND) {
+		req_error(r, XERR_NOTFOUND, "unknown_user", "no such user");
+		goto out;
+	}
+	if (rc != XERR_OK) {
 		req_fail(r, rc, "recording usage");
+		goto out;
+	}
+	if (hit.over) {
+		req_error(r, XERR_UNPROCESSABLE, "usage_cap_exceeded", "%s usage "
+		    "of this user in the period from %lld to %lld is %lld of a "
+		    "cap of %lld; %lld more is refused and nothing was recorded",
+		    kind, (long long)hit.start, (long long)hit.end,
+		    (long long)hit.used, (long long)hit.cap, (long long)qty);
 		goto out;
 	}
 	a[0] = DB_STR(skey);

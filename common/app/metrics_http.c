@@ -1,7 +1,10 @@
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/crypto.h"
 #include "core/metrics.h"
 #include "core/req.h"
 #include "store/metrics_db.h"
@@ -9,6 +12,28 @@
 
 #define METRICS_HTTP_TEXT_MAX	(1024 * 1024)
 #define METRICS_HTTP_CTYPE	"text/plain; version=0.0.4; charset=utf-8"
+
+/*
+ * Answers 401 and returns -1 unless r carries "Authorization: Bearer
+ * <METRICS_TOKEN>" (compared in constant time) when that is set;
+ * returns 0 otherwise.
+ */
+static int
+metrics_http_token_or_reply(struct req *r)
+{
+	const char	*h;
+
+	if (r->cfg->metrics_token[0] == '\0')
+		return 0;
+	h = req_header(r, "Authorization");
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
+	    crypto_ct_streq(h + 7, r->cfg->metrics_token))
+		return 0;
+	req_error_status(r, 401, "WWW-Authenticate: Bearer realm=\"metrics\"\r\n",
+	    h == NULL ? "missing_token" : "invalid_token",
+	    "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>");
+	return -1;
+}
 
 /*
  * GET /metrics: 200 with every family, the database's left out (and
@@ -23,6 +48,8 @@ metrics_http_handle(struct req *r)
 	enum xerr	 rc;
 	int		 db_up;
 
+	if (metrics_http_token_or_reply(r) != 0)
+		return;
 	if ((out = buf_new(METRICS_HTTP_TEXT_MAX)) == NULL) {
 		req_error(r, XERR_NOMEM, NULL, "out of memory");
 		return;

@@ -8,7 +8,9 @@
 struct req;
 
 /*
- * GET /metrics (xsb-billing; nginx lets only loopback in).  Answers 200
+ * GET /metrics (xsb-billing; nginx lets only its allow-list in).  When
+ * METRICS_TOKEN is set, 401 (WWW-Authenticate: Bearer) unless the request
+ * carries "Authorization: Bearer <METRICS_TOKEN>".  Answers 200
  * text/plain with every series, xsb_db_up 0 and the shared counters when
  * the database is away; 500 when the text does not fit in memory.
  */

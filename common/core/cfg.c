@@ -182,6 +182,25 @@ static const struct cfg_opt {
 	{ "USER_JWT_MAX_LIFETIME", CFG_UINT, CFG_OPTIONAL, "86400", 60,
 	  2592000, O(user_jwt_max_lifetime), "longest user token (HS256) "
 	  "accepted, seconds" },
+	/* Least privilege: metrics token, usage caps, per-user rates. */
+	{ "METRICS_TOKEN", CFG_SECRET, CFG_OPTIONAL, "", 0, 0, O(metrics_token),
+	  "bearer token `GET /metrics` requires (at least 32 characters; "
+	  "empty: none, the address allow-list alone guards it)" },
+	{ "USAGE_CAP_VOICE_SECONDS", CFG_UINT, CFG_OPTIONAL, "720000", 0,
+	  100000000, O(usage_cap_voice_seconds), "most voice seconds of one "
+	  "user per billing period; a `POST /api/usage` beyond is refused "
+	  "(422 usage_cap_exceeded) and the operators told once (0: no cap)" },
+	{ "USAGE_CAP_SMS", CFG_UINT, CFG_OPTIONAL, "20000", 0, 100000000,
+	  O(usage_cap_sms), "most SMS of one user per billing period, as "
+	  "`USAGE_CAP_VOICE_SECONDS` (0: no cap)" },
+	{ "RATE_LIMIT_BILLING_PER_MINUTE", CFG_UINT, CFG_OPTIONAL, "120", 0,
+	  100000, O(rate_limit_billing), "requests of one user to "
+	  "`/api/billing/*` per minute on one node (bursts up to as many); "
+	  "beyond: 429 with Retry-After (0: no limit)" },
+	{ "RATE_LIMIT_PHONE_PER_MINUTE", CFG_UINT, CFG_OPTIONAL, "60", 0,
+	  100000, O(rate_limit_phone), "requests of one user to "
+	  "`/api/phone/*` per minute on one node, as "
+	  "`RATE_LIMIT_BILLING_PER_MINUTE`" },
 #undef O
 };
 
@@ -476,6 +495,11 @@ cfg_check(const struct cfg *cfg, char *errbuf, size_t errsz)
 	    strspn(cfg->twilio_account_sid + 2, "0123456789abcdef") != 32) {
 		snprintf(errbuf, errsz, "TWILIO_ACCOUNT_SID: expected AC "
 		    "followed by 32 lowercase hex digits");
+		return XERR_CONFIG;
+	}
+	if (cfg->metrics_token[0] != '\0' && strlen(cfg->metrics_token) < 32) {
+		snprintf(errbuf, errsz, "METRICS_TOKEN: must be at least 32 "
+		    "characters (or empty)");
 		return XERR_CONFIG;
 	}
 	if (!cfg->sandbox && (strncmp(cfg->public_base_url, "https://", 8) ||

@@ -104,6 +104,13 @@ struct cfg {
 	unsigned long	 admin_jwt_max_lifetime;	/* seconds, exp - iat */
 	unsigned long	 service_jwt_max_lifetime;
 	unsigned long	 user_jwt_max_lifetime;
+
+	/* Least privilege */
+	char		*metrics_token;		/* secret; "" none */
+	unsigned long	 usage_cap_voice_seconds;	/* per period; 0 none */
+	unsigned long	 usage_cap_sms;
+	unsigned long	 rate_limit_billing;	/* per user per minute; 0 none */
+	unsigned long	 rate_limit_phone;
 };
 
 /*

@@ -9,6 +9,11 @@
 
 #include "core/crypto.h"
 
+#define CRYPTO_B64_ALNUM	"ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+				"abcdefghijklmnopqrstuvwxyz0123456789"
+#define CRYPTO_B64_URL		CRYPTO_B64_ALNUM "-_"
+#define CRYPTO_B64_STD		CRYPTO_B64_ALNUM "+/="
+
 /* A non-NULL pointer for empty inputs: libraries may not accept NULL. */
 static const unsigned char crypto_empty[1];
 
@@ -195,6 +200,14 @@ crypto_b64_decode(const char *s, size_t len, int urlsafe_nopad,
 
 	*out = NULL;
 	*outlen = 0;
+	/*
+	 * libsodium's decoders take some bytes above 0x7f for characters of
+	 * the alphabet ("...\x92" decodes as "..._"): only the alphabet goes
+	 * to it, so one text has one spelling (found by fuzz_cursor).
+	 */
+	if (memchr(s, '\0', len) != NULL || strspn(s, urlsafe_nopad ?
+	    CRYPTO_B64_URL : CRYPTO_B64_STD) < len)
+		return XERR_BADREQ;
 	max = len / 4 * 3 + 3;
 	if ((bin = malloc(max + 1)) == NULL)
 		return XERR_NOMEM;

@@ -273,6 +273,8 @@ req_verror(struct req *r, int status, const char *extra, const char *code,
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	req_utf8_scrub(msg);
+	if (r->status == 0)
+		snprintf(r->error_code, sizeof(r->error_code), "%s", code);
 	if (status >= 500)
 		log_warnx("%d %s: %s", status, code, msg);
 	else

@@ -44,10 +44,16 @@ struct req {
 	size_t		 bodylen;
 
 	int		 status;	/* status answered, 0 before */
+	char		 error_code[48];	/* code of req_error*(), else "" */
 
 	/* Set by auth_require() for authenticated API calls. */
 	char		 user_id[65];
 	int		 role;		/* enum jwt_role */
+	/*
+	 * The key of an admin or service token: the first 8 characters of
+	 * its public key as configured (base64url); "" for a user token.
+	 */
+	char		 key_id[9];
 
 	/* private */
 	char		**env;

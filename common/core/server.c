@@ -22,6 +22,7 @@
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/ratelimit.h"
 #include "core/req.h"
 #include "core/server.h"
 
@@ -346,6 +347,7 @@ server_main_threads(const char *prog, int argc, char *argv[],
 		log_fatalx("configuration: %s", err);
 	log_init(prog, (enum log_level)cfg->log_level);
 	metrics_open(cfg->metrics_file);	/* before fork: children share it */
+	ratelimit_open();	/* the same: one table of rates per program */
 	if (nproc == 0)
 		nproc = cfg->fcgi_processes;
 

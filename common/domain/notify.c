@@ -211,6 +211,21 @@ static const struct {
 	  "\n"
 	  "{{dashboard_url}}\n"
 	  NOTIFY_SIGNATURE },
+
+	/* Least privilege: a usage report refused at its cap (domain/usage.c). */
+	{ "operator_usage_cap",
+	  "Usage cap reached: {{kind}} of {{user_email}}",
+	  "Hello,\n"
+	  "\n"
+	  "A usage report of {{quantity}} {{kind}} for user {{user_id}}\n"
+	  "({{user_email}}) was refused: the user has {{used}} in the billing\n"
+	  "period from {{period_start|date}} to {{period_end|date}}, and the cap\n"
+	  "is {{cap}} (voice in seconds).  Further reports of this kind are\n"
+	  "refused until the period ends; this is the only notice for it.\n"
+	  "If the usage is genuine, raise USAGE_CAP_VOICE_SECONDS or\n"
+	  "USAGE_CAP_SMS; otherwise look for the service that reported it\n"
+	  "(usage_events.reported_by).\n"
+	  NOTIFY_SIGNATURE },
 };
 
 #define NOTIFY_NTMPLS	(sizeof(notify_tmpls) / sizeof(notify_tmpls[0]))

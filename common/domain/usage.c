@@ -3,18 +3,21 @@
 #include <time.h>
 
 #include "core/db.h"
+#include "core/jsonx.h"
 #include "core/log.h"
 #include "store/stmt.h"
+#include "domain/jobs.h"
 #include "domain/rating.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
 
-enum xerr
-usage_record(struct db *db, const char *user_id, const char *kind,
+/* Inserts one usage row; *dup when idem_key is recorded already. */
+static enum xerr
+usage_insert(struct db *db, const char *user_id, const char *kind,
     int64_t quantity, int64_t occurred_at, const char *source,
-    const char *idem_key, int *dup)
+    const char *reported_by, const char *idem_key, int *dup)
 {
-	struct dbv	 args[6];
+	struct dbv	 args[7];
 	enum xerr	 rc;
 
 	*dup = 0;
@@ -27,7 +30,8 @@ usage_record(struct db *db, const char *user_id, const char *kind,
 	args[3] = DB_INT(occurred_at);
 	args[4] = DB_STR(source);
 	args[5] = DB_STR(idem_key);
-	rc = db_exec(db, STMT_USAGE_INSERT, args, 6, NULL, NULL);
+	args[6] = DB_STR(reported_by);
+	rc = db_exec(db, STMT_USAGE_INSERT, args, 7, NULL, NULL);
 	if (rc == XERR_DUP) {
 		*dup = 1;
 		return XERR_OK;
@@ -44,6 +48,137 @@ usage_add_month(int64_t t)
 	gmtime_r(&tt, &tm);
 	tm.tm_mon++;
 	return (int64_t)timegm(&tm);
+}
+
+enum xerr
+usage_record(struct db *db, const char *user_id, const char *kind,
+    int64_t quantity, int64_t occurred_at, const char *source,
+    const char *idem_key, int *dup)
+{
+	return usage_insert(db, user_id, kind, quantity, occurred_at, source,
+	    source, idem_key, dup);
+}
+
+int64_t
+usage_cap(const struct cfg *cfg, const char *kind)
+{
+	if (strcmp(kind, "voice") == 0)
+		return (int64_t)cfg->usage_cap_voice_seconds;
+	if (strcmp(kind, "sms") == 0)
+		return (int64_t)cfg->usage_cap_sms;
+	return 0;
+}
+
+/* Queues the operators' notice of a refused report, in the transaction. */
+static enum xerr
+usage_cap_notify(struct db *db, const char *user_id, const char *kind,
+    int64_t quantity, const struct usage_cap_hit *hit)
+{
+	struct json_object	*f;
+	char			 subject[160];
+	int			 bad;
+	enum xerr		 rc;
+
+	if ((f = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	bad = jsonx_add_str(f, "kind", kind);
+	bad |= jsonx_add_int(f, "quantity", quantity);
+	bad |= jsonx_add_int(f, "used", hit->used);
+	bad |= jsonx_add_int(f, "cap", hit->cap);
+	bad |= jsonx_add_int(f, "period_start", hit->start);
+	bad |= jsonx_add_int(f, "period_end", hit->end);
+	snprintf(subject, sizeof(subject), "%s:%s:%lld", user_id, kind,
+	    (long long)hit->start);
+	rc = bad ? XERR_NOMEM : jobs_notify(db, user_id, "operator_usage_cap",
+	    subject, f);
+	json_object_put(f);
+	return rc;
+}
+
+/* One run of usage_record_capped()'s transaction. */
+static enum xerr
+usage_capped_once(struct db *db, const struct cfg *cfg, const char *user_id,
+    const char *kind, int64_t quantity, int64_t occurred_at,
+    const char *source, const char *reported_by, const char *idem_key,
+    int *dup, struct usage_cap_hit *hit)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[4];
+	enum xerr	 rc;
+
+	*dup = 0;
+	memset(hit, 0, sizeof(*hit));
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	a[0] = DB_STR(user_id);
+	if ((rc = db_query(db, STMT_USER_LOCK, a, 1, &res)) != XERR_OK)
+		goto fail;
+	if (db_res_rows(res) == 0) {
+		rc = XERR_NOTFOUND;
+		goto fail;
+	}
+	db_res_free(res);
+	a[0] = DB_STR(idem_key);
+	if ((rc = db_query(db, STMT_USAGE_BY_KEY, a, 1, &res)) != XERR_OK)
+		goto fail;
+	if (db_res_rows(res) > 0) {
+		*dup = 1;
+		db_res_free(res);
+		return db_commit(db);
+	}
+	db_res_free(res);
+	res = NULL;
+	if ((hit->cap = usage_cap(cfg, kind)) > 0) {
+		/* The one call of the period model: swap it here. */
+		if ((rc = usage_period(db, user_id, occurred_at, &hit->start,
+		    &hit->end)) != XERR_OK)
+			goto fail;
+		a[0] = DB_STR(user_id);
+		a[1] = DB_STR(kind);
+		a[2] = DB_INT(hit->start);
+		a[3] = DB_INT(hit->end);
+		if ((rc = db_query(db, STMT_USAGE_KIND_SUM, a, 4, &res)) !=
+		    XERR_OK)
+			goto fail;
+		hit->used = db_res_int(res, 0, 0, 0);
+		if (quantity > hit->cap - hit->used) {
+			hit->over = 1;
+			if ((rc = usage_cap_notify(db, user_id, kind, quantity,
+			    hit)) != XERR_OK)
+				goto fail;
+			db_res_free(res);
+			return db_commit(db);
+		}
+	}
+	if ((rc = usage_insert(db, user_id, kind, quantity, occurred_at,
+	    source, reported_by, idem_key, dup)) != XERR_OK)
+		goto fail;
+	db_res_free(res);
+	return db_commit(db);
+fail:
+	db_res_free(res);
+	db_rollback(db);
+	return rc;
+}
+
+enum xerr
+usage_record_capped(struct db *db, const struct cfg *cfg, const char *user_id,
+    const char *kind, int64_t quantity, int64_t occurred_at,
+    const char *source, const char *reported_by, const char *idem_key,
+    int *dup, struct usage_cap_hit *hit)
+{
+	enum xerr	 rc;
+	int		 i;
+
+	for (i = 0; i < DB_TRIES; i++) {
+		if (i > 0)
+			db_retry_pause();
+		rc = usage_capped_once(db, cfg, user_id, kind, quantity,
+		    occurred_at, source, reported_by, idem_key, dup, hit);
+		if (rc != XERR_DEADLOCK)
+			break;
+	}
+	return rc;
 }
 
 void

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "core/cfg.h"
 #include "core/xerr.h"
 #include "domain/money.h"
 
@@ -28,13 +29,48 @@ struct usage_report {
 
 /*
  * Records usage of kind "voice" (quantity in seconds) or "sms" (messages)
- * under idem_key.  *dup is set to 1 when the key was already recorded
+ * under idem_key, reported by source itself (reported_by = source: the
+ * rows of Twilio's callbacks).  *dup is set to 1 when the key was already recorded
  * (nothing new is written), else 0.  XERR_BADREQ for a bad kind or
  * quantity.
  */
 enum xerr	 usage_record(struct db *db, const char *user_id,
 		    const char *kind, int64_t quantity, int64_t occurred_at,
 		    const char *source, const char *idem_key, int *dup);
+
+/*
+ * What usage_record_capped() found when it refused a report: the period
+ * holding the report, the user's total of the kind in it before the
+ * report, and the cap.
+ */
+struct usage_cap_hit {
+	int		 over;		/* 1: refused, nothing stored */
+	int64_t		 start, end;
+	int64_t		 used, cap;
+};
+
+/*
+ * Returns the cap of kind ("voice": USAGE_CAP_VOICE_SECONDS, "sms":
+ * USAGE_CAP_SMS) per user and billing period; 0 is none.
+ */
+int64_t		 usage_cap(const struct cfg *cfg, const char *kind);
+
+/*
+ * Records a service's report as usage_record() does, noting the service
+ * (reported_by: the token's userId), unless the user's total of kind in
+ * the billing period holding occurred_at (usage_period()) would pass
+ * usage_cap(): then nothing is stored, hit->over is 1 with the figures,
+ * and a notify job of template operator_usage_cap tells the operators,
+ * once per user, kind and period.  One transaction with the user's row
+ * locked, so concurrent reports cannot pass the cap together; a key
+ * recorded already is *dup (not counted again, whatever the cap).
+ * XERR_NOTFOUND for an unknown user, XERR_BADREQ as usage_record().
+ */
+enum xerr	 usage_record_capped(struct db *db, const struct cfg *cfg,
+		    const char *user_id, const char *kind, int64_t quantity,
+		    int64_t occurred_at, const char *source,
+		    const char *reported_by, const char *idem_key, int *dup,
+		    struct usage_cap_hit *hit);
 
 /*
  * Returns in *start and *end the billing period of user_id that holds now:

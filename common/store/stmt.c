@@ -145,10 +145,11 @@ static const struct {
 	/* usage */
 	S(USAGE_INSERT,
 	    "INSERT INTO usage_events (user_id, kind, quantity, occurred_at, "
-	    "source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)"),
+	    "source, idempotency_key, reported_by) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?)"),
 	S(USAGE_BY_KEY,
-	    "SELECT id, user_id, kind, quantity, occurred_at, source "
-	    "FROM usage_events WHERE idempotency_key = ?"),
+	    "SELECT id, user_id, kind, quantity, occurred_at, source, "
+	    "reported_by FROM usage_events WHERE idempotency_key = ?"),
 	/*
 	 * One round trip for a period's bill: voice is billed per started
 	 * minute of each call, and the phone fee is due when a number was
@@ -527,6 +528,25 @@ static const struct {
 	    "SELECT u.id, s.id, s.current_period_start, s.current_period_end "
 	    "FROM users u LEFT JOIN subscriptions s "
 	    "ON s.id = u.subscription_id AND s.deleted = 0 WHERE u.id = ?"),
+	/* least privilege: the admin audit trail, usage caps */
+	S(ADMIN_AUDIT_INSERT,
+	    "INSERT INTO admin_audit (at, actor, actor_key, action, target, "
+	    "outcome, status, detail, remote_addr, forwarded_for, request_id) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	/*
+	 * Newest first, below the id a previous page ended at; an empty
+	 * actor or action matches all.
+	 */
+	S(ADMIN_AUDIT_LIST,
+	    "SELECT id, at, actor, actor_key, action, target, outcome, status, "
+	    "detail, remote_addr, forwarded_for, request_id FROM admin_audit "
+	    "WHERE id < ? AND at >= ? AND at < ? AND (? = '' OR actor = ?) "
+	    "AND (? = '' OR action = ?) ORDER BY id DESC LIMIT ?"),
+	/* A user's total of one kind in a period (index usage_user_time). */
+	S(USAGE_KIND_SUM,
+	    "SELECT COALESCE(SUM(quantity), 0) FROM usage_events "
+	    "WHERE user_id = ? AND kind = ? AND occurred_at >= ? "
+	    "AND occurred_at < ?"),
 };
 
 const char *

@@ -144,6 +144,10 @@ enum stmt {
 	STMT_RECONCILE_UNBILLED,
 	STMT_RECONCILE_SET,
 	STMT_METRICS_BILLS,
+	/* least privilege: the admin audit trail, usage caps */
+	STMT_ADMIN_AUDIT_INSERT,
+	STMT_ADMIN_AUDIT_LIST,
+	STMT_USAGE_KIND_SUM,
 
 	STMT__MAX
 };

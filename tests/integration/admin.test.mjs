@@ -52,7 +52,7 @@ const admin = (method, p, opts = {}) => request(method, p, { token: ADMIN, ...op
 
 /** The metrics text as {name{labels}: value}. */
 async function metrics() {
-  const r = await rawRequest('GET', '/metrics');
+  const r = await rawRequest('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } });
   assert.equal(r.status, 200, r.text);
   assert.match(r.headers['content-type'], /^text\/plain; version=0\.0\.4/);
   const out = {};
@@ -557,6 +557,7 @@ test('A11 make install DESTDIR=… PREFIX=/usr: programs, migrations, nginx temp
     const filled = fs.readFileSync(path.join(dest, share, 'xswarm-billing.env.example'), 'utf8')
       .replace(/^TWILIO_ACCOUNT_SID=CHANGE_ME$/m, `TWILIO_ACCOUNT_SID=AC${'0'.repeat(32)}`)
       .replace(/^JWT_SECRET=CHANGE_ME$/m, `JWT_SECRET=${'k'.repeat(40)}`)
+      .replace(/^METRICS_TOKEN=CHANGE_ME$/m, `METRICS_TOKEN=${'m'.repeat(40)}`)
       .replaceAll('CHANGE_ME', 'set');
     const envFile = path.join(dest, 'env');
     fs.writeFileSync(envFile, filled);
@@ -565,6 +566,7 @@ test('A11 make install DESTDIR=… PREFIX=/usr: programs, migrations, nginx temp
     assert.match(out, /^XSB_MODE=production$/m);
     assert.match(out, /^METRICS_FILE=\/run\/xswarm-billing\/metrics$/m);
     assert.match(out, /^JWT_SECRET=\(secret\)$/m);
+    assert.match(out, /^METRICS_TOKEN=\(secret\)$/m);
   } finally {
     fs.rmSync(dest, { recursive: true, force: true });
   }

@@ -56,6 +56,7 @@ before(async () => {
   await query('UPDATE users SET jwt_version = jwt_version + 1 WHERE id = ?', [revoked]);
   C.service = mint(['-r', 'service', '-u', 'authz-service']);
   C.admin = mint(['-r', 'admin', '-u', 'authz-operator']);
+  C.metrics_token = requireEnv('METRICS_TOKEN').METRICS_TOKEN;   // a bearer secret, no JWT
 
   // Forged from the genuine admin token's claims: one defect each, signed with the real admin key.
   const a = claimsOf(C.admin), key = edKey(ADMIN_JWT_KEY_FILE), t = now();
@@ -86,16 +87,18 @@ const ROUTES = {
 };
 
 // Every token refused for what it is (forged, expired, revoked) is 401 on every API; a genuine
-// token of the wrong kind is 403. /metrics (loopback, as the test runs) and /healthz take no token.
+// token of the wrong kind is 403. /metrics takes METRICS_TOKEN alone (nginx lets loopback in, as the test
+// runs); /healthz takes no token.
 const BAD = { revoked_user: 401, expired: 401, overlong_lifetime: 401, wrong_audience: 401, app_key_admin: 401,
-  app_key_admin_aud: 401 };
+  app_key_admin_aud: 401, metrics_token: 401 };
+const ALL = Object.keys({ none: 0, user: 0, other_user: 0, service: 0, admin: 0, ...BAD });
 const MATRIX = {
   billing: { none: 401, user: 200, other_user: 200, service: 403, admin: 403, ...BAD },
   usage_report: { none: 401, user: 403, other_user: 403, service: 201, admin: 201, ...BAD },
   phone: { none: 401, user: 200, other_user: 200, service: 403, admin: 403, ...BAD },
   admin: { none: 401, user: 403, other_user: 403, service: 403, admin: 200, ...BAD },
-  metrics: Object.fromEntries(Object.keys({ none: 0, user: 0, other_user: 0, service: 0, admin: 0, ...BAD }).map((k) => [k, 200])),
-  healthz: Object.fromEntries(Object.keys({ none: 0, user: 0, other_user: 0, service: 0, admin: 0, ...BAD }).map((k) => [k, 200])),
+  metrics: { ...Object.fromEntries(ALL.map((k) => [k, 401])), metrics_token: 200 },
+  healthz: Object.fromEntries(ALL.map((k) => [k, 200])),
 };
 
 for (const [route, row] of Object.entries(MATRIX)) {

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { closeHttp, rawRequest } from './lib/http.mjs';
+import { requireEnv } from './lib/env.mjs';
 import { query, close } from './lib/db.mjs';
 import * as S from './lib/stripe.mjs';
 
@@ -27,7 +28,7 @@ const user = async (id) => (await query('SELECT * FROM users WHERE id = ?', [id]
 const stored = async (id) => (await query('SELECT * FROM stripe_events WHERE id = ?', [id]))[0];
 
 async function counters() {
-  const r = await rawRequest('GET', '/metrics');
+  const r = await rawRequest('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } });
   assert.equal(r.status, 200, r.text);
   const v = (name) => Number((new RegExp(`^${name} ([0-9]+)$`, 'm').exec(r.text) || [])[1]);
   return { batches: v('xsb_webhook_batches_total'), batched: v('xsb_webhook_batched_events_total'),

@@ -51,7 +51,7 @@ test('H1 installed files: programs 0755, data 0644, nothing writable by group or
   }
   for (const f of ['usr/share/xswarm-billing/nginx/admin-allow.conf', 'usr/share/xswarm-billing/nginx/metrics-allow.conf',
     'usr/lib/sysusers.d/xswarm-billing.conf', 'usr/share/xswarm-billing/monitoring/xswarm-billing.rules.yml',
-    'usr/share/xswarm-billing/monitoring/grafana-dashboard.json']) assert.ok(files.includes(f), f);
+    'usr/share/xswarm-billing/monitoring/grafana-dashboard.json', 'usr/share/xswarm-billing/monitoring/prometheus.yml']) assert.ok(files.includes(f), f);
 });
 
 test('H2 the units run as xswarm-billing in group xswarm-billing-sock, hardened', () => {
@@ -182,10 +182,15 @@ test('H6 production nginx: /api/admin/ only from the allow-list, before any toke
   assert.equal(operator.status, 401, 'from an allowed address the request reaches xsb-billing, which wants a token');
 });
 
-test('H7 production nginx: /metrics only from the scrape address', async () => {
-  const outsider = await prodRequest('/metrics');
-  assert.equal(outsider.status, 403);
-  const scraper = await prodRequest('/metrics', { from: ALLOWED });
+test('H7 production nginx: /metrics only from the scrape address, and with METRICS_TOKEN', async () => {
+  const { METRICS_TOKEN } = requireEnv('METRICS_TOKEN');
+  const bearer = { authorization: `Bearer ${METRICS_TOKEN}` };
+  const outsider = await prodRequest('/metrics', { headers: bearer });
+  assert.equal(outsider.status, 403, 'the token does not open another address');
+  const tokenless = await prodRequest('/metrics', { from: ALLOWED });
+  assert.equal(tokenless.status, 401, 'the address alone is not enough');
+  assert.equal(tokenless.json?.error?.code, 'missing_token');
+  const scraper = await prodRequest('/metrics', { from: ALLOWED, headers: bearer });
   assert.equal(scraper.status, 200);
   assert.match(scraper.body, /^# TYPE xsb_/m);
 });

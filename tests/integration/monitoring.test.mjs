@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { request, closeHttp } from './lib/http.mjs';
-import { REPO_ROOT } from './lib/env.mjs';
+import { REPO_ROOT, requireEnv } from './lib/env.mjs';
 
 const DIR = path.join(REPO_ROOT, 'scripts/monitoring');
 const RULES = path.join(DIR, 'xswarm-billing.rules.yml');
@@ -58,7 +58,7 @@ test('M3 every query of the Grafana dashboard is valid PromQL', () => {
 });
 
 test('M4 every metric named by a rule or a panel is one /metrics exposes', async () => {
-  const r = await request('GET', '/metrics');
+  const r = await request('GET', '/metrics', { token: requireEnv('METRICS_TOKEN').METRICS_TOKEN });
   assert.equal(r.status, 200);
   const exposed = new Set([...r.text.matchAll(/^(?:# TYPE )?(xsb_[a-z_]+)/gm)].map((m) => m[1]));
   assert.ok(exposed.has('xsb_db_up'));
@@ -69,4 +69,22 @@ test('M4 every metric named by a rule or a panel is one /metrics exposes', async
   named.delete('xsb_dashboard_query_'); // not a metric
   assert.ok(named.size >= 10);
   for (const n of named) assert.ok(exposed.has(n), `${n} is not exposed by /metrics`);
+});
+
+test('M5 the shipped scrape job is valid, loads the rules and sends METRICS_TOKEN as a bearer token from a file', () => {
+  const text = fs.readFileSync(path.join(DIR, 'prometheus.yml'), 'utf8');
+  assert.match(text, /^\s+- job_name: xswarm-billing$/m, 'the job the rules assume');
+  assert.match(text, /authorization:\n\s+type: Bearer\n\s+credentials_file: \S+/, 'the token from a file, never inline');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xsb-scrape-'));
+  try {
+    fs.writeFileSync(path.join(tmp, 'token'), 'x\n');
+    const file = path.join(tmp, 'prometheus.yml');
+    fs.writeFileSync(file, text.replace(/\/usr\/local\/share\/xswarm-billing\/monitoring\//g, `${DIR}/`)
+      .replaceAll('/etc/prometheus/xswarm-billing.token', path.join(tmp, 'token')));
+    const r = promtool(['check', 'config', file], tmp);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /1 rule files found/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });

@@ -332,6 +332,33 @@ START_TEST(cfg_stripe_version_list)
 }
 END_TEST
 
+/* Least privilege: the metrics token, usage caps and per-user rates. */
+START_TEST(cfg_least_privilege)
+{
+	struct cfg	*cfg = load_ok();
+
+	ck_assert_str_eq(cfg->metrics_token, "");
+	ck_assert_uint_eq(cfg->usage_cap_voice_seconds, 720000);
+	ck_assert_uint_eq(cfg->usage_cap_sms, 20000);
+	ck_assert_uint_eq(cfg->rate_limit_billing, 120);
+	ck_assert_uint_eq(cfg->rate_limit_phone, 60);
+	cfg_free(cfg);
+	setenv("METRICS_TOKEN", "short-secret-value", 1);
+	load_fails("METRICS_TOKEN: must be at least 32");
+	ck_assert_ptr_null(strstr(errbuf, "short-secret-value"));
+	setenv("METRICS_TOKEN", "0123456789abcdef0123456789abcdef", 1);
+	setenv("USAGE_CAP_SMS", "0", 1);
+	setenv("RATE_LIMIT_PHONE_PER_MINUTE", "0", 1);
+	cfg = load_ok();
+	ck_assert_str_eq(cfg->metrics_token, "0123456789abcdef0123456789abcdef");
+	ck_assert_uint_eq(cfg->usage_cap_sms, 0);
+	ck_assert_uint_eq(cfg->rate_limit_phone, 0);
+	cfg_free(cfg);
+	setenv("RATE_LIMIT_BILLING_PER_MINUTE", "100001", 1);
+	load_fails("RATE_LIMIT_BILLING_PER_MINUTE");
+}
+END_TEST
+
 static Suite *
 cfg_suite(void)
 {
@@ -350,6 +377,7 @@ cfg_suite(void)
 	tcase_add_test(tc, cfg_stripe_version);
 	tcase_add_test(tc, cfg_stripe_version_list);
 	tcase_add_test(tc, cfg_jwt_keys);
+	tcase_add_test(tc, cfg_least_privilege);
 	suite_add_tcase(s, tc);
 	return s;
 }

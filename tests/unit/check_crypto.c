@@ -318,6 +318,33 @@ START_TEST(b64_round_trip)
 }
 END_TEST
 
+/* Only the alphabet decodes: libsodium alone took "\x92" for '_'. */
+START_TEST(b64_high_bytes_refused)
+{
+	static const char *const bad[] = {
+		"MS4wLjE3OTU0LjAuNzg\x92MDA", "\x92\x92\x92\x92", "QUJD\xff",
+		"QU\x80JD", "QUJD\x2e",
+	};
+	unsigned char	*bin = (unsigned char *)1;
+	size_t		 i, n = 1;
+	int		 v;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		for (v = 0; v < 2; v++) {
+			ck_assert_int_eq(crypto_b64_decode(bad[i],
+			    strlen(bad[i]), v, &bin, &n), XERR_BADREQ);
+			ck_assert_ptr_null(bin);
+			ck_assert_uint_eq(n, 0);
+		}
+	/* A NUL inside the length given is not the alphabet either. */
+	ck_assert_int_eq(crypto_b64_decode("QUJD\0QUJD", 9, 1, &bin, &n),
+	    XERR_BADREQ);
+	ck_assert_int_eq(crypto_b64_decode("MS4wLjE3OTU0LjAuNzg_MDA", 23, 1,
+	    &bin, &n), XERR_OK);
+	free(bin);
+}
+END_TEST
+
 START_TEST(b64_round_trip_random)
 {
 	unsigned char	 src[257], *bin;
@@ -472,6 +499,7 @@ crypto_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, random_hex);
 	tcase_add_test(tc, uuid4_format);
+	tcase_add_test(tc, b64_high_bytes_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

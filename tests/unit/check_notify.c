@@ -149,6 +149,16 @@ static const struct {
 	    "    Reason      fraudulent\r\n", "flag for this dispute is cleared",
 	    "" },
 	  { "{{", "" } },
+	{ "operator_usage_cap",
+	  "{\"kind\":\"sms\",\"quantity\":500,\"used\":19800,\"cap\":20000,"
+	  "\"period_start\":1796083200,\"period_end\":1798761600,"
+	  "\"user_email\":\"a@example.test\"}",
+	  "Usage cap reached: sms of a@example.test",
+	  { "A usage report of 500 sms for user u-1\r\n(a@example.test) was "
+	    "refused: the user has 19800 in the billing\r\nperiod from "
+	    "1 December 2026 to 1 January 2027, and the cap\r\nis 20000",
+	    "usage_events.reported_by", "" },
+	  { "{{", "" } },
 };
 
 /* Parses JSON text and adds what the webhook adds to every payload. */
