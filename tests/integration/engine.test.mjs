@@ -8,6 +8,7 @@ import { request, rawRequest, closeHttp } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
 import { waitFor } from './lib/wait.mjs';
 import { mint } from './lib/token.mjs';
+import { requireEnv } from './lib/env.mjs';
 import * as S from './lib/stripe.mjs';
 import * as B from './lib/bills.mjs';
 
@@ -218,7 +219,7 @@ test('R1 the reconcile finds a posted line that differs from the item Stripe hol
   assert.equal(row.reconcile_state, 'mismatch');
   assert.match(row.reconcile_detail, /^voice: item ii_\w+ has 50 x = 65 c, ours 50 x = 66 c$/);
   const others = await query("SELECT reconcile_state FROM bills WHERE subscription_id <> ? AND reconcile_state IS NOT NULL AND state = 'posted' AND reconcile_state <> 'ok'", [b.sub.id]);
-  const m = (await rawRequest('GET', '/metrics')).text.match(/^xsb_bill_reconcile_mismatches (\d+)$/m);
+  const m = (await rawRequest('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } })).text.match(/^xsb_bill_reconcile_mismatches (\d+)$/m);
   assert.ok(m, 'the mismatch count is in /metrics');
   assert.equal(Number(m[1]), others.length + 1);
   const next = await query("SELECT run_after > NOW() AS later FROM jobs WHERE kind = 'bill_reconcile' AND dedupe_key LIKE 'bill\\_reconcile:2%'");
