@@ -65,58 +65,101 @@ jobs_free(struct job *job)
 	free(job);
 }
 
-enum xerr
-jobs_claim(struct db *db, const struct cfg *cfg, const char *worker,
-    const char *kinds, struct job **out)
+/* Reads the job of row i of a pick into a new job; NULL on no memory. */
+static struct job *
+jobs_from_row(const struct db_res *res, size_t i)
 {
-	struct db_res	*res = NULL;
-	struct job	*job = NULL;
-	struct dbv	 args[3];
+	struct job	*job;
 	const char	*s;
-	enum xerr	 rc;
 
-	*out = NULL;
-	if ((rc = db_begin(db)) != XERR_OK)
-		return rc;
-	args[0] = DB_STR(kinds);
-	if ((rc = db_query(db, STMT_JOB_CLAIM_PICK, args, 1, &res)) != XERR_OK)
-		goto fail;
-	if (db_res_rows(res) == 0) {
-		db_res_free(res);
-		return db_commit(db);
-	}
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
-		rc = XERR_NOMEM;
-		goto fail;
-	}
-	job->id = db_res_int(res, 0, 0, 0);
-	snprintf(job->kind, sizeof(job->kind), "%s", db_res_str(res, 0, 1));
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return NULL;
+	job->id = db_res_int(res, i, 0, 0);
+	snprintf(job->kind, sizeof(job->kind), "%s", db_res_str(res, i, 1));
 	snprintf(job->dedupe_key, sizeof(job->dedupe_key), "%s",
-	    db_res_str(res, 0, 2));
-	s = db_res_str(res, 0, 3);
+	    db_res_str(res, i, 2));
+	s = db_res_str(res, i, 3);
 	snprintf(job->user_id, sizeof(job->user_id), "%s", s ? s : "");
-	job->attempts = (int)db_res_int(res, 0, 5, 0) + 1;
-	s = db_res_str(res, 0, 4);
-	if (jsonx_parse(s, db_res_len(res, 0, 4), &job->payload) !=
+	job->attempts = (int)db_res_int(res, i, 5, 0) + 1;
+	s = db_res_str(res, i, 4);
+	if (jsonx_parse(s, db_res_len(res, i, 4), &job->payload) !=
 	    XERR_OK) {
 		log_errorx("job %lld: payload is not JSON", job->id);
 		job->payload = json_object_new_object();
 	}
-	args[0] = DB_INT(cfg->job_lease_seconds);
-	args[1] = DB_STR(worker);
-	args[2] = DB_INT(job->id);
-	if ((rc = db_exec(db, STMT_JOB_CLAIM_MARK, args, 3, NULL, NULL)) !=
+	return job;
+}
+
+enum xerr
+jobs_claim_batch(struct db *db, const struct cfg *cfg, const char *worker,
+    const char *kinds, size_t max, struct job **out, size_t *n)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 args[3];
+	size_t		 i, got = 0;
+	enum xerr	 rc;
+
+	*n = 0;
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	args[0] = DB_STR(kinds);
+	args[1] = DB_INT((long long)max);
+	if ((rc = db_query(db, STMT_JOB_CLAIM_PICK_N, args, 2, &res)) !=
 	    XERR_OK)
 		goto fail;
+	for (i = 0; i < db_res_rows(res) && i < max; i++, got++) {
+		if ((out[i] = jobs_from_row(res, i)) == NULL) {
+			rc = XERR_NOMEM;
+			goto fail;
+		}
+		args[0] = DB_INT(cfg->job_lease_seconds);
+		args[1] = DB_STR(worker);
+		args[2] = DB_INT(out[i]->id);
+		if ((rc = db_exec(db, STMT_JOB_CLAIM_MARK, args, 3, NULL,
+		    NULL)) != XERR_OK) {
+			got++;
+			goto fail;
+		}
+	}
 	if ((rc = db_commit(db)) != XERR_OK)
 		goto fail;
 	db_res_free(res);
-	*out = job;
+	*n = got;
 	return XERR_OK;
 fail:
 	db_rollback(db);
 	db_res_free(res);
-	jobs_free(job);
+	for (i = 0; i < got; i++) {
+		jobs_free(out[i]);
+		out[i] = NULL;
+	}
+	return rc;
+}
+
+enum xerr
+jobs_record(struct db *db, const struct cfg *cfg, const char *worker,
+    struct job *const *jobs, size_t n)
+{
+	size_t		 i;
+	enum xerr	 rc;
+
+	if (n == 0)
+		return XERR_OK;
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (!jobs[i]->failed)
+			rc = jobs_done(db, jobs[i], worker, NULL);
+		else
+			rc = jobs_fail(db, cfg, jobs[i], worker,
+			    jobs[i]->error, jobs[i]->permanent);
+		if (rc != XERR_OK) {
+			db_rollback(db);
+			return rc;
+		}
+	}
+	if ((rc = db_commit(db)) != XERR_OK)
+		db_rollback(db);
 	return rc;
 }
 

@@ -152,7 +152,10 @@ static const struct {
 	/*
 	 * One round trip for a period's bill: voice is billed per started
 	 * minute of each call, and the phone fee is due when a number was
-	 * held at any time in the period.
+	 * held at any time in the period.  kind IN (...) (every kind there
+	 * is) lets the range on occurred_at use usage_user_time (user_id,
+	 * kind, occurred_at): the period's rows are read, not the user's
+	 * whole history.
 	 */
 	S(USAGE_SUM,
 	    "SELECT "
@@ -162,8 +165,8 @@ static const struct {
 	    "COALESCE(SUM(IF(kind = 'sms', quantity, 0)), 0), "
 	    "(SELECT COUNT(*) FROM phone_numbers p WHERE p.user_id = ? "
 	    "AND p.held_from < ? AND (p.held_to IS NULL OR p.held_to > ?)) "
-	    "FROM usage_events WHERE user_id = ? AND occurred_at >= ? "
-	    "AND occurred_at < ?"),
+	    "FROM usage_events WHERE user_id = ? AND kind IN ('voice', 'sms') "
+	    "AND occurred_at >= ? AND occurred_at < ?"),
 	S(TIERS_ALL,
 	    "SELECT name, monthly_price_cents, voice_minutes_included, "
 	    "sms_included, phone_eligible, phone_fee_cents, display_name "
@@ -215,12 +218,6 @@ static const struct {
 	S(JOB_ENQUEUE,
 	    "INSERT INTO jobs (kind, dedupe_key, user_id, payload) "
 	    "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"),
-	S(JOB_CLAIM_PICK,
-	    "SELECT id, kind, dedupe_key, user_id, payload, attempts "
-	    "FROM jobs WHERE ((state = 'pending' AND run_after <= NOW(6)) "
-	    "OR (state = 'running' AND lease_until < NOW(6))) "
-	    "AND FIND_IN_SET(kind, ?) > 0 "
-	    "ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED"),
 	S(JOB_CLAIM_MARK,
 	    "UPDATE jobs SET state = 'running', attempts = attempts + 1, "
 	    "lease_until = NOW(6) + INTERVAL ? SECOND, locked_by = ? "
@@ -398,6 +395,14 @@ static const struct {
 	    "UPDATE subscriptions SET status = 'canceled', deleted = 1, "
 	    "last_event_id = ?, last_event_created = ?, last_event_rank = 2 "
 	    "WHERE customer_id = ? AND deleted = 0"),
+
+	/* perf: the worker claims several jobs per transaction */
+	S(JOB_CLAIM_PICK_N,
+	    "SELECT id, kind, dedupe_key, user_id, payload, attempts "
+	    "FROM jobs WHERE ((state = 'pending' AND run_after <= NOW(6)) "
+	    "OR (state = 'running' AND lease_until < NOW(6))) "
+	    "AND FIND_IN_SET(kind, ?) > 0 "
+	    "ORDER BY run_after, id LIMIT ? FOR UPDATE SKIP LOCKED"),
 };
 
 const char *

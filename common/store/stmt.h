@@ -62,7 +62,6 @@ enum stmt {
 
 	/* jobs */
 	STMT_JOB_ENQUEUE,
-	STMT_JOB_CLAIM_PICK,
 	STMT_JOB_CLAIM_MARK,
 	STMT_JOB_DONE,
 	STMT_JOB_FAIL,
@@ -111,6 +110,9 @@ enum stmt {
 	STMT_CUSTOMER_DELETED_USER,
 	STMT_USER_CLEAR_CUSTOMER,
 	STMT_SUBS_CANCEL_BY_CUSTOMER,
+
+	/* perf: the worker claims several jobs per transaction */
+	STMT_JOB_CLAIM_PICK_N,
 
 	STMT__MAX
 };
