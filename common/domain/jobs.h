@@ -64,16 +64,14 @@ enum xerr	 jobs_claim_batch(struct db *db, const struct cfg *cfg,
 
 /*
  * Records the outcome of each of jobs[0..n-1] (its failed, permanent and
- * error fields: jobs_done() or jobs_fail()) in one transaction.  On an
+ * error fields): the done ones with one statement, each failed one as
+ * jobs_fail() does, all in one transaction.  A job whose lease another
+ * worker took over is left to that worker (logged).  On an
  * error nothing is recorded; the caller may run it again (XERR_DEADLOCK),
  * or leave the leases to expire so that the jobs run again.
  */
 enum xerr	 jobs_record(struct db *db, const struct cfg *cfg,
 		    const char *worker, struct job *const *jobs, size_t n);
-
-/* Marks a job done, with an optional short result (may be NULL). */
-enum xerr	 jobs_done(struct db *db, const struct job *job,
-		    const char *worker, const char *result);
 
 /*
  * Records a failed attempt: pending again after a backoff, or dead when

@@ -62,8 +62,6 @@ enum stmt {
 
 	/* jobs */
 	STMT_JOB_ENQUEUE,
-	STMT_JOB_CLAIM_MARK,
-	STMT_JOB_DONE,
 	STMT_JOB_FAIL,
 
 	/* notifications */
@@ -112,7 +110,10 @@ enum stmt {
 	STMT_SUBS_CANCEL_BY_CUSTOMER,
 
 	/* perf: the worker claims several jobs per transaction */
-	STMT_JOB_CLAIM_PICK_N,
+	STMT_JOB_CLAIM_EXPIRED_N,
+	STMT_JOB_CLAIM_DUE_N,
+	STMT_JOB_CLAIM_MARK_N,
+	STMT_JOB_DONE_N,
 
 	STMT__MAX
 };
