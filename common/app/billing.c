@@ -211,12 +211,6 @@ billing_cell(char *dst, size_t sz, const struct db_res *res, size_t col)
 	return n < 0 || (size_t)n >= sz ? -1 : 0;
 }
 
-static enum xerr	billing_user_read(struct db *, unsigned int,
-		    const struct dbv *, size_t, struct billing_user *,
-		    struct db_res **);
-static int	billing_auth_usage_or_reply(struct req *, struct billing_user *,
-		    int64_t, struct db_res **);
-
 /*
  * Loads the caller's row and the subscription it follows into *u.  The
  * subscription counts only while live: our row of it exists, is not
@@ -226,29 +220,14 @@ static int	billing_auth_usage_or_reply(struct req *, struct billing_user *,
 static enum xerr
 billing_user_load(struct db *db, const char *user_id, struct billing_user *u)
 {
-	struct dbv	 args[1];
-
-	args[0] = DB_STR(user_id);
-	return billing_user_read(db, STMT_BILLING_USER, args, 1, u, NULL);
-}
-
-/*
- * billing_user_load() with statement s of args, whose first columns are
- * STMT_BILLING_USER's; with keep, the result is left in *keep (caller
- * frees) for the columns after those.
- */
-static enum xerr
-billing_user_read(struct db *db, unsigned int s, const struct dbv *args,
-    size_t nargs, struct billing_user *u, struct db_res **keep)
-{
 	struct db_res	*res = NULL;
+	struct dbv	 args[1];
 	const char	*status;
 	enum xerr	 rc;
 
 	memset(u, 0, sizeof(*u));
-	if (keep != NULL)
-		*keep = NULL;
-	if ((rc = db_query(db, s, args, nargs, &res)) != XERR_OK)
+	args[0] = DB_STR(user_id);
+	if ((rc = db_query(db, STMT_BILLING_USER, args, 1, &res)) != XERR_OK)
 		return rc;
 	rc = XERR_NOTFOUND;
 	if (db_res_rows(res) != 1)
@@ -272,10 +251,6 @@ billing_user_read(struct db *db, unsigned int s, const struct dbv *args,
 	}
 	u->jwt_version = db_res_int(res, 0, 11, -1);
 	rc = XERR_OK;
-	if (keep != NULL) {
-		*keep = res;
-		res = NULL;
-	}
 out:
 	db_res_free(res);
 	return rc;
@@ -305,42 +280,12 @@ billing_user_or_reply(struct req *r, struct billing_user *u)
 static int
 billing_auth_or_reply(struct req *r, struct billing_user *u)
 {
-	return billing_auth_usage_or_reply(r, u, 0, NULL);
-}
-
-/*
- * billing_auth_or_reply(); with usage, the caller is read with
- * STMT_BILLING_USER_USAGE (now: the time of the request) and *usage holds
- * the result for its usage columns (caller frees).
- */
-static int
-billing_auth_usage_or_reply(struct req *r, struct billing_user *u,
-    int64_t now, struct db_res **usage)
-{
-	struct dbv	 args[13];
-	int64_t		 ms, me;
 	long long	 want;
 	enum xerr	 rc;
 
-	if (usage != NULL)
-		*usage = NULL;
 	if (auth_user_token_or_reply(r, &want) != 0)
 		return -1;
-	if (usage == NULL) {
-		args[0] = DB_STR(r->user_id);
-		rc = billing_user_read(r->db, STMT_BILLING_USER, args, 1, u,
-		    NULL);
-	} else {
-		usage_month(now, &ms, &me);
-		/* See the statement: the period, then the numbers held in it. */
-		args[0] = args[1] = args[3] = args[4] = DB_INT(now);
-		args[6] = args[7] = args[9] = args[10] = DB_INT(now);
-		args[2] = args[11] = DB_INT(ms);
-		args[5] = args[8] = DB_INT(me);
-		args[12] = DB_STR(r->user_id);
-		rc = billing_user_read(r->db, STMT_BILLING_USER_USAGE, args, 13,
-		    u, usage);
-	}
+	rc = billing_user_load(r->db, r->user_id, u);
 	if (rc == XERR_NOTFOUND)
 		return auth_version_or_reply(r, -1, want);
 	if (rc == XERR_DB_GONE || rc == XERR_DB) {
@@ -352,13 +297,7 @@ billing_auth_usage_or_reply(struct req *r, struct billing_user *u,
 		req_fail(r, rc, "loading the account");
 		return -1;
 	}
-	if (auth_version_or_reply(r, u->jwt_version, want) == 0)
-		return 0;
-	if (usage != NULL) {
-		db_res_free(*usage);
-		*usage = NULL;
-	}
-	return -1;
+	return auth_version_or_reply(r, u->jwt_version, want);
 }
 
 /* Loads tier name into *t. XERR_NOTFOUND for a tier not in the table. */
@@ -872,26 +811,16 @@ billing_usage(struct req *r)
 {
 	struct billing_user	 u;
 	struct usage_report	 rep;
-	struct db_res		*res = NULL;
 	struct json_object	*o = NULL, *p, *use, *lim, *ov, *pct;
-	int64_t			 start, end, vp, sp, now = (int64_t)time(NULL);
+	int64_t			 start, end, vp, sp;
 	int			 bad;
 	enum xerr		 rc;
 
-	if (billing_auth_usage_or_reply(r, &u, now, &res) != 0)
+	if (billing_auth_or_reply(r, &u) != 0)
 		return;
-	/*
-	 * The sums read with the user are those of the period the statement
-	 * guessed; another period (a subscription's cycle that no longer
-	 * holds now) is summed again.
-	 */
-	if ((rc = billing_period(r, &u, now, &start, &end)) == XERR_OK)
-		rc = start == db_res_int(res, 0, 12, 0) &&
-		    end == db_res_int(res, 0, 13, 0) ?
-		    usage_report_from(r->db, u.tier, start, end, res, 14, &rep) :
-		    usage_report(r->db, r->user_id, u.tier, start, end, &rep);
-	db_res_free(res);
-	if (rc != XERR_OK) {
+	if ((rc = billing_period(r, &u, (int64_t)time(NULL), &start,
+	    &end)) != XERR_OK || (rc = usage_report(r->db, r->user_id, u.tier,
+	    start, end, &rep)) != XERR_OK) {
 		req_fail(r, rc, "the usage report");
 		return;
 	}

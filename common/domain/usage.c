@@ -76,11 +76,12 @@ usage_period(struct db *db, const char *user_id, int64_t now,
 }
 
 enum xerr
-usage_report_from(struct db *db, const char *tier, int64_t start,
-    int64_t end, const struct db_res *res, size_t col,
-    struct usage_report *out)
+usage_report(struct db *db, const char *user_id, const char *tier,
+    int64_t start, int64_t end, struct usage_report *out)
 {
+	struct db_res	*res = NULL;
 	struct tiers_row t;
+	struct dbv	 args[6];
 	enum xerr	 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -99,21 +100,6 @@ usage_report_from(struct db *db, const char *tier, int64_t start,
 	out->use.voice_included = t.voice_included;
 	out->use.sms_included = t.sms_included;
 	out->use.phone_fee_cents = t.phone_fee_cents;
-	out->voice_seconds = db_res_int(res, 0, col, 0);
-	out->use.voice_minutes = db_res_int(res, 0, col + 1, 0);
-	out->calls = db_res_int(res, 0, col + 2, 0);
-	out->use.sms = db_res_int(res, 0, col + 3, 0);
-	out->use.phone_periods = db_res_int(res, 0, col + 4, 0) > 0 ? 1 : 0;
-	return money_bill(&out->use, &out->bill);
-}
-
-enum xerr
-usage_report(struct db *db, const char *user_id, const char *tier,
-    int64_t start, int64_t end, struct usage_report *out)
-{
-	struct db_res	*res = NULL;
-	struct dbv	 args[6];
-	enum xerr	 rc;
 
 	args[0] = DB_STR(user_id);
 	args[1] = DB_INT(end);
@@ -123,7 +109,11 @@ usage_report(struct db *db, const char *user_id, const char *tier,
 	args[5] = DB_INT(end);
 	if ((rc = db_query(db, STMT_USAGE_SUM, args, 6, &res)) != XERR_OK)
 		return rc;
-	rc = usage_report_from(db, tier, start, end, res, 0, out);
+	out->voice_seconds = db_res_int(res, 0, 0, 0);
+	out->use.voice_minutes = db_res_int(res, 0, 1, 0);
+	out->calls = db_res_int(res, 0, 2, 0);
+	out->use.sms = db_res_int(res, 0, 3, 0);
+	out->use.phone_periods = db_res_int(res, 0, 4, 0) > 0 ? 1 : 0;
 	db_res_free(res);
-	return rc;
+	return money_bill(&out->use, &out->bill);
 }

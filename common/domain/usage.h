@@ -14,10 +14,7 @@
 #include "core/xerr.h"
 #include "domain/money.h"
 
-#include <stddef.h>
-
 struct db;
-struct db_res;
 
 struct usage_report {
 	char		 tier[33];
@@ -51,15 +48,6 @@ enum xerr	 usage_period(struct db *db, const char *user_id, int64_t now,
 enum xerr	 usage_report(struct db *db, const char *user_id,
 		    const char *tier, int64_t start, int64_t end,
 		    struct usage_report *out);
-
-/*
- * Fills *out for tier over [start, end) from sums already read: the
- * columns of STMT_USAGE_SUM (voice seconds, voice minutes, calls, SMS,
- * phone numbers held), in res row 0 from column col on (res borrowed).
- */
-enum xerr	 usage_report_from(struct db *db, const char *tier,
-		    int64_t start, int64_t end, const struct db_res *res,
-		    size_t col, struct usage_report *out);
 
 /* Returns the calendar month in UTC holding now. */
 void		 usage_month(int64_t now, int64_t *start, int64_t *end);

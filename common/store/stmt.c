@@ -419,51 +419,6 @@ static const struct {
 	    "SET jobs.state = 'done', jobs.result = NULL, "
 	    "jobs.lease_until = NULL, jobs.last_error = NULL "
 	    "WHERE jobs.locked_by = ? AND jobs.state = 'running'"),
-
-	/*
-	 * perf: GET /api/billing/usage in one round trip: BILLING_USER's
-	 * columns (0-11), the period guessed from them (12, 13: the live
-	 * subscription's cycle when it holds now (?, ?), else the month given
-	 * (?, ?)) and USAGE_SUM's columns over it (14-18).  The caller checks
-	 * the guess against its own rule before using the sums.  Parameters:
-	 * now, now, month start; now, now, month end (the period); now, now,
-	 * month end; now, now, month start (the phone numbers held); user.
-	 */
-#define BILLING_LIVE_SUB \
-	    "(s.status IS NOT NULL AND s.deleted = 0 " \
-	    "AND s.status NOT IN ('canceled', 'incomplete_expired') " \
-	    "AND s.current_period_start > 0 " \
-	    "AND s.current_period_end > s.current_period_start " \
-	    "AND ? >= s.current_period_start AND ? < s.current_period_end)"
-	S(BILLING_USER_USAGE,
-	    "SELECT b.email, b.stripe_customer_id, b.tier, b.subscription_id, "
-	    "b.status, b.item_id, b.cps, b.cpe, b.cancel_at_period_end, "
-	    "b.deleted, b.last_event_id, b.jwt_version, b.ps, b.pe, "
-	    "COALESCE(SUM(IF(e.kind = 'voice', e.quantity, 0)), 0), "
-	    "COALESCE(SUM(IF(e.kind = 'voice', (e.quantity + 59) DIV 60, 0)), "
-	    "0), "
-	    "COALESCE(SUM(e.kind = 'voice'), 0), "
-	    "COALESCE(SUM(IF(e.kind = 'sms', e.quantity, 0)), 0), b.phones "
-	    "FROM (SELECT u.id, u.email, u.stripe_customer_id, u.tier, "
-	    "u.subscription_id, s.status, s.item_id, "
-	    "s.current_period_start AS cps, s.current_period_end AS cpe, "
-	    "s.cancel_at_period_end, s.deleted, s.last_event_id, u.jwt_version, "
-	    "IF(" BILLING_LIVE_SUB ", s.current_period_start, ?) AS ps, "
-	    "IF(" BILLING_LIVE_SUB ", s.current_period_end, ?) AS pe, "
-	    "(SELECT COUNT(*) FROM phone_numbers p WHERE p.user_id = u.id "
-	    "AND p.held_from < IF(" BILLING_LIVE_SUB ", s.current_period_end, ?) "
-	    "AND (p.held_to IS NULL OR p.held_to > IF(" BILLING_LIVE_SUB ", "
-	    "s.current_period_start, ?))) AS phones "
-	    "FROM users u LEFT JOIN subscriptions s "
-	    "ON s.id = u.subscription_id AND s.user_id = u.id WHERE u.id = ?) b "
-	    "LEFT JOIN usage_events e ON e.user_id = b.id "
-	    "AND e.kind IN ('voice', 'sms') "
-	    "AND e.occurred_at >= b.ps AND e.occurred_at < b.pe "
-	    "GROUP BY b.id, b.email, b.stripe_customer_id, b.tier, "
-	    "b.subscription_id, b.status, b.item_id, b.cps, b.cpe, "
-	    "b.cancel_at_period_end, b.deleted, b.last_event_id, b.jwt_version, "
-	    "b.ps, b.pe, b.phones"),
-#undef BILLING_LIVE_SUB
 };
 
 const char *

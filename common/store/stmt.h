@@ -114,8 +114,6 @@ enum stmt {
 	STMT_JOB_CLAIM_DUE_N,
 	STMT_JOB_CLAIM_MARK_N,
 	STMT_JOB_DONE_N,
-	/* perf: GET /api/billing/usage in one round trip */
-	STMT_BILLING_USER_USAGE,
 
 	STMT__MAX
 };
