@@ -48,6 +48,6 @@ billing_handle(struct req *r)
 int
 main(int argc, char *argv[])
 {
-	return server_main("billing", argc, argv, stmt_table(),
-	    billing_handle);
+	return server_main_threads("billing", argc, argv, stmt_table(),
+	    billing_handle, server_fcgi_threads);
 }

@@ -30,5 +30,5 @@ phone_route(struct req *r)
 int
 main(int argc, char *argv[])
 {
-	return server_main("phone", argc, argv, stmt_table(), phone_route);
+	return server_main_threads("phone", argc, argv, stmt_table(), phone_route, server_fcgi_threads);
 }

@@ -3,12 +3,22 @@
  *
  * Several workers may run at once, on one machine or many: jobs are
  * claimed with SELECT ... FOR UPDATE SKIP LOCKED under a lease.  A stop
- * signal lets the job in hand finish; a killed worker's job is claimed
- * again when its lease expires.
+ * signal lets the jobs in hand finish; a killed worker's jobs are claimed
+ * again when their leases expire.
+ *
+ * Inside one worker, WORKER_CONCURRENCY runner threads (a database and an
+ * HTTP handle each) run jobs at once, since a job's time is mostly a
+ * remote call's.  The main thread claims as many due jobs as there are
+ * idle runners, in one transaction, and records the outcomes of the jobs
+ * finished since its last look, in one transaction.  A job is claimed
+ * only for a runner that starts it at once, so its lease covers its run
+ * as before; its outcome is recorded as soon as the main thread sees it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,13 +28,36 @@
 #include "core/cfg.h"
 #include "core/db.h"
 #include "core/http.h"
+#include "core/jsonx.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "store/stmt.h"
 #include "domain/jobs.h"
 #include "app/worker.h"
 
+#define WORKER_MAX_CONCURRENCY	64
+
+/*
+ * A job kind whose run does nothing: the claim, the lease and the record
+ * of the outcome alone (benchmarks, checks of a deployment's queue).
+ */
+#define WORKER_NOOP	"noop"
+
 static volatile sig_atomic_t stop;
+
+/* What the main thread and the runners share, under mu. */
+static struct {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 todo_cv;	/* a job to run, or the stop */
+	pthread_cond_t	 done_cv;	/* a job finished */
+	struct job	*todo[WORKER_MAX_CONCURRENCY];
+	size_t		 ntodo;
+	struct job	*done[WORKER_MAX_CONCURRENCY];
+	size_t		 ndone;
+	size_t		 inflight;	/* claimed, outcome not yet taken */
+	int		 quit;
+} q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+    PTHREAD_COND_INITIALIZER, { NULL }, 0, { NULL }, 0, 0, 0 };
 
 static void
 on_signal(int sig)
@@ -44,17 +77,158 @@ nap(unsigned long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* A runner thread: runs the jobs handed to it until told to quit. */
+static void *
+runner_main(void *arg)
+{
+	struct worker_ctx *w = arg;
+	struct job	*job;
+
+	jsonx_thread_init();
+	for (;;) {
+		pthread_mutex_lock(&q.mu);
+		while (q.ntodo == 0 && !q.quit)
+			pthread_cond_wait(&q.todo_cv, &q.mu);
+		if (q.ntodo == 0) {
+			pthread_mutex_unlock(&q.mu);
+			break;
+		}
+		job = q.todo[--q.ntodo];
+		pthread_mutex_unlock(&q.mu);
+
+		log_set_rid(job->dedupe_key);
+		if (strcmp(job->kind, WORKER_NOOP) == 0)
+			job->failed = 0;
+		else
+			worker_run(w, job);
+		log_set_rid(NULL);
+
+		pthread_mutex_lock(&q.mu);
+		q.done[q.ndone++] = job;
+		pthread_cond_signal(&q.done_cv);
+		pthread_mutex_unlock(&q.mu);
+	}
+	return NULL;
+}
+
+/*
+ * Records the outcomes of jobs[0..n-1] in one transaction (again after a
+ * deadlock), then frees them.  Unrecorded, their leases expire and they
+ * run again: every job's side effect is idempotent.
+ */
+static void
+record(struct db *db, const struct cfg *cfg, const char *id,
+    struct job **jobs, size_t n)
+{
+	size_t		 i;
+	int		 tries;
+	enum xerr	 rc = XERR_OK;
+
+	for (tries = 1; n > 0; tries++) {
+		rc = jobs_record(db, cfg, id, jobs, n);
+		if (rc != XERR_DEADLOCK || tries >= DB_TRIES)
+			break;
+		db_retry_pause();
+	}
+	if (rc != XERR_OK)
+		log_warnx("%zu jobs: outcomes not recorded (%s); their leases "
+		    "will expire and they will run again", n, xerr_code(rc));
+	for (i = 0; i < n; i++)
+		jobs_free(jobs[i]);
+}
+
+/*
+ * Claims up to room due jobs and hands them to the runners.  Returns the
+ * number claimed, or -1 when the database is away or a race was lost.
+ */
+static long
+claim(struct db *db, const struct cfg *cfg, const char *id,
+    const char *kinds, size_t room, int *conflicts)
+{
+	struct job	*got[WORKER_MAX_CONCURRENCY];
+	size_t		 n = 0, i;
+	enum xerr	 rc;
+
+	rc = jobs_claim_batch(db, cfg, id, kinds, room, got, &n);
+	if (rc == XERR_DEADLOCK && *conflicts < DB_TRIES) {
+		/* Lost a race for a job: try again soon, jittered. */
+		(*conflicts)++;
+		db_retry_pause();
+		return 0;
+	}
+	*conflicts = 0;
+	if (rc != XERR_OK)
+		return -1;
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&q.mu);
+	for (i = 0; i < n; i++)
+		q.todo[q.ntodo++] = got[i];
+	q.inflight += n;
+	if (n == 1)
+		pthread_cond_signal(&q.todo_cv);
+	else
+		pthread_cond_broadcast(&q.todo_cv);
+	pthread_mutex_unlock(&q.mu);
+	return (long)n;
+}
+
+/*
+ * Takes the finished jobs into out (up to WORKER_MAX_CONCURRENCY); when
+ * none is finished and wait_ms > 0, first waits up to wait_ms for one.
+ */
+static size_t
+take_done(struct job **out, unsigned long wait_ms)
+{
+	struct timespec	 until;
+	size_t		 n;
+
+	pthread_mutex_lock(&q.mu);
+	if (q.ndone == 0 && wait_ms > 0 && q.inflight > 0) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)(wait_ms / 1000);
+		until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&q.done_cv, &q.mu, &until);
+	}
+	n = q.ndone;
+	memcpy(out, q.done, n * sizeof(*out));
+	q.ndone = 0;
+	q.inflight -= n;
+	pthread_mutex_unlock(&q.mu);
+	return n;
+}
+
+/* Returns the jobs claimed whose outcome is not yet taken. */
+static size_t
+inflight(void)
+{
+	size_t	 n;
+
+	pthread_mutex_lock(&q.mu);
+	n = q.inflight;
+	pthread_mutex_unlock(&q.mu);
+	return n;
+}
+
 int
 main(int argc, char *argv[])
 {
+	static struct worker_ctx runners[WORKER_MAX_CONCURRENCY];
 	struct worker_ctx w;
 	struct cfg	*cfg = NULL;
-	struct job	*job;
+	struct job	*fin[WORKER_MAX_CONCURRENCY];
 	struct sigaction sa;
-	char		 err[256], host[64];
-	unsigned long	 idle = 0;
+	pthread_t	 tids[WORKER_MAX_CONCURRENCY];
+	sigset_t	 sigs, old;
+	char		 err[256], host[64], kinds[300];
+	unsigned long	 idle = 0, nrun, i;
+	size_t		 busy, n;
+	long		 got;
 	int		 conflicts = 0;
-	enum xerr	 rc;
 
 	(void)argc;
 	(void)argv;
@@ -65,15 +239,21 @@ main(int argc, char *argv[])
 		log_fatalx("configuration: %s", err);
 	log_init("worker", (enum log_level)cfg->log_level);
 	metrics_open(cfg->metrics_file);
+	db_library_init();
+	http_library_init();
+	jsonx_thread_init();
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(w.id, sizeof(w.id), "%s:%ld", host, (long)getpid());
-	if (db_open(cfg, stmt_table(), &w.db) != XERR_OK ||
-	    http_open(cfg, &w.http) != XERR_OK)
+	if (db_open(cfg, stmt_table(), &w.db) != XERR_OK)
 		log_fatalx("out of memory at start");
+	snprintf(kinds, sizeof(kinds), "%s,%s", worker_kinds(), WORKER_NOOP);
+	nrun = cfg->worker_concurrency;
+	if (nrun > WORKER_MAX_CONCURRENCY)
+		nrun = WORKER_MAX_CONCURRENCY;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;	/* no SA_RESTART: wake the nap */
@@ -81,41 +261,59 @@ main(int argc, char *argv[])
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	log_info("worker %s running kinds %s", w.id, worker_kinds());
 
-	while (!stop) {
-		rc = jobs_claim(w.db, cfg, w.id, worker_kinds(), &job);
-		if (rc == XERR_DEADLOCK && conflicts < DB_TRIES) {
-			/* Lost a race for a job: try again soon, jittered. */
-			conflicts++;
-			db_retry_pause();
-			continue;
+	/* The runners take no signal: the main thread's nap must wake. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	for (i = 0; i < nrun; i++) {
+		runners[i] = w;
+		runners[i].db = NULL;
+		if (db_open(cfg, stmt_table(), &runners[i].db) != XERR_OK ||
+		    http_open(cfg, &runners[i].http) != XERR_OK ||
+		    pthread_create(&tids[i], NULL, runner_main,
+		    &runners[i]) != 0)
+			log_fatalx("cannot start runner %lu", i);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	log_info("worker %s running kinds %s, %lu at once", w.id, kinds,
+	    nrun);
+
+	while (!stop || inflight() > 0) {
+		got = 0;
+		busy = inflight();
+		if (!stop && busy < nrun) {
+			got = claim(w.db, cfg, w.id, kinds, nrun - busy,
+			    &conflicts);
+			if (got < 0) {
+				/* The database is away: back off, up to 5 s. */
+				idle = idle < 5000 ? idle + 500 : 5000;
+				if (busy == 0) {
+					nap(idle);
+					continue;
+				}
+			} else
+				idle = 0;
 		}
-		conflicts = 0;
-		if (rc == XERR_DEADLOCK) {
+		/* Wait for an outcome only when nothing more can start. */
+		n = take_done(fin, got > 0 && busy + (size_t)got < nrun ? 0 :
+		    cfg->worker_poll_ms);
+		record(w.db, cfg, w.id, fin, n);
+		if (got == 0 && n == 0 && busy == 0 && !stop && conflicts == 0)
 			nap(cfg->worker_poll_ms);
-			continue;
-		}
-		if (rc != XERR_OK) {
-			/* The database is away: back off, up to 5 s. */
-			idle = idle < 5000 ? idle + 500 : 5000;
-			nap(idle);
-			continue;
-		}
-		idle = 0;
-		if (job == NULL) {
-			nap(cfg->worker_poll_ms);
-			continue;
-		}
-		log_set_rid(job->dedupe_key);
-		if (worker_run(&w, job) != XERR_OK)
-			log_warnx("job %lld: outcome not recorded; its lease "
-			    "will expire and it will run again", job->id);
-		log_set_rid(NULL);
-		jobs_free(job);
+	}
+
+	pthread_mutex_lock(&q.mu);
+	q.quit = 1;
+	pthread_cond_broadcast(&q.todo_cv);
+	pthread_mutex_unlock(&q.mu);
+	for (i = 0; i < nrun; i++) {
+		pthread_join(tids[i], NULL);
+		http_close(runners[i].http);
+		db_close(runners[i].db);
 	}
 	log_info("worker %s stopped", w.id);
-	http_close(w.http);
 	db_close(w.db);
 	cfg_free(cfg);
 	return 0;

@@ -259,29 +259,28 @@ worker_phone_release(struct worker_ctx *w, struct job *job, char *err,
 	}
 }
 
-enum xerr
+void
 worker_run(struct worker_ctx *w, struct job *job)
 {
-	char		 err[512] = "";
+	char		*err = job->error;
 	size_t		 i;
 	enum xerr	 rc = XERR_INTERNAL;
-	int		 permanent;
 
 	for (i = 0; i < WORKER_NRUNNERS; i++)
 		if (strcmp(worker_runners[i].kind, job->kind) == 0)
 			break;
 	if (i == WORKER_NRUNNERS)
-		snprintf(err, sizeof(err), "no runner for kind %s", job->kind);
+		snprintf(err, sizeof(job->error), "no runner for kind %s",
+		    job->kind);
 	else
-		rc = worker_runners[i].run(w, job, err, sizeof(err));
-	if (rc == XERR_OK)
-		return jobs_done(w->db, job, w->id, NULL);
+		rc = worker_runners[i].run(w, job, err, sizeof(job->error));
+	if ((job->failed = rc != XERR_OK) == 0)
+		return;
 	if (err[0] == '\0')
-		snprintf(err, sizeof(err), "%s", xerr_code(rc));
+		snprintf(err, sizeof(job->error), "%s", xerr_code(rc));
 	/* A request Stripe or Twilio refuses as such will not improve. */
-	permanent = rc == XERR_UNPROCESSABLE || rc == XERR_BADREQ ||
+	job->permanent = rc == XERR_UNPROCESSABLE || rc == XERR_BADREQ ||
 	    rc == XERR_INTERNAL;
-	return jobs_fail(w->db, w->cfg, job, w->id, err, permanent);
 }
 
 /*

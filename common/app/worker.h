@@ -30,9 +30,10 @@ struct worker_ctx {
 const char	*worker_kinds(void);
 
 /*
- * Runs one claimed job and records its outcome (done, retry or dead).
- * Returns the outcome of the recording.
+ * Runs one claimed job and sets its outcome in job (failed, permanent,
+ * error), which jobs_record() stores.  Several threads may run jobs at
+ * once, each with a worker_ctx of its own.
  */
-enum xerr	 worker_run(struct worker_ctx *w, struct job *job);
+void		 worker_run(struct worker_ctx *w, struct job *job);
 
 #endif

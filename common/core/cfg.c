@@ -65,6 +65,10 @@ static const struct cfg_opt {
 	  "database password" },
 	{ "FCGI_PROCESSES", CFG_UINT, CFG_OPTIONAL, "4", 1, 256,
 	  O(fcgi_processes), "FastCGI worker processes per program (-n overrides)" },
+	{ "FCGI_THREADS", CFG_UINT, CFG_OPTIONAL, "16", 1, 256,
+	  O(fcgi_threads),
+	  "request threads per xsb-billing and xsb-phone process (one FastCGI "
+	  "connection and one database connection each)" },
 	{ "MAX_BODY_BYTES", CFG_UINT, CFG_OPTIONAL, "1048576", 1024,
 	  64UL << 20, O(max_body), "request body cap; larger bodies get 413" },
 	{ "HTTP_CONNECT_TIMEOUT_MS", CFG_UINT, CFG_OPTIONAL, "3000", 100,
@@ -137,6 +141,10 @@ static const struct cfg_opt {
 	  O(jwt_audience), "required `aud` of user tokens" },
 	{ "WORKER_POLL_MS", CFG_UINT, CFG_OPTIONAL, "500", 10, 60000,
 	  O(worker_poll_ms), "worker idle poll interval" },
+	{ "WORKER_CONCURRENCY", CFG_UINT, CFG_OPTIONAL, "8", 1, 64,
+	  O(worker_concurrency),
+	  "jobs one xsb-worker runs at once (threads, a database connection "
+	  "each); it claims and records them several to a transaction" },
 	{ "JOB_MAX_ATTEMPTS", CFG_UINT, CFG_OPTIONAL, "8", 1, 100,
 	  O(job_max_attempts), "attempts before a job is dead" },
 	{ "JOB_LEASE_SECONDS", CFG_UINT, CFG_OPTIONAL, "60", 5, 3600,

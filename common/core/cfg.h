@@ -40,6 +40,7 @@ struct cfg {
 
 	/* FastCGI programs */
 	unsigned long	 fcgi_processes;
+	unsigned long	 fcgi_threads;
 	unsigned long	 webhook_threads;
 	unsigned long	 webhook_committers;
 	unsigned long	 webhook_batch_max;
@@ -80,6 +81,7 @@ struct cfg {
 
 	/* Worker */
 	unsigned long	 worker_poll_ms;
+	unsigned long	 worker_concurrency;
 	unsigned long	 job_max_attempts;
 	unsigned long	 job_lease_seconds;
 	unsigned long	 job_backoff_base_seconds;

@@ -11,10 +11,11 @@
  * first.  Every process answers GET /healthz itself.
  *
  * server_main_threads() runs the same pool, but each process serves with
- * several threads (one FastCGI connection each), so that a connection
- * nginx keeps open (fastcgi_keep_conn) pins a thread, not a process, and
- * so that the program can gather work across requests (the webhook's
- * group commit).  Only a program whose handler is thread-safe uses it.
+ * several threads (one FastCGI connection and one database connection
+ * each), so that a connection nginx keeps open (fastcgi_keep_conn) pins a
+ * thread, not a process, and so that the program can gather work across
+ * requests (the webhook's group commit).  Only a program whose handler is
+ * thread-safe uses it: xsb-webhook, xsb-billing and xsb-phone do.
  */
 #ifndef SERVER_H
 #define SERVER_H
@@ -45,6 +46,13 @@ int		 server_main(const char *prog, int argc, char *argv[],
  * the number of request threads.  A failure ends the process (respawned).
  */
 typedef enum xerr (*server_init)(const struct cfg *cfg,
+		    unsigned long *threads);
+
+/*
+ * A server_init that starts nothing: *threads is FCGI_THREADS (xsb-billing,
+ * xsb-phone).
+ */
+enum xerr	 server_fcgi_threads(const struct cfg *cfg,
 		    unsigned long *threads);
 
 /* Runs the program with request threads; returns the exit status. */

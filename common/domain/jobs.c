@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 
+#include "core/buf.h"
 #include "core/db.h"
 #include "core/jsonx.h"
 #include "core/log.h"
@@ -65,76 +66,172 @@ jobs_free(struct job *job)
 	free(job);
 }
 
-enum xerr
-jobs_claim(struct db *db, const struct cfg *cfg, const char *worker,
-    const char *kinds, struct job **out)
+/* Reads the job of row i of a pick into a new job; NULL on no memory. */
+static struct job *
+jobs_from_row(const struct db_res *res, size_t i)
 {
-	struct db_res	*res = NULL;
-	struct job	*job = NULL;
-	struct dbv	 args[3];
+	struct job	*job;
 	const char	*s;
-	enum xerr	 rc;
 
-	*out = NULL;
-	if ((rc = db_begin(db)) != XERR_OK)
-		return rc;
-	args[0] = DB_STR(kinds);
-	if ((rc = db_query(db, STMT_JOB_CLAIM_PICK, args, 1, &res)) != XERR_OK)
-		goto fail;
-	if (db_res_rows(res) == 0) {
-		db_res_free(res);
-		return db_commit(db);
-	}
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
-		rc = XERR_NOMEM;
-		goto fail;
-	}
-	job->id = db_res_int(res, 0, 0, 0);
-	snprintf(job->kind, sizeof(job->kind), "%s", db_res_str(res, 0, 1));
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return NULL;
+	job->id = db_res_int(res, i, 0, 0);
+	snprintf(job->kind, sizeof(job->kind), "%s", db_res_str(res, i, 1));
 	snprintf(job->dedupe_key, sizeof(job->dedupe_key), "%s",
-	    db_res_str(res, 0, 2));
-	s = db_res_str(res, 0, 3);
+	    db_res_str(res, i, 2));
+	s = db_res_str(res, i, 3);
 	snprintf(job->user_id, sizeof(job->user_id), "%s", s ? s : "");
-	job->attempts = (int)db_res_int(res, 0, 5, 0) + 1;
-	s = db_res_str(res, 0, 4);
-	if (jsonx_parse(s, db_res_len(res, 0, 4), &job->payload) !=
+	job->attempts = (int)db_res_int(res, i, 5, 0) + 1;
+	s = db_res_str(res, i, 4);
+	if (jsonx_parse(s, db_res_len(res, i, 4), &job->payload) !=
 	    XERR_OK) {
 		log_errorx("job %lld: payload is not JSON", job->id);
 		job->payload = json_object_new_object();
 	}
-	args[0] = DB_INT(cfg->job_lease_seconds);
-	args[1] = DB_STR(worker);
-	args[2] = DB_INT(job->id);
-	if ((rc = db_exec(db, STMT_JOB_CLAIM_MARK, args, 3, NULL, NULL)) !=
+	return job;
+}
+
+/*
+ * Writes the ids of jobs[0..n-1] with done set to want_done (-1: all) as
+ * a JSON array into ids (caller frees); *count is how many.
+ */
+static enum xerr
+jobs_ids(struct job *const *jobs, size_t n, int want_done, struct buf **ids,
+    size_t *count)
+{
+	size_t		 i;
+	enum xerr	 rc;
+
+	*count = 0;
+	if ((*ids = buf_new(64 * 1024)) == NULL)
+		return XERR_NOMEM;
+	if ((rc = buf_puts(*ids, "[")) != XERR_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (want_done >= 0 && (jobs[i]->failed == 0) != want_done)
+			continue;
+		if ((rc = buf_printf(*ids, "%s%lld", *count ? "," : "",
+		    jobs[i]->id)) != XERR_OK)
+			return rc;
+		(*count)++;
+	}
+	return buf_puts(*ids, "]");
+}
+
+/*
+ * Picks up to max - *got jobs with pick (STMT_JOB_CLAIM_*_N) into
+ * out[*got..] and marks them claimed by worker with one statement, in the
+ * caller's transaction.  On an error the jobs read so far stay in out
+ * (counted in *got) for the caller to free.
+ */
+static enum xerr
+jobs_pick(struct db *db, const struct cfg *cfg, unsigned int pick,
+    const char *worker, const char *kinds, size_t max, struct job **out,
+    size_t *got)
+{
+	struct db_res	*res = NULL;
+	struct buf	*ids = NULL;
+	struct dbv	 args[3];
+	size_t		 i, first = *got, n;
+	enum xerr	 rc;
+
+	args[0] = DB_STR(kinds);
+	args[1] = DB_INT((long long)(max - *got));
+	if ((rc = db_query(db, pick, args, 2, &res)) != XERR_OK)
+		return rc;
+	for (i = 0; i < db_res_rows(res) && *got < max; i++) {
+		if ((out[*got] = jobs_from_row(res, i)) == NULL) {
+			rc = XERR_NOMEM;
+			goto out;
+		}
+		(*got)++;
+	}
+	if (*got == first)
+		goto out;
+	if ((rc = jobs_ids(out + first, *got - first, -1, &ids, &n)) !=
 	    XERR_OK)
-		goto fail;
-	if ((rc = db_commit(db)) != XERR_OK)
-		goto fail;
+		goto out;
+	args[0] = DB_STR(buf_data(ids));
+	args[1] = DB_INT(cfg->job_lease_seconds);
+	args[2] = DB_STR(worker);
+	rc = db_exec(db, STMT_JOB_CLAIM_MARK_N, args, 3, NULL, NULL);
+out:
+	buf_free(ids);
 	db_res_free(res);
-	*out = job;
-	return XERR_OK;
-fail:
-	db_rollback(db);
-	db_res_free(res);
-	jobs_free(job);
 	return rc;
 }
 
 enum xerr
-jobs_done(struct db *db, const struct job *job, const char *worker,
-    const char *result)
+jobs_claim_batch(struct db *db, const struct cfg *cfg, const char *worker,
+    const char *kinds, size_t max, struct job **out, size_t *n)
 {
-	struct dbv	 args[3];
-	uint64_t	 n = 0;
+	size_t		 i, got = 0;
 	enum xerr	 rc;
 
-	args[0] = DB_STR(result);
-	args[1] = DB_INT(job->id);
-	args[2] = DB_STR(worker);
-	rc = db_exec(db, STMT_JOB_DONE, args, 3, &n, NULL);
-	if (rc == XERR_OK && n == 0)
-		log_warnx("job %lld: lease lost before done (another worker "
-		    "took it over; its side effect is idempotent)", job->id);
+	*n = 0;
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	/* Jobs whose worker died first: they are the oldest. */
+	if ((rc = jobs_pick(db, cfg, STMT_JOB_CLAIM_EXPIRED_N, worker, kinds,
+	    max, out, &got)) != XERR_OK)
+		goto fail;
+	if (got < max && (rc = jobs_pick(db, cfg, STMT_JOB_CLAIM_DUE_N,
+	    worker, kinds, max, out, &got)) != XERR_OK)
+		goto fail;
+	if ((rc = db_commit(db)) != XERR_OK)
+		goto fail;
+	*n = got;
+	return XERR_OK;
+fail:
+	db_rollback(db);
+	for (i = 0; i < got; i++) {
+		jobs_free(out[i]);
+		out[i] = NULL;
+	}
+	return rc;
+}
+
+enum xerr
+jobs_record(struct db *db, const struct cfg *cfg, const char *worker,
+    struct job *const *jobs, size_t n)
+{
+	struct buf	*ids = NULL;
+	struct dbv	 args[2];
+	uint64_t	 affected = 0;
+	size_t		 i, ndone;
+	int		 txn;
+	enum xerr	 rc;
+
+	if (n == 0)
+		return XERR_OK;
+	if ((rc = jobs_ids(jobs, n, 1, &ids, &ndone)) != XERR_OK)
+		goto out;
+	/* All done (the usual case): one statement, its own transaction. */
+	txn = ndone < n;
+	if (txn && (rc = db_begin(db)) != XERR_OK)
+		goto out;
+	if (ndone > 0) {
+		args[0] = DB_STR(buf_data(ids));
+		args[1] = DB_STR(worker);
+		if ((rc = db_exec(db, STMT_JOB_DONE_N, args, 2, &affected,
+		    NULL)) != XERR_OK)
+			goto out;
+		if (affected < ndone)
+			log_warnx("%zu of %zu jobs: lease lost before done "
+			    "(another worker took them over; their side "
+			    "effects are idempotent)", ndone - (size_t)affected,
+			    ndone);
+	}
+	for (i = 0; i < n; i++)
+		if (jobs[i]->failed && (rc = jobs_fail(db, cfg, jobs[i],
+		    worker, jobs[i]->error, jobs[i]->permanent)) != XERR_OK)
+			goto out;
+	if (txn)
+		rc = db_commit(db);
+out:
+	if (rc != XERR_OK && db_in_txn(db))
+		db_rollback(db);
+	buf_free(ids);
 	return rc;
 }
 

@@ -26,6 +26,10 @@ struct job {
 	char		 user_id[65];		/* "" when none */
 	int		 attempts;		/* including this one */
 	struct json_object *payload;		/* owned by the job */
+	/* The outcome of the run, which jobs_record() stores. */
+	int		 failed;		/* 0: done */
+	int		 permanent;		/* failed: dead at once */
+	char		 error[512];		/* failed: why, no secret */
 };
 
 /*
@@ -49,17 +53,25 @@ enum xerr	 jobs_notify(struct db *db, const char *user_id,
 		    struct json_object *fields);
 
 /*
- * Claims the oldest due job (pending and due, or running with an expired
- * lease) of one of kinds (comma-separated) for worker, in its own
- * transaction.  *out is NULL when none is due; otherwise caller frees with
- * jobs_free().
+ * Claims up to max (>= 1) due jobs (pending and due, or running with an
+ * expired lease) of kinds (comma-separated), the oldest first, for worker,
+ * under a lease of JOB_LEASE_SECONDS, in one transaction: out[0..*n-1],
+ * each freed by the caller with jobs_free().  *n is 0 when none is due.
  */
-enum xerr	 jobs_claim(struct db *db, const struct cfg *cfg,
-		    const char *worker, const char *kinds, struct job **out);
+enum xerr	 jobs_claim_batch(struct db *db, const struct cfg *cfg,
+		    const char *worker, const char *kinds, size_t max,
+		    struct job **out, size_t *n);
 
-/* Marks a job done, with an optional short result (may be NULL). */
-enum xerr	 jobs_done(struct db *db, const struct job *job,
-		    const char *worker, const char *result);
+/*
+ * Records the outcome of each of jobs[0..n-1] (its failed, permanent and
+ * error fields): the done ones with one statement, each failed one as
+ * jobs_fail() does, all in one transaction.  A job whose lease another
+ * worker took over is left to that worker (logged).  On an
+ * error nothing is recorded; the caller may run it again (XERR_DEADLOCK),
+ * or leave the leases to expire so that the jobs run again.
+ */
+enum xerr	 jobs_record(struct db *db, const struct cfg *cfg,
+		    const char *worker, struct job *const *jobs, size_t n);
 
 /*
  * Records a failed attempt: pending again after a backoff, or dead when

@@ -62,9 +62,6 @@ enum stmt {
 
 	/* jobs */
 	STMT_JOB_ENQUEUE,
-	STMT_JOB_CLAIM_PICK,
-	STMT_JOB_CLAIM_MARK,
-	STMT_JOB_DONE,
 	STMT_JOB_FAIL,
 
 	/* notifications */
@@ -148,6 +145,11 @@ enum stmt {
 	STMT_ADMIN_AUDIT_INSERT,
 	STMT_ADMIN_AUDIT_LIST,
 	STMT_USAGE_KIND_SUM,
+	/* perf: the worker claims several jobs per transaction */
+	STMT_JOB_CLAIM_EXPIRED_N,
+	STMT_JOB_CLAIM_DUE_N,
+	STMT_JOB_CLAIM_MARK_N,
+	STMT_JOB_DONE_N,
 
 	STMT__MAX
 };

@@ -27,8 +27,9 @@
 -- (wrk then skips handing each reply to Lua): a 2xx status counts as
 -- acknowledged, anything else is in wrk's errors.status.
 --
--- done() prints ACK, NON_OK, ERRORS, DURATION_US, P50_US, P99_US, EXHAUSTED
--- for scripts/bench to read.
+-- done() prints the figures of summary.lua for scripts/bench to read.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local print_summary = dofile(here .. "summary.lua")
 local threads = {}
 local counter = 0
 
@@ -92,9 +93,5 @@ end
 function done(summary, latency, requests)
   local x = 0
   for _, t in ipairs(threads) do x = x + t:get("exhausted") end
-  local e = summary.errors
-  io.write(string.format(
-    "ACK %d\nNON_OK %d\nERRORS %d\nDURATION_US %d\nP50_US %d\nP99_US %d\nEXHAUSTED %d\n",
-    summary.requests - e.status, e.status, e.connect + e.read + e.write + e.timeout,
-    summary.duration, latency:percentile(50), latency:percentile(99), x))
+  print_summary(summary, latency, x)
 end

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { closeHttp } from './lib/http.mjs';
@@ -13,6 +13,8 @@ import { VAR_DIR, REPO_ROOT } from './lib/env.mjs';
 import { waitFor, sleep } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
 import * as B from './lib/bills.mjs';
+import { stackEnv } from './lib/token.mjs';
+import { requireEnv } from './lib/env.mjs';
 
 test.after(async () => { await S.standin.fail({ clear: true }); closeHttp(); await close(); });
 
@@ -144,4 +146,47 @@ test('J6 a 500 saved after Stripe created the item: the job finds it on the invo
   const be = await query("SELECT kind, amount_cents, detail FROM billing_events WHERE user_id = ? AND kind LIKE 'overage_%' ORDER BY kind", [id]);
   assert.deepEqual(be.map((e) => [e.kind.replace('overage_', ''), Number(e.amount_cents)]), B.expectedItems());
   assert.deepEqual(be.map((e) => e.detail).sort(), items.map((l) => l.parent?.invoice_item_details?.invoice_item ?? l.invoice_item).sort(), 'the items recorded are those on the invoice');
+});
+
+test('J7 two workers claiming in batches, one killed with jobs in hand: each job\'s effect exactly once', async () => {
+  /* Twelve invoices, three items each; every item call answers slowly, so
+   * the stack's worker holds several claimed jobs when it is killed. */
+  const users = [];
+  for (let i = 0; i < 12; i++) users.push(await B.billedUser());
+  await S.standin.fail({ count: 36, delay_ms: 1500, method: 'POST', path_prefix: '/v1/invoiceitems' });
+  const { XSB_BIN } = requireEnv('XSB_BIN');
+  const second = spawn(`${XSB_BIN}/xsb-worker`, [], { env: stackEnv(), stdio: 'ignore' });
+  const exited = new Promise((resolve) => second.on('exit', (code, sig) => resolve({ code, sig })));
+  try {
+    for (const u of users) await created(u.inv);
+    const keys = users.map((u) => `bill_period:${u.sub.id}:${u.ps}`);
+    const pid = Number(fs.readFileSync(path.join(VAR_DIR, 'run', 'worker.pid'), 'utf8'));
+    const held = await waitFor(async () => {
+      const [r] = await query("SELECT COUNT(*) AS n FROM jobs WHERE dedupe_key IN (?) AND state = 'running' AND locked_by LIKE ?",
+        [keys, `%:${pid}`]);
+      return Number(r.n) >= 2 && Number(r.n);
+    }, { timeoutMs: 20000, what: 'the stack worker holding several jobs' });
+    process.kill(pid, 'SIGKILL');
+    assert.ok(held >= 2);
+    await sleep(2000); /* its slow calls complete at Stripe after it died */
+    execFileSync(path.join(REPO_ROOT, 'scripts', 'stack'), ['up'], { stdio: 'ignore', env: process.env });
+    await waitFor(async () => {
+      const [r] = await query("SELECT COUNT(*) AS n FROM jobs WHERE dedupe_key IN (?) AND state = 'done'", [keys]);
+      return Number(r.n) === keys.length;
+    }, { timeoutMs: 60000, what: 'every job done' });
+    const rerun = await query('SELECT COUNT(*) AS n FROM jobs WHERE dedupe_key IN (?) AND attempts >= 2', [keys]);
+    assert.ok(Number(rerun[0].n) >= 1, 'the killed worker\'s jobs were claimed again after their leases expired');
+    for (const u of users) {
+      assert.deepEqual(await B.onInvoice(u.inv.id), B.expectedItems(), `each item of ${u.inv.id} once, with its amount`);
+      const be = await query("SELECT kind, amount_cents FROM billing_events WHERE user_id = ? AND kind LIKE 'overage_%' ORDER BY kind", [u.id]);
+      assert.deepEqual(be.map((e) => [e.kind.replace('overage_', ''), Number(e.amount_cents)]), B.expectedItems(), 'each line recorded once');
+    }
+  } finally {
+    await S.standin.fail({ clear: true });
+    second.kill('SIGTERM');
+  }
+  /* A stop lets the jobs in hand finish and record, then the worker exits. */
+  const how = await Promise.race([exited, sleep(20000).then(() => null)]);
+  assert.ok(how, 'the second worker stopped after SIGTERM');
+  assert.equal(how.code, 0);
 });
