@@ -788,16 +788,19 @@ phone_api_sms(struct req *r)
 	struct kv		*form = NULL;
 	const char		*to, *sid, *slash;
 	char			 user[PHONE_USER_ID_MAX + 1];
+	size_t			 len;
 	long long		 segments = 0;
 	int			 dup = 0;
 	enum xerr		 rc;
 
 	slash = strchr(r->path_rest, '/');
-	snprintf(user, sizeof(user), "%.*s", slash != NULL ?
-	    (int)(slash - r->path_rest) : (int)strlen(r->path_rest),
-	    r->path_rest);
-	if (slash != NULL && (strcmp(slash, "/status") != 0 ||
-	    !ids_user_ok(user))) {
+	len = slash != NULL ? (size_t)(slash - r->path_rest) :
+	    strlen(r->path_rest);
+	snprintf(user, sizeof(user), "%.*s", (int)(len < sizeof(user) ? len :
+	    0), r->path_rest);
+	/* Never a truncated id: one too long names nobody. */
+	if (len >= sizeof(user) || (slash != NULL &&
+	    (strcmp(slash, "/status") != 0 || !ids_user_ok(user)))) {
 		req_error(r, XERR_NOTFOUND, NULL, "no such callback");
 		return;
 	}

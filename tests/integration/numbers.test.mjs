@@ -146,6 +146,9 @@ test('T5 a free-tier user\'s number gets the refusal; a number not the user\'s a
   assert.equal(bad.status, 400);
   const badPath = await postCallback(`/phone/sms/${u.id}/other`, clean(text(u)));
   assert.equal(badPath.status, 404);
+  // An id longer than any is nobody's, never a cut-down one.
+  const long = await postCallback(`/phone/sms/${u.id}${'x'.repeat(40)}/status`, { MessageSid: sid('SM'), MessageStatus: 'sent' });
+  assert.equal(long.status, 404);
 });
 
 // ---------- provisioning that never blocks ----------
