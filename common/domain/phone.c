@@ -117,6 +117,7 @@ phone_valid_lat_long(const char *s)
 
 #define PHONE_LETTERS	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
+/* Checks value against the form of member name, then stores it in *w. */
 enum xerr
 phone_want_set(struct phone_want *w, const char *name, const char *v,
     char *errbuf, size_t errsz)
@@ -173,6 +174,7 @@ phone_want_set(struct phone_want *w, const char *name, const char *v,
 	return XERR_OK;
 }
 
+/* Refuses members that do not go together (see domain/phone.h). */
 enum xerr
 phone_want_check(const struct phone_want *w, char *errbuf, size_t errsz)
 {
@@ -198,6 +200,7 @@ phone_want_check(const struct phone_want *w, char *errbuf, size_t errsz)
 	return XERR_OK;
 }
 
+/* Fills *w member by member from a JSON object, then checks the whole. */
 enum xerr
 phone_want_from_json(struct json_object *o, struct phone_want *w,
     char *errbuf, size_t errsz)
@@ -230,6 +233,7 @@ phone_want_from_json(struct json_object *o, struct phone_want *w,
 	X(locality) X(postal_code) X(near_number) X(near_lat_long)	\
 	X(distance)
 
+/* Writes the members asked as a JSON object of strings. */
 struct json_object *
 phone_want_json(const struct phone_want *w)
 {
@@ -248,6 +252,7 @@ phone_want_json(const struct phone_want *w)
 	return o;
 }
 
+/* Maps the API's members onto Twilio's search parameters. */
 void
 phone_want_query(const struct phone_want *w, struct twilio_search *q)
 {
@@ -667,6 +672,7 @@ fail:
 	return rc;
 }
 
+/* Claims and queues the purchase in one transaction; never calls Twilio. */
 enum xerr
 phone_request(struct db *db, const char *user_id,
     const struct phone_want *want, struct phone_info *out, char *errbuf,
@@ -760,6 +766,7 @@ phone_stored_want(const struct phone_info *info, const char *user_id,
 	json_object_put(o);
 }
 
+/* Runs one attempt of a phone_provision job and says what the job does next. */
 enum xerr
 phone_provision_job(struct db *db, struct http *http, const struct cfg *cfg,
     const char *user_id, struct json_object *payload, int last,
@@ -816,6 +823,7 @@ phone_provision_job(struct db *db, struct http *http, const struct cfg *cfg,
 	}
 }
 
+/* Sets the grace's end (unless one runs) and queues its release job. */
 enum xerr
 phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
     const char *subject)
@@ -862,6 +870,7 @@ phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
 	return rc;
 }
 
+/* Clears the grace: the number stays. */
 enum xerr
 phone_grace_end(struct db *db, const char *user_id)
 {
@@ -877,6 +886,7 @@ phone_grace_end(struct db *db, const char *user_id)
 	return rc;
 }
 
+/* Keeps, waits or releases, as the tier and the grace say. */
 enum xerr
 phone_grace_release(struct db *db, struct http *http, const struct cfg *cfg,
     const char *user_id, char *errbuf, size_t errsz)
@@ -912,6 +922,7 @@ phone_grace_release(struct db *db, struct http *http, const struct cfg *cfg,
 	}
 }
 
+/* Says whether `to` is user_id's number and whether their tier has a phone. */
 enum xerr
 phone_inbound(struct db *db, const char *user_id, const char *to,
     enum phone_inbound *verdict)
@@ -935,6 +946,7 @@ phone_inbound(struct db *db, const char *user_id, const char *to,
 	return XERR_OK;
 }
 
+/* Writes the text into the usage ledger under its MessageSid. */
 enum xerr
 phone_sms_record(struct db *db, const char *user_id, const char *sid,
     long long segments, int *dup)
@@ -946,6 +958,7 @@ phone_sms_record(struct db *db, const char *user_id, const char *sid,
 	    "twilio", key, dup);
 }
 
+/* Stores the preference as JSON, or NULL to clear it. */
 enum xerr
 phone_search_store(struct db *db, const char *user_id,
     const struct phone_want *want)
