@@ -1,6 +1,7 @@
 /*
- * xsb-phone: a user's Twilio number (/api/phone/...) and Twilio's call
- * status callbacks (/phone/status/<user id>) behind nginx.
+ * xsb-phone: a user's Twilio number (/api/phone/...), Twilio's call
+ * status callbacks (/phone/status/<user id>) and its webhooks for calls
+ * and texts to the number (/phone/voice/, /phone/sms/) behind nginx.
  */
 #include <stddef.h>
 
@@ -15,7 +16,10 @@ static const struct route phone_routes[] = {
 	{ "POST", "/api/phone/provision", 0, phone_api_provision },
 	{ "DELETE", "/api/phone/release", 0, phone_api_release },
 	{ "GET", "/api/phone/details", 0, phone_api_details },
+	{ "PUT", "/api/phone/preference", 0, phone_api_preference },
 	{ "POST", "/phone/status/", 1, phone_api_status_callback },
+	{ "POST", "/phone/voice/", 1, phone_api_voice },
+	{ "POST", "/phone/sms/", 1, phone_api_sms },
 };
 
 /* Dispatches r by method and path (404, 405 for others). */

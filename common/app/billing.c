@@ -18,6 +18,7 @@
 #include "core/req.h"
 #include "store/stmt.h"
 #include "remote/stripe.h"
+#include "remote/twilio.h"
 #include "domain/money.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
@@ -1629,7 +1630,7 @@ billing_report_usage(struct req *r)
 	char			 skey[sizeof(BILLING_USAGE_KEY_PREFIX) +
 				    BILLING_USAGE_KEY_MAX];
 	int64_t			 qty = 0, at = 0, now = (int64_t)time(NULL);
-	int			 dup = 0, same;
+	int			 dup = 0, same, twkey;
 	struct usage_cap_hit	 hit;
 	enum xerr		 rc;
 
@@ -1675,7 +1676,16 @@ billing_report_usage(struct req *r)
 		    "required", BILLING_USAGE_KEY_MAX);
 		goto out;
 	}
-	snprintf(skey, sizeof(skey), "%s%s", BILLING_USAGE_KEY_PREFIX, key);
+	/*
+	 * A text keyed by its MessageSid shares Twilio's own record of it
+	 * (domain/phone.h, phone_sms_record()): counted once, Twilio's
+	 * segments standing.
+	 */
+	twkey = strcmp(kind, "sms") == 0 && strncmp(key, "twilio:sms:", 11) ==
+	    0 && (twilio_sid_valid(key + 11, "SM") ||
+	    twilio_sid_valid(key + 11, "MM"));
+	snprintf(skey, sizeof(skey), "%s%s", twkey ? "" :
+	    BILLING_USAGE_KEY_PREFIX, key);
 
 	a[0] = DB_STR(user);
 	if ((rc = db_query(r->db, STMT_USER_JWT_VERSION, a, 1, &res))) {
@@ -1714,7 +1724,7 @@ billing_report_usage(struct req *r)
 	}
 	same = strcmp(db_res_str(res, 0, 1), user) == 0 &&
 	    strcmp(db_res_str(res, 0, 2), kind) == 0 &&
-	    db_res_int(res, 0, 3, -1) == qty;
+	    (twkey || db_res_int(res, 0, 3, -1) == qty);
 	if (dup && !same) {
 		req_error(r, XERR_CONFLICT, "idempotency_conflict", "this "
 		    "idempotency key already recorded other usage");

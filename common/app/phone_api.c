@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,13 @@
 #define PHONE_API_URL_MAX	2048
 #define PHONE_API_CALL_MAX	604800	/* seconds; a longer call is a lie */
 #define PHONE_API_ERR_MAX	384
+#define PHONE_API_ADMIN_LIMIT	50	/* numbers per page by default */
+#define PHONE_API_ADMIN_MAX	100
+#define PHONE_API_SEGMENTS_MAX	1000	/* Twilio: 1600 characters, ~11 */
+#define PHONE_API_SAY_NO_TIER	"This number's plan includes no calls " \
+	"or texts. Please reach its owner another way."
+#define PHONE_API_SAY_NO_ASSISTANT "The assistant at this number is not " \
+	"reachable right now. Please try again later."
 
 /* Answers 400 when name is given more than once; returns -1 then. */
 static int
@@ -121,41 +130,45 @@ phone_api_offers(struct json_object *reply, long long limit)
 	return root;
 }
 
+/* The query parameters of a search besides limit: struct phone_want's. */
+static const char *const phone_api_search_params[] = { "country",
+    "area_code", "contains", "region", "locality", "postal_code",
+    "near_number", "near_lat_long", "distance" };
+
 /* GET /api/phone/search: 200, 400, 401, 403, 502, 503 (see app/phone_api.h). */
 void
 phone_api_search(struct req *r)
 {
+	struct twilio_search	 q;
 	struct twilio_error	 terr;
 	struct phone_info	 info;
+	struct phone_want	 want;
 	struct json_object	*reply = NULL, *root = NULL;
-	const char		*country, *area, *contains, *s;
+	const char		*s;
+	char			 err[PHONE_API_ERR_MAX];
 	long long		 limit = PHONE_API_SEARCH_LIMIT;
+	size_t			 i;
 	enum xerr		 rc;
 
 	if (auth_require_or_reply(r, AUTH_USER) != 0)
 		return;
-	if (phone_api_query_once_or_reply(r, "country") ||
-	    phone_api_query_once_or_reply(r, "area_code") ||
-	    phone_api_query_once_or_reply(r, "contains") ||
-	    phone_api_query_once_or_reply(r, "limit"))
+	memset(&want, 0, sizeof(want));
+	if (phone_api_query_once_or_reply(r, "limit"))
 		return;
-	if ((country = phone_api_query(r, "country")) == NULL)
-		country = "US";
-	area = phone_api_query(r, "area_code");
-	contains = phone_api_query(r, "contains");
-	if (!phone_valid_country(country)) {
-		req_error(r, XERR_BADREQ, NULL, "country must be two capital "
-		    "letters (ISO 3166-1 alpha-2)");
-		return;
+	for (i = 0; i < sizeof(phone_api_search_params) /
+	    sizeof(phone_api_search_params[0]); i++) {
+		if (phone_api_query_once_or_reply(r,
+		    phone_api_search_params[i]))
+			return;
+		if (phone_want_set(&want, phone_api_search_params[i],
+		    phone_api_query(r, phone_api_search_params[i]), err,
+		    sizeof(err)) != XERR_OK) {
+			req_error(r, XERR_BADREQ, NULL, "%s", err);
+			return;
+		}
 	}
-	if (area != NULL && !phone_valid_area_code(area)) {
-		req_error(r, XERR_BADREQ, NULL, "area_code must be three "
-		    "digits");
-		return;
-	}
-	if (contains != NULL && !phone_valid_contains(contains)) {
-		req_error(r, XERR_BADREQ, NULL, "contains must be 2 to 10 of "
-		    "0-9, A-Z, a-z and *");
+	if (phone_want_check(&want, err, sizeof(err)) != XERR_OK) {
+		req_error(r, XERR_BADREQ, NULL, "%s", err);
 		return;
 	}
 	if ((s = phone_api_query(r, "limit")) != NULL &&
@@ -167,8 +180,9 @@ phone_api_search(struct req *r)
 	if (phone_api_eligible_or_reply(r, &info) != 0)
 		return;
 
-	rc = twilio_search_local(r->http, r->cfg, country, area, contains,
-	    (unsigned)limit, &reply, &terr);
+	phone_want_query(&want, &q);
+	rc = twilio_search_local(r->http, r->cfg, &q, (unsigned)limit, &reply,
+	    &terr);
 	if (rc == XERR_UNPROCESSABLE && terr.status == 400) {
 		/* What we checked passed; Twilio's own rules did not. */
 		req_error(r, XERR_BADREQ, NULL, "Twilio refused the search: "
@@ -198,7 +212,14 @@ phone_api_info_json(const struct phone_info *info)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	jsonx_add_str(o, "status", info->status);
+	/* A provisioning that failed for good: 'none' and its reason. */
+	jsonx_add_str(o, "status", strcmp(info->status, "none") == 0 &&
+	    info->error[0] != '\0' ? "failed" : info->status);
+	jsonx_add_str(o, "error", info->error[0] ? info->error : NULL);
+	if (info->grace_until > 0)
+		jsonx_add_int(o, "grace_until", info->grace_until);
+	else
+		jsonx_add_str(o, "grace_until", NULL);
 	jsonx_add_str(o, "phone_number",
 	    info->phone_number[0] ? info->phone_number : NULL);
 	jsonx_add_str(o, "phone_sid", info->sid[0] ? info->sid : NULL);
@@ -210,83 +231,69 @@ phone_api_info_json(const struct phone_info *info)
 }
 
 /*
- * Reads the optional {area_code, phone_number} of a provisioning body
- * into *area and *number (borrowed from *root, which the caller puts).
- * Returns 0, or -1 when it has answered 400 or 415.
+ * Reads the number wanted from the body of a provisioning or of a
+ * preference (struct phone_want's members) into *want; *has is 0 for an
+ * empty body.  Returns 0, or -1 when it has answered 400 or 415.
  */
 static int
-phone_api_provision_body_or_reply(struct req *r, struct json_object **root,
-    const char **area, const char **number)
+phone_api_want_or_reply(struct req *r, struct phone_want *want, int *has)
 {
-	const char	*v;
-	enum xerr	 rc;
+	struct json_object	*root = NULL;
+	char			 err[PHONE_API_ERR_MAX];
+	enum xerr		 rc;
 
-	*root = NULL;
-	*area = *number = NULL;
+	memset(want, 0, sizeof(*want));
+	*has = 0;
 	if (r->bodylen == 0)
 		return 0;
-	if ((rc = req_json(r, root)) != XERR_OK) {
+	if ((rc = req_json(r, &root)) != XERR_OK) {
 		req_error(r, rc, NULL, rc == XERR_MEDIATYPE ?
 		    "send application/json" : "malformed JSON");
 		return -1;
 	}
-	if (!json_object_is_type(*root, json_type_object)) {
+	if (!json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
 		req_error(r, XERR_BADREQ, NULL, "the body must be an object");
 		return -1;
 	}
-	json_object_object_foreach(*root, key, val) {
-		if (strcmp(key, "area_code") != 0 &&
-		    strcmp(key, "phone_number") != 0) {
-			req_error(r, XERR_BADREQ, NULL, "unknown member %.64s",
-			    key);
-			return -1;
-		}
-		if (val == NULL)
-			continue;
-		if (!json_object_is_type(val, json_type_string)) {
-			req_error(r, XERR_BADREQ, NULL, "%s must be a string",
-			    key);
-			return -1;
-		}
-		v = json_object_get_string(val);
-		if (*v == '\0')
-			continue;
-		if (strcmp(key, "area_code") == 0)
-			*area = v;
-		else
-			*number = v;
+	rc = phone_want_from_json(root, want, err, sizeof(err));
+	json_object_put(root);
+	if (rc != XERR_OK) {
+		req_error(r, rc, NULL, "%s", err);
+		return -1;
 	}
+	*has = 1;
 	return 0;
 }
 
 /*
- * POST /api/phone/provision: 200, 400, 401, 403, 404, 409, 415, 502, 503
- * (see app/phone_api.h).
+ * POST /api/phone/provision: 202, 400, 401, 403, 409, 415, 503 (see
+ * app/phone_api.h).
  */
 void
 phone_api_provision(struct req *r)
 {
 	struct phone_info	 info;
-	struct json_object	*body = NULL, *o = NULL;
-	const char		*area, *number;
+	struct phone_want	 want;
+	struct json_object	*o = NULL;
 	char			 err[PHONE_API_ERR_MAX];
+	int			 has;
 	enum xerr		 rc;
 
 	if (auth_require_or_reply(r, AUTH_USER) != 0)
 		return;
-	if (phone_api_provision_body_or_reply(r, &body, &area, &number) != 0)
-		goto out;
-	rc = phone_provision(r->db, r->http, r->cfg, r->user_id, area, number,
-	    &info, err, sizeof(err));
+	if (phone_api_want_or_reply(r, &want, &has) != 0)
+		return;
+	rc = phone_request(r->db, r->user_id, has ? &want : NULL, &info, err,
+	    sizeof(err));
 	switch (rc) {
 	case XERR_OK:
 		if ((o = phone_api_info_json(&info)) == NULL) {
 			req_error(r, XERR_NOMEM, NULL, "out of memory");
 			break;
 		}
-		json_object_object_add(o, "adopted",
-		    json_object_new_boolean(info.adopted));
-		req_reply_json(r, 200, o);
+		jsonx_add_int(o, "claimed_at", info.provisioned_at);
+		req_reply_json(r, 202, o);
 		break;
 	case XERR_CONFLICT:
 		req_error(r, rc, strcmp(info.status, "provisioning") == 0 ?
@@ -296,21 +303,44 @@ phone_api_provision(struct req *r)
 	case XERR_FORBIDDEN:
 		req_error(r, rc, "tier_not_eligible", "%s", err);
 		break;
-	case XERR_NOTFOUND:
-		req_error(r, rc, "no_number_available", "%s", err);
-		break;
-	case XERR_UNPROCESSABLE:
-	case XERR_UPSTREAM:
-		req_error(r, XERR_UPSTREAM, "twilio_error", "%s", err);
-		break;
 	default:
 		req_error(r, rc, NULL, "%s", err[0] ? err :
 		    "could not provision a number");
 		break;
 	}
-out:
 	json_object_put(o);
-	json_object_put(body);
+}
+
+/*
+ * PUT /api/phone/preference: 200 {"preference": {...}}, 400, 401, 403,
+ * 415, 503 (see app/phone_api.h).
+ */
+void
+phone_api_preference(struct req *r)
+{
+	struct phone_info	 info;
+	struct phone_want	 want;
+	struct json_object	*o;
+	int			 has;
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_USER) != 0)
+		return;
+	if (phone_api_want_or_reply(r, &want, &has) != 0 ||
+	    phone_api_eligible_or_reply(r, &info) != 0)
+		return;
+	if ((rc = phone_search_store(r->db, r->user_id, has ? &want : NULL))) {
+		req_error(r, rc == XERR_NOTFOUND ? XERR_UNAUTH : rc, NULL,
+		    "could not store the preference");
+		return;
+	}
+	if ((o = json_object_new_object()) == NULL) {
+		req_error(r, XERR_NOMEM, NULL, "out of memory");
+		return;
+	}
+	json_object_object_add(o, "preference", phone_want_json(&want));
+	req_reply_json(r, 200, o);
+	json_object_put(o);
 }
 
 /* DELETE /api/phone/release: 200, 401, 404, 409, 502, 503 (see app/phone_api.h). */
@@ -374,6 +404,18 @@ phone_api_twilio_view(struct json_object *t)
 	return o;
 }
 
+/* Adds "preference": the stored number preference, or null. */
+static void
+phone_api_add_preference(struct json_object *o, const struct phone_info *info)
+{
+	struct json_object	*pref = NULL;
+
+	if (info->search[0] != '\0' && jsonx_parse(info->search,
+	    strlen(info->search), &pref) != XERR_OK)
+		pref = NULL;
+	json_object_object_add(o, "preference", pref);
+}
+
 /* GET /api/phone/details: 200, 401, 503; Twilio failing is a warning. */
 void
 phone_api_details(struct req *r)
@@ -396,6 +438,7 @@ phone_api_details(struct req *r)
 		return;
 	}
 	jsonx_add_str(o, "tier", tier);
+	phone_api_add_preference(o, &info);
 	json_object_object_add(o, "phone_eligible",
 	    json_object_new_boolean(tiers_phone_eligible(tier)));
 	warn[0] = '\0';
@@ -453,32 +496,26 @@ fail:
 }
 
 /*
- * POST /phone/status/<user id>: 204, 400, 403, 404, 415, 503 (see
- * app/phone_api.h).  The signature is checked before anything is read from the
- * form.
+ * Reads Twilio's form and checks its X-Twilio-Signature over our public
+ * URL of this request (PUBLIC_BASE_URL, path and query, as Twilio
+ * called it).  *form is the caller's to free.  Returns 0, or -1 when it
+ * has answered (400, 403, 415, 500).
  */
-void
-phone_api_status_callback(struct req *r)
+static int
+phone_api_signed_form_or_reply(struct req *r, const char *what,
+    struct kv **form)
 {
-	struct phone_info	 info;
-	struct kv		*form = NULL;
-	struct buf		*url = NULL;
-	const char		*user = r->path_rest, *sig, *qs, *call_sid,
-				*status, *dur;
-	long long		 duration = -1;
-	int			 dup = 0;
-	enum xerr		 rc;
+	struct buf	*url = NULL;
+	const char	*sig, *qs;
+	enum xerr	 rc;
+	int		 ret = -1;
 
-	if (!ids_user_ok(user)) {
-		req_error(r, XERR_NOTFOUND, NULL, "no such callback");
-		return;
-	}
-	if ((rc = req_form(r, &form)) != XERR_OK) {
+	*form = NULL;
+	if ((rc = req_form(r, form)) != XERR_OK) {
 		req_error(r, rc, NULL, rc == XERR_MEDIATYPE ? "send "
 		    "application/x-www-form-urlencoded" : "malformed form");
 		goto out;
 	}
-	/* Twilio signs the URL it called: ours, as configured, and query. */
 	qs = req_param(r, "QUERY_STRING");
 	if ((url = buf_new(PHONE_API_URL_MAX)) == NULL) {
 		req_error(r, XERR_NOMEM, NULL, "out of memory");
@@ -492,13 +529,44 @@ phone_api_status_callback(struct req *r)
 	}
 	sig = req_header(r, "X-Twilio-Signature");
 	if (sig == NULL || !twilio_sig_valid(r->cfg->twilio_auth_token,
-	    buf_data(url), form, sig)) {
-		log_warnx("status callback for %s from %s: %s signature", user,
+	    buf_data(url), *form, sig)) {
+		log_warnx("%s %s from %s: %s signature", what, r->path_rest,
 		    r->remote_addr, sig == NULL ? "no" : "bad");
 		req_error(r, XERR_FORBIDDEN, "invalid_signature",
 		    "X-Twilio-Signature does not match");
 		goto out;
 	}
+	ret = 0;
+out:
+	buf_free(url);
+	if (ret != 0) {
+		kv_free(*form);
+		*form = NULL;
+	}
+	return ret;
+}
+
+/*
+ * POST /phone/status/<user id>: 204, 400, 403, 404, 415, 503 (see
+ * app/phone_api.h).  The signature is checked before anything is read from the
+ * form.
+ */
+void
+phone_api_status_callback(struct req *r)
+{
+	struct phone_info	 info;
+	struct kv		*form = NULL;
+	const char		*user = r->path_rest, *call_sid, *status, *dur;
+	long long		 duration = -1;
+	int			 dup = 0;
+	enum xerr		 rc;
+
+	if (!ids_user_ok(user)) {
+		req_error(r, XERR_NOTFOUND, NULL, "no such callback");
+		return;
+	}
+	if (phone_api_signed_form_or_reply(r, "status callback for", &form))
+		return;
 
 	call_sid = kv_get(form, "CallSid");
 	status = kv_get(form, "CallStatus");
@@ -534,6 +602,364 @@ phone_api_status_callback(struct req *r)
 	    duration, dup ? " (seen before)" : "");
 	req_reply(r, 204, "text/plain", NULL, NULL, 0);
 out:
-	buf_free(url);
 	kv_free(form);
+}
+
+/* Answers TwiML: <Response>, then body (XML, ours), then </Response>. */
+static void
+phone_api_twiml(struct req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+phone_api_twiml(struct req *r, const char *fmt, ...)
+{
+	char	 body[PHONE_API_URL_MAX + 512], inner[PHONE_API_URL_MAX + 256];
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(inner, sizeof(inner), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(inner)) {
+		req_error(r, XERR_INTERNAL, NULL, "TwiML too long");
+		return;
+	}
+	n = snprintf(body, sizeof(body), "<?xml version=\"1.0\" "
+	    "encoding=\"UTF-8\"?>\n<Response>%s</Response>\n", inner);
+	req_reply(r, 200, "text/xml", NULL, body, (size_t)n);
+}
+
+/*
+ * Reads To and the sid named sid_name (of prefix, or prefix2 when not
+ * NULL) of an inbound webhook.  Returns 0, or -1 when it has answered 400.
+ */
+static int
+phone_api_inbound_fields_or_reply(struct req *r, struct kv *form,
+    const char *sid_name, const char *prefix, const char *prefix2,
+    const char **to, const char **sid)
+{
+	*to = kv_get(form, "To");
+	*sid = kv_get(form, sid_name);
+	if (!twilio_sid_valid(*sid, prefix) &&
+	    (prefix2 == NULL || !twilio_sid_valid(*sid, prefix2))) {
+		req_error(r, XERR_BADREQ, NULL, "%s missing or malformed",
+		    sid_name);
+		return -1;
+	}
+	if (*to == NULL || !twilio_e164_valid(*to)) {
+		req_error(r, XERR_BADREQ, NULL, "To missing or malformed");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * POST /phone/voice/<user id>: TwiML for a call to the user's number (see
+ * app/phone_api.h).
+ */
+void
+phone_api_voice(struct req *r)
+{
+	enum phone_inbound	 verdict;
+	struct kv		*form = NULL;
+	const char		*user = r->path_rest, *to, *sid;
+	enum xerr		 rc;
+
+	if (phone_api_signed_form_or_reply(r, "call to", &form) ||
+	    phone_api_inbound_fields_or_reply(r, form, "CallSid", "CA", NULL,
+	    &to, &sid))
+		goto out;
+	if ((rc = phone_inbound(r->db, user, to, &verdict)) != XERR_OK) {
+		req_error(r, rc == XERR_DB ? XERR_UNAVAILABLE : rc, NULL,
+		    "could not look the number up");
+		goto out;
+	}
+	switch (verdict) {
+	case PHONE_IN_NOT_THEIRS:
+		log_warnx("call %s to %s for %.64s: not that user's number; "
+		    "rejected", sid, to, user);
+		phone_api_twiml(r, "<Reject reason=\"rejected\"/>");
+		break;
+	case PHONE_IN_NO_TIER:
+		log_info("call %s for user %s: tier without phone", sid, user);
+		phone_api_twiml(r, "<Say>%s</Say><Hangup/>",
+		    PHONE_API_SAY_NO_TIER);
+		break;
+	case PHONE_IN_OK:
+		if (r->cfg->assistant_voice_url[0] == '\0') {
+			log_warnx("call %s for user %s: ASSISTANT_VOICE_URL "
+			    "is not set", sid, user);
+			phone_api_twiml(r, "<Say>%s</Say><Hangup/>",
+			    PHONE_API_SAY_NO_ASSISTANT);
+			break;
+		}
+		log_info("call %s for user %s: to the assistant", sid, user);
+		phone_api_twiml(r, "<Redirect method=\"POST\">%s/%s</Redirect>",
+		    r->cfg->assistant_voice_url, user);
+		break;
+	}
+out:
+	kv_free(form);
+}
+
+/*
+ * Reads the segments Twilio bills message sid as: NumSegments when the
+ * form has it, else Twilio's message (num_segments).  Returns 0, or -1
+ * when it has answered (400, 502).
+ */
+static int
+phone_api_segments_or_reply(struct req *r, struct kv *form, const char *sid,
+    long long *segments)
+{
+	struct twilio_error	 terr;
+	const char		*n = kv_get(form, "NumSegments");
+	enum xerr		 rc;
+
+	if (n != NULL && *n != '\0') {
+		if (phone_parse_uint(n, 0, PHONE_API_SEGMENTS_MAX,
+		    segments) == 0)
+			return 0;
+		req_error(r, XERR_BADREQ, NULL, "NumSegments malformed");
+		return -1;
+	}
+	rc = twilio_message_segments(r->http, r->cfg, sid, segments, &terr);
+	if (rc == XERR_OK)
+		return 0;
+	log_warnx("message %s: segments unknown: %s", sid, terr.message);
+	req_error(r, XERR_UPSTREAM, "twilio_error", "Twilio could not say "
+	    "the message's segments: %s", terr.message);
+	return -1;
+}
+
+/*
+ * POST /phone/sms/<user id>/status: a status callback of a message sent
+ * from the user's number; sent and delivered are metered (once per
+ * MessageSid, also against the inbound webhook).  204.
+ */
+static void
+phone_api_sms_status(struct req *r, const char *user, struct kv *form)
+{
+	struct phone_info	 info;
+	const char		*sid = kv_get(form, "MessageSid"),
+				*st = kv_get(form, "MessageStatus");
+	long long		 segments = 0;
+	int			 dup = 0;
+	enum xerr		 rc;
+
+	if ((!twilio_sid_valid(sid, "SM") && !twilio_sid_valid(sid, "MM")) ||
+	    st == NULL || *st == '\0') {
+		req_error(r, XERR_BADREQ, NULL, "MessageSid or MessageStatus "
+		    "missing or malformed");
+		return;
+	}
+	if (strcmp(st, "sent") != 0 && strcmp(st, "delivered") != 0) {
+		req_reply(r, 204, "text/plain", NULL, NULL, 0);
+		return;
+	}
+	if ((rc = phone_get(r->db, user, &info, NULL, 0)) == XERR_NOTFOUND) {
+		log_warnx("message %s %s for unknown user %s: ignored", sid,
+		    st, user);
+		req_reply(r, 204, "text/plain", NULL, NULL, 0);
+		return;
+	}
+	if (rc == XERR_OK) {
+		if (phone_api_segments_or_reply(r, form, sid, &segments))
+			return;
+		rc = phone_sms_record(r->db, user, sid, segments, &dup);
+	}
+	if (rc != XERR_OK) {
+		req_error(r, rc == XERR_DB ? XERR_UNAVAILABLE : rc, NULL,
+		    "could not record the message");
+		return;
+	}
+	log_info("message %s %s for user %s: %lld segments%s", sid, st, user,
+	    segments, dup ? " (seen before)" : "");
+	req_reply(r, 204, "text/plain", NULL, NULL, 0);
+}
+
+/*
+ * POST /phone/sms/<user id>: TwiML for a text to the user's number, and
+ * POST /phone/sms/<user id>/status (see app/phone_api.h).
+ */
+void
+phone_api_sms(struct req *r)
+{
+	enum phone_inbound	 verdict;
+	struct kv		*form = NULL;
+	const char		*to, *sid, *slash;
+	char			 user[PHONE_USER_ID_MAX + 1];
+	size_t			 len;
+	long long		 segments = 0;
+	int			 dup = 0;
+	enum xerr		 rc;
+
+	slash = strchr(r->path_rest, '/');
+	len = slash != NULL ? (size_t)(slash - r->path_rest) :
+	    strlen(r->path_rest);
+	snprintf(user, sizeof(user), "%.*s", (int)(len < sizeof(user) ? len :
+	    0), r->path_rest);
+	/* Never a truncated id: one too long names nobody. */
+	if (len >= sizeof(user) || (slash != NULL &&
+	    (strcmp(slash, "/status") != 0 || !ids_user_ok(user)))) {
+		req_error(r, XERR_NOTFOUND, NULL, "no such callback");
+		return;
+	}
+	if (phone_api_signed_form_or_reply(r, "text to", &form))
+		return;
+	if (slash != NULL) {
+		phone_api_sms_status(r, user, form);
+		goto out;
+	}
+	if (phone_api_inbound_fields_or_reply(r, form, "MessageSid", "SM",
+	    "MM", &to, &sid))
+		goto out;
+	if ((rc = phone_inbound(r->db, user, to, &verdict)) != XERR_OK) {
+		req_error(r, rc == XERR_DB ? XERR_UNAVAILABLE : rc, NULL,
+		    "could not look the number up");
+		goto out;
+	}
+	if (verdict == PHONE_IN_NOT_THEIRS) {
+		log_warnx("text %s to %s for %.64s: not that user's number; "
+		    "dropped", sid, to, user);
+		phone_api_twiml(r, "%s", "");
+		goto out;
+	}
+	/* Twilio bills every text our number takes: metered before all. */
+	if (phone_api_segments_or_reply(r, form, sid, &segments))
+		goto out;
+	if ((rc = phone_sms_record(r->db, user, sid, segments, &dup))) {
+		req_error(r, rc == XERR_DB ? XERR_UNAVAILABLE : rc, NULL,
+		    "could not record the message");
+		goto out;
+	}
+	log_info("text %s for user %s: %lld segments%s", sid, user, segments,
+	    dup ? " (seen before)" : "");
+	if (verdict == PHONE_IN_NO_TIER)
+		phone_api_twiml(r, "<Message>%s</Message>",
+		    PHONE_API_SAY_NO_TIER);
+	else if (r->cfg->assistant_sms_url[0] == '\0') {
+		log_warnx("text %s for user %s: ASSISTANT_SMS_URL is not set",
+		    sid, user);
+		phone_api_twiml(r, "<Message>%s</Message>",
+		    PHONE_API_SAY_NO_ASSISTANT);
+	} else
+		phone_api_twiml(r, "<Redirect method=\"POST\">%s/%s</Redirect>",
+		    r->cfg->assistant_sms_url, user);
+out:
+	kv_free(form);
+}
+
+/* Builds one row of PHONE_ADMIN_NUMBERS with Twilio's view of a held one. */
+static struct json_object *
+phone_api_admin_number(struct req *r, struct db_res *res, size_t i)
+{
+	struct twilio_error	 terr;
+	struct json_object	*o, *t = NULL, *view = NULL;
+	const char		*sid = db_res_str(res, i, 3), *status;
+	int			 bad = 0;
+
+	if (!db_res_isnull(res, i, 5))
+		status = "released";
+	else if (!db_res_isnull(res, i, 6))
+		status = "grace";
+	else
+		status = "active";
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	bad |= jsonx_add_int(o, "id", db_res_int(res, i, 0, 0));
+	bad |= jsonx_add_str(o, "user_id", db_res_str(res, i, 1));
+	bad |= jsonx_add_str(o, "phone_number", db_res_str(res, i, 2));
+	bad |= jsonx_add_str(o, "phone_sid", sid);
+	bad |= jsonx_add_str(o, "status", status);
+	bad |= jsonx_add_int(o, "held_from", db_res_int(res, i, 4, 0));
+	if (db_res_isnull(res, i, 5))
+		bad |= jsonx_add_str(o, "held_to", NULL);
+	else
+		bad |= jsonx_add_int(o, "held_to", db_res_int(res, i, 5, 0));
+	if (db_res_isnull(res, i, 6))
+		bad |= jsonx_add_str(o, "grace_until", NULL);
+	else
+		bad |= jsonx_add_int(o, "grace_until", db_res_int(res, i, 6, 0));
+	/* Twilio's side of a number we hold; a released one is not asked. */
+	if (strcmp(status, "released") != 0) {
+		if (twilio_number_fetch(r->http, r->cfg, sid, &t, &terr) ==
+		    XERR_OK)
+			view = phone_api_twilio_view(t);
+		else if ((view = json_object_new_object()) != NULL)
+			bad |= jsonx_add_str(view, "error", terr.message[0] ?
+			    terr.message : "Twilio could not be asked");
+		json_object_put(t);
+	}
+	json_object_object_add(o, "twilio", view);
+	if (bad) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * GET /api/admin/phone/numbers?after=&limit=&held=1: see
+ * app/phone_api.h.
+ */
+void
+phone_api_admin_numbers(struct req *r)
+{
+	struct json_object	*o = NULL, *arr, *n;
+	struct db_res		*res = NULL;
+	struct dbv		 args[3];
+	const char		*s;
+	long long		 after = 0, limit = PHONE_API_ADMIN_LIMIT, held = 0;
+	size_t			 i, rows;
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
+		return;
+	if ((s = phone_api_query(r, "after")) != NULL &&
+	    phone_parse_uint(s, 0, INT64_MAX / 2, &after) != 0) {
+		req_error(r, XERR_BADREQ, "bad_after", "after must be a "
+		    "number's id from next_after");
+		return;
+	}
+	if ((s = phone_api_query(r, "limit")) != NULL &&
+	    phone_parse_uint(s, 1, PHONE_API_ADMIN_MAX, &limit) != 0) {
+		req_error(r, XERR_BADREQ, "bad_limit", "limit must be 1 to %d",
+		    PHONE_API_ADMIN_MAX);
+		return;
+	}
+	if ((s = phone_api_query(r, "held")) != NULL &&
+	    phone_parse_uint(s, 0, 1, &held) != 0) {
+		req_error(r, XERR_BADREQ, NULL, "held must be 0 or 1");
+		return;
+	}
+	args[0] = DB_INT(after);
+	args[1] = DB_INT(held);
+	args[2] = DB_INT(limit);
+	if ((rc = db_query(r->db, STMT_PHONE_ADMIN_NUMBERS, args, 3, &res))) {
+		req_fail(r, rc, "reading the numbers");
+		return;
+	}
+	if ((o = json_object_new_object()) == NULL ||
+	    (arr = json_object_new_array()) == NULL) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	json_object_object_add(o, "numbers", arr);
+	rows = db_res_rows(res);
+	for (i = 0; i < rows; i++) {
+		if ((n = phone_api_admin_number(r, res, i)) == NULL ||
+		    json_object_array_add(arr, n) != 0) {
+			json_object_put(n);
+			req_fail(r, XERR_NOMEM, "the reply");
+			goto out;
+		}
+	}
+	if (rows == (size_t)limit)
+		jsonx_add_int(o, "next_after", db_res_int(res, rows - 1, 0, 0));
+	else
+		jsonx_add_str(o, "next_after", NULL);
+	req_reply_json(r, 200, o);
+out:
+	json_object_put(o);
+	db_res_free(res);
 }

@@ -18,6 +18,7 @@
 #include "store/stmt.h"
 #include "remote/stripe_sig.h"
 #include "domain/jobs.h"
+#include "domain/phone.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
 #include "app/webhook.h"
@@ -676,8 +677,10 @@ wh_subscription(struct wh_event *ev)
 	}
 	if (tiers_phone_eligible(new_tier) && !ev->user_has_phone)
 		return wh_phone_job(ev, "phone_provision");
-	if (!tiers_phone_eligible(new_tier) && ev->user_has_phone)
-		return wh_phone_job(ev, "phone_release");
+	if (tiers_phone_eligible(new_tier))	/* paid again: number kept */
+		return phone_grace_end(ev->db, ev->user_id);
+	if (ev->user_has_phone)			/* held through a grace */
+		return phone_grace_start(ev->db, ev->cfg, ev->user_id, ev->id);
 	return XERR_OK;
 }
 
@@ -1495,7 +1498,7 @@ wh_customer_deleted(struct wh_event *ev)
 	json_object_put(n);
 	if (rc == XERR_OK && ev->user_has_phone &&
 	    !tiers_phone_eligible(TIERS_FREE))
-		rc = wh_phone_job(ev, "phone_release");
+		rc = phone_grace_start(ev->db, ev->cfg, ev->user_id, ev->id);
 	return rc;
 }
 

@@ -50,6 +50,7 @@ static const struct {
 	{ "bill_reconcile", worker_bill_reconcile },
 	{ "phone_provision", worker_phone_provision },
 	{ "phone_release", worker_phone_release },
+	{ "phone_grace_release", worker_phone_release },
 	{ "notify", worker_notify },
 };
 
@@ -185,78 +186,30 @@ worker_replay_unmatched(struct worker_ctx *w, struct job *job, char *err,
 }
 
 /*
- * phone_provision (queued when a user enters a phone tier): buys or adopts
- * the user's number.  Twilio is reconciled first (phone_provision), so a
- * run after a crash adopts the number bought before instead of buying a
- * second.  A user who already holds a number is done; a tier that no
- * longer allows one (changed since the job was queued) is a permanent end.
+ * phone_provision (queued when a user enters a phone tier, or by
+ * POST /api/phone/provision with its claim): see phone_provision_job().
  */
 static enum xerr
 worker_phone_provision(struct worker_ctx *w, struct job *job, char *err,
     size_t errsz)
 {
-	struct phone_info	 info;
-	enum xerr		 rc;
-
-	rc = phone_provision(w->db, w->http, w->cfg, job->user_id, NULL, NULL,
-	    &info, err, errsz);
-	switch (rc) {
-	case XERR_OK:
-		log_info("user %s: number %s %s", job->user_id,
-		    info.phone_number, info.adopted ? "adopted" : "bought");
-		return XERR_OK;
-	case XERR_CONFLICT:
-		/* Active: done.  Provisioning elsewhere: retry later. */
-		return strcmp(info.status, "active") == 0 ? XERR_OK :
-		    XERR_UPSTREAM;
-	case XERR_FORBIDDEN:
-	case XERR_NOTFOUND:
-	case XERR_BADREQ:
-		return XERR_UNPROCESSABLE;
-	default:
-		return rc;
-	}
+	return phone_provision_job(w->db, w->http, w->cfg, job->user_id,
+	    job->payload, job->attempts >= (int)w->cfg->job_max_attempts, err,
+	    errsz);
 }
 
 /*
- * phone_release (queued when a user leaves the phone tiers): releases the
- * number, unless the user's tier allows one again by now (a downgrade
- * quickly undone must not cost the user their number).
+ * phone_release (queued by older programs when a user left the phone
+ * tiers) and phone_grace_release (due when a grace ends): releases the
+ * number unless the tier allows one again or a grace still runs (see
+ * phone_grace_release()).
  */
 static enum xerr
 worker_phone_release(struct worker_ctx *w, struct job *job, char *err,
     size_t errsz)
 {
-	struct phone_info	 info;
-	struct db_res		*res = NULL;
-	struct dbv		 a[1];
-	int			 eligible;
-	enum xerr		 rc;
-
-	a[0] = DB_STR(job->user_id);
-	if ((rc = db_query(w->db, STMT_USER_GET, a, 1, &res)) != XERR_OK)
-		return rc;
-	eligible = db_res_rows(res) == 1 &&
-	    tiers_phone_eligible(db_res_str(res, 0, 3));
-	db_res_free(res);
-	if (eligible) {
-		log_info("user %s: phone tier again; number kept", job->user_id);
-		return XERR_OK;
-	}
-	rc = phone_release(w->db, w->http, w->cfg, job->user_id, &info, err,
+	return phone_grace_release(w->db, w->http, w->cfg, job->user_id, err,
 	    errsz);
-	switch (rc) {
-	case XERR_OK:
-		log_info("user %s: number %s released", job->user_id,
-		    info.phone_number);
-		return XERR_OK;
-	case XERR_NOTFOUND:
-		return XERR_OK;
-	case XERR_CONFLICT:
-		return XERR_UPSTREAM;
-	default:
-		return rc;
-	}
 }
 
 void

@@ -127,6 +127,15 @@ static const struct cfg_opt {
 	  "Twilio account SID (AC + 32 hex)" },
 	{ "TWILIO_AUTH_TOKEN", CFG_SECRET, CFG_REQUIRED, NULL, 0, 0,
 	  O(twilio_auth_token), "Twilio auth token (API auth and callback signatures)" },
+	{ "ASSISTANT_VOICE_URL", CFG_STR, CFG_OPTIONAL, "", 0, 0,
+	  O(assistant_voice_url), "where a call to a user's number goes on "
+	  "(TwiML <Redirect>, user id appended); empty: a spoken notice" },
+	{ "ASSISTANT_SMS_URL", CFG_STR, CFG_OPTIONAL, "", 0, 0,
+	  O(assistant_sms_url), "where a text to a user's number goes on "
+	  "(TwiML <Redirect>, user id appended); empty: a texted notice" },
+	{ "PHONE_GRACE_DAYS", CFG_UINT, CFG_OPTIONAL, "7", 0, 90,
+	  O(phone_grace_days), "days a number is held after the subscription "
+	  "lapses (unpaid, canceled) before it is released" },
 	{ "PUBLIC_BASE_URL", CFG_URL, CFG_REQUIRED, NULL, 0, 0,
 	  O(public_base_url),
 	  "public https base URL Twilio calls back (signature base)" },
@@ -484,6 +493,26 @@ bad:
 }
 
 /* Checks relations between settings once all are read. */
+/*
+ * Returns 1 for an empty string or an http(s) URL of printable
+ * characters without a quote, angle bracket or ampersand (it is written
+ * into TwiML as it is).
+ */
+static int
+cfg_url_or_empty(const char *v)
+{
+	size_t	 i;
+
+	if (v[0] == '\0')
+		return 1;
+	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+		return 0;
+	for (i = 0; v[i] != '\0'; i++)
+		if (v[i] <= ' ' || v[i] > '~' || strchr("\"'<>&", v[i]))
+			return 0;
+	return i <= 512;
+}
+
 static enum xerr
 cfg_check(const struct cfg *cfg, char *errbuf, size_t errsz)
 {
@@ -508,6 +537,12 @@ cfg_check(const struct cfg *cfg, char *errbuf, size_t errsz)
 	if (cfg->metrics_token[0] != '\0' && strlen(cfg->metrics_token) < 32) {
 		snprintf(errbuf, errsz, "METRICS_TOKEN: must be at least 32 "
 		    "characters (or empty)");
+		return XERR_CONFIG;
+	}
+	if (!cfg_url_or_empty(cfg->assistant_voice_url) ||
+	    !cfg_url_or_empty(cfg->assistant_sms_url)) {
+		snprintf(errbuf, errsz, "ASSISTANT_VOICE_URL and "
+		    "ASSISTANT_SMS_URL: expected empty or an http(s) URL");
 		return XERR_CONFIG;
 	}
 	if (!cfg->sandbox && (strncmp(cfg->public_base_url, "https://", 8) ||

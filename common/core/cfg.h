@@ -69,6 +69,9 @@ struct cfg {
 	char		*twilio_api_base;
 	char		*twilio_account_sid;
 	char		*twilio_auth_token;	/* secret */
+	char		*assistant_voice_url;	/* "" none: TwiML <Redirect> */
+	char		*assistant_sms_url;	/* "" none */
+	unsigned long	 phone_grace_days;	/* number kept after a lapse */
 
 	/* Public face */
 	char		*public_base_url;	/* what Twilio calls us at */

@@ -18,6 +18,7 @@
 #include "domain/jobs.h"
 #include "domain/phone.h"
 #include "domain/tiers.h"
+#include "domain/usage.h"
 
 #define PHONE_URL_MAX		2048
 
@@ -72,6 +73,203 @@ phone_parse_uint(const char *s, long long min, long long max,
 	return 0;
 }
 
+/* Returns 1 when every byte of s is in set and its length is in [min, max]. */
+static int
+phone_chars(const char *s, const char *set, size_t min, size_t max)
+{
+	size_t	 n = strlen(s);
+
+	return n >= min && n <= max && strspn(s, set) == n;
+}
+
+/*
+ * Returns 1 for "lat,long" in decimal degrees: latitude within [-90, 90],
+ * longitude within [-180, 180], at most 6 decimals each.
+ */
+static int
+phone_valid_lat_long(const char *s)
+{
+	const char	*p = s;
+	long long	 deg, lim;
+	int		 part, digits;
+
+	for (part = 0; part < 2; part++) {
+		lim = part == 0 ? 90 : 180;
+		if (*p == '-')
+			p++;
+		for (deg = 0, digits = 0; *p >= '0' && *p <= '9'; p++)
+			if (++digits > 3 || (deg = deg * 10 + (*p - '0')) > lim)
+				return 0;
+		if (digits == 0)
+			return 0;
+		if (*p == '.') {
+			for (p++, digits = 0; *p >= '0' && *p <= '9'; p++)
+				if (++digits > 6 || (deg == lim && *p != '0'))
+					return 0;
+			if (digits == 0)
+				return 0;
+		}
+		if (part == 0 && *p++ != ',')
+			return 0;
+	}
+	return *p == '\0';
+}
+
+#define PHONE_LETTERS	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+/* Checks value against the form of member name, then stores it in *w. */
+enum xerr
+phone_want_set(struct phone_want *w, const char *name, const char *v,
+    char *errbuf, size_t errsz)
+{
+	long long	 d;
+	char		*dst;
+	size_t		 dstsz;
+	int		 ok;
+
+	if (v == NULL)
+		v = "";
+	if (strcmp(name, "phone_number") == 0) {
+		dst = w->phone_number, dstsz = sizeof(w->phone_number);
+		ok = twilio_e164_valid(v);
+	} else if (strcmp(name, "country") == 0) {
+		dst = w->country, dstsz = sizeof(w->country);
+		ok = phone_valid_country(v);
+	} else if (strcmp(name, "area_code") == 0) {
+		dst = w->area_code, dstsz = sizeof(w->area_code);
+		ok = phone_valid_area_code(v);
+	} else if (strcmp(name, "contains") == 0) {
+		dst = w->contains, dstsz = sizeof(w->contains);
+		ok = phone_valid_contains(v);
+	} else if (strcmp(name, "region") == 0) {
+		dst = w->region, dstsz = sizeof(w->region);
+		ok = phone_chars(v, PHONE_LETTERS " .-", 2, 64);
+	} else if (strcmp(name, "locality") == 0) {
+		dst = w->locality, dstsz = sizeof(w->locality);
+		ok = phone_chars(v, PHONE_LETTERS " .'-", 1, 64);
+	} else if (strcmp(name, "postal_code") == 0) {
+		dst = w->postal_code, dstsz = sizeof(w->postal_code);
+		ok = phone_chars(v, PHONE_LETTERS "0123456789 -", 3, 10);
+	} else if (strcmp(name, "near_number") == 0) {
+		dst = w->near_number, dstsz = sizeof(w->near_number);
+		ok = twilio_e164_valid(v);
+	} else if (strcmp(name, "near_lat_long") == 0) {
+		dst = w->near_lat_long, dstsz = sizeof(w->near_lat_long);
+		ok = phone_valid_lat_long(v);
+	} else if (strcmp(name, "distance") == 0) {
+		dst = w->distance, dstsz = sizeof(w->distance);
+		ok = phone_parse_uint(v, 0, 500, &d) == 0;
+	} else {
+		snprintf(errbuf, errsz, "unknown member %.64s", name);
+		return XERR_BADREQ;
+	}
+	if (*v == '\0')
+		return XERR_OK;
+	if (!ok || strlen(v) >= dstsz) {
+		snprintf(errbuf, errsz, "%s is malformed (see docs/API.md: "
+		    "number selection)", name);
+		return XERR_BADREQ;
+	}
+	snprintf(dst, dstsz, "%s", v);
+	return XERR_OK;
+}
+
+/* Refuses members that do not go together (see domain/phone.h). */
+enum xerr
+phone_want_check(const struct phone_want *w, char *errbuf, size_t errsz)
+{
+	int	 search = w->country[0] || w->area_code[0] || w->contains[0] ||
+	    w->region[0] || w->locality[0] || w->postal_code[0] ||
+	    w->near_number[0] || w->near_lat_long[0] || w->distance[0];
+
+	if (w->phone_number[0] && search) {
+		snprintf(errbuf, errsz, "give phone_number alone, or search "
+		    "members without it");
+		return XERR_BADREQ;
+	}
+	if (w->near_number[0] && w->near_lat_long[0]) {
+		snprintf(errbuf, errsz, "give near_number or near_lat_long, "
+		    "not both");
+		return XERR_BADREQ;
+	}
+	if (w->distance[0] && !w->near_number[0] && !w->near_lat_long[0]) {
+		snprintf(errbuf, errsz, "distance needs near_number or "
+		    "near_lat_long");
+		return XERR_BADREQ;
+	}
+	return XERR_OK;
+}
+
+/* Fills *w member by member from a JSON object, then checks the whole. */
+enum xerr
+phone_want_from_json(struct json_object *o, struct phone_want *w,
+    char *errbuf, size_t errsz)
+{
+	enum xerr	 rc;
+
+	memset(w, 0, sizeof(*w));
+	if (o == NULL)
+		return XERR_OK;
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(errbuf, errsz, "the number wanted must be an object");
+		return XERR_BADREQ;
+	}
+	json_object_object_foreach(o, key, val) {
+		if (val != NULL && !json_object_is_type(val, json_type_string)) {
+			snprintf(errbuf, errsz, "%.64s must be a string", key);
+			return XERR_BADREQ;
+		}
+		if ((rc = phone_want_set(w, key, val == NULL ||
+		    *json_object_get_string(val) == '\0' ? NULL :
+		    json_object_get_string(val), errbuf, errsz)) != XERR_OK)
+			return rc;
+	}
+	return phone_want_check(w, errbuf, errsz);
+}
+
+/* The members of struct phone_want by API name, for the JSON forms. */
+#define PHONE_WANT_MEMBERS(X)						\
+	X(phone_number) X(country) X(area_code) X(contains) X(region)	\
+	X(locality) X(postal_code) X(near_number) X(near_lat_long)	\
+	X(distance)
+
+/* Writes the members asked as a JSON object of strings. */
+struct json_object *
+phone_want_json(const struct phone_want *w)
+{
+	struct json_object	*o;
+	int			 bad = 0;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+#define X(m) if (w->m[0] != '\0') bad |= jsonx_add_str(o, #m, w->m);
+	PHONE_WANT_MEMBERS(X)
+#undef X
+	if (bad) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Maps the API's members onto Twilio's search parameters. */
+void
+phone_want_query(const struct phone_want *w, struct twilio_search *q)
+{
+#define N(m) (w->m[0] != '\0' ? w->m : NULL)
+	memset(q, 0, sizeof(*q));
+	q->country = w->country[0] != '\0' ? w->country : "US";
+	q->area_code = N(area_code);
+	q->contains = N(contains);
+	q->in_region = N(region);
+	q->in_locality = N(locality);
+	q->in_postal_code = N(postal_code);
+	q->near_number = N(near_number);
+	q->near_lat_long = N(near_lat_long);
+	q->distance = N(distance);
+#undef N
+}
+
 /* Writes the FriendlyName of user_id's number: readable when it fits. */
 void
 phone_friendly_name(const char *user_id, char *out, size_t outsz)
@@ -118,6 +316,11 @@ phone_get(struct db *db, const char *user_id, struct phone_info *out,
 	if ((s = db_res_str(res, 0, 3)) != NULL)
 		snprintf(out->sid, sizeof(out->sid), "%s", s);
 	out->provisioned_at = db_res_int(res, 0, 4, 0);
+	if ((s = db_res_str(res, 0, 5)) != NULL)
+		snprintf(out->error, sizeof(out->error), "%s", s);
+	out->grace_until = db_res_int(res, 0, 6, 0);
+	if ((s = db_res_str(res, 0, 7)) != NULL)
+		snprintf(out->search, sizeof(out->search), "%s", s);
 	db_res_free(res);
 	return XERR_OK;
 }
@@ -207,22 +410,78 @@ phone_url(const struct cfg *cfg, const char *prefix, const char *user_id,
 	return XERR_OK;
 }
 
+/* Returns 1 when *w asks an area code and nothing else of a search. */
+static int
+phone_want_area_only(const struct phone_want *w)
+{
+	struct phone_want	 only;
+
+	memset(&only, 0, sizeof(only));
+	memcpy(only.area_code, w->area_code, sizeof(only.area_code));
+	if (strcmp(w->country, "US") == 0 || w->country[0] == '\0')
+		memcpy(only.country, w->country, sizeof(only.country));
+	return w->area_code[0] != '\0' && memcmp(&only, w, sizeof(only)) == 0;
+}
+
 /*
- * Buys a number for user_id: number, else one in area_code, else the
- * first local US number Twilio offers.  Twilio calls us back at
- * /phone/status/<id>; calls and messages go to /phone/voice/<id> and
- * /phone/sms/<id> under the same public base (served by the assistant).
+ * Picks the first number Twilio offers to *w's search into picked.
+ * XERR_NOTFOUND (with errbuf) when it offers none.
+ */
+static enum xerr
+phone_pick(struct http *http, const struct cfg *cfg,
+    const struct phone_want *w, char *picked, size_t pickedsz, char *errbuf,
+    size_t errsz)
+{
+	struct twilio_search	 q;
+	struct twilio_error	 terr;
+	struct json_object	*offer = NULL;
+	const char		*pick;
+	enum xerr		 rc;
+
+	phone_want_query(w, &q);
+	rc = twilio_search_local(http, cfg, &q, 1, &offer, &terr);
+	if (rc == XERR_UNPROCESSABLE && terr.status == 400) {
+		snprintf(errbuf, errsz, "Twilio refused the search: %s",
+		    terr.message);
+		rc = XERR_BADREQ;
+		goto out;
+	}
+	/* A 404 means Twilio has no numbers of that country. */
+	if (rc != XERR_OK && rc != XERR_NOTFOUND) {
+		phone_twilio_msg(errbuf, errsz, "offer a number", &terr);
+		goto out;
+	}
+	pick = jsonx_str(jsonx_idx(offer, "available_phone_numbers", 0),
+	    "phone_number");
+	if (!twilio_e164_valid(pick)) {
+		snprintf(errbuf, errsz, "no number available as asked (%s); "
+		    "ask for less, e.g. only a country or a region",
+		    q.country);
+		rc = XERR_NOTFOUND;
+		goto out;
+	}
+	snprintf(picked, pickedsz, "%s", pick);
+	rc = XERR_OK;
+out:
+	json_object_put(offer);
+	return rc;
+}
+
+/*
+ * Buys a number for user_id as *w asks (see phone_provision()).  Twilio
+ * calls us back at /phone/status/<id>; calls and texts go to
+ * /phone/voice/<id> and /phone/sms/<id> under the same public base
+ * (app/phone_api.h answers them).
  */
 static enum xerr
 phone_buy(struct http *http, const struct cfg *cfg, const char *user_id,
-    const char *fname, const char *area_code, const char *number,
-    struct twilio_number *out, char *errbuf, size_t errsz)
+    const char *fname, const struct phone_want *w, struct twilio_number *out,
+    char *errbuf, size_t errsz)
 {
 	struct twilio_error	 terr;
 	struct twilio_buy	 b;
-	struct json_object	*offer = NULL;
 	struct buf		*voice = NULL, *sms = NULL, *status = NULL;
-	const char		*pick;
+	const char		*number = NULL, *area_code = NULL;
 	char			 picked[TWILIO_E164_MAX + 1];
 	enum xerr		 rc;
 
@@ -237,23 +496,14 @@ phone_buy(struct http *http, const struct cfg *cfg, const char *user_id,
 	    (rc = phone_url(cfg, "/phone/sms/", user_id, sms)) ||
 	    (rc = phone_url(cfg, "/phone/status/", user_id, status)))
 		goto out;
-	if (number == NULL && area_code == NULL) {
-		rc = twilio_search_local(http, cfg, "US", NULL, NULL, 1,
-		    &offer, &terr);
-		if (rc) {
-			phone_twilio_msg(errbuf, errsz, "offer a number", &terr);
-			if (rc == XERR_NOTFOUND)
-				rc = XERR_UPSTREAM;
+	if (w->phone_number[0] != '\0')
+		number = w->phone_number;
+	else if (phone_want_area_only(w))
+		area_code = w->area_code;
+	else {
+		if ((rc = phone_pick(http, cfg, w, picked, sizeof(picked),
+		    errbuf, errsz)))
 			goto out;
-		}
-		pick = jsonx_str(jsonx_idx(offer, "available_phone_numbers",
-		    0), "phone_number");
-		if (!twilio_e164_valid(pick)) {
-			snprintf(errbuf, errsz, "Twilio offers no local number");
-			rc = XERR_NOTFOUND;
-			goto out;
-		}
-		snprintf(picked, sizeof(picked), "%s", pick);
 		number = picked;
 	}
 	b.phone_number = number;
@@ -277,7 +527,6 @@ phone_buy(struct http *http, const struct cfg *cfg, const char *user_id,
 	} else
 		phone_twilio_msg(errbuf, errsz, "sell a number", &terr);
 out:
-	json_object_put(offer);
 	buf_free(voice);
 	buf_free(sms);
 	buf_free(status);
@@ -365,41 +614,33 @@ fail:
 	return rc;
 }
 
-/* Claims, reconciles with Twilio, buys when needed, records. */
+/* Claims (unless given a claim), reconciles with Twilio, buys, records. */
 enum xerr
 phone_provision(struct db *db, struct http *http, const struct cfg *cfg,
-    const char *user_id, const char *area_code, const char *phone_number,
+    const char *user_id, const struct phone_want *want, int64_t claim,
     struct phone_info *out, char *errbuf, size_t errsz)
 {
+	struct phone_want	 none;
 	struct twilio_number	 num;
 	struct twilio_error	 terr;
 	char			 fname[TWILIO_FRIENDLY_MAX + 1];
-	int64_t			 claim = 0;
 	size_t			 found = 0;
-	int			 adopted = 0;
+	int			 adopted = 0, own = claim == 0;
 	enum xerr		 rc;
 
 	memset(out, 0, sizeof(*out));
 	errbuf[0] = '\0';
+	if (want == NULL) {
+		memset(&none, 0, sizeof(none));
+		want = &none;
+	}
 	if (!ids_user_ok(user_id)) {
 		snprintf(errbuf, errsz, "user id cannot name a number");
 		return XERR_BADREQ;
 	}
-	if (area_code != NULL && phone_number != NULL) {
-		snprintf(errbuf, errsz, "give area_code or phone_number, "
-		    "not both");
-		return XERR_BADREQ;
-	}
-	if (area_code != NULL && !phone_valid_area_code(area_code)) {
-		snprintf(errbuf, errsz, "area_code must be three digits");
-		return XERR_BADREQ;
-	}
-	if (phone_number != NULL && !twilio_e164_valid(phone_number)) {
-		snprintf(errbuf, errsz, "phone_number must be E.164, "
-		    "e.g. +14155550100");
-		return XERR_BADREQ;
-	}
-	if ((rc = phone_claim(db, user_id, &claim, out, errbuf, errsz)))
+	if ((rc = phone_want_check(want, errbuf, errsz)))
+		return rc;
+	if (own && (rc = phone_claim(db, user_id, &claim, out, errbuf, errsz)))
 		return rc;
 
 	phone_friendly_name(user_id, fname, sizeof(fname));
@@ -418,16 +659,336 @@ phone_provision(struct db *db, struct http *http, const struct cfg *cfg,
 		log_info("user %s: adopting %s (%s) from Twilio", user_id,
 		    num.phone_number, num.sid);
 		adopted = 1;
-	} else if ((rc = phone_buy(http, cfg, user_id, fname, area_code,
-	    phone_number, &num, errbuf, errsz)))
+	} else if ((rc = phone_buy(http, cfg, user_id, fname, want, &num,
+	    errbuf, errsz)))
 		goto fail;
 	if ((rc = phone_store(db, user_id, claim, &num, out, errbuf, errsz)))
 		goto fail;
 	out->adopted = adopted;
 	return XERR_OK;
 fail:
-	if (rc != XERR_CONFLICT)
+	if (own && rc != XERR_CONFLICT)
 		phone_unclaim(db, user_id, claim);
+	return rc;
+}
+
+/* Claims and queues the purchase in one transaction; never calls Twilio. */
+enum xerr
+phone_request(struct db *db, const char *user_id,
+    const struct phone_want *want, struct phone_info *out, char *errbuf,
+    size_t errsz)
+{
+	struct json_object	*p = NULL, *w = NULL;
+	char			 key[128], nonce[17];
+	int64_t			 claim = 0;
+	enum xerr		 rc;
+
+	memset(out, 0, sizeof(*out));
+	errbuf[0] = '\0';
+	if (!ids_user_ok(user_id)) {
+		snprintf(errbuf, errsz, "user id cannot name a number");
+		return XERR_BADREQ;
+	}
+	if (want != NULL && (rc = phone_want_check(want, errbuf, errsz)))
+		return rc;
+	if ((p = json_object_new_object()) == NULL ||
+	    (want != NULL && (w = phone_want_json(want)) == NULL)) {
+		json_object_put(p);
+		return XERR_NOMEM;
+	}
+	if (w != NULL)
+		json_object_object_add(p, "want", w);
+	if ((rc = db_begin(db)) != XERR_OK)
+		goto out;
+	if ((rc = phone_claim(db, user_id, &claim, out, errbuf, errsz)))
+		goto fail;
+	/* Two claims of one second (after a quick failure) are two jobs. */
+	crypto_random_hex(nonce, 8);
+	snprintf(key, sizeof(key), "phone_provision:%s:%lld:%s", user_id,
+	    (long long)claim, nonce);
+	if (jsonx_add_int(p, "claim", claim) || jsonx_add_str(p, "user_id",
+	    user_id)) {
+		rc = XERR_NOMEM;
+		goto fail;
+	}
+	if ((rc = jobs_enqueue(db, "phone_provision", key, user_id, p)) ||
+	    (rc = db_commit(db)))
+		goto fail;
+	snprintf(out->status, sizeof(out->status), "provisioning");
+	out->provisioned_at = claim;
+	log_info("user %s: provisioning queued (claim %lld)", user_id,
+	    (long long)claim);
+	goto out;
+fail:
+	db_rollback(db);
+	if (errbuf[0] == '\0')
+		snprintf(errbuf, errsz, "could not queue the provisioning");
+out:
+	json_object_put(p);
+	return rc;
+}
+
+/* Records why user_id's provisioning failed for good (claim 0: none held). */
+static void
+phone_failed(struct db *db, const char *user_id, int64_t claim,
+    const char *why)
+{
+	struct dbv	 args[3];
+	char		 msg[512];
+
+	snprintf(msg, sizeof(msg), "%s", why[0] ? why : "provisioning failed");
+	args[0] = DB_STR(msg);
+	args[1] = DB_STR(user_id);
+	args[2] = DB_INT(claim);
+	if (db_exec(db, claim ? STMT_PHONE_FAIL : STMT_PHONE_SET_ERROR, args,
+	    claim ? 3 : 2, NULL, NULL) != XERR_OK)
+		log_warnx("user %s: the failure was not recorded", user_id);
+	log_warnx("user %s: provisioning failed: %s", user_id, msg);
+}
+
+/* Reads the user's stored preference into *w; an unreadable one is none. */
+static void
+phone_stored_want(const struct phone_info *info, const char *user_id,
+    struct phone_want *w)
+{
+	struct json_object	*o = NULL;
+	char			 err[256];
+
+	memset(w, 0, sizeof(*w));
+	if (info->search[0] == '\0')
+		return;
+	if (jsonx_parse(info->search, strlen(info->search), &o) != XERR_OK ||
+	    phone_want_from_json(o, w, err, sizeof(err)) != XERR_OK) {
+		log_warnx("user %s: stored number preference unusable; "
+		    "buying any", user_id);
+		memset(w, 0, sizeof(*w));
+	}
+	json_object_put(o);
+}
+
+/* Runs one attempt of a phone_provision job and says what the job does next. */
+enum xerr
+phone_provision_job(struct db *db, struct http *http, const struct cfg *cfg,
+    const char *user_id, struct json_object *payload, int last,
+    char *errbuf, size_t errsz)
+{
+	struct phone_info	 info, cur;
+	struct phone_want	 want;
+	int64_t			 claim = 0;
+	enum xerr		 rc;
+
+	errbuf[0] = '\0';
+	if (jsonx_int(payload, "claim", &claim) != 0)
+		claim = 0;
+	if ((rc = phone_get(db, user_id, &cur, NULL, 0)) == XERR_NOTFOUND)
+		return XERR_OK;		/* the user is gone: nothing to buy */
+	if (rc)
+		return rc;
+	if (claim != 0 && (strcmp(cur.status, "provisioning") != 0 ||
+	    cur.provisioned_at != claim)) {
+		log_info("user %s: claim %lld is no longer ours (%s)", user_id,
+		    (long long)claim, cur.status);
+		return XERR_OK;
+	}
+	if (jsonx_get(payload, "want") != NULL) {
+		if (phone_want_from_json(jsonx_get(payload, "want"), &want,
+		    errbuf, errsz) != XERR_OK) {
+			phone_failed(db, user_id, claim, errbuf);
+			return XERR_UNPROCESSABLE;
+		}
+	} else
+		phone_stored_want(&cur, user_id, &want);
+
+	rc = phone_provision(db, http, cfg, user_id, &want, claim, &info,
+	    errbuf, errsz);
+	switch (rc) {
+	case XERR_OK:
+		log_info("user %s: number %s %s", user_id, info.phone_number,
+		    info.adopted ? "adopted" : "bought");
+		return XERR_OK;
+	case XERR_CONFLICT:
+		/* Active: done.  Provisioning elsewhere: retry later. */
+		return strcmp(info.status, "active") == 0 ? XERR_OK :
+		    XERR_UPSTREAM;
+	case XERR_FORBIDDEN:
+	case XERR_NOTFOUND:
+	case XERR_BADREQ:
+	case XERR_UNPROCESSABLE:
+		phone_failed(db, user_id, claim, errbuf);
+		return XERR_UNPROCESSABLE;
+	default:
+		if (last)
+			phone_failed(db, user_id, claim, errbuf);
+		return rc;
+	}
+}
+
+/* Sets the grace's end (unless one runs) and queues its release job. */
+enum xerr
+phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
+    const char *subject)
+{
+	struct phone_info	 info;
+	struct json_object	*p;
+	struct dbv		 args[5];
+	char			 key[300];
+	const char		*js;
+	int64_t			 until;
+	enum xerr		 rc;
+
+	until = (int64_t)time(NULL) + (int64_t)cfg->phone_grace_days * 86400;
+	args[0] = DB_INT(until);
+	args[1] = DB_STR(user_id);
+	if ((rc = db_exec(db, STMT_PHONE_GRACE_START, args, 2, NULL, NULL)))
+		return rc;
+	if ((p = json_object_new_object()) == NULL ||
+	    jsonx_add_str(p, "user_id", user_id) ||
+	    jsonx_add_str(p, "subject", subject) ||
+	    (js = json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN)) ==
+	    NULL) {
+		json_object_put(p);
+		return XERR_NOMEM;
+	}
+	/* One job per grace: a second lapse within it finds the first. */
+	if (phone_get(db, user_id, &info, NULL, 0) == XERR_OK &&
+	    info.grace_until > 0) {
+		until = info.grace_until;
+		snprintf(key, sizeof(key), "phone_grace_release:%s:%lld",
+		    user_id, (long long)until);
+	} else
+		snprintf(key, sizeof(key), "phone_grace_release:%s", subject);
+	args[0] = DB_STR("phone_grace_release");
+	args[1] = DB_STR(key);
+	args[2] = DB_STR(user_id);
+	args[3] = DB_STR(js);
+	args[4] = DB_INT(until);
+	rc = db_exec(db, STMT_PHONE_JOB_ENQUEUE_AT, args, 5, NULL, NULL);
+	json_object_put(p);
+	if (rc == XERR_OK)
+		log_info("user %s: tier without phone; number held until %lld "
+		    "unless paid again", user_id, (long long)until);
+	return rc;
+}
+
+/* Clears the grace: the number stays. */
+enum xerr
+phone_grace_end(struct db *db, const char *user_id)
+{
+	struct dbv	 args[1];
+	uint64_t	 affected = 0;
+	enum xerr	 rc;
+
+	args[0] = DB_STR(user_id);
+	rc = db_exec(db, STMT_PHONE_GRACE_END, args, 1, &affected, NULL);
+	if (rc == XERR_OK && affected > 0)
+		log_info("user %s: phone tier again; grace ended, number kept",
+		    user_id);
+	return rc;
+}
+
+/* Keeps, waits or releases, as the tier and the grace say. */
+enum xerr
+phone_grace_release(struct db *db, struct http *http, const struct cfg *cfg,
+    const char *user_id, char *errbuf, size_t errsz)
+{
+	struct phone_info	 info;
+	char			 tier[33];
+	enum xerr		 rc;
+
+	if ((rc = phone_get(db, user_id, &info, tier, sizeof(tier))) ==
+	    XERR_NOTFOUND)
+		return XERR_OK;
+	if (rc)
+		return rc;
+	if (tiers_phone_eligible(tier))
+		return phone_grace_end(db, user_id);
+	if (info.grace_until > (int64_t)time(NULL)) {
+		log_info("user %s: grace runs until %lld; its own job releases",
+		    user_id, (long long)info.grace_until);
+		return XERR_OK;
+	}
+	rc = phone_release(db, http, cfg, user_id, &info, errbuf, errsz);
+	switch (rc) {
+	case XERR_OK:
+		log_info("user %s: grace over, %s released", user_id,
+		    info.phone_number);
+		return XERR_OK;
+	case XERR_NOTFOUND:
+		return XERR_OK;
+	case XERR_CONFLICT:
+		return XERR_UPSTREAM;
+	default:
+		return rc;
+	}
+}
+
+/* Says whether `to` is user_id's number and whether their tier has a phone. */
+enum xerr
+phone_inbound(struct db *db, const char *user_id, const char *to,
+    enum phone_inbound *verdict)
+{
+	struct phone_info	 info;
+	char			 tier[33];
+	enum xerr		 rc;
+
+	*verdict = PHONE_IN_NOT_THEIRS;
+	if (!ids_user_ok(user_id))
+		return XERR_OK;
+	rc = phone_get(db, user_id, &info, tier, sizeof(tier));
+	if (rc == XERR_NOTFOUND)
+		return XERR_OK;
+	if (rc)
+		return rc;
+	if (to == NULL || info.phone_number[0] == '\0' ||
+	    strcmp(info.phone_number, to) != 0)
+		return XERR_OK;
+	*verdict = tiers_phone_eligible(tier) ? PHONE_IN_OK : PHONE_IN_NO_TIER;
+	return XERR_OK;
+}
+
+/* Writes the text into the usage ledger under its MessageSid. */
+enum xerr
+phone_sms_record(struct db *db, const char *user_id, const char *sid,
+    long long segments, int *dup)
+{
+	char	 key[64];
+
+	snprintf(key, sizeof(key), "twilio:sms:%s", sid);
+	return usage_record(db, user_id, "sms", segments, (int64_t)time(NULL),
+	    "twilio", key, dup);
+}
+
+/* Stores the preference as JSON, or NULL to clear it. */
+enum xerr
+phone_search_store(struct db *db, const char *user_id,
+    const struct phone_want *want)
+{
+	struct json_object	*o = NULL;
+	struct dbv		 args[2];
+	uint64_t		 affected = 0;
+	const char		*js = NULL;
+	enum xerr		 rc;
+
+	if (want != NULL) {
+		if ((o = phone_want_json(want)) == NULL ||
+		    (js = json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN)) == NULL) {
+			json_object_put(o);
+			return XERR_NOMEM;
+		}
+		if (json_object_object_length(o) == 0)
+			js = NULL;
+	}
+	args[0] = js != NULL ? DB_STR(js) : DB_NULL;
+	args[1] = DB_STR(user_id);
+	rc = db_exec(db, STMT_PHONE_SEARCH_SET, args, 2, &affected, NULL);
+	json_object_put(o);
+	if (rc == XERR_OK && affected == 0) {
+		/* Same value again is 0 rows too: ask whether the user exists. */
+		struct phone_info info;
+
+		rc = phone_get(db, user_id, &info, NULL, 0);
+	}
 	return rc;
 }
 

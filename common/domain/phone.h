@@ -15,6 +15,18 @@
  * instead of buying, so a retry after a crash or a timeout never buys a
  * second number; then it buys.  A claim left by a process that died is
  * taken over after PHONE_CLAIM_STALE seconds.
+ *
+ * The API never waits for Twilio: phone_request() claims and queues a
+ * phone_provision job in one transaction, and the worker buys
+ * (phone_provision_job()).  A provisioning that fails for good leaves
+ * phone_status 'none' with phone_error, shown as "failed".
+ *
+ * A lapse (the tier loses its phone: unpaid, canceled) starts a grace
+ * (phone_grace_start()): the number stays held, phone_grace_until set,
+ * and a phone_grace_release job runs at its end; the number is released
+ * then only if the tier still has no phone.  Paying again ends the grace
+ * (phone_grace_end()).  A number in grace is held: its phone_numbers row
+ * stays open (held_to NULL) until the release, as the fee wants.
  */
 #ifndef PHONE_H
 #define PHONE_H
@@ -39,14 +51,70 @@ struct phone_info {
 	char		 sid[TWILIO_SID_LEN + 1];		/* "" when none */
 	int64_t		 provisioned_at;	/* unix seconds, 0 when none */
 	int		 adopted;	/* 1: found at Twilio, not bought now */
+	char		 error[513];	/* why the last provisioning failed */
+	int64_t		 grace_until;	/* 0: not in a grace */
+	char		 search[1025];	/* stored preference (JSON), "" none */
 };
 
 /*
- * Provisions a number for user_id: the one named phone_number (E.164)
- * when given, else one in area_code (three digits) when given, else the
- * first local US number Twilio offers; both may be NULL, not both set.
- * *out (cleared on entry) and errbuf (a message fit for a reply, never a
- * secret) are filled as below.  Returns:
+ * Which number a user wants: a given E.164 number, or a search (Twilio's
+ * AvailablePhoneNumbers/<country>/Local with AreaCode, Contains, InRegion,
+ * InLocality, InPostalCode, NearNumber, NearLatLong, Distance).  "" is
+ * not asked.  Filled by phone_want_set(), so every member is valid.
+ */
+struct phone_want {
+	char		 phone_number[TWILIO_E164_MAX + 1];
+	char		 country[3];
+	char		 area_code[4];
+	char		 contains[11];
+	char		 region[65];
+	char		 locality[65];
+	char		 postal_code[11];
+	char		 near_number[TWILIO_E164_MAX + 1];
+	char		 near_lat_long[40];
+	char		 distance[4];
+};
+
+/*
+ * Sets member name (the API's names: phone_number, country, area_code,
+ * contains, region, locality, postal_code, near_number, near_lat_long,
+ * distance) of *w to value after checking its form.  Returns XERR_OK, or
+ * XERR_BADREQ with a message in errbuf (unknown name, bad value).
+ */
+enum xerr	 phone_want_set(struct phone_want *w, const char *name,
+		    const char *value, char *errbuf, size_t errsz);
+
+/*
+ * Fills *w (cleared on entry) from a JSON object of those names (string
+ * values; null or "" is not asked), then checks the whole with
+ * phone_want_check().  XERR_BADREQ with errbuf for anything else.
+ */
+enum xerr	 phone_want_from_json(struct json_object *o,
+		    struct phone_want *w, char *errbuf, size_t errsz);
+
+/*
+ * Checks that the members of *w go together: phone_number alone; distance
+ * only with near_number or near_lat_long.  XERR_BADREQ with errbuf.
+ */
+enum xerr	 phone_want_check(const struct phone_want *w, char *errbuf,
+		    size_t errsz);
+
+/* Returns *w as a JSON object of the members asked (caller puts), or NULL. */
+struct json_object *phone_want_json(const struct phone_want *w);
+
+/* Points *q at *w's members (borrowed), country US when not asked. */
+void		 phone_want_query(const struct phone_want *w,
+		    struct twilio_search *q);
+
+/*
+ * Provisions a number for user_id: the one *want names (E.164) when
+ * given, else one in its area code when that is all it asks, else the
+ * first that Twilio offers to its search (want NULL or empty: the first
+ * local US number).  claim 0 claims the user's row first (and gives it
+ * back on failure); another claim continues that claim (the caller
+ * decides what a failure does to it).  *out (cleared on entry) and errbuf
+ * (a message fit for a reply, never a secret) are filled as below.
+ * Returns:
  *   XERR_OK		the user holds a number now, bought or adopted; *out
  *   XERR_CONFLICT	nothing done: the user already holds a number
  *			(out->status "active": a job counts this done) or
@@ -69,8 +137,82 @@ struct phone_info {
  */
 enum xerr	 phone_provision(struct db *db, struct http *http,
 		    const struct cfg *cfg, const char *user_id,
-		    const char *area_code, const char *phone_number,
+		    const struct phone_want *want, int64_t claim,
 		    struct phone_info *out, char *errbuf, size_t errsz);
+
+/*
+ * Claims user_id's row and queues the phone_provision job that buys *want
+ * (NULL: the user's stored preference), in one transaction; *out is the
+ * record after the claim ("provisioning").  Never calls Twilio.  Returns
+ * XERR_OK, or as phone_provision() before it calls Twilio
+ * (XERR_CONFLICT, XERR_FORBIDDEN, XERR_BADREQ, database errors).
+ */
+enum xerr	 phone_request(struct db *db, const char *user_id,
+		    const struct phone_want *want, struct phone_info *out,
+		    char *errbuf, size_t errsz);
+
+/*
+ * Runs a phone_provision job for user_id: payload (borrowed) {claim,
+ * want} from phone_request(), or {} (a subscription entered a phone
+ * tier: claims now and buys the user's stored preference).  last is 1 on
+ * the job's last attempt.  Returns what a job runner returns: XERR_OK
+ * done (bought, adopted, already held, or a claim no longer ours);
+ * XERR_UNPROCESSABLE failed for good (the reason is the user's
+ * phone_error, status "failed"); other codes retry.
+ */
+enum xerr	 phone_provision_job(struct db *db, struct http *http,
+		    const struct cfg *cfg, const char *user_id,
+		    struct json_object *payload, int last, char *errbuf,
+		    size_t errsz);
+
+/*
+ * Starts the grace of user_id's number in the caller's transaction (the
+ * tier lost its phone): phone_grace_until = now + PHONE_GRACE_DAYS unless
+ * a grace runs already, and a phone_grace_release job due at its end,
+ * once per subject (the event).  Harmless for a user without a number.
+ */
+enum xerr	 phone_grace_start(struct db *db, const struct cfg *cfg,
+		    const char *user_id, const char *subject);
+
+/* Ends user_id's grace (the tier has a phone again), caller's transaction. */
+enum xerr	 phone_grace_end(struct db *db, const char *user_id);
+
+/*
+ * Runs a phone_grace_release job: keeps the number (ending the grace)
+ * when the tier has a phone again, does nothing while the grace runs (a
+ * later job ends it), else releases it (phone_release()).  Returns what a
+ * job runner returns.
+ */
+enum xerr	 phone_grace_release(struct db *db, struct http *http,
+		    const struct cfg *cfg, const char *user_id, char *errbuf,
+		    size_t errsz);
+
+/* What an inbound call or text to user_id's number may do. */
+enum phone_inbound {
+	PHONE_IN_OK,		/* the user's number, a tier with phone */
+	PHONE_IN_NO_TIER,	/* the user's number, a tier without phone */
+	PHONE_IN_NOT_THEIRS,	/* no such user, or not their number */
+};
+
+/*
+ * Says in *verdict what a call or text to number `to` for user_id may do.
+ * XERR_OK, or a database error.
+ */
+enum xerr	 phone_inbound(struct db *db, const char *user_id,
+		    const char *to, enum phone_inbound *verdict);
+
+/*
+ * Records a text Twilio handled for user_id (message sid, segments as
+ * Twilio bills them) in the usage ledger: kind sms, source twilio, key
+ * "twilio:sms:<sid>", so an inbound webhook, its retries and a status
+ * callback count once.  *dup is 1 when it was recorded before.
+ */
+enum xerr	 phone_sms_record(struct db *db, const char *user_id,
+		    const char *sid, long long segments, int *dup);
+
+/* Stores *want (NULL: none) as user_id's preference.  XERR_NOTFOUND. */
+enum xerr	 phone_search_store(struct db *db, const char *user_id,
+		    const struct phone_want *want);
 
 /*
  * Releases user_id's number at Twilio (a 404 there counts as released),

@@ -1,4 +1,6 @@
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -231,11 +233,25 @@ out:
 /* Searches the local numbers of country that take voice and SMS. */
 enum xerr
 twilio_search_local(struct http *h, const struct cfg *cfg,
-    const char *country, const char *area_code, const char *contains,
-    unsigned limit, struct json_object **out, struct twilio_error *err)
+    const struct twilio_search *sq, unsigned limit, struct json_object **out,
+    struct twilio_error *err)
 {
+	static const struct {
+		const char	*name;
+		size_t		 off;
+	} params[] = {
+#define P(n, m) { n, offsetof(struct twilio_search, m) }
+		P("AreaCode", area_code), P("Contains", contains),
+		P("InRegion", in_region), P("InLocality", in_locality),
+		P("InPostalCode", in_postal_code),
+		P("NearNumber", near_number), P("NearLatLong", near_lat_long),
+		P("Distance", distance),
+#undef P
+	};
 	struct buf	*path = NULL, *q = NULL;
+	const char	*v;
 	char		 size[16];
+	size_t		 i;
 	enum xerr	 rc;
 
 	*out = NULL;
@@ -247,13 +263,16 @@ twilio_search_local(struct http *h, const struct cfg *cfg,
 		goto out;
 	}
 	if ((rc = buf_puts(path, "AvailablePhoneNumbers/")) ||
-	    (rc = http_path_escape(country, path)) ||
-	    (rc = buf_puts(path, "/Local.json")) ||
-	    (area_code != NULL &&
-	    (rc = http_form_add(q, "AreaCode", area_code))) ||
-	    (contains != NULL &&
-	    (rc = http_form_add(q, "Contains", contains))) ||
-	    (rc = http_form_add(q, "VoiceEnabled", "true")) ||
+	    (rc = http_path_escape(sq->country, path)) ||
+	    (rc = buf_puts(path, "/Local.json")))
+		goto out;
+	for (i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		v = *(const char *const *)(const void *)((const char *)sq +
+		    params[i].off);
+		if (v != NULL && (rc = http_form_add(q, params[i].name, v)))
+			goto out;
+	}
+	if ((rc = http_form_add(q, "VoiceEnabled", "true")) ||
 	    (rc = http_form_add(q, "SmsEnabled", "true")) ||
 	    (rc = http_form_add(q, "PageSize", size)))
 		goto out;
@@ -351,19 +370,24 @@ out:
 	return rc;
 }
 
-/* Builds "IncomingPhoneNumbers/<sid>.json" in *out for a valid PN sid. */
+/*
+ * Builds "<list>/<sid>.json" in *out for a sid valid with prefix (or with
+ * prefix2 when not NULL).
+ */
 static enum xerr
-twilio_number_path(const char *sid, struct buf **out)
+twilio_res_path(const char *list, const char *prefix, const char *prefix2,
+    const char *sid, struct buf **out)
 {
 	struct buf	*p;
 	enum xerr	 rc;
 
 	*out = NULL;
-	if (!twilio_sid_valid(sid, "PN"))
+	if (!twilio_sid_valid(sid, prefix) &&
+	    (prefix2 == NULL || !twilio_sid_valid(sid, prefix2)))
 		return XERR_BADREQ;
 	if ((p = buf_new(128)) == NULL)
 		return XERR_NOMEM;
-	if ((rc = buf_puts(p, "IncomingPhoneNumbers/")) ||
+	if ((rc = buf_puts(p, list)) || (rc = buf_puts(p, "/")) ||
 	    (rc = http_path_escape(sid, p)) ||
 	    (rc = buf_puts(p, ".json"))) {
 		buf_free(p);
@@ -371,6 +395,61 @@ twilio_number_path(const char *sid, struct buf **out)
 	}
 	*out = p;
 	return XERR_OK;
+}
+
+/* Builds "IncomingPhoneNumbers/<sid>.json" in *out for a valid PN sid. */
+static enum xerr
+twilio_number_path(const char *sid, struct buf **out)
+{
+	return twilio_res_path("IncomingPhoneNumbers", "PN", NULL, sid, out);
+}
+
+/* Fetches the object at path; a reply without a body is a failure. */
+static enum xerr
+twilio_fetch(struct http *h, const struct cfg *cfg, struct buf *path,
+    struct json_object **out, struct twilio_error *err)
+{
+	enum xerr	 rc;
+
+	rc = twilio_call(h, cfg, "GET", buf_data(path), NULL, out, err);
+	if (rc == XERR_OK && *out == NULL) {
+		snprintf(err->message, sizeof(err->message),
+		    "Twilio answered the fetch without a body");
+		rc = XERR_UPSTREAM;
+	}
+	buf_free(path);
+	return rc;
+}
+
+/* Reads a message's num_segments (Twilio writes it as a string). */
+enum xerr
+twilio_message_segments(struct http *h, const struct cfg *cfg,
+    const char *sid, long long *segments, struct twilio_error *err)
+{
+	struct json_object	*msg = NULL, *v;
+	struct buf		*path = NULL;
+	const char		*s;
+	char			*end;
+	long long		 n;
+	enum xerr		 rc;
+
+	*segments = 0;
+	memset(err, 0, sizeof(*err));
+	if ((rc = twilio_res_path("Messages", "SM", "MM", sid, &path)))
+		return rc;
+	if ((rc = twilio_fetch(h, cfg, path, &msg, err)) != XERR_OK)
+		return rc;
+	v = jsonx_get(msg, "num_segments");
+	s = v != NULL ? json_object_get_string(v) : NULL;
+	n = s != NULL ? strtoll(s, &end, 10) : -1;
+	if (s == NULL || *s == '\0' || *end != '\0' || n < 0 || n > 1000) {
+		snprintf(err->message, sizeof(err->message),
+		    "Twilio's message has no num_segments");
+		rc = XERR_UPSTREAM;
+	} else
+		*segments = n;
+	json_object_put(msg);
+	return rc;
 }
 
 /* Fetches one number as Twilio sees it. */
@@ -385,14 +464,7 @@ twilio_number_fetch(struct http *h, const struct cfg *cfg, const char *sid,
 	memset(err, 0, sizeof(*err));
 	if ((rc = twilio_number_path(sid, &path)) != XERR_OK)
 		return rc;
-	rc = twilio_call(h, cfg, "GET", buf_data(path), NULL, out, err);
-	if (rc == XERR_OK && *out == NULL) {
-		snprintf(err->message, sizeof(err->message),
-		    "Twilio answered the fetch without a body");
-		rc = XERR_UPSTREAM;
-	}
-	buf_free(path);
-	return rc;
+	return twilio_fetch(h, cfg, path, out, err);
 }
 
 /* Releases one number; one Twilio does not know counts as released. */

@@ -98,19 +98,33 @@ size_t		 twilio_number_pick(struct json_object *list,
 		    const char *friendly_name, struct twilio_number *out);
 
 /*
- * Searches local numbers of country (two letters) that take voice and
- * SMS; area_code and contains may be NULL.  On success *out is the reply
- * (caller puts it); its "available_phone_numbers" is not checked here.
+ * What a search for local numbers asks Twilio: each member borrowed, NULL
+ * when not asked; country (two letters) is required.  The others are
+ * Twilio's AreaCode, Contains, InRegion, InLocality, InPostalCode,
+ * NearNumber, NearLatLong ("lat,long") and Distance (miles), passed as
+ * they are: the caller checks their form.
  */
-enum xerr	 twilio_search_local(struct http *h, const struct cfg *cfg,
-		    const char *country, const char *area_code,
-		    const char *contains, unsigned limit,
-		    struct json_object **out, struct twilio_error *err);
+struct twilio_search {
+	const char	*country;
+	const char	*area_code;
+	const char	*contains;
+	const char	*in_region;
+	const char	*in_locality;
+	const char	*in_postal_code;
+	const char	*near_number;
+	const char	*near_lat_long;
+	const char	*distance;
+};
 
 /*
- * Finds the account's numbers named friendly_name (see
- * twilio_number_pick()).  *found is how many; *out holds the first.
+ * Searches local numbers as *q asks that take voice and SMS.  On success
+ * *out is the reply (caller puts it); its "available_phone_numbers" is not
+ * checked here.
  */
+enum xerr	 twilio_search_local(struct http *h, const struct cfg *cfg,
+		    const struct twilio_search *q, unsigned limit,
+		    struct json_object **out, struct twilio_error *err);
+
 enum xerr	 twilio_number_find(struct http *h, const struct cfg *cfg,
 		    const char *friendly_name, struct twilio_number *out,
 		    size_t *found, struct twilio_error *err);
@@ -124,6 +138,16 @@ enum xerr	 twilio_number_find(struct http *h, const struct cfg *cfg,
  */
 enum xerr	 twilio_number_buy(struct http *h, const struct cfg *cfg,
 		    const struct twilio_buy *b, struct twilio_number *out,
+		    struct twilio_error *err);
+
+/*
+ * Reads the num_segments of message sid (SM or MM) into *segments: what
+ * Twilio bills the message as.  XERR_BADREQ for a malformed sid;
+ * XERR_NOTFOUND for a message Twilio does not know; XERR_UPSTREAM for a
+ * failure or a reply without the count.
+ */
+enum xerr	 twilio_message_segments(struct http *h, const struct cfg *cfg,
+		    const char *sid, long long *segments,
 		    struct twilio_error *err);
 
 /* Fetches number sid; on success *out is Twilio's object (caller puts it). */

@@ -176,7 +176,8 @@ static const struct {
 	/* phone */
 	S(PHONE_USER_GET,
 	    "SELECT tier, phone_status, phone_number, phone_sid, "
-	    "phone_provisioned_at FROM users WHERE id = ?"),
+	    "phone_provisioned_at, phone_error, phone_grace_until, "
+	    "phone_search FROM users WHERE id = ?"),
 	/*
 	 * The claim that makes one provisioning per user: the tier is
 	 * checked in the same statement, so a downgrade committed first
@@ -185,8 +186,8 @@ static const struct {
 	 */
 	S(PHONE_CLAIM,
 	    "UPDATE users u JOIN tiers t ON t.name = u.tier "
-	    "SET u.phone_status = 'provisioning', u.phone_provisioned_at = ? "
-	    "WHERE u.id = ? AND t.phone_eligible = 1 "
+	    "SET u.phone_status = 'provisioning', u.phone_provisioned_at = ?, "
+	    "u.phone_error = NULL WHERE u.id = ? AND t.phone_eligible = 1 "
 	    "AND u.phone_number IS NULL AND (u.phone_status = 'none' OR "
 	    "(u.phone_status = 'provisioning' AND "
 	    "(u.phone_provisioned_at IS NULL OR u.phone_provisioned_at < ?)))"),
@@ -205,8 +206,8 @@ static const struct {
 	    "held_from) VALUES (?, ?, ?, ?)"),
 	S(PHONE_CLEAR,
 	    "UPDATE users SET phone_number = NULL, phone_sid = NULL, "
-	    "phone_status = 'none', phone_provisioned_at = NULL "
-	    "WHERE id = ? AND phone_sid = ?"),
+	    "phone_status = 'none', phone_provisioned_at = NULL, "
+	    "phone_grace_until = NULL WHERE id = ? AND phone_sid = ?"),
 	S(PHONE_HISTORY_CLOSE,
 	    "UPDATE phone_numbers SET held_to = ? WHERE user_id = ? "
 	    "AND phone_sid = ? AND held_to IS NULL"),
@@ -567,6 +568,40 @@ static const struct {
 	    "SET jobs.state = 'done', jobs.result = NULL, "
 	    "jobs.lease_until = NULL, jobs.last_error = NULL "
 	    "WHERE jobs.locked_by = ? AND jobs.state = 'running'"),
+	/* phone (#16): async provisioning, grace, preferences, admin list */
+	/* A claim that failed for good: the reason stays for the user. */
+	S(PHONE_FAIL,
+	    "UPDATE users SET phone_status = 'none', "
+	    "phone_provisioned_at = NULL, phone_error = ? WHERE id = ? "
+	    "AND phone_status = 'provisioning' AND phone_provisioned_at = ? "
+	    "AND phone_number IS NULL"),
+	S(PHONE_SET_ERROR,
+	    "UPDATE users SET phone_error = ? WHERE id = ? "
+	    "AND phone_number IS NULL"),
+	S(PHONE_JOB_ENQUEUE_AT,
+	    "INSERT INTO jobs (kind, dedupe_key, user_id, payload, run_after) "
+	    "VALUES (?, ?, ?, ?, FROM_UNIXTIME(?)) "
+	    "ON DUPLICATE KEY UPDATE id = id"),
+	/* A grace already running keeps its end: a second lapse adds none. */
+	S(PHONE_GRACE_START,
+	    "UPDATE users SET phone_grace_until = COALESCE(phone_grace_until, "
+	    "?) WHERE id = ? AND phone_sid IS NOT NULL"),
+	S(PHONE_GRACE_END,
+	    "UPDATE users SET phone_grace_until = NULL WHERE id = ? "
+	    "AND phone_grace_until IS NOT NULL"),
+	S(PHONE_SEARCH_SET,
+	    "UPDATE users SET phone_search = ? WHERE id = ?"),
+	/*
+	 * Every number held, in grace or released, one page after the id
+	 * given (only those held when the second argument is 1); u is the
+	 * user while they still hold it.
+	 */
+	S(PHONE_ADMIN_NUMBERS,
+	    "SELECT p.id, p.user_id, p.phone_number, p.phone_sid, "
+	    "p.held_from, p.held_to, u.phone_grace_until FROM phone_numbers p "
+	    "LEFT JOIN users u ON u.id = p.user_id AND u.phone_sid = p.phone_sid "
+	    "WHERE p.id > ? AND (? = 0 OR p.held_to IS NULL) "
+	    "ORDER BY p.id LIMIT ?"),
 };
 
 const char *

@@ -166,7 +166,7 @@ test('W8 an unknown price is an error (500, stored failed), never a guessed tier
   assert.equal((await query('SELECT COUNT(*) AS n FROM subscriptions WHERE id = ?', [sub.id]))[0].n, 0);
 });
 
-test('W9 leaving a phone tier queues a release; deleted only acts on the current subscription', async () => {
+test('W9 leaving a phone tier starts the grace (a release due at its end); deleted only acts on the current subscription', async () => {
   const u = await newUser({ tier: 'ai_secretary', phone: '+1555' + String(crypto.randomInt(1e7)).padStart(7, '0') });
   const current = S.rid('sub_');
   const t = now() - 40;
@@ -174,10 +174,17 @@ test('W9 leaving a phone tier queues a release; deleted only acts on the current
   const other = S.subscription({ customer: u.customer, price: PRICE.ai_secretary, status: 'canceled' });
   await S.signedWebhook(subEvent('customer.subscription.deleted', other, t + 1));
   assert.equal((await user(u.id)).tier, 'ai_secretary', 'deleting another subscription changes nothing');
-  assert.equal((await jobs(u.id, 'phone_release')).length, 0);
+  assert.equal((await jobs(u.id, 'phone_grace_release')).length, 0);
   await S.signedWebhook(subEvent('customer.subscription.deleted', S.subscription({ id: current, customer: u.customer, price: PRICE.ai_secretary, status: 'canceled' }), t + 2));
   assert.equal((await user(u.id)).tier, 'ai_buddy');
-  assert.equal((await jobs(u.id, 'phone_release')).length, 1);
+  const release = await jobs(u.id, 'phone_grace_release');
+  assert.equal(release.length, 1);
+  // Due when the grace (PHONE_GRACE_DAYS, 7 by default) ends, not now.
+  const until = Number((await user(u.id)).phone_grace_until);
+  assert.ok(Math.abs(until - (now() + 7 * 86400)) < 120, String(until));
+  const [due] = await query('SELECT FLOOR(UNIX_TIMESTAMP(run_after)) AS t FROM jobs WHERE id = ?', [release[0].id]);
+  assert.ok(Math.abs(Number(due.t) - until) <= 1);
+  assert.equal((await jobs(u.id, 'phone_release')).length, 0);
   assert.equal((await jobs(u.id, 'notify')).length, 1);
 });
 

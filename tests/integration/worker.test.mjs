@@ -84,7 +84,7 @@ test('J3 a worker killed mid-call and restarted bills nothing twice', async () =
   assert.ok(replays.length >= 2, 'the voice call was sent again after the restart');
 });
 
-test('J4 entering a phone tier buys a number through the worker; leaving releases it', async () => {
+test('J4 entering a phone tier buys a number through the worker; leaving releases it after the grace', async () => {
   const id = crypto.randomUUID();
   const customer = S.rid('cus_');
   await query('INSERT INTO users (id, email, stripe_customer_id) VALUES (?, ?, ?)', [id, `${id}@example.test`, customer]);
@@ -103,6 +103,11 @@ test('J4 entering a phone tier buys a number through the worker; leaving release
   assert.ok(n1.some((j) => JSON.parse(j.payload).template === 'phone_provisioned' && JSON.parse(j.payload).phone_number === u.phone_number));
 
   await S.signedWebhook(S.event('customer.subscription.deleted', S.subscription({ id: subId, customer, price: 'price_ai_secretary', status: 'canceled' }), { created: t + 5 }));
+  // The number is held through the grace; its days pass here at once.
+  await sleep(1500);
+  assert.equal((await query('SELECT phone_status FROM users WHERE id = ?', [id]))[0].phone_status, 'active', 'held in the grace');
+  await query('UPDATE users SET phone_grace_until = ? WHERE id = ?', [Math.floor(Date.now() / 1000) - 1, id]);
+  await query("UPDATE jobs SET run_after = NOW(6) WHERE user_id = ? AND kind = 'phone_grace_release'", [id]);
   await waitFor(async () => (await query('SELECT phone_status FROM users WHERE id = ?', [id]))[0].phone_status === 'none',
     { timeoutMs: 30000, what: 'number released by the worker' });
   const after = await query('SELECT held_to FROM phone_numbers WHERE user_id = ?', [id]);

@@ -131,6 +131,40 @@ START_TEST(cfg_bad_values_name_the_variable)
 	setup();
 	setenv("TWILIO_ACCOUNT_SID", "AC123", 1);
 	load_fails("TWILIO_ACCOUNT_SID");
+	/* Written into TwiML as they are: no markup, no spaces. */
+	setup();
+	setenv("ASSISTANT_VOICE_URL", "https://a.test/v?x=1&y=2", 1);
+	load_fails("ASSISTANT_VOICE_URL");
+	setup();
+	setenv("ASSISTANT_SMS_URL", "https://a.test/<s>", 1);
+	load_fails("ASSISTANT_SMS_URL");
+	setup();
+	setenv("ASSISTANT_SMS_URL", "ftp://a.test/s", 1);
+	load_fails("ASSISTANT_SMS_URL");
+	setup();
+	setenv("PHONE_GRACE_DAYS", "91", 1);
+	load_fails("PHONE_GRACE_DAYS");
+}
+END_TEST
+
+START_TEST(cfg_phone_settings)
+{
+	struct cfg	*cfg;
+
+	cfg = load_ok();
+	ck_assert_str_eq(cfg->assistant_voice_url, "");
+	ck_assert_str_eq(cfg->assistant_sms_url, "");
+	ck_assert_uint_eq(cfg->phone_grace_days, 7);
+	cfg_free(cfg);
+	setenv("ASSISTANT_VOICE_URL", "https://assistant.test/twilio/voice", 1);
+	setenv("ASSISTANT_SMS_URL", "http://127.0.0.1:9/sms", 1);
+	setenv("PHONE_GRACE_DAYS", "0", 1);
+	cfg = load_ok();
+	ck_assert_str_eq(cfg->assistant_voice_url,
+	    "https://assistant.test/twilio/voice");
+	ck_assert_str_eq(cfg->assistant_sms_url, "http://127.0.0.1:9/sms");
+	ck_assert_uint_eq(cfg->phone_grace_days, 0);
+	cfg_free(cfg);
 }
 END_TEST
 
@@ -370,6 +404,7 @@ cfg_suite(void)
 	tcase_add_test(tc, cfg_required_missing);
 	tcase_add_test(tc, cfg_production_needs_more);
 	tcase_add_test(tc, cfg_bad_values_name_the_variable);
+	tcase_add_test(tc, cfg_phone_settings);
 	tcase_add_test(tc, cfg_secrets_never_in_messages);
 	tcase_add_test(tc, cfg_secret_list);
 	tcase_add_test(tc, cfg_env_file);

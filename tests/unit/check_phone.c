@@ -83,6 +83,113 @@ START_TEST(numbers)
 }
 END_TEST
 
+/* Sets name to v in a fresh want; returns the result. */
+static enum xerr
+want1(const char *name, const char *v)
+{
+	struct phone_want	 w;
+	char			 err[256];
+
+	memset(&w, 0, sizeof(w));
+	return phone_want_set(&w, name, v, err, sizeof(err));
+}
+
+START_TEST(want_members)
+{
+	static const char *const good[][2] = {
+		{ "country", "US" }, { "area_code", "415" },
+		{ "contains", "55*" }, { "region", "CA" },
+		{ "region", "New South Wales" }, { "locality", "San Francisco" },
+		{ "locality", "Coeur d'Alene" }, { "postal_code", "94103" },
+		{ "postal_code", "SW1A 1AA" }, { "near_number", "+14155550100" },
+		{ "near_lat_long", "37.7749,-122.4194" },
+		{ "near_lat_long", "-90,180" }, { "near_lat_long", "0.5,-0.000001" },
+		{ "distance", "0" }, { "distance", "500" },
+		{ "phone_number", "+14155550123" },
+	};
+	static const char *const bad[][2] = {
+		{ "country", "usa" }, { "region", "C" }, { "region", "CA;" },
+		{ "locality", "a<b" }, { "postal_code", "94" },
+		{ "postal_code", "12345678901" }, { "near_number", "4155550100" },
+		{ "near_lat_long", "91,0" }, { "near_lat_long", "90.1,0" },
+		{ "near_lat_long", "0,180.5" }, { "near_lat_long", "1,2,3" },
+		{ "near_lat_long", "1.,2" }, { "near_lat_long", "1.1234567,2" },
+		{ "near_lat_long", "1;2" }, { "near_lat_long", "--1,2" },
+		{ "distance", "501" }, { "distance", "-1" }, { "distance", "05" },
+		{ "regoin", "CA" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(want1(good[i][0], good[i][1]) == XERR_OK,
+		    "%s=%s refused", good[i][0], good[i][1]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(want1(bad[i][0], bad[i][1]) == XERR_BADREQ,
+		    "%s=%s accepted", bad[i][0], bad[i][1]);
+	/* Empty and NULL are not asked; an unknown name never passes. */
+	ck_assert_int_eq(want1("region", ""), XERR_OK);
+	ck_assert_int_eq(want1("region", NULL), XERR_OK);
+	ck_assert_int_eq(want1("nope", NULL), XERR_BADREQ);
+}
+END_TEST
+
+START_TEST(want_together)
+{
+	struct json_object	*o, *back;
+	struct phone_want	 w;
+	struct twilio_search	 q;
+	char			 err[256];
+	const char		*in = "{\"region\":\"CA\",\"near_lat_long\":"
+	    "\"37.7,-122.4\",\"distance\":\"50\",\"locality\":\"\"}";
+
+	o = json_tokener_parse(in);
+	ck_assert_int_eq(phone_want_from_json(o, &w, err, sizeof(err)),
+	    XERR_OK);
+	json_object_put(o);
+	phone_want_query(&w, &q);
+	ck_assert_str_eq(q.country, "US");
+	ck_assert_str_eq(q.in_region, "CA");
+	ck_assert_str_eq(q.near_lat_long, "37.7,-122.4");
+	ck_assert_str_eq(q.distance, "50");
+	ck_assert_ptr_null(q.in_locality);
+	ck_assert_ptr_null(q.area_code);
+	back = phone_want_json(&w);
+	ck_assert_str_eq(json_object_to_json_string_ext(back,
+	    JSON_C_TO_STRING_PLAIN), "{\"region\":\"CA\",\"near_lat_long\":"
+	    "\"37.7,-122.4\",\"distance\":\"50\"}");
+	json_object_put(back);
+
+	/* Members that do not go together. */
+	o = json_tokener_parse("{\"phone_number\":\"+14155550123\","
+	    "\"region\":\"CA\"}");
+	ck_assert_int_eq(phone_want_from_json(o, &w, err, sizeof(err)),
+	    XERR_BADREQ);
+	json_object_put(o);
+	o = json_tokener_parse("{\"distance\":\"5\"}");
+	ck_assert_int_eq(phone_want_from_json(o, &w, err, sizeof(err)),
+	    XERR_BADREQ);
+	ck_assert_ptr_nonnull(strstr(err, "distance needs"));
+	json_object_put(o);
+	o = json_tokener_parse("{\"near_number\":\"+14155550100\","
+	    "\"near_lat_long\":\"1,1\"}");
+	ck_assert_int_eq(phone_want_from_json(o, &w, err, sizeof(err)),
+	    XERR_BADREQ);
+	json_object_put(o);
+	o = json_tokener_parse("{\"region\":5}");
+	ck_assert_int_eq(phone_want_from_json(o, &w, err, sizeof(err)),
+	    XERR_BADREQ);
+	json_object_put(o);
+	o = json_tokener_parse("[]");
+	ck_assert_int_eq(phone_want_from_json(o, &w, err, sizeof(err)),
+	    XERR_BADREQ);
+	json_object_put(o);
+	/* No object: nothing asked. */
+	ck_assert_int_eq(phone_want_from_json(NULL, &w, err, sizeof(err)),
+	    XERR_OK);
+	ck_assert_str_eq(w.country, "");
+}
+END_TEST
+
 START_TEST(friendly_short)
 {
 	char	 fn[TWILIO_FRIENDLY_MAX + 1];
@@ -137,6 +244,8 @@ phone_suite(void)
 	tcase_add_test(tc, area_codes);
 	tcase_add_test(tc, contains);
 	tcase_add_test(tc, numbers);
+	tcase_add_test(tc, want_members);
+	tcase_add_test(tc, want_together);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("friendly_name");
