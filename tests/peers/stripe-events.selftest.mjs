@@ -268,3 +268,99 @@ test('test clocks: create with a customer, list, advance only forward, delete wi
   assert.equal((await call('GET', `/v1/customers/${cus.id}`)).status, 404);
   assert.equal((await call('GET', `/v1/test_helpers/test_clocks/${k.json.id}`)).status, 404);
 });
+
+test('one-off invoices: POST /v1/invoices (pending items excluded by default, included on request), finalize, collection', async () => {
+  const t0 = Date.UTC(2026, 7, 1) / 1000;
+  const { clock, cus, sub } = await subscribed({ t0 });
+  const item = (amount, extra = {}) => call('POST', '/v1/invoiceitems', { params: { customer: cus.id, currency: 'usd', amount: String(amount), 'metadata[kind]': 'voice', ...extra } });
+  assert.equal((await item(130)).status, 200);
+  assert.equal((await item(75, { subscription: sub.id })).status, 200);
+  await idle();
+  got = [];
+  // Stripe's default today: pending items are left out
+  const empty = await call('POST', '/v1/invoices', { params: { customer: cus.id } });
+  assert.equal(empty.status, 200, JSON.stringify(empty.json));
+  assert.deepEqual([empty.json.status, empty.json.billing_reason, empty.json.lines.data.length, empty.json.total, empty.json.created, empty.json.auto_advance, empty.json.test_clock],
+    ['draft', 'manual', 0, 0, t0, false, clock.id]);
+  const bad = await call('POST', '/v1/invoices', { params: { customer: cus.id, pending_invoice_items_behavior: 'include_and_require' } });
+  assert.deepEqual([bad.status, bad.json.error.param], [400, 'pending_invoice_items_behavior']);
+  // with subscription: only that subscription's pending items
+  const onlySub = await call('POST', '/v1/invoices', { params: { customer: cus.id, subscription: sub.id, pending_invoice_items_behavior: 'include' } });
+  assert.deepEqual(onlySub.json.lines.data.map((l) => l.amount), [75]);
+  assert.equal(onlySub.json.parent.subscription_details.subscription, sub.id);
+  const inv = await call('POST', '/v1/invoices', { idem: 'selftest-oneoff', params: { customer: cus.id, pending_invoice_items_behavior: 'include', auto_advance: 'true',
+    collection_method: 'charge_automatically', description: 'last period', 'metadata[xsb]': '1' } });
+  assert.deepEqual([inv.json.lines.data.map((l) => l.amount), inv.json.total, inv.json.description, inv.json.metadata], [[130], 130, 'last period', { xsb: '1' }]);
+  const again = await call('POST', '/v1/invoices', { idem: 'selftest-oneoff', params: { customer: cus.id, pending_invoice_items_behavior: 'include', auto_advance: 'true',
+    collection_method: 'charge_automatically', description: 'last period', 'metadata[xsb]': '1' } });
+  assert.equal(again.json.id, inv.json.id, 'the same key replays');
+  const fin = await call('POST', `/v1/invoices/${inv.json.id}/finalize`, { params: { auto_advance: 'true' } });
+  assert.deepEqual([fin.status, fin.json.status, fin.json.status_transitions.finalized_at], [200, 'open', t0]);
+  await idle();
+  const paid = await obj(inv.json.id);
+  assert.deepEqual([paid.status, paid.amount_paid, paid.attempt_count], ['paid', 130, 1]);
+  const twice = await call('POST', `/v1/invoices/${inv.json.id}/finalize`, { params: {} });
+  assert.equal(twice.status, 400);
+  assert.deepEqual(types().filter((t) => t.startsWith('invoice.')),
+    ['invoice.created', 'invoice.created', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
+  // a declining card: payment_failed and Stripe's retries, on the clock
+  await call('POST', `/v1/customers/${cus.id}`, { params: { 'invoice_settings[default_payment_method]': 'pm_card_chargeCustomerFail' } });
+  assert.equal((await item(500)).status, 200);
+  const inv2 = await call('POST', '/v1/invoices', { params: { customer: cus.id, pending_invoice_items_behavior: 'include' } });
+  const fin2 = await call('POST', `/v1/invoices/${inv2.json.id}/finalize`, { params: { auto_advance: 'true' } });
+  assert.equal(fin2.json.status, 'open');
+  await idle();
+  const failed = await obj(inv2.json.id);
+  assert.deepEqual([failed.status, failed.attempt_count, failed.next_payment_attempt], ['open', 1, t0 + 3 * DAY]);
+  await call('POST', `/v1/customers/${cus.id}`, { params: { 'invoice_settings[default_payment_method]': 'pm_card_visa' } });
+  await advance(clock, t0 + 3 * DAY + 60);
+  assert.deepEqual([(await obj(inv2.json.id)).status, (await obj(inv2.json.id)).attempt_count], ['paid', 2]);
+  // without auto_advance: finalized, not collected
+  const inv3 = await call('POST', '/v1/invoices', { params: { customer: cus.id } });
+  const fin3 = await call('POST', `/v1/invoices/${inv3.json.id}/finalize`, { params: { auto_advance: 'false' } });
+  await idle();
+  assert.deepEqual([fin3.json.status, (await obj(inv3.json.id)).status, (await obj(inv3.json.id)).attempt_count], ['open', 'open', 0]);
+});
+
+test('an unpaid subscription keeps renewing: its drafts are neither finalized nor attempted', async () => {
+  const t0 = Date.UTC(2026, 8, 1) / 1000, t1 = Date.UTC(2026, 9, 1) / 1000, t2 = Date.UTC(2026, 10, 1) / 1000;
+  await ctl('POST', '/__webhook', { dunning: 'unpaid' });
+  const { clock, sub } = await subscribed({ t0, pm: 'pm_card_chargeCustomerFail' });
+  await advance(clock, t1 + 8 * DAY);
+  assert.equal((await obj(sub.id)).status, 'unpaid');
+  got = [];
+  await advance(clock, t2 + 2 * DAY);
+  assert.deepEqual(types().filter((t) => !t.startsWith('test_helpers')), ['invoice.upcoming', 'customer.subscription.updated', 'invoice.created']);
+  const draft = await obj(got.find((e) => e.type === 'invoice.created').data.object.id);
+  assert.deepEqual([draft.status, draft.auto_advance, draft.attempt_count, draft.period_start, draft.period_end], ['draft', false, 0, t1, t2]);
+  assert.equal((await obj(sub.id)).items.data[0].current_period_start, t2);
+});
+
+test('a test clock advances at most two intervals of its shortest subscription (two years without one)', async () => {
+  const t0 = Date.UTC(2026, 0, 31) / 1000;
+  const { clock } = await subscribed({ t0 });
+  const far = await call('POST', `/v1/test_helpers/test_clocks/${clock.id}/advance`, { params: { frozen_time: String(Date.UTC(2026, 3, 1) / 1000) } });
+  assert.deepEqual([far.status, far.json.error.type, far.json.error.param], [400, 'invalid_request_error', 'frozen_time']);
+  assert.match(far.json.error.message, /two intervals/);
+  assert.equal((await obj(clock.id)).status, 'ready', 'a refused advance changes nothing');
+  await advance(clock, Date.UTC(2026, 2, 31) / 1000); // two months (Jan 31 + 2 months = Mar 31)
+  const bare = (await call('POST', '/v1/test_helpers/test_clocks', { params: { frozen_time: String(t0) } })).json;
+  const y2 = Date.UTC(2028, 0, 31) / 1000;
+  assert.equal((await call('POST', `/v1/test_helpers/test_clocks/${bare.id}/advance`, { params: { frozen_time: String(y2 + 1) } })).status, 400);
+  await advance(bare, y2);
+});
+
+test('enabled_events filters deliveries as a webhook endpoint does; every event is still recorded', async () => {
+  const bad = await fetch(`${base}/__webhook`, { method: 'POST', body: JSON.stringify({ enabled_events: 'invoice.created' }) });
+  assert.equal(bad.status, 400);
+  const s = await ctl('POST', '/__webhook', { enabled_events: ['customer.updated'] });
+  assert.deepEqual(s.enabled_events, ['customer.updated']);
+  const cus = await customer();
+  await call('POST', `/v1/customers/${cus.id}`, { params: { name: 'N' } });
+  await idle();
+  assert.deepEqual(types(), ['customer.updated']);
+  const evs = await ctl('GET', '/__events');
+  assert.deepEqual(evs.map((e) => [e.type, e.pending_webhooks]), [['customer.created', 0], ['customer.updated', 1]]);
+  await ctl('POST', '/__reset');
+  assert.deepEqual((await ctl('POST', '/__webhook', {})).enabled_events, ['*']);
+});
