@@ -143,6 +143,18 @@ test('chaos with a seed: duplicates and reordering, the same for the same seed',
   const inOrder = ['customer.created:-', ...[0, 1, 2, 3, 4, 5].map((i) => `customer.updated:${i}`)];
   assert.notDeepEqual([...new Set(a)], inOrder, 'some reordering');
   assert.deepEqual([...new Set(a)].sort(), inOrder.sort());
+  // max_copies 3: some events three times, none more
+  await ctl('POST', '/__reset');
+  await ctl('POST', '/__webhook', { chaos: { seed: 3, duplicate: 0.6, max_copies: 3 } });
+  got = [];
+  const cus = await customer();
+  for (let i = 0; i < 12; i++) await call('POST', `/v1/customers/${cus.id}`, { params: { 'metadata[n]': String(i) } });
+  await idle();
+  const n = new Map();
+  for (const e of got) n.set(e.id, (n.get(e.id) ?? 0) + 1);
+  const copies = [...n.values()];
+  assert.equal(copies.length, 13);
+  assert.ok(copies.includes(3) && Math.max(...copies) === 3, `copies per event: ${copies}`);
 });
 
 test('checkout completion: the subscription starts on the clock, its first invoice is paid', async () => {

@@ -592,15 +592,16 @@ function enqueue(ev) {
   // Chaos is decided here, in emission order, so that a seed gives the same deliveries whatever the timing:
   // a duplicate follows its original; a reordered event is held back until the next one has been queued
   // (or 200 ms have passed).
-  const d = mk(false), c = S.hook.chaos, held = S.held;
+  // Up to max_copies deliveries of one event (default 2): each further copy with probability `duplicate`.
+  const d = mk(false), c = S.hook.chaos, held = S.held, dups = [];
   S.deliveries.push(d);
-  const dup = c && S.rand() < (c.duplicate ?? 0) ? mk(true) : null;
-  if (dup) S.deliveries.push(dup);
+  while (c && 1 + dups.length < (c.max_copies ?? 2) && S.rand() < (c.duplicate ?? 0)) dups.push(mk(true));
+  S.deliveries.push(...dups);
   S.held = null;
   if (!held && c && S.rand() < (c.reorder ?? 0)) {
-    S.held = { items: [d, ...(dup ? [dup] : [])], timer: setTimeout(() => release(S.gen), 200) };
+    S.held = { items: [d, ...dups], timer: setTimeout(() => release(S.gen), 200) };
   } else {
-    S.queue.push(d, ...(dup ? [dup] : []));
+    S.queue.push(d, ...dups);
   }
   if (held) { clearTimeout(held.timer); S.queue.push(...held.items); }
   pump();
@@ -1039,7 +1040,9 @@ function controlRun(method, path, j) {
       S.hook.enabled_events = [...ev];
     }
     if (j.chaos !== undefined) {
-      S.hook.chaos = j.chaos ? { seed: Number(j.chaos.seed ?? 1), duplicate: Number(j.chaos.duplicate ?? 0), reorder: Number(j.chaos.reorder ?? 0), delay_ms: Number(j.chaos.delay_ms ?? 0) } : null;
+      if (j.chaos && j.chaos.max_copies !== undefined && !(Number.isInteger(j.chaos.max_copies) && j.chaos.max_copies >= 1)) throw bad('/__webhook: chaos.max_copies must be an integer >= 1');
+      S.hook.chaos = j.chaos ? { seed: Number(j.chaos.seed ?? 1), duplicate: Number(j.chaos.duplicate ?? 0), reorder: Number(j.chaos.reorder ?? 0), delay_ms: Number(j.chaos.delay_ms ?? 0),
+        max_copies: j.chaos.max_copies ?? 2 } : null;
       S.rand = j.chaos ? seeded(S.hook.chaos.seed) : null;
       S.delayRand = j.chaos ? seeded(S.hook.chaos.seed + 1) : null;
     }
