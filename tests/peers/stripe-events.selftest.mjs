@@ -38,7 +38,8 @@ beforeEach(async () => {
 });
 
 const idle = async () => { const r = await fetch(`${base}/__idle`); assert.equal(r.status, 200); };
-const types = (evs = got) => evs.map((e) => e.type);
+// Event types received, charges aside (their own test below checks them).
+const types = (evs = got) => evs.map((e) => e.type).filter((t) => !t.startsWith('charge.'));
 const DAY = 86400;
 async function customer(params = {}) {
   const r = await call('POST', '/v1/customers', { params: { email: 'u@example.com', ...params } });
@@ -375,4 +376,60 @@ test('enabled_events filters deliveries as a webhook endpoint does; every event 
   assert.deepEqual(evs.map((e) => [e.type, e.pending_webhooks]), [['customer.created', 0], ['customer.updated', 1]]);
   await ctl('POST', '/__reset');
   assert.deepEqual((await ctl('POST', '/__webhook', {})).enabled_events, ['*']);
+});
+
+test('charges, refunds and disputes: a payment is a charge; refunds and disputes emit their events', async () => {
+  const t0 = Date.UTC(2026, 3, 10) / 1000, t1 = Date.UTC(2026, 4, 10) / 1000;
+  const { clock, cus, first } = await subscribed({ t0 });
+  const ok = got.filter((e) => e.type.startsWith('charge.'));
+  assert.deepEqual(ok.map((e) => e.type), ['charge.succeeded']);
+  const ch = ok[0].data.object;
+  assert.deepEqual([ch.object, ch.amount, ch.amount_captured, ch.status, ch.paid, ch.customer, ch.created, ch.payment_method, ch.refunded, 'refunds' in ch],
+    ['charge', 4000, 4000, 'succeeded', true, cus.id, t0, 'pm_card_visa', false, false]);
+  assert.ok(got.findIndex((e) => e.type === 'charge.succeeded') < got.findIndex((e) => e.type === 'invoice.paid'));
+  const inv = await call('GET', `/v1/invoices/${first.id}`, { params: { 'expand[0]': 'payments' } });
+  assert.deepEqual(inv.json.payments.data.map((x) => [x.object, x.payment.type, x.payment.charge, x.amount_paid, x.status]), [['invoice_payment', 'charge', ch.id, 4000, 'paid']]);
+  assert.equal('payments' in (await call('GET', `/v1/invoices/${first.id}`)).json, false, 'payments only when expanded');
+  const listed = await call('GET', '/v1/charges', { params: { customer: cus.id } });
+  assert.deepEqual(listed.json.data.map((x) => x.id), [ch.id]);
+  // a partial refund, then the rest; a third is refused
+  got = [];
+  const r1 = await call('POST', '/v1/refunds', { params: { charge: ch.id, amount: '1500', reason: 'requested_by_customer' } });
+  assert.deepEqual([r1.status, r1.json.object, r1.json.amount, r1.json.status, r1.json.charge, r1.json.created], [200, 'refund', 1500, 'succeeded', ch.id, t0]);
+  const over = await call('POST', '/v1/refunds', { params: { charge: ch.id, amount: '2600' } });
+  assert.equal(over.status, 400);
+  const r2 = await call('POST', '/v1/refunds', { params: { charge: ch.id } });
+  assert.equal(r2.json.amount, 2500);
+  const r3 = await call('POST', '/v1/refunds', { params: { charge: ch.id } });
+  assert.deepEqual([r3.status, r3.json.error.code], [400, 'charge_already_refunded']);
+  assert.deepEqual((await call('POST', '/v1/refunds', { params: {} })).json.error.code, 'parameter_missing');
+  await idle();
+  assert.deepEqual(got.map((e) => e.type), ['charge.refunded', 'refund.created', 'charge.refunded', 'refund.created']);
+  assert.deepEqual([got[0].data.object.amount_refunded, got[0].data.object.refunded, got[0].data.previous_attributes.amount_refunded], [1500, false, 0]);
+  assert.deepEqual([got[2].data.object.amount_refunded, got[2].data.object.refunded], [4000, true]);
+  const full = await call('GET', `/v1/charges/${ch.id}`, { params: { 'expand[0]': 'refunds' } });
+  assert.deepEqual(full.json.refunds.data.map((x) => x.amount), [2500, 1500]);
+  // a declined renewal is a failed charge; then a dispute on the next good payment, opened and lost
+  await call('POST', `/v1/customers/${cus.id}`, { params: { 'invoice_settings[default_payment_method]': 'pm_card_chargeCustomerFail' } });
+  got = [];
+  await advance(clock, t1 + 2 * 3600);
+  const failed = got.find((e) => e.type === 'charge.failed');
+  assert.deepEqual([failed?.data.object.status, failed?.data.object.failure_code, failed?.data.object.paid], ['failed', 'card_declined', false]);
+  assert.ok(got.findIndex((e) => e.type === 'charge.failed') < got.findIndex((e) => e.type === 'invoice.payment_failed'));
+  await call('POST', `/v1/customers/${cus.id}`, { params: { 'invoice_settings[default_payment_method]': 'pm_card_visa' } });
+  got = [];
+  await advance(clock, t1 + 3600 + 3 * DAY + 60);
+  const paid = got.find((e) => e.type === 'charge.succeeded').data.object;
+  const du = await ctl('POST', '/__disputes', { charge: paid.id, reason: 'fraudulent' });
+  assert.deepEqual([du.object, du.amount, du.charge, du.status, du.reason, du.created], ['dispute', 4000, paid.id, 'needs_response', 'fraudulent', t1 + 3600 + 3 * DAY + 60]);
+  assert.equal((await call('GET', `/v1/charges/${paid.id}`)).json.disputed, true);
+  const refused = await call('POST', '/v1/refunds', { params: { charge: paid.id } });
+  assert.deepEqual([refused.status, refused.json.error.code], [400, 'charge_disputed']);
+  const closed = await ctl('POST', `/__disputes/${du.id}/close`, { status: 'lost' });
+  assert.equal(closed.status, 'lost');
+  assert.equal((await call('GET', `/v1/disputes/${du.id}`)).json.status, 'lost');
+  assert.equal((await fetch(`${base}/__disputes/${du.id}/close`, { method: 'POST', body: JSON.stringify({ status: 'won' }) })).status, 400);
+  await idle();
+  assert.deepEqual(got.filter((e) => e.type.startsWith('charge.dispute')).map((e) => [e.type, e.data.object.id]),
+    [['charge.dispute.created', du.id], ['charge.dispute.closed', du.id]]);
 });

@@ -407,6 +407,54 @@ export const PARAMS = {
       expand: arr(str),
     },
   },
+  'GET /v1/charges': {
+    dts: ['Charges.d.ts', 'ChargeListParams'],
+    params: {
+      ending_before: str,
+      limit: int,
+      starting_after: str,
+      created: range,
+      customer: str,
+      expand: arr(str),
+      payment_intent: str,
+      transfer_group: str,
+    },
+  },
+  'GET /v1/charges/{id}': {
+    dts: ['Charges.d.ts', 'ChargeRetrieveParams'],
+    params: {
+      expand: arr(str),
+    },
+  },
+  'POST /v1/refunds': {
+    dts: ['Refunds.d.ts', 'RefundCreateParams'],
+    params: {
+      amount: int,
+      charge: str,
+      currency: str,
+      customer: str,
+      expand: arr(str),
+      instructions_email: str,
+      metadata: empty(meta),
+      origin: en('customer_balance'),
+      payment_intent: str,
+      reason: en('duplicate', 'fraudulent', 'requested_by_customer'),
+      refund_application_fee: bool,
+      reverse_transfer: bool,
+    },
+  },
+  'GET /v1/refunds/{id}': {
+    dts: ['Refunds.d.ts', 'RefundRetrieveParams'],
+    params: {
+      expand: arr(str),
+    },
+  },
+  'GET /v1/disputes/{id}': {
+    dts: ['Disputes.d.ts', 'DisputeRetrieveParams'],
+    params: {
+      expand: arr(str),
+    },
+  },
   'POST /v1/invoiceitems': {
     dts: ['InvoiceItems.d.ts', 'InvoiceItemCreateParams'],
     params: {

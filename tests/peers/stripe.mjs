@@ -185,6 +185,8 @@ const SHAPES = {
   line_item: ['InvoiceLineItems.d.ts', 'InvoiceLineItem'], invoiceitem: ['InvoiceItems.d.ts', 'InvoiceItem'],
   'checkout.session': ['Checkout/Sessions.d.ts', 'Session'], price: ['Prices.d.ts', 'Price'], list: ['../lib.d.ts', 'ApiList'],
   'test_helpers.test_clock': ['TestHelpers/TestClocks.d.ts', 'TestClock'],
+  charge: ['Charges.d.ts', 'Charge'], refund: ['Refunds.d.ts', 'Refund'], dispute: ['Disputes.d.ts', 'Dispute'],
+  invoice_payment: ['InvoicePayments.d.ts', 'InvoicePayment'],
 };
 function neutral(leaves, depth) {
   if (leaves.some((l) => l.k === 'prim' && l.name === 'null')) return null;
@@ -709,7 +711,9 @@ function payInvoice(inv, t, pm, outOfBand = false) {
   const cus = S.objects.get(inv.customer), sub = subOf(inv);
   pm ??= cus?.invoice_settings?.default_payment_method || 'pm_card_visa';
   if (inv.amount_due > 0 && !outOfBand) { inv.attempt_count += 1; inv.attempted = true; }
+  const charged = inv.amount_due > 0 && !outOfBand;
   if (inv.amount_due === 0 || outOfBand || !pmFails(pm)) {
+    if (charged) emit('charge.succeeded', makeCharge(inv, pm, t, true));
     Object.assign(inv, { status: 'paid', next_payment_attempt: null, auto_advance: false, paid_out_of_band: outOfBand });
     inv.status_transitions.paid_at = t;
     totals(inv);
@@ -724,6 +728,7 @@ function payInvoice(inv, t, pm, outOfBand = false) {
     return true;
   }
   inv._first_fail ??= t;
+  emit('charge.failed', makeCharge(inv, pm, t, false));
   const days = PAYMENT_RETRY_DAYS[inv.attempt_count - 1];
   inv.next_payment_attempt = days === undefined ? null : inv._first_fail + days * 86400;
   emit('invoice.payment_failed', inv);
@@ -739,6 +744,76 @@ function payInvoice(inv, t, pm, outOfBand = false) {
   }
   return false;
 }
+// ---------- charges, refunds, disputes ----------
+// The charge of one payment attempt on inv at t with pm (charge.succeeded / charge.failed). Today's Charge
+// names no invoice: the invoice names its payments (Invoice.payments, given when expanded: an InvoicePayment
+// whose payment is {type: 'charge', charge}). PaymentIntents are not modelled (payment_intent null).
+function makeCharge(inv, pm, t, ok) {
+  const ch = tmpl('charge'), id = rid('ch_');
+  Object.assign(ch, { id, created: t, amount: inv.amount_due, amount_captured: ok ? inv.amount_due : 0, amount_refunded: 0, captured: ok, paid: ok,
+    currency: inv.currency, customer: inv.customer, description: `Payment for Invoice ${inv.number ?? inv.id}`, disputed: false, refunded: false,
+    failure_code: ok ? null : 'card_declined', failure_message: ok ? null : 'Your card was declined.', status: ok ? 'succeeded' : 'failed',
+    payment_intent: null, payment_method: pm, metadata: {}, balance_transaction: null, receipt_url: null, receipt_email: S.objects.get(inv.customer)?.email ?? null,
+    outcome: { advice_code: null, network_advice_code: null, network_decline_code: null, network_status: ok ? 'approved_by_network' : 'declined_by_network',
+      reason: ok ? null : 'generic_decline', risk_level: 'normal', seller_message: ok ? 'Payment complete.' : 'The bank did not return any further details with this decline.',
+      type: ok ? 'authorized' : 'issuer_declined' } });
+  delete ch.refunds; // "not included by default": expand[]=refunds
+  ch._refunds = [];
+  ch._invoice = inv.id;
+  if (ok) {
+    inv._payments ??= [];
+    inv._payments.push({ id: rid('inpay_'), object: 'invoice_payment', amount_paid: inv.amount_due, amount_requested: inv.amount_due, created: t, currency: inv.currency,
+      invoice: inv.id, is_default: true, livemode: false, payment: { type: 'charge', charge: id }, status: 'paid', status_transitions: { canceled_at: null, paid_at: t } });
+  }
+  return put(ch);
+}
+// POST /v1/refunds: refunds `amount` (default: what is left) of a charge: refund.created and charge.refunded.
+function createRefund(p) {
+  if (p.charge === undefined && p.payment_intent === undefined) throw bad('One of charge or payment_intent is required.', { code: 'parameter_missing', param: 'charge' });
+  if (p.charge === undefined) throw bad(`No such payment_intent: '${p.payment_intent}'`, { code: 'resource_missing', param: 'payment_intent' });
+  const ch = get(p.charge, 'charge', 'charge'), left = ch.amount_captured - ch.amount_refunded;
+  if (ch.status !== 'succeeded') throw bad(`Charge ${ch.id} has not been captured, so it cannot be refunded.`, { param: 'charge' });
+  if (ch.disputed && S.objects.get(ch._dispute)?.status?.match(/needs_response|under_review/)) throw bad(`Charge ${ch.id} has been charged back; cannot issue a refund.`, { code: 'charge_disputed', param: 'charge' });
+  if (left === 0) throw bad(`Charge ${ch.id} has already been refunded.`, { code: 'charge_already_refunded', param: 'charge' });
+  const amount = p.amount === undefined ? left : Number(p.amount);
+  if (amount <= 0) throw bad('Invalid positive integer', { param: 'amount' });
+  if (amount > left) throw bad(`Refund amount (${money(amount)}) is greater than unrefunded amount on charge (${money(left)})`, { param: 'amount' });
+  const t = tnow(ch.customer), re = tmpl('refund');
+  Object.assign(re, { id: rid('re_'), amount, charge: ch.id, created: t, currency: ch.currency, customer: ch.customer, metadata: mergeMeta({}, p.metadata),
+    payment_intent: null, payment_method: ch.payment_method, reason: p.reason ?? null, status: 'succeeded', balance_transaction: null, receipt_number: null });
+  put(re);
+  const before = present(ch);
+  ch.amount_refunded += amount;
+  ch.refunded = ch.amount_refunded === ch.amount_captured;
+  ch._refunds.unshift(re);
+  emit('charge.refunded', ch, diff(before, ch));
+  emit('refund.created', re);
+  return re;
+}
+// POST /__disputes {charge, amount?, reason?}: the cardholder disputes a charge (charge.dispute.created);
+// POST /__disputes/:id/close {status: won|lost} ends it (charge.dispute.closed).
+function openDispute(j) {
+  const ch = get(j.charge, 'charge', 'charge');
+  if (ch.status !== 'succeeded') throw bad(`Charge ${ch.id} did not succeed: nothing to dispute.`);
+  if (ch.disputed) throw bad(`Charge ${ch.id} is already disputed.`);
+  const t = tnow(ch.customer), du = tmpl('dispute');
+  Object.assign(du, { id: rid('du_'), amount: Number(j.amount ?? ch.amount_captured - ch.amount_refunded), charge: ch.id, created: t, currency: ch.currency,
+    reason: j.reason ?? 'fraudulent', status: 'needs_response', is_charge_refundable: false, metadata: {}, payment_intent: null, balance_transactions: [],
+    evidence_details: { due_by: t + 7 * 86400, enhanced_eligibility: {}, has_evidence: false, past_due: false, submission_count: 0 } });
+  put(du);
+  ch.disputed = true;
+  ch._dispute = du.id;
+  emit('charge.dispute.created', du);
+  return du;
+}
+function closeDispute(du, j) {
+  if (!['won', 'lost'].includes(j.status)) throw bad('/__disputes/:id/close takes {"status":"won"} or {"status":"lost"}');
+  if (['won', 'lost'].includes(du.status)) throw bad(`Dispute ${du.id} is already closed (${du.status}).`);
+  du.status = j.status;
+  emit('charge.dispute.closed', du);
+  return du;
+}
+
 function endSubscription(sub, t, reason) {
   Object.assign(sub, { status: 'canceled', canceled_at: sub.canceled_at ?? t, ended_at: t, cancel_at_period_end: sub.cancel_at_period_end,
     cancellation_details: { ...sub.cancellation_details, reason } });
@@ -970,7 +1045,11 @@ const routes = [
     && createdIn(ii.date, p.created)), p, '/v1/invoiceitems')],
   ['GET', '/v1/invoiceitems/{id}', (p, m) => get(m[1], 'invoiceitem')],
   ['POST', '/v1/invoices/create_preview', previewInvoice],
-  ['GET', '/v1/invoices/{id}', (p, m) => get(m[1], 'invoice')],
+  ['GET', '/v1/invoices/{id}', (p, m) => {
+    const inv = get(m[1], 'invoice');
+    if (!list(p.expand).includes('payments')) return inv; // "not included by default": expand[]=payments
+    return { ...inv, payments: { object: 'list', data: inv._payments ?? [], has_more: false, url: `/v1/invoice_payments?invoice=${inv.id}` } };
+  }],
   ['GET', '/v1/invoices', (p) => page(all('invoice', (i) => (p.customer === undefined || i.customer === p.customer)
     && (p.subscription === undefined || subOf(i)?.id === p.subscription) && (p.status === undefined || i.status === p.status)
     && (p.collection_method === undefined || i.collection_method === p.collection_method) && createdIn(i.created, p.created)), p, '/v1/invoices')],
@@ -983,6 +1062,15 @@ const routes = [
   ['DELETE', '/v1/test_helpers/test_clocks/{id}', (p, m) => deleteClock(get(m[1], 'test_helpers.test_clock'))],
   ['POST', '/v1/test_helpers/test_clocks/{id}/advance', (p, m) => advance(get(m[1], 'test_helpers.test_clock'), p)],
   ['GET', '/v1/invoices/{id}/lines', (p, m) => page(get(m[1], 'invoice').lines.data, p, `/v1/invoices/${m[1]}/lines`, true)],
+  ['GET', '/v1/charges', (p) => page(all('charge', (c) => (p.customer === undefined || c.customer === p.customer) && createdIn(c.created, p.created)), p, '/v1/charges')],
+  ['GET', '/v1/charges/{id}', (p, m) => {
+    const ch = get(m[1], 'charge');
+    if (!list(p.expand).includes('refunds')) return ch;
+    return { ...ch, refunds: { object: 'list', data: ch._refunds, has_more: false, url: `/v1/charges/${ch.id}/refunds` } };
+  }],
+  ['POST', '/v1/refunds', createRefund],
+  ['GET', '/v1/refunds/{id}', (p, m) => get(m[1], 'refund')],
+  ['GET', '/v1/disputes/{id}', (p, m) => get(m[1], 'dispute')],
 ].map(([method, pattern, fn]) => {
   if (!PARAMS[`${method} ${pattern}`]) throw new Error(`stripe-params.mjs has no row for ${method} ${pattern}`);
   return { method, pattern, re: new RegExp(`^${pattern.replace(/\{id\}/g, '([^/]+)')}$`), params: PARAMS[`${method} ${pattern}`].params, fn };
@@ -1018,6 +1106,8 @@ function controlRun(method, path, j) {
     return S.fail;
   }
   if (method === 'POST' && path === '/__prices') return makePrice(j);
+  if (method === 'POST' && path === '/__disputes') return openDispute(j);
+  if (method === 'POST' && (m = /^\/__disputes\/([^/]+)\/close$/.exec(path))) return closeDispute(get(m[1], 'dispute'), j);
   if (method === 'POST' && path === '/__customers') { const c = makeCustomer(j); emit('customer.created', c); return c; }
   if (method === 'POST' && (m = /^\/__customers\/([^/]+)\/payment_method$/.exec(path))) {
     const c = get(m[1], 'customer'), before = present(c);
@@ -1235,7 +1325,7 @@ const server = http.createServer((req, res) => {
 });
 reset();
 // Resolve the interfaces once before serving (the first reply would otherwise pay about a second).
-for (const t of ['customer', 'subscription', 'invoice', 'invoiceitem', 'checkout.session', 'line_item', 'subscription_item', 'price']) present(tmpl(t));
+for (const t of ['customer', 'subscription', 'invoice', 'invoiceitem', 'checkout.session', 'line_item', 'subscription_item', 'price', 'charge', 'refund', 'dispute']) present(tmpl(t));
 server.listen(opts.port, opts.host, () => {
   const { address, port } = server.address();
   console.log(`stripe stand-in listening on http://${address}:${port}`);
