@@ -132,6 +132,17 @@ async function pool(items, n, fn) {
   }));
   return out;
 }
+// A call to our API through nginx, tried again (up to 5 times) when the connection breaks before an answer
+// (a kept-alive connection nginx closed: ECONNRESET): the calls here are idempotent (usage by its key, tier
+// changes by our API's own key).
+async function api(method, pathname, opts) {
+  for (let attempt = 0; ; attempt++) {
+    try { return await request(method, pathname, opts); } catch (e) {
+      if (attempt >= 4 || !/ECONNRESET|EPIPE|socket hang up/.test(`${e.code} ${e.message}`)) throw e;
+      await sleep(100);
+    }
+  }
+}
 // One /v1 call with the stack's key; list calls page through everything.
 async function listAll(pathname, params) {
   const out = [];
@@ -184,7 +195,7 @@ async function deliverRows(u, rows) {
     // our API takes 1 s and more (a 0 s call, as Twilio may report one, goes to the ledger directly)
     if (r.at > Math.floor(Date.now() / 1000) - 120 || r.q === 0) { direct.push(r); continue; }
     for (let attempt = 0; ; attempt++) {
-      const res = await request('POST', '/api/usage', { token: svc, json: { user_id: u.user, kind: r.kind, quantity: r.q, occurred_at: r.at, idempotency_key: r.key } });
+      const res = await api('POST', '/api/usage', { token: svc, json: { user_id: u.user, kind: r.kind, quantity: r.q, occurred_at: r.at, idempotency_key: r.key } });
       if (res.status === 201 || res.status === 200) break;
       if (res.status < 500 || attempt >= 5) throw new Error(`${u.name}: POST /api/usage ${r.kind} ${r.q} at ${iso(r.at)}: ${res.status} ${res.text}`);
       await sleep(300);
@@ -279,13 +290,13 @@ async function period(k) {
     const act = plan.action;
     if (act === 'upgrade' || act === 'downgrade') {
       const to = act === 'upgrade' ? 'ai_project_manager' : 'ai_secretary', from = tierAt(u.records, tau);
-      const r = await request('POST', `/api/billing/${act}`, { token: u.token, json: { target_tier: to } });
+      const r = await api('POST', `/api/billing/${act}`, { token: u.token, json: { target_tier: to } });
       if (r.status !== 200) throw new Error(`${u.name}: ${act} at ${iso(tau)}: ${r.status} ${r.text}`);
       u.seq++;
       u.records.push({ t: tau, tier: to });
       u.changes.push({ t: tau, from, to, s, e, prorated: act === 'upgrade' });
     } else if (act === 'cancel') {
-      const r = await request('POST', '/api/billing/cancel', { token: u.token });
+      const r = await api('POST', '/api/billing/cancel', { token: u.token });
       if (r.status !== 200) throw new Error(`${u.name}: cancel at ${iso(tau)}: ${r.status} ${r.text}`);
       u.seq++;
       u.expectEnd = { t: e, how: 'cancel_at_period_end' };
