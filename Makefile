@@ -92,7 +92,7 @@ integration: all
 # CYCLES (default 3). `make test` runs it with a fixed seed and 50 customers.
 soak: all
 	@seed=$${SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
-	echo "soak: seed $$seed, $${CUSTOMERS:-200} customers, $${CYCLES:-3} cycles (make soak SEED=$$seed to replay)"; \
+	echo "soak: seed $$seed, $${CUSTOMERS:-200} customers, $${CYCLES:-3} cycles (make soak SEED=$$seed CUSTOMERS=$${CUSTOMERS:-200} CYCLES=$${CYCLES:-3} to replay)"; \
 	XSB_LIFECYCLE_SEED=$$seed XSB_LIFECYCLE_CUSTOMERS=$${CUSTOMERS:-200} \
 	XSB_LIFECYCLE_CYCLES=$${CYCLES:-3} \
 	scripts/integration tests/integration/lifecycle.test.mjs; \
