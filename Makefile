@@ -5,6 +5,7 @@
 #   make run        install what's missing, build, start the sandbox stack
 #   make test       unit + integration tests (SANITIZE=1: under ASan+UBSan)
 #   make bench      throughput/latency/memory figures (never part of test)
+#   make soak       the billing lifecycle at length: SEED= CUSTOMERS= CYCLES=
 #   make lint       include direction (scripts/lint-layers) + cppcheck + shellcheck
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -46,7 +47,7 @@ UNITS	  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 export XSB_BIN := $(abspath $(BUILD)/bin)
 
 .PHONY: all deps run test unit peers integration bench lint install clean \
-	test-cluster \
+	test-cluster soak \
 	stop fuzz fuzz-regress
 .SECONDARY:
 
@@ -90,6 +91,17 @@ integration: all
 # Two app nodes on a three-node Galera cluster (scripts/test-cluster).
 test-cluster: all deps
 	@scripts/test-cluster
+
+# The randomized billing lifecycle (tests/integration/lifecycle.test.mjs) at
+# length: SEED (default: a random one, printed), CUSTOMERS (default 200),
+# CYCLES (default 3). `make test` runs it with a fixed seed and 50 customers.
+soak: all
+	@seed=$${SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "soak: seed $$seed, $${CUSTOMERS:-200} customers, $${CYCLES:-3} cycles (make soak SEED=$$seed CUSTOMERS=$${CUSTOMERS:-200} CYCLES=$${CYCLES:-3} to replay)"; \
+	XSB_LIFECYCLE_SEED=$$seed XSB_LIFECYCLE_CUSTOMERS=$${CUSTOMERS:-200} \
+	XSB_LIFECYCLE_CYCLES=$${CYCLES:-3} \
+	scripts/integration tests/integration/lifecycle.test.mjs; \
+	rc=$$?; echo "soak: seed $$seed"; exit $$rc
 
 # The test peers' own tests: the Stripe stand-in (versions, parameters
 # against the stripe package's types, faults, shapes) and the test helpers.

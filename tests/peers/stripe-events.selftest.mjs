@@ -38,7 +38,8 @@ beforeEach(async () => {
 });
 
 const idle = async () => { const r = await fetch(`${base}/__idle`); assert.equal(r.status, 200); };
-const types = (evs = got) => evs.map((e) => e.type);
+// Event types received, charges aside (their own test below checks them).
+const types = (evs = got) => evs.map((e) => e.type).filter((t) => !t.startsWith('charge.'));
 const DAY = 86400;
 async function customer(params = {}) {
   const r = await call('POST', '/v1/customers', { params: { email: 'u@example.com', ...params } });
@@ -143,6 +144,18 @@ test('chaos with a seed: duplicates and reordering, the same for the same seed',
   const inOrder = ['customer.created:-', ...[0, 1, 2, 3, 4, 5].map((i) => `customer.updated:${i}`)];
   assert.notDeepEqual([...new Set(a)], inOrder, 'some reordering');
   assert.deepEqual([...new Set(a)].sort(), inOrder.sort());
+  // max_copies 3: some events three times, none more
+  await ctl('POST', '/__reset');
+  await ctl('POST', '/__webhook', { chaos: { seed: 3, duplicate: 0.6, max_copies: 3 } });
+  got = [];
+  const cus = await customer();
+  for (let i = 0; i < 12; i++) await call('POST', `/v1/customers/${cus.id}`, { params: { 'metadata[n]': String(i) } });
+  await idle();
+  const n = new Map();
+  for (const e of got) n.set(e.id, (n.get(e.id) ?? 0) + 1);
+  const copies = [...n.values()];
+  assert.equal(copies.length, 13);
+  assert.ok(copies.includes(3) && Math.max(...copies) === 3, `copies per event: ${copies}`);
 });
 
 test('checkout completion: the subscription starts on the clock, its first invoice is paid', async () => {
@@ -267,4 +280,156 @@ test('test clocks: create with a customer, list, advance only forward, delete wi
   assert.deepEqual(del.json, { id: k.json.id, object: 'test_helpers.test_clock', deleted: true });
   assert.equal((await call('GET', `/v1/customers/${cus.id}`)).status, 404);
   assert.equal((await call('GET', `/v1/test_helpers/test_clocks/${k.json.id}`)).status, 404);
+});
+
+test('one-off invoices: POST /v1/invoices (pending items excluded by default, included on request), finalize, collection', async () => {
+  const t0 = Date.UTC(2026, 7, 1) / 1000;
+  const { clock, cus, sub } = await subscribed({ t0 });
+  const item = (amount, extra = {}) => call('POST', '/v1/invoiceitems', { params: { customer: cus.id, currency: 'usd', amount: String(amount), 'metadata[kind]': 'voice', ...extra } });
+  assert.equal((await item(130)).status, 200);
+  assert.equal((await item(75, { subscription: sub.id })).status, 200);
+  await idle();
+  got = [];
+  // Stripe's default today: pending items are left out
+  const empty = await call('POST', '/v1/invoices', { params: { customer: cus.id } });
+  assert.equal(empty.status, 200, JSON.stringify(empty.json));
+  assert.deepEqual([empty.json.status, empty.json.billing_reason, empty.json.lines.data.length, empty.json.total, empty.json.created, empty.json.auto_advance, empty.json.test_clock],
+    ['draft', 'manual', 0, 0, t0, false, clock.id]);
+  const bad = await call('POST', '/v1/invoices', { params: { customer: cus.id, pending_invoice_items_behavior: 'include_and_require' } });
+  assert.deepEqual([bad.status, bad.json.error.param], [400, 'pending_invoice_items_behavior']);
+  // with subscription: only that subscription's pending items
+  const onlySub = await call('POST', '/v1/invoices', { params: { customer: cus.id, subscription: sub.id, pending_invoice_items_behavior: 'include' } });
+  assert.deepEqual(onlySub.json.lines.data.map((l) => l.amount), [75]);
+  assert.equal(onlySub.json.parent.subscription_details.subscription, sub.id);
+  const inv = await call('POST', '/v1/invoices', { idem: 'selftest-oneoff', params: { customer: cus.id, pending_invoice_items_behavior: 'include', auto_advance: 'true',
+    collection_method: 'charge_automatically', description: 'last period', 'metadata[xsb]': '1' } });
+  assert.deepEqual([inv.json.lines.data.map((l) => l.amount), inv.json.total, inv.json.description, inv.json.metadata], [[130], 130, 'last period', { xsb: '1' }]);
+  const again = await call('POST', '/v1/invoices', { idem: 'selftest-oneoff', params: { customer: cus.id, pending_invoice_items_behavior: 'include', auto_advance: 'true',
+    collection_method: 'charge_automatically', description: 'last period', 'metadata[xsb]': '1' } });
+  assert.equal(again.json.id, inv.json.id, 'the same key replays');
+  const fin = await call('POST', `/v1/invoices/${inv.json.id}/finalize`, { params: { auto_advance: 'true' } });
+  assert.deepEqual([fin.status, fin.json.status, fin.json.status_transitions.finalized_at], [200, 'open', t0]);
+  await idle();
+  const paid = await obj(inv.json.id);
+  assert.deepEqual([paid.status, paid.amount_paid, paid.attempt_count], ['paid', 130, 1]);
+  const twice = await call('POST', `/v1/invoices/${inv.json.id}/finalize`, { params: {} });
+  assert.equal(twice.status, 400);
+  assert.deepEqual(types().filter((t) => t.startsWith('invoice.')),
+    ['invoice.created', 'invoice.created', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']);
+  // a declining card: payment_failed and Stripe's retries, on the clock
+  await call('POST', `/v1/customers/${cus.id}`, { params: { 'invoice_settings[default_payment_method]': 'pm_card_chargeCustomerFail' } });
+  assert.equal((await item(500)).status, 200);
+  const inv2 = await call('POST', '/v1/invoices', { params: { customer: cus.id, pending_invoice_items_behavior: 'include' } });
+  const fin2 = await call('POST', `/v1/invoices/${inv2.json.id}/finalize`, { params: { auto_advance: 'true' } });
+  assert.equal(fin2.json.status, 'open');
+  await idle();
+  const failed = await obj(inv2.json.id);
+  assert.deepEqual([failed.status, failed.attempt_count, failed.next_payment_attempt], ['open', 1, t0 + 3 * DAY]);
+  await call('POST', `/v1/customers/${cus.id}`, { params: { 'invoice_settings[default_payment_method]': 'pm_card_visa' } });
+  await advance(clock, t0 + 3 * DAY + 60);
+  assert.deepEqual([(await obj(inv2.json.id)).status, (await obj(inv2.json.id)).attempt_count], ['paid', 2]);
+  // without auto_advance: finalized, not collected
+  const inv3 = await call('POST', '/v1/invoices', { params: { customer: cus.id } });
+  const fin3 = await call('POST', `/v1/invoices/${inv3.json.id}/finalize`, { params: { auto_advance: 'false' } });
+  await idle();
+  assert.deepEqual([fin3.json.status, (await obj(inv3.json.id)).status, (await obj(inv3.json.id)).attempt_count], ['open', 'open', 0]);
+});
+
+test('an unpaid subscription keeps renewing: its drafts are neither finalized nor attempted', async () => {
+  const t0 = Date.UTC(2026, 8, 1) / 1000, t1 = Date.UTC(2026, 9, 1) / 1000, t2 = Date.UTC(2026, 10, 1) / 1000;
+  await ctl('POST', '/__webhook', { dunning: 'unpaid' });
+  const { clock, sub } = await subscribed({ t0, pm: 'pm_card_chargeCustomerFail' });
+  await advance(clock, t1 + 8 * DAY);
+  assert.equal((await obj(sub.id)).status, 'unpaid');
+  got = [];
+  await advance(clock, t2 + 2 * DAY);
+  assert.deepEqual(types().filter((t) => !t.startsWith('test_helpers')), ['invoice.upcoming', 'customer.subscription.updated', 'invoice.created']);
+  const draft = await obj(got.find((e) => e.type === 'invoice.created').data.object.id);
+  assert.deepEqual([draft.status, draft.auto_advance, draft.attempt_count, draft.period_start, draft.period_end], ['draft', false, 0, t1, t2]);
+  assert.equal((await obj(sub.id)).items.data[0].current_period_start, t2);
+});
+
+test('a test clock advances at most two intervals of its shortest subscription (two years without one)', async () => {
+  const t0 = Date.UTC(2026, 0, 31) / 1000;
+  const { clock } = await subscribed({ t0 });
+  const far = await call('POST', `/v1/test_helpers/test_clocks/${clock.id}/advance`, { params: { frozen_time: String(Date.UTC(2026, 3, 1) / 1000) } });
+  assert.deepEqual([far.status, far.json.error.type, far.json.error.param], [400, 'invalid_request_error', 'frozen_time']);
+  assert.match(far.json.error.message, /two intervals/);
+  assert.equal((await obj(clock.id)).status, 'ready', 'a refused advance changes nothing');
+  await advance(clock, Date.UTC(2026, 2, 31) / 1000); // two months (Jan 31 + 2 months = Mar 31)
+  const bare = (await call('POST', '/v1/test_helpers/test_clocks', { params: { frozen_time: String(t0) } })).json;
+  const y2 = Date.UTC(2028, 0, 31) / 1000;
+  assert.equal((await call('POST', `/v1/test_helpers/test_clocks/${bare.id}/advance`, { params: { frozen_time: String(y2 + 1) } })).status, 400);
+  await advance(bare, y2);
+});
+
+test('enabled_events filters deliveries as a webhook endpoint does; every event is still recorded', async () => {
+  const bad = await fetch(`${base}/__webhook`, { method: 'POST', body: JSON.stringify({ enabled_events: 'invoice.created' }) });
+  assert.equal(bad.status, 400);
+  const s = await ctl('POST', '/__webhook', { enabled_events: ['customer.updated'] });
+  assert.deepEqual(s.enabled_events, ['customer.updated']);
+  const cus = await customer();
+  await call('POST', `/v1/customers/${cus.id}`, { params: { name: 'N' } });
+  await idle();
+  assert.deepEqual(types(), ['customer.updated']);
+  const evs = await ctl('GET', '/__events');
+  assert.deepEqual(evs.map((e) => [e.type, e.pending_webhooks]), [['customer.created', 0], ['customer.updated', 1]]);
+  await ctl('POST', '/__reset');
+  assert.deepEqual((await ctl('POST', '/__webhook', {})).enabled_events, ['*']);
+});
+
+test('charges, refunds and disputes: a payment is a charge; refunds and disputes emit their events', async () => {
+  const t0 = Date.UTC(2026, 3, 10) / 1000, t1 = Date.UTC(2026, 4, 10) / 1000;
+  const { clock, cus, first } = await subscribed({ t0 });
+  const ok = got.filter((e) => e.type.startsWith('charge.'));
+  assert.deepEqual(ok.map((e) => e.type), ['charge.succeeded']);
+  const ch = ok[0].data.object;
+  assert.deepEqual([ch.object, ch.amount, ch.amount_captured, ch.status, ch.paid, ch.customer, ch.created, ch.payment_method, ch.refunded, 'refunds' in ch],
+    ['charge', 4000, 4000, 'succeeded', true, cus.id, t0, 'pm_card_visa', false, false]);
+  assert.ok(got.findIndex((e) => e.type === 'charge.succeeded') < got.findIndex((e) => e.type === 'invoice.paid'));
+  const inv = await call('GET', `/v1/invoices/${first.id}`, { params: { 'expand[0]': 'payments' } });
+  assert.deepEqual(inv.json.payments.data.map((x) => [x.object, x.payment.type, x.payment.charge, x.amount_paid, x.status]), [['invoice_payment', 'charge', ch.id, 4000, 'paid']]);
+  assert.equal('payments' in (await call('GET', `/v1/invoices/${first.id}`)).json, false, 'payments only when expanded');
+  const listed = await call('GET', '/v1/charges', { params: { customer: cus.id } });
+  assert.deepEqual(listed.json.data.map((x) => x.id), [ch.id]);
+  // a partial refund, then the rest; a third is refused
+  got = [];
+  const r1 = await call('POST', '/v1/refunds', { params: { charge: ch.id, amount: '1500', reason: 'requested_by_customer' } });
+  assert.deepEqual([r1.status, r1.json.object, r1.json.amount, r1.json.status, r1.json.charge, r1.json.created], [200, 'refund', 1500, 'succeeded', ch.id, t0]);
+  const over = await call('POST', '/v1/refunds', { params: { charge: ch.id, amount: '2600' } });
+  assert.equal(over.status, 400);
+  const r2 = await call('POST', '/v1/refunds', { params: { charge: ch.id } });
+  assert.equal(r2.json.amount, 2500);
+  const r3 = await call('POST', '/v1/refunds', { params: { charge: ch.id } });
+  assert.deepEqual([r3.status, r3.json.error.code], [400, 'charge_already_refunded']);
+  assert.deepEqual((await call('POST', '/v1/refunds', { params: {} })).json.error.code, 'parameter_missing');
+  await idle();
+  assert.deepEqual(got.map((e) => e.type), ['charge.refunded', 'refund.created', 'charge.refunded', 'refund.created']);
+  assert.deepEqual([got[0].data.object.amount_refunded, got[0].data.object.refunded, got[0].data.previous_attributes.amount_refunded], [1500, false, 0]);
+  assert.deepEqual([got[2].data.object.amount_refunded, got[2].data.object.refunded], [4000, true]);
+  const full = await call('GET', `/v1/charges/${ch.id}`, { params: { 'expand[0]': 'refunds' } });
+  assert.deepEqual(full.json.refunds.data.map((x) => x.amount), [2500, 1500]);
+  // a declined renewal is a failed charge; then a dispute on the next good payment, opened and lost
+  await call('POST', `/v1/customers/${cus.id}`, { params: { 'invoice_settings[default_payment_method]': 'pm_card_chargeCustomerFail' } });
+  got = [];
+  await advance(clock, t1 + 2 * 3600);
+  const failed = got.find((e) => e.type === 'charge.failed');
+  assert.deepEqual([failed?.data.object.status, failed?.data.object.failure_code, failed?.data.object.paid], ['failed', 'card_declined', false]);
+  assert.ok(got.findIndex((e) => e.type === 'charge.failed') < got.findIndex((e) => e.type === 'invoice.payment_failed'));
+  await call('POST', `/v1/customers/${cus.id}`, { params: { 'invoice_settings[default_payment_method]': 'pm_card_visa' } });
+  got = [];
+  await advance(clock, t1 + 3600 + 3 * DAY + 60);
+  const paid = got.find((e) => e.type === 'charge.succeeded').data.object;
+  const du = await ctl('POST', '/__disputes', { charge: paid.id, reason: 'fraudulent' });
+  assert.deepEqual([du.object, du.amount, du.charge, du.status, du.reason, du.created], ['dispute', 4000, paid.id, 'needs_response', 'fraudulent', t1 + 3600 + 3 * DAY + 60]);
+  assert.equal((await call('GET', `/v1/charges/${paid.id}`)).json.disputed, true);
+  const refused = await call('POST', '/v1/refunds', { params: { charge: paid.id } });
+  assert.deepEqual([refused.status, refused.json.error.code], [400, 'charge_disputed']);
+  const closed = await ctl('POST', `/__disputes/${du.id}/close`, { status: 'lost' });
+  assert.equal(closed.status, 'lost');
+  assert.equal((await call('GET', `/v1/disputes/${du.id}`)).json.status, 'lost');
+  assert.equal((await fetch(`${base}/__disputes/${du.id}/close`, { method: 'POST', body: JSON.stringify({ status: 'won' }) })).status, 400);
+  await idle();
+  assert.deepEqual(got.filter((e) => e.type.startsWith('charge.dispute')).map((e) => [e.type, e.data.object.id]),
+    [['charge.dispute.created', du.id], ['charge.dispute.closed', du.id]]);
 });

@@ -185,6 +185,8 @@ const SHAPES = {
   line_item: ['InvoiceLineItems.d.ts', 'InvoiceLineItem'], invoiceitem: ['InvoiceItems.d.ts', 'InvoiceItem'],
   'checkout.session': ['Checkout/Sessions.d.ts', 'Session'], price: ['Prices.d.ts', 'Price'], list: ['../lib.d.ts', 'ApiList'],
   'test_helpers.test_clock': ['TestHelpers/TestClocks.d.ts', 'TestClock'],
+  charge: ['Charges.d.ts', 'Charge'], refund: ['Refunds.d.ts', 'Refund'], dispute: ['Disputes.d.ts', 'Dispute'],
+  invoice_payment: ['InvoicePayments.d.ts', 'InvoicePayment'],
 };
 function neutral(leaves, depth) {
   if (leaves.some((l) => l.k === 'prim' && l.name === 'null')) return null;
@@ -241,7 +243,7 @@ function present(v) {
 let S;
 function reset() {
   S = { objects: new Map(), requests: [], idem: new Map(), fail: [], extras: new Map(), seq: 0, order: 0,
-    events: [], deliveries: [], queue: [], pumping: false, ctx: null, gen: (S?.gen ?? 0) + 1, hook: hookDefaults(), rand: null, delayRand: null, held: null,
+    events: [], deliveries: [], queue: [], pumping: false, jobs: 0, ctx: null, gen: (S?.gen ?? 0) + 1, hook: hookDefaults(), rand: null, delayRand: null, held: null,
     dunning: 'cancel' };
   for (const p of opts.prices) { const [id, cents] = p.split('='); makePrice({ id, unit_amount: Number(cents) }); }
 }
@@ -546,12 +548,15 @@ function emit(type, obj, prev) {
   if (prev && Object.keys(prev).length) data.previous_attributes = prev;
   const ev = { id: rid('evt_'), object: 'event', api_version: EVENT_VERSION,
     created: obj.object === 'test_helpers.test_clock' ? obj.frozen_time : tnow(customerOf(obj)), data, livemode: false,
-    pending_webhooks: S.hook.enabled && S.hook.url ? 1 : 0,
+    pending_webhooks: S.hook.enabled && S.hook.url && wanted(type) ? 1 : 0,
     request: { id: S.ctx?.request_id ?? null, idempotency_key: S.ctx?.idempotency_key ?? null }, type };
   S.events.push(ev);
-  if (S.hook.enabled && S.hook.url) enqueue(ev);
+  if (S.hook.enabled && S.hook.url && wanted(type)) enqueue(ev);
   return ev;
 }
+// Whether the endpoint's enabled_events (Stripe's WebhookEndpoint.enabled_events: event types, or '*' for all)
+// want an event of `type`.
+const wanted = (type) => S.hook.enabled_events.includes('*') || S.hook.enabled_events.includes(type);
 // The top-level keys of `before` (a presented copy) that differ in obj now, with their old values.
 function diff(before, obj) {
   const after = present(obj), prev = {};
@@ -574,7 +579,7 @@ function changed(type, obj, before) {
 const RETRY_S = [60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600];
 function hookDefaults() {
   return { enabled: opts.events === 'on' && !!opts.webhookUrl, url: opts.webhookUrl, secret: opts.webhookSecret, ca: opts.webhookCa,
-    retry_scale: 3600, draft_window_ms: opts.draftWindowMs, chaos: null, upcoming_days: 3 };
+    retry_scale: 3600, draft_window_ms: opts.draftWindowMs, chaos: null, upcoming_days: 3, enabled_events: ['*'] };
 }
 // A small seeded generator (mulberry32) for chaos, so a seed replays the same duplicates and reorderings.
 function seeded(seed) {
@@ -589,15 +594,16 @@ function enqueue(ev) {
   // Chaos is decided here, in emission order, so that a seed gives the same deliveries whatever the timing:
   // a duplicate follows its original; a reordered event is held back until the next one has been queued
   // (or 200 ms have passed).
-  const d = mk(false), c = S.hook.chaos, held = S.held;
+  // Up to max_copies deliveries of one event (default 2): each further copy with probability `duplicate`.
+  const d = mk(false), c = S.hook.chaos, held = S.held, dups = [];
   S.deliveries.push(d);
-  const dup = c && S.rand() < (c.duplicate ?? 0) ? mk(true) : null;
-  if (dup) S.deliveries.push(dup);
+  while (c && 1 + dups.length < (c.max_copies ?? 2) && S.rand() < (c.duplicate ?? 0)) dups.push(mk(true));
+  S.deliveries.push(...dups);
   S.held = null;
   if (!held && c && S.rand() < (c.reorder ?? 0)) {
-    S.held = { items: [d, ...(dup ? [dup] : [])], timer: setTimeout(() => release(S.gen), 200) };
+    S.held = { items: [d, ...dups], timer: setTimeout(() => release(S.gen), 200) };
   } else {
-    S.queue.push(d, ...(dup ? [dup] : []));
+    S.queue.push(d, ...dups);
   }
   if (held) { clearTimeout(held.timer); S.queue.push(...held.items); }
   pump();
@@ -657,7 +663,7 @@ async function attempt(d, gen) {
 async function idle(maxMs = 30000, clocks = true) {
   const end = Date.now() + maxMs;
   while (Date.now() < end) {
-    if (!S.queue.length && !S.held && !S.pumping && (!clocks || !all('test_helpers.test_clock', (k) => k.status === 'advancing').length)) return true;
+    if (!S.queue.length && !S.held && !S.pumping && !S.jobs && (!clocks || !all('test_helpers.test_clock', (k) => k.status === 'advancing').length)) return true;
     await sleep(20);
   }
   return false;
@@ -705,7 +711,9 @@ function payInvoice(inv, t, pm, outOfBand = false) {
   const cus = S.objects.get(inv.customer), sub = subOf(inv);
   pm ??= cus?.invoice_settings?.default_payment_method || 'pm_card_visa';
   if (inv.amount_due > 0 && !outOfBand) { inv.attempt_count += 1; inv.attempted = true; }
+  const charged = inv.amount_due > 0 && !outOfBand;
   if (inv.amount_due === 0 || outOfBand || !pmFails(pm)) {
+    if (charged) emit('charge.succeeded', makeCharge(inv, pm, t, true));
     Object.assign(inv, { status: 'paid', next_payment_attempt: null, auto_advance: false, paid_out_of_band: outOfBand });
     inv.status_transitions.paid_at = t;
     totals(inv);
@@ -720,6 +728,7 @@ function payInvoice(inv, t, pm, outOfBand = false) {
     return true;
   }
   inv._first_fail ??= t;
+  emit('charge.failed', makeCharge(inv, pm, t, false));
   const days = PAYMENT_RETRY_DAYS[inv.attempt_count - 1];
   inv.next_payment_attempt = days === undefined ? null : inv._first_fail + days * 86400;
   emit('invoice.payment_failed', inv);
@@ -735,13 +744,85 @@ function payInvoice(inv, t, pm, outOfBand = false) {
   }
   return false;
 }
+// ---------- charges, refunds, disputes ----------
+// The charge of one payment attempt on inv at t with pm (charge.succeeded / charge.failed). Today's Charge
+// names no invoice: the invoice names its payments (Invoice.payments, given when expanded: an InvoicePayment
+// whose payment is {type: 'charge', charge}). PaymentIntents are not modelled (payment_intent null).
+function makeCharge(inv, pm, t, ok) {
+  const ch = tmpl('charge'), id = rid('ch_');
+  Object.assign(ch, { id, created: t, amount: inv.amount_due, amount_captured: ok ? inv.amount_due : 0, amount_refunded: 0, captured: ok, paid: ok,
+    currency: inv.currency, customer: inv.customer, description: `Payment for Invoice ${inv.number ?? inv.id}`, disputed: false, refunded: false,
+    failure_code: ok ? null : 'card_declined', failure_message: ok ? null : 'Your card was declined.', status: ok ? 'succeeded' : 'failed',
+    payment_intent: null, payment_method: pm, metadata: {}, balance_transaction: null, receipt_url: null, receipt_email: S.objects.get(inv.customer)?.email ?? null,
+    outcome: { advice_code: null, network_advice_code: null, network_decline_code: null, network_status: ok ? 'approved_by_network' : 'declined_by_network',
+      reason: ok ? null : 'generic_decline', risk_level: 'normal', seller_message: ok ? 'Payment complete.' : 'The bank did not return any further details with this decline.',
+      type: ok ? 'authorized' : 'issuer_declined' } });
+  delete ch.refunds; // "not included by default": expand[]=refunds
+  ch._refunds = [];
+  ch._invoice = inv.id;
+  if (ok) {
+    inv._payments ??= [];
+    inv._payments.push({ id: rid('inpay_'), object: 'invoice_payment', amount_paid: inv.amount_due, amount_requested: inv.amount_due, created: t, currency: inv.currency,
+      invoice: inv.id, is_default: true, livemode: false, payment: { type: 'charge', charge: id }, status: 'paid', status_transitions: { canceled_at: null, paid_at: t } });
+  }
+  return put(ch);
+}
+// POST /v1/refunds: refunds `amount` (default: what is left) of a charge: refund.created and charge.refunded.
+function createRefund(p) {
+  if (p.charge === undefined && p.payment_intent === undefined) throw bad('One of charge or payment_intent is required.', { code: 'parameter_missing', param: 'charge' });
+  if (p.charge === undefined) throw bad(`No such payment_intent: '${p.payment_intent}'`, { code: 'resource_missing', param: 'payment_intent' });
+  const ch = get(p.charge, 'charge', 'charge'), left = ch.amount_captured - ch.amount_refunded;
+  if (ch.status !== 'succeeded') throw bad(`Charge ${ch.id} has not been captured, so it cannot be refunded.`, { param: 'charge' });
+  if (ch.disputed && S.objects.get(ch._dispute)?.status?.match(/needs_response|under_review/)) throw bad(`Charge ${ch.id} has been charged back; cannot issue a refund.`, { code: 'charge_disputed', param: 'charge' });
+  if (left === 0) throw bad(`Charge ${ch.id} has already been refunded.`, { code: 'charge_already_refunded', param: 'charge' });
+  const amount = p.amount === undefined ? left : Number(p.amount);
+  if (amount <= 0) throw bad('Invalid positive integer', { param: 'amount' });
+  if (amount > left) throw bad(`Refund amount (${money(amount)}) is greater than unrefunded amount on charge (${money(left)})`, { param: 'amount' });
+  const t = tnow(ch.customer), re = tmpl('refund');
+  Object.assign(re, { id: rid('re_'), amount, charge: ch.id, created: t, currency: ch.currency, customer: ch.customer, metadata: mergeMeta({}, p.metadata),
+    payment_intent: null, payment_method: ch.payment_method, reason: p.reason ?? null, status: 'succeeded', balance_transaction: null, receipt_number: null });
+  put(re);
+  const before = present(ch);
+  ch.amount_refunded += amount;
+  ch.refunded = ch.amount_refunded === ch.amount_captured;
+  ch._refunds.unshift(re);
+  emit('charge.refunded', ch, diff(before, ch));
+  emit('refund.created', re);
+  return re;
+}
+// POST /__disputes {charge, amount?, reason?}: the cardholder disputes a charge (charge.dispute.created);
+// POST /__disputes/:id/close {status: won|lost} ends it (charge.dispute.closed).
+function openDispute(j) {
+  const ch = get(j.charge, 'charge', 'charge');
+  if (ch.status !== 'succeeded') throw bad(`Charge ${ch.id} did not succeed: nothing to dispute.`);
+  if (ch.disputed) throw bad(`Charge ${ch.id} is already disputed.`);
+  const t = tnow(ch.customer), du = tmpl('dispute');
+  Object.assign(du, { id: rid('du_'), amount: Number(j.amount ?? ch.amount_captured - ch.amount_refunded), charge: ch.id, created: t, currency: ch.currency,
+    reason: j.reason ?? 'fraudulent', status: 'needs_response', is_charge_refundable: false, metadata: {}, payment_intent: null, balance_transactions: [],
+    evidence_details: { due_by: t + 7 * 86400, enhanced_eligibility: {}, has_evidence: false, past_due: false, submission_count: 0 } });
+  put(du);
+  ch.disputed = true;
+  ch._dispute = du.id;
+  emit('charge.dispute.created', du);
+  return du;
+}
+function closeDispute(du, j) {
+  if (!['won', 'lost'].includes(j.status)) throw bad('/__disputes/:id/close takes {"status":"won"} or {"status":"lost"}');
+  if (['won', 'lost'].includes(du.status)) throw bad(`Dispute ${du.id} is already closed (${du.status}).`);
+  du.status = j.status;
+  emit('charge.dispute.closed', du);
+  return du;
+}
+
 function endSubscription(sub, t, reason) {
   Object.assign(sub, { status: 'canceled', canceled_at: sub.canceled_at ?? t, ended_at: t, cancel_at_period_end: sub.cancel_at_period_end,
     cancellation_details: { ...sub.cancellation_details, reason } });
   emit('customer.subscription.deleted', sub);
 }
 // The period of sub ends at t (its clock reached it): cancel_at_period_end ends it; otherwise a trial ends or
-// the period renews: the period moves on, a draft invoice bills the new period and sweeps pending items.
+// the period renews: the period moves on, a draft invoice bills the new period and sweeps pending items. An
+// `unpaid` subscription keeps renewing, but its draft is neither finalized nor attempted (auto_advance false),
+// as Stripe does ("payments aren't attempted; invoices continue to be generated and remain in draft").
 function renew(sub) {
   const { a, b } = period(sub);
   if (sub.cancel_at_period_end) return endSubscription(sub, b, 'cancellation_requested');
@@ -749,14 +830,19 @@ function renew(sub) {
   setPeriod(sub, b, end);
   if (sub.status === 'trialing') sub.status = 'active';
   const inv = draftInvoice(sub, 'subscription_cycle', a, b, b, end, b);
+  if (sub.status === 'unpaid') { // Stripe: "invoices continue to be generated each billing cycle and remain in draft state"
+    Object.assign(inv, { auto_advance: false, next_payment_attempt: null });
+    delete inv._finalize_at;
+  }
   changed('customer.subscription.updated', sub, before);
   emit('invoice.created', inv);
 }
+const RENEWING = ['active', 'trialing', 'past_due', 'unpaid'];
 // The next thing due on a clock's customers at or before `target`: {t, run, window?} or null.
 function nextDue(clock, target) {
   const cus = new Set(all('customer', (c) => c.test_clock === clock.id).map((c) => c.id));
   const due = [];
-  for (const s of all('subscription', (x) => cus.has(x.customer) && ['active', 'trialing', 'past_due'].includes(x.status))) {
+  for (const s of all('subscription', (x) => cus.has(x.customer) && RENEWING.includes(x.status))) {
     const { b } = period(s);
     if (s.status === 'trialing' && s.trial_end && !s._trial_will_end && s.trial_end - 3 * 86400 <= target && s.trial_end - 3 * 86400 > s.created) {
       due.push({ t: s.trial_end - 3 * 86400, run: () => { s._trial_will_end = true; emit('customer.subscription.trial_will_end', s); } });
@@ -769,7 +855,7 @@ function nextDue(clock, target) {
   }
   for (const inv of all('invoice', (x) => cus.has(x.customer))) {
     if (inv.status === 'draft' && inv._finalize_at !== undefined && inv._finalize_at <= target) {
-      due.push({ t: inv._finalize_at, window: inv, run: () => { finalize(inv, inv.effective_at ?? clock.frozen_time); payInvoice(inv, clock.frozen_time); } });
+      due.push({ t: inv._finalize_at, window: inv, run: () => { finalize(inv, inv.effective_at ?? clock.frozen_time); if (inv.collection_method !== 'send_invoice') payInvoice(inv, clock.frozen_time); } });
     } else if (inv.status === 'open' && inv.auto_advance && inv.next_payment_attempt !== null && inv.next_payment_attempt <= target) {
       due.push({ t: inv.next_payment_attempt, run: () => payInvoice(inv, inv.next_payment_attempt) });
     }
@@ -819,10 +905,38 @@ function createClock(p) {
   emit('test_helpers.test_clock.created', k);
   return k;
 }
+// Stripe's limit on an advance (TestClockAdvanceParams.frozen_time): "Cannot be more than two intervals in the
+// future from the shortest subscription in this test clock. If there are no subscriptions in this test clock,
+// it cannot be more than two years in the future." Counted from the clock's frozen_time, over the subscriptions
+// that can still renew; an interval is the price's recurring interval x interval_count.
+const addInterval = (t, unit, n) => {
+  const d = new Date(t * 1000);
+  if (unit === 'day') d.setUTCDate(d.getUTCDate() + n);
+  else if (unit === 'week') d.setUTCDate(d.getUTCDate() + 7 * n);
+  else if (unit === 'month') d.setUTCMonth(d.getUTCMonth() + n);
+  else d.setUTCFullYear(d.getUTCFullYear() + n);
+  return Math.floor(d / 1000);
+};
+function advanceLimit(k) {
+  const cus = new Set(all('customer', (c) => c.test_clock === k.id).map((c) => c.id));
+  let best = null;
+  for (const s of all('subscription', (x) => cus.has(x.customer) && RENEWING.includes(x.status))) {
+    for (const it of s.items.data) {
+      const r = it.price.recurring || { interval: 'month', interval_count: 1 }, n = 2 * (r.interval_count || 1);
+      const t = addInterval(k.frozen_time, r.interval, n);
+      if (!best || t < best.t) best = { t, what: `${n} ${r.interval}${n > 1 ? 's' : ''}` };
+    }
+  }
+  return best ?? { t: addInterval(k.frozen_time, 'year', 2), what: 'no subscription: 2 years' };
+}
 function advance(k, p) {
   const target = int(p.frozen_time);
   if (k.status === 'advancing') throw bad(`The test clock ${k.id} is currently advancing; wait until it is ready.`, { code: 'test_clock_advancing' });
   if (target <= k.frozen_time) throw bad(`The frozen_time (${target}) must be after the test clock's current frozen_time (${k.frozen_time}).`, { param: 'frozen_time' });
+  const limit = advanceLimit(k);
+  if (target > limit.t) {
+    throw bad(`Cannot advance the test clock ${k.id} to ${target}: frozen_time cannot be more than two intervals (${limit.what}) in the future from the shortest subscription on this test clock, at most ${limit.t}.`, { param: 'frozen_time' });
+  }
   Object.assign(k, { status: 'advancing', status_details: { advancing: { target_frozen_time: target } } });
   emit('test_helpers.test_clock.advancing', k);
   setImmediate(() => advanceClock(k, target, S.gen));
@@ -846,6 +960,55 @@ function payRoute(p, m) {
   if (!payInvoice(inv, t, p.payment_method, bool(p.paid_out_of_band))) {
     throw new StripeError(402, 'Your card was declined.', { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline' });
   }
+  return inv;
+}
+
+// POST /v1/invoices: a one-off invoice (billing_reason `manual`), a draft in the customer's time (its test clock's).
+// pending_invoice_items_behavior (Stripe's default today: `exclude`) `include` sweeps in the customer's pending
+// invoice items (with `subscription`: only that subscription's, as Stripe documents). auto_advance (default
+// false) lets Stripe finalize it about an hour later (automatically_finalizes_at) and then collect it.
+function createInvoice(p) {
+  const sub = p.subscription !== undefined ? get(p.subscription, 'subscription', 'subscription') : null;
+  if (p.customer === undefined && !sub) throw bad('Missing required param: customer.', { code: 'parameter_missing', param: 'customer' });
+  const cus = p.customer !== undefined ? get(p.customer, 'customer', 'customer') : S.objects.get(sub.customer);
+  if (sub && sub.customer !== cus.id) throw bad(`The subscription ${sub.id} does not belong to customer ${cus.id}.`, { param: 'subscription' });
+  const method = p.collection_method || 'charge_automatically';
+  if (p.days_until_due !== undefined && method !== 'send_invoice') throw bad('Invoices with `collection_method=charge_automatically` cannot have `days_until_due`.', { param: 'days_until_due' });
+  const t = tnow(cus.id), auto = bool(p.auto_advance);
+  const inv = invoiceShell({ customer: cus.id, sub, status: 'draft', billing_reason: 'manual', period_start: t, period_end: t, next_payment_attempt: null });
+  inv.id = rid('in_');
+  Object.assign(inv, { created: t, auto_advance: auto, collection_method: method, description: p.description ?? null, metadata: mergeMeta({}, p.metadata),
+    currency: p.currency ?? sub?.currency ?? 'usd', automatically_finalizes_at: auto ? int(p.automatically_finalizes_at) ?? t + 3600 : null,
+    days_until_due: int(p.days_until_due) ?? null });
+  if ((p.pending_invoice_items_behavior || 'exclude') === 'include') {
+    for (const ii of all('invoiceitem', (x) => x.customer === cus.id && !x.invoice && (!sub || x.parent?.subscription_details?.subscription === sub.id))) {
+      ii.invoice = inv.id; inv.lines.data.push(lineFromItem(ii, inv.id));
+    }
+  }
+  if (auto) inv._finalize_at = inv.automatically_finalizes_at;
+  inv.lines.url = `/v1/invoices/${inv.id}/lines`;
+  inv._touched = Date.now();
+  put(totals(inv));
+  emit('invoice.created', inv);
+  return inv;
+}
+// POST /v1/invoices/:id/finalize: draft -> open (invoice.finalized). With auto_advance (the parameter, else the
+// invoice's) and charge_automatically, Stripe then attempts the payment with the customer's default card, after
+// the answer (which shows the invoice open): invoice.paid + invoice.payment_succeeded, or invoice.payment_failed
+// and Stripe's retry schedule (3, 5, 7 days after the first failure; on a test clock, as it advances).
+function finalizeRoute(p, m) {
+  const inv = get(m[1], 'invoice');
+  if (inv.status !== 'draft') throw bad(`This invoice is already finalized, you can't re-finalize a non-draft invoice.`, { code: 'invoice_not_editable' });
+  if (p.auto_advance !== undefined) inv.auto_advance = bool(p.auto_advance);
+  finalize(inv, tnow(inv.customer));
+  if (inv.auto_advance && inv.collection_method !== 'send_invoice') {
+    const gen = S.gen;
+    S.jobs++;
+    setImmediate(() => {
+      S.jobs--;
+      if (gen === S.gen && inv.status === 'open' && inv.attempt_count === 0) payInvoice(inv, tnow(inv.customer));
+    });
+  } else inv.next_payment_attempt = null;
   return inv;
 }
 
@@ -882,17 +1045,32 @@ const routes = [
     && createdIn(ii.date, p.created)), p, '/v1/invoiceitems')],
   ['GET', '/v1/invoiceitems/{id}', (p, m) => get(m[1], 'invoiceitem')],
   ['POST', '/v1/invoices/create_preview', previewInvoice],
-  ['GET', '/v1/invoices/{id}', (p, m) => get(m[1], 'invoice')],
+  ['GET', '/v1/invoices/{id}', (p, m) => {
+    const inv = get(m[1], 'invoice');
+    if (!list(p.expand).includes('payments')) return inv; // "not included by default": expand[]=payments
+    return { ...inv, payments: { object: 'list', data: inv._payments ?? [], has_more: false, url: `/v1/invoice_payments?invoice=${inv.id}` } };
+  }],
   ['GET', '/v1/invoices', (p) => page(all('invoice', (i) => (p.customer === undefined || i.customer === p.customer)
     && (p.subscription === undefined || subOf(i)?.id === p.subscription) && (p.status === undefined || i.status === p.status)
     && (p.collection_method === undefined || i.collection_method === p.collection_method) && createdIn(i.created, p.created)), p, '/v1/invoices')],
   ['POST', '/v1/invoices/{id}/pay', payRoute],
+  ['POST', '/v1/invoices', createInvoice],
+  ['POST', '/v1/invoices/{id}/finalize', finalizeRoute],
   ['POST', '/v1/test_helpers/test_clocks', createClock],
   ['GET', '/v1/test_helpers/test_clocks', (p) => page(all('test_helpers.test_clock', () => true), p, '/v1/test_helpers/test_clocks')],
   ['GET', '/v1/test_helpers/test_clocks/{id}', (p, m) => get(m[1], 'test_helpers.test_clock')],
   ['DELETE', '/v1/test_helpers/test_clocks/{id}', (p, m) => deleteClock(get(m[1], 'test_helpers.test_clock'))],
   ['POST', '/v1/test_helpers/test_clocks/{id}/advance', (p, m) => advance(get(m[1], 'test_helpers.test_clock'), p)],
   ['GET', '/v1/invoices/{id}/lines', (p, m) => page(get(m[1], 'invoice').lines.data, p, `/v1/invoices/${m[1]}/lines`, true)],
+  ['GET', '/v1/charges', (p) => page(all('charge', (c) => (p.customer === undefined || c.customer === p.customer) && createdIn(c.created, p.created)), p, '/v1/charges')],
+  ['GET', '/v1/charges/{id}', (p, m) => {
+    const ch = get(m[1], 'charge');
+    if (!list(p.expand).includes('refunds')) return ch;
+    return { ...ch, refunds: { object: 'list', data: ch._refunds, has_more: false, url: `/v1/charges/${ch.id}/refunds` } };
+  }],
+  ['POST', '/v1/refunds', createRefund],
+  ['GET', '/v1/refunds/{id}', (p, m) => get(m[1], 'refund')],
+  ['GET', '/v1/disputes/{id}', (p, m) => get(m[1], 'dispute')],
 ].map(([method, pattern, fn]) => {
   if (!PARAMS[`${method} ${pattern}`]) throw new Error(`stripe-params.mjs has no row for ${method} ${pattern}`);
   return { method, pattern, re: new RegExp(`^${pattern.replace(/\{id\}/g, '([^/]+)')}$`), params: PARAMS[`${method} ${pattern}`].params, fn };
@@ -928,6 +1106,8 @@ function controlRun(method, path, j) {
     return S.fail;
   }
   if (method === 'POST' && path === '/__prices') return makePrice(j);
+  if (method === 'POST' && path === '/__disputes') return openDispute(j);
+  if (method === 'POST' && (m = /^\/__disputes\/([^/]+)\/close$/.exec(path))) return closeDispute(get(m[1], 'dispute'), j);
   if (method === 'POST' && path === '/__customers') { const c = makeCustomer(j); emit('customer.created', c); return c; }
   if (method === 'POST' && (m = /^\/__customers\/([^/]+)\/payment_method$/.exec(path))) {
     const c = get(m[1], 'customer'), before = present(c);
@@ -942,8 +1122,17 @@ function controlRun(method, path, j) {
     if (j.retry_scale !== undefined) { if (!(Number(j.retry_scale) > 0)) throw bad('retry_scale must be > 0'); S.hook.retry_scale = Number(j.retry_scale); }
     if (j.draft_window_ms !== undefined) S.hook.draft_window_ms = Math.max(0, Number(j.draft_window_ms));
     if (j.upcoming_days !== undefined) S.hook.upcoming_days = Math.max(0, Number(j.upcoming_days));
+    if (j.enabled_events !== undefined) {
+      const ev = j.enabled_events;
+      if (!Array.isArray(ev) || !ev.length || !ev.every((x) => typeof x === 'string' && /^(\*|[a-z_]+(\.[a-z_]+)+)$/.test(x))) {
+        throw bad('/__webhook: enabled_events must be a non-empty array of event types (e.g. "invoice.created") or ["*"]');
+      }
+      S.hook.enabled_events = [...ev];
+    }
     if (j.chaos !== undefined) {
-      S.hook.chaos = j.chaos ? { seed: Number(j.chaos.seed ?? 1), duplicate: Number(j.chaos.duplicate ?? 0), reorder: Number(j.chaos.reorder ?? 0), delay_ms: Number(j.chaos.delay_ms ?? 0) } : null;
+      if (j.chaos && j.chaos.max_copies !== undefined && !(Number.isInteger(j.chaos.max_copies) && j.chaos.max_copies >= 1)) throw bad('/__webhook: chaos.max_copies must be an integer >= 1');
+      S.hook.chaos = j.chaos ? { seed: Number(j.chaos.seed ?? 1), duplicate: Number(j.chaos.duplicate ?? 0), reorder: Number(j.chaos.reorder ?? 0), delay_ms: Number(j.chaos.delay_ms ?? 0),
+        max_copies: j.chaos.max_copies ?? 2 } : null;
       S.rand = j.chaos ? seeded(S.hook.chaos.seed) : null;
       S.delayRand = j.chaos ? seeded(S.hook.chaos.seed + 1) : null;
     }
@@ -1136,7 +1325,7 @@ const server = http.createServer((req, res) => {
 });
 reset();
 // Resolve the interfaces once before serving (the first reply would otherwise pay about a second).
-for (const t of ['customer', 'subscription', 'invoice', 'invoiceitem', 'checkout.session', 'line_item', 'subscription_item', 'price']) present(tmpl(t));
+for (const t of ['customer', 'subscription', 'invoice', 'invoiceitem', 'checkout.session', 'line_item', 'subscription_item', 'price', 'charge', 'refund', 'dispute']) present(tmpl(t));
 server.listen(opts.port, opts.host, () => {
   const { address, port } = server.address();
   console.log(`stripe stand-in listening on http://${address}:${port}`);

@@ -51,8 +51,9 @@ export const idle = () => control('GET', '/__idle?max_ms=60000');
 
 // Subscribes `user` to `tier` through our API (POST /api/billing/upgrade starts a Checkout session), puts
 // the customer our API made on a new test clock frozen at t0, and completes the session as if the person
-// paid with `pm` (which stays the customer's default card). Resolves once the events are delivered.
-export async function subscribe({ user, tier = 'ai_secretary', t0, pm = 'pm_card_visa' }) {
+// paid with `pm` (which stays the customer's default card). Resolves once the events are delivered (with
+// wait: false, at once: many subscribe together, then wait for idle() once).
+export async function subscribe({ user, tier = 'ai_secretary', t0, pm = 'pm_card_visa', wait = true }) {
   const tok = token(user);
   const r = await request('POST', '/api/billing/upgrade', { token: tok, json: { target_tier: tier } });
   if (r.status !== 200 || r.json?.action !== 'checkout') throw new Error(`upgrade for ${user}: ${r.status} ${r.text}`);
@@ -60,7 +61,7 @@ export async function subscribe({ user, tier = 'ai_secretary', t0, pm = 'pm_card
   const clock = await stripe('POST', '/v1/test_helpers/test_clocks', { frozen_time: t0, customer: cs.customer, name: `user ${user}` });
   if (clock.status !== 200) throw new Error(`test clock: ${clock.status} ${JSON.stringify(clock.json)}`);
   const done = await control('POST', `/__checkout/${cs.id}/complete`, { payment_method: pm });
-  await idle();
+  if (wait) await idle();
   return { user, token: tok, customer: cs.customer, clock: clock.json.id, subscription: done.subscription.id, session: cs.id };
 }
 
