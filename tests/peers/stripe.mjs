@@ -1326,6 +1326,10 @@ const server = http.createServer((req, res) => {
 reset();
 // Resolve the interfaces once before serving (the first reply would otherwise pay about a second).
 for (const t of ['customer', 'subscription', 'invoice', 'invoiceitem', 'checkout.session', 'line_item', 'subscription_item', 'price', 'charge', 'refund', 'dispute']) present(tmpl(t));
+// Node closes an idle kept-alive connection after 5 s by default; a client (the tests' fetch) that reuses
+// it just then gets "fetch failed". Idle connections live longer than any client keeps them.
+server.keepAliveTimeout = 65000;
+server.headersTimeout = 66000;
 server.listen(opts.port, opts.host, () => {
   const { address, port } = server.address();
   console.log(`stripe stand-in listening on http://${address}:${port}`);
