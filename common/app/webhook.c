@@ -1688,8 +1688,10 @@ wh_effects(struct wh_event *ev)
 	ev->status = ev->t != NULL ? "processed" : "ignored";
 	ev->err[0] = '\0';
 	ev->user_id[0] = '\0';
-	if (ev->t == NULL || (rc = ev->t->apply(ev)) != XERR_OK)
-		return ev->t != NULL ? rc : XERR_OK;
+	if (ev->t == NULL)
+		return XERR_OK;
+	if ((rc = ev->t->apply(ev)) != XERR_OK)
+		return rc;
 	/* Kept aside until its customer becomes known (D5). */
 	if (strcmp(ev->status, "unmatched") != 0 ||
 	    (customer = jsonx_id(ev->obj, "customer")) == NULL ||
