@@ -462,13 +462,35 @@ rating_late(struct rating_ctx *c, int64_t start, struct rating_late *out)
 	return XERR_OK;
 }
 
+/*
+ * Writes the adjustment line kind of bill id for quantity late units
+ * (none for 0) at rate_hc (unit as Stripe's decimal), its amount rounded
+ * on its own, described with the periods it belongs to.
+ */
+static enum xerr
+rating_late_line(struct db *db, int64_t id, const char *kind,
+    const char *what, int64_t quantity, int64_t rate_hc, const char *unit,
+    const char *periods)
+{
+	char		 desc[256];
+	int64_t		 cents;
+	enum xerr	 rc;
+
+	if (quantity <= 0)
+		return XERR_OK;
+	if ((rc = money_line_cents(quantity, rate_hc, &cents)))
+		return rc;
+	snprintf(desc, sizeof(desc), "%s overage, late usage of %s", what,
+	    periods);
+	return rating_line(db, id, kind, quantity, unit, cents, desc);
+}
+
 /* Writes the lines of a rated bill id: the period's, then the late ones. */
 static enum xerr
 rating_lines(struct db *db, int64_t id, const struct rating_calc *r,
     const struct rating_late *late)
 {
 	char		 desc[256], ps[40];
-	int64_t		 cents;
 	enum xerr	 rc;
 
 	rating_period_str(r->start, r->end, ps, sizeof(ps));
@@ -488,26 +510,12 @@ rating_lines(struct db *db, int64_t id, const struct rating_calc *r,
 	if ((rc = rating_line(db, id, "phone", r->phone_held ? 1 : 0, "500",
 	    r->phone_cents, desc)))
 		return rc;
-	if (late->voice > 0) {
-		if ((rc = money_line_cents(late->voice, MONEY_VOICE_RATE_HC,
-		    &cents)))
-			return rc;
-		snprintf(desc, sizeof(desc), "Voice overage, late usage of %s",
-		    late->periods);
-		if ((rc = rating_line(db, id, "voice_adjust", late->voice,
-		    "1.3", cents, desc)))
-			return rc;
-	}
-	if (late->sms > 0) {
-		if ((rc = money_line_cents(late->sms, MONEY_SMS_RATE_HC,
-		    &cents)))
-			return rc;
-		snprintf(desc, sizeof(desc), "SMS overage, late usage of %s",
-		    late->periods);
-		if ((rc = rating_line(db, id, "sms_adjust", late->sms, "0.75",
-		    cents, desc)))
-			return rc;
-	}
+	if ((rc = rating_late_line(db, id, "voice_adjust", "Voice",
+	    late->voice, MONEY_VOICE_RATE_HC, "1.3", late->periods)))
+		return rc;
+	if ((rc = rating_late_line(db, id, "sms_adjust", "SMS", late->sms,
+	    MONEY_SMS_RATE_HC, "0.75", late->periods)))
+		return rc;
 	return XERR_OK;
 }
 
