@@ -1,5 +1,4 @@
-#include <pthread.h>
-#include <semaphore.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "core/batch.h"
 #include "core/cfg.h"
 #include "core/db.h"
 #include "core/ids.h"
@@ -1858,42 +1858,32 @@ webhook_apply(struct db *db, const struct cfg *cfg, const char *payload,
  * single delivery takes, so a batch never changes an outcome.
  */
 struct wh_pending {
+	struct batch_item	 item;		/* the queue's */
 	struct wh_event		 ev;		/* parsed */
 	const char		*rid;		/* request id, for log lines */
 	enum xerr		 rc;		/* the outcome, once done */
 	const char		*status;
 	char			 err[256];
 	int			 alone;		/* apply outside the batch */
-	sem_t			 done;		/* posted once the outcome is set */
-	struct wh_pending	*next;
 };
 
 /*
- * The queue.  A committer takes work when no other committer is busy, or
- * when WH_PIPELINE_MIN events wait: with several committers, one fills its
- * batch while another waits for MariaDB's commit, without splitting the
- * queue into small batches (each costs its own round trips and fsync).
+ * The queue (core/batch.h).  A committer takes work when no other
+ * committer is busy, or when WH_PIPELINE_MIN events wait.  NULL until
+ * webhook_start: this process stores each delivery on its request's
+ * connection.
  */
 #define WH_PIPELINE_MIN	8
 
-static struct {
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 work;
-	struct wh_pending	*head;
-	struct wh_pending	**tailp;
-	size_t			 len;		/* events queued */
-	unsigned		 busy;		/* committers inside a batch */
-	int			 started;
-} wh_q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL,
-    &wh_q.head, 0, 0, 0 };
+static struct batch	*wh_q;
 
-/* With wh_q.mu held: whether a committer should take work now. */
-static int
-wh_q_ready(void)
-{
-	return wh_q.head != NULL &&
-	    (wh_q.busy == 0 || wh_q.len >= WH_PIPELINE_MIN);
-}
+/* A committer thread's own state. */
+struct wh_committer {
+	const struct cfg	*cfg;
+	struct db		*db;
+	struct dbv		*rows;		/* WH_BATCH_LIMIT * 9 */
+	unsigned		 lookup_due;	/* batches that look ids up first */
+};
 
 /*
  * Reads which events of the batch are stored already: a final outcome is
@@ -2025,13 +2015,12 @@ fail:
 
 #define WH_LOOKUP_BATCHES	64
 
-/* Batches of this committer that still look their ids up first. */
-static __thread unsigned	 wh_lookup_due;
-
-/* Stores the n queued events of it on db (see above). */
+/* Stores the n queued events of it on the committer's connection. */
 static void
-wh_batch(struct db *db, struct dbv *rows, struct wh_pending **it, size_t n)
+wh_batch(struct wh_committer *c, struct wh_pending **it, size_t n)
 {
+	struct db		*db = c->db;
+	struct dbv		*rows = c->rows;
 	struct wh_pre		 pre;
 	struct wh_pending	*p;
 	size_t			 i, j, live = 0;
@@ -2054,9 +2043,9 @@ wh_batch(struct db *db, struct dbv *rows, struct wh_pending **it, size_t n)
 	 * an outage, a replay): after a batch met one, the next batches look
 	 * their ids up first instead of failing on the duplicate key.
 	 */
-	if (n > 1 && wh_lookup_due > 0)
-		wh_lookup_due = wh_batch_lookup(db, it, n) > 0 ?
-		    WH_LOOKUP_BATCHES : wh_lookup_due - 1;
+	if (n > 1 && c->lookup_due > 0)
+		c->lookup_due = wh_batch_lookup(db, it, n) > 0 ?
+		    WH_LOOKUP_BATCHES : c->lookup_due - 1;
 	for (i = 0; i < n; i++)
 		live += !it[i]->alone && it[i]->status == NULL;
 	if (live > 1) {
@@ -2070,7 +2059,7 @@ wh_batch(struct db *db, struct dbv *rows, struct wh_pending **it, size_t n)
 		} else
 			metrics_inc(METRICS_WEBHOOK_BATCH_ROLLBACKS);
 		if (rc == XERR_DUP)
-			wh_lookup_due = WH_LOOKUP_BATCHES;
+			c->lookup_due = WH_LOOKUP_BATCHES;
 		if (rc != XERR_OK)
 			log_info("batch of %zu events: %s; each applied alone",
 			    live, xerr_code(rc));
@@ -2106,95 +2095,54 @@ wh_batch(struct db *db, struct dbv *rows, struct wh_pending **it, size_t n)
 	log_set_rid(NULL);
 }
 
-/* A committer thread: one database connection, batch after batch. */
+/* Opens a committer's own connection and buffers (batch_ops.open). */
 static void *
-wh_committer(void *arg)
+wh_committer_open(void *arg)
 {
-	const struct cfg	*cfg = arg;
-	struct wh_pending	*it[WH_BATCH_LIMIT];
-	struct db		*db = NULL;
-	struct dbv		*rows;
-	size_t			 n, i, max;
-	int			 again;
+	struct wh_committer	*c;
 
-	pthread_setname_np(pthread_self(), "xsb-committer");
 	jsonx_thread_init();
-	max = cfg->webhook_batch_max < WH_BATCH_LIMIT ?
-	    cfg->webhook_batch_max : WH_BATCH_LIMIT;
-	if (db_open(cfg, stmt_table(), &db) != XERR_OK ||
-	    (rows = calloc(WH_BATCH_LIMIT * 9, sizeof(*rows))) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->cfg = arg;
+	if (db_open(c->cfg, stmt_table(), &c->db) != XERR_OK ||
+	    (c->rows = calloc(WH_BATCH_LIMIT * 9, sizeof(*c->rows))) == NULL)
 		log_fatalx("out of memory at start");
-	for (;;) {
-		pthread_mutex_lock(&wh_q.mu);
-		while (!wh_q_ready())
-			pthread_cond_wait(&wh_q.work, &wh_q.mu);
-		for (n = 0; n < max && wh_q.head != NULL; n++) {
-			it[n] = wh_q.head;
-			wh_q.head = wh_q.head->next;
-		}
-		if (wh_q.head == NULL)
-			wh_q.tailp = &wh_q.head;
-		wh_q.len -= n;
-		wh_q.busy++;
-		pthread_mutex_unlock(&wh_q.mu);
+	return c;
+}
 
-		/* It may leave the next (empty) transaction open: see wh_batch_txn. */
-		wh_batch(db, rows, it, n);
+/* Runs a batch the queue hands a committer (batch_ops.run). */
+static void
+wh_committer_run(void *state, struct batch_item **items, size_t n)
+{
+	struct wh_pending	*it[WH_BATCH_LIMIT];
+	size_t			 i;
 
-		pthread_mutex_lock(&wh_q.mu);
-		wh_q.busy--;
-		again = wh_q_ready();
-		pthread_mutex_unlock(&wh_q.mu);
-		if (again)
-			pthread_cond_signal(&wh_q.work);	/* another committer */
-
-		/* No lock held: a woken thread runs without waiting for us. */
-		for (i = 0; i < n; i++)
-			sem_post(&it[i]->done);
-	}
-	return NULL;
+	for (i = 0; i < n; i++)
+		it[i] = (struct wh_pending *)(void *)((char *)items[i] -
+		    offsetof(struct wh_pending, item));
+	/* It may leave the next (empty) transaction open: see wh_batch_txn. */
+	wh_batch(state, it, n);
 }
 
 enum xerr
 webhook_start(const struct cfg *cfg, unsigned long *threads)
 {
-	pthread_t	 tid;
-	unsigned long	 i;
+	struct batch_ops	 ops = { "xsb-committer", wh_committer_open,
+	    wh_committer_run, (void *)(uintptr_t)cfg };
+	size_t			 max;
+	enum xerr		 rc;
 
-	for (i = 0; i < cfg->webhook_committers; i++)
-		if (pthread_create(&tid, NULL, wh_committer,
-		    (void *)(uintptr_t)cfg) != 0) {
-			log_warnx("cannot start committer thread");
-			return XERR_INTERNAL;
-		}
-	wh_q.started = 1;
+	max = cfg->webhook_batch_max < WH_BATCH_LIMIT ?
+	    cfg->webhook_batch_max : WH_BATCH_LIMIT;
+	if ((rc = batch_start(&ops, cfg->webhook_committers, max,
+	    WH_PIPELINE_MIN, &wh_q)) != XERR_OK)
+		return rc;
 	*threads = cfg->webhook_threads;
 	log_info("%lu request threads, %lu committers, batches of up to %lu",
 	    cfg->webhook_threads, cfg->webhook_committers,
 	    cfg->webhook_batch_max);
 	return XERR_OK;
-}
-
-/* Queues a parsed event for a committer and waits until it is done. */
-static void
-wh_submit(struct wh_pending *p)
-{
-	int	 ready;
-
-	sem_init(&p->done, 0, 0);
-	p->next = NULL;
-	pthread_mutex_lock(&wh_q.mu);
-	*wh_q.tailp = p;
-	wh_q.tailp = &p->next;
-	wh_q.len++;
-	ready = wh_q_ready();
-	pthread_mutex_unlock(&wh_q.mu);
-	/* After the unlock: a woken committer does not wait for the lock. */
-	if (ready)
-		pthread_cond_signal(&wh_q.work);
-	while (sem_wait(&p->done) != 0)
-		;	/* EINTR */
-	sem_destroy(&p->done);
 }
 
 /* Stores the delivery in r: through a committer when they run. */
@@ -2206,7 +2154,7 @@ wh_deliver(struct req *r, const char **status, char *errbuf, size_t errsz)
 
 	*status = NULL;
 	errbuf[0] = '\0';
-	if (!wh_q.started)
+	if (wh_q == NULL)
 		return webhook_apply(r->db, r->cfg, r->body, r->bodylen, 0,
 		    status, errbuf, errsz);
 	memset(&p, 0, sizeof(p));
@@ -2218,7 +2166,7 @@ wh_deliver(struct req *r, const char **status, char *errbuf, size_t errsz)
 		goto out;
 	}
 	p.rid = r->id;
-	wh_submit(&p);
+	batch_submit(wh_q, &p.item);
 	rc = p.rc;
 	*status = p.status;
 	snprintf(errbuf, errsz, "%s", p.err);
