@@ -147,7 +147,7 @@ wh_fail(struct wh_event *ev, enum xerr rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ev->err, sizeof(ev->err), fmt, ap);
 	va_end(ap);
-	req_utf8_scrub(ev->err);	/* stored in last_error (utf8mb4) */
+	jsonx_utf8_scrub(ev->err);	/* stored in last_error (utf8mb4) */
 	return rc;
 }
 
