@@ -51,8 +51,9 @@ struct batch_ops {
  * at most max items; *out is the queue.  XERR_NOMEM, or XERR_INTERNAL when
  * a thread cannot be started.
  */
-enum xerr	 batch_start(const struct batch_ops *ops, unsigned long committers,
-		    size_t max, size_t pipeline_min, struct batch **out);
+enum xerr	 batch_start(const struct batch_ops *ops,
+		    unsigned long committers, size_t max, size_t pipeline_min,
+		    struct batch **out);
 
 /* Queues it and returns once a committer has run it. */
 void		 batch_submit(struct batch *b, struct batch_item *it);
