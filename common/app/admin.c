@@ -20,13 +20,13 @@
 #include "remote/smtp.h"
 #include "remote/stripe.h"
 #include "remote/twilio.h"
+#include "domain/evstore.h"
 #include "domain/phone.h"
 #include "domain/rating.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
 #include "app/admin.h"
 #include "app/auth.h"
-#include "app/webhook.h"
 
 #define ADMIN_ACTION_MAX	32
 #define ADMIN_SUB_ID_MAX	200	/* leaves room in a resync event's id */
@@ -861,7 +861,7 @@ admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 		    "only unmatched and failed events are replayed", id, before);
 		goto out;
 	}
-	rc = webhook_apply(r->db, r->cfg, db_res_str(res, 0, 2),
+	rc = evstore_apply(r->db, r->cfg, db_res_str(res, 0, 2),
 	    db_res_len(res, 0, 2), 1, &outcome, err, sizeof(err));
 	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK) {
 		req_fail(r, rc, "the replay");
@@ -1189,7 +1189,7 @@ admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 		req_fail(r, rc, "the resync");
 		goto out;
 	}
-	rc = webhook_apply(r->db, r->cfg, payload, strlen(payload), 0,
+	rc = evstore_apply(r->db, r->cfg, payload, strlen(payload), 0,
 	    &outcome, err, sizeof(err));
 	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK) {
 		req_fail(r, rc, "the resync");

@@ -13,7 +13,7 @@
  * them for a shell.
  *
  * Changes go through the code paths the system uses anyway: a replay or
- * a resync is an event run through webhook_apply() (same ordering rules,
+ * a resync is an event run through evstore_apply() (same ordering rules,
  * same outbox), a retried job is claimed by the worker as any other.
  */
 #ifndef ADMIN_H
@@ -59,7 +59,7 @@ void		 admin_events(struct req *r);
 
 /*
  * POST /api/admin/events/<id>/replay: applies a stored unmatched or
- * failed event again (webhook_apply() with replay), e.g. once its user
+ * failed event again (evstore_apply() with replay), e.g. once its user
  * exists.  200 the outcome; 401; 403; 404 no_such_event or an unknown
  * action; 409 not_replayable (its status is final); 500
  * processing_failed (recorded as failed, with the reason); 503.

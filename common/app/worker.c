@@ -14,6 +14,7 @@
 #include "remote/smtp.h"
 #include "remote/stripe.h"
 #include "domain/bill.h"
+#include "domain/evstore.h"
 #include "domain/jobs.h"
 #include "domain/money.h"
 #include "domain/notify.h"
@@ -21,7 +22,6 @@
 #include "domain/rating.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
-#include "app/webhook.h"
 #include "app/worker.h"
 
 typedef enum xerr (*worker_fn)(struct worker_ctx *, struct job *,
@@ -168,7 +168,7 @@ worker_replay_unmatched(struct worker_ctx *w, struct job *job, char *err,
 			break;
 		if (db_res_rows(ev) == 1 &&
 		    strcmp(db_res_str(ev, 0, 0), "unmatched") == 0) {
-			rc = webhook_apply(w->db, w->cfg, db_res_str(ev, 0, 2),
+			rc = evstore_apply(w->db, w->cfg, db_res_str(ev, 0, 2),
 			    db_res_len(ev, 0, 2), 1, &outcome, err, errsz);
 			if (rc == XERR_OK)
 				log_info("event %s replayed for customer %s: "

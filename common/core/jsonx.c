@@ -319,3 +319,17 @@ jsonx_parse(const char *s, size_t len, struct json_object **out)
 	json_tokener_free(tok);
 	return rc;
 }
+
+void
+jsonx_utf8_scrub(char *s)
+{
+	unsigned char	*p = (unsigned char *)s;
+	size_t		 n, left = strlen(s);
+
+	while (left > 0) {
+		if ((n = jsonx_utf8_len(p, left)) == 0)
+			n = 1, *p = '?';
+		p += n;
+		left -= n;
+	}
+}

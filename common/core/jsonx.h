@@ -75,4 +75,11 @@ enum xerr	 jsonx_parse(const char *s, size_t len,
  */
 size_t		 jsonx_utf8_len(const unsigned char *s, size_t avail);
 
+/*
+ * Replaces, in place, every byte of the NUL-terminated s that does not
+ * start a valid UTF-8 sequence (jsonx_utf8_len) with '?': what is left is
+ * text MariaDB's utf8mb4 and a JSON reply accept.
+ */
+void		 jsonx_utf8_scrub(char *s);
+
 #endif

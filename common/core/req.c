@@ -244,15 +244,7 @@ req_reply_json(struct req *r, int status, struct json_object *obj)
 void
 req_utf8_scrub(char *s)
 {
-	unsigned char	*p = (unsigned char *)s;
-	size_t		 n, left = strlen(s);
-
-	while (left > 0) {
-		if ((n = jsonx_utf8_len(p, left)) == 0)
-			n = 1, *p = '?';
-		p += n;
-		left -= n;
-	}
+	jsonx_utf8_scrub(s);
 }
 
 static const char req_oom[] =

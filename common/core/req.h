@@ -118,7 +118,7 @@ void		 req_reply_json(struct req *r, int status,
  * Replaces, in place, every byte of s that is not part of valid UTF-8 by
  * '?' (a message cut by "%.64s" in the middle of a character, client
  * bytes quoted in an error), so that it can go into JSON or a utf8mb4
- * column.
+ * column: jsonx_utf8_scrub (core/jsonx.h), for handlers.
  */
 void		 req_utf8_scrub(char *s);
 

@@ -2,17 +2,17 @@
  * fuzz_event: the Stripe event parsing behind the webhook, without a
  * database.
  *
- * webhook_apply() stores every well-formed event in MariaDB before (and
+ * evstore_apply() stores every well-formed event in MariaDB before (and
  * while) it applies it, so past its first checks it cannot run without a
  * database, and the database is not mocked.  This target therefore drives:
- *  - jsonx_parse() on the raw body, as webhook_apply() does;
- *  - every jsonx_* read webhook_apply() and its handlers make (id, type,
+ *  - jsonx_parse() on the raw body, as evstore_apply() does;
+ *  - every jsonx_* read evstore_apply() and its handlers make (id, type,
  *    created, data.object, api_version, livemode, customer,
  *    items.data[0].price.id, the period fields on the subscription and on
  *    its first item, trial_end, metadata.user_id, the invoice's amounts,
  *    its subscription in either shape (parent.subscription_details or
  *    top-level) and lines.data[] (parent, type, proration, period)), and tiers_by_price() on the price;
- *  - webhook_apply() itself, with no database (db NULL), for the events
+ *  - evstore_apply() itself, with no database (db NULL), for the events
  *    its first checks must refuse (not JSON; no id, type, created or
  *    data.object): it must answer XERR_BADREQ with a reason before it
  *    touches the database.  Whether an event is refused is decided here by
@@ -35,7 +35,7 @@
 #include "core/ids.h"
 #include "core/jsonx.h"
 #include "domain/tiers.h"
-#include "app/webhook.h"
+#include "domain/evstore.h"
 
 #define WALK_MAX_NODES	2000
 #define PATH_MAX_LEN	512
@@ -645,7 +645,7 @@ walk(struct json_object *base, struct json_object *node, char *path,
 
 /*
  * Returns 1 for 1 to max printable ASCII bytes, no space: the rule of
- * ids.h, written out here to check ids_ext_ok(), which webhook_apply() uses.
+ * ids.h, written out here to check ids_ext_ok(), which evstore_apply() uses.
  */
 static int
 id_ok(const char *s, size_t max)
@@ -660,7 +660,7 @@ id_ok(const char *s, size_t max)
 	return 1;
 }
 
-/* The reads of customer.subscription.* (wh_subscription). */
+/* The reads of customer.subscription.* (subscriptions_read). */
 static void
 read_subscription(struct json_object *obj)
 {
@@ -687,7 +687,7 @@ read_subscription(struct json_object *obj)
 	str(obj, "metadata.user_id");
 }
 
-/* The reads of invoice.* (wh_invoice, wh_invoice_cycle). */
+/* The reads of invoice.* (invoices_read, invoices_cycle). */
 static void
 read_invoice(struct json_object *inv)
 {
@@ -765,7 +765,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (rc != XERR_OK) {
 		FUZZ_ASSERT(rc == XERR_BADREQ && root == NULL);
-		FUZZ_ASSERT(webhook_apply(NULL, &cfg, (const char *)data, size,
+		FUZZ_ASSERT(evstore_apply(NULL, &cfg, (const char *)data, size,
 		    0, &status, err, sizeof(err)) == XERR_BADREQ);
 		FUZZ_ASSERT(status == NULL && err[0] != '\0');
 		return 0;
@@ -773,7 +773,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(root != NULL);
 	FUZZ_ASSERT(size == 0 || memchr(data, '\0', size) == NULL);
 
-	/* webhook_apply()'s first checks, then what it reads for storing. */
+	/* evstore_apply()'s first checks, then what it reads for storing. */
 	evid = str(root, "id");
 	type = str(root, "type");
 	obj = jsonx_path(root, "data.object");
@@ -797,7 +797,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!ok) {
 		/* Refused before any database access. */
-		FUZZ_ASSERT(webhook_apply(NULL, &cfg, (const char *)data, size,
+		FUZZ_ASSERT(evstore_apply(NULL, &cfg, (const char *)data, size,
 		    0, &status, err, sizeof(err)) == XERR_BADREQ);
 		FUZZ_ASSERT(status == NULL && err[0] != '\0');
 	}

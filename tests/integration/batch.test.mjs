@@ -1,5 +1,5 @@
 // Group commit in xsb-webhook: concurrent deliveries are stored several to a
-// transaction (common/app/webhook.c, "Group commit").  Each test sends bursts of
+// transaction (common/domain/evstore.c, "Group commit").  Each test sends bursts of
 // signed deliveries at once and checks every outcome in MariaDB, as if each
 // had come alone.  A burst is repeated (fresh events) until /metrics shows
 // that the committers did batch it (or rolled a batch back), so each test

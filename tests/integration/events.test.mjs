@@ -1,4 +1,4 @@
-// The payment events a billing backend must not ignore (common/app/webhook.c, docs/WEBHOOKS.md
+// The payment events a billing backend must not ignore (common/domain/payments.c, docs/WEBHOOKS.md
 // "Payments: 3-D Secure, refunds, disputes, deleted customers"): invoice.payment_action_required,
 // charge.succeeded, charge.refunded, refund.created, charge.dispute.created/closed and
 // customer.deleted, each in the current API shape (2026-10-28.endive) and in 2023-08-16's, with

@@ -148,6 +148,21 @@ START_TEST(jsonx_parse_ambiguous_refused)
 }
 END_TEST
 
+START_TEST(jsonx_utf8_scrubbed)
+{
+	char	 s[] = "ok \xc3\xa9 cut \xc3 bad \xff over \xc0\xaf end";
+	char	 sur[] = "\xed\xa0\x80!";	/* a surrogate: 3 bytes */
+	char	 empty[] = "";
+
+	jsonx_utf8_scrub(s);
+	ck_assert_str_eq(s, "ok \xc3\xa9 cut ? bad ? over ?? end");
+	jsonx_utf8_scrub(sur);
+	ck_assert_str_eq(sur, "?" "?" "?!");
+	jsonx_utf8_scrub(empty);
+	ck_assert_str_eq(empty, "");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -160,6 +175,7 @@ main(void)
 	tcase_add_test(tc, jsonx_locale);
 	tcase_add_test(tc, jsonx_parse_rules);
 	tcase_add_test(tc, jsonx_parse_ambiguous_refused);
+	tcase_add_test(tc, jsonx_utf8_scrubbed);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,644 @@
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "core/batch.h"
+#include "core/cfg.h"
+#include "core/db.h"
+#include "core/jsonx.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "store/stmt.h"
+#include "domain/events.h"
+#include "domain/apply.h"
+#include "domain/evstore.h"
+
+#define EVSTORE_TXN_TRIES	3	/* a deadlocked one runs again */
+
+/*
+ * A small per-process memory of event ids whose outcome is final, so a
+ * redelivery seen by this process again costs no database round trip.
+ * Only final outcomes are remembered (never "failed"), and replays bypass
+ * it; a lost entry only means one primary-key lookup more.
+ *
+ * Request threads read it on every delivery and committers write it, so
+ * it takes no lock (a reader preempted while holding one would stall every
+ * other request thread): each slot is a sequence lock.  A writer makes the
+ * sequence odd (skipping the slot if another writer holds it), stores the
+ * id, and makes it even again; a reader copies the id between two reads of
+ * an even, unchanged sequence, else it reports "not seen".  The id is kept
+ * in atomic words, so no access is a data race.
+ */
+#define EVSTORE_SEEN_SLOTS	4096
+#define EVSTORE_SEEN_WORDS	8	/* ids up to 63 bytes */
+
+struct evstore_seen_slot {
+	uint64_t	 seq;
+	uint64_t	 w[EVSTORE_SEEN_WORDS];
+};
+
+/*
+ * The process's state.  A static, documented here: its users (a request
+ * handler of the FastCGI pool, a worker job, an admin call) get no handle
+ * to pass, and there is one per process.  seen is the memory above; q is
+ * the group-commit queue, NULL until evstore_start (then each delivery is
+ * stored on its caller's connection).  q is set before the request
+ * threads start and never changes after.
+ */
+static struct {
+	struct evstore_seen_slot	 seen[EVSTORE_SEEN_SLOTS];
+	struct batch			*q;
+} evstore_proc;
+
+static struct evstore_seen_slot *
+evstore_seen_slot(const char *id)
+{
+	uint32_t	 h = 2166136261u;	/* FNV-1a */
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return &evstore_proc.seen[h % EVSTORE_SEEN_SLOTS];
+}
+
+/* Packs id (NUL-padded) into words; 0 when it does not fit. */
+static int
+evstore_seen_pack(const char *id, uint64_t w[EVSTORE_SEEN_WORDS])
+{
+	size_t	 len = strlen(id);
+
+	if (len >= EVSTORE_SEEN_WORDS * 8)
+		return 0;
+	memset(w, 0, EVSTORE_SEEN_WORDS * 8);
+	memcpy(w, id, len);
+	return 1;
+}
+
+/* Whether id was remembered with a final outcome. */
+static int
+evstore_seen(const char *id)
+{
+	struct evstore_seen_slot	*sl = evstore_seen_slot(id);
+	uint64_t		 want[EVSTORE_SEEN_WORDS], s0, s1;
+	size_t			 i;
+	int			 same = 1;
+
+	if (!evstore_seen_pack(id, want))
+		return 0;
+	s0 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+	if (s0 & 1)
+		return 0;
+	for (i = 0; i < EVSTORE_SEEN_WORDS; i++)
+		same &= __atomic_load_n(&sl->w[i], __ATOMIC_RELAXED) == want[i];
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	s1 = __atomic_load_n(&sl->seq, __ATOMIC_RELAXED);
+	return same && s0 == s1;
+}
+
+/* Remembers id, whose outcome is final (a busy slot is skipped). */
+static void
+evstore_remember(const char *id)
+{
+	struct evstore_seen_slot	*sl = evstore_seen_slot(id);
+	uint64_t		 w[EVSTORE_SEEN_WORDS], s;
+	size_t			 i;
+
+	if (!evstore_seen_pack(id, w))
+		return;
+	s = __atomic_load_n(&sl->seq, __ATOMIC_RELAXED);
+	if ((s & 1) || !__atomic_compare_exchange_n(&sl->seq, &s, s + 1, 0,
+	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;		/* another writer has the slot */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (i = 0; i < EVSTORE_SEEN_WORDS; i++)
+		__atomic_store_n(&sl->w[i], w[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->seq, s + 2, __ATOMIC_RELEASE);
+}
+
+/* Reads the stored status of event id into buf. */
+static enum xerr
+evstore_stored_status(struct db *db, const char *id, char *buf, size_t bufsz)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	a[0] = DB_STR(id);
+	if ((rc = db_query(db, STMT_EVENT_STATUS, a, 1, &res)) != XERR_OK)
+		return rc;
+	snprintf(buf, bufsz, "%s", db_res_rows(res) ? db_res_str(res, 0, 0) :
+	    "");
+	db_res_free(res);
+	return XERR_OK;
+}
+
+/* The columns of ev's stripe_events row, status and user_id last. */
+static void
+evstore_row(const struct events_ev *ev, struct dbv a[9])
+{
+	a[0] = DB_STR(ev->id);
+	a[1] = DB_STR(ev->type);
+	a[2] = DB_STR(ev->api_version);
+	a[3] = DB_INT(ev->livemode);
+	a[4] = DB_INT(ev->created);
+	a[5] = DB_STR(ev->object_id);
+	a[6] = DB_BLOB(ev->payload, ev->len);
+	a[7] = DB_STR(ev->status);
+	a[8] = DB_STR(ev->user_id[0] ? ev->user_id : NULL);
+}
+
+/* Records a failed attempt outside the rolled-back transaction. */
+static void
+evstore_record_failure(struct events_ev *ev)
+{
+	struct dbv	 a[9];
+
+	evstore_row(ev, a);
+	a[7] = DB_STR(ev->err[0] ? ev->err : "effect failed");
+	if (db_exec(ev->db, STMT_EVENT_FAIL, a, 8, NULL, NULL) != XERR_OK)
+		log_warnx("event %s: could not record the failure", ev->id);
+}
+
+/* Returns 1 when a stored event of status st is to be applied (again). */
+static int
+evstore_retryable(const char *st, int replay)
+{
+	return strcmp(st, "failed") == 0 ||
+	    (replay && strcmp(st, "unmatched") == 0);
+}
+
+/*
+ * Inside a transaction: applies ev's effects, then inserts its row with
+ * the outcome.  XERR_DUP when the row exists (a duplicate, or a stored
+ * failure to apply again).
+ */
+static enum xerr
+evstore_store(struct events_ev *ev)
+{
+	struct dbv	 a[9];
+	enum xerr	 rc;
+
+	if ((rc = apply_effects(ev)) != XERR_OK)
+		return rc;
+	evstore_row(ev, a);
+	return db_exec(ev->db, STMT_EVENT_INSERT, a, 9, NULL, NULL);
+}
+
+/*
+ * A type we do not act on is stored in one statement, outside a
+ * transaction: "ignored", or "duplicate" when it is there already.
+ */
+static enum xerr
+evstore_ignored(struct events_ev *ev, const char **status)
+{
+	struct dbv	 a[9];
+	enum xerr	 rc;
+
+	ev->status = "ignored";
+	ev->user_id[0] = '\0';
+	evstore_row(ev, a);
+	rc = db_exec(ev->db, STMT_EVENT_INSERT, a, 9, NULL, NULL);
+	if (rc == XERR_DUP)
+		rc = XERR_OK, *status = "duplicate";
+	else if (rc == XERR_OK)
+		*status = "ignored";
+	if (rc == XERR_OK)
+		evstore_remember(ev->id);
+	return rc;
+}
+
+/*
+ * Inside a transaction: applies again an event stored "failed" (or
+ * "unmatched", replayed), one applier at a time (its row locked), and
+ * writes its new outcome.  *done set (a duplicate) when its row says it
+ * needs nothing more.
+ */
+static enum xerr
+evstore_again(struct events_ev *ev, int replay, int *done)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[3];
+	enum xerr	 rc;
+
+	*done = 0;
+	a[0] = DB_STR(ev->id);
+	if ((rc = db_query(ev->db, STMT_EVENT_LOCK, a, 1, &res)))
+		return rc;
+	*done = !evstore_retryable(db_res_rows(res) ? db_res_str(res, 0, 0) :
+	    "", replay);
+	db_res_free(res);
+	if (*done)
+		return XERR_OK;
+	if ((rc = apply_effects(ev)) != XERR_OK)
+		return rc;
+	a[0] = DB_STR(ev->status);
+	a[1] = DB_STR(ev->user_id[0] ? ev->user_id : NULL);
+	a[2] = DB_STR(ev->id);
+	return db_exec(ev->db, STMT_EVENT_FINISH, a, 3, NULL, NULL);
+}
+
+/*
+ * Effects first, then the event row with its outcome, in one transaction,
+ * run again after a deadlock.  Concurrent deliveries of one event
+ * serialize on the user's row and then on the event's key: the second
+ * finds a duplicate and rolls back whatever it did.  Returns XERR_OK with
+ * *status set, or an error: *failed set when it is the event's failure (to
+ * be recorded), clear when nothing could be tried (no connection).
+ */
+static enum xerr
+evstore_txn(struct events_ev *ev, int replay, const char **status,
+    int *failed)
+{
+	struct db	*db = ev->db;
+	char		 stored[32] = "";
+	int		 tries, again = 0, done;
+	enum xerr	 rc;
+
+	*failed = 0;
+	for (tries = 0; tries < EVSTORE_TXN_TRIES; tries++) {
+		if ((rc = db_begin(db)) != XERR_OK)
+			return rc;
+		if (again) {
+			rc = evstore_again(ev, replay, &done);
+			if (rc == XERR_OK && done) {
+				db_rollback(db);
+				*status = "duplicate";
+				return XERR_OK;
+			}
+		} else if ((rc = evstore_store(ev)) == XERR_DUP) {
+			/* Stored before us: a duplicate, unless it failed. */
+			db_rollback(db);
+			if ((rc = evstore_stored_status(db, ev->id, stored,
+			    sizeof(stored))) != XERR_OK)
+				return rc;
+			if (evstore_retryable(stored, replay)) {
+				again = 1;
+				continue;
+			}
+			evstore_remember(ev->id);
+			*status = "duplicate";
+			return XERR_OK;
+		}
+		if (rc == XERR_OK && (rc = db_commit(db)) == XERR_OK) {
+			*status = ev->status;
+			evstore_remember(ev->id);
+			if (strcmp(ev->status, "processed") != 0)
+				log_info("event %s (%s): %s", ev->id, ev->type,
+				    ev->status);
+			return XERR_OK;
+		}
+		db_rollback(db);
+		if (rc != XERR_DEADLOCK || tries + 1 >= EVSTORE_TXN_TRIES)
+			break;
+	}
+	*failed = 1;
+	return rc != XERR_OK ? rc : XERR_INTERNAL;
+}
+
+/*
+ * The event failed with rc: its reason into errbuf and the log, the
+ * failure recorded (unless the connection is gone).  Returns the error
+ * to answer.
+ */
+static enum xerr
+evstore_failed(struct events_ev *ev, enum xerr rc, char *errbuf,
+    size_t errsz)
+{
+	if (ev->err[0] == '\0')
+		snprintf(ev->err, sizeof(ev->err), "%s", xerr_code(rc));
+	snprintf(errbuf, errsz, "%s", ev->err);
+	log_warnx("event %s (%s) failed: %s", ev->id, ev->type, ev->err);
+	if (rc != XERR_DB_GONE)
+		evstore_record_failure(ev);
+	/*
+	 * An effect that found the object unusable (no customer, no period)
+	 * is a failed event like any other: stored, 500.  A 400 (BADREQ)
+	 * means refused before anything was stored.
+	 */
+	if (rc == XERR_BADREQ)
+		rc = XERR_UNPROCESSABLE;
+	return rc;
+}
+
+/* Stores and applies a parsed event on db, in a transaction of its own. */
+static enum xerr
+evstore_apply_parsed(struct events_ev *ev, struct db *db, int replay,
+    const char **status, char *errbuf, size_t errsz)
+{
+	int		 failed;
+	enum xerr	 rc;
+
+	*status = NULL;
+	errbuf[0] = '\0';
+	ev->db = db;
+	if (!replay && evstore_seen(ev->id)) {
+		*status = "duplicate";
+		return XERR_OK;
+	}
+	if (ev->t == NULL && !replay)
+		return evstore_ignored(ev, status);
+	if ((rc = evstore_txn(ev, replay, status, &failed)) == XERR_OK ||
+	    !failed)
+		return rc;
+	return evstore_failed(ev, rc, errbuf, errsz);
+}
+
+enum xerr
+evstore_apply(struct db *db, const struct cfg *cfg, const char *payload,
+    size_t len, int replay, const char **status, char *errbuf, size_t errsz)
+{
+	struct events_ev ev;
+	enum xerr	 rc;
+
+	*status = NULL;
+	errbuf[0] = '\0';
+	if ((rc = events_parse(&ev, cfg, payload, len, errbuf, errsz)) ==
+	    XERR_OK) {
+		ev.t = apply_lookup(ev.type);
+		rc = evstore_apply_parsed(&ev, db, replay, status, errbuf,
+		    errsz);
+	}
+	events_free(&ev);
+	return rc;
+}
+
+/*
+ * Group commit, in a threaded xsb-webhook (evstore_start).  Request
+ * threads verify and parse deliveries in parallel and queue them; a
+ * committer thread takes whatever is queued (up to WEBHOOK_BATCH_MAX) and
+ * stores the lot in one transaction, each event's effects then its row,
+ * exactly as one delivery alone would; then it wakes each request thread
+ * to answer.  Nothing is answered before the commit.  When any event of
+ * a batch fails (an effect error, a duplicate key, a deadlock), the batch
+ * is rolled back and each of its events is applied alone, on the path a
+ * single delivery takes, so a batch never changes an outcome.
+ */
+struct evstore_pending {
+	struct batch_item	 item;		/* the queue's */
+	struct events_ev	*ev;		/* parsed, the submitter's */
+	const char		*rid;		/* request id, for log lines */
+	enum xerr		 rc;		/* the outcome, once done */
+	const char		*status;
+	char			 err[256];
+	int			 alone;		/* apply outside the batch */
+};
+
+/*
+ * A committer takes work when no other committer is busy, or when
+ * EVSTORE_PIPELINE_MIN events wait (core/batch.h).
+ */
+#define EVSTORE_PIPELINE_MIN	8
+
+/* A committer thread's own state. */
+struct evstore_committer {
+	const struct cfg	*cfg;
+	struct db		*db;
+	struct dbv		*rows;		/* EVENTS_BATCH_LIMIT * 9 */
+	unsigned		 lookup_due;	/* batches: ids read first */
+};
+
+/*
+ * Reads which events of the batch are stored already: a final outcome is
+ * a duplicate (answered without a transaction), a failed one is applied
+ * alone.  On a database error every event is applied alone.  Returns the
+ * number found.
+ */
+static size_t
+evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n)
+{
+	size_t		 found = 0;
+	struct db_res	*res = NULL;
+	struct dbv	 a[EVENTS_LOOKUP_IDS];
+	const char	*id, *st;
+	size_t		 i, j, k, m;
+
+	for (i = 0; i < n; i += EVENTS_LOOKUP_IDS) {
+		m = n - i < EVENTS_LOOKUP_IDS ? n - i : EVENTS_LOOKUP_IDS;
+		for (k = 0; k < EVENTS_LOOKUP_IDS; k++)
+			a[k] = k < m ? DB_STR(it[i + k]->ev->id) : DB_NULL;
+		if (db_query(db, STMT_EVENT_STATUS_16, a, EVENTS_LOOKUP_IDS,
+		    &res) != XERR_OK) {
+			for (k = 0; k < n; k++)
+				it[k]->alone = 1;
+			return n;
+		}
+		found += db_res_rows(res);
+		for (j = 0; j < db_res_rows(res); j++) {
+			id = db_res_str(res, j, 0);
+			st = db_res_str(res, j, 1);
+			for (k = i; k < i + m; k++) {
+				if (strcmp(it[k]->ev->id, id) != 0 ||
+				    it[k]->status != NULL)
+					continue;
+				if (evstore_retryable(st, 0))
+					it[k]->alone = 1;
+				else {
+					it[k]->status = "duplicate";
+					evstore_remember(id);
+				}
+			}
+		}
+		db_res_free(res);
+		res = NULL;
+	}
+	return found;
+}
+
+/*
+ * Runs the live events of the batch in one transaction: their users read
+ * ahead, each event's effects in turn, then all their rows in one
+ * statement, then the commit, chained to the next transaction (no
+ * START TRANSACTION round trip for the next batch).
+ */
+static enum xerr
+evstore_batch_txn(struct db *db, struct events_pre *pre, struct dbv *rows,
+    struct evstore_pending **it, size_t n)
+{
+	struct evstore_pending	*p;
+	size_t			 i, live = 0;
+	enum xerr		 rc;
+
+	/* After a batch the connection is already in the next transaction. */
+	if (!db_in_txn(db) && (rc = db_begin(db)) != XERR_OK)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (!it[i]->alone && it[i]->status == NULL)
+			events_pre_add(pre, it[i]->ev);
+	if ((rc = events_pre_read(db, pre)) != XERR_OK)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		p = it[i];
+		if (p->alone || p->status != NULL)
+			continue;
+		log_set_rid(p->rid);
+		p->ev->pre = pre;
+		rc = apply_effects(p->ev);
+		p->ev->pre = NULL;
+		if (rc != XERR_OK)
+			goto fail;
+		evstore_row(p->ev, &rows[live++ * 9]);
+	}
+	log_set_rid(NULL);
+	if ((rc = db_exec_rows(db, STMT_EVENT_INSERT, rows, 9, live)) !=
+	    XERR_OK || (rc = db_commit_chain(db)) != XERR_OK)
+		goto fail;
+	return XERR_OK;
+fail:
+	log_set_rid(NULL);
+	db_rollback(db);
+	return rc;
+}
+
+#define EVSTORE_LOOKUP_BATCHES	64
+
+/* Stores the n queued events of it on the committer's connection. */
+static void
+evstore_batch(struct evstore_committer *c, struct evstore_pending **it,
+    size_t n)
+{
+	struct db		*db = c->db;
+	struct dbv		*rows = c->rows;
+	struct events_pre		 pre;
+	struct evstore_pending	*p;
+	size_t			 i, j, live = 0;
+	enum xerr		 rc;
+
+	for (i = 0; i < n; i++) {
+		p = it[i];
+		p->ev->db = db;
+		p->ev->pre = NULL;
+		p->rc = XERR_OK;
+		p->status = NULL;
+		p->err[0] = '\0';
+		/* Alone: one in a batch of one, or an id seen earlier in it. */
+		p->alone = n == 1;
+		for (j = 0; j < i && !p->alone; j++)
+			p->alone = strcmp(it[j]->ev->id, p->ev->id) == 0;
+	}
+	/*
+	 * Redeliveries of stored events come in runs (Stripe retrying after
+	 * an outage, a replay): after a batch met one, the next batches look
+	 * their ids up first instead of failing on the duplicate key.
+	 */
+	if (n > 1 && c->lookup_due > 0)
+		c->lookup_due = evstore_batch_lookup(db, it, n) > 0 ?
+		    EVSTORE_LOOKUP_BATCHES : c->lookup_due - 1;
+	for (i = 0; i < n; i++)
+		live += !it[i]->alone && it[i]->status == NULL;
+	if (live > 1) {
+		memset(&pre, 0, sizeof(pre));
+		rc = evstore_batch_txn(db, &pre, rows, it, n);
+		events_pre_free(&pre);
+		if (rc == XERR_OK) {
+			metrics_inc(METRICS_WEBHOOK_BATCHES);
+			metrics_add(METRICS_WEBHOOK_BATCHED, live);
+		} else
+			metrics_inc(METRICS_WEBHOOK_BATCH_ROLLBACKS);
+		if (rc == XERR_DUP)
+			c->lookup_due = EVSTORE_LOOKUP_BATCHES;
+		if (rc != XERR_OK)
+			log_info("batch of %zu events: %s; each applied alone",
+			    live, xerr_code(rc));
+		for (i = 0; i < n; i++) {
+			p = it[i];
+			if (p->alone || p->status != NULL)
+				continue;
+			if (rc != XERR_OK) {
+				p->alone = 1;
+				continue;
+			}
+			p->status = p->ev->status;
+			evstore_remember(p->ev->id);
+			log_set_rid(p->rid);
+			if (strcmp(p->status, "processed") != 0)
+				log_info("event %s (%s): %s", p->ev->id,
+				    p->ev->type, p->status);
+		}
+	} else
+		for (i = 0; i < n; i++)
+			if (it[i]->status == NULL)
+				it[i]->alone = 1;
+	for (i = 0; i < n; i++) {
+		p = it[i];
+		if (!p->alone || p->status != NULL)	/* answered (lookup) */
+			continue;
+		if (db_in_txn(db))
+			db_rollback(db);	/* the empty chained one */
+		log_set_rid(p->rid);
+		p->rc = evstore_apply_parsed(p->ev, db, 0, &p->status, p->err,
+		    sizeof(p->err));
+	}
+	log_set_rid(NULL);
+}
+
+/* Opens a committer's own connection and buffers (batch_ops.open). */
+static void *
+evstore_committer_open(void *arg)
+{
+	struct evstore_committer	*c;
+
+	jsonx_thread_init();
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->cfg = arg;
+	if (db_open(c->cfg, stmt_table(), &c->db) != XERR_OK ||
+	    (c->rows = calloc(EVENTS_BATCH_LIMIT * 9,
+	    sizeof(*c->rows))) == NULL)
+		log_fatalx("out of memory at start");
+	return c;
+}
+
+/* Runs a batch the queue hands a committer (batch_ops.run). */
+static void
+evstore_committer_run(void *state, struct batch_item **items, size_t n)
+{
+	struct evstore_pending	*it[EVENTS_BATCH_LIMIT];
+	size_t			 i;
+
+	for (i = 0; i < n; i++)
+		it[i] = (struct evstore_pending *)(void *)((char *)items[i] -
+		    offsetof(struct evstore_pending, item));
+	/* It may leave the next (empty) transaction open: batch_txn. */
+	evstore_batch(state, it, n);
+}
+
+enum xerr
+evstore_start(const struct cfg *cfg)
+{
+	struct batch_ops	 ops = { "xsb-committer",
+	    evstore_committer_open, evstore_committer_run,
+	    (void *)(uintptr_t)cfg };
+	size_t			 max;
+
+	max = cfg->webhook_batch_max < EVENTS_BATCH_LIMIT ?
+	    cfg->webhook_batch_max : EVENTS_BATCH_LIMIT;
+	return batch_start(&ops, cfg->webhook_committers, max,
+	    EVSTORE_PIPELINE_MIN, &evstore_proc.q);
+}
+
+enum xerr
+evstore_deliver(struct events_ev *ev, struct db *db, const char *rid,
+    const char **status, char *errbuf, size_t errsz)
+{
+	struct evstore_pending	 p;
+
+	*status = NULL;
+	errbuf[0] = '\0';
+	ev->t = apply_lookup(ev->type);
+	if (evstore_proc.q == NULL)
+		return evstore_apply_parsed(ev, db, 0, status, errbuf, errsz);
+	if (evstore_seen(ev->id)) {
+		*status = "duplicate";
+		return XERR_OK;
+	}
+	memset(&p, 0, sizeof(p));
+	p.ev = ev;
+	p.rid = rid;
+	batch_submit(evstore_proc.q, &p.item);
+	*status = p.status;
+	snprintf(errbuf, errsz, "%s", p.err);
+	return p.rc;
+}

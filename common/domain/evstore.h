@@ -1,0 +1,62 @@
+/*
+ * evstore: Stripe events stored exactly once, with their effects.
+ *
+ * An event's effects (domain/apply.h) and its stripe_events row, keyed by
+ * the event's id, are written in one transaction: a redelivery finds the
+ * row and is a "duplicate"; an event whose effects failed is recorded
+ * "failed" outside the rolled-back transaction and applied again when
+ * Stripe redelivers it.  docs/WEBHOOKS.md describes the protocol.
+ *
+ * Group commit: once evstore_start has run (each xsb-webhook process),
+ * evstore_deliver queues a delivery (core/batch.h) and a committer thread
+ * stores what waits in one transaction, then answers each.  When any
+ * event of a batch fails, the batch is rolled back and each of its events
+ * is applied alone, so a batch never changes an outcome.
+ *
+ * Ownership: the process's state (the memory of the event ids seen with a
+ * final outcome, the queue once started) is a static of evstore.c, one
+ * per process, and lives as long as the process.  A caller's event and
+ * payload stay the caller's: they are borrowed until the call returns.
+ */
+#ifndef EVSTORE_H
+#define EVSTORE_H
+
+#include <stddef.h>
+
+#include "core/xerr.h"
+#include "domain/events.h"
+
+struct cfg;
+struct db;
+
+/*
+ * Stores and applies an event given as its raw JSON payload, as a delivery
+ * would (used by replays, resyncs and the unmatched-event jobs).  *status
+ * (static) is the outcome: "processed", "ignored", "unmatched", "stale",
+ * or "duplicate".  With replay set, an event already stored is applied
+ * again when it is "unmatched" or "failed".  errbuf receives a failure's
+ * reason.  XERR_BADREQ (nothing stored) when the payload is no event;
+ * XERR_UNPROCESSABLE or another error when an effect failed (recorded).
+ */
+enum xerr	 evstore_apply(struct db *db, const struct cfg *cfg,
+		    const char *payload, size_t len, int replay,
+		    const char **status, char *errbuf, size_t errsz);
+
+/*
+ * Stores and applies a delivery parsed by events_parse: through a
+ * committer once evstore_start has run, else on db (the caller's
+ * connection).  rid names the request in log lines.  Outcomes and errors
+ * as evstore_apply's without replay.
+ */
+enum xerr	 evstore_deliver(struct events_ev *ev, struct db *db,
+		    const char *rid, const char **status, char *errbuf,
+		    size_t errsz);
+
+/*
+ * Starts the committer threads (WEBHOOK_COMMITTERS, each with its own
+ * connection) that store deliveries up to WEBHOOK_BATCH_MAX to a
+ * transaction.  Once per process.
+ */
+enum xerr	 evstore_start(const struct cfg *cfg);
+
+#endif

@@ -1,0 +1,391 @@
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "core/cfg.h"
+#include "core/db.h"
+#include "core/ids.h"
+#include "core/jsonx.h"
+#include "core/log.h"
+#include "store/stmt.h"
+#include "domain/phone.h"
+#include "domain/tiers.h"
+#include "domain/events.h"
+#include "domain/apply.h"
+#include "domain/subscriptions.h"
+
+/*
+ * Returns a period field (current_period_start or _end) of a subscription:
+ * from its first item, where API versions since 2025-03-31.basil put it,
+ * else from the subscription itself (2023-08-16); 0 when neither has it.
+ */
+static int64_t
+subscriptions_period(struct json_object *sub, const char *field)
+{
+	struct json_object *item;
+	int64_t		 v = 0;
+
+	item = jsonx_idx(sub, "items.data", 0);
+	if (jsonx_int(item, field, &v) == 0)
+		return v;
+	if (jsonx_int(sub, field, &v) == 0)
+		return v;
+	return 0;
+}
+
+/*
+ * The tier a subscription status grants: the price's tier while active,
+ * trialing or past_due (flagged); ai_buddy once unpaid, canceled, expired
+ * or paused.  NULL for incomplete: nothing is granted before the first
+ * payment, and nothing is taken either.
+ */
+static const char *
+subscriptions_status_tier(const char *status, const char *price_tier,
+    int *past_due)
+{
+	*past_due = 0;
+	if (!strcmp(status, "active") || !strcmp(status, "trialing"))
+		return price_tier;
+	if (!strcmp(status, "past_due")) {
+		*past_due = 1;
+		return price_tier;
+	}
+	if (!strcmp(status, "incomplete"))
+		return NULL;
+	return TIERS_FREE;
+}
+
+/*
+ * Records what a subscription event says for the rating engine
+ * (docs/BILLING.md): the tier the subscription granted from the event's
+ * created time on (none while incomplete), and its period.  Stale events
+ * are recorded too: the history is ordered by time, not by arrival.
+ */
+static enum xerr
+subscriptions_history(struct events_ev *ev, const char *sub_id,
+    const char *status, const char *tier, int rank, int64_t pstart,
+    int64_t pend)
+{
+	struct dbv	 a[6];
+	const char	*granted;
+	int		 past_due;
+	enum xerr	 rc;
+
+	granted = subscriptions_status_tier(status, tier, &past_due);
+	if (granted != NULL) {
+		a[0] = DB_STR(ev->id);
+		a[1] = DB_STR(sub_id);
+		a[2] = DB_STR(ev->user_id);
+		a[3] = DB_STR(granted);
+		a[4] = DB_INT(ev->created);
+		a[5] = DB_INT(rank);
+		if ((rc = db_exec(ev->db, STMT_RATING_HISTORY_INSERT, a, 6,
+		    NULL, NULL)) != XERR_OK)
+			return rc;
+	}
+	if (pstart <= 0 || pend <= pstart)
+		return XERR_OK;
+	a[0] = DB_STR(sub_id);
+	a[1] = DB_INT(pstart);
+	a[2] = DB_INT(pend);
+	a[3] = DB_STR(ev->user_id);
+	return db_exec(ev->db, STMT_RATING_PERIOD_INSERT, a, 4, NULL, NULL);
+}
+
+/*
+ * Queues the bill of the period [ps, pe) of subscription sub, once per
+ * subscription and period whichever event asks first: a renewal's (invoice
+ * is its invoice) or, for the last period of a subscription that ended
+ * (final set), the deletion's, billing usage up to usage_end.
+ */
+enum xerr
+subscriptions_bill_job(struct events_ev *ev, const char *sub, int64_t ps,
+    int64_t pe, const char *invoice, int final, int64_t usage_end)
+{
+	struct json_object	*p;
+	char			 subject[300];
+	enum xerr		 rc;
+
+	if ((p = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	if (invoice != NULL)
+		jsonx_add_str(p, "invoice_id", invoice);
+	jsonx_add_str(p, "customer", jsonx_id(ev->obj, "customer"));
+	jsonx_add_str(p, "subscription", sub);
+	jsonx_add_int(p, "period_start", ps);
+	jsonx_add_int(p, "period_end", pe);
+	if (final) {
+		jsonx_add_int(p, "usage_end", usage_end < pe ? usage_end : pe);
+		json_object_object_add(p, "final", json_object_new_boolean(1));
+	}
+	snprintf(subject, sizeof(subject), "%s:%lld", sub, (long long)ps);
+	rc = events_job(ev, "bill_period", subject, p);
+	json_object_put(p);
+	return rc;
+}
+
+/*
+ * A subscription ended: its last period [pstart, ended_at) is billed
+ * (docs/BILLING.md "End").
+ */
+static enum xerr
+subscriptions_final_bill(struct events_ev *ev, const char *sub_id,
+    int64_t pstart, int64_t pend)
+{
+	int64_t		 ended = 0;
+
+	if (jsonx_int(ev->obj, "ended_at", &ended) || ended <= 0)
+		ended = ev->created;
+	return subscriptions_bill_job(ev, sub_id, pstart, pend, NULL, 1, ended);
+}
+
+/* What a subscription event says, read once (strings borrowed from ev). */
+struct subscriptions_msg {
+	const char	*sub_id, *customer, *status, *price, *item_id, *tier;
+	int64_t		 pstart, pend, trial_end;
+	int		 rank, deleted, cancel, has_trial;
+};
+
+/*
+ * Reads m from ev's subscription.  XERR_BADREQ or XERR_UNPROCESSABLE
+ * (unknown price), with ev->err set, when it cannot be applied.
+ */
+static enum xerr
+subscriptions_read(struct events_ev *ev, struct subscriptions_msg *m)
+{
+	struct json_object *item;
+
+	memset(m, 0, sizeof(*m));
+	m->rank = ev->t->rank;
+	m->deleted = m->rank == 2;
+	m->sub_id = jsonx_str(ev->obj, "id");
+	m->customer = jsonx_id(ev->obj, "customer");
+	m->status = jsonx_str(ev->obj, "status");
+	item = jsonx_idx(ev->obj, "items.data", 0);
+	m->price = jsonx_id(item, "price");
+	m->item_id = jsonx_str(item, "id");
+	if (!ids_ext_ok(m->sub_id, 255) || m->customer == NULL ||
+	    m->status == NULL)
+		return events_fail(ev, XERR_BADREQ,
+		    "subscription without id, customer or status");
+	if ((m->tier = tiers_by_price(ev->cfg, m->price)) == NULL)
+		return events_fail(ev, XERR_UNPROCESSABLE,
+		    "unknown price %.64s on subscription %.64s",
+		    m->price ? m->price : "(none)", m->sub_id);
+	m->pstart = subscriptions_period(ev->obj, "current_period_start");
+	m->pend = subscriptions_period(ev->obj, "current_period_end");
+	m->cancel = jsonx_bool(ev->obj, "cancel_at_period_end", 0);
+	m->has_trial = jsonx_int(ev->obj, "trial_end", &m->trial_end) == 0;
+	return XERR_OK;
+}
+
+/*
+ * Writes the subscription's row, unless the event is older than the last
+ * one applied (*stale set, nothing written); the last period of a deleted
+ * subscription is billed.
+ */
+static enum xerr
+subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
+    int *stale)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[15];
+	int64_t		 lc, lr;
+	enum xerr	 rc;
+
+	*stale = 0;
+	a[0] = DB_STR(m->sub_id);
+	if ((rc = db_query(ev->db, STMT_SUB_LOCK, a, 1, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) == 1) {
+		lc = db_res_int(res, 0, 4, 0);
+		lr = db_res_int(res, 0, 5, 0);
+		*stale = db_res_int(res, 0, 3, 0) ||
+		    (!m->deleted && (ev->created < lc ||
+		    (ev->created == lc && m->rank < lr)));
+	}
+	db_res_free(res);
+	if (*stale)
+		return XERR_OK;
+
+	a[0] = DB_STR(m->sub_id);
+	a[1] = DB_STR(ev->user_id);
+	a[2] = DB_STR(m->customer);
+	a[3] = DB_STR(m->status);
+	a[4] = DB_STR(m->tier);
+	a[5] = DB_STR(m->price);
+	a[6] = DB_STR(m->item_id);
+	a[7] = m->pstart ? DB_INT(m->pstart) : DB_NULL;
+	a[8] = m->pend ? DB_INT(m->pend) : DB_NULL;
+	a[9] = DB_INT(m->cancel);
+	a[10] = m->has_trial ? DB_INT(m->trial_end) : DB_NULL;
+	a[11] = DB_INT(m->deleted);
+	a[12] = DB_STR(ev->id);
+	a[13] = DB_INT(ev->created);
+	a[14] = DB_INT(m->rank);
+	if ((rc = db_exec(ev->db, STMT_SUB_UPSERT, a, 15, NULL, NULL)))
+		return rc;
+	if (m->deleted && m->pend > m->pstart)
+		return subscriptions_final_bill(ev, m->sub_id, m->pstart,
+		    m->pend);
+	return XERR_OK;
+}
+
+/*
+ * The user moves from old_tier to new_tier: the history row, and a notice
+ * when it is a step down (a pause is no ending: the plan is back on
+ * resume).
+ */
+static enum xerr
+subscriptions_tier_changed(struct events_ev *ev, const char *status,
+    const char *old_tier, const char *new_tier)
+{
+	struct json_object *n;
+	char		 detail[256];
+	enum xerr	 rc;
+
+	snprintf(detail, sizeof(detail), "%s -> %s", old_tier, new_tier);
+	if ((rc = events_bevent(ev, NULL, "tier_changed", NULL, detail)))
+		return rc;
+	log_info("user %s: tier %s", ev->user_id, detail);
+	if (tiers_rank(new_tier) >= tiers_rank(old_tier))
+		return XERR_OK;
+	if ((n = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	jsonx_add_str(n, "old_tier", old_tier);
+	jsonx_add_str(n, "new_tier", new_tier);
+	rc = events_notify(ev, strcmp(new_tier, TIERS_FREE) == 0 &&
+	    strcmp(status, "paused") != 0 ?
+	    "subscription_cancelled" : "subscription_downgraded", n);
+	json_object_put(n);
+	return rc;
+}
+
+/*
+ * The user follows the subscription m: its tier (new_tier) and period, the
+ * tier change told, the phone number provisioned, kept or put in grace.
+ */
+static enum xerr
+subscriptions_user(struct events_ev *ev, const struct subscriptions_msg *m,
+    const char *new_tier, int past_due)
+{
+	struct dbv	 a[7];
+	char		 old_tier[sizeof(ev->user_tier)];
+	enum xerr	 rc;
+
+	snprintf(old_tier, sizeof(old_tier), "%s", ev->user_tier);
+	a[0] = DB_STR(new_tier);
+	a[1] = DB_STR(m->sub_id);
+	a[2] = m->pstart ? DB_INT(m->pstart) : DB_NULL;
+	a[3] = m->pend ? DB_INT(m->pend) : DB_NULL;
+	a[4] = m->has_trial ? DB_INT(m->trial_end) : DB_NULL;
+	a[5] = DB_INT(past_due);
+	a[6] = DB_STR(ev->user_id);
+	if ((rc = db_exec(ev->db, STMT_USER_SET_SUBSCRIPTION, a, 7, NULL,
+	    NULL)) != XERR_OK)
+		return rc;
+	if (strcmp(old_tier, new_tier) != 0 &&
+	    (rc = subscriptions_tier_changed(ev, m->status, old_tier,
+	    new_tier)) != XERR_OK)
+		return rc;
+	if (tiers_phone_eligible(new_tier) && !ev->user_has_phone)
+		return events_phone_job(ev, "phone_provision");
+	if (tiers_phone_eligible(new_tier))	/* paid again: number kept */
+		return phone_grace_end(ev->db, ev->user_id);
+	if (ev->user_has_phone)			/* held through a grace */
+		return phone_grace_start(ev->db, ev->cfg, ev->user_id, ev->id);
+	return XERR_OK;
+}
+
+/*
+ * customer.subscription.created/updated/deleted/paused/resumed (paused and
+ * resumed rank as updates; the subscription's status says what it grants).
+ *
+ * Ordering: an event applies only when it is newer than the last one
+ * applied to this subscription: a later `created` second, or the same
+ * second and a higher rank (created < updated < deleted); two updates of
+ * the same second apply in arrival order.  A deleted subscription is
+ * final: no later event brings it back.  Older events are stored "stale".
+ */
+enum xerr
+subscriptions_apply(struct events_ev *ev)
+{
+	struct subscriptions_msg m;
+	const char	*new_tier;
+	int		 past_due, apply_user, stale;
+	char		 detail[256];
+	enum xerr	 rc;
+
+	if ((rc = subscriptions_read(ev, &m)) != XERR_OK)
+		return rc;
+	if ((rc = events_user(ev, m.customer, jsonx_str(ev->obj,
+	    "metadata.user_id"))) != XERR_OK)
+		return rc;
+	/* The rating engine's record, whether this event applies or not. */
+	if ((rc = subscriptions_history(ev, m.sub_id, m.deleted ? "canceled" :
+	    m.status, m.tier, m.rank, m.pstart, m.pend)) != XERR_OK)
+		return rc;
+	if (m.deleted)
+		m.status = "canceled";
+	if ((rc = subscriptions_row(ev, &m, &stale)) != XERR_OK)
+		return rc;
+	if (stale) {
+		ev->status = "stale";
+		return XERR_OK;
+	}
+
+	/*
+	 * The user follows this subscription when it is theirs already, when
+	 * they have none, or when it is live (a new subscription takes over).
+	 * A deletion only touches the user's current subscription.
+	 */
+	new_tier = subscriptions_status_tier(m.status, m.tier, &past_due);
+	if (m.deleted)
+		apply_user = strcmp(ev->user_sub, m.sub_id) == 0 ||
+		    ev->user_sub[0] == '\0';
+	else
+		apply_user = ev->user_sub[0] == '\0' ||
+		    strcmp(ev->user_sub, m.sub_id) == 0 ||
+		    (new_tier != NULL && strcmp(new_tier, TIERS_FREE) != 0);
+	snprintf(detail, sizeof(detail), "subscription=%s status=%s tier=%s "
+	    "cancel_at_period_end=%d", m.sub_id, m.status, m.tier, m.cancel);
+	if ((rc = events_bevent(ev, NULL, ev->type + strlen("customer."), NULL,
+	    detail)) != XERR_OK)
+		return rc;
+	if (!apply_user || new_tier == NULL)
+		return XERR_OK;
+	return subscriptions_user(ev, &m, new_tier, past_due);
+}
+
+/* customer.subscription.trial_will_end: store the date, tell the user. */
+enum xerr
+subscriptions_trial_will_end(struct events_ev *ev)
+{
+	struct json_object *n;
+	struct dbv	 a[2];
+	int64_t		 trial_end = 0;
+	enum xerr	 rc;
+
+	if (jsonx_int(ev->obj, "trial_end", &trial_end) != 0)
+		return events_fail(ev, XERR_BADREQ, "trial_will_end without "
+		    "trial_end");
+	if ((rc = events_user(ev, jsonx_id(ev->obj, "customer"),
+	    jsonx_str(ev->obj, "metadata.user_id"))) != XERR_OK)
+		return rc;
+	a[0] = DB_INT(trial_end);
+	a[1] = DB_STR(ev->user_id);
+	if ((rc = db_exec(ev->db, STMT_USER_SET_TRIAL_END, a, 2, NULL, NULL)))
+		return rc;
+	if ((rc = events_bevent(ev, NULL, "trial_will_end", NULL, NULL)))
+		return rc;
+	if ((n = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	jsonx_add_int(n, "trial_end", trial_end);
+	rc = events_notify(ev, "trial_ending", n);
+	json_object_put(n);
+	return rc;
+}
+
