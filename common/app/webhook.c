@@ -1819,7 +1819,8 @@ fail:
 		snprintf(ev->err, sizeof(ev->err), "%s", xerr_code(rc));
 	snprintf(errbuf, errsz, "%s", ev->err);
 	log_warnx("event %s (%s) failed: %s", ev->id, ev->type, ev->err);
-	if (rc != XERR_DB_GONE)
+	/* A database gone or read-only would not store the failure either. */
+	if (rc != XERR_DB_GONE && rc != XERR_UNAVAILABLE)
 		wh_record_failure(ev);
 	/*
 	 * An effect that found the object unusable (no customer, no period)
@@ -2255,6 +2256,7 @@ webhook_handle(struct req *r)
 		return;
 	case XERR_DB_GONE:
 	case XERR_DEADLOCK:
+	case XERR_UNAVAILABLE:		/* read-only: cannot commit */
 		req_error_status(r, xerr_status(XERR_UNAVAILABLE),
 		    "Retry-After: 1\r\n", "database_unavailable",
 		    "event not stored; try again");
