@@ -88,7 +88,8 @@ unit: $(UNITS)
 integration: all
 	@scripts/integration
 
-# Two app nodes on a three-node Galera cluster (scripts/test-cluster).
+# Two app nodes on a three-node Galera cluster, then on a primary and its
+# semi-synchronous replica (scripts/test-cluster; XSB_TEST_CLUSTER_PHASES).
 test-cluster: all deps
 	@scripts/test-cluster
 

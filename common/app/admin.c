@@ -863,7 +863,8 @@ admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 	}
 	rc = evstore_apply(r->db, r->cfg, db_res_str(res, 0, 2),
 	    db_res_len(res, 0, 2), 1, &outcome, err, sizeof(err));
-	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK) {
+	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK ||
+	    rc == XERR_UNAVAILABLE) {
 		req_fail(r, rc, "the replay");
 		goto out;
 	}
@@ -1191,7 +1192,8 @@ admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 	}
 	rc = evstore_apply(r->db, r->cfg, payload, strlen(payload), 0,
 	    &outcome, err, sizeof(err));
-	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK) {
+	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK ||
+	    rc == XERR_UNAVAILABLE) {
 		req_fail(r, rc, "the resync");
 		goto out;
 	}

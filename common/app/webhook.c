@@ -42,6 +42,7 @@ webhook_reply(struct req *r, enum xerr rc, const char *status,
 		return;
 	case XERR_DB_GONE:
 	case XERR_DEADLOCK:
+	case XERR_UNAVAILABLE:		/* read-only: cannot commit */
 		req_error_status(r, xerr_status(XERR_UNAVAILABLE),
 		    "Retry-After: 1\r\n", "database_unavailable",
 		    "event not stored; try again");

@@ -69,6 +69,13 @@ db_classify(unsigned int e, const char *sqlstate, enum db_phase phase)
 	case ER_SERVER_SHUTDOWN:
 	case CR_COMMANDS_OUT_OF_SYNC:
 		return XERR_DB_GONE;
+	/*
+	 * A server that refuses writes (read_only: a replica, a demoted
+	 * primary) cannot commit, now or on a retry: the caller answers 503
+	 * and the balancer's /healthz moves traffic.  Nothing reruns it.
+	 */
+	case ER_OPTION_PREVENTS_STATEMENT:
+		return XERR_UNAVAILABLE;
 	default:
 		break;
 	}

@@ -21,7 +21,7 @@ enum xerr {
 	XERR_MEDIATYPE,		/* 415 wrong content type */
 	XERR_UNPROCESSABLE,	/* 422 well-formed but semantically wrong */
 	XERR_UPSTREAM,		/* 502 Stripe/Twilio/SMTP failed or answered badly */
-	XERR_UNAVAILABLE,	/* 503 database down, shutting down */
+	XERR_UNAVAILABLE,	/* 503 database down or read-only, shutting down */
 	XERR_NOMEM,		/* 500 allocation failed */
 	XERR_DB,		/* 500 database error */
 	XERR_DB_GONE,		/* 503 connection to MariaDB lost */

@@ -311,7 +311,8 @@ evstore_failed(struct events_ev *ev, enum xerr rc, char *errbuf,
 		snprintf(ev->err, sizeof(ev->err), "%s", xerr_code(rc));
 	snprintf(errbuf, errsz, "%s", ev->err);
 	log_warnx("event %s (%s) failed: %s", ev->id, ev->type, ev->err);
-	if (rc != XERR_DB_GONE)
+	/* A database gone or read-only would not store the failure either. */
+	if (rc != XERR_DB_GONE && rc != XERR_UNAVAILABLE)
 		evstore_record_failure(ev);
 	/*
 	 * An effect that found the object unusable (no customer, no period)

@@ -162,10 +162,11 @@ test('K5 kill -9 of Galera node 2 mid-stream: nothing acknowledged lost; app nod
   const evs = [], rs = [];
   /* Pairs of events, one to each app node, one pair after the other; node 2 is killed while they flow,
    * and they go on until app node 2 has answered 503 a few times (its database gone). */
-  let kill;
+  let kill, killedAt = 0, first503 = 0, longest1 = 0;
   const refused = () => rs.filter((r, k) => k % 2 === 1 && r.status === 503).length;
   for (let i = 0; i < 5000 && (refused() < 5 || !kill || !(await kill.done)); i++) {
     if (i === 20) {
+      killedAt = Date.now();
       kill = { done: false };
       kill.done = new Promise((resolve, reject) => execFile(path.join(import.meta.dirname, '../../scripts/cluster'), ['kill', '2'],
         (err) => (err ? reject(err) : resolve(true))));
@@ -174,11 +175,16 @@ test('K5 kill -9 of Galera node 2 mid-stream: nothing acknowledged lost; app nod
       S.subscription({ id: sub, customer: u.customer, price: i % 2 ? 'price_ai_secretary' : 'price_ai_project_manager', status: 'active' }),
       { created: now() - 1000 + i }), S.event('customer.subscription.updated',
       S.subscription({ customer: S.rid('cus_'), price: 'price_ai_secretary', status: 'active' }))];
-    const got = await Promise.all(batch.map((e, k) => hook(nodes[k], e, { timeoutMs: 120000 }).catch((err) => ({ status: 0, text: String(err) }))));
+    const t = [];
+    const got = await Promise.all(batch.map((e, k) => { const s = Date.now(); return hook(nodes[k], e, { timeoutMs: 120000 })
+      .catch((err) => ({ status: 0, text: String(err) })).finally(() => { t[k] = Date.now() - s; }); }));
+    if (killedAt) longest1 = Math.max(longest1, t[0]);
+    if (killedAt && !first503 && got[1].status === 503) first503 = Date.now() - killedAt;
     evs.push(...batch);
     rs.push(...got);
   }
   await kill.done;
+  console.log(`K5: after the kill, app node 1's longest answer ${longest1} ms; app node 2's first 503 ${first503} ms after it`);
   for (const r of rs) assert.ok([200, 503, 0].includes(r.status), `${r.status} ${r.text}`);
   assert.ok(rs.some((r, i) => i % 2 === 1 && r.status === 503), 'app node 2 answered 503 once its database was gone');
   assert.deepEqual(await lostOf(evs, rs), []);
@@ -188,9 +194,11 @@ test('K5 kill -9 of Galera node 2 mid-stream: nothing acknowledged lost; app nod
   const h1 = await post(nodes[0], 'GET', '/healthz');
   assert.equal(h1.status, 200, h1.text);
   /* Node 2 rejoins (IST); app node 2 is healthy again and its events are stored. */
+  const t0 = Date.now();
   cluster('start', '2');
   await waitFor(async () => (await post(nodes[1], 'GET', '/healthz')).status === 200,
     { timeoutMs: 60000, intervalMs: 500, what: 'app node 2 healthy after Galera node 2 rejoined' });
+  console.log(`K5: Galera node 2 started, rejoined and app node 2 healthy in ${Date.now() - t0} ms`);
   const ev = S.event('customer.subscription.updated', S.subscription({ customer: u.customer, price: 'price_ai_secretary', status: 'active' }));
   await deliver(nodes[1], ev);
   assert.equal((await query('SELECT COUNT(*) AS n FROM stripe_events WHERE id = ?', [ev.id]))[0].n, 1);
@@ -201,8 +209,10 @@ test('K6 quorum lost (Galera nodes 2 and 3 killed): app node 1 answers 503, neve
   cluster('kill', '2');
   /* Node 1 alone is not a Primary component once it has given up on the others. */
   let h;
+  const t0 = Date.now();
   await waitFor(async () => { h = await post(nodes[0], 'GET', '/healthz'); return h.status === 503; },
     { timeoutMs: 90000, intervalMs: 500, what: 'app node 1 unhealthy without quorum' });
+  console.log(`K6: app node 1 unhealthy ${Date.now() - t0} ms after the second kill`);
   assert.equal(h.json?.error?.code, 'database_cannot_commit', h.text);
   assert.match(h.json.error.message, /Primary component/);
   assert.ok(h.headers['retry-after']);

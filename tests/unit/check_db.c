@@ -34,8 +34,10 @@ static const struct {
 	{ 1062, "23000", DB_PHASE_STMT, XERR_DUP, "duplicate key" },
 	{ 1064, "42000", DB_PHASE_STMT, XERR_DB, "syntax: permanent" },
 	{ 1146, "42S02", DB_PHASE_STMT, XERR_DB, "no such table: permanent" },
-	{ 1290, "HY000", DB_PHASE_STMT, XERR_DB,
-	    "read-only (healthz tells the balancer)" },
+	{ 1290, "HY000", DB_PHASE_STMT, XERR_UNAVAILABLE,
+	    "read-only: cannot commit, 503 (healthz tells the balancer)" },
+	{ 1290, "HY000", DB_PHASE_COMMIT, XERR_UNAVAILABLE,
+	    "read-only at COMMIT" },
 	{ 0, NULL, DB_PHASE_STMT, XERR_DB,
 	    "no number on the statement nor on the connection" },
 };
