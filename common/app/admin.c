@@ -31,7 +31,6 @@
 #define ADMIN_ACTION_MAX	32
 #define ADMIN_SUB_ID_MAX	200	/* leaves room in a resync event's id */
 #define ADMIN_EVENT_ID_MAX	255
-#define ADMIN_URL_MAX		2048
 #define ADMIN_TWILIO_MAX	100000	/* numbers of an account we compare */
 #define ADMIN_USER_JOBS		20
 #define ADMIN_USER_INVOICES	10
@@ -1500,28 +1499,10 @@ out:
 	free(ns.v);
 }
 
-/*
- * Writes into url PUBLIC_BASE_URL, prefix and the escaped user id: the
- * URLs phone_provision() gives Twilio when it buys a number.
- */
-static enum xerr
-admin_phone_url(const struct cfg *cfg, const char *prefix,
-    const char *user_id, struct buf *url)
-{
-	enum xerr	 rc;
-
-	buf_reset(url);
-	if ((rc = buf_puts(url, cfg->public_base_url)) ||
-	    (rc = buf_puts(url, prefix)) ||
-	    (rc = http_path_escape(user_id, url)))
-		return rc;
-	return XERR_OK;
-}
-
 /* Points one number at the current URLs; returns its outcome as JSON. */
 static struct json_object *
 admin_repoint_one(struct req *r, const struct db_res *res, size_t i,
-    struct buf *voice, struct buf *sms, struct buf *status, size_t *updated)
+    struct phone_urls *urls, size_t *updated)
 {
 	static const struct admin_col cols[] = {
 		{ "user_id", 0, ADMIN_STR }, { "phone_number", 1, ADMIN_STR },
@@ -1534,15 +1515,13 @@ admin_repoint_one(struct req *r, const struct db_res *res, size_t i,
 	enum xerr		 rc;
 
 	memset(&terr, 0, sizeof(terr));
-	if ((rc = admin_phone_url(r->cfg, "/phone/voice/", id, voice)) ||
-	    (rc = admin_phone_url(r->cfg, "/phone/sms/", id, sms)) ||
-	    (rc = admin_phone_url(r->cfg, "/phone/status/", id, status)))
+	if ((rc = phone_urls_make(r->cfg, id, urls)))
 		snprintf(terr.message, sizeof(terr.message), "%s",
 		    xerr_code(rc));
 	else
 		rc = twilio_number_set_urls(r->http, r->cfg,
-		    db_res_str(res, i, 2), buf_data(voice), buf_data(sms),
-		    buf_data(status), &terr);
+		    db_res_str(res, i, 2), urls->voice, urls->sms,
+		    urls->status, &terr);
 	if (rc == XERR_OK) {
 		result = "updated";
 		(*updated)++;
@@ -1569,7 +1548,7 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*o = NULL, *nums = NULL;
 	struct db_res		*res = NULL;
-	struct buf		*voice = NULL, *sms = NULL, *status = NULL;
+	struct phone_urls	*urls = NULL;
 	struct dbv		 a[2];
 	const char		*after;
 	long long		 limit;
@@ -1598,9 +1577,7 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 	if ((o = json_object_new_object()) == NULL ||
 	    (nums = json_object_new_array()) == NULL ||
 	    json_object_object_add(o, "numbers", nums) != 0 ||
-	    (voice = buf_new(ADMIN_URL_MAX)) == NULL ||
-	    (sms = buf_new(ADMIN_URL_MAX)) == NULL ||
-	    (status = buf_new(ADMIN_URL_MAX)) == NULL) {
+	    (urls = malloc(sizeof(*urls))) == NULL) {
 		if (jsonx_get(o, "numbers") == NULL)
 			json_object_put(nums);
 		req_fail(r, XERR_NOMEM, "the repoint");
@@ -1608,8 +1585,8 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 	}
 	n = db_res_rows(res);
 	for (i = 0; i < n && !bad; i++)
-		bad = admin_push(nums, admin_repoint_one(r, res, i, voice, sms,
-		    status, &updated));
+		bad = admin_push(nums, admin_repoint_one(r, res, i, urls,
+		    &updated));
 	log_info("admin %s: repointed %zu of %zu numbers at %s", r->user_id,
 	    updated, n, r->cfg->public_base_url);
 	snprintf(au->detail, sizeof(au->detail), "after %s: %zu of %zu "
@@ -1629,9 +1606,7 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 out:
 	json_object_put(o);
 	db_res_free(res);
-	buf_free(voice);
-	buf_free(sms);
-	buf_free(status);
+	free(urls);
 }
 
 /* ADMIN_AUDIT_LIST */
