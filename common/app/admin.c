@@ -25,6 +25,7 @@
 #include "domain/tiers.h"
 #include "domain/usage.h"
 #include "app/admin.h"
+#include "app/apierr.h"
 #include "app/auth.h"
 #include "app/webhook.h"
 
@@ -34,6 +35,40 @@
 #define ADMIN_TWILIO_MAX	100000	/* numbers of an account we compare */
 #define ADMIN_USER_JOBS		20
 #define ADMIN_USER_INVOICES	10
+
+/*
+ * What the errors of Stripe's and Twilio's answers mean to the admin
+ * API's clients (app/apierr.h); docs/API.md names the codes.
+ */
+
+/*
+ * Reading a subscription to resync it; the detail is "<id> (HTTP
+ * <status>, code <Stripe's code>)".  Stripe's refusal is never "try
+ * again".
+ */
+static const struct apierr admin_resync_errs[] = {
+	{ XERR_NOTFOUND, 0, "no_such_subscription",
+	    "Stripe has no subscription %s" },
+	{ XERR_UPSTREAM, 0, "stripe_error",
+	    "Stripe could not be asked about %s; try again later" },
+	{ APIERR_ANY, 502, "stripe_refused",
+	    "Stripe refused the request for %s" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+#define ADMIN_QUOTE_(x)	#x
+#define ADMIN_QUOTE(x)	ADMIN_QUOTE_(x)
+
+/* Reading all of Twilio's numbers (admin_nums_read()). */
+static const struct apierr admin_twilio_list_errs[] = {
+	{ XERR_NOMEM, 0, NULL, "reading Twilio's numbers failed" },
+	{ XERR_TOOBIG, 500, "internal_error", "more than "
+	    ADMIN_QUOTE(ADMIN_TWILIO_MAX) " numbers or "
+	    ADMIN_QUOTE(ADMIN_TWILIO_PAGES) " pages at Twilio: compare by hand" },
+	{ APIERR_ANY, 502, "twilio_error",
+	    "Twilio could not list the numbers: %s" },
+	{ XERR_OK, 0, NULL, NULL },
+};
 
 /* How a column of a row becomes a JSON member. */
 enum admin_kind {
@@ -1145,6 +1180,7 @@ admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 	struct stripe_reply	 rep;
 	const char		*outcome = NULL;
 	char			 err[256], evid[ADMIN_SUB_ID_MAX + 32];
+	char			 detail[ADMIN_SUB_ID_MAX + 96];
 	char			*payload = NULL;
 	int64_t			 cpe;
 	int			 bad;
@@ -1161,20 +1197,10 @@ admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 	}
 	rc = stripe_call(r->http, r->cfg, "GET", buf_data(path), NULL, NULL,
 	    &sub, &rep);
-	if (rc == XERR_NOTFOUND) {
-		req_error(r, rc, "no_such_subscription",
-		    "Stripe has no subscription %s", sub_id);
-		goto out;
-	}
-	if (rc == XERR_UPSTREAM) {
-		req_error(r, XERR_UPSTREAM, "stripe_error", "Stripe could not "
-		    "be asked (status %ld); try again later", rep.status);
-		goto out;
-	}
 	if (rc != XERR_OK) {
-		req_error(r, XERR_UPSTREAM, "stripe_refused", "Stripe refused "
-		    "the request (HTTP %ld, code %s)", rep.status,
-		    rep.code[0] != '\0' ? rep.code : "none");
+		snprintf(detail, sizeof(detail), "%s (HTTP %ld, code %s)",
+		    sub_id, rep.status, rep.code[0] != '\0' ? rep.code : "none");
+		apierr_reply(r, admin_resync_errs, rc, detail);
 		goto out;
 	}
 	if (!ids_ext_ok(jsonx_str(sub, "id"), ADMIN_SUB_ID_MAX) ||
@@ -1426,16 +1452,7 @@ admin_phone_orphans_run(struct req *r, struct admin_audit *au)
 
 	memset(&ns, 0, sizeof(ns));
 	if ((rc = admin_nums_read(r, &ns, &terr)) != XERR_OK) {
-		if (rc == XERR_NOMEM)
-			req_fail(r, rc, "reading Twilio's numbers");
-		else if (rc == XERR_TOOBIG)
-			req_error(r, XERR_INTERNAL, NULL, "more than %d numbers "
-			    "or %d pages at Twilio: compare by hand",
-			    ADMIN_TWILIO_MAX, ADMIN_TWILIO_PAGES);
-		else
-			req_error(r, XERR_UPSTREAM, "twilio_error",
-			    "Twilio could not list the numbers: %s",
-			    terr.message);
+		apierr_reply(r, admin_twilio_list_errs, rc, terr.message);
 		goto out;
 	}
 	if ((rc = db_query(r->db, STMT_ADMIN_PHONES_HELD, NULL, 0, &res)) !=
