@@ -27,6 +27,7 @@
 #include "app/admin.h"
 #include "app/apierr.h"
 #include "app/auth.h"
+#include "app/page.h"
 #include "app/webhook.h"
 
 #define ADMIN_ACTION_MAX	32
@@ -68,6 +69,20 @@ static const struct apierr admin_twilio_list_errs[] = {
 	{ APIERR_ANY, 502, "twilio_error",
 	    "Twilio could not list the numbers: %s" },
 	{ XERR_OK, 0, NULL, NULL },
+};
+
+/* The pages of the lists (app/page.h); docs/API.md states them. */
+static const struct page_spec admin_list_page = {
+	ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX, PAGE_NO_CURSOR, NULL, NULL,
+	NULL, 0, 0,
+};
+static const struct page_spec admin_audit_page = {
+	ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX, PAGE_ID, "before", "bad_before",
+	"before must be a whole number", INT64_MAX, INT64_MAX,
+};
+static const struct page_spec admin_repoint_page = {
+	ADMIN_REPOINT_DEFAULT, ADMIN_REPOINT_MAX, PAGE_USER, "after",
+	"bad_after", "after is the next_after of the previous call", 0, 0,
 };
 
 /* How a column of a row becomes a JSON member. */
@@ -222,35 +237,6 @@ admin_query_or_reply(struct req *r, const char *name, const char *code,
 		return -1;
 	}
 	*out = kv_get(r->query, name);
-	return 0;
-}
-
-/*
- * Reads the query's limit: def when absent, else digits within [1, max].
- * Answers 400 bad_limit and returns -1 otherwise.
- */
-static int
-admin_limit_or_reply(struct req *r, long long def, long long max,
-    long long *out)
-{
-	const char	*s;
-	char		*end;
-	long long	 v;
-
-	*out = def;
-	if (admin_query_or_reply(r, "limit", "bad_limit", &s) != 0)
-		return -1;
-	if (s == NULL)
-		return 0;
-	errno = 0;
-	if (s[0] < '0' || s[0] > '9' || strlen(s) > 6 ||
-	    (v = strtoll(s, &end, 10), errno != 0) || *end != '\0' || v < 1 ||
-	    v > max) {
-		req_error(r, XERR_BADREQ, "bad_limit",
-		    "limit must be a whole number from 1 to %lld", max);
-		return -1;
-	}
-	*out = v;
 	return 0;
 }
 
@@ -833,12 +819,13 @@ admin_events_run(struct req *r, struct admin_audit *au)
 	struct dbv		 a[2];
 	const char		*status;
 	long long		 limit;
+	struct page		 pg;
 	enum xerr		 rc;
 
 	if (admin_query_or_reply(r, "status", "bad_status", &status) != 0 ||
-	    admin_limit_or_reply(r, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
-	    &limit) != 0)
+	    page_or_reply(r, &admin_list_page, &pg) != 0)
 		return;
+	limit = pg.limit;
 	if (status != NULL && *status != '\0' && !admin_in(status,
 	    admin_event_statuses, NCOLS(admin_event_statuses))) {
 		req_error(r, XERR_BADREQ, "bad_status", "status must be one of "
@@ -961,12 +948,13 @@ admin_jobs_run(struct req *r, struct admin_audit *au)
 	struct dbv		 a[2];
 	const char		*state;
 	long long		 limit;
+	struct page		 pg;
 	enum xerr		 rc;
 
 	if (admin_query_or_reply(r, "state", "bad_state", &state) != 0 ||
-	    admin_limit_or_reply(r, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
-	    &limit) != 0)
+	    page_or_reply(r, &admin_list_page, &pg) != 0)
 		return;
+	limit = pg.limit;
 	if (state == NULL || *state == '\0')
 		state = "dead";
 	if (!admin_in(state, admin_job_states, NCOLS(admin_job_states))) {
@@ -1569,21 +1557,15 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 	struct dbv		 a[2];
 	const char		*after;
 	long long		 limit;
+	struct page		 pg;
 	size_t			 i, n, updated = 0;
 	int			 bad = 0;
 	enum xerr		 rc;
 
-	if (admin_query_or_reply(r, "after", "bad_after", &after) != 0 ||
-	    admin_limit_or_reply(r, ADMIN_REPOINT_DEFAULT, ADMIN_REPOINT_MAX,
-	    &limit) != 0)
+	if (page_or_reply(r, &admin_repoint_page, &pg) != 0)
 		return;
-	if (after == NULL)
-		after = "";
-	if (*after != '\0' && !ids_user_ok(after)) {
-		req_error(r, XERR_BADREQ, "bad_after",
-		    "after is the next_after of the previous call");
-		return;
-	}
+	after = pg.user;
+	limit = pg.limit;
 	a[0] = DB_STR(after);
 	a[1] = DB_INT(limit);
 	if ((rc = db_query(r->db, STMT_ADMIN_PHONES_PAGE, a, 2, &res)) !=
@@ -1673,6 +1655,7 @@ admin_audit_list_run(struct req *r, struct admin_audit *au)
 	struct dbv		 a[8];
 	const char		*actor, *action;
 	long long		 since, until, before, limit, last;
+	struct page		 pg;
 	size_t			 n;
 	enum xerr		 rc;
 
@@ -1681,11 +1664,10 @@ admin_audit_list_run(struct req *r, struct admin_audit *au)
 	    admin_uint_or_reply(r, "since", "bad_since", 0, &since) != 0 ||
 	    admin_uint_or_reply(r, "until", "bad_until", INT64_MAX,
 	    &until) != 0 ||
-	    admin_uint_or_reply(r, "before", "bad_before", INT64_MAX,
-	    &before) != 0 ||
-	    admin_limit_or_reply(r, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
-	    &limit) != 0)
+	    page_or_reply(r, &admin_audit_page, &pg) != 0)
 		return;
+	before = pg.id;
+	limit = pg.limit;
 	if (actor == NULL)
 		actor = "";
 	if (action == NULL)

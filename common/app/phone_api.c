@@ -23,6 +23,7 @@
 #include "domain/usage.h"
 #include "app/apierr.h"
 #include "app/auth.h"
+#include "app/page.h"
 #include "app/phone_api.h"
 
 #define PHONE_API_SEARCH_LIMIT	10	/* numbers a search returns by default */
@@ -931,6 +932,13 @@ phone_api_admin_number(struct req *r, struct db_res *res, size_t i)
 	return o;
 }
 
+/* Its page (app/page.h): a number's id as the cursor. */
+static const struct page_spec phone_api_admin_page = {
+	PHONE_API_ADMIN_LIMIT, PHONE_API_ADMIN_MAX, PAGE_ID, "after",
+	"bad_after", "after must be a number's id from next_after", 0,
+	INT64_MAX / 2,
+};
+
 /*
  * GET /api/admin/phone/numbers?after=&limit=&held=1: see
  * app/phone_api.h.
@@ -942,24 +950,17 @@ phone_api_admin_numbers(struct req *r)
 	struct db_res		*res = NULL;
 	struct dbv		 args[3];
 	const char		*s;
-	long long		 after = 0, limit = PHONE_API_ADMIN_LIMIT, held = 0;
+	struct page		 pg;
+	long long		 after, limit, held = 0;
 	size_t			 i, rows;
 	enum xerr		 rc;
 
 	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
 		return;
-	if ((s = phone_api_query(r, "after")) != NULL &&
-	    phone_parse_uint(s, 0, INT64_MAX / 2, &after) != 0) {
-		req_error(r, XERR_BADREQ, "bad_after", "after must be a "
-		    "number's id from next_after");
+	if (page_or_reply(r, &phone_api_admin_page, &pg) != 0)
 		return;
-	}
-	if ((s = phone_api_query(r, "limit")) != NULL &&
-	    phone_parse_uint(s, 1, PHONE_API_ADMIN_MAX, &limit) != 0) {
-		req_error(r, XERR_BADREQ, "bad_limit", "limit must be 1 to %d",
-		    PHONE_API_ADMIN_MAX);
-		return;
-	}
+	after = pg.id;
+	limit = pg.limit;
 	if ((s = phone_api_query(r, "held")) != NULL &&
 	    phone_parse_uint(s, 0, 1, &held) != 0) {
 		req_error(r, XERR_BADREQ, NULL, "held must be 0 or 1");
