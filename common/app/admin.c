@@ -1627,16 +1627,13 @@ admin_uint_or_reply(struct req *r, const char *name, const char *code,
     long long def, long long *out)
 {
 	const char	*s;
-	char		*end;
 
 	*out = def;
 	if (admin_query_or_reply(r, name, code, &s) != 0)
 		return -1;
 	if (s == NULL)
 		return 0;
-	errno = 0;
-	if (s[0] < '0' || s[0] > '9' || strlen(s) > 18 ||
-	    (*out = strtoll(s, &end, 10), errno != 0) || *end != '\0') {
+	if (kv_uint(s, 18, 1, 0, INT64_MAX, out) != 0) {
 		req_error(r, XERR_BADREQ, code, "%s must be a whole number",
 		    name);
 		return -1;

@@ -1,33 +1,10 @@
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/ids.h"
 #include "core/kv.h"
 #include "core/req.h"
 #include "app/page.h"
-
-/*
- * Reads s as at most digits decimal digits within [min, max] into *out.
- * Returns 0, or -1 (out untouched).
- */
-static int
-page_number(const char *s, size_t digits, long long min, long long max,
-    long long *out)
-{
-	char		*end;
-	long long	 v;
-
-	if (s[0] < '0' || s[0] > '9' || strlen(s) > digits)
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 /* Returns 0 when name is given at most once, else fills code and msg. */
 static int
@@ -58,8 +35,8 @@ page_parse(const struct kv *query, const struct page_spec *spec,
 		return XERR_OK;
 	if (page_once(query, "limit", "bad_limit", code, msg, msgsz) != 0)
 		return XERR_BADREQ;
-	if ((s = kv_get(query, "limit")) != NULL && page_number(s,
-	    PAGE_LIMIT_DIGITS, 1, spec->limit_max, &out->limit) != 0) {
+	if ((s = kv_get(query, "limit")) != NULL && kv_uint(s,
+	    PAGE_LIMIT_DIGITS, 1, 1, spec->limit_max, &out->limit) != 0) {
 		*code = "bad_limit";
 		snprintf(msg, msgsz, "limit must be a whole number from 1 to "
 		    "%lld", spec->limit_max);
@@ -72,7 +49,7 @@ page_parse(const struct kv *query, const struct page_spec *spec,
 		return XERR_BADREQ;
 	if ((s = kv_get(query, spec->cursor)) == NULL)
 		return XERR_OK;
-	if ((spec->kind == PAGE_ID && page_number(s, PAGE_ID_DIGITS, 0,
+	if ((spec->kind == PAGE_ID && kv_uint(s, PAGE_ID_DIGITS, 1, 0,
 	    spec->id_max, &out->id) != 0) ||
 	    (spec->kind == PAGE_USER && *s != '\0' && !ids_user_ok(s))) {
 		*code = spec->cursor_code;

@@ -13,6 +13,7 @@
 #include "core/http.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
+#include "core/kv.h"
 #include "core/log.h"
 #include "store/stmt.h"
 #include "remote/twilio.h"
@@ -58,19 +59,7 @@ int
 phone_parse_uint(const char *s, long long min, long long max,
     long long *out)
 {
-	size_t		 n;
-	long long	 v;
-	char		*end;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > 18 ||
-	    strspn(s, "0123456789") != n || (s[0] == '0' && n > 1))
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
+	return kv_uint(s, 18, 0, min, max, out);
 }
 
 /* Returns 1 when every byte of s is in set and its length is in [min, max]. */

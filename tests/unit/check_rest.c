@@ -198,46 +198,46 @@ END_TEST
 
 START_TEST(replies_by_class)
 {
+	static const struct {
+		const char	*method, *path;
+		int		 need_json;
+		enum xerr	 want;
+		long		 status;
+		int		 json;		/* rr.json set */
+	} t[] = {
+		/* 204: no body, fine unless JSON is required. */
+		{ "DELETE", "/v1/gone", 0, XERR_OK, 204, 0 },
+		{ "DELETE", "/v1/gone", 1, XERR_UPSTREAM, 204, 0 },
+		/* A 2xx that is not a JSON object is not a success. */
+		{ "GET", "/v1/array", 0, XERR_UPSTREAM, 200, 0 },
+		{ "GET", "/v1/html", 0, XERR_UPSTREAM, 200, 0 },
+		/*
+		 * 3xx (redirects are never followed) neither; a 1xx
+		 * alone is no reply at all.
+		 */
+		{ "GET", "/v1/moved", 1, XERR_UPSTREAM, 302, 1 },
+		{ "GET", "/v1/continue", 1, XERR_UPSTREAM, 0, 0 },
+		/* Errors keep their body for the caller to read. */
+		{ "POST", "/v1/bad", 1, XERR_UNPROCESSABLE, 400, 1 },
+		{ "GET", "/v1/slow", 1, XERR_UPSTREAM, 429, 1 },
+		{ "GET", "/v1/down", 1, XERR_UPSTREAM, 503, 0 },
+		{ "GET", "/v1/nowhere", 1, XERR_NOTFOUND, 404, 1 },
+	};
 	struct rest_reply	 rr;
+	size_t			 i;
 
-	/* 204: no body, fine unless JSON is required. */
-	ck_assert_int_eq(call("DELETE", "/v1/gone", 0, &rr), XERR_OK);
-	ck_assert_int_eq(rr.status, 204);
-	ck_assert_ptr_null(rr.json);
-	rest_reply_clear(&rr);
-	ck_assert_int_eq(call("DELETE", "/v1/gone", 1, &rr), XERR_UPSTREAM);
-	rest_reply_clear(&rr);
-	/* A 2xx that is not a JSON object is not a success. */
-	ck_assert_int_eq(call("GET", "/v1/array", 0, &rr), XERR_UPSTREAM);
-	ck_assert_ptr_null(rr.json);
-	rest_reply_clear(&rr);
-	ck_assert_int_eq(call("GET", "/v1/html", 0, &rr), XERR_UPSTREAM);
-	ck_assert_int_eq(rr.status, 200);
-	rest_reply_clear(&rr);
-	/* 1xx and 3xx (redirects are never followed) are never a success. */
-	ck_assert_int_eq(call("GET", "/v1/moved", 1, &rr), XERR_UPSTREAM);
-	ck_assert_int_eq(rr.status, 302);
-	ck_assert_ptr_nonnull(rr.json);
-	rest_reply_clear(&rr);
-	ck_assert_int_eq(call("GET", "/v1/continue", 1, &rr), XERR_UPSTREAM);
-	rest_reply_clear(&rr);
-	/* Errors keep their body for the caller to read. */
-	ck_assert_int_eq(call("POST", "/v1/bad", 1, &rr), XERR_UNPROCESSABLE);
-	ck_assert_int_eq(rr.status, 400);
-	ck_assert_str_eq(jsonx_str(rr.json, "error.code"),
-	    "parameter_unknown");
-	rest_reply_clear(&rr);
-	ck_assert_int_eq(call("GET", "/v1/slow", 1, &rr), XERR_UPSTREAM);
-	ck_assert_int_eq(rr.status, 429);
-	rest_reply_clear(&rr);
-	ck_assert_int_eq(call("GET", "/v1/down", 1, &rr), XERR_UPSTREAM);
-	ck_assert_int_eq(rr.status, 503);
-	ck_assert_str_eq(rr.resp.should_retry, "false");
-	ck_assert_ptr_null(rr.json);
-	rest_reply_clear(&rr);
-	ck_assert_int_eq(call("GET", "/v1/nowhere", 1, &rr), XERR_NOTFOUND);
-	ck_assert_str_eq(jsonx_str(rr.json, "message"), "none");
-	rest_reply_clear(&rr);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert_msg(call(t[i].method, t[i].path, t[i].need_json,
+		    &rr) == t[i].want, "%s %s", t[i].method, t[i].path);
+		ck_assert_int_eq(rr.status, t[i].status);
+		ck_assert_int_eq(rr.json != NULL, t[i].json);
+		if (i == 6)
+			ck_assert_str_eq(jsonx_str(rr.json, "error.code"),
+			    "parameter_unknown");
+		if (i == 8)
+			ck_assert_str_eq(rr.resp.should_retry, "false");
+		rest_reply_clear(&rr);
+	}
 }
 END_TEST
 
