@@ -422,6 +422,40 @@ admin_target(struct admin_audit *au, const char *prefix, const char *s)
 }
 
 /*
+ * One verb of a prefix route "<id>/<verb>" (POST /api/admin/users/<id>/
+ * revoke-tokens, ...): its audit action, the form of its id and what
+ * runs it.
+ */
+struct admin_verb {
+	const char	*verb;
+	const char	*audit;
+	size_t		 idmax;		/* ids_ext_ok() length; 0: a user id */
+	void		(*run)(struct req *, struct admin_audit *,
+			    const char *);
+};
+
+#define ADMIN_VERB_ID_MAX	ADMIN_EVENT_ID_MAX	/* the longest idmax */
+
+/* Runs v for r's "<id>/<verb>"; 404 for another verb or a bad id. */
+static void
+admin_verb_run(struct req *r, struct admin_audit *au,
+    const struct admin_verb *v)
+{
+	char	 id[ADMIN_VERB_ID_MAX + 1], action[ADMIN_ACTION_MAX];
+	size_t	 idsz = (v->idmax != 0 ? v->idmax : IDS_USER_MAX) + 1;
+
+	if (idsz > sizeof(id) || admin_split(r->path_rest, id, idsz, action,
+	    sizeof(action)) != 0 || (v->idmax != 0 ? !ids_ext_ok(id,
+	    v->idmax) : !ids_user_ok(id)) || strcmp(action, v->verb) != 0) {
+		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
+		return;
+	}
+	au->action = v->audit;
+	admin_target(au, "", id);
+	v->run(r, au, id);
+}
+
+/*
  * Inserts au's row with outcome ("ok" or an error code) and the HTTP
  * status, in the caller's transaction if any.
  */
@@ -795,17 +829,70 @@ admin_user_revoke(struct req *r, struct admin_audit *au, const char *id)
 static void
 admin_user_action_run(struct req *r, struct admin_audit *au)
 {
-	char	 id[IDS_USER_MAX + 1], action[ADMIN_ACTION_MAX];
+	static const struct admin_verb v = { "revoke-tokens",
+	    "user.revoke-tokens", 0, admin_user_revoke };
 
-	if (admin_split(r->path_rest, id, sizeof(id), action,
-	    sizeof(action)) != 0 || !ids_user_ok(id) ||
-	    strcmp(action, "revoke-tokens") != 0) {
-		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
-		return;
+	admin_verb_run(r, au, &v);
+}
+
+/* The filter of a list: one query parameter, one of a set of values. */
+struct admin_filter {
+	const char		*param;
+	const char		*code;		/* its 400 code */
+	const char		*help;		/* its 400 message */
+	const char *const	*set;
+	size_t			 nset;
+	const char		*def;		/* when absent or "": NULL, none */
+};
+
+static const struct admin_filter admin_event_filter = {
+	"status", "bad_status", "status must be one of processed, ignored, "
+	"unmatched, stale, failed", admin_event_statuses,
+	NCOLS(admin_event_statuses), NULL,
+};
+static const struct admin_filter admin_job_filter = {
+	"state", "bad_state", "state must be one of pending, running, dead, "
+	"done", admin_job_states, NCOLS(admin_job_states), "dead",
+};
+
+/*
+ * Reads a list's filter f into *value (f->def when absent or empty) and
+ * its page's limit.  Returns 0, or -1 when it has answered 400.
+ */
+static int
+admin_list_query_or_reply(struct req *r, const struct admin_filter *f,
+    const char **value, long long *limit)
+{
+	struct page	 pg;
+	const char	*v;
+
+	if (admin_query_or_reply(r, f->param, f->code, &v) != 0 ||
+	    page_or_reply(r, &admin_list_page, &pg) != 0)
+		return -1;
+	if (v == NULL || *v == '\0')
+		v = f->def;
+	if (v != NULL && !admin_in(v, f->set, f->nset)) {
+		req_error(r, XERR_BADREQ, f->code, "%s", f->help);
+		return -1;
 	}
-	au->action = "user.revoke-tokens";
-	admin_target(au, "", id);
-	admin_user_revoke(r, au, id);
+	*value = v;
+	*limit = pg.limit;
+	return 0;
+}
+
+/*
+ * Answers the list o (which it puts) once audited, or the failure rc of
+ * reading it (what: a few words).
+ */
+static void
+admin_list_reply(struct req *r, struct admin_audit *au,
+    struct json_object *o, enum xerr rc, const char *what)
+{
+	if (rc != XERR_OK)
+		req_fail(r, rc, what);
+	else if (admin_audit_ok_or_reply(r, au, 200) == 0)
+		req_reply_json(r, 200, o);
+	json_object_put(o);
 }
 
 /*
@@ -815,28 +902,20 @@ admin_user_action_run(struct req *r, struct admin_audit *au)
 static void
 admin_events_run(struct req *r, struct admin_audit *au)
 {
-	struct json_object	*o = NULL;
+	struct json_object	*o;
 	struct dbv		 a[2];
 	const char		*status;
 	long long		 limit;
-	struct page		 pg;
 	enum xerr		 rc;
 
-	if (admin_query_or_reply(r, "status", "bad_status", &status) != 0 ||
-	    page_or_reply(r, &admin_list_page, &pg) != 0)
+	if (admin_list_query_or_reply(r, &admin_event_filter, &status,
+	    &limit) != 0)
 		return;
-	limit = pg.limit;
-	if (status != NULL && *status != '\0' && !admin_in(status,
-	    admin_event_statuses, NCOLS(admin_event_statuses))) {
-		req_error(r, XERR_BADREQ, "bad_status", "status must be one of "
-		    "processed, ignored, unmatched, stale, failed");
-		return;
-	}
 	if ((o = json_object_new_object()) == NULL) {
 		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
-	if (status != NULL && *status != '\0') {
+	if (status != NULL) {
 		a[0] = DB_STR(status);
 		a[1] = DB_INT(limit);
 		rc = admin_add_rows(r->db, o, "events",
@@ -847,11 +926,7 @@ admin_events_run(struct req *r, struct admin_audit *au)
 		rc = admin_add_rows(r->db, o, "events", STMT_ADMIN_EVENTS_RECENT,
 		    a, 1, admin_event_cols, NCOLS(admin_event_cols), 0);
 	}
-	if (rc != XERR_OK)
-		req_fail(r, rc, "listing the events");
-	else if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
-	json_object_put(o);
+	admin_list_reply(r, au, o, rc, "listing the events");
 }
 
 /* POST /api/admin/events/<id>/replay. */
@@ -925,17 +1000,10 @@ out:
 static void
 admin_event_action_run(struct req *r, struct admin_audit *au)
 {
-	char	 id[ADMIN_EVENT_ID_MAX + 1], action[ADMIN_ACTION_MAX];
+	static const struct admin_verb v = { "replay", "event.replay",
+	    ADMIN_EVENT_ID_MAX, admin_event_replay };
 
-	if (admin_split(r->path_rest, id, sizeof(id), action,
-	    sizeof(action)) != 0 || !ids_ext_ok(id, ADMIN_EVENT_ID_MAX) ||
-	    strcmp(action, "replay") != 0) {
-		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
-		return;
-	}
-	au->action = "event.replay";
-	admin_target(au, "", id);
-	admin_event_replay(r, au, id);
+	admin_verb_run(r, au, &v);
 }
 
 /*
@@ -944,36 +1012,24 @@ admin_event_action_run(struct req *r, struct admin_audit *au)
 static void
 admin_jobs_run(struct req *r, struct admin_audit *au)
 {
-	struct json_object	*o = NULL;
+	struct json_object	*o;
 	struct dbv		 a[2];
 	const char		*state;
 	long long		 limit;
-	struct page		 pg;
 	enum xerr		 rc;
 
-	if (admin_query_or_reply(r, "state", "bad_state", &state) != 0 ||
-	    page_or_reply(r, &admin_list_page, &pg) != 0)
+	if (admin_list_query_or_reply(r, &admin_job_filter, &state,
+	    &limit) != 0)
 		return;
-	limit = pg.limit;
-	if (state == NULL || *state == '\0')
-		state = "dead";
-	if (!admin_in(state, admin_job_states, NCOLS(admin_job_states))) {
-		req_error(r, XERR_BADREQ, "bad_state",
-		    "state must be one of pending, running, dead, done");
-		return;
-	}
 	if ((o = json_object_new_object()) == NULL) {
 		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
 	a[0] = DB_STR(state);
 	a[1] = DB_INT(limit);
-	if ((rc = admin_add_rows(r->db, o, "jobs", STMT_ADMIN_JOBS_BY_STATE, a,
-	    2, admin_job_cols, NCOLS(admin_job_cols), 0)) != XERR_OK)
-		req_fail(r, rc, "listing the jobs");
-	else if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
-	json_object_put(o);
+	rc = admin_add_rows(r->db, o, "jobs", STMT_ADMIN_JOBS_BY_STATE, a, 2,
+	    admin_job_cols, NCOLS(admin_job_cols), 0);
+	admin_list_reply(r, au, o, rc, "listing the jobs");
 }
 
 /* POST /api/admin/jobs/<id>/retry. */
@@ -1257,17 +1313,10 @@ out:
 static void
 admin_subscription_action_run(struct req *r, struct admin_audit *au)
 {
-	char	 id[ADMIN_SUB_ID_MAX + 1], action[ADMIN_ACTION_MAX];
+	static const struct admin_verb v = { "resync",
+	    "subscription.resync", ADMIN_SUB_ID_MAX, admin_resync };
 
-	if (admin_split(r->path_rest, id, sizeof(id), action,
-	    sizeof(action)) != 0 || !ids_ext_ok(id, ADMIN_SUB_ID_MAX) ||
-	    strcmp(action, "resync") != 0) {
-		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
-		return;
-	}
-	au->action = "subscription.resync";
-	admin_target(au, "", id);
-	admin_resync(r, au, id);
+	admin_verb_run(r, au, &v);
 }
 
 /* A number of the Twilio account. */
