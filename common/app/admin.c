@@ -38,8 +38,8 @@
 #define ADMIN_USER_INVOICES	10
 
 /*
- * What the errors of Stripe's and Twilio's answers mean to the admin
- * API's clients (app/apierr.h); docs/API.md names the codes.
+ * What the errors of a body, of Stripe's and of Twilio's answers mean to
+ * the admin API's clients (app/apierr.h); docs/API.md names the codes.
  */
 
 /*
@@ -54,6 +54,13 @@ static const struct apierr admin_resync_errs[] = {
 	    "Stripe could not be asked about %s; try again later" },
 	{ APIERR_ANY, 502, "stripe_refused",
 	    "Stripe refused the request for %s" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/* A body req_json() refuses: anything but its media type is bad_json. */
+static const struct apierr admin_body_errs[] = {
+	{ XERR_MEDIATYPE, 0, NULL, "send application/json" },
+	{ APIERR_ANY, 400, "bad_json", "the body is not a JSON object" },
 	{ XERR_OK, 0, NULL, NULL },
 };
 
@@ -589,11 +596,7 @@ admin_user_create_run(struct req *r, struct admin_audit *au)
 	enum xerr		 rc;
 
 	if ((rc = req_json(r, &in)) != XERR_OK) {
-		if (rc == XERR_MEDIATYPE)
-			req_error(r, rc, NULL, "send application/json");
-		else
-			req_error(r, XERR_BADREQ, "bad_json",
-			    "the body is not a JSON object");
+		apierr_reply(r, admin_body_errs, rc, NULL);
 		return;
 	}
 	if (!json_object_is_type(in, json_type_object)) {

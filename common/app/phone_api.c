@@ -44,6 +44,17 @@
  * (app/apierr.h); docs/API.md names the codes.
  */
 
+/* A body req_json() or req_form() refuses: of the wrong type, or not read. */
+static const struct apierr phone_api_json_errs[] = {
+	{ XERR_MEDIATYPE, 0, NULL, "send application/json" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+static const struct apierr phone_api_form_errs[] = {
+	{ XERR_MEDIATYPE, 0, NULL,
+	    "send application/x-www-form-urlencoded" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
 /* The caller's own row: a user gone since the token was made is 401. */
 static const struct apierr phone_api_user_errs[] = {
 	{ XERR_NOTFOUND, 401, "unauthorized", NULL },
@@ -304,8 +315,7 @@ phone_api_want_or_reply(struct req *r, struct phone_want *want, int *has)
 	if (r->bodylen == 0)
 		return 0;
 	if ((rc = req_json(r, &root)) != XERR_OK) {
-		req_error(r, rc, NULL, rc == XERR_MEDIATYPE ?
-		    "send application/json" : "malformed JSON");
+		apierr_reply(r, phone_api_json_errs, rc, "malformed JSON");
 		return -1;
 	}
 	if (!json_object_is_type(root, json_type_object)) {
@@ -547,8 +557,7 @@ phone_api_signed_form_or_reply(struct req *r, const char *what,
 
 	*form = NULL;
 	if ((rc = req_form(r, form)) != XERR_OK) {
-		req_error(r, rc, NULL, rc == XERR_MEDIATYPE ? "send "
-		    "application/x-www-form-urlencoded" : "malformed form");
+		apierr_reply(r, phone_api_form_errs, rc, "malformed form");
 		goto out;
 	}
 	qs = req_param(r, "QUERY_STRING");
