@@ -26,15 +26,71 @@
 #include "domain/tiers.h"
 #include "domain/usage.h"
 #include "app/admin.h"
+#include "app/apierr.h"
 #include "app/auth.h"
+#include "app/page.h"
 
 #define ADMIN_ACTION_MAX	32
 #define ADMIN_SUB_ID_MAX	200	/* leaves room in a resync event's id */
 #define ADMIN_EVENT_ID_MAX	255
-#define ADMIN_URL_MAX		2048
 #define ADMIN_TWILIO_MAX	100000	/* numbers of an account we compare */
 #define ADMIN_USER_JOBS		20
 #define ADMIN_USER_INVOICES	10
+
+/*
+ * What the errors of a body, of Stripe's and of Twilio's answers mean to
+ * the admin API's clients (app/apierr.h); docs/API.md names the codes.
+ */
+
+/*
+ * Reading a subscription to resync it; the detail is "<id> (HTTP
+ * <status>, code <Stripe's code>)".  Stripe's refusal is never "try
+ * again".
+ */
+static const struct apierr admin_resync_errs[] = {
+	{ XERR_NOTFOUND, 0, "no_such_subscription",
+	    "Stripe has no subscription %s" },
+	{ XERR_UPSTREAM, 0, "stripe_error",
+	    "Stripe could not be asked about %s; try again later" },
+	{ APIERR_ANY, 502, "stripe_refused",
+	    "Stripe refused the request for %s" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/* A body req_json() refuses: anything but its media type is bad_json. */
+static const struct apierr admin_body_errs[] = {
+	{ XERR_MEDIATYPE, 0, NULL, "send application/json" },
+	{ APIERR_ANY, 400, "bad_json", "the body is not a JSON object" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+#define ADMIN_QUOTE_(x)	#x
+#define ADMIN_QUOTE(x)	ADMIN_QUOTE_(x)
+
+/* Reading all of Twilio's numbers (admin_nums_read()). */
+static const struct apierr admin_twilio_list_errs[] = {
+	{ XERR_NOMEM, 0, NULL, "reading Twilio's numbers failed" },
+	{ XERR_TOOBIG, 500, "internal_error", "more than "
+	    ADMIN_QUOTE(ADMIN_TWILIO_MAX) " numbers or "
+	    ADMIN_QUOTE(ADMIN_TWILIO_PAGES) " pages at Twilio: compare by hand" },
+	{ APIERR_ANY, 502, "twilio_error",
+	    "Twilio could not list the numbers: %s" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/* The pages of the lists (app/page.h); docs/API.md states them. */
+static const struct page_spec admin_list_page = {
+	ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX, PAGE_NO_CURSOR, NULL, NULL,
+	NULL, 0, 0,
+};
+static const struct page_spec admin_audit_page = {
+	ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX, PAGE_ID, "before", "bad_before",
+	"before must be a whole number", INT64_MAX, INT64_MAX,
+};
+static const struct page_spec admin_repoint_page = {
+	ADMIN_REPOINT_DEFAULT, ADMIN_REPOINT_MAX, PAGE_USER, "after",
+	"bad_after", "after is the next_after of the previous call", 0, 0,
+};
 
 /* How a column of a row becomes a JSON member. */
 enum admin_kind {
@@ -188,35 +244,6 @@ admin_query_or_reply(struct req *r, const char *name, const char *code,
 		return -1;
 	}
 	*out = kv_get(r->query, name);
-	return 0;
-}
-
-/*
- * Reads the query's limit: def when absent, else digits within [1, max].
- * Answers 400 bad_limit and returns -1 otherwise.
- */
-static int
-admin_limit_or_reply(struct req *r, long long def, long long max,
-    long long *out)
-{
-	const char	*s;
-	char		*end;
-	long long	 v;
-
-	*out = def;
-	if (admin_query_or_reply(r, "limit", "bad_limit", &s) != 0)
-		return -1;
-	if (s == NULL)
-		return 0;
-	errno = 0;
-	if (s[0] < '0' || s[0] > '9' || strlen(s) > 6 ||
-	    (v = strtoll(s, &end, 10), errno != 0) || *end != '\0' || v < 1 ||
-	    v > max) {
-		req_error(r, XERR_BADREQ, "bad_limit",
-		    "limit must be a whole number from 1 to %lld", max);
-		return -1;
-	}
-	*out = v;
 	return 0;
 }
 
@@ -402,6 +429,40 @@ admin_target(struct admin_audit *au, const char *prefix, const char *s)
 }
 
 /*
+ * One verb of a prefix route "<id>/<verb>" (POST /api/admin/users/<id>/
+ * revoke-tokens, ...): its audit action, the form of its id and what
+ * runs it.
+ */
+struct admin_verb {
+	const char	*verb;
+	const char	*audit;
+	size_t		 idmax;		/* ids_ext_ok() length; 0: a user id */
+	void		(*run)(struct req *, struct admin_audit *,
+			    const char *);
+};
+
+#define ADMIN_VERB_ID_MAX	ADMIN_EVENT_ID_MAX	/* the longest idmax */
+
+/* Runs v for r's "<id>/<verb>"; 404 for another verb or a bad id. */
+static void
+admin_verb_run(struct req *r, struct admin_audit *au,
+    const struct admin_verb *v)
+{
+	char	 id[ADMIN_VERB_ID_MAX + 1], action[ADMIN_ACTION_MAX];
+	size_t	 idsz = (v->idmax != 0 ? v->idmax : IDS_USER_MAX) + 1;
+
+	if (idsz > sizeof(id) || admin_split(r->path_rest, id, idsz, action,
+	    sizeof(action)) != 0 || (v->idmax != 0 ? !ids_ext_ok(id,
+	    v->idmax) : !ids_user_ok(id)) || strcmp(action, v->verb) != 0) {
+		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
+		return;
+	}
+	au->action = v->audit;
+	admin_target(au, "", id);
+	v->run(r, au, id);
+}
+
+/*
  * Inserts au's row with outcome ("ok" or an error code) and the HTTP
  * status, in the caller's transaction if any.
  */
@@ -535,11 +596,7 @@ admin_user_create_run(struct req *r, struct admin_audit *au)
 	enum xerr		 rc;
 
 	if ((rc = req_json(r, &in)) != XERR_OK) {
-		if (rc == XERR_MEDIATYPE)
-			req_error(r, rc, NULL, "send application/json");
-		else
-			req_error(r, XERR_BADREQ, "bad_json",
-			    "the body is not a JSON object");
+		apierr_reply(r, admin_body_errs, rc, NULL);
 		return;
 	}
 	if (!json_object_is_type(in, json_type_object)) {
@@ -775,17 +832,70 @@ admin_user_revoke(struct req *r, struct admin_audit *au, const char *id)
 static void
 admin_user_action_run(struct req *r, struct admin_audit *au)
 {
-	char	 id[IDS_USER_MAX + 1], action[ADMIN_ACTION_MAX];
+	static const struct admin_verb v = { "revoke-tokens",
+	    "user.revoke-tokens", 0, admin_user_revoke };
 
-	if (admin_split(r->path_rest, id, sizeof(id), action,
-	    sizeof(action)) != 0 || !ids_user_ok(id) ||
-	    strcmp(action, "revoke-tokens") != 0) {
-		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
-		return;
+	admin_verb_run(r, au, &v);
+}
+
+/* The filter of a list: one query parameter, one of a set of values. */
+struct admin_filter {
+	const char		*param;
+	const char		*code;		/* its 400 code */
+	const char		*help;		/* its 400 message */
+	const char *const	*set;
+	size_t			 nset;
+	const char		*def;		/* when absent or "": NULL, none */
+};
+
+static const struct admin_filter admin_event_filter = {
+	"status", "bad_status", "status must be one of processed, ignored, "
+	"unmatched, stale, failed", admin_event_statuses,
+	NCOLS(admin_event_statuses), NULL,
+};
+static const struct admin_filter admin_job_filter = {
+	"state", "bad_state", "state must be one of pending, running, dead, "
+	"done", admin_job_states, NCOLS(admin_job_states), "dead",
+};
+
+/*
+ * Reads a list's filter f into *value (f->def when absent or empty) and
+ * its page's limit.  Returns 0, or -1 when it has answered 400.
+ */
+static int
+admin_list_query_or_reply(struct req *r, const struct admin_filter *f,
+    const char **value, long long *limit)
+{
+	struct page	 pg;
+	const char	*v;
+
+	if (admin_query_or_reply(r, f->param, f->code, &v) != 0 ||
+	    page_or_reply(r, &admin_list_page, &pg) != 0)
+		return -1;
+	if (v == NULL || *v == '\0')
+		v = f->def;
+	if (v != NULL && !admin_in(v, f->set, f->nset)) {
+		req_error(r, XERR_BADREQ, f->code, "%s", f->help);
+		return -1;
 	}
-	au->action = "user.revoke-tokens";
-	admin_target(au, "", id);
-	admin_user_revoke(r, au, id);
+	*value = v;
+	*limit = pg.limit;
+	return 0;
+}
+
+/*
+ * Answers the list o (which it puts) once audited, or the failure rc of
+ * reading it (what: a few words).
+ */
+static void
+admin_list_reply(struct req *r, struct admin_audit *au,
+    struct json_object *o, enum xerr rc, const char *what)
+{
+	if (rc != XERR_OK)
+		req_fail(r, rc, what);
+	else if (admin_audit_ok_or_reply(r, au, 200) == 0)
+		req_reply_json(r, 200, o);
+	json_object_put(o);
 }
 
 /*
@@ -795,27 +905,20 @@ admin_user_action_run(struct req *r, struct admin_audit *au)
 static void
 admin_events_run(struct req *r, struct admin_audit *au)
 {
-	struct json_object	*o = NULL;
+	struct json_object	*o;
 	struct dbv		 a[2];
 	const char		*status;
 	long long		 limit;
 	enum xerr		 rc;
 
-	if (admin_query_or_reply(r, "status", "bad_status", &status) != 0 ||
-	    admin_limit_or_reply(r, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
+	if (admin_list_query_or_reply(r, &admin_event_filter, &status,
 	    &limit) != 0)
 		return;
-	if (status != NULL && *status != '\0' && !admin_in(status,
-	    admin_event_statuses, NCOLS(admin_event_statuses))) {
-		req_error(r, XERR_BADREQ, "bad_status", "status must be one of "
-		    "processed, ignored, unmatched, stale, failed");
-		return;
-	}
 	if ((o = json_object_new_object()) == NULL) {
 		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
-	if (status != NULL && *status != '\0') {
+	if (status != NULL) {
 		a[0] = DB_STR(status);
 		a[1] = DB_INT(limit);
 		rc = admin_add_rows(r->db, o, "events",
@@ -826,11 +929,7 @@ admin_events_run(struct req *r, struct admin_audit *au)
 		rc = admin_add_rows(r->db, o, "events", STMT_ADMIN_EVENTS_RECENT,
 		    a, 1, admin_event_cols, NCOLS(admin_event_cols), 0);
 	}
-	if (rc != XERR_OK)
-		req_fail(r, rc, "listing the events");
-	else if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
-	json_object_put(o);
+	admin_list_reply(r, au, o, rc, "listing the events");
 }
 
 /* POST /api/admin/events/<id>/replay. */
@@ -905,17 +1004,10 @@ out:
 static void
 admin_event_action_run(struct req *r, struct admin_audit *au)
 {
-	char	 id[ADMIN_EVENT_ID_MAX + 1], action[ADMIN_ACTION_MAX];
+	static const struct admin_verb v = { "replay", "event.replay",
+	    ADMIN_EVENT_ID_MAX, admin_event_replay };
 
-	if (admin_split(r->path_rest, id, sizeof(id), action,
-	    sizeof(action)) != 0 || !ids_ext_ok(id, ADMIN_EVENT_ID_MAX) ||
-	    strcmp(action, "replay") != 0) {
-		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
-		return;
-	}
-	au->action = "event.replay";
-	admin_target(au, "", id);
-	admin_event_replay(r, au, id);
+	admin_verb_run(r, au, &v);
 }
 
 /*
@@ -924,35 +1016,24 @@ admin_event_action_run(struct req *r, struct admin_audit *au)
 static void
 admin_jobs_run(struct req *r, struct admin_audit *au)
 {
-	struct json_object	*o = NULL;
+	struct json_object	*o;
 	struct dbv		 a[2];
 	const char		*state;
 	long long		 limit;
 	enum xerr		 rc;
 
-	if (admin_query_or_reply(r, "state", "bad_state", &state) != 0 ||
-	    admin_limit_or_reply(r, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
+	if (admin_list_query_or_reply(r, &admin_job_filter, &state,
 	    &limit) != 0)
 		return;
-	if (state == NULL || *state == '\0')
-		state = "dead";
-	if (!admin_in(state, admin_job_states, NCOLS(admin_job_states))) {
-		req_error(r, XERR_BADREQ, "bad_state",
-		    "state must be one of pending, running, dead, done");
-		return;
-	}
 	if ((o = json_object_new_object()) == NULL) {
 		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
 	a[0] = DB_STR(state);
 	a[1] = DB_INT(limit);
-	if ((rc = admin_add_rows(r->db, o, "jobs", STMT_ADMIN_JOBS_BY_STATE, a,
-	    2, admin_job_cols, NCOLS(admin_job_cols), 0)) != XERR_OK)
-		req_fail(r, rc, "listing the jobs");
-	else if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
-	json_object_put(o);
+	rc = admin_add_rows(r->db, o, "jobs", STMT_ADMIN_JOBS_BY_STATE, a, 2,
+	    admin_job_cols, NCOLS(admin_job_cols), 0);
+	admin_list_reply(r, au, o, rc, "listing the jobs");
 }
 
 /* POST /api/admin/jobs/<id>/retry. */
@@ -1147,6 +1228,7 @@ admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 	struct stripe_reply	 rep;
 	const char		*outcome = NULL;
 	char			 err[256], evid[ADMIN_SUB_ID_MAX + 32];
+	char			 detail[ADMIN_SUB_ID_MAX + 96];
 	char			*payload = NULL;
 	int64_t			 cpe;
 	int			 bad;
@@ -1163,20 +1245,10 @@ admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 	}
 	rc = stripe_call(r->http, r->cfg, "GET", buf_data(path), NULL, NULL,
 	    &sub, &rep);
-	if (rc == XERR_NOTFOUND) {
-		req_error(r, rc, "no_such_subscription",
-		    "Stripe has no subscription %s", sub_id);
-		goto out;
-	}
-	if (rc == XERR_UPSTREAM) {
-		req_error(r, XERR_UPSTREAM, "stripe_error", "Stripe could not "
-		    "be asked (status %ld); try again later", rep.status);
-		goto out;
-	}
 	if (rc != XERR_OK) {
-		req_error(r, XERR_UPSTREAM, "stripe_refused", "Stripe refused "
-		    "the request (HTTP %ld, code %s)", rep.status,
-		    rep.code[0] != '\0' ? rep.code : "none");
+		snprintf(detail, sizeof(detail), "%s (HTTP %ld, code %s)",
+		    sub_id, rep.status, rep.code[0] != '\0' ? rep.code : "none");
+		apierr_reply(r, admin_resync_errs, rc, detail);
 		goto out;
 	}
 	if (!ids_ext_ok(jsonx_str(sub, "id"), ADMIN_SUB_ID_MAX) ||
@@ -1246,17 +1318,10 @@ out:
 static void
 admin_subscription_action_run(struct req *r, struct admin_audit *au)
 {
-	char	 id[ADMIN_SUB_ID_MAX + 1], action[ADMIN_ACTION_MAX];
+	static const struct admin_verb v = { "resync",
+	    "subscription.resync", ADMIN_SUB_ID_MAX, admin_resync };
 
-	if (admin_split(r->path_rest, id, sizeof(id), action,
-	    sizeof(action)) != 0 || !ids_ext_ok(id, ADMIN_SUB_ID_MAX) ||
-	    strcmp(action, "resync") != 0) {
-		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
-		return;
-	}
-	au->action = "subscription.resync";
-	admin_target(au, "", id);
-	admin_resync(r, au, id);
+	admin_verb_run(r, au, &v);
 }
 
 /* A number of the Twilio account. */
@@ -1429,16 +1494,7 @@ admin_phone_orphans_run(struct req *r, struct admin_audit *au)
 
 	memset(&ns, 0, sizeof(ns));
 	if ((rc = admin_nums_read(r, &ns, &terr)) != XERR_OK) {
-		if (rc == XERR_NOMEM)
-			req_fail(r, rc, "reading Twilio's numbers");
-		else if (rc == XERR_TOOBIG)
-			req_error(r, XERR_INTERNAL, NULL, "more than %d numbers "
-			    "or %d pages at Twilio: compare by hand",
-			    ADMIN_TWILIO_MAX, ADMIN_TWILIO_PAGES);
-		else
-			req_error(r, XERR_UPSTREAM, "twilio_error",
-			    "Twilio could not list the numbers: %s",
-			    terr.message);
+		apierr_reply(r, admin_twilio_list_errs, rc, terr.message);
 		goto out;
 	}
 	if ((rc = db_query(r->db, STMT_ADMIN_PHONES_HELD, NULL, 0, &res)) !=
@@ -1502,28 +1558,10 @@ out:
 	free(ns.v);
 }
 
-/*
- * Writes into url PUBLIC_BASE_URL, prefix and the escaped user id: the
- * URLs phone_provision() gives Twilio when it buys a number.
- */
-static enum xerr
-admin_phone_url(const struct cfg *cfg, const char *prefix,
-    const char *user_id, struct buf *url)
-{
-	enum xerr	 rc;
-
-	buf_reset(url);
-	if ((rc = buf_puts(url, cfg->public_base_url)) ||
-	    (rc = buf_puts(url, prefix)) ||
-	    (rc = http_path_escape(user_id, url)))
-		return rc;
-	return XERR_OK;
-}
-
 /* Points one number at the current URLs; returns its outcome as JSON. */
 static struct json_object *
 admin_repoint_one(struct req *r, const struct db_res *res, size_t i,
-    struct buf *voice, struct buf *sms, struct buf *status, size_t *updated)
+    struct phone_urls *urls, size_t *updated)
 {
 	static const struct admin_col cols[] = {
 		{ "user_id", 0, ADMIN_STR }, { "phone_number", 1, ADMIN_STR },
@@ -1536,15 +1574,13 @@ admin_repoint_one(struct req *r, const struct db_res *res, size_t i,
 	enum xerr		 rc;
 
 	memset(&terr, 0, sizeof(terr));
-	if ((rc = admin_phone_url(r->cfg, "/phone/voice/", id, voice)) ||
-	    (rc = admin_phone_url(r->cfg, "/phone/sms/", id, sms)) ||
-	    (rc = admin_phone_url(r->cfg, "/phone/status/", id, status)))
+	if ((rc = phone_urls_make(r->cfg, id, urls)))
 		snprintf(terr.message, sizeof(terr.message), "%s",
 		    xerr_code(rc));
 	else
 		rc = twilio_number_set_urls(r->http, r->cfg,
-		    db_res_str(res, i, 2), buf_data(voice), buf_data(sms),
-		    buf_data(status), &terr);
+		    db_res_str(res, i, 2), urls->voice, urls->sms,
+		    urls->status, &terr);
 	if (rc == XERR_OK) {
 		result = "updated";
 		(*updated)++;
@@ -1571,25 +1607,19 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*o = NULL, *nums = NULL;
 	struct db_res		*res = NULL;
-	struct buf		*voice = NULL, *sms = NULL, *status = NULL;
+	struct phone_urls	*urls = NULL;
 	struct dbv		 a[2];
 	const char		*after;
 	long long		 limit;
+	struct page		 pg;
 	size_t			 i, n, updated = 0;
 	int			 bad = 0;
 	enum xerr		 rc;
 
-	if (admin_query_or_reply(r, "after", "bad_after", &after) != 0 ||
-	    admin_limit_or_reply(r, ADMIN_REPOINT_DEFAULT, ADMIN_REPOINT_MAX,
-	    &limit) != 0)
+	if (page_or_reply(r, &admin_repoint_page, &pg) != 0)
 		return;
-	if (after == NULL)
-		after = "";
-	if (*after != '\0' && !ids_user_ok(after)) {
-		req_error(r, XERR_BADREQ, "bad_after",
-		    "after is the next_after of the previous call");
-		return;
-	}
+	after = pg.user;
+	limit = pg.limit;
 	a[0] = DB_STR(after);
 	a[1] = DB_INT(limit);
 	if ((rc = db_query(r->db, STMT_ADMIN_PHONES_PAGE, a, 2, &res)) !=
@@ -1600,9 +1630,7 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 	if ((o = json_object_new_object()) == NULL ||
 	    (nums = json_object_new_array()) == NULL ||
 	    json_object_object_add(o, "numbers", nums) != 0 ||
-	    (voice = buf_new(ADMIN_URL_MAX)) == NULL ||
-	    (sms = buf_new(ADMIN_URL_MAX)) == NULL ||
-	    (status = buf_new(ADMIN_URL_MAX)) == NULL) {
+	    (urls = malloc(sizeof(*urls))) == NULL) {
 		if (jsonx_get(o, "numbers") == NULL)
 			json_object_put(nums);
 		req_fail(r, XERR_NOMEM, "the repoint");
@@ -1610,8 +1638,8 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 	}
 	n = db_res_rows(res);
 	for (i = 0; i < n && !bad; i++)
-		bad = admin_push(nums, admin_repoint_one(r, res, i, voice, sms,
-		    status, &updated));
+		bad = admin_push(nums, admin_repoint_one(r, res, i, urls,
+		    &updated));
 	log_info("admin %s: repointed %zu of %zu numbers at %s", r->user_id,
 	    updated, n, r->cfg->public_base_url);
 	snprintf(au->detail, sizeof(au->detail), "after %s: %zu of %zu "
@@ -1631,9 +1659,7 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 out:
 	json_object_put(o);
 	db_res_free(res);
-	buf_free(voice);
-	buf_free(sms);
-	buf_free(status);
+	free(urls);
 }
 
 /* ADMIN_AUDIT_LIST */
@@ -1655,16 +1681,13 @@ admin_uint_or_reply(struct req *r, const char *name, const char *code,
     long long def, long long *out)
 {
 	const char	*s;
-	char		*end;
 
 	*out = def;
 	if (admin_query_or_reply(r, name, code, &s) != 0)
 		return -1;
 	if (s == NULL)
 		return 0;
-	errno = 0;
-	if (s[0] < '0' || s[0] > '9' || strlen(s) > 18 ||
-	    (*out = strtoll(s, &end, 10), errno != 0) || *end != '\0') {
+	if (kv_uint(s, 18, 1, 0, INT64_MAX, out) != 0) {
 		req_error(r, XERR_BADREQ, code, "%s must be a whole number",
 		    name);
 		return -1;
@@ -1683,6 +1706,7 @@ admin_audit_list_run(struct req *r, struct admin_audit *au)
 	struct dbv		 a[8];
 	const char		*actor, *action;
 	long long		 since, until, before, limit, last;
+	struct page		 pg;
 	size_t			 n;
 	enum xerr		 rc;
 
@@ -1691,11 +1715,10 @@ admin_audit_list_run(struct req *r, struct admin_audit *au)
 	    admin_uint_or_reply(r, "since", "bad_since", 0, &since) != 0 ||
 	    admin_uint_or_reply(r, "until", "bad_until", INT64_MAX,
 	    &until) != 0 ||
-	    admin_uint_or_reply(r, "before", "bad_before", INT64_MAX,
-	    &before) != 0 ||
-	    admin_limit_or_reply(r, ADMIN_LIMIT_DEFAULT, ADMIN_LIMIT_MAX,
-	    &limit) != 0)
+	    page_or_reply(r, &admin_audit_page, &pg) != 0)
 		return;
+	before = pg.id;
+	limit = pg.limit;
 	if (actor == NULL)
 		actor = "";
 	if (action == NULL)

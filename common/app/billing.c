@@ -22,6 +22,7 @@
 #include "domain/money.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
+#include "app/apierr.h"
 #include "app/auth.h"
 #include "app/billing.h"
 
@@ -257,6 +258,21 @@ out:
 	return rc;
 }
 
+/*
+ * What a body req_json() refuses means to the Billing API's clients
+ * (app/apierr.h): the user endpoints' and POST /api/usage's (whose
+ * refusals are "bad_json", as docs/API.md says).
+ */
+static const struct apierr billing_body_errs[] = {
+	{ XERR_MEDIATYPE, 0, NULL, "send the body as application/json" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+static const struct apierr billing_usage_body_errs[] = {
+	{ XERR_MEDIATYPE, 0, NULL, "send application/json" },
+	{ APIERR_ANY, 0, "bad_json", NULL },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
 /* Loads the caller into *u; returns 0, or -1 after answering (401, 5xx). */
 static int
 billing_user_or_reply(struct req *r, struct billing_user *u)
@@ -363,8 +379,7 @@ billing_target_or_reply(struct req *r, struct billing_tier *t)
 	int			 ret = -1;
 
 	if ((rc = req_json(r, &root)) != XERR_OK) {
-		req_error(r, rc, NULL, rc == XERR_MEDIATYPE ?
-		    "send the body as application/json" :
+		apierr_reply(r, billing_body_errs, rc,
 		    "the body is not valid JSON");
 		return -1;
 	}
@@ -1637,8 +1652,7 @@ billing_report_usage(struct req *r)
 	if (auth_require_or_reply(r, AUTH_SERVICE) != 0)
 		return;
 	if ((rc = req_json(r, &in)) != XERR_OK) {
-		req_error(r, rc, rc == XERR_MEDIATYPE ? NULL : "bad_json",
-		    rc == XERR_MEDIATYPE ? "send application/json" :
+		apierr_reply(r, billing_usage_body_errs, rc,
 		    "the body is not valid JSON");
 		goto out;
 	}

@@ -21,7 +21,9 @@
 #include "domain/phone.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
+#include "app/apierr.h"
 #include "app/auth.h"
+#include "app/page.h"
 #include "app/phone_api.h"
 
 #define PHONE_API_SEARCH_LIMIT	10	/* numbers a search returns by default */
@@ -36,6 +38,74 @@
 	"or texts. Please reach its owner another way."
 #define PHONE_API_SAY_NO_ASSISTANT "The assistant at this number is not " \
 	"reachable right now. Please try again later."
+
+/*
+ * What the errors of the domain calls mean to the Phone API's clients
+ * (app/apierr.h); docs/API.md names the codes.
+ */
+
+/* A body req_json() or req_form() refuses: of the wrong type, or not read. */
+static const struct apierr phone_api_json_errs[] = {
+	{ XERR_MEDIATYPE, 0, NULL, "send application/json" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+static const struct apierr phone_api_form_errs[] = {
+	{ XERR_MEDIATYPE, 0, NULL,
+	    "send application/x-www-form-urlencoded" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/* The caller's own row: a user gone since the token was made is 401. */
+static const struct apierr phone_api_user_errs[] = {
+	{ XERR_NOTFOUND, 401, "unauthorized", NULL },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/* Recording what Twilio told us: a database error is worth a retry. */
+static const struct apierr phone_api_record_errs[] = {
+	{ XERR_DB, 503, "unavailable", NULL },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/* Claiming a number (phone_request()). */
+static const struct apierr phone_api_provision_errs[] = {
+	{ XERR_CONFLICT, 0, "already_has_number", NULL },
+	{ XERR_FORBIDDEN, 0, "tier_not_eligible", NULL },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/* Any call while a number is being bought for the user. */
+static const struct apierr phone_api_busy_errs[] = {
+	{ XERR_CONFLICT, 0, "provisioning_in_progress", NULL },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/* Releasing the number (phone_release()). */
+static const struct apierr phone_api_release_errs[] = {
+	{ XERR_NOTFOUND, 0, "no_number", "you hold no phone number" },
+	{ XERR_CONFLICT, 0, "provisioning_in_progress", NULL },
+	{ XERR_UNPROCESSABLE, 502, "twilio_error", NULL },
+	{ XERR_UPSTREAM, 0, "twilio_error", NULL },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/*
+ * A search at Twilio: XERR_BADREQ when the client's search failed
+ * Twilio's own rules (a 400 there), XERR_UPSTREAM for any other failure
+ * but 404 (no numbers in that country: none offered).
+ */
+static const struct apierr phone_api_search_errs[] = {
+	{ XERR_BADREQ, 0, NULL, "Twilio refused the search: %s" },
+	{ XERR_UPSTREAM, 0, "twilio_error", "Twilio could not search: %s" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/* Asking Twilio how many segments a message is billed as. */
+static const struct apierr phone_api_segments_errs[] = {
+	{ XERR_UPSTREAM, 0, "twilio_error",
+	    "Twilio could not say the message's segments: %s" },
+	{ XERR_OK, 0, NULL, NULL },
+};
 
 /* Answers 400 when name is given more than once; returns -1 then. */
 static int
@@ -67,7 +137,7 @@ phone_api_eligible_or_reply(struct req *r, struct phone_info *info)
 	enum xerr	 rc;
 
 	if ((rc = phone_get(r->db, r->user_id, info, tier, sizeof(tier)))) {
-		req_error(r, rc == XERR_NOTFOUND ? XERR_UNAUTH : rc, NULL,
+		apierr_reply(r, phone_api_user_errs, rc,
 		    "cannot read the user");
 		return -1;
 	}
@@ -183,15 +253,13 @@ phone_api_search(struct req *r)
 	phone_want_query(&want, &q);
 	rc = twilio_search_local(r->http, r->cfg, &q, (unsigned)limit, &reply,
 	    &terr);
-	if (rc == XERR_UNPROCESSABLE && terr.status == 400) {
+	if (rc == XERR_UNPROCESSABLE && terr.status == 400)
 		/* What we checked passed; Twilio's own rules did not. */
-		req_error(r, XERR_BADREQ, NULL, "Twilio refused the search: "
-		    "%s", terr.message);
-		return;
-	}
+		rc = XERR_BADREQ;
+	else if (rc != XERR_OK && rc != XERR_NOTFOUND)
+		rc = XERR_UPSTREAM;
 	if (rc != XERR_OK && rc != XERR_NOTFOUND) {
-		req_error(r, XERR_UPSTREAM, "twilio_error", "Twilio could not "
-		    "search: %s", terr.message);
+		apierr_reply(r, phone_api_search_errs, rc, terr.message);
 		return;
 	}
 	/* A 404 means Twilio has no numbers of that country: none offered. */
@@ -247,8 +315,7 @@ phone_api_want_or_reply(struct req *r, struct phone_want *want, int *has)
 	if (r->bodylen == 0)
 		return 0;
 	if ((rc = req_json(r, &root)) != XERR_OK) {
-		req_error(r, rc, NULL, rc == XERR_MEDIATYPE ?
-		    "send application/json" : "malformed JSON");
+		apierr_reply(r, phone_api_json_errs, rc, "malformed JSON");
 		return -1;
 	}
 	if (!json_object_is_type(root, json_type_object)) {
@@ -286,28 +353,19 @@ phone_api_provision(struct req *r)
 		return;
 	rc = phone_request(r->db, r->user_id, has ? &want : NULL, &info, err,
 	    sizeof(err));
-	switch (rc) {
-	case XERR_OK:
-		if ((o = phone_api_info_json(&info)) == NULL) {
-			req_error(r, XERR_NOMEM, NULL, "out of memory");
-			break;
-		}
-		jsonx_add_int(o, "claimed_at", info.provisioned_at);
-		req_reply_json(r, 202, o);
-		break;
-	case XERR_CONFLICT:
-		req_error(r, rc, strcmp(info.status, "provisioning") == 0 ?
-		    "provisioning_in_progress" : "already_has_number", "%s",
-		    err);
-		break;
-	case XERR_FORBIDDEN:
-		req_error(r, rc, "tier_not_eligible", "%s", err);
-		break;
-	default:
-		req_error(r, rc, NULL, "%s", err[0] ? err :
-		    "could not provision a number");
-		break;
+	if (rc != XERR_OK) {
+		apierr_reply(r, rc == XERR_CONFLICT &&
+		    strcmp(info.status, "provisioning") == 0 ?
+		    phone_api_busy_errs : phone_api_provision_errs, rc,
+		    err[0] ? err : "could not provision a number");
+		return;
 	}
+	if ((o = phone_api_info_json(&info)) == NULL) {
+		req_error(r, XERR_NOMEM, NULL, "out of memory");
+		return;
+	}
+	jsonx_add_int(o, "claimed_at", info.provisioned_at);
+	req_reply_json(r, 202, o);
 	json_object_put(o);
 }
 
@@ -330,7 +388,7 @@ phone_api_preference(struct req *r)
 	    phone_api_eligible_or_reply(r, &info) != 0)
 		return;
 	if ((rc = phone_search_store(r->db, r->user_id, has ? &want : NULL))) {
-		req_error(r, rc == XERR_NOTFOUND ? XERR_UNAUTH : rc, NULL,
+		apierr_reply(r, phone_api_user_errs, rc,
 		    "could not store the preference");
 		return;
 	}
@@ -356,34 +414,21 @@ phone_api_release(struct req *r)
 		return;
 	rc = phone_release(r->db, r->http, r->cfg, r->user_id, &info, err,
 	    sizeof(err));
-	switch (rc) {
-	case XERR_OK:
-		if ((o = json_object_new_object()) == NULL) {
-			req_error(r, XERR_NOMEM, NULL, "out of memory");
-			return;
-		}
-		jsonx_add_str(o, "status", "none");
-		jsonx_add_str(o, "released_number", info.phone_number);
-		jsonx_add_str(o, "released_sid", info.sid);
-		jsonx_add_int(o, "released_at", info.provisioned_at);
-		req_reply_json(r, 200, o);
-		json_object_put(o);
-		break;
-	case XERR_NOTFOUND:
-		req_error(r, rc, "no_number", "you hold no phone number");
-		break;
-	case XERR_CONFLICT:
-		req_error(r, rc, "provisioning_in_progress", "%s", err);
-		break;
-	case XERR_UNPROCESSABLE:
-	case XERR_UPSTREAM:
-		req_error(r, XERR_UPSTREAM, "twilio_error", "%s", err);
-		break;
-	default:
-		req_error(r, rc, NULL, "%s", err[0] ? err :
+	if (rc != XERR_OK) {
+		apierr_reply(r, phone_api_release_errs, rc, err[0] ? err :
 		    "could not release the number");
-		break;
+		return;
 	}
+	if ((o = json_object_new_object()) == NULL) {
+		req_error(r, XERR_NOMEM, NULL, "out of memory");
+		return;
+	}
+	jsonx_add_str(o, "status", "none");
+	jsonx_add_str(o, "released_number", info.phone_number);
+	jsonx_add_str(o, "released_sid", info.sid);
+	jsonx_add_int(o, "released_at", info.provisioned_at);
+	req_reply_json(r, 200, o);
+	json_object_put(o);
 }
 
 /* Builds the part of Twilio's number object the details show. */
@@ -429,7 +474,7 @@ phone_api_details(struct req *r)
 	if (auth_require_or_reply(r, AUTH_USER) != 0)
 		return;
 	if ((rc = phone_get(r->db, r->user_id, &info, tier, sizeof(tier)))) {
-		req_error(r, rc == XERR_NOTFOUND ? XERR_UNAUTH : rc, NULL,
+		apierr_reply(r, phone_api_user_errs, rc,
 		    "cannot read the user");
 		return;
 	}
@@ -512,8 +557,7 @@ phone_api_signed_form_or_reply(struct req *r, const char *what,
 
 	*form = NULL;
 	if ((rc = req_form(r, form)) != XERR_OK) {
-		req_error(r, rc, NULL, rc == XERR_MEDIATYPE ? "send "
-		    "application/x-www-form-urlencoded" : "malformed form");
+		apierr_reply(r, phone_api_form_errs, rc, "malformed form");
 		goto out;
 	}
 	qs = req_param(r, "QUERY_STRING");
@@ -594,7 +638,7 @@ phone_api_status_callback(struct req *r)
 		rc = phone_api_record_call(r->db, user, call_sid, status, duration,
 		    &dup);
 	if (rc != XERR_OK) {
-		req_error(r, rc == XERR_DB ? XERR_UNAVAILABLE : rc, NULL,
+		apierr_reply(r, phone_api_record_errs, rc,
 		    "could not record the call");
 		goto out;
 	}
@@ -670,7 +714,7 @@ phone_api_voice(struct req *r)
 	    &to, &sid))
 		goto out;
 	if ((rc = phone_inbound(r->db, user, to, &verdict)) != XERR_OK) {
-		req_error(r, rc == XERR_DB ? XERR_UNAVAILABLE : rc, NULL,
+		apierr_reply(r, phone_api_record_errs, rc,
 		    "could not look the number up");
 		goto out;
 	}
@@ -726,8 +770,7 @@ phone_api_segments_or_reply(struct req *r, struct kv *form, const char *sid,
 	if (rc == XERR_OK)
 		return 0;
 	log_warnx("message %s: segments unknown: %s", sid, terr.message);
-	req_error(r, XERR_UPSTREAM, "twilio_error", "Twilio could not say "
-	    "the message's segments: %s", terr.message);
+	apierr_reply(r, phone_api_segments_errs, XERR_UPSTREAM, terr.message);
 	return -1;
 }
 
@@ -768,7 +811,7 @@ phone_api_sms_status(struct req *r, const char *user, struct kv *form)
 		rc = phone_sms_record(r->db, user, sid, segments, &dup);
 	}
 	if (rc != XERR_OK) {
-		req_error(r, rc == XERR_DB ? XERR_UNAVAILABLE : rc, NULL,
+		apierr_reply(r, phone_api_record_errs, rc,
 		    "could not record the message");
 		return;
 	}
@@ -814,7 +857,7 @@ phone_api_sms(struct req *r)
 	    "MM", &to, &sid))
 		goto out;
 	if ((rc = phone_inbound(r->db, user, to, &verdict)) != XERR_OK) {
-		req_error(r, rc == XERR_DB ? XERR_UNAVAILABLE : rc, NULL,
+		apierr_reply(r, phone_api_record_errs, rc,
 		    "could not look the number up");
 		goto out;
 	}
@@ -828,7 +871,7 @@ phone_api_sms(struct req *r)
 	if (phone_api_segments_or_reply(r, form, sid, &segments))
 		goto out;
 	if ((rc = phone_sms_record(r->db, user, sid, segments, &dup))) {
-		req_error(r, rc == XERR_DB ? XERR_UNAVAILABLE : rc, NULL,
+		apierr_reply(r, phone_api_record_errs, rc,
 		    "could not record the message");
 		goto out;
 	}
@@ -898,6 +941,13 @@ phone_api_admin_number(struct req *r, struct db_res *res, size_t i)
 	return o;
 }
 
+/* Its page (app/page.h): a number's id as the cursor. */
+static const struct page_spec phone_api_admin_page = {
+	PHONE_API_ADMIN_LIMIT, PHONE_API_ADMIN_MAX, PAGE_ID, "after",
+	"bad_after", "after must be a number's id from next_after", 0,
+	INT64_MAX / 2,
+};
+
 /*
  * GET /api/admin/phone/numbers?after=&limit=&held=1: see
  * app/phone_api.h.
@@ -909,24 +959,17 @@ phone_api_admin_numbers(struct req *r)
 	struct db_res		*res = NULL;
 	struct dbv		 args[3];
 	const char		*s;
-	long long		 after = 0, limit = PHONE_API_ADMIN_LIMIT, held = 0;
+	struct page		 pg;
+	long long		 after, limit, held = 0;
 	size_t			 i, rows;
 	enum xerr		 rc;
 
 	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
 		return;
-	if ((s = phone_api_query(r, "after")) != NULL &&
-	    phone_parse_uint(s, 0, INT64_MAX / 2, &after) != 0) {
-		req_error(r, XERR_BADREQ, "bad_after", "after must be a "
-		    "number's id from next_after");
+	if (page_or_reply(r, &phone_api_admin_page, &pg) != 0)
 		return;
-	}
-	if ((s = phone_api_query(r, "limit")) != NULL &&
-	    phone_parse_uint(s, 1, PHONE_API_ADMIN_MAX, &limit) != 0) {
-		req_error(r, XERR_BADREQ, "bad_limit", "limit must be 1 to %d",
-		    PHONE_API_ADMIN_MAX);
-		return;
-	}
+	after = pg.id;
+	limit = pg.limit;
 	if ((s = phone_api_query(r, "held")) != NULL &&
 	    phone_parse_uint(s, 0, 1, &held) != 0) {
 		req_error(r, XERR_BADREQ, NULL, "held must be 0 or 1");

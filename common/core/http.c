@@ -228,8 +228,9 @@ http_setopts(struct http *h, const struct http_req *req,
 	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)cfg->http_connect_timeout_ms) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(h->timeout_ms ?
-	    h->timeout_ms : cfg->http_timeout_ms)) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(req->timeout_ms ?
+	    req->timeout_ms : h->timeout_ms ? h->timeout_ms :
+	    cfg->http_timeout_ms)) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") !=
 	    CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") !=

@@ -26,6 +26,7 @@ struct http_req {
 	const char		*body;		/* or NULL */
 	size_t			 bodylen;
 	const char		*userpwd;	/* basic auth, or NULL */
+	unsigned long		 timeout_ms;	/* 0: the handle's (http_set_timeout()) */
 };
 
 struct http_resp {

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,4 +209,23 @@ kv_count_name(const struct kv *kv, const char *name)
 		if (strcmp(kv->pairs[i].name, name) == 0)
 			n++;
 	return n;
+}
+
+int
+kv_uint(const char *s, size_t digits, int zeros, long long min,
+    long long max, long long *out)
+{
+	size_t		 n;
+	long long	 v;
+	char		*end;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > digits || n > 18 ||
+	    strspn(s, "0123456789") != n || (!zeros && s[0] == '0' && n > 1))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }

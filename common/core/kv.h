@@ -46,4 +46,13 @@ const char	*kv_get(const struct kv *kv, const char *name);
 /* Returns how many pairs carry name. */
 size_t		 kv_count_name(const struct kv *kv, const char *name);
 
+/*
+ * Parses s (a value of a query or a form, or any string) as 1 to digits
+ * decimal digits, no sign, no space, leading zeros only when zeros, within
+ * [min, max], into *out.  Returns 0, or -1 with *out untouched (also for
+ * NULL).  digits is at most 18, so the value fits.
+ */
+int		 kv_uint(const char *s, size_t digits, int zeros, long long min,
+		    long long max, long long *out);
+
 #endif

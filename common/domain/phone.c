@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "core/http.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
+#include "core/kv.h"
 #include "core/log.h"
 #include "store/stmt.h"
 #include "remote/twilio.h"
@@ -20,7 +22,6 @@
 #include "domain/tiers.h"
 #include "domain/usage.h"
 
-#define PHONE_URL_MAX		2048
 
 /* Returns 1 for two capital letters, the form of ISO 3166-1 alpha-2. */
 int
@@ -58,19 +59,7 @@ int
 phone_parse_uint(const char *s, long long min, long long max,
     long long *out)
 {
-	size_t		 n;
-	long long	 v;
-	char		*end;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > 18 ||
-	    strspn(s, "0123456789") != n || (s[0] == '0' && n > 1))
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
+	return kv_uint(s, 18, 0, min, max, out);
 }
 
 /* Returns 1 when every byte of s is in set and its length is in [min, max]. */
@@ -395,19 +384,39 @@ phone_unclaim(struct db *db, const char *user_id, int64_t claim)
 		    "taken over after %d s", user_id, PHONE_CLAIM_STALE);
 }
 
-/* Appends PUBLIC_BASE_URL, prefix and the escaped user id to url. */
-static enum xerr
-phone_url(const struct cfg *cfg, const char *prefix, const char *user_id,
-    struct buf *url)
+enum xerr
+phone_urls_make(const struct cfg *cfg, const char *user_id,
+    struct phone_urls *out)
 {
-	enum xerr	 rc;
+	static const struct {
+		const char	*prefix;
+		size_t		 off;
+	} urls[] = {
+		{ "/phone/voice/", offsetof(struct phone_urls, voice) },
+		{ "/phone/sms/", offsetof(struct phone_urls, sms) },
+		{ "/phone/status/", offsetof(struct phone_urls, status) },
+	};
+	struct buf	*url;
+	size_t		 i;
+	enum xerr	 rc = XERR_OK;
 
-	buf_reset(url);
-	if ((rc = buf_puts(url, cfg->public_base_url)) ||
-	    (rc = buf_puts(url, prefix)) ||
-	    (rc = http_path_escape(user_id, url)))
-		return rc;
-	return XERR_OK;
+	memset(out, 0, sizeof(*out));
+	if ((url = buf_new(PHONE_URL_MAX - 1)) == NULL)
+		return XERR_NOMEM;
+	for (i = 0; i < sizeof(urls) / sizeof(urls[0]) && rc == XERR_OK;
+	    i++) {
+		buf_reset(url);
+		if ((rc = buf_puts(url, cfg->public_base_url)) ||
+		    (rc = buf_puts(url, urls[i].prefix)) ||
+		    (rc = http_path_escape(user_id, url)))
+			break;
+		memcpy((char *)out + urls[i].off, buf_data(url),
+		    buf_len(url) + 1);
+	}
+	buf_free(url);
+	if (rc != XERR_OK)
+		memset(out, 0, sizeof(*out));
+	return rc;
 }
 
 /* Returns 1 when *w asks an area code and nothing else of a search. */
@@ -480,21 +489,13 @@ phone_buy(struct http *http, const struct cfg *cfg, const char *user_id,
 {
 	struct twilio_error	 terr;
 	struct twilio_buy	 b;
-	struct buf		*voice = NULL, *sms = NULL, *status = NULL;
+	struct phone_urls	 urls;
 	const char		*number = NULL, *area_code = NULL;
 	char			 picked[TWILIO_E164_MAX + 1];
 	enum xerr		 rc;
 
 	memset(&b, 0, sizeof(b));
-	if ((voice = buf_new(PHONE_URL_MAX)) == NULL ||
-	    (sms = buf_new(PHONE_URL_MAX)) == NULL ||
-	    (status = buf_new(PHONE_URL_MAX)) == NULL) {
-		rc = XERR_NOMEM;
-		goto out;
-	}
-	if ((rc = phone_url(cfg, "/phone/voice/", user_id, voice)) ||
-	    (rc = phone_url(cfg, "/phone/sms/", user_id, sms)) ||
-	    (rc = phone_url(cfg, "/phone/status/", user_id, status)))
+	if ((rc = phone_urls_make(cfg, user_id, &urls)))
 		goto out;
 	if (w->phone_number[0] != '\0')
 		number = w->phone_number;
@@ -509,9 +510,9 @@ phone_buy(struct http *http, const struct cfg *cfg, const char *user_id,
 	b.phone_number = number;
 	b.area_code = area_code;
 	b.friendly_name = fname;
-	b.voice_url = buf_data(voice);
-	b.sms_url = buf_data(sms);
-	b.status_callback = buf_data(status);
+	b.voice_url = urls.voice;
+	b.sms_url = urls.sms;
+	b.status_callback = urls.status;
 	rc = twilio_number_buy(http, cfg, &b, out, &terr);
 	if (rc == XERR_OK) {
 		log_info("user %s: bought %s (%s)", user_id, out->phone_number,
@@ -527,9 +528,6 @@ phone_buy(struct http *http, const struct cfg *cfg, const char *user_id,
 	} else
 		phone_twilio_msg(errbuf, errsz, "sell a number", &terr);
 out:
-	buf_free(voice);
-	buf_free(sms);
-	buf_free(status);
 	return rc;
 }
 

@@ -248,6 +248,28 @@ enum xerr	 phone_get(struct db *db, const char *user_id,
 void		 phone_friendly_name(const char *user_id, char *out,
 		    size_t outsz);
 
+#define PHONE_URL_MAX	2048	/* one URL Twilio calls, with its NUL */
+
+/*
+ * The URLs Twilio calls about user_id's number: PUBLIC_BASE_URL, then
+ * /phone/voice/, /phone/sms/ or /phone/status/, then the user id escaped
+ * as one path segment (app/phone_api.h answers them).
+ */
+struct phone_urls {
+	char	 voice[PHONE_URL_MAX];
+	char	 sms[PHONE_URL_MAX];
+	char	 status[PHONE_URL_MAX];
+};
+
+/*
+ * Fills *out for user_id: what a number is bought with and re-pointed
+ * at.  XERR_BADREQ for an id that is no path segment ("", ".", ".."),
+ * XERR_TOOBIG for a URL of PHONE_URL_MAX bytes or more, XERR_NOMEM; *out
+ * is then all "".
+ */
+enum xerr	 phone_urls_make(const struct cfg *cfg, const char *user_id,
+		    struct phone_urls *out);
+
 /* Input checks of the API, 1 when valid. */
 int		 phone_valid_country(const char *s);	/* two of A-Z */
 int		 phone_valid_area_code(const char *s);	/* three digits */

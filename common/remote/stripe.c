@@ -5,9 +5,10 @@
 #include "core/http.h"
 #include "core/jsonx.h"
 #include "core/log.h"
+#include "core/rest.h"
 #include "remote/stripe.h"
 
-#define STRIPE_URL_MAX		2048
+#define STRIPE_URL_MAX		2048	/* base and path; rest_call() adds the query */
 #define STRIPE_LIST_PAGES	50	/* 5000 items: more than an invoice holds */
 
 enum xerr
@@ -86,100 +87,64 @@ stripe_failed(const char *method, const char *path,
 	return stripe_fate(resp->status, rep->should_retry, rep->replayed);
 }
 
-/*
- * Makes the URL and headers of a call into url, auth, ver and idem, and
- * points hr at them.  hdrs has room for four.
- */
-static enum xerr
-stripe_request(const struct cfg *cfg, const char *method, const char *path,
-    const struct buf *form, const char *idem_key, struct buf *url,
-    struct buf *auth, struct buf *ver, struct buf *idem, const char **hdrs,
-    struct http_req *hr)
-{
-	int		 is_post = strcmp(method, "POST") == 0;
-	enum xerr	 rc;
-
-	if ((rc = buf_printf(url, "%s%s", cfg->stripe_api_base, path)) ||
-	    (!is_post && form != NULL && buf_len(form) > 0 &&
-	    (rc = buf_printf(url, "?%s", buf_data(form)))) ||
-	    (rc = buf_printf(auth, "Authorization: Bearer %s",
-	    cfg->stripe_secret_key)) ||
-	    (rc = buf_printf(ver, "Stripe-Version: %s",
-	    cfg->stripe_api_version)))
-		return rc;
-	hdrs[0] = buf_data(auth);
-	hdrs[1] = buf_data(ver);
-	hr->nheaders = 2;
-	if (is_post) {
-		if ((rc = buf_printf(idem, "Idempotency-Key: %s", idem_key)))
-			return rc;
-		hdrs[2] = buf_data(idem);
-		hdrs[3] = "Content-Type: application/x-www-form-urlencoded";
-		hr->nheaders = 4;
-		hr->body = form != NULL ? buf_data(form) : "";
-		hr->bodylen = form != NULL ? buf_len(form) : 0;
-	}
-	hr->method = method;
-	hr->url = buf_data(url);
-	hr->headers = hdrs;
-	return XERR_OK;
-}
-
 enum xerr
 stripe_call(struct http *h, const struct cfg *cfg, const char *method,
     const char *path, const struct buf *form, const char *idem_key,
     struct json_object **out, struct stripe_reply *rep)
 {
-	struct http_req	 hr;
-	struct http_resp resp;
-	struct buf	*url = NULL, *auth = NULL, *ver = NULL, *idem = NULL;
-	const char	*hdrs[4];
-	struct json_object *obj = NULL;
+	struct rest_req	 rq;
+	struct rest_reply rr;
+	struct buf	*url = NULL, *ver = NULL, *idem = NULL;
+	const char	*hdrs[2];
 	enum xerr	 rc;
 
 	*out = NULL;
 	memset(rep, 0, sizeof(*rep));
 	rep->should_retry = -1;
-	memset(&resp, 0, sizeof(resp));
-	memset(&hr, 0, sizeof(hr));
+	memset(&rr, 0, sizeof(rr));
+	memset(&rq, 0, sizeof(rq));
 	if (strcmp(method, "POST") == 0 && (idem_key == NULL ||
 	    *idem_key == '\0'))
 		return XERR_INTERNAL;
-	if ((url = buf_new(STRIPE_URL_MAX + 65536)) == NULL ||
-	    (auth = buf_new(512)) == NULL || (ver = buf_new(128)) == NULL ||
-	    (idem = buf_new(512)) == NULL) {
+	if ((url = buf_new(STRIPE_URL_MAX)) == NULL ||
+	    (ver = buf_new(128)) == NULL || (idem = buf_new(512)) == NULL) {
 		rc = XERR_NOMEM;
 		goto out;
 	}
-	if ((rc = stripe_request(cfg, method, path, form, idem_key, url, auth,
-	    ver, idem, hdrs, &hr)) != XERR_OK)
+	if ((rc = buf_printf(url, "%s%s", cfg->stripe_api_base, path)) ||
+	    (rc = buf_printf(ver, "Stripe-Version: %s",
+	    cfg->stripe_api_version)))
 		goto out;
-	if ((rc = http_do(h, &hr, &resp)) != XERR_OK) {
+	hdrs[rq.nheaders++] = buf_data(ver);
+	if (strcmp(method, "POST") == 0) {
+		if ((rc = buf_printf(idem, "Idempotency-Key: %s", idem_key)))
+			goto out;
+		hdrs[rq.nheaders++] = buf_data(idem);
+	}
+	rq.method = method;
+	rq.url = buf_data(url);
+	rq.form = form;
+	rq.bearer = cfg->stripe_secret_key;
+	rq.headers = hdrs;
+	rq.need_json = 1;
+	rc = rest_call(h, &rq, &rr);
+	if (rr.status == 0) {
 		snprintf(rep->msg, sizeof(rep->msg), "Stripe unreachable");
 		goto out;
 	}
-	rep->status = resp.status;
-	rep->should_retry = stripe_header_bool(resp.should_retry);
-	rep->replayed = stripe_header_bool(resp.replayed) == 1;
-	if (jsonx_parse(resp.body ? resp.body : "", resp.len, &obj) !=
-	    XERR_OK || !json_object_is_type(obj, json_type_object)) {
-		json_object_put(obj);
-		obj = NULL;
-	}
-	if (obj != NULL && resp.status >= 200 && resp.status < 300) {
-		*out = obj;
-		obj = NULL;
-		rc = XERR_OK;
+	rep->status = rr.status;
+	rep->should_retry = stripe_header_bool(rr.resp.should_retry);
+	rep->replayed = stripe_header_bool(rr.resp.replayed) == 1;
+	if (rc == XERR_OK) {
+		*out = rr.json;
+		rr.json = NULL;
 		goto out;
 	}
-	rc = stripe_failed(method, path, &resp, obj, rep);
+	/* Stripe's hints, not the status's class, say what a failure means. */
+	rc = stripe_failed(method, path, &rr.resp, rr.json, rep);
 out:
-	json_object_put(obj);
-	http_resp_clear(&resp);
+	rest_reply_clear(&rr);
 	buf_free(url);
-	if (auth != NULL)
-		buf_reset(auth);
-	buf_free(auth);
 	buf_free(ver);
 	buf_free(idem);
 	return rc;

@@ -7,6 +7,7 @@
 #include "core/http.h"
 #include "core/jsonx.h"
 #include "core/log.h"
+#include "core/rest.h"
 #include "remote/twilio.h"
 
 #define TWILIO_URL_MAX		8192
@@ -135,28 +136,27 @@ twilio_number_pick(struct json_object *list, const char *name,
 
 /*
  * Calls method on path (escaped, under the account) with form as the
- * body of a POST, else as the query.  On a 2xx reply *out is the parsed
- * object, or NULL when the body is empty (204).  Return codes as in
- * twilio.h.
+ * body of a POST, else as the query (rest_call()).  On a 2xx reply *out
+ * is the parsed object, or NULL when the body is empty (204).  Return
+ * codes as in twilio.h: the status's class (rest_class()).
  */
 static enum xerr
 twilio_call(struct http *h, const struct cfg *cfg, const char *method,
     const char *path, const struct buf *form, struct json_object **out,
     struct twilio_error *err)
 {
-	struct http_req	 hr;
-	struct http_resp resp;
+	static const char *const hdrs[] = { "Accept: application/json" };
+	struct rest_req	 rq;
+	struct rest_reply rr;
 	struct buf	*url = NULL;
-	struct json_object *obj = NULL;
-	const char	*hdrs[2];
 	char		 userpwd[512];
-	int		 is_post = strcmp(method, "POST") == 0, n;
+	int		 n;
 	enum xerr	 rc;
 
 	*out = NULL;
 	memset(err, 0, sizeof(*err));
-	memset(&resp, 0, sizeof(resp));
-	memset(&hr, 0, sizeof(hr));
+	memset(&rr, 0, sizeof(rr));
+	memset(&rq, 0, sizeof(rq));
 	n = snprintf(userpwd, sizeof(userpwd), "%s:%s",
 	    cfg->twilio_account_sid, cfg->twilio_auth_token);
 	if (n < 0 || (size_t)n >= sizeof(userpwd)) {
@@ -170,62 +170,41 @@ twilio_call(struct http *h, const struct cfg *cfg, const char *method,
 	if ((rc = buf_printf(url, "%s/2010-04-01/Accounts/",
 	    cfg->twilio_api_base)) ||
 	    (rc = http_path_escape(cfg->twilio_account_sid, url)) ||
-	    (rc = buf_printf(url, "/%s", path)) ||
-	    (!is_post && form != NULL && buf_len(form) > 0 &&
-	    (rc = buf_printf(url, "?%s", buf_data(form)))))
+	    (rc = buf_printf(url, "/%s", path)))
 		goto out;
-	hdrs[0] = "Accept: application/json";
-	hr.nheaders = 1;
-	if (is_post) {
-		hdrs[1] = "Content-Type: application/x-www-form-urlencoded";
-		hr.nheaders = 2;
-		hr.body = form != NULL ? buf_data(form) : "";
-		hr.bodylen = form != NULL ? buf_len(form) : 0;
-	}
-	hr.method = method;
-	hr.url = buf_data(url);
-	hr.headers = hdrs;
-	hr.userpwd = userpwd;
-	if ((rc = http_do(h, &hr, &resp)) != XERR_OK) {
+	rq.method = method;
+	rq.url = buf_data(url);
+	rq.form = form;
+	rq.userpwd = userpwd;
+	rq.headers = hdrs;
+	rq.nheaders = 1;
+	rc = rest_call(h, &rq, &rr);
+	if (rr.status == 0) {
 		if (rc == XERR_UPSTREAM)
 			snprintf(err->message, sizeof(err->message),
 			    "Twilio did not answer");
 		goto out;
 	}
-	err->status = resp.status;
-	if (resp.status >= 200 && resp.status < 300) {
-		if (resp.len == 0) {
-			rc = XERR_OK;
-			goto out;
-		}
-		if (jsonx_parse(resp.body, resp.len, &obj) != XERR_OK ||
-		    !json_object_is_type(obj, json_type_object)) {
-			snprintf(err->message, sizeof(err->message),
-			    "Twilio answered %ld without JSON", resp.status);
-			rc = XERR_UPSTREAM;
-			goto out;
-		}
-		*out = obj;
-		obj = NULL;
+	err->status = rr.status;
+	if (rc == XERR_OK) {
+		/* NULL for an empty body (204). */
+		*out = rr.json;
+		rr.json = NULL;
 		err->status = 0;
-		rc = XERR_OK;
 		goto out;
 	}
-	twilio_error_parse(resp.status, resp.body, resp.len, err);
+	if (rr.status >= 200 && rr.status < 300) {
+		snprintf(err->message, sizeof(err->message),
+		    "Twilio answered %ld without JSON", rr.status);
+		goto out;
+	}
+	twilio_error_parse(rr.status, rr.resp.body, rr.resp.len, err);
 	log_warnx("twilio %s %s: %ld code %ld: %s (request %s)", method, path,
-	    resp.status, err->code, err->message,
-	    resp.request_id ? resp.request_id : "-");
-	if (resp.status == 404)
-		rc = XERR_NOTFOUND;
-	else if (resp.status >= 400 && resp.status < 500 &&
-	    resp.status != 429)
-		rc = XERR_UNPROCESSABLE;
-	else
-		rc = XERR_UPSTREAM;
+	    rr.status, err->code, err->message,
+	    rr.resp.request_id ? rr.resp.request_id : "-");
 out:
 	explicit_bzero(userpwd, sizeof(userpwd));
-	json_object_put(obj);
-	http_resp_clear(&resp);
+	rest_reply_clear(&rr);
 	buf_free(url);
 	return rc;
 }

@@ -1,4 +1,6 @@
 /* Unit tests for common/core/kv.c: query and form parsing. */
+#include <stdint.h>
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +133,38 @@ START_TEST(kv_add_and_free_null)
 }
 END_TEST
 
+START_TEST(kv_uint_forms)
+{
+	long long	 v = 7;
+
+	ck_assert_int_eq(kv_uint("42", 6, 0, 1, 100, &v), 0);
+	ck_assert_int_eq(v, 42);
+	ck_assert_int_eq(kv_uint("0", 6, 0, 0, 100, &v), 0);
+	ck_assert_int_eq(v, 0);
+	/* leading zeros only when asked */
+	ck_assert_int_eq(kv_uint("010", 6, 0, 0, 100, &v), -1);
+	ck_assert_int_eq(kv_uint("010", 6, 1, 0, 100, &v), 0);
+	ck_assert_int_eq(v, 10);
+	/* range, digits, form: *out untouched */
+	v = 7;
+	ck_assert_int_eq(kv_uint("101", 6, 1, 0, 100, &v), -1);
+	ck_assert_int_eq(kv_uint("0", 6, 1, 1, 100, &v), -1);
+	ck_assert_int_eq(kv_uint("1234567", 6, 1, 0, 9999999, &v), -1);
+	ck_assert_int_eq(kv_uint("", 6, 1, 0, 100, &v), -1);
+	ck_assert_int_eq(kv_uint(NULL, 6, 1, 0, 100, &v), -1);
+	ck_assert_int_eq(kv_uint("-1", 6, 1, -5, 100, &v), -1);
+	ck_assert_int_eq(kv_uint("+1", 6, 1, 0, 100, &v), -1);
+	ck_assert_int_eq(kv_uint(" 1", 6, 1, 0, 100, &v), -1);
+	ck_assert_int_eq(kv_uint("1e3", 6, 1, 0, 10000, &v), -1);
+	ck_assert_int_eq(kv_uint("1234567890123456789", 99, 1, 0,
+	    INT64_MAX, &v), -1);
+	ck_assert_int_eq(v, 7);
+	ck_assert_int_eq(kv_uint("999999999999999999", 18, 1, 0, INT64_MAX,
+	    &v), 0);
+	ck_assert_int_eq(v, 999999999999999999LL);
+}
+END_TEST
+
 static Suite *
 kv_suite(void)
 {
@@ -145,6 +179,7 @@ kv_suite(void)
 	tcase_add_test(tc, kv_embedded_nul_rejected);
 	tcase_add_test(tc, kv_too_many_pairs);
 	tcase_add_test(tc, kv_add_and_free_null);
+	tcase_add_test(tc, kv_uint_forms);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,6 +2,7 @@
 
 #include <check.h>
 
+#include "core/cfg.h"
 #include "core/crypto.h"
 #include "remote/twilio.h"
 #include "domain/phone.h"
@@ -232,6 +233,33 @@ START_TEST(friendly_long)
 }
 END_TEST
 
+START_TEST(urls_made)
+{
+	struct cfg		 cfg;
+	struct phone_urls	 u;
+	char			 base[PHONE_URL_MAX];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.public_base_url = "https://x.test";
+	ck_assert_int_eq(phone_urls_make(&cfg, "usr_1", &u), XERR_OK);
+	ck_assert_str_eq(u.voice, "https://x.test/phone/voice/usr_1");
+	ck_assert_str_eq(u.sms, "https://x.test/phone/sms/usr_1");
+	ck_assert_str_eq(u.status, "https://x.test/phone/status/usr_1");
+	/* The id is one path segment, whatever it holds. */
+	ck_assert_int_eq(phone_urls_make(&cfg, "a/b?c", &u), XERR_OK);
+	ck_assert_str_eq(u.sms, "https://x.test/phone/sms/a%2Fb%3Fc");
+	ck_assert_int_eq(phone_urls_make(&cfg, "..", &u), XERR_BADREQ);
+	ck_assert_str_eq(u.voice, "");
+	/* Too long for Twilio's URL fields: nothing half made. */
+	memset(base, 'h', sizeof(base) - 10);
+	base[sizeof(base) - 10] = '\0';
+	cfg.public_base_url = base;
+	ck_assert_int_eq(phone_urls_make(&cfg, "usr_1", &u), XERR_TOOBIG);
+	ck_assert_str_eq(u.voice, "");
+	ck_assert_str_eq(u.status, "");
+}
+END_TEST
+
 static Suite *
 phone_suite(void)
 {
@@ -252,6 +280,7 @@ phone_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, friendly_short);
 	tcase_add_test(tc, friendly_long);
+	tcase_add_test(tc, urls_made);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -17,99 +17,18 @@
 #include "loopback.h"
 #include "remote/stripe.h"
 
-/*
- * Stripe as a child process on 127.0.0.1: each request gets the canned
- * reply of the first entry whose path prefix its target starts with, and
- * the child writes the head of each request it read to a pipe, so a test
- * can check what was sent.  One request per connection.
- */
-struct canned {
-	const char	*prefix;	/* of "METHOD /path?query" */
-	const char	*head;		/* status line and headers, CRLF each */
-	const char	*body;
-	const char	*has;		/* and in the request's head, or NULL */
-};
-
+/* Stripe as a child process on 127.0.0.1 (loopback_canned()). */
 static pid_t		 fake_pid = -1;
 static int		 fake_port, fake_log = -1;
 static struct cfg	 fcfg;
 static struct http	*http;
 
-/* Reads one request head (and a body of Content-Length) from fd into in. */
-static size_t
-fake_read(int fd, char *in, size_t sz)
-{
-	size_t	 have = 0, need = 0;
-	ssize_t	 n;
-	char	*end, *cl;
-
-	for (;;) {
-		if (have == sz - 1 || (n = read(fd, in + have,
-		    sz - 1 - have)) <= 0)
-			return have;
-		have += (size_t)n;
-		in[have] = '\0';
-		if ((end = strstr(in, "\r\n\r\n")) == NULL)
-			continue;
-		if (need == 0) {
-			cl = strcasestr(in, "\r\nContent-Length:");
-			need = (size_t)(end - in) + 4 +
-			    (cl != NULL && cl < end ? strtoul(cl + 17, NULL,
-			    10) : 0);
-		}
-		if (have >= need)
-			return have;
-	}
-}
-
-/* Serves connections forever with the replies of table. */
-static void
-fake_serve(int s, int logfd, const struct canned *table)
-{
-	static char	 in[16384], out[16384];
-	const struct canned *c;
-	int		 fd, len;
-
-	for (;;) {
-		if ((fd = accept(s, NULL, NULL)) < 0)
-			_exit(1);
-		if (fake_read(fd, in, sizeof(in)) == 0) {
-			close(fd);
-			continue;
-		}
-		if (write(logfd, in, strlen(in) + 1) < 0)
-			_exit(1);
-		for (c = table; c->prefix != NULL; c++)
-			if (strncmp(in, c->prefix, strlen(c->prefix)) == 0 &&
-			    (c->has == NULL || strstr(in, c->has) != NULL))
-				break;
-		len = snprintf(out, sizeof(out), "%sContent-Length: %zu\r\n"
-		    "Connection: close\r\n\r\n%s", c->head, strlen(c->body),
-		    c->body);
-		if (write(fd, out, (size_t)len) < 0)
-			_exit(1);
-		close(fd);
-	}
-}
-
 static void
 fake_start(const struct canned *table)
 {
-	int			 s, p[2];
 	static char		 base[64];
 
-	ck_assert_int_eq(pipe(p), 0);
-	s = loopback_listen(&fake_port);
-	ck_assert_int_ge(fake_pid = fork(), 0);
-	if (fake_pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		alarm(20);
-		close(p[0]);
-		fake_serve(s, p[1], table);
-	}
-	close(s);
-	close(p[1]);
-	fake_log = p[0];
+	fake_pid = loopback_canned(table, &fake_port, &fake_log);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", fake_port);
 	fcfg.stripe_api_base = base;
 }
@@ -118,14 +37,7 @@ fake_start(const struct canned *table)
 static const char *
 fake_next(void)
 {
-	static char	 head[16384];
-	size_t		 n = 0;
-
-	while (n < sizeof(head) - 1 && read(fake_log, head + n, 1) == 1 &&
-	    head[n] != '\0')
-		n++;
-	head[n] = '\0';
-	return head;
+	return loopback_next(fake_log);
 }
 
 static void
@@ -241,6 +153,8 @@ static const struct canned replies[] = {
 	    "\"decline_code\":\"insufficient_funds\",\"message\":\"no\"}}" },
 	{ "GET /v1/html", "HTTP/1.1 502 Bad Gateway\r\n", "<html>bad</html>" },
 	{ "GET /v1/okhtml", "HTTP/1.1 200 OK\r\n", "<html>ok</html>" },
+	{ "GET /v1/moved", "HTTP/1.1 302 Found\r\nLocation: /v1/ok\r\n",
+	    "{\"id\":\"ii_9\"}" },
 	{ "GET /v1/invoiceitems?invoice=in_1&limit=100&starting_after=ii_b",
 	    "HTTP/1.1 200 OK\r\n",
 	    "{\"object\":\"list\",\"has_more\":false,\"data\":[{\"id\":\"ii_c\","
@@ -320,6 +234,11 @@ START_TEST(call_replies)
 	ck_assert_int_eq(rep.status, 502);
 	ck_assert_int_eq(call("GET", "/v1/okhtml", &o, &rep), XERR_UPSTREAM);
 	ck_assert_ptr_null(o);
+	/* A redirect is not followed, nor a success: stripe_fate(). */
+	ck_assert_int_eq(call("GET", "/v1/moved", &o, &rep),
+	    XERR_UNPROCESSABLE);
+	ck_assert_ptr_null(o);
+	ck_assert_int_eq(rep.status, 302);
 	ck_assert_int_eq(call("GET", "/v1/nothing", &o, &rep), XERR_NOTFOUND);
 	ck_assert_str_eq(rep.code, "resource_missing");
 	/* A POST without a key is never sent. */
