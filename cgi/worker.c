@@ -13,6 +13,10 @@
  * finished since its last look, in one transaction.  A job is claimed
  * only for a runner that starts it at once, so its lease covers its run
  * as before; its outcome is recorded as soon as the main thread sees it.
+ *
+ * A rollup thread (its own database connection) rolls the stored Stripe
+ * events into the counts /metrics reads every METRICS_ROLLUP_SECONDS
+ * (metrics_db_rollup(); sql/012_metrics_rollup.sql).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,11 +35,20 @@
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "store/metrics_db.h"
 #include "store/stmt.h"
 #include "domain/jobs.h"
 #include "app/worker.h"
 
 #define WORKER_MAX_CONCURRENCY	64
+
+/*
+ * Events per rollup transaction (a few tens of ms of row locks), and the
+ * most one run takes on (a backlog, such as a table's first rollup after
+ * the migration, goes on at the next run).
+ */
+#define WORKER_ROLLUP_CHUNK	5000
+#define WORKER_ROLLUP_MAX	1000000
 
 /*
  * A job kind whose run does nothing: the claim, the lease and the record
@@ -75,6 +88,39 @@ nap(unsigned long ms)
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	nanosleep(&ts, NULL);
+}
+
+/*
+ * The rollup thread: a run every cfg->metrics_rollup_seconds, the first at
+ * start, until the stop.
+ */
+static void *
+rollup_main(void *arg)
+{
+	struct worker_ctx *w = arg;
+	unsigned long	 waited;
+	size_t		 n, total;
+	enum xerr	 rc;
+
+	while (!stop) {
+		/* A chunk at a time, so that a stop is not kept waiting. */
+		total = 0;
+		do {
+			rc = metrics_db_rollup(w->db, WORKER_ROLLUP_CHUNK,
+			    WORKER_ROLLUP_CHUNK, &n);
+			total += n;
+		} while (rc == XERR_OK && n == WORKER_ROLLUP_CHUNK && !stop &&
+		    total < WORKER_ROLLUP_MAX);
+		if (rc != XERR_OK)
+			log_warnx("metrics rollup: %s after %zu events",
+			    xerr_code(rc), total);
+		else if (total > 0)
+			log_debug("metrics rollup: %zu events", total);
+		for (waited = 0; !stop && waited <
+		    w->cfg->metrics_rollup_seconds * 1000; waited += 200)
+			nap(200);
+	}
+	return NULL;
 }
 
 /* A runner thread: runs the jobs handed to it until told to quit. */
@@ -218,11 +264,11 @@ int
 main(int argc, char *argv[])
 {
 	static struct worker_ctx runners[WORKER_MAX_CONCURRENCY];
-	struct worker_ctx w;
+	struct worker_ctx w, roll;
 	struct cfg	*cfg = NULL;
 	struct job	*fin[WORKER_MAX_CONCURRENCY];
 	struct sigaction sa;
-	pthread_t	 tids[WORKER_MAX_CONCURRENCY];
+	pthread_t	 tids[WORKER_MAX_CONCURRENCY], rtid;
 	sigset_t	 sigs, old;
 	char		 err[256], host[64], kinds[300];
 	unsigned long	 idle = 0, nrun, i;
@@ -276,6 +322,12 @@ main(int argc, char *argv[])
 		    &runners[i]) != 0)
 			log_fatalx("cannot start runner %lu", i);
 	}
+	roll = w;
+	roll.db = NULL;
+	if (cfg->metrics_rollup_seconds > 0 && (db_open(cfg, stmt_table(),
+	    &roll.db) != XERR_OK || pthread_create(&rtid, NULL, rollup_main,
+	    &roll) != 0))
+		log_fatalx("cannot start the metrics rollup");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	log_info("worker %s running kinds %s, %lu at once", w.id, kinds,
 	    nrun);
@@ -312,6 +364,10 @@ main(int argc, char *argv[])
 		pthread_join(tids[i], NULL);
 		http_close(runners[i].http);
 		db_close(runners[i].db);
+	}
+	if (cfg->metrics_rollup_seconds > 0) {
+		pthread_join(rtid, NULL);
+		db_close(roll.db);
 	}
 	log_info("worker %s stopped", w.id);
 	db_close(w.db);

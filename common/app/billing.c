@@ -214,31 +214,24 @@ billing_cell(char *dst, size_t sz, const struct db_res *res, size_t col)
 }
 
 /*
- * Loads the caller's row and the subscription it follows into *u.  The
- * subscription counts only while live: our row of it exists, is not
- * deleted, and is neither canceled nor expired unpaid.  XERR_NOTFOUND for
- * an unknown user, XERR_INTERNAL for a value too long for *u, db errors.
+ * Reads into *u the caller's row and the subscription it follows from
+ * row 0 of res (STMT_BILLING_USER's columns 0-11).  The subscription
+ * counts only while live: our row of it exists, is not deleted, and is
+ * neither canceled nor expired unpaid.  XERR_NOTFOUND for no row (an
+ * unknown user), XERR_INTERNAL for a value too long for *u.
  */
 static enum xerr
-billing_user_load(struct db *db, const char *user_id, struct billing_user *u)
+billing_user_parse(const struct db_res *res, struct billing_user *u)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 args[1];
 	const char	*status;
-	enum xerr	 rc;
 
 	memset(u, 0, sizeof(*u));
-	args[0] = DB_STR(user_id);
-	if ((rc = db_query(db, STMT_BILLING_USER, args, 1, &res)) != XERR_OK)
-		return rc;
-	rc = XERR_NOTFOUND;
 	if (db_res_rows(res) != 1)
-		goto out;
-	rc = XERR_INTERNAL;
+		return XERR_NOTFOUND;
 	if (billing_cell(u->email, sizeof(u->email), res, 0) ||
 	    billing_cell(u->customer, sizeof(u->customer), res, 1) ||
 	    billing_cell(u->tier, sizeof(u->tier), res, 2))
-		goto out;
+		return XERR_INTERNAL;
 	status = db_res_str(res, 0, 4);
 	if (status != NULL && db_res_int(res, 0, 9, 1) == 0 &&
 	    strcmp(status, "canceled") != 0 &&
@@ -246,14 +239,28 @@ billing_user_load(struct db *db, const char *user_id, struct billing_user *u)
 		if (billing_cell(u->sub, sizeof(u->sub), res, 3) ||
 		    billing_cell(u->item, sizeof(u->item), res, 5) ||
 		    billing_cell(u->last_event, sizeof(u->last_event), res, 10))
-			goto out;
+			return XERR_INTERNAL;
 		u->period_start = db_res_int(res, 0, 6, 0);
 		u->period_end = db_res_int(res, 0, 7, 0);
 		u->cancelling = db_res_int(res, 0, 8, 0) != 0;
 	}
 	u->jwt_version = db_res_int(res, 0, 11, -1);
-	rc = XERR_OK;
-out:
+	return XERR_OK;
+}
+
+/* Loads the caller into *u (billing_user_parse()); db errors too. */
+static enum xerr
+billing_user_load(struct db *db, const char *user_id, struct billing_user *u)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 args[1];
+	enum xerr	 rc;
+
+	memset(u, 0, sizeof(*u));
+	args[0] = DB_STR(user_id);
+	if ((rc = db_query(db, STMT_BILLING_USER, args, 1, &res)) != XERR_OK)
+		return rc;
+	rc = billing_user_parse(res, u);
 	db_res_free(res);
 	return rc;
 }
@@ -289,20 +296,14 @@ billing_user_or_reply(struct req *r, struct billing_user *u)
 }
 
 /*
- * Authenticates r (AUTH_USER) and loads the caller into *u with one read:
- * the token's jwtVersion is checked against the row.  Returns 0, or -1
- * after answering as auth_require_or_reply() and billing_user_or_reply()
- * would (401, 503, 500).
+ * Answers as billing_auth_or_reply() would for the outcome rc of loading
+ * the caller into *u, the token's jwtVersion being want.  Returns 0, or
+ * -1 after answering (401, 503, 500).
  */
 static int
-billing_auth_or_reply(struct req *r, struct billing_user *u)
+billing_version_or_reply(struct req *r, enum xerr rc,
+    const struct billing_user *u, long long want)
 {
-	long long	 want;
-	enum xerr	 rc;
-
-	if (auth_user_token_or_reply(r, &want) != 0)
-		return -1;
-	rc = billing_user_load(r->db, r->user_id, u);
 	if (rc == XERR_NOTFOUND)
 		return auth_version_or_reply(r, -1, want);
 	if (rc == XERR_DB_GONE || rc == XERR_DB) {
@@ -315,6 +316,23 @@ billing_auth_or_reply(struct req *r, struct billing_user *u)
 		return -1;
 	}
 	return auth_version_or_reply(r, u->jwt_version, want);
+}
+
+/*
+ * Authenticates r (AUTH_USER) and loads the caller into *u with one read:
+ * the token's jwtVersion is checked against the row.  Returns 0, or -1
+ * after answering as auth_require_or_reply() and billing_user_or_reply()
+ * would (401, 503, 500).
+ */
+static int
+billing_auth_or_reply(struct req *r, struct billing_user *u)
+{
+	long long	 want;
+
+	if (auth_user_token_or_reply(r, &want) != 0)
+		return -1;
+	return billing_version_or_reply(r, billing_user_load(r->db,
+	    r->user_id, u), u, want);
 }
 
 /* Loads tier name into *t. XERR_NOTFOUND for a tier not in the table. */
@@ -827,18 +845,42 @@ billing_usage(struct req *r)
 {
 	struct billing_user	 u;
 	struct usage_report	 rep;
+	struct usage_sums	 sums;
 	struct json_object	*o = NULL, *p, *use, *lim, *ov, *pct;
-	int64_t			 start, end, vp, sp;
+	struct db_res		*res = NULL;
+	struct dbv		 a[7];
+	long long		 want;
+	int64_t			 now, ms, me, vp, sp;
 	int			 bad;
 	enum xerr		 rc;
 
-	if (billing_auth_or_reply(r, &u) != 0)
+	/*
+	 * perf: one read (STMT_BILLING_USAGE) for the token's version, the
+	 * account, the period billing_period() would choose and its sums.
+	 */
+	if (auth_user_token_or_reply(r, &want) != 0)
 		return;
-	if ((rc = billing_period(r, &u, (int64_t)time(NULL), &start,
-	    &end)) != XERR_OK || (rc = usage_report(r->db, r->user_id, u.tier,
-	    start, end, &rep)) != XERR_OK) {
+	now = (int64_t)time(NULL);
+	usage_month(now, &ms, &me);
+	a[0] = a[1] = a[3] = a[4] = DB_INT(now);
+	a[2] = DB_INT(ms);
+	a[5] = DB_INT(me);
+	a[6] = DB_STR(r->user_id);
+	if ((rc = db_query(r->db, STMT_BILLING_USAGE, a, 7, &res)) == XERR_OK)
+		rc = billing_user_parse(res, &u);
+	if (billing_version_or_reply(r, rc, &u, want) != 0)
+		goto out;
+	sums.voice_seconds = db_res_int(res, 0, 15, 0);
+	sums.voice_minutes = db_res_int(res, 0, 16, 0);
+	sums.calls = db_res_int(res, 0, 17, 0);
+	sums.sms = db_res_int(res, 0, 18, 0);
+	sums.phones = db_res_int(res, 0, 19, 0);
+	if ((rc = usage_report_of(r->db, r->user_id, u.tier,
+	    db_res_int(res, 0, 14, 0) != 0 ? db_res_str(res, 0, 3) : NULL,
+	    db_res_int(res, 0, 12, 0), db_res_int(res, 0, 13, 0), &sums,
+	    &rep)) != XERR_OK) {
 		req_fail(r, rc, "the usage report");
-		return;
+		goto out;
 	}
 	vp = billing_percent(rep.use.voice_minutes, rep.use.voice_included);
 	sp = billing_percent(rep.use.sms, rep.use.sms_included);
@@ -875,6 +917,7 @@ billing_usage(struct req *r)
 	req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
+	db_res_free(res);
 }
 
 /* Returns the invoice in row i of res as JSON, or NULL on no memory. */

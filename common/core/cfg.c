@@ -162,6 +162,9 @@ static const struct cfg_opt {
 	  O(job_backoff_base_seconds), "first retry delay (doubles, with jitter)" },
 	{ "JOB_BACKOFF_MAX_SECONDS", CFG_UINT, CFG_OPTIONAL, "3600", 1, 86400,
 	  O(job_backoff_max_seconds), "cap on a retry delay" },
+	{ "METRICS_ROLLUP_SECONDS", CFG_UINT, CFG_OPTIONAL, "60", 0, 3600,
+	  O(metrics_rollup_seconds), "how often xsb-worker rolls stored Stripe "
+	  "events into the counts /metrics reads (0: this worker does not)" },
 	{ "SMTP_URL", CFG_STR, CFG_OPTIONAL, "smtp://127.0.0.1:2525", 0, 0,
 	  O(smtp_url), "SMTP relay, smtp:// or smtps://" },
 	{ "SMTP_USER", CFG_STR, CFG_OPTIONAL, "", 0, 0, O(smtp_user),

@@ -89,6 +89,7 @@ struct cfg {
 	unsigned long	 job_lease_seconds;
 	unsigned long	 job_backoff_base_seconds;
 	unsigned long	 job_backoff_max_seconds;
+	unsigned long	 metrics_rollup_seconds;	/* 0: not this worker */
 
 	/* E-mail */
 	char		*smtp_url;

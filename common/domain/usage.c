@@ -272,14 +272,11 @@ usage_rated(struct db *db, const char *user_id, const char *sub,
 }
 
 enum xerr
-usage_report(struct db *db, const char *user_id, const char *tier,
-    int64_t start, int64_t end, struct usage_report *out)
+usage_report_of(struct db *db, const char *user_id, const char *tier,
+    const char *rated_sub, int64_t start, int64_t end,
+    const struct usage_sums *sums, struct usage_report *out)
 {
-	struct db_res	*res = NULL;
 	struct tiers_row t;
-	struct dbv	 args[6];
-	char		 sub[256];
-	int64_t		 s, e;
 	enum xerr	 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -299,6 +296,31 @@ usage_report(struct db *db, const char *user_id, const char *tier,
 	out->use.sms_included = t.sms_included;
 	out->use.phone_fee_cents = t.phone_fee_cents;
 
+	out->voice_seconds = sums->voice_seconds;
+	out->use.voice_minutes = sums->voice_minutes;
+	out->calls = sums->calls;
+	out->use.sms = sums->sms;
+	out->use.phone_periods = sums->phones > 0 ? 1 : 0;
+	if ((rc = money_bill(&out->use, &out->bill)) != XERR_OK)
+		return rc;
+	/* The period of a live subscription: the engine's allowance. */
+	if (rated_sub == NULL || rated_sub[0] == '\0')
+		return XERR_OK;
+	return usage_rated(db, user_id, rated_sub, out);
+}
+
+enum xerr
+usage_report(struct db *db, const char *user_id, const char *tier,
+    int64_t start, int64_t end, struct usage_report *out)
+{
+	struct db_res	*res = NULL;
+	struct usage_sums sums;
+	struct dbv	 args[6];
+	char		 sub[256];
+	int64_t		 s, e;
+	enum xerr	 rc;
+
+	memset(out, 0, sizeof(*out));
 	args[0] = DB_STR(user_id);
 	args[1] = DB_INT(end);
 	args[2] = DB_INT(start);
@@ -307,18 +329,18 @@ usage_report(struct db *db, const char *user_id, const char *tier,
 	args[5] = DB_INT(end);
 	if ((rc = db_query(db, STMT_USAGE_SUM, args, 6, &res)) != XERR_OK)
 		return rc;
-	out->voice_seconds = db_res_int(res, 0, 0, 0);
-	out->use.voice_minutes = db_res_int(res, 0, 1, 0);
-	out->calls = db_res_int(res, 0, 2, 0);
-	out->use.sms = db_res_int(res, 0, 3, 0);
-	out->use.phone_periods = db_res_int(res, 0, 4, 0) > 0 ? 1 : 0;
+	sums.voice_seconds = db_res_int(res, 0, 0, 0);
+	sums.voice_minutes = db_res_int(res, 0, 1, 0);
+	sums.calls = db_res_int(res, 0, 2, 0);
+	sums.sms = db_res_int(res, 0, 3, 0);
+	sums.phones = db_res_int(res, 0, 4, 0);
 	db_res_free(res);
-	if ((rc = money_bill(&out->use, &out->bill)) != XERR_OK)
+	/* The subscription the engine prices, when this is its period. */
+	rc = usage_subscription(db, user_id, sub, sizeof(sub), &s, &e);
+	if (rc == XERR_NOTFOUND || (rc == XERR_OK && (s != start || e != end)))
+		sub[0] = '\0';
+	else if (rc != XERR_OK)
 		return rc;
-	/* The period of a live subscription: the engine's allowance. */
-	if ((rc = usage_subscription(db, user_id, sub, sizeof(sub), &s, &e)))
-		return rc == XERR_NOTFOUND ? XERR_OK : rc;
-	if (sub[0] == '\0' || s != start || e != end)
-		return XERR_OK;
-	return usage_rated(db, user_id, sub, out);
+	return usage_report_of(db, user_id, tier, sub, start, end, &sums,
+	    out);
 }

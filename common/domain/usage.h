@@ -85,6 +85,26 @@ enum xerr	 usage_report(struct db *db, const char *user_id,
 		    const char *tier, int64_t start, int64_t end,
 		    struct usage_report *out);
 
+/* A user's usage over a period, as STMT_USAGE_SUM reads it. */
+struct usage_sums {
+	int64_t		 voice_seconds;
+	int64_t		 voice_minutes;		/* per call, started minutes */
+	int64_t		 calls;
+	int64_t		 sms;
+	int64_t		 phones;		/* numbers held in the period */
+};
+
+/*
+ * Fills *out as usage_report() does from sums already read (one read of
+ * the caller's: GET /api/billing/usage).  rated_sub is the subscription
+ * whose period [start, end) is, for the rating engine's allowance and
+ * overage; NULL or "" for none.
+ */
+enum xerr	 usage_report_of(struct db *db, const char *user_id,
+		    const char *tier, const char *rated_sub, int64_t start,
+		    int64_t end, const struct usage_sums *sums,
+		    struct usage_report *out);
+
 /* Returns t one calendar month later (UTC), as Stripe's monthly periods run. */
 int64_t		 usage_add_month(int64_t t);
 

@@ -133,3 +133,71 @@ metrics_db_render(struct db *db, struct buf *out)
 }
 
 #undef NQ
+
+/*
+ * One rollup transaction: up to chunk events marked with the next round
+ * and added to the counts.  *n is how many.
+ */
+static enum xerr
+metrics_db_rollup_chunk(struct db *db, size_t chunk, uint64_t *n)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[2];
+	int64_t		 round;
+	enum xerr	 rc;
+
+	*n = 0;
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	if ((rc = db_exec(db, STMT_METRICS_ROLLUP_NEXT, NULL, 0, NULL,
+	    NULL)) != XERR_OK ||
+	    (rc = db_query(db, STMT_METRICS_ROLLUP_ROUND, NULL, 0,
+	    &res)) != XERR_OK)
+		goto fail;
+	rc = XERR_INTERNAL;
+	if (db_res_rows(res) != 1 || (round = db_res_int(res, 0, 0, -1)) < 1)
+		goto fail;
+	a[0] = DB_INT(round);
+	a[1] = DB_INT((int64_t)chunk);
+	if ((rc = db_exec(db, STMT_METRICS_ROLLUP_MARK, a, 2, n,
+	    NULL)) != XERR_OK)
+		goto fail;
+	a[1] = DB_INT(round);
+	if (*n > 0 && (rc = db_exec(db, STMT_METRICS_ROLLUP_ADD, a, 2, NULL,
+	    NULL)) != XERR_OK)
+		goto fail;
+	db_res_free(res);
+	if ((rc = db_commit(db)) != XERR_OK)
+		*n = 0;
+	return rc;
+fail:
+	db_res_free(res);
+	db_rollback(db);
+	*n = 0;
+	return rc;
+}
+
+enum xerr
+metrics_db_rollup(struct db *db, size_t chunk, size_t max, size_t *rolled)
+{
+	uint64_t	 n;
+	size_t		 tries = 0;
+	enum xerr	 rc = XERR_OK;
+
+	*rolled = 0;
+	if (chunk == 0)
+		return XERR_OK;
+	while (*rolled < max) {
+		rc = metrics_db_rollup_chunk(db, chunk, &n);
+		if (rc == XERR_DEADLOCK && ++tries < DB_TRIES) {
+			db_retry_pause();
+			continue;
+		}
+		if (rc != XERR_OK)
+			break;
+		*rolled += (size_t)n;
+		if (n < chunk)
+			break;
+	}
+	return rc;
+}

@@ -255,6 +255,60 @@ static const struct {
 	    "s.last_event_id, u.jwt_version FROM users u "
 	    "LEFT JOIN subscriptions s "
 	    "ON s.id = u.subscription_id AND s.user_id = u.id WHERE u.id = ?"),
+	/*
+	 * perf: GET /api/billing/usage in one round trip.  Columns 0-11 are
+	 * BILLING_USER's (the status is NULL unless the subscription is the
+	 * user's, as that join has it); 12, 13 the period: the live
+	 * subscription's when it holds now (?s 1, 2, 4, 5), else the
+	 * calendar month (?s 3 and 6; the 7th is the user); 14 whether the
+	 * rating engine prices it (USAGE_SUBSCRIPTION's subscription, its
+	 * period the one reported: see usage_report()); 15-18
+	 * USAGE_SUM's sums over the period, 19 the numbers held in it.  The
+	 * derived tables are merged: users and subscriptions are read by key
+	 * as constants, so the period bounds a range on usage_user_time.
+	 * The count of numbers sits in k, not beside the sums: there MariaDB
+	 * 10.11 read k.ps and k.pe as NULL inside the subquery.
+	 */
+	S(BILLING_USAGE,
+	    "SELECT k.email, k.stripe_customer_id, k.tier, k.subscription_id, "
+	    "k.status, k.item_id, k.current_period_start, "
+	    "k.current_period_end, k.cancel_at_period_end, k.deleted, "
+	    "k.last_event_id, k.jwt_version, k.ps, k.pe, "
+	    "COALESCE(k.sdeleted = 0 AND k.subscription_id <> '' "
+	    "AND k.current_period_start = k.ps "
+	    "AND k.current_period_end = k.pe, 0), "
+	    "COALESCE(SUM(IF(e.kind = 'voice', e.quantity, 0)), 0), "
+	    "COALESCE(SUM(IF(e.kind = 'voice', (e.quantity + 59) DIV 60, 0)), "
+	    "0), "
+	    "COALESCE(SUM(e.kind = 'voice'), 0), "
+	    "COALESCE(SUM(IF(e.kind = 'sms', e.quantity, 0)), 0), "
+	    "k.phones "
+	    "FROM (SELECT k0.*, (SELECT COUNT(*) FROM phone_numbers p "
+	    "WHERE p.user_id = k0.id AND p.held_from < k0.pe "
+	    "AND (p.held_to IS NULL OR p.held_to > k0.ps)) AS phones "
+	    "FROM (SELECT u.id, u.email, u.stripe_customer_id, u.tier, "
+	    "u.subscription_id, IF(s.user_id = u.id, s.status, NULL) AS status, "
+	    "s.item_id, s.current_period_start, s.current_period_end, "
+	    "s.cancel_at_period_end, s.deleted, s.last_event_id, u.jwt_version, "
+	    "s.deleted AS sdeleted, "
+	    "IF(s.user_id = u.id AND s.deleted = 0 AND u.subscription_id <> '' "
+	    "AND s.status NOT IN ('canceled', 'incomplete_expired') "
+	    "AND s.current_period_start > 0 "
+	    "AND s.current_period_end > s.current_period_start "
+	    "AND s.current_period_start <= ? AND s.current_period_end > ?, "
+	    "s.current_period_start, ?) AS ps, "
+	    "IF(s.user_id = u.id AND s.deleted = 0 AND u.subscription_id <> '' "
+	    "AND s.status NOT IN ('canceled', 'incomplete_expired') "
+	    "AND s.current_period_start > 0 "
+	    "AND s.current_period_end > s.current_period_start "
+	    "AND s.current_period_start <= ? AND s.current_period_end > ?, "
+	    "s.current_period_end, ?) AS pe "
+	    "FROM users u LEFT JOIN subscriptions s ON s.id = u.subscription_id "
+	    "WHERE u.id = ?) AS k0) AS k "
+	    "LEFT JOIN usage_events e ON e.user_id = k.id "
+	    "AND e.kind IN ('voice', 'sms') "
+	    "AND e.occurred_at >= k.ps AND e.occurred_at < k.pe "
+	    "GROUP BY k.id"),
 	/* Keyset pages, newest first: (created, id) below the cursor's. */
 	S(BILLING_INVOICES,
 	    "SELECT id, number, status, billing_reason, currency, amount_due, "
@@ -335,9 +389,24 @@ static const struct {
 	    "WHERE phone_sid IS NOT NULL AND id > ? ORDER BY id LIMIT ?"),
 
 	/* metrics: counted at scrape time */
+	/*
+	 * The rollup's counts (sql/012_metrics_rollup.sql) plus the events
+	 * not counted as they stand (metrics_key -1: new, or their status
+	 * changed since): exact, and it reads the rows changed since the last
+	 * rollup, not the table.  A pair whose events all moved on is left
+	 * out, as a GROUP BY of the table would.  The index is forced: its
+	 * statistics lag behind the rollup (the share of rows at -1 is
+	 * never what it was when they were taken).
+	 */
 	S(METRICS_EVENTS,
-	    "SELECT type, status, COUNT(*) FROM stripe_events "
-	    "GROUP BY type, status"),
+	    "SELECT type, status, SUM(n) FROM ("
+	    "SELECT type, status, n FROM metrics_event_counts "
+	    "UNION ALL SELECT type, status, 1 FROM stripe_events "
+	    "FORCE INDEX (stripe_events_metrics) WHERE metrics_key = -1 "
+	    "UNION ALL SELECT type, metrics_status, -1 FROM stripe_events "
+	    "FORCE INDEX (stripe_events_metrics) "
+	    "WHERE metrics_key = -1 AND metrics_status IS NOT NULL) AS c "
+	    "GROUP BY type, status HAVING SUM(n) > 0"),
 	/* Done jobs are left out: the index on state keeps this small. */
 	S(METRICS_JOBS,
 	    "SELECT kind, state, COUNT(*), "
@@ -350,6 +419,31 @@ static const struct {
 	S(METRICS_NOTIFICATIONS,
 	    "SELECT template, state, COUNT(*) FROM notifications "
 	    "GROUP BY template, state"),
+	/*
+	 * One rollup run, one transaction (metrics_db_rollup()): the next
+	 * round, under the row's lock (runs take turns); the events not
+	 * counted as they stand, a chunk of them, marked with it; what they
+	 * add to (and, for a changed status, take from) the counts.
+	 */
+	S(METRICS_ROLLUP_NEXT,
+	    "UPDATE metrics_rollup SET round = round + 1, rolled_at = NOW(6) "
+	    "WHERE id = 1"),
+	S(METRICS_ROLLUP_ROUND,
+	    "SELECT round FROM metrics_rollup WHERE id = 1"),
+	S(METRICS_ROLLUP_MARK,
+	    "UPDATE stripe_events FORCE INDEX (stripe_events_metrics) "
+	    "SET metrics_prev = metrics_status, "
+	    "metrics_status = status, metrics_round = ? "
+	    "WHERE metrics_key = -1 ORDER BY id LIMIT ?"),
+	S(METRICS_ROLLUP_ADD,
+	    "INSERT INTO metrics_event_counts (type, status, n) "
+	    "SELECT t, s, SUM(d) FROM ("
+	    "SELECT type AS t, metrics_status AS s, 1 AS d FROM stripe_events "
+	    "FORCE INDEX (stripe_events_metrics) WHERE metrics_key = ? "
+	    "UNION ALL SELECT type, metrics_prev, -1 FROM stripe_events "
+	    "FORCE INDEX (stripe_events_metrics) "
+	    "WHERE metrics_key = ? AND metrics_prev IS NOT NULL) AS c "
+	    "GROUP BY t, s ON DUPLICATE KEY UPDATE n = n + VALUES(n)"),
 
 	/* payments: charges, refunds, disputes, deleted customers */
 	S(CHARGE_UPSERT,

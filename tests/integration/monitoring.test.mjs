@@ -1,7 +1,8 @@
 // The monitoring we ship (scripts/monitoring/): Prometheus alerting rules that
 // promtool accepts and whose unit tests pass, a Grafana dashboard whose every
 // query is valid PromQL, and no rule or panel naming a metric the running
-// programs do not expose.
+// programs do not expose; and the stored-event counts /metrics serves from
+// the worker's rollup stay exact across a rollup.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,11 +11,14 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { request, closeHttp } from './lib/http.mjs';
 import { REPO_ROOT, requireEnv } from './lib/env.mjs';
+import { query, close } from './lib/db.mjs';
+import { waitFor } from './lib/wait.mjs';
 
 const DIR = path.join(REPO_ROOT, 'scripts/monitoring');
 const RULES = path.join(DIR, 'xswarm-billing.rules.yml');
 const DASHBOARD = JSON.parse(fs.readFileSync(path.join(DIR, 'grafana-dashboard.json'), 'utf8'));
 test.after(() => closeHttp());
+test.after(() => close());
 
 function promtool(args, cwd = DIR) {
   const r = spawnSync('promtool', args, { cwd, encoding: 'utf8' });
@@ -87,4 +91,61 @@ test('M5 the shipped scrape job is valid, loads the rules and sends METRICS_TOKE
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+// xsb_stripe_events of one type, as /metrics serves them: { status: count }.
+async function scrapedEvents(type) {
+  const r = await request('GET', '/metrics', { token: requireEnv('METRICS_TOKEN').METRICS_TOKEN });
+  assert.equal(r.status, 200);
+  const out = {};
+  for (const m of r.text.matchAll(/^xsb_stripe_events\{type="([^"]+)",status="([^"]+)"\} (\d+)$/gm))
+    if (m[1] === type) out[m[2]] = Number(m[3]);
+  return out;
+}
+
+// The same, counted from the table.
+async function storedEvents(type) {
+  const out = {};
+  for (const r of await query('SELECT status, COUNT(*) AS n FROM stripe_events WHERE type = ? GROUP BY status', [type]))
+    out[r.status] = Number(r.n);
+  return out;
+}
+
+// Resolves once a rollup that started after this call has committed (METRICS_ROLLUP_SECONDS: 5 here).
+async function nextRollup() {
+  const round = async () => Number((await query('SELECT round FROM metrics_rollup WHERE id = 1'))[0].round);
+  const r0 = await round();
+  await waitFor(async () => (await round()) >= r0 + 2, { timeoutMs: 30000, intervalMs: 200, what: 'two metrics rollups' });
+}
+
+test('M6 /metrics counts stored events exactly before, across and after a rollup: new events, changed statuses, a status left empty', async () => {
+  const type = `test.rollup.${Date.now()}`;
+  const ids = Array.from({ length: 6 }, (_, i) => `evt_rollup_${Date.now()}_${i}`);
+  const insert = (id, status) => query(
+    "INSERT INTO stripe_events (id, type, livemode, created, payload, status) VALUES (?, ?, 0, UNIX_TIMESTAMP(), '{}', ?)",
+    [id, type, status]);
+  const exact = async (what) => assert.deepEqual(await scrapedEvents(type), await storedEvents(type), what);
+
+  // New events: served before any rollup counted them.
+  for (const [i, id] of ids.entries()) await insert(id, i < 4 ? 'processed' : 'failed');
+  await exact('new events, not rolled up yet');
+  assert.deepEqual(await storedEvents(type), { processed: 4, failed: 2 });
+  await nextRollup();
+  const counted = await query('SELECT status, n FROM metrics_event_counts WHERE type = ? ORDER BY status', [type]);
+  assert.deepEqual(counted.map((r) => [r.status, Number(r.n)]), [['failed', 2], ['processed', 4]], 'the rollup counted them');
+  assert.equal(Number((await query(
+    'SELECT COUNT(*) AS n FROM stripe_events WHERE type = ? AND metrics_key = -1', [type]))[0].n), 0);
+  await exact('after the rollup');
+
+  // Statuses changed after they were counted: the counts are stale, the scrape is not.
+  await query("UPDATE stripe_events SET status = 'processed' WHERE id IN (?, ?)", [ids[4], ids[5]]);
+  await query("UPDATE stripe_events SET status = 'unmatched' WHERE id = ?", [ids[0]]);
+  await insert(`${ids[0]}_late`, 'ignored');
+  await exact('changed after the rollup');
+  assert.deepEqual(await scrapedEvents(type), { processed: 5, unmatched: 1, ignored: 1 }, 'no failed series once none is failed');
+  await nextRollup();
+  await exact('after the next rollup');
+  const after = await query('SELECT status, n FROM metrics_event_counts WHERE type = ? ORDER BY status', [type]);
+  assert.deepEqual(after.map((r) => [r.status, Number(r.n)]), [['failed', 0], ['ignored', 1], ['processed', 5], ['unmatched', 1]]);
+  assert.deepEqual(await scrapedEvents(type), { processed: 5, unmatched: 1, ignored: 1 });
 });
