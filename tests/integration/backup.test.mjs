@@ -11,6 +11,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { query, close } from './lib/db.mjs';
 import { REPO_ROOT, VAR_DIR, env } from './lib/env.mjs';
+import { waitFor } from './lib/wait.mjs';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xsb-backup-'));
 after(async () => { await close(); fs.rmSync(dir, { recursive: true, force: true }); });
@@ -21,7 +22,10 @@ const backup = (args) => spawnSync(path.join(REPO_ROOT, 'scripts/backup'), args,
 test('K1 backup create, then verify: the restored copy has the live tables\' rows and checksums', async () => {
   const email = `backup-${crypto.randomUUID()}@example.test`, id = crypto.randomUUID();
   await query('INSERT INTO users (id, email, tier) VALUES (?, ?, ?)', [id, email, 'ai_buddy']);
-  // Tables the running stack does not write by itself (the worker touches jobs and notifications).
+  // Tables the running stack does not write by itself (the worker touches jobs and notifications,
+  // and its metrics rollup marks the Stripe events it counts: wait until none is left to count).
+  await waitFor(async () => (await query('SELECT COUNT(*) AS n FROM stripe_events WHERE metrics_key = -1'))[0].n == 0,
+    { timeoutMs: 60000, intervalMs: 250, what: 'the metrics rollup to count every stored event' });
   const stable = ['users', 'stripe_events', 'subscriptions', 'invoices', 'billing_events', 'schema_migrations'];
   const live = {};
   for (const t of stable) {
