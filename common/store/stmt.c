@@ -416,9 +416,16 @@ static const struct {
 	    "IF(state = 'pending' AND run_after <= NOW(6), run_after, NULL)))), "
 	    "0) FROM jobs WHERE state IN ('pending', 'running', 'dead') "
 	    "GROUP BY kind, state"),
+	/* The same for notifications (sql/013_metrics_notifications.sql). */
 	S(METRICS_NOTIFICATIONS,
-	    "SELECT template, state, COUNT(*) FROM notifications "
-	    "GROUP BY template, state"),
+	    "SELECT template, state, SUM(n) FROM ("
+	    "SELECT template, state, n FROM metrics_notification_counts "
+	    "UNION ALL SELECT template, state, 1 FROM notifications "
+	    "FORCE INDEX (notifications_metrics) WHERE metrics_key = -1 "
+	    "UNION ALL SELECT template, metrics_state, -1 FROM notifications "
+	    "FORCE INDEX (notifications_metrics) "
+	    "WHERE metrics_key = -1 AND metrics_state IS NOT NULL) AS c "
+	    "GROUP BY template, state HAVING SUM(n) > 0"),
 	/*
 	 * One rollup run, one transaction (metrics_db_rollup()): the next
 	 * round, under the row's lock (runs take turns); the events not
@@ -442,6 +449,22 @@ static const struct {
 	    "FORCE INDEX (stripe_events_metrics) WHERE metrics_key = ? "
 	    "UNION ALL SELECT type, metrics_prev, -1 FROM stripe_events "
 	    "FORCE INDEX (stripe_events_metrics) "
+	    "WHERE metrics_key = ? AND metrics_prev IS NOT NULL) AS c "
+	    "GROUP BY t, s ON DUPLICATE KEY UPDATE n = n + VALUES(n)"),
+	/* The same run marks and counts notifications too (013). */
+	S(METRICS_ROLLUP_NOTIF_MARK,
+	    "UPDATE notifications FORCE INDEX (notifications_metrics) "
+	    "SET metrics_prev = metrics_state, "
+	    "metrics_state = state, metrics_round = ? "
+	    "WHERE metrics_key = -1 ORDER BY dedupe_key LIMIT ?"),
+	S(METRICS_ROLLUP_NOTIF_ADD,
+	    "INSERT INTO metrics_notification_counts (template, state, n) "
+	    "SELECT t, s, SUM(d) FROM ("
+	    "SELECT template AS t, metrics_state AS s, 1 AS d "
+	    "FROM notifications FORCE INDEX (notifications_metrics) "
+	    "WHERE metrics_key = ? "
+	    "UNION ALL SELECT template, metrics_prev, -1 FROM notifications "
+	    "FORCE INDEX (notifications_metrics) "
 	    "WHERE metrics_key = ? AND metrics_prev IS NOT NULL) AS c "
 	    "GROUP BY t, s ON DUPLICATE KEY UPDATE n = n + VALUES(n)"),
 
