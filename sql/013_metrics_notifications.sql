@@ -24,3 +24,9 @@ CREATE TABLE metrics_notification_counts (
   n         BIGINT NOT NULL,
   PRIMARY KEY (template, state)
 ) ENGINE=InnoDB;
+
+-- GET /api/admin/events without ?status= lists the latest events
+-- (ADMIN_EVENTS_RECENT, ORDER BY received_at DESC, id DESC): without this
+-- it sorted the whole table.  The primary key (id) is the index's suffix,
+-- so the order is the index's, read backwards, a page at a time.
+ALTER TABLE stripe_events ADD KEY stripe_events_received (received_at);
