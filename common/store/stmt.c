@@ -317,10 +317,31 @@ static const struct {
 	    "subscription_id FROM invoices WHERE user_id = ? "
 	    "AND (created < ? OR (created = ? AND id < ?)) "
 	    "ORDER BY created DESC, id DESC LIMIT ?"),
-	S(BILLING_EVENTS,
-	    "SELECT id, event_id, kind, amount_cents, detail, "
-	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM billing_events "
-	    "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"),
+	/*
+	 * GET /api/billing/history in one round trip: a page of invoices
+	 * (BILLING_INVOICES' columns, when the first ? is > 0) then one of
+	 * billing events (columns 0-5, when the seventh is > 0), each with
+	 * a row beyond the page.  Columns 14-16 (part 'i' or 'e', and the
+	 * side's own order) put them in that order; BINARY is ascii_bin's
+	 * byte order, the cursor's.
+	 */
+	S(BILLING_HISTORY,
+	    "SELECT * FROM ("
+	    "(SELECT id, number, status, billing_reason, currency, "
+	    "amount_due, amount_paid, period_start, period_end, "
+	    "attempt_count, next_payment_attempt, hosted_invoice_url, "
+	    "created, subscription_id, 'i' AS part, created AS k1, "
+	    "CAST(id AS BINARY) AS k2 FROM invoices "
+	    "WHERE ? > 0 AND user_id = ? "
+	    "AND (created < ? OR (created = ? AND id < ?)) "
+	    "ORDER BY created DESC, id DESC LIMIT ?) "
+	    "UNION ALL "
+	    "(SELECT id, event_id, kind, amount_cents, detail, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)), NULL, NULL, NULL, NULL, "
+	    "NULL, NULL, NULL, NULL, 'e', id, CAST('' AS BINARY) "
+	    "FROM billing_events WHERE ? > 0 AND user_id = ? AND id < ? "
+	    "ORDER BY id DESC LIMIT ?)) AS h "
+	    "ORDER BY part DESC, k1 DESC, k2 DESC"),
 
 	/* admin */
 	S(ADMIN_USER_SUBS,
