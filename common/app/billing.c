@@ -983,17 +983,17 @@ billing_event_json(const struct db_res *res, size_t i)
 }
 
 /*
- * Appends up to limit rows of res, made by fn, to the array arr.  Returns
- * 0 or -1 on no memory.
+ * Appends up to limit rows of res from row from, made by fn, to the array
+ * arr.  Returns 0 or -1 on no memory.
  */
 static int
-billing_rows(struct json_object *arr, const struct db_res *res, size_t limit,
-    struct json_object *(*fn)(const struct db_res *, size_t))
+billing_rows(struct json_object *arr, const struct db_res *res, size_t from,
+    size_t limit, struct json_object *(*fn)(const struct db_res *, size_t))
 {
 	struct json_object	*e;
 	size_t			 i;
 
-	for (i = 0; i < db_res_rows(res) && i < limit; i++) {
+	for (i = from; i < db_res_rows(res) && i < from + limit; i++) {
 		if ((e = fn(res, i)) == NULL)
 			return -1;
 		if (json_object_array_add(arr, e) != 0) {
@@ -1013,12 +1013,12 @@ void
 billing_history(struct req *r)
 {
 	struct billing_cursor	 cur, next;
-	struct db_res		*inv = NULL, *ev = NULL;
+	struct db_res		*res = NULL;
 	struct json_object	*o = NULL, *ia, *ea;
-	struct dbv		 args[5];
-	const char		*cs, *last;
+	struct dbv		 args[10];
+	const char		*cs, *last, *part;
 	char			 enc[BILLING_CURSOR_MAX + 1];
-	size_t			 n;
+	size_t			 n, ninv, nev;
 	int			 limit, bad;
 	enum xerr		 rc;
 
@@ -1043,35 +1043,37 @@ billing_history(struct req *r)
 		return;
 	}
 
-	/* One row beyond the page tells whether a list goes on. */
-	if (cur.invoice_created > 0) {
-		args[0] = DB_STR(r->user_id);
-		args[1] = DB_INT(cur.invoice_created);
-		args[2] = DB_INT(cur.invoice_created);
-		args[3] = DB_STR(cur.invoice_id);
-		args[4] = DB_INT(limit + 1);
-		if ((rc = db_query(r->db, STMT_BILLING_INVOICES, args, 5,
-		    &inv)) != XERR_OK) {
-			req_fail(r, rc, "loading invoices");
-			goto out;
-		}
+	/*
+	 * Both pages in one statement, invoices first; one row beyond a
+	 * page tells whether its list goes on.  A list the cursor ended
+	 * (0) is not read.
+	 */
+	args[0] = DB_INT(cur.invoice_created);
+	args[1] = DB_STR(r->user_id);
+	args[2] = DB_INT(cur.invoice_created);
+	args[3] = DB_INT(cur.invoice_created);
+	args[4] = DB_STR(cur.invoice_id);
+	args[5] = DB_INT(limit + 1);
+	args[6] = DB_INT(cur.event_before);
+	args[7] = DB_STR(r->user_id);
+	args[8] = DB_INT(cur.event_before);
+	args[9] = DB_INT(limit + 1);
+	if ((rc = db_query(r->db, STMT_BILLING_HISTORY, args, 10,
+	    &res)) != XERR_OK) {
+		req_fail(r, rc, "loading the history");
+		goto out;
 	}
-	if (cur.event_before > 0) {
-		args[0] = DB_STR(r->user_id);
-		args[1] = DB_INT(cur.event_before);
-		args[2] = DB_INT(limit + 1);
-		if ((rc = db_query(r->db, STMT_BILLING_EVENTS, args, 3,
-		    &ev)) != XERR_OK) {
-			req_fail(r, rc, "loading billing events");
-			goto out;
-		}
-	}
+	for (ninv = 0; ninv < db_res_rows(res); ninv++)
+		if ((part = db_res_str(res, ninv, 14)) == NULL ||
+		    strcmp(part, "i") != 0)
+			break;
+	nev = db_res_rows(res) - ninv;
 
 	memset(&next, 0, sizeof(next));
-	if (db_res_rows(inv) > (size_t)limit) {
+	if (ninv > (size_t)limit) {
 		n = (size_t)limit - 1;
-		next.invoice_created = db_res_int(inv, n, 12, 0);
-		last = db_res_str(inv, n, 0);
+		next.invoice_created = db_res_int(res, n, 12, 0);
+		last = db_res_str(res, n, 0);
 		if (last == NULL || next.invoice_created <= 0 ||
 		    strlen(last) > BILLING_INVOICE_ID_MAX) {
 			req_fail(r, XERR_INTERNAL, "paging invoices");
@@ -1079,8 +1081,9 @@ billing_history(struct req *r)
 		}
 		memcpy(next.invoice_id, last, strlen(last) + 1);
 	}
-	if (db_res_rows(ev) > (size_t)limit)
-		next.event_before = db_res_int(ev, (size_t)limit - 1, 0, 0);
+	if (nev > (size_t)limit)
+		next.event_before = db_res_int(res, ninv + (size_t)limit - 1,
+		    0, 0);
 	enc[0] = '\0';
 	if ((next.invoice_created > 0 || next.event_before > 0) &&
 	    (rc = billing_cursor_encode(&next, enc, sizeof(enc))) != XERR_OK) {
@@ -1094,8 +1097,9 @@ billing_history(struct req *r)
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	bad = billing_rows(ia, inv, (size_t)limit, billing_invoice_json);
-	bad |= billing_rows(ea, ev, (size_t)limit, billing_event_json);
+	bad = billing_rows(ia, res, 0, ninv < (size_t)limit ? ninv :
+	    (size_t)limit, billing_invoice_json);
+	bad |= billing_rows(ea, res, ninv, (size_t)limit, billing_event_json);
 	bad |= jsonx_add_str(o, "next_cursor", enc[0] != '\0' ? enc : NULL);
 	if (bad) {
 		req_fail(r, XERR_NOMEM, "the reply");
@@ -1104,8 +1108,7 @@ billing_history(struct req *r)
 	req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
-	db_res_free(inv);
-	db_res_free(ev);
+	db_res_free(res);
 }
 
 /*

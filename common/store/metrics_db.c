@@ -135,8 +135,9 @@ metrics_db_render(struct db *db, struct buf *out)
 #undef NQ
 
 /*
- * One rollup transaction: up to chunk events marked with the next round
- * and added to the counts.  *n is how many.
+ * One rollup transaction: up to chunk events and up to chunk
+ * notifications marked with the next round and added to their counts.
+ * *n is the larger of the two numbers.
  */
 static enum xerr
 metrics_db_rollup_chunk(struct db *db, size_t chunk, uint64_t *n)
@@ -144,6 +145,7 @@ metrics_db_rollup_chunk(struct db *db, size_t chunk, uint64_t *n)
 	struct db_res	*res = NULL;
 	struct dbv	 a[2];
 	int64_t		 round;
+	uint64_t	 nn = 0;
 	enum xerr	 rc;
 
 	*n = 0;
@@ -166,6 +168,16 @@ metrics_db_rollup_chunk(struct db *db, size_t chunk, uint64_t *n)
 	if (*n > 0 && (rc = db_exec(db, STMT_METRICS_ROLLUP_ADD, a, 2, NULL,
 	    NULL)) != XERR_OK)
 		goto fail;
+	a[1] = DB_INT((int64_t)chunk);
+	if ((rc = db_exec(db, STMT_METRICS_ROLLUP_NOTIF_MARK, a, 2, &nn,
+	    NULL)) != XERR_OK)
+		goto fail;
+	a[1] = DB_INT(round);
+	if (nn > 0 && (rc = db_exec(db, STMT_METRICS_ROLLUP_NOTIF_ADD, a, 2,
+	    NULL, NULL)) != XERR_OK)
+		goto fail;
+	if (nn > *n)
+		*n = nn;
 	db_res_free(res);
 	if ((rc = db_commit(db)) != XERR_OK)
 		*n = 0;

@@ -2,7 +2,8 @@
  * metrics_db: the series of GET /metrics counted in the database at
  * scrape time: stored Stripe events by type and status (the rollup's
  * counts plus the events changed since), the job queue by kind and state,
- * notifications by template and state; and that rollup.
+ * notifications by template and state (counted the same way, 013); and
+ * that rollup.
  */
 #ifndef METRICS_DB_H
 #define METRICS_DB_H
@@ -24,8 +25,10 @@ enum xerr	 metrics_db_render(struct db *db, struct buf *out);
 /*
  * Rolls the Stripe events not counted as they stand (new, or their
  * status changed) into metrics_event_counts (sql/012_metrics_rollup.sql),
- * chunk events per transaction, until none is left or about max are
- * done; *rolled is how many.  Several workers may run it at once: their
+ * and the notifications likewise into metrics_notification_counts
+ * (sql/013_metrics_notifications.sql), chunk of each per transaction,
+ * until none is left or about max are done; *rolled is how many (of the
+ * two, the larger per transaction).  Several workers may run it at once: their
  * runs take turns.  Errors of db_begin(), db_exec(), db_commit() (a
  * deadlock is tried again up to DB_TRIES times).
  */

@@ -317,10 +317,31 @@ static const struct {
 	    "subscription_id FROM invoices WHERE user_id = ? "
 	    "AND (created < ? OR (created = ? AND id < ?)) "
 	    "ORDER BY created DESC, id DESC LIMIT ?"),
-	S(BILLING_EVENTS,
-	    "SELECT id, event_id, kind, amount_cents, detail, "
-	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM billing_events "
-	    "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"),
+	/*
+	 * GET /api/billing/history in one round trip: a page of invoices
+	 * (BILLING_INVOICES' columns, when the first ? is > 0) then one of
+	 * billing events (columns 0-5, when the seventh is > 0), each with
+	 * a row beyond the page.  Columns 14-16 (part 'i' or 'e', and the
+	 * side's own order) put them in that order; BINARY is ascii_bin's
+	 * byte order, the cursor's.
+	 */
+	S(BILLING_HISTORY,
+	    "SELECT * FROM ("
+	    "(SELECT id, number, status, billing_reason, currency, "
+	    "amount_due, amount_paid, period_start, period_end, "
+	    "attempt_count, next_payment_attempt, hosted_invoice_url, "
+	    "created, subscription_id, 'i' AS part, created AS k1, "
+	    "CAST(id AS BINARY) AS k2 FROM invoices "
+	    "WHERE ? > 0 AND user_id = ? "
+	    "AND (created < ? OR (created = ? AND id < ?)) "
+	    "ORDER BY created DESC, id DESC LIMIT ?) "
+	    "UNION ALL "
+	    "(SELECT id, event_id, kind, amount_cents, detail, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)), NULL, NULL, NULL, NULL, "
+	    "NULL, NULL, NULL, NULL, 'e', id, CAST('' AS BINARY) "
+	    "FROM billing_events WHERE ? > 0 AND user_id = ? AND id < ? "
+	    "ORDER BY id DESC LIMIT ?)) AS h "
+	    "ORDER BY part DESC, k1 DESC, k2 DESC"),
 
 	/* admin */
 	S(ADMIN_USER_SUBS,
@@ -416,9 +437,16 @@ static const struct {
 	    "IF(state = 'pending' AND run_after <= NOW(6), run_after, NULL)))), "
 	    "0) FROM jobs WHERE state IN ('pending', 'running', 'dead') "
 	    "GROUP BY kind, state"),
+	/* The same for notifications (sql/013_metrics_notifications.sql). */
 	S(METRICS_NOTIFICATIONS,
-	    "SELECT template, state, COUNT(*) FROM notifications "
-	    "GROUP BY template, state"),
+	    "SELECT template, state, SUM(n) FROM ("
+	    "SELECT template, state, n FROM metrics_notification_counts "
+	    "UNION ALL SELECT template, state, 1 FROM notifications "
+	    "FORCE INDEX (notifications_metrics) WHERE metrics_key = -1 "
+	    "UNION ALL SELECT template, metrics_state, -1 FROM notifications "
+	    "FORCE INDEX (notifications_metrics) "
+	    "WHERE metrics_key = -1 AND metrics_state IS NOT NULL) AS c "
+	    "GROUP BY template, state HAVING SUM(n) > 0"),
 	/*
 	 * One rollup run, one transaction (metrics_db_rollup()): the next
 	 * round, under the row's lock (runs take turns); the events not
@@ -442,6 +470,22 @@ static const struct {
 	    "FORCE INDEX (stripe_events_metrics) WHERE metrics_key = ? "
 	    "UNION ALL SELECT type, metrics_prev, -1 FROM stripe_events "
 	    "FORCE INDEX (stripe_events_metrics) "
+	    "WHERE metrics_key = ? AND metrics_prev IS NOT NULL) AS c "
+	    "GROUP BY t, s ON DUPLICATE KEY UPDATE n = n + VALUES(n)"),
+	/* The same run marks and counts notifications too (013). */
+	S(METRICS_ROLLUP_NOTIF_MARK,
+	    "UPDATE notifications FORCE INDEX (notifications_metrics) "
+	    "SET metrics_prev = metrics_state, "
+	    "metrics_state = state, metrics_round = ? "
+	    "WHERE metrics_key = -1 ORDER BY dedupe_key LIMIT ?"),
+	S(METRICS_ROLLUP_NOTIF_ADD,
+	    "INSERT INTO metrics_notification_counts (template, state, n) "
+	    "SELECT t, s, SUM(d) FROM ("
+	    "SELECT template AS t, metrics_state AS s, 1 AS d "
+	    "FROM notifications FORCE INDEX (notifications_metrics) "
+	    "WHERE metrics_key = ? "
+	    "UNION ALL SELECT template, metrics_prev, -1 FROM notifications "
+	    "FORCE INDEX (notifications_metrics) "
 	    "WHERE metrics_key = ? AND metrics_prev IS NOT NULL) AS c "
 	    "GROUP BY t, s ON DUPLICATE KEY UPDATE n = n + VALUES(n)"),
 

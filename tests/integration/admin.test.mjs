@@ -596,3 +596,16 @@ test('A12 nginx -t accepts the rendered production config', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('A13 the admin event lists read an index in their order, never a sort of the whole table', async () => {
+  const cols = 'SELECT id FROM stripe_events';
+  for (const [sql, key, args] of [
+    [`${cols} ORDER BY received_at DESC, id DESC LIMIT ?`, 'stripe_events_received', [50]],
+    [`${cols} WHERE status = ? ORDER BY received_at DESC, id DESC LIMIT ?`, 'stripe_events_status', ['failed', 50]],
+  ]) {
+    const plan = await query(`EXPLAIN ${sql}`, args);
+    assert.equal(plan.length, 1, sql);
+    assert.equal(plan[0].key, key, `${sql}: ${JSON.stringify(plan[0])}`);
+    assert.doesNotMatch(plan[0].Extra ?? '', /filesort/, sql);
+  }
+});

@@ -254,6 +254,23 @@ test('B5 history: newest first, both lists paged by one opaque cursor until next
   assert.ok(cross.json.invoices.every((i) => !expected.some((e) => e.id === i.id)));
 });
 
+test('B5b history: both pages in one statement, each side read along its index from the cursor', async () => {
+  // BILLING_HISTORY of common/store/stmt.c, as the first page asks it.
+  const plan = await query(`EXPLAIN SELECT * FROM (
+    (SELECT id, created, 'i' AS part, created AS k1, CAST(id AS BINARY) AS k2 FROM invoices
+     WHERE ? > 0 AND user_id = ? AND (created < ? OR (created = ? AND id < ?)) ORDER BY created DESC, id DESC LIMIT ?)
+    UNION ALL
+    (SELECT id, FLOOR(UNIX_TIMESTAMP(created_at)), 'e', id, CAST('' AS BINARY) FROM billing_events
+     WHERE ? > 0 AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?)) AS h ORDER BY part DESC, k1 DESC, k2 DESC`,
+  [1e15, 'usr_x', 1e15, 1e15, '', 21, 1e15, 'usr_x', 1e15, 21]);
+  for (const [table, key] of [['invoices', 'invoices_user'], ['billing_events', 'billing_events_user']]) {
+    const row = plan.find((p) => p.table === table);
+    assert.ok(row, JSON.stringify(plan));
+    assert.equal(row.key, key, JSON.stringify(row));
+    assert.doesNotMatch(row.Extra ?? '', /filesort/, JSON.stringify(row));
+  }
+});
+
 test('B6 history: a bad limit or cursor is 400', async () => {
   const u = await newUser();
   for (const l of ['0', '101', 'abc', '-1', '1.5', '', '1e2', '%2B5', '1000']) {

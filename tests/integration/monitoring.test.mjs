@@ -2,7 +2,7 @@
 // promtool accepts and whose unit tests pass, a Grafana dashboard whose every
 // query is valid PromQL, and no rule or panel naming a metric the running
 // programs do not expose; and the stored-event counts /metrics serves from
-// the worker's rollup stay exact across a rollup.
+// the worker's rollup stay exact across a rollup, as do the notification counts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -148,4 +148,49 @@ test('M6 /metrics counts stored events exactly before, across and after a rollup
   const after = await query('SELECT status, n FROM metrics_event_counts WHERE type = ? ORDER BY status', [type]);
   assert.deepEqual(after.map((r) => [r.status, Number(r.n)]), [['failed', 0], ['ignored', 1], ['processed', 5], ['unmatched', 1]]);
   assert.deepEqual(await scrapedEvents(type), { processed: 5, unmatched: 1, ignored: 1 });
+});
+
+// xsb_notifications of one template, as /metrics serves them, and as stored: { state: count }.
+async function scrapedNotifications(template) {
+  const r = await request('GET', '/metrics', { token: requireEnv('METRICS_TOKEN').METRICS_TOKEN });
+  assert.equal(r.status, 200);
+  const out = {};
+  for (const m of r.text.matchAll(/^xsb_notifications\{template="([^"]+)",state="([^"]+)"\} (\d+)$/gm))
+    if (m[1] === template) out[m[2]] = Number(m[3]);
+  return out;
+}
+async function storedNotifications(template) {
+  const out = {};
+  for (const r of await query('SELECT state, COUNT(*) AS n FROM notifications WHERE template = ? GROUP BY state', [template]))
+    out[r.state] = Number(r.n);
+  return out;
+}
+
+test('M7 /metrics counts notifications exactly before, across and after a rollup: new rows, changed states, a state left empty', async () => {
+  const template = `t${Date.now()}`.slice(0, 32);
+  const keys = Array.from({ length: 5 }, (_, i) => `test:rollup:${template}:${i}`);
+  const insert = (key, state) => query(
+    "INSERT INTO notifications (dedupe_key, message_id, template, user_id, recipient, subject, state) VALUES (?, ?, ?, 'usr_rollup', 'a@example.com', 's', ?)",
+    [key, `<${key}@test>`, template, state]);
+  const exact = async (what) => assert.deepEqual(await scrapedNotifications(template), await storedNotifications(template), what);
+
+  for (const [i, key] of keys.entries()) await insert(key, i < 3 ? 'sent' : 'sending');
+  await exact('new notifications, not rolled up yet');
+  assert.deepEqual(await storedNotifications(template), { sent: 3, sending: 2 });
+  await nextRollup();
+  const counted = await query('SELECT state, n FROM metrics_notification_counts WHERE template = ? ORDER BY state', [template]);
+  assert.deepEqual(counted.map((r) => [r.state, Number(r.n)]), [['sending', 2], ['sent', 3]], 'the rollup counted them');
+  assert.equal(Number((await query(
+    'SELECT COUNT(*) AS n FROM notifications WHERE template = ? AND metrics_key = -1', [template]))[0].n), 0);
+  await exact('after the rollup');
+
+  await query("UPDATE notifications SET state = 'sent' WHERE dedupe_key = ?", [keys[3]]);
+  await query("UPDATE notifications SET state = 'failed' WHERE dedupe_key IN (?, ?)", [keys[4], keys[0]]);
+  await insert(`${keys[0]}:late`, 'deferred');
+  await exact('changed after the rollup');
+  assert.deepEqual(await scrapedNotifications(template), { sent: 3, failed: 2, deferred: 1 }, 'no sending series once none is sending');
+  await nextRollup();
+  await exact('after the next rollup');
+  const after = await query('SELECT state, n FROM metrics_notification_counts WHERE template = ? ORDER BY state', [template]);
+  assert.deepEqual(after.map((r) => [r.state, Number(r.n)]), [['deferred', 1], ['failed', 2], ['sending', 0], ['sent', 3]]);
 });
