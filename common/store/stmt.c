@@ -226,8 +226,6 @@ static const struct {
 	    "WHERE id = ? AND locked_by = ? AND state = 'running'"),
 
 	/* notifications */
-	S(NOTIFY_USER,
-	    "SELECT email FROM users WHERE id = ?"),
 	S(NOTIFY_GET,
 	    "SELECT state, attempts FROM notifications WHERE dedupe_key = ?"),
 	/* A message already sent stays sent, whatever runs again. */

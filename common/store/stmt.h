@@ -65,7 +65,6 @@ enum stmt {
 	STMT_JOB_FAIL,
 
 	/* notifications */
-	STMT_NOTIFY_USER,
 	STMT_NOTIFY_GET,
 	STMT_NOTIFY_BEGIN,
 	STMT_NOTIFY_SENT,
