@@ -21,6 +21,9 @@ enum users_col {
 	USERS_C_PHONE_SID,
 	USERS_C_PHONE_STATUS,
 	USERS_C_PROVISIONED_AT,
+	USERS_C_PHONE_ERROR,
+	USERS_C_GRACE_UNTIL,
+	USERS_C_PHONE_SEARCH,
 	USERS_C__MAX
 };
 
@@ -86,7 +89,12 @@ users_fill(const struct db_res *res, struct users_row *row)
 	    (rc = users_text(res, USERS_C_PHONE_SID, row->phone_sid,
 	    sizeof(row->phone_sid), USERS_NULL_PHONE_SID, n)) != XERR_OK ||
 	    (rc = users_text(res, USERS_C_PHONE_STATUS, row->phone_status,
-	    sizeof(row->phone_status), 0, n)) != XERR_OK)
+	    sizeof(row->phone_status), 0, n)) != XERR_OK ||
+	    (rc = users_text(res, USERS_C_PHONE_ERROR, row->phone_error,
+	    sizeof(row->phone_error), USERS_NULL_PHONE_ERROR, n)) != XERR_OK ||
+	    (rc = users_text(res, USERS_C_PHONE_SEARCH, row->phone_search,
+	    sizeof(row->phone_search), USERS_NULL_PHONE_SEARCH,
+	    n)) != XERR_OK)
 		return rc;
 	row->jwt_version = users_int(res, USERS_C_JWT_VERSION, 0, n);
 	row->billing_cycle_start = users_int(res, USERS_C_CYCLE_START,
@@ -98,6 +106,8 @@ users_fill(const struct db_res *res, struct users_row *row)
 	row->past_due = users_int(res, USERS_C_PAST_DUE, 0, n) != 0;
 	row->phone_provisioned_at = users_int(res, USERS_C_PROVISIONED_AT,
 	    USERS_NULL_PROVISIONED_AT, n);
+	row->phone_grace_until = users_int(res, USERS_C_GRACE_UNTIL,
+	    USERS_NULL_GRACE_UNTIL, n);
 	return XERR_OK;
 }
 

@@ -6,7 +6,8 @@
  * A row is the caller's: every text is copied into the fixed arrays
  * below (each sized by its column's width in the schema), so nothing is
  * borrowed from the database and a row may outlive the query, the
- * transaction and the handle.  A column that is SQL NULL has its bit in
+ * transaction and the handle.  It is about 8 KB: one on the stack of a
+ * handler is fine, an array of them is not.  A column that is SQL NULL has its bit in
  * nulls (USERS_NULL_*) and reads as "" or 0.
  */
 #ifndef USERS_H
@@ -27,6 +28,9 @@ struct db;
 #define USERS_NULL_PHONE_NUMBER		0x20u	/* phone_number */
 #define USERS_NULL_PHONE_SID		0x40u	/* phone_sid */
 #define USERS_NULL_PROVISIONED_AT	0x80u	/* phone_provisioned_at */
+#define USERS_NULL_PHONE_ERROR		0x100u	/* phone_error */
+#define USERS_NULL_GRACE_UNTIL		0x200u	/* phone_grace_until */
+#define USERS_NULL_PHONE_SEARCH		0x400u	/* phone_search */
 
 /* One users row; texts are NUL-terminated, "" when NULL. */
 struct users_row {
@@ -44,6 +48,9 @@ struct users_row {
 	char		 phone_sid[65];
 	char		 phone_status[17];
 	int64_t		 phone_provisioned_at;
+	char		 phone_error[2049];	/* VARCHAR(512), utf8mb4 */
+	int64_t		 phone_grace_until;
+	char		 phone_search[4097];	/* VARCHAR(1024), utf8mb4 */
 	unsigned int	 nulls;			/* USERS_NULL_* */
 };
 
