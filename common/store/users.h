@@ -63,4 +63,12 @@ struct users_row {
 enum xerr	 users_by_id(struct db *db, const char *id,
 		    struct users_row *row);
 
+/*
+ * Reads only the user's jwt_version into *version (0 when none): the
+ * check of every token, so one column.  XERR_NOTFOUND when there is no
+ * such user; errors of db_query().
+ */
+enum xerr	 users_jwt_version(struct db *db, const char *id,
+		    int64_t *version);
+
 #endif
