@@ -837,9 +837,9 @@ static void
 admin_user_revoke(struct req *r, struct admin_audit *au, const char *id)
 {
 	struct json_object	*o = NULL;
-	struct db_res		*res = NULL;
 	struct dbv		 a[1];
 	uint64_t		 n = 0;
+	int64_t			 v;
 	long long		 version;
 	enum xerr		 rc;
 
@@ -853,13 +853,13 @@ admin_user_revoke(struct req *r, struct admin_audit *au, const char *id)
 		req_error(r, XERR_NOTFOUND, "no_such_user", "no user %s", id);
 		return;
 	}
-	if ((rc = db_query(r->db, STMT_USER_JWT_VERSION, a, 1, &res)) !=
-	    XERR_OK) {
+	/* Gone again since (0 then, as ever): the revocation stands. */
+	if ((rc = users_jwt_version(r->db, id, &v)) != XERR_OK &&
+	    rc != XERR_NOTFOUND) {
 		req_fail(r, rc, "reading the new version");
 		return;
 	}
-	version = db_res_int(res, 0, 0, 0);
-	db_res_free(res);
+	version = v;
 	log_info("admin %s: revoked the tokens of user %s (jwt_version %lld)",
 	    r->user_id, id, version);
 	if ((o = json_object_new_object()) == NULL ||
