@@ -38,6 +38,7 @@
 #include "core/jwt.h"
 #include "core/log.h"
 #include "store/stmt.h"
+#include "store/users.h"
 
 #define TOKEN_KEYFILE_MAX	256	/* bytes read from a private key file */
 
@@ -144,13 +145,12 @@ main(int argc, char *argv[])
 {
 	struct cfg	*cfg = NULL;
 	struct db	*db = NULL;
-	struct db_res	*res = NULL;
 	struct jwt_claims c;
-	struct dbv	 args[1];
 	unsigned char	 sk[crypto_sign_SECRETKEYBYTES];
 	char		 err[256], *tok = NULL, *end;
 	const char	*user = NULL, *keyfile = NULL, *aud;
 	long long	 ttl = 0, version = 0, now, max;
+	int64_t		 v;
 	int		 ch, status = 1;
 	enum xerr	 rc;
 
@@ -219,17 +219,16 @@ main(int argc, char *argv[])
 	 * on an operator's host without one it stands on its key alone.
 	 */
 	if (version == 0) {
-		args[0] = DB_STR(user);
 		if (db_open(cfg, stmt_table(), &db) != XERR_OK ||
-		    db_query(db, STMT_USER_JWT_VERSION, args, 1, &res) !=
-		    XERR_OK) {
+		    ((rc = users_jwt_version(db, user, &v)) != XERR_OK &&
+		    rc != XERR_NOTFOUND)) {
 			if (c.role == JWT_ROLE_USER) {
 				fprintf(stderr, "xsb-token: cannot read the user "
 				    "from the database (give -v to skip)\n");
 				goto out;
 			}
-		} else if (db_res_rows(res) != 0)
-			version = db_res_int(res, 0, 0, 1);
+		} else if (rc == XERR_OK)
+			version = v;
 		else if (c.role == JWT_ROLE_USER) {
 			fprintf(stderr, "xsb-token: no user %s\n", user);
 			goto out;
@@ -259,7 +258,6 @@ main(int argc, char *argv[])
 out:
 	sodium_memzero(sk, sizeof(sk));
 	free(tok);
-	db_res_free(res);
 	db_close(db);
 	cfg_free(cfg);
 	return status;

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/req.h"
 #include "store/stmt.h"
+#include "store/users.h"
 #include "remote/smtp.h"
 #include "remote/stripe.h"
 #include "remote/twilio.h"
@@ -103,18 +104,6 @@ struct admin_col {
 	const char	*key;
 	size_t		 col;
 	enum admin_kind	 kind;
-};
-
-/* USER_GET */
-static const struct admin_col admin_user_cols[] = {
-	{ "id", 0, ADMIN_STR }, { "email", 1, ADMIN_STR },
-	{ "stripe_customer_id", 2, ADMIN_STR }, { "tier", 3, ADMIN_STR },
-	{ "jwt_version", 4, ADMIN_INT }, { "subscription_id", 5, ADMIN_STR },
-	{ "billing_cycle_start", 6, ADMIN_INT },
-	{ "billing_cycle_end", 7, ADMIN_INT }, { "trial_end", 8, ADMIN_INT },
-	{ "past_due", 9, ADMIN_BOOL }, { "phone_number", 10, ADMIN_STR },
-	{ "phone_sid", 11, ADMIN_STR }, { "phone_status", 12, ADMIN_STR },
-	{ "phone_provisioned_at", 13, ADMIN_INT },
 };
 
 /* ADMIN_USER_SUBS */
@@ -374,25 +363,84 @@ admin_add_usage(struct db *db, struct json_object *to, const char *user_id,
 	return bad ? XERR_NOMEM : XERR_OK;
 }
 
+/* Adds key to o: v, or null when v is NULL.  Returns nonzero on no memory. */
+static int
+admin_add(struct json_object *o, const char *key, struct json_object *v,
+    int null)
+{
+	if (null) {
+		json_object_put(v);
+		v = NULL;
+	} else if (v == NULL)
+		return -1;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns u as the object of GET /admin/users/{id}, or NULL on no memory. */
+static struct json_object *
+admin_user_json(const struct users_row *u)
+{
+	struct json_object	*o;
+	unsigned int		 n = u->nulls;
+	int			 bad = 0;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	bad |= admin_add(o, "id", json_object_new_string(u->id), 0);
+	bad |= admin_add(o, "email", json_object_new_string(u->email), 0);
+	bad |= admin_add(o, "stripe_customer_id",
+	    json_object_new_string(u->stripe_customer_id),
+	    n & USERS_NULL_CUSTOMER);
+	bad |= admin_add(o, "tier", json_object_new_string(u->tier), 0);
+	bad |= admin_add(o, "jwt_version",
+	    json_object_new_int64(u->jwt_version), 0);
+	bad |= admin_add(o, "subscription_id",
+	    json_object_new_string(u->subscription_id),
+	    n & USERS_NULL_SUBSCRIPTION);
+	bad |= admin_add(o, "billing_cycle_start",
+	    json_object_new_int64(u->billing_cycle_start),
+	    n & USERS_NULL_CYCLE_START);
+	bad |= admin_add(o, "billing_cycle_end",
+	    json_object_new_int64(u->billing_cycle_end),
+	    n & USERS_NULL_CYCLE_END);
+	bad |= admin_add(o, "trial_end", json_object_new_int64(u->trial_end),
+	    n & USERS_NULL_TRIAL_END);
+	bad |= admin_add(o, "past_due", json_object_new_boolean(u->past_due),
+	    0);
+	bad |= admin_add(o, "phone_number",
+	    json_object_new_string(u->phone_number),
+	    n & USERS_NULL_PHONE_NUMBER);
+	bad |= admin_add(o, "phone_sid", json_object_new_string(u->phone_sid),
+	    n & USERS_NULL_PHONE_SID);
+	bad |= admin_add(o, "phone_status",
+	    json_object_new_string(u->phone_status), 0);
+	bad |= admin_add(o, "phone_provisioned_at",
+	    json_object_new_int64(u->phone_provisioned_at),
+	    n & USERS_NULL_PROVISIONED_AT);
+	if (bad) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* Reads the user's row into a new object *out; XERR_NOTFOUND when none. */
 static enum xerr
 admin_user_load(struct db *db, const char *id, struct json_object **out)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[1];
-	enum xerr	 rc;
+	struct users_row	 u;
+	enum xerr		 rc;
 
 	*out = NULL;
-	a[0] = DB_STR(id);
-	if ((rc = db_query(db, STMT_USER_GET, a, 1, &res)) != XERR_OK)
+	if ((rc = users_by_id(db, id, &u)) != XERR_OK)
 		return rc;
-	if (db_res_rows(res) == 0)
-		rc = XERR_NOTFOUND;
-	else if ((*out = admin_row_json(res, 0, admin_user_cols,
-	    NCOLS(admin_user_cols))) == NULL)
-		rc = XERR_NOMEM;
-	db_res_free(res);
-	return rc;
+	if ((*out = admin_user_json(&u)) == NULL)
+		return XERR_NOMEM;
+	return XERR_OK;
 }
 
 /*
@@ -789,9 +837,9 @@ static void
 admin_user_revoke(struct req *r, struct admin_audit *au, const char *id)
 {
 	struct json_object	*o = NULL;
-	struct db_res		*res = NULL;
 	struct dbv		 a[1];
 	uint64_t		 n = 0;
+	int64_t			 v;
 	long long		 version;
 	enum xerr		 rc;
 
@@ -805,13 +853,13 @@ admin_user_revoke(struct req *r, struct admin_audit *au, const char *id)
 		req_error(r, XERR_NOTFOUND, "no_such_user", "no user %s", id);
 		return;
 	}
-	if ((rc = db_query(r->db, STMT_USER_JWT_VERSION, a, 1, &res)) !=
-	    XERR_OK) {
+	/* Gone again since (0 then, as ever): the revocation stands. */
+	if ((rc = users_jwt_version(r->db, id, &v)) != XERR_OK &&
+	    rc != XERR_NOTFOUND) {
 		req_fail(r, rc, "reading the new version");
 		return;
 	}
-	version = db_res_int(res, 0, 0, 0);
-	db_res_free(res);
+	version = v;
 	log_info("admin %s: revoked the tokens of user %s (jwt_version %lld)",
 	    r->user_id, id, version);
 	if ((o = json_object_new_object()) == NULL ||

@@ -10,7 +10,7 @@
 #include "core/log.h"
 #include "core/ratelimit.h"
 #include "core/req.h"
-#include "store/stmt.h"
+#include "store/users.h"
 #include "app/auth.h"
 
 /*
@@ -200,9 +200,9 @@ int
 auth_require_or_reply(struct req *r, enum auth_need need)
 {
 	struct jwt_claims c;
-	struct db_res	*res = NULL;
-	struct dbv	 args[1];
+	int64_t		 v;
 	long long	 version;
+	enum xerr	 rc;
 
 	if (auth_token(r, &c) != 0)
 		return -1;
@@ -212,16 +212,14 @@ auth_require_or_reply(struct req *r, enum auth_need need)
 	 * Otherwise a key token stands on its key alone (rotation revokes).
 	 */
 	if (c.role == JWT_ROLE_USER || c.jwt_version > 0) {
-		args[0] = DB_STR(c.user_id);
-		if (db_query(r->db, STMT_USER_JWT_VERSION, args, 1, &res) !=
-		    XERR_OK) {
+		if ((rc = users_jwt_version(r->db, c.user_id, &v)) !=
+		    XERR_OK && rc != XERR_NOTFOUND) {
 			req_error_status(r, xerr_status(XERR_UNAVAILABLE),
 			    "Retry-After: 1\r\n", "database_unavailable",
 			    "cannot check the token now; try again");
 			return -1;
 		}
-		version = db_res_rows(res) ? db_res_int(res, 0, 0, -1) : -1;
-		db_res_free(res);
+		version = rc == XERR_OK ? (long long)v : -1;
 		if ((c.role == JWT_ROLE_USER || version >= 0) &&
 		    auth_version_or_reply(r, version, c.jwt_version) != 0)
 			return -1;

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/req.h"
 #include "store/stmt.h"
+#include "store/users.h"
 #include "remote/stripe.h"
 #include "remote/twilio.h"
 #include "domain/money.h"
@@ -1691,6 +1692,7 @@ billing_report_usage(struct req *r)
 	char			 skey[sizeof(BILLING_USAGE_KEY_PREFIX) +
 				    BILLING_USAGE_KEY_MAX];
 	int64_t			 qty = 0, at = 0, now = (int64_t)time(NULL);
+	int64_t			 version;
 	int			 dup = 0, same, twkey;
 	struct usage_cap_hit	 hit;
 	enum xerr		 rc;
@@ -1747,17 +1749,15 @@ billing_report_usage(struct req *r)
 	snprintf(skey, sizeof(skey), "%s%s", twkey ? "" :
 	    BILLING_USAGE_KEY_PREFIX, key);
 
-	a[0] = DB_STR(user);
-	if ((rc = db_query(r->db, STMT_USER_JWT_VERSION, a, 1, &res))) {
-		req_fail(r, rc, "looking up the user");
-		goto out;
-	}
-	if (db_res_rows(res) == 0) {
+	/* The user exists (one column). */
+	if ((rc = users_jwt_version(r->db, user, &version)) == XERR_NOTFOUND) {
 		req_error(r, XERR_NOTFOUND, "unknown_user", "no such user");
 		goto out;
 	}
-	db_res_free(res);
-	res = NULL;
+	if (rc != XERR_OK) {
+		req_fail(r, rc, "looking up the user");
+		goto out;
+	}
 	/* Least privilege: attributed to the service, bounded per period. */
 	if ((rc = usage_record_capped(r->db, r->cfg, user, kind, qty, at, "app",
 	    r->user_id, skey, &dup, &hit)) == XERR_NOTFOUND) {

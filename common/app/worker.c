@@ -11,6 +11,7 @@
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "store/stmt.h"
+#include "store/users.h"
 #include "remote/smtp.h"
 #include "remote/stripe.h"
 #include "domain/bill.h"
@@ -290,6 +291,7 @@ worker_notify(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
 {
 	struct notify_text	 txt;
 	struct notify_mail	 m;
+	struct users_row	 user;
 	struct buf		*msg = NULL;
 	struct db_res		*res = NULL;
 	struct dbv		 a[7];
@@ -334,10 +336,10 @@ worker_notify(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
 	res = NULL;
 
 	/* The address is the user's at send time, not at the cause. */
-	a[0] = DB_STR(uid);
-	if ((rc = db_query(w->db, STMT_NOTIFY_USER, a, 1, &res)))
+	if ((rc = users_by_id(w->db, uid, &user)) != XERR_OK &&
+	    rc != XERR_NOTFOUND)
 		goto fail;
-	email = db_res_rows(res) == 1 ? db_res_str(res, 0, 0) : NULL;
+	email = rc == XERR_OK ? user.email : NULL;
 	operator = strncmp(tmpl, "operator_", 9) == 0;
 	if (email == NULL || (!operator && !smtp_addr_ok(email))) {
 		snprintf(err, errsz, "notification %s: user %.64s %s", tmpl,
@@ -346,14 +348,12 @@ worker_notify(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
 		rc = XERR_UNPROCESSABLE;
 		goto fail;
 	}
-	snprintf(to, sizeof(to), "%s", email);
+	snprintf(to, sizeof(to), "%.*s", (int)sizeof(to) - 1, email);
 	/* An operator's notification names the user and goes elsewhere. */
 	if (operator && jsonx_add_str(job->payload, "user_email", email)) {
 		rc = XERR_NOMEM;
 		goto fail;
 	}
-	db_res_free(res);
-	res = NULL;
 	if (operator && smtp_addr_spec(w->cfg->operator_email, to,
 	    sizeof(to))) {
 		snprintf(err, errsz, "OPERATOR_EMAIL holds no usable address");

@@ -16,6 +16,7 @@
 #include "core/kv.h"
 #include "core/log.h"
 #include "store/stmt.h"
+#include "store/users.h"
 #include "remote/twilio.h"
 #include "domain/jobs.h"
 #include "domain/phone.h"
@@ -277,40 +278,36 @@ phone_friendly_name(const char *user_id, char *out, size_t outsz)
 	snprintf(out, outsz, "xsb#%.60s", hex);
 }
 
+/* Copies src into dst (dstsz bytes), cut to fit as snprintf() does. */
+static void
+phone_copy(char *dst, size_t dstsz, const char *src)
+{
+	snprintf(dst, dstsz, "%.*s", (int)dstsz - 1, src);
+}
+
 /* Loads user_id's phone columns and tier. */
 enum xerr
 phone_get(struct db *db, const char *user_id, struct phone_info *out,
     char *tier, size_t tiersz)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 args[1];
-	const char	*s;
-	enum xerr	 rc;
+	struct users_row	 u;
+	enum xerr		 rc;
 
 	memset(out, 0, sizeof(*out));
 	if (tier != NULL)
 		tier[0] = '\0';
-	args[0] = DB_STR(user_id);
-	if ((rc = db_query(db, STMT_PHONE_USER_GET, args, 1, &res)) != XERR_OK)
+	if ((rc = users_by_id(db, user_id, &u)) != XERR_OK)
 		return rc;
-	if (db_res_rows(res) == 0) {
-		db_res_free(res);
-		return XERR_NOTFOUND;
-	}
 	if (tier != NULL)
-		snprintf(tier, tiersz, "%s", db_res_str(res, 0, 0));
-	snprintf(out->status, sizeof(out->status), "%s", db_res_str(res, 0, 1));
-	if ((s = db_res_str(res, 0, 2)) != NULL)
-		snprintf(out->phone_number, sizeof(out->phone_number), "%s", s);
-	if ((s = db_res_str(res, 0, 3)) != NULL)
-		snprintf(out->sid, sizeof(out->sid), "%s", s);
-	out->provisioned_at = db_res_int(res, 0, 4, 0);
-	if ((s = db_res_str(res, 0, 5)) != NULL)
-		snprintf(out->error, sizeof(out->error), "%s", s);
-	out->grace_until = db_res_int(res, 0, 6, 0);
-	if ((s = db_res_str(res, 0, 7)) != NULL)
-		snprintf(out->search, sizeof(out->search), "%s", s);
-	db_res_free(res);
+		phone_copy(tier, tiersz, u.tier);
+	phone_copy(out->status, sizeof(out->status), u.phone_status);
+	phone_copy(out->phone_number, sizeof(out->phone_number),
+	    u.phone_number);
+	phone_copy(out->sid, sizeof(out->sid), u.phone_sid);
+	out->provisioned_at = u.phone_provisioned_at;
+	phone_copy(out->error, sizeof(out->error), u.phone_error);
+	out->grace_until = u.phone_grace_until;
+	phone_copy(out->search, sizeof(out->search), u.phone_search);
 	return XERR_OK;
 }
 

@@ -38,7 +38,8 @@ static const struct {
 	    "SELECT id, email, stripe_customer_id, tier, jwt_version, "
 	    "subscription_id, billing_cycle_start, billing_cycle_end, "
 	    "trial_end, past_due, phone_number, phone_sid, phone_status, "
-	    "phone_provisioned_at FROM users WHERE id = ?"),
+	    "phone_provisioned_at, phone_error, phone_grace_until, "
+	    "phone_search FROM users WHERE id = ?"),
 	S(USER_GET_BY_CUSTOMER,
 	    "SELECT id FROM users WHERE stripe_customer_id = ?"),
 	S(USER_INSERT,
@@ -174,10 +175,6 @@ static const struct {
 	    "FROM tiers"),
 
 	/* phone */
-	S(PHONE_USER_GET,
-	    "SELECT tier, phone_status, phone_number, phone_sid, "
-	    "phone_provisioned_at, phone_error, phone_grace_until, "
-	    "phone_search FROM users WHERE id = ?"),
 	/*
 	 * The claim that makes one provisioning per user: the tier is
 	 * checked in the same statement, so a downgrade committed first
@@ -226,8 +223,6 @@ static const struct {
 	    "WHERE id = ? AND locked_by = ? AND state = 'running'"),
 
 	/* notifications */
-	S(NOTIFY_USER,
-	    "SELECT email FROM users WHERE id = ?"),
 	S(NOTIFY_GET,
 	    "SELECT state, attempts FROM notifications WHERE dedupe_key = ?"),
 	/* A message already sent stays sent, whatever runs again. */
