@@ -106,8 +106,7 @@ rollup_main(void *arg)
 		/* A chunk at a time, so that a stop is not kept waiting. */
 		total = 0;
 		do {
-			rc = metrics_db_rollup(w->db, WORKER_ROLLUP_CHUNK,
-			    WORKER_ROLLUP_CHUNK, &n);
+			rc = metrics_db_rollup(w->db, WORKER_ROLLUP_CHUNK, &n);
 			total += n;
 		} while (rc == XERR_OK && n == WORKER_ROLLUP_CHUNK && !stop &&
 		    total < WORKER_ROLLUP_MAX);

@@ -190,26 +190,19 @@ fail:
 }
 
 enum xerr
-metrics_db_rollup(struct db *db, size_t chunk, size_t max, size_t *rolled)
+metrics_db_rollup(struct db *db, size_t chunk, size_t *rolled)
 {
-	uint64_t	 n;
+	uint64_t	 n = 0;
 	size_t		 tries = 0;
 	enum xerr	 rc = XERR_OK;
 
 	*rolled = 0;
 	if (chunk == 0)
 		return XERR_OK;
-	while (*rolled < max) {
-		rc = metrics_db_rollup_chunk(db, chunk, &n);
-		if (rc == XERR_DEADLOCK && ++tries < DB_TRIES) {
-			db_retry_pause();
-			continue;
-		}
-		if (rc != XERR_OK)
-			break;
-		*rolled += (size_t)n;
-		if (n < chunk)
-			break;
-	}
+	while ((rc = metrics_db_rollup_chunk(db, chunk, &n)) == XERR_DEADLOCK &&
+	    ++tries < DB_TRIES)
+		db_retry_pause();
+	if (rc == XERR_OK)
+		*rolled = (size_t)n;
 	return rc;
 }

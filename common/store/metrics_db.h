@@ -26,13 +26,12 @@ enum xerr	 metrics_db_render(struct db *db, struct buf *out);
  * Rolls the Stripe events not counted as they stand (new, or their
  * status changed) into metrics_event_counts (sql/012_metrics_rollup.sql),
  * and the notifications likewise into metrics_notification_counts
- * (sql/013_metrics_notifications.sql), chunk of each per transaction,
- * until none is left or about max are done; *rolled is how many (of the
- * two, the larger per transaction).  Several workers may run it at once: their
- * runs take turns.  Errors of db_begin(), db_exec(), db_commit() (a
- * deadlock is tried again up to DB_TRIES times).
+ * (sql/013_metrics_notifications.sql), up to chunk of each in one
+ * transaction; *rolled is how many (of the two, the larger).  A caller
+ * with a backlog calls again while *rolled == chunk.  Several workers may
+ * run it at once: their runs take turns.  Errors of db_begin(), db_exec(),
+ * db_commit() (a deadlock is tried again up to DB_TRIES times).
  */
-enum xerr	 metrics_db_rollup(struct db *db, size_t chunk, size_t max,
-		    size_t *rolled);
+enum xerr	 metrics_db_rollup(struct db *db, size_t chunk, size_t *rolled);
 
 #endif
