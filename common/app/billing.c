@@ -76,21 +76,16 @@ billing_percent(int64_t used, int64_t included)
 enum xerr
 billing_parse_limit(const char *s, int *out)
 {
-	size_t	 i;
-	int	 v = 0;
+	long long	 v;
 
 	if (s == NULL) {
 		*out = BILLING_LIMIT_DEFAULT;
 		return XERR_OK;
 	}
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i == 3 || s[i] < '0' || s[i] > '9')
-			return XERR_BADREQ;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v < 1 || v > BILLING_LIMIT_MAX)
+	/* Up to three digits, leading zeros allowed, as it always read. */
+	if (kv_uint(s, 3, 1, 1, BILLING_LIMIT_MAX, &v) != 0)
 		return XERR_BADREQ;
-	*out = v;
+	*out = (int)v;
 	return XERR_OK;
 }
 
