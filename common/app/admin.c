@@ -742,18 +742,81 @@ admin_user_bills(struct req *r, const char *id)
 }
 
 /*
+ * Adds under "subscription" the one of o's "subscriptions" the user
+ * follows (sub_id; null when none or not listed): what the tier comes
+ * from.
+ */
+static enum xerr
+admin_user_current(struct json_object *o, const char *sub_id)
+{
+	struct json_object	*subs, *s, *cur = NULL;
+	size_t			 i, n;
+
+	subs = jsonx_get(o, "subscriptions");
+	n = json_object_array_length(subs);
+	for (i = 0; sub_id != NULL && i < n; i++) {
+		s = json_object_array_get_idx(subs, i);
+		if (strcmp(jsonx_str(s, "id"), sub_id) == 0)
+			cur = json_object_get(s);
+	}
+	if (json_object_object_add(o, "subscription", cur) != 0) {
+		json_object_put(cur);
+		return XERR_NOMEM;
+	}
+	return XERR_OK;
+}
+
+/*
+ * Adds to o (which holds "user") what GET /api/admin/users/<id> shows
+ * beside the user's row: subscriptions, the current one, invoices, usage,
+ * phone numbers, jobs, open disputes.
+ */
+static enum xerr
+admin_user_detail(struct db *db, struct json_object *o, const char *id)
+{
+	struct dbv	 a[5];
+	const char	*tier, *sub_id;
+	enum xerr	 rc;
+
+	tier = jsonx_str(o, "user.tier");
+	sub_id = jsonx_str(o, "user.subscription_id");
+	a[0] = DB_STR(id);
+	if ((rc = admin_add_rows(db, o, "subscriptions",
+	    STMT_ADMIN_USER_SUBS, a, 1, admin_sub_cols, NCOLS(admin_sub_cols),
+	    0)) != XERR_OK || (rc = admin_user_current(o, sub_id)) != XERR_OK)
+		return rc;
+	a[0] = DB_STR(id);
+	a[1] = DB_INT(INT64_MAX);
+	a[2] = DB_INT(INT64_MAX);
+	a[3] = DB_STR("");
+	a[4] = DB_INT(ADMIN_USER_INVOICES);
+	if ((rc = admin_add_rows(db, o, "invoices", STMT_BILLING_INVOICES,
+	    a, 5, admin_invoice_cols, NCOLS(admin_invoice_cols), 0)) ||
+	    (rc = admin_add_usage(db, o, id, tier)))
+		return rc;
+	a[0] = DB_STR(id);
+	if ((rc = admin_add_rows(db, o, "phone_numbers",
+	    STMT_ADMIN_USER_PHONES, a, 1, admin_phone_cols,
+	    NCOLS(admin_phone_cols), 0)) != XERR_OK)
+		return rc;
+	a[1] = DB_INT(ADMIN_USER_JOBS);
+	if ((rc = admin_add_rows(db, o, "jobs", STMT_ADMIN_USER_JOBS, a, 2,
+	    admin_job_cols, NCOLS(admin_job_cols), 0)) != XERR_OK)
+		return rc;
+	/* The account is flagged while one of these is open. */
+	return admin_add_rows(db, o, "open_disputes", STMT_DISPUTES_OPEN,
+	    a, 1, admin_dispute_cols, NCOLS(admin_dispute_cols), 0);
+}
+
+/*
  * GET /api/admin/users/<id>: the user's billing state.  200, 401, 403,
  * 404, 500, 503.
  */
 static void
 admin_user_get_run(struct req *r, struct admin_audit *au)
 {
-	struct json_object	*o = NULL, *user = NULL, *subs;
-	struct json_object	*s, *cur = NULL;
-	struct dbv		 a[5];
+	struct json_object	*o = NULL, *user = NULL;
 	char			 id[IDS_USER_MAX + 1], action[ADMIN_ACTION_MAX];
-	const char		*sub_id, *tier;
-	size_t			 i, n;
 	enum xerr		 rc;
 
 	if (admin_split(r->path_rest, id, sizeof(id), action,
@@ -778,49 +841,7 @@ admin_user_get_run(struct req *r, struct admin_audit *au)
 	if (json_object_object_add(o, "user", user) != 0)
 		goto fail;
 	user = NULL;
-	tier = jsonx_str(o, "user.tier");
-	sub_id = jsonx_str(o, "user.subscription_id");
-
-	a[0] = DB_STR(id);
-	if ((rc = admin_add_rows(r->db, o, "subscriptions",
-	    STMT_ADMIN_USER_SUBS, a, 1, admin_sub_cols, NCOLS(admin_sub_cols),
-	    0)) != XERR_OK)
-		goto fail;
-	/* The one the user follows, apart: what the tier comes from. */
-	subs = jsonx_get(o, "subscriptions");
-	n = json_object_array_length(subs);
-	for (i = 0; sub_id != NULL && i < n; i++) {
-		s = json_object_array_get_idx(subs, i);
-		if (strcmp(jsonx_str(s, "id"), sub_id) == 0)
-			cur = json_object_get(s);
-	}
-	if (json_object_object_add(o, "subscription", cur) != 0) {
-		json_object_put(cur);
-		rc = XERR_NOMEM;
-		goto fail;
-	}
-
-	a[0] = DB_STR(id);
-	a[1] = DB_INT(INT64_MAX);
-	a[2] = DB_INT(INT64_MAX);
-	a[3] = DB_STR("");
-	a[4] = DB_INT(ADMIN_USER_INVOICES);
-	if ((rc = admin_add_rows(r->db, o, "invoices", STMT_BILLING_INVOICES,
-	    a, 5, admin_invoice_cols, NCOLS(admin_invoice_cols), 0)) ||
-	    (rc = admin_add_usage(r->db, o, id, tier)))
-		goto fail;
-	a[0] = DB_STR(id);
-	if ((rc = admin_add_rows(r->db, o, "phone_numbers",
-	    STMT_ADMIN_USER_PHONES, a, 1, admin_phone_cols,
-	    NCOLS(admin_phone_cols), 0)) != XERR_OK)
-		goto fail;
-	a[1] = DB_INT(ADMIN_USER_JOBS);
-	if ((rc = admin_add_rows(r->db, o, "jobs", STMT_ADMIN_USER_JOBS, a, 2,
-	    admin_job_cols, NCOLS(admin_job_cols), 0)) != XERR_OK)
-		goto fail;
-	/* The account is flagged while one of these is open. */
-	if ((rc = admin_add_rows(r->db, o, "open_disputes", STMT_DISPUTES_OPEN,
-	    a, 1, admin_dispute_cols, NCOLS(admin_dispute_cols), 0)) != XERR_OK)
+	if ((rc = admin_user_detail(r->db, o, id)) != XERR_OK)
 		goto fail;
 	if (admin_audit_ok_or_reply(r, au, 200) == 0)
 		req_reply_json(r, 200, o);
@@ -1266,25 +1287,25 @@ out:
 	return *out != NULL ? XERR_OK : XERR_NOMEM;
 }
 
-/* POST /api/admin/subscriptions/<id>/resync. */
-static void
-admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
+/*
+ * Reads Stripe's subscription sub_id into *sub (caller puts).  Returns 0,
+ * or -1 when it has answered: 404 for an id that is no path, Stripe's
+ * refusal (admin_resync_errs), 502 for another object.
+ */
+static int
+admin_resync_fetch_or_reply(struct req *r, const char *sub_id,
+    struct json_object **sub)
 {
-	struct json_object	*sub = NULL, *o = NULL, *st = NULL;
 	struct buf		*path = NULL;
-	struct dbv		 a[1];
 	struct stripe_reply	 rep;
-	const char		*outcome = NULL;
-	char			 err[256], evid[ADMIN_SUB_ID_MAX + 32];
 	char			 detail[ADMIN_SUB_ID_MAX + 96];
-	char			*payload = NULL;
-	int64_t			 cpe;
-	int			 bad;
+	int			 ret = -1;
 	enum xerr		 rc;
 
+	*sub = NULL;
 	if ((path = buf_new(512)) == NULL) {
 		req_fail(r, XERR_NOMEM, "the resync");
-		return;
+		return -1;
 	}
 	if ((rc = buf_puts(path, "/v1/subscriptions/")) != XERR_OK ||
 	    (rc = http_path_escape(sub_id, path)) != XERR_OK) {
@@ -1292,26 +1313,48 @@ admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 		goto out;
 	}
 	rc = stripe_call(r->http, r->cfg, "GET", buf_data(path), NULL, NULL,
-	    &sub, &rep);
+	    sub, &rep);
 	if (rc != XERR_OK) {
 		snprintf(detail, sizeof(detail), "%s (HTTP %ld, code %s)",
 		    sub_id, rep.status, rep.code[0] != '\0' ? rep.code : "none");
 		apierr_reply(r, admin_resync_errs, rc, detail);
 		goto out;
 	}
-	if (!ids_ext_ok(jsonx_str(sub, "id"), ADMIN_SUB_ID_MAX) ||
-	    strcmp(jsonx_str(sub, "id"), sub_id) != 0) {
+	if (!ids_ext_ok(jsonx_str(*sub, "id"), ADMIN_SUB_ID_MAX) ||
+	    strcmp(jsonx_str(*sub, "id"), sub_id) != 0) {
 		req_error(r, XERR_UPSTREAM, "stripe_error",
 		    "Stripe answered with another object");
 		goto out;
 	}
+	ret = 0;
+out:
+	buf_free(path);
+	return ret;
+}
+
+/*
+ * Applies Stripe's subscription sub as the event admin_resync_event()
+ * makes of it: evid gets its id, *outcome its status.  Returns 0, or -1
+ * when it has answered: 503 (or 500) when the database failed, 500
+ * processing_failed when the event failed.
+ */
+static int
+admin_resync_apply_or_reply(struct req *r, struct json_object *sub,
+    const char *sub_id, char *evid, size_t evidsz, const char **outcome)
+{
+	char		 err[256];
+	char		*payload = NULL;
+	int		 ret = -1;
+	enum xerr	 rc;
+
+	*outcome = NULL;
 	if ((rc = admin_resync_event(r->cfg, sub, sub_id, &payload, evid,
-	    sizeof(evid))) != XERR_OK) {
+	    evidsz)) != XERR_OK) {
 		req_fail(r, rc, "the resync");
 		goto out;
 	}
 	rc = evstore_apply(r->db, r->cfg, payload, strlen(payload), 0,
-	    &outcome, err, sizeof(err));
+	    outcome, err, sizeof(err));
 	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK ||
 	    rc == XERR_UNAVAILABLE) {
 		req_fail(r, rc, "the resync");
@@ -1322,15 +1365,31 @@ admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 		    "event %s failed: %s", evid, err);
 		goto out;
 	}
-	log_info("admin %s: resynced subscription %s as %s: %s", r->user_id,
-	    sub_id, evid, outcome);
-	snprintf(au->detail, sizeof(au->detail), "%s: %s", evid, outcome);
+	ret = 0;
+out:
+	free(payload);
+	return ret;
+}
+
+/*
+ * Returns the reply of a resync without our row of the subscription: the
+ * event and its outcome, Stripe's status and period end.  NULL on no
+ * memory.
+ */
+static struct json_object *
+admin_resync_json(struct json_object *sub, const char *evid,
+    const char *outcome)
+{
+	struct json_object	*o = NULL, *st = NULL;
+	int64_t			 cpe;
+	int			 bad;
+
 	if ((o = json_object_new_object()) == NULL ||
 	    (st = json_object_new_object()) == NULL ||
 	    json_object_object_add(o, "stripe", st) != 0) {
 		json_object_put(st);
-		req_fail(r, XERR_NOMEM, "the reply");
-		goto out;
+		json_object_put(o);
+		return NULL;
 	}
 	bad = jsonx_add_str(o, "event_id", evid);
 	bad |= jsonx_add_str(o, "status", outcome);
@@ -1339,24 +1398,49 @@ admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 	if (jsonx_int(jsonx_idx(sub, "items.data", 0), "current_period_end",
 	    &cpe) == 0 || jsonx_int(sub, "current_period_end", &cpe) == 0)
 		bad |= jsonx_add_int(st, "current_period_end", cpe);
-	a[0] = DB_STR(sub_id);
-	if (bad == 0 && (rc = admin_add_rows(r->db, o, "subscription",
-	    STMT_ADMIN_SUB_GET, a, 1, admin_oursub_cols,
-	    NCOLS(admin_oursub_cols), 1)) != XERR_OK) {
-		req_fail(r, rc, "reading the subscription");
+	if (bad) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * POST /api/admin/subscriptions/<id>/resync: Stripe's subscription,
+ * applied as the customer.subscription.updated event Stripe would send
+ * now (see admin_resync_event()).
+ */
+static void
+admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
+{
+	struct json_object	*sub = NULL, *o = NULL;
+	struct dbv		 a[1];
+	const char		*outcome = NULL;
+	char			 evid[ADMIN_SUB_ID_MAX + 32];
+	enum xerr		 rc;
+
+	if (admin_resync_fetch_or_reply(r, sub_id, &sub) != 0 ||
+	    admin_resync_apply_or_reply(r, sub, sub_id, evid, sizeof(evid),
+	    &outcome) != 0)
+		goto out;
+	log_info("admin %s: resynced subscription %s as %s: %s", r->user_id,
+	    sub_id, evid, outcome);
+	snprintf(au->detail, sizeof(au->detail), "%s: %s", evid, outcome);
+	if ((o = admin_resync_json(sub, evid, outcome)) == NULL) {
+		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	if (bad) {
-		req_fail(r, XERR_NOMEM, "the reply");
+	a[0] = DB_STR(sub_id);
+	if ((rc = admin_add_rows(r->db, o, "subscription", STMT_ADMIN_SUB_GET,
+	    a, 1, admin_oursub_cols, NCOLS(admin_oursub_cols), 1)) != XERR_OK) {
+		req_fail(r, rc, "reading the subscription");
 		goto out;
 	}
 	if (admin_audit_ok_or_reply(r, au, 200) == 0)
 		req_reply_json(r, 200, o);
 out:
-	free(payload);
 	json_object_put(o);
 	json_object_put(sub);
-	buf_free(path);
 }
 
 /*

@@ -279,108 +279,127 @@ worker_notify_timeout(const struct cfg *cfg)
 }
 
 /*
- * The runner of notify jobs: sends the job's message once (see
- * domain/notify.h).  XERR_UNPROCESSABLE (permanent) for an unknown
- * template, a missing field, a user gone or without a usable address, a
- * message the relay refused for good; XERR_UPSTREAM (retried) when the
- * relay could not be reached or answered 4xx; database errors as they
- * come.  err gets the reason on failure.
+ * Reads the template and the user of a notify job into *tmpl and *uid
+ * (borrowed from job).  XERR_UNPROCESSABLE (err says why) for an unknown
+ * template or no user.
  */
 static enum xerr
-worker_notify(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
+worker_notify_job(struct job *job, const char **tmpl, const char **uid,
+    char *err, size_t errsz)
 {
-	struct notify_text	 txt;
-	struct notify_mail	 m;
-	struct users_row	 user;
-	struct buf		*msg = NULL;
-	struct db_res		*res = NULL;
-	struct dbv		 a[7];
-	const char		*tmpl, *uid, *state, *email;
-	char			 msgid[NOTIFY_MSGID_SIZE];
-	char			 from[SMTP_ADDR_MAX + 1], to[SMTP_ADDR_MAX + 1];
-	long long		 tries = 0;
-	int			 unsure = 0, operator;
-	enum xerr		 rc;
-
-	memset(&txt, 0, sizeof(txt));
-	tmpl = jsonx_str(job->payload, "template");
-	if (!notify_template_known(tmpl)) {
+	*tmpl = jsonx_str(job->payload, "template");
+	if (!notify_template_known(*tmpl)) {
 		snprintf(err, errsz, "unknown notification template %.64s",
-		    tmpl != NULL ? tmpl : "(none)");
+		    *tmpl != NULL ? *tmpl : "(none)");
 		return XERR_UNPROCESSABLE;
 	}
-	uid = job->user_id[0] != '\0' ? job->user_id :
+	*uid = job->user_id[0] != '\0' ? job->user_id :
 	    jsonx_str(job->payload, "user_id");
-	if (uid == NULL || uid[0] == '\0') {
-		snprintf(err, errsz, "notification %s without a user", tmpl);
+	if (*uid == NULL || (*uid)[0] == '\0') {
+		snprintf(err, errsz, "notification %s without a user", *tmpl);
 		return XERR_UNPROCESSABLE;
 	}
-	notify_message_id(job->dedupe_key, msgid);
+	return XERR_OK;
+}
 
-	/* Sent already (by a run that died before marking the job done). */
+/*
+ * Reads what is known of the message of job: *sent is 1 when it was sent
+ * already (by a run that died before marking the job done), *tries the
+ * attempts of one left "sending" (0 otherwise).
+ */
+static enum xerr
+worker_notify_before(struct worker_ctx *w, const struct job *job, int *sent,
+    long long *tries)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	const char	*state;
+	enum xerr	 rc;
+
+	*sent = 0;
+	*tries = 0;
 	a[0] = DB_STR(job->dedupe_key);
 	if ((rc = db_query(w->db, STMT_NOTIFY_GET, a, 1, &res)))
-		goto fail;
+		return rc;
 	if (db_res_rows(res) == 1) {
 		state = db_res_str(res, 0, 0);
-		if (state != NULL && strcmp(state, "sent") == 0) {
-			log_info("notify %s: %s was sent already; not sending "
-			    "it again", tmpl, msgid);
-			rc = XERR_OK;
-			goto fail;
-		}
-		if (state != NULL && strcmp(state, "sending") == 0)
-			tries = db_res_int(res, 0, 1, 0);
+		if (state != NULL && strcmp(state, "sent") == 0)
+			*sent = 1;
+		else if (state != NULL && strcmp(state, "sending") == 0)
+			*tries = db_res_int(res, 0, 1, 0);
 	}
 	db_res_free(res);
-	res = NULL;
+	return XERR_OK;
+}
 
-	/* The address is the user's at send time, not at the cause. */
+/*
+ * Sets the envelope of a message of tmpl to user uid: to (the user's
+ * address at send time, not at the cause; OPERATOR_EMAIL for an
+ * operator's notification, which then names the user in the payload's
+ * user_email) and from (SMTP_FROM).  XERR_UNPROCESSABLE for a user gone or
+ * without a usable address, XERR_CONFIG (retried, not dropped) for an
+ * address of the configuration to fix; err says why.
+ */
+static enum xerr
+worker_notify_envelope(struct worker_ctx *w, struct job *job,
+    const char *tmpl, const char *uid, char *to, size_t tosz, char *from,
+    size_t fromsz, char *err, size_t errsz)
+{
+	struct users_row	 user;
+	const char		*email;
+	int			 operator;
+	enum xerr		 rc;
+
 	if ((rc = users_by_id(w->db, uid, &user)) != XERR_OK &&
 	    rc != XERR_NOTFOUND)
-		goto fail;
+		return rc;
 	email = rc == XERR_OK ? user.email : NULL;
 	operator = strncmp(tmpl, "operator_", 9) == 0;
 	if (email == NULL || (!operator && !smtp_addr_ok(email))) {
 		snprintf(err, errsz, "notification %s: user %.64s %s", tmpl,
 		    uid, email == NULL ? "not found" :
 		    "has no usable e-mail address");
-		rc = XERR_UNPROCESSABLE;
-		goto fail;
+		return XERR_UNPROCESSABLE;
 	}
-	snprintf(to, sizeof(to), "%.*s", (int)sizeof(to) - 1, email);
+	snprintf(to, tosz, "%.*s", (int)tosz - 1, email);
 	/* An operator's notification names the user and goes elsewhere. */
-	if (operator && jsonx_add_str(job->payload, "user_email", email)) {
-		rc = XERR_NOMEM;
-		goto fail;
-	}
-	if (operator && smtp_addr_spec(w->cfg->operator_email, to,
-	    sizeof(to))) {
+	if (operator && jsonx_add_str(job->payload, "user_email", email))
+		return XERR_NOMEM;
+	if (operator && smtp_addr_spec(w->cfg->operator_email, to, tosz)) {
 		snprintf(err, errsz, "OPERATOR_EMAIL holds no usable address");
-		rc = XERR_CONFIG;
-		goto fail;
+		return XERR_CONFIG;
 	}
-	if (smtp_addr_spec(w->cfg->smtp_from, from, sizeof(from))) {
-		/* A configuration to fix: retried, not dropped. */
+	if (smtp_addr_spec(w->cfg->smtp_from, from, fromsz)) {
 		snprintf(err, errsz, "SMTP_FROM holds no usable address");
-		rc = XERR_CONFIG;
-		goto fail;
+		return XERR_CONFIG;
 	}
+	return XERR_OK;
+}
+
+/*
+ * Renders the message of tmpl for job into txt (the caller clears it) and
+ * msg: the tiers' display names added to the payload, the text, the
+ * message with its headers.  XERR_UNPROCESSABLE (err says why) for a
+ * message that cannot be built.
+ */
+static enum xerr
+worker_notify_build(struct worker_ctx *w, struct job *job, const char *tmpl,
+    const char *to, const char *msgid, struct notify_text *txt,
+    struct buf *msg, char *err, size_t errsz)
+{
+	struct notify_mail	 m;
+	enum xerr		 rc;
 
 	if ((rc = worker_notify_tier_name(w, job->payload, "old_tier")) ||
 	    (rc = worker_notify_tier_name(w, job->payload, "new_tier")))
-		goto fail;
-	if ((rc = notify_render(tmpl, job->payload, w->cfg->app_url, &txt,
+		return rc;
+	if ((rc = notify_render(tmpl, job->payload, w->cfg->app_url, txt,
 	    err, errsz)))
-		goto fail;
-	if ((msg = buf_new(NOTIFY_MESSAGE_MAX)) == NULL) {
-		rc = XERR_NOMEM;
-		goto fail;
-	}
+		return rc;
 	m.from = w->cfg->smtp_from;
 	m.to = to;
-	m.subject = txt.subject;
-	m.body = txt.body;
+	m.subject = txt->subject;
+	m.body = txt->body;
 	m.message_id = msgid;
 	m.date = (int64_t)time(NULL);
 	if ((rc = notify_message(&m, msg))) {
@@ -388,8 +407,24 @@ worker_notify(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
 		    "built (%s)", tmpl, xerr_code(rc));
 		if (rc == XERR_BADREQ || rc == XERR_TOOBIG)
 			rc = XERR_UNPROCESSABLE;
-		goto fail;
 	}
+	return rc;
+}
+
+/*
+ * Records the message as being sent, sends msg from from to to and
+ * records the outcome.  tries is the attempts of an earlier run left
+ * "sending".  Errors of smtp_send() (err says why), of the first record.
+ */
+static enum xerr
+worker_notify_send(struct worker_ctx *w, const struct job *job,
+    const char *tmpl, const char *uid, const char *msgid, const char *from,
+    const char *to, const char *subject, const struct buf *msg,
+    long long tries, char *err, size_t errsz)
+{
+	struct dbv	 a[7];
+	int		 unsure = 0;
+	enum xerr	 rc;
 
 	/* From here until `sent` is written, a crash means "maybe sent". */
 	a[0] = DB_STR(job->dedupe_key);
@@ -397,10 +432,10 @@ worker_notify(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
 	a[2] = DB_STR(tmpl);
 	a[3] = DB_STR(uid);
 	a[4] = DB_STR(to);
-	a[5] = DB_STR(txt.subject);
+	a[5] = DB_STR(subject);
 	a[6] = DB_INT(job->id);
 	if ((rc = db_exec(w->db, STMT_NOTIFY_BEGIN, a, 7, NULL, NULL)))
-		goto fail;
+		return rc;
 	if (tries > 0)
 		log_warnx("notify %s: %s again: an earlier attempt (of %lld) "
 		    "may have reached the relay; the Message-ID is the same",
@@ -416,7 +451,7 @@ worker_notify(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
 		if (db_exec(w->db, STMT_NOTIFY_FAIL, a, 3, NULL, NULL))
 			log_warnx("notify %s: %s: failure not recorded", tmpl,
 			    msgid);
-		goto fail;
+		return rc;
 	}
 	/*
 	 * Either record stops a second send: this row, or the job marked
@@ -428,9 +463,49 @@ worker_notify(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
 		log_errorx("notify %s: %s sent but not recorded as sent",
 		    tmpl, msgid);
 	log_info("notify %s: sent %s to user %s", tmpl, msgid, uid);
-	rc = XERR_OK;
-fail:
-	db_res_free(res);
+	return XERR_OK;
+}
+
+/*
+ * The runner of notify jobs: sends the job's message once (see
+ * domain/notify.h).  XERR_UNPROCESSABLE (permanent) for an unknown
+ * template, a missing field, a user gone or without a usable address, a
+ * message the relay refused for good; XERR_UPSTREAM (retried) when the
+ * relay could not be reached or answered 4xx; database errors as they
+ * come.  err gets the reason on failure.
+ */
+static enum xerr
+worker_notify(struct worker_ctx *w, struct job *job, char *err, size_t errsz)
+{
+	struct notify_text	 txt;
+	struct buf		*msg = NULL;
+	const char		*tmpl, *uid;
+	char			 msgid[NOTIFY_MSGID_SIZE];
+	char			 from[SMTP_ADDR_MAX + 1], to[SMTP_ADDR_MAX + 1];
+	long long		 tries = 0;
+	int			 sent;
+	enum xerr		 rc;
+
+	memset(&txt, 0, sizeof(txt));
+	if ((rc = worker_notify_job(job, &tmpl, &uid, err, errsz)))
+		return rc;
+	notify_message_id(job->dedupe_key, msgid);
+	if ((rc = worker_notify_before(w, job, &sent, &tries)))
+		return rc;
+	if (sent) {
+		log_info("notify %s: %s was sent already; not sending it "
+		    "again", tmpl, msgid);
+		return XERR_OK;
+	}
+	if ((rc = worker_notify_envelope(w, job, tmpl, uid, to, sizeof(to),
+	    from, sizeof(from), err, errsz)))
+		return rc;
+	if ((msg = buf_new(NOTIFY_MESSAGE_MAX)) == NULL)
+		return XERR_NOMEM;
+	if ((rc = worker_notify_build(w, job, tmpl, to, msgid, &txt, msg, err,
+	    errsz)) == XERR_OK)
+		rc = worker_notify_send(w, job, tmpl, uid, msgid, from, to,
+		    txt.subject, msg, tries, err, errsz);
 	buf_free(msg);
 	notify_text_clear(&txt);
 	return rc;

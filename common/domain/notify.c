@@ -611,14 +611,73 @@ notify_text_clear(struct notify_text *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/*
+ * Sets the links of x from app_url (trailing '/' dropped): the billing
+ * page, and the page to update a card, the invoice's hosted page when the
+ * fields give a usable one.  XERR_UNPROCESSABLE when app_url is too long.
+ */
+static enum xerr
+notify_links(struct notify_ctx *x, const char *app_url)
+{
+	const char	*hosted;
+	size_t		 n;
+
+	n = strlen(app_url);
+	while (n > 0 && app_url[n - 1] == '/')
+		n--;
+	if (n > NOTIFY_FIELD_MAX - strlen("/billing"))
+		return notify_fail(x, XERR_UNPROCESSABLE, "APP_URL too long");
+	snprintf(x->app_url, sizeof(x->app_url), "%.*s", (int)n, app_url);
+	snprintf(x->billing_url, sizeof(x->billing_url), "%s/billing",
+	    x->app_url);
+	x->update_url = x->billing_url;
+	hosted = jsonx_str(x->fields, "hosted_invoice_url");
+	if (hosted != NULL && strncmp(hosted, "https://", 8) == 0 &&
+	    notify_text_ok(hosted, strlen(hosted)) &&
+	    strchr(hosted, ' ') == NULL)
+		x->update_url = hosted;
+	return XERR_OK;
+}
+
+/*
+ * Appends the text s to out with CRLF line ends (a last line without one
+ * gets one), each line within NOTIFY_LINE_MAX bytes.  Errors mapped by
+ * notify_size() for the body.
+ */
+static enum xerr
+notify_crlf(struct notify_ctx *x, const char *s, struct buf *out)
+{
+	const char	*p;
+	size_t		 line = 0;
+	enum xerr	 rc;
+
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '\n') {
+			rc = buf_append(out, "\r\n", 2);
+			line = 0;
+		} else {
+			rc = buf_append(out, p, 1);
+			if (++line > NOTIFY_LINE_MAX)
+				rc = notify_fail(x, XERR_UNPROCESSABLE,
+				    "template %s: a line is over %d bytes",
+				    x->tmpl, NOTIFY_LINE_MAX);
+		}
+		if (rc)
+			return notify_size(x, rc, "body");
+	}
+	if (line != 0 && (rc = buf_append(out, "\r\n", 2)))
+		return notify_size(x, rc, "body");
+	return XERR_OK;
+}
+
 enum xerr
 notify_render(const char *tmpl, struct json_object *fields,
     const char *app_url, struct notify_text *out, char *err, size_t errsz)
 {
 	struct notify_ctx	 x;
 	struct buf		*sb = NULL, *bb = NULL, *crlf = NULL;
-	const char		*hosted, *p;
-	size_t			 i, n, line;
+	const char		*p;
+	size_t			 i;
 	enum xerr		 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -637,22 +696,8 @@ notify_render(const char *tmpl, struct json_object *fields,
 	if (!json_object_is_type(fields, json_type_object))
 		return notify_fail(&x, XERR_UNPROCESSABLE, "template %s: "
 		    "fields are no object", x.tmpl);
-
-	/* The links: app_url from the configuration, trailing '/' dropped. */
-	n = strlen(app_url);
-	while (n > 0 && app_url[n - 1] == '/')
-		n--;
-	if (n > NOTIFY_FIELD_MAX - strlen("/billing"))
-		return notify_fail(&x, XERR_UNPROCESSABLE, "APP_URL too long");
-	snprintf(x.app_url, sizeof(x.app_url), "%.*s", (int)n, app_url);
-	snprintf(x.billing_url, sizeof(x.billing_url), "%s/billing",
-	    x.app_url);
-	x.update_url = x.billing_url;
-	hosted = jsonx_str(fields, "hosted_invoice_url");
-	if (hosted != NULL && strncmp(hosted, "https://", 8) == 0 &&
-	    notify_text_ok(hosted, strlen(hosted)) &&
-	    strchr(hosted, ' ') == NULL)
-		x.update_url = hosted;
+	if ((rc = notify_links(&x, app_url)) != XERR_OK)
+		return rc;
 
 	rc = XERR_NOMEM;
 	if ((sb = buf_new(NOTIFY_SUBJECT_MAX)) == NULL ||
@@ -669,28 +714,8 @@ notify_render(const char *tmpl, struct json_object *fields,
 		rc = notify_size(&x, rc, "body");
 		goto fail;
 	}
-	/* CRLF line ends, lines within the limit of the format. */
-	line = 0;
-	for (p = buf_data(bb); *p != '\0'; p++) {
-		if (*p == '\n') {
-			rc = buf_append(crlf, "\r\n", 2);
-			line = 0;
-		} else {
-			rc = buf_append(crlf, p, 1);
-			if (++line > NOTIFY_LINE_MAX)
-				rc = notify_fail(&x, XERR_UNPROCESSABLE,
-				    "template %s: a line is over %d bytes",
-				    x.tmpl, NOTIFY_LINE_MAX);
-		}
-		if (rc) {
-			rc = notify_size(&x, rc, "body");
-			goto fail;
-		}
-	}
-	if (line != 0 && (rc = buf_append(crlf, "\r\n", 2))) {
-		rc = notify_size(&x, rc, "body");
+	if ((rc = notify_crlf(&x, buf_data(bb), crlf)) != XERR_OK)
 		goto fail;
-	}
 	rc = XERR_NOMEM;
 	if ((out->subject = buf_steal(sb, NULL)) == NULL ||
 	    (out->body = buf_steal(crlf, NULL)) == NULL) {
