@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -6,11 +7,12 @@
 
 #include "core/buf.h"
 #include "core/cfg.h"
-#include "core/db.h"
 #include "core/http.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "store/stmt.h"
+#include "store/event_replay.h"
+#include "store/jobs_db.h"
+#include "store/notifications.h"
 #include "store/users.h"
 #include "remote/smtp.h"
 #include "remote/stripe.h"
@@ -114,7 +116,6 @@ static enum xerr
 worker_bill_reconcile(struct worker_ctx *w, struct job *job, char *err,
     size_t errsz)
 {
-	struct dbv	 a[4];
 	time_t		 next;
 	struct tm	 tm;
 	char		 key[64];
@@ -125,11 +126,8 @@ worker_bill_reconcile(struct worker_ctx *w, struct job *job, char *err,
 	next = (time_t)(now - now % 86400 + 86400 + 3 * 3600);
 	gmtime_r(&next, &tm);
 	strftime(key, sizeof(key), "bill_reconcile:%Y-%m-%d", &tm);
-	a[0] = DB_STR("bill_reconcile");
-	a[1] = DB_STR(key);
-	a[2] = DB_STR("{}");
-	a[3] = DB_INT((int64_t)next);
-	if ((rc = db_exec(w->db, STMT_JOB_ENQUEUE_AT, a, 4, NULL, NULL)))
+	if ((rc = jobs_db_insert_at(w->db, "bill_reconcile", key, "{}",
+	    (int64_t)next)))
 		return rc;
 	rc = bill_reconcile(w->db, w->http, w->cfg, now, &checked, &bad, err,
 	    errsz);
@@ -149,40 +147,37 @@ static enum xerr
 worker_replay_unmatched(struct worker_ctx *w, struct job *job, char *err,
     size_t errsz)
 {
-	struct db_res	*ids = NULL, *ev = NULL;
-	struct dbv	 a[1];
-	const char	*customer = jsonx_str(job->payload, "customer");
-	const char	*outcome;
-	size_t		 i;
-	enum xerr	 rc;
+	struct event_replay_id	*ids = NULL;
+	struct event_replay_event ev;
+	const char		*customer = jsonx_str(job->payload, "customer");
+	const char		*outcome;
+	size_t			 i, n;
+	enum xerr		 rc;
 
 	if (customer == NULL) {
 		snprintf(err, errsz, "payload lacks customer");
 		return XERR_UNPROCESSABLE;
 	}
-	a[0] = DB_STR(customer);
-	if ((rc = db_query(w->db, STMT_UNMATCHED_OF_CUSTOMER, a, 1, &ids)))
+	if ((rc = event_replay_unmatched(w->db, customer, &ids, &n)))
 		return rc;
-	for (i = 0; rc == XERR_OK && i < db_res_rows(ids); i++) {
-		a[0] = DB_STR(db_res_str(ids, i, 0));
-		if ((rc = db_query(w->db, STMT_ADMIN_EVENT_GET, a, 1, &ev)))
+	for (i = 0; rc == XERR_OK && i < n; i++) {
+		if ((rc = event_replay_get(w->db, ids[i].id, &ev)) ==
+		    XERR_NOTFOUND)
+			rc = XERR_OK;
+		else if (rc != XERR_OK)
 			break;
-		if (db_res_rows(ev) == 1 &&
-		    strcmp(db_res_str(ev, 0, 0), "unmatched") == 0) {
-			rc = evstore_apply(w->db, w->cfg, db_res_str(ev, 0, 2),
-			    db_res_len(ev, 0, 2), 1, &outcome, err, errsz);
+		else if (strcmp(ev.status, "unmatched") == 0) {
+			rc = evstore_apply(w->db, w->cfg, ev.payload, ev.len, 1,
+			    &outcome, err, errsz);
 			if (rc == XERR_OK)
 				log_info("event %s replayed for customer %s: "
-				    "%s", db_res_str(ids, i, 0), customer,
-				    outcome);
+				    "%s", ids[i].id, customer, outcome);
 		}
-		db_res_free(ev);
-		ev = NULL;
+		event_replay_clear(&ev);
 		if (rc == XERR_OK)
-			rc = db_exec(w->db, STMT_UNMATCHED_DELETE, a, 1, NULL,
-			    NULL);
+			rc = event_replay_unmatched_done(w->db, ids[i].id);
 	}
-	db_res_free(ids);
+	free(ids);
 	return rc;
 }
 
@@ -311,24 +306,20 @@ static enum xerr
 worker_notify_before(struct worker_ctx *w, const struct job *job, int *sent,
     long long *tries)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[1];
-	const char	*state;
+	struct notifications_state st;
 	enum xerr	 rc;
 
 	*sent = 0;
 	*tries = 0;
-	a[0] = DB_STR(job->dedupe_key);
-	if ((rc = db_query(w->db, STMT_NOTIFY_GET, a, 1, &res)))
+	if ((rc = notifications_get(w->db, job->dedupe_key, &st)) ==
+	    XERR_NOTFOUND)
+		return XERR_OK;
+	if (rc != XERR_OK)
 		return rc;
-	if (db_res_rows(res) == 1) {
-		state = db_res_str(res, 0, 0);
-		if (state != NULL && strcmp(state, "sent") == 0)
-			*sent = 1;
-		else if (state != NULL && strcmp(state, "sending") == 0)
-			*tries = db_res_int(res, 0, 1, 0);
-	}
-	db_res_free(res);
+	if (strcmp(st.state, "sent") == 0)
+		*sent = 1;
+	else if (strcmp(st.state, "sending") == 0)
+		*tries = st.attempts;
 	return XERR_OK;
 }
 
@@ -422,19 +413,19 @@ worker_notify_send(struct worker_ctx *w, const struct job *job,
     const char *to, const char *subject, const struct buf *msg,
     long long tries, char *err, size_t errsz)
 {
-	struct dbv	 a[7];
+	struct notifications_msg m;
 	int		 unsure = 0;
 	enum xerr	 rc;
 
 	/* From here until `sent` is written, a crash means "maybe sent". */
-	a[0] = DB_STR(job->dedupe_key);
-	a[1] = DB_STR(msgid);
-	a[2] = DB_STR(tmpl);
-	a[3] = DB_STR(uid);
-	a[4] = DB_STR(to);
-	a[5] = DB_STR(subject);
-	a[6] = DB_INT(job->id);
-	if ((rc = db_exec(w->db, STMT_NOTIFY_BEGIN, a, 7, NULL, NULL)))
+	m.dedupe_key = job->dedupe_key;
+	m.message_id = msgid;
+	m.tmpl = tmpl;
+	m.user_id = uid;
+	m.recipient = to;
+	m.subject = subject;
+	m.job_id = job->id;
+	if ((rc = notifications_begin(w->db, &m)))
 		return rc;
 	if (tries > 0)
 		log_warnx("notify %s: %s again: an earlier attempt (of %lld) "
@@ -444,11 +435,9 @@ worker_notify_send(struct worker_ctx *w, const struct job *job,
 	    worker_notify_timeout(w->cfg), &unsure, err, errsz);
 	if (rc != XERR_OK) {
 		/* Left "sending" only when the relay may have taken it. */
-		a[0] = DB_STR(rc != XERR_UPSTREAM ? "failed" : unsure ?
-		    "sending" : "deferred");
-		a[1] = DB_STR(err);
-		a[2] = DB_STR(job->dedupe_key);
-		if (db_exec(w->db, STMT_NOTIFY_FAIL, a, 3, NULL, NULL))
+		if (notifications_fail(w->db, job->dedupe_key,
+		    rc != XERR_UPSTREAM ? "failed" : unsure ? "sending" :
+		    "deferred", err))
 			log_warnx("notify %s: %s: failure not recorded", tmpl,
 			    msgid);
 		return rc;
@@ -458,8 +447,7 @@ worker_notify_send(struct worker_ctx *w, const struct job *job,
 	 * done after we return.  Only when both writes are lost does the
 	 * job run again and send again (same Message-ID).
 	 */
-	a[0] = DB_STR(job->dedupe_key);
-	if (db_exec(w->db, STMT_NOTIFY_SENT, a, 1, NULL, NULL) != XERR_OK)
+	if (notifications_sent(w->db, job->dedupe_key) != XERR_OK)
 		log_errorx("notify %s: %s sent but not recorded as sent",
 		    tmpl, msgid);
 	log_info("notify %s: sent %s to user %s", tmpl, msgid, uid);

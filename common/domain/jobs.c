@@ -8,7 +8,7 @@
 #include "core/db.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "store/stmt.h"
+#include "store/jobs_db.h"
 #include "domain/jobs.h"
 
 enum xerr
@@ -16,16 +16,11 @@ jobs_enqueue(struct db *db, const char *kind, const char *dedupe_key,
     const char *user_id, struct json_object *payload)
 {
 	const char	*p;
-	struct dbv	 args[4];
 
 	p = json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN);
 	if (p == NULL)
 		return XERR_NOMEM;
-	args[0] = DB_STR(kind);
-	args[1] = DB_STR(dedupe_key);
-	args[2] = DB_STR(user_id);
-	args[3] = DB_STR(p);
-	return db_exec(db, STMT_JOB_ENQUEUE, args, 4, NULL, NULL);
+	return jobs_db_insert(db, kind, dedupe_key, user_id, p);
 }
 
 enum xerr
@@ -66,24 +61,20 @@ jobs_free(struct job *job)
 	free(job);
 }
 
-/* Reads the job of row i of a pick into a new job; NULL on no memory. */
+/* Returns the job of a claimed row c as a new job; NULL on no memory. */
 static struct job *
-jobs_from_row(const struct db_res *res, size_t i)
+jobs_from_claim(const struct jobs_db_claim *c)
 {
 	struct job	*job;
-	const char	*s;
 
 	if ((job = calloc(1, sizeof(*job))) == NULL)
 		return NULL;
-	job->id = db_res_int(res, i, 0, 0);
-	snprintf(job->kind, sizeof(job->kind), "%s", db_res_str(res, i, 1));
-	snprintf(job->dedupe_key, sizeof(job->dedupe_key), "%s",
-	    db_res_str(res, i, 2));
-	s = db_res_str(res, i, 3);
-	snprintf(job->user_id, sizeof(job->user_id), "%s", s ? s : "");
-	job->attempts = (int)db_res_int(res, i, 5, 0) + 1;
-	s = db_res_str(res, i, 4);
-	if (jsonx_parse(s, db_res_len(res, i, 4), &job->payload) !=
+	job->id = c->id;
+	memcpy(job->kind, c->kind, sizeof(job->kind));
+	memcpy(job->dedupe_key, c->dedupe_key, sizeof(job->dedupe_key));
+	memcpy(job->user_id, c->user_id, sizeof(job->user_id));
+	job->attempts = (int)c->attempts + 1;
+	if (jsonx_parse(c->payload, c->payload_len, &job->payload) !=
 	    XERR_OK) {
 		log_errorx("job %lld: payload is not JSON", job->id);
 		job->payload = json_object_new_object();
@@ -119,28 +110,26 @@ jobs_ids(struct job *const *jobs, size_t n, int want_done, struct buf **ids,
 }
 
 /*
- * Picks up to max - *got jobs with pick (STMT_JOB_CLAIM_*_N) into
- * out[*got..] and marks them claimed by worker with one statement, in the
- * caller's transaction.  On an error the jobs read so far stay in out
- * (counted in *got) for the caller to free.
+ * Picks up to max - *got jobs of which into out[*got..] and marks them
+ * claimed by worker with one statement, in the caller's transaction.  On
+ * an error the jobs read so far stay in out (counted in *got) for the
+ * caller to free.
  */
 static enum xerr
-jobs_pick(struct db *db, const struct cfg *cfg, unsigned int pick,
+jobs_pick(struct db *db, const struct cfg *cfg, enum jobs_db_pick which,
     const char *worker, const char *kinds, size_t max, struct job **out,
     size_t *got)
 {
-	struct db_res	*res = NULL;
-	struct buf	*ids = NULL;
-	struct dbv	 args[3];
-	size_t		 i, first = *got, n;
-	enum xerr	 rc;
+	struct jobs_db_claim	*rows = NULL;
+	struct buf		*ids = NULL;
+	size_t			 i, first = *got, n, nrows;
+	enum xerr		 rc;
 
-	args[0] = DB_STR(kinds);
-	args[1] = DB_INT((long long)(max - *got));
-	if ((rc = db_query(db, pick, args, 2, &res)) != XERR_OK)
+	if ((rc = jobs_db_pick(db, which, kinds, max - *got, &rows,
+	    &nrows)) != XERR_OK)
 		return rc;
-	for (i = 0; i < db_res_rows(res) && *got < max; i++) {
-		if ((out[*got] = jobs_from_row(res, i)) == NULL) {
+	for (i = 0; i < nrows && *got < max; i++) {
+		if ((out[*got] = jobs_from_claim(&rows[i])) == NULL) {
 			rc = XERR_NOMEM;
 			goto out;
 		}
@@ -151,13 +140,10 @@ jobs_pick(struct db *db, const struct cfg *cfg, unsigned int pick,
 	if ((rc = jobs_ids(out + first, *got - first, -1, &ids, &n)) !=
 	    XERR_OK)
 		goto out;
-	args[0] = DB_STR(buf_data(ids));
-	args[1] = DB_INT(cfg->job_lease_seconds);
-	args[2] = DB_STR(worker);
-	rc = db_exec(db, STMT_JOB_CLAIM_MARK_N, args, 3, NULL, NULL);
+	rc = jobs_db_claim(db, buf_data(ids), cfg->job_lease_seconds, worker);
 out:
 	buf_free(ids);
-	db_res_free(res);
+	jobs_db_claims_free(rows, nrows);
 	return rc;
 }
 
@@ -172,10 +158,10 @@ jobs_claim_batch(struct db *db, const struct cfg *cfg, const char *worker,
 	if ((rc = db_begin(db)) != XERR_OK)
 		return rc;
 	/* Jobs whose worker died first: they are the oldest. */
-	if ((rc = jobs_pick(db, cfg, STMT_JOB_CLAIM_EXPIRED_N, worker, kinds,
+	if ((rc = jobs_pick(db, cfg, JOBS_DB_EXPIRED, worker, kinds,
 	    max, out, &got)) != XERR_OK)
 		goto fail;
-	if (got < max && (rc = jobs_pick(db, cfg, STMT_JOB_CLAIM_DUE_N,
+	if (got < max && (rc = jobs_pick(db, cfg, JOBS_DB_DUE,
 	    worker, kinds, max, out, &got)) != XERR_OK)
 		goto fail;
 	if ((rc = db_commit(db)) != XERR_OK)
@@ -196,7 +182,6 @@ jobs_record(struct db *db, const struct cfg *cfg, const char *worker,
     struct job *const *jobs, size_t n)
 {
 	struct buf	*ids = NULL;
-	struct dbv	 args[2];
 	uint64_t	 affected = 0;
 	size_t		 i, ndone;
 	int		 txn;
@@ -211,10 +196,8 @@ jobs_record(struct db *db, const struct cfg *cfg, const char *worker,
 	if (txn && (rc = db_begin(db)) != XERR_OK)
 		goto out;
 	if (ndone > 0) {
-		args[0] = DB_STR(buf_data(ids));
-		args[1] = DB_STR(worker);
-		if ((rc = db_exec(db, STMT_JOB_DONE_N, args, 2, &affected,
-		    NULL)) != XERR_OK)
+		if ((rc = jobs_db_done(db, buf_data(ids), worker,
+		    &affected)) != XERR_OK)
 			goto out;
 		if (affected < ndone)
 			log_warnx("%zu of %zu jobs: lease lost before done "
@@ -239,7 +222,6 @@ enum xerr
 jobs_fail(struct db *db, const struct cfg *cfg, const struct job *job,
     const char *worker, const char *error, int permanent)
 {
-	struct dbv	 args[5];
 	int		 dead;
 	unsigned long	 delay;
 
@@ -252,10 +234,6 @@ jobs_fail(struct db *db, const struct cfg *cfg, const struct job *job,
 	else
 		log_warnx("job %lld (%s) attempt %d failed, retry in %lus: %s",
 		    job->id, job->kind, job->attempts, delay, error);
-	args[0] = DB_STR(dead ? "dead" : "pending");
-	args[1] = DB_INT(delay);
-	args[2] = DB_STR(error);
-	args[3] = DB_INT(job->id);
-	args[4] = DB_STR(worker);
-	return db_exec(db, STMT_JOB_FAIL, args, 5, NULL, NULL);
+	return jobs_db_fail(db, job->id, worker, dead ? "dead" : "pending",
+	    delay, error);
 }

@@ -1,0 +1,137 @@
+/*
+ * jobs_db: typed access to the jobs table (sql/002_webhook.sql), the
+ * outbox that domain/jobs.h runs.  The file and its prefix are jobs_db,
+ * not jobs, because domain/jobs owns the module name jobs_ (as
+ * metrics_db beside core/metrics).  Only jobs_db.c knows the columns of
+ * the statements it runs (store/stmt.c); callers see the structs below.
+ *
+ * A row is the caller's: every text is copied into fixed arrays sized by
+ * the schema's widths (a claimed job's payload, up to a TEXT, into memory
+ * of its own), so nothing is borrowed from the database.  A column that
+ * is SQL NULL reads as "" or 0 and has its bit in nulls (JOBS_DB_NULL_*).
+ * Every function runs in the caller's transaction when there is one.
+ * Errors: those of db_query() and db_exec(); XERR_DB when a stored text is
+ * longer than its field (never, with the schema's widths); XERR_NOMEM.
+ */
+#ifndef JOBS_DB_H
+#define JOBS_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/xerr.h"
+
+struct db;
+
+/* Bits of the nulls of a row. */
+#define JOBS_DB_NULL_USER	0x01u	/* user_id */
+#define JOBS_DB_NULL_ERROR	0x02u	/* last_error */
+
+/* Which due jobs jobs_db_pick() reads. */
+enum jobs_db_pick {
+	JOBS_DB_EXPIRED,	/* running, with a lease expired */
+	JOBS_DB_DUE,		/* pending, due now */
+};
+
+/* A job picked to be claimed. */
+struct jobs_db_claim {
+	long long	 id;
+	char		 kind[33];
+	char		 dedupe_key[256];
+	char		 user_id[65];		/* "" when NULL */
+	long long	 attempts;		/* before this claim */
+	char		*payload;		/* owned, NUL-terminated */
+	size_t		 payload_len;
+	unsigned int	 nulls;			/* JOBS_DB_NULL_USER */
+};
+
+/* A job as the admin API lists it. */
+struct jobs_db_row {
+	long long	 id;
+	char		 kind[33];
+	char		 dedupe_key[256];
+	char		 user_id[65];
+	char		 state[17];
+	long long	 attempts;
+	int64_t		 run_after;		/* Unix time */
+	char		 last_error[4097];	/* VARCHAR(1024), utf8mb4 */
+	int64_t		 created;
+	int64_t		 updated;
+	unsigned int	 nulls;			/* JOBS_DB_NULL_* */
+};
+
+/*
+ * Inserts a job (STMT_JOB_ENQUEUE; user_id may be NULL); one with the same
+ * dedupe_key is kept as it is.
+ */
+enum xerr	 jobs_db_insert(struct db *db, const char *kind,
+		    const char *dedupe_key, const char *user_id,
+		    const char *payload);
+
+/* Inserts a job without a user, due at the Unix time at, once per key. */
+enum xerr	 jobs_db_insert_at(struct db *db, const char *kind,
+		    const char *dedupe_key, const char *payload, int64_t at);
+
+/*
+ * Reads and locks (FOR UPDATE SKIP LOCKED) up to max jobs of which, of
+ * kinds (comma-separated), the oldest first, into a new array *rows of *n
+ * (freed with jobs_db_claims_free(); NULL when none).
+ */
+enum xerr	 jobs_db_pick(struct db *db, enum jobs_db_pick which,
+		    const char *kinds, size_t max, struct jobs_db_claim **rows,
+		    size_t *n);
+
+/* Frees rows[0..n-1] and the array.  NULL is a no-op. */
+void		 jobs_db_claims_free(struct jobs_db_claim *rows, size_t n);
+
+/*
+ * Marks the jobs of ids (a JSON array of ids, "[4,7]") running for worker
+ * under a lease of lease_seconds, an attempt more, with one statement.
+ */
+enum xerr	 jobs_db_claim(struct db *db, const char *ids,
+		    unsigned long lease_seconds, const char *worker);
+
+/*
+ * Marks done the jobs of ids (as jobs_db_claim()) that worker still holds
+ * running, with one statement; *affected gets how many.
+ */
+enum xerr	 jobs_db_done(struct db *db, const char *ids,
+		    const char *worker, uint64_t *affected);
+
+/*
+ * Records a failed attempt of job id that worker holds: state ("pending"
+ * or "dead"), due after delay seconds, with error.
+ */
+enum xerr	 jobs_db_fail(struct db *db, long long id, const char *worker,
+		    const char *state, unsigned long delay, const char *error);
+
+/*
+ * The admin API's lists, newest first, up to limit rows into a new array
+ * *rows of *n (the caller frees it; NULL when none): the jobs of a user,
+ * the jobs in a state.
+ */
+enum xerr	 jobs_db_of_user(struct db *db, const char *user_id,
+		    long long limit, struct jobs_db_row **rows, size_t *n);
+enum xerr	 jobs_db_in_state(struct db *db, const char *state,
+		    long long limit, struct jobs_db_row **rows, size_t *n);
+
+/*
+ * Reads the state of job id into state (17 bytes).  XERR_NOTFOUND when
+ * there is no such job.
+ */
+enum xerr	 jobs_db_state(struct db *db, long long id, char state[17]);
+
+/*
+ * Makes job id, when dead or pending, pending and due now with its
+ * attempts afresh; *affected is 0 when it was neither (or is no job).
+ */
+enum xerr	 jobs_db_retry(struct db *db, long long id, uint64_t *affected);
+
+/*
+ * Makes every dead job of kind ("" for all) pending and due now with its
+ * attempts afresh; *affected gets how many.
+ */
+enum xerr	 jobs_db_retry_dead(struct db *db, const char *kind,
+		    uint64_t *affected);
+
+#endif
