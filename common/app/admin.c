@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,10 @@
 #include "core/kv.h"
 #include "core/log.h"
 #include "core/req.h"
-#include "store/stmt.h"
+#include "store/admin_audit.h"
+#include "store/admin_db.h"
+#include "store/event_replay.h"
+#include "store/jobs_db.h"
 #include "store/users.h"
 #include "remote/smtp.h"
 #include "remote/stripe.h"
@@ -93,83 +97,201 @@ static const struct page_spec admin_repoint_page = {
 	"bad_after", "after is the next_after of the previous call", 0, 0,
 };
 
-/* How a column of a row becomes a JSON member. */
+/* How a member of a store row becomes a JSON member. */
 enum admin_kind {
-	ADMIN_STR,
-	ADMIN_INT,
-	ADMIN_BOOL,
+	ADMIN_STR,	/* a char array */
+	ADMIN_INT,	/* an int64_t */
+	ADMIN_BOOL,	/* an int64_t, 0 or not */
 };
 
 struct admin_col {
 	const char	*key;
-	size_t		 col;
+	size_t		 off;		/* in the row's struct */
 	enum admin_kind	 kind;
+	unsigned int	 null;		/* the row's nulls bit; 0: never null */
 };
 
-/* ADMIN_USER_SUBS */
-static const struct admin_col admin_sub_cols[] = {
-	{ "id", 0, ADMIN_STR }, { "status", 1, ADMIN_STR },
-	{ "tier", 2, ADMIN_STR }, { "price_id", 3, ADMIN_STR },
-	{ "item_id", 4, ADMIN_STR }, { "current_period_start", 5, ADMIN_INT },
-	{ "current_period_end", 6, ADMIN_INT },
-	{ "cancel_at_period_end", 7, ADMIN_BOOL }, { "trial_end", 8, ADMIN_INT },
-	{ "deleted", 9, ADMIN_BOOL }, { "last_event_id", 10, ADMIN_STR },
-	{ "last_event_created", 11, ADMIN_INT }, { "customer_id", 12, ADMIN_STR },
+/* The members of one struct of store/: how each shows, where nulls is. */
+struct admin_table {
+	const struct admin_col	*cols;
+	size_t			 ncols;
+	size_t			 size;		/* of the struct */
+	size_t			 nulls_off;	/* its unsigned int nulls */
 };
 
-/* BILLING_INVOICES */
-static const struct admin_col admin_invoice_cols[] = {
-	{ "id", 0, ADMIN_STR }, { "number", 1, ADMIN_STR },
-	{ "status", 2, ADMIN_STR }, { "billing_reason", 3, ADMIN_STR },
-	{ "currency", 4, ADMIN_STR }, { "amount_due", 5, ADMIN_INT },
-	{ "amount_paid", 6, ADMIN_INT }, { "period_start", 7, ADMIN_INT },
-	{ "period_end", 8, ADMIN_INT }, { "attempt_count", 9, ADMIN_INT },
-	{ "next_payment_attempt", 10, ADMIN_INT },
-	{ "hosted_invoice_url", 11, ADMIN_STR }, { "created", 12, ADMIN_INT },
-	{ "subscription_id", 13, ADMIN_STR },
-};
-
-/* ADMIN_USER_PHONES */
-static const struct admin_col admin_phone_cols[] = {
-	{ "phone_number", 0, ADMIN_STR }, { "phone_sid", 1, ADMIN_STR },
-	{ "held_from", 2, ADMIN_INT }, { "held_to", 3, ADMIN_INT },
-};
-
-/* ADMIN_USER_JOBS, ADMIN_JOBS_BY_STATE */
-static const struct admin_col admin_job_cols[] = {
-	{ "id", 0, ADMIN_INT }, { "kind", 1, ADMIN_STR },
-	{ "dedupe_key", 2, ADMIN_STR }, { "user_id", 3, ADMIN_STR },
-	{ "state", 4, ADMIN_STR }, { "attempts", 5, ADMIN_INT },
-	{ "run_after", 6, ADMIN_INT }, { "last_error", 7, ADMIN_STR },
-	{ "created", 8, ADMIN_INT }, { "updated", 9, ADMIN_INT },
-};
-
-/* ADMIN_EVENTS_RECENT, ADMIN_EVENTS_BY_STATUS */
-static const struct admin_col admin_event_cols[] = {
-	{ "id", 0, ADMIN_STR }, { "type", 1, ADMIN_STR },
-	{ "status", 2, ADMIN_STR }, { "created", 3, ADMIN_INT },
-	{ "object_id", 4, ADMIN_STR }, { "user_id", 5, ADMIN_STR },
-	{ "attempts", 6, ADMIN_INT }, { "last_error", 7, ADMIN_STR },
-	{ "received_at", 8, ADMIN_INT }, { "processed_at", 9, ADMIN_INT },
-};
-
-/* ADMIN_SUB_GET */
-static const struct admin_col admin_oursub_cols[] = {
-	{ "user_id", 0, ADMIN_STR }, { "status", 1, ADMIN_STR },
-	{ "tier", 2, ADMIN_STR }, { "deleted", 3, ADMIN_BOOL },
-	{ "current_period_end", 4, ADMIN_INT },
-	{ "cancel_at_period_end", 5, ADMIN_BOOL },
-	{ "last_event_id", 6, ADMIN_STR },
-};
-
-/* DISPUTES_OPEN */
-static const struct admin_col admin_dispute_cols[] = {
-	{ "id", 0, ADMIN_STR }, { "status", 1, ADMIN_STR },
-	{ "reason", 2, ADMIN_STR }, { "amount", 3, ADMIN_INT },
-	{ "currency", 4, ADMIN_STR }, { "created", 5, ADMIN_INT },
-};
-
+#define ADMIN_COL(t, key, m, kind, null) \
+	{ (key), offsetof(t, m), (kind), (null) }
 #define NCOLS(a)	(sizeof(a) / sizeof((a)[0]))
+#define ADMIN_TABLE(t, cols) \
+	{ (cols), NCOLS(cols), sizeof(t), offsetof(t, nulls) }
+
+#define S_	struct admin_db_sub
+static const struct admin_col admin_sub_cols[] = {
+	ADMIN_COL(S_, "id", id, ADMIN_STR, 0),
+	ADMIN_COL(S_, "status", status, ADMIN_STR, 0),
+	ADMIN_COL(S_, "tier", tier, ADMIN_STR, 0),
+	ADMIN_COL(S_, "price_id", price_id, ADMIN_STR, 0),
+	ADMIN_COL(S_, "item_id", item_id, ADMIN_STR, ADMIN_DB_NULL_ITEM),
+	ADMIN_COL(S_, "current_period_start", current_period_start, ADMIN_INT,
+	    ADMIN_DB_NULL_PERIOD_START),
+	ADMIN_COL(S_, "current_period_end", current_period_end, ADMIN_INT,
+	    ADMIN_DB_NULL_PERIOD_END),
+	ADMIN_COL(S_, "cancel_at_period_end", cancel_at_period_end,
+	    ADMIN_BOOL, 0),
+	ADMIN_COL(S_, "trial_end", trial_end, ADMIN_INT,
+	    ADMIN_DB_NULL_TRIAL_END),
+	ADMIN_COL(S_, "deleted", deleted, ADMIN_BOOL, 0),
+	ADMIN_COL(S_, "last_event_id", last_event_id, ADMIN_STR, 0),
+	ADMIN_COL(S_, "last_event_created", last_event_created, ADMIN_INT, 0),
+	ADMIN_COL(S_, "customer_id", customer_id, ADMIN_STR, 0),
+};
+static const struct admin_table admin_sub_table =
+    ADMIN_TABLE(S_, admin_sub_cols);
+#undef S_
+
+#define S_	struct admin_db_invoice
+static const struct admin_col admin_invoice_cols[] = {
+	ADMIN_COL(S_, "id", id, ADMIN_STR, 0),
+	ADMIN_COL(S_, "number", number, ADMIN_STR, ADMIN_DB_NULL_NUMBER),
+	ADMIN_COL(S_, "status", status, ADMIN_STR, 0),
+	ADMIN_COL(S_, "billing_reason", billing_reason, ADMIN_STR,
+	    ADMIN_DB_NULL_REASON),
+	ADMIN_COL(S_, "currency", currency, ADMIN_STR, 0),
+	ADMIN_COL(S_, "amount_due", amount_due, ADMIN_INT, 0),
+	ADMIN_COL(S_, "amount_paid", amount_paid, ADMIN_INT, 0),
+	ADMIN_COL(S_, "period_start", period_start, ADMIN_INT,
+	    ADMIN_DB_NULL_INV_START),
+	ADMIN_COL(S_, "period_end", period_end, ADMIN_INT,
+	    ADMIN_DB_NULL_INV_END),
+	ADMIN_COL(S_, "attempt_count", attempt_count, ADMIN_INT, 0),
+	ADMIN_COL(S_, "next_payment_attempt", next_payment_attempt, ADMIN_INT,
+	    ADMIN_DB_NULL_NEXT_ATTEMPT),
+	ADMIN_COL(S_, "hosted_invoice_url", hosted_invoice_url, ADMIN_STR,
+	    ADMIN_DB_NULL_HOSTED),
+	ADMIN_COL(S_, "created", created, ADMIN_INT, 0),
+	ADMIN_COL(S_, "subscription_id", subscription_id, ADMIN_STR,
+	    ADMIN_DB_NULL_INV_SUB),
+};
+static const struct admin_table admin_invoice_table =
+    ADMIN_TABLE(S_, admin_invoice_cols);
+#undef S_
+
+#define S_	struct admin_db_phone
+static const struct admin_col admin_phone_cols[] = {
+	ADMIN_COL(S_, "phone_number", phone_number, ADMIN_STR, 0),
+	ADMIN_COL(S_, "phone_sid", phone_sid, ADMIN_STR, 0),
+	ADMIN_COL(S_, "held_from", held_from, ADMIN_INT, 0),
+	ADMIN_COL(S_, "held_to", held_to, ADMIN_INT, ADMIN_DB_NULL_HELD_TO),
+};
+static const struct admin_table admin_phone_table =
+    ADMIN_TABLE(S_, admin_phone_cols);
+#undef S_
+
+#define S_	struct jobs_db_row
+static const struct admin_col admin_job_cols[] = {
+	ADMIN_COL(S_, "id", id, ADMIN_INT, 0),
+	ADMIN_COL(S_, "kind", kind, ADMIN_STR, 0),
+	ADMIN_COL(S_, "dedupe_key", dedupe_key, ADMIN_STR, 0),
+	ADMIN_COL(S_, "user_id", user_id, ADMIN_STR, JOBS_DB_NULL_USER),
+	ADMIN_COL(S_, "state", state, ADMIN_STR, 0),
+	ADMIN_COL(S_, "attempts", attempts, ADMIN_INT, 0),
+	ADMIN_COL(S_, "run_after", run_after, ADMIN_INT, 0),
+	ADMIN_COL(S_, "last_error", last_error, ADMIN_STR, JOBS_DB_NULL_ERROR),
+	ADMIN_COL(S_, "created", created, ADMIN_INT, 0),
+	ADMIN_COL(S_, "updated", updated, ADMIN_INT, 0),
+};
+static const struct admin_table admin_job_table =
+    ADMIN_TABLE(S_, admin_job_cols);
+#undef S_
+
+#define S_	struct admin_db_event
+static const struct admin_col admin_event_cols[] = {
+	ADMIN_COL(S_, "id", id, ADMIN_STR, 0),
+	ADMIN_COL(S_, "type", type, ADMIN_STR, 0),
+	ADMIN_COL(S_, "status", status, ADMIN_STR, 0),
+	ADMIN_COL(S_, "created", created, ADMIN_INT, 0),
+	ADMIN_COL(S_, "object_id", object_id, ADMIN_STR, ADMIN_DB_NULL_OBJECT),
+	ADMIN_COL(S_, "user_id", user_id, ADMIN_STR, ADMIN_DB_NULL_USER),
+	ADMIN_COL(S_, "attempts", attempts, ADMIN_INT, 0),
+	ADMIN_COL(S_, "last_error", last_error, ADMIN_STR, ADMIN_DB_NULL_ERROR),
+	ADMIN_COL(S_, "received_at", received_at, ADMIN_INT, 0),
+	ADMIN_COL(S_, "processed_at", processed_at, ADMIN_INT,
+	    ADMIN_DB_NULL_PROCESSED),
+};
+static const struct admin_table admin_event_table =
+    ADMIN_TABLE(S_, admin_event_cols);
+#undef S_
+
+#define S_	struct admin_db_oursub
+static const struct admin_col admin_oursub_cols[] = {
+	ADMIN_COL(S_, "user_id", user_id, ADMIN_STR, 0),
+	ADMIN_COL(S_, "status", status, ADMIN_STR, 0),
+	ADMIN_COL(S_, "tier", tier, ADMIN_STR, 0),
+	ADMIN_COL(S_, "deleted", deleted, ADMIN_BOOL, 0),
+	ADMIN_COL(S_, "current_period_end", current_period_end, ADMIN_INT,
+	    ADMIN_DB_NULL_PERIOD_END),
+	ADMIN_COL(S_, "cancel_at_period_end", cancel_at_period_end,
+	    ADMIN_BOOL, 0),
+	ADMIN_COL(S_, "last_event_id", last_event_id, ADMIN_STR, 0),
+};
+static const struct admin_table admin_oursub_table =
+    ADMIN_TABLE(S_, admin_oursub_cols);
+#undef S_
+
+#define S_	struct admin_db_dispute
+static const struct admin_col admin_dispute_cols[] = {
+	ADMIN_COL(S_, "id", id, ADMIN_STR, 0),
+	ADMIN_COL(S_, "status", status, ADMIN_STR, 0),
+	ADMIN_COL(S_, "reason", reason, ADMIN_STR,
+	    ADMIN_DB_NULL_DISPUTE_REASON),
+	ADMIN_COL(S_, "amount", amount, ADMIN_INT, 0),
+	ADMIN_COL(S_, "currency", currency, ADMIN_STR, 0),
+	ADMIN_COL(S_, "created", created, ADMIN_INT, 0),
+};
+static const struct admin_table admin_dispute_table =
+    ADMIN_TABLE(S_, admin_dispute_cols);
+#undef S_
+
+/* GET /api/admin/phone/orphans: a number held that Twilio lacks. */
+#define S_	struct admin_db_held
+static const struct admin_col admin_held_cols[] = {
+	ADMIN_COL(S_, "user_id", user_id, ADMIN_STR, 0),
+	ADMIN_COL(S_, "phone_number", phone_number, ADMIN_STR,
+	    ADMIN_DB_NULL_PHONE_NUMBER),
+	ADMIN_COL(S_, "sid", phone_sid, ADMIN_STR, 0),
+	ADMIN_COL(S_, "phone_status", phone_status, ADMIN_STR, 0),
+};
+static const struct admin_table admin_held_table =
+    ADMIN_TABLE(S_, admin_held_cols);
+
+/* POST /api/admin/phone/repoint: the first three, without the status. */
+static const struct admin_table admin_repoint_table = {
+	admin_held_cols, 3, sizeof(S_), offsetof(S_, nulls),
+};
+#undef S_
+
+#define S_	struct admin_audit_row
+static const struct admin_col admin_audit_cols[] = {
+	ADMIN_COL(S_, "id", id, ADMIN_INT, 0),
+	ADMIN_COL(S_, "at", at, ADMIN_INT, 0),
+	ADMIN_COL(S_, "actor", actor, ADMIN_STR, 0),
+	ADMIN_COL(S_, "actor_key", actor_key, ADMIN_STR, 0),
+	ADMIN_COL(S_, "action", action, ADMIN_STR, 0),
+	ADMIN_COL(S_, "target", target, ADMIN_STR, ADMIN_AUDIT_NULL_TARGET),
+	ADMIN_COL(S_, "outcome", outcome, ADMIN_STR, 0),
+	ADMIN_COL(S_, "status", status, ADMIN_INT, 0),
+	ADMIN_COL(S_, "detail", detail, ADMIN_STR, ADMIN_AUDIT_NULL_DETAIL),
+	ADMIN_COL(S_, "remote_addr", remote_addr, ADMIN_STR,
+	    ADMIN_AUDIT_NULL_ADDR),
+	ADMIN_COL(S_, "forwarded_for", forwarded_for, ADMIN_STR,
+	    ADMIN_AUDIT_NULL_FORWARDED),
+	ADMIN_COL(S_, "request_id", request_id, ADMIN_STR,
+	    ADMIN_AUDIT_NULL_REQUEST),
+};
+static const struct admin_table admin_audit_table =
+    ADMIN_TABLE(S_, admin_audit_cols);
+#undef S_
+
 
 static const char *const admin_event_statuses[] = {
 	"processed", "ignored", "unmatched", "stale", "failed"
@@ -236,37 +358,37 @@ admin_query_or_reply(struct req *r, const char *name, const char *code,
 	return 0;
 }
 
-/* Returns row i of res as an object of cols, or NULL on no memory. */
+/* Returns the struct row (of table t) as an object, or NULL on no memory. */
 static struct json_object *
-admin_row_json(const struct db_res *res, size_t i,
-    const struct admin_col *cols, size_t n)
+admin_row_json(const void *row, const struct admin_table *t)
 {
+	const unsigned char	*p = row;
+	const struct admin_col	*c;
 	struct json_object	*o, *v;
-	size_t			 c;
+	unsigned int		 nulls;
+	int64_t			 i;
+	size_t			 k;
 
+	memcpy(&nulls, p + t->nulls_off, sizeof(nulls));
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	for (c = 0; c < n; c++) {
+	for (k = 0; k < t->ncols; k++) {
+		c = &t->cols[k];
 		v = NULL;
-		if (!db_res_isnull(res, i, cols[c].col)) {
-			switch (cols[c].kind) {
-			case ADMIN_STR:
-				v = json_object_new_string(db_res_str(res, i,
-				    cols[c].col));
-				break;
-			case ADMIN_INT:
-				v = json_object_new_int64(db_res_int(res, i,
-				    cols[c].col, 0));
-				break;
-			case ADMIN_BOOL:
-				v = json_object_new_boolean(db_res_int(res, i,
-				    cols[c].col, 0) != 0);
-				break;
+		if ((nulls & c->null) == 0) {
+			if (c->kind == ADMIN_STR)
+				v = json_object_new_string((const char *)p +
+				    c->off);
+			else {
+				memcpy(&i, p + c->off, sizeof(i));
+				v = c->kind == ADMIN_INT ?
+				    json_object_new_int64(i) :
+				    json_object_new_boolean(i != 0);
 			}
 			if (v == NULL)
 				goto fail;
 		}
-		if (json_object_object_add(o, cols[c].key, v) != 0) {
+		if (json_object_object_add(o, c->key, v) != 0) {
 			json_object_put(v);
 			goto fail;
 		}
@@ -277,55 +399,46 @@ fail:
 	return NULL;
 }
 
-/* Returns every row of res as an array of objects, or NULL on no memory. */
-static struct json_object *
-admin_rows_json(const struct db_res *res, const struct admin_col *cols,
-    size_t n)
+/*
+ * Adds under key of to the n structs at rows (of table t) as an array of
+ * objects.  XERR_NOMEM.
+ */
+static enum xerr
+admin_add_list(struct json_object *to, const char *key, const void *rows,
+    size_t n, const struct admin_table *t)
 {
+	const unsigned char	*p = rows;
 	struct json_object	*a, *o;
 	size_t			 i;
 
 	if ((a = json_object_new_array()) == NULL)
-		return NULL;
-	for (i = 0; i < db_res_rows(res); i++) {
-		if ((o = admin_row_json(res, i, cols, n)) == NULL ||
+		return XERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		if ((o = admin_row_json(p + i * t->size, t)) == NULL ||
 		    json_object_array_add(a, o) != 0) {
 			json_object_put(o);
 			json_object_put(a);
-			return NULL;
+			return XERR_NOMEM;
 		}
 	}
-	return a;
+	if (json_object_object_add(to, key, a) != 0) {
+		json_object_put(a);
+		return XERR_NOMEM;
+	}
+	return XERR_OK;
 }
 
 /*
- * Runs s with args and adds its rows under key of to, as an array (one
- * is 0) or as the first row's object, null without rows (one is 1).
+ * Adds the list that read (rc) returned, rows of n structs of table t,
+ * under key of to, and frees rows.  Returns rc when it failed.
  */
 static enum xerr
-admin_add_rows(struct db *db, struct json_object *to, const char *key,
-    enum stmt s, const struct dbv *args, size_t nargs,
-    const struct admin_col *cols, size_t n, int one)
+admin_add_read(struct json_object *to, const char *key, enum xerr rc,
+    void *rows, size_t n, const struct admin_table *t)
 {
-	struct db_res		*res = NULL;
-	struct json_object	*v = NULL;
-	enum xerr		 rc;
-
-	if ((rc = db_query(db, s, args, nargs, &res)) != XERR_OK)
-		return rc;
-	rc = XERR_NOMEM;
-	if (one && db_res_rows(res) == 0)
-		v = NULL;
-	else if ((v = one ? admin_row_json(res, 0, cols, n) :
-	    admin_rows_json(res, cols, n)) == NULL)
-		goto out;
-	if (json_object_object_add(to, key, v) != 0) {
-		json_object_put(v);
-		goto out;
-	}
-	rc = XERR_OK;
-out:
-	db_res_free(res);
+	if (rc == XERR_OK)
+		rc = admin_add_list(to, key, rows, n, t);
+	free(rows);
 	return rc;
 }
 
@@ -518,25 +631,25 @@ static enum xerr
 admin_audit_write(struct req *r, const struct admin_audit *au,
     const char *outcome, int status)
 {
-	struct dbv	 a[11];
+	struct admin_audit_entry e;
 	char		 addr[65], fwd[256], key[17], code[65];
 
 	admin_ascii(r->remote_addr, addr, sizeof(addr));
 	admin_ascii(req_header(r, "X-Forwarded-For"), fwd, sizeof(fwd));
 	admin_ascii(r->key_id, key, sizeof(key));
 	admin_ascii(outcome, code, sizeof(code));
-	a[0] = DB_INT(time(NULL));
-	a[1] = DB_STR(r->user_id);
-	a[2] = DB_STR(key);
-	a[3] = DB_STR(au->action);
-	a[4] = au->target[0] != '\0' ? DB_STR(au->target) : DB_NULL;
-	a[5] = DB_STR(code[0] != '\0' ? code : "unknown");
-	a[6] = DB_INT(status);
-	a[7] = au->detail[0] != '\0' ? DB_STR(au->detail) : DB_NULL;
-	a[8] = addr[0] != '\0' ? DB_STR(addr) : DB_NULL;
-	a[9] = fwd[0] != '\0' ? DB_STR(fwd) : DB_NULL;
-	a[10] = r->id[0] != '\0' ? DB_STR(r->id) : DB_NULL;
-	return db_exec(r->db, STMT_ADMIN_AUDIT_INSERT, a, 11, NULL, NULL);
+	e.at = (int64_t)time(NULL);
+	e.actor = r->user_id;
+	e.actor_key = key;
+	e.action = au->action;
+	e.target = au->target[0] != '\0' ? au->target : NULL;
+	e.outcome = code[0] != '\0' ? code : "unknown";
+	e.status = status;
+	e.detail = au->detail[0] != '\0' ? au->detail : NULL;
+	e.remote_addr = addr[0] != '\0' ? addr : NULL;
+	e.forwarded_for = fwd[0] != '\0' ? fwd : NULL;
+	e.request_id = r->id[0] != '\0' ? r->id : NULL;
+	return admin_audit_insert(r->db, &e);
 }
 
 /*
@@ -558,16 +671,21 @@ admin_audit_ok_or_reply(struct req *r, struct admin_audit *au, int status)
 }
 
 /*
- * Runs statement s with args and, when it changed a row (or always, with
+ * One change of an admin request: a write of store/ with its argument,
+ * which sets *affected to the rows it changed.
+ */
+typedef enum xerr (*admin_write_fn)(struct db *, const void *, uint64_t *);
+
+/*
+ * Runs the write fn(arg) and, when it changed a row (or always, with
  * zero_ok), au's row "ok" with status, in one transaction, retried as
- * core/db.h allows.  *affected gets the rows s changed; when none (and
+ * core/db.h allows.  *affected gets the rows fn changed; when none (and
  * not zero_ok) nothing is written and the caller answers why.  Errors of
- * db_exec(), XERR_DUP of s included.
+ * fn, its XERR_DUP included.
  */
 static enum xerr
-admin_exec_audited(struct req *r, struct admin_audit *au, enum stmt s,
-    const struct dbv *args, size_t nargs, int zero_ok, int status,
-    uint64_t *affected)
+admin_exec_audited(struct req *r, struct admin_audit *au, admin_write_fn fn,
+    const void *arg, int zero_ok, int status, uint64_t *affected)
 {
 	enum xerr	 rc = XERR_OK;
 	int		 i;
@@ -578,8 +696,8 @@ admin_exec_audited(struct req *r, struct admin_audit *au, enum stmt s,
 		*affected = 0;
 		if ((rc = db_begin(r->db)) != XERR_OK)
 			continue;
-		if ((rc = db_exec(r->db, s, args, nargs, affected, NULL)) !=
-		    XERR_OK || (*affected == 0 && !zero_ok)) {
+		if ((rc = fn(r->db, arg, affected)) != XERR_OK ||
+		    (*affected == 0 && !zero_ok)) {
 			db_rollback(r->db);
 			if (rc == XERR_DEADLOCK)
 				continue;
@@ -595,6 +713,40 @@ admin_exec_audited(struct req *r, struct admin_audit *au, enum stmt s,
 			return rc;
 	}
 	return rc;
+}
+
+/* A user to create (POST /api/admin/users). */
+struct admin_user_new {
+	const char	*id;
+	const char	*email;
+	const char	*tier;
+};
+
+/* The admin_write_fn of each change. */
+static enum xerr
+admin_w_user_insert(struct db *db, const void *arg, uint64_t *affected)
+{
+	const struct admin_user_new *u = arg;
+
+	return admin_db_user_insert(db, u->id, u->email, u->tier, affected);
+}
+
+static enum xerr
+admin_w_user_revoke(struct db *db, const void *arg, uint64_t *affected)
+{
+	return admin_db_user_revoke(db, arg, affected);
+}
+
+static enum xerr
+admin_w_job_retry(struct db *db, const void *arg, uint64_t *affected)
+{
+	return jobs_db_retry(db, *(const long long *)arg, affected);
+}
+
+static enum xerr
+admin_w_jobs_retry_dead(struct db *db, const void *arg, uint64_t *affected)
+{
+	return jobs_db_retry_dead(db, arg, affected);
 }
 
 /*
@@ -637,7 +789,7 @@ static void
 admin_user_create_run(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*in = NULL, *o = NULL, *user = NULL;
-	struct dbv		 a[3];
+	struct admin_user_new	 nu;
 	const char		*id, *email, *tier;
 	char			 uuid[CRYPTO_UUID_LEN + 1];
 	uint64_t		 n;
@@ -673,13 +825,13 @@ admin_user_create_run(struct req *r, struct admin_audit *au)
 		crypto_uuid4(uuid);
 		id = uuid;
 	}
-	a[0] = DB_STR(id);
-	a[1] = DB_STR(email);
-	a[2] = DB_STR(tier != NULL ? tier : TIERS_FREE);
+	nu.id = id;
+	nu.email = email;
+	nu.tier = tier != NULL ? tier : TIERS_FREE;
 	admin_target(au, "", id);
 	snprintf(au->detail, sizeof(au->detail), "tier %s",
 	    tier != NULL ? tier : TIERS_FREE);
-	if ((rc = admin_exec_audited(r, au, STMT_USER_INSERT, a, 3, 0, 201,
+	if ((rc = admin_exec_audited(r, au, admin_w_user_insert, &nu, 0, 201,
 	    &n)) == XERR_DUP) {
 		req_error(r, XERR_CONFLICT, "user_exists",
 		    "a user %s exists already", id);
@@ -774,38 +926,39 @@ admin_user_current(struct json_object *o, const char *sub_id)
 static enum xerr
 admin_user_detail(struct db *db, struct json_object *o, const char *id)
 {
-	struct dbv	 a[5];
-	const char	*tier, *sub_id;
-	enum xerr	 rc;
+	struct admin_db_sub	*subs;
+	struct admin_db_invoice	*invs;
+	struct admin_db_phone	*phones;
+	struct jobs_db_row	*jobs;
+	struct admin_db_dispute	*disputes;
+	const char		*tier, *sub_id;
+	size_t			 n;
+	enum xerr		 rc;
 
 	tier = jsonx_str(o, "user.tier");
 	sub_id = jsonx_str(o, "user.subscription_id");
-	a[0] = DB_STR(id);
-	if ((rc = admin_add_rows(db, o, "subscriptions",
-	    STMT_ADMIN_USER_SUBS, a, 1, admin_sub_cols, NCOLS(admin_sub_cols),
-	    0)) != XERR_OK || (rc = admin_user_current(o, sub_id)) != XERR_OK)
+	rc = admin_db_user_subs(db, id, &subs, &n);
+	if ((rc = admin_add_read(o, "subscriptions", rc, subs, n,
+	    &admin_sub_table)) != XERR_OK ||
+	    (rc = admin_user_current(o, sub_id)) != XERR_OK)
 		return rc;
-	a[0] = DB_STR(id);
-	a[1] = DB_INT(INT64_MAX);
-	a[2] = DB_INT(INT64_MAX);
-	a[3] = DB_STR("");
-	a[4] = DB_INT(ADMIN_USER_INVOICES);
-	if ((rc = admin_add_rows(db, o, "invoices", STMT_BILLING_INVOICES,
-	    a, 5, admin_invoice_cols, NCOLS(admin_invoice_cols), 0)) ||
-	    (rc = admin_add_usage(db, o, id, tier)))
+	rc = admin_db_user_invoices(db, id, ADMIN_USER_INVOICES, &invs, &n);
+	if ((rc = admin_add_read(o, "invoices", rc, invs, n,
+	    &admin_invoice_table)) != XERR_OK ||
+	    (rc = admin_add_usage(db, o, id, tier)) != XERR_OK)
 		return rc;
-	a[0] = DB_STR(id);
-	if ((rc = admin_add_rows(db, o, "phone_numbers",
-	    STMT_ADMIN_USER_PHONES, a, 1, admin_phone_cols,
-	    NCOLS(admin_phone_cols), 0)) != XERR_OK)
+	rc = admin_db_user_phones(db, id, &phones, &n);
+	if ((rc = admin_add_read(o, "phone_numbers", rc, phones, n,
+	    &admin_phone_table)) != XERR_OK)
 		return rc;
-	a[1] = DB_INT(ADMIN_USER_JOBS);
-	if ((rc = admin_add_rows(db, o, "jobs", STMT_ADMIN_USER_JOBS, a, 2,
-	    admin_job_cols, NCOLS(admin_job_cols), 0)) != XERR_OK)
+	rc = jobs_db_of_user(db, id, ADMIN_USER_JOBS, &jobs, &n);
+	if ((rc = admin_add_read(o, "jobs", rc, jobs, n, &admin_job_table)) !=
+	    XERR_OK)
 		return rc;
 	/* The account is flagged while one of these is open. */
-	return admin_add_rows(db, o, "open_disputes", STMT_DISPUTES_OPEN,
-	    a, 1, admin_dispute_cols, NCOLS(admin_dispute_cols), 0);
+	rc = admin_db_user_disputes(db, id, &disputes, &n);
+	return admin_add_read(o, "open_disputes", rc, disputes, n,
+	    &admin_dispute_table);
 }
 
 /*
@@ -858,15 +1011,13 @@ static void
 admin_user_revoke(struct req *r, struct admin_audit *au, const char *id)
 {
 	struct json_object	*o = NULL;
-	struct dbv		 a[1];
 	uint64_t		 n = 0;
 	int64_t			 v;
 	long long		 version;
 	enum xerr		 rc;
 
-	a[0] = DB_STR(id);
-	if ((rc = admin_exec_audited(r, au, STMT_ADMIN_USER_REVOKE, a, 1, 0,
-	    200, &n)) != XERR_OK) {
+	if ((rc = admin_exec_audited(r, au, admin_w_user_revoke, id, 0, 200,
+	    &n)) != XERR_OK) {
 		req_fail(r, rc, "revoking the tokens");
 		return;
 	}
@@ -975,9 +1126,10 @@ static void
 admin_events_run(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*o;
-	struct dbv		 a[2];
+	struct admin_db_event	*rows;
 	const char		*status;
 	long long		 limit;
+	size_t			 n;
 	enum xerr		 rc;
 
 	if (admin_list_query_or_reply(r, &admin_event_filter, &status,
@@ -987,17 +1139,8 @@ admin_events_run(struct req *r, struct admin_audit *au)
 		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
-	if (status != NULL) {
-		a[0] = DB_STR(status);
-		a[1] = DB_INT(limit);
-		rc = admin_add_rows(r->db, o, "events",
-		    STMT_ADMIN_EVENTS_BY_STATUS, a, 2, admin_event_cols,
-		    NCOLS(admin_event_cols), 0);
-	} else {
-		a[0] = DB_INT(limit);
-		rc = admin_add_rows(r->db, o, "events", STMT_ADMIN_EVENTS_RECENT,
-		    a, 1, admin_event_cols, NCOLS(admin_event_cols), 0);
-	}
+	rc = admin_db_events(r->db, status, limit, &rows, &n);
+	rc = admin_add_read(o, "events", rc, rows, n, &admin_event_table);
 	admin_list_reply(r, au, o, rc, "listing the events");
 }
 
@@ -1006,31 +1149,28 @@ static void
 admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 {
 	struct json_object	*o = NULL;
-	struct db_res		*res = NULL;
-	struct dbv		 a[1];
+	struct event_replay_event ev;
 	const char		*outcome = NULL;
-	char			 before[17], type[129], err[256];
+	char			 before[17], type[129], err[256], now[17];
 	enum xerr		 rc;
 
-	a[0] = DB_STR(id);
-	if ((rc = db_query(r->db, STMT_ADMIN_EVENT_GET, a, 1, &res)) !=
-	    XERR_OK) {
+	if ((rc = event_replay_get(r->db, id, &ev)) == XERR_NOTFOUND) {
+		req_error(r, XERR_NOTFOUND, "no_such_event", "no event %s", id);
+		return;
+	}
+	if (rc != XERR_OK) {
 		req_fail(r, rc, "reading the event");
 		return;
 	}
-	if (db_res_rows(res) == 0) {
-		req_error(r, XERR_NOTFOUND, "no_such_event", "no event %s", id);
-		goto out;
-	}
-	snprintf(before, sizeof(before), "%s", db_res_str(res, 0, 0));
-	snprintf(type, sizeof(type), "%s", db_res_str(res, 0, 1));
+	snprintf(before, sizeof(before), "%s", ev.status);
+	snprintf(type, sizeof(type), "%s", ev.type);
 	if (strcmp(before, "unmatched") != 0 && strcmp(before, "failed") != 0) {
 		req_error(r, XERR_CONFLICT, "not_replayable", "event %s is %s: "
 		    "only unmatched and failed events are replayed", id, before);
 		goto out;
 	}
-	rc = evstore_apply(r->db, r->cfg, db_res_str(res, 0, 2),
-	    db_res_len(res, 0, 2), 1, &outcome, err, sizeof(err));
+	rc = evstore_apply(r->db, r->cfg, ev.payload, ev.len, 1, &outcome, err,
+	    sizeof(err));
 	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK ||
 	    rc == XERR_UNAVAILABLE) {
 		req_fail(r, rc, "the replay");
@@ -1042,11 +1182,9 @@ admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 		goto out;
 	}
 	/* Another applier may have finished it first: say what is stored. */
-	db_res_free(res);
-	res = NULL;
-	if (strcmp(outcome, "duplicate") == 0 && db_query(r->db,
-	    STMT_EVENT_STATUS, a, 1, &res) == XERR_OK && db_res_rows(res) == 1)
-		outcome = db_res_str(res, 0, 0);
+	if (strcmp(outcome, "duplicate") == 0 && event_replay_status(r->db, id,
+	    now) == XERR_OK)
+		outcome = now;
 	log_info("admin %s: replayed event %s (%s): %s -> %s", r->user_id, id,
 	    type, before, outcome);
 	snprintf(au->detail, sizeof(au->detail), "%s: %s -> %s", type, before,
@@ -1063,7 +1201,7 @@ admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 		req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
-	db_res_free(res);
+	event_replay_clear(&ev);
 }
 
 /*
@@ -1086,9 +1224,10 @@ static void
 admin_jobs_run(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*o;
-	struct dbv		 a[2];
+	struct jobs_db_row	*rows;
 	const char		*state;
 	long long		 limit;
+	size_t			 n;
 	enum xerr		 rc;
 
 	if (admin_list_query_or_reply(r, &admin_job_filter, &state,
@@ -1098,10 +1237,8 @@ admin_jobs_run(struct req *r, struct admin_audit *au)
 		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
-	a[0] = DB_STR(state);
-	a[1] = DB_INT(limit);
-	rc = admin_add_rows(r->db, o, "jobs", STMT_ADMIN_JOBS_BY_STATE, a, 2,
-	    admin_job_cols, NCOLS(admin_job_cols), 0);
+	rc = jobs_db_in_state(r->db, state, limit, &rows, &n);
+	rc = admin_add_read(o, "jobs", rc, rows, n, &admin_job_table);
 	admin_list_reply(r, au, o, rc, "listing the jobs");
 }
 
@@ -1110,29 +1247,25 @@ static void
 admin_job_retry(struct req *r, struct admin_audit *au, long long id)
 {
 	struct json_object	*o = NULL;
-	struct db_res		*res = NULL;
-	struct dbv		 a[1];
+	char			 state[17];
 	uint64_t		 n = 0;
 	enum xerr		 rc;
 
-	a[0] = DB_INT(id);
-	if ((rc = admin_exec_audited(r, au, STMT_ADMIN_JOB_RETRY, a, 1, 0, 200,
+	if ((rc = admin_exec_audited(r, au, admin_w_job_retry, &id, 0, 200,
 	    &n)) != XERR_OK) {
 		req_fail(r, rc, "retrying the job");
 		return;
 	}
 	if (n == 0) {
-		if ((rc = db_query(r->db, STMT_ADMIN_JOB_STATE, a, 1, &res)) !=
-		    XERR_OK)
-			req_fail(r, rc, "reading the job");
-		else if (db_res_rows(res) == 0)
+		if ((rc = jobs_db_state(r->db, id, state)) == XERR_NOTFOUND)
 			req_error(r, XERR_NOTFOUND, "no_such_job", "no job %lld",
 			    id);
+		else if (rc != XERR_OK)
+			req_fail(r, rc, "reading the job");
 		else
 			req_error(r, XERR_CONFLICT, "not_retryable", "job %lld "
 			    "is %s: only dead and pending jobs are retried", id,
-			    db_res_str(res, 0, 0));
-		db_res_free(res);
+			    state);
 		return;
 	}
 	log_info("admin %s: job %lld retried", r->user_id, id);
@@ -1153,7 +1286,6 @@ static void
 admin_jobs_retry_dead(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*o = NULL;
-	struct dbv		 a[2];
 	const char		*kind;
 	uint64_t		 n = 0;
 	enum xerr		 rc;
@@ -1166,11 +1298,9 @@ admin_jobs_retry_dead(struct req *r, struct admin_audit *au)
 		req_error(r, XERR_BADREQ, "bad_kind", "kind is a job kind");
 		return;
 	}
-	a[0] = DB_STR(kind);
-	a[1] = DB_STR(kind);
 	if (*kind != '\0')
 		admin_target(au, "kind ", kind);
-	if ((rc = admin_exec_audited(r, au, STMT_ADMIN_JOBS_RETRY_DEAD, a, 2, 1,
+	if ((rc = admin_exec_audited(r, au, admin_w_jobs_retry_dead, kind, 1,
 	    200, &n)) != XERR_OK) {
 		req_fail(r, rc, "retrying the dead jobs");
 		return;
@@ -1414,7 +1544,7 @@ static void
 admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 {
 	struct json_object	*sub = NULL, *o = NULL;
-	struct dbv		 a[1];
+	struct admin_db_oursub	 ours;
 	const char		*outcome = NULL;
 	char			 evid[ADMIN_SUB_ID_MAX + 32];
 	enum xerr		 rc;
@@ -1430,10 +1560,16 @@ admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	a[0] = DB_STR(sub_id);
-	if ((rc = admin_add_rows(r->db, o, "subscription", STMT_ADMIN_SUB_GET,
-	    a, 1, admin_oursub_cols, NCOLS(admin_oursub_cols), 1)) != XERR_OK) {
+	if ((rc = admin_db_sub(r->db, sub_id, &ours)) != XERR_OK &&
+	    rc != XERR_NOTFOUND) {
 		req_fail(r, rc, "reading the subscription");
+		goto out;
+	}
+	/* null when we have no row of it */
+	if (admin_add(o, "subscription", rc == XERR_OK ?
+	    admin_row_json(&ours, &admin_oursub_table) : NULL,
+	    rc != XERR_OK) != 0) {
+		req_fail(r, XERR_NOMEM, "reading the subscription");
 		goto out;
 	}
 	if (admin_audit_ok_or_reply(r, au, 200) == 0)
@@ -1583,18 +1719,6 @@ admin_orphan_json(struct db *db, const struct admin_num *t)
 	return o;
 }
 
-/* Returns row i of ADMIN_PHONES_HELD as JSON. */
-static struct json_object *
-admin_held_json(const struct db_res *res, size_t i)
-{
-	static const struct admin_col cols[] = {
-		{ "user_id", 0, ADMIN_STR }, { "phone_number", 1, ADMIN_STR },
-		{ "sid", 2, ADMIN_STR }, { "phone_status", 3, ADMIN_STR },
-	};
-
-	return admin_row_json(res, i, cols, NCOLS(cols));
-}
-
 /* Appends v to array a; -1 (v put) on no memory. */
 static int
 admin_push(struct json_object *a, struct json_object *v)
@@ -1618,8 +1742,8 @@ admin_phone_orphans_run(struct req *r, struct admin_audit *au)
 	struct admin_nums	 ns;
 	struct twilio_error	 terr;
 	struct json_object	*o = NULL, *bought = NULL, *gone = NULL;
-	struct db_res		*res = NULL;
-	size_t			 i = 0, j = 0, ours, matched = 0, xsb = 0;
+	struct admin_db_held	*held = NULL;
+	size_t			 i = 0, j = 0, ours = 0, matched = 0, xsb = 0;
 	size_t			 other = 0;
 	int			 c, bad = 0;
 	enum xerr		 rc;
@@ -1629,8 +1753,7 @@ admin_phone_orphans_run(struct req *r, struct admin_audit *au)
 		apierr_reply(r, admin_twilio_list_errs, rc, terr.message);
 		goto out;
 	}
-	if ((rc = db_query(r->db, STMT_ADMIN_PHONES_HELD, NULL, 0, &res)) !=
-	    XERR_OK) {
+	if ((rc = admin_db_phones_held(r->db, &held, &ours)) != XERR_OK) {
 		req_fail(r, rc, "reading the numbers held");
 		goto out;
 	}
@@ -1641,14 +1764,13 @@ admin_phone_orphans_run(struct req *r, struct admin_audit *au)
 		goto out;
 	}
 	/* Both lists are in sid order: one merge finds what is on one side. */
-	ours = db_res_rows(res);
 	while (!bad && (i < ns.n || j < ours)) {
 		if (i == ns.n)
 			c = 1;
 		else if (j == ours)
 			c = -1;
 		else
-			c = strcmp(ns.v[i].sid, db_res_str(res, j, 2));
+			c = strcmp(ns.v[i].sid, held[j].phone_sid);
 		if (i < ns.n && strncmp(ns.v[i].name, "xsb", 3) == 0 && c <= 0)
 			xsb++;
 		if (c == 0) {
@@ -1662,7 +1784,8 @@ admin_phone_orphans_run(struct req *r, struct admin_audit *au)
 				other++;
 			i++;
 		} else
-			bad = admin_push(gone, admin_held_json(res, j++));
+			bad = admin_push(gone, admin_row_json(&held[j++],
+			    &admin_held_table));
 	}
 	bad |= jsonx_add_int(o, "twilio_numbers", (int64_t)ns.n);
 	bad |= jsonx_add_int(o, "twilio_unparsed", (int64_t)ns.unparsed);
@@ -1686,22 +1809,18 @@ out:
 	json_object_put(bought);
 	json_object_put(gone);
 	json_object_put(o);
-	db_res_free(res);
+	free(held);
 	free(ns.v);
 }
 
 /* Points one number at the current URLs; returns its outcome as JSON. */
 static struct json_object *
-admin_repoint_one(struct req *r, const struct db_res *res, size_t i,
+admin_repoint_one(struct req *r, const struct admin_db_held *h,
     struct phone_urls *urls, size_t *updated)
 {
-	static const struct admin_col cols[] = {
-		{ "user_id", 0, ADMIN_STR }, { "phone_number", 1, ADMIN_STR },
-		{ "sid", 2, ADMIN_STR },
-	};
 	struct twilio_error	 terr;
 	struct json_object	*o;
-	const char		*id = db_res_str(res, i, 0);
+	const char		*id = h->user_id;
 	const char		*result;
 	enum xerr		 rc;
 
@@ -1710,9 +1829,8 @@ admin_repoint_one(struct req *r, const struct db_res *res, size_t i,
 		snprintf(terr.message, sizeof(terr.message), "%s",
 		    xerr_code(rc));
 	else
-		rc = twilio_number_set_urls(r->http, r->cfg,
-		    db_res_str(res, i, 2), urls->voice, urls->sms,
-		    urls->status, &terr);
+		rc = twilio_number_set_urls(r->http, r->cfg, h->phone_sid,
+		    urls->voice, urls->sms, urls->status, &terr);
 	if (rc == XERR_OK) {
 		result = "updated";
 		(*updated)++;
@@ -1720,7 +1838,7 @@ admin_repoint_one(struct req *r, const struct db_res *res, size_t i,
 		result = "gone";
 	else
 		result = "failed";
-	if ((o = admin_row_json(res, i, cols, NCOLS(cols))) == NULL)
+	if ((o = admin_row_json(h, &admin_repoint_table)) == NULL)
 		return NULL;
 	if (jsonx_add_str(o, "result", result) != 0 ||
 	    (rc != XERR_OK && jsonx_add_str(o, "error", terr.message) != 0)) {
@@ -1738,9 +1856,8 @@ static void
 admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 {
 	struct json_object	*o = NULL, *nums = NULL;
-	struct db_res		*res = NULL;
+	struct admin_db_held	*held = NULL;
 	struct phone_urls	*urls = NULL;
-	struct dbv		 a[2];
 	const char		*after;
 	long long		 limit;
 	struct page		 pg;
@@ -1752,9 +1869,7 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 		return;
 	after = pg.user;
 	limit = pg.limit;
-	a[0] = DB_STR(after);
-	a[1] = DB_INT(limit);
-	if ((rc = db_query(r->db, STMT_ADMIN_PHONES_PAGE, a, 2, &res)) !=
+	if ((rc = admin_db_phones_page(r->db, after, limit, &held, &n)) !=
 	    XERR_OK) {
 		req_fail(r, rc, "reading the numbers held");
 		return;
@@ -1768,9 +1883,8 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 		req_fail(r, XERR_NOMEM, "the repoint");
 		goto out;
 	}
-	n = db_res_rows(res);
 	for (i = 0; i < n && !bad; i++)
-		bad = admin_push(nums, admin_repoint_one(r, res, i, urls,
+		bad = admin_push(nums, admin_repoint_one(r, &held[i], urls,
 		    &updated));
 	log_info("admin %s: repointed %zu of %zu numbers at %s", r->user_id,
 	    updated, n, r->cfg->public_base_url);
@@ -1781,7 +1895,7 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 	bad |= jsonx_add_int(o, "updated", (int64_t)updated);
 	bad |= jsonx_add_int(o, "failed", (int64_t)(n - updated));
 	bad |= jsonx_add_str(o, "next_after", n == (size_t)limit ?
-	    db_res_str(res, n - 1, 0) : NULL);
+	    held[n - 1].user_id : NULL);
 	if (bad) {
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
@@ -1790,19 +1904,9 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 		req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
-	db_res_free(res);
+	free(held);
 	free(urls);
 }
-
-/* ADMIN_AUDIT_LIST */
-static const struct admin_col admin_audit_cols[] = {
-	{ "id", 0, ADMIN_INT }, { "at", 1, ADMIN_INT },
-	{ "actor", 2, ADMIN_STR }, { "actor_key", 3, ADMIN_STR },
-	{ "action", 4, ADMIN_STR }, { "target", 5, ADMIN_STR },
-	{ "outcome", 6, ADMIN_STR }, { "status", 7, ADMIN_INT },
-	{ "detail", 8, ADMIN_STR }, { "remote_addr", 9, ADMIN_STR },
-	{ "forwarded_for", 10, ADMIN_STR }, { "request_id", 11, ADMIN_STR },
-};
 
 /*
  * Reads query parameter name as a whole number of at most 18 digits into
@@ -1834,12 +1938,13 @@ admin_uint_or_reply(struct req *r, const char *name, const char *code,
 static void
 admin_audit_list_run(struct req *r, struct admin_audit *au)
 {
-	struct json_object	*o = NULL, *rows;
-	struct dbv		 a[8];
+	struct json_object	*o = NULL;
+	struct admin_audit_query q;
+	struct admin_audit_row	*rows = NULL;
 	const char		*actor, *action;
-	long long		 since, until, before, limit, last;
+	long long		 since, until, before, limit;
 	struct page		 pg;
-	size_t			 n;
+	size_t			 n = 0;
 	enum xerr		 rc;
 
 	if (admin_query_or_reply(r, "actor", "bad_actor", &actor) != 0 ||
@@ -1866,35 +1971,32 @@ admin_audit_list_run(struct req *r, struct admin_audit *au)
 		    "action such as user.create or event.replay");
 		return;
 	}
-	a[0] = DB_INT(before);
-	a[1] = DB_INT(since);
-	a[2] = DB_INT(until);
-	a[3] = DB_STR(actor);
-	a[4] = DB_STR(actor);
-	a[5] = DB_STR(action);
-	a[6] = DB_STR(action);
-	a[7] = DB_INT(limit);
+	q.before = before;
+	q.since = since;
+	q.until = until;
+	q.actor = actor;
+	q.action = action;
+	q.limit = limit;
 	if ((o = json_object_new_object()) == NULL) {
 		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
-	if ((rc = admin_add_rows(r->db, o, "entries", STMT_ADMIN_AUDIT_LIST, a,
-	    8, admin_audit_cols, NCOLS(admin_audit_cols), 0)) != XERR_OK) {
+	rc = admin_audit_read(r->db, &q, &rows, &n);
+	if (rc == XERR_OK)
+		rc = admin_add_list(o, "entries", rows, n, &admin_audit_table);
+	if (rc != XERR_OK) {
 		req_fail(r, rc, "listing the audit records");
 		goto out;
 	}
-	rows = jsonx_get(o, "entries");
-	n = json_object_array_length(rows);
-	last = n > 0 ? json_object_get_int64(jsonx_get(
-	    json_object_array_get_idx(rows, n - 1), "id")) : 0;
-	if ((n == (size_t)limit ? jsonx_add_int(o, "next_before", last) :
-	    jsonx_add_str(o, "next_before", NULL)) != 0) {
+	if ((n == (size_t)limit ? jsonx_add_int(o, "next_before",
+	    rows[n - 1].id) : jsonx_add_str(o, "next_before", NULL)) != 0) {
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	if (admin_audit_ok_or_reply(r, au, 200) == 0)
 		req_reply_json(r, 200, o);
 out:
+	free(rows);
 	json_object_put(o);
 }
 

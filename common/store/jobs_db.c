@@ -1,9 +1,11 @@
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/db.h"
 #include "store/cell.h"
 #include "store/jobs_db.h"
+#include "store/rows.h"
 #include "store/stmt.h"
 
 /* The columns of STMT_JOB_CLAIM_EXPIRED_N and _DUE_N, in their order. */
@@ -18,18 +20,17 @@ enum jobs_db_pick_col {
 };
 
 /* The columns of STMT_ADMIN_USER_JOBS and _JOBS_BY_STATE, in their order. */
-enum jobs_db_list_col {
-	JOBS_DB_L_ID,
-	JOBS_DB_L_KIND,
-	JOBS_DB_L_KEY,
-	JOBS_DB_L_USER,
-	JOBS_DB_L_STATE,
-	JOBS_DB_L_ATTEMPTS,
-	JOBS_DB_L_RUN_AFTER,
-	JOBS_DB_L_ERROR,
-	JOBS_DB_L_CREATED,
-	JOBS_DB_L_UPDATED,
-	JOBS_DB_L__MAX
+static const struct rows_col jobs_db_list_cols[] = {
+	ROWS_INT_COL(struct jobs_db_row, id, 0),
+	ROWS_TEXT_COL(struct jobs_db_row, kind, 0),
+	ROWS_TEXT_COL(struct jobs_db_row, dedupe_key, 0),
+	ROWS_TEXT_COL(struct jobs_db_row, user_id, JOBS_DB_NULL_USER),
+	ROWS_TEXT_COL(struct jobs_db_row, state, 0),
+	ROWS_INT_COL(struct jobs_db_row, attempts, 0),
+	ROWS_INT_COL(struct jobs_db_row, run_after, 0),
+	ROWS_TEXT_COL(struct jobs_db_row, last_error, JOBS_DB_NULL_ERROR),
+	ROWS_INT_COL(struct jobs_db_row, created, 0),
+	ROWS_INT_COL(struct jobs_db_row, updated, 0),
 };
 
 enum xerr
@@ -178,64 +179,23 @@ jobs_db_fail(struct db *db, long long id, const char *worker,
 	return db_exec(db, STMT_JOB_FAIL, a, 5, NULL, NULL);
 }
 
-/* Fills r from row i of a list. */
-static enum xerr
-jobs_db_row_fill(const struct db_res *res, size_t i, struct jobs_db_row *r)
-{
-	unsigned int	*n = &r->nulls;
-	enum xerr	 rc;
-
-	r->id = db_res_int(res, i, JOBS_DB_L_ID, 0);
-	r->attempts = db_res_int(res, i, JOBS_DB_L_ATTEMPTS, 0);
-	r->run_after = db_res_int(res, i, JOBS_DB_L_RUN_AFTER, 0);
-	r->created = db_res_int(res, i, JOBS_DB_L_CREATED, 0);
-	r->updated = db_res_int(res, i, JOBS_DB_L_UPDATED, 0);
-	if ((rc = cell_text(res, i, JOBS_DB_L_KIND, r->kind, sizeof(r->kind),
-	    0, n)) != XERR_OK ||
-	    (rc = cell_text(res, i, JOBS_DB_L_KEY, r->dedupe_key,
-	    sizeof(r->dedupe_key), 0, n)) != XERR_OK ||
-	    (rc = cell_text(res, i, JOBS_DB_L_USER, r->user_id,
-	    sizeof(r->user_id), JOBS_DB_NULL_USER, n)) != XERR_OK ||
-	    (rc = cell_text(res, i, JOBS_DB_L_STATE, r->state,
-	    sizeof(r->state), 0, n)) != XERR_OK ||
-	    (rc = cell_text(res, i, JOBS_DB_L_ERROR, r->last_error,
-	    sizeof(r->last_error), JOBS_DB_NULL_ERROR, n)) != XERR_OK)
-		return rc;
-	return XERR_OK;
-}
-
 /* Runs list s with a and reads its rows into *rows, *n. */
 static enum xerr
 jobs_db_list(struct db *db, enum stmt s, const struct dbv *a, size_t na,
     struct jobs_db_row **rows, size_t *n)
 {
 	struct db_res	*res = NULL;
-	size_t		 i, nr;
+	void		*v = NULL;
 	enum xerr	 rc;
 
 	*rows = NULL;
 	*n = 0;
 	if ((rc = db_query(db, s, a, na, &res)) != XERR_OK)
 		return rc;
-	if ((nr = db_res_rows(res)) == 0)
-		goto out;
-	if (db_res_cols(res) != JOBS_DB_L__MAX) {
-		rc = XERR_INTERNAL;
-		goto out;
-	}
-	if ((*rows = calloc(nr, sizeof(**rows))) == NULL) {
-		rc = XERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < nr && rc == XERR_OK; i++)
-		rc = jobs_db_row_fill(res, i, &(*rows)[i]);
-	if (rc != XERR_OK) {
-		free(*rows);
-		*rows = NULL;
-		goto out;
-	}
-	*n = nr;
-out:
+	rc = rows_read(res, jobs_db_list_cols, sizeof(jobs_db_list_cols) /
+	    sizeof(jobs_db_list_cols[0]), sizeof(**rows),
+	    offsetof(struct jobs_db_row, nulls), &v, n);
+	*rows = v;
 	db_res_free(res);
 	return rc;
 }

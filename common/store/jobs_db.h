@@ -47,12 +47,12 @@ struct jobs_db_claim {
 
 /* A job as the admin API lists it. */
 struct jobs_db_row {
-	long long	 id;
+	int64_t		 id;
 	char		 kind[33];
 	char		 dedupe_key[256];
 	char		 user_id[65];
 	char		 state[17];
-	long long	 attempts;
+	int64_t		 attempts;
 	int64_t		 run_after;		/* Unix time */
 	char		 last_error[4097];	/* VARCHAR(1024), utf8mb4 */
 	int64_t		 created;
