@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,6 +67,30 @@ static const struct apierr admin_resync_errs[] = {
 static const struct apierr admin_body_errs[] = {
 	{ XERR_MEDIATYPE, 0, NULL, "send application/json" },
 	{ APIERR_ANY, 400, "bad_json", "the body is not a JSON object" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/* A user, an event, a job named by the path: absent, or there already. */
+static const struct apierr admin_user_errs[] = {
+	{ XERR_NOTFOUND, 0, "no_such_user", "no user %s" },
+	{ XERR_DUP, 409, "user_exists", "a user %s exists already" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+static const struct apierr admin_event_errs[] = {
+	{ XERR_NOTFOUND, 0, "no_such_event", "no event %s" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+static const struct apierr admin_job_errs[] = {
+	{ XERR_NOTFOUND, 0, "no_such_job", "no job %s" },
+	{ XERR_OK, 0, NULL, NULL },
+};
+
+/*
+ * An event that a replay or a resync applied and that failed (not the
+ * database: see admin_apply_fail()); the detail names it and says why.
+ */
+static const struct apierr admin_apply_errs[] = {
+	{ APIERR_ANY, 500, "processing_failed", NULL },
 	{ XERR_OK, 0, NULL, NULL },
 };
 
@@ -356,6 +381,30 @@ admin_query_or_reply(struct req *r, const char *name, const char *code,
 	}
 	*out = kv_get(r->query, name);
 	return 0;
+}
+
+/*
+ * Answers the failure rc of evstore_apply(): the database's as req_fail()
+ * does for what (503 with Retry-After when it is worth trying again),
+ * else the event's, by admin_apply_errs; detail names the event and says
+ * why (printf-like).
+ */
+static void __attribute__((format(printf, 4, 5)))
+admin_apply_fail(struct req *r, enum xerr rc, const char *what,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 detail[512];
+
+	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK ||
+	    rc == XERR_UNAVAILABLE) {
+		req_fail(r, rc, what);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	apierr_reply(r, admin_apply_errs, rc, detail);
 }
 
 /* Returns the struct row (of table t) as an object, or NULL on no memory. */
@@ -833,8 +882,7 @@ admin_user_create_run(struct req *r, struct admin_audit *au)
 	    tier != NULL ? tier : TIERS_FREE);
 	if ((rc = admin_exec_audited(r, au, admin_w_user_insert, &nu, 0, 201,
 	    &n)) == XERR_DUP) {
-		req_error(r, XERR_CONFLICT, "user_exists",
-		    "a user %s exists already", id);
+		apierr_reply(r, admin_user_errs, rc, id);
 		goto out;
 	}
 	if (rc != XERR_OK || (rc = admin_user_load(r->db, id, &user))) {
@@ -983,7 +1031,7 @@ admin_user_get_run(struct req *r, struct admin_audit *au)
 		return;
 	}
 	if ((rc = admin_user_load(r->db, id, &user)) == XERR_NOTFOUND) {
-		req_error(r, rc, "no_such_user", "no user %s", id);
+		apierr_reply(r, admin_user_errs, rc, id);
 		return;
 	}
 	if (rc != XERR_OK)
@@ -1022,7 +1070,7 @@ admin_user_revoke(struct req *r, struct admin_audit *au, const char *id)
 		return;
 	}
 	if (n == 0) {
-		req_error(r, XERR_NOTFOUND, "no_such_user", "no user %s", id);
+		apierr_reply(r, admin_user_errs, XERR_NOTFOUND, id);
 		return;
 	}
 	/* Gone again since (0 then, as ever): the revocation stands. */
@@ -1155,7 +1203,7 @@ admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 	enum xerr		 rc;
 
 	if ((rc = event_replay_get(r->db, id, &ev)) == XERR_NOTFOUND) {
-		req_error(r, XERR_NOTFOUND, "no_such_event", "no event %s", id);
+		apierr_reply(r, admin_event_errs, rc, id);
 		return;
 	}
 	if (rc != XERR_OK) {
@@ -1169,16 +1217,10 @@ admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 		    "only unmatched and failed events are replayed", id, before);
 		goto out;
 	}
-	rc = evstore_apply(r->db, r->cfg, ev.payload, ev.len, 1, &outcome, err,
-	    sizeof(err));
-	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK ||
-	    rc == XERR_UNAVAILABLE) {
-		req_fail(r, rc, "the replay");
-		goto out;
-	}
-	if (rc != XERR_OK) {
-		req_error(r, XERR_INTERNAL, "processing_failed",
-		    "event %s failed again: %s", id, err);
+	if ((rc = evstore_apply(r->db, r->cfg, ev.payload, ev.len, 1,
+	    &outcome, err, sizeof(err))) != XERR_OK) {
+		admin_apply_fail(r, rc, "the replay", "event %s failed again: %s",
+		    id, err);
 		goto out;
 	}
 	/* Another applier may have finished it first: say what is stored. */
@@ -1247,7 +1289,7 @@ static void
 admin_job_retry(struct req *r, struct admin_audit *au, long long id)
 {
 	struct json_object	*o = NULL;
-	char			 state[17];
+	char			 state[17], idstr[24];
 	uint64_t		 n = 0;
 	enum xerr		 rc;
 
@@ -1257,9 +1299,9 @@ admin_job_retry(struct req *r, struct admin_audit *au, long long id)
 		return;
 	}
 	if (n == 0) {
+		snprintf(idstr, sizeof(idstr), "%lld", id);
 		if ((rc = jobs_db_state(r->db, id, state)) == XERR_NOTFOUND)
-			req_error(r, XERR_NOTFOUND, "no_such_job", "no job %lld",
-			    id);
+			apierr_reply(r, admin_job_errs, rc, idstr);
 		else if (rc != XERR_OK)
 			req_fail(r, rc, "reading the job");
 		else
@@ -1483,16 +1525,10 @@ admin_resync_apply_or_reply(struct req *r, struct json_object *sub,
 		req_fail(r, rc, "the resync");
 		goto out;
 	}
-	rc = evstore_apply(r->db, r->cfg, payload, strlen(payload), 0,
-	    outcome, err, sizeof(err));
-	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK ||
-	    rc == XERR_UNAVAILABLE) {
-		req_fail(r, rc, "the resync");
-		goto out;
-	}
-	if (rc != XERR_OK) {
-		req_error(r, XERR_INTERNAL, "processing_failed",
-		    "event %s failed: %s", evid, err);
+	if ((rc = evstore_apply(r->db, r->cfg, payload, strlen(payload), 0,
+	    outcome, err, sizeof(err))) != XERR_OK) {
+		admin_apply_fail(r, rc, "the resync", "event %s failed: %s",
+		    evid, err);
 		goto out;
 	}
 	ret = 0;
