@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "core/buf.h"
+#include "core/cfg.h"
 #include "core/db.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
@@ -20,7 +21,6 @@
 #include "remote/twilio_sig.h"
 #include "domain/phone.h"
 #include "domain/tiers.h"
-#include "domain/usage.h"
 #include "app/apierr.h"
 #include "app/auth.h"
 #include "app/page.h"
@@ -106,6 +106,20 @@ static const struct apierr phone_api_segments_errs[] = {
 	    "Twilio could not say the message's segments: %s" },
 	{ XERR_OK, 0, NULL, NULL },
 };
+
+enum xerr
+phone_api_start(const struct cfg *cfg, unsigned long *threads)
+{
+	enum xerr	 rc;
+
+	if ((rc = phone_calls_start(cfg)) != XERR_OK)
+		return rc;
+	*threads = cfg->fcgi_threads;
+	log_info("%lu request threads, %lu call committers, batches of up "
+	    "to %lu", cfg->fcgi_threads, cfg->phone_committers,
+	    cfg->phone_batch_max);
+	return XERR_OK;
+}
 
 /* Answers 400 when name is given more than once; returns -1 then. */
 static int
@@ -507,40 +521,6 @@ phone_api_details(struct req *r)
 }
 
 /*
- * Records one call status: voice usage once per CallSid when the call
- * completed, and the status once per (call, status), in one transaction.
- */
-static enum xerr
-phone_api_record_call(struct db *db, const char *user_id, const char *call_sid,
-    const char *status, long long duration, int *dup)
-{
-	struct dbv	 args[4];
-	char		 key[48];
-	enum xerr	 rc;
-
-	*dup = 0;
-	snprintf(key, sizeof(key), "call:%s", call_sid);
-	if ((rc = db_begin(db)) != XERR_OK)
-		return rc;
-	if (duration >= 0 && strcmp(status, "completed") == 0 &&
-	    (rc = usage_record(db, user_id, "voice", duration,
-	    (int64_t)time(NULL), "twilio", key, dup)))
-		goto fail;
-	args[0] = DB_STR(user_id);
-	args[1] = DB_STR(call_sid);
-	args[2] = DB_STR(status);
-	args[3] = duration >= 0 ? DB_INT(duration) : DB_NULL;
-	if ((rc = db_exec(db, STMT_CALL_EVENT_INSERT, args, 4, NULL, NULL)))
-		goto fail;
-	if ((rc = db_commit(db)) != XERR_OK)
-		goto fail;
-	return XERR_OK;
-fail:
-	db_rollback(db);
-	return rc;
-}
-
-/*
  * Reads Twilio's form and checks its X-Twilio-Signature over our public
  * URL of this request (PUBLIC_BASE_URL, path and query, as Twilio
  * called it).  *form is the caller's to free.  Returns 0, or -1 when it
@@ -598,7 +578,6 @@ out:
 void
 phone_api_status_callback(struct req *r)
 {
-	struct phone_info	 info;
 	struct kv		*form = NULL;
 	const char		*user = r->path_rest, *call_sid, *status, *dur;
 	long long		 duration = -1;
@@ -627,16 +606,15 @@ phone_api_status_callback(struct req *r)
 		req_error(r, XERR_BADREQ, NULL, "CallDuration malformed");
 		goto out;
 	}
-	if ((rc = phone_get(r->db, user, &info, NULL, 0)) == XERR_NOTFOUND) {
+	rc = phone_call_record(r->db, r->id, user, call_sid, status, duration,
+	    &dup);
+	if (rc == XERR_NOTFOUND) {
 		/* Signed by Twilio, so the number was ours once: nothing to bill. */
 		log_warnx("call %s %s for unknown user %s: ignored", call_sid,
 		    status, user);
 		req_reply(r, 204, "text/plain", NULL, NULL, 0);
 		goto out;
 	}
-	if (rc == XERR_OK)
-		rc = phone_api_record_call(r->db, user, call_sid, status, duration,
-		    &dup);
 	if (rc != XERR_OK) {
 		apierr_reply(r, phone_api_record_errs, rc,
 		    "could not record the call");

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include <json-c/json.h>
 
+#include "core/batch.h"
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/db.h"
@@ -15,8 +17,11 @@
 #include "core/jsonx.h"
 #include "core/kv.h"
 #include "core/log.h"
+#include "store/call_events.h"
 #include "store/stmt.h"
+#include "store/usage_calls.h"
 #include "store/users.h"
+#include "store/users_phone.h"
 #include "remote/twilio.h"
 #include "domain/jobs.h"
 #include "domain/phone.h"
@@ -1062,4 +1067,250 @@ fail:
 	snprintf(errbuf, errsz, "released at Twilio but not recorded; "
 	    "try again");
 	return rc;
+}
+
+/* One call status's statements, in the caller's transaction. */
+static enum xerr
+phone_call_stmts(struct db *db, const char *user_id, const char *call_sid,
+    const char *status, long long duration, int *dup)
+{
+	char		 key[48];
+	enum xerr	 rc;
+
+	*dup = 0;
+	snprintf(key, sizeof(key), "call:%s", call_sid);
+	if (duration >= 0 && strcmp(status, "completed") == 0 &&
+	    (rc = usage_record(db, user_id, "voice", duration,
+	    (int64_t)time(NULL), "twilio", key, dup)))
+		return rc;
+	return call_events_insert(db, user_id, call_sid, status, duration);
+}
+
+/*
+ * One call status in a transaction of its own, after reading that the
+ * user exists (XERR_NOTFOUND otherwise, nothing written).
+ */
+static enum xerr
+phone_call_alone(struct db *db, const char *user_id, const char *call_sid,
+    const char *status, long long duration, int *dup)
+{
+	struct phone_info	 info;
+	enum xerr		 rc;
+
+	*dup = 0;
+	if ((rc = phone_get(db, user_id, &info, NULL, 0)) != XERR_OK)
+		return rc;
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	if ((rc = phone_call_stmts(db, user_id, call_sid, status, duration,
+	    dup)) != XERR_OK || (rc = db_commit(db)) != XERR_OK) {
+		db_rollback(db);
+		return rc;
+	}
+	return XERR_OK;
+}
+
+/*
+ * Group commit of call statuses (phone_calls_start()): request threads
+ * verify and read Twilio's callbacks in parallel and queue them; a
+ * committer takes whatever is queued and stores the lot in one
+ * transaction with one commit, then wakes each request thread to answer.
+ * Nothing is answered before the commit that holds it.  The batch writes
+ * what phone_call_alone() would write for each call, in a few statements
+ * for all of them (4 to 8 calls a statement): which users exist, which usage
+ * keys are recorded, the new usage rows, the call_events rows.
+ */
+struct phone_call_pending {
+	struct batch_item	 item;		/* the queue's */
+	const char		*rid;		/* the submitter's */
+	const char		*user_id;
+	const char		*call_sid;
+	const char		*status;
+	long long		 duration;
+	int64_t			 at;		/* when it came */
+	char			 key[48];	/* "call:<sid>", "" no usage */
+	enum xerr		 rc;		/* the outcome, once done */
+	int			 dup;
+};
+
+/*
+ * A committer takes work when no other committer is busy, or when
+ * PHONE_CALLS_PIPELINE_MIN calls wait (core/batch.h).
+ */
+#define PHONE_CALLS_PIPELINE_MIN	8
+#define PHONE_CALLS_BATCH_LIMIT		256	/* PHONE_BATCH_MAX's bound */
+
+static struct batch	*phone_calls_q;
+
+/* A committer's state: its connection and the rows of a batch. */
+struct phone_calls_committer {
+	struct db		*db;
+	const char		*ids[PHONE_CALLS_BATCH_LIMIT];
+	const char		*keys[PHONE_CALLS_BATCH_LIMIT];
+	unsigned char		 found[PHONE_CALLS_BATCH_LIMIT];
+	struct usage_calls_row	 usage[PHONE_CALLS_BATCH_LIMIT];
+	struct call_events_row	 events[PHONE_CALLS_BATCH_LIMIT];
+};
+
+/*
+ * Reads which users of the batch exist (rc XERR_NOTFOUND for the others,
+ * left out) and which usage keys are recorded (dup); a key seen earlier
+ * in the batch is a dup too.  Errors of db_query().
+ */
+static enum xerr
+phone_calls_read(struct phone_calls_committer *c,
+    struct phone_call_pending **it, size_t n)
+{
+	struct db	*db = c->db;
+	size_t		 i, j, m = 0;
+	enum xerr	 rc;
+
+	for (i = 0; i < n; i++)
+		c->ids[i] = it[i]->user_id;
+	if ((rc = users_phone_known(db, c->ids, n, c->found)) != XERR_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		it[i]->rc = c->found[i] ? XERR_OK : XERR_NOTFOUND;
+		if (it[i]->rc == XERR_OK && it[i]->key[0] != '\0')
+			c->keys[m++] = it[i]->key;
+	}
+	if (m > 0 && (rc = usage_calls_recorded(db, c->keys, m,
+	    c->found)) != XERR_OK)
+		return rc;
+	for (i = 0, m = 0; i < n; i++) {
+		if (it[i]->rc != XERR_OK || it[i]->key[0] == '\0')
+			continue;
+		it[i]->dup = c->found[m++];
+		for (j = 0; j < i && !it[i]->dup; j++)
+			it[i]->dup = it[j]->rc == XERR_OK &&
+			    strcmp(it[j]->key, it[i]->key) == 0;
+	}
+	return XERR_OK;
+}
+
+/*
+ * Runs the n calls of a batch in one transaction, committed and chained
+ * to the next (no START TRANSACTION round trip for the next batch).  On
+ * an error, rolled back (out of any transaction); XERR_CONFLICT when a
+ * usage key was recorded by another transaction meanwhile.
+ */
+static enum xerr
+phone_calls_txn(struct phone_calls_committer *c,
+    struct phone_call_pending **it, size_t n)
+{
+	struct db		*db = c->db;
+	struct phone_call_pending *p;
+	uint64_t		 inserted = 0;
+	size_t			 i, nu = 0, ne = 0;
+	enum xerr		 rc;
+
+	/* After a batch the connection is already in the next transaction. */
+	if (!db_in_txn(db) && (rc = db_begin(db)) != XERR_OK)
+		return rc;
+	if ((rc = phone_calls_read(c, it, n)) != XERR_OK)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if ((p = it[i])->rc != XERR_OK)
+			continue;
+		if (p->key[0] != '\0' && !p->dup)
+			c->usage[nu++] = (struct usage_calls_row){ p->user_id,
+			    "voice", p->duration, p->at, "twilio", p->key,
+			    "twilio" };
+		c->events[ne++] = (struct call_events_row){ p->user_id,
+		    p->call_sid, p->status, p->duration };
+	}
+	if (nu > 0 && (rc = usage_calls_insert(db, c->usage, nu,
+	    &inserted)) == XERR_OK && inserted != nu)
+		rc = XERR_CONFLICT;
+	if (rc != XERR_OK || (ne > 0 &&
+	    (rc = call_events_insert_rows(db, c->events, ne)) != XERR_OK) ||
+	    (rc = db_commit_chain(db)) != XERR_OK)
+		goto fail;
+	return XERR_OK;
+fail:
+	db_rollback(db);
+	return rc;
+}
+
+/* Opens a committer's own connection and buffers (batch_ops.open). */
+static void *
+phone_calls_open(void *arg)
+{
+	const struct cfg		*cfg = arg;
+	struct phone_calls_committer	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if (db_open(cfg, stmt_table(), &c->db) != XERR_OK) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Stores a batch the queue hands a committer (batch_ops.run). */
+static void
+phone_calls_run(void *state, struct batch_item **items, size_t n)
+{
+	struct phone_call_pending	*it[PHONE_CALLS_BATCH_LIMIT], *p;
+	struct phone_calls_committer	*c = state;
+	size_t				 i;
+	enum xerr			 rc = XERR_INTERNAL;
+
+	for (i = 0; i < n; i++)
+		it[i] = (struct phone_call_pending *)(void *)
+		    ((char *)items[i] - offsetof(struct phone_call_pending,
+		    item));
+	if (n > 1 && (rc = phone_calls_txn(c, it, n)) != XERR_OK)
+		log_info("batch of %zu calls: %s; each stored alone", n,
+		    xerr_code(rc));
+	if (rc == XERR_OK)
+		return;
+	/* A batch of one, or one that failed: each call alone. */
+	for (i = 0; i < n; i++) {
+		p = it[i];
+		if (db_in_txn(c->db))
+			db_rollback(c->db);	/* the empty chained one */
+		log_set_rid(p->rid);
+		p->rc = phone_call_alone(c->db, p->user_id, p->call_sid,
+		    p->status, p->duration, &p->dup);
+	}
+	log_set_rid(NULL);
+}
+
+enum xerr
+phone_calls_start(const struct cfg *cfg)
+{
+	struct batch_ops	 ops = { "xsb-calls", phone_calls_open,
+	    phone_calls_run, (void *)(uintptr_t)cfg };
+	size_t			 max;
+
+	max = cfg->phone_batch_max < PHONE_CALLS_BATCH_LIMIT ?
+	    cfg->phone_batch_max : PHONE_CALLS_BATCH_LIMIT;
+	return batch_start(&ops, cfg->phone_committers, max,
+	    PHONE_CALLS_PIPELINE_MIN, &phone_calls_q);
+}
+
+enum xerr
+phone_call_record(struct db *db, const char *rid, const char *user_id,
+    const char *call_sid, const char *status, long long duration, int *dup)
+{
+	struct phone_call_pending	 p;
+
+	*dup = 0;
+	if (phone_calls_q == NULL)
+		return phone_call_alone(db, user_id, call_sid, status,
+		    duration, dup);
+	memset(&p, 0, sizeof(p));
+	p.rid = rid;
+	p.user_id = user_id;
+	p.call_sid = call_sid;
+	p.status = status;
+	p.duration = duration;
+	p.at = (int64_t)time(NULL);
+	if (duration >= 0 && strcmp(status, "completed") == 0)
+		snprintf(p.key, sizeof(p.key), "call:%s", call_sid);
+	batch_submit(phone_calls_q, &p.item);
+	*dup = p.dup;
+	return p.rc;
 }
