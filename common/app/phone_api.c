@@ -10,13 +10,12 @@
 
 #include "core/buf.h"
 #include "core/cfg.h"
-#include "core/db.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
 #include "core/kv.h"
 #include "core/log.h"
 #include "core/req.h"
-#include "store/stmt.h"
+#include "store/phone_numbers.h"
 #include "remote/twilio.h"
 #include "remote/twilio_sig.h"
 #include "domain/phone.h"
@@ -870,41 +869,41 @@ out:
 	kv_free(form);
 }
 
-/* Builds one row of PHONE_ADMIN_NUMBERS with Twilio's view of a held one. */
+/* Builds the JSON of a number of the history, with Twilio's view of a held one. */
 static struct json_object *
-phone_api_admin_number(struct req *r, struct db_res *res, size_t i)
+phone_api_admin_number(struct req *r, const struct phone_numbers_row *n)
 {
 	struct twilio_error	 terr;
 	struct json_object	*o, *t = NULL, *view = NULL;
-	const char		*sid = db_res_str(res, i, 3), *status;
+	const char		*status;
 	int			 bad = 0;
 
-	if (!db_res_isnull(res, i, 5))
+	if (!(n->nulls & PHONE_NUMBERS_NULL_HELD_TO))
 		status = "released";
-	else if (!db_res_isnull(res, i, 6))
+	else if (!(n->nulls & PHONE_NUMBERS_NULL_GRACE))
 		status = "grace";
 	else
 		status = "active";
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	bad |= jsonx_add_int(o, "id", db_res_int(res, i, 0, 0));
-	bad |= jsonx_add_str(o, "user_id", db_res_str(res, i, 1));
-	bad |= jsonx_add_str(o, "phone_number", db_res_str(res, i, 2));
-	bad |= jsonx_add_str(o, "phone_sid", sid);
+	bad |= jsonx_add_int(o, "id", n->id);
+	bad |= jsonx_add_str(o, "user_id", n->user_id);
+	bad |= jsonx_add_str(o, "phone_number", n->phone_number);
+	bad |= jsonx_add_str(o, "phone_sid", n->phone_sid);
 	bad |= jsonx_add_str(o, "status", status);
-	bad |= jsonx_add_int(o, "held_from", db_res_int(res, i, 4, 0));
-	if (db_res_isnull(res, i, 5))
+	bad |= jsonx_add_int(o, "held_from", n->held_from);
+	if (n->nulls & PHONE_NUMBERS_NULL_HELD_TO)
 		bad |= jsonx_add_str(o, "held_to", NULL);
 	else
-		bad |= jsonx_add_int(o, "held_to", db_res_int(res, i, 5, 0));
-	if (db_res_isnull(res, i, 6))
+		bad |= jsonx_add_int(o, "held_to", n->held_to);
+	if (n->nulls & PHONE_NUMBERS_NULL_GRACE)
 		bad |= jsonx_add_str(o, "grace_until", NULL);
 	else
-		bad |= jsonx_add_int(o, "grace_until", db_res_int(res, i, 6, 0));
+		bad |= jsonx_add_int(o, "grace_until", n->grace_until);
 	/* Twilio's side of a number we hold; a released one is not asked. */
 	if (strcmp(status, "released") != 0) {
-		if (twilio_number_fetch(r->http, r->cfg, sid, &t, &terr) ==
-		    XERR_OK)
+		if (twilio_number_fetch(r->http, r->cfg, n->phone_sid, &t,
+		    &terr) == XERR_OK)
 			view = phone_api_twilio_view(t);
 		else if ((view = json_object_new_object()) != NULL)
 			bad |= jsonx_add_str(view, "error", terr.message[0] ?
@@ -934,12 +933,11 @@ void
 phone_api_admin_numbers(struct req *r)
 {
 	struct json_object	*o = NULL, *arr, *n;
-	struct db_res		*res = NULL;
-	struct dbv		 args[3];
+	struct phone_numbers_row *rows = NULL;
 	const char		*s;
 	struct page		 pg;
 	long long		 after, limit, held = 0;
-	size_t			 i, rows;
+	size_t			 i, nrows = 0;
 	enum xerr		 rc;
 
 	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
@@ -953,10 +951,8 @@ phone_api_admin_numbers(struct req *r)
 		req_error(r, XERR_BADREQ, NULL, "held must be 0 or 1");
 		return;
 	}
-	args[0] = DB_INT(after);
-	args[1] = DB_INT(held);
-	args[2] = DB_INT(limit);
-	if ((rc = db_query(r->db, STMT_PHONE_ADMIN_NUMBERS, args, 3, &res))) {
+	if ((rc = phone_numbers_page(r->db, after, held != 0, (size_t)limit,
+	    &rows, &nrows))) {
 		req_fail(r, rc, "reading the numbers");
 		return;
 	}
@@ -966,21 +962,20 @@ phone_api_admin_numbers(struct req *r)
 		goto out;
 	}
 	json_object_object_add(o, "numbers", arr);
-	rows = db_res_rows(res);
-	for (i = 0; i < rows; i++) {
-		if ((n = phone_api_admin_number(r, res, i)) == NULL ||
+	for (i = 0; i < nrows; i++) {
+		if ((n = phone_api_admin_number(r, &rows[i])) == NULL ||
 		    json_object_array_add(arr, n) != 0) {
 			json_object_put(n);
 			req_fail(r, XERR_NOMEM, "the reply");
 			goto out;
 		}
 	}
-	if (rows == (size_t)limit)
-		jsonx_add_int(o, "next_after", db_res_int(res, rows - 1, 0, 0));
+	if (nrows == (size_t)limit)
+		jsonx_add_int(o, "next_after", rows[nrows - 1].id);
 	else
 		jsonx_add_str(o, "next_after", NULL);
 	req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
-	db_res_free(res);
+	free(rows);
 }

@@ -18,6 +18,8 @@
 #include "core/kv.h"
 #include "core/log.h"
 #include "store/call_events.h"
+#include "store/jobs_at.h"
+#include "store/phone_numbers.h"
 #include "store/stmt.h"
 #include "store/usage_calls.h"
 #include "store/users.h"
@@ -334,16 +336,13 @@ static enum xerr
 phone_claim(struct db *db, const char *user_id, int64_t *claim,
     struct phone_info *out, char *errbuf, size_t errsz)
 {
-	struct dbv	 args[3];
 	uint64_t	 affected = 0;
 	int64_t		 now = (int64_t)time(NULL);
 	char		 tier[33];
 	enum xerr	 rc;
 
-	args[0] = DB_INT(now);
-	args[1] = DB_STR(user_id);
-	args[2] = DB_INT(now - PHONE_CLAIM_STALE);
-	if ((rc = db_exec(db, STMT_PHONE_CLAIM, args, 3, &affected, NULL)))
+	if ((rc = users_phone_claim(db, user_id, now, now - PHONE_CLAIM_STALE,
+	    &affected)))
 		return rc;
 	if (affected == 1) {
 		*claim = now;
@@ -377,11 +376,7 @@ phone_claim(struct db *db, const char *user_id, int64_t *claim,
 static void
 phone_unclaim(struct db *db, const char *user_id, int64_t claim)
 {
-	struct dbv	 args[2];
-
-	args[0] = DB_STR(user_id);
-	args[1] = DB_INT(claim);
-	if (db_exec(db, STMT_PHONE_UNCLAIM, args, 2, NULL, NULL) != XERR_OK)
+	if (users_phone_unclaim(db, user_id, claim) != XERR_OK)
 		log_warnx("user %s: provisioning claim not released; it is "
 		    "taken over after %d s", user_id, PHONE_CLAIM_STALE);
 }
@@ -563,19 +558,14 @@ phone_store(struct db *db, const char *user_id, int64_t claim,
     const struct twilio_number *num, struct phone_info *out, char *errbuf,
     size_t errsz)
 {
-	struct dbv	 args[5];
 	uint64_t	 affected = 0;
 	int64_t		 now = (int64_t)time(NULL);
 	enum xerr	 rc;
 
 	if ((rc = db_begin(db)) != XERR_OK)
 		return rc;
-	args[0] = DB_STR(num->phone_number);
-	args[1] = DB_STR(num->sid);
-	args[2] = DB_INT(now);
-	args[3] = DB_STR(user_id);
-	args[4] = DB_INT(claim);
-	if ((rc = db_exec(db, STMT_PHONE_ACTIVATE, args, 5, &affected, NULL)))
+	if ((rc = users_phone_activate(db, user_id, num->phone_number,
+	    num->sid, now, claim, &affected)))
 		goto fail;
 	if (affected != 1) {
 		snprintf(errbuf, errsz, "the provisioning claim was taken "
@@ -584,11 +574,8 @@ phone_store(struct db *db, const char *user_id, int64_t claim,
 		rc = XERR_CONFLICT;
 		goto fail;
 	}
-	args[0] = DB_STR(user_id);
-	args[1] = DB_STR(num->phone_number);
-	args[2] = DB_STR(num->sid);
-	args[3] = DB_INT(now);
-	if ((rc = db_exec(db, STMT_PHONE_HISTORY_OPEN, args, 4, NULL, NULL)) ||
+	if ((rc = phone_numbers_open(db, user_id, num->phone_number,
+	    num->sid, now)) ||
 	    (rc = phone_notify(db, user_id, "phone_provisioned", num->sid,
 	    num->phone_number)))
 		goto fail;
@@ -733,15 +720,11 @@ static void
 phone_failed(struct db *db, const char *user_id, int64_t claim,
     const char *why)
 {
-	struct dbv	 args[3];
 	char		 msg[512];
 
 	snprintf(msg, sizeof(msg), "%s", why[0] ? why : "provisioning failed");
-	args[0] = DB_STR(msg);
-	args[1] = DB_STR(user_id);
-	args[2] = DB_INT(claim);
-	if (db_exec(db, claim ? STMT_PHONE_FAIL : STMT_PHONE_SET_ERROR, args,
-	    claim ? 3 : 2, NULL, NULL) != XERR_OK)
+	if ((claim ? users_phone_fail(db, user_id, claim, msg) :
+	    users_phone_set_error(db, user_id, msg)) != XERR_OK)
 		log_warnx("user %s: the failure was not recorded", user_id);
 	log_warnx("user %s: provisioning failed: %s", user_id, msg);
 }
@@ -830,16 +813,13 @@ phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
 {
 	struct phone_info	 info;
 	struct json_object	*p;
-	struct dbv		 args[5];
 	char			 key[300];
 	const char		*js;
 	int64_t			 until;
 	enum xerr		 rc;
 
 	until = (int64_t)time(NULL) + (int64_t)cfg->phone_grace_days * 86400;
-	args[0] = DB_INT(until);
-	args[1] = DB_STR(user_id);
-	if ((rc = db_exec(db, STMT_PHONE_GRACE_START, args, 2, NULL, NULL)))
+	if ((rc = users_phone_grace_start(db, user_id, until)))
 		return rc;
 	if ((p = json_object_new_object()) == NULL ||
 	    jsonx_add_str(p, "user_id", user_id) ||
@@ -857,12 +837,8 @@ phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
 		    user_id, (long long)until);
 	} else
 		snprintf(key, sizeof(key), "phone_grace_release:%s", subject);
-	args[0] = DB_STR("phone_grace_release");
-	args[1] = DB_STR(key);
-	args[2] = DB_STR(user_id);
-	args[3] = DB_STR(js);
-	args[4] = DB_INT(until);
-	rc = db_exec(db, STMT_PHONE_JOB_ENQUEUE_AT, args, 5, NULL, NULL);
+	rc = jobs_at_insert(db, "phone_grace_release", key, user_id, js,
+	    until);
 	json_object_put(p);
 	if (rc == XERR_OK)
 		log_info("user %s: tier without phone; number held until %lld "
@@ -874,12 +850,10 @@ phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
 enum xerr
 phone_grace_end(struct db *db, const char *user_id)
 {
-	struct dbv	 args[1];
 	uint64_t	 affected = 0;
 	enum xerr	 rc;
 
-	args[0] = DB_STR(user_id);
-	rc = db_exec(db, STMT_PHONE_GRACE_END, args, 1, &affected, NULL);
+	rc = users_phone_grace_end(db, user_id, &affected);
 	if (rc == XERR_OK && affected > 0)
 		log_info("user %s: phone tier again; grace ended, number kept",
 		    user_id);
@@ -964,7 +938,6 @@ phone_search_store(struct db *db, const char *user_id,
     const struct phone_want *want)
 {
 	struct json_object	*o = NULL;
-	struct dbv		 args[2];
 	uint64_t		 affected = 0;
 	const char		*js = NULL;
 	enum xerr		 rc;
@@ -979,9 +952,7 @@ phone_search_store(struct db *db, const char *user_id,
 		if (json_object_object_length(o) == 0)
 			js = NULL;
 	}
-	args[0] = js != NULL ? DB_STR(js) : DB_NULL;
-	args[1] = DB_STR(user_id);
-	rc = db_exec(db, STMT_PHONE_SEARCH_SET, args, 2, &affected, NULL);
+	rc = users_phone_search_set(db, user_id, js, &affected);
 	json_object_put(o);
 	if (rc == XERR_OK && affected == 0) {
 		/* Same value again is 0 rows too: ask whether the user exists. */
@@ -999,7 +970,6 @@ phone_release(struct db *db, struct http *http, const struct cfg *cfg,
 {
 	struct twilio_error	 terr;
 	struct phone_info	 cur;
-	struct dbv		 args[3];
 	uint64_t		 affected = 0;
 	int64_t			 now;
 	enum xerr		 rc;
@@ -1035,18 +1005,12 @@ phone_release(struct db *db, struct http *http, const struct cfg *cfg,
 	now = (int64_t)time(NULL);
 	if ((rc = db_begin(db)) != XERR_OK)
 		goto fail;
-	args[0] = DB_STR(user_id);
-	args[1] = DB_STR(cur.sid);
-	if ((rc = db_exec(db, STMT_PHONE_CLEAR, args, 2, &affected, NULL)))
+	if ((rc = users_phone_clear(db, user_id, cur.sid, &affected)))
 		goto fail;
 	if (affected == 0)
 		log_info("user %s: %s was cleared by another call", user_id,
 		    cur.sid);
-	args[0] = DB_INT(now);
-	args[1] = DB_STR(user_id);
-	args[2] = DB_STR(cur.sid);
-	if ((rc = db_exec(db, STMT_PHONE_HISTORY_CLOSE, args, 3, &affected,
-	    NULL)))
+	if ((rc = phone_numbers_close(db, user_id, cur.sid, now, &affected)))
 		goto fail;
 	if (affected == 0)
 		log_warnx("user %s: no open history row for %s", user_id,
