@@ -34,5 +34,6 @@ phone_route(struct req *r)
 int
 main(int argc, char *argv[])
 {
-	return server_main_threads("phone", argc, argv, stmt_table(), phone_route, server_fcgi_threads);
+	return server_main_threads("phone", argc, argv, stmt_table(),
+	    phone_route, phone_api_start);
 }

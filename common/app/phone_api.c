@@ -9,18 +9,17 @@
 #include <json-c/json.h>
 
 #include "core/buf.h"
-#include "core/db.h"
+#include "core/cfg.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
 #include "core/kv.h"
 #include "core/log.h"
 #include "core/req.h"
-#include "store/stmt.h"
+#include "store/phone_numbers.h"
 #include "remote/twilio.h"
 #include "remote/twilio_sig.h"
 #include "domain/phone.h"
 #include "domain/tiers.h"
-#include "domain/usage.h"
 #include "app/apierr.h"
 #include "app/auth.h"
 #include "app/page.h"
@@ -106,6 +105,20 @@ static const struct apierr phone_api_segments_errs[] = {
 	    "Twilio could not say the message's segments: %s" },
 	{ XERR_OK, 0, NULL, NULL },
 };
+
+enum xerr
+phone_api_start(const struct cfg *cfg, unsigned long *threads)
+{
+	enum xerr	 rc;
+
+	if ((rc = phone_calls_start(cfg)) != XERR_OK)
+		return rc;
+	*threads = cfg->fcgi_threads;
+	log_info("%lu request threads, %lu call committers, batches of up "
+	    "to %lu", cfg->fcgi_threads, cfg->phone_committers,
+	    cfg->phone_batch_max);
+	return XERR_OK;
+}
 
 /* Answers 400 when name is given more than once; returns -1 then. */
 static int
@@ -507,40 +520,6 @@ phone_api_details(struct req *r)
 }
 
 /*
- * Records one call status: voice usage once per CallSid when the call
- * completed, and the status once per (call, status), in one transaction.
- */
-static enum xerr
-phone_api_record_call(struct db *db, const char *user_id, const char *call_sid,
-    const char *status, long long duration, int *dup)
-{
-	struct dbv	 args[4];
-	char		 key[48];
-	enum xerr	 rc;
-
-	*dup = 0;
-	snprintf(key, sizeof(key), "call:%s", call_sid);
-	if ((rc = db_begin(db)) != XERR_OK)
-		return rc;
-	if (duration >= 0 && strcmp(status, "completed") == 0 &&
-	    (rc = usage_record(db, user_id, "voice", duration,
-	    (int64_t)time(NULL), "twilio", key, dup)))
-		goto fail;
-	args[0] = DB_STR(user_id);
-	args[1] = DB_STR(call_sid);
-	args[2] = DB_STR(status);
-	args[3] = duration >= 0 ? DB_INT(duration) : DB_NULL;
-	if ((rc = db_exec(db, STMT_CALL_EVENT_INSERT, args, 4, NULL, NULL)))
-		goto fail;
-	if ((rc = db_commit(db)) != XERR_OK)
-		goto fail;
-	return XERR_OK;
-fail:
-	db_rollback(db);
-	return rc;
-}
-
-/*
  * Reads Twilio's form and checks its X-Twilio-Signature over our public
  * URL of this request (PUBLIC_BASE_URL, path and query, as Twilio
  * called it).  *form is the caller's to free.  Returns 0, or -1 when it
@@ -598,7 +577,6 @@ out:
 void
 phone_api_status_callback(struct req *r)
 {
-	struct phone_info	 info;
 	struct kv		*form = NULL;
 	const char		*user = r->path_rest, *call_sid, *status, *dur;
 	long long		 duration = -1;
@@ -627,16 +605,15 @@ phone_api_status_callback(struct req *r)
 		req_error(r, XERR_BADREQ, NULL, "CallDuration malformed");
 		goto out;
 	}
-	if ((rc = phone_get(r->db, user, &info, NULL, 0)) == XERR_NOTFOUND) {
+	rc = phone_call_record(r->db, r->id, user, call_sid, status, duration,
+	    &dup);
+	if (rc == XERR_NOTFOUND) {
 		/* Signed by Twilio, so the number was ours once: nothing to bill. */
 		log_warnx("call %s %s for unknown user %s: ignored", call_sid,
 		    status, user);
 		req_reply(r, 204, "text/plain", NULL, NULL, 0);
 		goto out;
 	}
-	if (rc == XERR_OK)
-		rc = phone_api_record_call(r->db, user, call_sid, status, duration,
-		    &dup);
 	if (rc != XERR_OK) {
 		apierr_reply(r, phone_api_record_errs, rc,
 		    "could not record the call");
@@ -892,41 +869,41 @@ out:
 	kv_free(form);
 }
 
-/* Builds one row of PHONE_ADMIN_NUMBERS with Twilio's view of a held one. */
+/* Builds the JSON of a number of the history, with Twilio's view of a held one. */
 static struct json_object *
-phone_api_admin_number(struct req *r, struct db_res *res, size_t i)
+phone_api_admin_number(struct req *r, const struct phone_numbers_row *n)
 {
 	struct twilio_error	 terr;
 	struct json_object	*o, *t = NULL, *view = NULL;
-	const char		*sid = db_res_str(res, i, 3), *status;
+	const char		*status;
 	int			 bad = 0;
 
-	if (!db_res_isnull(res, i, 5))
+	if (!(n->nulls & PHONE_NUMBERS_NULL_HELD_TO))
 		status = "released";
-	else if (!db_res_isnull(res, i, 6))
+	else if (!(n->nulls & PHONE_NUMBERS_NULL_GRACE))
 		status = "grace";
 	else
 		status = "active";
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	bad |= jsonx_add_int(o, "id", db_res_int(res, i, 0, 0));
-	bad |= jsonx_add_str(o, "user_id", db_res_str(res, i, 1));
-	bad |= jsonx_add_str(o, "phone_number", db_res_str(res, i, 2));
-	bad |= jsonx_add_str(o, "phone_sid", sid);
+	bad |= jsonx_add_int(o, "id", n->id);
+	bad |= jsonx_add_str(o, "user_id", n->user_id);
+	bad |= jsonx_add_str(o, "phone_number", n->phone_number);
+	bad |= jsonx_add_str(o, "phone_sid", n->phone_sid);
 	bad |= jsonx_add_str(o, "status", status);
-	bad |= jsonx_add_int(o, "held_from", db_res_int(res, i, 4, 0));
-	if (db_res_isnull(res, i, 5))
+	bad |= jsonx_add_int(o, "held_from", n->held_from);
+	if (n->nulls & PHONE_NUMBERS_NULL_HELD_TO)
 		bad |= jsonx_add_str(o, "held_to", NULL);
 	else
-		bad |= jsonx_add_int(o, "held_to", db_res_int(res, i, 5, 0));
-	if (db_res_isnull(res, i, 6))
+		bad |= jsonx_add_int(o, "held_to", n->held_to);
+	if (n->nulls & PHONE_NUMBERS_NULL_GRACE)
 		bad |= jsonx_add_str(o, "grace_until", NULL);
 	else
-		bad |= jsonx_add_int(o, "grace_until", db_res_int(res, i, 6, 0));
+		bad |= jsonx_add_int(o, "grace_until", n->grace_until);
 	/* Twilio's side of a number we hold; a released one is not asked. */
 	if (strcmp(status, "released") != 0) {
-		if (twilio_number_fetch(r->http, r->cfg, sid, &t, &terr) ==
-		    XERR_OK)
+		if (twilio_number_fetch(r->http, r->cfg, n->phone_sid, &t,
+		    &terr) == XERR_OK)
 			view = phone_api_twilio_view(t);
 		else if ((view = json_object_new_object()) != NULL)
 			bad |= jsonx_add_str(view, "error", terr.message[0] ?
@@ -956,12 +933,11 @@ void
 phone_api_admin_numbers(struct req *r)
 {
 	struct json_object	*o = NULL, *arr, *n;
-	struct db_res		*res = NULL;
-	struct dbv		 args[3];
+	struct phone_numbers_row *rows = NULL;
 	const char		*s;
 	struct page		 pg;
 	long long		 after, limit, held = 0;
-	size_t			 i, rows;
+	size_t			 i, nrows = 0;
 	enum xerr		 rc;
 
 	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
@@ -975,10 +951,8 @@ phone_api_admin_numbers(struct req *r)
 		req_error(r, XERR_BADREQ, NULL, "held must be 0 or 1");
 		return;
 	}
-	args[0] = DB_INT(after);
-	args[1] = DB_INT(held);
-	args[2] = DB_INT(limit);
-	if ((rc = db_query(r->db, STMT_PHONE_ADMIN_NUMBERS, args, 3, &res))) {
+	if ((rc = phone_numbers_page(r->db, after, held != 0, (size_t)limit,
+	    &rows, &nrows))) {
 		req_fail(r, rc, "reading the numbers");
 		return;
 	}
@@ -988,21 +962,20 @@ phone_api_admin_numbers(struct req *r)
 		goto out;
 	}
 	json_object_object_add(o, "numbers", arr);
-	rows = db_res_rows(res);
-	for (i = 0; i < rows; i++) {
-		if ((n = phone_api_admin_number(r, res, i)) == NULL ||
+	for (i = 0; i < nrows; i++) {
+		if ((n = phone_api_admin_number(r, &rows[i])) == NULL ||
 		    json_object_array_add(arr, n) != 0) {
 			json_object_put(n);
 			req_fail(r, XERR_NOMEM, "the reply");
 			goto out;
 		}
 	}
-	if (rows == (size_t)limit)
-		jsonx_add_int(o, "next_after", db_res_int(res, rows - 1, 0, 0));
+	if (nrows == (size_t)limit)
+		jsonx_add_int(o, "next_after", rows[nrows - 1].id);
 	else
 		jsonx_add_str(o, "next_after", NULL);
 	req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
-	db_res_free(res);
+	free(rows);
 }

@@ -6,7 +6,17 @@
 #ifndef PHONE_API_H
 #define PHONE_API_H
 
+#include "core/xerr.h"
+
+struct cfg;
 struct req;
+
+/*
+ * xsb-phone's server_init (core/server.h): starts the group commit of
+ * call status callbacks (phone_calls_start() of domain/phone.h) and sets
+ * *threads to FCGI_THREADS.
+ */
+enum xerr	 phone_api_start(const struct cfg *cfg, unsigned long *threads);
 
 /*
  * GET /api/phone/search?country=&area_code=&contains=&region=&locality=
@@ -68,7 +78,7 @@ void		 phone_api_details(struct req *r);
 
 /*
  * POST /phone/status/<user id>: Twilio's call status callback.  204 once
- * recorded (also for an unknown user, logged: Twilio cannot fix it);
+ * recorded and committed (several callbacks share a commit in xsb-phone) (also for an unknown user, logged: Twilio cannot fix it);
  * 400 malformed form; 403 bad or missing X-Twilio-Signature; 404 a user
  * id that is no id; 415; 503 when the database fails (Twilio then logs
  * the failure; it does not retry a status callback by default).

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include <json-c/json.h>
 
+#include "core/batch.h"
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/db.h"
@@ -15,8 +17,13 @@
 #include "core/jsonx.h"
 #include "core/kv.h"
 #include "core/log.h"
+#include "store/call_events.h"
+#include "store/jobs_at.h"
+#include "store/phone_numbers.h"
 #include "store/stmt.h"
+#include "store/usage_calls.h"
 #include "store/users.h"
+#include "store/users_phone.h"
 #include "remote/twilio.h"
 #include "domain/jobs.h"
 #include "domain/phone.h"
@@ -329,16 +336,13 @@ static enum xerr
 phone_claim(struct db *db, const char *user_id, int64_t *claim,
     struct phone_info *out, char *errbuf, size_t errsz)
 {
-	struct dbv	 args[3];
 	uint64_t	 affected = 0;
 	int64_t		 now = (int64_t)time(NULL);
 	char		 tier[33];
 	enum xerr	 rc;
 
-	args[0] = DB_INT(now);
-	args[1] = DB_STR(user_id);
-	args[2] = DB_INT(now - PHONE_CLAIM_STALE);
-	if ((rc = db_exec(db, STMT_PHONE_CLAIM, args, 3, &affected, NULL)))
+	if ((rc = users_phone_claim(db, user_id, now, now - PHONE_CLAIM_STALE,
+	    &affected)))
 		return rc;
 	if (affected == 1) {
 		*claim = now;
@@ -372,11 +376,7 @@ phone_claim(struct db *db, const char *user_id, int64_t *claim,
 static void
 phone_unclaim(struct db *db, const char *user_id, int64_t claim)
 {
-	struct dbv	 args[2];
-
-	args[0] = DB_STR(user_id);
-	args[1] = DB_INT(claim);
-	if (db_exec(db, STMT_PHONE_UNCLAIM, args, 2, NULL, NULL) != XERR_OK)
+	if (users_phone_unclaim(db, user_id, claim) != XERR_OK)
 		log_warnx("user %s: provisioning claim not released; it is "
 		    "taken over after %d s", user_id, PHONE_CLAIM_STALE);
 }
@@ -558,19 +558,14 @@ phone_store(struct db *db, const char *user_id, int64_t claim,
     const struct twilio_number *num, struct phone_info *out, char *errbuf,
     size_t errsz)
 {
-	struct dbv	 args[5];
 	uint64_t	 affected = 0;
 	int64_t		 now = (int64_t)time(NULL);
 	enum xerr	 rc;
 
 	if ((rc = db_begin(db)) != XERR_OK)
 		return rc;
-	args[0] = DB_STR(num->phone_number);
-	args[1] = DB_STR(num->sid);
-	args[2] = DB_INT(now);
-	args[3] = DB_STR(user_id);
-	args[4] = DB_INT(claim);
-	if ((rc = db_exec(db, STMT_PHONE_ACTIVATE, args, 5, &affected, NULL)))
+	if ((rc = users_phone_activate(db, user_id, num->phone_number,
+	    num->sid, now, claim, &affected)))
 		goto fail;
 	if (affected != 1) {
 		snprintf(errbuf, errsz, "the provisioning claim was taken "
@@ -579,11 +574,8 @@ phone_store(struct db *db, const char *user_id, int64_t claim,
 		rc = XERR_CONFLICT;
 		goto fail;
 	}
-	args[0] = DB_STR(user_id);
-	args[1] = DB_STR(num->phone_number);
-	args[2] = DB_STR(num->sid);
-	args[3] = DB_INT(now);
-	if ((rc = db_exec(db, STMT_PHONE_HISTORY_OPEN, args, 4, NULL, NULL)) ||
+	if ((rc = phone_numbers_open(db, user_id, num->phone_number,
+	    num->sid, now)) ||
 	    (rc = phone_notify(db, user_id, "phone_provisioned", num->sid,
 	    num->phone_number)))
 		goto fail;
@@ -728,15 +720,11 @@ static void
 phone_failed(struct db *db, const char *user_id, int64_t claim,
     const char *why)
 {
-	struct dbv	 args[3];
 	char		 msg[512];
 
 	snprintf(msg, sizeof(msg), "%s", why[0] ? why : "provisioning failed");
-	args[0] = DB_STR(msg);
-	args[1] = DB_STR(user_id);
-	args[2] = DB_INT(claim);
-	if (db_exec(db, claim ? STMT_PHONE_FAIL : STMT_PHONE_SET_ERROR, args,
-	    claim ? 3 : 2, NULL, NULL) != XERR_OK)
+	if ((claim ? users_phone_fail(db, user_id, claim, msg) :
+	    users_phone_set_error(db, user_id, msg)) != XERR_OK)
 		log_warnx("user %s: the failure was not recorded", user_id);
 	log_warnx("user %s: provisioning failed: %s", user_id, msg);
 }
@@ -825,16 +813,13 @@ phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
 {
 	struct phone_info	 info;
 	struct json_object	*p;
-	struct dbv		 args[5];
 	char			 key[300];
 	const char		*js;
 	int64_t			 until;
 	enum xerr		 rc;
 
 	until = (int64_t)time(NULL) + (int64_t)cfg->phone_grace_days * 86400;
-	args[0] = DB_INT(until);
-	args[1] = DB_STR(user_id);
-	if ((rc = db_exec(db, STMT_PHONE_GRACE_START, args, 2, NULL, NULL)))
+	if ((rc = users_phone_grace_start(db, user_id, until)))
 		return rc;
 	if ((p = json_object_new_object()) == NULL ||
 	    jsonx_add_str(p, "user_id", user_id) ||
@@ -852,12 +837,8 @@ phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
 		    user_id, (long long)until);
 	} else
 		snprintf(key, sizeof(key), "phone_grace_release:%s", subject);
-	args[0] = DB_STR("phone_grace_release");
-	args[1] = DB_STR(key);
-	args[2] = DB_STR(user_id);
-	args[3] = DB_STR(js);
-	args[4] = DB_INT(until);
-	rc = db_exec(db, STMT_PHONE_JOB_ENQUEUE_AT, args, 5, NULL, NULL);
+	rc = jobs_at_insert(db, "phone_grace_release", key, user_id, js,
+	    until);
 	json_object_put(p);
 	if (rc == XERR_OK)
 		log_info("user %s: tier without phone; number held until %lld "
@@ -869,12 +850,10 @@ phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
 enum xerr
 phone_grace_end(struct db *db, const char *user_id)
 {
-	struct dbv	 args[1];
 	uint64_t	 affected = 0;
 	enum xerr	 rc;
 
-	args[0] = DB_STR(user_id);
-	rc = db_exec(db, STMT_PHONE_GRACE_END, args, 1, &affected, NULL);
+	rc = users_phone_grace_end(db, user_id, &affected);
 	if (rc == XERR_OK && affected > 0)
 		log_info("user %s: phone tier again; grace ended, number kept",
 		    user_id);
@@ -959,7 +938,6 @@ phone_search_store(struct db *db, const char *user_id,
     const struct phone_want *want)
 {
 	struct json_object	*o = NULL;
-	struct dbv		 args[2];
 	uint64_t		 affected = 0;
 	const char		*js = NULL;
 	enum xerr		 rc;
@@ -974,9 +952,7 @@ phone_search_store(struct db *db, const char *user_id,
 		if (json_object_object_length(o) == 0)
 			js = NULL;
 	}
-	args[0] = js != NULL ? DB_STR(js) : DB_NULL;
-	args[1] = DB_STR(user_id);
-	rc = db_exec(db, STMT_PHONE_SEARCH_SET, args, 2, &affected, NULL);
+	rc = users_phone_search_set(db, user_id, js, &affected);
 	json_object_put(o);
 	if (rc == XERR_OK && affected == 0) {
 		/* Same value again is 0 rows too: ask whether the user exists. */
@@ -994,7 +970,6 @@ phone_release(struct db *db, struct http *http, const struct cfg *cfg,
 {
 	struct twilio_error	 terr;
 	struct phone_info	 cur;
-	struct dbv		 args[3];
 	uint64_t		 affected = 0;
 	int64_t			 now;
 	enum xerr		 rc;
@@ -1030,18 +1005,12 @@ phone_release(struct db *db, struct http *http, const struct cfg *cfg,
 	now = (int64_t)time(NULL);
 	if ((rc = db_begin(db)) != XERR_OK)
 		goto fail;
-	args[0] = DB_STR(user_id);
-	args[1] = DB_STR(cur.sid);
-	if ((rc = db_exec(db, STMT_PHONE_CLEAR, args, 2, &affected, NULL)))
+	if ((rc = users_phone_clear(db, user_id, cur.sid, &affected)))
 		goto fail;
 	if (affected == 0)
 		log_info("user %s: %s was cleared by another call", user_id,
 		    cur.sid);
-	args[0] = DB_INT(now);
-	args[1] = DB_STR(user_id);
-	args[2] = DB_STR(cur.sid);
-	if ((rc = db_exec(db, STMT_PHONE_HISTORY_CLOSE, args, 3, &affected,
-	    NULL)))
+	if ((rc = phone_numbers_close(db, user_id, cur.sid, now, &affected)))
 		goto fail;
 	if (affected == 0)
 		log_warnx("user %s: no open history row for %s", user_id,
@@ -1062,4 +1031,250 @@ fail:
 	snprintf(errbuf, errsz, "released at Twilio but not recorded; "
 	    "try again");
 	return rc;
+}
+
+/* One call status's statements, in the caller's transaction. */
+static enum xerr
+phone_call_stmts(struct db *db, const char *user_id, const char *call_sid,
+    const char *status, long long duration, int *dup)
+{
+	char		 key[48];
+	enum xerr	 rc;
+
+	*dup = 0;
+	snprintf(key, sizeof(key), "call:%s", call_sid);
+	if (duration >= 0 && strcmp(status, "completed") == 0 &&
+	    (rc = usage_record(db, user_id, "voice", duration,
+	    (int64_t)time(NULL), "twilio", key, dup)))
+		return rc;
+	return call_events_insert(db, user_id, call_sid, status, duration);
+}
+
+/*
+ * One call status in a transaction of its own, after reading that the
+ * user exists (XERR_NOTFOUND otherwise, nothing written).
+ */
+static enum xerr
+phone_call_alone(struct db *db, const char *user_id, const char *call_sid,
+    const char *status, long long duration, int *dup)
+{
+	struct phone_info	 info;
+	enum xerr		 rc;
+
+	*dup = 0;
+	if ((rc = phone_get(db, user_id, &info, NULL, 0)) != XERR_OK)
+		return rc;
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	if ((rc = phone_call_stmts(db, user_id, call_sid, status, duration,
+	    dup)) != XERR_OK || (rc = db_commit(db)) != XERR_OK) {
+		db_rollback(db);
+		return rc;
+	}
+	return XERR_OK;
+}
+
+/*
+ * Group commit of call statuses (phone_calls_start()): request threads
+ * verify and read Twilio's callbacks in parallel and queue them; a
+ * committer takes whatever is queued and stores the lot in one
+ * transaction with one commit, then wakes each request thread to answer.
+ * Nothing is answered before the commit that holds it.  The batch writes
+ * what phone_call_alone() would write for each call, in a few statements
+ * for all of them (4 to 8 calls a statement): which users exist, which usage
+ * keys are recorded, the new usage rows, the call_events rows.
+ */
+struct phone_call_pending {
+	struct batch_item	 item;		/* the queue's */
+	const char		*rid;		/* the submitter's */
+	const char		*user_id;
+	const char		*call_sid;
+	const char		*status;
+	long long		 duration;
+	int64_t			 at;		/* when it came */
+	char			 key[48];	/* "call:<sid>", "" no usage */
+	enum xerr		 rc;		/* the outcome, once done */
+	int			 dup;
+};
+
+/*
+ * A committer takes work when no other committer is busy, or when
+ * PHONE_CALLS_PIPELINE_MIN calls wait (core/batch.h).
+ */
+#define PHONE_CALLS_PIPELINE_MIN	8
+#define PHONE_CALLS_BATCH_LIMIT		256	/* PHONE_BATCH_MAX's bound */
+
+static struct batch	*phone_calls_q;
+
+/* A committer's state: its connection and the rows of a batch. */
+struct phone_calls_committer {
+	struct db		*db;
+	const char		*ids[PHONE_CALLS_BATCH_LIMIT];
+	const char		*keys[PHONE_CALLS_BATCH_LIMIT];
+	unsigned char		 found[PHONE_CALLS_BATCH_LIMIT];
+	struct usage_calls_row	 usage[PHONE_CALLS_BATCH_LIMIT];
+	struct call_events_row	 events[PHONE_CALLS_BATCH_LIMIT];
+};
+
+/*
+ * Reads which users of the batch exist (rc XERR_NOTFOUND for the others,
+ * left out) and which usage keys are recorded (dup); a key seen earlier
+ * in the batch is a dup too.  Errors of db_query().
+ */
+static enum xerr
+phone_calls_read(struct phone_calls_committer *c,
+    struct phone_call_pending **it, size_t n)
+{
+	struct db	*db = c->db;
+	size_t		 i, j, m = 0;
+	enum xerr	 rc;
+
+	for (i = 0; i < n; i++)
+		c->ids[i] = it[i]->user_id;
+	if ((rc = users_phone_known(db, c->ids, n, c->found)) != XERR_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		it[i]->rc = c->found[i] ? XERR_OK : XERR_NOTFOUND;
+		if (it[i]->rc == XERR_OK && it[i]->key[0] != '\0')
+			c->keys[m++] = it[i]->key;
+	}
+	if (m > 0 && (rc = usage_calls_recorded(db, c->keys, m,
+	    c->found)) != XERR_OK)
+		return rc;
+	for (i = 0, m = 0; i < n; i++) {
+		if (it[i]->rc != XERR_OK || it[i]->key[0] == '\0')
+			continue;
+		it[i]->dup = c->found[m++];
+		for (j = 0; j < i && !it[i]->dup; j++)
+			it[i]->dup = it[j]->rc == XERR_OK &&
+			    strcmp(it[j]->key, it[i]->key) == 0;
+	}
+	return XERR_OK;
+}
+
+/*
+ * Runs the n calls of a batch in one transaction, committed and chained
+ * to the next (no START TRANSACTION round trip for the next batch).  On
+ * an error, rolled back (out of any transaction); XERR_CONFLICT when a
+ * usage key was recorded by another transaction meanwhile.
+ */
+static enum xerr
+phone_calls_txn(struct phone_calls_committer *c,
+    struct phone_call_pending **it, size_t n)
+{
+	struct db		*db = c->db;
+	struct phone_call_pending *p;
+	uint64_t		 inserted = 0;
+	size_t			 i, nu = 0, ne = 0;
+	enum xerr		 rc;
+
+	/* After a batch the connection is already in the next transaction. */
+	if (!db_in_txn(db) && (rc = db_begin(db)) != XERR_OK)
+		return rc;
+	if ((rc = phone_calls_read(c, it, n)) != XERR_OK)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if ((p = it[i])->rc != XERR_OK)
+			continue;
+		if (p->key[0] != '\0' && !p->dup)
+			c->usage[nu++] = (struct usage_calls_row){ p->user_id,
+			    "voice", p->duration, p->at, "twilio", p->key,
+			    "twilio" };
+		c->events[ne++] = (struct call_events_row){ p->user_id,
+		    p->call_sid, p->status, p->duration };
+	}
+	if (nu > 0 && (rc = usage_calls_insert(db, c->usage, nu,
+	    &inserted)) == XERR_OK && inserted != nu)
+		rc = XERR_CONFLICT;
+	if (rc != XERR_OK || (ne > 0 &&
+	    (rc = call_events_insert_rows(db, c->events, ne)) != XERR_OK) ||
+	    (rc = db_commit_chain(db)) != XERR_OK)
+		goto fail;
+	return XERR_OK;
+fail:
+	db_rollback(db);
+	return rc;
+}
+
+/* Opens a committer's own connection and buffers (batch_ops.open). */
+static void *
+phone_calls_open(void *arg)
+{
+	const struct cfg		*cfg = arg;
+	struct phone_calls_committer	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if (db_open(cfg, stmt_table(), &c->db) != XERR_OK) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Stores a batch the queue hands a committer (batch_ops.run). */
+static void
+phone_calls_run(void *state, struct batch_item **items, size_t n)
+{
+	struct phone_call_pending	*it[PHONE_CALLS_BATCH_LIMIT], *p;
+	struct phone_calls_committer	*c = state;
+	size_t				 i;
+	enum xerr			 rc = XERR_INTERNAL;
+
+	for (i = 0; i < n; i++)
+		it[i] = (struct phone_call_pending *)(void *)
+		    ((char *)items[i] - offsetof(struct phone_call_pending,
+		    item));
+	if (n > 1 && (rc = phone_calls_txn(c, it, n)) != XERR_OK)
+		log_info("batch of %zu calls: %s; each stored alone", n,
+		    xerr_code(rc));
+	if (rc == XERR_OK)
+		return;
+	/* A batch of one, or one that failed: each call alone. */
+	for (i = 0; i < n; i++) {
+		p = it[i];
+		if (db_in_txn(c->db))
+			db_rollback(c->db);	/* the empty chained one */
+		log_set_rid(p->rid);
+		p->rc = phone_call_alone(c->db, p->user_id, p->call_sid,
+		    p->status, p->duration, &p->dup);
+	}
+	log_set_rid(NULL);
+}
+
+enum xerr
+phone_calls_start(const struct cfg *cfg)
+{
+	struct batch_ops	 ops = { "xsb-calls", phone_calls_open,
+	    phone_calls_run, (void *)(uintptr_t)cfg };
+	size_t			 max;
+
+	max = cfg->phone_batch_max < PHONE_CALLS_BATCH_LIMIT ?
+	    cfg->phone_batch_max : PHONE_CALLS_BATCH_LIMIT;
+	return batch_start(&ops, cfg->phone_committers, max,
+	    PHONE_CALLS_PIPELINE_MIN, &phone_calls_q);
+}
+
+enum xerr
+phone_call_record(struct db *db, const char *rid, const char *user_id,
+    const char *call_sid, const char *status, long long duration, int *dup)
+{
+	struct phone_call_pending	 p;
+
+	*dup = 0;
+	if (phone_calls_q == NULL)
+		return phone_call_alone(db, user_id, call_sid, status,
+		    duration, dup);
+	memset(&p, 0, sizeof(p));
+	p.rid = rid;
+	p.user_id = user_id;
+	p.call_sid = call_sid;
+	p.status = status;
+	p.duration = duration;
+	p.at = (int64_t)time(NULL);
+	if (duration >= 0 && strcmp(status, "completed") == 0)
+		snprintf(p.key, sizeof(p.key), "call:%s", call_sid);
+	batch_submit(phone_calls_q, &p.item);
+	*dup = p.dup;
+	return p.rc;
 }

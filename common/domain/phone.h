@@ -210,6 +210,35 @@ enum xerr	 phone_inbound(struct db *db, const char *user_id,
 enum xerr	 phone_sms_record(struct db *db, const char *user_id,
 		    const char *sid, long long segments, int *dup);
 
+/*
+ * Records one call status Twilio reported for user_id (call sid, its
+ * status, duration in seconds, < 0 when not said): voice usage once per
+ * CallSid when the call completed (kind voice, source twilio, key
+ * "call:<sid>"; *dup is 1 when it was recorded before), and the status
+ * once per (call, status), in one transaction, committed durably before
+ * it returns.  XERR_NOTFOUND, nothing written, when user_id is no user.
+ * rid names the request in log lines (may be NULL).
+ *
+ * Once phone_calls_start() ran (xsb-phone), the call is queued instead
+ * of run on db: a committer thread stores whatever calls are queued, up
+ * to PHONE_BATCH_MAX, in one transaction with one commit (its users and
+ * usage keys read first, its rows written several a statement), then wakes each
+ * caller (group commit, core/batch.h).  When the batch fails, it is
+ * rolled back and each of its calls runs alone as above, so a batch
+ * never changes an outcome.  Errors of db_exec() and db_commit().
+ */
+enum xerr	 phone_call_record(struct db *db, const char *rid,
+		    const char *user_id, const char *call_sid,
+		    const char *status, long long duration, int *dup);
+
+/*
+ * Starts the process's group commit of call statuses: PHONE_COMMITTERS
+ * threads, each with its own database connection, that live as long as
+ * the process.  Called once, before any request.  XERR_NOMEM,
+ * XERR_INTERNAL.
+ */
+enum xerr	 phone_calls_start(const struct cfg *cfg);
+
 /* Stores *want (NULL: none) as user_id's preference.  XERR_NOTFOUND. */
 enum xerr	 phone_search_store(struct db *db, const char *user_id,
 		    const struct phone_want *want);

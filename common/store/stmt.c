@@ -212,6 +212,31 @@ static const struct {
 	S(CALL_EVENT_INSERT,
 	    "INSERT INTO call_events (user_id, call_sid, call_status, "
 	    "duration) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"),
+	/*
+	 * A batch of call statuses (domain/phone.c): which of 8 users exist
+	 * (unused places NULL), which of 8 usage keys are recorded, and
+	 * several rows in one statement, 4 usage rows or 8 call_events rows
+	 * (db.c binds at most 32 arguments; unused places repeat the last
+	 * row, which the duplicate key makes a no-op; the usage rows'
+	 * affected count says whether a key was recorded meanwhile).
+	 */
+	S(CALL_USERS_8,
+	    "SELECT id FROM users WHERE id IN (?, ?, ?, ?, ?, ?, ?, ?)"),
+	S(CALL_USAGE_KEYS_8,
+	    "SELECT idempotency_key FROM usage_events WHERE idempotency_key "
+	    "IN (?, ?, ?, ?, ?, ?, ?, ?)"),
+	S(CALL_USAGE_INSERT_4,
+	    "INSERT INTO usage_events (user_id, kind, quantity, occurred_at, "
+	    "source, idempotency_key, reported_by) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?), "
+	    "(?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE id = id"),
+	S(CALL_EVENT_INSERT_8,
+	    "INSERT INTO call_events (user_id, call_sid, call_status, "
+	    "duration) VALUES "
+	    "(?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), "
+	    "(?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE id = id"),
 
 	/* jobs */
 	S(JOB_ENQUEUE,

@@ -58,6 +58,11 @@ enum stmt {
 	STMT_PHONE_CLEAR,
 	STMT_PHONE_HISTORY_CLOSE,
 	STMT_CALL_EVENT_INSERT,
+	/* the group commit of call statuses: several calls a statement */
+	STMT_CALL_USERS_8,
+	STMT_CALL_USAGE_KEYS_8,
+	STMT_CALL_USAGE_INSERT_4,
+	STMT_CALL_EVENT_INSERT_8,
 
 	/* jobs */
 	STMT_JOB_ENQUEUE,

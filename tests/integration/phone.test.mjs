@@ -361,6 +361,49 @@ test('P15 callbacks: a bad user id is 404, an unknown user 204 with nothing stor
   assert.equal(get.status, 405);
 });
 
+test('P15b concurrent callbacks (group commit): each acknowledged one is stored once; redeliveries add nothing', async () => {
+  const u = await newUser();
+  const p = `/phone/status/${u.id}`;
+  // 60 calls, all at once: each completed, half also ringing.
+  const calls = Array.from({ length: 60 }, (_, i) => ({ sid: callSid(), secs: 10 + i }));
+  const burst = [];
+  for (const [i, c] of calls.entries()) {
+    burst.push(completed(c.sid, String(c.secs)));
+    if (i % 2 === 0) burst.push({ ...completed(c.sid), CallStatus: 'ringing', CallDuration: '' });
+  }
+  const send = (list) => Promise.all(list.map((params) => postCallback(p, params)));
+  const log = path.join(VAR_DIR, 'log', 'phone.log');
+  const logFrom = fs.statSync(log).size;
+  const rs = await send(burst);
+  for (const r of rs) assert.equal(r.status, 204, r.text);
+  // No batch of distinct calls fell back to one call at a time (each would still be right, only slower).
+  const fd = fs.openSync(log, 'r');
+  const tail = Buffer.alloc(fs.statSync(log).size - logFrom);
+  fs.readSync(fd, tail, 0, tail.length, logFrom);
+  fs.closeSync(fd);
+  assert.doesNotMatch(tail.toString(), /each stored alone/);
+  const check = async () => {
+    const usage = await query("SELECT idempotency_key AS k, quantity AS q FROM usage_events WHERE user_id = ? AND kind = 'voice' ORDER BY k", [u.id]);
+    assert.deepEqual(usage.map((x) => [x.k, Number(x.q)]), calls.map((c) => [`call:${c.sid}`, c.secs]).sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+    const ev = await query('SELECT call_sid, call_status, COUNT(*) AS n FROM call_events WHERE user_id = ? GROUP BY call_sid, call_status', [u.id]);
+    assert.equal(ev.length, calls.length + calls.length / 2);
+    for (const e of ev) assert.equal(Number(e.n), 1, `${e.call_sid} ${e.call_status}`);
+    assert.equal(ev.filter((e) => e.call_status === 'ringing').length, calls.length / 2);
+  };
+  await check();
+  // Twilio retrying the lot twice over, all at once, with new calls sent twice at once among them:
+  // every one acknowledged, each new call stored once, nothing else added.
+  const more = Array.from({ length: 20 }, (_, i) => ({ sid: callSid(), secs: 100 + i }));
+  const twice = more.flatMap((c) => [completed(c.sid, String(c.secs)), completed(c.sid, String(c.secs))]);
+  const again = await send([...burst, ...twice, ...burst]);
+  for (const r of again) assert.equal(r.status, 204, r.text);
+  calls.push(...more);
+  const ev = await query("SELECT call_sid FROM call_events WHERE user_id = ? AND call_status = 'completed'", [u.id]);
+  assert.equal(ev.length, calls.length);
+  const usage = await query("SELECT idempotency_key AS k, quantity AS q FROM usage_events WHERE user_id = ? AND kind = 'voice' ORDER BY k", [u.id]);
+  assert.deepEqual(usage.map((x) => [x.k, Number(x.q)]), calls.map((c) => [`call:${c.sid}`, c.secs]).sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+});
+
 // ---------- Twilio down ----------
 const stack = (...args) => execFileSync(path.join(REPO_ROOT, 'scripts', 'stack'), args, { env: process.env, encoding: 'utf8' });
 const pidOf = (comp) => Number(fs.readFileSync(path.join(VAR_DIR, 'run', `${comp}.pid`), 'utf8'));

@@ -1,0 +1,99 @@
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/db.h"
+#include "store/stmt.h"
+#include "store/usage_calls.h"
+
+/* Places of STMT_CALL_USAGE_KEYS_8; rows of STMT_CALL_USAGE_INSERT_4. */
+#define USAGE_CALLS_KEYS	8
+#define USAGE_CALLS_ROWS	4
+
+/* The arguments of a row of STMT_CALL_USAGE_INSERT_4, in its order. */
+enum usage_calls_arg {
+	USAGE_CALLS_A_USER,
+	USAGE_CALLS_A_KIND,
+	USAGE_CALLS_A_QUANTITY,
+	USAGE_CALLS_A_OCCURRED,
+	USAGE_CALLS_A_SOURCE,
+	USAGE_CALLS_A_KEY,
+	USAGE_CALLS_A_REPORTED_BY,
+	USAGE_CALLS_A__MAX
+};
+
+enum xerr
+usage_calls_recorded(struct db *db, const char *const *keys, size_t n,
+    unsigned char *found)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[USAGE_CALLS_KEYS];
+	const char	*key;
+	size_t		 i, j, k, m;
+	enum xerr	 rc;
+
+	memset(found, 0, n);
+	for (i = 0; i < n; i += USAGE_CALLS_KEYS) {
+		m = n - i < USAGE_CALLS_KEYS ? n - i : USAGE_CALLS_KEYS;
+		for (k = 0; k < USAGE_CALLS_KEYS; k++)
+			a[k] = k < m ? DB_STR(keys[i + k]) : DB_NULL;
+		if ((rc = db_query(db, STMT_CALL_USAGE_KEYS_8, a,
+		    USAGE_CALLS_KEYS, &res)) != XERR_OK)
+			return rc;
+		for (j = 0; j < db_res_rows(res); j++) {
+			key = db_res_str(res, j, 0);	/* its one column */
+			for (k = i; k < i + m; k++)
+				if (strcmp(keys[k], key) == 0)
+					found[k] = 1;
+		}
+		db_res_free(res);
+		res = NULL;
+	}
+	return XERR_OK;
+}
+
+/* The checks of domain/usage.c's usage_insert(), on one row. */
+static int
+usage_calls_valid(const struct usage_calls_row *r)
+{
+	return (strcmp(r->kind, "voice") == 0 || strcmp(r->kind, "sms") == 0) &&
+	    r->quantity >= 0 && r->quantity <= 1000000000LL &&
+	    r->occurred_at > 0;
+}
+
+enum xerr
+usage_calls_insert(struct db *db, const struct usage_calls_row *rows,
+    size_t n, uint64_t *inserted)
+{
+	struct dbv			 a[USAGE_CALLS_ROWS * USAGE_CALLS_A__MAX];
+	const struct usage_calls_row	*r;
+	struct dbv			*v;
+	uint64_t			 affected;
+	size_t				 i, k;
+	enum xerr			 rc;
+
+	*inserted = 0;
+	for (i = 0; i < n; i++)
+		if (!usage_calls_valid(&rows[i]))
+			return XERR_BADREQ;
+	for (i = 0; i < n; i += USAGE_CALLS_ROWS) {
+		for (k = 0; k < USAGE_CALLS_ROWS; k++) {
+			/* Unused places repeat the last row: a no-op. */
+			r = &rows[i + k < n ? i + k : n - 1];
+			v = &a[k * USAGE_CALLS_A__MAX];
+			v[USAGE_CALLS_A_USER] = DB_STR(r->user_id);
+			v[USAGE_CALLS_A_KIND] = DB_STR(r->kind);
+			v[USAGE_CALLS_A_QUANTITY] = DB_INT(r->quantity);
+			v[USAGE_CALLS_A_OCCURRED] = DB_INT(r->occurred_at);
+			v[USAGE_CALLS_A_SOURCE] = DB_STR(r->source);
+			v[USAGE_CALLS_A_KEY] = DB_STR(r->idem_key);
+			v[USAGE_CALLS_A_REPORTED_BY] = DB_STR(r->reported_by);
+		}
+		affected = 0;
+		if ((rc = db_exec(db, STMT_CALL_USAGE_INSERT_4, a,
+		    DB_NARGS(a), &affected, NULL)) != XERR_OK)
+			return rc;
+		*inserted += affected;
+	}
+	return XERR_OK;
+}
