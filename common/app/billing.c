@@ -17,9 +17,9 @@
 #include "core/log.h"
 #include "core/req.h"
 #include "store/stmt.h"
+#include "store/billing_reads.h"
 #include "store/users.h"
 #include "remote/stripe.h"
-#include "remote/twilio.h"
 #include "domain/money.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
@@ -198,67 +198,63 @@ fail:
 	return rc;
 }
 
-/* Copies a cell (NULL: "") into dst; returns -1 when it does not fit. */
+/* Copies src into dst; returns -1 when it does not fit. */
 static int
-billing_cell(char *dst, size_t sz, const struct db_res *res, size_t col)
+billing_cell(char *dst, size_t sz, const char *src)
 {
-	const char	*s = db_res_str(res, 0, col);
-	int		 n;
+	int	 n;
 
-	n = snprintf(dst, sz, "%s", s != NULL ? s : "");
+	n = snprintf(dst, sz, "%s", src);
 	return n < 0 || (size_t)n >= sz ? -1 : 0;
 }
 
 /*
  * Reads into *u the caller's row and the subscription it follows from
- * row 0 of res (STMT_BILLING_USER's columns 0-11).  The subscription
- * counts only while live: our row of it exists, is not deleted, and is
- * neither canceled nor expired unpaid.  XERR_NOTFOUND for no row (an
- * unknown user), XERR_INTERNAL for a value too long for *u.
+ * the row read (store/billing_reads.h).  The subscription counts only
+ * while live: our row of it exists, is not deleted, and is neither
+ * canceled nor expired unpaid.  XERR_INTERNAL for a value too long for
+ * *u.
  */
 static enum xerr
-billing_user_parse(const struct db_res *res, struct billing_user *u)
+billing_user_parse(const struct billing_reads_user *row,
+    struct billing_user *u)
 {
-	const char	*status;
-
 	memset(u, 0, sizeof(*u));
-	if (db_res_rows(res) != 1)
-		return XERR_NOTFOUND;
-	if (billing_cell(u->email, sizeof(u->email), res, 0) ||
-	    billing_cell(u->customer, sizeof(u->customer), res, 1) ||
-	    billing_cell(u->tier, sizeof(u->tier), res, 2))
+	if (billing_cell(u->email, sizeof(u->email), row->email) ||
+	    billing_cell(u->customer, sizeof(u->customer), row->customer) ||
+	    billing_cell(u->tier, sizeof(u->tier), row->tier))
 		return XERR_INTERNAL;
-	status = db_res_str(res, 0, 4);
-	if (status != NULL && db_res_int(res, 0, 9, 1) == 0 &&
-	    strcmp(status, "canceled") != 0 &&
-	    strcmp(status, "incomplete_expired") != 0) {
-		if (billing_cell(u->sub, sizeof(u->sub), res, 3) ||
-		    billing_cell(u->item, sizeof(u->item), res, 5) ||
-		    billing_cell(u->last_event, sizeof(u->last_event), res, 10))
+	if (!(row->nulls & BILLING_READS_NULL_STATUS) && !row->deleted &&
+	    strcmp(row->status, "canceled") != 0 &&
+	    strcmp(row->status, "incomplete_expired") != 0) {
+		if (billing_cell(u->sub, sizeof(u->sub),
+		    row->subscription_id) ||
+		    billing_cell(u->item, sizeof(u->item), row->item_id) ||
+		    billing_cell(u->last_event, sizeof(u->last_event),
+		    row->last_event_id))
 			return XERR_INTERNAL;
-		u->period_start = db_res_int(res, 0, 6, 0);
-		u->period_end = db_res_int(res, 0, 7, 0);
-		u->cancelling = db_res_int(res, 0, 8, 0) != 0;
+		u->period_start = row->period_start;
+		u->period_end = row->period_end;
+		u->cancelling = row->cancel_at_period_end;
 	}
-	u->jwt_version = db_res_int(res, 0, 11, -1);
+	u->jwt_version = row->jwt_version;
 	return XERR_OK;
 }
 
-/* Loads the caller into *u (billing_user_parse()); db errors too. */
+/*
+ * Loads the caller into *u (billing_user_parse()).  XERR_NOTFOUND for an
+ * unknown user; db errors too.
+ */
 static enum xerr
 billing_user_load(struct db *db, const char *user_id, struct billing_user *u)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 args[1];
+	struct billing_reads_user row;
 	enum xerr	 rc;
 
 	memset(u, 0, sizeof(*u));
-	args[0] = DB_STR(user_id);
-	if ((rc = db_query(db, STMT_BILLING_USER, args, 1, &res)) != XERR_OK)
+	if ((rc = billing_reads_user(db, user_id, &row)) != XERR_OK)
 		return rc;
-	rc = billing_user_parse(res, u);
-	db_res_free(res);
-	return rc;
+	return billing_user_parse(&row, u);
 }
 
 /*
@@ -840,41 +836,30 @@ void
 billing_usage(struct req *r)
 {
 	struct billing_user	 u;
+	struct billing_reads_usage row;
 	struct usage_report	 rep;
-	struct usage_sums	 sums;
 	struct json_object	*o = NULL, *p, *use, *lim, *ov, *pct;
-	struct db_res		*res = NULL;
-	struct dbv		 a[7];
 	long long		 want;
 	int64_t			 now, ms, me, vp, sp;
 	int			 bad;
 	enum xerr		 rc;
 
 	/*
-	 * perf: one read (STMT_BILLING_USAGE) for the token's version, the
+	 * perf: one read (billing_reads_usage()) for the token's version, the
 	 * account, the period billing_period() would choose and its sums.
 	 */
 	if (auth_user_token_or_reply(r, &want) != 0)
 		return;
 	now = (int64_t)time(NULL);
 	usage_month(now, &ms, &me);
-	a[0] = a[1] = a[3] = a[4] = DB_INT(now);
-	a[2] = DB_INT(ms);
-	a[5] = DB_INT(me);
-	a[6] = DB_STR(r->user_id);
-	if ((rc = db_query(r->db, STMT_BILLING_USAGE, a, 7, &res)) == XERR_OK)
-		rc = billing_user_parse(res, &u);
+	if ((rc = billing_reads_usage(r->db, r->user_id, now, ms, me,
+	    &row)) == XERR_OK)
+		rc = billing_user_parse(&row.user, &u);
 	if (billing_version_or_reply(r, rc, &u, want) != 0)
 		goto out;
-	sums.voice_seconds = db_res_int(res, 0, 15, 0);
-	sums.voice_minutes = db_res_int(res, 0, 16, 0);
-	sums.calls = db_res_int(res, 0, 17, 0);
-	sums.sms = db_res_int(res, 0, 18, 0);
-	sums.phones = db_res_int(res, 0, 19, 0);
 	if ((rc = usage_report_of(r->db, r->user_id, u.tier,
-	    db_res_int(res, 0, 14, 0) != 0 ? db_res_str(res, 0, 3) : NULL,
-	    db_res_int(res, 0, 12, 0), db_res_int(res, 0, 13, 0), &sums,
-	    &rep)) != XERR_OK) {
+	    row.rated ? row.user.subscription_id : NULL, row.start, row.end,
+	    &row.sums, &rep)) != XERR_OK) {
 		req_fail(r, rc, "the usage report");
 		goto out;
 	}
@@ -913,7 +898,6 @@ billing_usage(struct req *r)
 	req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
-	db_res_free(res);
 }
 
 /* Returns the invoice in row i of res as JSON, or NULL on no memory. */
@@ -1644,22 +1628,22 @@ billing_resume(struct req *r)
 	billing_set_cancel(r, &u, 0);
 }
 
-/* Returns the entry of res row 0 as JSON, or NULL on no memory. */
+/* Returns the usage entry e, under the client's key, as JSON, or NULL. */
 static struct json_object *
-billing_usage_json(const struct db_res *res, const char *key)
+billing_usage_json(const struct usage_events_row *e, const char *key)
 {
 	struct json_object	*o;
 	int			 bad;
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	bad = jsonx_add_int(o, "id", db_res_int(res, 0, 0, 0));
-	bad |= jsonx_add_str(o, "user_id", db_res_str(res, 0, 1));
-	bad |= jsonx_add_str(o, "kind", db_res_str(res, 0, 2));
-	bad |= jsonx_add_int(o, "quantity", db_res_int(res, 0, 3, 0));
-	bad |= jsonx_add_int(o, "occurred_at", db_res_int(res, 0, 4, 0));
+	bad = jsonx_add_int(o, "id", e->id);
+	bad |= jsonx_add_str(o, "user_id", e->user_id);
+	bad |= jsonx_add_str(o, "kind", e->kind);
+	bad |= jsonx_add_int(o, "quantity", e->quantity);
+	bad |= jsonx_add_int(o, "occurred_at", e->occurred_at);
 	bad |= jsonx_add_str(o, "idempotency_key", key);
-	bad |= jsonx_add_str(o, "reported_by", db_res_str(res, 0, 6));
+	bad |= jsonx_add_str(o, "reported_by", e->reported_by);
 	if (bad) {
 		json_object_put(o);
 		return NULL;
@@ -1667,63 +1651,55 @@ billing_usage_json(const struct db_res *res, const char *key)
 	return o;
 }
 
-/*
- * Usage keys of the app live apart from Twilio's ("call:<CallSid>"), so a
- * client cannot collide with, or replay, a call's entry.
- */
-#define BILLING_USAGE_KEY_PREFIX	"app:"
 #define BILLING_USAGE_KEY_MAX		200
 #define BILLING_USAGE_MAX_QUANTITY	1000000
 #define BILLING_USAGE_MAX_AGE		(40 * 86400)	/* a past cycle, at most */
 #define BILLING_USAGE_MAX_SKEW		300
 
-void
-billing_report_usage(struct req *r)
+/*
+ * Reads POST /api/usage's report from the body in (and the
+ * Idempotency-Key header, before the body's idempotency_key) into *u,
+ * whose texts are borrowed from in and r.  Returns 0, or -1 after
+ * answering 400 bad_user_id, bad_kind, bad_quantity, bad_occurred_at or
+ * bad_idempotency_key.
+ */
+static int
+billing_usage_in_or_reply(struct req *r, struct json_object *in,
+    struct usage_app_in *u)
 {
-	struct json_object	*in = NULL, *o = NULL, *entry = NULL;
-	struct db_res		*res = NULL;
-	struct dbv		 a[1];
-	const char		*user, *kind, *key;
-	char			 skey[sizeof(BILLING_USAGE_KEY_PREFIX) +
-				    BILLING_USAGE_KEY_MAX];
-	int64_t			 qty = 0, at = 0, now = (int64_t)time(NULL);
-	int64_t			 version;
-	int			 dup = 0, same, twkey;
-	struct usage_cap_hit	 hit;
-	enum xerr		 rc;
+	const char	*key;
+	int64_t		 now = (int64_t)time(NULL);
 
-	if (auth_require_or_reply(r, AUTH_SERVICE) != 0)
-		return;
-	if ((rc = req_json(r, &in)) != XERR_OK) {
-		apierr_reply(r, billing_usage_body_errs, rc,
-		    "the body is not valid JSON");
-		goto out;
-	}
-	user = jsonx_str(in, "user_id");
-	kind = jsonx_str(in, "kind");
+	memset(u, 0, sizeof(*u));
+	u->user_id = jsonx_str(in, "user_id");
+	u->kind = jsonx_str(in, "kind");
+	u->reported_by = r->user_id;
 	if ((key = req_header(r, "Idempotency-Key")) == NULL)
 		key = jsonx_str(in, "idempotency_key");
-	if (!ids_user_ok(user)) {
+	u->key = key;
+	if (!ids_user_ok(u->user_id)) {
 		req_error(r, XERR_BADREQ, "bad_user_id", "user_id is required");
-		goto out;
+		return -1;
 	}
-	if (kind == NULL || (strcmp(kind, "sms") && strcmp(kind, "voice"))) {
+	if (u->kind == NULL || (strcmp(u->kind, "sms") &&
+	    strcmp(u->kind, "voice"))) {
 		req_error(r, XERR_BADREQ, "bad_kind", "kind must be sms or voice");
-		goto out;
+		return -1;
 	}
-	if (jsonx_int(in, "quantity", &qty) != 0 || qty < 1 ||
-	    qty > BILLING_USAGE_MAX_QUANTITY) {
+	if (jsonx_int(in, "quantity", &u->quantity) != 0 || u->quantity < 1 ||
+	    u->quantity > BILLING_USAGE_MAX_QUANTITY) {
 		req_error(r, XERR_BADREQ, "bad_quantity", "quantity must be a "
 		    "whole number from 1 to %d", BILLING_USAGE_MAX_QUANTITY);
-		goto out;
+		return -1;
 	}
 	if (jsonx_path(in, "occurred_at") == NULL)
-		at = now;
-	else if (jsonx_int(in, "occurred_at", &at) != 0 ||
-	    at < now - BILLING_USAGE_MAX_AGE || at > now + BILLING_USAGE_MAX_SKEW) {
+		u->occurred_at = now;
+	else if (jsonx_int(in, "occurred_at", &u->occurred_at) != 0 ||
+	    u->occurred_at < now - BILLING_USAGE_MAX_AGE ||
+	    u->occurred_at > now + BILLING_USAGE_MAX_SKEW) {
 		req_error(r, XERR_BADREQ, "bad_occurred_at", "occurred_at must "
 		    "be unix seconds within the last 40 days");
-		goto out;
+		return -1;
 	}
 	if (key == NULL || *key == '\0' || strlen(key) > BILLING_USAGE_KEY_MAX ||
 	    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -1731,72 +1707,81 @@ billing_report_usage(struct req *r)
 		req_error(r, XERR_BADREQ, "bad_idempotency_key", "an "
 		    "idempotency key of up to %d characters [A-Za-z0-9_-:.] is "
 		    "required", BILLING_USAGE_KEY_MAX);
-		goto out;
+		return -1;
 	}
-	/*
-	 * A text keyed by its MessageSid shares Twilio's own record of it
-	 * (domain/phone.h, phone_sms_record()): counted once, Twilio's
-	 * segments standing.
-	 */
-	twkey = strcmp(kind, "sms") == 0 && strncmp(key, "twilio:sms:", 11) ==
-	    0 && (twilio_sid_valid(key + 11, "SM") ||
-	    twilio_sid_valid(key + 11, "MM"));
-	snprintf(skey, sizeof(skey), "%s%s", twkey ? "" :
-	    BILLING_USAGE_KEY_PREFIX, key);
+	return 0;
+}
 
-	/* The user exists (one column). */
-	if ((rc = users_jwt_version(r->db, user, &version)) == XERR_NOTFOUND) {
+/*
+ * Answers the outcome rc of usage_app_record() for u: 201 the entry, 200
+ * its replay, 404 unknown_user, 409 idempotency_conflict, 422
+ * usage_cap_exceeded, 5xx.
+ */
+static void
+billing_usage_reply(struct req *r, const struct usage_app_in *u,
+    enum xerr rc, const struct usage_app_out *out)
+{
+	struct json_object	*o = NULL, *entry = NULL;
+
+	if (rc == XERR_NOTFOUND) {
 		req_error(r, XERR_NOTFOUND, "unknown_user", "no such user");
-		goto out;
+		return;
+	}
+	if (rc == XERR_CONFLICT) {
+		req_error(r, XERR_CONFLICT, "idempotency_conflict", "this "
+		    "idempotency key already recorded other usage");
+		return;
 	}
 	if (rc != XERR_OK) {
-		req_fail(r, rc, "looking up the user");
-		goto out;
+		req_fail(r, rc, out->failed);
+		return;
 	}
-	/* Least privilege: attributed to the service, bounded per period. */
-	if ((rc = usage_record_capped(r->db, r->cfg, user, kind, qty, at, "app",
-	    r->user_id, skey, &dup, &hit)) == XERR_NOTFOUND) {
-		req_error(r, XERR_NOTFOUND, "unknown_user", "no such user");
-		goto out;
-	}
-	if (rc != XERR_OK) {
-		req_fail(r, rc, "recording usage");
-		goto out;
-	}
-	if (hit.over) {
+	if (out->hit.over) {
 		req_error(r, XERR_UNPROCESSABLE, "usage_cap_exceeded", "%s usage "
 		    "of this user in the period from %lld to %lld is %lld of a "
 		    "cap of %lld; %lld more is refused and nothing was recorded",
-		    kind, (long long)hit.start, (long long)hit.end,
-		    (long long)hit.used, (long long)hit.cap, (long long)qty);
-		goto out;
-	}
-	a[0] = DB_STR(skey);
-	if ((rc = db_query(r->db, STMT_USAGE_BY_KEY, a, 1, &res)) != XERR_OK ||
-	    db_res_rows(res) != 1) {
-		req_fail(r, rc ? rc : XERR_INTERNAL, "reading usage");
-		goto out;
-	}
-	same = strcmp(db_res_str(res, 0, 1), user) == 0 &&
-	    strcmp(db_res_str(res, 0, 2), kind) == 0 &&
-	    (twkey || db_res_int(res, 0, 3, -1) == qty);
-	if (dup && !same) {
-		req_error(r, XERR_CONFLICT, "idempotency_conflict", "this "
-		    "idempotency key already recorded other usage");
-		goto out;
+		    u->kind, (long long)out->hit.start, (long long)out->hit.end,
+		    (long long)out->hit.used, (long long)out->hit.cap,
+		    (long long)u->quantity);
+		return;
 	}
 	if ((o = json_object_new_object()) == NULL ||
-	    (entry = billing_usage_json(res, key)) == NULL ||
+	    (entry = billing_usage_json(&out->row, u->key)) == NULL ||
 	    json_object_object_add(o, "usage", entry) != 0 ||
 	    json_object_object_add(o, "replayed",
-	    json_object_new_boolean(dup)) != 0) {
+	    json_object_new_boolean(out->replayed)) != 0) {
 		json_object_put(entry);
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	req_reply_json(r, dup ? 200 : 201, o);
+	req_reply_json(r, out->replayed ? 200 : 201, o);
 out:
-	db_res_free(res);
 	json_object_put(o);
+}
+
+/*
+ * POST /api/usage (billing.h): validate (billing_usage_in_or_reply()),
+ * one domain call (usage_app_record(), which holds the idempotency rule),
+ * render (billing_usage_reply()).
+ */
+void
+billing_report_usage(struct req *r)
+{
+	struct json_object	*in = NULL;
+	struct usage_app_in	 u;
+	struct usage_app_out	 out;
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_SERVICE) != 0)
+		return;
+	if ((rc = req_json(r, &in)) != XERR_OK) {
+		apierr_reply(r, billing_usage_body_errs, rc,
+		    "the body is not valid JSON");
+		return;
+	}
+	if (billing_usage_in_or_reply(r, in, &u) == 0) {
+		rc = usage_app_record(r->db, r->cfg, &u, &out);
+		billing_usage_reply(r, &u, rc, &out);
+	}
 	json_object_put(in);
 }
