@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/req.h"
 #include "store/stmt.h"
+#include "store/billing_history.h"
 #include "store/billing_reads.h"
 #include "store/users.h"
 #include "remote/stripe.h"
@@ -900,38 +901,53 @@ out:
 	json_object_put(o);
 }
 
-/* Returns the invoice in row i of res as JSON, or NULL on no memory. */
-static struct json_object *
-billing_invoice_json(const struct db_res *res, size_t i)
+/* Adds key: s, or key: null when bit is in nulls. Returns 0 or -1. */
+static int
+billing_add_text(struct json_object *o, const char *key, const char *s,
+    unsigned int nulls, unsigned int bit)
 {
-	static const struct {
-		const char	*key;
-		size_t		 col;
-		int		 num;
-	} cols[] = {
-		{ "id", 0, 0 }, { "number", 1, 0 }, { "status", 2, 0 },
-		{ "billing_reason", 3, 0 }, { "currency", 4, 0 },
-		{ "amount_due", 5, 1 }, { "amount_paid", 6, 1 },
-		{ "period_start", 7, 1 }, { "period_end", 8, 1 },
-		{ "attempt_count", 9, 1 }, { "next_payment_attempt", 10, 1 },
-		{ "hosted_invoice_url", 11, 0 }, { "created", 12, 1 },
-		{ "subscription_id", 13, 0 },
-	};
+	return jsonx_add_str(o, key, (nulls & bit) ? NULL : s);
+}
+
+/* Adds key: v, or key: null when bit is in nulls. Returns 0 or -1. */
+static int
+billing_add_nint(struct json_object *o, const char *key, int64_t v,
+    unsigned int nulls, unsigned int bit)
+{
+	return billing_add_opt(o, key, !(nulls & bit), v);
+}
+
+/* Returns the invoice v as JSON, or NULL on no memory. */
+static struct json_object *
+billing_invoice_json(const struct billing_history_invoice *v)
+{
 	struct json_object	*o;
-	size_t			 k;
-	int			 bad = 0;
+	unsigned int		 n = v->nulls;
+	int			 bad;
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	for (k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
-		if (cols[k].num)
-			bad |= billing_add_opt(o, cols[k].key,
-			    !db_res_isnull(res, i, cols[k].col),
-			    db_res_int(res, i, cols[k].col, 0));
-		else
-			bad |= jsonx_add_str(o, cols[k].key,
-			    db_res_str(res, i, cols[k].col));
-	}
+	bad = jsonx_add_str(o, "id", v->id);
+	bad |= billing_add_text(o, "number", v->number, n,
+	    BILLING_HISTORY_NULL_NUMBER);
+	bad |= jsonx_add_str(o, "status", v->status);
+	bad |= billing_add_text(o, "billing_reason", v->billing_reason, n,
+	    BILLING_HISTORY_NULL_REASON);
+	bad |= jsonx_add_str(o, "currency", v->currency);
+	bad |= jsonx_add_int(o, "amount_due", v->amount_due);
+	bad |= jsonx_add_int(o, "amount_paid", v->amount_paid);
+	bad |= billing_add_nint(o, "period_start", v->period_start, n,
+	    BILLING_HISTORY_NULL_PERIOD_START);
+	bad |= billing_add_nint(o, "period_end", v->period_end, n,
+	    BILLING_HISTORY_NULL_PERIOD_END);
+	bad |= jsonx_add_int(o, "attempt_count", v->attempt_count);
+	bad |= billing_add_nint(o, "next_payment_attempt",
+	    v->next_payment_attempt, n, BILLING_HISTORY_NULL_NEXT_ATTEMPT);
+	bad |= billing_add_text(o, "hosted_invoice_url", v->hosted_invoice_url,
+	    n, BILLING_HISTORY_NULL_URL);
+	bad |= jsonx_add_int(o, "created", v->created);
+	bad |= billing_add_text(o, "subscription_id", v->subscription_id, n,
+	    BILLING_HISTORY_NULL_SUBSCRIPTION);
 	if (bad) {
 		json_object_put(o);
 		return NULL;
@@ -939,22 +955,23 @@ billing_invoice_json(const struct db_res *res, size_t i)
 	return o;
 }
 
-/* Returns the billing event in row i of res as JSON, or NULL. */
+/* Returns the billing event e as JSON, or NULL. */
 static struct json_object *
-billing_event_json(const struct db_res *res, size_t i)
+billing_event_json(const struct billing_history_event *e)
 {
 	struct json_object	*o;
 	int			 bad;
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	bad = jsonx_add_int(o, "id", db_res_int(res, i, 0, 0));
-	bad |= jsonx_add_str(o, "stripe_event_id", db_res_str(res, i, 1));
-	bad |= jsonx_add_str(o, "kind", db_res_str(res, i, 2));
-	bad |= billing_add_opt(o, "amount_cents", !db_res_isnull(res, i, 3),
-	    db_res_int(res, i, 3, 0));
-	bad |= jsonx_add_str(o, "detail", db_res_str(res, i, 4));
-	bad |= jsonx_add_int(o, "created", db_res_int(res, i, 5, 0));
+	bad = jsonx_add_int(o, "id", e->id);
+	bad |= jsonx_add_str(o, "stripe_event_id", e->event_id);
+	bad |= jsonx_add_str(o, "kind", e->kind);
+	bad |= billing_add_nint(o, "amount_cents", e->amount_cents, e->nulls,
+	    BILLING_HISTORY_NULL_AMOUNT);
+	bad |= billing_add_text(o, "detail", e->detail, e->nulls,
+	    BILLING_HISTORY_NULL_DETAIL);
+	bad |= jsonx_add_int(o, "created", e->created);
 	if (bad) {
 		json_object_put(o);
 		return NULL;
@@ -962,114 +979,96 @@ billing_event_json(const struct db_res *res, size_t i)
 	return o;
 }
 
-/*
- * Appends up to limit rows of res from row from, made by fn, to the array
- * arr.  Returns 0 or -1 on no memory.
- */
+/* Appends e, made by its maker, to the array arr. Returns 0 or -1. */
 static int
-billing_rows(struct json_object *arr, const struct db_res *res, size_t from,
-    size_t limit, struct json_object *(*fn)(const struct db_res *, size_t))
+billing_append(struct json_object *arr, struct json_object *e)
 {
-	struct json_object	*e;
-	size_t			 i;
-
-	for (i = from; i < db_res_rows(res) && i < from + limit; i++) {
-		if ((e = fn(res, i)) == NULL)
-			return -1;
-		if (json_object_array_add(arr, e) != 0) {
-			json_object_put(e);
-			return -1;
-		}
+	if (e == NULL)
+		return -1;
+	if (json_object_array_add(arr, e) != 0) {
+		json_object_put(e);
+		return -1;
 	}
 	return 0;
 }
 
 /*
- * GET /api/billing/history: one page of invoices and one of billing
- * events, newest first, and a next_cursor for both (null at the end).
- * Answers 200, 400 bad_limit or bad_cursor, 401, 500, 503.
+ * Reads GET /api/billing/history's limit and cursor into *limit and *cur
+ * (no cursor: from the newest of both lists).  Returns 0, or -1 after
+ * answering 400 bad_limit or bad_cursor.
  */
-void
-billing_history(struct req *r)
+static int
+billing_history_args_or_reply(struct req *r, int *limit,
+    struct billing_cursor *cur)
 {
-	struct billing_cursor	 cur, next;
-	struct db_res		*res = NULL;
-	struct json_object	*o = NULL, *ia, *ea;
-	struct dbv		 args[10];
-	const char		*cs, *last, *part;
-	char			 enc[BILLING_CURSOR_MAX + 1];
-	size_t			 n, ninv, nev;
-	int			 limit, bad;
-	enum xerr		 rc;
+	const char	*cs;
 
-	if (auth_require_or_reply(r, AUTH_USER) != 0)
-		return;
 	if (kv_count_name(r->query, "limit") > 1 ||
-	    billing_parse_limit(kv_get(r->query, "limit"), &limit) != XERR_OK) {
+	    billing_parse_limit(kv_get(r->query, "limit"), limit) != XERR_OK) {
 		req_error(r, XERR_BADREQ, "bad_limit",
 		    "limit must be a whole number from 1 to %d",
 		    BILLING_LIMIT_MAX);
-		return;
+		return -1;
 	}
 	cs = kv_get(r->query, "cursor");
 	if (cs == NULL) {
-		memset(&cur, 0, sizeof(cur));
-		cur.event_before = INT64_MAX;
-		cur.invoice_created = INT64_MAX;
+		memset(cur, 0, sizeof(*cur));
+		cur->event_before = INT64_MAX;
+		cur->invoice_created = INT64_MAX;
 	} else if (kv_count_name(r->query, "cursor") > 1 ||
-	    billing_cursor_decode(cs, &cur) != XERR_OK) {
+	    billing_cursor_decode(cs, cur) != XERR_OK) {
 		req_error(r, XERR_BADREQ, "bad_cursor", "cursor must be a "
 		    "next_cursor from an earlier page");
-		return;
+		return -1;
 	}
+	return 0;
+}
 
-	/*
-	 * Both pages in one statement, invoices first; one row beyond a
-	 * page tells whether its list goes on.  A list the cursor ended
-	 * (0) is not read.
-	 */
-	args[0] = DB_INT(cur.invoice_created);
-	args[1] = DB_STR(r->user_id);
-	args[2] = DB_INT(cur.invoice_created);
-	args[3] = DB_INT(cur.invoice_created);
-	args[4] = DB_STR(cur.invoice_id);
-	args[5] = DB_INT(limit + 1);
-	args[6] = DB_INT(cur.event_before);
-	args[7] = DB_STR(r->user_id);
-	args[8] = DB_INT(cur.event_before);
-	args[9] = DB_INT(limit + 1);
-	if ((rc = db_query(r->db, STMT_BILLING_HISTORY, args, 10,
-	    &res)) != XERR_OK) {
-		req_fail(r, rc, "loading the history");
-		goto out;
-	}
-	for (ninv = 0; ninv < db_res_rows(res); ninv++)
-		if ((part = db_res_str(res, ninv, 14)) == NULL ||
-		    strcmp(part, "i") != 0)
-			break;
-	nev = db_res_rows(res) - ninv;
+/*
+ * Writes to enc (BILLING_CURSOR_MAX + 1 bytes) the next_cursor of the
+ * pages h read with one row beyond limit: where each list that goes on
+ * continues; "" when neither does.  Returns 0, or -1 after answering 500.
+ */
+static int
+billing_history_next_or_reply(struct req *r, const struct billing_history *h,
+    size_t limit, char *enc, size_t encsz)
+{
+	struct billing_cursor			 next;
+	const struct billing_history_invoice	*v;
+	enum xerr				 rc;
 
 	memset(&next, 0, sizeof(next));
-	if (ninv > (size_t)limit) {
-		n = (size_t)limit - 1;
-		next.invoice_created = db_res_int(res, n, 12, 0);
-		last = db_res_str(res, n, 0);
-		if (last == NULL || next.invoice_created <= 0 ||
-		    strlen(last) > BILLING_INVOICE_ID_MAX) {
-			req_fail(r, XERR_INTERNAL, "paging invoices");
-			goto out;
-		}
-		memcpy(next.invoice_id, last, strlen(last) + 1);
-	}
-	if (nev > (size_t)limit)
-		next.event_before = db_res_int(res, ninv + (size_t)limit - 1,
-		    0, 0);
 	enc[0] = '\0';
-	if ((next.invoice_created > 0 || next.event_before > 0) &&
-	    (rc = billing_cursor_encode(&next, enc, sizeof(enc))) != XERR_OK) {
-		req_fail(r, rc, "paging");
-		goto out;
+	if (h->ninvoices > limit) {
+		v = &h->invoices[limit - 1];
+		if (v->created <= 0 || strlen(v->id) > BILLING_INVOICE_ID_MAX) {
+			req_fail(r, XERR_INTERNAL, "paging invoices");
+			return -1;
+		}
+		next.invoice_created = v->created;
+		memcpy(next.invoice_id, v->id, strlen(v->id) + 1);
 	}
+	if (h->nevents > limit)
+		next.event_before = h->events[limit - 1].id;
+	if ((next.invoice_created > 0 || next.event_before > 0) &&
+	    (rc = billing_cursor_encode(&next, enc, encsz)) != XERR_OK) {
+		req_fail(r, rc, "paging");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Answers 200 with the pages of h, each cut to limit, and enc as
+ * next_cursor ("": null).
+ */
+static void
+billing_history_reply(struct req *r, const struct billing_history *h,
+    size_t limit, const char *enc)
+{
+	struct json_object	*o = NULL, *ia, *ea;
+	size_t			 i;
+	int			 bad = 0;
 
 	if ((o = json_object_new_object()) == NULL ||
 	    (ia = billing_add_new(o, "invoices", 1)) == NULL ||
@@ -1077,9 +1076,10 @@ billing_history(struct req *r)
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	bad = billing_rows(ia, res, 0, ninv < (size_t)limit ? ninv :
-	    (size_t)limit, billing_invoice_json);
-	bad |= billing_rows(ea, res, ninv, (size_t)limit, billing_event_json);
+	for (i = 0; i < h->ninvoices && i < limit && !bad; i++)
+		bad |= billing_append(ia, billing_invoice_json(&h->invoices[i]));
+	for (i = 0; i < h->nevents && i < limit && !bad; i++)
+		bad |= billing_append(ea, billing_event_json(&h->events[i]));
 	bad |= jsonx_add_str(o, "next_cursor", enc[0] != '\0' ? enc : NULL);
 	if (bad) {
 		req_fail(r, XERR_NOMEM, "the reply");
@@ -1088,7 +1088,131 @@ billing_history(struct req *r)
 	req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
-	db_res_free(res);
+}
+
+/*
+ * GET /api/billing/history: one page of invoices and one of billing
+ * events, newest first, and a next_cursor for both (null at the end).
+ * Answers 200, 400 bad_limit or bad_cursor, 401, 500, 503.  Two round
+ * trips: the token's check and billing_history_read(), which reads both
+ * pages with one row beyond each, to tell whether its list goes on; a
+ * list the cursor ended (0) is not read.
+ */
+void
+billing_history(struct req *r)
+{
+	struct billing_cursor	 cur;
+	struct billing_history	 h;
+	char			 enc[BILLING_CURSOR_MAX + 1];
+	int			 limit;
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
+	    billing_history_args_or_reply(r, &limit, &cur) != 0)
+		return;
+	if ((rc = billing_history_read(r->db, r->user_id, cur.invoice_created,
+	    cur.invoice_id, cur.event_before, limit + 1, &h)) != XERR_OK) {
+		req_fail(r, rc, "loading the history");
+		return;
+	}
+	if (billing_history_next_or_reply(r, &h, (size_t)limit, enc,
+	    sizeof(enc)) == 0)
+		billing_history_reply(r, &h, (size_t)limit, enc);
+	billing_history_free(&h);
+}
+
+/* What POST /api/billing/estimate answers (billing_estimate_of()). */
+struct billing_est {
+	int			 up;		/* 1: an upgrade */
+	int			 to_free;	/* a downgrade to TIERS_FREE */
+	const char		*via;		/* how it is made (static) */
+	int64_t			 now, start, end;
+	struct money_proration	 p;
+};
+
+/*
+ * Computes into *e the change of u to t at this second: an upgrade is
+ * prorated as Stripe does (see money_prorate()); without a subscription
+ * it is Checkout, which starts a period now and charges the full price
+ * for it (docs/BILLING.md "Estimates").  A downgrade is never prorated
+ * here: see billing_downgrade().  Returns 0, or -1 after answering 5xx.
+ */
+static int
+billing_estimate_of(struct req *r, const struct billing_user *u,
+    const struct billing_tier *t, struct billing_est *e)
+{
+	struct billing_tier	 cur;
+	int			 sub = u->sub[0] != '\0';
+	enum xerr		 rc;
+
+	memset(e, 0, sizeof(*e));
+	e->now = (int64_t)time(NULL);
+	e->up = tiers_rank(t->name) > tiers_rank(u->tier);
+	e->to_free = strcmp(t->name, TIERS_FREE) == 0;
+	if ((rc = billing_tier_load(r->db, u->tier, &cur)) != XERR_OK ||
+	    (rc = billing_period(r, u, e->now, &e->start,
+	    &e->end)) != XERR_OK) {
+		req_fail(r, rc, "the estimate");
+		return -1;
+	}
+	if (e->up && !sub) {
+		e->start = e->now;
+		e->end = usage_add_month(e->now);
+	}
+	if ((rc = money_prorate(e->up && sub ? cur.price_cents : 0,
+	    e->up ? t->price_cents : 0, e->start, e->end, e->now,
+	    &e->p)) != XERR_OK) {
+		req_fail(r, rc, "the proration");
+		return -1;
+	}
+	if (e->up)
+		e->via = sub ? "subscription_update" : "checkout";
+	else
+		e->via = e->to_free ? "cancel_at_period_end" :
+		    "subscription_update";
+	return 0;
+}
+
+/* Answers 200 with the estimate e of u's change to t. */
+static void
+billing_estimate_reply(struct req *r, const struct billing_user *u,
+    const struct billing_tier *t, const struct billing_est *e)
+{
+	struct json_object	*o = NULL, *per, *pr;
+	int			 bad;
+
+	if ((o = json_object_new_object()) == NULL) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	bad = jsonx_add_str(o, "current_tier", u->tier);
+	bad |= jsonx_add_str(o, "target_tier", t->name);
+	bad |= jsonx_add_str(o, "change", e->up ? "upgrade" : "downgrade");
+	bad |= jsonx_add_str(o, "via", e->via);
+	bad |= billing_add_bool(o, "has_subscription", u->sub[0] != '\0');
+	if (bad || (per = billing_add_new(o, "period", 0)) == NULL ||
+	    (pr = billing_add_new(o, "proration", 0)) == NULL) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	bad = jsonx_add_int(per, "start", e->start);
+	bad |= jsonx_add_int(per, "end", e->end);
+	bad |= jsonx_add_int(pr, "credit_cents", e->p.credit_cents);
+	bad |= jsonx_add_int(pr, "charge_cents", e->p.charge_cents);
+	bad |= jsonx_add_int(pr, "net_cents", e->p.net_cents);
+	bad |= jsonx_add_int(pr, "remaining_seconds", e->p.remaining_seconds);
+	bad |= jsonx_add_int(pr, "period_seconds", e->p.period_seconds);
+	bad |= jsonx_add_int(o, "new_price_cents", t->price_cents);
+	bad |= billing_add_limits(o, "new_limits", t);
+	bad |= jsonx_add_int(o, "effective_at", e->to_free ? e->end : e->now);
+	bad |= billing_add_opt(o, "next_billing_date", !e->to_free, e->end);
+	if (bad) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	req_reply_json(r, 200, o);
+out:
+	json_object_put(o);
 }
 
 /*
@@ -1101,13 +1225,8 @@ void
 billing_estimate(struct req *r)
 {
 	struct billing_user	 u;
-	struct billing_tier	 t, cur;
-	struct money_proration	 p;
-	struct json_object	*o = NULL, *per, *pr;
-	const char		*via;
-	int64_t			 now = (int64_t)time(NULL), start, end;
-	int			 up, to_free, bad;
-	enum xerr		 rc;
+	struct billing_tier	 t;
+	struct billing_est	 e;
 
 	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
 	    billing_target_or_reply(r, &t) != 0 ||
@@ -1118,71 +1237,13 @@ billing_estimate(struct req *r)
 		    t.name);
 		return;
 	}
-	up = tiers_rank(t.name) > tiers_rank(u.tier);
-	to_free = strcmp(t.name, TIERS_FREE) == 0;
-	if (!up && u.sub[0] == '\0') {
+	if (tiers_rank(t.name) <= tiers_rank(u.tier) && u.sub[0] == '\0') {
 		req_error(r, XERR_NOTFOUND, "no_subscription",
 		    "there is no subscription to downgrade");
 		return;
 	}
-	if ((rc = billing_tier_load(r->db, u.tier, &cur)) != XERR_OK ||
-	    (rc = billing_period(r, &u, now, &start, &end)) != XERR_OK) {
-		req_fail(r, rc, "the estimate");
-		return;
-	}
-	/*
-	 * An upgrade is prorated as Stripe does (see money_prorate()).
-	 * Without a subscription it is Checkout, which starts a period now
-	 * and charges the full price for it (docs/BILLING.md "Estimates").  A
-	 * downgrade is never prorated here: see billing_downgrade().
-	 */
-	if (up && u.sub[0] == '\0') {
-		start = now;
-		end = usage_add_month(now);
-	}
-	rc = money_prorate(up && u.sub[0] != '\0' ? cur.price_cents : 0,
-	    up ? t.price_cents : 0, start, end, now, &p);
-	if (rc != XERR_OK) {
-		req_fail(r, rc, "the proration");
-		return;
-	}
-	if (up)
-		via = u.sub[0] != '\0' ? "subscription_update" : "checkout";
-	else
-		via = to_free ? "cancel_at_period_end" : "subscription_update";
-
-	if ((o = json_object_new_object()) == NULL) {
-		req_fail(r, XERR_NOMEM, "the reply");
-		goto out;
-	}
-	bad = jsonx_add_str(o, "current_tier", u.tier);
-	bad |= jsonx_add_str(o, "target_tier", t.name);
-	bad |= jsonx_add_str(o, "change", up ? "upgrade" : "downgrade");
-	bad |= jsonx_add_str(o, "via", via);
-	bad |= billing_add_bool(o, "has_subscription", u.sub[0] != '\0');
-	if (bad || (per = billing_add_new(o, "period", 0)) == NULL ||
-	    (pr = billing_add_new(o, "proration", 0)) == NULL) {
-		req_fail(r, XERR_NOMEM, "the reply");
-		goto out;
-	}
-	bad = jsonx_add_int(per, "start", start);
-	bad |= jsonx_add_int(per, "end", end);
-	bad |= jsonx_add_int(pr, "credit_cents", p.credit_cents);
-	bad |= jsonx_add_int(pr, "charge_cents", p.charge_cents);
-	bad |= jsonx_add_int(pr, "net_cents", p.net_cents);
-	bad |= jsonx_add_int(pr, "remaining_seconds", p.remaining_seconds);
-	bad |= jsonx_add_int(pr, "period_seconds", p.period_seconds);
-	bad |= jsonx_add_int(o, "new_price_cents", t.price_cents);
-	bad |= billing_add_limits(o, "new_limits", &t);
-	bad |= jsonx_add_int(o, "effective_at", to_free ? end : now);
-	bad |= billing_add_opt(o, "next_billing_date", !to_free, end);
-	if (bad) {
-		req_fail(r, XERR_NOMEM, "the reply");
-		goto out;
-	}
-	req_reply_json(r, 200, o);
-out:
-	json_object_put(o);
+	if (billing_estimate_of(r, &u, &t, &e) == 0)
+		billing_estimate_reply(r, &u, &t, &e);
 }
 
 /*
