@@ -264,13 +264,13 @@ billing_user_load(struct db *db, const char *user_id, struct billing_user *u)
  * refusals are "bad_json", as docs/API.md says).
  */
 static const struct apierr billing_body_errs[] = {
-	{ XERR_MEDIATYPE, 0, NULL, "send the body as application/json" },
-	{ XERR_OK, 0, NULL, NULL },
+	{ XERR_MEDIATYPE, 0, NULL, "send the body as application/json", NULL },
+	{ XERR_OK, 0, NULL, NULL, NULL },
 };
 static const struct apierr billing_usage_body_errs[] = {
-	{ XERR_MEDIATYPE, 0, NULL, "send application/json" },
-	{ APIERR_ANY, 0, "bad_json", NULL },
-	{ XERR_OK, 0, NULL, NULL },
+	{ XERR_MEDIATYPE, 0, NULL, "send application/json", NULL },
+	{ APIERR_ANY, 0, "bad_json", NULL, NULL },
+	{ XERR_OK, 0, NULL, NULL, NULL },
 };
 
 /* Loads the caller into *u; returns 0, or -1 after answering (401, 5xx). */
@@ -435,57 +435,103 @@ billing_idem(char *out, const char *fmt, ...)
 }
 
 /*
- * Answers the failure rc of a call to Stripe about what (a few words):
- * 409 request_in_progress while a call under the same key runs; 404
- * code404 for Stripe's 404 (or its invoice_upcoming_none) when code404 is
- * not NULL; 402 payment_failed when Stripe could not charge; when a later
- * retry may succeed, 503 stripe_busy (Stripe rate-limits us) or 502
- * stripe_error (unreachable, timed out, 5xx), both with Retry-After; else
- * 502 stripe_refused: Stripe refused the request for good, with Stripe's
- * error code.  Stripe's message is logged by stripe_call(), never shown:
- * it may quote our key.
+ * What a failure of a call to Stripe means to the Billing API's clients
+ * (app/apierr.h), by what billing_stripe_kind() makes of it:
+ * XERR_NOTFOUND Stripe has nothing (its code is the caller's code404);
+ * XERR_CONFLICT a call under the same key still runs; XERR_UNAVAILABLE
+ * Stripe rate-limits us and XERR_UPSTREAM it did not answer or failed,
+ * both worth a retry (Retry-After); XERR_UNPROCESSABLE Stripe could not
+ * take the payment; XERR_BADREQ Stripe refused the request for good.
+ * The detail (what, and what Stripe said) fills the "%s".
+ */
+static const struct apierr billing_stripe_errs[] = {
+	{ XERR_NOTFOUND, 404, NULL, "Stripe has nothing to %s", NULL },
+	{ XERR_CONFLICT, 409, "request_in_progress", "the same request is "
+	    "still being processed; try again shortly", NULL },
+	{ XERR_UNAVAILABLE, 503, "stripe_busy", "could not %s: Stripe is "
+	    "limiting our requests; try again later",
+	    "Retry-After: " BILLING_RETRY_AFTER "\r\n" },
+	{ XERR_UPSTREAM, 502, "stripe_error", "could not %s; try again later",
+	    "Retry-After: " BILLING_RETRY_AFTER "\r\n" },
+	{ XERR_UNPROCESSABLE, 402, "payment_failed", "could not %s", NULL },
+	{ XERR_BADREQ, 502, "stripe_refused", "could not %s", NULL },
+	{ XERR_OK, 0, NULL, NULL, NULL },
+};
+
+/*
+ * Returns the row of billing_stripe_errs[] of the failure rc of a call to
+ * Stripe about what (its reply rep), and writes its detail to buf;
+ * XERR_OK when it is none of Stripe's answers (a failure of ours).
+ * code404 not NULL: Stripe's 404 (or its invoice_upcoming_none) is
+ * XERR_NOTFOUND.  Stripe's message is logged by stripe_call(), never
+ * shown: it may quote our key.
+ */
+static enum xerr
+billing_stripe_kind(enum xerr rc, const struct stripe_reply *rep,
+    const char *what, const char *code404, char *buf, size_t sz)
+{
+	const char	*code = rep->code[0] != '\0' ? rep->code : "none";
+
+	snprintf(buf, sz, "%s", what);
+	if (code404 != NULL && (rc == XERR_NOTFOUND ||
+	    strcmp(rep->code, "invoice_upcoming_none") == 0))
+		return XERR_NOTFOUND;
+	if (rc == XERR_UPSTREAM && rep->status == 409)
+		return XERR_CONFLICT;
+	if (rc == XERR_UPSTREAM && rep->status == 429)
+		return XERR_UNAVAILABLE;
+	if (rc == XERR_UPSTREAM && rep->status == 0)
+		snprintf(buf, sz, "%s: Stripe did not answer", what);
+	else if (rc == XERR_UPSTREAM)
+		snprintf(buf, sz, "%s: Stripe answered HTTP %ld", what,
+		    rep->status);
+	if (rc == XERR_UPSTREAM)
+		return XERR_UPSTREAM;
+	if (rep->status == 402) {
+		snprintf(buf, sz, "%s: Stripe could not take the payment (code "
+		    "%s%s%s)", what, code, rep->decline_code[0] ?
+		    ", decline code " : "", rep->decline_code);
+		return XERR_UNPROCESSABLE;
+	}
+	if (rc == XERR_UNPROCESSABLE && rep->status >= 500) {
+		snprintf(buf, sz, "%s: Stripe failed while running the request "
+		    "(HTTP %ld) and answers the same to a retry; what it did "
+		    "shows once its webhook arrives", what, rep->status);
+		return XERR_BADREQ;
+	}
+	if (rc == XERR_UNPROCESSABLE || rc == XERR_NOTFOUND) {
+		snprintf(buf, sz, "%s: Stripe refused the request (HTTP %ld, "
+		    "code %s); retrying will not help", what, rep->status, code);
+		return XERR_BADREQ;
+	}
+	return XERR_OK;
+}
+
+/*
+ * Answers the failure rc of a call to Stripe about what (a few words) by
+ * billing_stripe_errs[]: 404 code404, 409 request_in_progress, 503
+ * stripe_busy, 502 stripe_error, 402 payment_failed, 502 stripe_refused;
+ * a failure of ours as req_fail() does.
  */
 static void
 billing_stripe_fail(struct req *r, enum xerr rc,
     const struct stripe_reply *rep, const char *what, const char *code404)
 {
-	const char	*code = rep->code[0] != '\0' ? rep->code : "none";
+	struct apierr	 e;
+	char		 detail[512], msg[768];
+	enum xerr	 kind;
 
-	if (code404 != NULL && (rc == XERR_NOTFOUND ||
-	    strcmp(rep->code, "invoice_upcoming_none") == 0))
-		req_error(r, XERR_NOTFOUND, code404, "Stripe has nothing to "
-		    "%s", what);
-	else if (rc == XERR_UPSTREAM && rep->status == 409)
-		req_error(r, XERR_CONFLICT, "request_in_progress", "the same "
-		    "request is still being processed; try again shortly");
-	else if (rc == XERR_UPSTREAM && rep->status == 429)
-		req_error_status(r, 503, "Retry-After: " BILLING_RETRY_AFTER
-		    "\r\n", "stripe_busy", "could not %s: Stripe is "
-		    "limiting our requests; try again later", what);
-	else if (rc == XERR_UPSTREAM && rep->status == 0)
-		req_error_status(r, 502, "Retry-After: " BILLING_RETRY_AFTER
-		    "\r\n", "stripe_error", "could not %s: Stripe did not "
-		    "answer; try again later", what);
-	else if (rc == XERR_UPSTREAM)
-		req_error_status(r, 502, "Retry-After: " BILLING_RETRY_AFTER
-		    "\r\n", "stripe_error", "could not %s: Stripe answered "
-		    "HTTP %ld; try again later", what, rep->status);
-	else if (rep->status == 402)
-		req_error_status(r, 402, NULL, "payment_failed", "could not "
-		    "%s: Stripe could not take the payment (code %s%s%s)",
-		    what, code, rep->decline_code[0] ? ", decline code " : "",
-		    rep->decline_code);
-	else if (rc == XERR_UNPROCESSABLE && rep->status >= 500)
-		req_error(r, XERR_UPSTREAM, "stripe_refused", "could not %s: "
-		    "Stripe failed while running the request (HTTP %ld) and "
-		    "answers the same to a retry; what it did shows once its "
-		    "webhook arrives", what, rep->status);
-	else if (rc == XERR_UNPROCESSABLE || rc == XERR_NOTFOUND)
-		req_error(r, XERR_UPSTREAM, "stripe_refused", "could not %s: "
-		    "Stripe refused the request (HTTP %ld, code %s); "
-		    "retrying will not help", what, rep->status, code);
-	else
+	kind = billing_stripe_kind(rc, rep, what, code404, detail,
+	    sizeof(detail));
+	if (kind == XERR_OK) {
 		req_fail(r, rc, what);
+		return;
+	}
+	apierr_find(billing_stripe_errs, kind, &e);
+	if (kind == XERR_NOTFOUND)
+		e.code = code404;
+	apierr_message(&e, detail, msg, sizeof(msg));
+	req_error_status(r, e.status, e.extra, e.code, "%s", msg);
 }
 
 /*
