@@ -9,14 +9,12 @@
 
 #include "core/buf.h"
 #include "core/crypto.h"
-#include "core/db.h"
 #include "core/http.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
 #include "core/kv.h"
 #include "core/log.h"
 #include "core/req.h"
-#include "store/stmt.h"
 #include "store/billing_history.h"
 #include "store/billing_reads.h"
 #include "store/users.h"
@@ -735,12 +733,10 @@ billing_customer_or_reply(struct req *r, struct billing_user *u)
 {
 	struct json_object	*cus = NULL;
 	struct buf		*form = NULL;
-	struct dbv		 args[2];
 	char			 idem[BILLING_IDEM_MAX + 1];
 	const char		*id;
-	uint64_t		 n = 0;
 	enum xerr		 rc;
-	int			 ret = -1;
+	int			 ret = -1, changed;
 
 	if (u->customer[0] != '\0')
 		return 0;
@@ -763,14 +759,12 @@ billing_customer_or_reply(struct req *r, struct billing_user *u)
 		    "Stripe answered a customer without an id");
 		goto out;
 	}
-	args[0] = DB_STR(id);
-	args[1] = DB_STR(r->user_id);
-	if ((rc = db_exec(r->db, STMT_USER_SET_CUSTOMER, args, 2, &n,
-	    NULL)) != XERR_OK) {
+	if ((rc = billing_reads_set_customer(r->db, r->user_id, id,
+	    &changed)) != XERR_OK) {
 		req_fail(r, rc, "recording the customer");
 		goto out;
 	}
-	if (n == 1) {
+	if (changed) {
 		memcpy(u->customer, id, strlen(id) + 1);
 		log_info("user %s: Stripe customer %s", r->user_id, id);
 	} else {

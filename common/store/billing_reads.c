@@ -201,3 +201,21 @@ billing_reads_lock_user(struct db *db, const char *user_id)
 	db_res_free(res);
 	return rc;
 }
+
+enum xerr
+billing_reads_set_customer(struct db *db, const char *user_id,
+    const char *customer, int *changed)
+{
+	struct dbv	 a[2];
+	uint64_t	 n = 0;
+	enum xerr	 rc;
+
+	*changed = 0;
+	a[0] = DB_STR(customer);
+	a[1] = DB_STR(user_id);
+	if ((rc = db_exec(db, STMT_USER_SET_CUSTOMER, a, 2, &n, NULL)) !=
+	    XERR_OK)
+		return rc;
+	*changed = n == 1;
+	return XERR_OK;
+}

@@ -88,4 +88,13 @@ enum xerr	 billing_reads_subscription(struct db *db,
  */
 enum xerr	 billing_reads_lock_user(struct db *db, const char *user_id);
 
+/*
+ * Records customer as user_id's Stripe customer unless one is recorded
+ * already (STMT_USER_SET_CUSTOMER); *changed is 1 when it was written, 0
+ * when another was there (or no such user).  Errors of db_exec().  The
+ * one write here: users.[ch] is another branch's; fold this into it.
+ */
+enum xerr	 billing_reads_set_customer(struct db *db, const char *user_id,
+		    const char *customer, int *changed);
+
 #endif
