@@ -219,3 +219,49 @@ billing_reads_set_customer(struct db *db, const char *user_id,
 	*changed = n == 1;
 	return XERR_OK;
 }
+
+enum xerr
+billing_reads_sub(struct db *db, const char *subscription, int lock,
+    struct billing_reads_sub *out)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	memset(out, 0, sizeof(*out));
+	a[0] = DB_STR(subscription);
+	if ((rc = db_query(db, lock ? STMT_RATING_SUB_LOCK :
+	    STMT_RATING_SUB_GET, a, 1, &res)))
+		return rc;
+	if (db_res_rows(res) != 1) {
+		db_res_free(res);
+		return XERR_NOTFOUND;
+	}
+	/* Columns: user_id, customer_id, deleted. */
+	snprintf(out->user_id, sizeof(out->user_id), "%s",
+	    db_res_str(res, 0, 0));
+	snprintf(out->customer_id, sizeof(out->customer_id), "%s",
+	    db_res_str(res, 0, 1));
+	out->deleted = db_res_int(res, 0, 2, 0) != 0;
+	db_res_free(res);
+	return XERR_OK;
+}
+
+enum xerr
+billing_reads_phone_held(struct db *db, const char *user_id, int64_t from,
+    int64_t to, int *held)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[3];
+	enum xerr	 rc;
+
+	*held = 0;
+	a[0] = DB_STR(user_id);
+	a[1] = DB_INT(to);
+	a[2] = DB_INT(from);
+	if ((rc = db_query(db, STMT_RATING_PHONE_HELD, a, 3, &res)))
+		return rc;
+	*held = db_res_int(res, 0, 0, 0) > 0;
+	db_res_free(res);
+	return XERR_OK;
+}

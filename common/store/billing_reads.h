@@ -5,7 +5,9 @@
  * STMT_USAGE_SUBSCRIPTION, and the lock of the user's row that the usage
  * ledger takes (STMT_USER_LOCK).  Only billing_reads.c knows their
  * columns; callers see the structs below, every text copied out, nothing
- * borrowed.  Which subscription counts as live is the caller's rule
+ * borrowed; and the reads of the rating engine of tables other helpers
+ * own (subscriptions' owners, phone_numbers held).  Which subscription
+ * counts as live is the caller's rule
  * (app/billing.c): these rows say what the tables hold.
  */
 #ifndef BILLING_READS_H
@@ -87,6 +89,29 @@ enum xerr	 billing_reads_subscription(struct db *db,
  * of db_query().
  */
 enum xerr	 billing_reads_lock_user(struct db *db, const char *user_id);
+
+/* A subscription's owner, as the rating engine reads it. */
+struct billing_reads_sub {
+	char		 user_id[65];
+	char		 customer_id[256];
+	int		 deleted;		/* 0 or 1 */
+};
+
+/*
+ * Reads the owner of subscription into *out (STMT_RATING_SUB_LOCK with
+ * lock, a locking read that serializes the rating of its periods; else
+ * STMT_RATING_SUB_GET).  XERR_NOTFOUND when we have no row of it; errors
+ * of db_query().
+ */
+enum xerr	 billing_reads_sub(struct db *db, const char *subscription,
+		    int lock, struct billing_reads_sub *out);
+
+/*
+ * Sets *held when user_id held a phone number at a moment of [from, to)
+ * (STMT_RATING_PHONE_HELD).  Errors of db_query().
+ */
+enum xerr	 billing_reads_phone_held(struct db *db, const char *user_id,
+		    int64_t from, int64_t to, int *held);
 
 /*
  * Records customer as user_id's Stripe customer unless one is recorded
