@@ -5,8 +5,8 @@
 #include "store/billing_periods.h"
 
 enum xerr
-billing_periods_overlapping(struct db *db, const char *subscription, int64_t from,
-    int64_t to, int64_t (**periods)[2], size_t *n)
+billing_periods_overlapping(struct db *db, const char *subscription,
+    int64_t from, int64_t to, int64_t (**periods)[2], size_t *n)
 {
 	struct db_res	*res = NULL;
 	struct dbv	 a[3];
