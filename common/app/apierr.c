@@ -52,5 +52,5 @@ apierr_reply(struct req *r, const struct apierr *table, enum xerr err,
 
 	apierr_find(table, err, &e);
 	apierr_message(&e, detail, msg, sizeof(msg));
-	req_error_status(r, e.status, NULL, e.code, "%s", msg);
+	req_error_status(r, e.status, e.extra, e.code, "%s", msg);
 }

@@ -31,6 +31,11 @@ struct apierr {
 	 * (if any) stands for the detail; no other '%' is read.
 	 */
 	const char	*message;
+	/*
+	 * Extra headers of the reply (each "Name: value\r\n", such as a
+	 * Retry-After), or NULL: none.
+	 */
+	const char	*extra;
 };
 
 /*
@@ -51,7 +56,7 @@ void		 apierr_message(const struct apierr *e, const char *detail,
 
 /*
  * Answers r with the error reply of err by table (apierr_find(),
- * apierr_message()).  detail says what failed, for the message; it must
+ * apierr_message()), with the row's extra headers.  detail says what failed, for the message; it must
  * hold no secret.
  */
 void		 apierr_reply(struct req *r, const struct apierr *table,

@@ -9,17 +9,16 @@
 
 #include "core/buf.h"
 #include "core/crypto.h"
-#include "core/db.h"
 #include "core/http.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
 #include "core/kv.h"
 #include "core/log.h"
 #include "core/req.h"
-#include "store/stmt.h"
+#include "store/billing_history.h"
+#include "store/billing_reads.h"
 #include "store/users.h"
 #include "remote/stripe.h"
-#include "remote/twilio.h"
 #include "domain/money.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
@@ -198,67 +197,63 @@ fail:
 	return rc;
 }
 
-/* Copies a cell (NULL: "") into dst; returns -1 when it does not fit. */
+/* Copies src into dst; returns -1 when it does not fit. */
 static int
-billing_cell(char *dst, size_t sz, const struct db_res *res, size_t col)
+billing_cell(char *dst, size_t sz, const char *src)
 {
-	const char	*s = db_res_str(res, 0, col);
-	int		 n;
+	int	 n;
 
-	n = snprintf(dst, sz, "%s", s != NULL ? s : "");
+	n = snprintf(dst, sz, "%s", src);
 	return n < 0 || (size_t)n >= sz ? -1 : 0;
 }
 
 /*
  * Reads into *u the caller's row and the subscription it follows from
- * row 0 of res (STMT_BILLING_USER's columns 0-11).  The subscription
- * counts only while live: our row of it exists, is not deleted, and is
- * neither canceled nor expired unpaid.  XERR_NOTFOUND for no row (an
- * unknown user), XERR_INTERNAL for a value too long for *u.
+ * the row read (store/billing_reads.h).  The subscription counts only
+ * while live: our row of it exists, is not deleted, and is neither
+ * canceled nor expired unpaid.  XERR_INTERNAL for a value too long for
+ * *u.
  */
 static enum xerr
-billing_user_parse(const struct db_res *res, struct billing_user *u)
+billing_user_parse(const struct billing_reads_user *row,
+    struct billing_user *u)
 {
-	const char	*status;
-
 	memset(u, 0, sizeof(*u));
-	if (db_res_rows(res) != 1)
-		return XERR_NOTFOUND;
-	if (billing_cell(u->email, sizeof(u->email), res, 0) ||
-	    billing_cell(u->customer, sizeof(u->customer), res, 1) ||
-	    billing_cell(u->tier, sizeof(u->tier), res, 2))
+	if (billing_cell(u->email, sizeof(u->email), row->email) ||
+	    billing_cell(u->customer, sizeof(u->customer), row->customer) ||
+	    billing_cell(u->tier, sizeof(u->tier), row->tier))
 		return XERR_INTERNAL;
-	status = db_res_str(res, 0, 4);
-	if (status != NULL && db_res_int(res, 0, 9, 1) == 0 &&
-	    strcmp(status, "canceled") != 0 &&
-	    strcmp(status, "incomplete_expired") != 0) {
-		if (billing_cell(u->sub, sizeof(u->sub), res, 3) ||
-		    billing_cell(u->item, sizeof(u->item), res, 5) ||
-		    billing_cell(u->last_event, sizeof(u->last_event), res, 10))
+	if (!(row->nulls & BILLING_READS_NULL_STATUS) && !row->deleted &&
+	    strcmp(row->status, "canceled") != 0 &&
+	    strcmp(row->status, "incomplete_expired") != 0) {
+		if (billing_cell(u->sub, sizeof(u->sub),
+		    row->subscription_id) ||
+		    billing_cell(u->item, sizeof(u->item), row->item_id) ||
+		    billing_cell(u->last_event, sizeof(u->last_event),
+		    row->last_event_id))
 			return XERR_INTERNAL;
-		u->period_start = db_res_int(res, 0, 6, 0);
-		u->period_end = db_res_int(res, 0, 7, 0);
-		u->cancelling = db_res_int(res, 0, 8, 0) != 0;
+		u->period_start = row->period_start;
+		u->period_end = row->period_end;
+		u->cancelling = row->cancel_at_period_end;
 	}
-	u->jwt_version = db_res_int(res, 0, 11, -1);
+	u->jwt_version = row->jwt_version;
 	return XERR_OK;
 }
 
-/* Loads the caller into *u (billing_user_parse()); db errors too. */
+/*
+ * Loads the caller into *u (billing_user_parse()).  XERR_NOTFOUND for an
+ * unknown user; db errors too.
+ */
 static enum xerr
 billing_user_load(struct db *db, const char *user_id, struct billing_user *u)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 args[1];
+	struct billing_reads_user row;
 	enum xerr	 rc;
 
 	memset(u, 0, sizeof(*u));
-	args[0] = DB_STR(user_id);
-	if ((rc = db_query(db, STMT_BILLING_USER, args, 1, &res)) != XERR_OK)
+	if ((rc = billing_reads_user(db, user_id, &row)) != XERR_OK)
 		return rc;
-	rc = billing_user_parse(res, u);
-	db_res_free(res);
-	return rc;
+	return billing_user_parse(&row, u);
 }
 
 /*
@@ -267,13 +262,13 @@ billing_user_load(struct db *db, const char *user_id, struct billing_user *u)
  * refusals are "bad_json", as docs/API.md says).
  */
 static const struct apierr billing_body_errs[] = {
-	{ XERR_MEDIATYPE, 0, NULL, "send the body as application/json" },
-	{ XERR_OK, 0, NULL, NULL },
+	{ XERR_MEDIATYPE, 0, NULL, "send the body as application/json", NULL },
+	{ XERR_OK, 0, NULL, NULL, NULL },
 };
 static const struct apierr billing_usage_body_errs[] = {
-	{ XERR_MEDIATYPE, 0, NULL, "send application/json" },
-	{ APIERR_ANY, 0, "bad_json", NULL },
-	{ XERR_OK, 0, NULL, NULL },
+	{ XERR_MEDIATYPE, 0, NULL, "send application/json", NULL },
+	{ APIERR_ANY, 0, "bad_json", NULL, NULL },
+	{ XERR_OK, 0, NULL, NULL, NULL },
 };
 
 /* Loads the caller into *u; returns 0, or -1 after answering (401, 5xx). */
@@ -438,57 +433,103 @@ billing_idem(char *out, const char *fmt, ...)
 }
 
 /*
- * Answers the failure rc of a call to Stripe about what (a few words):
- * 409 request_in_progress while a call under the same key runs; 404
- * code404 for Stripe's 404 (or its invoice_upcoming_none) when code404 is
- * not NULL; 402 payment_failed when Stripe could not charge; when a later
- * retry may succeed, 503 stripe_busy (Stripe rate-limits us) or 502
- * stripe_error (unreachable, timed out, 5xx), both with Retry-After; else
- * 502 stripe_refused: Stripe refused the request for good, with Stripe's
- * error code.  Stripe's message is logged by stripe_call(), never shown:
- * it may quote our key.
+ * What a failure of a call to Stripe means to the Billing API's clients
+ * (app/apierr.h), by what billing_stripe_kind() makes of it:
+ * XERR_NOTFOUND Stripe has nothing (its code is the caller's code404);
+ * XERR_CONFLICT a call under the same key still runs; XERR_UNAVAILABLE
+ * Stripe rate-limits us and XERR_UPSTREAM it did not answer or failed,
+ * both worth a retry (Retry-After); XERR_UNPROCESSABLE Stripe could not
+ * take the payment; XERR_BADREQ Stripe refused the request for good.
+ * The detail (what, and what Stripe said) fills the "%s".
+ */
+static const struct apierr billing_stripe_errs[] = {
+	{ XERR_NOTFOUND, 404, NULL, "Stripe has nothing to %s", NULL },
+	{ XERR_CONFLICT, 409, "request_in_progress", "the same request is "
+	    "still being processed; try again shortly", NULL },
+	{ XERR_UNAVAILABLE, 503, "stripe_busy", "could not %s: Stripe is "
+	    "limiting our requests; try again later",
+	    "Retry-After: " BILLING_RETRY_AFTER "\r\n" },
+	{ XERR_UPSTREAM, 502, "stripe_error", "could not %s; try again later",
+	    "Retry-After: " BILLING_RETRY_AFTER "\r\n" },
+	{ XERR_UNPROCESSABLE, 402, "payment_failed", "could not %s", NULL },
+	{ XERR_BADREQ, 502, "stripe_refused", "could not %s", NULL },
+	{ XERR_OK, 0, NULL, NULL, NULL },
+};
+
+/*
+ * Returns the row of billing_stripe_errs[] of the failure rc of a call to
+ * Stripe about what (its reply rep), and writes its detail to buf;
+ * XERR_OK when it is none of Stripe's answers (a failure of ours).
+ * code404 not NULL: Stripe's 404 (or its invoice_upcoming_none) is
+ * XERR_NOTFOUND.  Stripe's message is logged by stripe_call(), never
+ * shown: it may quote our key.
+ */
+static enum xerr
+billing_stripe_kind(enum xerr rc, const struct stripe_reply *rep,
+    const char *what, const char *code404, char *buf, size_t sz)
+{
+	const char	*code = rep->code[0] != '\0' ? rep->code : "none";
+
+	snprintf(buf, sz, "%s", what);
+	if (code404 != NULL && (rc == XERR_NOTFOUND ||
+	    strcmp(rep->code, "invoice_upcoming_none") == 0))
+		return XERR_NOTFOUND;
+	if (rc == XERR_UPSTREAM && rep->status == 409)
+		return XERR_CONFLICT;
+	if (rc == XERR_UPSTREAM && rep->status == 429)
+		return XERR_UNAVAILABLE;
+	if (rc == XERR_UPSTREAM && rep->status == 0)
+		snprintf(buf, sz, "%s: Stripe did not answer", what);
+	else if (rc == XERR_UPSTREAM)
+		snprintf(buf, sz, "%s: Stripe answered HTTP %ld", what,
+		    rep->status);
+	if (rc == XERR_UPSTREAM)
+		return XERR_UPSTREAM;
+	if (rep->status == 402) {
+		snprintf(buf, sz, "%s: Stripe could not take the payment (code "
+		    "%s%s%s)", what, code, rep->decline_code[0] ?
+		    ", decline code " : "", rep->decline_code);
+		return XERR_UNPROCESSABLE;
+	}
+	if (rc == XERR_UNPROCESSABLE && rep->status >= 500) {
+		snprintf(buf, sz, "%s: Stripe failed while running the request "
+		    "(HTTP %ld) and answers the same to a retry; what it did "
+		    "shows once its webhook arrives", what, rep->status);
+		return XERR_BADREQ;
+	}
+	if (rc == XERR_UNPROCESSABLE || rc == XERR_NOTFOUND) {
+		snprintf(buf, sz, "%s: Stripe refused the request (HTTP %ld, "
+		    "code %s); retrying will not help", what, rep->status, code);
+		return XERR_BADREQ;
+	}
+	return XERR_OK;
+}
+
+/*
+ * Answers the failure rc of a call to Stripe about what (a few words) by
+ * billing_stripe_errs[]: 404 code404, 409 request_in_progress, 503
+ * stripe_busy, 502 stripe_error, 402 payment_failed, 502 stripe_refused;
+ * a failure of ours as req_fail() does.
  */
 static void
 billing_stripe_fail(struct req *r, enum xerr rc,
     const struct stripe_reply *rep, const char *what, const char *code404)
 {
-	const char	*code = rep->code[0] != '\0' ? rep->code : "none";
+	struct apierr	 e;
+	char		 detail[512], msg[768];
+	enum xerr	 kind;
 
-	if (code404 != NULL && (rc == XERR_NOTFOUND ||
-	    strcmp(rep->code, "invoice_upcoming_none") == 0))
-		req_error(r, XERR_NOTFOUND, code404, "Stripe has nothing to "
-		    "%s", what);
-	else if (rc == XERR_UPSTREAM && rep->status == 409)
-		req_error(r, XERR_CONFLICT, "request_in_progress", "the same "
-		    "request is still being processed; try again shortly");
-	else if (rc == XERR_UPSTREAM && rep->status == 429)
-		req_error_status(r, 503, "Retry-After: " BILLING_RETRY_AFTER
-		    "\r\n", "stripe_busy", "could not %s: Stripe is "
-		    "limiting our requests; try again later", what);
-	else if (rc == XERR_UPSTREAM && rep->status == 0)
-		req_error_status(r, 502, "Retry-After: " BILLING_RETRY_AFTER
-		    "\r\n", "stripe_error", "could not %s: Stripe did not "
-		    "answer; try again later", what);
-	else if (rc == XERR_UPSTREAM)
-		req_error_status(r, 502, "Retry-After: " BILLING_RETRY_AFTER
-		    "\r\n", "stripe_error", "could not %s: Stripe answered "
-		    "HTTP %ld; try again later", what, rep->status);
-	else if (rep->status == 402)
-		req_error_status(r, 402, NULL, "payment_failed", "could not "
-		    "%s: Stripe could not take the payment (code %s%s%s)",
-		    what, code, rep->decline_code[0] ? ", decline code " : "",
-		    rep->decline_code);
-	else if (rc == XERR_UNPROCESSABLE && rep->status >= 500)
-		req_error(r, XERR_UPSTREAM, "stripe_refused", "could not %s: "
-		    "Stripe failed while running the request (HTTP %ld) and "
-		    "answers the same to a retry; what it did shows once its "
-		    "webhook arrives", what, rep->status);
-	else if (rc == XERR_UNPROCESSABLE || rc == XERR_NOTFOUND)
-		req_error(r, XERR_UPSTREAM, "stripe_refused", "could not %s: "
-		    "Stripe refused the request (HTTP %ld, code %s); "
-		    "retrying will not help", what, rep->status, code);
-	else
+	kind = billing_stripe_kind(rc, rep, what, code404, detail,
+	    sizeof(detail));
+	if (kind == XERR_OK) {
 		req_fail(r, rc, what);
+		return;
+	}
+	apierr_find(billing_stripe_errs, kind, &e);
+	if (kind == XERR_NOTFOUND)
+		e.code = code404;
+	apierr_message(&e, detail, msg, sizeof(msg));
+	req_error_status(r, e.status, e.extra, e.code, "%s", msg);
 }
 
 /*
@@ -692,12 +733,10 @@ billing_customer_or_reply(struct req *r, struct billing_user *u)
 {
 	struct json_object	*cus = NULL;
 	struct buf		*form = NULL;
-	struct dbv		 args[2];
 	char			 idem[BILLING_IDEM_MAX + 1];
 	const char		*id;
-	uint64_t		 n = 0;
 	enum xerr		 rc;
-	int			 ret = -1;
+	int			 ret = -1, changed;
 
 	if (u->customer[0] != '\0')
 		return 0;
@@ -720,14 +759,12 @@ billing_customer_or_reply(struct req *r, struct billing_user *u)
 		    "Stripe answered a customer without an id");
 		goto out;
 	}
-	args[0] = DB_STR(id);
-	args[1] = DB_STR(r->user_id);
-	if ((rc = db_exec(r->db, STMT_USER_SET_CUSTOMER, args, 2, &n,
-	    NULL)) != XERR_OK) {
+	if ((rc = billing_reads_set_customer(r->db, r->user_id, id,
+	    &changed)) != XERR_OK) {
 		req_fail(r, rc, "recording the customer");
 		goto out;
 	}
-	if (n == 1) {
+	if (changed) {
 		memcpy(u->customer, id, strlen(id) + 1);
 		log_info("user %s: Stripe customer %s", r->user_id, id);
 	} else {
@@ -840,41 +877,30 @@ void
 billing_usage(struct req *r)
 {
 	struct billing_user	 u;
+	struct billing_reads_usage row;
 	struct usage_report	 rep;
-	struct usage_sums	 sums;
 	struct json_object	*o = NULL, *p, *use, *lim, *ov, *pct;
-	struct db_res		*res = NULL;
-	struct dbv		 a[7];
 	long long		 want;
 	int64_t			 now, ms, me, vp, sp;
 	int			 bad;
 	enum xerr		 rc;
 
 	/*
-	 * perf: one read (STMT_BILLING_USAGE) for the token's version, the
+	 * perf: one read (billing_reads_usage()) for the token's version, the
 	 * account, the period billing_period() would choose and its sums.
 	 */
 	if (auth_user_token_or_reply(r, &want) != 0)
 		return;
 	now = (int64_t)time(NULL);
 	usage_month(now, &ms, &me);
-	a[0] = a[1] = a[3] = a[4] = DB_INT(now);
-	a[2] = DB_INT(ms);
-	a[5] = DB_INT(me);
-	a[6] = DB_STR(r->user_id);
-	if ((rc = db_query(r->db, STMT_BILLING_USAGE, a, 7, &res)) == XERR_OK)
-		rc = billing_user_parse(res, &u);
+	if ((rc = billing_reads_usage(r->db, r->user_id, now, ms, me,
+	    &row)) == XERR_OK)
+		rc = billing_user_parse(&row.user, &u);
 	if (billing_version_or_reply(r, rc, &u, want) != 0)
 		goto out;
-	sums.voice_seconds = db_res_int(res, 0, 15, 0);
-	sums.voice_minutes = db_res_int(res, 0, 16, 0);
-	sums.calls = db_res_int(res, 0, 17, 0);
-	sums.sms = db_res_int(res, 0, 18, 0);
-	sums.phones = db_res_int(res, 0, 19, 0);
 	if ((rc = usage_report_of(r->db, r->user_id, u.tier,
-	    db_res_int(res, 0, 14, 0) != 0 ? db_res_str(res, 0, 3) : NULL,
-	    db_res_int(res, 0, 12, 0), db_res_int(res, 0, 13, 0), &sums,
-	    &rep)) != XERR_OK) {
+	    row.rated ? row.user.subscription_id : NULL, row.start, row.end,
+	    &row.sums, &rep)) != XERR_OK) {
 		req_fail(r, rc, "the usage report");
 		goto out;
 	}
@@ -913,41 +939,55 @@ billing_usage(struct req *r)
 	req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
-	db_res_free(res);
 }
 
-/* Returns the invoice in row i of res as JSON, or NULL on no memory. */
-static struct json_object *
-billing_invoice_json(const struct db_res *res, size_t i)
+/* Adds key: s, or key: null when bit is in nulls. Returns 0 or -1. */
+static int
+billing_add_text(struct json_object *o, const char *key, const char *s,
+    unsigned int nulls, unsigned int bit)
 {
-	static const struct {
-		const char	*key;
-		size_t		 col;
-		int		 num;
-	} cols[] = {
-		{ "id", 0, 0 }, { "number", 1, 0 }, { "status", 2, 0 },
-		{ "billing_reason", 3, 0 }, { "currency", 4, 0 },
-		{ "amount_due", 5, 1 }, { "amount_paid", 6, 1 },
-		{ "period_start", 7, 1 }, { "period_end", 8, 1 },
-		{ "attempt_count", 9, 1 }, { "next_payment_attempt", 10, 1 },
-		{ "hosted_invoice_url", 11, 0 }, { "created", 12, 1 },
-		{ "subscription_id", 13, 0 },
-	};
+	return jsonx_add_str(o, key, (nulls & bit) ? NULL : s);
+}
+
+/* Adds key: v, or key: null when bit is in nulls. Returns 0 or -1. */
+static int
+billing_add_nint(struct json_object *o, const char *key, int64_t v,
+    unsigned int nulls, unsigned int bit)
+{
+	return billing_add_opt(o, key, !(nulls & bit), v);
+}
+
+/* Returns the invoice v as JSON, or NULL on no memory. */
+static struct json_object *
+billing_invoice_json(const struct billing_history_invoice *v)
+{
 	struct json_object	*o;
-	size_t			 k;
-	int			 bad = 0;
+	unsigned int		 n = v->nulls;
+	int			 bad;
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	for (k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
-		if (cols[k].num)
-			bad |= billing_add_opt(o, cols[k].key,
-			    !db_res_isnull(res, i, cols[k].col),
-			    db_res_int(res, i, cols[k].col, 0));
-		else
-			bad |= jsonx_add_str(o, cols[k].key,
-			    db_res_str(res, i, cols[k].col));
-	}
+	bad = jsonx_add_str(o, "id", v->id);
+	bad |= billing_add_text(o, "number", v->number, n,
+	    BILLING_HISTORY_NULL_NUMBER);
+	bad |= jsonx_add_str(o, "status", v->status);
+	bad |= billing_add_text(o, "billing_reason", v->billing_reason, n,
+	    BILLING_HISTORY_NULL_REASON);
+	bad |= jsonx_add_str(o, "currency", v->currency);
+	bad |= jsonx_add_int(o, "amount_due", v->amount_due);
+	bad |= jsonx_add_int(o, "amount_paid", v->amount_paid);
+	bad |= billing_add_nint(o, "period_start", v->period_start, n,
+	    BILLING_HISTORY_NULL_PERIOD_START);
+	bad |= billing_add_nint(o, "period_end", v->period_end, n,
+	    BILLING_HISTORY_NULL_PERIOD_END);
+	bad |= jsonx_add_int(o, "attempt_count", v->attempt_count);
+	bad |= billing_add_nint(o, "next_payment_attempt",
+	    v->next_payment_attempt, n, BILLING_HISTORY_NULL_NEXT_ATTEMPT);
+	bad |= billing_add_text(o, "hosted_invoice_url", v->hosted_invoice_url,
+	    n, BILLING_HISTORY_NULL_URL);
+	bad |= jsonx_add_int(o, "created", v->created);
+	bad |= billing_add_text(o, "subscription_id", v->subscription_id, n,
+	    BILLING_HISTORY_NULL_SUBSCRIPTION);
 	if (bad) {
 		json_object_put(o);
 		return NULL;
@@ -955,22 +995,23 @@ billing_invoice_json(const struct db_res *res, size_t i)
 	return o;
 }
 
-/* Returns the billing event in row i of res as JSON, or NULL. */
+/* Returns the billing event e as JSON, or NULL. */
 static struct json_object *
-billing_event_json(const struct db_res *res, size_t i)
+billing_event_json(const struct billing_history_event *e)
 {
 	struct json_object	*o;
 	int			 bad;
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	bad = jsonx_add_int(o, "id", db_res_int(res, i, 0, 0));
-	bad |= jsonx_add_str(o, "stripe_event_id", db_res_str(res, i, 1));
-	bad |= jsonx_add_str(o, "kind", db_res_str(res, i, 2));
-	bad |= billing_add_opt(o, "amount_cents", !db_res_isnull(res, i, 3),
-	    db_res_int(res, i, 3, 0));
-	bad |= jsonx_add_str(o, "detail", db_res_str(res, i, 4));
-	bad |= jsonx_add_int(o, "created", db_res_int(res, i, 5, 0));
+	bad = jsonx_add_int(o, "id", e->id);
+	bad |= jsonx_add_str(o, "stripe_event_id", e->event_id);
+	bad |= jsonx_add_str(o, "kind", e->kind);
+	bad |= billing_add_nint(o, "amount_cents", e->amount_cents, e->nulls,
+	    BILLING_HISTORY_NULL_AMOUNT);
+	bad |= billing_add_text(o, "detail", e->detail, e->nulls,
+	    BILLING_HISTORY_NULL_DETAIL);
+	bad |= jsonx_add_int(o, "created", e->created);
 	if (bad) {
 		json_object_put(o);
 		return NULL;
@@ -978,114 +1019,96 @@ billing_event_json(const struct db_res *res, size_t i)
 	return o;
 }
 
-/*
- * Appends up to limit rows of res from row from, made by fn, to the array
- * arr.  Returns 0 or -1 on no memory.
- */
+/* Appends e, made by its maker, to the array arr. Returns 0 or -1. */
 static int
-billing_rows(struct json_object *arr, const struct db_res *res, size_t from,
-    size_t limit, struct json_object *(*fn)(const struct db_res *, size_t))
+billing_append(struct json_object *arr, struct json_object *e)
 {
-	struct json_object	*e;
-	size_t			 i;
-
-	for (i = from; i < db_res_rows(res) && i < from + limit; i++) {
-		if ((e = fn(res, i)) == NULL)
-			return -1;
-		if (json_object_array_add(arr, e) != 0) {
-			json_object_put(e);
-			return -1;
-		}
+	if (e == NULL)
+		return -1;
+	if (json_object_array_add(arr, e) != 0) {
+		json_object_put(e);
+		return -1;
 	}
 	return 0;
 }
 
 /*
- * GET /api/billing/history: one page of invoices and one of billing
- * events, newest first, and a next_cursor for both (null at the end).
- * Answers 200, 400 bad_limit or bad_cursor, 401, 500, 503.
+ * Reads GET /api/billing/history's limit and cursor into *limit and *cur
+ * (no cursor: from the newest of both lists).  Returns 0, or -1 after
+ * answering 400 bad_limit or bad_cursor.
  */
-void
-billing_history(struct req *r)
+static int
+billing_history_args_or_reply(struct req *r, int *limit,
+    struct billing_cursor *cur)
 {
-	struct billing_cursor	 cur, next;
-	struct db_res		*res = NULL;
-	struct json_object	*o = NULL, *ia, *ea;
-	struct dbv		 args[10];
-	const char		*cs, *last, *part;
-	char			 enc[BILLING_CURSOR_MAX + 1];
-	size_t			 n, ninv, nev;
-	int			 limit, bad;
-	enum xerr		 rc;
+	const char	*cs;
 
-	if (auth_require_or_reply(r, AUTH_USER) != 0)
-		return;
 	if (kv_count_name(r->query, "limit") > 1 ||
-	    billing_parse_limit(kv_get(r->query, "limit"), &limit) != XERR_OK) {
+	    billing_parse_limit(kv_get(r->query, "limit"), limit) != XERR_OK) {
 		req_error(r, XERR_BADREQ, "bad_limit",
 		    "limit must be a whole number from 1 to %d",
 		    BILLING_LIMIT_MAX);
-		return;
+		return -1;
 	}
 	cs = kv_get(r->query, "cursor");
 	if (cs == NULL) {
-		memset(&cur, 0, sizeof(cur));
-		cur.event_before = INT64_MAX;
-		cur.invoice_created = INT64_MAX;
+		memset(cur, 0, sizeof(*cur));
+		cur->event_before = INT64_MAX;
+		cur->invoice_created = INT64_MAX;
 	} else if (kv_count_name(r->query, "cursor") > 1 ||
-	    billing_cursor_decode(cs, &cur) != XERR_OK) {
+	    billing_cursor_decode(cs, cur) != XERR_OK) {
 		req_error(r, XERR_BADREQ, "bad_cursor", "cursor must be a "
 		    "next_cursor from an earlier page");
-		return;
+		return -1;
 	}
+	return 0;
+}
 
-	/*
-	 * Both pages in one statement, invoices first; one row beyond a
-	 * page tells whether its list goes on.  A list the cursor ended
-	 * (0) is not read.
-	 */
-	args[0] = DB_INT(cur.invoice_created);
-	args[1] = DB_STR(r->user_id);
-	args[2] = DB_INT(cur.invoice_created);
-	args[3] = DB_INT(cur.invoice_created);
-	args[4] = DB_STR(cur.invoice_id);
-	args[5] = DB_INT(limit + 1);
-	args[6] = DB_INT(cur.event_before);
-	args[7] = DB_STR(r->user_id);
-	args[8] = DB_INT(cur.event_before);
-	args[9] = DB_INT(limit + 1);
-	if ((rc = db_query(r->db, STMT_BILLING_HISTORY, args, 10,
-	    &res)) != XERR_OK) {
-		req_fail(r, rc, "loading the history");
-		goto out;
-	}
-	for (ninv = 0; ninv < db_res_rows(res); ninv++)
-		if ((part = db_res_str(res, ninv, 14)) == NULL ||
-		    strcmp(part, "i") != 0)
-			break;
-	nev = db_res_rows(res) - ninv;
+/*
+ * Writes to enc (BILLING_CURSOR_MAX + 1 bytes) the next_cursor of the
+ * pages h read with one row beyond limit: where each list that goes on
+ * continues; "" when neither does.  Returns 0, or -1 after answering 500.
+ */
+static int
+billing_history_next_or_reply(struct req *r, const struct billing_history *h,
+    size_t limit, char *enc, size_t encsz)
+{
+	struct billing_cursor			 next;
+	const struct billing_history_invoice	*v;
+	enum xerr				 rc;
 
 	memset(&next, 0, sizeof(next));
-	if (ninv > (size_t)limit) {
-		n = (size_t)limit - 1;
-		next.invoice_created = db_res_int(res, n, 12, 0);
-		last = db_res_str(res, n, 0);
-		if (last == NULL || next.invoice_created <= 0 ||
-		    strlen(last) > BILLING_INVOICE_ID_MAX) {
-			req_fail(r, XERR_INTERNAL, "paging invoices");
-			goto out;
-		}
-		memcpy(next.invoice_id, last, strlen(last) + 1);
-	}
-	if (nev > (size_t)limit)
-		next.event_before = db_res_int(res, ninv + (size_t)limit - 1,
-		    0, 0);
 	enc[0] = '\0';
-	if ((next.invoice_created > 0 || next.event_before > 0) &&
-	    (rc = billing_cursor_encode(&next, enc, sizeof(enc))) != XERR_OK) {
-		req_fail(r, rc, "paging");
-		goto out;
+	if (h->ninvoices > limit) {
+		v = &h->invoices[limit - 1];
+		if (v->created <= 0 || strlen(v->id) > BILLING_INVOICE_ID_MAX) {
+			req_fail(r, XERR_INTERNAL, "paging invoices");
+			return -1;
+		}
+		next.invoice_created = v->created;
+		memcpy(next.invoice_id, v->id, strlen(v->id) + 1);
 	}
+	if (h->nevents > limit)
+		next.event_before = h->events[limit - 1].id;
+	if ((next.invoice_created > 0 || next.event_before > 0) &&
+	    (rc = billing_cursor_encode(&next, enc, encsz)) != XERR_OK) {
+		req_fail(r, rc, "paging");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Answers 200 with the pages of h, each cut to limit, and enc as
+ * next_cursor ("": null).
+ */
+static void
+billing_history_reply(struct req *r, const struct billing_history *h,
+    size_t limit, const char *enc)
+{
+	struct json_object	*o = NULL, *ia, *ea;
+	size_t			 i;
+	int			 bad = 0;
 
 	if ((o = json_object_new_object()) == NULL ||
 	    (ia = billing_add_new(o, "invoices", 1)) == NULL ||
@@ -1093,9 +1116,10 @@ billing_history(struct req *r)
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	bad = billing_rows(ia, res, 0, ninv < (size_t)limit ? ninv :
-	    (size_t)limit, billing_invoice_json);
-	bad |= billing_rows(ea, res, ninv, (size_t)limit, billing_event_json);
+	for (i = 0; i < h->ninvoices && i < limit && !bad; i++)
+		bad |= billing_append(ia, billing_invoice_json(&h->invoices[i]));
+	for (i = 0; i < h->nevents && i < limit && !bad; i++)
+		bad |= billing_append(ea, billing_event_json(&h->events[i]));
 	bad |= jsonx_add_str(o, "next_cursor", enc[0] != '\0' ? enc : NULL);
 	if (bad) {
 		req_fail(r, XERR_NOMEM, "the reply");
@@ -1104,7 +1128,131 @@ billing_history(struct req *r)
 	req_reply_json(r, 200, o);
 out:
 	json_object_put(o);
-	db_res_free(res);
+}
+
+/*
+ * GET /api/billing/history: one page of invoices and one of billing
+ * events, newest first, and a next_cursor for both (null at the end).
+ * Answers 200, 400 bad_limit or bad_cursor, 401, 500, 503.  Two round
+ * trips: the token's check and billing_history_read(), which reads both
+ * pages with one row beyond each, to tell whether its list goes on; a
+ * list the cursor ended (0) is not read.
+ */
+void
+billing_history(struct req *r)
+{
+	struct billing_cursor	 cur;
+	struct billing_history	 h;
+	char			 enc[BILLING_CURSOR_MAX + 1];
+	int			 limit;
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
+	    billing_history_args_or_reply(r, &limit, &cur) != 0)
+		return;
+	if ((rc = billing_history_read(r->db, r->user_id, cur.invoice_created,
+	    cur.invoice_id, cur.event_before, limit + 1, &h)) != XERR_OK) {
+		req_fail(r, rc, "loading the history");
+		return;
+	}
+	if (billing_history_next_or_reply(r, &h, (size_t)limit, enc,
+	    sizeof(enc)) == 0)
+		billing_history_reply(r, &h, (size_t)limit, enc);
+	billing_history_free(&h);
+}
+
+/* What POST /api/billing/estimate answers (billing_estimate_of()). */
+struct billing_est {
+	int			 up;		/* 1: an upgrade */
+	int			 to_free;	/* a downgrade to TIERS_FREE */
+	const char		*via;		/* how it is made (static) */
+	int64_t			 now, start, end;
+	struct money_proration	 p;
+};
+
+/*
+ * Computes into *e the change of u to t at this second: an upgrade is
+ * prorated as Stripe does (see money_prorate()); without a subscription
+ * it is Checkout, which starts a period now and charges the full price
+ * for it (docs/BILLING.md "Estimates").  A downgrade is never prorated
+ * here: see billing_downgrade().  Returns 0, or -1 after answering 5xx.
+ */
+static int
+billing_estimate_of(struct req *r, const struct billing_user *u,
+    const struct billing_tier *t, struct billing_est *e)
+{
+	struct billing_tier	 cur;
+	int			 sub = u->sub[0] != '\0';
+	enum xerr		 rc;
+
+	memset(e, 0, sizeof(*e));
+	e->now = (int64_t)time(NULL);
+	e->up = tiers_rank(t->name) > tiers_rank(u->tier);
+	e->to_free = strcmp(t->name, TIERS_FREE) == 0;
+	if ((rc = billing_tier_load(r->db, u->tier, &cur)) != XERR_OK ||
+	    (rc = billing_period(r, u, e->now, &e->start,
+	    &e->end)) != XERR_OK) {
+		req_fail(r, rc, "the estimate");
+		return -1;
+	}
+	if (e->up && !sub) {
+		e->start = e->now;
+		e->end = usage_add_month(e->now);
+	}
+	if ((rc = money_prorate(e->up && sub ? cur.price_cents : 0,
+	    e->up ? t->price_cents : 0, e->start, e->end, e->now,
+	    &e->p)) != XERR_OK) {
+		req_fail(r, rc, "the proration");
+		return -1;
+	}
+	if (e->up)
+		e->via = sub ? "subscription_update" : "checkout";
+	else
+		e->via = e->to_free ? "cancel_at_period_end" :
+		    "subscription_update";
+	return 0;
+}
+
+/* Answers 200 with the estimate e of u's change to t. */
+static void
+billing_estimate_reply(struct req *r, const struct billing_user *u,
+    const struct billing_tier *t, const struct billing_est *e)
+{
+	struct json_object	*o = NULL, *per, *pr;
+	int			 bad;
+
+	if ((o = json_object_new_object()) == NULL) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	bad = jsonx_add_str(o, "current_tier", u->tier);
+	bad |= jsonx_add_str(o, "target_tier", t->name);
+	bad |= jsonx_add_str(o, "change", e->up ? "upgrade" : "downgrade");
+	bad |= jsonx_add_str(o, "via", e->via);
+	bad |= billing_add_bool(o, "has_subscription", u->sub[0] != '\0');
+	if (bad || (per = billing_add_new(o, "period", 0)) == NULL ||
+	    (pr = billing_add_new(o, "proration", 0)) == NULL) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	bad = jsonx_add_int(per, "start", e->start);
+	bad |= jsonx_add_int(per, "end", e->end);
+	bad |= jsonx_add_int(pr, "credit_cents", e->p.credit_cents);
+	bad |= jsonx_add_int(pr, "charge_cents", e->p.charge_cents);
+	bad |= jsonx_add_int(pr, "net_cents", e->p.net_cents);
+	bad |= jsonx_add_int(pr, "remaining_seconds", e->p.remaining_seconds);
+	bad |= jsonx_add_int(pr, "period_seconds", e->p.period_seconds);
+	bad |= jsonx_add_int(o, "new_price_cents", t->price_cents);
+	bad |= billing_add_limits(o, "new_limits", t);
+	bad |= jsonx_add_int(o, "effective_at", e->to_free ? e->end : e->now);
+	bad |= billing_add_opt(o, "next_billing_date", !e->to_free, e->end);
+	if (bad) {
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	req_reply_json(r, 200, o);
+out:
+	json_object_put(o);
 }
 
 /*
@@ -1117,13 +1265,8 @@ void
 billing_estimate(struct req *r)
 {
 	struct billing_user	 u;
-	struct billing_tier	 t, cur;
-	struct money_proration	 p;
-	struct json_object	*o = NULL, *per, *pr;
-	const char		*via;
-	int64_t			 now = (int64_t)time(NULL), start, end;
-	int			 up, to_free, bad;
-	enum xerr		 rc;
+	struct billing_tier	 t;
+	struct billing_est	 e;
 
 	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
 	    billing_target_or_reply(r, &t) != 0 ||
@@ -1134,71 +1277,13 @@ billing_estimate(struct req *r)
 		    t.name);
 		return;
 	}
-	up = tiers_rank(t.name) > tiers_rank(u.tier);
-	to_free = strcmp(t.name, TIERS_FREE) == 0;
-	if (!up && u.sub[0] == '\0') {
+	if (tiers_rank(t.name) <= tiers_rank(u.tier) && u.sub[0] == '\0') {
 		req_error(r, XERR_NOTFOUND, "no_subscription",
 		    "there is no subscription to downgrade");
 		return;
 	}
-	if ((rc = billing_tier_load(r->db, u.tier, &cur)) != XERR_OK ||
-	    (rc = billing_period(r, &u, now, &start, &end)) != XERR_OK) {
-		req_fail(r, rc, "the estimate");
-		return;
-	}
-	/*
-	 * An upgrade is prorated as Stripe does (see money_prorate()).
-	 * Without a subscription it is Checkout, which starts a period now
-	 * and charges the full price for it (docs/BILLING.md "Estimates").  A
-	 * downgrade is never prorated here: see billing_downgrade().
-	 */
-	if (up && u.sub[0] == '\0') {
-		start = now;
-		end = usage_add_month(now);
-	}
-	rc = money_prorate(up && u.sub[0] != '\0' ? cur.price_cents : 0,
-	    up ? t.price_cents : 0, start, end, now, &p);
-	if (rc != XERR_OK) {
-		req_fail(r, rc, "the proration");
-		return;
-	}
-	if (up)
-		via = u.sub[0] != '\0' ? "subscription_update" : "checkout";
-	else
-		via = to_free ? "cancel_at_period_end" : "subscription_update";
-
-	if ((o = json_object_new_object()) == NULL) {
-		req_fail(r, XERR_NOMEM, "the reply");
-		goto out;
-	}
-	bad = jsonx_add_str(o, "current_tier", u.tier);
-	bad |= jsonx_add_str(o, "target_tier", t.name);
-	bad |= jsonx_add_str(o, "change", up ? "upgrade" : "downgrade");
-	bad |= jsonx_add_str(o, "via", via);
-	bad |= billing_add_bool(o, "has_subscription", u.sub[0] != '\0');
-	if (bad || (per = billing_add_new(o, "period", 0)) == NULL ||
-	    (pr = billing_add_new(o, "proration", 0)) == NULL) {
-		req_fail(r, XERR_NOMEM, "the reply");
-		goto out;
-	}
-	bad = jsonx_add_int(per, "start", start);
-	bad |= jsonx_add_int(per, "end", end);
-	bad |= jsonx_add_int(pr, "credit_cents", p.credit_cents);
-	bad |= jsonx_add_int(pr, "charge_cents", p.charge_cents);
-	bad |= jsonx_add_int(pr, "net_cents", p.net_cents);
-	bad |= jsonx_add_int(pr, "remaining_seconds", p.remaining_seconds);
-	bad |= jsonx_add_int(pr, "period_seconds", p.period_seconds);
-	bad |= jsonx_add_int(o, "new_price_cents", t.price_cents);
-	bad |= billing_add_limits(o, "new_limits", &t);
-	bad |= jsonx_add_int(o, "effective_at", to_free ? end : now);
-	bad |= billing_add_opt(o, "next_billing_date", !to_free, end);
-	if (bad) {
-		req_fail(r, XERR_NOMEM, "the reply");
-		goto out;
-	}
-	req_reply_json(r, 200, o);
-out:
-	json_object_put(o);
+	if (billing_estimate_of(r, &u, &t, &e) == 0)
+		billing_estimate_reply(r, &u, &t, &e);
 }
 
 /*
@@ -1644,22 +1729,22 @@ billing_resume(struct req *r)
 	billing_set_cancel(r, &u, 0);
 }
 
-/* Returns the entry of res row 0 as JSON, or NULL on no memory. */
+/* Returns the usage entry e, under the client's key, as JSON, or NULL. */
 static struct json_object *
-billing_usage_json(const struct db_res *res, const char *key)
+billing_usage_json(const struct usage_events_row *e, const char *key)
 {
 	struct json_object	*o;
 	int			 bad;
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	bad = jsonx_add_int(o, "id", db_res_int(res, 0, 0, 0));
-	bad |= jsonx_add_str(o, "user_id", db_res_str(res, 0, 1));
-	bad |= jsonx_add_str(o, "kind", db_res_str(res, 0, 2));
-	bad |= jsonx_add_int(o, "quantity", db_res_int(res, 0, 3, 0));
-	bad |= jsonx_add_int(o, "occurred_at", db_res_int(res, 0, 4, 0));
+	bad = jsonx_add_int(o, "id", e->id);
+	bad |= jsonx_add_str(o, "user_id", e->user_id);
+	bad |= jsonx_add_str(o, "kind", e->kind);
+	bad |= jsonx_add_int(o, "quantity", e->quantity);
+	bad |= jsonx_add_int(o, "occurred_at", e->occurred_at);
 	bad |= jsonx_add_str(o, "idempotency_key", key);
-	bad |= jsonx_add_str(o, "reported_by", db_res_str(res, 0, 6));
+	bad |= jsonx_add_str(o, "reported_by", e->reported_by);
 	if (bad) {
 		json_object_put(o);
 		return NULL;
@@ -1667,63 +1752,55 @@ billing_usage_json(const struct db_res *res, const char *key)
 	return o;
 }
 
-/*
- * Usage keys of the app live apart from Twilio's ("call:<CallSid>"), so a
- * client cannot collide with, or replay, a call's entry.
- */
-#define BILLING_USAGE_KEY_PREFIX	"app:"
 #define BILLING_USAGE_KEY_MAX		200
 #define BILLING_USAGE_MAX_QUANTITY	1000000
 #define BILLING_USAGE_MAX_AGE		(40 * 86400)	/* a past cycle, at most */
 #define BILLING_USAGE_MAX_SKEW		300
 
-void
-billing_report_usage(struct req *r)
+/*
+ * Reads POST /api/usage's report from the body in (and the
+ * Idempotency-Key header, before the body's idempotency_key) into *u,
+ * whose texts are borrowed from in and r.  Returns 0, or -1 after
+ * answering 400 bad_user_id, bad_kind, bad_quantity, bad_occurred_at or
+ * bad_idempotency_key.
+ */
+static int
+billing_usage_in_or_reply(struct req *r, struct json_object *in,
+    struct usage_app_in *u)
 {
-	struct json_object	*in = NULL, *o = NULL, *entry = NULL;
-	struct db_res		*res = NULL;
-	struct dbv		 a[1];
-	const char		*user, *kind, *key;
-	char			 skey[sizeof(BILLING_USAGE_KEY_PREFIX) +
-				    BILLING_USAGE_KEY_MAX];
-	int64_t			 qty = 0, at = 0, now = (int64_t)time(NULL);
-	int64_t			 version;
-	int			 dup = 0, same, twkey;
-	struct usage_cap_hit	 hit;
-	enum xerr		 rc;
+	const char	*key;
+	int64_t		 now = (int64_t)time(NULL);
 
-	if (auth_require_or_reply(r, AUTH_SERVICE) != 0)
-		return;
-	if ((rc = req_json(r, &in)) != XERR_OK) {
-		apierr_reply(r, billing_usage_body_errs, rc,
-		    "the body is not valid JSON");
-		goto out;
-	}
-	user = jsonx_str(in, "user_id");
-	kind = jsonx_str(in, "kind");
+	memset(u, 0, sizeof(*u));
+	u->user_id = jsonx_str(in, "user_id");
+	u->kind = jsonx_str(in, "kind");
+	u->reported_by = r->user_id;
 	if ((key = req_header(r, "Idempotency-Key")) == NULL)
 		key = jsonx_str(in, "idempotency_key");
-	if (!ids_user_ok(user)) {
+	u->key = key;
+	if (!ids_user_ok(u->user_id)) {
 		req_error(r, XERR_BADREQ, "bad_user_id", "user_id is required");
-		goto out;
+		return -1;
 	}
-	if (kind == NULL || (strcmp(kind, "sms") && strcmp(kind, "voice"))) {
+	if (u->kind == NULL || (strcmp(u->kind, "sms") &&
+	    strcmp(u->kind, "voice"))) {
 		req_error(r, XERR_BADREQ, "bad_kind", "kind must be sms or voice");
-		goto out;
+		return -1;
 	}
-	if (jsonx_int(in, "quantity", &qty) != 0 || qty < 1 ||
-	    qty > BILLING_USAGE_MAX_QUANTITY) {
+	if (jsonx_int(in, "quantity", &u->quantity) != 0 || u->quantity < 1 ||
+	    u->quantity > BILLING_USAGE_MAX_QUANTITY) {
 		req_error(r, XERR_BADREQ, "bad_quantity", "quantity must be a "
 		    "whole number from 1 to %d", BILLING_USAGE_MAX_QUANTITY);
-		goto out;
+		return -1;
 	}
 	if (jsonx_path(in, "occurred_at") == NULL)
-		at = now;
-	else if (jsonx_int(in, "occurred_at", &at) != 0 ||
-	    at < now - BILLING_USAGE_MAX_AGE || at > now + BILLING_USAGE_MAX_SKEW) {
+		u->occurred_at = now;
+	else if (jsonx_int(in, "occurred_at", &u->occurred_at) != 0 ||
+	    u->occurred_at < now - BILLING_USAGE_MAX_AGE ||
+	    u->occurred_at > now + BILLING_USAGE_MAX_SKEW) {
 		req_error(r, XERR_BADREQ, "bad_occurred_at", "occurred_at must "
 		    "be unix seconds within the last 40 days");
-		goto out;
+		return -1;
 	}
 	if (key == NULL || *key == '\0' || strlen(key) > BILLING_USAGE_KEY_MAX ||
 	    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -1731,72 +1808,81 @@ billing_report_usage(struct req *r)
 		req_error(r, XERR_BADREQ, "bad_idempotency_key", "an "
 		    "idempotency key of up to %d characters [A-Za-z0-9_-:.] is "
 		    "required", BILLING_USAGE_KEY_MAX);
-		goto out;
+		return -1;
 	}
-	/*
-	 * A text keyed by its MessageSid shares Twilio's own record of it
-	 * (domain/phone.h, phone_sms_record()): counted once, Twilio's
-	 * segments standing.
-	 */
-	twkey = strcmp(kind, "sms") == 0 && strncmp(key, "twilio:sms:", 11) ==
-	    0 && (twilio_sid_valid(key + 11, "SM") ||
-	    twilio_sid_valid(key + 11, "MM"));
-	snprintf(skey, sizeof(skey), "%s%s", twkey ? "" :
-	    BILLING_USAGE_KEY_PREFIX, key);
+	return 0;
+}
 
-	/* The user exists (one column). */
-	if ((rc = users_jwt_version(r->db, user, &version)) == XERR_NOTFOUND) {
+/*
+ * Answers the outcome rc of usage_app_record() for u: 201 the entry, 200
+ * its replay, 404 unknown_user, 409 idempotency_conflict, 422
+ * usage_cap_exceeded, 5xx.
+ */
+static void
+billing_usage_reply(struct req *r, const struct usage_app_in *u,
+    enum xerr rc, const struct usage_app_out *out)
+{
+	struct json_object	*o = NULL, *entry = NULL;
+
+	if (rc == XERR_NOTFOUND) {
 		req_error(r, XERR_NOTFOUND, "unknown_user", "no such user");
-		goto out;
+		return;
+	}
+	if (rc == XERR_CONFLICT) {
+		req_error(r, XERR_CONFLICT, "idempotency_conflict", "this "
+		    "idempotency key already recorded other usage");
+		return;
 	}
 	if (rc != XERR_OK) {
-		req_fail(r, rc, "looking up the user");
-		goto out;
+		req_fail(r, rc, out->failed);
+		return;
 	}
-	/* Least privilege: attributed to the service, bounded per period. */
-	if ((rc = usage_record_capped(r->db, r->cfg, user, kind, qty, at, "app",
-	    r->user_id, skey, &dup, &hit)) == XERR_NOTFOUND) {
-		req_error(r, XERR_NOTFOUND, "unknown_user", "no such user");
-		goto out;
-	}
-	if (rc != XERR_OK) {
-		req_fail(r, rc, "recording usage");
-		goto out;
-	}
-	if (hit.over) {
+	if (out->hit.over) {
 		req_error(r, XERR_UNPROCESSABLE, "usage_cap_exceeded", "%s usage "
 		    "of this user in the period from %lld to %lld is %lld of a "
 		    "cap of %lld; %lld more is refused and nothing was recorded",
-		    kind, (long long)hit.start, (long long)hit.end,
-		    (long long)hit.used, (long long)hit.cap, (long long)qty);
-		goto out;
-	}
-	a[0] = DB_STR(skey);
-	if ((rc = db_query(r->db, STMT_USAGE_BY_KEY, a, 1, &res)) != XERR_OK ||
-	    db_res_rows(res) != 1) {
-		req_fail(r, rc ? rc : XERR_INTERNAL, "reading usage");
-		goto out;
-	}
-	same = strcmp(db_res_str(res, 0, 1), user) == 0 &&
-	    strcmp(db_res_str(res, 0, 2), kind) == 0 &&
-	    (twkey || db_res_int(res, 0, 3, -1) == qty);
-	if (dup && !same) {
-		req_error(r, XERR_CONFLICT, "idempotency_conflict", "this "
-		    "idempotency key already recorded other usage");
-		goto out;
+		    u->kind, (long long)out->hit.start, (long long)out->hit.end,
+		    (long long)out->hit.used, (long long)out->hit.cap,
+		    (long long)u->quantity);
+		return;
 	}
 	if ((o = json_object_new_object()) == NULL ||
-	    (entry = billing_usage_json(res, key)) == NULL ||
+	    (entry = billing_usage_json(&out->row, u->key)) == NULL ||
 	    json_object_object_add(o, "usage", entry) != 0 ||
 	    json_object_object_add(o, "replayed",
-	    json_object_new_boolean(dup)) != 0) {
+	    json_object_new_boolean(out->replayed)) != 0) {
 		json_object_put(entry);
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	req_reply_json(r, dup ? 200 : 201, o);
+	req_reply_json(r, out->replayed ? 200 : 201, o);
 out:
-	db_res_free(res);
 	json_object_put(o);
+}
+
+/*
+ * POST /api/usage (billing.h): validate (billing_usage_in_or_reply()),
+ * one domain call (usage_app_record(), which holds the idempotency rule),
+ * render (billing_usage_reply()).
+ */
+void
+billing_report_usage(struct req *r)
+{
+	struct json_object	*in = NULL;
+	struct usage_app_in	 u;
+	struct usage_app_out	 out;
+	enum xerr		 rc;
+
+	if (auth_require_or_reply(r, AUTH_SERVICE) != 0)
+		return;
+	if ((rc = req_json(r, &in)) != XERR_OK) {
+		apierr_reply(r, billing_usage_body_errs, rc,
+		    "the body is not valid JSON");
+		return;
+	}
+	if (billing_usage_in_or_reply(r, in, &u) == 0) {
+		rc = usage_app_record(r->db, r->cfg, &u, &out);
+		billing_usage_reply(r, &u, rc, &out);
+	}
 	json_object_put(in);
 }

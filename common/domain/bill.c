@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -8,11 +9,15 @@
 #include "core/http.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "store/stmt.h"
+#include "store/bill_lines.h"
+#include "store/bill_usage.h"
+#include "store/billing_history.h"
+#include "store/billing_reads.h"
+#include "store/bills.h"
 #include "remote/stripe.h"
 #include "domain/bill.h"
 
-#define BILL_LINES_MAX	5
+#define BILL_RECONCILE_MAX	500	/* RECONCILE_DUE's LIMIT */
 
 /* A bill as stored. */
 struct bill {
@@ -39,14 +44,16 @@ struct bill_line {
 	char		 xsb_line[96];	/* "bill:<id>:<kind>" */
 };
 
-/* Copies a cell (may be NULL: "") into dst. */
+/* Copies src into dst (sz bytes), cut to fit, as bill_load() reads. */
 static void
-bill_cell(const struct db_res *res, size_t row, size_t col, char *dst,
-    size_t sz)
+bill_copy(char *dst, size_t sz, const char *src)
 {
-	const char	*v = db_res_str(res, row, col);
+	size_t	 n = strlen(src);
 
-	snprintf(dst, sz, "%s", v ? v : "");
+	if (n >= sz)
+		n = sz - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
 }
 
 /* Reads bill id and its lines. */
@@ -54,57 +61,47 @@ static enum xerr
 bill_load(struct db *db, int64_t id, struct bill *b, struct bill_line *l,
     size_t *n)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[1];
-	size_t		 i;
+	struct bill_lines_row rows[BILL_LINES_MAX];
+	struct billing_reads_sub owner;
+	struct bills_row row;
+	size_t		 i, nrows;
 	enum xerr	 rc;
 
 	memset(b, 0, sizeof(*b));
 	*n = 0;
-	a[0] = DB_INT(id);
-	if ((rc = db_query(db, STMT_BILL_BY_ID, a, 1, &res)))
+	if ((rc = bills_by_id(db, id, &row)))
 		return rc;
-	if (db_res_rows(res) != 1) {
-		db_res_free(res);
-		return XERR_NOTFOUND;
-	}
 	b->id = id;
-	bill_cell(res, 0, 1, b->user, sizeof(b->user));
-	bill_cell(res, 0, 2, b->sub, sizeof(b->sub));
-	bill_cell(res, 0, 3, b->customer, sizeof(b->customer));
-	bill_cell(res, 0, 4, b->kind, sizeof(b->kind));
-	b->ps = db_res_int(res, 0, 5, 0);
-	b->pe = db_res_int(res, 0, 6, 0);
-	b->ue = db_res_int(res, 0, 7, 0);
-	bill_cell(res, 0, 8, b->invoice, sizeof(b->invoice));
-	bill_cell(res, 0, 9, b->oneoff, sizeof(b->oneoff));
-	bill_cell(res, 0, 10, b->state, sizeof(b->state));
-	db_res_free(res);
-	res = NULL;
+	bill_copy(b->user, sizeof(b->user), row.user_id);
+	bill_copy(b->sub, sizeof(b->sub), row.subscription_id);
+	bill_copy(b->customer, sizeof(b->customer), row.customer_id);
+	bill_copy(b->kind, sizeof(b->kind), row.kind);
+	b->ps = row.period_start;
+	b->pe = row.period_end;
+	b->ue = row.usage_end;
+	bill_copy(b->invoice, sizeof(b->invoice), row.invoice_id);
+	bill_copy(b->oneoff, sizeof(b->oneoff), row.oneoff_invoice_id);
+	bill_copy(b->state, sizeof(b->state), row.state);
 
-	a[0] = DB_STR(b->sub);
-	if ((rc = db_query(db, STMT_RATING_SUB_GET, a, 1, &res)))
+	rc = billing_reads_sub(db, b->sub, 0, &owner);
+	if (rc != XERR_OK && rc != XERR_NOTFOUND)
 		return rc;
-	b->sub_deleted = db_res_rows(res) == 1 && db_res_int(res, 0, 2, 0);
-	db_res_free(res);
-	res = NULL;
+	b->sub_deleted = rc == XERR_OK && owner.deleted;
 
-	a[0] = DB_INT(id);
-	if ((rc = db_query(db, STMT_BILL_LINES, a, 1, &res)))
+	if ((rc = bill_lines_of(db, id, rows, BILL_LINES_MAX, &nrows)))
 		return rc;
-	for (i = 0; i < db_res_rows(res) && i < BILL_LINES_MAX; i++) {
-		bill_cell(res, i, 0, l[i].kind, sizeof(l[i].kind));
-		l[i].quantity = db_res_int(res, i, 1, 0);
-		bill_cell(res, i, 2, l[i].unit, sizeof(l[i].unit));
-		l[i].cents = db_res_int(res, i, 3, 0);
-		bill_cell(res, i, 4, l[i].desc, sizeof(l[i].desc));
-		bill_cell(res, i, 5, l[i].target, sizeof(l[i].target));
-		bill_cell(res, i, 6, l[i].item, sizeof(l[i].item));
+	for (i = 0; i < nrows; i++) {
+		bill_copy(l[i].kind, sizeof(l[i].kind), rows[i].kind);
+		l[i].quantity = rows[i].quantity;
+		bill_copy(l[i].unit, sizeof(l[i].unit), rows[i].unit_decimal);
+		l[i].cents = rows[i].amount_cents;
+		bill_copy(l[i].desc, sizeof(l[i].desc), rows[i].description);
+		bill_copy(l[i].target, sizeof(l[i].target), rows[i].target);
+		bill_copy(l[i].item, sizeof(l[i].item), rows[i].stripe_item_id);
 		snprintf(l[i].xsb_line, sizeof(l[i].xsb_line),
 		    "bill:%lld:%.16s", (long long)id, l[i].kind);
 	}
 	*n = i;
-	db_res_free(res);
 	return XERR_OK;
 }
 
@@ -148,13 +145,8 @@ static enum xerr
 bill_set_target(struct db *db, const struct bill *b, struct bill_line *l,
     const char *target)
 {
-	struct dbv	 a[3];
-
 	snprintf(l->target, sizeof(l->target), "%s", target);
-	a[0] = DB_STR(target);
-	a[1] = DB_INT(b->id);
-	a[2] = DB_STR(l->kind);
-	return db_exec(db, STMT_BILL_LINE_TARGET, a, 3, NULL, NULL);
+	return bill_lines_set_target(db, b->id, l->kind, target);
 }
 
 /* Records that the line is at Stripe as item, and its billing_events row. */
@@ -162,25 +154,17 @@ static enum xerr
 bill_line_done(struct db *db, const struct bill *b, struct bill_line *l,
     const char *item)
 {
-	struct dbv	 a[5];
 	char		 subject[64], kind[40];
 	enum xerr	 rc;
 
 	snprintf(l->item, sizeof(l->item), "%s", item ? item : "?");
-	a[0] = DB_STR(l->item);
-	a[1] = DB_INT(b->id);
-	a[2] = DB_STR(l->kind);
-	if ((rc = db_exec(db, STMT_BILL_LINE_POSTED, a, 3, NULL, NULL)))
+	if ((rc = bill_lines_set_posted(db, b->id, l->kind, l->item)))
 		return rc;
 	snprintf(subject, sizeof(subject), "bill:%lld", (long long)b->id);
 	snprintf(kind, sizeof(kind), "overage_%s", l->kind);
-	a[0] = DB_STR(b->user);
-	a[1] = DB_STR(strcmp(l->target, "invoice") == 0 ? b->invoice :
-	    subject);
-	a[2] = DB_STR(kind);
-	a[3] = DB_INT(l->cents);
-	a[4] = DB_STR(l->item);
-	return db_exec(db, STMT_BEVENT_INSERT, a, 5, NULL, NULL);
+	return billing_history_add_event(db, b->user,
+	    strcmp(l->target, "invoice") == 0 ? b->invoice : subject, kind,
+	    &l->cents, l->item);
 }
 
 /* Writes the line's invoice item form: the same on every attempt. */
@@ -321,7 +305,6 @@ bill_oneoff(struct db *db, struct http *h, const struct cfg *cfg,
 	struct stripe_reply rep;
 	struct json_object *inv = NULL;
 	struct buf	*form;
-	struct dbv	 a[2];
 	char		 key[96], id[32], path[300];
 	enum xerr	 rc = XERR_OK;
 
@@ -350,9 +333,7 @@ bill_oneoff(struct db *db, struct http *h, const struct cfg *cfg,
 		    jsonx_str(inv, "id") ? jsonx_str(inv, "id") : "");
 		json_object_put(inv);
 		inv = NULL;
-		a[0] = DB_STR(b->oneoff);
-		a[1] = DB_INT(b->id);
-		if ((rc = db_exec(db, STMT_BILL_SET_ONEOFF, a, 2, NULL, NULL)))
+		if ((rc = bills_set_oneoff(db, b->id, b->oneoff)))
 			goto out;
 	}
 	buf_reset(form);
@@ -386,7 +367,6 @@ bill_post(struct db *db, struct http *h, const struct cfg *cfg, int64_t id,
 {
 	struct bill_line l[BILL_LINES_MAX];
 	struct bill	 b;
-	struct dbv	 a[1];
 	size_t		 i, n;
 	int		 pending = 0;
 	enum xerr	 rc;
@@ -405,8 +385,7 @@ bill_post(struct db *db, struct http *h, const struct cfg *cfg, int64_t id,
 	if (pending && (strcmp(b.kind, "final") == 0 || b.sub_deleted) &&
 	    (rc = bill_oneoff(db, h, cfg, &b, err, errsz)))
 		return rc;
-	a[0] = DB_INT(id);
-	return db_exec(db, STMT_BILL_POSTED, a, 1, NULL, NULL);
+	return bills_set_posted(db, id);
 }
 
 /*
@@ -458,8 +437,6 @@ bill_reconcile_one(struct db *db, struct http *h, const struct cfg *cfg,
 {
 	struct bill_line l[BILL_LINES_MAX];
 	struct bill	 b;
-	struct db_res	*res = NULL;
-	struct dbv	 a[5];
 	char		 diff[512] = "";
 	int64_t		 unbilled = 0;
 	size_t		 i, n;
@@ -479,15 +456,9 @@ bill_reconcile_one(struct db *db, struct http *h, const struct cfg *cfg,
 			return rc;
 	}
 	/* A final bill is the last: usage of its period arriving later is not billed. */
-	if (strcmp(b.kind, "final") == 0) {
-		a[0] = DB_STR(b.user);
-		a[1] = DB_INT(b.ps);
-		a[2] = DB_INT(b.ue);
-		if ((rc = db_query(db, STMT_RECONCILE_UNBILLED, a, 3, &res)))
-			return rc;
-		unbilled = db_res_int(res, 0, 0, 0);
-		db_res_free(res);
-	}
+	if (strcmp(b.kind, "final") == 0 &&
+	    (rc = bill_usage_uncovered(db, b.user, b.ps, b.ue, &unbilled)))
+		return rc;
 	if (*bad)
 		log_warnx("bill %lld (user %s, period %lld): differs from "
 		    "Stripe: %s", (long long)id, b.user, (long long)b.ps, diff);
@@ -495,38 +466,36 @@ bill_reconcile_one(struct db *db, struct http *h, const struct cfg *cfg,
 		log_warnx("bill %lld (user %s): %lld usage rows of its period "
 		    "arrived after the final bill", (long long)id, b.user,
 		    (long long)unbilled);
-	a[0] = DB_INT(now);
-	a[1] = DB_STR(*bad ? "mismatch" : "ok");
-	a[2] = DB_STR(diff);
-	a[3] = DB_INT(unbilled);
-	a[4] = DB_INT(id);
-	return db_exec(db, STMT_RECONCILE_SET, a, 5, NULL, NULL);
+	return bills_set_reconciled(db, id, now, *bad ? "mismatch" : "ok",
+	    diff, unbilled);
 }
 
 enum xerr
 bill_reconcile(struct db *db, struct http *h, const struct cfg *cfg,
     int64_t now, size_t *checked, size_t *bad, char *err, size_t errsz)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[1];
-	size_t		 i;
+	int64_t		*ids;
+	size_t		 i, n;
 	int		 b;
 	enum xerr	 rc;
 
 	*checked = *bad = 0;
-	a[0] = DB_INT(now - 20 * 3600);
-	if ((rc = db_query(db, STMT_RECONCILE_DUE, a, 1, &res)))
-		return rc;
-	for (i = 0; i < db_res_rows(res); i++) {
-		if ((rc = bill_reconcile_one(db, h, cfg,
-		    db_res_int(res, i, 0, 0), now, &b)) != XERR_OK) {
-			snprintf(err, errsz, "bill %s: %s", db_res_str(res, i, 0),
+	if ((ids = calloc(BILL_RECONCILE_MAX, sizeof(*ids))) == NULL)
+		return XERR_NOMEM;
+	if ((rc = bills_reconcile_due(db, now - 20 * 3600, ids,
+	    BILL_RECONCILE_MAX, &n)))
+		goto out;
+	for (i = 0; i < n; i++) {
+		if ((rc = bill_reconcile_one(db, h, cfg, ids[i], now,
+		    &b)) != XERR_OK) {
+			snprintf(err, errsz, "bill %lld: %s", (long long)ids[i],
 			    xerr_code(rc));
 			break;
 		}
 		(*checked)++;
 		*bad += b != 0;
 	}
-	db_res_free(res);
+out:
+	free(ids);
 	return rc;
 }

@@ -8,7 +8,12 @@
 #include "core/db.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "store/stmt.h"
+#include "store/bill_lines.h"
+#include "store/bill_usage.h"
+#include "store/billing_periods.h"
+#include "store/billing_reads.h"
+#include "store/bills.h"
+#include "store/tier_history.h"
 #include "domain/money.h"
 #include "domain/rating.h"
 #include "domain/tiers.h"
@@ -155,16 +160,14 @@ rating_ctx_free(struct rating_ctx *c)
 static enum xerr
 rating_load_history(struct rating_ctx *c)
 {
-	struct db_res	*res = NULL;
+	struct tier_history_row *h = NULL;
 	struct tiers_row t;
-	struct dbv	 a[1];
 	size_t		 i, n;
 	enum xerr	 rc;
 
-	a[0] = DB_STR(c->sub);
-	if ((rc = db_query(c->db, STMT_RATING_HISTORY, a, 1, &res)))
+	if ((rc = tier_history_of(c->db, c->sub, &h, &n)))
 		return rc;
-	if ((n = db_res_rows(res)) == 0) {
+	if (n == 0) {
 		rc = XERR_NOTFOUND;
 		goto out;
 	}
@@ -173,12 +176,12 @@ rating_load_history(struct rating_ctx *c)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if ((rc = tiers_load(c->db, db_res_str(res, i, 0), &t))) {
+		if ((rc = tiers_load(c->db, h[i].tier, &t))) {
 			if (rc == XERR_NOTFOUND)
 				rc = XERR_INTERNAL;
 			goto out;
 		}
-		c->hist[i].at = db_res_int(res, i, 1, 0);
+		c->hist[i].at = h[i].effective_at;
 		c->hist[i].voice_included = t.voice_included;
 		c->hist[i].sms_included = t.sms_included;
 		snprintf(c->hist[i].tier, sizeof(c->hist[i].tier), "%s",
@@ -186,7 +189,7 @@ rating_load_history(struct rating_ctx *c)
 	}
 	c->nhist = n;
 out:
-	db_res_free(res);
+	free(h);
 	return rc;
 }
 
@@ -194,60 +197,34 @@ out:
 static enum xerr
 rating_load_periods(struct rating_ctx *c, int64_t from, int64_t to)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[3];
-	size_t		 i, n;
-	enum xerr	 rc;
-
-	a[0] = DB_STR(c->sub);
-	a[1] = DB_INT(from);
-	a[2] = DB_INT(to);
-	if ((rc = db_query(c->db, STMT_RATING_PERIODS, a, 3, &res)))
-		return rc;
-	n = db_res_rows(res);
-	if (n > 0 && (c->periods = calloc(n, sizeof(*c->periods))) == NULL) {
-		db_res_free(res);
-		return XERR_NOMEM;
-	}
-	for (i = 0; i < n; i++) {
-		c->periods[i][0] = db_res_int(res, i, 0, 0);
-		c->periods[i][1] = db_res_int(res, i, 1, 0);
-	}
-	c->nperiods = n;
-	db_res_free(res);
-	return XERR_OK;
+	return billing_periods_overlapping(c->db, c->sub, from, to,
+	    &c->periods, &c->nperiods);
 }
 
 /* Reads the user's usage rows of [from, to), locked when lock is set. */
 static enum xerr
 rating_load_usage(struct rating_ctx *c, int64_t from, int64_t to, int lock)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[3];
+	struct bill_usage_row *rows = NULL;
 	size_t		 i, n;
 	enum xerr	 rc;
 
-	a[0] = DB_STR(c->user);
-	a[1] = DB_INT(from);
-	a[2] = DB_INT(to);
-	if ((rc = db_query(c->db, lock ? STMT_RATING_USAGE_LOCK :
-	    STMT_RATING_USAGE, a, 3, &res)))
+	if ((rc = bill_usage_rows(c->db, c->user, from, to, lock, &rows,
+	    &n)))
 		return rc;
-	n = db_res_rows(res);
 	if (n > 0 && ((c->use = calloc(n, sizeof(*c->use))) == NULL ||
 	    (c->covered = calloc(n, sizeof(*c->covered))) == NULL)) {
-		db_res_free(res);
+		free(rows);
 		return XERR_NOMEM;
 	}
 	for (i = 0; i < n; i++) {
-		c->use[i].voice = strcmp(db_res_str(res, i, 1), "voice") == 0;
-		c->use[i].quantity = db_res_int(res, i, 2, 0);
-		c->use[i].at = db_res_int(res, i, 3, 0);
-		c->covered[i] = db_res_isnull(res, i, 4) ? -1 :
-		    db_res_int(res, i, 4, 0);
+		c->use[i].voice = rows[i].voice;
+		c->use[i].quantity = rows[i].quantity;
+		c->use[i].at = rows[i].occurred_at;
+		c->covered[i] = rows[i].covered_for;
 	}
 	c->nuse = n;
-	db_res_free(res);
+	free(rows);
 	return XERR_OK;
 }
 
@@ -255,21 +232,10 @@ rating_load_usage(struct rating_ctx *c, int64_t from, int64_t to, int lock)
 static enum xerr
 rating_phone_held(struct rating_ctx *c, int64_t from, int64_t to, int *held)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[3];
-	enum xerr	 rc;
-
 	*held = 0;
 	if (to <= from)
 		return XERR_OK;
-	a[0] = DB_STR(c->user);
-	a[1] = DB_INT(to);
-	a[2] = DB_INT(from);
-	if ((rc = db_query(c->db, STMT_RATING_PHONE_HELD, a, 3, &res)))
-		return rc;
-	*held = db_res_int(res, 0, 0, 0) > 0;
-	db_res_free(res);
-	return XERR_OK;
+	return billing_reads_phone_held(c->db, c->user, from, to, held);
 }
 
 /*
@@ -375,17 +341,9 @@ static enum xerr
 rating_line(struct db *db, int64_t id, const char *kind, int64_t quantity,
     const char *unit, int64_t cents, const char *desc)
 {
-	struct dbv	 a[6];
-
 	if (quantity <= 0)
 		return XERR_OK;
-	a[0] = DB_INT(id);
-	a[1] = DB_STR(kind);
-	a[2] = DB_INT(quantity);
-	a[3] = DB_STR(unit);
-	a[4] = DB_INT(cents);
-	a[5] = DB_STR(desc);
-	return db_exec(db, STMT_BILL_LINE_INSERT, a, 6, NULL, NULL);
+	return bill_lines_insert(db, id, kind, quantity, unit, cents, desc);
 }
 
 /* Covers the uncovered rows of [from, to) by bill id for period ps. */
@@ -393,16 +351,9 @@ static enum xerr
 rating_cover(struct rating_ctx *c, int64_t id, int64_t ps, int64_t from,
     int64_t to)
 {
-	struct dbv	 a[5];
-
 	if (to <= from)
 		return XERR_OK;
-	a[0] = DB_INT(id);
-	a[1] = DB_INT(ps);
-	a[2] = DB_STR(c->user);
-	a[3] = DB_INT(from);
-	a[4] = DB_INT(to);
-	return db_exec(c->db, STMT_BILL_COVER, a, 5, NULL, NULL);
+	return bill_usage_cover(c->db, id, ps, c->user, from, to);
 }
 
 /* Late usage: the extra overage of earlier periods, summed per kind. */
@@ -519,25 +470,6 @@ rating_lines(struct db *db, int64_t id, const struct rating_calc *r,
 	return XERR_OK;
 }
 
-/* Reads the bill of (sub, start) into *id; 0 when there is none. */
-static enum xerr
-rating_bill_of(struct db *db, const char *sub, int64_t start, int64_t *id)
-{
-	struct db_res	*res = NULL;
-	struct dbv	 a[2];
-	enum xerr	 rc;
-
-	*id = 0;
-	a[0] = DB_STR(sub);
-	a[1] = DB_INT(start);
-	if ((rc = db_query(db, STMT_BILL_GET, a, 2, &res)))
-		return rc;
-	if (db_res_rows(res) == 1)
-		*id = db_res_int(res, 0, 0, 0);
-	db_res_free(res);
-	return XERR_OK;
-}
-
 /*
  * The body of rating_rate() inside its transaction: rates, writes the bill,
  * its lines and its coverage.
@@ -550,8 +482,7 @@ rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
 	struct rating_late late;
 	struct rating_calc r;
 	struct json_object *comp = NULL;
-	struct dbv	 a[9];
-	uint64_t	 ins = 0;
+	struct bills_new b;
 	size_t		 nst, i;
 	int64_t		 from;
 	int		 phone;
@@ -586,19 +517,19 @@ rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
 	jsonx_add_int(comp, "late_voice", late.voice);
 	jsonx_add_int(comp, "late_sms", late.sms);
 
-	a[0] = DB_STR(c->user);
-	a[1] = DB_STR(c->sub);
-	a[2] = DB_STR(c->customer);
-	a[3] = DB_STR(q->final ? "final" : "cycle");
-	a[4] = DB_INT(q->start);
-	a[5] = DB_INT(q->end);
-	a[6] = DB_INT(q->usage_end);
-	a[7] = DB_STR(q->invoice_id);
-	a[8] = DB_STR(json_object_to_json_string_ext(comp,
-	    JSON_C_TO_STRING_PLAIN));
-	if ((rc = db_exec(c->db, STMT_BILL_INSERT, a, 9, NULL, &ins)))
+	memset(&b, 0, sizeof(b));
+	b.user_id = c->user;
+	b.subscription_id = c->sub;
+	b.customer_id = c->customer;
+	b.kind = q->final ? "final" : "cycle";
+	b.period_start = q->start;
+	b.period_end = q->end;
+	b.usage_end = q->usage_end;
+	b.invoice_id = q->invoice_id;
+	b.computation = json_object_to_json_string_ext(comp,
+	    JSON_C_TO_STRING_PLAIN);
+	if ((rc = bills_insert(c->db, &b, id)))
 		goto out;
-	*id = (int64_t)ins;
 	/* Cover what was rated: this period's rows, then the late ones. */
 	if ((rc = rating_cover(c, *id, q->start, q->start, q->usage_end)))
 		goto out;
@@ -630,8 +561,7 @@ rating_rate(struct db *db, const struct rating_req *q, int64_t *bill_id,
     char *err, size_t errsz)
 {
 	struct rating_ctx c;
-	struct db_res	*res = NULL;
-	struct dbv	 a[1];
+	struct billing_reads_sub owner;
 	enum xerr	 rc;
 
 	memset(&c, 0, sizeof(c));
@@ -645,24 +575,20 @@ rating_rate(struct db *db, const struct rating_req *q, int64_t *bill_id,
 	}
 	if ((rc = db_begin(db)) != XERR_OK)
 		return rc;
-	a[0] = DB_STR(q->subscription);
-	if ((rc = db_query(db, STMT_RATING_SUB_LOCK, a, 1, &res)))
-		goto out;
-	if (db_res_rows(res) != 1) {
-		snprintf(err, errsz, "subscription %s not known yet",
-		    q->subscription);
-		rc = XERR_NOTFOUND;
+	if ((rc = billing_reads_sub(db, q->subscription, 1, &owner))) {
+		if (rc == XERR_NOTFOUND)
+			snprintf(err, errsz, "subscription %s not known yet",
+			    q->subscription);
 		goto out;
 	}
-	snprintf(c.user, sizeof(c.user), "%s", db_res_str(res, 0, 0));
-	snprintf(c.customer, sizeof(c.customer), "%s", db_res_str(res, 0, 1));
-	if ((rc = rating_bill_of(db, q->subscription, q->start, bill_id)))
+	snprintf(c.user, sizeof(c.user), "%s", owner.user_id);
+	snprintf(c.customer, sizeof(c.customer), "%s", owner.customer_id);
+	if ((rc = bills_id_of(db, q->subscription, q->start, bill_id)))
 		goto out;
 	if (*bill_id == 0 && (rc = rating_write(&c, q, bill_id, err, errsz)))
 		goto out;
 	rc = db_commit(db);
 out:
-	db_res_free(res);
 	if (rc != XERR_OK) {
 		db_rollback(db);
 		*bill_id = 0;
@@ -703,37 +629,32 @@ rating_preview(struct db *db, const char *sub, const char *user_id,
 static enum xerr
 rating_bill_lines_json(struct db *db, int64_t id, struct json_object *b)
 {
+	struct bill_lines_row rows[BILL_LINES_MAX];
 	struct json_object *lines, *l;
-	struct db_res	*res = NULL;
-	struct dbv	 a[1];
 	int64_t		 total = 0;
-	size_t		 i;
+	size_t		 i, n;
 	enum xerr	 rc;
 
-	a[0] = DB_INT(id);
-	if ((rc = db_query(db, STMT_BILL_LINES, a, 1, &res)))
+	if ((rc = bill_lines_of(db, id, rows, BILL_LINES_MAX, &n)))
 		return rc;
-	if ((lines = json_object_new_array()) == NULL) {
-		db_res_free(res);
+	if ((lines = json_object_new_array()) == NULL)
 		return XERR_NOMEM;
-	}
 	json_object_object_add(b, "lines", lines);
-	for (i = 0; i < db_res_rows(res); i++) {
-		if ((l = json_object_new_object()) == NULL) {
-			db_res_free(res);
+	for (i = 0; i < n; i++) {
+		if ((l = json_object_new_object()) == NULL)
 			return XERR_NOMEM;
-		}
 		json_object_array_add(lines, l);
-		jsonx_add_str(l, "kind", db_res_str(res, i, 0));
-		jsonx_add_int(l, "quantity", db_res_int(res, i, 1, 0));
-		jsonx_add_str(l, "unit_amount_decimal", db_res_str(res, i, 2));
-		jsonx_add_int(l, "amount_cents", db_res_int(res, i, 3, 0));
-		jsonx_add_str(l, "description", db_res_str(res, i, 4));
-		jsonx_add_str(l, "target", db_res_str(res, i, 5));
-		jsonx_add_str(l, "stripe_item_id", db_res_str(res, i, 6));
-		total += db_res_int(res, i, 3, 0);
+		jsonx_add_str(l, "kind", rows[i].kind);
+		jsonx_add_int(l, "quantity", rows[i].quantity);
+		jsonx_add_str(l, "unit_amount_decimal", rows[i].unit_decimal);
+		jsonx_add_int(l, "amount_cents", rows[i].amount_cents);
+		jsonx_add_str(l, "description", rows[i].description);
+		jsonx_add_str(l, "target", (rows[i].nulls &
+		    BILL_LINES_NULL_TARGET) ? NULL : rows[i].target);
+		jsonx_add_str(l, "stripe_item_id", (rows[i].nulls &
+		    BILL_LINES_NULL_ITEM) ? NULL : rows[i].stripe_item_id);
+		total += rows[i].amount_cents;
 	}
-	db_res_free(res);
 	jsonx_add_int(b, "total_cents", total);
 	return XERR_OK;
 }
@@ -743,48 +664,44 @@ rating_bills_json(struct db *db, const char *user_id, int64_t period_start,
     struct json_object **out)
 {
 	struct json_object *arr = NULL, *b;
-	struct db_res	*res = NULL;
-	struct dbv	 a[3];
-	const char	*comp;
-	size_t		 i;
+	struct bills_row *rows = NULL, *r;
+	size_t		 i, n = 0;
 	enum xerr	 rc;
 
 	*out = NULL;
-	a[0] = DB_STR(user_id);
-	a[1] = DB_INT(period_start);
-	a[2] = DB_INT(period_start);
-	if ((rc = db_query(db, STMT_BILLS_OF_USER, a, 3, &res)))
+	if ((rc = bills_of_user(db, user_id, period_start, &rows, &n)))
 		return rc;
 	if ((arr = json_object_new_array()) == NULL) {
 		rc = XERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < db_res_rows(res); i++) {
+	for (i = 0; i < n; i++) {
+		r = &rows[i];
 		if ((b = json_object_new_object()) == NULL) {
 			rc = XERR_NOMEM;
 			goto out;
 		}
 		json_object_array_add(arr, b);
-		jsonx_add_int(b, "id", db_res_int(res, i, 0, 0));
-		jsonx_add_str(b, "subscription_id", db_res_str(res, i, 1));
-		jsonx_add_str(b, "kind", db_res_str(res, i, 2));
-		jsonx_add_int(b, "period_start", db_res_int(res, i, 3, 0));
-		jsonx_add_int(b, "period_end", db_res_int(res, i, 4, 0));
-		jsonx_add_int(b, "usage_end", db_res_int(res, i, 5, 0));
-		jsonx_add_str(b, "invoice_id", db_res_str(res, i, 6));
-		jsonx_add_str(b, "oneoff_invoice_id", db_res_str(res, i, 7));
-		jsonx_add_str(b, "state", db_res_str(res, i, 8));
-		comp = db_res_str(res, i, 9);
+		jsonx_add_int(b, "id", r->id);
+		jsonx_add_str(b, "subscription_id", r->subscription_id);
+		jsonx_add_str(b, "kind", r->kind);
+		jsonx_add_int(b, "period_start", r->period_start);
+		jsonx_add_int(b, "period_end", r->period_end);
+		jsonx_add_int(b, "usage_end", r->usage_end);
+		jsonx_add_str(b, "invoice_id", (r->nulls & BILLS_NULL_INVOICE) ?
+		    NULL : r->invoice_id);
+		jsonx_add_str(b, "oneoff_invoice_id", (r->nulls &
+		    BILLS_NULL_ONEOFF) ? NULL : r->oneoff_invoice_id);
+		jsonx_add_str(b, "state", r->state);
 		json_object_object_add(b, "computation",
-		    comp ? json_tokener_parse(comp) : NULL);
-		if ((rc = rating_bill_lines_json(db, db_res_int(res, i, 0, 0),
-		    b)))
+		    r->computation ? json_tokener_parse(r->computation) : NULL);
+		if ((rc = rating_bill_lines_json(db, r->id, b)))
 			goto out;
 	}
 	*out = arr;
 	arr = NULL;
 out:
-	db_res_free(res);
+	bills_list_free(rows, n);
 	json_object_put(arr);
 	return rc;
 }

@@ -5,8 +5,7 @@
 #include <time.h>
 
 #include "core/db.h"
-#include "store/stmt.h"
-
+#include "store/tiers_db.h"
 #include "domain/tiers.h"
 
 /* Mirrors the seed of the tiers table; rank orders upgrades. */
@@ -85,30 +84,25 @@ static size_t		 tiers_ncache;
 static time_t		 tiers_loaded;
 static pthread_mutex_t	 tiers_mu = PTHREAD_MUTEX_INITIALIZER;	/* the cache */
 
-/* Reads the whole tiers table into the cache. */
+/*
+ * Reads the whole tiers table into the cache; a display name that is
+ * NULL is the tier's name.
+ */
 static enum xerr
 tiers_refresh(struct db *db)
 {
-	struct db_res	*res = NULL;
 	struct tiers_row *t;
 	size_t		 i;
 	enum xerr	 rc;
 
-	if ((rc = db_query(db, STMT_TIERS_ALL, NULL, 0, &res)) != XERR_OK)
+	if ((rc = tiers_all(db, tiers_cache, TIERS_CACHE_MAX,
+	    &tiers_ncache)) != XERR_OK)
 		return rc;
-	tiers_ncache = 0;
-	for (i = 0; i < db_res_rows(res) && i < TIERS_CACHE_MAX; i++) {
-		t = &tiers_cache[tiers_ncache++];
-		snprintf(t->name, sizeof(t->name), "%s", db_res_str(res, i, 0));
-		t->price_cents = db_res_int(res, i, 1, 0);
-		t->voice_included = db_res_int(res, i, 2, 0);
-		t->sms_included = db_res_int(res, i, 3, 0);
-		t->phone_eligible = db_res_int(res, i, 4, 0) != 0;
-		t->phone_fee_cents = db_res_int(res, i, 5, 0);
-		snprintf(t->display_name, sizeof(t->display_name), "%s",
-		    db_res_isnull(res, i, 6) ? t->name : db_res_str(res, i, 6));
+	for (i = 0; i < tiers_ncache; i++) {
+		t = &tiers_cache[i];
+		if (t->nulls & TIERS_NULL_DISPLAY_NAME)
+			memcpy(t->display_name, t->name, sizeof(t->name));
 	}
-	db_res_free(res);
 	tiers_loaded = time(NULL);
 	return XERR_OK;
 }

@@ -11,19 +11,9 @@
 
 #include "core/cfg.h"
 #include "core/xerr.h"
+#include "store/tiers_db.h"	/* struct tiers_row */
 
 struct db;
-
-/* One row of the tiers table. */
-struct tiers_row {
-	char		 name[33];
-	char		 display_name[65 * 4];	/* VARCHAR(64) of utf8mb4 */
-	int64_t		 price_cents;		/* -1: custom pricing */
-	int64_t		 voice_included;	/* minutes, -1 unlimited */
-	int64_t		 sms_included;		/* messages, -1 unlimited */
-	int		 phone_eligible;
-	int64_t		 phone_fee_cents;
-};
 
 #define TIERS_FREE	"ai_buddy"
 

@@ -5,7 +5,10 @@
 #include "core/db.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "store/stmt.h"
+#include "store/billing_reads.h"
+#include "store/users.h"
+#include "store/usage_events.h"
+#include "remote/twilio.h"
 #include "domain/jobs.h"
 #include "domain/rating.h"
 #include "domain/tiers.h"
@@ -17,21 +20,14 @@ usage_insert(struct db *db, const char *user_id, const char *kind,
     int64_t quantity, int64_t occurred_at, const char *source,
     const char *reported_by, const char *idem_key, int *dup)
 {
-	struct dbv	 args[7];
 	enum xerr	 rc;
 
 	*dup = 0;
 	if ((strcmp(kind, "voice") && strcmp(kind, "sms")) || quantity < 0 ||
 	    quantity > 1000000000LL || occurred_at <= 0)
 		return XERR_BADREQ;
-	args[0] = DB_STR(user_id);
-	args[1] = DB_STR(kind);
-	args[2] = DB_INT(quantity);
-	args[3] = DB_INT(occurred_at);
-	args[4] = DB_STR(source);
-	args[5] = DB_STR(idem_key);
-	args[6] = DB_STR(reported_by);
-	rc = db_exec(db, STMT_USAGE_INSERT, args, 7, NULL, NULL);
+	rc = usage_events_insert(db, user_id, kind, quantity, occurred_at,
+	    source, idem_key, reported_by);
 	if (rc == XERR_DUP) {
 		*dup = 1;
 		return XERR_OK;
@@ -102,61 +98,42 @@ usage_capped_once(struct db *db, const struct cfg *cfg, const char *user_id,
     const char *source, const char *reported_by, const char *idem_key,
     int *dup, struct usage_cap_hit *hit)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[4];
+	struct usage_events_row row;
 	enum xerr	 rc;
 
 	*dup = 0;
 	memset(hit, 0, sizeof(*hit));
 	if ((rc = db_begin(db)) != XERR_OK)
 		return rc;
-	a[0] = DB_STR(user_id);
-	if ((rc = db_query(db, STMT_USER_LOCK, a, 1, &res)) != XERR_OK)
+	if ((rc = billing_reads_lock_user(db, user_id)) != XERR_OK)
 		goto fail;
-	if (db_res_rows(res) == 0) {
-		rc = XERR_NOTFOUND;
-		goto fail;
-	}
-	db_res_free(res);
-	a[0] = DB_STR(idem_key);
-	if ((rc = db_query(db, STMT_USAGE_BY_KEY, a, 1, &res)) != XERR_OK)
-		goto fail;
-	if (db_res_rows(res) > 0) {
+	if ((rc = usage_events_by_key(db, idem_key, &row)) == XERR_OK) {
 		*dup = 1;
-		db_res_free(res);
 		return db_commit(db);
 	}
-	db_res_free(res);
-	res = NULL;
+	if (rc != XERR_NOTFOUND)
+		goto fail;
 	if ((hit->cap = usage_cap(cfg, kind)) > 0) {
 		/* The one call of the period model: swap it here. */
 		if ((rc = usage_period(db, user_id, occurred_at, &hit->start,
 		    &hit->end)) != XERR_OK)
 			goto fail;
-		a[0] = DB_STR(user_id);
-		a[1] = DB_STR(kind);
-		a[2] = DB_INT(hit->start);
-		a[3] = DB_INT(hit->end);
-		if ((rc = db_query(db, STMT_USAGE_KIND_SUM, a, 4, &res)) !=
-		    XERR_OK)
+		if ((rc = usage_events_kind_sum(db, user_id, kind, hit->start,
+		    hit->end, &hit->used)) != XERR_OK)
 			goto fail;
-		hit->used = db_res_int(res, 0, 0, 0);
 		if (quantity > hit->cap - hit->used) {
 			hit->over = 1;
 			if ((rc = usage_cap_notify(db, user_id, kind, quantity,
 			    hit)) != XERR_OK)
 				goto fail;
-			db_res_free(res);
 			return db_commit(db);
 		}
 	}
 	if ((rc = usage_insert(db, user_id, kind, quantity, occurred_at,
 	    source, reported_by, idem_key, dup)) != XERR_OK)
 		goto fail;
-	db_res_free(res);
 	return db_commit(db);
 fail:
-	db_res_free(res);
 	db_rollback(db);
 	return rc;
 }
@@ -181,6 +158,55 @@ usage_record_capped(struct db *db, const struct cfg *cfg, const char *user_id,
 	return rc;
 }
 
+/*
+ * Writes to skey the ledger's key of a client's key for kind; returns 1
+ * when it is Twilio's key of a text (usage_app_record()).
+ */
+static int
+usage_app_key(const char *kind, const char *key, char *skey, size_t sz)
+{
+	int	 twkey;
+
+	twkey = strcmp(kind, "sms") == 0 && strncmp(key, "twilio:sms:", 11) ==
+	    0 && (twilio_sid_valid(key + 11, "SM") ||
+	    twilio_sid_valid(key + 11, "MM"));
+	snprintf(skey, sz, "%s%s", twkey ? "" : USAGE_APP_KEY_PREFIX, key);
+	return twkey;
+}
+
+enum xerr
+usage_app_record(struct db *db, const struct cfg *cfg,
+    const struct usage_app_in *in, struct usage_app_out *out)
+{
+	char		 skey[sizeof(USAGE_APP_KEY_PREFIX) + 256];
+	int64_t		 version;
+	int		 twkey, same;
+	enum xerr	 rc;
+
+	memset(out, 0, sizeof(*out));
+	twkey = usage_app_key(in->kind, in->key, skey, sizeof(skey));
+	/* The user exists (one column). */
+	out->failed = "looking up the user";
+	if ((rc = users_jwt_version(db, in->user_id, &version)) != XERR_OK)
+		return rc;
+	/* Least privilege: attributed to the service, bounded per period. */
+	out->failed = "recording usage";
+	if ((rc = usage_record_capped(db, cfg, in->user_id, in->kind,
+	    in->quantity, in->occurred_at, "app", in->reported_by, skey,
+	    &out->replayed, &out->hit)) != XERR_OK || out->hit.over)
+		return rc;
+	out->failed = "reading usage";
+	if ((rc = usage_events_by_key(db, skey, &out->row)) != XERR_OK)
+		return rc == XERR_NOTFOUND ? XERR_INTERNAL : rc;
+	out->failed = NULL;
+	same = strcmp(out->row.user_id, in->user_id) == 0 &&
+	    strcmp(out->row.kind, in->kind) == 0 &&
+	    (twkey || out->row.quantity == in->quantity);
+	if (out->replayed && !same)
+		return XERR_CONFLICT;
+	return XERR_OK;
+}
+
 void
 usage_month(int64_t now, int64_t *start, int64_t *end)
 {
@@ -195,35 +221,6 @@ usage_month(int64_t now, int64_t *start, int64_t *end)
 	*end = (int64_t)timegm(&tm);
 }
 
-/*
- * Reads user_id's live subscription (sub, "" when none) and its current
- * period (0 when unknown).  XERR_NOTFOUND for an unknown user.
- */
-static enum xerr
-usage_subscription(struct db *db, const char *user_id, char *sub,
-    size_t subsz, int64_t *start, int64_t *end)
-{
-	struct db_res	*res = NULL;
-	struct dbv	 args[1];
-	enum xerr	 rc;
-
-	sub[0] = '\0';
-	*start = *end = 0;
-	args[0] = DB_STR(user_id);
-	if ((rc = db_query(db, STMT_USAGE_SUBSCRIPTION, args, 1, &res)))
-		return rc;
-	if (db_res_rows(res) == 0) {
-		db_res_free(res);
-		return XERR_NOTFOUND;
-	}
-	if (!db_res_isnull(res, 0, 1))
-		snprintf(sub, subsz, "%s", db_res_str(res, 0, 1));
-	*start = db_res_int(res, 0, 2, 0);
-	*end = db_res_int(res, 0, 3, 0);
-	db_res_free(res);
-	return XERR_OK;
-}
-
 enum xerr
 usage_period(struct db *db, const char *user_id, int64_t now,
     int64_t *start, int64_t *end)
@@ -232,7 +229,8 @@ usage_period(struct db *db, const char *user_id, int64_t now,
 	int64_t		 s, e;
 	enum xerr	 rc;
 
-	if ((rc = usage_subscription(db, user_id, sub, sizeof(sub), &s, &e)))
+	if ((rc = billing_reads_subscription(db, user_id, sub, sizeof(sub),
+	    &s, &e)))
 		return rc;
 	if (sub[0] != '\0' && s > 0 && e > s && now >= s && now < e) {
 		*start = s;
@@ -274,7 +272,7 @@ usage_rated(struct db *db, const char *user_id, const char *sub,
 enum xerr
 usage_report_of(struct db *db, const char *user_id, const char *tier,
     const char *rated_sub, int64_t start, int64_t end,
-    const struct usage_sums *sums, struct usage_report *out)
+    const struct usage_events_sums *sums, struct usage_report *out)
 {
 	struct tiers_row t;
 	enum xerr	 rc;
@@ -313,30 +311,18 @@ enum xerr
 usage_report(struct db *db, const char *user_id, const char *tier,
     int64_t start, int64_t end, struct usage_report *out)
 {
-	struct db_res	*res = NULL;
-	struct usage_sums sums;
-	struct dbv	 args[6];
+	struct usage_events_sums sums;
 	char		 sub[256];
 	int64_t		 s, e;
 	enum xerr	 rc;
 
 	memset(out, 0, sizeof(*out));
-	args[0] = DB_STR(user_id);
-	args[1] = DB_INT(end);
-	args[2] = DB_INT(start);
-	args[3] = DB_STR(user_id);
-	args[4] = DB_INT(start);
-	args[5] = DB_INT(end);
-	if ((rc = db_query(db, STMT_USAGE_SUM, args, 6, &res)) != XERR_OK)
+	if ((rc = usage_events_sums(db, user_id, start, end, &sums)) !=
+	    XERR_OK)
 		return rc;
-	sums.voice_seconds = db_res_int(res, 0, 0, 0);
-	sums.voice_minutes = db_res_int(res, 0, 1, 0);
-	sums.calls = db_res_int(res, 0, 2, 0);
-	sums.sms = db_res_int(res, 0, 3, 0);
-	sums.phones = db_res_int(res, 0, 4, 0);
-	db_res_free(res);
 	/* The subscription the engine prices, when this is its period. */
-	rc = usage_subscription(db, user_id, sub, sizeof(sub), &s, &e);
+	rc = billing_reads_subscription(db, user_id, sub, sizeof(sub), &s,
+	    &e);
 	if (rc == XERR_NOTFOUND || (rc == XERR_OK && (s != start || e != end)))
 		sub[0] = '\0';
 	else if (rc != XERR_OK)

@@ -13,6 +13,7 @@
 
 #include "core/cfg.h"
 #include "core/xerr.h"
+#include "store/usage_events.h"
 #include "domain/money.h"
 
 struct db;
@@ -85,15 +86,6 @@ enum xerr	 usage_report(struct db *db, const char *user_id,
 		    const char *tier, int64_t start, int64_t end,
 		    struct usage_report *out);
 
-/* A user's usage over a period, as STMT_USAGE_SUM reads it. */
-struct usage_sums {
-	int64_t		 voice_seconds;
-	int64_t		 voice_minutes;		/* per call, started minutes */
-	int64_t		 calls;
-	int64_t		 sms;
-	int64_t		 phones;		/* numbers held in the period */
-};
-
 /*
  * Fills *out as usage_report() does from sums already read (one read of
  * the caller's: GET /api/billing/usage).  rated_sub is the subscription
@@ -102,8 +94,47 @@ struct usage_sums {
  */
 enum xerr	 usage_report_of(struct db *db, const char *user_id,
 		    const char *tier, const char *rated_sub, int64_t start,
-		    int64_t end, const struct usage_sums *sums,
+		    int64_t end, const struct usage_events_sums *sums,
 		    struct usage_report *out);
+
+/*
+ * Usage keys of the app live apart from Twilio's ("call:<CallSid>"), so a
+ * client cannot collide with, or replay, a call's entry.
+ */
+#define USAGE_APP_KEY_PREFIX	"app:"
+
+/* A service's report of usage (POST /api/usage), checked by its caller. */
+struct usage_app_in {
+	const char	*user_id;
+	const char	*kind;			/* "voice" or "sms" */
+	int64_t		 quantity;
+	int64_t		 occurred_at;
+	const char	*reported_by;		/* the service (token's userId) */
+	const char	*key;			/* the client's idempotency key */
+};
+
+/* What usage_app_record() did. */
+struct usage_app_out {
+	int		 replayed;	/* 1: the key was recorded already */
+	struct usage_events_row row;	/* the entry under the key */
+	struct usage_cap_hit hit;	/* hit.over: refused, nothing stored */
+	const char	*failed;	/* on another error: what (static) */
+};
+
+/*
+ * Records a service's report (POST /api/usage): the user must exist (one
+ * column read first), then usage_record_capped() under the client's key
+ * (USAGE_APP_KEY_PREFIX before it, except a text keyed by its MessageSid,
+ * "twilio:sms:SM..." or "MM...", which shares Twilio's own record of it:
+ * domain/phone.h, phone_sms_record()), then the entry under the key is
+ * read back.  The idempotency rule: a key recorded already replays its
+ * entry when it is the same usage (user, kind and, but for a Twilio key
+ * whose segments stand, quantity), else XERR_CONFLICT.  XERR_OK with
+ * out->hit.over when the cap refused it; XERR_NOTFOUND for an unknown
+ * user; other errors with out->failed naming the step.
+ */
+enum xerr	 usage_app_record(struct db *db, const struct cfg *cfg,
+		    const struct usage_app_in *in, struct usage_app_out *out);
 
 /* Returns t one calendar month later (UTC), as Stripe's monthly periods run. */
 int64_t		 usage_add_month(int64_t t);

@@ -118,6 +118,39 @@ START_TEST(reply_written)
 }
 END_TEST
 
+static const struct apierr busy[] = {
+	{ XERR_UNAVAILABLE, 503, "stripe_busy", "could not %s",
+	    "Retry-After: 5\r\n" },
+	{ XERR_OK, 0, NULL, NULL, NULL },
+};
+
+START_TEST(reply_extra_headers)
+{
+	struct cfg	 tcfg;
+	struct mem	 mem;
+	struct req	 r;
+	char		*env[] = { NULL };
+
+	memset(&tcfg, 0, sizeof(tcfg));
+	tcfg.max_body = 64;
+	memset(&mem, 0, sizeof(mem));
+	ck_assert_int_eq(req_open(&r, &tcfg, env, mem_read, mem_write, &mem),
+	    XERR_OK);
+	apierr_reply(&r, busy, XERR_UNAVAILABLE, "pay");
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_ptr_nonnull(strstr(mem.out, "Retry-After: 5\r\n"));
+	ck_assert_ptr_nonnull(strstr(mem.out, "\"could not pay\""));
+	req_clear(&r);
+	/* a row without extra headers writes none */
+	memset(&mem, 0, sizeof(mem));
+	ck_assert_int_eq(req_open(&r, &tcfg, env, mem_read, mem_write, &mem),
+	    XERR_OK);
+	apierr_reply(&r, table, XERR_UNPROCESSABLE, "x");
+	ck_assert_ptr_null(strstr(mem.out, "Retry-After"));
+	req_clear(&r);
+}
+END_TEST
+
 static Suite *
 apierr_suite(void)
 {
@@ -128,6 +161,7 @@ apierr_suite(void)
 	tcase_add_test(tc, find_any_other);
 	tcase_add_test(tc, messages);
 	tcase_add_test(tc, reply_written);
+	tcase_add_test(tc, reply_extra_headers);
 	suite_add_tcase(s, tc);
 	return s;
 }

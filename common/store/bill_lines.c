@@ -1,0 +1,104 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "core/db.h"
+#include "store/stmt.h"
+#include "store/bill_lines.h"
+
+/* The columns of STMT_BILL_LINES, in its order. */
+enum bill_lines_col {
+	BL_C_KIND,
+	BL_C_QUANTITY,
+	BL_C_UNIT,
+	BL_C_CENTS,
+	BL_C_DESCRIPTION,
+	BL_C_TARGET,
+	BL_C_ITEM
+};
+
+/* Copies a cell (NULL: "") into dst, cut to fit. */
+static void
+bill_lines_cell(const struct db_res *res, size_t row, size_t col, char *dst,
+    size_t sz)
+{
+	const char	*v = db_res_str(res, row, col);
+
+	snprintf(dst, sz, "%s", v ? v : "");
+}
+
+enum xerr
+bill_lines_insert(struct db *db, int64_t bill_id, const char *kind,
+    int64_t quantity, const char *unit, int64_t cents,
+    const char *description)
+{
+	struct dbv	 a[6];
+
+	a[0] = DB_INT(bill_id);
+	a[1] = DB_STR(kind);
+	a[2] = DB_INT(quantity);
+	a[3] = DB_STR(unit);
+	a[4] = DB_INT(cents);
+	a[5] = DB_STR(description);
+	return db_exec(db, STMT_BILL_LINE_INSERT, a, 6, NULL, NULL);
+}
+
+enum xerr
+bill_lines_of(struct db *db, int64_t bill_id, struct bill_lines_row *rows,
+    size_t max, size_t *n)
+{
+	struct db_res		*res = NULL;
+	struct bill_lines_row	*l;
+	struct dbv		 a[1];
+	size_t			 i;
+	enum xerr		 rc;
+
+	*n = 0;
+	a[0] = DB_INT(bill_id);
+	if ((rc = db_query(db, STMT_BILL_LINES, a, 1, &res)))
+		return rc;
+	for (i = 0; i < db_res_rows(res) && i < max; i++) {
+		l = &rows[(*n)++];
+		memset(l, 0, sizeof(*l));
+		bill_lines_cell(res, i, BL_C_KIND, l->kind, sizeof(l->kind));
+		l->quantity = db_res_int(res, i, BL_C_QUANTITY, 0);
+		bill_lines_cell(res, i, BL_C_UNIT, l->unit_decimal,
+		    sizeof(l->unit_decimal));
+		l->amount_cents = db_res_int(res, i, BL_C_CENTS, 0);
+		bill_lines_cell(res, i, BL_C_DESCRIPTION, l->description,
+		    sizeof(l->description));
+		bill_lines_cell(res, i, BL_C_TARGET, l->target,
+		    sizeof(l->target));
+		bill_lines_cell(res, i, BL_C_ITEM, l->stripe_item_id,
+		    sizeof(l->stripe_item_id));
+		if (db_res_isnull(res, i, BL_C_TARGET))
+			l->nulls |= BILL_LINES_NULL_TARGET;
+		if (db_res_isnull(res, i, BL_C_ITEM))
+			l->nulls |= BILL_LINES_NULL_ITEM;
+	}
+	db_res_free(res);
+	return XERR_OK;
+}
+
+enum xerr
+bill_lines_set_target(struct db *db, int64_t bill_id, const char *kind,
+    const char *target)
+{
+	struct dbv	 a[3];
+
+	a[0] = DB_STR(target);
+	a[1] = DB_INT(bill_id);
+	a[2] = DB_STR(kind);
+	return db_exec(db, STMT_BILL_LINE_TARGET, a, 3, NULL, NULL);
+}
+
+enum xerr
+bill_lines_set_posted(struct db *db, int64_t bill_id, const char *kind,
+    const char *item)
+{
+	struct dbv	 a[3];
+
+	a[0] = DB_STR(item);
+	a[1] = DB_INT(bill_id);
+	a[2] = DB_STR(kind);
+	return db_exec(db, STMT_BILL_LINE_POSTED, a, 3, NULL, NULL);
+}

@@ -1,0 +1,57 @@
+/*
+ * bill_lines: typed access to the lines of a bill (sql/009_billing.sql):
+ * one per kind (voice, sms, phone, voice_adjust, sms_adjust), so five at
+ * most.  Only bill_lines.c knows the columns of its statements
+ * (store/stmt.c: BILL_LINE_INSERT, BILL_LINES, BILL_LINE_TARGET,
+ * BILL_LINE_POSTED); callers see struct bill_lines_row, copied out.
+ */
+#ifndef BILL_LINES_H
+#define BILL_LINES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/xerr.h"
+
+struct db;
+
+#define BILL_LINES_MAX	5	/* kinds of line: the table's CHECK */
+
+/* Bits of bill_lines_row.nulls. */
+#define BILL_LINES_NULL_TARGET	0x01u
+#define BILL_LINES_NULL_ITEM	0x02u	/* stripe_item_id */
+
+/* One bill_lines row; texts "" when NULL (their bit in nulls). */
+struct bill_lines_row {
+	char		 kind[17];
+	int64_t		 quantity;
+	char		 unit_decimal[17];
+	int64_t		 amount_cents;
+	char		 description[1021];	/* VARCHAR(255) of utf8mb4 */
+	char		 target[9];		/* "invoice", "pending" or "" */
+	char		 stripe_item_id[256];	/* "" until posted */
+	unsigned int	 nulls;			/* BILL_LINES_NULL_* */
+};
+
+/* Inserts a line of bill_id. */
+enum xerr	 bill_lines_insert(struct db *db, int64_t bill_id,
+		    const char *kind, int64_t quantity, const char *unit,
+		    int64_t cents, const char *description);
+
+/*
+ * Reads the lines of bill_id, in the order of their kinds, up to max,
+ * into rows; *n is their number.  A text longer than its field is cut
+ * (never, with the schema's widths).  Errors of db_query().
+ */
+enum xerr	 bill_lines_of(struct db *db, int64_t bill_id,
+		    struct bill_lines_row *rows, size_t max, size_t *n);
+
+/* Stores the target of line kind of bill_id while it is not posted. */
+enum xerr	 bill_lines_set_target(struct db *db, int64_t bill_id,
+		    const char *kind, const char *target);
+
+/* Records line kind of bill_id as posted (now) as Stripe's item. */
+enum xerr	 bill_lines_set_posted(struct db *db, int64_t bill_id,
+		    const char *kind, const char *item);
+
+#endif

@@ -1,0 +1,36 @@
+#include <stdlib.h>
+
+#include "core/db.h"
+#include "store/stmt.h"
+#include "store/billing_periods.h"
+
+enum xerr
+billing_periods_overlapping(struct db *db, const char *subscription,
+    int64_t from, int64_t to, int64_t (**periods)[2], size_t *n)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[3];
+	size_t		 i, m;
+	enum xerr	 rc;
+
+	*periods = NULL;
+	*n = 0;
+	a[0] = DB_STR(subscription);
+	a[1] = DB_INT(from);
+	a[2] = DB_INT(to);
+	if ((rc = db_query(db, STMT_RATING_PERIODS, a, 3, &res)))
+		return rc;
+	m = db_res_rows(res);
+	if (m > 0 && (*periods = calloc(m, sizeof(**periods))) == NULL) {
+		db_res_free(res);
+		return XERR_NOMEM;
+	}
+	/* Columns: period_start, period_end. */
+	for (i = 0; i < m; i++) {
+		(*periods)[i][0] = db_res_int(res, i, 0, 0);
+		(*periods)[i][1] = db_res_int(res, i, 1, 0);
+	}
+	*n = m;
+	db_res_free(res);
+	return XERR_OK;
+}

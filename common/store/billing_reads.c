@@ -1,0 +1,267 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "core/db.h"
+#include "core/log.h"
+#include "store/stmt.h"
+#include "store/billing_reads.h"
+
+/* The columns of STMT_BILLING_USER, and the first of STMT_BILLING_USAGE. */
+enum billing_reads_col {
+	BR_C_EMAIL,
+	BR_C_CUSTOMER,
+	BR_C_TIER,
+	BR_C_SUBSCRIPTION,
+	BR_C_STATUS,
+	BR_C_ITEM,
+	BR_C_PERIOD_START,
+	BR_C_PERIOD_END,
+	BR_C_CANCELLING,
+	BR_C_DELETED,
+	BR_C_LAST_EVENT,
+	BR_C_JWT_VERSION,
+	BR_C__USER,
+	/* STMT_BILLING_USAGE goes on. */
+	BR_C_PS = BR_C__USER,
+	BR_C_PE,
+	BR_C_RATED,
+	BR_C_VOICE_SECONDS,
+	BR_C_VOICE_MINUTES,
+	BR_C_CALLS,
+	BR_C_SMS,
+	BR_C_PHONES,
+	BR_C__USAGE
+};
+
+/* The columns of STMT_USAGE_SUBSCRIPTION. */
+enum billing_reads_sub_col {
+	BR_S_USER,
+	BR_S_SUBSCRIPTION,
+	BR_S_START,
+	BR_S_END
+};
+
+/*
+ * Copies column c of row 0 (NULL: "") into out; XERR_INTERNAL when it
+ * does not fit.
+ */
+static enum xerr
+billing_reads_text(const struct db_res *res, size_t c, char *out,
+    size_t outsz)
+{
+	const char	*s = db_res_str(res, 0, c);
+	size_t		 len = s != NULL ? db_res_len(res, 0, c) : 0;
+
+	out[0] = '\0';
+	if (len >= outsz) {
+		log_warnx("billing_reads: column %zu is %zu bytes, over %zu",
+		    c, len, outsz - 1);
+		return XERR_INTERNAL;
+	}
+	if (s != NULL)
+		memcpy(out, s, len);
+	out[len] = '\0';
+	return XERR_OK;
+}
+
+/* Fills *u from row 0 of res (columns 0-11); XERR_NOTFOUND for no row. */
+static enum xerr
+billing_reads_fill(const struct db_res *res, struct billing_reads_user *u)
+{
+	enum xerr	 rc;
+
+	memset(u, 0, sizeof(*u));
+	if (db_res_rows(res) != 1)
+		return XERR_NOTFOUND;
+	if (db_res_cols(res) < BR_C__USER)
+		return XERR_INTERNAL;
+	if ((rc = billing_reads_text(res, BR_C_EMAIL, u->email,
+	    sizeof(u->email))) != XERR_OK ||
+	    (rc = billing_reads_text(res, BR_C_CUSTOMER, u->customer,
+	    sizeof(u->customer))) != XERR_OK ||
+	    (rc = billing_reads_text(res, BR_C_TIER, u->tier,
+	    sizeof(u->tier))) != XERR_OK ||
+	    (rc = billing_reads_text(res, BR_C_SUBSCRIPTION,
+	    u->subscription_id, sizeof(u->subscription_id))) != XERR_OK ||
+	    (rc = billing_reads_text(res, BR_C_STATUS, u->status,
+	    sizeof(u->status))) != XERR_OK ||
+	    (rc = billing_reads_text(res, BR_C_ITEM, u->item_id,
+	    sizeof(u->item_id))) != XERR_OK ||
+	    (rc = billing_reads_text(res, BR_C_LAST_EVENT, u->last_event_id,
+	    sizeof(u->last_event_id))) != XERR_OK) {
+		memset(u, 0, sizeof(*u));
+		return rc;
+	}
+	if (db_res_isnull(res, 0, BR_C_CUSTOMER))
+		u->nulls |= BILLING_READS_NULL_CUSTOMER;
+	if (db_res_isnull(res, 0, BR_C_STATUS))
+		u->nulls |= BILLING_READS_NULL_STATUS;
+	if (db_res_isnull(res, 0, BR_C_DELETED))
+		u->nulls |= BILLING_READS_NULL_DELETED;
+	if (db_res_isnull(res, 0, BR_C_JWT_VERSION))
+		u->nulls |= BILLING_READS_NULL_JWT_VERSION;
+	u->period_start = db_res_int(res, 0, BR_C_PERIOD_START, 0);
+	u->period_end = db_res_int(res, 0, BR_C_PERIOD_END, 0);
+	u->cancel_at_period_end = db_res_int(res, 0, BR_C_CANCELLING, 0) != 0;
+	u->deleted = db_res_int(res, 0, BR_C_DELETED, 1) != 0;
+	u->jwt_version = db_res_int(res, 0, BR_C_JWT_VERSION, -1);
+	return XERR_OK;
+}
+
+enum xerr
+billing_reads_user(struct db *db, const char *user_id,
+    struct billing_reads_user *u)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	memset(u, 0, sizeof(*u));
+	a[0] = DB_STR(user_id);
+	if ((rc = db_query(db, STMT_BILLING_USER, a, 1, &res)) != XERR_OK)
+		return rc;
+	rc = billing_reads_fill(res, u);
+	db_res_free(res);
+	return rc;
+}
+
+enum xerr
+billing_reads_usage(struct db *db, const char *user_id, int64_t now,
+    int64_t month_start, int64_t month_end, struct billing_reads_usage *out)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[7];
+	enum xerr	 rc;
+
+	memset(out, 0, sizeof(*out));
+	a[0] = a[1] = a[3] = a[4] = DB_INT(now);
+	a[2] = DB_INT(month_start);
+	a[5] = DB_INT(month_end);
+	a[6] = DB_STR(user_id);
+	if ((rc = db_query(db, STMT_BILLING_USAGE, a, 7, &res)) != XERR_OK)
+		return rc;
+	if ((rc = billing_reads_fill(res, &out->user)) == XERR_OK &&
+	    db_res_cols(res) != BR_C__USAGE)
+		rc = XERR_INTERNAL;
+	if (rc == XERR_OK) {
+		out->start = db_res_int(res, 0, BR_C_PS, 0);
+		out->end = db_res_int(res, 0, BR_C_PE, 0);
+		out->rated = db_res_int(res, 0, BR_C_RATED, 0) != 0;
+		out->sums.voice_seconds = db_res_int(res, 0,
+		    BR_C_VOICE_SECONDS, 0);
+		out->sums.voice_minutes = db_res_int(res, 0,
+		    BR_C_VOICE_MINUTES, 0);
+		out->sums.calls = db_res_int(res, 0, BR_C_CALLS, 0);
+		out->sums.sms = db_res_int(res, 0, BR_C_SMS, 0);
+		out->sums.phones = db_res_int(res, 0, BR_C_PHONES, 0);
+	} else
+		memset(out, 0, sizeof(*out));
+	db_res_free(res);
+	return rc;
+}
+
+enum xerr
+billing_reads_subscription(struct db *db, const char *user_id, char *sub,
+    size_t subsz, int64_t *start, int64_t *end)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	sub[0] = '\0';
+	*start = *end = 0;
+	a[0] = DB_STR(user_id);
+	if ((rc = db_query(db, STMT_USAGE_SUBSCRIPTION, a, 1, &res)))
+		return rc;
+	if (db_res_rows(res) == 0) {
+		db_res_free(res);
+		return XERR_NOTFOUND;
+	}
+	if (!db_res_isnull(res, 0, BR_S_SUBSCRIPTION))
+		snprintf(sub, subsz, "%s",
+		    db_res_str(res, 0, BR_S_SUBSCRIPTION));
+	*start = db_res_int(res, 0, BR_S_START, 0);
+	*end = db_res_int(res, 0, BR_S_END, 0);
+	db_res_free(res);
+	return XERR_OK;
+}
+
+enum xerr
+billing_reads_lock_user(struct db *db, const char *user_id)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	a[0] = DB_STR(user_id);
+	if ((rc = db_query(db, STMT_USER_LOCK, a, 1, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = XERR_NOTFOUND;
+	db_res_free(res);
+	return rc;
+}
+
+enum xerr
+billing_reads_set_customer(struct db *db, const char *user_id,
+    const char *customer, int *changed)
+{
+	struct dbv	 a[2];
+	uint64_t	 n = 0;
+	enum xerr	 rc;
+
+	*changed = 0;
+	a[0] = DB_STR(customer);
+	a[1] = DB_STR(user_id);
+	if ((rc = db_exec(db, STMT_USER_SET_CUSTOMER, a, 2, &n, NULL)) !=
+	    XERR_OK)
+		return rc;
+	*changed = n == 1;
+	return XERR_OK;
+}
+
+enum xerr
+billing_reads_sub(struct db *db, const char *subscription, int lock,
+    struct billing_reads_sub *out)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	memset(out, 0, sizeof(*out));
+	a[0] = DB_STR(subscription);
+	if ((rc = db_query(db, lock ? STMT_RATING_SUB_LOCK :
+	    STMT_RATING_SUB_GET, a, 1, &res)))
+		return rc;
+	if (db_res_rows(res) != 1) {
+		db_res_free(res);
+		return XERR_NOTFOUND;
+	}
+	/* Columns: user_id, customer_id, deleted. */
+	snprintf(out->user_id, sizeof(out->user_id), "%s",
+	    db_res_str(res, 0, 0));
+	snprintf(out->customer_id, sizeof(out->customer_id), "%s",
+	    db_res_str(res, 0, 1));
+	out->deleted = db_res_int(res, 0, 2, 0) != 0;
+	db_res_free(res);
+	return XERR_OK;
+}
+
+enum xerr
+billing_reads_phone_held(struct db *db, const char *user_id, int64_t from,
+    int64_t to, int *held)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[3];
+	enum xerr	 rc;
+
+	*held = 0;
+	a[0] = DB_STR(user_id);
+	a[1] = DB_INT(to);
+	a[2] = DB_INT(from);
+	if ((rc = db_query(db, STMT_RATING_PHONE_HELD, a, 3, &res)))
+		return rc;
+	*held = db_res_int(res, 0, 0, 0) > 0;
+	db_res_free(res);
+	return XERR_OK;
+}

@@ -1,0 +1,125 @@
+/*
+ * billing_reads: typed access to the reads of the billing side that join
+ * users to the subscription they follow (sql/001_init.sql,
+ * sql/002_webhook.sql): STMT_BILLING_USER, STMT_BILLING_USAGE and
+ * STMT_USAGE_SUBSCRIPTION, and the lock of the user's row that the usage
+ * ledger takes (STMT_USER_LOCK).  Only billing_reads.c knows their
+ * columns; callers see the structs below, every text copied out, nothing
+ * borrowed; and the reads of the rating engine of tables other helpers
+ * own (subscriptions' owners, phone_numbers held).  Which subscription
+ * counts as live is the caller's rule
+ * (app/billing.c): these rows say what the tables hold.
+ */
+#ifndef BILLING_READS_H
+#define BILLING_READS_H
+
+#include <stdint.h>
+
+#include "core/xerr.h"
+#include "store/usage_events.h"
+
+struct db;
+
+/* Bits of billing_reads_user.nulls. */
+#define BILLING_READS_NULL_CUSTOMER	0x01u	/* users.stripe_customer_id */
+#define BILLING_READS_NULL_STATUS	0x02u	/* no subscription row joined */
+#define BILLING_READS_NULL_DELETED	0x04u	/* subscriptions.deleted */
+#define BILLING_READS_NULL_JWT_VERSION	0x08u	/* users.jwt_version */
+
+/*
+ * The user and the subscription they follow (STMT_BILLING_USER's
+ * columns); the subscription's fields are "" or 0 when no row is joined
+ * (BILLING_READS_NULL_STATUS).
+ */
+struct billing_reads_user {
+	char		 email[1284];		/* VARCHAR(320) of utf8mb4 */
+	char		 customer[256];
+	char		 tier[33];
+	char		 subscription_id[256];
+	char		 status[33];
+	char		 item_id[256];
+	int64_t		 period_start;		/* 0 when NULL */
+	int64_t		 period_end;
+	int		 cancel_at_period_end;	/* 0 or 1 */
+	int		 deleted;		/* 0 or 1; 1 when NULL */
+	char		 last_event_id[256];
+	int64_t		 jwt_version;		/* -1 when NULL */
+	unsigned int	 nulls;			/* BILLING_READS_NULL_* */
+};
+
+/*
+ * Reads user_id and the subscription they follow into *u (cleared
+ * first).  XERR_NOTFOUND for an unknown user; XERR_INTERNAL when a text
+ * is longer than its field; errors of db_query().
+ */
+enum xerr	 billing_reads_user(struct db *db, const char *user_id,
+		    struct billing_reads_user *u);
+
+/* GET /api/billing/usage's one read (STMT_BILLING_USAGE). */
+struct billing_reads_usage {
+	struct billing_reads_user user;
+	int64_t		 start, end;		/* the period chosen */
+	int		 rated;			/* 1: the engine prices it */
+	struct usage_events_sums sums;		/* over the period */
+};
+
+/*
+ * Reads, in one round trip, user_id as billing_reads_user() does, the
+ * period holding now (the live subscription's when it holds now, else
+ * [month_start, month_end)), whether the rating engine prices it, and the
+ * user's sums over it.  Errors as billing_reads_user().
+ */
+enum xerr	 billing_reads_usage(struct db *db, const char *user_id,
+		    int64_t now, int64_t month_start, int64_t month_end,
+		    struct billing_reads_usage *out);
+
+/*
+ * Reads user_id's subscription that is not deleted (sub, "" when none;
+ * cut to subsz) and its current period (0 when unknown)
+ * (STMT_USAGE_SUBSCRIPTION).  XERR_NOTFOUND for an unknown user; errors
+ * of db_query().
+ */
+enum xerr	 billing_reads_subscription(struct db *db,
+		    const char *user_id, char *sub, size_t subsz,
+		    int64_t *start, int64_t *end);
+
+/*
+ * Locks user_id's row for the transaction (STMT_USER_LOCK), the order of
+ * locks of the usage ledger.  XERR_NOTFOUND for an unknown user; errors
+ * of db_query().
+ */
+enum xerr	 billing_reads_lock_user(struct db *db, const char *user_id);
+
+/* A subscription's owner, as the rating engine reads it. */
+struct billing_reads_sub {
+	char		 user_id[65];
+	char		 customer_id[256];
+	int		 deleted;		/* 0 or 1 */
+};
+
+/*
+ * Reads the owner of subscription into *out (STMT_RATING_SUB_LOCK with
+ * lock, a locking read that serializes the rating of its periods; else
+ * STMT_RATING_SUB_GET).  XERR_NOTFOUND when we have no row of it; errors
+ * of db_query().
+ */
+enum xerr	 billing_reads_sub(struct db *db, const char *subscription,
+		    int lock, struct billing_reads_sub *out);
+
+/*
+ * Sets *held when user_id held a phone number at a moment of [from, to)
+ * (STMT_RATING_PHONE_HELD).  Errors of db_query().
+ */
+enum xerr	 billing_reads_phone_held(struct db *db, const char *user_id,
+		    int64_t from, int64_t to, int *held);
+
+/*
+ * Records customer as user_id's Stripe customer unless one is recorded
+ * already (STMT_USER_SET_CUSTOMER); *changed is 1 when it was written, 0
+ * when another was there (or no such user).  Errors of db_exec().  The
+ * one write here: users.[ch] is another branch's; fold this into it.
+ */
+enum xerr	 billing_reads_set_customer(struct db *db, const char *user_id,
+		    const char *customer, int *changed);
+
+#endif

@@ -1,0 +1,36 @@
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/db.h"
+#include "store/stmt.h"
+#include "store/tier_history.h"
+
+enum xerr
+tier_history_of(struct db *db, const char *subscription,
+    struct tier_history_row **rows, size_t *n)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	size_t		 i, m;
+	enum xerr	 rc;
+
+	*rows = NULL;
+	*n = 0;
+	a[0] = DB_STR(subscription);
+	if ((rc = db_query(db, STMT_RATING_HISTORY, a, 1, &res)))
+		return rc;
+	m = db_res_rows(res);
+	if (m > 0 && (*rows = calloc(m, sizeof(**rows))) == NULL) {
+		db_res_free(res);
+		return XERR_NOMEM;
+	}
+	/* Columns: tier, effective_at. */
+	for (i = 0; i < m; i++) {
+		snprintf((*rows)[i].tier, sizeof((*rows)[i].tier), "%s",
+		    db_res_str(res, i, 0));
+		(*rows)[i].effective_at = db_res_int(res, i, 1, 0);
+	}
+	*n = m;
+	db_res_free(res);
+	return XERR_OK;
+}

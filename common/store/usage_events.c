@@ -1,0 +1,145 @@
+#include <string.h>
+
+#include "core/db.h"
+#include "core/log.h"
+#include "store/stmt.h"
+#include "store/usage_events.h"
+
+/* The columns of STMT_USAGE_BY_KEY, in its order. */
+enum usage_events_col {
+	UE_C_ID,
+	UE_C_USER,
+	UE_C_KIND,
+	UE_C_QUANTITY,
+	UE_C_OCCURRED_AT,
+	UE_C_SOURCE,
+	UE_C_REPORTED_BY,
+	UE_C__MAX
+};
+
+/* The columns of STMT_USAGE_SUM, in its order. */
+enum usage_events_sum_col {
+	UE_S_VOICE_SECONDS,
+	UE_S_VOICE_MINUTES,
+	UE_S_CALLS,
+	UE_S_SMS,
+	UE_S_PHONES,
+	UE_S__MAX
+};
+
+/* Copies column c of row 0 ("" when NULL); XERR_DB when it does not fit. */
+static enum xerr
+usage_events_text(const struct db_res *res, enum usage_events_col c,
+    char *out, size_t outsz)
+{
+	const char	*s = db_res_str(res, 0, c);
+	size_t		 len = s != NULL ? db_res_len(res, 0, c) : 0;
+
+	out[0] = '\0';
+	if (len >= outsz) {
+		log_warnx("usage_events: column %d is %zu bytes, over %zu",
+		    (int)c, len, outsz - 1);
+		return XERR_DB;
+	}
+	if (s != NULL)
+		memcpy(out, s, len);
+	out[len] = '\0';
+	return XERR_OK;
+}
+
+enum xerr
+usage_events_insert(struct db *db, const char *user_id, const char *kind,
+    int64_t quantity, int64_t occurred_at, const char *source,
+    const char *idem_key, const char *reported_by)
+{
+	struct dbv	 a[7];
+
+	a[0] = DB_STR(user_id);
+	a[1] = DB_STR(kind);
+	a[2] = DB_INT(quantity);
+	a[3] = DB_INT(occurred_at);
+	a[4] = DB_STR(source);
+	a[5] = DB_STR(idem_key);
+	a[6] = DB_STR(reported_by);
+	return db_exec(db, STMT_USAGE_INSERT, a, 7, NULL, NULL);
+}
+
+enum xerr
+usage_events_by_key(struct db *db, const char *idem_key,
+    struct usage_events_row *row)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	memset(row, 0, sizeof(*row));
+	a[0] = DB_STR(idem_key);
+	if ((rc = db_query(db, STMT_USAGE_BY_KEY, a, 1, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = XERR_NOTFOUND;
+	else if (db_res_cols(res) != UE_C__MAX)
+		rc = XERR_INTERNAL;
+	else if ((rc = usage_events_text(res, UE_C_USER, row->user_id,
+	    sizeof(row->user_id))) == XERR_OK &&
+	    (rc = usage_events_text(res, UE_C_KIND, row->kind,
+	    sizeof(row->kind))) == XERR_OK &&
+	    (rc = usage_events_text(res, UE_C_SOURCE, row->source,
+	    sizeof(row->source))) == XERR_OK &&
+	    (rc = usage_events_text(res, UE_C_REPORTED_BY, row->reported_by,
+	    sizeof(row->reported_by))) == XERR_OK) {
+		row->id = db_res_int(res, 0, UE_C_ID, 0);
+		row->quantity = db_res_int(res, 0, UE_C_QUANTITY, -1);
+		row->occurred_at = db_res_int(res, 0, UE_C_OCCURRED_AT, 0);
+	}
+	db_res_free(res);
+	if (rc != XERR_OK)
+		memset(row, 0, sizeof(*row));
+	return rc;
+}
+
+enum xerr
+usage_events_kind_sum(struct db *db, const char *user_id, const char *kind,
+    int64_t start, int64_t end, int64_t *sum)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[4];
+	enum xerr	 rc;
+
+	*sum = 0;
+	a[0] = DB_STR(user_id);
+	a[1] = DB_STR(kind);
+	a[2] = DB_INT(start);
+	a[3] = DB_INT(end);
+	if ((rc = db_query(db, STMT_USAGE_KIND_SUM, a, 4, &res)) != XERR_OK)
+		return rc;
+	*sum = db_res_int(res, 0, 0, 0);
+	db_res_free(res);
+	return XERR_OK;
+}
+
+enum xerr
+usage_events_sums(struct db *db, const char *user_id, int64_t start,
+    int64_t end, struct usage_events_sums *out)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[6];
+	enum xerr	 rc;
+
+	memset(out, 0, sizeof(*out));
+	a[0] = DB_STR(user_id);
+	a[1] = DB_INT(end);
+	a[2] = DB_INT(start);
+	a[3] = DB_STR(user_id);
+	a[4] = DB_INT(start);
+	a[5] = DB_INT(end);
+	if ((rc = db_query(db, STMT_USAGE_SUM, a, 6, &res)) != XERR_OK)
+		return rc;
+	out->voice_seconds = db_res_int(res, 0, UE_S_VOICE_SECONDS, 0);
+	out->voice_minutes = db_res_int(res, 0, UE_S_VOICE_MINUTES, 0);
+	out->calls = db_res_int(res, 0, UE_S_CALLS, 0);
+	out->sms = db_res_int(res, 0, UE_S_SMS, 0);
+	out->phones = db_res_int(res, 0, UE_S_PHONES, 0);
+	db_res_free(res);
+	return XERR_OK;
+}
