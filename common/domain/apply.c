@@ -1,9 +1,8 @@
 #include <string.h>
 
-#include "core/db.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
-#include "store/stmt.h"
+#include "store/unmatched_events.h"
 #include "domain/events.h"
 #include "domain/customers.h"
 #include "domain/subscriptions.h"
@@ -66,7 +65,6 @@ apply_types(size_t *n)
 enum xerr
 apply_effects(struct events_ev *ev)
 {
-	struct dbv	 a[3];
 	const char	*customer;
 	enum xerr	 rc;
 
@@ -87,8 +85,5 @@ apply_effects(struct events_ev *ev)
 	    (customer = jsonx_id(ev->obj, "customer")) == NULL ||
 	    !ids_ext_ok(customer, 255))
 		return XERR_OK;
-	a[0] = DB_STR(ev->id);
-	a[1] = DB_STR(customer);
-	a[2] = DB_INT(ev->created);
-	return db_exec(ev->db, STMT_UNMATCHED_INSERT, a, 3, NULL, NULL);
+	return unmatched_events_insert(ev->db, ev->id, customer, ev->created);
 }

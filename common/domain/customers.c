@@ -6,11 +6,12 @@
 #include <json-c/json.h>
 
 #include "core/cfg.h"
-#include "core/db.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "store/stmt.h"
+#include "store/customers_deleted.h"
+#include "store/subscriptions_db.h"
+#include "store/users.h"
 #include "domain/jobs.h"
 #include "domain/phone.h"
 #include "domain/tiers.h"
@@ -47,7 +48,7 @@ enum xerr
 customers_deleted(struct events_ev *ev)
 {
 	struct json_object *n;
-	struct dbv	 a[7];
+	struct users_subscription us;
 	const char	*customer = jsonx_str(ev->obj, "id");
 	char		 old_tier[33], detail[300];
 	enum xerr	 rc;
@@ -58,22 +59,11 @@ customers_deleted(struct events_ev *ev)
 		return rc;
 	if (ev->pre != NULL)
 		ev->pre->valid = 0;	/* the customer matches nobody now */
-	a[0] = DB_STR(customer);
-	a[1] = DB_STR(ev->user_id);
-	a[2] = DB_STR(ev->id);
-	a[3] = DB_INT(ev->created);
-	if ((rc = db_exec(ev->db, STMT_CUSTOMER_DELETED_INSERT, a, 4, NULL,
-	    NULL)))
-		return rc;
-	a[0] = DB_STR(ev->user_id);
-	a[1] = DB_STR(customer);
-	if ((rc = db_exec(ev->db, STMT_USER_CLEAR_CUSTOMER, a, 2, NULL, NULL)))
-		return rc;
-	a[0] = DB_STR(ev->id);
-	a[1] = DB_INT(ev->created);
-	a[2] = DB_STR(customer);
-	if ((rc = db_exec(ev->db, STMT_SUBS_CANCEL_BY_CUSTOMER, a, 3, NULL,
-	    NULL)))
+	if ((rc = customers_deleted_insert(ev->db, customer, ev->user_id,
+	    ev->id, ev->created)) ||
+	    (rc = users_clear_customer(ev->db, ev->user_id, customer)) ||
+	    (rc = subscriptions_db_cancel_by_customer(ev->db, customer,
+	    ev->id, ev->created)))
 		return rc;
 	snprintf(detail, sizeof(detail), "customer=%.255s", customer);
 	if ((rc = events_bevent(ev, customer, "customer_deleted", NULL,
@@ -84,15 +74,12 @@ customers_deleted(struct events_ev *ev)
 
 	/* The user's subscription was the customer's: it is canceled. */
 	snprintf(old_tier, sizeof(old_tier), "%s", ev->user_tier);
-	a[0] = DB_STR(TIERS_FREE);
-	a[1] = DB_STR(ev->user_sub);
-	a[2] = DB_NULL;
-	a[3] = DB_NULL;
-	a[4] = DB_NULL;
-	a[5] = DB_INT(0);
-	a[6] = DB_STR(ev->user_id);
-	if ((rc = db_exec(ev->db, STMT_USER_SET_SUBSCRIPTION, a, 7, NULL,
-	    NULL)))
+	memset(&us, 0, sizeof(us));
+	us.tier = TIERS_FREE;
+	us.subscription_id = ev->user_sub;
+	us.nulls = USERS_NULL_CYCLE_START | USERS_NULL_CYCLE_END |
+	    USERS_NULL_TRIAL_END;
+	if ((rc = users_set_subscription(ev->db, ev->user_id, &us)))
 		return rc;
 	snprintf(detail, sizeof(detail), "%s -> %s", old_tier, TIERS_FREE);
 	if ((rc = events_bevent(ev, NULL, "tier_changed", NULL, detail)))

@@ -1,16 +1,19 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "core/cfg.h"
-#include "core/db.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "store/stmt.h"
+#include "store/billing_events.h"
+#include "store/customers_deleted.h"
+#include "store/unmatched_events.h"
+#include "store/users.h"
 #include "domain/jobs.h"
 #include "domain/events.h"
 
@@ -28,19 +31,16 @@ events_fail(struct events_ev *ev, enum xerr rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Loads the locked user row i of res into ev. */
+/* Loads the locked user u into ev. */
 static void
-events_user_load(struct events_ev *ev, struct db_res *res, size_t i)
+events_user_load(struct events_ev *ev, const struct users_lock_row *u)
 {
-	const char	*s;
-
-	snprintf(ev->user_id, sizeof(ev->user_id), "%s", db_res_str(res, i, 0));
-	snprintf(ev->user_tier, sizeof(ev->user_tier), "%s",
-	    db_res_str(res, i, 1));
-	s = db_res_str(res, i, 2);
-	snprintf(ev->user_sub, sizeof(ev->user_sub), "%s", s ? s : "");
-	ev->user_has_phone = !db_res_isnull(res, i, 3) ||
-	    strcmp(db_res_str(res, i, 5), "none") != 0;
+	snprintf(ev->user_id, sizeof(ev->user_id), "%s", u->id);
+	snprintf(ev->user_tier, sizeof(ev->user_tier), "%s", u->tier);
+	snprintf(ev->user_sub, sizeof(ev->user_sub), "%s",
+	    u->subscription_id);
+	ev->user_has_phone = !(u->nulls & USERS_NULL_PHONE_NUMBER) ||
+	    strcmp(u->phone_status, "none") != 0;
 }
 
 /*
@@ -52,8 +52,8 @@ static int
 events_pre_user(struct events_ev *ev, const char *customer)
 {
 	struct events_pre	*pre = ev->pre;
-	const char	*c;
-	size_t		 i, j, k;
+	const struct users_lock_row *u;
+	size_t		 i, k;
 
 	if (pre == NULL || !pre->valid)
 		return -1;
@@ -62,18 +62,17 @@ events_pre_user(struct events_ev *ev, const char *customer)
 			break;
 	if (i == pre->nasked)
 		return -1;
-	for (i = 0; i < pre->nres; i++)
-		for (j = 0; j < db_res_rows(pre->res[i]); j++) {
-			c = db_res_str(pre->res[i], j, 4);
-			if (c == NULL || strcmp(c, customer) != 0)
-				continue;
-			for (k = 0; k < pre->ntouched; k++)
-				if (strcmp(pre->touched[k],
-				    db_res_str(pre->res[i], j, 0)) == 0)
-					return -1;
-			events_user_load(ev, pre->res[i], j);
-			return 1;
-		}
+	for (i = 0; i < pre->nrows; i++) {
+		u = &pre->rows[i];
+		if ((u->nulls & USERS_NULL_CUSTOMER) ||
+		    strcmp(u->stripe_customer_id, customer) != 0)
+			continue;
+		for (k = 0; k < pre->ntouched; k++)
+			if (strcmp(pre->touched[k], u->id) == 0)
+				return -1;
+		events_user_load(ev, u);
+		return 1;
+	}
 	return 0;
 }
 
@@ -103,17 +102,12 @@ static enum xerr
 events_replay_job(struct events_ev *ev, const char *customer)
 {
 	struct json_object	*p;
-	struct db_res		*res = NULL;
-	struct dbv		 a[1];
-	size_t			 n;
+	int			 any;
 	enum xerr		 rc;
 
-	a[0] = DB_STR(customer);
-	if ((rc = db_query(ev->db, STMT_UNMATCHED_ANY, a, 1, &res)))
+	if ((rc = unmatched_events_any(ev->db, customer, &any)))
 		return rc;
-	n = db_res_rows(res);
-	db_res_free(res);
-	if (n == 0)
+	if (!any)
 		return XERR_OK;
 	if ((p = json_object_new_object()) == NULL)
 		return XERR_NOMEM;
@@ -132,10 +126,9 @@ events_replay_job(struct events_ev *ev, const char *customer)
 enum xerr
 events_user(struct events_ev *ev, const char *customer, const char *user_id)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 args[2];
-	const char	*linked;
-	enum xerr	 rc;
+	struct users_lock_row	 u;
+	int			 pre, linked;
+	enum xerr		 rc;
 
 	/*
 	 * A customer that is no Stripe id (non-ASCII, too long) matches
@@ -144,52 +137,41 @@ events_user(struct events_ev *ev, const char *customer, const char *user_id)
 	 */
 	if (customer != NULL && !ids_ext_ok(customer, 255))
 		return XERR_NOTFOUND;
-	if (customer != NULL && (rc = events_pre_user(ev, customer)) == 1) {
+	pre = customer != NULL ? events_pre_user(ev, customer) : 0;
+	if (pre == 1) {
 		events_pre_touch(ev);
 		return XERR_OK;
 	}
-	if (customer != NULL && rc != 0) {
-		args[0] = DB_STR(customer);
-		if ((rc = db_query(ev->db, STMT_USER_LOCK_BY_CUSTOMER, args, 1,
-		    &res)) != XERR_OK)
-			return rc;
-		if (db_res_rows(res) == 1) {
-			events_user_load(ev, res, 0);
-			db_res_free(res);
+	if (pre == -1) {
+		rc = users_lock_by_customer(ev->db, customer, &u);
+		if (rc == XERR_OK) {
+			events_user_load(ev, &u);
 			events_pre_touch(ev);
 			return XERR_OK;
 		}
-		db_res_free(res);
-		res = NULL;
+		if (rc != XERR_NOTFOUND)
+			return rc;
 	}
 	if (!ids_user_ok(user_id))
 		return XERR_NOTFOUND;
 	/* A deleted customer is never linked again (customer.deleted). */
 	if (customer != NULL && (rc = events_customer_gone(ev, customer)))
 		return rc;
-	args[0] = DB_STR(user_id);
-	if ((rc = db_query(ev->db, STMT_USER_LOCK, args, 1, &res)) != XERR_OK)
+	if ((rc = users_lock(ev->db, user_id, &u)) != XERR_OK)
 		return rc;
-	if (db_res_rows(res) == 0) {
-		db_res_free(res);
-		return XERR_NOTFOUND;
-	}
-	linked = db_res_str(res, 0, 4);
-	if (customer != NULL && linked != NULL && strcmp(linked, customer)) {
+	linked = !(u.nulls & USERS_NULL_CUSTOMER);
+	if (customer != NULL && linked &&
+	    strcmp(u.stripe_customer_id, customer) != 0) {
 		log_warnx("event %s: user %s is linked to another customer",
 		    ev->id, user_id);
-		db_res_free(res);
 		return XERR_NOTFOUND;
 	}
-	events_user_load(ev, res, 0);
-	db_res_free(res);
+	events_user_load(ev, &u);
 	events_pre_touch(ev);
-	if (customer != NULL && linked == NULL) {
+	if (customer != NULL && !linked) {
 		if (ev->pre != NULL)
 			ev->pre->valid = 0;	/* a miss may now match */
-		args[0] = DB_STR(customer);
-		args[1] = DB_STR(ev->user_id);
-		if ((rc = db_exec(ev->db, STMT_USER_SET_CUSTOMER, args, 2, NULL,
+		if ((rc = users_set_customer(ev->db, ev->user_id, customer,
 		    NULL)) != XERR_OK)
 			return rc;
 		log_info("customer %s linked to user %s", customer,
@@ -208,14 +190,8 @@ enum xerr
 events_bevent(struct events_ev *ev, const char *subject, const char *kind,
     const int64_t *amount, const char *detail)
 {
-	struct dbv	 args[5];
-
-	args[0] = DB_STR(ev->user_id);
-	args[1] = DB_STR(subject != NULL ? subject : ev->id);
-	args[2] = DB_STR(kind);
-	args[3] = amount != NULL ? DB_INT(*amount) : DB_NULL;
-	args[4] = DB_STR(detail);
-	return db_exec(ev->db, STMT_BEVENT_INSERT, args, 5, NULL, NULL);
+	return billing_events_insert(ev->db, ev->user_id,
+	    subject != NULL ? subject : ev->id, kind, amount, detail);
 }
 
 /*
@@ -262,26 +238,6 @@ events_phone_job(struct events_ev *ev, const char *kind)
 }
 
 /*
- * Reads the user id of one row of stmt (with nargs arguments a) into uid;
- * 1 when a row was found, 0 when none, -1 on a database error (rc set).
- */
-int
-events_lookup_user(struct events_ev *ev, enum stmt stmt, struct dbv *a,
-    size_t nargs, char uid[65], enum xerr *rc)
-{
-	struct db_res	*res = NULL;
-	int		 found;
-
-	if ((*rc = db_query(ev->db, stmt, a, nargs, &res)) != XERR_OK)
-		return -1;
-	found = db_res_rows(res) > 0 && db_res_str(res, 0, 0) != NULL;
-	if (found)
-		snprintf(uid, 65, "%s", db_res_str(res, 0, 0));
-	db_res_free(res);
-	return found;
-}
-
-/*
  * Whether customer was deleted (customer.deleted): XERR_NOTFOUND when it
  * was, so it matches nobody and is never linked again, else XERR_OK (or a
  * database error).
@@ -289,19 +245,16 @@ events_lookup_user(struct events_ev *ev, enum stmt stmt, struct dbv *a,
 static enum xerr
 events_customer_gone(struct events_ev *ev, const char *customer)
 {
-	struct dbv	 a[1];
 	char		 uid[65];
-	enum xerr	 rc = XERR_OK;
+	enum xerr	 rc;
 
-	a[0] = DB_STR(customer);
-	switch (events_lookup_user(ev, STMT_CUSTOMER_DELETED_USER, a, 1, uid,
-	    &rc)) {
-	case -1:
-		return rc;
-	case 1:
+	switch ((rc = customers_deleted_user(ev->db, customer, uid))) {
+	case XERR_OK:
 		return XERR_NOTFOUND;
-	default:
+	case XERR_NOTFOUND:
 		return XERR_OK;
+	default:
+		return rc;
 	}
 }
 
@@ -372,18 +325,21 @@ events_pre_add(struct events_pre *pre, const struct events_ev *ev)
 enum xerr
 events_pre_read(struct db *db, struct events_pre *pre)
 {
-	struct dbv	 a[EVENTS_LOOKUP_IDS];
-	size_t		 i, k;
+	size_t		 i, k, got;
 	enum xerr	 rc;
 
-	for (i = 0; i < pre->nasked; i += EVENTS_LOOKUP_IDS) {
-		for (k = 0; k < EVENTS_LOOKUP_IDS; k++)
-			a[k] = i + k < pre->nasked ? DB_STR(pre->asked[i + k]) :
-			    DB_NULL;
-		if ((rc = db_query(db, STMT_USER_LOCK_BY_CUSTOMER_16, a,
-		    EVENTS_LOOKUP_IDS, &pre->res[pre->nres])) != XERR_OK)
+	events_pre_free(pre);
+	/* The column is unique: at most one user per customer asked. */
+	if (pre->nasked > 0 && (pre->rows = malloc(pre->nasked *
+	    sizeof(*pre->rows))) == NULL)
+		return XERR_NOMEM;
+	for (i = 0; i < pre->nasked; i += USERS_LOCK_IDS) {
+		k = pre->nasked - i < USERS_LOCK_IDS ? pre->nasked - i :
+		    USERS_LOCK_IDS;
+		if ((rc = users_lock_by_customers(db, &pre->asked[i], k,
+		    &pre->rows[pre->nrows], k, &got)) != XERR_OK)
 			return rc;
-		pre->nres++;
+		pre->nrows += got;
 	}
 	pre->valid = 1;
 	return XERR_OK;
@@ -392,9 +348,7 @@ events_pre_read(struct db *db, struct events_pre *pre)
 void
 events_pre_free(struct events_pre *pre)
 {
-	size_t	 i;
-
-	for (i = 0; i < pre->nres; i++)
-		db_res_free(pre->res[i]);
-	pre->nres = 0;
+	free(pre->rows);
+	pre->rows = NULL;
+	pre->nrows = 0;
 }

@@ -17,13 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/db.h"
 #include "core/xerr.h"
-#include "store/stmt.h"
 
 struct cfg;
+struct db;
 struct json_object;
 struct apply_type;
+struct users_lock_row;
 
 /* One event being applied. Strings are borrowed from root. */
 struct events_ev {
@@ -55,21 +55,21 @@ struct events_ev {
 
 /*
  * The users of a batch's customers, read (and locked) in one statement per
- * EVENTS_LOOKUP_IDS customers before the batch's effects run.  A row answers
- * events_user() once: after an event of the batch has had its user, that
- * user is read again (an effect may have changed the row).  A customer
- * asked for and not found is a trusted miss until an effect links a
- * customer (valid is cleared).  Zeroed before use; events_pre_free frees
+ * USERS_LOCK_IDS customers (store/users.h) before the batch's effects run,
+ * as typed rows (rows, nrows of them, allocated by events_pre_read).  A
+ * row answers events_user() once: after an event of the batch has had its
+ * user, that user is read again (an effect may have changed the row).  A
+ * customer asked for and not found is a trusted miss until an effect links
+ * a customer (valid is cleared).  Zeroed before use; events_pre_free frees
  * what events_pre_read read.
  */
-#define EVENTS_LOOKUP_IDS	16	/* placeholders of *_16 statements */
 #define EVENTS_BATCH_LIMIT	256	/* most events in a batch */
 
 struct events_pre {
 	const char	*asked[EVENTS_BATCH_LIMIT];	/* from the events */
 	size_t		 nasked;
-	struct db_res	*res[EVENTS_BATCH_LIMIT / EVENTS_LOOKUP_IDS];
-	size_t		 nres;
+	struct users_lock_row *rows;			/* their users */
+	size_t		 nrows;
 	char		 touched[EVENTS_BATCH_LIMIT][65]; /* users given */
 	size_t		 ntouched;
 	int		 valid;
@@ -103,13 +103,6 @@ enum xerr	 events_fail(struct events_ev *ev, enum xerr rc,
  */
 enum xerr	 events_user(struct events_ev *ev, const char *customer,
 		    const char *user_id);
-
-/*
- * Reads the user id of one row of stmt (nargs arguments a) into uid; 1
- * when a row was found, 0 when none, -1 on a database error (*rc set).
- */
-int		 events_lookup_user(struct events_ev *ev, enum stmt stmt,
-		    struct dbv *a, size_t nargs, char uid[65], enum xerr *rc);
 
 /*
  * Writes the billing_events row of kind, once per kind and subject: the

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "store/stmt.h"
+#include "store/stripe_events.h"
 #include "domain/events.h"
 #include "domain/apply.h"
 #include "domain/evstore.h"
@@ -118,47 +119,46 @@ evstore_remember(const char *id)
 	__atomic_store_n(&sl->seq, s + 2, __ATOMIC_RELEASE);
 }
 
-/* Reads the stored status of event id into buf. */
+/*
+ * Reads the stored status of event id into status ("" when it is not
+ * stored): stripe_events_status(), or with lock its row locked too.
+ */
 static enum xerr
-evstore_stored_status(struct db *db, const char *id, char *buf, size_t bufsz)
+evstore_stored_status(struct db *db, const char *id, int lock,
+    char status[17])
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[1];
 	enum xerr	 rc;
 
-	a[0] = DB_STR(id);
-	if ((rc = db_query(db, STMT_EVENT_STATUS, a, 1, &res)) != XERR_OK)
-		return rc;
-	snprintf(buf, bufsz, "%s", db_res_rows(res) ? db_res_str(res, 0, 0) :
-	    "");
-	db_res_free(res);
-	return XERR_OK;
+	rc = lock ? stripe_events_lock_status(db, id, status) :
+	    stripe_events_status(db, id, status);
+	return rc == XERR_NOTFOUND ? XERR_OK : rc;
 }
 
-/* The columns of ev's stripe_events row, status and user_id last. */
+/* ev's stripe_events row, with its outcome and user. */
 static void
-evstore_row(const struct events_ev *ev, struct dbv a[9])
+evstore_row(const struct events_ev *ev, struct stripe_events_row *r)
 {
-	a[0] = DB_STR(ev->id);
-	a[1] = DB_STR(ev->type);
-	a[2] = DB_STR(ev->api_version);
-	a[3] = DB_INT(ev->livemode);
-	a[4] = DB_INT(ev->created);
-	a[5] = DB_STR(ev->object_id);
-	a[6] = DB_BLOB(ev->payload, ev->len);
-	a[7] = DB_STR(ev->status);
-	a[8] = DB_STR(ev->user_id[0] ? ev->user_id : NULL);
+	r->id = ev->id;
+	r->type = ev->type;
+	r->api_version = ev->api_version;
+	r->livemode = ev->livemode;
+	r->created = ev->created;
+	r->object_id = ev->object_id;
+	r->payload = ev->payload;
+	r->len = ev->len;
+	r->status = ev->status;
+	r->user_id = ev->user_id[0] ? ev->user_id : NULL;
 }
 
 /* Records a failed attempt outside the rolled-back transaction. */
 static void
 evstore_record_failure(struct events_ev *ev)
 {
-	struct dbv	 a[9];
+	struct stripe_events_row r;
 
-	evstore_row(ev, a);
-	a[7] = DB_STR(ev->err[0] ? ev->err : "effect failed");
-	if (db_exec(ev->db, STMT_EVENT_FAIL, a, 8, NULL, NULL) != XERR_OK)
+	evstore_row(ev, &r);
+	if (stripe_events_fail(ev->db, &r, ev->err[0] ? ev->err :
+	    "effect failed") != XERR_OK)
 		log_warnx("event %s: could not record the failure", ev->id);
 }
 
@@ -178,13 +178,13 @@ evstore_retryable(const char *st, int replay)
 static enum xerr
 evstore_store(struct events_ev *ev)
 {
-	struct dbv	 a[9];
+	struct stripe_events_row r;
 	enum xerr	 rc;
 
 	if ((rc = apply_effects(ev)) != XERR_OK)
 		return rc;
-	evstore_row(ev, a);
-	return db_exec(ev->db, STMT_EVENT_INSERT, a, 9, NULL, NULL);
+	evstore_row(ev, &r);
+	return stripe_events_insert(ev->db, &r);
 }
 
 /*
@@ -194,13 +194,13 @@ evstore_store(struct events_ev *ev)
 static enum xerr
 evstore_ignored(struct events_ev *ev, const char **status)
 {
-	struct dbv	 a[9];
+	struct stripe_events_row r;
 	enum xerr	 rc;
 
 	ev->status = "ignored";
 	ev->user_id[0] = '\0';
-	evstore_row(ev, a);
-	rc = db_exec(ev->db, STMT_EVENT_INSERT, a, 9, NULL, NULL);
+	evstore_row(ev, &r);
+	rc = stripe_events_insert(ev->db, &r);
 	if (rc == XERR_DUP)
 		rc = XERR_OK, *status = "duplicate";
 	else if (rc == XERR_OK)
@@ -219,25 +219,18 @@ evstore_ignored(struct events_ev *ev, const char **status)
 static enum xerr
 evstore_again(struct events_ev *ev, int replay, int *done)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[3];
+	char		 stored[17];
 	enum xerr	 rc;
 
 	*done = 0;
-	a[0] = DB_STR(ev->id);
-	if ((rc = db_query(ev->db, STMT_EVENT_LOCK, a, 1, &res)))
+	if ((rc = evstore_stored_status(ev->db, ev->id, 1, stored)))
 		return rc;
-	*done = !evstore_retryable(db_res_rows(res) ? db_res_str(res, 0, 0) :
-	    "", replay);
-	db_res_free(res);
-	if (*done)
+	if ((*done = !evstore_retryable(stored, replay)))
 		return XERR_OK;
 	if ((rc = apply_effects(ev)) != XERR_OK)
 		return rc;
-	a[0] = DB_STR(ev->status);
-	a[1] = DB_STR(ev->user_id[0] ? ev->user_id : NULL);
-	a[2] = DB_STR(ev->id);
-	return db_exec(ev->db, STMT_EVENT_FINISH, a, 3, NULL, NULL);
+	return stripe_events_finish(ev->db, ev->id, ev->status,
+	    ev->user_id[0] ? ev->user_id : NULL);
 }
 
 /*
@@ -253,7 +246,7 @@ evstore_txn(struct events_ev *ev, int replay, const char **status,
     int *failed)
 {
 	struct db	*db = ev->db;
-	char		 stored[32] = "";
+	char		 stored[17] = "";
 	int		 tries, again = 0, done;
 	enum xerr	 rc;
 
@@ -271,8 +264,8 @@ evstore_txn(struct events_ev *ev, int replay, const char **status,
 		} else if ((rc = evstore_store(ev)) == XERR_DUP) {
 			/* Stored before us: a duplicate, unless it failed. */
 			db_rollback(db);
-			if ((rc = evstore_stored_status(db, ev->id, stored,
-			    sizeof(stored))) != XERR_OK)
+			if ((rc = evstore_stored_status(db, ev->id, 0,
+			    stored)) != XERR_OK)
 				return rc;
 			if (evstore_retryable(stored, replay)) {
 				again = 1;
@@ -397,7 +390,7 @@ struct evstore_pending {
 struct evstore_committer {
 	const struct cfg	*cfg;
 	struct db		*db;
-	struct dbv		*rows;		/* EVENTS_BATCH_LIMIT * 9 */
+	struct stripe_events_row *rows;		/* EVENTS_BATCH_LIMIT */
 	unsigned		 lookup_due;	/* batches: ids read first */
 };
 
@@ -410,26 +403,27 @@ struct evstore_committer {
 static size_t
 evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n)
 {
+	struct stripe_events_status_row rows[STRIPE_EVENTS_STATUS_IDS];
+	const char	*ids[STRIPE_EVENTS_STATUS_IDS];
 	size_t		 found = 0;
-	struct db_res	*res = NULL;
-	struct dbv	 a[EVENTS_LOOKUP_IDS];
 	const char	*id, *st;
-	size_t		 i, j, k, m;
+	size_t		 i, j, k, m, nrows;
 
-	for (i = 0; i < n; i += EVENTS_LOOKUP_IDS) {
-		m = n - i < EVENTS_LOOKUP_IDS ? n - i : EVENTS_LOOKUP_IDS;
-		for (k = 0; k < EVENTS_LOOKUP_IDS; k++)
-			a[k] = k < m ? DB_STR(it[i + k]->ev->id) : DB_NULL;
-		if (db_query(db, STMT_EVENT_STATUS_16, a, EVENTS_LOOKUP_IDS,
-		    &res) != XERR_OK) {
+	for (i = 0; i < n; i += STRIPE_EVENTS_STATUS_IDS) {
+		m = n - i < STRIPE_EVENTS_STATUS_IDS ? n - i :
+		    STRIPE_EVENTS_STATUS_IDS;
+		for (k = 0; k < m; k++)
+			ids[k] = it[i + k]->ev->id;
+		if (stripe_events_status_of(db, ids, m, rows, m, &nrows) !=
+		    XERR_OK) {
 			for (k = 0; k < n; k++)
 				it[k]->alone = 1;
 			return n;
 		}
-		found += db_res_rows(res);
-		for (j = 0; j < db_res_rows(res); j++) {
-			id = db_res_str(res, j, 0);
-			st = db_res_str(res, j, 1);
+		found += nrows;
+		for (j = 0; j < nrows; j++) {
+			id = rows[j].id;
+			st = rows[j].status;
 			for (k = i; k < i + m; k++) {
 				if (strcmp(it[k]->ev->id, id) != 0 ||
 				    it[k]->status != NULL)
@@ -442,8 +436,6 @@ evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n)
 				}
 			}
 		}
-		db_res_free(res);
-		res = NULL;
 	}
 	return found;
 }
@@ -455,8 +447,8 @@ evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n)
  * START TRANSACTION round trip for the next batch).
  */
 static enum xerr
-evstore_batch_txn(struct db *db, struct events_pre *pre, struct dbv *rows,
-    struct evstore_pending **it, size_t n)
+evstore_batch_txn(struct db *db, struct events_pre *pre,
+    struct stripe_events_row *rows, struct evstore_pending **it, size_t n)
 {
 	struct evstore_pending	*p;
 	size_t			 i, live = 0;
@@ -480,11 +472,11 @@ evstore_batch_txn(struct db *db, struct events_pre *pre, struct dbv *rows,
 		p->ev->pre = NULL;
 		if (rc != XERR_OK)
 			goto fail;
-		evstore_row(p->ev, &rows[live++ * 9]);
+		evstore_row(p->ev, &rows[live++]);
 	}
 	log_set_rid(NULL);
-	if ((rc = db_exec_rows(db, STMT_EVENT_INSERT, rows, 9, live)) !=
-	    XERR_OK || (rc = db_commit_chain(db)) != XERR_OK)
+	if ((rc = stripe_events_insert_rows(db, rows, live)) != XERR_OK ||
+	    (rc = db_commit_chain(db)) != XERR_OK)
 		goto fail;
 	return XERR_OK;
 fail:
@@ -501,7 +493,7 @@ evstore_batch(struct evstore_committer *c, struct evstore_pending **it,
     size_t n)
 {
 	struct db		*db = c->db;
-	struct dbv		*rows = c->rows;
+	struct stripe_events_row *rows = c->rows;
 	struct events_pre		 pre;
 	struct evstore_pending	*p;
 	size_t			 i, j, live = 0;
@@ -586,8 +578,7 @@ evstore_committer_open(void *arg)
 		return NULL;
 	c->cfg = arg;
 	if (db_open(c->cfg, stmt_table(), &c->db) != XERR_OK ||
-	    (c->rows = calloc(EVENTS_BATCH_LIMIT * 9,
-	    sizeof(*c->rows))) == NULL)
+	    (c->rows = calloc(EVENTS_BATCH_LIMIT, sizeof(*c->rows))) == NULL)
 		log_fatalx("out of memory at start");
 	return c;
 }

@@ -6,11 +6,12 @@
 #include <json-c/json.h>
 
 #include "core/cfg.h"
-#include "core/db.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "store/stmt.h"
+#include "store/billing_periods.h"
+#include "store/invoices_db.h"
+#include "store/users.h"
 #include "domain/usage.h"
 #include "domain/events.h"
 #include "domain/subscriptions.h"
@@ -174,26 +175,14 @@ static enum xerr
 invoices_cycle_bill(struct events_ev *ev, const char *inv_id, const char *sub,
     int64_t ps, int64_t pe)
 {
-	struct db_res		*res = NULL;
-	struct dbv		 a[4];
-	char			 key[300];
-	size_t			 legacy;
+	int			 legacy;
 	enum xerr		 rc;
 
-	snprintf(key, sizeof(key), "invoice_items:%s", inv_id);
-	a[0] = DB_STR(key);
-	if ((rc = db_query(ev->db, STMT_JOB_KEY_EXISTS, a, 1, &res)))
+	if ((rc = invoices_db_items_posted(ev->db, inv_id, &legacy)))
 		return rc;
-	legacy = db_res_rows(res);
-	db_res_free(res);
-	if (legacy > 0)
+	if (legacy)
 		return XERR_OK;
-	a[0] = DB_STR(sub);
-	a[1] = DB_INT(ps);
-	a[2] = DB_INT(pe);
-	a[3] = DB_STR(ev->user_id);
-	if ((rc = db_exec(ev->db, STMT_RATING_PERIOD_INSERT, a, 4, NULL,
-	    NULL)))
+	if ((rc = billing_periods_insert(ev->db, sub, ps, pe, ev->user_id)))
 		return rc;
 	return subscriptions_bill_job(ev, sub, ps, pe, inv_id, 0, 0);
 }
@@ -246,41 +235,42 @@ static enum xerr
 invoices_row(struct events_ev *ev, struct invoices_msg *m)
 {
 	struct json_object *inv = ev->obj;
-	struct db_res	*res = NULL;
-	struct dbv	 a[15];
-	const char	*old = NULL;
-	int64_t		 old_att = 0;
+	struct invoices_db_lock_row old;
+	struct invoices_db_values v;
 	int		 write;
 	enum xerr	 rc;
 
-	a[0] = DB_STR(m->inv_id);
-	if ((rc = db_query(ev->db, STMT_INVOICE_LOCK, a, 1, &res)))
+	rc = invoices_db_lock(ev->db, m->inv_id, &old);
+	if (rc != XERR_OK && rc != XERR_NOTFOUND)
 		return rc;
-	if (db_res_rows(res) == 1) {
-		old = db_res_str(res, 0, 0);
-		old_att = db_res_int(res, 0, 1, 0);
-	}
-	m->status = invoices_merge(old, old_att, m->status, m->att, &write);
-	db_res_free(res);
+	m->status = invoices_merge(rc == XERR_OK ? old.status : NULL,
+	    old.attempt_count, m->status, m->att, &write);
 	if (!write)
 		return XERR_OK;
-	a[0] = DB_STR(m->inv_id);
-	a[1] = DB_STR(ev->user_id);
-	a[2] = DB_STR(m->sub);
-	a[3] = DB_STR(jsonx_str(inv, "number"));
-	a[4] = DB_STR(m->status);
-	a[5] = DB_STR(m->reason);
-	a[6] = DB_STR(jsonx_str(inv, "currency") ?
-	    jsonx_str(inv, "currency") : "usd");
-	a[7] = DB_INT(m->due);
-	a[8] = DB_INT(m->paid);
-	a[9] = m->ps ? DB_INT(m->ps) : DB_NULL;
-	a[10] = m->pe ? DB_INT(m->pe) : DB_NULL;
-	a[11] = DB_INT(m->att);
-	a[12] = m->next ? DB_INT(m->next) : DB_NULL;
-	a[13] = DB_STR(jsonx_str(inv, "hosted_invoice_url"));
-	a[14] = DB_INT(m->created ? m->created : ev->created);
-	return db_exec(ev->db, STMT_INVOICE_UPSERT, a, 15, NULL, NULL);
+	memset(&v, 0, sizeof(v));
+	v.id = m->inv_id;
+	v.user_id = ev->user_id;
+	v.subscription_id = m->sub;
+	v.number = jsonx_str(inv, "number");
+	v.status = m->status;
+	v.billing_reason = m->reason;
+	v.currency = jsonx_str(inv, "currency") ? jsonx_str(inv, "currency") :
+	    "usd";
+	v.amount_due = m->due;
+	v.amount_paid = m->paid;
+	v.period_start = m->ps;
+	v.period_end = m->pe;
+	v.attempt_count = m->att;
+	v.next_payment_attempt = m->next;
+	v.hosted_invoice_url = jsonx_str(inv, "hosted_invoice_url");
+	v.created = m->created ? m->created : ev->created;
+	if (!m->ps)
+		v.nulls |= INVOICES_DB_NULL_PERIOD_START;
+	if (!m->pe)
+		v.nulls |= INVOICES_DB_NULL_PERIOD_END;
+	if (!m->next)
+		v.nulls |= INVOICES_DB_NULL_NEXT_ATTEMPT;
+	return invoices_db_upsert(ev->db, &v);
 }
 
 /*
@@ -292,7 +282,6 @@ static enum xerr
 invoices_after(struct events_ev *ev, const struct invoices_msg *m)
 {
 	struct json_object *inv = ev->obj, *n;
-	struct dbv	 a[3];
 	int64_t		 cs, ce;
 	enum xerr	 rc;
 
@@ -302,10 +291,7 @@ invoices_after(struct events_ev *ev, const struct invoices_msg *m)
 		    invoices_cycle(inv, &cs, &ce) != 0 || (m->sub != NULL &&
 		    ev->user_sub[0] != '\0' && strcmp(m->sub, ev->user_sub)))
 			return XERR_OK;
-		a[0] = DB_INT(cs);
-		a[1] = DB_INT(ce);
-		a[2] = DB_STR(ev->user_id);
-		return db_exec(ev->db, STMT_USER_SET_CYCLE, a, 3, NULL, NULL);
+		return users_set_cycle(ev->db, ev->user_id, cs, ce);
 	}
 	if (strcmp(ev->type, "invoice.payment_failed") != 0 ||
 	    strcmp(m->status, "open") != 0)

@@ -6,11 +6,12 @@
 #include <json-c/json.h>
 
 #include "core/cfg.h"
-#include "core/db.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "store/stmt.h"
+#include "store/charges.h"
+#include "store/customers_deleted.h"
+#include "store/disputes.h"
 #include "domain/jobs.h"
 #include "domain/events.h"
 #include "domain/payments.h"
@@ -28,7 +29,6 @@ static enum xerr
 payments_user(struct events_ev *ev, const char *customer, const char *charge,
     const char *pi)
 {
-	struct dbv	 a[2];
 	char		 uid[65];
 	enum xerr	 rc;
 
@@ -36,25 +36,19 @@ payments_user(struct events_ev *ev, const char *customer, const char *charge,
 	    "metadata.user_id"))) != XERR_NOTFOUND)
 		return rc;
 	if (ids_ext_ok(charge, 255) || ids_ext_ok(pi, 255)) {
-		a[0] = DB_STR(ids_ext_ok(charge, 255) ? charge : NULL);
-		a[1] = DB_STR(ids_ext_ok(pi, 255) ? pi : NULL);
-		switch (events_lookup_user(ev, STMT_CHARGE_USER, a, 2, uid,
-		    &rc)) {
-		case -1:
-			return rc;
-		case 1:
+		rc = charges_user(ev->db, ids_ext_ok(charge, 255) ? charge :
+		    NULL, ids_ext_ok(pi, 255) ? pi : NULL, uid);
+		if (rc == XERR_OK)
 			return events_user(ev, NULL, uid);
-		}
+		if (rc != XERR_NOTFOUND)
+			return rc;
 	}
 	if (ids_ext_ok(customer, 255)) {
-		a[0] = DB_STR(customer);
-		switch (events_lookup_user(ev, STMT_CUSTOMER_DELETED_USER, a, 1,
-		    uid, &rc)) {
-		case -1:
-			return rc;
-		case 1:
+		rc = customers_deleted_user(ev->db, customer, uid);
+		if (rc == XERR_OK)
 			return events_user(ev, NULL, uid);
-		}
+		if (rc != XERR_NOTFOUND)
+			return rc;
 	}
 	return XERR_NOTFOUND;
 }
@@ -63,7 +57,7 @@ payments_user(struct events_ev *ev, const char *customer, const char *charge,
 static enum xerr
 payments_charge_record(struct events_ev *ev, struct json_object *ch)
 {
-	struct dbv	 a[7];
+	struct charges_row c;
 	const char	*id = jsonx_str(ch, "id"), *pi, *cur;
 	int64_t		 amount = 0, refunded = 0, created = 0;
 
@@ -74,14 +68,14 @@ payments_charge_record(struct events_ev *ev, struct json_object *ch)
 	jsonx_int(ch, "amount", &amount);
 	jsonx_int(ch, "amount_refunded", &refunded);
 	jsonx_int(ch, "created", &created);
-	a[0] = DB_STR(id);
-	a[1] = DB_STR(ev->user_id);
-	a[2] = DB_STR(ids_ext_ok(pi, 255) ? pi : NULL);
-	a[3] = DB_INT(amount);
-	a[4] = DB_INT(refunded);
-	a[5] = DB_STR(cur != NULL && strlen(cur) <= 8 ? cur : "usd");
-	a[6] = DB_INT(created ? created : ev->created);
-	return db_exec(ev->db, STMT_CHARGE_UPSERT, a, 7, NULL, NULL);
+	c.id = id;
+	c.user_id = ev->user_id;
+	c.payment_intent = ids_ext_ok(pi, 255) ? pi : NULL;
+	c.amount = amount;
+	c.amount_refunded = refunded;
+	c.currency = cur != NULL && strlen(cur) <= 8 ? cur : "usd";
+	c.created = created ? created : ev->created;
+	return charges_upsert(ev->db, &c);
 }
 
 /*
@@ -200,38 +194,32 @@ static enum xerr
 payments_dispute_row(struct events_ev *ev,
     const struct payments_dispute_msg *m, int *known, int *was_open)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[10];
+	struct disputes_lock_row old;
+	struct disputes_row d;
 	enum xerr	 rc;
 
-	*was_open = 0;
-	a[0] = DB_STR(m->id);
-	if ((rc = db_query(ev->db, STMT_DISPUTE_LOCK, a, 1, &res)) != XERR_OK)
+	*known = *was_open = 0;
+	if ((rc = disputes_lock(ev->db, m->id, &old)) != XERR_OK &&
+	    rc != XERR_NOTFOUND)
 		return rc;
-	*known = db_res_rows(res) == 1;
-	if (*known)
-		*was_open = db_res_int(res, 0, 0, 0) != 0;
-	db_res_free(res);
+	*known = rc == XERR_OK;
+	*was_open = old.is_open;
 	if (!*known) {
-		a[0] = DB_STR(m->id);
-		a[1] = DB_STR(ev->user_id);
-		a[2] = DB_STR(ids_ext_ok(m->charge, 255) ? m->charge : NULL);
-		a[3] = DB_INT(m->amount);
-		a[4] = DB_STR(m->cur);
-		a[5] = DB_STR(m->reason);
-		a[6] = DB_STR(m->status);
-		a[7] = DB_INT(!m->closed);
-		a[8] = DB_INT(ev->created);
-		a[9] = DB_STR(m->closed ? ev->id : NULL);
-		return db_exec(ev->db, STMT_DISPUTE_INSERT, a, 10, NULL, NULL);
+		d.id = m->id;
+		d.user_id = ev->user_id;
+		d.charge_id = ids_ext_ok(m->charge, 255) ? m->charge : NULL;
+		d.amount = m->amount;
+		d.currency = m->cur;
+		d.reason = m->reason;
+		d.status = m->status;
+		d.is_open = !m->closed;
+		d.created = ev->created;
+		d.closed_event_id = m->closed ? ev->id : NULL;
+		return disputes_insert(ev->db, &d);
 	}
-	if (m->closed && *was_open) {
-		a[0] = DB_STR(m->status);
-		a[1] = DB_STR(m->reason);
-		a[2] = DB_STR(ev->id);
-		a[3] = DB_STR(m->id);
-		return db_exec(ev->db, STMT_DISPUTE_CLOSE, a, 4, NULL, NULL);
-	}
+	if (m->closed && *was_open)
+		return disputes_close(ev->db, m->id, m->status, m->reason,
+		    ev->id);
 	return XERR_OK;
 }
 

@@ -6,11 +6,13 @@
 #include <json-c/json.h>
 
 #include "core/cfg.h"
-#include "core/db.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
 #include "core/log.h"
-#include "store/stmt.h"
+#include "store/billing_periods.h"
+#include "store/subscriptions_db.h"
+#include "store/tier_history.h"
+#include "store/users.h"
 #include "domain/phone.h"
 #include "domain/tiers.h"
 #include "domain/events.h"
@@ -69,30 +71,18 @@ subscriptions_history(struct events_ev *ev, const char *sub_id,
     const char *status, const char *tier, int rank, int64_t pstart,
     int64_t pend)
 {
-	struct dbv	 a[6];
 	const char	*granted;
 	int		 past_due;
 	enum xerr	 rc;
 
 	granted = subscriptions_status_tier(status, tier, &past_due);
-	if (granted != NULL) {
-		a[0] = DB_STR(ev->id);
-		a[1] = DB_STR(sub_id);
-		a[2] = DB_STR(ev->user_id);
-		a[3] = DB_STR(granted);
-		a[4] = DB_INT(ev->created);
-		a[5] = DB_INT(rank);
-		if ((rc = db_exec(ev->db, STMT_RATING_HISTORY_INSERT, a, 6,
-		    NULL, NULL)) != XERR_OK)
-			return rc;
-	}
+	if (granted != NULL && (rc = tier_history_insert(ev->db, ev->id,
+	    sub_id, ev->user_id, granted, ev->created, rank)) != XERR_OK)
+		return rc;
 	if (pstart <= 0 || pend <= pstart)
 		return XERR_OK;
-	a[0] = DB_STR(sub_id);
-	a[1] = DB_INT(pstart);
-	a[2] = DB_INT(pend);
-	a[3] = DB_STR(ev->user_id);
-	return db_exec(ev->db, STMT_RATING_PERIOD_INSERT, a, 4, NULL, NULL);
+	return billing_periods_insert(ev->db, sub_id, pstart, pend,
+	    ev->user_id);
 }
 
 /*
@@ -191,42 +181,47 @@ static enum xerr
 subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
     int *stale)
 {
-	struct db_res	*res = NULL;
-	struct dbv	 a[15];
+	struct subscriptions_db_lock_row old;
+	struct subscriptions_db_values v;
 	int64_t		 lc, lr;
 	enum xerr	 rc;
 
 	*stale = 0;
-	a[0] = DB_STR(m->sub_id);
-	if ((rc = db_query(ev->db, STMT_SUB_LOCK, a, 1, &res)) != XERR_OK)
+	rc = subscriptions_db_lock(ev->db, m->sub_id, &old);
+	if (rc != XERR_OK && rc != XERR_NOTFOUND)
 		return rc;
-	if (db_res_rows(res) == 1) {
-		lc = db_res_int(res, 0, 4, 0);
-		lr = db_res_int(res, 0, 5, 0);
-		*stale = db_res_int(res, 0, 3, 0) ||
-		    (!m->deleted && (ev->created < lc ||
+	if (rc == XERR_OK) {
+		lc = old.last_event_created;
+		lr = old.last_event_rank;
+		*stale = old.deleted || (!m->deleted && (ev->created < lc ||
 		    (ev->created == lc && m->rank < lr)));
 	}
-	db_res_free(res);
 	if (*stale)
 		return XERR_OK;
 
-	a[0] = DB_STR(m->sub_id);
-	a[1] = DB_STR(ev->user_id);
-	a[2] = DB_STR(m->customer);
-	a[3] = DB_STR(m->status);
-	a[4] = DB_STR(m->tier);
-	a[5] = DB_STR(m->price);
-	a[6] = DB_STR(m->item_id);
-	a[7] = m->pstart ? DB_INT(m->pstart) : DB_NULL;
-	a[8] = m->pend ? DB_INT(m->pend) : DB_NULL;
-	a[9] = DB_INT(m->cancel);
-	a[10] = m->has_trial ? DB_INT(m->trial_end) : DB_NULL;
-	a[11] = DB_INT(m->deleted);
-	a[12] = DB_STR(ev->id);
-	a[13] = DB_INT(ev->created);
-	a[14] = DB_INT(m->rank);
-	if ((rc = db_exec(ev->db, STMT_SUB_UPSERT, a, 15, NULL, NULL)))
+	memset(&v, 0, sizeof(v));
+	v.id = m->sub_id;
+	v.user_id = ev->user_id;
+	v.customer_id = m->customer;
+	v.status = m->status;
+	v.tier = m->tier;
+	v.price_id = m->price;
+	v.item_id = m->item_id;
+	v.current_period_start = m->pstart;
+	v.current_period_end = m->pend;
+	v.cancel_at_period_end = m->cancel;
+	v.trial_end = m->trial_end;
+	v.deleted = m->deleted;
+	v.last_event_id = ev->id;
+	v.last_event_created = ev->created;
+	v.last_event_rank = m->rank;
+	if (!m->pstart)
+		v.nulls |= SUBSCRIPTIONS_DB_NULL_PERIOD_START;
+	if (!m->pend)
+		v.nulls |= SUBSCRIPTIONS_DB_NULL_PERIOD_END;
+	if (!m->has_trial)
+		v.nulls |= SUBSCRIPTIONS_DB_NULL_TRIAL_END;
+	if ((rc = subscriptions_db_upsert(ev->db, &v)) != XERR_OK)
 		return rc;
 	if (m->deleted && m->pend > m->pstart)
 		return subscriptions_final_bill(ev, m->sub_id, m->pstart,
@@ -272,20 +267,25 @@ static enum xerr
 subscriptions_user(struct events_ev *ev, const struct subscriptions_msg *m,
     const char *new_tier, int past_due)
 {
-	struct dbv	 a[7];
+	struct users_subscription us;
 	char		 old_tier[sizeof(ev->user_tier)];
 	enum xerr	 rc;
 
 	snprintf(old_tier, sizeof(old_tier), "%s", ev->user_tier);
-	a[0] = DB_STR(new_tier);
-	a[1] = DB_STR(m->sub_id);
-	a[2] = m->pstart ? DB_INT(m->pstart) : DB_NULL;
-	a[3] = m->pend ? DB_INT(m->pend) : DB_NULL;
-	a[4] = m->has_trial ? DB_INT(m->trial_end) : DB_NULL;
-	a[5] = DB_INT(past_due);
-	a[6] = DB_STR(ev->user_id);
-	if ((rc = db_exec(ev->db, STMT_USER_SET_SUBSCRIPTION, a, 7, NULL,
-	    NULL)) != XERR_OK)
+	memset(&us, 0, sizeof(us));
+	us.tier = new_tier;
+	us.subscription_id = m->sub_id;
+	us.billing_cycle_start = m->pstart;
+	us.billing_cycle_end = m->pend;
+	us.trial_end = m->trial_end;
+	us.past_due = past_due;
+	if (!m->pstart)
+		us.nulls |= USERS_NULL_CYCLE_START;
+	if (!m->pend)
+		us.nulls |= USERS_NULL_CYCLE_END;
+	if (!m->has_trial)
+		us.nulls |= USERS_NULL_TRIAL_END;
+	if ((rc = users_set_subscription(ev->db, ev->user_id, &us)) != XERR_OK)
 		return rc;
 	if (strcmp(old_tier, new_tier) != 0 &&
 	    (rc = subscriptions_tier_changed(ev, m->status, old_tier,
@@ -365,7 +365,6 @@ enum xerr
 subscriptions_trial_will_end(struct events_ev *ev)
 {
 	struct json_object *n;
-	struct dbv	 a[2];
 	int64_t		 trial_end = 0;
 	enum xerr	 rc;
 
@@ -375,9 +374,7 @@ subscriptions_trial_will_end(struct events_ev *ev)
 	if ((rc = events_user(ev, jsonx_id(ev->obj, "customer"),
 	    jsonx_str(ev->obj, "metadata.user_id"))) != XERR_OK)
 		return rc;
-	a[0] = DB_INT(trial_end);
-	a[1] = DB_STR(ev->user_id);
-	if ((rc = db_exec(ev->db, STMT_USER_SET_TRIAL_END, a, 2, NULL, NULL)))
+	if ((rc = users_set_trial_end(ev->db, ev->user_id, trial_end)))
 		return rc;
 	if ((rc = events_bevent(ev, NULL, "trial_will_end", NULL, NULL)))
 		return rc;

@@ -1,9 +1,9 @@
 /*
- * billing_periods: typed access to the periods of a subscription that
- * Stripe announced (sql/009_billing.sql), as the rating engine reads them
- * (STMT_RATING_PERIODS).  Only billing_periods.c knows the columns; the
- * caller gets [start, end) pairs, copied out.  The writes stay with the
- * webhook's appliers.
+ * billing_periods: the periods of each subscription that Stripe announced
+ * (sql/009_billing.sql), recorded by the webhook and read by the rating
+ * engine (docs/BILLING.md).  Only billing_periods.c knows the statements
+ * (store/stmt.c) and their columns; readers get [start, end) pairs, copied
+ * out.  Strings are borrowed for the call.
  */
 #ifndef BILLING_PERIODS_H
 #define BILLING_PERIODS_H
@@ -14,6 +14,14 @@
 #include "core/xerr.h"
 
 struct db;
+
+/*
+ * Records the period [start, end) of subscription sub of user_id; a
+ * period already recorded (same start) is kept as it is.  Errors of
+ * db_exec().
+ */
+enum xerr	 billing_periods_insert(struct db *db, const char *sub,
+		    int64_t start, int64_t end, const char *user_id);
 
 /*
  * Reads the known periods of subscription overlapping [from, to), in

@@ -1,9 +1,10 @@
 /*
- * tier_history: typed access to the tiers a subscription had and when
- * each took effect (sql/009_billing.sql), as the rating engine reads them
- * (STMT_RATING_HISTORY).  Only tier_history.c knows its columns; callers
- * see struct tier_history_row, copied out.  The writes stay with the
- * webhook's appliers.
+ * tier_history: the tier each subscription event says its subscription
+ * granted from its created time on (sql/009_billing.sql), recorded by the
+ * webhook and read by the rating engine (docs/BILLING.md).  Only
+ * tier_history.c knows the statements (store/stmt.c) and their columns;
+ * readers see struct tier_history_row, copied out.  Strings are borrowed
+ * for the call.
  */
 #ifndef TIER_HISTORY_H
 #define TIER_HISTORY_H
@@ -20,6 +21,15 @@ struct tier_history_row {
 	char		 tier[33];
 	int64_t		 effective_at;
 };
+
+/*
+ * Records that event_id (of rank event_rank) says subscription sub of
+ * user_id grants tier from effective_at on; once per event.  Errors of
+ * db_exec().
+ */
+enum xerr	 tier_history_insert(struct db *db, const char *event_id,
+		    const char *sub, const char *user_id, const char *tier,
+		    int64_t effective_at, int event_rank);
 
 /*
  * Reads the history of subscription in order of effect into *rows (the

@@ -2,6 +2,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "store/cell.h"
 #include "store/stmt.h"
 #include "store/users.h"
 
@@ -35,21 +36,7 @@ static enum xerr
 users_text(const struct db_res *res, enum users_col c, char *out,
     size_t outsz, unsigned int bit, unsigned int *nulls)
 {
-	size_t	 len;
-
-	out[0] = '\0';
-	if (db_res_isnull(res, 0, c)) {
-		*nulls |= bit;
-		return XERR_OK;
-	}
-	if ((len = db_res_len(res, 0, c)) >= outsz) {
-		log_warnx("users: column %d is %zu bytes, over %zu", (int)c,
-		    len, outsz - 1);
-		return XERR_DB;
-	}
-	memcpy(out, db_res_str(res, 0, c), len);
-	out[len] = '\0';
-	return XERR_OK;
+	return cell_text(res, 0, c, out, outsz, bit, nulls);
 }
 
 /* Returns column c of row 0 as an integer, setting bit when NULL. */
@@ -149,4 +136,180 @@ users_jwt_version(struct db *db, const char *id, int64_t *version)
 		*version = db_res_int(res, 0, 0, 0);
 	db_res_free(res);
 	return rc;
+}
+
+/*
+ * The webhook's accessors: the user row locked, and the writes of an
+ * event (users.h).
+ */
+
+/* The columns of STMT_USER_LOCK, _BY_CUSTOMER and _BY_CUSTOMER_16. */
+enum users_lock_col {
+	USERS_L_ID,
+	USERS_L_TIER,
+	USERS_L_SUBSCRIPTION,
+	USERS_L_PHONE_NUMBER,
+	USERS_L_CUSTOMER,
+	USERS_L_PHONE_STATUS,
+	USERS_L__MAX
+};
+
+/* Fills row (cleared first) from row i of res (the lock's columns). */
+static enum xerr
+users_lock_fill(const struct db_res *res, size_t i, struct users_lock_row *row)
+{
+	unsigned int	*n = &row->nulls;
+	enum xerr	 rc;
+
+	memset(row, 0, sizeof(*row));
+	if (db_res_cols(res) != USERS_L__MAX)
+		return XERR_INTERNAL;
+	if ((rc = cell_text(res, i, USERS_L_ID, row->id, sizeof(row->id), 0,
+	    n)) != XERR_OK ||
+	    (rc = cell_text(res, i, USERS_L_TIER, row->tier,
+	    sizeof(row->tier), 0, n)) != XERR_OK ||
+	    (rc = cell_text(res, i, USERS_L_SUBSCRIPTION,
+	    row->subscription_id, sizeof(row->subscription_id),
+	    USERS_NULL_SUBSCRIPTION, n)) != XERR_OK ||
+	    (rc = cell_text(res, i, USERS_L_PHONE_NUMBER, row->phone_number,
+	    sizeof(row->phone_number), USERS_NULL_PHONE_NUMBER,
+	    n)) != XERR_OK ||
+	    (rc = cell_text(res, i, USERS_L_CUSTOMER,
+	    row->stripe_customer_id, sizeof(row->stripe_customer_id),
+	    USERS_NULL_CUSTOMER, n)) != XERR_OK ||
+	    (rc = cell_text(res, i, USERS_L_PHONE_STATUS, row->phone_status,
+	    sizeof(row->phone_status), 0, n)) != XERR_OK)
+		memset(row, 0, sizeof(*row));
+	return rc;
+}
+
+/* Runs lock statement s with the one argument key: one row or none. */
+static enum xerr
+users_lock_one(struct db *db, enum stmt s, const char *key,
+    struct users_lock_row *row)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	memset(row, 0, sizeof(*row));
+	a[0] = DB_STR(key);
+	if ((rc = db_query(db, s, a, 1, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) != 1)
+		rc = XERR_NOTFOUND;
+	else
+		rc = users_lock_fill(res, 0, row);
+	db_res_free(res);
+	return rc;
+}
+
+enum xerr
+users_lock(struct db *db, const char *id, struct users_lock_row *row)
+{
+	return users_lock_one(db, STMT_USER_LOCK, id, row);
+}
+
+enum xerr
+users_lock_by_customer(struct db *db, const char *customer,
+    struct users_lock_row *row)
+{
+	return users_lock_one(db, STMT_USER_LOCK_BY_CUSTOMER, customer, row);
+}
+
+enum xerr
+users_lock_by_customers(struct db *db, const char *const *customers,
+    size_t n, struct users_lock_row *rows, size_t cap, size_t *nrows)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[USERS_LOCK_IDS];
+	size_t		 i;
+	enum xerr	 rc;
+
+	*nrows = 0;
+	if (n > USERS_LOCK_IDS)
+		return XERR_INTERNAL;
+	for (i = 0; i < USERS_LOCK_IDS; i++)
+		a[i] = i < n ? DB_STR(customers[i]) : DB_NULL;
+	if ((rc = db_query(db, STMT_USER_LOCK_BY_CUSTOMER_16, a,
+	    USERS_LOCK_IDS, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) > cap) {
+		log_warnx("users: %zu users for %zu customers",
+		    db_res_rows(res), n);
+		rc = XERR_DB;
+	}
+	for (i = 0; rc == XERR_OK && i < db_res_rows(res); i++)
+		rc = users_lock_fill(res, i, &rows[i]);
+	if (rc == XERR_OK)
+		*nrows = db_res_rows(res);
+	db_res_free(res);
+	return rc;
+}
+
+enum xerr
+users_set_customer(struct db *db, const char *id, const char *customer,
+    uint64_t *affected)
+{
+	struct dbv	 a[2];
+
+	a[0] = DB_STR(customer);
+	a[1] = DB_STR(id);
+	return db_exec(db, STMT_USER_SET_CUSTOMER, a, 2, affected, NULL);
+}
+
+enum xerr
+users_clear_customer(struct db *db, const char *id, const char *customer)
+{
+	struct dbv	 a[2];
+
+	a[0] = DB_STR(id);
+	a[1] = DB_STR(customer);
+	return db_exec(db, STMT_USER_CLEAR_CUSTOMER, a, 2, NULL, NULL);
+}
+
+/* v as an argument, or NULL when bit is in nulls. */
+static struct dbv
+users_int_arg(int64_t v, unsigned int nulls, unsigned int bit)
+{
+	return (nulls & bit) ? DB_NULL : DB_INT(v);
+}
+
+enum xerr
+users_set_subscription(struct db *db, const char *id,
+    const struct users_subscription *s)
+{
+	struct dbv	 a[7];
+
+	a[0] = DB_STR(s->tier);
+	a[1] = DB_STR(s->subscription_id);
+	a[2] = users_int_arg(s->billing_cycle_start, s->nulls,
+	    USERS_NULL_CYCLE_START);
+	a[3] = users_int_arg(s->billing_cycle_end, s->nulls,
+	    USERS_NULL_CYCLE_END);
+	a[4] = users_int_arg(s->trial_end, s->nulls, USERS_NULL_TRIAL_END);
+	a[5] = DB_INT(s->past_due);
+	a[6] = DB_STR(id);
+	return db_exec(db, STMT_USER_SET_SUBSCRIPTION, a, 7, NULL, NULL);
+}
+
+enum xerr
+users_set_trial_end(struct db *db, const char *id, int64_t trial_end)
+{
+	struct dbv	 a[2];
+
+	a[0] = DB_INT(trial_end);
+	a[1] = DB_STR(id);
+	return db_exec(db, STMT_USER_SET_TRIAL_END, a, 2, NULL, NULL);
+}
+
+enum xerr
+users_set_cycle(struct db *db, const char *id, int64_t start, int64_t end)
+{
+	struct dbv	 a[3];
+
+	a[0] = DB_INT(start);
+	a[1] = DB_INT(end);
+	a[2] = DB_STR(id);
+	return db_exec(db, STMT_USER_SET_CYCLE, a, 3, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 
 #include "core/cfg.h"
 #include "core/xerr.h"
+#include "store/users.h"
 #include "domain/events.h"
 
 static struct cfg	 cfg;
@@ -144,6 +145,53 @@ START_TEST(events_pre_trusted_miss)
 }
 END_TEST
 
+START_TEST(events_pre_typed_row)
+{
+	static struct events_pre pre;
+	struct users_lock_row rows[2];
+	struct events_ev ev;
+	char		 err[128];
+
+	/*
+	 * A user read ahead (a typed row, as events_pre_read() fills them)
+	 * answers events_user() for its customer without a statement; a
+	 * row of a user without a customer matches nobody.
+	 */
+	memset(&pre, 0, sizeof(pre));
+	memset(rows, 0, sizeof(rows));
+	strcpy(rows[0].id, "u_0");
+	strcpy(rows[0].tier, "free");
+	rows[0].nulls = USERS_NULL_CUSTOMER | USERS_NULL_SUBSCRIPTION |
+	    USERS_NULL_PHONE_NUMBER;
+	strcpy(rows[0].phone_status, "none");
+	strcpy(rows[1].id, "u_1");
+	strcpy(rows[1].tier, "pro");
+	strcpy(rows[1].subscription_id, "sub_1");
+	strcpy(rows[1].stripe_customer_id, "cus_1");
+	strcpy(rows[1].phone_status, "pending");
+	rows[1].nulls = USERS_NULL_PHONE_NUMBER;
+	pre.asked[pre.nasked++] = "cus_1";
+	pre.rows = rows;
+	pre.nrows = 2;
+	pre.valid = 1;
+	ck_assert_int_eq(parse(&ev, "{\"id\":\"evt_5\",\"type\":\"a.b\","
+	    "\"created\":1,\"data\":{\"object\":{}}}", err, sizeof(err)),
+	    XERR_OK);
+	ev.pre = &pre;
+	ck_assert_int_eq(events_user(&ev, "cus_1", NULL), XERR_OK);
+	ck_assert_str_eq(ev.user_id, "u_1");
+	ck_assert_str_eq(ev.user_tier, "pro");
+	ck_assert_str_eq(ev.user_sub, "sub_1");
+	ck_assert_int_eq(ev.user_has_phone, 1);	/* phone_status not none */
+	ck_assert_uint_eq(pre.ntouched, 1);
+	ck_assert_str_eq(pre.touched[0], "u_1");
+	pre.rows = NULL;	/* the test's, not to be freed */
+	pre.nrows = 0;
+	events_pre_free(&pre);
+	events_free(&ev);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -157,6 +205,7 @@ main(void)
 	tcase_add_test(tc, events_parse_refused);
 	tcase_add_test(tc, events_fail_scrubbed);
 	tcase_add_test(tc, events_pre_trusted_miss);
+	tcase_add_test(tc, events_pre_typed_row);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

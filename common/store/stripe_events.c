@@ -1,0 +1,175 @@
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/db.h"
+#include "core/log.h"
+#include "store/cell.h"
+#include "store/stmt.h"
+#include "store/stripe_events.h"
+
+/* The arguments of STMT_EVENT_INSERT. */
+#define STRIPE_EVENTS_INSERT_ARGS	9
+
+/* The column of STMT_EVENT_STATUS and STMT_EVENT_LOCK. */
+enum stripe_events_col {
+	STRIPE_EVENTS_C_STATUS,
+};
+
+/* The columns of STMT_EVENT_STATUS_16, in its order. */
+enum stripe_events_status_col {
+	STRIPE_EVENTS_S_ID,
+	STRIPE_EVENTS_S_STATUS,
+	STRIPE_EVENTS_S__MAX
+};
+
+/*
+ * The first seven arguments of STMT_EVENT_INSERT and STMT_EVENT_FAIL,
+ * the same in both: what the event is, before any outcome.
+ */
+static void
+stripe_events_what(const struct stripe_events_row *r, struct dbv a[7])
+{
+	a[0] = DB_STR(r->id);
+	a[1] = DB_STR(r->type);
+	a[2] = DB_STR(r->api_version);
+	a[3] = DB_INT(r->livemode);
+	a[4] = DB_INT(r->created);
+	a[5] = DB_STR(r->object_id);
+	a[6] = DB_BLOB(r->payload, r->len);
+}
+
+/* The arguments of STMT_EVENT_INSERT for r. */
+static void
+stripe_events_insert_args(const struct stripe_events_row *r,
+    struct dbv a[STRIPE_EVENTS_INSERT_ARGS])
+{
+	stripe_events_what(r, a);
+	a[7] = DB_STR(r->status);
+	a[8] = DB_STR(r->user_id);
+}
+
+enum xerr
+stripe_events_insert(struct db *db, const struct stripe_events_row *r)
+{
+	struct dbv	 a[STRIPE_EVENTS_INSERT_ARGS];
+
+	stripe_events_insert_args(r, a);
+	return db_exec(db, STMT_EVENT_INSERT, a, STRIPE_EVENTS_INSERT_ARGS,
+	    NULL, NULL);
+}
+
+enum xerr
+stripe_events_insert_rows(struct db *db, const struct stripe_events_row *rows,
+    size_t n)
+{
+	struct dbv	*a;
+	size_t		 i;
+	enum xerr	 rc;
+
+	if ((a = calloc(n > 0 ? n : 1, STRIPE_EVENTS_INSERT_ARGS *
+	    sizeof(*a))) == NULL)
+		return XERR_NOMEM;
+	for (i = 0; i < n; i++)
+		stripe_events_insert_args(&rows[i],
+		    &a[i * STRIPE_EVENTS_INSERT_ARGS]);
+	rc = db_exec_rows(db, STMT_EVENT_INSERT, a, STRIPE_EVENTS_INSERT_ARGS,
+	    n);
+	free(a);
+	return rc;
+}
+
+enum xerr
+stripe_events_finish(struct db *db, const char *id, const char *status,
+    const char *user_id)
+{
+	struct dbv	 a[3];
+
+	a[0] = DB_STR(status);
+	a[1] = DB_STR(user_id);
+	a[2] = DB_STR(id);
+	return db_exec(db, STMT_EVENT_FINISH, a, 3, NULL, NULL);
+}
+
+enum xerr
+stripe_events_fail(struct db *db, const struct stripe_events_row *r,
+    const char *error)
+{
+	struct dbv	 a[8];
+
+	stripe_events_what(r, a);
+	a[7] = DB_STR(error);
+	return db_exec(db, STMT_EVENT_FAIL, a, 8, NULL, NULL);
+}
+
+/* Runs s (STMT_EVENT_STATUS or _LOCK) for id, its status into status. */
+static enum xerr
+stripe_events_status_by(struct db *db, enum stmt s, const char *id,
+    char status[17])
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	unsigned int	 nulls = 0;
+	enum xerr	 rc;
+
+	status[0] = '\0';
+	a[0] = DB_STR(id);
+	if ((rc = db_query(db, s, a, 1, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = XERR_NOTFOUND;
+	else
+		rc = cell_text(res, 0, STRIPE_EVENTS_C_STATUS, status, 17, 0,
+		    &nulls);
+	db_res_free(res);
+	return rc;
+}
+
+enum xerr
+stripe_events_status(struct db *db, const char *id, char status[17])
+{
+	return stripe_events_status_by(db, STMT_EVENT_STATUS, id, status);
+}
+
+enum xerr
+stripe_events_lock_status(struct db *db, const char *id, char status[17])
+{
+	return stripe_events_status_by(db, STMT_EVENT_LOCK, id, status);
+}
+
+enum xerr
+stripe_events_status_of(struct db *db, const char *const *ids, size_t n,
+    struct stripe_events_status_row *rows, size_t cap, size_t *nrows)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[STRIPE_EVENTS_STATUS_IDS];
+	unsigned int	 nulls = 0;
+	size_t		 i;
+	enum xerr	 rc;
+
+	*nrows = 0;
+	if (n > STRIPE_EVENTS_STATUS_IDS)
+		return XERR_INTERNAL;
+	for (i = 0; i < STRIPE_EVENTS_STATUS_IDS; i++)
+		a[i] = i < n ? DB_STR(ids[i]) : DB_NULL;
+	if ((rc = db_query(db, STMT_EVENT_STATUS_16, a,
+	    STRIPE_EVENTS_STATUS_IDS, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) > cap) {
+		log_warnx("stripe_events: %zu rows for %zu ids",
+		    db_res_rows(res), n);
+		rc = XERR_DB;
+	} else if (db_res_rows(res) > 0 &&
+	    db_res_cols(res) != STRIPE_EVENTS_S__MAX)
+		rc = XERR_INTERNAL;
+	for (i = 0; rc == XERR_OK && i < db_res_rows(res); i++)
+		if ((rc = cell_text(res, i, STRIPE_EVENTS_S_ID, rows[i].id,
+		    sizeof(rows[i].id), 0, &nulls)) == XERR_OK)
+			rc = cell_text(res, i, STRIPE_EVENTS_S_STATUS,
+			    rows[i].status, sizeof(rows[i].status), 0,
+			    &nulls);
+	if (rc == XERR_OK)
+		*nrows = db_res_rows(res);
+	db_res_free(res);
+	return rc;
+}

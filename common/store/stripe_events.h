@@ -1,0 +1,100 @@
+/*
+ * stripe_events: typed access to the stored Stripe events
+ * (sql/002_webhook.sql) as the webhook stores them (domain/evstore.c):
+ * each event's row with its outcome, the failure recorded apart, the
+ * status read back.  Only stripe_events.c knows the columns of its
+ * statements (store/stmt.c).
+ *
+ * A struct stripe_events_row given to a write is the caller's and only
+ * borrowed for the call.  What is read (a status, the rows of
+ * stripe_events_status_of()) is copied into the caller's buffers.
+ * Errors: those of db_exec() and db_query(); XERR_DB when a stored text is
+ * longer than its field (never, with the schema's widths).
+ */
+#ifndef STRIPE_EVENTS_H
+#define STRIPE_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/xerr.h"
+
+struct db;
+
+/* Most ids stripe_events_status_of() reads in one statement. */
+#define STRIPE_EVENTS_STATUS_IDS	16
+
+/*
+ * An event's row to write.  api_version, object_id and user_id may be
+ * NULL; payload is len bytes, stored as is.
+ */
+struct stripe_events_row {
+	const char	*id;
+	const char	*type;
+	const char	*api_version;
+	int		 livemode;		/* 0 or 1 */
+	int64_t		 created;
+	const char	*object_id;
+	const char	*payload;
+	size_t		 len;
+	const char	*status;
+	const char	*user_id;
+};
+
+/* Inserts r, processed now.  XERR_DUP when the event is stored already. */
+enum xerr	 stripe_events_insert(struct db *db,
+		    const struct stripe_events_row *r);
+
+/*
+ * Inserts the n rows of rows, one execution each (db_exec_rows()), inside
+ * the caller's transaction, which rolls back on an error.  XERR_NOMEM.
+ */
+enum xerr	 stripe_events_insert_rows(struct db *db,
+		    const struct stripe_events_row *rows, size_t n);
+
+/*
+ * Writes the outcome of an event applied again: its status and user
+ * (user_id may be NULL), no error, one attempt more.
+ */
+enum xerr	 stripe_events_finish(struct db *db, const char *id,
+		    const char *status, const char *user_id);
+
+/*
+ * Records a failed attempt of r's event (r->status and r->user_id are not
+ * written) with error (cut to 1000 characters): inserted "failed", or
+ * one attempt more and the new error when it is stored "failed" already;
+ * a row with another status is kept as it is.
+ */
+enum xerr	 stripe_events_fail(struct db *db,
+		    const struct stripe_events_row *r, const char *error);
+
+/*
+ * Reads the status of the event id into status (17 bytes).
+ * XERR_NOTFOUND (status "") when it is not stored.
+ */
+enum xerr	 stripe_events_status(struct db *db, const char *id,
+		    char status[17]);
+
+/* As stripe_events_status(), locking the row (FOR UPDATE). */
+enum xerr	 stripe_events_lock_status(struct db *db, const char *id,
+		    char status[17]);
+
+/* The status of one stored event. */
+struct stripe_events_status_row {
+	char		 id[256];
+	char		 status[17];
+};
+
+/*
+ * Reads (and locks) in one statement the status of those of the n ids
+ * (at most STRIPE_EVENTS_STATUS_IDS) that are stored, into rows (the
+ * caller's, cap of them); *nrows is how many.  XERR_INTERNAL when n is
+ * over STRIPE_EVENTS_STATUS_IDS; XERR_DB when more than cap come back
+ * (never with cap >= n: the id is the key).
+ */
+enum xerr	 stripe_events_status_of(struct db *db,
+		    const char *const *ids, size_t n,
+		    struct stripe_events_status_row *rows, size_t cap,
+		    size_t *nrows);
+
+#endif
