@@ -22,6 +22,7 @@
 #include "store/admin_db.h"
 #include "store/event_replay.h"
 #include "store/jobs_db.h"
+#include "store/stripe_events.h"
 #include "store/users.h"
 #include "remote/smtp.h"
 #include "remote/stripe.h"
@@ -1224,7 +1225,7 @@ admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 		goto out;
 	}
 	/* Another applier may have finished it first: say what is stored. */
-	if (strcmp(outcome, "duplicate") == 0 && event_replay_status(r->db, id,
+	if (strcmp(outcome, "duplicate") == 0 && stripe_events_status(r->db, id,
 	    now) == XERR_OK)
 		outcome = now;
 	log_info("admin %s: replayed event %s (%s): %s -> %s", r->user_id, id,

@@ -736,7 +736,8 @@ billing_customer_or_reply(struct req *r, struct billing_user *u)
 	char			 idem[BILLING_IDEM_MAX + 1];
 	const char		*id;
 	enum xerr		 rc;
-	int			 ret = -1, changed;
+	int			 ret = -1;
+	uint64_t		 changed = 0;
 
 	if (u->customer[0] != '\0')
 		return 0;
@@ -759,12 +760,12 @@ billing_customer_or_reply(struct req *r, struct billing_user *u)
 		    "Stripe answered a customer without an id");
 		goto out;
 	}
-	if ((rc = billing_reads_set_customer(r->db, r->user_id, id,
-	    &changed)) != XERR_OK) {
+	if ((rc = users_set_customer(r->db, r->user_id, id, &changed)) !=
+	    XERR_OK) {
 		req_fail(r, rc, "recording the customer");
 		goto out;
 	}
-	if (changed) {
+	if (changed == 1) {
 		memcpy(u->customer, id, strlen(id) + 1);
 		log_info("user %s: Stripe customer %s", r->user_id, id);
 	} else {

@@ -11,7 +11,7 @@
 #include "core/log.h"
 #include "store/bill_lines.h"
 #include "store/bill_usage.h"
-#include "store/billing_history.h"
+#include "store/billing_events.h"
 #include "store/billing_reads.h"
 #include "store/bills.h"
 #include "remote/stripe.h"
@@ -162,7 +162,7 @@ bill_line_done(struct db *db, const struct bill *b, struct bill_line *l,
 		return rc;
 	snprintf(subject, sizeof(subject), "bill:%lld", (long long)b->id);
 	snprintf(kind, sizeof(kind), "overage_%s", l->kind);
-	return billing_history_add_event(db, b->user,
+	return billing_events_insert(db, b->user,
 	    strcmp(l->target, "invoice") == 0 ? b->invoice : subject, kind,
 	    &l->cents, l->item);
 }

@@ -99,13 +99,14 @@ usage_capped_once(struct db *db, const struct cfg *cfg, const char *user_id,
     int *dup, struct usage_cap_hit *hit)
 {
 	struct usage_events_row row;
+	struct users_lock_row locked;
 	enum xerr	 rc;
 
 	*dup = 0;
 	memset(hit, 0, sizeof(*hit));
 	if ((rc = db_begin(db)) != XERR_OK)
 		return rc;
-	if ((rc = billing_reads_lock_user(db, user_id)) != XERR_OK)
+	if ((rc = users_lock(db, user_id, &locked)) != XERR_OK)
 		goto fail;
 	if ((rc = usage_events_by_key(db, idem_key, &row)) == XERR_OK) {
 		*dup = 1;

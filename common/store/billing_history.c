@@ -191,21 +191,6 @@ billing_history_read(struct db *db, const char *user_id,
 	return rc;
 }
 
-enum xerr
-billing_history_add_event(struct db *db, const char *user_id,
-    const char *event_id, const char *kind, const int64_t *amount_cents,
-    const char *detail)
-{
-	struct dbv	 a[5];
-
-	a[0] = DB_STR(user_id);
-	a[1] = DB_STR(event_id);
-	a[2] = DB_STR(kind);
-	a[3] = amount_cents != NULL ? DB_INT(*amount_cents) : DB_NULL;
-	a[4] = DB_STR(detail);
-	return db_exec(db, STMT_BEVENT_INSERT, a, 5, NULL, NULL);
-}
-
 void
 billing_history_free(struct billing_history *h)
 {

@@ -5,9 +5,8 @@
  * billing_history.c knows the statement's columns; callers see the
  * structs below, every text copied out, nothing borrowed.  The pages are
  * the caller's (billing_history_free()); where a page ends and the
- * cursor of the next are the caller's too (app/billing.c).  And the
- * insert of a billing event (billing_history_add_event()), the lines a
- * posted bill adds to that history.
+ * cursor of the next are the caller's too (app/billing.c).  A billing
+ * event is written by billing_events_insert() (store/billing_events.h).
  */
 #ifndef BILLING_HISTORY_H
 #define BILLING_HISTORY_H
@@ -82,16 +81,6 @@ enum xerr	 billing_history_read(struct db *db, const char *user_id,
 		    int64_t invoice_created, const char *invoice_id,
 		    int64_t event_before, int rows,
 		    struct billing_history *out);
-
-/*
- * Inserts a billing_events row of user_id (STMT_BEVENT_INSERT): Stripe's
- * event_id (or our subject), kind, amount (NULL: none) and detail (cut to
- * 1000 characters); once per (event_id, kind), a repeat changes nothing.
- * Errors of db_exec().
- */
-enum xerr	 billing_history_add_event(struct db *db, const char *user_id,
-		    const char *event_id, const char *kind,
-		    const int64_t *amount_cents, const char *detail);
 
 /* Frees the pages of *h (which may be zeroed) and zeroes it. */
 void		 billing_history_free(struct billing_history *h);

@@ -187,40 +187,6 @@ billing_reads_subscription(struct db *db, const char *user_id, char *sub,
 }
 
 enum xerr
-billing_reads_lock_user(struct db *db, const char *user_id)
-{
-	struct db_res	*res = NULL;
-	struct dbv	 a[1];
-	enum xerr	 rc;
-
-	a[0] = DB_STR(user_id);
-	if ((rc = db_query(db, STMT_USER_LOCK, a, 1, &res)) != XERR_OK)
-		return rc;
-	if (db_res_rows(res) == 0)
-		rc = XERR_NOTFOUND;
-	db_res_free(res);
-	return rc;
-}
-
-enum xerr
-billing_reads_set_customer(struct db *db, const char *user_id,
-    const char *customer, int *changed)
-{
-	struct dbv	 a[2];
-	uint64_t	 n = 0;
-	enum xerr	 rc;
-
-	*changed = 0;
-	a[0] = DB_STR(customer);
-	a[1] = DB_STR(user_id);
-	if ((rc = db_exec(db, STMT_USER_SET_CUSTOMER, a, 2, &n, NULL)) !=
-	    XERR_OK)
-		return rc;
-	*changed = n == 1;
-	return XERR_OK;
-}
-
-enum xerr
 billing_reads_sub(struct db *db, const char *subscription, int lock,
     struct billing_reads_sub *out)
 {

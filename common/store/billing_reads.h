@@ -2,11 +2,11 @@
  * billing_reads: typed access to the reads of the billing side that join
  * users to the subscription they follow (sql/001_init.sql,
  * sql/002_webhook.sql): STMT_BILLING_USER, STMT_BILLING_USAGE and
- * STMT_USAGE_SUBSCRIPTION, and the lock of the user's row that the usage
- * ledger takes (STMT_USER_LOCK).  Only billing_reads.c knows their
- * columns; callers see the structs below, every text copied out, nothing
- * borrowed; and the reads of the rating engine of tables other helpers
- * own (subscriptions' owners, phone_numbers held).  Which subscription
+ * STMT_USAGE_SUBSCRIPTION, and the rating engine's reads of a
+ * subscription's owner and of phone numbers held.  Only billing_reads.c
+ * knows their columns; callers see the structs below, every text copied
+ * out, nothing borrowed.  The usage ledger locks the user with
+ * users_lock() (store/users.h).  Which subscription
  * counts as live is the caller's rule
  * (app/billing.c): these rows say what the tables hold.
  */
@@ -83,13 +83,6 @@ enum xerr	 billing_reads_subscription(struct db *db,
 		    const char *user_id, char *sub, size_t subsz,
 		    int64_t *start, int64_t *end);
 
-/*
- * Locks user_id's row for the transaction (STMT_USER_LOCK), the order of
- * locks of the usage ledger.  XERR_NOTFOUND for an unknown user; errors
- * of db_query().
- */
-enum xerr	 billing_reads_lock_user(struct db *db, const char *user_id);
-
 /* A subscription's owner, as the rating engine reads it. */
 struct billing_reads_sub {
 	char		 user_id[65];
@@ -112,14 +105,5 @@ enum xerr	 billing_reads_sub(struct db *db, const char *subscription,
  */
 enum xerr	 billing_reads_phone_held(struct db *db, const char *user_id,
 		    int64_t from, int64_t to, int *held);
-
-/*
- * Records customer as user_id's Stripe customer unless one is recorded
- * already (STMT_USER_SET_CUSTOMER); *changed is 1 when it was written, 0
- * when another was there (or no such user).  Errors of db_exec().  The
- * one write here: users.[ch] is another branch's; fold this into it.
- */
-enum xerr	 billing_reads_set_customer(struct db *db, const char *user_id,
-		    const char *customer, int *changed);
 
 #endif

@@ -71,26 +71,6 @@ event_replay_get(struct db *db, const char *id, struct event_replay_event *ev)
 }
 
 enum xerr
-event_replay_status(struct db *db, const char *id, char status[17])
-{
-	struct db_res	*res = NULL;
-	struct dbv	 a[1];
-	unsigned int	 nulls = 0;
-	enum xerr	 rc;
-
-	status[0] = '\0';
-	a[0] = DB_STR(id);
-	if ((rc = db_query(db, STMT_EVENT_STATUS, a, 1, &res)) != XERR_OK)
-		return rc;
-	if (db_res_rows(res) != 1)
-		rc = XERR_NOTFOUND;
-	else
-		rc = cell_text(res, 0, 0, status, 17, 0, &nulls);
-	db_res_free(res);
-	return rc;
-}
-
-enum xerr
 event_replay_unmatched(struct db *db, const char *customer,
     struct event_replay_id **ids, size_t *n)
 {

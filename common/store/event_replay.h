@@ -46,13 +46,6 @@ enum xerr	 event_replay_get(struct db *db, const char *id,
 void		 event_replay_clear(struct event_replay_event *ev);
 
 /*
- * Reads the status of the event id into status (17 bytes).
- * XERR_NOTFOUND when there is none.
- */
-enum xerr	 event_replay_status(struct db *db, const char *id,
-		    char status[17]);
-
-/*
  * Reads the ids of the events stored unmatched for Stripe customer, in
  * the order Stripe created them (at most 1000), into a new array *ids of
  * *n (the caller frees it; NULL when none).

@@ -2,7 +2,8 @@
 # Tests scripts/lint-layers: the library as it is passes; copies of it with
 # one planted breach (an include pointing up, one naming no layer, one
 # naming a folder that is not a layer, a file outside the layers, SQL in
-# remote/, the request context below app/) fail,
+# remote/, the request context below app/, a statement run outside store/)
+# fail,
 # and the message names the file, the line and the rule.
 set -eu
 
@@ -51,6 +52,11 @@ check "sed -i '1i #include \"core/req.h\"' common/remote/stripe.c" 1 \
 check "sed -i '1i #include \"store/stmt.h\"' common/remote/twilio.c" 1 \
     'common/remote/twilio.c:1: #include "store/stmt.h": remote may include only core remote'
 check "sed -i '1i #include \"store/stmt.h\"' common/app/auth.c" 0
+check "echo 'static int x = STMT_USER_GET;' >> common/domain/usage.c" 1 \
+    'common/domain/usage.c:'
+check "echo 'void f(struct db_res *r) { (void)db_res_rows(r); }' >> common/app/auth.c" 1 \
+    'only store/ runs statements and reads columns'
+check "echo '/* Errors of db_exec(). */' >> common/domain/usage.c" 0
 check "sed -i '1i #include \"remote/smtp.h\"' common/domain/usage.c" 0
 check "sed -i '1i #include \"core/req.h\"' common/core/route.c" 0
 
