@@ -24,3 +24,9 @@ cell_text(const struct db_res *res, size_t row, size_t col, char *out,
 	out[len] = '\0';
 	return XERR_OK;
 }
+
+struct dbv
+cell_arg_int(int64_t v, unsigned int nulls, unsigned int bit)
+{
+	return (nulls & bit) ? DB_NULL : DB_INT(v);
+}

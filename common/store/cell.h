@@ -1,16 +1,18 @@
 /*
  * cell: the one copy of a result's text cell into a caller's buffer, for
  * the typed accessors of store/ (users, stripe_events, ...), so that a
- * row they return borrows nothing from the result.
+ * row they return borrows nothing from the result; and the one way back,
+ * a number that may be NULL as a statement's argument.
  */
 #ifndef CELL_H
 #define CELL_H
 
 #include <stddef.h>
 
-#include "core/xerr.h"
+#include <stdint.h>
 
-struct db_res;
+#include "core/db.h"
+#include "core/xerr.h"
 
 /*
  * Copies the cell (row, col) of res into out (outsz bytes, NUL-terminated;
@@ -20,5 +22,8 @@ struct db_res;
 enum xerr	 cell_text(const struct db_res *res, size_t row, size_t col,
 		    char *out, size_t outsz, unsigned int bit,
 		    unsigned int *nulls);
+
+/* v as a statement's argument, or SQL NULL when bit is set in nulls. */
+struct dbv	 cell_arg_int(int64_t v, unsigned int nulls, unsigned int bit);
 
 #endif

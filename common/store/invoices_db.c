@@ -38,13 +38,6 @@ invoices_db_lock(struct db *db, const char *id,
 	return rc;
 }
 
-/* v as an argument, or NULL when bit is in nulls. */
-static struct dbv
-invoices_db_int(int64_t v, unsigned int nulls, unsigned int bit)
-{
-	return (nulls & bit) ? DB_NULL : DB_INT(v);
-}
-
 enum xerr
 invoices_db_upsert(struct db *db, const struct invoices_db_values *v)
 {
@@ -59,12 +52,12 @@ invoices_db_upsert(struct db *db, const struct invoices_db_values *v)
 	a[6] = DB_STR(v->currency);
 	a[7] = DB_INT(v->amount_due);
 	a[8] = DB_INT(v->amount_paid);
-	a[9] = invoices_db_int(v->period_start, v->nulls,
+	a[9] = cell_arg_int(v->period_start, v->nulls,
 	    INVOICES_DB_NULL_PERIOD_START);
-	a[10] = invoices_db_int(v->period_end, v->nulls,
+	a[10] = cell_arg_int(v->period_end, v->nulls,
 	    INVOICES_DB_NULL_PERIOD_END);
 	a[11] = DB_INT(v->attempt_count);
-	a[12] = invoices_db_int(v->next_payment_attempt, v->nulls,
+	a[12] = cell_arg_int(v->next_payment_attempt, v->nulls,
 	    INVOICES_DB_NULL_NEXT_ATTEMPT);
 	a[13] = DB_STR(v->hosted_invoice_url);
 	a[14] = DB_INT(v->created);

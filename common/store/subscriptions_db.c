@@ -53,13 +53,6 @@ subscriptions_db_lock(struct db *db, const char *id,
 	return rc;
 }
 
-/* v as an argument, or NULL when bit is in nulls. */
-static struct dbv
-subscriptions_db_int(int64_t v, unsigned int nulls, unsigned int bit)
-{
-	return (nulls & bit) ? DB_NULL : DB_INT(v);
-}
-
 enum xerr
 subscriptions_db_upsert(struct db *db, const struct subscriptions_db_values *v)
 {
@@ -72,12 +65,12 @@ subscriptions_db_upsert(struct db *db, const struct subscriptions_db_values *v)
 	a[4] = DB_STR(v->tier);
 	a[5] = DB_STR(v->price_id);
 	a[6] = DB_STR(v->item_id);
-	a[7] = subscriptions_db_int(v->current_period_start, v->nulls,
+	a[7] = cell_arg_int(v->current_period_start, v->nulls,
 	    SUBSCRIPTIONS_DB_NULL_PERIOD_START);
-	a[8] = subscriptions_db_int(v->current_period_end, v->nulls,
+	a[8] = cell_arg_int(v->current_period_end, v->nulls,
 	    SUBSCRIPTIONS_DB_NULL_PERIOD_END);
 	a[9] = DB_INT(v->cancel_at_period_end);
-	a[10] = subscriptions_db_int(v->trial_end, v->nulls,
+	a[10] = cell_arg_int(v->trial_end, v->nulls,
 	    SUBSCRIPTIONS_DB_NULL_TRIAL_END);
 	a[11] = DB_INT(v->deleted);
 	a[12] = DB_STR(v->last_event_id);

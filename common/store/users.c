@@ -268,13 +268,6 @@ users_clear_customer(struct db *db, const char *id, const char *customer)
 	return db_exec(db, STMT_USER_CLEAR_CUSTOMER, a, 2, NULL, NULL);
 }
 
-/* v as an argument, or NULL when bit is in nulls. */
-static struct dbv
-users_int_arg(int64_t v, unsigned int nulls, unsigned int bit)
-{
-	return (nulls & bit) ? DB_NULL : DB_INT(v);
-}
-
 enum xerr
 users_set_subscription(struct db *db, const char *id,
     const struct users_subscription *s)
@@ -283,11 +276,11 @@ users_set_subscription(struct db *db, const char *id,
 
 	a[0] = DB_STR(s->tier);
 	a[1] = DB_STR(s->subscription_id);
-	a[2] = users_int_arg(s->billing_cycle_start, s->nulls,
+	a[2] = cell_arg_int(s->billing_cycle_start, s->nulls,
 	    USERS_NULL_CYCLE_START);
-	a[3] = users_int_arg(s->billing_cycle_end, s->nulls,
+	a[3] = cell_arg_int(s->billing_cycle_end, s->nulls,
 	    USERS_NULL_CYCLE_END);
-	a[4] = users_int_arg(s->trial_end, s->nulls, USERS_NULL_TRIAL_END);
+	a[4] = cell_arg_int(s->trial_end, s->nulls, USERS_NULL_TRIAL_END);
 	a[5] = DB_INT(s->past_due);
 	a[6] = DB_STR(id);
 	return db_exec(db, STMT_USER_SET_SUBSCRIPTION, a, 7, NULL, NULL);
