@@ -223,9 +223,8 @@ billing_user_parse(const struct billing_reads_user *row,
 	    billing_cell(u->customer, sizeof(u->customer), row->customer) ||
 	    billing_cell(u->tier, sizeof(u->tier), row->tier))
 		return XERR_INTERNAL;
-	if (!(row->nulls & BILLING_READS_NULL_STATUS) && !row->deleted &&
-	    strcmp(row->status, "canceled") != 0 &&
-	    strcmp(row->status, "incomplete_expired") != 0) {
+	if (!(row->nulls & BILLING_READS_NULL_STATUS) &&
+	    usage_sub_live(row->status, row->deleted)) {
 		if (billing_cell(u->sub, sizeof(u->sub),
 		    row->subscription_id) ||
 		    billing_cell(u->item, sizeof(u->item), row->item_id) ||
@@ -849,25 +848,16 @@ out:
 }
 
 /*
- * Returns in *start and *end the period a change at now falls in: the live
- * subscription's when it holds now, else what usage_period() says (the
- * calendar month in UTC without a subscription).
+ * Returns in *start and *end the period holding now for u (the one period
+ * model, usage_period_pick(): u->sub is set only for a live
+ * subscription); 1 when it is the subscription's.
  */
-static enum xerr
-billing_period(struct req *r, const struct billing_user *u, int64_t now,
-    int64_t *start, int64_t *end)
+static int
+billing_period(const struct billing_user *u, int64_t now, int64_t *start,
+    int64_t *end)
 {
-	if (u->sub[0] == '\0') {
-		usage_month(now, start, end);
-		return XERR_OK;
-	}
-	if (u->period_start > 0 && u->period_end > u->period_start &&
-	    now >= u->period_start && now < u->period_end) {
-		*start = u->period_start;
-		*end = u->period_end;
-		return XERR_OK;
-	}
-	return usage_period(r->db, r->user_id, now, start, end);
+	return usage_period_pick(u->sub[0] != '\0', u->period_start,
+	    u->period_end, now, start, end);
 }
 
 /*
@@ -878,30 +868,29 @@ void
 billing_usage(struct req *r)
 {
 	struct billing_user	 u;
-	struct billing_reads_usage row;
+	struct usage_events_sums sums;
 	struct usage_report	 rep;
 	struct json_object	*o = NULL, *p, *use, *lim, *ov, *pct;
-	long long		 want;
-	int64_t			 now, ms, me, vp, sp;
-	int			 bad;
+	int64_t			 now, start, end, vp, sp;
+	int			 bad, rated;
 	enum xerr		 rc;
 
 	/*
-	 * perf: one read (billing_reads_usage()) for the token's version, the
-	 * account, the period billing_period() would choose and its sums.
+	 * Two reads: the account with the token's version, then the sums
+	 * over the period the one period model picks from it (in C: the rule
+	 * has no second home in SQL).
 	 */
-	if (auth_user_token_or_reply(r, &want) != 0)
+	if (billing_auth_or_reply(r, &u) != 0)
 		return;
 	now = (int64_t)time(NULL);
-	usage_month(now, &ms, &me);
-	if ((rc = billing_reads_usage(r->db, r->user_id, now, ms, me,
-	    &row)) == XERR_OK)
-		rc = billing_user_parse(&row.user, &u);
-	if (billing_version_or_reply(r, rc, &u, want) != 0)
+	rated = billing_period(&u, now, &start, &end);
+	if ((rc = usage_events_sums(r->db, r->user_id, start, end, &sums)) !=
+	    XERR_OK) {
+		req_fail(r, rc, "the usage report");
 		goto out;
+	}
 	if ((rc = usage_report_of(r->db, r->user_id, u.tier,
-	    row.rated ? row.user.subscription_id : NULL, row.start, row.end,
-	    &row.sums, &rep)) != XERR_OK) {
+	    rated ? u.sub : NULL, start, end, &sums, &rep)) != XERR_OK) {
 		req_fail(r, rc, "the usage report");
 		goto out;
 	}
@@ -1190,12 +1179,11 @@ billing_estimate_of(struct req *r, const struct billing_user *u,
 	e->now = (int64_t)time(NULL);
 	e->up = tiers_rank(t->name) > tiers_rank(u->tier);
 	e->to_free = strcmp(t->name, TIERS_FREE) == 0;
-	if ((rc = billing_tier_load(r->db, u->tier, &cur)) != XERR_OK ||
-	    (rc = billing_period(r, u, e->now, &e->start,
-	    &e->end)) != XERR_OK) {
+	if ((rc = billing_tier_load(r->db, u->tier, &cur)) != XERR_OK) {
 		req_fail(r, rc, "the estimate");
 		return -1;
 	}
+	billing_period(u, e->now, &e->start, &e->end);
 	if (e->up && !sub) {
 		e->start = e->now;
 		e->end = usage_add_month(e->now);

@@ -222,22 +222,62 @@ usage_month(int64_t now, int64_t *start, int64_t *end)
 	*end = (int64_t)timegm(&tm);
 }
 
+int
+usage_sub_live(const char *status, int deleted)
+{
+	return status != NULL && !deleted &&
+	    strcmp(status, "canceled") != 0 &&
+	    strcmp(status, "incomplete_expired") != 0;
+}
+
+int
+usage_period_pick(int live, int64_t sub_start, int64_t sub_end, int64_t at,
+    int64_t *start, int64_t *end)
+{
+	if (live && sub_start > 0 && sub_end > sub_start && at >= sub_start &&
+	    at < sub_end) {
+		*start = sub_start;
+		*end = sub_end;
+		return 1;
+	}
+	usage_month(at, start, end);
+	return 0;
+}
+
+/*
+ * Reads what the period model needs of user_id (billing_reads_user()):
+ * whether their subscription is live and its period.
+ */
+static enum xerr
+usage_sub_of(struct db *db, const char *user_id, int *live, int64_t *s,
+    int64_t *e, char *sub, size_t subsz)
+{
+	struct billing_reads_user u;
+	enum xerr	 rc;
+
+	if ((rc = billing_reads_user(db, user_id, &u)) != XERR_OK)
+		return rc;
+	*live = !(u.nulls & BILLING_READS_NULL_STATUS) &&
+	    usage_sub_live(u.status, u.deleted);
+	*s = u.period_start;
+	*e = u.period_end;
+	snprintf(sub, subsz, "%s", *live ? u.subscription_id : "");
+	return XERR_OK;
+}
+
 enum xerr
 usage_period(struct db *db, const char *user_id, int64_t now,
     int64_t *start, int64_t *end)
 {
 	char		 sub[256];
 	int64_t		 s, e;
+	int		 live;
 	enum xerr	 rc;
 
-	if ((rc = billing_reads_subscription(db, user_id, sub, sizeof(sub),
-	    &s, &e)))
+	if ((rc = usage_sub_of(db, user_id, &live, &s, &e, sub,
+	    sizeof(sub))) != XERR_OK)
 		return rc;
-	if (sub[0] != '\0' && s > 0 && e > s && now >= s && now < e) {
-		*start = s;
-		*end = e;
-	} else
-		usage_month(now, start, end);
+	usage_period_pick(live, s, e, now, start, end);
 	return XERR_OK;
 }
 
@@ -315,6 +355,7 @@ usage_report(struct db *db, const char *user_id, const char *tier,
 	struct usage_events_sums sums;
 	char		 sub[256];
 	int64_t		 s, e;
+	int		 live;
 	enum xerr	 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -322,9 +363,9 @@ usage_report(struct db *db, const char *user_id, const char *tier,
 	    XERR_OK)
 		return rc;
 	/* The subscription the engine prices, when this is its period. */
-	rc = billing_reads_subscription(db, user_id, sub, sizeof(sub), &s,
-	    &e);
-	if (rc == XERR_NOTFOUND || (rc == XERR_OK && (s != start || e != end)))
+	rc = usage_sub_of(db, user_id, &live, &s, &e, sub, sizeof(sub));
+	if (rc == XERR_NOTFOUND || (rc == XERR_OK && (!live || s != start ||
+	    e != end)))
 		sub[0] = '\0';
 	else if (rc != XERR_OK)
 		return rc;

@@ -74,9 +74,28 @@ enum xerr	 usage_record_capped(struct db *db, const struct cfg *cfg,
 		    struct usage_cap_hit *hit);
 
 /*
- * Returns in *start and *end the billing period of user_id that holds now:
- * the subscription's cycle when it covers now, else the calendar month in
- * UTC.  XERR_NOTFOUND for an unknown user.
+ * The one period model (docs/BILLING.md).  A subscription is live when
+ * its row is the user's, not deleted, and its status is neither
+ * "canceled" nor "incomplete_expired".  The period holding at is the live
+ * subscription's current period [start, end) when that is a period and
+ * holds at, else the calendar month in UTC holding at.
+ */
+int		 usage_sub_live(const char *status, int deleted);
+
+/*
+ * Returns in *start and *end the period holding at (the rule above): live
+ * says whether the user has a live subscription, [sub_start, sub_end) its
+ * current period (0 when unknown).  Returns 1 when that is the
+ * subscription's period (the rating engine prices it), 0 for the month.
+ */
+int		 usage_period_pick(int live, int64_t sub_start,
+		    int64_t sub_end, int64_t at, int64_t *start,
+		    int64_t *end);
+
+/*
+ * Returns in *start and *end the period of user_id holding now
+ * (usage_period_pick() over the subscription the user follows).
+ * XERR_NOTFOUND for an unknown user.
  */
 enum xerr	 usage_period(struct db *db, const char *user_id, int64_t now,
 		    int64_t *start, int64_t *end);

@@ -6,7 +6,7 @@
 #include "store/stmt.h"
 #include "store/billing_reads.h"
 
-/* The columns of STMT_BILLING_USER, and the first of STMT_BILLING_USAGE. */
+/* The columns of STMT_BILLING_USER. */
 enum billing_reads_col {
 	BR_C_EMAIL,
 	BR_C_CUSTOMER,
@@ -20,25 +20,7 @@ enum billing_reads_col {
 	BR_C_DELETED,
 	BR_C_LAST_EVENT,
 	BR_C_JWT_VERSION,
-	BR_C__USER,
-	/* STMT_BILLING_USAGE goes on. */
-	BR_C_PS = BR_C__USER,
-	BR_C_PE,
-	BR_C_RATED,
-	BR_C_VOICE_SECONDS,
-	BR_C_VOICE_MINUTES,
-	BR_C_CALLS,
-	BR_C_SMS,
-	BR_C_PHONES,
-	BR_C__USAGE
-};
-
-/* The columns of STMT_USAGE_SUBSCRIPTION. */
-enum billing_reads_sub_col {
-	BR_S_USER,
-	BR_S_SUBSCRIPTION,
-	BR_S_START,
-	BR_S_END
+	BR_C__USER
 };
 
 /*
@@ -123,67 +105,6 @@ billing_reads_user(struct db *db, const char *user_id,
 	rc = billing_reads_fill(res, u);
 	db_res_free(res);
 	return rc;
-}
-
-enum xerr
-billing_reads_usage(struct db *db, const char *user_id, int64_t now,
-    int64_t month_start, int64_t month_end, struct billing_reads_usage *out)
-{
-	struct db_res	*res = NULL;
-	struct dbv	 a[7];
-	enum xerr	 rc;
-
-	memset(out, 0, sizeof(*out));
-	a[0] = a[1] = a[3] = a[4] = DB_INT(now);
-	a[2] = DB_INT(month_start);
-	a[5] = DB_INT(month_end);
-	a[6] = DB_STR(user_id);
-	if ((rc = db_query(db, STMT_BILLING_USAGE, a, 7, &res)) != XERR_OK)
-		return rc;
-	if ((rc = billing_reads_fill(res, &out->user)) == XERR_OK &&
-	    db_res_cols(res) != BR_C__USAGE)
-		rc = XERR_INTERNAL;
-	if (rc == XERR_OK) {
-		out->start = db_res_int(res, 0, BR_C_PS, 0);
-		out->end = db_res_int(res, 0, BR_C_PE, 0);
-		out->rated = db_res_int(res, 0, BR_C_RATED, 0) != 0;
-		out->sums.voice_seconds = db_res_int(res, 0,
-		    BR_C_VOICE_SECONDS, 0);
-		out->sums.voice_minutes = db_res_int(res, 0,
-		    BR_C_VOICE_MINUTES, 0);
-		out->sums.calls = db_res_int(res, 0, BR_C_CALLS, 0);
-		out->sums.sms = db_res_int(res, 0, BR_C_SMS, 0);
-		out->sums.phones = db_res_int(res, 0, BR_C_PHONES, 0);
-	} else
-		memset(out, 0, sizeof(*out));
-	db_res_free(res);
-	return rc;
-}
-
-enum xerr
-billing_reads_subscription(struct db *db, const char *user_id, char *sub,
-    size_t subsz, int64_t *start, int64_t *end)
-{
-	struct db_res	*res = NULL;
-	struct dbv	 a[1];
-	enum xerr	 rc;
-
-	sub[0] = '\0';
-	*start = *end = 0;
-	a[0] = DB_STR(user_id);
-	if ((rc = db_query(db, STMT_USAGE_SUBSCRIPTION, a, 1, &res)))
-		return rc;
-	if (db_res_rows(res) == 0) {
-		db_res_free(res);
-		return XERR_NOTFOUND;
-	}
-	if (!db_res_isnull(res, 0, BR_S_SUBSCRIPTION))
-		snprintf(sub, subsz, "%s",
-		    db_res_str(res, 0, BR_S_SUBSCRIPTION));
-	*start = db_res_int(res, 0, BR_S_START, 0);
-	*end = db_res_int(res, 0, BR_S_END, 0);
-	db_res_free(res);
-	return XERR_OK;
 }
 
 enum xerr

@@ -1,14 +1,13 @@
 /*
  * billing_reads: typed access to the reads of the billing side that join
  * users to the subscription they follow (sql/001_init.sql,
- * sql/002_webhook.sql): STMT_BILLING_USER, STMT_BILLING_USAGE and
- * STMT_USAGE_SUBSCRIPTION, and the rating engine's reads of a
- * subscription's owner and of phone numbers held.  Only billing_reads.c
- * knows their columns; callers see the structs below, every text copied
- * out, nothing borrowed.  The usage ledger locks the user with
- * users_lock() (store/users.h).  Which subscription
- * counts as live is the caller's rule
- * (app/billing.c): these rows say what the tables hold.
+ * sql/002_webhook.sql): STMT_BILLING_USER, and the rating engine's reads
+ * of a subscription's owner and of phone numbers held.  Only
+ * billing_reads.c knows their columns; callers see the structs below,
+ * every text copied out, nothing borrowed.  The usage ledger locks the
+ * user with users_lock() (store/users.h).  Which subscription counts as
+ * live, and which period holds, is domain/usage.h's one period model:
+ * these rows say what the tables hold.
  */
 #ifndef BILLING_READS_H
 #define BILLING_READS_H
@@ -54,34 +53,6 @@ struct billing_reads_user {
  */
 enum xerr	 billing_reads_user(struct db *db, const char *user_id,
 		    struct billing_reads_user *u);
-
-/* GET /api/billing/usage's one read (STMT_BILLING_USAGE). */
-struct billing_reads_usage {
-	struct billing_reads_user user;
-	int64_t		 start, end;		/* the period chosen */
-	int		 rated;			/* 1: the engine prices it */
-	struct usage_events_sums sums;		/* over the period */
-};
-
-/*
- * Reads, in one round trip, user_id as billing_reads_user() does, the
- * period holding now (the live subscription's when it holds now, else
- * [month_start, month_end)), whether the rating engine prices it, and the
- * user's sums over it.  Errors as billing_reads_user().
- */
-enum xerr	 billing_reads_usage(struct db *db, const char *user_id,
-		    int64_t now, int64_t month_start, int64_t month_end,
-		    struct billing_reads_usage *out);
-
-/*
- * Reads user_id's subscription that is not deleted (sub, "" when none;
- * cut to subsz) and its current period (0 when unknown)
- * (STMT_USAGE_SUBSCRIPTION).  XERR_NOTFOUND for an unknown user; errors
- * of db_query().
- */
-enum xerr	 billing_reads_subscription(struct db *db,
-		    const char *user_id, char *sub, size_t subsz,
-		    int64_t *start, int64_t *end);
 
 /* A subscription's owner, as the rating engine reads it. */
 struct billing_reads_sub {

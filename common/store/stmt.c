@@ -275,60 +275,6 @@ static const struct {
 	    "s.last_event_id, u.jwt_version FROM users u "
 	    "LEFT JOIN subscriptions s "
 	    "ON s.id = u.subscription_id AND s.user_id = u.id WHERE u.id = ?"),
-	/*
-	 * perf: GET /api/billing/usage in one round trip.  Columns 0-11 are
-	 * BILLING_USER's (the status is NULL unless the subscription is the
-	 * user's, as that join has it); 12, 13 the period: the live
-	 * subscription's when it holds now (?s 1, 2, 4, 5), else the
-	 * calendar month (?s 3 and 6; the 7th is the user); 14 whether the
-	 * rating engine prices it (USAGE_SUBSCRIPTION's subscription, its
-	 * period the one reported: see usage_report()); 15-18
-	 * USAGE_SUM's sums over the period, 19 the numbers held in it.  The
-	 * derived tables are merged: users and subscriptions are read by key
-	 * as constants, so the period bounds a range on usage_user_time.
-	 * The count of numbers sits in k, not beside the sums: there MariaDB
-	 * 10.11 read k.ps and k.pe as NULL inside the subquery.
-	 */
-	S(BILLING_USAGE,
-	    "SELECT k.email, k.stripe_customer_id, k.tier, k.subscription_id, "
-	    "k.status, k.item_id, k.current_period_start, "
-	    "k.current_period_end, k.cancel_at_period_end, k.deleted, "
-	    "k.last_event_id, k.jwt_version, k.ps, k.pe, "
-	    "COALESCE(k.sdeleted = 0 AND k.subscription_id <> '' "
-	    "AND k.current_period_start = k.ps "
-	    "AND k.current_period_end = k.pe, 0), "
-	    "COALESCE(SUM(IF(e.kind = 'voice', e.quantity, 0)), 0), "
-	    "COALESCE(SUM(IF(e.kind = 'voice', (e.quantity + 59) DIV 60, 0)), "
-	    "0), "
-	    "COALESCE(SUM(e.kind = 'voice'), 0), "
-	    "COALESCE(SUM(IF(e.kind = 'sms', e.quantity, 0)), 0), "
-	    "k.phones "
-	    "FROM (SELECT k0.*, (SELECT COUNT(*) FROM phone_numbers p "
-	    "WHERE p.user_id = k0.id AND p.held_from < k0.pe "
-	    "AND (p.held_to IS NULL OR p.held_to > k0.ps)) AS phones "
-	    "FROM (SELECT u.id, u.email, u.stripe_customer_id, u.tier, "
-	    "u.subscription_id, IF(s.user_id = u.id, s.status, NULL) AS status, "
-	    "s.item_id, s.current_period_start, s.current_period_end, "
-	    "s.cancel_at_period_end, s.deleted, s.last_event_id, u.jwt_version, "
-	    "s.deleted AS sdeleted, "
-	    "IF(s.user_id = u.id AND s.deleted = 0 AND u.subscription_id <> '' "
-	    "AND s.status NOT IN ('canceled', 'incomplete_expired') "
-	    "AND s.current_period_start > 0 "
-	    "AND s.current_period_end > s.current_period_start "
-	    "AND s.current_period_start <= ? AND s.current_period_end > ?, "
-	    "s.current_period_start, ?) AS ps, "
-	    "IF(s.user_id = u.id AND s.deleted = 0 AND u.subscription_id <> '' "
-	    "AND s.status NOT IN ('canceled', 'incomplete_expired') "
-	    "AND s.current_period_start > 0 "
-	    "AND s.current_period_end > s.current_period_start "
-	    "AND s.current_period_start <= ? AND s.current_period_end > ?, "
-	    "s.current_period_end, ?) AS pe "
-	    "FROM users u LEFT JOIN subscriptions s ON s.id = u.subscription_id "
-	    "WHERE u.id = ?) AS k0) AS k "
-	    "LEFT JOIN usage_events e ON e.user_id = k.id "
-	    "AND e.kind IN ('voice', 'sms') "
-	    "AND e.occurred_at >= k.ps AND e.occurred_at < k.pe "
-	    "GROUP BY k.id"),
 	/* Keyset pages, newest first: (created, id) below the cursor's. */
 	S(BILLING_INVOICES,
 	    "SELECT id, number, status, billing_reason, currency, amount_due, "
@@ -672,10 +618,6 @@ static const struct {
 	    "(SELECT COUNT(*) FROM bills WHERE reconcile_state = 'mismatch'), "
 	    "(SELECT COALESCE(SUM(unbilled_rows), 0) FROM bills "
 	    "WHERE unbilled_rows > 0)"),
-	S(USAGE_SUBSCRIPTION,
-	    "SELECT u.id, s.id, s.current_period_start, s.current_period_end "
-	    "FROM users u LEFT JOIN subscriptions s "
-	    "ON s.id = u.subscription_id AND s.deleted = 0 WHERE u.id = ?"),
 	/* least privilege: the admin audit trail, usage caps */
 	S(ADMIN_AUDIT_INSERT,
 	    "INSERT INTO admin_audit (at, actor, actor_key, action, target, "
