@@ -843,6 +843,7 @@ admin_user_create_run(struct req *r, struct admin_audit *au)
 	const char		*id, *email, *tier;
 	char			 uuid[CRYPTO_UUID_LEN + 1];
 	uint64_t		 n;
+	int			 valid;
 	enum xerr		 rc;
 
 	if ((rc = req_json(r, &in)) != XERR_OK) {
@@ -867,9 +868,15 @@ admin_user_create_run(struct req *r, struct admin_audit *au)
 		    "email must be one plain address");
 		goto out;
 	}
-	if (jsonx_get(in, "tier") != NULL && !tiers_valid(tier)) {
-		req_error(r, XERR_BADREQ, "bad_tier", "unknown tier");
-		goto out;
+	if (jsonx_get(in, "tier") != NULL) {
+		if ((rc = tiers_valid(r->db, tier, &valid)) != XERR_OK) {
+			req_fail(r, rc, "reading the tiers");
+			goto out;
+		}
+		if (!valid) {
+			req_error(r, XERR_BADREQ, "bad_tier", "unknown tier");
+			goto out;
+		}
 	}
 	if (id == NULL) {
 		crypto_uuid4(uuid);

@@ -49,6 +49,7 @@ struct billing_user {
 /* One row of the tiers table. */
 struct billing_tier {
 	char	 name[33];
+	int	 rank;			/* the table's; -1 when not loaded */
 	int64_t	 price_cents;		/* -1: custom pricing */
 	int64_t	 voice_included;	/* minutes, or MONEY_UNLIMITED */
 	int64_t	 sms_included;		/* or MONEY_UNLIMITED */
@@ -333,15 +334,34 @@ billing_tier_load(struct db *db, const char *name, struct billing_tier *t)
 	enum xerr	 rc;
 
 	memset(t, 0, sizeof(*t));
-	if (snprintf(t->name, sizeof(t->name), "%s", name) >=
+	t->rank = -1;
+	if (name == NULL || snprintf(t->name, sizeof(t->name), "%s", name) >=
 	    (int)sizeof(t->name))
 		return XERR_NOTFOUND;
 	if ((rc = tiers_load(db, name, &row)) != XERR_OK)
 		return rc;
+	t->rank = row.rank;
 	t->price_cents = row.price_cents;
 	t->voice_included = row.voice_included;
 	t->sms_included = row.sms_included;
 	return XERR_OK;
+}
+
+/*
+ * Sets *rank to the rank of u's tier (the tiers table's; -1 for a name
+ * that is not a tier).  Returns 0, or -1 after answering 5xx.
+ */
+static int
+billing_rank_or_reply(struct req *r, const struct billing_user *u,
+    int *rank)
+{
+	enum xerr	 rc;
+
+	if ((rc = tiers_rank(r->db, u->tier, rank)) != XERR_OK) {
+		req_fail(r, rc, "reading the tiers");
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -354,14 +374,13 @@ billing_tier_or_reply(struct req *r, const char *name, struct billing_tier *t)
 {
 	enum xerr	 rc;
 
-	if (!tiers_valid(name)) {
+	if ((rc = billing_tier_load(r->db, name, t)) == XERR_NOTFOUND) {
 		req_error(r, XERR_BADREQ, "unknown_tier", "target_tier must be "
 		    "ai_buddy, ai_secretary, ai_project_manager or ai_cto");
 		return -1;
 	}
-	if ((rc = billing_tier_load(r->db, name, t)) != XERR_OK) {
-		req_fail(r, rc == XERR_NOTFOUND ? XERR_INTERNAL : rc,
-		    "loading the tier");
+	if (rc != XERR_OK) {
+		req_fail(r, rc, "loading the tier");
 		return -1;
 	}
 	if (t->price_cents < 0) {
@@ -1177,12 +1196,12 @@ billing_estimate_of(struct req *r, const struct billing_user *u,
 
 	memset(e, 0, sizeof(*e));
 	e->now = (int64_t)time(NULL);
-	e->up = tiers_rank(t->name) > tiers_rank(u->tier);
 	e->to_free = strcmp(t->name, TIERS_FREE) == 0;
 	if ((rc = billing_tier_load(r->db, u->tier, &cur)) != XERR_OK) {
 		req_fail(r, rc, "the estimate");
 		return -1;
 	}
+	e->up = t->rank > cur.rank;
 	billing_period(u, e->now, &e->start, &e->end);
 	if (e->up && !sub) {
 		e->start = e->now;
@@ -1256,6 +1275,7 @@ billing_estimate(struct req *r)
 	struct billing_user	 u;
 	struct billing_tier	 t;
 	struct billing_est	 e;
+	int			 rank;
 
 	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
 	    billing_target_or_reply(r, &t) != 0 ||
@@ -1266,7 +1286,9 @@ billing_estimate(struct req *r)
 		    t.name);
 		return;
 	}
-	if (tiers_rank(t.name) <= tiers_rank(u.tier) && u.sub[0] == '\0') {
+	if (billing_rank_or_reply(r, &u, &rank) != 0)
+		return;
+	if (t.rank <= rank && u.sub[0] == '\0') {
 		req_error(r, XERR_NOTFOUND, "no_subscription",
 		    "there is no subscription to downgrade");
 		return;
@@ -1345,9 +1367,12 @@ billing_preview_change(struct req *r, struct billing_user *u,
 {
 	const char	*price;
 	char		 now[32];
-	int		 up = tiers_rank(t->name) > tiers_rank(u->tier);
+	int		 up, rank;
 	enum xerr	 rc;
 
+	if (billing_rank_or_reply(r, u, &rank) != 0)
+		return -1;
+	up = t->rank > rank;
 	if (strcmp(t->name, TIERS_FREE) == 0)
 		rc = http_form_add(form,
 		    "subscription_details[cancel_at_period_end]", "true");
@@ -1505,6 +1530,8 @@ static int
 billing_change_or_reply(struct req *r, int dir, struct billing_user *u,
     struct billing_tier *t)
 {
+	int	 rank;
+
 	if (auth_require_or_reply(r, AUTH_USER) != 0 ||
 	    billing_target_or_reply(r, t) != 0 ||
 	    billing_user_or_reply(r, u) != 0)
@@ -1514,12 +1541,14 @@ billing_change_or_reply(struct req *r, int dir, struct billing_user *u,
 		    t->name);
 		return -1;
 	}
-	if (dir > 0 && tiers_rank(t->name) < tiers_rank(u->tier)) {
+	if (billing_rank_or_reply(r, u, &rank) != 0)
+		return -1;
+	if (dir > 0 && t->rank < rank) {
 		req_error(r, XERR_CONFLICT, "not_an_upgrade", "%s is below %s; "
 		    "use POST /api/billing/downgrade", t->name, u->tier);
 		return -1;
 	}
-	if (dir < 0 && tiers_rank(t->name) > tiers_rank(u->tier)) {
+	if (dir < 0 && t->rank > rank) {
 		req_error(r, XERR_CONFLICT, "not_a_downgrade", "%s is above "
 		    "%s; use POST /api/billing/upgrade", t->name, u->tier);
 		return -1;

@@ -147,14 +147,16 @@ static int
 phone_api_eligible_or_reply(struct req *r, struct phone_info *info)
 {
 	char		 tier[33];
+	int		 ok;
 	enum xerr	 rc;
 
-	if ((rc = phone_get(r->db, r->user_id, info, tier, sizeof(tier)))) {
+	if ((rc = phone_get(r->db, r->user_id, info, tier, sizeof(tier))) ||
+	    (rc = tiers_phone_eligible(r->db, tier, &ok))) {
 		apierr_reply(r, phone_api_user_errs, rc,
 		    "cannot read the user");
 		return -1;
 	}
-	if (!tiers_phone_eligible(tier)) {
+	if (!ok) {
 		req_error(r, XERR_FORBIDDEN, "tier_not_eligible",
 		    "the %s tier includes no phone number; upgrade first",
 		    tier);
@@ -482,11 +484,13 @@ phone_api_details(struct req *r)
 	struct phone_info	 info;
 	struct json_object	*o = NULL, *t = NULL, *view = NULL;
 	char			 tier[33], warn[PHONE_API_ERR_MAX];
+	int			 eligible;
 	enum xerr		 rc;
 
 	if (auth_require_or_reply(r, AUTH_USER) != 0)
 		return;
-	if ((rc = phone_get(r->db, r->user_id, &info, tier, sizeof(tier)))) {
+	if ((rc = phone_get(r->db, r->user_id, &info, tier, sizeof(tier))) ||
+	    (rc = tiers_phone_eligible(r->db, tier, &eligible))) {
 		apierr_reply(r, phone_api_user_errs, rc,
 		    "cannot read the user");
 		return;
@@ -498,7 +502,7 @@ phone_api_details(struct req *r)
 	jsonx_add_str(o, "tier", tier);
 	phone_api_add_preference(o, &info);
 	json_object_object_add(o, "phone_eligible",
-	    json_object_new_boolean(tiers_phone_eligible(tier)));
+	    json_object_new_boolean(eligible));
 	warn[0] = '\0';
 	if (strcmp(info.status, "active") == 0 && info.sid[0] != '\0') {
 		rc = twilio_number_fetch(r->http, r->cfg, info.sid, &t, &terr);

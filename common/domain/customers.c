@@ -51,6 +51,7 @@ customers_deleted(struct events_ev *ev)
 	struct users_subscription us;
 	const char	*customer = jsonx_str(ev->obj, "id");
 	char		 old_tier[33], detail[300];
+	int		 phone;
 	enum xerr	 rc;
 
 	if (!ids_ext_ok(customer, 255))
@@ -95,7 +96,8 @@ customers_deleted(struct events_ev *ev)
 		rc = events_notify(ev, "subscription_cancelled", n);
 	json_object_put(n);
 	if (rc == XERR_OK && ev->user_has_phone &&
-	    !tiers_phone_eligible(TIERS_FREE))
+	    (rc = tiers_phone_eligible(ev->db, TIERS_FREE, &phone)) == XERR_OK &&
+	    !phone)
 		rc = phone_grace_start(ev->db, ev->cfg, ev->user_id, ev->id);
 	return rc;
 }

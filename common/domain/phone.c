@@ -339,6 +339,7 @@ phone_claim(struct db *db, const char *user_id, int64_t *claim,
 	uint64_t	 affected = 0;
 	int64_t		 now = (int64_t)time(NULL);
 	char		 tier[33];
+	int		 ok;
 	enum xerr	 rc;
 
 	if ((rc = users_phone_claim(db, user_id, now, now - PHONE_CLAIM_STALE,
@@ -353,9 +354,9 @@ phone_claim(struct db *db, const char *user_id, int64_t *claim,
 		snprintf(errbuf, errsz, "no such user");
 		return XERR_BADREQ;
 	}
-	if (rc)
+	if (rc || (rc = tiers_phone_eligible(db, tier, &ok)))
 		return rc;
-	if (!tiers_phone_eligible(tier)) {
+	if (!ok) {
 		snprintf(errbuf, errsz, "the %s tier includes no phone number",
 		    tier);
 		return XERR_FORBIDDEN;
@@ -867,14 +868,15 @@ phone_grace_release(struct db *db, struct http *http, const struct cfg *cfg,
 {
 	struct phone_info	 info;
 	char			 tier[33];
+	int			 ok;
 	enum xerr		 rc;
 
 	if ((rc = phone_get(db, user_id, &info, tier, sizeof(tier))) ==
 	    XERR_NOTFOUND)
 		return XERR_OK;
-	if (rc)
+	if (rc || (rc = tiers_phone_eligible(db, tier, &ok)))
 		return rc;
-	if (tiers_phone_eligible(tier))
+	if (ok)
 		return phone_grace_end(db, user_id);
 	if (info.grace_until > (int64_t)time(NULL)) {
 		log_info("user %s: grace runs until %lld; its own job releases",
@@ -903,6 +905,7 @@ phone_inbound(struct db *db, const char *user_id, const char *to,
 {
 	struct phone_info	 info;
 	char			 tier[33];
+	int			 ok;
 	enum xerr		 rc;
 
 	*verdict = PHONE_IN_NOT_THEIRS;
@@ -916,7 +919,9 @@ phone_inbound(struct db *db, const char *user_id, const char *to,
 	if (to == NULL || info.phone_number[0] == '\0' ||
 	    strcmp(info.phone_number, to) != 0)
 		return XERR_OK;
-	*verdict = tiers_phone_eligible(tier) ? PHONE_IN_OK : PHONE_IN_NO_TIER;
+	if ((rc = tiers_phone_eligible(db, tier, &ok)) != XERR_OK)
+		return rc;
+	*verdict = ok ? PHONE_IN_OK : PHONE_IN_NO_TIER;
 	return XERR_OK;
 }
 

@@ -240,13 +240,17 @@ subscriptions_tier_changed(struct events_ev *ev, const char *status,
 {
 	struct json_object *n;
 	char		 detail[256];
+	int		 from, to;
 	enum xerr	 rc;
 
 	snprintf(detail, sizeof(detail), "%s -> %s", old_tier, new_tier);
 	if ((rc = events_bevent(ev, NULL, "tier_changed", NULL, detail)))
 		return rc;
 	log_info("user %s: tier %s", ev->user_id, detail);
-	if (tiers_rank(new_tier) >= tiers_rank(old_tier))
+	if ((rc = tiers_rank(ev->db, old_tier, &from)) != XERR_OK ||
+	    (rc = tiers_rank(ev->db, new_tier, &to)) != XERR_OK)
+		return rc;
+	if (to >= from)
 		return XERR_OK;
 	if ((n = json_object_new_object()) == NULL)
 		return XERR_NOMEM;
@@ -269,6 +273,7 @@ subscriptions_user(struct events_ev *ev, const struct subscriptions_msg *m,
 {
 	struct users_subscription us;
 	char		 old_tier[sizeof(ev->user_tier)];
+	int		 phone;
 	enum xerr	 rc;
 
 	snprintf(old_tier, sizeof(old_tier), "%s", ev->user_tier);
@@ -291,9 +296,11 @@ subscriptions_user(struct events_ev *ev, const struct subscriptions_msg *m,
 	    (rc = subscriptions_tier_changed(ev, m->status, old_tier,
 	    new_tier)) != XERR_OK)
 		return rc;
-	if (tiers_phone_eligible(new_tier) && !ev->user_has_phone)
+	if ((rc = tiers_phone_eligible(ev->db, new_tier, &phone)))
+		return rc;
+	if (phone && !ev->user_has_phone)
 		return events_phone_job(ev, "phone_provision");
-	if (tiers_phone_eligible(new_tier))	/* paid again: number kept */
+	if (phone)				/* paid again: number kept */
 		return phone_grace_end(ev->db, ev->user_id);
 	if (ev->user_has_phone)			/* held through a grace */
 		return phone_grace_start(ev->db, ev->cfg, ev->user_id, ev->id);

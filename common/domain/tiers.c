@@ -8,72 +8,39 @@
 #include "store/tiers_db.h"
 #include "domain/tiers.h"
 
-/* Mirrors the seed of the tiers table; rank orders upgrades. */
-static const struct {
-	const char	*name;
-	int		 phone;
-	size_t		 price_off;	/* offset of the price id in struct cfg */
-} tiers[] = {
-	{ "ai_buddy", 0, 0 },
-	{ "ai_secretary", 1, offsetof(struct cfg, stripe_price_secretary) },
-	{ "ai_project_manager", 1,
-	  offsetof(struct cfg, stripe_price_project_manager) },
-	{ "ai_cto", 1, offsetof(struct cfg, stripe_price_cto) },
+/* The paid tiers sold through a Stripe price (the configuration's). */
+static const char *const tiers_paid[] = {
+	"ai_secretary", "ai_project_manager", "ai_cto",
 };
 
-#define TIERS_N (sizeof(tiers) / sizeof(tiers[0]))
-
-int
-tiers_rank(const char *tier)
+const char *
+tiers_price(const struct cfg *cfg, const char *tier)
 {
-	size_t	 i;
-
 	if (tier == NULL)
-		return -1;
-	for (i = 0; i < TIERS_N; i++)
-		if (strcmp(tiers[i].name, tier) == 0)
-			return (int)i;
-	return -1;
-}
-
-int
-tiers_valid(const char *name)
-{
-	return tiers_rank(name) >= 0;
+		return NULL;
+	if (strcmp(tier, "ai_secretary") == 0)
+		return cfg->stripe_price_secretary;
+	if (strcmp(tier, "ai_project_manager") == 0)
+		return cfg->stripe_price_project_manager;
+	if (strcmp(tier, "ai_cto") == 0)
+		return cfg->stripe_price_cto;
+	return NULL;
 }
 
 const char *
 tiers_by_price(const struct cfg *cfg, const char *price_id)
 {
-	size_t		 i;
 	const char	*p;
+	size_t		 i;
 
 	if (price_id == NULL || *price_id == '\0')
 		return NULL;
-	for (i = 1; i < TIERS_N; i++) {
-		p = *(char *const *)((const char *)cfg + tiers[i].price_off);
+	for (i = 0; i < sizeof(tiers_paid) / sizeof(tiers_paid[0]); i++) {
+		p = tiers_price(cfg, tiers_paid[i]);
 		if (p != NULL && strcmp(p, price_id) == 0)
-			return tiers[i].name;
+			return tiers_paid[i];
 	}
 	return NULL;
-}
-
-const char *
-tiers_price(const struct cfg *cfg, const char *tier)
-{
-	int	 i = tiers_rank(tier);
-
-	if (i <= 0)
-		return NULL;
-	return *(char *const *)((const char *)cfg + tiers[i].price_off);
-}
-
-int
-tiers_phone_eligible(const char *tier)
-{
-	int	 i = tiers_rank(tier);
-
-	return i >= 0 && tiers[i].phone;
 }
 
 #define TIERS_CACHE_SECONDS	60
@@ -127,5 +94,46 @@ tiers_load(struct db *db, const char *name, struct tiers_row *out)
 			rc = XERR_OK;
 		}
 	pthread_mutex_unlock(&tiers_mu);
+	return rc;
+}
+
+enum xerr
+tiers_valid(struct db *db, const char *name, int *valid)
+{
+	struct tiers_row t;
+	enum xerr	 rc;
+
+	*valid = 0;
+	if ((rc = tiers_load(db, name, &t)) == XERR_NOTFOUND)
+		return XERR_OK;
+	*valid = rc == XERR_OK;
+	return rc;
+}
+
+enum xerr
+tiers_rank(struct db *db, const char *tier, int *rank)
+{
+	struct tiers_row t;
+	enum xerr	 rc;
+
+	*rank = -1;
+	if ((rc = tiers_load(db, tier, &t)) == XERR_NOTFOUND)
+		return XERR_OK;
+	if (rc == XERR_OK)
+		*rank = t.rank;
+	return rc;
+}
+
+enum xerr
+tiers_phone_eligible(struct db *db, const char *tier, int *ok)
+{
+	struct tiers_row t;
+	enum xerr	 rc;
+
+	*ok = 0;
+	if ((rc = tiers_load(db, tier, &t)) == XERR_NOTFOUND)
+		return XERR_OK;
+	if (rc == XERR_OK)
+		*ok = t.phone_eligible != 0;
 	return rc;
 }

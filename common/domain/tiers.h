@@ -1,8 +1,12 @@
 /*
  * tiers: the subscription tiers and their Stripe prices.
  *
- * Amounts and allowances live in the tiers table (sql/001_init.sql); the
- * Stripe price id of each paid tier comes from the configuration.
+ * One source: the tiers table (sql/001_init.sql) holds each tier's name,
+ * rank, amounts, allowances and phone eligibility (the phone claim's
+ * statement reads the same column), read through a cache refreshed once
+ * a minute per process at most (it changes only with a migration).  The
+ * configuration holds the Stripe price id of each paid tier
+ * (tiers_price()).
  */
 #ifndef TIERS_H
 #define TIERS_H
@@ -17,8 +21,11 @@ struct db;
 
 #define TIERS_FREE	"ai_buddy"
 
-/* Returns 1 when name is one of our tiers. */
-int		 tiers_valid(const char *name);
+/*
+ * Sets *valid to 1 when name is a tier of the table, else 0.  Database
+ * errors.
+ */
+enum xerr	 tiers_valid(struct db *db, const char *name, int *valid);
 
 /*
  * Returns the tier whose configured Stripe price is price_id (static), or
@@ -29,18 +36,24 @@ const char	*tiers_by_price(const struct cfg *cfg, const char *price_id);
 /* Returns the configured Stripe price of a paid tier (borrowed), or NULL. */
 const char	*tiers_price(const struct cfg *cfg, const char *tier);
 
-/* Returns 1 when tier may hold a phone number. */
-int		 tiers_phone_eligible(const char *tier);
+/*
+ * Sets *ok to 1 when tier may hold a phone number, 0 when it may not or
+ * is not a tier.  Database errors.
+ */
+enum xerr	 tiers_phone_eligible(struct db *db, const char *tier,
+		    int *ok);
 
 /*
- * Fills *out with the tiers table's row of name.  The table is read once
- * a minute per process at most: it changes only with a migration.
+ * Fills *out with the tiers table's row of name (the cache).
  * XERR_NOTFOUND for an unknown tier; database errors.
  */
 enum xerr	 tiers_load(struct db *db, const char *name,
 		    struct tiers_row *out);
 
-/* Returns the order of tiers (0 free .. 3), -1 for an unknown tier. */
-int		 tiers_rank(const char *tier);
+/*
+ * Sets *rank to the order of tier (0 free .. 3, the table's), -1 for a
+ * name that is not a tier.  Database errors.
+ */
+enum xerr	 tiers_rank(struct db *db, const char *tier, int *rank);
 
 #endif

@@ -171,8 +171,8 @@ static const struct {
 	    "AND occurred_at >= ? AND occurred_at < ?"),
 	S(TIERS_ALL,
 	    "SELECT name, monthly_price_cents, voice_minutes_included, "
-	    "sms_included, phone_eligible, phone_fee_cents, display_name "
-	    "FROM tiers"),
+	    "sms_included, phone_eligible, phone_fee_cents, display_name, "
+	    "rank FROM tiers"),
 
 	/* phone */
 	/*

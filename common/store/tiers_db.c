@@ -13,7 +13,8 @@ enum tiers_col {
 	TIERS_C_SMS,
 	TIERS_C_PHONE_ELIGIBLE,
 	TIERS_C_PHONE_FEE,
-	TIERS_C_DISPLAY_NAME
+	TIERS_C_DISPLAY_NAME,
+	TIERS_C_RANK
 };
 
 enum xerr
@@ -39,6 +40,7 @@ tiers_all(struct db *db, struct tiers_row *rows, size_t max, size_t *n)
 		t->phone_eligible = db_res_int(res, i, TIERS_C_PHONE_ELIGIBLE,
 		    0) != 0;
 		t->phone_fee_cents = db_res_int(res, i, TIERS_C_PHONE_FEE, 0);
+		t->rank = (int)db_res_int(res, i, TIERS_C_RANK, 0);
 		if ((s = db_res_str(res, i, TIERS_C_DISPLAY_NAME)) == NULL)
 			t->nulls |= TIERS_NULL_DISPLAY_NAME;
 		else

@@ -1,9 +1,9 @@
 /*
  * tiers_db: typed access to the tiers table (sql/001_init.sql), the
- * amounts and allowances of each subscription tier.  Only tiers_db.c
- * knows the columns of STMT_TIERS_ALL; callers see struct tiers_row,
- * copied out, nothing borrowed.  What the tiers mean (rank, Stripe
- * prices, the cache) is domain/tiers.h's.
+ * one source of each subscription tier's rank, amounts, allowances and
+ * phone eligibility.  Only tiers_db.c knows the columns of STMT_TIERS_ALL;
+ * callers see struct tiers_row, copied out, nothing borrowed.  What the
+ * tiers mean (Stripe prices, the cache) is domain/tiers.h's.
  */
 #ifndef TIERS_DB_H
 #define TIERS_DB_H
@@ -27,6 +27,7 @@ struct tiers_row {
 	int64_t		 sms_included;		/* messages, -1 unlimited */
 	int		 phone_eligible;
 	int64_t		 phone_fee_cents;
+	int		 rank;			/* orders upgrades: 0 free .. */
 	unsigned int	 nulls;			/* TIERS_NULL_*: "" when NULL */
 };
 
