@@ -11,7 +11,22 @@
 #include "core/ratelimit.h"
 #include "core/req.h"
 #include "store/users.h"
+#include "app/apierr.h"
 #include "app/auth.h"
+
+/* The token's row could not be read: worth trying again. */
+static const struct apierr auth_db_errs[] = {
+	{ APIERR_ANY, 503, "database_unavailable",
+	    "cannot check the token now; try again", "Retry-After: 1\r\n" },
+	{ XERR_OK, 0, NULL, NULL, NULL }
+};
+
+int
+auth_db_or_reply(struct req *r, enum xerr rc)
+{
+	apierr_reply(r, auth_db_errs, rc, NULL);
+	return -1;
+}
 
 /*
  * Verifies tok against each of the nkeys keys of one role in turn, so
@@ -213,12 +228,8 @@ auth_require_or_reply(struct req *r, enum auth_need need)
 	 */
 	if (c.role == JWT_ROLE_USER || c.jwt_version > 0) {
 		if ((rc = users_jwt_version(r->db, c.user_id, &v)) !=
-		    XERR_OK && rc != XERR_NOTFOUND) {
-			req_error_status(r, xerr_status(XERR_UNAVAILABLE),
-			    "Retry-After: 1\r\n", "database_unavailable",
-			    "cannot check the token now; try again");
-			return -1;
-		}
+		    XERR_OK && rc != XERR_NOTFOUND)
+			return auth_db_or_reply(r, rc);
 		version = rc == XERR_OK ? (long long)v : -1;
 		if ((c.role == JWT_ROLE_USER || version >= 0) &&
 		    auth_version_or_reply(r, version, c.jwt_version) != 0)

@@ -14,6 +14,8 @@
 #ifndef AUTH_H
 #define AUTH_H
 
+#include "core/xerr.h"
+
 struct req;
 
 enum auth_need {
@@ -48,5 +50,12 @@ int		 auth_require_or_reply(struct req *r, enum auth_need need);
 int		 auth_user_token_or_reply(struct req *r, long long *version);
 int		 auth_version_or_reply(struct req *r, long long version,
 		    long long want);
+
+/*
+ * Answers that the token's row could not be read (the database's error
+ * rc): 503 database_unavailable with Retry-After, by the one table of
+ * that answer (app/apierr.h).  Returns -1.
+ */
+int		 auth_db_or_reply(struct req *r, enum xerr rc);
 
 #endif

@@ -297,11 +297,8 @@ billing_version_or_reply(struct req *r, enum xerr rc,
 {
 	if (rc == XERR_NOTFOUND)
 		return auth_version_or_reply(r, -1, want);
-	if (rc == XERR_DB_GONE || rc == XERR_DB) {
-		req_error(r, XERR_UNAVAILABLE, "database_unavailable",
-		    "cannot check the token now");
-		return -1;
-	}
+	if (rc == XERR_DB_GONE || rc == XERR_DB)
+		return auth_db_or_reply(r, rc);
 	if (rc != XERR_OK) {
 		req_fail(r, rc, "loading the account");
 		return -1;

@@ -11,7 +11,27 @@
 #include "remote/stripe_sig.h"
 #include "domain/events.h"
 #include "domain/evstore.h"
+#include "app/apierr.h"
 #include "app/webhook.h"
+
+/*
+ * What a delivery that was not stored answers Stripe: 400 for an event
+ * we cannot read (Stripe retries, then shows the reason), 503 with
+ * Retry-After while the database cannot commit (retried by Stripe),
+ * else 500.
+ */
+static const struct apierr webhook_errs[] = {
+	{ XERR_BADREQ, 400, "malformed_event", NULL, NULL },
+	{ XERR_DB_GONE, 503, "database_unavailable",
+	    "event not stored; try again", "Retry-After: 1\r\n" },
+	{ XERR_DEADLOCK, 503, "database_unavailable",
+	    "event not stored; try again", "Retry-After: 1\r\n" },
+	{ XERR_UNAVAILABLE, 503, "database_unavailable",	/* read-only */
+	    "event not stored; try again", "Retry-After: 1\r\n" },
+	{ APIERR_ANY, 500, "processing_failed", "event not applied: %s",
+	    NULL },
+	{ XERR_OK, 0, NULL, NULL, NULL }
+};
 
 enum xerr
 webhook_start(const struct cfg *cfg, unsigned long *threads)
@@ -34,22 +54,8 @@ webhook_reply(struct req *r, enum xerr rc, const char *status,
 {
 	struct json_object	*o;
 
-	switch (rc) {
-	case XERR_OK:
-		break;
-	case XERR_BADREQ:
-		req_error(r, rc, "malformed_event", "%s", err);
-		return;
-	case XERR_DB_GONE:
-	case XERR_DEADLOCK:
-	case XERR_UNAVAILABLE:		/* read-only: cannot commit */
-		req_error_status(r, xerr_status(XERR_UNAVAILABLE),
-		    "Retry-After: 1\r\n", "database_unavailable",
-		    "event not stored; try again");
-		return;
-	default:
-		req_error(r, XERR_INTERNAL, "processing_failed",
-		    "event not applied: %s", err);
+	if (rc != XERR_OK) {
+		apierr_reply(r, webhook_errs, rc, err);
 		return;
 	}
 	if ((o = json_object_new_object()) == NULL ||
