@@ -97,30 +97,39 @@ tiers_load(struct db *db, const char *name, struct tiers_row *out)
 	return rc;
 }
 
+/*
+ * Reads name's row into *t (tiers_load()): *found is 0 for a name that is
+ * not a tier, which is no error here.  Database errors.
+ */
+static enum xerr
+tiers_find(struct db *db, const char *name, struct tiers_row *t, int *found)
+{
+	enum xerr	 rc;
+
+	*found = 0;
+	if ((rc = tiers_load(db, name, t)) == XERR_NOTFOUND)
+		return XERR_OK;
+	*found = rc == XERR_OK;
+	return rc;
+}
+
 enum xerr
 tiers_valid(struct db *db, const char *name, int *valid)
 {
 	struct tiers_row t;
-	enum xerr	 rc;
 
-	*valid = 0;
-	if ((rc = tiers_load(db, name, &t)) == XERR_NOTFOUND)
-		return XERR_OK;
-	*valid = rc == XERR_OK;
-	return rc;
+	return tiers_find(db, name, &t, valid);
 }
 
 enum xerr
 tiers_rank(struct db *db, const char *tier, int *rank)
 {
 	struct tiers_row t;
+	int		 found;
 	enum xerr	 rc;
 
-	*rank = -1;
-	if ((rc = tiers_load(db, tier, &t)) == XERR_NOTFOUND)
-		return XERR_OK;
-	if (rc == XERR_OK)
-		*rank = t.rank;
+	rc = tiers_find(db, tier, &t, &found);
+	*rank = found ? t.rank : -1;
 	return rc;
 }
 
@@ -128,12 +137,10 @@ enum xerr
 tiers_phone_eligible(struct db *db, const char *tier, int *ok)
 {
 	struct tiers_row t;
+	int		 found;
 	enum xerr	 rc;
 
-	*ok = 0;
-	if ((rc = tiers_load(db, tier, &t)) == XERR_NOTFOUND)
-		return XERR_OK;
-	if (rc == XERR_OK)
-		*ok = t.phone_eligible != 0;
+	rc = tiers_find(db, tier, &t, &found);
+	*ok = found && t.phone_eligible != 0;
 	return rc;
 }
