@@ -4,6 +4,7 @@
  * customer asked for and not found is a trusted miss).
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,9 @@ START_TEST(events_fail_scrubbed)
 }
 END_TEST
 
+/* Copies the text v into the char array f, bounded. */
+#define SET(f, v)	snprintf((f), sizeof(f), "%s", (v))
+
 START_TEST(events_pre_trusted_miss)
 {
 	static struct events_pre pre;
@@ -159,16 +163,16 @@ START_TEST(events_pre_typed_row)
 	 */
 	memset(&pre, 0, sizeof(pre));
 	memset(rows, 0, sizeof(rows));
-	strcpy(rows[0].id, "u_0");
-	strcpy(rows[0].tier, "free");
+	SET(rows[0].id, "u_0");
+	SET(rows[0].tier, "free");
 	rows[0].nulls = USERS_NULL_CUSTOMER | USERS_NULL_SUBSCRIPTION |
 	    USERS_NULL_PHONE_NUMBER;
-	strcpy(rows[0].phone_status, "none");
-	strcpy(rows[1].id, "u_1");
-	strcpy(rows[1].tier, "pro");
-	strcpy(rows[1].subscription_id, "sub_1");
-	strcpy(rows[1].stripe_customer_id, "cus_1");
-	strcpy(rows[1].phone_status, "pending");
+	SET(rows[0].phone_status, "none");
+	SET(rows[1].id, "u_1");
+	SET(rows[1].tier, "pro");
+	SET(rows[1].subscription_id, "sub_1");
+	SET(rows[1].stripe_customer_id, "cus_1");
+	SET(rows[1].phone_status, "pending");
 	rows[1].nulls = USERS_NULL_PHONE_NUMBER;
 	pre.asked[pre.nasked++] = "cus_1";
 	pre.rows = rows;
