@@ -126,7 +126,7 @@ worker_bill_reconcile(struct worker_ctx *w, struct job *job, char *err,
 	next = (time_t)(now - now % 86400 + 86400 + 3 * 3600);
 	gmtime_r(&next, &tm);
 	strftime(key, sizeof(key), "bill_reconcile:%Y-%m-%d", &tm);
-	if ((rc = jobs_db_insert_at(w->db, "bill_reconcile", key, "{}",
+	if ((rc = jobs_db_insert_at(w->db, "bill_reconcile", key, NULL, "{}",
 	    (int64_t)next)))
 		return rc;
 	rc = bill_reconcile(w->db, w->http, w->cfg, now, &checked, &bad, err,

@@ -18,7 +18,7 @@
 #include "core/kv.h"
 #include "core/log.h"
 #include "store/call_events.h"
-#include "store/jobs_at.h"
+#include "store/jobs_db.h"
 #include "store/phone_numbers.h"
 #include "store/stmt.h"
 #include "store/usage_calls.h"
@@ -838,7 +838,7 @@ phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
 		    user_id, (long long)until);
 	} else
 		snprintf(key, sizeof(key), "phone_grace_release:%s", subject);
-	rc = jobs_at_insert(db, "phone_grace_release", key, user_id, js,
+	rc = jobs_db_insert_at(db, "phone_grace_release", key, user_id, js,
 	    until);
 	json_object_put(p);
 	if (rc == XERR_OK)

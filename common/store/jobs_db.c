@@ -48,15 +48,16 @@ jobs_db_insert(struct db *db, const char *kind, const char *dedupe_key,
 
 enum xerr
 jobs_db_insert_at(struct db *db, const char *kind, const char *dedupe_key,
-    const char *payload, int64_t at)
+    const char *user_id, const char *payload, int64_t at)
 {
-	struct dbv	 a[4];
+	struct dbv	 a[5];
 
 	a[0] = DB_STR(kind);
 	a[1] = DB_STR(dedupe_key);
-	a[2] = DB_STR(payload);
-	a[3] = DB_INT(at);
-	return db_exec(db, STMT_JOB_ENQUEUE_AT, a, 4, NULL, NULL);
+	a[2] = DB_STR(user_id);
+	a[3] = DB_STR(payload);
+	a[4] = DB_INT(at);
+	return db_exec(db, STMT_JOB_ENQUEUE_AT, a, 5, NULL, NULL);
 }
 
 /* Fills c from row i of a pick. */

@@ -68,9 +68,13 @@ enum xerr	 jobs_db_insert(struct db *db, const char *kind,
 		    const char *dedupe_key, const char *user_id,
 		    const char *payload);
 
-/* Inserts a job without a user, due at the Unix time at, once per key. */
+/*
+ * Inserts a job (STMT_JOB_ENQUEUE_AT; user_id may be NULL) due at the Unix
+ * time at; one with the same dedupe_key is kept as it is.
+ */
 enum xerr	 jobs_db_insert_at(struct db *db, const char *kind,
-		    const char *dedupe_key, const char *payload, int64_t at);
+		    const char *dedupe_key, const char *user_id,
+		    const char *payload, int64_t at);
 
 /*
  * Reads and locks (FOR UPDATE SKIP LOCKED) up to max jobs of which, of

@@ -596,8 +596,9 @@ static const struct {
 	/* A user and the period of their live subscription (NULLs: none). */
 	/* A job due at a Unix time (the next daily reconcile). */
 	S(JOB_ENQUEUE_AT,
-	    "INSERT INTO jobs (kind, dedupe_key, payload, run_after) "
-	    "VALUES (?, ?, ?, FROM_UNIXTIME(?)) ON DUPLICATE KEY UPDATE id = id"),
+	    "INSERT INTO jobs (kind, dedupe_key, user_id, payload, run_after) "
+	    "VALUES (?, ?, ?, ?, FROM_UNIXTIME(?)) "
+	    "ON DUPLICATE KEY UPDATE id = id"),
 	/* Bills posted in the last 60 days not reconciled since ?. */
 	S(RECONCILE_DUE,
 	    "SELECT id FROM bills WHERE state = 'posted' "
@@ -678,10 +679,6 @@ static const struct {
 	S(PHONE_SET_ERROR,
 	    "UPDATE users SET phone_error = ? WHERE id = ? "
 	    "AND phone_number IS NULL"),
-	S(PHONE_JOB_ENQUEUE_AT,
-	    "INSERT INTO jobs (kind, dedupe_key, user_id, payload, run_after) "
-	    "VALUES (?, ?, ?, ?, FROM_UNIXTIME(?)) "
-	    "ON DUPLICATE KEY UPDATE id = id"),
 	/* A grace already running keeps its end: a second lapse adds none. */
 	S(PHONE_GRACE_START,
 	    "UPDATE users SET phone_grace_until = COALESCE(phone_grace_until, "

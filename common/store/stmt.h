@@ -161,7 +161,6 @@ enum stmt {
 	/* phone (#16): async provisioning, grace, preferences, admin list */
 	STMT_PHONE_FAIL,
 	STMT_PHONE_SET_ERROR,
-	STMT_PHONE_JOB_ENQUEUE_AT,
 	STMT_PHONE_GRACE_START,
 	STMT_PHONE_GRACE_END,
 	STMT_PHONE_SEARCH_SET,
