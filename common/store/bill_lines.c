@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/db.h"
+#include "store/cell.h"
 #include "store/stmt.h"
 #include "store/bill_lines.h"
 
@@ -15,16 +16,6 @@ enum bill_lines_col {
 	BL_C_TARGET,
 	BL_C_ITEM
 };
-
-/* Copies a cell (NULL: "") into dst, cut to fit. */
-static void
-bill_lines_cell(const struct db_res *res, size_t row, size_t col, char *dst,
-    size_t sz)
-{
-	const char	*v = db_res_str(res, row, col);
-
-	snprintf(dst, sz, "%s", v ? v : "");
-}
 
 enum xerr
 bill_lines_insert(struct db *db, int64_t bill_id, const char *kind,
@@ -59,16 +50,16 @@ bill_lines_of(struct db *db, int64_t bill_id, struct bill_lines_row *rows,
 	for (i = 0; i < db_res_rows(res) && i < max; i++) {
 		l = &rows[(*n)++];
 		memset(l, 0, sizeof(*l));
-		bill_lines_cell(res, i, BL_C_KIND, l->kind, sizeof(l->kind));
+		cell_text_cut(res, i, BL_C_KIND, l->kind, sizeof(l->kind));
 		l->quantity = db_res_int(res, i, BL_C_QUANTITY, 0);
-		bill_lines_cell(res, i, BL_C_UNIT, l->unit_decimal,
+		cell_text_cut(res, i, BL_C_UNIT, l->unit_decimal,
 		    sizeof(l->unit_decimal));
 		l->amount_cents = db_res_int(res, i, BL_C_CENTS, 0);
-		bill_lines_cell(res, i, BL_C_DESCRIPTION, l->description,
+		cell_text_cut(res, i, BL_C_DESCRIPTION, l->description,
 		    sizeof(l->description));
-		bill_lines_cell(res, i, BL_C_TARGET, l->target,
+		cell_text_cut(res, i, BL_C_TARGET, l->target,
 		    sizeof(l->target));
-		bill_lines_cell(res, i, BL_C_ITEM, l->stripe_item_id,
+		cell_text_cut(res, i, BL_C_ITEM, l->stripe_item_id,
 		    sizeof(l->stripe_item_id));
 		if (db_res_isnull(res, i, BL_C_TARGET))
 			l->nulls |= BILL_LINES_NULL_TARGET;

@@ -3,6 +3,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "store/cell.h"
 #include "store/stmt.h"
 #include "store/billing_history.h"
 
@@ -36,31 +37,6 @@ enum billing_history_col {
 	BH_E_CREATED
 };
 
-/*
- * Copies column c of row i into out ("" when NULL, setting bit in
- * *nulls).  XERR_DB when it does not fit.
- */
-static enum xerr
-billing_history_text(const struct db_res *res, size_t i, size_t c,
-    char *out, size_t outsz, unsigned int bit, unsigned int *nulls)
-{
-	size_t	 len;
-
-	out[0] = '\0';
-	if (db_res_isnull(res, i, c)) {
-		*nulls |= bit;
-		return XERR_OK;
-	}
-	if ((len = db_res_len(res, i, c)) >= outsz) {
-		log_warnx("billing_history: column %zu is %zu bytes, over %zu",
-		    c, len, outsz - 1);
-		return XERR_DB;
-	}
-	memcpy(out, db_res_str(res, i, c), len);
-	out[len] = '\0';
-	return XERR_OK;
-}
-
 /* Returns column c of row i as an integer, setting bit when NULL. */
 static int64_t
 billing_history_int(const struct db_res *res, size_t i, size_t c,
@@ -79,21 +55,21 @@ billing_history_invoice(const struct db_res *res, size_t i,
 	unsigned int	*n = &v->nulls;
 	enum xerr	 rc;
 
-	if ((rc = billing_history_text(res, i, BH_C_ID, v->id, sizeof(v->id),
+	if ((rc = cell_text(res, i, BH_C_ID, v->id, sizeof(v->id),
 	    0, n)) != XERR_OK ||
-	    (rc = billing_history_text(res, i, BH_C_NUMBER, v->number,
+	    (rc = cell_text(res, i, BH_C_NUMBER, v->number,
 	    sizeof(v->number), BILLING_HISTORY_NULL_NUMBER, n)) != XERR_OK ||
-	    (rc = billing_history_text(res, i, BH_C_STATUS, v->status,
+	    (rc = cell_text(res, i, BH_C_STATUS, v->status,
 	    sizeof(v->status), 0, n)) != XERR_OK ||
-	    (rc = billing_history_text(res, i, BH_C_REASON, v->billing_reason,
+	    (rc = cell_text(res, i, BH_C_REASON, v->billing_reason,
 	    sizeof(v->billing_reason), BILLING_HISTORY_NULL_REASON,
 	    n)) != XERR_OK ||
-	    (rc = billing_history_text(res, i, BH_C_CURRENCY, v->currency,
+	    (rc = cell_text(res, i, BH_C_CURRENCY, v->currency,
 	    sizeof(v->currency), 0, n)) != XERR_OK ||
-	    (rc = billing_history_text(res, i, BH_C_URL,
+	    (rc = cell_text(res, i, BH_C_URL,
 	    v->hosted_invoice_url, sizeof(v->hosted_invoice_url),
 	    BILLING_HISTORY_NULL_URL, n)) != XERR_OK ||
-	    (rc = billing_history_text(res, i, BH_C_SUBSCRIPTION,
+	    (rc = cell_text(res, i, BH_C_SUBSCRIPTION,
 	    v->subscription_id, sizeof(v->subscription_id),
 	    BILLING_HISTORY_NULL_SUBSCRIPTION, n)) != XERR_OK)
 		return rc;
@@ -118,11 +94,11 @@ billing_history_event(const struct db_res *res, size_t i,
 	unsigned int	*n = &e->nulls;
 	enum xerr	 rc;
 
-	if ((rc = billing_history_text(res, i, BH_E_EVENT_ID, e->event_id,
+	if ((rc = cell_text(res, i, BH_E_EVENT_ID, e->event_id,
 	    sizeof(e->event_id), 0, n)) != XERR_OK ||
-	    (rc = billing_history_text(res, i, BH_E_KIND, e->kind,
+	    (rc = cell_text(res, i, BH_E_KIND, e->kind,
 	    sizeof(e->kind), 0, n)) != XERR_OK ||
-	    (rc = billing_history_text(res, i, BH_E_DETAIL, e->detail,
+	    (rc = cell_text(res, i, BH_E_DETAIL, e->detail,
 	    sizeof(e->detail), BILLING_HISTORY_NULL_DETAIL, n)) != XERR_OK)
 		return rc;
 	e->id = billing_history_int(res, i, BH_E_ID, 0, n);

@@ -3,6 +3,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "store/cell.h"
 #include "store/stmt.h"
 #include "store/billing_reads.h"
 
@@ -24,26 +25,18 @@ enum billing_reads_col {
 };
 
 /*
- * Copies column c of row 0 (NULL: "") into out; XERR_INTERNAL when it
- * does not fit.
+ * Copies column c of row 0 (NULL: "") into out, as cell_text(), but a
+ * text longer than out is XERR_INTERNAL (billing_reads.h).
  */
 static enum xerr
 billing_reads_text(const struct db_res *res, size_t c, char *out,
     size_t outsz)
 {
-	const char	*s = db_res_str(res, 0, c);
-	size_t		 len = s != NULL ? db_res_len(res, 0, c) : 0;
+	unsigned int	 nulls = 0;
+	enum xerr	 rc;
 
-	out[0] = '\0';
-	if (len >= outsz) {
-		log_warnx("billing_reads: column %zu is %zu bytes, over %zu",
-		    c, len, outsz - 1);
-		return XERR_INTERNAL;
-	}
-	if (s != NULL)
-		memcpy(out, s, len);
-	out[len] = '\0';
-	return XERR_OK;
+	rc = cell_text(res, 0, c, out, outsz, 0, &nulls);
+	return rc == XERR_DB ? XERR_INTERNAL : rc;
 }
 
 /* Fills *u from row 0 of res (columns 0-11); XERR_NOTFOUND for no row. */

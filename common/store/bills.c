@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/db.h"
+#include "store/cell.h"
 #include "store/stmt.h"
 #include "store/bills.h"
 
@@ -34,16 +35,6 @@ enum bills_user_col {
 	BILLS_U_STATE,
 	BILLS_U_COMPUTATION
 };
-
-/* Copies a cell (NULL: "") into dst, cut to fit. */
-static void
-bills_cell(const struct db_res *res, size_t row, size_t col, char *dst,
-    size_t sz)
-{
-	const char	*v = db_res_str(res, row, col);
-
-	snprintf(dst, sz, "%s", v ? v : "");
-}
 
 enum xerr
 bills_id_of(struct db *db, const char *subscription, int64_t period_start,
@@ -103,20 +94,20 @@ bills_by_id(struct db *db, int64_t id, struct bills_row *row)
 		return XERR_NOTFOUND;
 	}
 	row->id = id;
-	bills_cell(res, 0, BILLS_C_USER, row->user_id, sizeof(row->user_id));
-	bills_cell(res, 0, BILLS_C_SUB, row->subscription_id,
+	cell_text_cut(res, 0, BILLS_C_USER, row->user_id, sizeof(row->user_id));
+	cell_text_cut(res, 0, BILLS_C_SUB, row->subscription_id,
 	    sizeof(row->subscription_id));
-	bills_cell(res, 0, BILLS_C_CUSTOMER, row->customer_id,
+	cell_text_cut(res, 0, BILLS_C_CUSTOMER, row->customer_id,
 	    sizeof(row->customer_id));
-	bills_cell(res, 0, BILLS_C_KIND, row->kind, sizeof(row->kind));
+	cell_text_cut(res, 0, BILLS_C_KIND, row->kind, sizeof(row->kind));
 	row->period_start = db_res_int(res, 0, BILLS_C_PS, 0);
 	row->period_end = db_res_int(res, 0, BILLS_C_PE, 0);
 	row->usage_end = db_res_int(res, 0, BILLS_C_UE, 0);
-	bills_cell(res, 0, BILLS_C_INVOICE, row->invoice_id,
+	cell_text_cut(res, 0, BILLS_C_INVOICE, row->invoice_id,
 	    sizeof(row->invoice_id));
-	bills_cell(res, 0, BILLS_C_ONEOFF, row->oneoff_invoice_id,
+	cell_text_cut(res, 0, BILLS_C_ONEOFF, row->oneoff_invoice_id,
 	    sizeof(row->oneoff_invoice_id));
-	bills_cell(res, 0, BILLS_C_STATE, row->state, sizeof(row->state));
+	cell_text_cut(res, 0, BILLS_C_STATE, row->state, sizeof(row->state));
 	if (db_res_isnull(res, 0, BILLS_C_INVOICE))
 		row->nulls |= BILLS_NULL_INVOICE;
 	if (db_res_isnull(res, 0, BILLS_C_ONEOFF))
@@ -174,17 +165,17 @@ bills_of_user(struct db *db, const char *user_id, int64_t period_start,
 		r = &(*rows)[i];
 		*n = i + 1;
 		r->id = db_res_int(res, i, BILLS_U_ID, 0);
-		bills_cell(res, i, BILLS_U_SUB, r->subscription_id,
+		cell_text_cut(res, i, BILLS_U_SUB, r->subscription_id,
 		    sizeof(r->subscription_id));
-		bills_cell(res, i, BILLS_U_KIND, r->kind, sizeof(r->kind));
+		cell_text_cut(res, i, BILLS_U_KIND, r->kind, sizeof(r->kind));
 		r->period_start = db_res_int(res, i, BILLS_U_PS, 0);
 		r->period_end = db_res_int(res, i, BILLS_U_PE, 0);
 		r->usage_end = db_res_int(res, i, BILLS_U_UE, 0);
-		bills_cell(res, i, BILLS_U_INVOICE, r->invoice_id,
+		cell_text_cut(res, i, BILLS_U_INVOICE, r->invoice_id,
 		    sizeof(r->invoice_id));
-		bills_cell(res, i, BILLS_U_ONEOFF, r->oneoff_invoice_id,
+		cell_text_cut(res, i, BILLS_U_ONEOFF, r->oneoff_invoice_id,
 		    sizeof(r->oneoff_invoice_id));
-		bills_cell(res, i, BILLS_U_STATE, r->state, sizeof(r->state));
+		cell_text_cut(res, i, BILLS_U_STATE, r->state, sizeof(r->state));
 		if (db_res_isnull(res, i, BILLS_U_INVOICE))
 			r->nulls |= BILLS_NULL_INVOICE;
 		if (db_res_isnull(res, i, BILLS_U_ONEOFF))

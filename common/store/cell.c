@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "core/db.h"
@@ -23,6 +24,15 @@ cell_text(const struct db_res *res, size_t row, size_t col, char *out,
 	memcpy(out, db_res_str(res, row, col), len);
 	out[len] = '\0';
 	return XERR_OK;
+}
+
+void
+cell_text_cut(const struct db_res *res, size_t row, size_t col, char *out,
+    size_t outsz)
+{
+	const char	*v = db_res_str(res, row, col);
+
+	snprintf(out, outsz, "%s", v != NULL ? v : "");
 }
 
 struct dbv

@@ -23,6 +23,14 @@ enum xerr	 cell_text(const struct db_res *res, size_t row, size_t col,
 		    char *out, size_t outsz, unsigned int bit,
 		    unsigned int *nulls);
 
+/*
+ * Copies the cell (row, col) of res into out (outsz bytes), cut to fit;
+ * "" when it is SQL NULL.  For readers whose fields hold what the schema
+ * allows and that cut rather than fail.
+ */
+void		 cell_text_cut(const struct db_res *res, size_t row, size_t col,
+		    char *out, size_t outsz);
+
 /* v as a statement's argument, or SQL NULL when bit is set in nulls. */
 struct dbv	 cell_arg_int(int64_t v, unsigned int nulls, unsigned int bit);
 

@@ -4,6 +4,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "store/phone_numbers.h"
+#include "store/cell.h"
 #include "store/stmt.h"
 
 /* The columns of STMT_PHONE_ADMIN_NUMBERS, in its order. */
@@ -46,24 +47,14 @@ phone_numbers_close(struct db *db, const char *user_id, const char *sid,
 	    NULL);
 }
 
-/* Copies column c of row i into out (outsz bytes); XERR_DB when too long. */
+/* Copies column c of row i into out (NULL: ""), as cell_text(). */
 static enum xerr
 phone_numbers_text(const struct db_res *res, size_t i,
     enum phone_numbers_col c, char *out, size_t outsz)
 {
-	size_t	 len = db_res_len(res, i, c);
+	unsigned int	 nulls = 0;
 
-	out[0] = '\0';
-	if (db_res_isnull(res, i, c))
-		return XERR_OK;
-	if (len >= outsz) {
-		log_warnx("phone_numbers: column %d is %zu bytes, over %zu",
-		    (int)c, len, outsz - 1);
-		return XERR_DB;
-	}
-	memcpy(out, db_res_str(res, i, c), len);
-	out[len] = '\0';
-	return XERR_OK;
+	return cell_text(res, i, c, out, outsz, 0, &nulls);
 }
 
 /* Fills *row from row i of res (STMT_PHONE_ADMIN_NUMBERS's columns). */

@@ -2,6 +2,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "store/cell.h"
 #include "store/stmt.h"
 #include "store/usage_events.h"
 
@@ -27,24 +28,14 @@ enum usage_events_sum_col {
 	UE_S__MAX
 };
 
-/* Copies column c of row 0 ("" when NULL); XERR_DB when it does not fit. */
+/* Copies column c of row 0 into out (NULL: ""), as cell_text(). */
 static enum xerr
 usage_events_text(const struct db_res *res, enum usage_events_col c,
     char *out, size_t outsz)
 {
-	const char	*s = db_res_str(res, 0, c);
-	size_t		 len = s != NULL ? db_res_len(res, 0, c) : 0;
+	unsigned int	 nulls = 0;
 
-	out[0] = '\0';
-	if (len >= outsz) {
-		log_warnx("usage_events: column %d is %zu bytes, over %zu",
-		    (int)c, len, outsz - 1);
-		return XERR_DB;
-	}
-	if (s != NULL)
-		memcpy(out, s, len);
-	out[len] = '\0';
-	return XERR_OK;
+	return cell_text(res, 0, c, out, outsz, 0, &nulls);
 }
 
 enum xerr
