@@ -499,13 +499,11 @@ admin_add_usage(struct db *db, struct json_object *to, const char *user_id,
 {
 	struct usage_report	 rep;
 	struct json_object	*u;
-	int64_t			 start, end;
 	int			 bad = 0;
 	enum xerr		 rc;
 
-	if ((rc = usage_period(db, user_id, (int64_t)time(NULL), &start,
-	    &end)) != XERR_OK || (rc = usage_report(db, user_id, tier, start,
-	    end, &rep)) != XERR_OK)
+	if ((rc = usage_report(db, user_id, tier, (int64_t)time(NULL),
+	    &rep)) != XERR_OK)
 		return rc;
 	if ((u = json_object_new_object()) == NULL)
 		return XERR_NOMEM;

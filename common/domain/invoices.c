@@ -353,16 +353,14 @@ invoices_upcoming(struct events_ev *ev)
 {
 	struct usage_report rep;
 	struct json_object *n;
-	int64_t		 s, e, now = (int64_t)time(NULL);
+	int64_t		 now = (int64_t)time(NULL);
 	char		 detail[128];
 	enum xerr	 rc;
 
 	if ((rc = events_user(ev, jsonx_id(ev->obj, "customer"),
 	    invoices_meta_user(ev->obj))) != XERR_OK)
 		return rc;
-	if ((rc = usage_period(ev->db, ev->user_id, now, &s, &e)))
-		return rc;
-	if ((rc = usage_report(ev->db, ev->user_id, ev->user_tier, s, e,
+	if ((rc = usage_report(ev->db, ev->user_id, ev->user_tier, now,
 	    &rep)))
 		return rc;
 	snprintf(detail, sizeof(detail), "voice_minutes=%lld sms=%lld",
@@ -378,7 +376,7 @@ invoices_upcoming(struct events_ev *ev)
 	jsonx_add_int(n, "voice_cents", rep.bill.voice_cents);
 	jsonx_add_int(n, "sms_cents", rep.bill.sms_cents);
 	jsonx_add_int(n, "phone_cents", rep.bill.phone_cents);
-	jsonx_add_int(n, "period_end", e);
+	jsonx_add_int(n, "period_end", rep.end);
 	rc = events_notify(ev, "projected_overage", n);
 	json_object_put(n);
 	return rc;

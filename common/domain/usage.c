@@ -350,24 +350,23 @@ usage_report_of(struct db *db, const char *user_id, const char *tier,
 
 enum xerr
 usage_report(struct db *db, const char *user_id, const char *tier,
-    int64_t start, int64_t end, struct usage_report *out)
+    int64_t at, struct usage_report *out)
 {
 	struct usage_events_sums sums;
 	char		 sub[256];
-	int64_t		 s, e;
+	int64_t		 s, e, start, end;
 	int		 live;
 	enum xerr	 rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = usage_events_sums(db, user_id, start, end, &sums)) !=
-	    XERR_OK)
+	if ((rc = usage_sub_of(db, user_id, &live, &s, &e, sub,
+	    sizeof(sub))) != XERR_OK)
 		return rc;
 	/* The subscription the engine prices, when this is its period. */
-	rc = usage_sub_of(db, user_id, &live, &s, &e, sub, sizeof(sub));
-	if (rc == XERR_NOTFOUND || (rc == XERR_OK && (!live || s != start ||
-	    e != end)))
+	if (!usage_period_pick(live, s, e, at, &start, &end))
 		sub[0] = '\0';
-	else if (rc != XERR_OK)
+	if ((rc = usage_events_sums(db, user_id, start, end, &sums)) !=
+	    XERR_OK)
 		return rc;
 	return usage_report_of(db, user_id, tier, sub, start, end, &sums,
 	    out);

@@ -100,10 +100,13 @@ int		 usage_period_pick(int live, int64_t sub_start,
 enum xerr	 usage_period(struct db *db, const char *user_id, int64_t now,
 		    int64_t *start, int64_t *end);
 
-/* Fills *out for user_id on tier over [start, end). */
+/*
+ * Fills *out for user_id on tier over the period holding at (the one
+ * period model), reading the user's subscription once.  XERR_NOTFOUND for
+ * an unknown user.
+ */
 enum xerr	 usage_report(struct db *db, const char *user_id,
-		    const char *tier, int64_t start, int64_t end,
-		    struct usage_report *out);
+		    const char *tier, int64_t at, struct usage_report *out);
 
 /*
  * Fills *out as usage_report() does from sums already read (one read of
