@@ -40,8 +40,6 @@ static const struct {
 	    "trial_end, past_due, phone_number, phone_sid, phone_status, "
 	    "phone_provisioned_at, phone_error, phone_grace_until, "
 	    "phone_search FROM users WHERE id = ?"),
-	S(USER_GET_BY_CUSTOMER,
-	    "SELECT id FROM users WHERE stripe_customer_id = ?"),
 	S(USER_INSERT,
 	    "INSERT INTO users (id, email, tier) VALUES (?, ?, ?)"),
 	S(USER_JWT_VERSION,
