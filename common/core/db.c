@@ -395,15 +395,15 @@ static enum xerr
 db_run(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
     MYSQL_STMT **out, unsigned int *errnum)
 {
-	MYSQL_BIND	 bind[32];
-	unsigned long	 lens[32];
+	MYSQL_BIND	 bind[DB_MAX_ARGS];
+	unsigned long	 lens[DB_MAX_ARGS];
 	MYSQL_STMT	*st;
 	size_t		 i;
 	enum xerr	 rc;
 
 	*out = NULL;
 	*errnum = 0;
-	if (nargs > 32)
+	if (nargs > DB_MAX_ARGS)
 		return XERR_INTERNAL;
 	if ((rc = db_prepare(db, s, &st)) != XERR_OK) {
 		*errnum = CR_SERVER_GONE_ERROR;	/* nothing was sent */
@@ -523,22 +523,28 @@ db_exec(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
  * COM_STMT_BULK_EXECUTE): on Galera, a brute-force abort that lands on a
  * bulk command rolls the transaction back while the command answers OK and
  * the deadlock error is held back for a later command, so the COMMIT that
- * follows succeeds with nothing to commit (issue #15; tests/cluster).  One
- * prepared statement per row reports the abort where it happens.
+ * follows succeeds with nothing to commit (issue #15; tests/cluster).  A
+ * multi-row VALUES list is one ordinary execution, which reports the abort
+ * where it happens.
  */
 enum xerr
-db_exec_rows(struct db *db, unsigned int s, const struct dbv *args,
-    size_t nargs, size_t nrows)
+db_exec_rows(struct db *db, const unsigned int *s, size_t ns,
+    const struct dbv *args, size_t nargs, size_t nrows)
 {
-	size_t		 r;
+	size_t		 r, k, m;
 	enum xerr	 rc;
 
-	if (!db->in_txn || nrows == 0 || nrows > DB_MAX_ROWS)
+	if (!db->in_txn || nrows == 0 || nrows > DB_MAX_ROWS || ns == 0 ||
+	    ns > 16 || ((size_t)1 << (ns - 1)) * nargs > DB_MAX_ARGS)
 		return XERR_INTERNAL;
-	for (r = 0; r < nrows; r++)
-		if ((rc = db_exec(db, s, args + r * nargs, nargs, NULL,
+	for (r = 0; r < nrows; r += m) {
+		for (k = ns - 1; k > 0 && ((size_t)1 << k) > nrows - r; k--)
+			continue;
+		m = (size_t)1 << k;
+		if ((rc = db_exec(db, s[k], args + r * nargs, m * nargs, NULL,
 		    NULL)) != XERR_OK)
 			return rc;
+	}
 	return XERR_OK;
 }
 

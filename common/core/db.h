@@ -159,14 +159,21 @@ enum xerr	 db_exec(struct db *db, unsigned int s,
 		    const struct dbv *args, size_t nargs, uint64_t *affected,
 		    uint64_t *insert_id);
 
+/* The most arguments a statement binds (db.c binds them on its stack). */
+#define DB_MAX_ARGS	96
+
 /*
- * Runs statement s (one that returns no rows) once for each of nrows rows
- * of nargs arguments, args[row * nargs + col], one execution per row (not
- * MariaDB's array binding, whose aborts Galera reports late: see db.c).
- * Only inside a transaction: on an error some rows may have been applied,
- * and the caller rolls back.  Errors as db_exec.
+ * Inserts nrows rows of nargs arguments each, args[row * nargs + col], in
+ * the fewest executions: s[k] (k < ns) is the statement of the same
+ * columns with 2^k rows in its VALUES list, and each execution takes the
+ * largest that the rows left fill (15 rows: 8, 4, 2, 1).  Each is an
+ * ordinary execution that reports its own error (not MariaDB's array
+ * binding, whose aborts Galera reports late: see db.c).  Only inside a
+ * transaction: on an error some rows may have been applied, and the
+ * caller rolls back.  Errors as db_exec; XERR_INTERNAL outside a
+ * transaction or when 2^(ns-1) rows take more than DB_MAX_ARGS.
  */
-enum xerr	 db_exec_rows(struct db *db, unsigned int s,
+enum xerr	 db_exec_rows(struct db *db, const unsigned int *s, size_t ns,
 		    const struct dbv *args, size_t nargs, size_t nrows);
 
 /*

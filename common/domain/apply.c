@@ -2,7 +2,6 @@
 
 #include "core/ids.h"
 #include "core/jsonx.h"
-#include "store/unmatched_events.h"
 #include "domain/events.h"
 #include "domain/customers.h"
 #include "domain/subscriptions.h"
@@ -85,5 +84,5 @@ apply_effects(struct events_ev *ev)
 	    (customer = jsonx_id(ev->obj, "customer")) == NULL ||
 	    !ids_ext_ok(customer, 255))
 		return XERR_OK;
-	return unmatched_events_insert(ev->db, ev->id, customer, ev->created);
+	return events_keep_unmatched(ev, customer);
 }

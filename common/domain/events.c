@@ -102,10 +102,14 @@ static enum xerr
 events_replay_job(struct events_ev *ev, const char *customer)
 {
 	struct json_object	*p;
+	size_t			 i;
 	int			 any;
 	enum xerr		 rc;
 
-	if ((rc = unmatched_events_any(ev->db, customer, &any)))
+	/* Kept by an event earlier in the batch, not written yet. */
+	for (i = 0, any = 0; ev->pre != NULL && i < ev->pre->nunmatched; i++)
+		any |= strcmp(ev->pre->unmatched[i].customer, customer) == 0;
+	if (!any && (rc = unmatched_events_any(ev->db, customer, &any)))
 		return rc;
 	if (!any)
 		return XERR_OK;
@@ -343,6 +347,28 @@ events_pre_read(struct db *db, struct events_pre *pre)
 	}
 	pre->valid = 1;
 	return XERR_OK;
+}
+
+enum xerr
+events_keep_unmatched(struct events_ev *ev, const char *customer)
+{
+	struct unmatched_events_row *u;
+
+	if (ev->pre == NULL || ev->pre->nunmatched == EVENTS_BATCH_LIMIT)
+		return unmatched_events_insert(ev->db, ev->id, customer,
+		    ev->created);
+	u = &ev->pre->unmatched[ev->pre->nunmatched++];
+	u->event_id = ev->id;
+	u->customer = customer;
+	u->created = ev->created;
+	return XERR_OK;
+}
+
+enum xerr
+events_pre_write(struct db *db, struct events_pre *pre)
+{
+	return unmatched_events_insert_rows(db, pre->unmatched,
+	    pre->nunmatched);
 }
 
 void

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/xerr.h"
+#include "store/unmatched_events.h"
 
 struct cfg;
 struct db;
@@ -60,8 +61,10 @@ struct events_ev {
  * row answers events_user() once: after an event of the batch has had its
  * user, that user is read again (an effect may have changed the row).  A
  * customer asked for and not found is a trusted miss until an effect links
- * a customer (valid is cleared).  Zeroed before use; events_pre_free frees
- * what events_pre_read read.
+ * a customer (valid is cleared).  The batch's unmatched events are kept
+ * in unmatched (borrowing the events' strings) and written with its rows
+ * (events_pre_write()).  Zeroed before use; events_pre_free frees what
+ * events_pre_read read.
  */
 #define EVENTS_BATCH_LIMIT	256	/* most events in a batch */
 
@@ -73,6 +76,8 @@ struct events_pre {
 	char		 touched[EVENTS_BATCH_LIMIT][65]; /* users given */
 	size_t		 ntouched;
 	int		 valid;
+	struct unmatched_events_row unmatched[EVENTS_BATCH_LIMIT];
+	size_t		 nunmatched;
 };
 
 /*
@@ -134,6 +139,17 @@ void		 events_pre_add(struct events_pre *pre,
 
 /* Reads ahead, and locks, the users of the customers added to pre. */
 enum xerr	 events_pre_read(struct db *db, struct events_pre *pre);
+
+/*
+ * Keeps ev aside for customer until a user is linked to it (D5): in the
+ * batch's list when ev is in a batch (written by events_pre_write()),
+ * else at once.  Errors of unmatched_events_insert().
+ */
+enum xerr	 events_keep_unmatched(struct events_ev *ev,
+		    const char *customer);
+
+/* Writes the unmatched events the batch kept (events_keep_unmatched()). */
+enum xerr	 events_pre_write(struct db *db, struct events_pre *pre);
 
 /* Frees what events_pre_read read. */
 void		 events_pre_free(struct events_pre *pre);

@@ -442,8 +442,8 @@ evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n)
 
 /*
  * Runs the live events of the batch in one transaction: their users read
- * ahead, each event's effects in turn, then all their rows in one
- * statement, then the commit, chained to the next transaction (no
+ * ahead, each event's effects in turn, then the unmatched ones kept aside
+ * and all their rows, up to 8 a statement, then the commit, chained to the next transaction (no
  * START TRANSACTION round trip for the next batch).
  */
 static enum xerr
@@ -475,7 +475,8 @@ evstore_batch_txn(struct db *db, struct events_pre *pre,
 		evstore_row(p->ev, &rows[live++]);
 	}
 	log_set_rid(NULL);
-	if ((rc = stripe_events_insert_rows(db, rows, live)) != XERR_OK ||
+	if ((rc = events_pre_write(db, pre)) != XERR_OK ||
+	    (rc = stripe_events_insert_rows(db, rows, live)) != XERR_OK ||
 	    (rc = db_commit_chain(db)) != XERR_OK)
 		goto fail;
 	return XERR_OK;

@@ -5,6 +5,15 @@
 
 #define S(id, text)	[STMT_##id] = { #id, text }
 
+/* The parts of the several-row statements. */
+#define EVENT_INSERT_INTO \
+	"INSERT INTO stripe_events (id, type, api_version, livemode, " \
+	"created, object_id, payload, status, user_id, processed_at) VALUES "
+#define EVENT_ROW	"(?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6))"
+#define UNMATCHED_INSERT_INTO \
+	"INSERT INTO unmatched_events (event_id, customer_id, created) VALUES "
+#define UNMATCHED_DUP	" ON DUPLICATE KEY UPDATE event_id = event_id"
+
 /*
  * The SQL of the project.  Column lists are explicit so a result's column
  * numbers are fixed by the statement, not by the table.
@@ -79,10 +88,17 @@ static const struct {
 	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) FOR UPDATE"),
 	S(EVENT_LOCK,
 	    "SELECT status FROM stripe_events WHERE id = ? FOR UPDATE"),
-	S(EVENT_INSERT,
-	    "INSERT INTO stripe_events (id, type, api_version, livemode, "
-	    "created, object_id, payload, status, user_id, processed_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6))"),
+	/*
+	 * One row, then 2, 4 and 8 in one VALUES list: a batch's rows in
+	 * the fewest executions (db_exec_rows()).
+	 */
+	S(EVENT_INSERT, EVENT_INSERT_INTO EVENT_ROW),
+	S(EVENT_INSERT_2, EVENT_INSERT_INTO EVENT_ROW ", " EVENT_ROW),
+	S(EVENT_INSERT_4, EVENT_INSERT_INTO EVENT_ROW ", " EVENT_ROW ", "
+	    EVENT_ROW ", " EVENT_ROW),
+	S(EVENT_INSERT_8, EVENT_INSERT_INTO EVENT_ROW ", " EVENT_ROW ", "
+	    EVENT_ROW ", " EVENT_ROW ", " EVENT_ROW ", " EVENT_ROW ", "
+	    EVENT_ROW ", " EVENT_ROW),
 	S(EVENT_FINISH,
 	    "UPDATE stripe_events SET status = ?, user_id = ?, "
 	    "last_error = NULL, processed_at = NOW(6), "
@@ -214,9 +230,9 @@ static const struct {
 	 * A batch of call statuses (domain/phone.c): which of 8 users exist
 	 * (unused places NULL), which of 8 usage keys are recorded, and
 	 * several rows in one statement, 4 usage rows or 8 call_events rows
-	 * (db.c binds at most 32 arguments; unused places repeat the last
-	 * row, which the duplicate key makes a no-op; the usage rows'
-	 * affected count says whether a key was recorded meanwhile).
+	 * (unused places repeat the last row, which the duplicate key makes
+	 * a no-op; the usage rows' affected count says whether a key was
+	 * recorded meanwhile).
 	 */
 	S(CALL_USERS_8,
 	    "SELECT id FROM users WHERE id IN (?, ?, ?, ?, ?, ?, ?, ?)"),
@@ -579,9 +595,15 @@ static const struct {
 	    "usage_end, invoice_id, oneoff_invoice_id, state, computation "
 	    "FROM bills WHERE user_id = ? AND (? = 0 OR period_start = ?) "
 	    "ORDER BY period_start DESC, id DESC LIMIT 100"),
-	S(UNMATCHED_INSERT,
-	    "INSERT INTO unmatched_events (event_id, customer_id, created) "
-	    "VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE event_id = event_id"),
+	/* One row, then 2, 4 and 8 (db_exec_rows()). */
+	S(UNMATCHED_INSERT, UNMATCHED_INSERT_INTO "(?, ?, ?)" UNMATCHED_DUP),
+	S(UNMATCHED_INSERT_2, UNMATCHED_INSERT_INTO "(?, ?, ?), (?, ?, ?)"
+	    UNMATCHED_DUP),
+	S(UNMATCHED_INSERT_4, UNMATCHED_INSERT_INTO "(?, ?, ?), (?, ?, ?), "
+	    "(?, ?, ?), (?, ?, ?)" UNMATCHED_DUP),
+	S(UNMATCHED_INSERT_8, UNMATCHED_INSERT_INTO "(?, ?, ?), (?, ?, ?), "
+	    "(?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?), "
+	    "(?, ?, ?)" UNMATCHED_DUP),
 	S(UNMATCHED_OF_CUSTOMER,
 	    "SELECT event_id FROM unmatched_events WHERE customer_id = ? "
 	    "ORDER BY created, event_id LIMIT 1000"),

@@ -59,6 +59,12 @@ stripe_events_insert(struct db *db, const struct stripe_events_row *r)
 	    NULL, NULL);
 }
 
+/* STMT_EVENT_INSERT of 1, 2, 4 and 8 rows, for db_exec_rows(). */
+static const unsigned int stripe_events_inserts[] = {
+	STMT_EVENT_INSERT, STMT_EVENT_INSERT_2, STMT_EVENT_INSERT_4,
+	STMT_EVENT_INSERT_8,
+};
+
 enum xerr
 stripe_events_insert_rows(struct db *db, const struct stripe_events_row *rows,
     size_t n)
@@ -73,8 +79,9 @@ stripe_events_insert_rows(struct db *db, const struct stripe_events_row *rows,
 	for (i = 0; i < n; i++)
 		stripe_events_insert_args(&rows[i],
 		    &a[i * STRIPE_EVENTS_INSERT_ARGS]);
-	rc = db_exec_rows(db, STMT_EVENT_INSERT, a, STRIPE_EVENTS_INSERT_ARGS,
-	    n);
+	rc = db_exec_rows(db, stripe_events_inserts,
+	    sizeof(stripe_events_inserts) / sizeof(stripe_events_inserts[0]),
+	    a, STRIPE_EVENTS_INSERT_ARGS, n);
 	free(a);
 	return rc;
 }

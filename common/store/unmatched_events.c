@@ -1,4 +1,5 @@
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "core/db.h"
 #include "store/stmt.h"
@@ -14,6 +15,36 @@ unmatched_events_insert(struct db *db, const char *event_id,
 	a[1] = DB_STR(customer);
 	a[2] = DB_INT(created);
 	return db_exec(db, STMT_UNMATCHED_INSERT, a, 3, NULL, NULL);
+}
+
+/* STMT_UNMATCHED_INSERT of 1, 2, 4 and 8 rows, for db_exec_rows(). */
+static const unsigned int unmatched_events_inserts[] = {
+	STMT_UNMATCHED_INSERT, STMT_UNMATCHED_INSERT_2,
+	STMT_UNMATCHED_INSERT_4, STMT_UNMATCHED_INSERT_8,
+};
+
+enum xerr
+unmatched_events_insert_rows(struct db *db,
+    const struct unmatched_events_row *rows, size_t n)
+{
+	struct dbv	*a;
+	size_t		 i;
+	enum xerr	 rc;
+
+	if (n == 0)
+		return XERR_OK;
+	if ((a = calloc(n, 3 * sizeof(*a))) == NULL)
+		return XERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		a[i * 3] = DB_STR(rows[i].event_id);
+		a[i * 3 + 1] = DB_STR(rows[i].customer);
+		a[i * 3 + 2] = DB_INT(rows[i].created);
+	}
+	rc = db_exec_rows(db, unmatched_events_inserts,
+	    sizeof(unmatched_events_inserts) /
+	    sizeof(unmatched_events_inserts[0]), a, 3, n);
+	free(a);
+	return rc;
 }
 
 enum xerr

@@ -7,6 +7,7 @@
 #ifndef UNMATCHED_EVENTS_H
 #define UNMATCHED_EVENTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/xerr.h"
@@ -19,6 +20,21 @@ struct db;
  */
 enum xerr	 unmatched_events_insert(struct db *db, const char *event_id,
 		    const char *customer, int64_t created);
+
+/* An event kept aside for its customer (the strings are borrowed). */
+struct unmatched_events_row {
+	const char	*event_id;
+	const char	*customer;
+	int64_t		 created;
+};
+
+/*
+ * Keeps the n rows of rows aside, each once, up to 8 an execution
+ * (db_exec_rows()), inside the caller's transaction.  Errors of
+ * db_exec_rows(), XERR_NOMEM.
+ */
+enum xerr	 unmatched_events_insert_rows(struct db *db,
+		    const struct unmatched_events_row *rows, size_t n);
 
 /*
  * Sets *any to 1 when an event is kept for customer, else 0.  Errors of

@@ -11,6 +11,7 @@ import { closeHttp, rawRequest } from './lib/http.mjs';
 import { requireEnv } from './lib/env.mjs';
 import { query, close } from './lib/db.mjs';
 import * as S from './lib/stripe.mjs';
+import { waitFor } from './lib/wait.mjs';
 
 test.after(async () => { closeHttp(); await close(); });
 
@@ -67,6 +68,11 @@ test('G1 a burst of matched, unmatched and ignored events: each stored and appli
       assert.equal(e.status, 'processed');
       assert.equal(e.user_id, u.id);
     }
+    // Each unmatched event kept aside for its customer, once (written with the batch's rows).
+    const kept = await query(`SELECT event_id, customer_id FROM unmatched_events WHERE event_id IN (${unmatched.map(() => '?').join()})`,
+      unmatched.map((e) => e.id));
+    assert.deepEqual(kept.map((k) => `${k.event_id} ${k.customer_id}`).sort(),
+      unmatched.map((e) => `${e.id} ${e.data.object.customer}`).sort());
     for (const [i, ev] of evs.entries()) {
       const e = await stored(ev.id);
       assert.ok(e, `${ev.id} stored`);
@@ -162,4 +168,33 @@ test('G4 redeliveries of stored events in a burst, with one event delivered 15 t
   assert.equal(n[0].n, 20 + 1 + 10);
   assert.equal((await query("SELECT COUNT(*) AS n FROM jobs WHERE user_id = ? AND kind = 'phone_provision'", [once.id]))[0].n, 1);
   assert.equal((await query('SELECT COUNT(*) AS n FROM billing_events WHERE user_id = ?', [once.id]))[0].n, 2);
+});
+
+test('G5 an unmatched event and the checkout that links its customer in one burst: the subscription applies in either order', async () => {
+  const c0 = await counters();
+  let c1 = c0;
+  for (let b = 0; b < MAX_BURSTS && c1.batched === c0.batched; b++) {
+    const users = await Promise.all(Array.from({ length: 12 }, async () => {
+      const id = crypto.randomUUID();
+      await query("INSERT INTO users (id, email, tier, phone_status) VALUES (?, ?, 'ai_buddy', 'none')", [id, `${id}@example.test`]);
+      return { id, customer: S.rid('cus_') };
+    }));
+    // The subscription event names no user: unmatched when it comes before the checkout (in the same
+    // batch or not), then replayed; applied at once when it comes after.
+    const subs = users.map((u) => S.subscription({ customer: u.customer, price: 'price_ai_secretary', status: 'active',
+      current_period_start: now() - 3600 }));
+    const evs = users.flatMap((u, i) => [
+      S.event('customer.subscription.created', subs[i], { created: now() - 120 }),
+      S.event('checkout.session.completed', S.checkoutSession({ customer: u.customer, subscription: subs[i].id, user_id: u.id })),
+    ]);
+    for (const r of await burst(evs)) assert.equal(r.status, 200, r.text);
+    for (const [i, u] of users.entries())
+      await waitFor(async () => (await user(u.id)).tier === 'ai_secretary',
+        { timeoutMs: 20000, what: `user ${i}'s subscription applied (stored ${(await stored(evs[2 * i].id))?.status})` });
+    const left = await query(`SELECT COUNT(*) AS n FROM unmatched_events WHERE customer_id IN (${users.map(() => '?').join()})`,
+      users.map((u) => u.customer));
+    assert.equal(left[0].n, 0);
+    c1 = await counters();
+  }
+  assert.ok(c1.batched > c0.batched, `no delivery was stored in a batch: ${JSON.stringify({ c0, c1 })}`);
 });
