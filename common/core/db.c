@@ -529,21 +529,40 @@ db_exec(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
  */
 enum xerr
 db_exec_rows(struct db *db, const unsigned int *s, size_t ns,
-    const struct dbv *args, size_t nargs, size_t nrows)
+    const struct dbv *args, size_t nargs, size_t nrows, uint64_t *affected)
 {
-	size_t		 r, k, m;
+	struct dbv	 pad[DB_MAX_ARGS];
+	const struct dbv *a;
+	uint64_t	 n;
+	size_t		 r, k, m, left, i;
 	enum xerr	 rc;
 
+	if (affected != NULL)
+		*affected = 0;
 	if (!db->in_txn || nrows == 0 || nrows > DB_MAX_ROWS || ns == 0 ||
 	    ns > 16 || ((size_t)1 << (ns - 1)) * nargs > DB_MAX_ARGS)
 		return XERR_INTERNAL;
 	for (r = 0; r < nrows; r += m) {
-		for (k = ns - 1; k > 0 && ((size_t)1 << k) > nrows - r; k--)
+		left = nrows - r;
+		for (k = 0; k < ns - 1 && ((size_t)1 << k) < left; k++)
 			continue;
 		m = (size_t)1 << k;
-		if ((rc = db_exec(db, s[k], args + r * nargs, m * nargs, NULL,
-		    NULL)) != XERR_OK)
+		a = args + r * nargs;
+		if (m > left) {
+			/* The rest, then the last row again in every place left. */
+			memcpy(pad, a, left * nargs * sizeof(*pad));
+			for (i = left; i < m; i++)
+				memcpy(&pad[i * nargs], &a[(left - 1) * nargs],
+				    nargs * sizeof(*pad));
+			a = pad;
+		}
+		n = 0;
+		if ((rc = db_exec(db, s[k], a, m * nargs, &n, NULL)) != XERR_OK)
 			return rc;
+		if (affected != NULL)
+			*affected += n;
+		if (m > left)
+			m = left;
 	}
 	return XERR_OK;
 }

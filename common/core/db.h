@@ -160,21 +160,27 @@ enum xerr	 db_exec(struct db *db, unsigned int s,
 		    uint64_t *insert_id);
 
 /* The most arguments a statement binds (db.c binds them on its stack). */
-#define DB_MAX_ARGS	96
+#define DB_MAX_ARGS	160
 
 /*
  * Inserts nrows rows of nargs arguments each, args[row * nargs + col], in
- * the fewest executions: s[k] (k < ns) is the statement of the same
- * columns with 2^k rows in its VALUES list, and each execution takes the
- * largest that the rows left fill (15 rows: 8, 4, 2, 1).  Each is an
- * ordinary execution that reports its own error (not MariaDB's array
- * binding, whose aborts Galera reports late: see db.c).  Only inside a
- * transaction: on an error some rows may have been applied, and the
- * caller rolls back.  Errors as db_exec; XERR_INTERNAL outside a
- * transaction or when 2^(ns-1) rows take more than DB_MAX_ARGS.
+ * few executions: s[k] (k < ns) is the statement of the same columns with
+ * 2^k rows in its VALUES list.  An execution takes the largest while that
+ * many rows are left, then the smallest that holds the rest, its unused
+ * places repeating the last row (17 rows: 16, then 1; 15 rows: 16, one
+ * place repeated).  So s must make a row met twice a no-op (ON DUPLICATE
+ * KEY UPDATE), and *affected (may be NULL), the executions' affected rows
+ * added up, counts the rows that were new (the connection does not ask
+ * for found rows, so an unchanged row counts 0).  Each execution reports
+ * its own error (not MariaDB's array binding, whose aborts Galera reports
+ * late: see db.c).  Only inside a transaction: on an error some rows may
+ * have been applied, and the caller rolls back.  Errors as db_exec;
+ * XERR_INTERNAL outside a transaction or when 2^(ns-1) rows take more than
+ * DB_MAX_ARGS.
  */
 enum xerr	 db_exec_rows(struct db *db, const unsigned int *s, size_t ns,
-		    const struct dbv *args, size_t nargs, size_t nrows);
+		    const struct dbv *args, size_t nargs, size_t nrows,
+		    uint64_t *affected);
 
 /*
  * Runs a statement that returns rows, read completely.  On success *out is

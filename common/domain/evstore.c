@@ -443,7 +443,7 @@ evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n)
 /*
  * Runs the live events of the batch in one transaction: their users read
  * ahead, each event's effects in turn, then the unmatched ones kept aside
- * and all their rows, up to 8 a statement, then the commit, chained to the next transaction (no
+ * and all their rows, up to 16 a statement, then the commit, chained to the next transaction (no
  * START TRANSACTION round trip for the next batch).
  */
 static enum xerr

@@ -5,13 +5,19 @@
 
 #define S(id, text)	[STMT_##id] = { #id, text }
 
-/* The parts of the several-row statements. */
+/* The parts of the several-row statements: a row's places, n times. */
+#define ROWS_2(r)	r ", " r
+#define ROWS_4(r)	ROWS_2(r) ", " ROWS_2(r)
+#define ROWS_8(r)	ROWS_4(r) ", " ROWS_4(r)
+#define ROWS_16(r)	ROWS_8(r) ", " ROWS_8(r)
 #define EVENT_INSERT_INTO \
 	"INSERT INTO stripe_events (id, type, api_version, livemode, " \
 	"created, object_id, payload, status, user_id, processed_at) VALUES "
 #define EVENT_ROW	"(?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6))"
+#define EVENT_DUP	" ON DUPLICATE KEY UPDATE id = id"
 #define UNMATCHED_INSERT_INTO \
 	"INSERT INTO unmatched_events (event_id, customer_id, created) VALUES "
+#define UNMATCHED_ROW	"(?, ?, ?)"
 #define UNMATCHED_DUP	" ON DUPLICATE KEY UPDATE event_id = event_id"
 
 /*
@@ -88,17 +94,17 @@ static const struct {
 	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) FOR UPDATE"),
 	S(EVENT_LOCK,
 	    "SELECT status FROM stripe_events WHERE id = ? FOR UPDATE"),
-	/*
-	 * One row, then 2, 4 and 8 in one VALUES list: a batch's rows in
-	 * the fewest executions (db_exec_rows()).
-	 */
 	S(EVENT_INSERT, EVENT_INSERT_INTO EVENT_ROW),
-	S(EVENT_INSERT_2, EVENT_INSERT_INTO EVENT_ROW ", " EVENT_ROW),
-	S(EVENT_INSERT_4, EVENT_INSERT_INTO EVENT_ROW ", " EVENT_ROW ", "
-	    EVENT_ROW ", " EVENT_ROW),
-	S(EVENT_INSERT_8, EVENT_INSERT_INTO EVENT_ROW ", " EVENT_ROW ", "
-	    EVENT_ROW ", " EVENT_ROW ", " EVENT_ROW ", " EVENT_ROW ", "
-	    EVENT_ROW ", " EVENT_ROW),
+	/*
+	 * A batch's rows, 1, 2, 4, 8 or 16 an execution (db_exec_rows()):
+	 * a row met twice is a no-op, and the affected count says whether
+	 * each was new.
+	 */
+	S(EVENT_ROWS_1, EVENT_INSERT_INTO EVENT_ROW EVENT_DUP),
+	S(EVENT_ROWS_2, EVENT_INSERT_INTO ROWS_2(EVENT_ROW) EVENT_DUP),
+	S(EVENT_ROWS_4, EVENT_INSERT_INTO ROWS_4(EVENT_ROW) EVENT_DUP),
+	S(EVENT_ROWS_8, EVENT_INSERT_INTO ROWS_8(EVENT_ROW) EVENT_DUP),
+	S(EVENT_ROWS_16, EVENT_INSERT_INTO ROWS_16(EVENT_ROW) EVENT_DUP),
 	S(EVENT_FINISH,
 	    "UPDATE stripe_events SET status = ?, user_id = ?, "
 	    "last_error = NULL, processed_at = NOW(6), "
@@ -595,15 +601,16 @@ static const struct {
 	    "usage_end, invoice_id, oneoff_invoice_id, state, computation "
 	    "FROM bills WHERE user_id = ? AND (? = 0 OR period_start = ?) "
 	    "ORDER BY period_start DESC, id DESC LIMIT 100"),
-	/* One row, then 2, 4 and 8 (db_exec_rows()). */
-	S(UNMATCHED_INSERT, UNMATCHED_INSERT_INTO "(?, ?, ?)" UNMATCHED_DUP),
-	S(UNMATCHED_INSERT_2, UNMATCHED_INSERT_INTO "(?, ?, ?), (?, ?, ?)"
+	/* One row, then 2, 4, 8 and 16 (db_exec_rows()). */
+	S(UNMATCHED_INSERT, UNMATCHED_INSERT_INTO UNMATCHED_ROW UNMATCHED_DUP),
+	S(UNMATCHED_INSERT_2, UNMATCHED_INSERT_INTO ROWS_2(UNMATCHED_ROW)
 	    UNMATCHED_DUP),
-	S(UNMATCHED_INSERT_4, UNMATCHED_INSERT_INTO "(?, ?, ?), (?, ?, ?), "
-	    "(?, ?, ?), (?, ?, ?)" UNMATCHED_DUP),
-	S(UNMATCHED_INSERT_8, UNMATCHED_INSERT_INTO "(?, ?, ?), (?, ?, ?), "
-	    "(?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?), "
-	    "(?, ?, ?)" UNMATCHED_DUP),
+	S(UNMATCHED_INSERT_4, UNMATCHED_INSERT_INTO ROWS_4(UNMATCHED_ROW)
+	    UNMATCHED_DUP),
+	S(UNMATCHED_INSERT_8, UNMATCHED_INSERT_INTO ROWS_8(UNMATCHED_ROW)
+	    UNMATCHED_DUP),
+	S(UNMATCHED_INSERT_16, UNMATCHED_INSERT_INTO ROWS_16(UNMATCHED_ROW)
+	    UNMATCHED_DUP),
 	S(UNMATCHED_OF_CUSTOMER,
 	    "SELECT event_id FROM unmatched_events WHERE customer_id = ? "
 	    "ORDER BY created, event_id LIMIT 1000"),

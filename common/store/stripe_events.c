@@ -59,10 +59,10 @@ stripe_events_insert(struct db *db, const struct stripe_events_row *r)
 	    NULL, NULL);
 }
 
-/* STMT_EVENT_INSERT of 1, 2, 4 and 8 rows, for db_exec_rows(). */
+/* STMT_EVENT_ROWS_* of 1, 2, 4, 8 and 16 rows, for db_exec_rows(). */
 static const unsigned int stripe_events_inserts[] = {
-	STMT_EVENT_INSERT, STMT_EVENT_INSERT_2, STMT_EVENT_INSERT_4,
-	STMT_EVENT_INSERT_8,
+	STMT_EVENT_ROWS_1, STMT_EVENT_ROWS_2, STMT_EVENT_ROWS_4,
+	STMT_EVENT_ROWS_8, STMT_EVENT_ROWS_16,
 };
 
 enum xerr
@@ -70,6 +70,7 @@ stripe_events_insert_rows(struct db *db, const struct stripe_events_row *rows,
     size_t n)
 {
 	struct dbv	*a;
+	uint64_t	 added = 0;
 	size_t		 i;
 	enum xerr	 rc;
 
@@ -81,7 +82,10 @@ stripe_events_insert_rows(struct db *db, const struct stripe_events_row *rows,
 		    &a[i * STRIPE_EVENTS_INSERT_ARGS]);
 	rc = db_exec_rows(db, stripe_events_inserts,
 	    sizeof(stripe_events_inserts) / sizeof(stripe_events_inserts[0]),
-	    a, STRIPE_EVENTS_INSERT_ARGS, n);
+	    a, STRIPE_EVENTS_INSERT_ARGS, n, &added);
+	/* One was stored already (the batch's ids are distinct). */
+	if (rc == XERR_OK && added != n)
+		rc = XERR_DUP;
 	free(a);
 	return rc;
 }

@@ -46,9 +46,9 @@ enum xerr	 stripe_events_insert(struct db *db,
 		    const struct stripe_events_row *r);
 
 /*
- * Inserts the n rows of rows, up to 8 an execution (db_exec_rows()),
- * inside the caller's transaction, which rolls back on an error: XERR_DUP
- * when one of them is stored already.  XERR_NOMEM.
+ * Inserts the n rows of rows (their ids distinct), up to 16 an execution
+ * (db_exec_rows()), inside the caller's transaction, which rolls back on
+ * an error: XERR_DUP when one of them is stored already.  XERR_NOMEM.
  */
 enum xerr	 stripe_events_insert_rows(struct db *db,
 		    const struct stripe_events_row *rows, size_t n);

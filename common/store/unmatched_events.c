@@ -17,10 +17,11 @@ unmatched_events_insert(struct db *db, const char *event_id,
 	return db_exec(db, STMT_UNMATCHED_INSERT, a, 3, NULL, NULL);
 }
 
-/* STMT_UNMATCHED_INSERT of 1, 2, 4 and 8 rows, for db_exec_rows(). */
+/* STMT_UNMATCHED_INSERT of 1, 2, 4, 8 and 16 rows, for db_exec_rows(). */
 static const unsigned int unmatched_events_inserts[] = {
 	STMT_UNMATCHED_INSERT, STMT_UNMATCHED_INSERT_2,
 	STMT_UNMATCHED_INSERT_4, STMT_UNMATCHED_INSERT_8,
+	STMT_UNMATCHED_INSERT_16,
 };
 
 enum xerr
@@ -42,7 +43,7 @@ unmatched_events_insert_rows(struct db *db,
 	}
 	rc = db_exec_rows(db, unmatched_events_inserts,
 	    sizeof(unmatched_events_inserts) /
-	    sizeof(unmatched_events_inserts[0]), a, 3, n);
+	    sizeof(unmatched_events_inserts[0]), a, 3, n, NULL);
 	free(a);
 	return rc;
 }

@@ -29,7 +29,7 @@ struct unmatched_events_row {
 };
 
 /*
- * Keeps the n rows of rows aside, each once, up to 8 an execution
+ * Keeps the n rows of rows aside, each once, up to 16 an execution
  * (db_exec_rows()), inside the caller's transaction.  Errors of
  * db_exec_rows(), XERR_NOMEM.
  */
