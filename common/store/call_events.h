@@ -31,9 +31,10 @@ enum xerr	 call_events_insert(struct db *db, const char *user_id,
 		    long long duration);
 
 /*
- * Inserts the n rows as call_events_insert() does each, 8 a statement
- * (n >= 1).  Only inside a transaction: on an error some rows may have
- * been written, and the caller rolls back.  Errors of db_exec().
+ * Inserts the n rows as call_events_insert() does each, up to 16 a
+ * statement (db_exec_rows()).  Only inside a transaction: on an error
+ * some rows may have been written, and the caller rolls back.  Errors of
+ * db_exec_rows(), XERR_NOMEM.
  */
 enum xerr	 call_events_insert_rows(struct db *db,
 		    const struct call_events_row *rows, size_t n);

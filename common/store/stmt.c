@@ -14,7 +14,15 @@
 	"INSERT INTO stripe_events (id, type, api_version, livemode, " \
 	"created, object_id, payload, status, user_id, processed_at) VALUES "
 #define EVENT_ROW	"(?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6))"
-#define EVENT_DUP	" ON DUPLICATE KEY UPDATE id = id"
+#define ROWS_DUP	" ON DUPLICATE KEY UPDATE id = id"
+#define CALL_EVENT_INTO \
+	"INSERT INTO call_events (user_id, call_sid, call_status, duration) " \
+	"VALUES "
+#define CALL_EVENT_ROW	"(?, ?, ?, ?)"
+#define CALL_USAGE_INTO \
+	"INSERT INTO usage_events (user_id, kind, quantity, occurred_at, " \
+	"source, idempotency_key, reported_by) VALUES "
+#define CALL_USAGE_ROW	"(?, ?, ?, ?, ?, ?, ?)"
 #define UNMATCHED_INSERT_INTO \
 	"INSERT INTO unmatched_events (event_id, customer_id, created) VALUES "
 #define UNMATCHED_ROW	"(?, ?, ?)"
@@ -100,11 +108,11 @@ static const struct {
 	 * a row met twice is a no-op, and the affected count says whether
 	 * each was new.
 	 */
-	S(EVENT_ROWS_1, EVENT_INSERT_INTO EVENT_ROW EVENT_DUP),
-	S(EVENT_ROWS_2, EVENT_INSERT_INTO ROWS_2(EVENT_ROW) EVENT_DUP),
-	S(EVENT_ROWS_4, EVENT_INSERT_INTO ROWS_4(EVENT_ROW) EVENT_DUP),
-	S(EVENT_ROWS_8, EVENT_INSERT_INTO ROWS_8(EVENT_ROW) EVENT_DUP),
-	S(EVENT_ROWS_16, EVENT_INSERT_INTO ROWS_16(EVENT_ROW) EVENT_DUP),
+	S(EVENT_ROWS_1, EVENT_INSERT_INTO EVENT_ROW ROWS_DUP),
+	S(EVENT_ROWS_2, EVENT_INSERT_INTO ROWS_2(EVENT_ROW) ROWS_DUP),
+	S(EVENT_ROWS_4, EVENT_INSERT_INTO ROWS_4(EVENT_ROW) ROWS_DUP),
+	S(EVENT_ROWS_8, EVENT_INSERT_INTO ROWS_8(EVENT_ROW) ROWS_DUP),
+	S(EVENT_ROWS_16, EVENT_INSERT_INTO ROWS_16(EVENT_ROW) ROWS_DUP),
 	S(EVENT_FINISH,
 	    "UPDATE stripe_events SET status = ?, user_id = ?, "
 	    "last_error = NULL, processed_at = NOW(6), "
@@ -229,34 +237,30 @@ static const struct {
 	    "UPDATE phone_numbers SET held_to = ? WHERE user_id = ? "
 	    "AND phone_sid = ? AND held_to IS NULL"),
 	/* One row per (call, status): Twilio may send a status twice. */
-	S(CALL_EVENT_INSERT,
-	    "INSERT INTO call_events (user_id, call_sid, call_status, "
-	    "duration) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"),
+	S(CALL_EVENT_INSERT, CALL_EVENT_INTO CALL_EVENT_ROW ROWS_DUP),
 	/*
 	 * A batch of call statuses (domain/phone.c): which of 8 users exist
-	 * (unused places NULL), which of 8 usage keys are recorded, and
-	 * several rows in one statement, 4 usage rows or 8 call_events rows
-	 * (unused places repeat the last row, which the duplicate key makes
-	 * a no-op; the usage rows' affected count says whether a key was
-	 * recorded meanwhile).
+	 * (unused places NULL), which of 8 usage keys are recorded, and the
+	 * rows, 1, 2, 4, 8 or 16 an execution (db_exec_rows(): a row met
+	 * twice is a no-op; the usage rows' affected count says whether a
+	 * key was recorded meanwhile).
 	 */
 	S(CALL_USERS_8,
 	    "SELECT id FROM users WHERE id IN (?, ?, ?, ?, ?, ?, ?, ?)"),
 	S(CALL_USAGE_KEYS_8,
 	    "SELECT idempotency_key FROM usage_events WHERE idempotency_key "
 	    "IN (?, ?, ?, ?, ?, ?, ?, ?)"),
-	S(CALL_USAGE_INSERT_4,
-	    "INSERT INTO usage_events (user_id, kind, quantity, occurred_at, "
-	    "source, idempotency_key, reported_by) VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?), "
-	    "(?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?) "
-	    "ON DUPLICATE KEY UPDATE id = id"),
-	S(CALL_EVENT_INSERT_8,
-	    "INSERT INTO call_events (user_id, call_sid, call_status, "
-	    "duration) VALUES "
-	    "(?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), "
-	    "(?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?) "
-	    "ON DUPLICATE KEY UPDATE id = id"),
+	S(CALL_USAGE_INSERT_1, CALL_USAGE_INTO CALL_USAGE_ROW ROWS_DUP),
+	S(CALL_USAGE_INSERT_2, CALL_USAGE_INTO ROWS_2(CALL_USAGE_ROW) ROWS_DUP),
+	S(CALL_USAGE_INSERT_4, CALL_USAGE_INTO ROWS_4(CALL_USAGE_ROW) ROWS_DUP),
+	S(CALL_USAGE_INSERT_8, CALL_USAGE_INTO ROWS_8(CALL_USAGE_ROW) ROWS_DUP),
+	S(CALL_USAGE_INSERT_16, CALL_USAGE_INTO ROWS_16(CALL_USAGE_ROW)
+	    ROWS_DUP),
+	S(CALL_EVENT_INSERT_2, CALL_EVENT_INTO ROWS_2(CALL_EVENT_ROW) ROWS_DUP),
+	S(CALL_EVENT_INSERT_4, CALL_EVENT_INTO ROWS_4(CALL_EVENT_ROW) ROWS_DUP),
+	S(CALL_EVENT_INSERT_8, CALL_EVENT_INTO ROWS_8(CALL_EVENT_ROW) ROWS_DUP),
+	S(CALL_EVENT_INSERT_16, CALL_EVENT_INTO ROWS_16(CALL_EVENT_ROW)
+	    ROWS_DUP),
 
 	/* jobs */
 	S(JOB_ENQUEUE,

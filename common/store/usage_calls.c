@@ -1,16 +1,16 @@
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/db.h"
 #include "store/stmt.h"
 #include "store/usage_calls.h"
 
-/* Places of STMT_CALL_USAGE_KEYS_8; rows of STMT_CALL_USAGE_INSERT_4. */
+/* Places of STMT_CALL_USAGE_KEYS_8. */
 #define USAGE_CALLS_KEYS	8
-#define USAGE_CALLS_ROWS	4
 
-/* The arguments of a row of STMT_CALL_USAGE_INSERT_4, in its order. */
+/* The arguments of a row of STMT_CALL_USAGE_INSERT_*, in its order. */
 enum usage_calls_arg {
 	USAGE_CALLS_A_USER,
 	USAGE_CALLS_A_KIND,
@@ -61,39 +61,44 @@ usage_calls_valid(const struct usage_calls_row *r)
 	    r->occurred_at > 0;
 }
 
+/* STMT_CALL_USAGE_INSERT_* of 1, 2, 4, 8 and 16 rows, for db_exec_rows(). */
+static const unsigned int usage_calls_inserts[] = {
+	STMT_CALL_USAGE_INSERT_1, STMT_CALL_USAGE_INSERT_2,
+	STMT_CALL_USAGE_INSERT_4, STMT_CALL_USAGE_INSERT_8,
+	STMT_CALL_USAGE_INSERT_16,
+};
+
 enum xerr
 usage_calls_insert(struct db *db, const struct usage_calls_row *rows,
     size_t n, uint64_t *inserted)
 {
-	struct dbv			 a[USAGE_CALLS_ROWS * USAGE_CALLS_A__MAX];
 	const struct usage_calls_row	*r;
-	struct dbv			*v;
-	uint64_t			 affected;
-	size_t				 i, k;
+	struct dbv			*a, *v;
+	size_t				 i;
 	enum xerr			 rc;
 
 	*inserted = 0;
 	for (i = 0; i < n; i++)
 		if (!usage_calls_valid(&rows[i]))
 			return XERR_BADREQ;
-	for (i = 0; i < n; i += USAGE_CALLS_ROWS) {
-		for (k = 0; k < USAGE_CALLS_ROWS; k++) {
-			/* Unused places repeat the last row: a no-op. */
-			r = &rows[i + k < n ? i + k : n - 1];
-			v = &a[k * USAGE_CALLS_A__MAX];
-			v[USAGE_CALLS_A_USER] = DB_STR(r->user_id);
-			v[USAGE_CALLS_A_KIND] = DB_STR(r->kind);
-			v[USAGE_CALLS_A_QUANTITY] = DB_INT(r->quantity);
-			v[USAGE_CALLS_A_OCCURRED] = DB_INT(r->occurred_at);
-			v[USAGE_CALLS_A_SOURCE] = DB_STR(r->source);
-			v[USAGE_CALLS_A_KEY] = DB_STR(r->idem_key);
-			v[USAGE_CALLS_A_REPORTED_BY] = DB_STR(r->reported_by);
-		}
-		affected = 0;
-		if ((rc = db_exec(db, STMT_CALL_USAGE_INSERT_4, a,
-		    DB_NARGS(a), &affected, NULL)) != XERR_OK)
-			return rc;
-		*inserted += affected;
+	if (n == 0)
+		return XERR_OK;
+	if ((a = calloc(n, USAGE_CALLS_A__MAX * sizeof(*a))) == NULL)
+		return XERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		r = &rows[i];
+		v = &a[i * USAGE_CALLS_A__MAX];
+		v[USAGE_CALLS_A_USER] = DB_STR(r->user_id);
+		v[USAGE_CALLS_A_KIND] = DB_STR(r->kind);
+		v[USAGE_CALLS_A_QUANTITY] = DB_INT(r->quantity);
+		v[USAGE_CALLS_A_OCCURRED] = DB_INT(r->occurred_at);
+		v[USAGE_CALLS_A_SOURCE] = DB_STR(r->source);
+		v[USAGE_CALLS_A_KEY] = DB_STR(r->idem_key);
+		v[USAGE_CALLS_A_REPORTED_BY] = DB_STR(r->reported_by);
 	}
-	return XERR_OK;
+	rc = db_exec_rows(db, usage_calls_inserts,
+	    sizeof(usage_calls_inserts) / sizeof(usage_calls_inserts[0]), a,
+	    USAGE_CALLS_A__MAX, n, inserted);
+	free(a);
+	return rc;
 }

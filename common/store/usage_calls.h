@@ -1,7 +1,7 @@
 /*
  * usage_calls: the group commit's typed access to usage_events
  * (sql/003_usage.sql, 011_audit.sql): which idempotency keys are recorded,
- * and several usage rows in one statement, 4 at a time, for the batches of
+ * and several usage rows in one statement, up to 16, for the batches of
  * call statuses of domain/phone.c.  (domain/usage.c writes a row alone;
  * these are the batch's, kept apart so that each file has one owner.)
  * Only usage_calls.c knows the statements (store/stmt.c), their argument
@@ -36,7 +36,7 @@ enum xerr	 usage_calls_recorded(struct db *db, const char *const *keys,
 		    size_t n, unsigned char *found);
 
 /*
- * Writes the n rows (n >= 1, distinct keys), 4 a statement; a key
+ * Writes the n rows (n >= 1, distinct keys), up to 16 a statement; a key
  * recorded already is left as it is, and *inserted counts the rows
  * actually written, so n - *inserted keys were recorded meanwhile.  Only
  * inside a transaction (the caller rolls back on an error).  XERR_BADREQ
