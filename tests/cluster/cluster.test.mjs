@@ -134,16 +134,18 @@ test('K4 jobs enqueued on the cluster run on the workers of both nodes, each onc
   const u = await newUser('ai_secretary');
   const tag = String(crypto.randomInt(1e7)).padStart(7, '0');
   const keys = [];
-  for (let i = 0; i < 30; i++) {
+  // Enough jobs, queued in one statement, that one worker (WORKER_CONCURRENCY runners, claiming again as
+  // soon as one is idle) cannot finish them all before the other's next poll (WORKER_POLL_MS).
+  const N = 200;
+  for (let i = 0; i < N; i++) {
     const number = `+1555${tag.slice(0, 3)}${String(i).padStart(4, '0')}`;
-    const key = `notify:phone_provisioned:${u.id}:${number}`;
-    keys.push({ key, number });
-    await query("INSERT INTO jobs (kind, dedupe_key, user_id, payload) VALUES ('notify', ?, ?, ?)",
-      [key, u.id, JSON.stringify({ template: 'phone_provisioned', user_id: u.id, phone_number: number })]);
+    keys.push({ key: `notify:phone_provisioned:${u.id}:${number}`, number });
   }
+  await query(`INSERT INTO jobs (kind, dedupe_key, user_id, payload) VALUES ${keys.map(() => "('notify', ?, ?, ?)").join(', ')}`,
+    keys.flatMap(({ key, number }) => [key, u.id, JSON.stringify({ template: 'phone_provisioned', user_id: u.id, phone_number: number })]));
   const all = keys.map((k) => k.key);
   await waitFor(async () => (await query("SELECT COUNT(*) AS n FROM jobs WHERE dedupe_key IN (?) AND state = 'done'", [all]))[0].n === all.length,
-    { timeoutMs: 120000, intervalMs: 500, what: 'all 30 jobs done' });
+    { timeoutMs: 120000, intervalMs: 500, what: `all ${N} jobs done` });
   const jobs = await query('SELECT attempts, locked_by FROM jobs WHERE dedupe_key IN (?)', [all]);
   assert.ok(jobs.every((j) => j.attempts === 1), `a job ran twice: ${JSON.stringify(jobs.filter((j) => j.attempts !== 1))}`);
   const workers = new Set(jobs.map((j) => j.locked_by));
