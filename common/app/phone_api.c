@@ -789,7 +789,15 @@ phone_api_sms_status(struct req *r, const char *user, struct kv *form)
 	if (rc == XERR_OK) {
 		if (phone_api_segments_or_reply(r, form, sid, &segments))
 			return;
-		rc = phone_sms_record(r->db, user, sid, segments, &dup);
+		rc = phone_sms_record(r->db, r->id, user, sid, segments,
+		    &dup);
+	}
+	if (rc == XERR_NOTFOUND) {
+		/* Gone since: signed by Twilio, so nothing to bill. */
+		log_warnx("message %s %s for unknown user %s: ignored", sid,
+		    st, user);
+		req_reply(r, 204, "text/plain", NULL, NULL, 0);
+		return;
 	}
 	if (rc != XERR_OK) {
 		apierr_reply(r, phone_api_record_errs, rc,
@@ -851,7 +859,13 @@ phone_api_sms(struct req *r)
 	/* Twilio bills every text our number takes: metered before all. */
 	if (phone_api_segments_or_reply(r, form, sid, &segments))
 		goto out;
-	if ((rc = phone_sms_record(r->db, user, sid, segments, &dup))) {
+	rc = phone_sms_record(r->db, r->id, user, sid, segments, &dup);
+	if (rc == XERR_NOTFOUND) {
+		log_warnx("text %s for unknown user %s: ignored", sid, user);
+		req_reply(r, 204, "text/plain", NULL, NULL, 0);
+		goto out;
+	}
+	if (rc != XERR_OK) {
 		apierr_reply(r, phone_api_record_errs, rc,
 		    "could not record the message");
 		goto out;

@@ -139,11 +139,11 @@ static const struct cfg_opt {
 	{ "PHONE_COMMITTERS", CFG_UINT, CFG_OPTIONAL, "1", 1, 16,
 	  O(phone_committers),
 	  "database connections per xsb-phone process that store Twilio's "
-	  "call status callbacks, several per transaction" },
+	  "call status callbacks and texts, several per transaction" },
 	{ "PHONE_BATCH_MAX", CFG_UINT, CFG_OPTIONAL, "32", 1, 256,
 	  O(phone_batch_max),
-	  "most call status callbacks stored in one transaction (1: one "
-	  "each)" },
+	  "most call status callbacks and texts stored in one transaction "
+	  "(1: one each)" },
 	{ "PUBLIC_BASE_URL", CFG_URL, CFG_REQUIRED, NULL, 0, 0,
 	  O(public_base_url),
 	  "public https base URL Twilio calls back (signature base)" },

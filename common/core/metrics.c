@@ -317,6 +317,35 @@ metrics_sample_s(struct buf *out, const char *name, const char *const *labels,
 
 #define LOAD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/* The event counters /metrics shows, in its order. */
+static const struct {
+	enum metrics_counter	 c;
+	const char		*name;
+	const char		*help;
+} metrics_counter_defs[] = {
+	{ METRICS_SIGNATURE_FAILURES, "xsb_webhook_signature_failures_total",
+	    "Stripe webhook deliveries refused for their Stripe-Signature "
+	    "(bad, missing, or out of tolerance)." },
+	{ METRICS_WEBHOOK_BATCHES, "xsb_webhook_batches_total",
+	    "Transactions that stored several webhook deliveries at once "
+	    "(group commit)." },
+	{ METRICS_WEBHOOK_BATCHED, "xsb_webhook_batched_events_total",
+	    "Webhook events stored by those transactions." },
+	{ METRICS_WEBHOOK_BATCH_ROLLBACKS, "xsb_webhook_batch_rollbacks_total",
+	    "Batches rolled back because one event failed (a duplicate, an "
+	    "effect error, a deadlock); their events were then applied one "
+	    "by one." },
+	{ METRICS_PHONE_BATCHES, "xsb_twilio_batches_total",
+	    "Transactions that stored several of Twilio's call statuses and "
+	    "messages at once (group commit)." },
+	{ METRICS_PHONE_BATCHED, "xsb_twilio_batched_callbacks_total",
+	    "Call statuses and messages stored by those transactions." },
+	{ METRICS_PHONE_BATCH_ROLLBACKS, "xsb_twilio_batch_rollbacks_total",
+	    "Batches of call statuses and messages rolled back (a usage key "
+	    "recorded meanwhile, a deadlock, an error); each was then stored "
+	    "alone." },
+};
+
 /*
  * Appends the families of the shared counters; zeros before
  * metrics_open().
@@ -331,28 +360,13 @@ metrics_render_counters(struct buf *out)
 	size_t		 u, o, b;
 	enum xerr	 rc;
 
-	if ((rc = metrics_family(out, "xsb_webhook_signature_failures_total",
-	    "counter", "Stripe webhook deliveries refused for their "
-	    "Stripe-Signature (bad, missing, or out of tolerance).")) ||
-	    (rc = metrics_sample_u(out, "xsb_webhook_signature_failures_total",
-	    NULL, 0, LOAD(m->counters[METRICS_SIGNATURE_FAILURES]))))
-		return rc;
-	if ((rc = metrics_family(out, "xsb_webhook_batches_total", "counter",
-	    "Transactions that stored several webhook deliveries at once "
-	    "(group commit).")) ||
-	    (rc = metrics_sample_u(out, "xsb_webhook_batches_total", NULL, 0,
-	    LOAD(m->counters[METRICS_WEBHOOK_BATCHES]))) ||
-	    (rc = metrics_family(out, "xsb_webhook_batched_events_total",
-	    "counter", "Webhook events stored by those transactions.")) ||
-	    (rc = metrics_sample_u(out, "xsb_webhook_batched_events_total",
-	    NULL, 0, LOAD(m->counters[METRICS_WEBHOOK_BATCHED]))) ||
-	    (rc = metrics_family(out, "xsb_webhook_batch_rollbacks_total",
-	    "counter", "Batches rolled back because one event failed (a "
-	    "duplicate, an effect error, a deadlock); their events were then "
-	    "applied one by one.")) ||
-	    (rc = metrics_sample_u(out, "xsb_webhook_batch_rollbacks_total",
-	    NULL, 0, LOAD(m->counters[METRICS_WEBHOOK_BATCH_ROLLBACKS]))))
-		return rc;
+	for (u = 0; u < sizeof(metrics_counter_defs) /
+	    sizeof(metrics_counter_defs[0]); u++)
+		if ((rc = metrics_family(out, metrics_counter_defs[u].name,
+		    "counter", metrics_counter_defs[u].help)) ||
+		    (rc = metrics_sample_u(out, metrics_counter_defs[u].name,
+		    NULL, 0, LOAD(m->counters[metrics_counter_defs[u].c]))))
+			return rc;
 
 	if ((rc = metrics_family(out, "xsb_upstream_requests_total", "counter",
 	    "Calls to Stripe, Twilio and the SMTP relay by outcome: the "

@@ -39,6 +39,9 @@ enum metrics_counter {
 	METRICS_WEBHOOK_BATCHES,	/* group commits of 2+ events */
 	METRICS_WEBHOOK_BATCHED,	/* events stored by them */
 	METRICS_WEBHOOK_BATCH_ROLLBACKS, /* batches applied event by event */
+	METRICS_PHONE_BATCHES,		/* group commits of 2+ callbacks */
+	METRICS_PHONE_BATCHED,		/* callbacks stored by them */
+	METRICS_PHONE_BATCH_ROLLBACKS,	/* batches stored one by one */
 	METRICS_COUNTERS = 16		/* slots reserved in the file */
 };
 

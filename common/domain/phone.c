@@ -17,6 +17,7 @@
 #include "core/jsonx.h"
 #include "core/kv.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/call_events.h"
 #include "store/jobs_db.h"
 #include "store/phone_numbers.h"
@@ -925,18 +926,6 @@ phone_inbound(struct db *db, const char *user_id, const char *to,
 	return XERR_OK;
 }
 
-/* Writes the text into the usage ledger under its MessageSid. */
-enum xerr
-phone_sms_record(struct db *db, const char *user_id, const char *sid,
-    long long segments, int *dup)
-{
-	char	 key[64];
-
-	snprintf(key, sizeof(key), "twilio:sms:%s", sid);
-	return usage_record(db, user_id, "sms", segments, (int64_t)time(NULL),
-	    "twilio", key, dup);
-}
-
 /* Stores the preference as JSON, or NULL to clear it. */
 enum xerr
 phone_search_store(struct db *db, const char *user_id,
@@ -1080,24 +1069,46 @@ phone_call_alone(struct db *db, const char *user_id, const char *call_sid,
 }
 
 /*
- * Group commit of call statuses (phone_calls_start()): request threads
- * verify and read Twilio's callbacks in parallel and queue them; a
+ * One text into the usage ledger under its key, as a statement of its own
+ * after reading that the user exists (XERR_NOTFOUND otherwise, nothing
+ * written).
+ */
+static enum xerr
+phone_sms_alone(struct db *db, const char *user_id, const char *key,
+    long long segments, int64_t at, int *dup)
+{
+	struct phone_info	 info;
+	enum xerr		 rc;
+
+	*dup = 0;
+	if ((rc = phone_get(db, user_id, &info, NULL, 0)) != XERR_OK)
+		return rc;
+	return usage_record(db, user_id, "sms", segments, at, "twilio", key,
+	    dup);
+}
+
+/*
+ * Group commit of call statuses and texts (phone_calls_start()): request
+ * threads verify and read Twilio's callbacks in parallel and queue them; a
  * committer takes whatever is queued and stores the lot in one
  * transaction with one commit, then wakes each request thread to answer.
  * Nothing is answered before the commit that holds it.  The batch writes
- * what phone_call_alone() would write for each call, in a few statements
- * for all of them (4 to 8 calls a statement): which users exist, which usage
- * keys are recorded, the new usage rows, the call_events rows.
+ * what phone_call_alone() or phone_sms_alone() would write for each, in a
+ * few statements for all of them (8 users or keys a read, up to 16 rows a
+ * write): which users exist, which usage keys are recorded, the new usage
+ * rows, the call_events rows.
  */
 struct phone_call_pending {
 	struct batch_item	 item;		/* the queue's */
 	const char		*rid;		/* the submitter's */
 	const char		*user_id;
-	const char		*call_sid;
+	const char		*call_sid;	/* NULL: a text */
 	const char		*status;
-	long long		 duration;
+	const char		*kind;		/* of its usage: voice, sms */
+	long long		 quantity;	/* call: duration (-1 none) */
 	int64_t			 at;		/* when it came */
-	char			 key[48];	/* "call:<sid>", "" no usage */
+	char			 key[48];	/* "call:<sid>", "twilio:sms:<sid>",
+						   "" no usage */
 	enum xerr		 rc;		/* the outcome, once done */
 	int			 dup;
 };
@@ -1183,10 +1194,11 @@ phone_calls_txn(struct phone_calls_committer *c,
 			continue;
 		if (p->key[0] != '\0' && !p->dup)
 			c->usage[nu++] = (struct usage_calls_row){ p->user_id,
-			    "voice", p->duration, p->at, "twilio", p->key,
+			    p->kind, p->quantity, p->at, "twilio", p->key,
 			    "twilio" };
-		c->events[ne++] = (struct call_events_row){ p->user_id,
-		    p->call_sid, p->status, p->duration };
+		if (p->call_sid != NULL)
+			c->events[ne++] = (struct call_events_row){
+			    p->user_id, p->call_sid, p->status, p->quantity };
 	}
 	if (nu > 0 && (rc = usage_calls_insert(db, c->usage, nu,
 	    &inserted)) == XERR_OK && inserted != nu)
@@ -1230,19 +1242,27 @@ phone_calls_run(void *state, struct batch_item **items, size_t n)
 		it[i] = (struct phone_call_pending *)(void *)
 		    ((char *)items[i] - offsetof(struct phone_call_pending,
 		    item));
-	if (n > 1 && (rc = phone_calls_txn(c, it, n)) != XERR_OK)
-		log_info("batch of %zu calls: %s; each stored alone", n,
+	if (n > 1 && (rc = phone_calls_txn(c, it, n)) != XERR_OK) {
+		metrics_inc(METRICS_PHONE_BATCH_ROLLBACKS);
+		log_info("batch of %zu callbacks: %s; each stored alone", n,
 		    xerr_code(rc));
-	if (rc == XERR_OK)
+	}
+	if (rc == XERR_OK) {
+		metrics_inc(METRICS_PHONE_BATCHES);
+		metrics_add(METRICS_PHONE_BATCHED, n);
 		return;
-	/* A batch of one, or one that failed: each call alone. */
+	}
+	/* A batch of one, or one that failed: each alone. */
 	for (i = 0; i < n; i++) {
 		p = it[i];
 		if (db_in_txn(c->db))
 			db_rollback(c->db);	/* the empty chained one */
 		log_set_rid(p->rid);
-		p->rc = phone_call_alone(c->db, p->user_id, p->call_sid,
-		    p->status, p->duration, &p->dup);
+		p->rc = p->call_sid == NULL ?
+		    phone_sms_alone(c->db, p->user_id, p->key, p->quantity,
+		    p->at, &p->dup) :
+		    phone_call_alone(c->db, p->user_id, p->call_sid,
+		    p->status, p->quantity, &p->dup);
 	}
 	log_set_rid(NULL);
 }
@@ -1275,10 +1295,32 @@ phone_call_record(struct db *db, const char *rid, const char *user_id,
 	p.user_id = user_id;
 	p.call_sid = call_sid;
 	p.status = status;
-	p.duration = duration;
+	p.kind = "voice";
+	p.quantity = duration;
 	p.at = (int64_t)time(NULL);
 	if (duration >= 0 && strcmp(status, "completed") == 0)
 		snprintf(p.key, sizeof(p.key), "call:%s", call_sid);
+	batch_submit(phone_calls_q, &p.item);
+	*dup = p.dup;
+	return p.rc;
+}
+
+enum xerr
+phone_sms_record(struct db *db, const char *rid, const char *user_id,
+    const char *sid, long long segments, int *dup)
+{
+	struct phone_call_pending	 p;
+
+	*dup = 0;
+	memset(&p, 0, sizeof(p));
+	p.rid = rid;
+	p.user_id = user_id;
+	p.kind = "sms";
+	p.quantity = segments;
+	p.at = (int64_t)time(NULL);
+	snprintf(p.key, sizeof(p.key), "twilio:sms:%s", sid);
+	if (phone_calls_q == NULL)
+		return phone_sms_alone(db, user_id, p.key, segments, p.at, dup);
 	batch_submit(phone_calls_q, &p.item);
 	*dup = p.dup;
 	return p.rc;

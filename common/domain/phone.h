@@ -206,9 +206,13 @@ enum xerr	 phone_inbound(struct db *db, const char *user_id,
  * Twilio bills them) in the usage ledger: kind sms, source twilio, key
  * "twilio:sms:<sid>", so an inbound webhook, its retries and a status
  * callback count once.  *dup is 1 when it was recorded before.
+ * XERR_NOTFOUND, nothing written, when user_id is no user.  rid names the
+ * request in log lines (may be NULL).  Once phone_calls_start() ran, it
+ * is queued and stored with the call statuses (phone_call_record()).
  */
-enum xerr	 phone_sms_record(struct db *db, const char *user_id,
-		    const char *sid, long long segments, int *dup);
+enum xerr	 phone_sms_record(struct db *db, const char *rid,
+		    const char *user_id, const char *sid, long long segments,
+		    int *dup);
 
 /*
  * Records one call status Twilio reported for user_id (call sid, its
@@ -222,9 +226,9 @@ enum xerr	 phone_sms_record(struct db *db, const char *user_id,
  * Once phone_calls_start() ran (xsb-phone), the call is queued instead
  * of run on db: a committer thread stores whatever calls are queued, up
  * to PHONE_BATCH_MAX, in one transaction with one commit (its users and
- * usage keys read first, its rows written several a statement), then wakes each
- * caller (group commit, core/batch.h).  When the batch fails, it is
- * rolled back and each of its calls runs alone as above, so a batch
+ * usage keys read first, its rows written several a statement), then
+ * wakes each caller (group commit, core/batch.h).  When the batch fails,
+ * it is rolled back and each of its calls runs alone as above, so a batch
  * never changes an outcome.  Errors of db_exec() and db_commit().
  */
 enum xerr	 phone_call_record(struct db *db, const char *rid,
@@ -232,9 +236,9 @@ enum xerr	 phone_call_record(struct db *db, const char *rid,
 		    const char *status, long long duration, int *dup);
 
 /*
- * Starts the process's group commit of call statuses: PHONE_COMMITTERS
- * threads, each with its own database connection, that live as long as
- * the process.  Called once, before any request.  XERR_NOMEM,
+ * Starts the process's group commit of call statuses and texts:
+ * PHONE_COMMITTERS threads, each with its own database connection, that
+ * live as long as the process.  Called once, before any request.  XERR_NOMEM,
  * XERR_INTERNAL.
  */
 enum xerr	 phone_calls_start(const struct cfg *cfg);

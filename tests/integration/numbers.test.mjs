@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { request, closeHttp } from './lib/http.mjs';
+import { request, rawRequest, closeHttp } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
 import { requireEnv } from './lib/env.mjs';
 import { postCallback } from './lib/twilio.mjs';
@@ -104,6 +104,37 @@ test('T3 a sent message is metered from its status callback once, sent and deliv
     From: u.number, To: '+14155550100' });
   assert.equal(r.status, 204, r.text);
   assert.deepEqual(await smsUsage(m2), [{ user_id: u.id, kind: 'sms', quantity: 2, source: 'twilio' }]);
+});
+
+/** xsb-phone's group commit counters, from /metrics. */
+async function twilioBatches() {
+  const r = await rawRequest('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } });
+  assert.equal(r.status, 200, r.text);
+  const v = (name) => Number((new RegExp(`^${name} ([0-9]+)$`, 'm').exec(r.text) || [])[1]);
+  return { batches: v('xsb_twilio_batches_total'), batched: v('xsb_twilio_batched_callbacks_total') };
+}
+
+test('T3b message callbacks and inbound texts all at once share the group commit: each message metered once', async () => {
+  const c0 = await twilioBatches();
+  assert.ok(Number.isFinite(c0.batches) && Number.isFinite(c0.batched), JSON.stringify(c0));
+  let c1 = c0;
+  for (let round = 0; round < 6 && c1.batched === c0.batched; round++) {
+    const u = await newUser({ held: true });
+    const sent = Array.from({ length: 24 }, (_, i) => ({ m: sid('SM'), segs: 1 + (i % 3) }));
+    const inbound = Array.from({ length: 8 }, () => clean(text(u, { NumSegments: '2' })));
+    const cb = (x, status) => postCallback(`/phone/sms/${u.id}/status`, { AccountSid: ACCOUNT(), MessageSid: x.m,
+      MessageStatus: status, From: u.number, To: '+14155550100', NumSegments: String(x.segs) });
+    const all = [...sent.flatMap((x) => [() => cb(x, 'sent'), () => cb(x, 'delivered')]),
+      ...inbound.flatMap((t) => [() => postCallback(`/phone/sms/${u.id}`, t), () => postCallback(`/phone/sms/${u.id}`, t)])];
+    const rs = await Promise.all(all.sort(() => Math.random() - 0.5).map((f) => f()));
+    for (const r of rs) assert.ok(r.status === 204 || r.status === 200, `${r.status} ${r.text}`);
+    const rows = await query("SELECT idempotency_key AS k, quantity AS q FROM usage_events WHERE user_id = ? AND kind = 'sms' ORDER BY k", [u.id]);
+    const want = [...sent.map((x) => [`twilio:sms:${x.m}`, x.segs]), ...inbound.map((t) => [`twilio:sms:${t.MessageSid}`, 2])]
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    assert.deepEqual(rows.map((x) => [x.k, Number(x.q)]), want);
+    c1 = await twilioBatches();
+  }
+  assert.ok(c1.batches > c0.batches && c1.batched >= c0.batched + 2, `no callback was stored in a batch: ${JSON.stringify({ c0, c1 })}`);
 });
 
 test('T4 forged or missing signatures are 403 on calls, texts and message callbacks, and meter nothing', async () => {
