@@ -91,6 +91,12 @@ crypto_ct_streq(const char *a, const char *b)
 	return crypto_ct_equal(a, b, alen);
 }
 
+uint32_t
+crypto_random_below(uint32_t n)
+{
+	return randombytes_uniform(n);
+}
+
 void
 crypto_random_hex(char *out, size_t nbytes)
 {

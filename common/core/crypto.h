@@ -11,6 +11,7 @@
 #define CRYPTO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/xerr.h"
 
@@ -53,6 +54,9 @@ int		 crypto_ct_streq(const char *a, const char *b);
 
 /* Writes 2 * nbytes random lowercase hex digits and a NUL to out. */
 void		 crypto_random_hex(char *out, size_t nbytes);
+
+/* Returns a uniformly random number below n (n > 0), for spreading load. */
+uint32_t	 crypto_random_below(uint32_t n);
 
 /* Writes a random (version 4) UUID, lowercase, and a NUL to out. */
 void		 crypto_uuid4(char out[CRYPTO_UUID_LEN + 1]);

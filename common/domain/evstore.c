@@ -8,10 +8,12 @@
 
 #include "core/batch.h"
 #include "core/cfg.h"
+#include "core/crypto.h"
 #include "core/db.h"
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "store/metrics_db.h"
 #include "store/stmt.h"
 #include "store/stripe_events.h"
 #include "domain/events.h"
@@ -391,6 +393,8 @@ struct evstore_committer {
 	const struct cfg	*cfg;
 	struct db		*db;
 	struct stripe_events_row *rows;		/* EVENTS_BATCH_LIMIT */
+	struct metrics_db_count	*counts;	/* EVENTS_BATCH_LIMIT */
+	unsigned int		 shard;		/* of metrics_event_counts */
 	unsigned		 lookup_due;	/* batches: ids read first */
 };
 
@@ -441,15 +445,43 @@ evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n)
 }
 
 /*
+ * Writes into counts the events of rows by type and status (the pairs of
+ * a batch are few: a linear search); returns the number of pairs.
+ */
+static size_t
+evstore_batch_counts(const struct stripe_events_row *rows, size_t n,
+    struct metrics_db_count *counts)
+{
+	size_t	 i, k, nc = 0;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < nc; k++)
+			if (strcmp(counts[k].type, rows[i].type) == 0 &&
+			    strcmp(counts[k].status, rows[i].status) == 0)
+				break;
+		if (k == nc) {
+			counts[nc].type = rows[i].type;
+			counts[nc].status = rows[i].status;
+			counts[nc++].n = 0;
+		}
+		counts[k].n++;
+	}
+	return nc;
+}
+
+/*
  * Runs the live events of the batch in one transaction: their users read
  * ahead, each event's effects in turn, then the unmatched ones kept aside
- * and all their rows, up to 16 a statement, then the commit, chained to the next transaction (no
+ * and all their rows, up to 16 a statement, counted for /metrics in the
+ * committer's shard, then the commit, chained to the next transaction (no
  * START TRANSACTION round trip for the next batch).
  */
 static enum xerr
-evstore_batch_txn(struct db *db, struct events_pre *pre,
-    struct stripe_events_row *rows, struct evstore_pending **it, size_t n)
+evstore_batch_txn(struct evstore_committer *c, struct events_pre *pre,
+    struct evstore_pending **it, size_t n)
 {
+	struct db		*db = c->db;
+	struct stripe_events_row *rows = c->rows;
 	struct evstore_pending	*p;
 	size_t			 i, live = 0;
 	enum xerr		 rc;
@@ -477,6 +509,8 @@ evstore_batch_txn(struct db *db, struct events_pre *pre,
 	log_set_rid(NULL);
 	if ((rc = events_pre_write(db, pre)) != XERR_OK ||
 	    (rc = stripe_events_insert_rows(db, rows, live)) != XERR_OK ||
+	    (rc = metrics_db_count(db, c->shard, c->counts,
+	    evstore_batch_counts(rows, live, c->counts))) != XERR_OK ||
 	    (rc = db_commit_chain(db)) != XERR_OK)
 		goto fail;
 	return XERR_OK;
@@ -494,7 +528,6 @@ evstore_batch(struct evstore_committer *c, struct evstore_pending **it,
     size_t n)
 {
 	struct db		*db = c->db;
-	struct stripe_events_row *rows = c->rows;
 	struct events_pre		 pre;
 	struct evstore_pending	*p;
 	size_t			 i, j, live = 0;
@@ -524,7 +557,7 @@ evstore_batch(struct evstore_committer *c, struct evstore_pending **it,
 		live += !it[i]->alone && it[i]->status == NULL;
 	if (live > 1) {
 		memset(&pre, 0, sizeof(pre));
-		rc = evstore_batch_txn(db, &pre, rows, it, n);
+		rc = evstore_batch_txn(c, &pre, it, n);
 		events_pre_free(&pre);
 		if (rc == XERR_OK) {
 			metrics_inc(METRICS_WEBHOOK_BATCHES);
@@ -579,8 +612,12 @@ evstore_committer_open(void *arg)
 		return NULL;
 	c->cfg = arg;
 	if (db_open(c->cfg, stmt_table(), &c->db) != XERR_OK ||
-	    (c->rows = calloc(EVENTS_BATCH_LIMIT, sizeof(*c->rows))) == NULL)
+	    (c->rows = calloc(EVENTS_BATCH_LIMIT, sizeof(*c->rows))) == NULL ||
+	    (c->counts = calloc(EVENTS_BATCH_LIMIT,
+	    sizeof(*c->counts))) == NULL)
 		log_fatalx("out of memory at start");
+	/* Committers of other processes and nodes draw theirs too. */
+	c->shard = 1 + crypto_random_below(METRICS_DB_SHARDS - 1);
 	return c;
 }
 

@@ -206,3 +206,36 @@ metrics_db_rollup(struct db *db, size_t chunk, size_t *rolled)
 		*rolled = (size_t)n;
 	return rc;
 }
+
+/* Pairs of one STMT_METRICS_COUNT_ADD_4 and its arguments per pair. */
+#define METRICS_DB_COUNT_ROWS	4
+#define METRICS_DB_COUNT_ARGS	4
+
+enum xerr
+metrics_db_count(struct db *db, unsigned int shard,
+    const struct metrics_db_count *c, size_t n)
+{
+	struct dbv	 a[METRICS_DB_COUNT_ROWS * METRICS_DB_COUNT_ARGS];
+	const struct metrics_db_count *p;
+	size_t		 i, k;
+	enum xerr	 rc;
+
+	if (shard == 0 || shard >= METRICS_DB_SHARDS || !db_in_txn(db))
+		return XERR_INTERNAL;
+	for (i = 0; i < n; i += METRICS_DB_COUNT_ROWS) {
+		/* Places past the last pair add 0 to it. */
+		for (k = 0; k < METRICS_DB_COUNT_ROWS; k++) {
+			p = &c[i + k < n ? i + k : n - 1];
+			a[k * METRICS_DB_COUNT_ARGS] = DB_STR(p->type);
+			a[k * METRICS_DB_COUNT_ARGS + 1] = DB_STR(p->status);
+			a[k * METRICS_DB_COUNT_ARGS + 2] = DB_INT(shard);
+			a[k * METRICS_DB_COUNT_ARGS + 3] =
+			    DB_INT(i + k < n ? p->n : 0);
+		}
+		if ((rc = db_exec(db, STMT_METRICS_COUNT_ADD_4, a,
+		    METRICS_DB_COUNT_ROWS * METRICS_DB_COUNT_ARGS, NULL,
+		    NULL)) != XERR_OK)
+			return rc;
+	}
+	return XERR_OK;
+}

@@ -3,17 +3,32 @@
  * scrape time: stored Stripe events by type and status (the rollup's
  * counts plus the events changed since), the job queue by kind and state,
  * notifications by template and state (counted the same way, 013); and
- * that rollup.
+ * that rollup; and the webhook's batches counting their events as they
+ * store them (014).
  */
 #ifndef METRICS_DB_H
 #define METRICS_DB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/xerr.h"
 
 struct buf;
 struct db;
+
+/*
+ * Shards of metrics_event_counts (sql/014): 0 is the rollup's, 1 .. 63
+ * the committers' (each draws one when it starts).
+ */
+#define METRICS_DB_SHARDS	64
+
+/* Stripe events of one type and status to count; the strings borrowed. */
+struct metrics_db_count {
+	const char	*type;
+	const char	*status;
+	int64_t		 n;
+};
 
 /*
  * Appends the series counted in the database to out.  A query that fails
@@ -33,5 +48,15 @@ enum xerr	 metrics_db_render(struct db *db, struct buf *out);
  * db_commit() (a deadlock is tried again up to DB_TRIES times).
  */
 enum xerr	 metrics_db_rollup(struct db *db, size_t chunk, size_t *rolled);
+
+/*
+ * Adds the n counts of c (distinct pairs) to shard's row of each pair,
+ * inside the caller's transaction (the one storing those events with
+ * stripe_events_insert_rows()), which rolls back on an error.
+ * XERR_INTERNAL for a shard out of 1 .. METRICS_DB_SHARDS - 1 or outside
+ * a transaction; errors of db_exec().
+ */
+enum xerr	 metrics_db_count(struct db *db, unsigned int shard,
+		    const struct metrics_db_count *c, size_t n);
 
 #endif

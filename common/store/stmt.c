@@ -14,6 +14,17 @@
 	"INSERT INTO stripe_events (id, type, api_version, livemode, " \
 	"created, object_id, payload, status, user_id, processed_at) VALUES "
 #define EVENT_ROW	"(?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6))"
+/*
+ * A batch's rows are stored counted (sql/014): metrics_status is the
+ * row's own status (a column set earlier in the row), round 0.
+ */
+#define EVENT_ROWS_INTO \
+	"INSERT INTO stripe_events (id, type, api_version, livemode, " \
+	"created, object_id, payload, status, user_id, processed_at, " \
+	"metrics_status, metrics_round) VALUES "
+#define EVENT_COUNTED_ROW \
+	"(?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6), status, 0)"
+#define EVENT_COUNT_ROW	"(?, ?, ?, ?)"
 #define ROWS_DUP	" ON DUPLICATE KEY UPDATE id = id"
 #define CALL_EVENT_INTO \
 	"INSERT INTO call_events (user_id, call_sid, call_status, duration) " \
@@ -108,11 +119,11 @@ static const struct {
 	 * a row met twice is a no-op, and the affected count says whether
 	 * each was new.
 	 */
-	S(EVENT_ROWS_1, EVENT_INSERT_INTO EVENT_ROW ROWS_DUP),
-	S(EVENT_ROWS_2, EVENT_INSERT_INTO ROWS_2(EVENT_ROW) ROWS_DUP),
-	S(EVENT_ROWS_4, EVENT_INSERT_INTO ROWS_4(EVENT_ROW) ROWS_DUP),
-	S(EVENT_ROWS_8, EVENT_INSERT_INTO ROWS_8(EVENT_ROW) ROWS_DUP),
-	S(EVENT_ROWS_16, EVENT_INSERT_INTO ROWS_16(EVENT_ROW) ROWS_DUP),
+	S(EVENT_ROWS_1, EVENT_ROWS_INTO EVENT_COUNTED_ROW ROWS_DUP),
+	S(EVENT_ROWS_2, EVENT_ROWS_INTO ROWS_2(EVENT_COUNTED_ROW) ROWS_DUP),
+	S(EVENT_ROWS_4, EVENT_ROWS_INTO ROWS_4(EVENT_COUNTED_ROW) ROWS_DUP),
+	S(EVENT_ROWS_8, EVENT_ROWS_INTO ROWS_8(EVENT_COUNTED_ROW) ROWS_DUP),
+	S(EVENT_ROWS_16, EVENT_ROWS_INTO ROWS_16(EVENT_COUNTED_ROW) ROWS_DUP),
 	S(EVENT_FINISH,
 	    "UPDATE stripe_events SET status = ?, user_id = ?, "
 	    "last_error = NULL, processed_at = NOW(6), "
@@ -462,6 +473,14 @@ static const struct {
 	    "FORCE INDEX (stripe_events_metrics) "
 	    "WHERE metrics_key = ? AND metrics_prev IS NOT NULL) AS c "
 	    "GROUP BY t, s ON DUPLICATE KEY UPDATE n = n + VALUES(n)"),
+	/*
+	 * A batch's events counted as it stores them (sql/014): 4 (type,
+	 * status) pairs an execution into the committer's shard, unused
+	 * places repeating the last pair with 0.
+	 */
+	S(METRICS_COUNT_ADD_4,
+	    "INSERT INTO metrics_event_counts (type, status, shard, n) VALUES "
+	    ROWS_4(EVENT_COUNT_ROW) " ON DUPLICATE KEY UPDATE n = n + VALUES(n)"),
 	/* The same run marks and counts notifications too (013). */
 	S(METRICS_ROLLUP_NOTIF_MARK,
 	    "UPDATE notifications FORCE INDEX (notifications_metrics) "

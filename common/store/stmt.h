@@ -116,6 +116,7 @@ enum stmt {
 	STMT_METRICS_ROLLUP_ADD,
 	STMT_METRICS_ROLLUP_NOTIF_MARK,
 	STMT_METRICS_ROLLUP_NOTIF_ADD,
+	STMT_METRICS_COUNT_ADD_4,
 
 	/* payments: charges, refunds, disputes, deleted customers */
 	STMT_CHARGE_UPSERT,

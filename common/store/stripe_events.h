@@ -49,6 +49,8 @@ enum xerr	 stripe_events_insert(struct db *db,
  * Inserts the n rows of rows (their ids distinct), up to 16 an execution
  * (db_exec_rows()), inside the caller's transaction, which rolls back on
  * an error: XERR_DUP when one of them is stored already.  XERR_NOMEM.
+ * The rows are stored counted for /metrics (sql/014): the caller adds
+ * them to the counts in the same transaction (metrics_db_count()).
  */
 enum xerr	 stripe_events_insert_rows(struct db *db,
 		    const struct stripe_events_row *rows, size_t n);

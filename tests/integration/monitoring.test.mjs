@@ -2,7 +2,8 @@
 // promtool accepts and whose unit tests pass, a Grafana dashboard whose every
 // query is valid PromQL, and no rule or panel naming a metric the running
 // programs do not expose; and the stored-event counts /metrics serves from
-// the worker's rollup stay exact across a rollup, as do the notification counts.
+// the worker's rollup stay exact across a rollup, as do the notification counts,
+// and the webhook's batches count their events as they store them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -13,6 +14,7 @@ import { request, closeHttp } from './lib/http.mjs';
 import { REPO_ROOT, requireEnv } from './lib/env.mjs';
 import { query, close } from './lib/db.mjs';
 import { waitFor } from './lib/wait.mjs';
+import * as S from './lib/stripe.mjs';
 
 const DIR = path.join(REPO_ROOT, 'scripts/monitoring');
 const RULES = path.join(DIR, 'xswarm-billing.rules.yml');
@@ -148,6 +150,44 @@ test('M6 /metrics counts stored events exactly before, across and after a rollup
   const after = await query('SELECT status, n FROM metrics_event_counts WHERE type = ? ORDER BY status', [type]);
   assert.deepEqual(after.map((r) => [r.status, Number(r.n)]), [['failed', 0], ['ignored', 1], ['processed', 5], ['unmatched', 1]]);
   assert.deepEqual(await scrapedEvents(type), { processed: 5, unmatched: 1, ignored: 1 });
+});
+
+test('M8 a batch of the webhook counts its events as it stores them: no rollup needed, each counted once, exact across a later change and rollup', async () => {
+  // Six types, so that a batch holds more pairs than one statement adds (4).
+  const base = `test.counted.${Date.now()}`;
+  const types = Array.from({ length: 6 }, (_, k) => `${base}.${k}`);
+  const batched = async () => Number((await query(
+    'SELECT COUNT(*) AS n FROM stripe_events WHERE type LIKE ? AND metrics_key = 0', [`${base}.%`]))[0].n);
+  const sharded = async () => Number((await query(
+    'SELECT COALESCE(SUM(n), 0) AS n FROM metrics_event_counts WHERE type LIKE ? AND shard > 0', [`${base}.%`]))[0].n);
+  const exact = async (what) => {
+    for (const t of types) assert.deepEqual(await scrapedEvents(t), await storedEvents(t), `${what}: ${t}`);
+  };
+
+  // Bursts of deliveries at once (unknown types: stored "ignored") until some were stored by a batch.
+  const ids = [];
+  for (let b = 0; b < 6 && (await batched()) === 0; b++) {
+    const evs = Array.from({ length: 36 }, (_, i) => S.event(types[i % 6], { id: S.rid('cus_'), object: 'customer' }));
+    const rs = await Promise.all(evs.map((e) => S.signedWebhook(e)));
+    rs.forEach((r) => assert.equal(r.status, 200, r.text));
+    ids.push(...evs.map((e) => e.id));
+  }
+  const n = await batched();
+  assert.ok(n > 1, 'some events were stored by a batch, counted as stored (metrics_key 0)');
+  assert.deepEqual(await storedEvents(types[0]), { ignored: ids.length / 6 });
+  // The batches' counts are in the committers' shards: each event once, none left for the rollup to mark.
+  assert.equal(await sharded(), n, 'the shards hold exactly the events the batches stored');
+  await exact('stored by batches, before any rollup');
+
+  // A status changed afterwards (as a replay would): the scrape follows, the rollup moves it.
+  await query("UPDATE stripe_events SET status = 'processed' WHERE id IN (?, ?)", [ids[0], ids[6]]);
+  await exact('changed after being counted');
+  await nextRollup();
+  await exact('after the rollup');
+  assert.equal(Number((await query(
+    'SELECT COUNT(*) AS n FROM stripe_events WHERE type LIKE ? AND metrics_key = -1', [`${base}.%`]))[0].n), 0);
+  assert.equal(await sharded(), n, 'the rollup adds to its own shard (0), not to the batches\'');
+  assert.deepEqual(await scrapedEvents(types[0]), { ignored: ids.length / 6 - 2, processed: 2 });
 });
 
 // xsb_notifications of one template, as /metrics serves them, and as stored: { state: count }.
