@@ -1127,40 +1127,37 @@ struct phone_calls_committer {
 	struct db		*db;
 	const char		*ids[PHONE_CALLS_BATCH_LIMIT];
 	const char		*keys[PHONE_CALLS_BATCH_LIMIT];
-	unsigned char		 found[PHONE_CALLS_BATCH_LIMIT];
+	unsigned char		 found[PHONE_CALLS_BATCH_LIMIT];	/* users */
+	unsigned char		 recorded[PHONE_CALLS_BATCH_LIMIT]; /* keys */
 	struct usage_calls_row	 usage[PHONE_CALLS_BATCH_LIMIT];
 	struct call_events_row	 events[PHONE_CALLS_BATCH_LIMIT];
 };
 
 /*
  * Reads which users of the batch exist (rc XERR_NOTFOUND for the others,
- * left out) and which usage keys are recorded (dup); a key seen earlier
- * in the batch is a dup too.  Errors of db_query().
+ * left out) and which usage keys are recorded (dup), in one read for a
+ * batch of up to 32; a key seen earlier in the batch is a dup too.
+ * Errors of db_query().
  */
 static enum xerr
 phone_calls_read(struct phone_calls_committer *c,
     struct phone_call_pending **it, size_t n)
 {
-	struct db	*db = c->db;
-	size_t		 i, j, m = 0;
+	size_t		 i, j;
 	enum xerr	 rc;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		c->ids[i] = it[i]->user_id;
-	if ((rc = users_phone_known(db, c->ids, n, c->found)) != XERR_OK)
+		c->keys[i] = it[i]->key[0] != '\0' ? it[i]->key : NULL;
+	}
+	if ((rc = usage_calls_read(c->db, c->ids, c->keys, n, c->found,
+	    c->recorded)) != XERR_OK)
 		return rc;
 	for (i = 0; i < n; i++) {
 		it[i]->rc = c->found[i] ? XERR_OK : XERR_NOTFOUND;
-		if (it[i]->rc == XERR_OK && it[i]->key[0] != '\0')
-			c->keys[m++] = it[i]->key;
-	}
-	if (m > 0 && (rc = usage_calls_recorded(db, c->keys, m,
-	    c->found)) != XERR_OK)
-		return rc;
-	for (i = 0, m = 0; i < n; i++) {
-		if (it[i]->rc != XERR_OK || it[i]->key[0] == '\0')
+		if (it[i]->rc != XERR_OK || c->keys[i] == NULL)
 			continue;
-		it[i]->dup = c->found[m++];
+		it[i]->dup = c->recorded[i];
 		for (j = 0; j < i && !it[i]->dup; j++)
 			it[i]->dup = it[j]->rc == XERR_OK &&
 			    strcmp(it[j]->key, it[i]->key) == 0;

@@ -8,6 +8,8 @@
 /* The parts of the several-row statements: a row's places, n times. */
 #define ROWS_2(r)	r ", " r
 #define ROWS_4(r)	ROWS_2(r) ", " ROWS_2(r)
+#define Q8		"?, ?, ?, ?, ?, ?, ?, ?"
+#define Q32		Q8 ", " Q8 ", " Q8 ", " Q8
 #define ROWS_8(r)	ROWS_4(r) ", " ROWS_4(r)
 #define ROWS_16(r)	ROWS_8(r) ", " ROWS_8(r)
 #define EVENT_INSERT_INTO \
@@ -250,17 +252,16 @@ static const struct {
 	/* One row per (call, status): Twilio may send a status twice. */
 	S(CALL_EVENT_INSERT, CALL_EVENT_INTO CALL_EVENT_ROW ROWS_DUP),
 	/*
-	 * A batch of call statuses (domain/phone.c): which of 8 users exist
-	 * (unused places NULL), which of 8 usage keys are recorded, and the
-	 * rows, 1, 2, 4, 8 or 16 an execution (db_exec_rows(): a row met
+	 * A batch of call statuses and texts (domain/phone.c): which of 32
+	 * users exist and which of 32 usage keys are recorded, in one read
+	 * (unused places NULL; column 0 says which), and the rows, 1, 2, 4, 8 or 16 an execution (db_exec_rows(): a row met
 	 * twice is a no-op; the usage rows' affected count says whether a
 	 * key was recorded meanwhile).
 	 */
-	S(CALL_USERS_8,
-	    "SELECT id FROM users WHERE id IN (?, ?, ?, ?, ?, ?, ?, ?)"),
-	S(CALL_USAGE_KEYS_8,
-	    "SELECT idempotency_key FROM usage_events WHERE idempotency_key "
-	    "IN (?, ?, ?, ?, ?, ?, ?, ?)"),
+	S(CALL_BATCH_READ_32,
+	    "SELECT 0, id FROM users WHERE id IN (" Q32 ") "
+	    "UNION ALL SELECT 1, idempotency_key FROM usage_events "
+	    "WHERE idempotency_key IN (" Q32 ")"),
 	S(CALL_USAGE_INSERT_1, CALL_USAGE_INTO CALL_USAGE_ROW ROWS_DUP),
 	S(CALL_USAGE_INSERT_2, CALL_USAGE_INTO ROWS_2(CALL_USAGE_ROW) ROWS_DUP),
 	S(CALL_USAGE_INSERT_4, CALL_USAGE_INTO ROWS_4(CALL_USAGE_ROW) ROWS_DUP),

@@ -7,8 +7,8 @@
 #include "store/stmt.h"
 #include "store/usage_calls.h"
 
-/* Places of STMT_CALL_USAGE_KEYS_8. */
-#define USAGE_CALLS_KEYS	8
+/* Places of STMT_CALL_BATCH_READ_32: as many ids, then as many keys. */
+#define USAGE_CALLS_READ	32
 
 /* The arguments of a row of STMT_CALL_USAGE_INSERT_*, in its order. */
 enum usage_calls_arg {
@@ -22,29 +22,49 @@ enum usage_calls_arg {
 	USAGE_CALLS_A__MAX
 };
 
+/* Marks in out[k] the places i <= k < i + m whose want[k] is got. */
+static void
+usage_calls_mark(const char *const *want, size_t i, size_t m,
+    const char *got, unsigned char *out)
+{
+	size_t	 k;
+
+	for (k = i; k < i + m; k++)
+		if (want[k] != NULL && strcmp(want[k], got) == 0)
+			out[k] = 1;
+}
+
 enum xerr
-usage_calls_recorded(struct db *db, const char *const *keys, size_t n,
-    unsigned char *found)
+usage_calls_read(struct db *db, const char *const *ids,
+    const char *const *keys, size_t n, unsigned char *known,
+    unsigned char *recorded)
 {
 	struct db_res	*res = NULL;
-	struct dbv	 a[USAGE_CALLS_KEYS];
-	const char	*key;
+	struct dbv	 a[2 * USAGE_CALLS_READ];
+	const char	*v;
 	size_t		 i, j, k, m;
 	enum xerr	 rc;
 
-	memset(found, 0, n);
-	for (i = 0; i < n; i += USAGE_CALLS_KEYS) {
-		m = n - i < USAGE_CALLS_KEYS ? n - i : USAGE_CALLS_KEYS;
-		for (k = 0; k < USAGE_CALLS_KEYS; k++)
-			a[k] = k < m ? DB_STR(keys[i + k]) : DB_NULL;
-		if ((rc = db_query(db, STMT_CALL_USAGE_KEYS_8, a,
-		    USAGE_CALLS_KEYS, &res)) != XERR_OK)
+	memset(known, 0, n);
+	memset(recorded, 0, n);
+	for (i = 0; i < n; i += USAGE_CALLS_READ) {
+		m = n - i < USAGE_CALLS_READ ? n - i : USAGE_CALLS_READ;
+		for (k = 0; k < USAGE_CALLS_READ; k++) {
+			a[k] = k < m ? DB_STR(ids[i + k]) : DB_NULL;
+			a[USAGE_CALLS_READ + k] = k < m && keys[i + k] != NULL ?
+			    DB_STR(keys[i + k]) : DB_NULL;
+		}
+		if ((rc = db_query(db, STMT_CALL_BATCH_READ_32, a,
+		    2 * USAGE_CALLS_READ, &res)) != XERR_OK)
 			return rc;
 		for (j = 0; j < db_res_rows(res); j++) {
-			key = db_res_str(res, j, 0);	/* its one column */
-			for (k = i; k < i + m; k++)
-				if (strcmp(keys[k], key) == 0)
-					found[k] = 1;
+			if ((v = db_res_str(res, j, 1)) == NULL)
+				continue;
+			/* Column 0: 0 a user's id, 1 a recorded key. */
+			if (db_res_int(res, j, 0, -1) == 0)
+				usage_calls_mark(ids, i, m, v, known);
+			else
+				usage_calls_mark(keys, i, m, v, recorded);
 		}
 		db_res_free(res);
 		res = NULL;

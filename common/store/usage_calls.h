@@ -1,7 +1,8 @@
 /*
  * usage_calls: the group commit's typed access to usage_events
- * (sql/003_usage.sql, 011_audit.sql): which idempotency keys are recorded,
- * and several usage rows in one statement, up to 16, for the batches of
+ * (sql/003_usage.sql, 011_audit.sql): which idempotency keys are recorded
+ * (with which users exist, in the same read: the batch's one read before
+ * it writes), and several usage rows in one statement, up to 16, for the batches of
  * call statuses of domain/phone.c.  (domain/usage.c writes a row alone;
  * these are the batch's, kept apart so that each file has one owner.)
  * Only usage_calls.c knows the statements (store/stmt.c), their argument
@@ -29,11 +30,14 @@ struct usage_calls_row {
 };
 
 /*
- * Sets found[i] to 1 when keys[i] is recorded, else 0, for i < n: 8 keys
- * a statement, a plain read.  Errors of db_query().
+ * For i < n: known[i] is 1 when the user ids[i] exists, recorded[i] when
+ * the usage key keys[i] is recorded (keys[i] may be NULL: no usage; 0
+ * then), else 0.  Both in one plain read of 32 ids and 32 keys (a batch
+ * of up to 32 is one round trip).  Errors of db_query().
  */
-enum xerr	 usage_calls_recorded(struct db *db, const char *const *keys,
-		    size_t n, unsigned char *found);
+enum xerr	 usage_calls_read(struct db *db, const char *const *ids,
+		    const char *const *keys, size_t n, unsigned char *known,
+		    unsigned char *recorded);
 
 /*
  * Writes the n rows (n >= 1, distinct keys), up to 16 a statement; a key

@@ -11,39 +11,6 @@
  * store/stmt.c (the names say which); none other knows it.
  */
 
-/* Places of STMT_CALL_USERS_8. */
-#define USERS_PHONE_IDS		8
-
-enum xerr
-users_phone_known(struct db *db, const char *const *ids, size_t n,
-    unsigned char *known)
-{
-	struct db_res	*res = NULL;
-	struct dbv	 a[USERS_PHONE_IDS];
-	const char	*id;
-	size_t		 i, j, k, m;
-	enum xerr	 rc;
-
-	memset(known, 0, n);
-	for (i = 0; i < n; i += USERS_PHONE_IDS) {
-		m = n - i < USERS_PHONE_IDS ? n - i : USERS_PHONE_IDS;
-		for (k = 0; k < USERS_PHONE_IDS; k++)
-			a[k] = k < m ? DB_STR(ids[i + k]) : DB_NULL;
-		if ((rc = db_query(db, STMT_CALL_USERS_8, a, USERS_PHONE_IDS,
-		    &res)) != XERR_OK)
-			return rc;
-		for (j = 0; j < db_res_rows(res); j++) {
-			id = db_res_str(res, j, 0);	/* its one column */
-			for (k = i; k < i + m; k++)
-				if (strcmp(ids[k], id) == 0)
-					known[k] = 1;
-		}
-		db_res_free(res);
-		res = NULL;
-	}
-	return XERR_OK;
-}
-
 enum xerr
 users_phone_claim(struct db *db, const char *id, int64_t now,
     int64_t stale_before, uint64_t *affected)

@@ -23,13 +23,6 @@
 struct db;
 
 /*
- * Sets known[i] to 1 when the user ids[i] exists, else 0, for i < n: 8
- * ids a statement, a plain read.  Errors of db_query().
- */
-enum xerr	 users_phone_known(struct db *db, const char *const *ids,
-		    size_t n, unsigned char *known);
-
-/*
  * Claims id for provisioning at time now: phone_status 'provisioning',
  * phone_provisioned_at now, phone_error NULL, only when the tier has a
  * phone, no number is held, and the status is 'none' or a claim older
