@@ -113,9 +113,9 @@ phone_api_start(const struct cfg *cfg, unsigned long *threads)
 
 	if ((rc = phone_calls_start(cfg)) != XERR_OK)
 		return rc;
-	*threads = cfg->fcgi_threads;
+	*threads = cfg->phone_threads;
 	log_info("%lu request threads, %lu call committers, batches of up "
-	    "to %lu", cfg->fcgi_threads, cfg->phone_committers,
+	    "to %lu", cfg->phone_threads, cfg->phone_committers,
 	    cfg->phone_batch_max);
 	return XERR_OK;
 }

@@ -67,8 +67,8 @@ static const struct cfg_opt {
 	  O(fcgi_processes), "FastCGI worker processes per program (-n overrides)" },
 	{ "FCGI_THREADS", CFG_UINT, CFG_OPTIONAL, "16", 1, 256,
 	  O(fcgi_threads),
-	  "request threads per xsb-billing and xsb-phone process (one FastCGI "
-	  "connection and one database connection each)" },
+	  "request threads per xsb-billing process (one FastCGI connection and "
+	  "one database connection each)" },
 	{ "MAX_BODY_BYTES", CFG_UINT, CFG_OPTIONAL, "1048576", 1024,
 	  64UL << 20, O(max_body), "request body cap; larger bodies get 413" },
 	{ "HTTP_CONNECT_TIMEOUT_MS", CFG_UINT, CFG_OPTIONAL, "3000", 100,
@@ -136,6 +136,11 @@ static const struct cfg_opt {
 	{ "PHONE_GRACE_DAYS", CFG_UINT, CFG_OPTIONAL, "7", 0, 90,
 	  O(phone_grace_days), "days a number is held after the subscription "
 	  "lapses (unpaid, canceled) before it is released" },
+	{ "PHONE_THREADS", CFG_UINT, CFG_OPTIONAL, "64", 1, 256,
+	  O(phone_threads),
+	  "request threads per xsb-phone process (one FastCGI connection "
+	  "each; a database connection for those that have served the phone "
+	  "API)" },
 	{ "PHONE_COMMITTERS", CFG_UINT, CFG_OPTIONAL, "1", 1, 16,
 	  O(phone_committers),
 	  "database connections per xsb-phone process that store Twilio's "

@@ -543,7 +543,7 @@ test('A11 make install DESTDIR=… PREFIX=/usr: programs, migrations, nginx temp
     const units = 'usr/lib/systemd/system';
     for (const p of ['webhook', 'billing', 'phone']) {
       const u = fs.readFileSync(path.join(dest, units, `xsb-${p}.service`), 'utf8');
-      const pool = p === 'webhook' ? 'WEBHOOK_PROCESSES' : 'FCGI_PROCESSES';
+      const pool = { webhook: 'WEBHOOK_PROCESSES', billing: 'FCGI_PROCESSES', phone: 'PHONE_PROCESSES' }[p];
       assert.match(u, new RegExp(`^ExecStart=/usr/bin/xsb-${p} -s /run/xswarm-billing/${p}\\.sock -n \\$\\{${pool}\\}$`, 'm'));
       assert.match(u, new RegExp(`^Environment=${pool}=[1-9][0-9]*$`, 'm'));
       assert.match(u, /^EnvironmentFile=\/etc\/xswarm-billing\/env$/m);
