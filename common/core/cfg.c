@@ -64,7 +64,9 @@ static const struct cfg_opt {
 	{ "DB_PASSWORD", CFG_SECRET, CFG_PROD, "", 0, 0, O(db_password),
 	  "database password" },
 	{ "FCGI_PROCESSES", CFG_UINT, CFG_OPTIONAL, "4", 1, 256,
-	  O(fcgi_processes), "FastCGI worker processes per program (-n overrides)" },
+	  O(fcgi_processes), "FastCGI worker processes per program when -n is "
+	  "not given (the stack and the units give xsb-webhook and xsb-phone "
+	  "-n WEBHOOK_PROCESSES and PHONE_PROCESSES, 1 each)" },
 	{ "FCGI_THREADS", CFG_UINT, CFG_OPTIONAL, "16", 1, 256,
 	  O(fcgi_threads),
 	  "request threads per xsb-billing process (one FastCGI connection and "
