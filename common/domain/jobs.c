@@ -2,9 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "core/buf.h"
+#include "core/crypto.h"
 #include "core/db.h"
 #include "core/jsonx.h"
 #include "core/log.h"
@@ -48,7 +47,7 @@ jobs_backoff(const struct cfg *cfg, int attempts)
 		d = cfg->job_backoff_max_seconds;
 	/* Jitter: between half and the whole delay, so retries spread out. */
 	if (d > 1)
-		d = d / 2 + randombytes_uniform((uint32_t)(d / 2 + 1));
+		d = d / 2 + crypto_random_below((uint32_t)(d / 2 + 1));
 	return d;
 }
 

@@ -8,22 +8,23 @@
 /* The parts of the several-row statements: a row's places, n times. */
 #define ROWS_2(r)	r ", " r
 #define ROWS_4(r)	ROWS_2(r) ", " ROWS_2(r)
-#define Q8		"?, ?, ?, ?, ?, ?, ?, ?"
-#define Q32		Q8 ", " Q8 ", " Q8 ", " Q8
 #define ROWS_8(r)	ROWS_4(r) ", " ROWS_4(r)
 #define ROWS_16(r)	ROWS_8(r) ", " ROWS_8(r)
-#define EVENT_INSERT_INTO \
+/* The places of an IN list of 8 and of 32. */
+#define Q8		"?, ?, ?, ?, ?, ?, ?, ?"
+#define Q32		Q8 ", " Q8 ", " Q8 ", " Q8
+/* An event row's INSERT and columns, the list left open for more. */
+#define EVENT_INTO \
 	"INSERT INTO stripe_events (id, type, api_version, livemode, " \
-	"created, object_id, payload, status, user_id, processed_at) VALUES "
+	"created, object_id, payload, status, user_id, processed_at"
+#define EVENT_INSERT_INTO	EVENT_INTO ") VALUES "
 #define EVENT_ROW	"(?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6))"
 /*
  * A batch's rows are stored counted (sql/014): metrics_status is the
  * row's own status (a column set earlier in the row), round 0.
  */
 #define EVENT_ROWS_INTO \
-	"INSERT INTO stripe_events (id, type, api_version, livemode, " \
-	"created, object_id, payload, status, user_id, processed_at, " \
-	"metrics_status, metrics_round) VALUES "
+	EVENT_INTO ", metrics_status, metrics_round) VALUES "
 #define EVENT_COUNTED_ROW \
 	"(?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6), status, 0)"
 #define EVENT_COUNT_ROW	"(?, ?, ?, ?)"
@@ -254,9 +255,10 @@ static const struct {
 	/*
 	 * A batch of call statuses and texts (domain/phone.c): which of 32
 	 * users exist and which of 32 usage keys are recorded, in one read
-	 * (unused places NULL; column 0 says which), and the rows, 1, 2, 4, 8 or 16 an execution (db_exec_rows(): a row met
-	 * twice is a no-op; the usage rows' affected count says whether a
-	 * key was recorded meanwhile).
+	 * (unused places NULL; column 0 says which), and the rows, 1, 2, 4,
+	 * 8 or 16 an execution (db_exec_rows(): a row met twice is a no-op;
+	 * the usage rows' affected count says whether a key was recorded
+	 * meanwhile).
 	 */
 	S(CALL_BATCH_READ_32,
 	    "SELECT 0, id FROM users WHERE id IN (" Q32 ") "

@@ -2,9 +2,10 @@
  * usage_calls: the group commit's typed access to usage_events
  * (sql/003_usage.sql, 011_audit.sql): which idempotency keys are recorded
  * (with which users exist, in the same read: the batch's one read before
- * it writes), and several usage rows in one statement, up to 16, for the batches of
- * call statuses of domain/phone.c.  (domain/usage.c writes a row alone;
- * these are the batch's, kept apart so that each file has one owner.)
+ * it writes), and several usage rows in one statement, up to 16, for the
+ * batches of call statuses and texts of domain/phone.c.  (domain/usage.c
+ * writes a row alone; these are the batch's, kept apart so that each file
+ * has one owner.)
  * Only usage_calls.c knows the statements (store/stmt.c), their argument
  * order and columns; callers pass values, nothing is kept.
  */
