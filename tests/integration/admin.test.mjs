@@ -597,6 +597,39 @@ test('A12 nginx -t accepts the rendered production config', () => {
   }
 });
 
+// ---------- A12b nginx's cache of kept connections against the programs' threads ----------
+// A kept FastCGI connection holds a request thread of the program behind it
+// while nginx caches it (OPERATIONS.md 1.7): each template's workers times
+// an upstream's keepalive must leave at least half of that program's
+// threads (its default count, one process of xsb-webhook and xsb-phone) to
+// the requests in flight.
+test('A12b nginx templates: workers x keepalive leaves half of each program\'s threads free', () => {
+  const { XSB_BIN } = requireEnv('XSB_BIN');
+  const doc = execFileSync(`${XSB_BIN}/xsb-config`, ['--doc'], { encoding: 'utf8' });
+  const dflt = (name) => {
+    const m = doc.match(new RegExp('^\\| `' + name + '` \\| `(\\d+)`', 'm'));
+    assert.ok(m, `xsb-config --doc has no default for ${name}`);
+    return Number(m[1]);
+  };
+  const threads = {
+    xsb_webhook: dflt('WEBHOOK_THREADS'),
+    xsb_phone: dflt('PHONE_THREADS'),
+    xsb_billing: dflt('FCGI_PROCESSES') * dflt('FCGI_THREADS'),
+  };
+  for (const t of ['local.conf.in', 'production.conf.in']) {
+    const conf = fs.readFileSync(path.join(REPO_ROOT, 'nginx', t), 'utf8');
+    const w = conf.match(/^worker_processes\s+(\S+);/m);
+    assert.ok(w, `${t}: no worker_processes`);
+    assert.match(w[1], /^\d+$/, `${t}: worker_processes ${w[1]} grows with the host's cores`);
+    for (const [up, n] of Object.entries(threads)) {
+      const m = conf.match(new RegExp(`upstream ${up} \\{[^}]*keepalive (\\d+);`));
+      assert.ok(m, `${t}: upstream ${up} has no keepalive`);
+      assert.ok(Number(w[1]) * Number(m[1]) * 2 <= n,
+        `${t}: ${w[1]} workers x keepalive ${m[1]} for ${up} against its ${n} threads`);
+    }
+  }
+});
+
 test('A13 the admin event lists read an index in their order, never a sort of the whole table', async () => {
   const cols = 'SELECT id FROM stripe_events';
   for (const [sql, key, args] of [
