@@ -9,7 +9,6 @@
 #include "core/server.h"
 #include "store/stmt.h"
 #include "app/admin.h"
-#include "app/phone_api.h"
 #include "app/billing.h"
 #include "app/metrics_http.h"
 
@@ -33,7 +32,7 @@ static const struct route billing_routes[] = {
 	{ "POST", "/api/admin/jobs/", 1, admin_job_action },
 	{ "POST", "/api/admin/subscriptions/", 1, admin_subscription_action },
 	{ "GET", "/api/admin/phone/orphans", 0, admin_phone_orphans },
-	{ "GET", "/api/admin/phone/numbers", 0, phone_api_admin_numbers },
+	{ "GET", "/api/admin/phone/numbers", 0, admin_phone_numbers },
 	{ "POST", "/api/admin/phone/repoint", 0, admin_phone_repoint },
 	{ "GET", "/api/admin/audit", 0, admin_audit_list },
 	{ "GET", "/metrics", 0, metrics_http_handle },

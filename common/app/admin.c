@@ -36,6 +36,7 @@
 #include "app/apierr.h"
 #include "app/auth.h"
 #include "app/page.h"
+#include "app/phone_api.h"
 
 #define ADMIN_ACTION_MAX	32
 #define ADMIN_SUB_ID_MAX	200	/* leaves room in a resync event's id */
@@ -912,10 +913,11 @@ out:
 /*
  * GET /api/admin/users/<id>/bills[?period_start=N]: the user's bills
  * (docs/BILLING.md), newest first, each with its lines and how they were
- * computed.  200, 400, 401, 403, 500, 503.
+ * computed, recorded in au before the answer.  200, 400, 401, 403, 500,
+ * 503.
  */
 static void
-admin_user_bills(struct req *r, const char *id)
+admin_user_bills(struct req *r, struct admin_audit *au, const char *id)
 {
 	struct json_object	*o = NULL, *bills = NULL;
 	const char		*ps = req_param(r, "period_start");
@@ -943,7 +945,8 @@ admin_user_bills(struct req *r, const char *id)
 		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
-	req_reply_json(r, 200, o);
+	if (admin_audit_ok_or_reply(r, au, 200) == 0)
+		req_reply_json(r, 200, o);
 	json_object_put(o);
 }
 
@@ -1033,7 +1036,7 @@ admin_user_get_run(struct req *r, struct admin_audit *au)
 		return;
 	}
 	if (action[0] != '\0') {
-		admin_user_bills(r, id);
+		admin_user_bills(r, au, id);
 		return;
 	}
 	if ((rc = admin_user_load(r->db, id, &user)) == XERR_NOTFOUND) {
@@ -2096,6 +2099,25 @@ void
 admin_phone_orphans(struct req *r)
 {
 	admin_run(r, "phone.orphans", admin_phone_orphans_run);
+}
+
+/* GET /api/admin/phone/numbers: see admin.h. */
+static void
+admin_phone_numbers_run(struct req *r, struct admin_audit *au)
+{
+	struct json_object	*o;
+
+	if (phone_api_admin_numbers(r, &o) != 0)
+		return;
+	if (admin_audit_ok_or_reply(r, au, 200) == 0)
+		req_reply_json(r, 200, o);
+	json_object_put(o);
+}
+
+void
+admin_phone_numbers(struct req *r)
+{
+	admin_run(r, "phone.numbers", admin_phone_numbers_run);
 }
 
 void

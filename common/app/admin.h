@@ -99,6 +99,14 @@ void		 admin_subscription_action(struct req *r);
 void		 admin_phone_orphans(struct req *r);
 
 /*
+ * GET /api/admin/phone/numbers?after=&limit=&held=1: the numbers we hold
+ * or held (phone_api_admin_numbers() of app/phone_api.h says what), the
+ * call recorded as phone.numbers before the answer.  200; 400; 401; 403;
+ * 503.
+ */
+void		 admin_phone_numbers(struct req *r);
+
+/*
  * POST /api/admin/phone/repoint?after=&limit=: points the VoiceUrl,
  * SmsUrl and StatusCallback of the numbers users hold at the current
  * PUBLIC_BASE_URL, one Twilio call each, limit users (ids after after)

@@ -947,8 +947,8 @@ static const struct page_spec phone_api_admin_page = {
  * GET /api/admin/phone/numbers?after=&limit=&held=1: see
  * app/phone_api.h.
  */
-void
-phone_api_admin_numbers(struct req *r)
+int
+phone_api_admin_numbers(struct req *r, struct json_object **out)
 {
 	struct json_object	*o = NULL, *arr, *n;
 	struct phone_numbers_row *rows = NULL;
@@ -956,23 +956,23 @@ phone_api_admin_numbers(struct req *r)
 	struct page		 pg;
 	long long		 after, limit, held = 0;
 	size_t			 i, nrows = 0;
+	int			 ret = -1;
 	enum xerr		 rc;
 
-	if (auth_require_or_reply(r, AUTH_ADMIN) != 0)
-		return;
+	*out = NULL;
 	if (page_or_reply(r, &phone_api_admin_page, &pg) != 0)
-		return;
+		return -1;
 	after = pg.id;
 	limit = pg.limit;
 	if ((s = phone_api_query(r, "held")) != NULL &&
 	    phone_parse_uint(s, 0, 1, &held) != 0) {
 		req_error(r, XERR_BADREQ, NULL, "held must be 0 or 1");
-		return;
+		return -1;
 	}
 	if ((rc = phone_numbers_page(r->db, after, held != 0, (size_t)limit,
 	    &rows, &nrows))) {
 		req_fail(r, rc, "reading the numbers");
-		return;
+		return -1;
 	}
 	if ((o = json_object_new_object()) == NULL ||
 	    (arr = json_object_new_array()) == NULL) {
@@ -992,8 +992,11 @@ phone_api_admin_numbers(struct req *r)
 		jsonx_add_int(o, "next_after", rows[nrows - 1].id);
 	else
 		jsonx_add_str(o, "next_after", NULL);
-	req_reply_json(r, 200, o);
+	*out = o;
+	o = NULL;
+	ret = 0;
 out:
 	json_object_put(o);
 	free(rows);
+	return ret;
 }

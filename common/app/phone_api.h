@@ -9,6 +9,7 @@
 #include "core/xerr.h"
 
 struct cfg;
+struct json_object;
 struct req;
 
 /*
@@ -86,14 +87,17 @@ void		 phone_api_details(struct req *r);
 void		 phone_api_status_callback(struct req *r);
 
 /*
- * GET /api/admin/phone/numbers?after=&limit=&held=1 (admin; served by
- * xsb-billing): every number we hold or held, in id order, limit (1..100,
- * default 50) after the id after, only those held with held=1: id,
- * user_id, phone_number, phone_sid, status (active, grace, released),
- * held_from, held_to, grace_until, and "twilio": Twilio's view of a held
- * one (status, URLs; {"error"} when Twilio cannot say), null for one
- * released.  next_after continues (null at the end).  400; 401; 403; 503.
+ * The answer of GET /api/admin/phone/numbers?after=&limit=&held=1 (served
+ * by xsb-billing through admin_phone_numbers(), which checks the admin
+ * token and records the call): every number we hold or held, in id order,
+ * limit (1..100, default 50) after the id after, only those held with
+ * held=1: id, user_id, phone_number, phone_sid, status (active, grace,
+ * released), held_from, held_to, grace_until, and "twilio": Twilio's view
+ * of a held one (status, URLs; {"error"} when Twilio cannot say), null
+ * for one released.  next_after continues (null at the end).  Returns 0
+ * with *out, the caller's to release, to be answered 200; or -1 after
+ * answering 400 or 503 (*out NULL).
  */
-void		 phone_api_admin_numbers(struct req *r);
+int		 phone_api_admin_numbers(struct req *r, struct json_object **out);
 
 #endif

@@ -45,6 +45,8 @@ test('PV1 every admin call past the token check leaves one audit row: who, key, 
   assert.equal(rv.status, 200);
   assert.equal((await admin('POST', '/api/admin/jobs/999999999999/retry')).status, 404);
   assert.equal((await admin('GET', '/api/admin/events?status=nonsense')).status, 400);
+  assert.equal((await admin('GET', `/api/admin/users/${id}/bills`)).status, 200);
+  assert.equal((await admin('GET', '/api/admin/phone/numbers?limit=1')).status, 200);
   // Refused tokens have no actor: a service token at an admin route writes nothing.
   const svc = mint(['-r', 'service', '-u', actor]);
   assert.equal((await request('GET', `/api/admin/users/${id}`, { token: svc })).status, 403);
@@ -58,6 +60,8 @@ test('PV1 every admin call past the token check leaves one audit row: who, key, 
     ['user.revoke-tokens', id, 'ok', 200],
     ['job.retry', '999999999999', 'no_such_job', 404],
     ['events.list', null, 'bad_status', 400],
+    ['user.read', `${id}/bills`, 'ok', 200],
+    ['phone.numbers', null, 'ok', 200],
   ]);
   for (const r of rows) {
     assert.equal(r.actor_key, ADMIN_JWT_PUBLIC_KEYS.split(',')[0].slice(0, 8), 'the key that signed the token');
@@ -68,6 +72,7 @@ test('PV1 every admin call past the token check leaves one audit row: who, key, 
   }
   assert.equal(rows[0].detail, 'tier ai_buddy');
   assert.equal(rows[5].detail, 'status=nonsense');
+  assert.equal(rows[7].detail, 'limit=1');
 });
 
 test('PV2 a change and its audit row commit together: an audit row that cannot be written undoes the change', async () => {
@@ -86,6 +91,12 @@ test('PV2 a change and its audit row commit together: an audit row that cannot b
     const read = await request('GET', `/api/admin/users/${user}`, { token: tok });
     assert.ok(read.status >= 500, 'a read that cannot be recorded is not shown');
     assert.equal(read.json?.user, undefined);
+    const bills = await request('GET', `/api/admin/users/${user}/bills`, { token: tok });
+    assert.ok(bills.status >= 500, `nor are bills: ${bills.status} ${bills.text}`);
+    assert.equal(bills.json?.bills, undefined);
+    const nums = await request('GET', '/api/admin/phone/numbers?limit=1', { token: tok });
+    assert.ok(nums.status >= 500, `nor are numbers: ${nums.status} ${nums.text}`);
+    assert.equal(nums.json?.numbers, undefined);
   } finally {
     asAdmin(`ALTER TABLE \`${DB_NAME}\`.admin_audit DROP CONSTRAINT IF EXISTS pv2_refuse`);
   }
