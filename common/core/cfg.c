@@ -190,7 +190,7 @@ static const struct cfg_opt {
 	  0, 0, O(smtp_from), "From header of notifications" },
 	{ "OPERATOR_EMAIL", CFG_STR, CFG_PROD, "operator@xswarm.ai", 0, 0,
 	  O(operator_email), "address of the operators' notifications "
-	  "(disputes opened and closed)" },
+	  "(disputes opened and closed, usage caps reached)" },
 	{ "SMTP_STARTTLS", CFG_BOOL, CFG_OPTIONAL, "0", 0, 1, O(smtp_starttls),
 	  "require STARTTLS on smtp:// relays" },
 	{ "METRICS_FILE", CFG_STR, CFG_OPTIONAL, "/run/xswarm-billing/metrics",
