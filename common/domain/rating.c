@@ -138,8 +138,12 @@ struct rating_ctx {
 	char			 customer[256];
 	struct rating_tier_at	*hist;
 	size_t			 nhist;
-	/* usage rows: the row, and the period start of its bill or -1 */
+	/*
+	 * usage rows: the row, its id, and the period start of its bill or
+	 * -1 (a bill covers the ids it rated, never a row read after)
+	 */
 	struct rating_use	*use;
+	int64_t			*ids;
 	int64_t			*covered;
 	size_t			 nuse;
 	/* known periods overlapping the rows read */
@@ -152,6 +156,7 @@ rating_ctx_free(struct rating_ctx *c)
 {
 	free(c->hist);
 	free(c->use);
+	free(c->ids);
 	free(c->covered);
 	free(c->periods);
 }
@@ -213,6 +218,7 @@ rating_load_usage(struct rating_ctx *c, int64_t from, int64_t to, int lock)
 	    &n)))
 		return rc;
 	if (n > 0 && ((c->use = calloc(n, sizeof(*c->use))) == NULL ||
+	    (c->ids = calloc(n, sizeof(*c->ids))) == NULL ||
 	    (c->covered = calloc(n, sizeof(*c->covered))) == NULL)) {
 		free(rows);
 		return XERR_NOMEM;
@@ -221,6 +227,7 @@ rating_load_usage(struct rating_ctx *c, int64_t from, int64_t to, int lock)
 		c->use[i].voice = rows[i].voice;
 		c->use[i].quantity = rows[i].quantity;
 		c->use[i].at = rows[i].occurred_at;
+		c->ids[i] = rows[i].id;
 		c->covered[i] = rows[i].covered_for;
 	}
 	c->nuse = n;
@@ -346,14 +353,33 @@ rating_line(struct db *db, int64_t id, const char *kind, int64_t quantity,
 	return bill_lines_insert(db, id, kind, quantity, unit, cents, desc);
 }
 
-/* Covers the uncovered rows of [from, to) by bill id for period ps. */
+/*
+ * Covers by bill id, for period ps, the rows of [from, to) that were read
+ * uncovered: the rows rated, by their ids.  A row committed in the range
+ * after the locking read (READ COMMITTED takes no gap locks) is neither
+ * rated nor covered here: the next bill finds it uncovered, as late usage.
+ */
 static enum xerr
 rating_cover(struct rating_ctx *c, int64_t id, int64_t ps, int64_t from,
     int64_t to)
 {
-	if (to <= from)
+	int64_t		*ids;
+	size_t		 i, n = 0;
+	enum xerr	 rc;
+
+	if (to <= from || c->nuse == 0)
 		return XERR_OK;
-	return bill_usage_cover(c->db, id, ps, c->user, from, to);
+	if ((ids = calloc(c->nuse, sizeof(*ids))) == NULL)
+		return XERR_NOMEM;
+	for (i = 0; i < c->nuse; i++)
+		if (c->covered[i] < 0 && c->use[i].at >= from &&
+		    c->use[i].at < to) {
+			ids[n++] = c->ids[i];
+			c->covered[i] = ps;
+		}
+	rc = bill_usage_cover(c->db, id, ps, ids, n);
+	free(ids);
+	return rc;
 }
 
 /* Late usage: the extra overage of earlier periods, summed per kind. */

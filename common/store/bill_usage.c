@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,18 +52,45 @@ bill_usage_rows(struct db *db, const char *user_id, int64_t from,
 	return XERR_OK;
 }
 
+/* STMT_BILL_COVER_* of 1, 2, 4, 8 and 16 rows, for db_exec_rows(). */
+static const unsigned int bill_usage_covers[] = {
+	STMT_BILL_COVER_1, STMT_BILL_COVER_2, STMT_BILL_COVER_4,
+	STMT_BILL_COVER_8, STMT_BILL_COVER_16,
+};
+
+/* The arguments of a row of STMT_BILL_COVER_*, in its order. */
+enum bill_usage_arg {
+	BU_A_USAGE,
+	BU_A_BILL,
+	BU_A_PERIOD,
+	BU_A__MAX
+};
+
 enum xerr
 bill_usage_cover(struct db *db, int64_t bill_id, int64_t period_start,
-    const char *user_id, int64_t from, int64_t to)
+    const int64_t *ids, size_t n)
 {
-	struct dbv	 a[5];
+	struct dbv	*a;
+	uint64_t	 added = 0;
+	size_t		 i;
+	enum xerr	 rc;
 
-	a[0] = DB_INT(bill_id);
-	a[1] = DB_INT(period_start);
-	a[2] = DB_STR(user_id);
-	a[3] = DB_INT(from);
-	a[4] = DB_INT(to);
-	return db_exec(db, STMT_BILL_COVER, a, 5, NULL, NULL);
+	if (n == 0)
+		return XERR_OK;
+	if ((a = calloc(n, BU_A__MAX * sizeof(*a))) == NULL)
+		return XERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		a[i * BU_A__MAX + BU_A_USAGE] = DB_INT(ids[i]);
+		a[i * BU_A__MAX + BU_A_BILL] = DB_INT(bill_id);
+		a[i * BU_A__MAX + BU_A_PERIOD] = DB_INT(period_start);
+	}
+	rc = db_exec_rows(db, bill_usage_covers, sizeof(bill_usage_covers) /
+	    sizeof(bill_usage_covers[0]), a, BU_A__MAX, n, &added);
+	free(a);
+	/* A row another bill covers already: never two bills for one row. */
+	if (rc == XERR_OK && added != n)
+		rc = XERR_CONFLICT;
+	return rc;
 }
 
 enum xerr

@@ -2,7 +2,7 @@
  * bill_usage: typed access to which bill covers each usage row
  * (sql/009_billing.sql), read with the rows of usage_events it joins.
  * Only bill_usage.c knows the columns of its statements (store/stmt.c:
- * RATING_USAGE, RATING_USAGE_LOCK, BILL_COVER, RECONCILE_UNBILLED);
+ * RATING_USAGE, RATING_USAGE_LOCK, BILL_COVER_*, RECONCILE_UNBILLED);
  * callers see struct bill_usage_row, copied out.
  */
 #ifndef BILL_USAGE_H
@@ -36,12 +36,13 @@ enum xerr	 bill_usage_rows(struct db *db, const char *user_id,
 		    struct bill_usage_row **rows, size_t *n);
 
 /*
- * Covers user_id's uncovered rows of [from, to) by bill_id for the period
- * starting at period_start.
+ * Covers the n usage rows ids (distinct; n may be 0) by bill_id for the
+ * period starting at period_start, up to 16 a statement.  Only inside a
+ * transaction (the caller rolls back on an error).  XERR_CONFLICT when a
+ * row is covered already (by another bill); errors of db_exec_rows().
  */
 enum xerr	 bill_usage_cover(struct db *db, int64_t bill_id,
-		    int64_t period_start, const char *user_id, int64_t from,
-		    int64_t to);
+		    int64_t period_start, const int64_t *ids, size_t n);
 
 /* Sets *n to the number of user_id's uncovered rows of [from, to). */
 enum xerr	 bill_usage_uncovered(struct db *db, const char *user_id,

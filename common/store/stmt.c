@@ -41,6 +41,10 @@
 	"INSERT INTO unmatched_events (event_id, customer_id, created) VALUES "
 #define UNMATCHED_ROW	"(?, ?, ?)"
 #define UNMATCHED_DUP	" ON DUPLICATE KEY UPDATE event_id = event_id"
+#define BILL_COVER_INTO \
+	"INSERT INTO bill_usage (usage_id, bill_id, for_period_start) VALUES "
+#define BILL_COVER_ROW	"(?, ?, ?)"
+#define BILL_COVER_DUP	" ON DUPLICATE KEY UPDATE usage_id = usage_id"
 
 /*
  * The SQL of the project.  Column lists are explicit so a result's column
@@ -594,13 +598,18 @@ static const struct {
 	S(BILL_LINE_INSERT,
 	    "INSERT INTO bill_lines (bill_id, kind, quantity, unit_decimal, "
 	    "amount_cents, description) VALUES (?, ?, ?, ?, ?, ?)"),
-	/* Covers the user's uncovered rows of [?, ?) by a bill. */
-	S(BILL_COVER,
-	    "INSERT INTO bill_usage (usage_id, bill_id, for_period_start) "
-	    "SELECT u.id, ?, ? FROM usage_events u "
-	    "LEFT JOIN bill_usage b ON b.usage_id = u.id "
-	    "WHERE u.user_id = ? AND u.occurred_at >= ? AND u.occurred_at < ? "
-	    "AND b.usage_id IS NULL"),
+	/*
+	 * Covers the rows a bill rated, by id (1, 2, 4, 8 or 16 an
+	 * execution, db_exec_rows()): never by a range, which would take a
+	 * row committed after the rating's read (READ COMMITTED).  A row
+	 * covered already is left to its bill; the count says so.
+	 */
+	S(BILL_COVER_1, BILL_COVER_INTO BILL_COVER_ROW BILL_COVER_DUP),
+	S(BILL_COVER_2, BILL_COVER_INTO ROWS_2(BILL_COVER_ROW) BILL_COVER_DUP),
+	S(BILL_COVER_4, BILL_COVER_INTO ROWS_4(BILL_COVER_ROW) BILL_COVER_DUP),
+	S(BILL_COVER_8, BILL_COVER_INTO ROWS_8(BILL_COVER_ROW) BILL_COVER_DUP),
+	S(BILL_COVER_16, BILL_COVER_INTO ROWS_16(BILL_COVER_ROW)
+	    BILL_COVER_DUP),
 	S(BILL_BY_ID,
 	    "SELECT id, user_id, subscription_id, customer_id, kind, "
 	    "period_start, period_end, usage_end, invoice_id, "

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, rawRequest, closeHttp } from './lib/http.mjs';
-import { query, close } from './lib/db.mjs';
+import { query, asAdmin, close } from './lib/db.mjs';
 import { waitFor } from './lib/wait.mjs';
 import { mint } from './lib/token.mjs';
 import { requireEnv } from './lib/env.mjs';
@@ -201,6 +201,41 @@ test('D8 the usage API reads the subscription\'s period; a Checkout estimate is 
   assert.equal(e.json.via, 'checkout');
   assert.equal(e.json.proration.charge_cents, 4000, 'Stripe charges the whole first period at Checkout');
   assert.equal(e.json.proration.net_cents, 4000);
+});
+
+// D9: a usage row committed while its period is being rated (after the engine's locking read, which READ
+// COMMITTED does not extend to rows not yet there) is not covered by that bill, which did not count it: the next
+// bill finds it uncovered and bills it as late usage. A trigger on bills writes the row inside the rating's own
+// transaction, between its read and its cover, as a report committed at that moment would be seen.
+test('D9 usage committed during a rating is not covered by that bill; the next bill counts it as late', async () => {
+  const p1e = now() - 5 * DAY, p1s = p1e - 30 * DAY, p2e = p1e + 30 * DAY;
+  const b = await B.billedUser({ ps: p1s, pe: p1e });
+  const { DB_NAME } = requireEnv('DB_NAME');
+  const trg = `\`${DB_NAME}\`.d9_${b.id.replace(/-/g, '')}`;
+  asAdmin(`CREATE TRIGGER ${trg} AFTER INSERT ON \`${DB_NAME}\`.bills FOR EACH ROW ` +
+    `INSERT IGNORE INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) ` +
+    `SELECT NEW.user_id, 'voice', 600, NEW.period_start + 100, 'test', CONCAT(NEW.user_id, ':during') FROM DUAL ` +
+    `WHERE NEW.user_id = '${b.id}'`);
+  try {
+    await send('invoice.created', b.inv, p1e);
+    await jobDone(b, 'period 1 billed');
+  } finally {
+    asAdmin(`DROP TRIGGER IF EXISTS ${trg}`);
+  }
+  const [during] = await query('SELECT u.id, c.bill_id FROM usage_events u LEFT JOIN bill_usage c ON c.usage_id = u.id WHERE u.idempotency_key = ?', [`${b.id}:during`]);
+  assert.ok(during, 'the trigger wrote the row during the rating');
+  assert.equal(during.bill_id, null, 'the bill that did not count the row does not cover it');
+  // Period 1 as rated: 150 min and 120 SMS on ai_secretary (100 + 100 included), the number.
+  assert.deepEqual(await linesOf(b.id, p1s), { phone: [1, 500], sms: [20, halfUp(20 * 75)], voice: [50, halfUp(50 * 130)] });
+  const inv2 = await B.renewalInvoice({ cus: b.cus, sub: b.sub, ps: p1e, pe: p2e });
+  await S.standin.createSubscription({ id: b.sub.id, current_period_start: p1e, current_period_end: p2e, silent: true });
+  await send('invoice.created', inv2, p2e);
+  await jobDone({ ...b, ps: p1e }, 'period 2 billed');
+  // Period 1 with the row: 160 min, 60 over; 50 were billed: the adjustment is 10 min.
+  const l2 = await linesOf(b.id, p1e);
+  assert.deepEqual(l2.voice_adjust, [10, halfUp(10 * 130)]);
+  const [cov] = await query('SELECT c.for_period_start AS ps, b.period_start AS billed FROM bill_usage c JOIN bills b ON b.id = c.bill_id WHERE c.usage_id = ?', [during.id]);
+  assert.deepEqual([Number(cov.ps), Number(cov.billed)], [p1s, p1e], 'covered for period 1 by the bill of period 2');
 });
 
 // The daily reconcile: a posted line that differs from Stripe's item is reported (bill, log, /metrics), and
