@@ -1069,9 +1069,37 @@ phone_call_alone(struct db *db, const char *user_id, const char *call_sid,
 }
 
 /*
+ * Twilio's count of a text whose key the app recorded first (POST
+ * /api/usage under "twilio:sms:<sid>"): Twilio bills us per segment, so
+ * its count replaces the app's, unless a bill has counted the row already
+ * (then it stays as billed, and a differing count is logged).  In the
+ * caller's transaction.
+ */
+static enum xerr
+phone_sms_take(struct db *db, const char *user_id, const char *key,
+    long long segments)
+{
+	int64_t		 was;
+	int		 taken;
+	enum xerr	 rc;
+
+	if ((rc = usage_calls_take(db, key, segments, &was, &taken)))
+		return rc;
+	if (taken)
+		log_info("user %s: %s: Twilio's %lld segments replace the %lld "
+		    "reported first", user_id, key, segments, (long long)was);
+	else if (was >= 0 && was != segments)
+		log_warnx("user %s: %s: Twilio counts %lld segments, %lld were "
+		    "reported first and billed already: left as billed",
+		    user_id, key, segments, (long long)was);
+	return XERR_OK;
+}
+
+/*
  * One text into the usage ledger under its key, as a statement of its own
  * after reading that the user exists (XERR_NOTFOUND otherwise, nothing
- * written).
+ * written); a key recorded first by another source then takes Twilio's
+ * count (phone_sms_take(), a transaction of its own).
  */
 static enum xerr
 phone_sms_alone(struct db *db, const char *user_id, const char *key,
@@ -1083,8 +1111,15 @@ phone_sms_alone(struct db *db, const char *user_id, const char *key,
 	*dup = 0;
 	if ((rc = phone_get(db, user_id, &info, NULL, 0)) != XERR_OK)
 		return rc;
-	return usage_record(db, user_id, "sms", segments, at, "twilio", key,
-	    dup);
+	if ((rc = usage_record(db, user_id, "sms", segments, at, "twilio", key,
+	    dup)) != XERR_OK || !*dup)
+		return rc;
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	if ((rc = phone_sms_take(db, user_id, key, segments)) != XERR_OK ||
+	    (rc = db_commit(db)) != XERR_OK)
+		db_rollback(db);
+	return rc;
 }
 
 /*
@@ -1111,6 +1146,7 @@ struct phone_call_pending {
 						   "" no usage */
 	enum xerr		 rc;		/* the outcome, once done */
 	int			 dup;
+	int			 other;		/* key recorded by the app */
 };
 
 /*
@@ -1157,7 +1193,8 @@ phone_calls_read(struct phone_calls_committer *c,
 		it[i]->rc = c->found[i] ? XERR_OK : XERR_NOTFOUND;
 		if (it[i]->rc != XERR_OK || c->keys[i] == NULL)
 			continue;
-		it[i]->dup = c->recorded[i];
+		it[i]->dup = c->recorded[i] != 0;
+		it[i]->other = c->recorded[i] == USAGE_CALLS_OTHER;
 		for (j = 0; j < i && !it[i]->dup; j++)
 			it[i]->dup = it[j]->rc == XERR_OK &&
 			    strcmp(it[j]->key, it[i]->key) == 0;
@@ -1200,6 +1237,14 @@ phone_calls_txn(struct phone_calls_committer *c,
 	if (nu > 0 && (rc = usage_calls_insert(db, c->usage, nu,
 	    &inserted)) == XERR_OK && inserted != nu)
 		rc = XERR_CONFLICT;
+	/* Texts the app recorded first take Twilio's count (rare). */
+	for (i = 0; rc == XERR_OK && i < n; i++)
+		if ((p = it[i])->rc == XERR_OK && p->other) {
+			log_set_rid(p->rid);
+			rc = phone_sms_take(db, p->user_id, p->key,
+			    p->quantity);
+			log_set_rid(NULL);
+		}
 	if (rc != XERR_OK || (ne > 0 &&
 	    (rc = call_events_insert_rows(db, c->events, ne)) != XERR_OK) ||
 	    (rc = db_commit_chain(db)) != XERR_OK)

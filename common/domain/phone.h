@@ -205,7 +205,10 @@ enum xerr	 phone_inbound(struct db *db, const char *user_id,
  * Records a text Twilio handled for user_id (message sid, segments as
  * Twilio bills them) in the usage ledger: kind sms, source twilio, key
  * "twilio:sms:<sid>", so an inbound webhook, its retries and a status
- * callback count once.  *dup is 1 when it was recorded before.
+ * callback count once.  *dup is 1 when it was recorded before.  A key
+ * the app recorded first (POST /api/usage) takes Twilio's count unless a
+ * bill covers its row (then it stays as billed; a differing count is
+ * logged).
  * XERR_NOTFOUND, nothing written, when user_id is no user.  rid names the
  * request in log lines (may be NULL).  Once phone_calls_start() ran, it
  * is queued and stored with the call statuses (phone_call_record()).

@@ -266,8 +266,21 @@ static const struct {
 	 */
 	S(CALL_BATCH_READ_32,
 	    "SELECT 0, id FROM users WHERE id IN (" Q32 ") "
-	    "UNION ALL SELECT 1, idempotency_key FROM usage_events "
-	    "WHERE idempotency_key IN (" Q32 ")"),
+	    "UNION ALL SELECT IF(source = 'twilio', 1, 2), idempotency_key "
+	    "FROM usage_events WHERE idempotency_key IN (" Q32 ")"),
+	/*
+	 * Twilio's count of a text another source recorded first under
+	 * Twilio's key: the row is locked, then taken over unless a bill
+	 * covers it (read after the lock: a rating that held the row has
+	 * committed its cover by then; one that comes later waits for it).
+	 */
+	S(CALL_USAGE_OTHER_LOCK,
+	    "SELECT id, quantity FROM usage_events WHERE idempotency_key = ? "
+	    "AND source <> 'twilio' FOR UPDATE"),
+	S(CALL_USAGE_TAKE,
+	    "UPDATE usage_events u SET quantity = ?, source = 'twilio', "
+	    "reported_by = 'twilio' WHERE u.id = ? AND NOT EXISTS "
+	    "(SELECT 1 FROM bill_usage b WHERE b.usage_id = u.id)"),
 	S(CALL_USAGE_INSERT_1, CALL_USAGE_INTO CALL_USAGE_ROW ROWS_DUP),
 	S(CALL_USAGE_INSERT_2, CALL_USAGE_INTO ROWS_2(CALL_USAGE_ROW) ROWS_DUP),
 	S(CALL_USAGE_INSERT_4, CALL_USAGE_INTO ROWS_4(CALL_USAGE_ROW) ROWS_DUP),
@@ -655,7 +668,6 @@ static const struct {
 	    "DELETE FROM unmatched_events WHERE event_id = ?"),
 	S(JOB_KEY_EXISTS,
 	    "SELECT 1 FROM jobs WHERE dedupe_key = ?"),
-	/* A user and the period of their live subscription (NULLs: none). */
 	/* A job due at a Unix time (the next daily reconcile). */
 	S(JOB_ENQUEUE_AT,
 	    "INSERT INTO jobs (kind, dedupe_key, user_id, payload, run_after) "

@@ -64,6 +64,8 @@ enum stmt {
 	STMT_CALL_EVENT_INSERT,
 	/* the group commit of call statuses: several calls a statement */
 	STMT_CALL_BATCH_READ_32,
+	STMT_CALL_USAGE_OTHER_LOCK,
+	STMT_CALL_USAGE_TAKE,
 	STMT_CALL_USAGE_INSERT_1,
 	STMT_CALL_USAGE_INSERT_2,
 	STMT_CALL_USAGE_INSERT_4,

@@ -22,16 +22,16 @@ enum usage_calls_arg {
 	USAGE_CALLS_A__MAX
 };
 
-/* Marks in out[k] the places i <= k < i + m whose want[k] is got. */
+/* Sets out[k] to v at the places i <= k < i + m whose want[k] is got. */
 static void
 usage_calls_mark(const char *const *want, size_t i, size_t m,
-    const char *got, unsigned char *out)
+    const char *got, unsigned char v, unsigned char *out)
 {
 	size_t	 k;
 
 	for (k = i; k < i + m; k++)
 		if (want[k] != NULL && strcmp(want[k], got) == 0)
-			out[k] = 1;
+			out[k] = v;
 }
 
 enum xerr
@@ -42,6 +42,7 @@ usage_calls_read(struct db *db, const char *const *ids,
 	struct db_res	*res = NULL;
 	struct dbv	 a[2 * USAGE_CALLS_READ];
 	const char	*v;
+	long long	 w;
 	size_t		 i, j, k, m;
 	enum xerr	 rc;
 
@@ -60,11 +61,14 @@ usage_calls_read(struct db *db, const char *const *ids,
 		for (j = 0; j < db_res_rows(res); j++) {
 			if ((v = db_res_str(res, j, 1)) == NULL)
 				continue;
-			/* Column 0: 0 a user's id, 1 a recorded key. */
-			if (db_res_int(res, j, 0, -1) == 0)
-				usage_calls_mark(ids, i, m, v, known);
+			/* Column 0: 0 a user's id, else who recorded a key. */
+			w = db_res_int(res, j, 0, -1);
+			if (w == 0)
+				usage_calls_mark(ids, i, m, v, 1, known);
 			else
-				usage_calls_mark(keys, i, m, v, recorded);
+				usage_calls_mark(keys, i, m, v, w ==
+				    USAGE_CALLS_TWILIO ? USAGE_CALLS_TWILIO :
+				    USAGE_CALLS_OTHER, recorded);
 		}
 		db_res_free(res);
 		res = NULL;
@@ -121,4 +125,34 @@ usage_calls_insert(struct db *db, const struct usage_calls_row *rows,
 	    USAGE_CALLS_A__MAX, n, inserted);
 	free(a);
 	return rc;
+}
+
+enum xerr
+usage_calls_take(struct db *db, const char *key, int64_t quantity,
+    int64_t *was, int *taken)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[2];
+	uint64_t	 changed = 0;
+	int64_t		 id;
+	enum xerr	 rc;
+
+	*was = -1;
+	*taken = 0;
+	a[0] = DB_STR(key);
+	if ((rc = db_query(db, STMT_CALL_USAGE_OTHER_LOCK, a, 1, &res)))
+		return rc;
+	if (db_res_rows(res) == 0) {
+		db_res_free(res);
+		return XERR_OK;
+	}
+	id = db_res_int(res, 0, 0, 0);
+	*was = db_res_int(res, 0, 1, 0);
+	db_res_free(res);
+	a[0] = DB_INT(quantity);
+	a[1] = DB_INT(id);
+	if ((rc = db_exec(db, STMT_CALL_USAGE_TAKE, a, 2, &changed, NULL)))
+		return rc;
+	*taken = changed > 0;
+	return XERR_OK;
 }

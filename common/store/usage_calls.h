@@ -19,6 +19,10 @@
 
 struct db;
 
+/* Who recorded a usage key, as usage_calls_read() says. */
+#define USAGE_CALLS_TWILIO	1
+#define USAGE_CALLS_OTHER	2
+
 /* One usage row to write (texts borrowed from the caller). */
 struct usage_calls_row {
 	const char	*user_id;
@@ -31,14 +35,26 @@ struct usage_calls_row {
 };
 
 /*
- * For i < n: known[i] is 1 when the user ids[i] exists, recorded[i] when
- * the usage key keys[i] is recorded (keys[i] may be NULL: no usage; 0
- * then), else 0.  Both in one plain read of 32 ids and 32 keys (a batch
+ * For i < n: known[i] is 1 when the user ids[i] exists, recorded[i] is
+ * USAGE_CALLS_TWILIO when Twilio recorded the usage key keys[i],
+ * USAGE_CALLS_OTHER when another source did (the app, under Twilio's key
+ * of a text), else 0 (keys[i] may be NULL: no usage; 0 then).  Both in one plain read of 32 ids and 32 keys (a batch
  * of up to 32 is one round trip).  Errors of db_query().
  */
 enum xerr	 usage_calls_read(struct db *db, const char *const *ids,
 		    const char *const *keys, size_t n, unsigned char *known,
 		    unsigned char *recorded);
+
+/*
+ * Gives Twilio's count, quantity, to the row under key when another
+ * source recorded it (source not twilio): the row is locked, then takes
+ * quantity with source and reported_by "twilio" unless a bill covers it.
+ * *was is the row's quantity before (-1: no such row, nothing done);
+ * *taken is 1 when it was changed, 0 when a bill covers it (left as
+ * billed).  Only inside a transaction.  Errors of db_query(), db_exec().
+ */
+enum xerr	 usage_calls_take(struct db *db, const char *key,
+		    int64_t quantity, int64_t *was, int *taken);
 
 /*
  * Writes the n rows (n >= 1, distinct keys), up to 16 a statement; a key

@@ -87,6 +87,45 @@ test('T2 a text is metered once by its segments through Twilio retries, and the 
   assert.equal(Number(n[0].q), 3);
 });
 
+// T2b: the app reports a text under Twilio's key before Twilio's callback comes. Twilio bills us per segment,
+// so its count replaces the app's while no bill has counted the row; a row a bill covers stays as billed.
+test('T2b a text the app reported first takes Twilio\'s segment count, unless a bill has counted it', async () => {
+  const u = await newUser({ held: true });
+  const svc = mint(['-u', 'assistant', '-r', 'service']);
+  const report = (m, quantity) => request('POST', '/api/usage', { token: svc, json: { user_id: u.id, kind: 'sms', quantity,
+    idempotency_key: `twilio:sms:${m}` } });
+  const status = (m, st, segs) => postCallback(`/phone/sms/${u.id}/status`, { AccountSid: ACCOUNT(), MessageSid: m,
+    MessageStatus: st, From: u.number, To: '+14155550100', NumSegments: String(segs) });
+  // One message, its callbacks one at a time.
+  const m1 = sid('SM');
+  assert.equal((await report(m1, 1)).status, 201);
+  assert.equal((await status(m1, 'sent', 3)).status, 204);
+  assert.equal((await status(m1, 'delivered', 3)).status, 204);
+  assert.deepEqual(await smsUsage(m1), [{ user_id: u.id, kind: 'sms', quantity: 3, source: 'twilio' }]);
+  const again = await report(m1, 1);
+  assert.equal(again.json?.replayed, true, again.text);
+  // Many at once, so that the group commit takes some in one batch: each ends with Twilio's count.
+  const many = Array.from({ length: 12 }, (_, i) => ({ m: sid('SM'), segs: 2 + (i % 3) }));
+  for (const x of many) assert.equal((await report(x.m, 1)).status, 201);
+  const rs = await Promise.all(many.flatMap((x) => [status(x.m, 'sent', x.segs), status(x.m, 'delivered', x.segs)]));
+  for (const r of rs) assert.equal(r.status, 204, r.text);
+  for (const x of many) assert.deepEqual(await smsUsage(x.m), [{ user_id: u.id, kind: 'sms', quantity: x.segs, source: 'twilio' }], x.m);
+  // A row a bill has counted: Twilio's later count changes nothing the bill posted.
+  const m2 = sid('SM');
+  assert.equal((await report(m2, 1)).status, 201);
+  const [row] = await query('SELECT id FROM usage_events WHERE idempotency_key = ?', [`twilio:sms:${m2}`]);
+  const bill = await query("INSERT INTO bills (user_id, subscription_id, customer_id, kind, period_start, period_end, usage_end, state, computation) VALUES (?, ?, 'cus_t2b', 'cycle', ?, ?, ?, 'posted', '{}')",
+    [u.id, `sub_t2b_${hex(8)}`, now() - 1000, now() + 1000, now() + 1000]);
+  await query('INSERT INTO bill_usage (usage_id, bill_id, for_period_start) VALUES (?, ?, ?)', [row.id, bill.insertId, now() - 1000]);
+  assert.equal((await status(m2, 'sent', 4)).status, 204);
+  assert.deepEqual(await smsUsage(m2), [{ user_id: u.id, kind: 'sms', quantity: 1, source: 'app' }]);
+  // What the user is shown adds up: 3 + the dozen's segments + 1, independent of our sums.
+  const total = 3 + many.reduce((a, x) => a + x.segs, 0) + 1;
+  const use = await request('GET', '/api/billing/usage', { token: u.token });
+  assert.equal(use.status, 200, use.text);
+  assert.equal(use.json.usage.sms, total);
+});
+
 test('T3 a sent message is metered from its status callback once, sent and delivered alike', async () => {
   const u = await newUser({ held: true });
   const m = sid('SM');
