@@ -609,7 +609,7 @@ admin_user_load(struct db *db, const char *id, struct json_object **out)
  * The audit record of one admin request (sql/011_audit.sql): what the
  * handler names it, written once, in the transaction of its change when
  * it has one (admin_exec_audited()), before a successful reply otherwise
- * (admin_audit_ok_or_reply()), and after any other reply by admin_run().
+ * (admin_reply_audited()), and after any other reply by admin_run().
  */
 struct admin_audit {
 	const char	*action;	/* static, "user.create", ... */
@@ -702,21 +702,22 @@ admin_audit_write(struct req *r, const struct admin_audit *au,
 }
 
 /*
- * Writes au's row for a success about to be answered with status; answers
- * 503 (or 500) and returns -1 when it cannot: nothing is shown that is
+ * Answers 200 with o (the caller's) once au's row "ok" is written; when
+ * it cannot be, answers 503 (or 500) instead: nothing is shown that is
  * not on record.
  */
-static int
-admin_audit_ok_or_reply(struct req *r, struct admin_audit *au, int status)
+static void
+admin_reply_audited(struct req *r, struct admin_audit *au,
+    struct json_object *o)
 {
 	enum xerr	 rc;
 
-	if ((rc = admin_audit_write(r, au, "ok", status)) != XERR_OK) {
+	if ((rc = admin_audit_write(r, au, "ok", 200)) != XERR_OK) {
 		req_fail(r, rc, "writing the audit record");
-		return -1;
+		return;
 	}
 	au->written = 1;
-	return 0;
+	req_reply_json(r, 200, o);
 }
 
 /*
@@ -945,8 +946,7 @@ admin_user_bills(struct req *r, struct admin_audit *au, const char *id)
 		req_fail(r, XERR_NOMEM, "the reply");
 		return;
 	}
-	if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
+	admin_reply_audited(r, au, o);
 	json_object_put(o);
 }
 
@@ -1053,8 +1053,7 @@ admin_user_get_run(struct req *r, struct admin_audit *au)
 	user = NULL;
 	if ((rc = admin_user_detail(r->db, o, id)) != XERR_OK)
 		goto fail;
-	if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
+	admin_reply_audited(r, au, o);
 	json_object_put(o);
 	return;
 fail:
@@ -1170,8 +1169,8 @@ admin_list_reply(struct req *r, struct admin_audit *au,
 {
 	if (rc != XERR_OK)
 		req_fail(r, rc, what);
-	else if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
+	else
+		admin_reply_audited(r, au, o);
 	json_object_put(o);
 }
 
@@ -1248,8 +1247,7 @@ admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
+	admin_reply_audited(r, au, o);
 out:
 	json_object_put(o);
 	event_replay_clear(&ev);
@@ -1617,8 +1615,7 @@ admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)
 		req_fail(r, XERR_NOMEM, "reading the subscription");
 		goto out;
 	}
-	if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
+	admin_reply_audited(r, au, o);
 out:
 	json_object_put(o);
 	json_object_put(sub);
@@ -1848,8 +1845,7 @@ admin_phone_orphans_run(struct req *r, struct admin_audit *au)
 		goto out;
 	}
 	gone = NULL;
-	if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
+	admin_reply_audited(r, au, o);
 out:
 	json_object_put(bought);
 	json_object_put(gone);
@@ -1945,8 +1941,7 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
+	admin_reply_audited(r, au, o);
 out:
 	json_object_put(o);
 	free(held);
@@ -2038,8 +2033,7 @@ admin_audit_list_run(struct req *r, struct admin_audit *au)
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
+	admin_reply_audited(r, au, o);
 out:
 	free(rows);
 	json_object_put(o);
@@ -2109,8 +2103,7 @@ admin_phone_numbers_run(struct req *r, struct admin_audit *au)
 
 	if (phone_api_admin_numbers(r, &o) != 0)
 		return;
-	if (admin_audit_ok_or_reply(r, au, 200) == 0)
-		req_reply_json(r, 200, o);
+	admin_reply_audited(r, au, o);
 	json_object_put(o);
 }
 
