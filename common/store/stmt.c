@@ -10,6 +10,15 @@
 #define ROWS_4(r)	ROWS_2(r) ", " ROWS_2(r)
 #define ROWS_8(r)	ROWS_4(r) ", " ROWS_4(r)
 #define ROWS_16(r)	ROWS_8(r) ", " ROWS_8(r)
+/*
+ * A several-row statement id_2 .. id_16 (and id_1 with S_ROWS): into,
+ * then row 2, 4, 8 or 16 times, then dup (db_exec_rows()).
+ */
+#define S_ROWS_2_16(id, into, row, dup)					\
+	S(id##_2, into ROWS_2(row) dup), S(id##_4, into ROWS_4(row) dup),	\
+	S(id##_8, into ROWS_8(row) dup), S(id##_16, into ROWS_16(row) dup)
+#define S_ROWS(id, into, row, dup)					\
+	S(id##_1, into row dup), S_ROWS_2_16(id, into, row, dup)
 /* The places of an IN list of 8 and of 32. */
 #define Q8		"?, ?, ?, ?, ?, ?, ?, ?"
 #define Q32		Q8 ", " Q8 ", " Q8 ", " Q8
@@ -126,11 +135,7 @@ static const struct {
 	 * a row met twice is a no-op, and the affected count says whether
 	 * each was new.
 	 */
-	S(EVENT_ROWS_1, EVENT_ROWS_INTO EVENT_COUNTED_ROW ROWS_DUP),
-	S(EVENT_ROWS_2, EVENT_ROWS_INTO ROWS_2(EVENT_COUNTED_ROW) ROWS_DUP),
-	S(EVENT_ROWS_4, EVENT_ROWS_INTO ROWS_4(EVENT_COUNTED_ROW) ROWS_DUP),
-	S(EVENT_ROWS_8, EVENT_ROWS_INTO ROWS_8(EVENT_COUNTED_ROW) ROWS_DUP),
-	S(EVENT_ROWS_16, EVENT_ROWS_INTO ROWS_16(EVENT_COUNTED_ROW) ROWS_DUP),
+	S_ROWS(EVENT_ROWS, EVENT_ROWS_INTO, EVENT_COUNTED_ROW, ROWS_DUP),
 	S(EVENT_FINISH,
 	    "UPDATE stripe_events SET status = ?, user_id = ?, "
 	    "last_error = NULL, processed_at = NOW(6), "
@@ -281,16 +286,8 @@ static const struct {
 	    "UPDATE usage_events u SET quantity = ?, source = 'twilio', "
 	    "reported_by = 'twilio' WHERE u.id = ? AND NOT EXISTS "
 	    "(SELECT 1 FROM bill_usage b WHERE b.usage_id = u.id)"),
-	S(CALL_USAGE_INSERT_1, CALL_USAGE_INTO CALL_USAGE_ROW ROWS_DUP),
-	S(CALL_USAGE_INSERT_2, CALL_USAGE_INTO ROWS_2(CALL_USAGE_ROW) ROWS_DUP),
-	S(CALL_USAGE_INSERT_4, CALL_USAGE_INTO ROWS_4(CALL_USAGE_ROW) ROWS_DUP),
-	S(CALL_USAGE_INSERT_8, CALL_USAGE_INTO ROWS_8(CALL_USAGE_ROW) ROWS_DUP),
-	S(CALL_USAGE_INSERT_16, CALL_USAGE_INTO ROWS_16(CALL_USAGE_ROW)
-	    ROWS_DUP),
-	S(CALL_EVENT_INSERT_2, CALL_EVENT_INTO ROWS_2(CALL_EVENT_ROW) ROWS_DUP),
-	S(CALL_EVENT_INSERT_4, CALL_EVENT_INTO ROWS_4(CALL_EVENT_ROW) ROWS_DUP),
-	S(CALL_EVENT_INSERT_8, CALL_EVENT_INTO ROWS_8(CALL_EVENT_ROW) ROWS_DUP),
-	S(CALL_EVENT_INSERT_16, CALL_EVENT_INTO ROWS_16(CALL_EVENT_ROW)
+	S_ROWS(CALL_USAGE_INSERT, CALL_USAGE_INTO, CALL_USAGE_ROW, ROWS_DUP),
+	S_ROWS_2_16(CALL_EVENT_INSERT, CALL_EVENT_INTO, CALL_EVENT_ROW,
 	    ROWS_DUP),
 
 	/* jobs */
@@ -617,12 +614,7 @@ static const struct {
 	 * row committed after the rating's read (READ COMMITTED).  A row
 	 * covered already is left to its bill; the count says so.
 	 */
-	S(BILL_COVER_1, BILL_COVER_INTO BILL_COVER_ROW BILL_COVER_DUP),
-	S(BILL_COVER_2, BILL_COVER_INTO ROWS_2(BILL_COVER_ROW) BILL_COVER_DUP),
-	S(BILL_COVER_4, BILL_COVER_INTO ROWS_4(BILL_COVER_ROW) BILL_COVER_DUP),
-	S(BILL_COVER_8, BILL_COVER_INTO ROWS_8(BILL_COVER_ROW) BILL_COVER_DUP),
-	S(BILL_COVER_16, BILL_COVER_INTO ROWS_16(BILL_COVER_ROW)
-	    BILL_COVER_DUP),
+	S_ROWS(BILL_COVER, BILL_COVER_INTO, BILL_COVER_ROW, BILL_COVER_DUP),
 	S(BILL_BY_ID,
 	    "SELECT id, user_id, subscription_id, customer_id, kind, "
 	    "period_start, period_end, usage_end, invoice_id, "
@@ -651,13 +643,7 @@ static const struct {
 	    "ORDER BY period_start DESC, id DESC LIMIT 100"),
 	/* One row, then 2, 4, 8 and 16 (db_exec_rows()). */
 	S(UNMATCHED_INSERT, UNMATCHED_INSERT_INTO UNMATCHED_ROW UNMATCHED_DUP),
-	S(UNMATCHED_INSERT_2, UNMATCHED_INSERT_INTO ROWS_2(UNMATCHED_ROW)
-	    UNMATCHED_DUP),
-	S(UNMATCHED_INSERT_4, UNMATCHED_INSERT_INTO ROWS_4(UNMATCHED_ROW)
-	    UNMATCHED_DUP),
-	S(UNMATCHED_INSERT_8, UNMATCHED_INSERT_INTO ROWS_8(UNMATCHED_ROW)
-	    UNMATCHED_DUP),
-	S(UNMATCHED_INSERT_16, UNMATCHED_INSERT_INTO ROWS_16(UNMATCHED_ROW)
+	S_ROWS_2_16(UNMATCHED_INSERT, UNMATCHED_INSERT_INTO, UNMATCHED_ROW,
 	    UNMATCHED_DUP),
 	S(UNMATCHED_OF_CUSTOMER,
 	    "SELECT event_id FROM unmatched_events WHERE customer_id = ? "
