@@ -224,11 +224,12 @@ bill_send(struct db *db, struct http *h, const struct cfg *cfg,
 }
 
 /*
- * Moves a line meant for the renewal invoice to pending, once the invoice
- * is no draft: unless an earlier attempt put it there after all.
+ * Looks for the line's item among the customer's (an earlier attempt may
+ * have made it) and, when there, records the line as done: l->item is set
+ * then.
  */
 static enum xerr
-bill_to_pending(struct db *db, struct http *h, const struct cfg *cfg,
+bill_found(struct db *db, struct http *h, const struct cfg *cfg,
     const struct bill *b, struct bill_line *l, char *err, size_t errsz)
 {
 	struct stripe_reply rep;
@@ -241,11 +242,28 @@ bill_to_pending(struct db *db, struct http *h, const struct cfg *cfg,
 		    rep.msg);
 		return rc;
 	}
-	if (item != NULL) {
-		rc = bill_line_done(db, b, l, jsonx_str(item, "id"));
-		json_object_put(item);
+	if (item == NULL)
+		return XERR_OK;
+	log_info("bill %lld: %s is at Stripe already: %s", (long long)b->id,
+	    l->kind, jsonx_str(item, "id"));
+	rc = bill_line_done(db, b, l, jsonx_str(item, "id"));
+	json_object_put(item);
+	return rc;
+}
+
+/*
+ * Moves a line meant for the renewal invoice to pending, once the invoice
+ * is no draft: unless an earlier attempt put it there after all.
+ */
+static enum xerr
+bill_to_pending(struct db *db, struct http *h, const struct cfg *cfg,
+    const struct bill *b, struct bill_line *l, char *err, size_t errsz)
+{
+	enum xerr	 rc;
+
+	if ((rc = bill_found(db, h, cfg, b, l, err, errsz)) ||
+	    l->item[0] != '\0')
 		return rc;
-	}
 	log_info("bill %lld: invoice %s is %s: %s goes pending",
 	    (long long)b->id, b->invoice, b->draft, l->kind);
 	return bill_set_target(db, b, l, "pending");
@@ -257,6 +275,7 @@ bill_post_line(struct db *db, struct http *h, const struct cfg *cfg,
     struct bill *b, struct bill_line *l, char *err, size_t errsz)
 {
 	struct stripe_reply rep;
+	int		 again = l->target[0] != '\0';
 	enum xerr	 rc;
 
 	memset(&rep, 0, sizeof(rep));
@@ -271,6 +290,15 @@ bill_post_line(struct db *db, struct http *h, const struct cfg *cfg,
 	if (strcmp(l->target, "invoice") == 0 &&
 	    strcmp(b->draft, "draft") != 0) {
 		if ((rc = bill_to_pending(db, h, cfg, b, l, err, errsz)) ||
+		    l->item[0] != '\0')
+			return rc;
+	} else if (again) {
+		/*
+		 * An earlier attempt got as far as sending it: Stripe may
+		 * hold the item, and the key may have expired (Stripe keeps
+		 * keys for 24 hours), so a new POST could make a second one.
+		 */
+		if ((rc = bill_found(db, h, cfg, b, l, err, errsz)) ||
 		    l->item[0] != '\0')
 			return rc;
 	}

@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { closeHttp } from './lib/http.mjs';
-import { query, close } from './lib/db.mjs';
+import { query, asAdminScript, close } from './lib/db.mjs';
 import { VAR_DIR, REPO_ROOT } from './lib/env.mjs';
 import { waitFor, sleep } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
@@ -80,8 +80,11 @@ test('J3 a worker killed mid-call and restarted bills nothing twice', async () =
   const after = await S.standin.object(inv.id);
   const kinds = after.lines.data.filter((l) => l.metadata?.kind).map((l) => l.metadata.kind).sort();
   assert.deepEqual(kinds, ['phone', 'sms', 'voice'], 'each item once');
-  const replays = (await B.itemPosts(inv.id)).filter((q) => q.form.metadata.kind === 'voice');
-  assert.ok(replays.length >= 2, 'the voice call was sent again after the restart');
+  // The restarted job knew the line had been sent: it read the customer's items and found it there.
+  const voice = (await B.itemPosts(inv.id)).filter((q) => q.form.metadata.kind === 'voice');
+  assert.equal(voice.length, 1, 'the voice item was posted once');
+  const lists = (await S.standin.requests({ method: 'GET', path: '/v1/invoiceitems' })).filter((q) => q.form?.customer === b.cus.id);
+  assert.ok(lists.length >= 1, 'the customer\'s items were read after the restart');
 });
 
 test('J4 entering a phone tier buys a number through the worker; leaving releases it after the grace', async () => {
@@ -151,6 +154,38 @@ test('J6 a 500 saved after Stripe created the item: the job finds it on the invo
   const be = await query("SELECT kind, amount_cents, detail FROM billing_events WHERE user_id = ? AND kind LIKE 'overage_%' ORDER BY kind", [id]);
   assert.deepEqual(be.map((e) => [e.kind.replace('overage_', ''), Number(e.amount_cents)]), B.expectedItems());
   assert.deepEqual(be.map((e) => e.detail).sort(), items.map((l) => l.parent?.invoice_item_details?.invoice_item ?? l.invoice_item).sort(), 'the items recorded are those on the invoice');
+});
+
+// J6b: an attempt that made the item at Stripe but could not record it, retried after Stripe forgot the key (Stripe
+// keeps Idempotency-Keys for 24 hours): the retry finds the item among the customer's and makes no second one.
+test('J6b a line sent but not recorded, retried after Stripe forgot its key: found, not charged twice', async () => {
+  const b = await B.billedUser(), { inv } = b;
+  const trg = `j6b_${b.id.replace(/-/g, '')}`;
+  asAdminScript(`DELIMITER //
+CREATE TRIGGER ${trg} BEFORE UPDATE ON bill_lines FOR EACH ROW BEGIN
+  IF NEW.stripe_item_id IS NOT NULL AND OLD.stripe_item_id IS NULL AND NEW.bill_id IN (SELECT id FROM bills WHERE user_id = '${b.id}') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'j6b: the item cannot be recorded';
+  END IF;
+END//
+DELIMITER ;
+`);
+  try {
+    await created(inv);
+    await waitFor(async () => (await B.jobOf(b))?.attempts >= 1 && (await B.itemPosts(inv.id)).some((q) => q.status === 200),
+      { timeoutMs: 15000, what: 'an item made at Stripe, its recording refused' });
+    await S.standin.expireKeys();
+  } finally {
+    asAdminScript(`DROP TRIGGER IF EXISTS ${trg};`);
+  }
+  await done(b, 60000);
+  assert.deepEqual(await B.onInvoice(inv.id), B.expectedItems(), 'each item once, with the amounts of the tier');
+  const bill = await B.billOf(b);
+  const made = (await B.itemPosts(inv.id)).filter((q) => q.status === 200 && !q.replayed);
+  assert.deepEqual(made.map((q) => q.form.metadata.kind).sort(), B.expectedItems().map(([k]) => k), 'one item made per line');
+  const rows = await query('SELECT kind, stripe_item_id FROM bill_lines WHERE bill_id = ? ORDER BY kind', [bill]);
+  const onInv = (await S.standin.object(inv.id)).lines.data.filter((l) => l.metadata?.kind)
+    .map((l) => [l.metadata.kind, l.parent?.invoice_item_details?.invoice_item]).sort();
+  assert.deepEqual(rows.map((r) => [r.kind, r.stripe_item_id]), onInv, 'the items recorded are those on the invoice');
 });
 
 test('J7 two workers claiming in batches, one killed with jobs in hand: each job\'s effect exactly once', async () => {

@@ -41,6 +41,12 @@ export async function close() {
  * `mariadb` client, for what the application's user may not do (SET GLOBAL, KILL); returns its output
  * (tab-separated rows, no header), trimmed. Throws when the statement fails.
  */
+/** asAdmin for a script fed to the client on stdin, in the application's database (DELIMITER works there). */
+export function asAdminScript(sql) {
+  const { DB_SOCKET, DB_NAME } = requireEnv('DB_SOCKET', 'DB_NAME');
+  return execFileSync('mariadb', ['-S', DB_SOCKET, '-u', 'root', '-N', DB_NAME], { input: sql, encoding: 'utf8', timeout: 30000 }).trim();
+}
+
 export function asAdmin(sql) {
   const { DB_SOCKET } = requireEnv('DB_SOCKET');
   return execFileSync('mariadb', ['-S', DB_SOCKET, '-u', 'root', '-N', '-e', sql], { encoding: 'utf8', timeout: 30000 }).trim();

@@ -304,6 +304,8 @@ export const standin = {
   reset: () => ctl('POST', '/__reset'),
   /** {count, status, delay_ms, path_prefix, method}: next `count` matching requests fail / are slow. {clear:true} drops all rules. */
   fail: (rule) => ctl('POST', '/__fail', rule),
+  /** Forgets every saved Idempotency-Key, as 24 hours passing would at Stripe. */
+  expireKeys: () => ctl('POST', '/__idempotency/expire', {}),
   createPrice: (o) => ctl('POST', '/__prices', o),
   createCustomer: (o = {}) => ctl('POST', '/__customers', o),
   /** {customer, price, unit_amount?, quantity, status, current_period_start/end, trial_end, cancel_at_period_end, metadata, id}; an existing id updates. */
