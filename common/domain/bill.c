@@ -140,13 +140,28 @@ bill_item_match(struct json_object *it, void *arg)
 	return x != NULL && strcmp(x, arg) == 0;
 }
 
-/* Stores the line's target, chosen before its first call. */
+/*
+ * Stores the line's target, chosen before its first call: from the one
+ * this run read, so that a second run of the job (its lease ran out) that
+ * moved it first stops this one (XERR_CONFLICT, retried: the retry reads
+ * the line anew).
+ */
 static enum xerr
 bill_set_target(struct db *db, const struct bill *b, struct bill_line *l,
     const char *target)
 {
+	enum xerr	 rc;
+
+	if ((rc = bill_lines_set_target(db, b->id, l->kind, l->target,
+	    target)) != XERR_OK) {
+		if (rc == XERR_CONFLICT)
+			log_warnx("bill %lld: %s line moved by another run of "
+			    "its job: this one stops", (long long)b->id,
+			    l->kind);
+		return rc;
+	}
 	snprintf(l->target, sizeof(l->target), "%s", target);
-	return bill_lines_set_target(db, b->id, l->kind, target);
+	return XERR_OK;
 }
 
 /* Records that the line is at Stripe as item, and its billing_events row. */

@@ -72,14 +72,19 @@ bill_lines_of(struct db *db, int64_t bill_id, struct bill_lines_row *rows,
 
 enum xerr
 bill_lines_set_target(struct db *db, int64_t bill_id, const char *kind,
-    const char *target)
+    const char *from, const char *target)
 {
-	struct dbv	 a[3];
+	struct dbv	 a[4];
+	uint64_t	 n = 0;
+	enum xerr	 rc;
 
 	a[0] = DB_STR(target);
 	a[1] = DB_INT(bill_id);
 	a[2] = DB_STR(kind);
-	return db_exec(db, STMT_BILL_LINE_TARGET, a, 3, NULL, NULL);
+	a[3] = from != NULL && from[0] != '\0' ? DB_STR(from) : DB_NULL;
+	if ((rc = db_exec(db, STMT_BILL_LINE_TARGET, a, 4, &n, NULL)))
+		return rc;
+	return n == 1 ? XERR_OK : XERR_CONFLICT;
 }
 
 enum xerr

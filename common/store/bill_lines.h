@@ -46,9 +46,13 @@ enum xerr	 bill_lines_insert(struct db *db, int64_t bill_id,
 enum xerr	 bill_lines_of(struct db *db, int64_t bill_id,
 		    struct bill_lines_row *rows, size_t max, size_t *n);
 
-/* Stores the target of line kind of bill_id while it is not posted. */
+/*
+ * Moves the target of line kind of bill_id from from ("" or NULL: none
+ * yet) to target while it is not posted.  XERR_CONFLICT when the line is
+ * not at from any more, or posted (another run of its job moved it).
+ */
 enum xerr	 bill_lines_set_target(struct db *db, int64_t bill_id,
-		    const char *kind, const char *target);
+		    const char *kind, const char *from, const char *target);
 
 /* Records line kind of bill_id as posted (now) as Stripe's item. */
 enum xerr	 bill_lines_set_posted(struct db *db, int64_t bill_id,

@@ -624,9 +624,14 @@ static const struct {
 	    "target, stripe_item_id FROM bill_lines WHERE bill_id = ? "
 	    "ORDER BY FIELD(kind, 'voice', 'sms', 'phone', 'voice_adjust', "
 	    "'sms_adjust')"),
+	/*
+	 * From the target this run read to the next: a run of the same job
+	 * that changed it meanwhile (a lease that ran out) wins, and this one
+	 * stops, so one line never goes under two keys.
+	 */
 	S(BILL_LINE_TARGET,
 	    "UPDATE bill_lines SET target = ? WHERE bill_id = ? AND kind = ? "
-	    "AND stripe_item_id IS NULL"),
+	    "AND stripe_item_id IS NULL AND target <=> ?"),
 	S(BILL_LINE_POSTED,
 	    "UPDATE bill_lines SET stripe_item_id = ?, "
 	    "posted_at = CURRENT_TIMESTAMP(6) WHERE bill_id = ? AND kind = ?"),
