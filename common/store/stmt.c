@@ -117,9 +117,11 @@ static const struct {
 	    "past_due = ? WHERE id = ?"),
 	S(USER_SET_TRIAL_END,
 	    "UPDATE users SET trial_end = ? WHERE id = ?"),
+	/* Forward only: a paid invoice of an earlier period comes late. */
 	S(USER_SET_CYCLE,
 	    "UPDATE users SET billing_cycle_start = ?, billing_cycle_end = ? "
-	    "WHERE id = ?"),
+	    "WHERE id = ? AND (billing_cycle_end IS NULL OR "
+	    "billing_cycle_end <= ?)"),
 
 	/* stripe events */
 	S(EVENT_STATUS,

@@ -299,10 +299,11 @@ users_set_trial_end(struct db *db, const char *id, int64_t trial_end)
 enum xerr
 users_set_cycle(struct db *db, const char *id, int64_t start, int64_t end)
 {
-	struct dbv	 a[3];
+	struct dbv	 a[4];
 
 	a[0] = DB_INT(start);
 	a[1] = DB_INT(end);
 	a[2] = DB_STR(id);
-	return db_exec(db, STMT_USER_SET_CYCLE, a, 3, NULL, NULL);
+	a[3] = DB_INT(end);
+	return db_exec(db, STMT_USER_SET_CYCLE, a, 4, NULL, NULL);
 }

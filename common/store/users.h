@@ -162,7 +162,11 @@ enum xerr	 users_set_subscription(struct db *db, const char *id,
 enum xerr	 users_set_trial_end(struct db *db, const char *id,
 		    int64_t trial_end);
 
-/* Sets user id's billing cycle [start, end).  Errors of db_exec(). */
+/*
+ * Sets user id's billing cycle [start, end), unless the one stored ends
+ * later (a paid invoice of an earlier period, delivered late, does not
+ * move it back).  Errors of db_exec().
+ */
 enum xerr	 users_set_cycle(struct db *db, const char *id, int64_t start,
 		    int64_t end);
 

@@ -245,9 +245,15 @@ test('W13 invoice failed then paid ends paid; a late failure does not undo paid;
   assert.equal(h.status, 'paid');
   assert.equal((await jobs(u.id, 'notify')).length, 1, 'no failure e-mail about an invoice already paid');
   assert.equal(Number(h.amount_paid), 4000);
-  const row = await user(u.id);
+  let row = await user(u.id);
   assert.equal(Number(row.billing_cycle_start), ps);
   assert.equal(Number(row.billing_cycle_end), pe);
+  // The paid invoice of the period before, delivered late (Stripe keeps no order): the cycle stays.
+  const old = S.invoice({ customer: u.customer, subscription: subId, status: 'paid', billing_reason: 'subscription_cycle', amount_paid: 4000,
+    lines: [{ amount: 4000, type: 'subscription', period: { start: ps - 30 * 86400, end: ps } }] });
+  assert.equal((await S.signedWebhook(S.event('invoice.paid', old))).json.status, 'processed');
+  row = await user(u.id);
+  assert.deepEqual([Number(row.billing_cycle_start), Number(row.billing_cycle_end)], [ps, pe], 'a late paid invoice does not move the cycle back');
 });
 
 test('W14 invoice.created for a cycle invoice queues one bill_period job, even when redelivered', async () => {
