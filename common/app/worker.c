@@ -102,8 +102,11 @@ worker_bill_period(struct worker_ctx *w, struct job *job, char *err,
 		q.usage_end = q.end;
 	if (q.usage_end < q.start)
 		q.usage_end = q.start;
-	if ((rc = rating_rate(w->db, &q, &bill, err, errsz)))
+	if ((rc = rating_rate(w->db, &q, &bill, err, errsz))) {
+		/* The subscription's events have not reached us yet. */
+		job->waiting = rc == XERR_NOTFOUND;
 		return rc;
+	}
 	return bill_post(w->db, w->http, w->cfg, bill, err, errsz);
 }
 

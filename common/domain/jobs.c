@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/crypto.h"
@@ -73,6 +74,7 @@ jobs_from_claim(const struct jobs_db_claim *c)
 	memcpy(job->dedupe_key, c->dedupe_key, sizeof(job->dedupe_key));
 	memcpy(job->user_id, c->user_id, sizeof(job->user_id));
 	job->attempts = (int)c->attempts + 1;
+	job->created = c->created;
 	if (jsonx_parse(c->payload, c->payload_len, &job->payload) !=
 	    XERR_OK) {
 		log_errorx("job %lld: payload is not JSON", job->id);
@@ -224,8 +226,9 @@ jobs_fail(struct db *db, const struct cfg *cfg, const struct job *job,
 	int		 dead;
 	unsigned long	 delay;
 
-	dead = permanent || (unsigned long)job->attempts >=
-	    cfg->job_max_attempts;
+	dead = permanent || ((unsigned long)job->attempts >=
+	    cfg->job_max_attempts && !(job->waiting &&
+	    (int64_t)time(NULL) - job->created < JOBS_WAIT_SECONDS));
 	delay = dead ? 0 : jobs_backoff(cfg, job->attempts);
 	if (dead)
 		log_errorx("job %lld (%s) dead after %d attempts: %s",

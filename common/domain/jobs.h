@@ -5,12 +5,14 @@
  * transaction; xsb-worker claims due jobs with SELECT ... FOR UPDATE SKIP
  * LOCKED under a lease, runs them, and marks them done, or schedules a
  * retry with exponential backoff and jitter, or marks them dead after
- * JOB_MAX_ATTEMPTS.  A worker that dies leaves its lease to expire and the
+ * JOB_MAX_ATTEMPTS (a job waiting on Stripe's events: after three days).  A worker that dies leaves its lease to expire and the
  * job is claimed again, so every job's side effect must be idempotent
  * (Stripe Idempotency-Key, Twilio reconcile, e-mail Message-ID check).
  */
 #ifndef JOBS_H
 #define JOBS_H
+
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -25,10 +27,17 @@ struct job {
 	char		 dedupe_key[256];
 	char		 user_id[65];		/* "" when none */
 	int		 attempts;		/* including this one */
+	int64_t		 created;		/* Unix time it was queued */
 	struct json_object *payload;		/* owned by the job */
 	/* The outcome of the run, which jobs_record() stores. */
 	int		 failed;		/* 0: done */
 	int		 permanent;		/* failed: dead at once */
+	/*
+	 * failed: on something that has not arrived yet (Stripe's events of
+	 * a subscription): retried past JOB_MAX_ATTEMPTS while the job is
+	 * younger than JOBS_WAIT_SECONDS.
+	 */
+	int		 waiting;
 	char		 error[512];		/* failed: why, no secret */
 };
 
@@ -74,8 +83,15 @@ enum xerr	 jobs_record(struct db *db, const struct cfg *cfg,
 		    const char *worker, struct job *const *jobs, size_t n);
 
 /*
+ * Stripe redelivers an event for three days: a job waiting on one
+ * (job.waiting) is retried that long after it was queued.
+ */
+#define JOBS_WAIT_SECONDS	(3 * 86400)
+
+/*
  * Records a failed attempt: pending again after a backoff, or dead when
- * the attempts are spent (or permanent is set).  error is logged and
+ * the attempts are spent (or permanent is set; a waiting job's attempts
+ * are spent once it is JOBS_WAIT_SECONDS old).  error is logged and
  * stored; it must hold no secret.
  */
 enum xerr	 jobs_fail(struct db *db, const struct cfg *cfg,

@@ -16,6 +16,7 @@ enum jobs_db_pick_col {
 	JOBS_DB_P_USER,
 	JOBS_DB_P_PAYLOAD,
 	JOBS_DB_P_ATTEMPTS,
+	JOBS_DB_P_CREATED,
 	JOBS_DB_P__MAX
 };
 
@@ -71,6 +72,7 @@ jobs_db_claim_fill(const struct db_res *res, size_t i,
 
 	c->id = db_res_int(res, i, JOBS_DB_P_ID, 0);
 	c->attempts = db_res_int(res, i, JOBS_DB_P_ATTEMPTS, 0);
+	c->created = db_res_int(res, i, JOBS_DB_P_CREATED, 0);
 	if ((rc = cell_text(res, i, JOBS_DB_P_KIND, c->kind, sizeof(c->kind),
 	    0, &n)) != XERR_OK ||
 	    (rc = cell_text(res, i, JOBS_DB_P_KEY, c->dedupe_key,

@@ -40,6 +40,7 @@ struct jobs_db_claim {
 	char		 dedupe_key[256];
 	char		 user_id[65];		/* "" when NULL */
 	long long	 attempts;		/* before this claim */
+	int64_t		 created;		/* Unix time */
 	char		*payload;		/* owned, NUL-terminated */
 	size_t		 payload_len;
 	unsigned int	 nulls;			/* JOBS_DB_NULL_USER */

@@ -712,12 +712,14 @@ static const struct {
 	 * length of the queue (an OR of the two states sorted every due row).
 	 */
 	S(JOB_CLAIM_EXPIRED_N,
-	    "SELECT id, kind, dedupe_key, user_id, payload, attempts "
+	    "SELECT id, kind, dedupe_key, user_id, payload, attempts, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)) "
 	    "FROM jobs WHERE state = 'running' AND lease_until < NOW(6) "
 	    "AND FIND_IN_SET(kind, ?) > 0 "
 	    "ORDER BY lease_until, id LIMIT ? FOR UPDATE SKIP LOCKED"),
 	S(JOB_CLAIM_DUE_N,
-	    "SELECT id, kind, dedupe_key, user_id, payload, attempts "
+	    "SELECT id, kind, dedupe_key, user_id, payload, attempts, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)) "
 	    "FROM jobs WHERE state = 'pending' AND run_after <= NOW(6) "
 	    "AND FIND_IN_SET(kind, ?) > 0 "
 	    "ORDER BY run_after, id LIMIT ? FOR UPDATE SKIP LOCKED"),

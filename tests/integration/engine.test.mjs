@@ -238,6 +238,38 @@ test('D9 usage committed during a rating is not covered by that bill; the next b
   assert.deepEqual([Number(cov.ps), Number(cov.billed)], [p1s, p1e], 'covered for period 1 by the bill of period 2');
 });
 
+// D10: the renewal's invoice.created of a subscription whose events have not reached us (failing, say, until an
+// operator fixes a price): the bill job waits for them while Stripe would still redeliver (three days), past its
+// attempts (JOB_MAX_ATTEMPTS, 8 by default), then bills once they arrive; one queued longer ago than that is dead.
+test('D10 a bill job waiting for its subscription\'s events retries for three days, past its attempts', async () => {
+  const b = await B.billedUser({ invoice: false });
+  const unknownSub = () => S.standin.createSubscription({ customer: b.cus.id, price: 'price_ai_secretary', status: 'active',
+    current_period_start: b.ps, current_period_end: b.pe, metadata: { user_id: b.id }, silent: true });
+  const sub = await unknownSub(), key = `bill_period:${sub.id}:${b.ps}`;
+  const job = async (k) => (await query('SELECT state, attempts, last_error FROM jobs WHERE dedupe_key = ?', [k]))[0];
+  const again = (k) => query('UPDATE jobs SET run_after = NOW(6) WHERE dedupe_key = ?', [k]);
+  await send('invoice.created', await B.renewalInvoice({ cus: b.cus, sub, ps: b.ps, pe: b.pe }), b.pe);
+  await waitFor(async () => (await job(key))?.attempts >= 1 && (await job(key)).state === 'pending', { timeoutMs: 15000, what: 'first attempt failed' });
+  assert.match((await job(key)).last_error, /not known yet/);
+  await query('UPDATE jobs SET attempts = 8 WHERE dedupe_key = ?', [key]);
+  await again(key);
+  await waitFor(async () => (await job(key)).attempts === 9 && (await job(key)).state !== 'running', { timeoutMs: 15000, what: 'a ninth attempt' });
+  assert.equal((await job(key)).state, 'pending', 'still waiting after its attempts: queued less than three days ago');
+  // The subscription's events arrive: the next attempt bills the period.
+  const r = await S.signedWebhook(S.event('customer.subscription.created', sub, { ...cur, created: b.ps }));
+  assert.equal(r.json?.status, 'processed', r.text);
+  await again(key);
+  await waitFor(async () => (await job(key)).state === 'done', { timeoutMs: 30000, what: 'billed once the events came' });
+  assert.ok(await B.billOf({ sub, ps: b.ps }), 'the period has its bill');
+  // A job queued more than three days ago waits no longer.
+  const late = await unknownSub(), lateKey = `bill_period:${late.id}:${b.ps}`;
+  await send('invoice.created', await B.renewalInvoice({ cus: b.cus, sub: late, ps: b.ps, pe: b.pe }), b.pe);
+  await waitFor(async () => (await job(lateKey))?.attempts >= 1 && (await job(lateKey)).state === 'pending', { timeoutMs: 15000, what: 'first attempt failed' });
+  await query('UPDATE jobs SET attempts = 8, created_at = NOW(6) - INTERVAL 3 DAY - INTERVAL 1 MINUTE WHERE dedupe_key = ?', [lateKey]);
+  await again(lateKey);
+  await waitFor(async () => (await job(lateKey)).state === 'dead', { timeoutMs: 15000, what: 'dead after three days of waiting' });
+});
+
 // The daily reconcile: a posted line that differs from Stripe's item is reported (bill, log, /metrics), and
 // each run queues the next.
 test('R1 the reconcile finds a posted line that differs from the item Stripe holds', async () => {
