@@ -79,10 +79,15 @@ apply_effects(struct events_ev *ev)
 	}
 	if (rc != XERR_OK)
 		return rc;
-	/* Kept aside until its customer becomes known (D5). */
-	if (strcmp(ev->status, "unmatched") != 0 ||
-	    (customer = jsonx_id(ev->obj, "customer")) == NULL ||
-	    !ids_ext_ok(customer, 255))
+	/*
+	 * Kept aside until its customer becomes known (D5); an event that
+	 * names none (a dispute) until its charge is recorded.
+	 */
+	if (strcmp(ev->status, "unmatched") != 0)
+		return XERR_OK;
+	if ((customer = jsonx_id(ev->obj, "customer")) == NULL)
+		customer = jsonx_id(ev->obj, "charge");
+	if (customer == NULL || !ids_ext_ok(customer, 255))
 		return XERR_OK;
 	return events_keep_unmatched(ev, customer);
 }

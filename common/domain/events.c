@@ -92,13 +92,7 @@ events_pre_touch(struct events_ev *ev)
 	    "%s", ev->user_id);
 }
 
-/*
- * Queues the replay of the events stored unmatched for customer, now
- * linked to the event's user (docs/BILLING.md "Unmatched events"), if
- * there are any: once per customer; the worker applies them in the order
- * Stripe created them.
- */
-static enum xerr
+enum xerr
 events_replay_job(struct events_ev *ev, const char *customer)
 {
 	struct json_object	*p;

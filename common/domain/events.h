@@ -141,12 +141,22 @@ void		 events_pre_add(struct events_pre *pre,
 enum xerr	 events_pre_read(struct db *db, struct events_pre *pre);
 
 /*
- * Keeps ev aside for customer until a user is linked to it (D5): in the
- * batch's list when ev is in a batch (written by events_pre_write()),
- * else at once.  Errors of unmatched_events_insert().
+ * Keeps ev aside for customer until a user is linked to it (D5), or, for
+ * an event that names no customer (a dispute), for its charge until the
+ * charge is recorded: in the batch's list when ev is in a batch (written
+ * by events_pre_write()), else at once.  Errors of
+ * unmatched_events_insert().
  */
 enum xerr	 events_keep_unmatched(struct events_ev *ev,
 		    const char *customer);
+
+/*
+ * Queues the replay of the events kept unmatched under key (a customer
+ * now linked to the event's user, or a charge now recorded for it:
+ * docs/BILLING.md "Unmatched events"), if there are any: once per key; the
+ * worker applies them in the order Stripe created them.
+ */
+enum xerr	 events_replay_job(struct events_ev *ev, const char *key);
 
 /* Writes the unmatched events the batch kept (events_keep_unmatched()). */
 enum xerr	 events_pre_write(struct db *db, struct events_pre *pre);

@@ -60,6 +60,7 @@ payments_charge_record(struct events_ev *ev, struct json_object *ch)
 	struct charges_row c;
 	const char	*id = jsonx_str(ch, "id"), *pi, *cur;
 	int64_t		 amount = 0, refunded = 0, created = 0;
+	enum xerr	 rc;
 
 	if (!ids_ext_ok(id, 255))
 		return events_fail(ev, XERR_BADREQ, "charge without id");
@@ -75,7 +76,10 @@ payments_charge_record(struct events_ev *ev, struct json_object *ch)
 	c.amount_refunded = refunded;
 	c.currency = cur != NULL && strlen(cur) <= 8 ? cur : "usd";
 	c.created = created ? created : ev->created;
-	return charges_upsert(ev->db, &c);
+	if ((rc = charges_upsert(ev->db, &c)) != XERR_OK)
+		return rc;
+	/* A dispute of it that came first was kept for it. */
+	return events_replay_job(ev, id);
 }
 
 /*

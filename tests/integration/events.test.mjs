@@ -196,6 +196,23 @@ for (const shape of E.SHAPES) {
     assert.ok(h.some((e) => e.kind === 'dispute_closed' && /status=lost/.test(e.detail)));
   });
 
+  test(`[${shape}] a dispute before its charge is recorded is kept for the charge, and applied once the charge arrives`, async () => {
+    const u = await newUser({ tier: 'ai_secretary' });
+    const pi = rid('pi_');
+    const ch = E.charge(shape, { customer: u.customer, amount: 2500, payment_intent: pi });
+    const d = E.dispute(shape, { charge: ch.id, payment_intent: pi, amount: 2500, reason: 'product_not_received', status: 'needs_response' });
+    const early = await send('charge.dispute.created', d, shape);
+    assert.equal(early.status, 'unmatched', 'no charge, no customer: nobody to flag yet');
+    assert.equal(Number((await query('SELECT COUNT(*) AS n FROM disputes WHERE id = ?', [d.id]))[0].n), 0);
+    await send('charge.succeeded', ch, shape);
+    await waitFor(async () => (await stored(early.ev.id))?.status === 'processed', { timeoutMs: 20000, what: 'the dispute applied after its charge' });
+    const [row] = await query('SELECT user_id, charge_id, amount, status, is_open FROM disputes WHERE id = ?', [d.id]);
+    assert.deepEqual({ ...row }, { user_id: u.id, charge_id: ch.id, amount: 2500, status: 'needs_response', is_open: 1 });
+    const m = await messageOf(`notify:operator_dispute_opened:${d.id}`);
+    assert.deepEqual(m.to, [OPERATOR]);
+    assert.equal(m.subject, `Dispute opened: ${usd(2500)} by ${u.email}`);
+  });
+
   test(`[${shape}] customer.deleted: link cleared, subscriptions canceled, free tier, never relinked; a new checkout links a new customer`, async () => {
     const sub = rid('sub_');
     const u = await newUser({ tier: 'ai_secretary', subscription: sub });
