@@ -129,6 +129,14 @@ usage_capped_once(struct db *db, const struct cfg *cfg, const char *user_id,
 				goto fail;
 			return db_commit(db);
 		}
+		/*
+		 * The sum was read under the user's lock, which another
+		 * Galera node does not see: writing the row makes two
+		 * reports that both fit conflict at COMMIT (the second is
+		 * retried, reads the new sum).
+		 */
+		if ((rc = users_touch(db, user_id)) != XERR_OK)
+			goto fail;
 	}
 	if ((rc = usage_insert(db, user_id, kind, quantity, occurred_at,
 	    source, reported_by, idem_key, dup)) != XERR_OK)

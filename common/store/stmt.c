@@ -99,6 +99,13 @@ static const struct {
 	    "SELECT id, tier, subscription_id, phone_number, "
 	    "stripe_customer_id, phone_status FROM users WHERE id = ? "
 	    "FOR UPDATE"),
+	/*
+	 * A write of the user's row, so that a decision made under its lock
+	 * (the usage cap) certifies against one made on another Galera node,
+	 * where the lock does not reach.
+	 */
+	S(USER_TOUCH,
+	    "UPDATE users SET updated_at = NOW(6) WHERE id = ?"),
 	S(USER_LOCK_BY_CUSTOMER,
 	    "SELECT id, tier, subscription_id, phone_number, "
 	    "stripe_customer_id, phone_status FROM users "

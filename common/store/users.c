@@ -211,6 +211,15 @@ users_lock(struct db *db, const char *id, struct users_lock_row *row)
 }
 
 enum xerr
+users_touch(struct db *db, const char *id)
+{
+	struct dbv	 a[1];
+
+	a[0] = DB_STR(id);
+	return db_exec(db, STMT_USER_TOUCH, a, 1, NULL, NULL);
+}
+
+enum xerr
 users_lock_by_customer(struct db *db, const char *customer,
     struct users_lock_row *row)
 {

@@ -105,6 +105,13 @@ enum xerr	 users_lock(struct db *db, const char *id,
 		    struct users_lock_row *row);
 
 /*
+ * Writes user id's row (its updated_at), in the caller's transaction:
+ * a decision made under users_lock() then conflicts at COMMIT with one
+ * made on another Galera node (docs/SCALING.md).  Errors of db_exec().
+ */
+enum xerr	 users_touch(struct db *db, const char *id);
+
+/*
  * Reads and locks the user of Stripe customer into *row (cleared first).
  * XERR_NOTFOUND when no user has it; other errors as users_lock().
  */

@@ -158,6 +158,35 @@ test('K4 jobs enqueued on the cluster run on the workers of both nodes, each onc
   for (const { number } of keys) assert.equal(mails.filter((s) => s.includes(number)).length, 1, `e-mails about ${number}`);
 });
 
+// The usage cap is checked under the user's row lock, which does not reach another Galera node: the row is
+// also written, so two nodes' reports that each fit conflict at commit and the loser is checked again.
+test('K4b usage reported at once to both nodes near the cap: the cap holds across the cluster', async () => {
+  const cap = Number(nodes[0].env.USAGE_CAP_SMS);
+  assert.ok(cap > 1000, `USAGE_CAP_SMS ${nodes[0].env.USAGE_CAP_SMS}`);
+  const tokens = nodes.map((node) => execFileSync(`${node.env.XSB_BIN}/xsb-token`,
+    ['-u', 'k4b-svc', '-r', 'service', '-k', node.env.SERVICE_JWT_KEY_FILE], { env: { ...process.env, ...node.env }, encoding: 'utf8' }).trim());
+  const report = (i, user, quantity, key) => post(nodes[i % 2], 'POST', '/api/usage', { headers: { 'Content-Type': 'application/json',
+    Authorization: `Bearer ${tokens[i % 2]}` }, body: JSON.stringify({ user_id: user, kind: 'sms', quantity, idempotency_key: key }) });
+  const tally = {};
+  for (let run = 0; run < 5; run++) {
+    const u = await newUser('ai_secretary');
+    const first = await report(0, u.id, cap - 1000, `k4b-${u.id}-first`);
+    assert.equal(first.status, 201, first.text);
+    await Promise.all([1, 2].map((g) => query('SELECT 1', [], g)));
+    // 1,000 left: one report of 600 fits, never two.
+    const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => report(i, u.id, 600, `k4b-${u.id}-${i}`)));
+    for (const r of rs) {
+      const k = `${r.status} ${r.json?.error?.code ?? ''}`.trim();
+      tally[k] = (tally[k] || 0) + 1;
+      assert.ok([201, 422, 503].includes(r.status), `${r.status} ${r.text}`);
+    }
+    const [sum] = await query("SELECT COALESCE(SUM(quantity), 0) AS q, COUNT(*) AS n FROM usage_events WHERE user_id = ? AND kind = 'sms'", [u.id]);
+    assert.ok(Number(sum.q) <= cap, `run ${run}: ${sum.q} SMS recorded against a cap of ${cap} (${sum.n} rows)`);
+    assert.equal(Number(sum.n), 1 + rs.filter((r) => r.status === 201).length, 'each 201 is a row, nothing else');
+  }
+  console.log(`K4b answers: ${JSON.stringify(tally)}`);
+});
+
 test('K5 kill -9 of Galera node 2 mid-stream: nothing acknowledged lost; app node 2 unhealthy, app node 1 serves', async () => {
   const u = await newUser();
   const sub = S.rid('sub_');
