@@ -603,6 +603,34 @@ fail:
 	return rc;
 }
 
+/*
+ * A number this run bought and could not record: another run of the same
+ * provisioning (its job's lease ran out) recorded its own first.  When the
+ * user now holds another number, ours would cost a month's rent for
+ * nothing: it is released at Twilio at once (else logged, and
+ * `xsb-admin orphans` lists it).  A user still provisioning keeps it for
+ * the run that adopts it by name.
+ */
+static void
+phone_surplus(struct db *db, struct http *http, const struct cfg *cfg,
+    const char *user_id, const struct twilio_number *num)
+{
+	struct phone_info	 cur;
+	struct twilio_error	 terr;
+
+	if (phone_get(db, user_id, &cur, NULL, 0) != XERR_OK ||
+	    cur.sid[0] == '\0' || strcmp(cur.sid, num->sid) == 0)
+		return;
+	if (twilio_number_release(http, cfg, num->sid, &terr) == XERR_OK)
+		log_warnx("user %s: released %s (%s), bought by a second run "
+		    "of the provisioning; the user holds %s", user_id,
+		    num->phone_number, num->sid, cur.phone_number);
+	else
+		log_errorx("user %s: %s (%s) bought by a second run of the "
+		    "provisioning, not released (%s): release it by hand",
+		    user_id, num->phone_number, num->sid, terr.message);
+}
+
 /* Claims (unless given a claim), reconciles with Twilio, buys, records. */
 enum xerr
 phone_provision(struct db *db, struct http *http, const struct cfg *cfg,
@@ -651,8 +679,11 @@ phone_provision(struct db *db, struct http *http, const struct cfg *cfg,
 	} else if ((rc = phone_buy(http, cfg, user_id, fname, want, &num,
 	    errbuf, errsz)))
 		goto fail;
-	if ((rc = phone_store(db, user_id, claim, &num, out, errbuf, errsz)))
+	if ((rc = phone_store(db, user_id, claim, &num, out, errbuf, errsz))) {
+		if (rc == XERR_CONFLICT && !adopted)
+			phone_surplus(db, http, cfg, user_id, &num);
 		goto fail;
+	}
 	out->adopted = adopted;
 	return XERR_OK;
 fail:

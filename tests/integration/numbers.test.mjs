@@ -254,6 +254,38 @@ test('T6 provisioning answers within 1 s while Twilio takes 20 s; details go pro
   assert.equal(Number(mail[0].n), 1, 'the user is told once the number is ready');
 });
 
+// T6b: a provisioning job run twice at once (its lease ran out while Twilio was slow): the run that finds the
+// other's number recorded first releases the one it bought, which nobody would use and we would pay for.
+test('T6b a number bought by a second run of the provisioning, the first run\'s recorded, is released at Twilio', async () => {
+  const u = await newUser();
+  const base = requireEnv('TWILIO_API_BASE').TWILIO_API_BASE;
+  const seen = async () => (await fetch(`${base}/__requests`)).json();
+  const before = (await seen()).length;
+  const other = { number: randomNumber(), sid: sid('PN') };
+  await twilioDelay(1500, 'IncomingPhoneNumbers');
+  try {
+    const r = await request('POST', '/api/phone/provision', { token: u.token, json: { area_code: '415' } });
+    assert.equal(r.status, 202, r.text);
+    // The job is asking Twilio for our numbers by name; meanwhile "the other run" records its number.
+    await waitFor(async () => (await seen()).slice(before).some((q) => q.method === 'GET' && /IncomingPhoneNumbers\.json\?/.test(q.path)),
+      { timeoutMs: 15000, what: 'the job listing our numbers at Twilio' });
+    await query("UPDATE users SET phone_number = ?, phone_sid = ?, phone_status = 'active' WHERE id = ?", [other.number, other.sid, u.id]);
+    await query('INSERT INTO phone_numbers (user_id, phone_number, phone_sid, held_from) VALUES (?, ?, ?, ?)', [u.id, other.number, other.sid, now()]);
+    await waitFor(async () => (await seen()).slice(before).some((q) => q.method === 'DELETE'), { timeoutMs: 20000, what: 'a release at Twilio' });
+  } finally {
+    await twilioDelay(0);
+  }
+  const mine = (await seen()).slice(before);
+  const bought = mine.filter((q) => q.method === 'POST' && /IncomingPhoneNumbers\.json$/.test(q.path));
+  const released = mine.filter((q) => q.method === 'DELETE').map((q) => q.path);
+  assert.equal(bought.length, 1, JSON.stringify(mine));
+  assert.equal(released.length, 1, JSON.stringify(mine));
+  assert.match(released[0], /IncomingPhoneNumbers\/PN[0-9a-fA-F]{32}\.json$/);
+  assert.ok(!released[0].includes(other.sid), 'the number the user holds is not the one released');
+  const d = await details(u);
+  assert.deepEqual([d.json.status, d.json.phone_sid], ['active', other.sid]);
+});
+
 test('T7 a provisioning that fails for good shows failed with the reason; a new request starts afresh', async () => {
   const u = await newUser();
   const claim = now();

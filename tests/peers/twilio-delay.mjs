@@ -7,7 +7,8 @@
 // delayed. A test sets a delay with
 //   POST /__delay {"ms": 20000, "match": "IncomingPhoneNumbers"}   (match: a substring of the path; "" = all)
 //   POST /__delay {"ms": 0}                                        (off again)
-// and reads it back with GET /__delay. A request is held ms before it is forwarded; the client
+// and reads it back with GET /__delay. GET /__requests lists the requests passed on so far ({method, path},
+// oldest first, the last 2,000), for a test that checks what our programs asked of Twilio. A request is held ms before it is forwarded; the client
 // (our worker) may give up first, as it would with a slow Twilio. A target that does not answer
 // is a 502 {"code":20500,...} as Twilio would say for an internal error.
 import http from 'node:http';
@@ -17,8 +18,13 @@ const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 
 const port = Number(opt('port', '0'));
 const target = new URL(opt('target', 'http://127.0.0.1:4010'));
 let delay = { ms: 0, match: '' };
+const seen = [];
 
 const server = http.createServer((req, res) => {
+  if (req.url === '/__requests' && req.method === 'GET') {
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(seen));
+    return;
+  }
   if (req.url === '/__delay') {
     if (req.method === 'GET') {
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(delay));
@@ -39,6 +45,8 @@ const server = http.createServer((req, res) => {
     });
     return;
   }
+  seen.push({ method: req.method, path: req.url });
+  if (seen.length > 2000) seen.shift();
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
