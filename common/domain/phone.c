@@ -894,6 +894,33 @@ phone_grace_end(struct db *db, const char *user_id)
 }
 
 /* Keeps, waits or releases, as the tier and the grace say. */
+/*
+ * After a grace release: a user who came back to a phone tier while the
+ * number was being released (the subscription's event saw the number
+ * still held, so it only ended the grace) gets a new one, queued here.
+ * Read after the release's commit: a return committed before it is seen
+ * here; one committed after it sees no number and queues its own.
+ */
+static enum xerr
+phone_grace_regrant(struct db *db, const char *user_id, char *errbuf,
+    size_t errsz)
+{
+	struct phone_info	 info;
+	char			 tier[33];
+	int			 ok;
+	enum xerr		 rc;
+
+	if ((rc = phone_get(db, user_id, &info, tier, sizeof(tier))) ||
+	    (rc = tiers_phone_eligible(db, tier, &ok)) || !ok ||
+	    strcmp(info.status, "none") != 0)
+		return rc == XERR_NOTFOUND ? XERR_OK : rc;
+	log_warnx("user %s: back on %s while the number was released: a new "
+	    "one is provisioned", user_id, tier);
+	rc = phone_request(db, user_id, NULL, &info, errbuf, errsz);
+	/* Queued meanwhile by the subscription's own event. */
+	return rc == XERR_CONFLICT ? XERR_OK : rc;
+}
+
 enum xerr
 phone_grace_release(struct db *db, struct http *http, const struct cfg *cfg,
     const char *user_id, char *errbuf, size_t errsz)
@@ -920,7 +947,7 @@ phone_grace_release(struct db *db, struct http *http, const struct cfg *cfg,
 	case XERR_OK:
 		log_info("user %s: grace over, %s released", user_id,
 		    info.phone_number);
-		return XERR_OK;
+		return phone_grace_regrant(db, user_id, errbuf, errsz);
 	case XERR_NOTFOUND:
 		return XERR_OK;
 	case XERR_CONFLICT:

@@ -119,6 +119,36 @@ test('J4 entering a phone tier buys a number through the worker; leaving release
   assert.ok(n2.some((j) => JSON.parse(j.payload).template === 'phone_released'));
 });
 
+// J4b: the user comes back to a phone tier while the grace release is at Twilio: the subscription's event saw the
+// number still held and only ended the grace; once released, the job sees the phone tier and queues a new number.
+test('J4b back on a phone tier while the number is being released: a new number is provisioned', async () => {
+  const id = crypto.randomUUID(), oldSid = 'PN' + crypto.randomBytes(16).toString('hex');
+  await query("INSERT INTO users (id, email, tier, phone_number, phone_sid, phone_status, phone_provisioned_at, phone_grace_until) VALUES (?, ?, 'ai_buddy', ?, ?, 'active', ?, ?)",
+    [id, `${id}@example.test`, '+1555' + String(crypto.randomInt(1e7)).padStart(7, '0'), oldSid, now() - 100, now() - 1]);
+  const base = requireEnv('TWILIO_API_BASE').TWILIO_API_BASE;
+  const twilio = (p, o) => fetch(`${base}${p}`, o).then((r) => r.json());
+  const before = (await twilio('/__requests')).length;
+  await twilio('/__delay', { method: 'POST', body: JSON.stringify({ ms: 1500, match: 'IncomingPhoneNumbers' }) });
+  try {
+    await query("INSERT INTO jobs (kind, dedupe_key, user_id, payload) VALUES ('phone_grace_release', ?, ?, '{}')", [`phone_grace_release:test:${id}`, id]);
+    await waitFor(async () => (await twilio('/__requests')).slice(before).some((q) => q.method === 'DELETE' && q.path.includes(oldSid)),
+      { timeoutMs: 15000, what: 'the release sent to Twilio' });
+    // Paid again meanwhile: what the subscription's event does to a user it sees holding a number.
+    await query("UPDATE users SET tier = 'ai_secretary', phone_grace_until = NULL WHERE id = ?", [id]);
+  } finally {
+    await twilio('/__delay', { method: 'POST', body: JSON.stringify({ ms: 0 }) });
+  }
+  await waitFor(async () => (await query('SELECT state FROM jobs WHERE dedupe_key = ?', [`phone_grace_release:test:${id}`]))[0].state === 'done',
+    { timeoutMs: 15000, what: 'release job done' });
+  await waitFor(async () => (await query('SELECT phone_status FROM users WHERE id = ?', [id]))[0].phone_status === 'active',
+    { timeoutMs: 30000, what: 'a new number provisioned' });
+  const [u] = await query('SELECT phone_sid FROM users WHERE id = ?', [id]);
+  assert.match(u.phone_sid, /^PN[0-9a-f]{32}$/);
+  assert.notEqual(u.phone_sid, oldSid);
+  const held = await query('SELECT phone_sid, held_to FROM phone_numbers WHERE user_id = ? ORDER BY held_from', [id]);
+  assert.deepEqual(held.map((h) => [h.phone_sid, h.held_to === null]), [[u.phone_sid, true]], 'the new number is held (the old one had no history row here)');
+});
+
 test('J5 a release queued before the user came back to a phone tier keeps the number', async () => {
   const id = crypto.randomUUID();
   const customer = S.rid('cus_');
