@@ -210,7 +210,7 @@ bill_form(const struct bill *b, const struct bill_line *l, struct buf *form)
 	return XERR_OK;
 }
 
-/* Sends the line to its target once (stripe_invoice_item_once()). */
+/* Sends the line to its target once (stripe_create_once()). */
 static enum xerr
 bill_send(struct db *db, struct http *h, const struct cfg *cfg,
     const struct bill *b, struct bill_line *l, struct stripe_reply *rep)
@@ -225,8 +225,9 @@ bill_send(struct db *db, struct http *h, const struct cfg *cfg,
 	snprintf(key, sizeof(key), "xsb-bill-%lld-%s-%s", (long long)b->id,
 	    l->kind, l->target);
 	if ((rc = bill_form(b, l, form)) == XERR_OK &&
-	    (rc = stripe_invoice_item_once(h, cfg, "customer", b->customer,
-	    form, key, bill_item_match, l->xsb_line, &item, rep)) == XERR_OK) {
+	    (rc = stripe_create_once(h, cfg, "/v1/invoiceitems", "customer",
+	    b->customer, form, key, bill_item_match, l->xsb_line, &item,
+	    rep)) == XERR_OK) {
 		log_info("bill %lld: %s %lld x %s = %lld cents on %s: %s",
 		    (long long)b->id, l->kind, (long long)l->quantity, l->unit,
 		    (long long)l->cents, strcmp(l->target, "invoice") ?
@@ -251,8 +252,8 @@ bill_found(struct db *db, struct http *h, const struct cfg *cfg,
 	struct json_object *item = NULL;
 	enum xerr	 rc;
 
-	if ((rc = stripe_invoice_item_find(h, cfg, "customer", b->customer,
-	    bill_item_match, l->xsb_line, &item, &rep))) {
+	if ((rc = stripe_list_find(h, cfg, "/v1/invoiceitems", "customer",
+	    b->customer, bill_item_match, l->xsb_line, &item, &rep))) {
 		snprintf(err, errsz, "reading items of %s: %s", b->customer,
 		    rep.msg);
 		return rc;
@@ -336,10 +337,70 @@ bill_post_line(struct db *db, struct http *h, const struct cfg *cfg,
 	return rc;
 }
 
+/* Matches the one-off invoice of bill arg ("<id>") by its metadata. */
+static int
+bill_oneoff_match(struct json_object *inv, void *arg)
+{
+	const char	*x = jsonx_str(inv, "metadata.xsb_bill");
+
+	return x != NULL && strcmp(x, arg) == 0;
+}
+
+/*
+ * Finalizes the one-off invoice b->oneoff (draft -> open, so Stripe
+ * collects it).  Finalizing is idempotent at Stripe (a 400 for an invoice
+ * that is no draft any more, which then counts as done), so a failure
+ * Stripe saved under a key is tried again under the next one.
+ */
+static enum xerr
+bill_oneoff_finalize(struct http *h, const struct cfg *cfg, struct bill *b,
+    const char *id, char *err, size_t errsz)
+{
+	struct stripe_reply rep;
+	struct json_object *inv = NULL;
+	struct buf	*form;
+	char		 key[96], path[300], st[32];
+	int		 n;
+	enum xerr	 rc = XERR_UNPROCESSABLE;
+
+	if ((form = buf_new(256)) == NULL)
+		return XERR_NOMEM;
+	snprintf(path, sizeof(path), "/v1/invoices/%s/finalize", b->oneoff);
+	if ((rc = http_form_add(form, "auto_advance", "true")))
+		goto out;
+	for (n = 0; n < STRIPE_KEYS_MAX; n++) {
+		snprintf(key, sizeof(key), n ? "xsb-bill-%s-finalize:r%d" :
+		    "xsb-bill-%s-finalize", id, n);
+		memset(&rep, 0, sizeof(rep));
+		rc = stripe_call(h, cfg, "POST", path, form, key, &inv, &rep);
+		json_object_put(inv);
+		inv = NULL;
+		if (rc != XERR_UNPROCESSABLE)
+			break;
+		/* Finalized already (auto_advance): done once no draft. */
+		if ((rc = bill_invoice_status(h, cfg, b->oneoff, st,
+		    sizeof(st), err, errsz)) != XERR_OK)
+			break;
+		rc = strcmp(st, "draft") == 0 ? XERR_UNPROCESSABLE : XERR_OK;
+		if (rc == XERR_OK || !rep.replayed)
+			break;
+		log_warnx("bill %lld: Stripe saved a failure under key %s; the "
+		    "next key", (long long)b->id, key);
+	}
+	if (rc != XERR_OK && err[0] == '\0')
+		snprintf(err, errsz, "finalizing %s: %s", b->oneoff, rep.msg);
+out:
+	buf_free(form);
+	return rc;
+}
+
 /*
  * The one-off invoice of a bill whose lines are pending and that no
  * renewal will sweep in (a final bill, or its subscription ended): created
  * with the customer's pending items, then finalized, so Stripe collects it.
+ * Looked for among the customer's invoices first (by metadata.xsb_bill):
+ * an earlier attempt may have created it and not recorded it, under a key
+ * Stripe has since forgotten.
  */
 static enum xerr
 bill_oneoff(struct db *db, struct http *h, const struct cfg *cfg,
@@ -348,13 +409,21 @@ bill_oneoff(struct db *db, struct http *h, const struct cfg *cfg,
 	struct stripe_reply rep;
 	struct json_object *inv = NULL;
 	struct buf	*form;
-	char		 key[96], id[32], path[300];
+	char		 key[96], id[32];
 	enum xerr	 rc = XERR_OK;
 
 	if ((form = buf_new(1024)) == NULL)
 		return XERR_NOMEM;
 	snprintf(id, sizeof(id), "%lld", (long long)b->id);
-	if (b->oneoff[0] == '\0') {
+	memset(&rep, 0, sizeof(rep));
+	if (b->oneoff[0] == '\0' && (rc = stripe_list_find(h, cfg,
+	    "/v1/invoices", "customer", b->customer, bill_oneoff_match, id,
+	    &inv, &rep))) {
+		snprintf(err, errsz, "reading invoices of %s: %s", b->customer,
+		    rep.msg);
+		goto out;
+	}
+	if (b->oneoff[0] == '\0' && inv == NULL) {
 		snprintf(key, sizeof(key), "xsb-bill-%s-invoice", id);
 		if ((rc = http_form_add(form, "customer", b->customer)) ||
 		    (rc = http_form_add(form, "auto_advance", "true")) ||
@@ -367,35 +436,20 @@ bill_oneoff(struct db *db, struct http *h, const struct cfg *cfg,
 		    (rc = http_form_add(form, "metadata[xsb_bill]", id)) ||
 		    (rc = http_form_add(form, "metadata[user_id]", b->user)))
 			goto out;
-		if ((rc = stripe_call(h, cfg, "POST", "/v1/invoices", form,
-		    key, &inv, &rep))) {
+		if ((rc = stripe_create_once(h, cfg, "/v1/invoices",
+		    "customer", b->customer, form, key, bill_oneoff_match, id,
+		    &inv, &rep))) {
 			snprintf(err, errsz, "one-off invoice: %s", rep.msg);
 			goto out;
 		}
+	}
+	if (b->oneoff[0] == '\0') {
 		snprintf(b->oneoff, sizeof(b->oneoff), "%s",
 		    jsonx_str(inv, "id") ? jsonx_str(inv, "id") : "");
-		json_object_put(inv);
-		inv = NULL;
 		if ((rc = bills_set_oneoff(db, b->id, b->oneoff)))
 			goto out;
 	}
-	buf_reset(form);
-	snprintf(key, sizeof(key), "xsb-bill-%s-finalize", id);
-	snprintf(path, sizeof(path), "/v1/invoices/%s/finalize", b->oneoff);
-	if ((rc = http_form_add(form, "auto_advance", "true")))
-		goto out;
-	rc = stripe_call(h, cfg, "POST", path, form, key, &inv, &rep);
-	if (rc == XERR_UNPROCESSABLE && rep.status == 400) {
-		char	 st[32];
-
-		/* Finalized already (auto_advance): fine once it is no draft. */
-		if ((rc = bill_invoice_status(h, cfg, b->oneoff, st,
-		    sizeof(st), err, errsz)) == XERR_OK &&
-		    strcmp(st, "draft") == 0)
-			rc = XERR_UNPROCESSABLE;
-	}
-	if (rc != XERR_OK && err[0] == '\0')
-		snprintf(err, errsz, "finalizing %s: %s", b->oneoff, rep.msg);
+	rc = bill_oneoff_finalize(h, cfg, b, id, err, errsz);
 	log_info("bill %lld: one-off invoice %s: %s", (long long)b->id,
 	    b->oneoff, xerr_code(rc));
 out:

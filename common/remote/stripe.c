@@ -183,7 +183,7 @@ stripe_page_find(struct json_object *page,
 }
 
 enum xerr
-stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
+stripe_list_find(struct http *h, const struct cfg *cfg, const char *path,
     const char *by, const char *id, int (*match)(struct json_object *, void *),
     void *arg, struct json_object **out, struct stripe_reply *rep)
 {
@@ -204,8 +204,8 @@ stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
 		    (after[0] != '\0' &&
 		    (rc = http_form_add(q, "starting_after", after))))
 			break;
-		if ((rc = stripe_call(h, cfg, "GET", "/v1/invoiceitems", q,
-		    NULL, &page, rep)) != XERR_OK)
+		if ((rc = stripe_call(h, cfg, "GET", path, q, NULL, &page,
+		    rep)) != XERR_OK)
 			break;
 		if (stripe_page_find(page, match, arg, out, &last, &more))
 			more = 0;
@@ -221,7 +221,7 @@ stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
 }
 
 enum xerr
-stripe_invoice_item_once(struct http *h, const struct cfg *cfg,
+stripe_create_once(struct http *h, const struct cfg *cfg, const char *path,
     const char *by, const char *id, const struct buf *form, const char *key,
     int (*match)(struct json_object *, void *), void *arg,
     struct json_object **out, struct stripe_reply *rep)
@@ -236,20 +236,20 @@ stripe_invoice_item_once(struct http *h, const struct cfg *cfg,
 			snprintf(k, sizeof(k), "%s", key);
 		else
 			snprintf(k, sizeof(k), "%s:r%d", key, n);
-		if ((rc = stripe_call(h, cfg, "POST", "/v1/invoiceitems", form,
-		    k, out, rep)) == XERR_OK ||
+		if ((rc = stripe_call(h, cfg, "POST", path, form, k, out,
+		    rep)) == XERR_OK ||
 		    (rep->status != 0 && rep->status < 500))
 			return rc;	/* done; 409, 429 later; a 4xx never */
-		if (stripe_invoice_item_find(h, cfg, by, id, match, arg, out,
+		if (stripe_list_find(h, cfg, path, by, id, match, arg, out,
 		    &lrep) != XERR_OK) {
 			snprintf(rep->msg + strlen(rep->msg), sizeof(rep->msg) -
-			    strlen(rep->msg), "; reading the invoice: %s",
+			    strlen(rep->msg), "; reading the list: %s",
 			    lrep.msg);
 			return XERR_UPSTREAM;
 		}
 		if (*out != NULL) {
-			log_info("%s %s: item of key %s found after \"%s\"",
-			    by, id, k, rep->msg);
+			log_info("%s %s: %s of key %s found after \"%s\"",
+			    by, id, path, k, rep->msg);
 			return XERR_OK;
 		}
 		if (rep->status < 500 || (!rep->replayed &&

@@ -70,37 +70,42 @@ int		 stripe_header_bool(const char *v);
 void		 stripe_code_copy(const char *src, char *dst, size_t sz);
 
 /*
- * Pages through the invoice items whose `by` ("invoice" or "customer") is
- * id (GET /v1/invoiceitems, <by>=<id>, limit=100, starting_after=): a
- * customer's are all of them, pending or on any invoice.  Sets *out to the first for
- * which match(item, arg) is non-zero (caller puts it), or to NULL when
- * none matches.  Errors of stripe_call(); *rep as there, of the last page.
+ * Pages through the list at path ("/v1/invoiceitems", "/v1/invoices")
+ * of the objects whose `by` ("customer"; "invoice" for items) is id
+ * (GET, <by>=<id>, limit=100, starting_after=): a customer's invoice
+ * items are all of them, pending or on any invoice.  Sets *out to the
+ * first for which match(object, arg) is non-zero (caller puts it), or to
+ * NULL when none matches.  Errors of stripe_call(); *rep as there, of the
+ * last page.
  */
-enum xerr	 stripe_invoice_item_find(struct http *h, const struct cfg *cfg,
-		    const char *by, const char *id,
+enum xerr	 stripe_list_find(struct http *h, const struct cfg *cfg,
+		    const char *path, const char *by, const char *id,
 		    int (*match)(struct json_object *, void *), void *arg,
 		    struct json_object **out, struct stripe_reply *rep);
 
 /*
- * Creates an invoice item from form exactly once, whatever
- * fails.  The Idempotency-Keys are key, then key":r1", key":r2", ...: a key
- * is left only when Stripe saved a failure under it (a 5xx replayed, or
- * with Stripe-Should-Retry: false), since Stripe answers that failure to
- * every retry under the key; form is the same under every key.  After a
- * 5xx or no answer the invoice's items are read first
- * (stripe_invoice_item_find() with match and arg): a request that failed
- * while executing may have created the item, then it is the one; the
- * items read are those whose `by` ("invoice" or "customer") is id.  Any
- * other failure is left to a later call, which must be under the same
- * key: Stripe then replays the outcome, or runs the request once.  On
- * XERR_OK *out is the item (caller puts it).  XERR_UPSTREAM: try again
- * later; XERR_UNPROCESSABLE: never (a 4xx, or failures saved under
- * STRIPE_KEYS_MAX keys); *rep says what Stripe answered last.
+ * Creates an object (POST path: an invoice item, a one-off invoice) from
+ * form exactly once, whatever fails.  The Idempotency-Keys are key, then
+ * key":r1", key":r2", ...: a key is left only when Stripe saved a failure
+ * under it (a 5xx replayed, or with Stripe-Should-Retry: false), since
+ * Stripe answers that failure to every retry under the key; form is the
+ * same under every key.  After a 5xx or no answer the list at path is
+ * read first (stripe_list_find() with by, id, match and arg): a request
+ * that failed while executing may have created the object, then it is
+ * the one.  Any other failure is left to a later call, which must be
+ * under the same key: Stripe then replays the outcome, or runs the
+ * request once.  On XERR_OK *out is the object (caller puts it).
+ * XERR_UPSTREAM: try again later; XERR_UNPROCESSABLE: never (a 4xx, or
+ * failures saved under STRIPE_KEYS_MAX keys); *rep says what Stripe
+ * answered last.  A caller whose earlier attempt may have created the
+ * object under a key Stripe has since forgotten (24 hours) looks for it
+ * with stripe_list_find() first.
  */
 #define STRIPE_KEYS_MAX	8
 
-enum xerr	 stripe_invoice_item_once(struct http *h, const struct cfg *cfg,
-		    const char *by, const char *id, const struct buf *form, const char *key,
+enum xerr	 stripe_create_once(struct http *h, const struct cfg *cfg,
+		    const char *path, const char *by, const char *id,
+		    const struct buf *form, const char *key,
 		    int (*match)(struct json_object *, void *), void *arg,
 		    struct json_object **out, struct stripe_reply *rep);
 

@@ -186,6 +186,31 @@ test('D7 the last period of a subscription that ends is billed', async () => {
   assert.equal(bill.usage_end, ended);
 });
 
+// D7b: the one-off invoice of a final bill, made by Stripe but answered 500 (saved for its key, so every retry under
+// the key gets the 500 again): the job finds the invoice among the customer's by its metadata and finalizes it.
+test('D7b a one-off invoice Stripe made but answered 500 for is found, not made again, and finalized', async () => {
+  const ps = now() - 20 * DAY, pe = ps + 30 * DAY, ended = ps + 15 * DAY;
+  const b = await B.billedUser({ ps, pe, invoice: false, usage: calls(80, 30) });
+  await S.standin.fail({ count: 1, status: 500, method: 'POST', path_prefix: '/v1/invoices', when: 'after' });
+  try {
+    const gone = await changeSub(b.sub, { status: 'canceled' });
+    await send('customer.subscription.deleted', { ...gone, ended_at: ended }, ended);
+    await waitFor(async () => (await query("SELECT state FROM jobs WHERE dedupe_key LIKE ? AND kind = 'bill_period'", [`bill_period:${b.sub.id}:%`]))[0]?.state === 'done',
+      { timeoutMs: 30000, what: 'the final bill posted' });
+  } finally {
+    await S.standin.fail({ clear: true });
+  }
+  const [bill] = await bills(b.id);
+  const creates = (await S.standin.requests({ method: 'POST', path: '/v1/invoices' })).filter((q) => q.form?.customer === b.cus.id);
+  assert.deepEqual(creates.map((q) => q.status), [500], 'one create, the one Stripe answered 500 for');
+  const mine = (await S.standin.requests({ method: 'GET', path: '/v1/invoices' })).filter((q) => q.form?.customer === b.cus.id);
+  assert.ok(mine.length >= 1, 'the customer\'s invoices were read');
+  const inv = await S.standin.object(bill.oneoff_invoice_id);
+  assert.equal(inv.metadata.xsb_bill, String(bill.id));
+  assert.ok(['open', 'paid'].includes(inv.status), `finalized (and collected): ${inv.status}`);
+  assert.deepEqual(inv.lines.data.filter((l) => l.metadata?.kind).map((l) => [l.metadata.kind, l.amount]).sort(), [['phone', 500], ['voice', 39]]);
+});
+
 // D8: one period model: the usage API shows the subscription's period and the engine's allowance;
 // Checkout's estimate is the full price from signup.
 test('D8 the usage API reads the subscription\'s period; a Checkout estimate is the full price', async () => {

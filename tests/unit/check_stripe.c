@@ -17,6 +17,9 @@
 #include "loopback.h"
 #include "remote/stripe.h"
 
+/* The list of stripe_list_find() and stripe_create_once() here. */
+#define ITEMS	"/v1/invoiceitems"
+
 /* Stripe as a child process on 127.0.0.1 (loopback_canned()). */
 static pid_t		 fake_pid = -1;
 static int		 fake_port, fake_log = -1;
@@ -276,14 +279,14 @@ START_TEST(find_pages)
 
 	fake_start(replies);
 	/* On the first page: one request. */
-	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "invoice", "in_1",
+	ck_assert_int_eq(stripe_list_find(http, &fcfg, ITEMS, "invoice", "in_1",
 	    match_line, "in_1:voice", &o, &rep), XERR_OK);
 	ck_assert_str_eq(jsonx_str(o, "id"), "ii_b");
 	json_object_put(o);
 	ck_assert_ptr_nonnull(strstr(fake_next(),
 	    "GET /v1/invoiceitems?invoice=in_1&limit=100 "));
 	/* On the second page, after the first page's last id. */
-	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "invoice", "in_1",
+	ck_assert_int_eq(stripe_list_find(http, &fcfg, ITEMS, "invoice", "in_1",
 	    match_line, "in_1:sms", &o, &rep), XERR_OK);
 	ck_assert_str_eq(jsonx_str(o, "id"), "ii_c");
 	json_object_put(o);
@@ -291,11 +294,11 @@ START_TEST(find_pages)
 	ck_assert_ptr_nonnull(strstr(fake_next(), "GET /v1/invoiceitems?"
 	    "invoice=in_1&limit=100&starting_after=ii_b "));
 	/* Nowhere: no item, and no error. */
-	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "invoice", "in_1",
+	ck_assert_int_eq(stripe_list_find(http, &fcfg, ITEMS, "invoice", "in_1",
 	    match_line, "in_1:phone", &o, &rep), XERR_OK);
 	ck_assert_ptr_null(o);
 	/* An invoice Stripe does not know: its error. */
-	ck_assert_int_eq(stripe_invoice_item_find(http, &fcfg, "invoice", "in_2",
+	ck_assert_int_eq(stripe_list_find(http, &fcfg, ITEMS, "invoice", "in_2",
 	    match_line, "in_2:sms", &o, &rep), XERR_NOTFOUND);
 	ck_assert_ptr_null(o);
 }
@@ -307,7 +310,7 @@ END_TEST
 #define EMPTY		"{\"object\":\"list\",\"has_more\":false,\"data\":[]}"
 #define OK200		"HTTP/1.1 200 OK\r\n"
 
-/* Invoices of stripe_invoice_item_once(), each failing its own way. */
+/* Invoices of stripe_create_once(), each failing its own way. */
 static const struct canned once[] = {
 	/* in_s: a failure saved without an item; the next key creates it. */
 	{ "POST /v1/invoiceitems", SAVED500, ERR500, "Idempotency-Key: in_s:sms\r" },
@@ -333,7 +336,7 @@ static const struct canned once[] = {
 	{ NULL, "HTTP/1.1 404 Not Found\r\n", "{}", NULL },
 };
 
-/* Runs stripe_invoice_item_once() for invoice's sms line. */
+/* Runs stripe_create_once() for invoice's sms line. */
 static enum xerr
 item_once(const char *inv, struct json_object **out, struct stripe_reply *rep)
 {
@@ -344,8 +347,8 @@ item_once(const char *inv, struct json_object **out, struct stripe_reply *rep)
 	snprintf(key, sizeof(key), "%s:sms", inv);
 	ck_assert_ptr_nonnull(form = buf_new(256));
 	ck_assert_int_eq(http_form_add(form, "invoice", inv), XERR_OK);
-	rc = stripe_invoice_item_once(http, &fcfg, "invoice", inv, form, key, match_line,
-	    key, out, rep);
+	rc = stripe_create_once(http, &fcfg, ITEMS, "invoice", inv, form, key,
+	    match_line, key, out, rep);
 	buf_free(form);
 	return rc;
 }
