@@ -212,6 +212,24 @@ static const struct {
 	  "{{dashboard_url}}\n"
 	  NOTIFY_SIGNATURE },
 
+	/* A second live subscription (domain/subscriptions.c). */
+	{ "operator_subscriptions_doubled",
+	  "Two live subscriptions: {{user_email}}",
+	  "Hello,\n"
+	  "\n"
+	  "User {{user_id}} ({{user_email}}) has two live subscriptions at\n"
+	  "Stripe, and both are charged:\n"
+	  "\n"
+	  "    Followed    {{new_subscription}} ({{new_tier}})\n"
+	  "    Also live   {{old_subscription}} ({{old_tier}})\n"
+	  "\n"
+	  "The account now follows the newer one.  If the user did not mean to\n"
+	  "pay for both (two Checkout sessions completed, say), cancel the\n"
+	  "other in the Stripe Dashboard and refund what it charged:\n"
+	  "\n"
+	  "{{dashboard_url}}\n"
+	  NOTIFY_SIGNATURE },
+
 	/* Least privilege: a usage report refused at its cap (domain/usage.c). */
 	{ "operator_usage_cap",
 	  "Usage cap reached: {{kind}} of {{user_email}}",

@@ -13,8 +13,10 @@
 #include "store/subscriptions_db.h"
 #include "store/tier_history.h"
 #include "store/users.h"
+#include "domain/jobs.h"
 #include "domain/phone.h"
 #include "domain/tiers.h"
+#include "domain/usage.h"
 #include "domain/events.h"
 #include "domain/apply.h"
 #include "domain/subscriptions.h"
@@ -308,6 +310,47 @@ subscriptions_user(struct events_ev *ev, const struct subscriptions_msg *m,
 }
 
 /*
+ * A live subscription m takes over from the user's current one: when that
+ * one is live too (two Checkout sessions completed, say), the customer is
+ * charged for both, and the operators are told, once per new subscription
+ * (cancelling and refunding is a person's call).
+ */
+static enum xerr
+subscriptions_doubled(struct events_ev *ev, const struct subscriptions_msg *m,
+    const char *new_tier)
+{
+	struct subscriptions_db_lock_row old;
+	struct json_object *n;
+	char		 url[400];
+	enum xerr	 rc;
+
+	if ((rc = subscriptions_db_lock(ev->db, ev->user_sub, &old)) ==
+	    XERR_NOTFOUND)
+		return XERR_OK;
+	if (rc != XERR_OK || !usage_sub_live(old.status, old.deleted))
+		return rc;
+	log_warnx("user %s: subscription %s (%s) is live beside %s (%s), "
+	    "which the account now follows", ev->user_id, ev->user_sub,
+	    old.status, m->sub_id, m->status);
+	snprintf(url, sizeof(url), "https://dashboard.stripe.com/%s"
+	    "subscriptions/%s", ev->livemode ? "" : "test/", ev->user_sub);
+	if ((n = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	if (jsonx_add_str(n, "old_subscription", ev->user_sub) ||
+	    jsonx_add_str(n, "old_tier", old.tier) ||
+	    jsonx_add_str(n, "new_subscription", m->sub_id) ||
+	    jsonx_add_str(n, "new_tier", new_tier) ||
+	    jsonx_add_str(n, "dashboard_url", url) ||
+	    jsonx_add_str(n, "event_id", ev->id))
+		rc = XERR_NOMEM;
+	else
+		rc = jobs_notify(ev->db, ev->user_id,
+		    "operator_subscriptions_doubled", m->sub_id, n);
+	json_object_put(n);
+	return rc;
+}
+
+/*
  * customer.subscription.created/updated/deleted/paused/resumed (paused and
  * resumed rank as updates; the subscription's status says what it grants).
  *
@@ -364,6 +407,11 @@ subscriptions_apply(struct events_ev *ev)
 		return rc;
 	if (!apply_user || new_tier == NULL)
 		return XERR_OK;
+	if (!m.deleted && ev->user_sub[0] != '\0' &&
+	    strcmp(ev->user_sub, m.sub_id) != 0 &&
+	    strcmp(new_tier, TIERS_FREE) != 0 &&
+	    (rc = subscriptions_doubled(ev, &m, new_tier)) != XERR_OK)
+		return rc;
 	return subscriptions_user(ev, &m, new_tier, past_due);
 }
 

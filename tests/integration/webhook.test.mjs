@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { closeHttp, rawRequest } from './lib/http.mjs';
+import { waitFor } from './lib/wait.mjs';
 import { query, close } from './lib/db.mjs';
 import { env } from './lib/env.mjs';
 import * as S from './lib/stripe.mjs';
@@ -333,4 +334,29 @@ test('W18 ids differing only in case are two events (binary collation)', async (
   assert.equal((await S.signedWebhook(a)).json.status, 'ignored');
   assert.equal((await S.signedWebhook(b)).json.status, 'ignored');
   assert.equal((await query('SELECT COUNT(*) AS n FROM stripe_events WHERE id IN (?, ?)', [a.id, b.id]))[0].n, 2);
+});
+
+test('W19 a second live subscription: the account follows it and the operator is told both are charged, once', async () => {
+  const u = await newUser();
+  const t = now() - 100;
+  const a = S.subscription({ customer: u.customer, price: PRICE.ai_secretary, status: 'active' });
+  const b = S.subscription({ customer: u.customer, price: PRICE.ai_project_manager, status: 'active' });
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.created', a, t))).json.status, 'processed');
+  assert.equal((await jobs(u.id, 'notify')).filter((j) => j.dedupe_key.startsWith('notify:operator_subscriptions_doubled:')).length, 0);
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.created', b, t + 10))).json.status, 'processed');
+  await S.signedWebhook(subEvent('customer.subscription.updated', b, t + 20));
+  const row = await user(u.id);
+  assert.deepEqual([row.tier, row.subscription_id], ['ai_project_manager', b.id]);
+  const told = (await jobs(u.id, 'notify')).filter((j) => j.dedupe_key.startsWith('notify:operator_subscriptions_doubled:'));
+  assert.deepEqual(told.map((j) => j.dedupe_key), [`notify:operator_subscriptions_doubled:${b.id}`]);
+  const p = JSON.parse(told[0].payload);
+  assert.deepEqual([p.old_subscription, p.old_tier, p.new_subscription, p.new_tier], [a.id, 'ai_secretary', b.id, 'ai_project_manager']);
+  await waitFor(async () => (await query('SELECT state FROM jobs WHERE id = ?', [told[0].id]))[0].state === 'done', { timeoutMs: 20000, what: 'the operator e-mailed' });
+  // The older one canceled first, then a new one: a move, nobody is told.
+  await S.signedWebhook(subEvent('customer.subscription.deleted', { ...a, status: 'canceled' }, t + 30));
+  await S.signedWebhook(subEvent('customer.subscription.deleted', { ...b, status: 'canceled' }, t + 31));
+  const c = S.subscription({ customer: u.customer, price: PRICE.ai_secretary, status: 'active' });
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.created', c, t + 40))).json.status, 'processed');
+  assert.equal((await user(u.id)).subscription_id, c.id);
+  assert.equal((await jobs(u.id, 'notify')).filter((j) => j.dedupe_key.startsWith('notify:operator_subscriptions_doubled:')).length, 1);
 });

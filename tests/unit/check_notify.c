@@ -149,6 +149,17 @@ static const struct {
 	    "    Reason      fraudulent\r\n", "flag for this dispute is cleared",
 	    "" },
 	  { "{{", "" } },
+	{ "operator_subscriptions_doubled",
+	  "{\"old_subscription\":\"sub_1\",\"old_tier\":\"ai_secretary\","
+	  "\"new_subscription\":\"sub_2\",\"new_tier\":\"ai_project_manager\","
+	  "\"user_email\":\"a@example.test\","
+	  "\"dashboard_url\":\"https://dashboard.stripe.com/test/subscriptions/sub_1\"}",
+	  "Two live subscriptions: a@example.test",
+	  { "User u-1 (a@example.test) has two live subscriptions at\r\n",
+	    "    Followed    sub_2 (ai_project_manager)\r\n"
+	    "    Also live   sub_1 (ai_secretary)\r\n",
+	    "\r\nhttps://dashboard.stripe.com/test/subscriptions/sub_1\r\n", "" },
+	  { "{{", "" } },
 	{ "operator_usage_cap",
 	  "{\"kind\":\"sms\",\"quantity\":500,\"used\":19800,\"cap\":20000,"
 	  "\"period_start\":1796083200,\"period_end\":1798761600,"
