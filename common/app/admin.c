@@ -30,6 +30,7 @@
 #include "domain/evstore.h"
 #include "domain/phone.h"
 #include "domain/rating.h"
+#include "domain/resync.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
 #include "app/admin.h"
@@ -1412,61 +1413,6 @@ notfound:
 }
 
 /*
- * Wraps Stripe's subscription sub in the customer.subscription.updated
- * event Stripe would send now, id resync_<sub id>_<now>.  *out is its
- * text (caller frees); *id_out gets the id.
- */
-static enum xerr
-admin_resync_event(const struct cfg *cfg, struct json_object *sub,
-    const char *sub_id, char **out, char *id_out, size_t idsz)
-{
-	struct json_object	*ev, *data, *req, *v;
-	const char		*s;
-	time_t			 now = time(NULL);
-	int			 bad = 0;
-
-	*out = NULL;
-	snprintf(id_out, idsz, "resync_%s_%lld", sub_id, (long long)now);
-	if ((ev = json_object_new_object()) == NULL)
-		return XERR_NOMEM;
-	/* Owned by ev from here, so one put frees all. */
-	if ((data = json_object_new_object()) == NULL ||
-	    json_object_object_add(ev, "data", data) != 0) {
-		json_object_put(data);
-		goto out;
-	}
-	if ((req = json_object_new_object()) == NULL ||
-	    json_object_object_add(ev, "request", req) != 0) {
-		json_object_put(req);
-		goto out;
-	}
-	bad |= jsonx_add_str(ev, "id", id_out);
-	bad |= jsonx_add_str(ev, "object", "event");
-	bad |= jsonx_add_str(ev, "api_version", cfg->stripe_api_version);
-	bad |= jsonx_add_int(ev, "created", (int64_t)now);
-	bad |= jsonx_add_int(ev, "pending_webhooks", 0);
-	bad |= jsonx_add_str(ev, "type", "customer.subscription.updated");
-	bad |= jsonx_add_str(req, "id", NULL);
-	bad |= jsonx_add_str(req, "idempotency_key", NULL);
-	if ((v = json_object_new_boolean(jsonx_bool(sub, "livemode", 0))) ==
-	    NULL || json_object_object_add(ev, "livemode", v) != 0) {
-		json_object_put(v);
-		goto out;
-	}
-	if (json_object_object_add(data, "object", json_object_get(sub)) !=
-	    0) {
-		json_object_put(sub);
-		goto out;
-	}
-	if (bad == 0 && (s = json_object_to_json_string_ext(ev,
-	    JSON_C_TO_STRING_PLAIN)) != NULL)
-		*out = strdup(s);
-out:
-	json_object_put(ev);
-	return *out != NULL ? XERR_OK : XERR_NOMEM;
-}
-
-/*
  * Reads Stripe's subscription sub_id into *sub (caller puts).  Returns 0,
  * or -1 when it has answered: 404 for an id that is no path, Stripe's
  * refusal (admin_resync_errs), 502 for another object.
@@ -1475,73 +1421,53 @@ static int
 admin_resync_fetch_or_reply(struct req *r, const char *sub_id,
     struct json_object **sub)
 {
-	struct buf		*path = NULL;
 	struct stripe_reply	 rep;
 	char			 detail[ADMIN_SUB_ID_MAX + 96];
-	int			 ret = -1;
+	int			 other = 0;
 	enum xerr		 rc;
 
-	*sub = NULL;
-	if ((path = buf_new(512)) == NULL) {
-		req_fail(r, XERR_NOMEM, "the resync");
-		return -1;
-	}
-	if ((rc = buf_puts(path, "/v1/subscriptions/")) != XERR_OK ||
-	    (rc = http_path_escape(sub_id, path)) != XERR_OK) {
+	memset(&rep, 0, sizeof(rep));
+	if ((rc = resync_fetch(r->http, r->cfg, sub_id, sub, &rep,
+	    &other)) == XERR_OK)
+		return 0;
+	if (rc == XERR_BADREQ)
 		req_error(r, XERR_NOTFOUND, NULL, "no such endpoint");
-		goto out;
-	}
-	rc = stripe_call(r->http, r->cfg, "GET", buf_data(path), NULL, NULL,
-	    sub, &rep);
-	if (rc != XERR_OK) {
-		snprintf(detail, sizeof(detail), "%s (HTTP %ld, code %s)",
-		    sub_id, rep.status, rep.code[0] != '\0' ? rep.code : "none");
-		apierr_reply(r, admin_resync_errs, rc, detail);
-		goto out;
-	}
-	if (!ids_ext_ok(jsonx_str(*sub, "id"), ADMIN_SUB_ID_MAX) ||
-	    strcmp(jsonx_str(*sub, "id"), sub_id) != 0) {
+	else if (other)
 		req_error(r, XERR_UPSTREAM, "stripe_error",
 		    "Stripe answered with another object");
-		goto out;
+	else if (rc == XERR_NOMEM)
+		req_fail(r, rc, "the resync");
+	else {
+		snprintf(detail, sizeof(detail), "%s (HTTP %ld, code %s)",
+		    sub_id, rep.status, rep.code[0] != '\0' ? rep.code :
+		    "none");
+		apierr_reply(r, admin_resync_errs, rc, detail);
 	}
-	ret = 0;
-out:
-	buf_free(path);
-	return ret;
+	return -1;
 }
 
 /*
- * Applies Stripe's subscription sub as the event admin_resync_event()
- * makes of it: evid gets its id, *outcome its status.  Returns 0, or -1
- * when it has answered: 503 (or 500) when the database failed, 500
- * processing_failed when the event failed.
+ * Applies Stripe's subscription sub (resync_apply()): evid gets the
+ * event's id, *outcome its status.  Returns 0, or -1 when it has
+ * answered: 503 (or 500) when the database failed, 500 processing_failed
+ * when the event failed.
  */
 static int
 admin_resync_apply_or_reply(struct req *r, struct json_object *sub,
     const char *sub_id, char *evid, size_t evidsz, const char **outcome)
 {
 	char		 err[256];
-	char		*payload = NULL;
-	int		 ret = -1;
 	enum xerr	 rc;
 
-	*outcome = NULL;
-	if ((rc = admin_resync_event(r->cfg, sub, sub_id, &payload, evid,
-	    evidsz)) != XERR_OK) {
+	if ((rc = resync_apply(r->db, r->cfg, sub, sub_id, evid, evidsz,
+	    outcome, err, sizeof(err))) == XERR_OK)
+		return 0;
+	if (rc == XERR_NOMEM)
 		req_fail(r, rc, "the resync");
-		goto out;
-	}
-	if ((rc = evstore_apply(r->db, r->cfg, payload, strlen(payload), 0,
-	    outcome, err, sizeof(err))) != XERR_OK) {
+	else
 		admin_apply_fail(r, rc, "the resync", "event %s failed: %s",
 		    evid, err);
-		goto out;
-	}
-	ret = 0;
-out:
-	free(payload);
-	return ret;
+	return -1;
 }
 
 /*
@@ -1581,7 +1507,7 @@ admin_resync_json(struct json_object *sub, const char *evid,
 /*
  * POST /api/admin/subscriptions/<id>/resync: Stripe's subscription,
  * applied as the customer.subscription.updated event Stripe would send
- * now (see admin_resync_event()).
+ * now (domain/resync.h).
  */
 static void
 admin_resync(struct req *r, struct admin_audit *au, const char *sub_id)

@@ -15,6 +15,7 @@
 #include "store/users.h"
 #include "domain/jobs.h"
 #include "domain/phone.h"
+#include "domain/resync.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
 #include "domain/events.h"
@@ -177,18 +178,20 @@ subscriptions_read(struct events_ev *ev, struct subscriptions_msg *m)
 /*
  * Writes the subscription's row, unless the event is older than the last
  * one applied (*stale set, nothing written); the last period of a deleted
- * subscription is billed.
+ * subscription is billed.  *tie is set when the event shares its second
+ * and rank with the last one applied: which of the two is newer, Stripe
+ * does not say.
  */
 static enum xerr
 subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
-    int *stale)
+    int *stale, int *tie)
 {
 	struct subscriptions_db_lock_row old;
 	struct subscriptions_db_values v;
 	int64_t		 lc, lr;
 	enum xerr	 rc;
 
-	*stale = 0;
+	*stale = *tie = 0;
 	rc = subscriptions_db_lock(ev->db, m->sub_id, &old);
 	if (rc != XERR_OK && rc != XERR_NOTFOUND)
 		return rc;
@@ -197,6 +200,8 @@ subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
 		lr = old.last_event_rank;
 		*stale = old.deleted || (!m->deleted && (ev->created < lc ||
 		    (ev->created == lc && m->rank < lr)));
+		*tie = !*stale && !m->deleted && ev->created == lc &&
+		    m->rank == lr;
 	}
 	if (*stale)
 		return XERR_OK;
@@ -309,6 +314,23 @@ subscriptions_user(struct events_ev *ev, const struct subscriptions_msg *m,
 	return XERR_OK;
 }
 
+/* Queues the job that applies Stripe's current state of sub (resync). */
+static enum xerr
+subscriptions_resync_job(struct events_ev *ev, const char *sub)
+{
+	struct json_object	*p;
+	enum xerr		 rc;
+
+	if ((p = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	log_info("subscription %s: event %s shares its second with the last "
+	    "one applied; Stripe's state is read next", sub, ev->id);
+	rc = jsonx_add_str(p, "subscription", sub) ? XERR_NOMEM :
+	    events_job(ev, "subscription_resync", NULL, p);
+	json_object_put(p);
+	return rc;
+}
+
 /*
  * A live subscription m takes over from the user's current one: when that
  * one is live too (two Checkout sessions completed, say), the customer is
@@ -357,7 +379,8 @@ subscriptions_doubled(struct events_ev *ev, const struct subscriptions_msg *m,
  * Ordering: an event applies only when it is newer than the last one
  * applied to this subscription: a later `created` second, or the same
  * second and a higher rank (created < updated < deleted); two updates of
- * the same second apply in arrival order.  A deleted subscription is
+ * the same second apply in arrival order, then a subscription_resync job
+ * applies Stripe's own state (domain/resync.h).  A deleted subscription is
  * final: no later event brings it back.  Older events are stored "stale".
  */
 enum xerr
@@ -365,7 +388,7 @@ subscriptions_apply(struct events_ev *ev)
 {
 	struct subscriptions_msg m;
 	const char	*new_tier;
-	int		 past_due, apply_user, stale;
+	int		 past_due, apply_user, stale, tie;
 	char		 detail[256];
 	enum xerr	 rc;
 
@@ -380,12 +403,21 @@ subscriptions_apply(struct events_ev *ev)
 		return rc;
 	if (m.deleted)
 		m.status = "canceled";
-	if ((rc = subscriptions_row(ev, &m, &stale)) != XERR_OK)
+	if ((rc = subscriptions_row(ev, &m, &stale, &tie)) != XERR_OK)
 		return rc;
 	if (stale) {
 		ev->status = "stale";
 		return XERR_OK;
 	}
+	/*
+	 * Two events of one second and rank: applied in the order they came
+	 * (this one last), and Stripe's own state read after (domain/
+	 * resync.h), once per such event (not for a resync's own event).
+	 */
+	if (tie && strncmp(ev->id, RESYNC_EVENT_PREFIX,
+	    strlen(RESYNC_EVENT_PREFIX)) != 0 &&
+	    (rc = subscriptions_resync_job(ev, m.sub_id)) != XERR_OK)
+		return rc;
 
 	/*
 	 * The user follows this subscription when it is theirs already, when
