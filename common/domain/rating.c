@@ -18,6 +18,14 @@
 #include "domain/rating.h"
 #include "domain/tiers.h"
 
+/* Says whether stretch s goes on under entry h: the same tier and terms. */
+static int
+rating_same_terms(const struct rating_stretch *s, const struct rating_tier_at *h)
+{
+	return s->voice_included == h->voice_included &&
+	    s->sms_included == h->sms_included && strcmp(s->tier, h->tier) == 0;
+}
+
 size_t
 rating_stretches(const struct rating_tier_at *h, size_t n, int64_t start,
     int64_t end, struct rating_stretch *out, size_t max)
@@ -32,12 +40,18 @@ rating_stretches(const struct rating_tier_at *h, size_t n, int64_t start,
 		if (h[i].at <= start)
 			cur = i;
 	t = start;
-	for (i = cur + 1; i <= n && k < max; i++) {
+	for (i = cur + 1; i <= n; i++) {
 		int64_t	 to = i < n && h[i].at < end ? h[i].at : end;
 
 		if (i < n && h[i].at <= start)
 			continue;
-		if (to > t) {
+		if (to > t && k > 0 && out[k - 1].to == t &&
+		    rating_same_terms(&out[k - 1], &h[cur])) {
+			out[k - 1].to = to;	/* the same terms go on */
+			t = to;
+		} else if (to > t) {
+			if (k == max)
+				return max + 1;
 			out[k].from = t;
 			out[k].to = to;
 			out[k].voice_included = h[cur].voice_included;
@@ -269,6 +283,14 @@ rating_of(struct rating_ctx *c, int64_t start, int64_t end, int64_t usage_end,
 
 	*nst = rating_stretches(c->hist, c->nhist, start, end, st,
 	    RATING_STRETCHES_MAX);
+	if (*nst > RATING_STRETCHES_MAX) {
+		/* Never a bill of part of the period. */
+		log_errorx("subscription %s: more than %d changes of tier in "
+		    "the period from %lld: not rated", c->sub,
+		    RATING_STRETCHES_MAX, (long long)start);
+		*nst = 0;
+		return XERR_UNPROCESSABLE;
+	}
 	if (c->nuse > 0 && (u = calloc(c->nuse, sizeof(*u))) == NULL)
 		return XERR_NOMEM;
 	for (i = 0; i < c->nuse; i++) {

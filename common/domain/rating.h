@@ -61,16 +61,18 @@ struct rating_calc {
 	int64_t		 phone_cents;
 };
 
-/* At most this many tier changes are considered in one period. */
+/* At most this many stretches (changes of tier or terms) in one period. */
 #define RATING_STRETCHES_MAX	64
 
 /*
  * Cuts [start, end) into the stretches of the tiers in force, from the
  * history h (n entries sorted by time, the order of the rule in
  * docs/BILLING.md): the tier at a moment is the latest entry at or before
- * it, before the first entry the first entry's.  Writes at most max
- * stretches to out and returns their number; 0 when n is 0 or the period
- * is empty.
+ * it, before the first entry the first entry's.  Entries that change
+ * neither the tier nor its terms (every subscription event writes one)
+ * extend the stretch in force.  Writes at most max stretches to out and
+ * returns their number; 0 when n is 0 or the period is empty; max + 1
+ * when the period needs more than max (out is then no whole period).
  */
 size_t		 rating_stretches(const struct rating_tier_at *h, size_t n,
 		    int64_t start, int64_t end, struct rating_stretch *out,

@@ -295,6 +295,23 @@ test('D10 a bill job waiting for its subscription\'s events retries for three da
   await waitFor(async () => (await job(lateKey)).state === 'dead', { timeoutMs: 15000, what: 'dead after three days of waiting' });
 });
 
+// D11: every subscription event writes a tier history row, whether it changes the tier or not (a customer who turns
+// cancellation on and off, Dashboard edits, resyncs). Eighty of them in one period on the same tier: the period is
+// still rated whole, with the tier's whole allowance.
+test('D11 eighty same-tier updates in a period: rated on the whole period, the whole allowance', async () => {
+  const b = await B.billedUser();
+  for (let i = 1; i <= 80; i++) {
+    const r = await S.signedWebhook(S.event('customer.subscription.updated', { ...b.sub, cancel_at_period_end: i % 2 === 1 },
+      { ...cur, created: b.ps + i * 3600 }));
+    assert.equal(r.status, 200, r.text);
+  }
+  const n = await query('SELECT COUNT(*) AS n FROM tier_history WHERE subscription_id = ?', [b.sub.id]);
+  assert.ok(Number(n[0].n) >= 81, `history rows: ${n[0].n}`);
+  await send('invoice.created', b.inv, b.pe);
+  await jobDone(b, 'billed');
+  assert.deepEqual(await B.onInvoice(b.inv.id), B.expectedItems(), 'ai_secretary\'s 100 + 100 over the whole period');
+});
+
 // The daily reconcile: a posted line that differs from Stripe's item is reported (bill, log, /metrics), and
 // each run queues the next.
 test('R1 the reconcile finds a posted line that differs from the item Stripe holds', async () => {

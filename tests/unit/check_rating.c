@@ -190,6 +190,40 @@ START_TEST(stretches)
 }
 END_TEST
 
+/*
+ * Every subscription event writes a history entry: entries that change
+ * nothing extend the stretch in force, however many; a period that would
+ * need more stretches than there is room for says so, never a part.
+ */
+START_TEST(stretches_many_entries)
+{
+	struct rating_tier_at h[200];
+	struct rating_stretch st[RATING_STRETCHES_MAX];
+	size_t	 i, n;
+
+	for (i = 0; i < 200; i++) {
+		h[i].at = (int64_t)i * 60;
+		h[i].voice_included = i < 150 ? 100 : 500;
+		h[i].sms_included = i < 150 ? 100 : 500;
+		snprintf(h[i].tier, sizeof(h[i].tier), "%s", i < 150 ?
+		    "ai_secretary" : "ai_project_manager");
+	}
+	n = rating_stretches(h, 200, 0, 2592000, st, RATING_STRETCHES_MAX);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(st[0].from, 0);
+	ck_assert_int_eq(st[0].to, 150 * 60);
+	ck_assert_str_eq(st[0].tier, "ai_secretary");
+	ck_assert_int_eq(st[1].from, 150 * 60);
+	ck_assert_int_eq(st[1].to, 2592000);
+	/* Alternating tiers: 200 stretches needed, 64 room. */
+	for (i = 0; i < 200; i++)
+		snprintf(h[i].tier, sizeof(h[i].tier), "%s", i % 2 ?
+		    "ai_secretary" : "ai_project_manager");
+	n = rating_stretches(h, 200, 0, 2592000, st, RATING_STRETCHES_MAX);
+	ck_assert_uint_eq(n, RATING_STRETCHES_MAX + 1);
+}
+END_TEST
+
 /* Unlimited stretches: usage in them is free, they add no allowance. */
 START_TEST(unlimited_stretch)
 {
@@ -223,6 +257,7 @@ rating_suite(void)
 
 	tcase_add_test(tc, doc_examples);
 	tcase_add_test(tc, stretches);
+	tcase_add_test(tc, stretches_many_entries);
 	tcase_add_test(tc, unlimited_stretch);
 	suite_add_tcase(s, tc);
 	return s;
