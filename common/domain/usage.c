@@ -309,12 +309,20 @@ usage_rated(struct db *db, const char *user_id, const char *sub,
 		out->use.voice_included = r.voice.allowance;
 	if (out->use.sms_included != MONEY_UNLIMITED)
 		out->use.sms_included = r.sms.allowance;
+	/*
+	 * The units the bill counts (usage in an unlimited stretch is
+	 * free) and the engine's phone fee (a number held at any moment of
+	 * the period, whatever the tier now), as the bill will have them.
+	 */
+	out->use.voice_minutes = r.voice.units;
+	out->use.sms = r.sms.units;
+	out->use.phone_periods = r.phone_held ? 1 : 0;
 	out->bill.voice_units = r.voice.over;
 	out->bill.voice_cents = r.voice.cents;
 	out->bill.sms_units = r.sms.over;
 	out->bill.sms_cents = r.sms.cents;
-	out->bill.total_cents = r.voice.cents + r.sms.cents +
-	    out->bill.phone_cents;
+	out->bill.phone_cents = r.phone_cents;
+	out->bill.total_cents = r.voice.cents + r.sms.cents + r.phone_cents;
 	return XERR_OK;
 }
 

@@ -228,6 +228,41 @@ test('D8 the usage API reads the subscription\'s period; a Checkout estimate is 
   assert.equal(e.json.proration.net_cents, 4000);
 });
 
+// D8b: the usage API shows what the bill will charge, figured here from the price list: a secretary whose
+// subscription went unpaid at mid-period (free tier now, the number kept in its grace) still owes the number's fee;
+// a period that began on the unlimited tier counts only the minutes and texts after it.
+test('D8b the usage API shows the bill\'s figures: the phone fee of a number held, units outside an unlimited stretch', async () => {
+  const ps = now() - 20 * DAY, pe = ps + 30 * DAY;
+  const b = await B.billedUser({ ps, pe, invoice: false });
+  const unpaid = await changeSub(b.sub, { status: 'unpaid' });
+  await send('customer.subscription.updated', unpaid, ps + 15 * DAY);
+  let u = await request('GET', '/api/billing/usage', { token: mint(['-u', b.id]) });
+  assert.equal(u.status, 200, u.text);
+  // Secretary for 15 of 30 days: 50 + 50 included; 150 minutes and 120 texts (B.USAGE), the number held.
+  const [vo, so] = [150 - 50, 120 - 50];
+  assert.deepEqual([u.json.limits.voice_minutes, u.json.limits.sms], [50, 50]);
+  assert.deepEqual(u.json.overage, { voice_minutes: vo, voice_cents: halfUp(vo * 130), sms: so, sms_cents: halfUp(so * 75),
+    phone_fee_cents: 500, total_cents: halfUp(vo * 130) + halfUp(so * 75) + 500 });
+  // Ten days on ai_cto (unlimited), then ai_secretary: the 150 minutes and 120 texts of day 0 are free; 50 one-minute
+  // calls and 30 texts after the change count against floor(100 x 20/30) = 66.
+  await S.standin.createPrice({ id: 'price_ai_cto', unit_amount: 100000, currency: 'usd', interval: 'month' }); // custom: none by default
+  const c = await B.billedUser({ ps, pe, invoice: false, tier: 'ai_cto' });
+  const sec = await changeSub(c.sub, { price: 'price_ai_secretary' });
+  await send('customer.subscription.updated', sec, ps + 10 * DAY);
+  for (let i = 0; i < 50; i++) {
+    await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, 'voice', 60, ?, 'test', ?)",
+      [c.id, ps + 12 * DAY + i, `${c.id}:after:${i}`]);
+  }
+  await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, 'sms', 30, ?, 'test', ?)",
+    [c.id, ps + 12 * DAY, `${c.id}:after:sms`]);
+  u = await request('GET', '/api/billing/usage', { token: mint(['-u', c.id]) });
+  assert.equal(u.status, 200, u.text);
+  assert.deepEqual([u.json.usage.voice_minutes, u.json.usage.sms], [50, 30]);
+  assert.deepEqual([u.json.limits.voice_minutes, u.json.limits.sms], [66, 66]);
+  assert.deepEqual(u.json.percent_used, { voice: Math.floor(5000 / 66), sms: Math.floor(3000 / 66) });
+  assert.equal(u.json.overage.total_cents, 500, 'nothing over; the number');
+});
+
 // D9: a usage row committed while its period is being rated (after the engine's locking read, which READ
 // COMMITTED does not extend to rows not yet there) is not covered by that bill, which did not count it: the next
 // bill finds it uncovered and bills it as late usage. A trigger on bills writes the row inside the rating's own
