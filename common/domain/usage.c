@@ -41,8 +41,23 @@ usage_add_month(int64_t t)
 	time_t		 tt = (time_t)t;
 	struct tm	 tm;
 
+	static const int days[12] = {
+		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+	int		 y, m, last;
+
 	gmtime_r(&tt, &tm);
-	tm.tm_mon++;
+	if (++tm.tm_mon == 12) {
+		tm.tm_mon = 0;
+		tm.tm_year++;
+	}
+	/* Jan 31 + a month is Feb 28 (29 in a leap year), as at Stripe. */
+	y = tm.tm_year + 1900;
+	m = tm.tm_mon;
+	last = days[m] + (m == 1 && ((y % 4 == 0 && y % 100 != 0) ||
+	    y % 400 == 0));
+	if (tm.tm_mday > last)
+		tm.tm_mday = last;
 	return (int64_t)timegm(&tm);
 }
 

@@ -158,7 +158,11 @@ struct usage_app_out {
 enum xerr	 usage_app_record(struct db *db, const struct cfg *cfg,
 		    const struct usage_app_in *in, struct usage_app_out *out);
 
-/* Returns t one calendar month later (UTC), as Stripe's monthly periods run. */
+/*
+ * Returns t one calendar month later (UTC), as Stripe's monthly periods
+ * run: the same day of the next month, or its last day when it has fewer
+ * (Jan 31 -> Feb 28, or 29).
+ */
 int64_t		 usage_add_month(int64_t t);
 
 /* Returns the calendar month in UTC holding now. */

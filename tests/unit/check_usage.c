@@ -73,6 +73,31 @@ START_TEST(pick)
 }
 END_TEST
 
+/*
+ * One calendar month later, as Stripe's monthly periods run: the same day,
+ * or the next month's last when it has fewer days.  The Unix times (UTC)
+ * are Python's datetime's, not ours.
+ */
+static const struct {
+	int64_t	 t, want;
+} months[] = {
+	{ 1801389600, 1803808800 },	/* 2027-01-31 10:00 -> 2027-02-28 10:00 */
+	{ 1832925600, 1835431200 },	/* 2028-01-31 10:00 -> 2028-02-29 10:00 */
+	{ 1806487200, 1809079200 },	/* 2027-03-31 10:00 -> 2027-04-30 10:00 */
+	{ 1827309600, 1829901600 },	/* 2027-11-27 10:00 -> 2027-12-27 10:00 */
+	{ 1830247200, 1832925600 },	/* 2027-12-31 10:00 -> 2028-01-31 10:00 */
+	{ 1801440000, 1803859200 },	/* 2027-02-01 00:00 -> 2027-03-01 00:00 */
+};
+
+START_TEST(add_month)
+{
+	size_t	 i = (size_t)_i;
+
+	ck_assert_msg(usage_add_month(months[i].t) == months[i].want,
+	    "month %zu: %lld", i, (long long)usage_add_month(months[i].t));
+}
+END_TEST
+
 static Suite *
 usage_suite(void)
 {
@@ -83,6 +108,8 @@ usage_suite(void)
 	tcase_add_test(tc, live);
 	tcase_add_loop_test(tc, pick, 0,
 	    (int)(sizeof(picks) / sizeof(picks[0])));
+	tcase_add_loop_test(tc, add_month, 0,
+	    (int)(sizeof(months) / sizeof(months[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }
