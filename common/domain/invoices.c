@@ -182,7 +182,8 @@ invoices_cycle_bill(struct events_ev *ev, const char *inv_id, const char *sub,
 		return rc;
 	if (legacy)
 		return XERR_OK;
-	if ((rc = billing_periods_insert(ev->db, sub, ps, pe, ev->user_id)))
+	if ((rc = billing_periods_insert(ev->db, sub, ps, pe, ev->user_id,
+	    0)))
 		return rc;
 	return subscriptions_bill_job(ev, sub, ps, pe, inv_id, 0, 0);
 }

@@ -67,12 +67,13 @@ subscriptions_status_tier(const char *status, const char *price_tier,
  * Records what a subscription event says for the rating engine
  * (docs/BILLING.md): the tier the subscription granted from the event's
  * created time on (none while incomplete), and its period.  Stale events
- * are recorded too: the history is ordered by time, not by arrival.
+ * are recorded too: the history is ordered by time, not by arrival; a
+ * period's end is the newest event's (restate: this event applies).
  */
 static enum xerr
 subscriptions_history(struct events_ev *ev, const char *sub_id,
     const char *status, const char *tier, int rank, int64_t pstart,
-    int64_t pend)
+    int64_t pend, int restate)
 {
 	const char	*granted;
 	int		 past_due;
@@ -85,7 +86,7 @@ subscriptions_history(struct events_ev *ev, const char *sub_id,
 	if (pstart <= 0 || pend <= pstart)
 		return XERR_OK;
 	return billing_periods_insert(ev->db, sub_id, pstart, pend,
-	    ev->user_id);
+	    ev->user_id, restate);
 }
 
 /*
@@ -397,13 +398,13 @@ subscriptions_apply(struct events_ev *ev)
 	if ((rc = events_user(ev, m.customer, jsonx_str(ev->obj,
 	    "metadata.user_id"))) != XERR_OK)
 		return rc;
-	/* The rating engine's record, whether this event applies or not. */
-	if ((rc = subscriptions_history(ev, m.sub_id, m.deleted ? "canceled" :
-	    m.status, m.tier, m.rank, m.pstart, m.pend)) != XERR_OK)
-		return rc;
 	if (m.deleted)
 		m.status = "canceled";
 	if ((rc = subscriptions_row(ev, &m, &stale, &tie)) != XERR_OK)
+		return rc;
+	/* The rating engine's record, whether this event applies or not. */
+	if ((rc = subscriptions_history(ev, m.sub_id, m.status, m.tier,
+	    m.rank, m.pstart, m.pend, !stale)) != XERR_OK)
 		return rc;
 	if (stale) {
 		ev->status = "stale";

@@ -7,7 +7,7 @@
 
 enum xerr
 billing_periods_insert(struct db *db, const char *sub, int64_t start,
-    int64_t end, const char *user_id)
+    int64_t end, const char *user_id, int restate)
 {
 	struct dbv	 a[4];
 
@@ -15,7 +15,8 @@ billing_periods_insert(struct db *db, const char *sub, int64_t start,
 	a[1] = DB_INT(start);
 	a[2] = DB_INT(end);
 	a[3] = DB_STR(user_id);
-	return db_exec(db, STMT_RATING_PERIOD_INSERT, a, 4, NULL, NULL);
+	return db_exec(db, restate ? STMT_RATING_PERIOD_RESTATE :
+	    STMT_RATING_PERIOD_INSERT, a, 4, NULL, NULL);
 }
 
 enum xerr

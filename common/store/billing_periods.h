@@ -17,11 +17,13 @@ struct db;
 
 /*
  * Records the period [start, end) of subscription sub of user_id; a
- * period already recorded (same start) is kept as it is.  Errors of
- * db_exec().
+ * period already recorded (same start) keeps its end, unless restate is
+ * set (the event is the newest of the subscription: its end wins).
+ * Errors of db_exec().
  */
 enum xerr	 billing_periods_insert(struct db *db, const char *sub,
-		    int64_t start, int64_t end, const char *user_id);
+		    int64_t start, int64_t end, const char *user_id,
+		    int restate);
 
 /*
  * Reads the known periods of subscription overlapping [from, to), in

@@ -582,6 +582,11 @@ static const struct {
 	    "INSERT INTO billing_periods (subscription_id, period_start, "
 	    "period_end, user_id) VALUES (?, ?, ?, ?) "
 	    "ON DUPLICATE KEY UPDATE period_end = period_end"),
+	/* The newest event's end of a period wins (a trial extended). */
+	S(RATING_PERIOD_RESTATE,
+	    "INSERT INTO billing_periods (subscription_id, period_start, "
+	    "period_end, user_id) VALUES (?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE period_end = VALUES(period_end)"),
 	/* The periods of a subscription that overlap [?, ?). */
 	S(RATING_PERIODS,
 	    "SELECT period_start, period_end FROM billing_periods "

@@ -379,3 +379,19 @@ test('W20 two updates of one second in the wrong order: Stripe\'s state is read 
   assert.deepEqual(applied.map((e) => e.status), ['processed']);
   assert.equal((await jobs(u.id, 'subscription_resync')).length, 1, 'one job, for the event that tied; none for the resync\'s own');
 });
+
+// A period's end as the newest event states it (a trial extended keeps its start and moves its end); an older
+// event arriving late does not move it back. The rating engine reads these periods for late usage.
+test('W21 a period restated by a newer event (a trial extended) takes the new end; an older one does not move it back', async () => {
+  const u = await newUser();
+  const s = now() - 5 * 86400, e1 = s + 14 * 86400, e2 = s + 21 * 86400, t = now() - 100;
+  const first = S.subscription({ customer: u.customer, price: PRICE.ai_secretary, status: 'trialing', current_period_start: s, current_period_end: e1, trial_end: e1 });
+  const extended = S.subscription({ ...first, id: first.id, customer: u.customer, price: PRICE.ai_secretary, status: 'trialing', current_period_start: s, current_period_end: e2, trial_end: e2 });
+  const period = async () => (await query('SELECT period_end FROM billing_periods WHERE subscription_id = ? AND period_start = ?', [first.id, s])).map((r) => Number(r.period_end));
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.created', first, t))).json.status, 'processed');
+  assert.deepEqual(await period(), [e1]);
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.updated', extended, t + 10))).json.status, 'processed');
+  assert.deepEqual(await period(), [e2], 'the newer statement of the period wins');
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.updated', first, t + 5))).json.status, 'stale');
+  assert.deepEqual(await period(), [e2], 'an older event, arriving late, does not move it back');
+});
