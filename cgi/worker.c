@@ -11,8 +11,11 @@
  * remote call's.  The main thread claims as many due jobs as there are
  * idle runners, in one transaction, and records the outcomes of the jobs
  * finished since its last look, in one transaction.  A job is claimed
- * only for a runner that starts it at once, so its lease covers its run
- * as before; its outcome is recorded as soon as the main thread sees it.
+ * only for a runner that starts it at once; while it runs, the main
+ * thread renews its lease every third of JOB_LEASE_SECONDS (a job slower
+ * than its lease, Stripe or Twilio being slow, is not claimed again and
+ * run twice at once), for at most WORKER_LEASE_RENEWALS leases; its
+ * outcome is recorded as soon as the main thread sees it.
  *
  * A rollup thread (its own database connection) rolls the stored Stripe
  * events into the counts /metrics reads every METRICS_ROLLUP_SECONDS
@@ -55,6 +58,19 @@
  * of the outcome alone (benchmarks, checks of a deployment's queue).
  */
 #define WORKER_NOOP	"noop"
+
+/*
+ * A job still running after this many leases is left to its lease: it is
+ * claimed again, as a worker's that died would be.
+ */
+#define WORKER_LEASE_RENEWALS	10
+
+/* The jobs claimed and not yet recorded, and when: the main thread's. */
+static struct {
+	long long	 id;
+	time_t		 at;
+} held[WORKER_MAX_CONCURRENCY];
+static size_t	 nheld;
 
 static volatile sig_atomic_t stop;
 
@@ -206,6 +222,10 @@ claim(struct db *db, const struct cfg *cfg, const char *id,
 		return -1;
 	if (n == 0)
 		return 0;
+	for (i = 0; i < n && nheld < WORKER_MAX_CONCURRENCY; i++) {
+		held[nheld].id = got[i]->id;
+		held[nheld++].at = time(NULL);
+	}
 	pthread_mutex_lock(&q.mu);
 	for (i = 0; i < n; i++)
 		q.todo[q.ntodo++] = got[i];
@@ -247,6 +267,46 @@ take_done(struct job **out, unsigned long wait_ms)
 	return n;
 }
 
+/* Forgets the held jobs of jobs[0..n-1], finished. */
+static void
+unhold(struct job *const *jobs, size_t n)
+{
+	size_t	 i, k;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < nheld; k++)
+			if (held[k].id == jobs[i]->id) {
+				held[k] = held[--nheld];
+				break;
+			}
+}
+
+/*
+ * Renews the leases of the jobs running for at most WORKER_LEASE_RENEWALS
+ * leases, when a third of a lease has passed since *last.
+ */
+static void
+renew(struct db *db, const struct cfg *cfg, const char *id, time_t *last)
+{
+	long long	 ids[WORKER_MAX_CONCURRENCY];
+	time_t		 now = time(NULL);
+	size_t		 i, n = 0, renewed = 0;
+	enum xerr	 rc;
+
+	if (nheld == 0 || now - *last < (time_t)(cfg->job_lease_seconds / 3))
+		return;
+	*last = now;
+	for (i = 0; i < nheld; i++)
+		if (now - held[i].at < (time_t)(WORKER_LEASE_RENEWALS *
+		    cfg->job_lease_seconds))
+			ids[n++] = held[i].id;
+	if ((rc = jobs_extend(db, cfg, id, ids, n, &renewed)) != XERR_OK)
+		log_warnx("%zu leases not renewed: %s", n, xerr_code(rc));
+	else if (renewed < n)
+		log_warnx("%zu of %zu running jobs: lease lost (taken over, or "
+		    "done meanwhile)", n - renewed, n);
+}
+
 /* Returns the jobs claimed whose outcome is not yet taken. */
 static size_t
 inflight(void)
@@ -273,6 +333,7 @@ main(int argc, char *argv[])
 	unsigned long	 idle = 0, nrun, i;
 	size_t		 busy, n;
 	long		 got;
+	time_t		 renewed_at = 0;
 	int		 conflicts = 0;
 
 	(void)argc;
@@ -350,7 +411,9 @@ main(int argc, char *argv[])
 		/* Wait for an outcome only when nothing more can start. */
 		n = take_done(fin, got > 0 && busy + (size_t)got < nrun ? 0 :
 		    cfg->worker_poll_ms);
+		unhold(fin, n);
 		record(w.db, cfg, w.id, fin, n);
+		renew(w.db, cfg, w.id, &renewed_at);
 		if (got == 0 && n == 0 && busy == 0 && !stop && conflicts == 0)
 			nap(cfg->worker_poll_ms);
 	}

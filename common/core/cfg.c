@@ -172,7 +172,8 @@ static const struct cfg_opt {
 	{ "JOB_MAX_ATTEMPTS", CFG_UINT, CFG_OPTIONAL, "8", 1, 100,
 	  O(job_max_attempts), "attempts before a job is dead" },
 	{ "JOB_LEASE_SECONDS", CFG_UINT, CFG_OPTIONAL, "60", 5, 3600,
-	  O(job_lease_seconds), "lease of a claimed job; expired leases are reclaimed" },
+	  O(job_lease_seconds), "lease of a claimed job, renewed while it "
+	  "runs (up to 10 times); expired leases are reclaimed" },
 	{ "JOB_BACKOFF_BASE_SECONDS", CFG_UINT, CFG_OPTIONAL, "2", 0, 3600,
 	  O(job_backoff_base_seconds), "first retry delay (doubles, with jitter)" },
 	{ "JOB_BACKOFF_MAX_SECONDS", CFG_UINT, CFG_OPTIONAL, "3600", 1, 86400,

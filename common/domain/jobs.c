@@ -220,6 +220,31 @@ out:
 }
 
 enum xerr
+jobs_extend(struct db *db, const struct cfg *cfg, const char *worker,
+    const long long *ids, size_t n, size_t *renewed)
+{
+	struct buf	*b;
+	uint64_t	 affected = 0;
+	size_t		 i;
+	enum xerr	 rc;
+
+	*renewed = 0;
+	if (n == 0)
+		return XERR_OK;
+	if ((b = buf_new(32 * n + 8)) == NULL)
+		return XERR_NOMEM;
+	rc = buf_puts(b, "[");
+	for (i = 0; rc == XERR_OK && i < n; i++)
+		rc = buf_printf(b, "%s%lld", i ? "," : "", ids[i]);
+	if (rc == XERR_OK && (rc = buf_puts(b, "]")) == XERR_OK &&
+	    (rc = jobs_db_extend(db, buf_data(b), cfg->job_lease_seconds,
+	    worker, &affected)) == XERR_OK)
+		*renewed = (size_t)affected;
+	buf_free(b);
+	return rc;
+}
+
+enum xerr
 jobs_fail(struct db *db, const struct cfg *cfg, const struct job *job,
     const char *worker, const char *error, int permanent)
 {

@@ -89,6 +89,16 @@ enum xerr	 jobs_record(struct db *db, const struct cfg *cfg,
 #define JOBS_WAIT_SECONDS	(3 * 86400)
 
 /*
+ * Renews the leases of the n jobs ids that worker is running (a job that
+ * outlasts its lease would be claimed again and run twice at once), with
+ * one statement; *renewed gets how many it still held.  Errors of
+ * db_exec().
+ */
+enum xerr	 jobs_extend(struct db *db, const struct cfg *cfg,
+		    const char *worker, const long long *ids, size_t n,
+		    size_t *renewed);
+
+/*
  * Records a failed attempt: pending again after a backoff, or dead when
  * the attempts are spent (or permanent is set; a waiting job's attempts
  * are spent once it is JOBS_WAIT_SECONDS old).  error is logged and

@@ -158,6 +158,18 @@ jobs_db_claim(struct db *db, const char *ids, unsigned long lease_seconds,
 }
 
 enum xerr
+jobs_db_extend(struct db *db, const char *ids, unsigned long lease_seconds,
+    const char *worker, uint64_t *affected)
+{
+	struct dbv	 a[3];
+
+	a[0] = DB_STR(ids);
+	a[1] = DB_INT(lease_seconds);
+	a[2] = DB_STR(worker);
+	return db_exec(db, STMT_JOB_EXTEND_N, a, 3, affected, NULL);
+}
+
+enum xerr
 jobs_db_done(struct db *db, const char *ids, const char *worker,
     uint64_t *affected)
 {

@@ -97,6 +97,15 @@ enum xerr	 jobs_db_claim(struct db *db, const char *ids,
 		    unsigned long lease_seconds, const char *worker);
 
 /*
+ * Renews for lease_seconds from now the leases of the jobs of ids (as
+ * jobs_db_claim()) that worker still holds running, with one statement;
+ * *affected gets how many.
+ */
+enum xerr	 jobs_db_extend(struct db *db, const char *ids,
+		    unsigned long lease_seconds, const char *worker,
+		    uint64_t *affected);
+
+/*
  * Marks done the jobs of ids (as jobs_db_claim()) that worker still holds
  * running, with one statement; *affected gets how many.
  */

@@ -744,6 +744,12 @@ static const struct {
 	    "STRAIGHT_JOIN jobs ON jobs.id = j.id "
 	    "SET jobs.state = 'running', jobs.attempts = jobs.attempts + 1, "
 	    "jobs.lease_until = NOW(6) + INTERVAL ? SECOND, jobs.locked_by = ?"),
+	/* The leases of jobs still running, renewed by the worker holding them. */
+	S(JOB_EXTEND_N,
+	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) AS j "
+	    "STRAIGHT_JOIN jobs ON jobs.id = j.id "
+	    "SET jobs.lease_until = NOW(6) + INTERVAL ? SECOND "
+	    "WHERE jobs.locked_by = ? AND jobs.state = 'running'"),
 	S(JOB_DONE_N,
 	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) AS j "
 	    "STRAIGHT_JOIN jobs ON jobs.id = j.id "

@@ -180,6 +180,7 @@ enum stmt {
 	STMT_JOB_CLAIM_EXPIRED_N,
 	STMT_JOB_CLAIM_DUE_N,
 	STMT_JOB_CLAIM_MARK_N,
+	STMT_JOB_EXTEND_N,
 	STMT_JOB_DONE_N,
 	/* phone (#16): async provisioning, grace, preferences, admin list */
 	STMT_PHONE_FAIL,

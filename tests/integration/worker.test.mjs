@@ -260,3 +260,19 @@ test('J7 two workers claiming in batches, one killed with jobs in hand: each job
   assert.ok(how, 'the second worker stopped after SIGTERM');
   assert.equal(how.code, 0);
 });
+
+// J8: a job slower than its lease (JOB_LEASE_SECONDS, 10 s in this stack): Stripe takes 4 s for each of the bill's
+// three items. The worker renews the lease while the job runs, so it is not claimed again and run a second time.
+test('J8 a job that outlasts its lease is renewed, not run twice at once', { timeout: 90000 }, async () => {
+  const lease = Number(requireEnv('JOB_LEASE_SECONDS').JOB_LEASE_SECONDS);
+  const b = await B.billedUser();
+  await S.standin.fail({ count: 3, delay_ms: 4000, method: 'POST', path_prefix: '/v1/invoiceitems' });
+  const t0 = Date.now();
+  await created(b.inv);
+  await done(b, 60000);
+  const took = Date.now() - t0;
+  assert.ok(took > lease * 1000, `the job took ${took} ms, longer than its ${lease} s lease`);
+  const job = await B.jobOf(b);
+  assert.equal(job.attempts, 1, 'one run: its lease was renewed, nobody claimed it again');
+  assert.deepEqual(await B.onInvoice(b.inv.id), B.expectedItems());
+});
