@@ -922,18 +922,17 @@ static void
 admin_user_bills(struct req *r, struct admin_audit *au, const char *id)
 {
 	struct json_object	*o = NULL, *bills = NULL;
-	const char		*ps = req_param(r, "period_start");
+	const char		*ps;
 	long long		 start = 0;
-	char			*end = NULL;
 	enum xerr		 rc;
 
-	if (ps != NULL) {
-		start = strtoll(ps, &end, 10);
-		if (*ps == '\0' || *end != '\0' || start <= 0) {
-			req_error(r, XERR_BADREQ, "invalid_period_start",
-			    "period_start must be a positive Unix time");
-			return;
-		}
+	if (admin_query_or_reply(r, "period_start", "invalid_period_start",
+	    &ps) != 0)
+		return;
+	if (ps != NULL && kv_uint(ps, 18, 0, 1, INT64_MAX, &start) != 0) {
+		req_error(r, XERR_BADREQ, "invalid_period_start",
+		    "period_start must be a positive Unix time");
+		return;
 	}
 	if ((rc = rating_bills_json(r->db, id, start, &bills)) != XERR_OK) {
 		req_fail(r, rc, "reading the bills");

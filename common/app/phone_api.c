@@ -316,7 +316,8 @@ phone_api_info_json(const struct phone_info *info)
 /*
  * Reads the number wanted from the body of a provisioning or of a
  * preference (struct phone_want's members) into *want; *has is 0 for an
- * empty body.  Returns 0, or -1 when it has answered 400 or 415.
+ * empty body or {} (the stored preference, or none).  Returns 0, or -1
+ * when it has answered 400 or 415.
  */
 static int
 phone_api_want_or_reply(struct req *r, struct phone_want *want, int *has)
@@ -339,12 +340,12 @@ phone_api_want_or_reply(struct req *r, struct phone_want *want, int *has)
 		return -1;
 	}
 	rc = phone_want_from_json(root, want, err, sizeof(err));
+	*has = json_object_object_length(root) > 0;
 	json_object_put(root);
 	if (rc != XERR_OK) {
 		req_error(r, rc, NULL, "%s", err);
 		return -1;
 	}
-	*has = 1;
 	return 0;
 }
 
@@ -399,8 +400,14 @@ phone_api_preference(struct req *r)
 
 	if (auth_require_or_reply(r, AUTH_USER) != 0)
 		return;
-	if (phone_api_want_or_reply(r, &want, &has) != 0 ||
-	    phone_api_eligible_or_reply(r, &info) != 0)
+	if (phone_api_want_or_reply(r, &want, &has) != 0)
+		return;
+	if (has && want.phone_number[0] != '\0') {
+		req_error(r, XERR_BADREQ, NULL, "a preference is a search: "
+		    "phone_number is only for POST /api/phone/provision");
+		return;
+	}
+	if (phone_api_eligible_or_reply(r, &info) != 0)
 		return;
 	if ((rc = phone_search_store(r->db, r->user_id, has ? &want : NULL))) {
 		apierr_reply(r, phone_api_user_errs, rc,

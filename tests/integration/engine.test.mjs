@@ -112,6 +112,16 @@ test('D2 late usage of a billed period is an adjustment line on the next bill', 
   // Every call is covered by exactly one bill.
   const cover = await query("SELECT COUNT(*) AS n, COUNT(DISTINCT u.id) AS d FROM usage_events u JOIN bill_usage c ON c.usage_id = u.id WHERE u.user_id = ? AND u.kind = 'voice'", [b.id]);
   assert.deepEqual([Number(cover[0].n), Number(cover[0].d)], [121, 121]);
+  // The operators' view of one period's bill (xsb-admin bill USER PERIOD_START).
+  const one = await request('GET', `/api/admin/users/${b.id}/bills?period_start=${p1s}`, { token: admin() });
+  assert.equal(one.status, 200, one.text);
+  assert.deepEqual(one.json.bills.map((x) => x.period_start), [p1s]);
+  assert.equal((await bills(b.id)).length, 2);
+  for (const q of ['abc', '-5', '0', `${p1s}&period_start=${p1e}`]) {
+    const bad = await request('GET', `/api/admin/users/${b.id}/bills?period_start=${q}`, { token: admin() });
+    assert.equal(bad.status, 400, `${q}: ${bad.text}`);
+    assert.equal(bad.json.error.code, 'invalid_period_start');
+  }
 });
 
 // D3: usage arriving between two attempts of a job changes nothing it posts: the bill is frozen.

@@ -340,6 +340,18 @@ test('T9 the stored preference is what automatic provisioning buys with', async 
   const free = await newUser({ tier: 'ai_buddy' });
   const no = await request('PUT', '/api/phone/preference', { token: free.token, json: pref });
   assert.equal(no.status, 403);
+  // A preference is a search, never one number (API.md).
+  const one = await request('PUT', '/api/phone/preference', { token: u.token, json: { phone_number: '+14155550100' } });
+  assert.equal(one.status, 400, one.text);
+  assert.equal(one.json.error.code, 'bad_request');
+  assert.deepEqual((await details(u)).json.preference, pref);
+  // POST /api/phone/provision with {} (as with no body) buys as the stored preference says: its job carries no wish.
+  const v = await newUser();
+  assert.equal((await request('PUT', '/api/phone/preference', { token: v.token, json: { area_code: '212' } })).status, 200);
+  const r = await request('POST', '/api/phone/provision', { token: v.token, json: {} });
+  assert.equal(r.status, 202, r.text);
+  const [job] = await query("SELECT payload FROM jobs WHERE kind = 'phone_provision' AND user_id = ?", [v.id]);
+  assert.equal(JSON.parse(job.payload).want, undefined, `the job's payload: ${job.payload}`);
 });
 
 // ---------- grace ----------
