@@ -229,12 +229,13 @@ worker_subscription_resync(struct worker_ctx *w, struct job *job, char *err,
 	const char		*id = jsonx_str(job->payload, "subscription");
 	const char		*outcome;
 	char			 evid[256];
+	int64_t			 created = 0;
 	int			 other;
 	enum xerr		 rc;
 
 	memset(&rep, 0, sizeof(rep));
-	if (id == NULL) {
-		snprintf(err, errsz, "payload lacks subscription");
+	if (id == NULL || jsonx_int(job->payload, "created", &created) != 0) {
+		snprintf(err, errsz, "payload lacks subscription or created");
 		return XERR_UNPROCESSABLE;
 	}
 	if ((rc = resync_fetch(w->http, w->cfg, id, &sub, &rep, &other))) {
@@ -243,8 +244,10 @@ worker_subscription_resync(struct worker_ctx *w, struct job *job, char *err,
 		/* Stripe has none (any more): nothing to set right. */
 		return rc == XERR_NOTFOUND ? XERR_OK : rc;
 	}
-	if ((rc = resync_apply(w->db, w->cfg, sub, id, evid, sizeof(evid),
-	    &outcome, err, errsz)) == XERR_OK)
+	/* Dated to the tie's second, named after the event that tied. */
+	if ((rc = resync_apply(w->db, w->cfg, sub, id, created,
+	    jsonx_str(job->payload, "event_id"), evid, sizeof(evid), &outcome,
+	    err, errsz)) == XERR_OK)
 		log_info("subscription %s: Stripe's state applied as %s: %s",
 		    id, evid, outcome);
 	json_object_put(sub);

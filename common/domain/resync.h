@@ -16,6 +16,7 @@
 #define RESYNC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -39,14 +40,22 @@ enum xerr	 resync_fetch(struct http *h, const struct cfg *cfg,
 		    const char *sub_id, struct json_object **sub,
 		    struct stripe_reply *rep, int *other);
 
+/* The most characters of a tag an event id takes (it ends the id). */
+#define RESYNC_TAG_MAX		40
+
 /*
  * Applies sub (Stripe's subscription sub_id) as the event Stripe would
- * send now: evid (evidsz bytes) gets its id, *outcome the outcome
- * (evstore_apply()).  errbuf gets a failure's reason.  XERR_NOMEM; errors
- * of evstore_apply().
+ * send, created at created (0: now), id resync_<sub_id>_<tag> (tag NULL:
+ * the created time; else at most its last RESYNC_TAG_MAX characters):
+ * evid (evidsz bytes) gets the id, *outcome the outcome
+ * (evstore_apply()).  The job after a tie dates it to the tie's second,
+ * not to our clock: a later event of Stripe's (its clock, maybe a test
+ * clock's) must not look older than it.  errbuf gets a failure's reason.
+ * XERR_NOMEM; errors of evstore_apply().
  */
 enum xerr	 resync_apply(struct db *db, const struct cfg *cfg,
-		    struct json_object *sub, const char *sub_id, char *evid,
+		    struct json_object *sub, const char *sub_id,
+		    int64_t created, const char *tag, char *evid,
 		    size_t evidsz, const char **outcome, char *errbuf,
 		    size_t errsz);
 

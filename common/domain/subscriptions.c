@@ -179,9 +179,9 @@ subscriptions_read(struct events_ev *ev, struct subscriptions_msg *m)
 /*
  * Writes the subscription's row, unless the event is older than the last
  * one applied (*stale set, nothing written); the last period of a deleted
- * subscription is billed.  *tie is set when the event shares its second
- * and rank with the last one applied: which of the two is newer, Stripe
- * does not say.
+ * subscription is billed.  *tie is set, nothing written, when the event
+ * shares its second and rank with the last one applied (and is no
+ * resync's own): which of the two is newer, Stripe does not say.
  */
 static enum xerr
 subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
@@ -202,9 +202,11 @@ subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
 		*stale = old.deleted || (!m->deleted && (ev->created < lc ||
 		    (ev->created == lc && m->rank < lr)));
 		*tie = !*stale && !m->deleted && ev->created == lc &&
-		    m->rank == lr;
+		    m->rank == lr && strncmp(ev->id, RESYNC_EVENT_PREFIX,
+		    strlen(RESYNC_EVENT_PREFIX)) != 0;
 	}
-	if (*stale)
+	/* Undecided: Stripe's state is read next (the caller's job). */
+	if (*stale || *tie)
 		return XERR_OK;
 
 	memset(&v, 0, sizeof(v));
@@ -326,7 +328,8 @@ subscriptions_resync_job(struct events_ev *ev, const char *sub)
 		return XERR_NOMEM;
 	log_info("subscription %s: event %s shares its second with the last "
 	    "one applied; Stripe's state is read next", sub, ev->id);
-	rc = jsonx_add_str(p, "subscription", sub) ? XERR_NOMEM :
+	rc = jsonx_add_str(p, "subscription", sub) ||
+	    jsonx_add_int(p, "created", ev->created) ? XERR_NOMEM :
 	    events_job(ev, "subscription_resync", NULL, p);
 	json_object_put(p);
 	return rc;
@@ -379,9 +382,10 @@ subscriptions_doubled(struct events_ev *ev, const struct subscriptions_msg *m,
  *
  * Ordering: an event applies only when it is newer than the last one
  * applied to this subscription: a later `created` second, or the same
- * second and a higher rank (created < updated < deleted); two updates of
- * the same second apply in arrival order, then a subscription_resync job
- * applies Stripe's own state (domain/resync.h).  A deleted subscription is
+ * second and a higher rank (created < updated < deleted); of two updates
+ * of the same second the second to come changes nothing, and a
+ * subscription_resync job applies Stripe's own state (domain/resync.h).
+ * A deleted subscription is
  * final: no later event brings it back.  Older events are stored "stale".
  */
 enum xerr
@@ -404,21 +408,27 @@ subscriptions_apply(struct events_ev *ev)
 		return rc;
 	/* The rating engine's record, whether this event applies or not. */
 	if ((rc = subscriptions_history(ev, m.sub_id, m.status, m.tier,
-	    m.rank, m.pstart, m.pend, !stale)) != XERR_OK)
+	    m.rank, m.pstart, m.pend, !stale && !tie)) != XERR_OK)
 		return rc;
 	if (stale) {
 		ev->status = "stale";
 		return XERR_OK;
 	}
+	snprintf(detail, sizeof(detail), "subscription=%s status=%s tier=%s "
+	    "cancel_at_period_end=%d", m.sub_id, m.status, m.tier, m.cancel);
 	/*
-	 * Two events of one second and rank: applied in the order they came
-	 * (this one last), and Stripe's own state read after (domain/
-	 * resync.h), once per such event (not for a resync's own event).
+	 * Two events of one second and rank: neither is known to be the
+	 * newer, so this one changes neither the subscription nor the user
+	 * (no notice either), and Stripe's own state is read and applied
+	 * next (domain/resync.h), once per such event.  Its history rows are
+	 * written as any event's.
 	 */
-	if (tie && strncmp(ev->id, RESYNC_EVENT_PREFIX,
-	    strlen(RESYNC_EVENT_PREFIX)) != 0 &&
-	    (rc = subscriptions_resync_job(ev, m.sub_id)) != XERR_OK)
-		return rc;
+	if (tie) {
+		if ((rc = subscriptions_resync_job(ev, m.sub_id)) != XERR_OK)
+			return rc;
+		return events_bevent(ev, NULL, ev->type + strlen("customer."),
+		    NULL, detail);
+	}
 
 	/*
 	 * The user follows this subscription when it is theirs already, when
@@ -433,8 +443,6 @@ subscriptions_apply(struct events_ev *ev)
 		apply_user = ev->user_sub[0] == '\0' ||
 		    strcmp(ev->user_sub, m.sub_id) == 0 ||
 		    (new_tier != NULL && strcmp(new_tier, TIERS_FREE) != 0);
-	snprintf(detail, sizeof(detail), "subscription=%s status=%s tier=%s "
-	    "cancel_at_period_end=%d", m.sub_id, m.status, m.tier, m.cancel);
 	if ((rc = events_bevent(ev, NULL, ev->type + strlen("customer."), NULL,
 	    detail)) != XERR_OK)
 		return rc;

@@ -306,7 +306,7 @@ usage_period(struct db *db, const char *user_id, int64_t now,
 
 /*
  * Replaces the allowances and overage of out with the rating engine's for
- * the subscription's period [start, end) as if it ended now
+ * the subscription's period [start, end), with the usage recorded so far
  * (docs/BILLING.md): the allowance of every tier in force by its share.
  */
 static enum xerr
@@ -314,11 +314,11 @@ usage_rated(struct db *db, const char *user_id, const char *sub,
     struct usage_report *out)
 {
 	struct rating_calc r;
-	int64_t		 now = (int64_t)time(NULL);
 	enum xerr	 rc;
 
-	if ((rc = rating_preview(db, sub, user_id, out->start, out->end, now,
-	    &r)) != XERR_OK)
+	/* Every row recorded for the period so far, this second's too. */
+	if ((rc = rating_preview(db, sub, user_id, out->start, out->end,
+	    out->end, &r)) != XERR_OK)
 		return rc == XERR_NOTFOUND ? XERR_OK : rc;
 	if (out->use.voice_included != MONEY_UNLIMITED)
 		out->use.voice_included = r.voice.allowance;

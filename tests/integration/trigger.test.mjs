@@ -35,7 +35,8 @@ test(`T1 scripts/trigger walks a user through the whole flow (${shape} shape)`, 
     'subscription.deleted', 'tier_changed', 'trial_will_end']) {
     assert.ok(kinds.includes(k), `billing event ${k} in ${kinds}`);
   }
-  const versions = (await query('SELECT DISTINCT api_version FROM stripe_events WHERE user_id = ?', [id])).map((r) => r.api_version);
+  // Stripe's events, in the shape asked for (not the resyncs of ours that events of one second may cause).
+  const versions = (await query("SELECT DISTINCT api_version FROM stripe_events WHERE user_id = ? AND id NOT LIKE 'resync\\_%'", [id])).map((r) => r.api_version);
   assert.deepEqual(versions, [shape === 'current' ? '2026-10-28.endive' : '2023-08-16']);
   const jobs = (await query('SELECT kind FROM jobs WHERE user_id = ?', [id])).map((r) => r.kind);
   assert.ok(jobs.includes('bill_period'));

@@ -362,8 +362,8 @@ test('W19 a second live subscription: the account follows it and the operator is
 });
 
 // Stripe dates events to the second and keeps no order among them: two updates of one subscription in one second
-// arrive here in either order. The one that came last is applied, and Stripe's own state is read next and applied
-// (a subscription_resync job), so an older state that came last does not stay.
+// arrive here in either order. The second to come changes nothing (neither is known to be newer); Stripe's own state
+// is read next and applied (a subscription_resync job), so an older state that came last never holds, nor is told.
 test('W20 two updates of one second in the wrong order: Stripe\'s state is read and wins', async () => {
   const u = await newUser();
   const now_ = await S.standin.createSubscription({ customer: u.customer, price: PRICE.ai_project_manager, status: 'active', silent: true });
@@ -375,6 +375,8 @@ test('W20 two updates of one second in the wrong order: Stripe\'s state is read 
   const job = async () => (await jobs(u.id, 'subscription_resync'))[0];
   await waitFor(async () => (await job())?.state === 'done', { timeoutMs: 20000, what: 'the resync job done' });
   assert.equal((await user(u.id)).tier, 'ai_project_manager', 'Stripe\'s state, not the update that came last');
+  const told = (await jobs(u.id, 'notify')).map((j) => JSON.parse(j.payload).template);
+  assert.ok(!told.includes('subscription_downgraded'), `no downgrade told for a state that never held: ${told}`);
   const applied = await query("SELECT status FROM stripe_events WHERE id LIKE ?", [`resync\\_${now_.id}\\_%`]);
   assert.deepEqual(applied.map((e) => e.status), ['processed']);
   assert.equal((await jobs(u.id, 'subscription_resync')).length, 1, 'one job, for the event that tied; none for the resync\'s own');
