@@ -386,11 +386,13 @@ invoices_upcoming(struct events_ev *ev)
 /*
  * invoice.payment_action_required: the bank wants the customer to confirm
  * the payment (3-D Secure).  History row, and the user is mailed the
- * hosted invoice page where they confirm it.
+ * hosted invoice page where they confirm it, unless the invoice is paid,
+ * void or uncollectible by now (the event came late, or again).
  */
 enum xerr
 invoices_action(struct events_ev *ev)
 {
+	struct invoices_db_lock_row row;
 	struct json_object *n;
 	const char	*inv_id = jsonx_str(ev->obj, "id");
 	int64_t		 due = 0;
@@ -404,6 +406,12 @@ invoices_action(struct events_ev *ev)
 	jsonx_int(ev->obj, "amount_due", &due);
 	if ((rc = events_bevent(ev, NULL, "payment_action_required", &due,
 	    inv_id)) != XERR_OK)
+		return rc;
+	if ((rc = invoices_db_lock(ev->db, inv_id, &row)) == XERR_OK &&
+	    (strcmp(row.status, "paid") == 0 || strcmp(row.status, "void") ==
+	    0 || strcmp(row.status, "uncollectible") == 0))
+		return XERR_OK;		/* nothing left to confirm */
+	if (rc != XERR_OK && rc != XERR_NOTFOUND)
 		return rc;
 	if ((n = json_object_new_object()) == NULL)
 		return XERR_NOMEM;

@@ -77,6 +77,11 @@ for (const shape of E.SHAPES) {
     assert.equal((await bevents(u.id, 'payment_action_required')).length, 1);
     assert.equal((await jobsOf(key)).length, 1);
     assert.ok((await history(u)).some((e) => e.kind === 'payment_action_required' && e.amount_cents === 4000));
+    // Paid meanwhile: a late request to confirm it (a new event of the same invoice) asks the user for nothing.
+    assert.equal((await send('invoice.paid', { ...inv, status: 'paid', amount_paid: 4000, amount_remaining: 0 }, shape)).status, 'processed');
+    const late = await send('invoice.payment_action_required', inv, shape);
+    assert.equal(late.status, 'processed');
+    assert.equal((await jobsOf(`notify:payment_action_required:${late.ev.id}`)).length, 0, 'no e-mail about a paid invoice');
   });
 
   test(`[${shape}] refunds: charge.refunded then refund.created, and the reverse, make one history row per refund`, async () => {
