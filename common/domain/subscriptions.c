@@ -317,6 +317,39 @@ subscriptions_user(struct events_ev *ev, const struct subscriptions_msg *m,
 	return XERR_OK;
 }
 
+/*
+ * The subscription m the user follows is deleted: reads into *other, and
+ * *om as the message of it (borrowing from *other), the user's newest
+ * other subscription that still grants a tier, which they follow from now
+ * (two live at once: a second Checkout; the operator cancelled one).
+ * XERR_NOTFOUND when there is none.
+ */
+static enum xerr
+subscriptions_other(struct events_ev *ev, const struct subscriptions_msg *m,
+    struct subscriptions_db_other *other, struct subscriptions_msg *om)
+{
+	enum xerr	 rc;
+
+	if ((rc = subscriptions_db_other_live(ev->db, ev->user_id, m->sub_id,
+	    other)) != XERR_OK)
+		return rc;
+	log_info("user %s: subscription %s deleted; %s (%s, %s) still live, "
+	    "followed from now", ev->user_id, m->sub_id, other->id,
+	    other->status, other->tier);
+	memset(om, 0, sizeof(*om));
+	om->sub_id = other->id;
+	om->customer = other->customer_id;
+	om->status = other->status;
+	om->tier = other->tier;
+	om->pstart = other->period_start;
+	om->pend = other->period_end;
+	om->cancel = other->cancel_at_period_end;
+	om->trial_end = other->trial_end;
+	om->has_trial = other->trial_end > 0;
+	om->rank = 1;
+	return XERR_OK;
+}
+
 /* Queues the job that applies Stripe's current state of sub (resync). */
 static enum xerr
 subscriptions_resync_job(struct events_ev *ev, const char *sub)
@@ -391,7 +424,8 @@ subscriptions_doubled(struct events_ev *ev, const struct subscriptions_msg *m,
 enum xerr
 subscriptions_apply(struct events_ev *ev)
 {
-	struct subscriptions_msg m;
+	struct subscriptions_msg m, om;
+	struct subscriptions_db_other other;
 	const char	*new_tier;
 	int		 past_due, apply_user, stale, tie;
 	char		 detail[256];
@@ -448,6 +482,15 @@ subscriptions_apply(struct events_ev *ev)
 		return rc;
 	if (!apply_user || new_tier == NULL)
 		return XERR_OK;
+	/* The one followed ends while another is still charged: follow it. */
+	if (m.deleted && (rc = subscriptions_other(ev, &m, &other, &om)) !=
+	    XERR_NOTFOUND) {
+		if (rc != XERR_OK)
+			return rc;
+		new_tier = subscriptions_status_tier(other.status, other.tier,
+		    &past_due);
+		return subscriptions_user(ev, &om, new_tier, past_due);
+	}
 	if (!m.deleted && ev->user_sub[0] != '\0' &&
 	    strcmp(ev->user_sub, m.sub_id) != 0 &&
 	    strcmp(new_tier, TIERS_FREE) != 0 &&

@@ -162,6 +162,16 @@ static const struct {
 	S(SUB_LOCK,
 	    "SELECT user_id, status, tier, deleted, last_event_created, "
 	    "last_event_rank FROM subscriptions WHERE id = ? FOR UPDATE"),
+	/*
+	 * The user's newest other subscription that grants a tier (for when
+	 * the one they follow is deleted while another is still charged).
+	 */
+	S(SUB_OTHER_LIVE,
+	    "SELECT id, customer_id, status, tier, current_period_start, "
+	    "current_period_end, cancel_at_period_end, trial_end "
+	    "FROM subscriptions WHERE user_id = ? AND id <> ? AND deleted = 0 "
+	    "AND status IN ('active', 'trialing', 'past_due') "
+	    "ORDER BY last_event_created DESC, id DESC LIMIT 1"),
 	S(SUB_UPSERT,
 	    "INSERT INTO subscriptions (id, user_id, customer_id, status, "
 	    "tier, price_id, item_id, current_period_start, "

@@ -42,6 +42,7 @@ enum stmt {
 
 	/* subscriptions */
 	STMT_SUB_LOCK,
+	STMT_SUB_OTHER_LIVE,
 	STMT_SUB_UPSERT,
 
 	/* invoices and billing events */

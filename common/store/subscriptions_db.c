@@ -54,6 +54,41 @@ subscriptions_db_lock(struct db *db, const char *id,
 }
 
 enum xerr
+subscriptions_db_other_live(struct db *db, const char *user_id,
+    const char *except_id, struct subscriptions_db_other *out)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[2];
+	unsigned int	 nulls = 0;
+	enum xerr	 rc;
+
+	memset(out, 0, sizeof(*out));
+	a[0] = DB_STR(user_id);
+	a[1] = DB_STR(except_id);
+	if ((rc = db_query(db, STMT_SUB_OTHER_LIVE, a, 2, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) != 1)
+		rc = XERR_NOTFOUND;
+	else if ((rc = cell_text(res, 0, 0, out->id, sizeof(out->id), 0,
+	    &nulls)) == XERR_OK &&
+	    (rc = cell_text(res, 0, 1, out->customer_id,
+	    sizeof(out->customer_id), 0, &nulls)) == XERR_OK &&
+	    (rc = cell_text(res, 0, 2, out->status, sizeof(out->status), 0,
+	    &nulls)) == XERR_OK &&
+	    (rc = cell_text(res, 0, 3, out->tier, sizeof(out->tier), 0,
+	    &nulls)) == XERR_OK) {
+		out->period_start = db_res_int(res, 0, 4, 0);
+		out->period_end = db_res_int(res, 0, 5, 0);
+		out->cancel_at_period_end = db_res_int(res, 0, 6, 0) != 0;
+		out->trial_end = db_res_int(res, 0, 7, 0);
+	}
+	db_res_free(res);
+	if (rc != XERR_OK)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+enum xerr
 subscriptions_db_upsert(struct db *db, const struct subscriptions_db_values *v)
 {
 	struct dbv	 a[15];

@@ -33,6 +33,26 @@ struct subscriptions_db_lock_row {
 enum xerr	 subscriptions_db_lock(struct db *db, const char *id,
 		    struct subscriptions_db_lock_row *row);
 
+/* Another live subscription of a user (subscriptions_db_other_live()). */
+struct subscriptions_db_other {
+	char		 id[256];
+	char		 customer_id[256];
+	char		 status[33];
+	char		 tier[33];
+	int64_t		 period_start, period_end;	/* 0: unknown */
+	int		 cancel_at_period_end;
+	int64_t		 trial_end;			/* 0: none */
+};
+
+/*
+ * Reads user_id's newest subscription but except_id that grants a tier
+ * (active, trialing, past_due; not deleted) into *out.  XERR_NOTFOUND when
+ * there is none; errors of db_query().
+ */
+enum xerr	 subscriptions_db_other_live(struct db *db,
+		    const char *user_id, const char *except_id,
+		    struct subscriptions_db_other *out);
+
 /* Bits of subscriptions_db_values.nulls: the columns written as NULL. */
 #define SUBSCRIPTIONS_DB_NULL_PERIOD_START	0x01u
 #define SUBSCRIPTIONS_DB_NULL_PERIOD_END	0x02u

@@ -336,7 +336,7 @@ test('W18 ids differing only in case are two events (binary collation)', async (
   assert.equal((await query('SELECT COUNT(*) AS n FROM stripe_events WHERE id IN (?, ?)', [a.id, b.id]))[0].n, 2);
 });
 
-test('W19 a second live subscription: the account follows it and the operator is told both are charged, once', async () => {
+test('W19 a second live subscription: followed, the operator told once; when it ends the other live one is followed again', async () => {
   const u = await newUser();
   const t = now() - 100;
   const a = S.subscription({ customer: u.customer, price: PRICE.ai_secretary, status: 'active' });
@@ -352,9 +352,13 @@ test('W19 a second live subscription: the account follows it and the operator is
   const p = JSON.parse(told[0].payload);
   assert.deepEqual([p.old_subscription, p.old_tier, p.new_subscription, p.new_tier], [a.id, 'ai_secretary', b.id, 'ai_project_manager']);
   await waitFor(async () => (await query('SELECT state FROM jobs WHERE id = ?', [told[0].id]))[0].state === 'done', { timeoutMs: 20000, what: 'the operator e-mailed' });
-  // The older one canceled first, then a new one: a move, nobody is told.
-  await S.signedWebhook(subEvent('customer.subscription.deleted', { ...a, status: 'canceled' }, t + 30));
-  await S.signedWebhook(subEvent('customer.subscription.deleted', { ...b, status: 'canceled' }, t + 31));
+  // The operator cancels the newer one, which the account follows: the account follows the older, still charged.
+  await S.signedWebhook(subEvent('customer.subscription.deleted', { ...b, status: 'canceled' }, t + 30));
+  const back = await user(u.id);
+  assert.deepEqual([back.tier, back.subscription_id], ['ai_secretary', a.id], 'the live one is followed, not the free tier');
+  // Both gone: the free tier; then a new one: a move, nobody is told.
+  await S.signedWebhook(subEvent('customer.subscription.deleted', { ...a, status: 'canceled' }, t + 31));
+  assert.equal((await user(u.id)).tier, 'ai_buddy');
   const c = S.subscription({ customer: u.customer, price: PRICE.ai_secretary, status: 'active' });
   assert.equal((await S.signedWebhook(subEvent('customer.subscription.created', c, t + 40))).json.status, 'processed');
   assert.equal((await user(u.id)).subscription_id, c.id);
