@@ -20,6 +20,17 @@ apierr_find(const struct apierr *table, enum xerr err, struct apierr *out)
 			out->err = err;
 			break;
 		}
+	/*
+	 * A database away, busy or read-only that the table does not name
+	 * is worth trying again, as req_fail() says it; every other database
+	 * error is not (500).
+	 */
+	if ((e == NULL || e->err == XERR_OK) && (err == XERR_DB_GONE ||
+	    err == XERR_DEADLOCK || err == XERR_UNAVAILABLE)) {
+		out->status = xerr_status(XERR_UNAVAILABLE);
+		out->code = "database_unavailable";
+		out->extra = "Retry-After: 1\r\n";
+	}
 	if (out->status == 0)
 		out->status = xerr_status(err);
 	if (out->code == NULL)

@@ -42,7 +42,9 @@ struct apierr {
  * Resolves err by table (NULL: no rows) into *out: the first row whose
  * err is err or APIERR_ANY, with its defaults filled in (out->err is err,
  * status and code), or, when none is, err's own status and code with
- * message NULL.
+ * message NULL; but a database away, busy or read-only (XERR_DB_GONE,
+ * XERR_DEADLOCK, XERR_UNAVAILABLE) that no row names is 503
+ * database_unavailable with Retry-After, as req_fail() answers it.
  */
 void		 apierr_find(const struct apierr *table, enum xerr err,
 		    struct apierr *out);

@@ -14,17 +14,14 @@
 #include "app/apierr.h"
 #include "app/auth.h"
 
-/* The token's row could not be read: worth trying again. */
-static const struct apierr auth_db_errs[] = {
-	{ APIERR_ANY, 503, "database_unavailable",
-	    "cannot check the token now; try again", "Retry-After: 1\r\n" },
-	{ XERR_OK, 0, NULL, NULL, NULL }
-};
-
+/*
+ * The token's row could not be read: 503 with Retry-After when the
+ * database is away or busy, else 500 (req_fail()).
+ */
 int
 auth_db_or_reply(struct req *r, enum xerr rc)
 {
-	apierr_reply(r, auth_db_errs, rc, NULL);
+	req_fail(r, rc, "checking the token");
 	return -1;
 }
 

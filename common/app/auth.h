@@ -53,8 +53,8 @@ int		 auth_version_or_reply(struct req *r, long long version,
 
 /*
  * Answers that the token's row could not be read (the database's error
- * rc): 503 database_unavailable with Retry-After, by the one table of
- * that answer (app/apierr.h).  Returns -1.
+ * rc) as req_fail() does: 503 database_unavailable with Retry-After when
+ * the database is away or busy, else 500.  Returns -1.
  */
 int		 auth_db_or_reply(struct req *r, enum xerr rc);
 

@@ -60,9 +60,11 @@ static const struct apierr phone_api_user_errs[] = {
 	{ XERR_OK, 0, NULL, NULL },
 };
 
-/* Recording what Twilio told us: a database error is worth a retry. */
+/*
+ * Recording what Twilio told us: a database away or busy is worth a retry
+ * (503, apierr_find()); another database error is not (500).
+ */
 static const struct apierr phone_api_record_errs[] = {
-	{ XERR_DB, 503, "unavailable", NULL },
 	{ XERR_OK, 0, NULL, NULL },
 };
 

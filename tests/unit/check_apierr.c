@@ -51,6 +51,22 @@ START_TEST(find_rows_and_defaults)
 	apierr_find(NULL, XERR_NOMEM, &e);
 	ck_assert_int_eq(e.status, 500);
 	ck_assert_str_eq(e.code, "out_of_memory");
+	/* A database away or busy, no row: worth trying again, as req_fail */
+	apierr_find(table, XERR_DB_GONE, &e);
+	ck_assert_int_eq(e.status, 503);
+	ck_assert_str_eq(e.code, "database_unavailable");
+	ck_assert_str_eq(e.extra, "Retry-After: 1\r\n");
+	apierr_find(NULL, XERR_DEADLOCK, &e);
+	ck_assert_int_eq(e.status, 503);
+	ck_assert_str_eq(e.code, "database_unavailable");
+	/* ...and any other database error is not: 500 */
+	apierr_find(NULL, XERR_DB, &e);
+	ck_assert_int_eq(e.status, 500);
+	ck_assert_str_eq(e.code, "database_error");
+	ck_assert_ptr_null(e.extra);
+	/* a row that names it decides */
+	apierr_find(any, XERR_DB_GONE, &e);
+	ck_assert_int_eq(e.status, 502);
 }
 END_TEST
 
