@@ -145,6 +145,7 @@ section('body cap', [
   { name: 'webhook: 1 MiB + 1 byte', send: () => hook('x'.repeat(MiB + 1)), status: 413, code: 'payload_too_large' },
   { name: 'webhook: 1 MiB + 1 byte, chunked', send: () => send('POST', '/stripe/webhook', { headers: { 'Content-Type': 'application/json', 'Stripe-Signature': 't=1,v1=00', 'Transfer-Encoding': 'chunked' }, body: 'x'.repeat(MiB + 1) }), status: 413, code: 'payload_too_large' },
   { name: 'webhook: 8 MiB', send: () => hook('{' + ' '.repeat(8 * MiB) + '}'), status: 413, code: 'payload_too_large' },
+  { name: '/api/usage: Transfer-Encoding gzip (nginx: not implemented, in JSON)', send: () => send('POST', '/api/usage', { headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'gzip' }, body: '{}' }), status: 501, code: 'not_implemented' },
   ...API_POSTS.map((p) => ({ name: `${p}: 64 KiB + 1 byte`, send: () => api('POST', p, p === '/api/usage' ? F.svcTok : F.buddyTok, 'x'.repeat(64 * KiB + 1)), status: 413, code: 'payload_too_large' })),
   ...API_POSTS.map((p) => ({ name: `${p}: 64 KiB + 1 byte, chunked, no token`, send: () => send('POST', p, { headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' }, body: '{' + ' '.repeat(64 * KiB) + '}' }), status: 413, code: 'payload_too_large' })),
   { name: '/phone/status: 64 KiB + 1 byte', send: () => send('POST', `/phone/status/${F.sec}`, { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'CallSid=' + 'C'.repeat(64 * KiB) }), status: 413, code: 'payload_too_large' },
