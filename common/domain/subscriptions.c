@@ -499,11 +499,16 @@ subscriptions_apply(struct events_ev *ev)
 	return subscriptions_user(ev, &m, new_tier, past_due);
 }
 
-/* customer.subscription.trial_will_end: store the date, tell the user. */
+/*
+ * customer.subscription.trial_will_end: store the date, tell the user (of
+ * the subscription they follow, still live).
+ */
 enum xerr
 subscriptions_trial_will_end(struct events_ev *ev)
 {
+	struct subscriptions_db_lock_row row;
 	struct json_object *n;
+	const char	*sub;
 	int64_t		 trial_end = 0;
 	enum xerr	 rc;
 
@@ -512,6 +517,20 @@ subscriptions_trial_will_end(struct events_ev *ev)
 		    "trial_end");
 	if ((rc = events_user(ev, jsonx_id(ev->obj, "customer"),
 	    jsonx_str(ev->obj, "metadata.user_id"))) != XERR_OK)
+		return rc;
+	/*
+	 * Only of the subscription the user follows, while it lives: a late
+	 * one of a subscription cancelled meanwhile, or of another, tells
+	 * nobody and changes nothing.
+	 */
+	sub = jsonx_str(ev->obj, "id");
+	if (sub == NULL || (ev->user_sub[0] != '\0' &&
+	    strcmp(ev->user_sub, sub) != 0))
+		return XERR_OK;
+	if ((rc = subscriptions_db_lock(ev->db, sub, &row)) == XERR_OK &&
+	    !usage_sub_live(row.status, row.deleted))
+		return XERR_OK;
+	if (rc != XERR_OK && rc != XERR_NOTFOUND)
 		return rc;
 	if ((rc = users_set_trial_end(ev->db, ev->user_id, trial_end)))
 		return rc;

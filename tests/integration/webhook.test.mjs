@@ -222,6 +222,16 @@ test('W12 trial_will_end stores the trial end and queues a notification', async 
   const n = await jobs(u.id, 'notify');
   assert.equal(n.length, 1);
   assert.equal(JSON.parse(n[0].payload).template, 'trial_ending');
+  // Cancelled in its trial, then a late trial_will_end: nobody is told, the trial end stays.
+  const v = await newUser();
+  const t = now() - 100, vEnd = now() + 4 * 86400;
+  const vs = S.subscription({ customer: v.customer, price: PRICE.ai_secretary, status: 'trialing', trial_end: vEnd });
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.created', vs, t))).json.status, 'processed');
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.deleted', { ...vs, status: 'canceled' }, t + 10))).json.status, 'processed');
+  const before = (await user(v.id)).trial_end;
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.trial_will_end', vs, t + 5))).json.status, 'processed');
+  assert.equal((await user(v.id)).trial_end, before);
+  assert.deepEqual((await jobs(v.id, 'notify')).map((j) => JSON.parse(j.payload).template).filter((x) => x === 'trial_ending'), []);
 });
 
 test('W13 invoice failed then paid ends paid; a late failure does not undo paid; cycle moves', async () => {
