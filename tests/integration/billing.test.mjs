@@ -614,14 +614,15 @@ test('B23 end to end: Checkout, then the webhooks, then a later change gets a ne
   // The upgrade changes the subscription; the webhook then applies it.
   const r1 = await api('POST', '/api/billing/upgrade', u, { target_tier: 'ai_project_manager' });
   assert.equal(r1.status, 200, r1.text);
-  const updated = S.event('customer.subscription.updated', await S.standin.object(subscription.id));
+  // Stripe's events of the three changes, a second apart (events of one second are settled by a resync).
+  const updated = S.event('customer.subscription.updated', await S.standin.object(subscription.id), { created: created.created + 1 });
   assert.equal((await S.signedWebhook(updated)).status, 200);
   row = await userRow(u.id);
   assert.equal(row.tier, 'ai_project_manager');
   // Now a downgrade is a new request, keyed by the event just applied.
   const r2 = await api('POST', '/api/billing/downgrade', u, { target_tier: 'ai_secretary' });
   assert.equal(r2.status, 200, r2.text);
-  const updated2 = S.event('customer.subscription.updated', await S.standin.object(subscription.id));
+  const updated2 = S.event('customer.subscription.updated', await S.standin.object(subscription.id), { created: created.created + 2 });
   assert.equal((await S.signedWebhook(updated2)).status, 200);
   assert.equal((await userRow(u.id)).tier, 'ai_secretary');
   // And upgrading again is not a replay of the first upgrade.
