@@ -140,6 +140,7 @@ subscriptions_final_bill(struct events_ev *ev, const char *sub_id,
 struct subscriptions_msg {
 	const char	*sub_id, *customer, *status, *price, *item_id, *tier;
 	int64_t		 pstart, pend, trial_end;
+	int64_t		 created;		/* Stripe's, of the subscription */
 	int		 rank, deleted, cancel, has_trial;
 };
 
@@ -172,6 +173,8 @@ subscriptions_read(struct events_ev *ev, struct subscriptions_msg *m)
 	m->pstart = subscriptions_period(ev->obj, "current_period_start");
 	m->pend = subscriptions_period(ev->obj, "current_period_end");
 	m->cancel = jsonx_bool(ev->obj, "cancel_at_period_end", 0);
+	if (jsonx_int(ev->obj, "created", &m->created) != 0 || m->created < 0)
+		m->created = 0;
 	m->has_trial = jsonx_int(ev->obj, "trial_end", &m->trial_end) == 0;
 	return XERR_OK;
 }
@@ -222,6 +225,7 @@ subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
 	v.cancel_at_period_end = m->cancel;
 	v.trial_end = m->trial_end;
 	v.deleted = m->deleted;
+	v.stripe_created = m->created;
 	v.last_event_id = ev->id;
 	v.last_event_created = ev->created;
 	v.last_event_rank = m->rank;
@@ -369,42 +373,57 @@ subscriptions_resync_job(struct events_ev *ev, const char *sub)
 }
 
 /*
- * A live subscription m takes over from the user's current one: when that
- * one is live too (two Checkout sessions completed, say), the customer is
- * charged for both, and the operators are told, once per new subscription
- * (cancelling and refunding is a person's call).
+ * Decides whether the live subscription m (on a paid tier) takes the user
+ * over from the subscription they follow (*takes).  It does when that one
+ * is gone or no longer grants a tier.  When both are live (two Checkout
+ * sessions completed, say), the customer is charged for both: the
+ * operators are told, once per newer subscription (cancelling and
+ * refunding is a person's call), and the newer by Stripe's created is
+ * followed, whatever order the events come in.
  */
 static enum xerr
-subscriptions_doubled(struct events_ev *ev, const struct subscriptions_msg *m,
-    const char *new_tier)
+subscriptions_takeover(struct events_ev *ev, const struct subscriptions_msg *m,
+    const char *new_tier, int *takes)
 {
 	struct subscriptions_db_lock_row old;
 	struct json_object *n;
+	const char	*newer, *older, *newer_tier, *older_tier, *granted;
 	char		 url[400];
+	int		 past_due;
 	enum xerr	 rc;
 
+	*takes = 1;
 	if ((rc = subscriptions_db_lock(ev->db, ev->user_sub, &old)) ==
 	    XERR_NOTFOUND)
 		return XERR_OK;
-	if (rc != XERR_OK || !usage_sub_live(old.status, old.deleted))
+	if (rc != XERR_OK)
 		return rc;
-	log_warnx("user %s: subscription %s (%s) is live beside %s (%s), "
-	    "which the account now follows", ev->user_id, ev->user_sub,
-	    old.status, m->sub_id, m->status);
+	granted = old.deleted ? NULL : subscriptions_status_tier(old.status,
+	    old.tier, &past_due);
+	if (granted == NULL || strcmp(granted, TIERS_FREE) == 0)
+		return XERR_OK;		/* the user's grants nothing now */
+	/* Unknown created (rows of older programs) count as oldest. */
+	*takes = m->created >= old.stripe_created;
+	newer = *takes ? m->sub_id : ev->user_sub;
+	older = *takes ? ev->user_sub : m->sub_id;
+	newer_tier = *takes ? new_tier : old.tier;
+	older_tier = *takes ? old.tier : new_tier;
+	log_warnx("user %s: subscriptions %s and %s are both live; the account "
+	    "follows %s", ev->user_id, older, newer, newer);
 	snprintf(url, sizeof(url), "https://dashboard.stripe.com/%s"
-	    "subscriptions/%s", ev->livemode ? "" : "test/", ev->user_sub);
+	    "subscriptions/%s", ev->livemode ? "" : "test/", older);
 	if ((n = json_object_new_object()) == NULL)
 		return XERR_NOMEM;
-	if (jsonx_add_str(n, "old_subscription", ev->user_sub) ||
-	    jsonx_add_str(n, "old_tier", old.tier) ||
-	    jsonx_add_str(n, "new_subscription", m->sub_id) ||
-	    jsonx_add_str(n, "new_tier", new_tier) ||
+	if (jsonx_add_str(n, "old_subscription", older) ||
+	    jsonx_add_str(n, "old_tier", older_tier) ||
+	    jsonx_add_str(n, "new_subscription", newer) ||
+	    jsonx_add_str(n, "new_tier", newer_tier) ||
 	    jsonx_add_str(n, "dashboard_url", url) ||
 	    jsonx_add_str(n, "event_id", ev->id))
 		rc = XERR_NOMEM;
 	else
 		rc = jobs_notify(ev->db, ev->user_id,
-		    "operator_subscriptions_doubled", m->sub_id, n);
+		    "operator_subscriptions_doubled", newer, n);
 	json_object_put(n);
 	return rc;
 }
@@ -427,7 +446,7 @@ subscriptions_apply(struct events_ev *ev)
 	struct subscriptions_msg m, om;
 	struct subscriptions_db_other other;
 	const char	*new_tier;
-	int		 past_due, apply_user, stale, tie;
+	int		 past_due, apply_user, stale, tie, takes;
 	char		 detail[256];
 	enum xerr	 rc;
 
@@ -493,9 +512,12 @@ subscriptions_apply(struct events_ev *ev)
 	}
 	if (!m.deleted && ev->user_sub[0] != '\0' &&
 	    strcmp(ev->user_sub, m.sub_id) != 0 &&
-	    strcmp(new_tier, TIERS_FREE) != 0 &&
-	    (rc = subscriptions_doubled(ev, &m, new_tier)) != XERR_OK)
-		return rc;
+	    strcmp(new_tier, TIERS_FREE) != 0) {
+		if ((rc = subscriptions_takeover(ev, &m, new_tier, &takes)))
+			return rc;
+		if (!takes)
+			return XERR_OK;	/* the user's is the newer */
+	}
 	return subscriptions_user(ev, &m, new_tier, past_due);
 }
 

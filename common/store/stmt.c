@@ -161,7 +161,8 @@ static const struct {
 	/* subscriptions */
 	S(SUB_LOCK,
 	    "SELECT user_id, status, tier, deleted, last_event_created, "
-	    "last_event_rank FROM subscriptions WHERE id = ? FOR UPDATE"),
+	    "last_event_rank, COALESCE(stripe_created, 0) FROM subscriptions "
+	    "WHERE id = ? FOR UPDATE"),
 	/*
 	 * The user's newest other subscription that grants a tier (for when
 	 * the one they follow is deleted while another is still charged).
@@ -171,14 +172,18 @@ static const struct {
 	    "current_period_end, cancel_at_period_end, trial_end "
 	    "FROM subscriptions WHERE user_id = ? AND id <> ? AND deleted = 0 "
 	    "AND status IN ('active', 'trialing', 'past_due') "
-	    "ORDER BY last_event_created DESC, id DESC LIMIT 1"),
+	    "ORDER BY COALESCE(stripe_created, 0) DESC, last_event_created DESC, "
+	    "id DESC LIMIT 1"),
 	S(SUB_UPSERT,
 	    "INSERT INTO subscriptions (id, user_id, customer_id, status, "
 	    "tier, price_id, item_id, current_period_start, "
 	    "current_period_end, cancel_at_period_end, trial_end, deleted, "
-	    "last_event_id, last_event_created, last_event_rank) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "last_event_id, last_event_created, last_event_rank, "
+	    "stripe_created) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 	    "ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), "
+	    "stripe_created = COALESCE(VALUES(stripe_created), "
+	    "stripe_created), "
 	    "customer_id = VALUES(customer_id), status = VALUES(status), "
 	    "tier = VALUES(tier), price_id = VALUES(price_id), "
 	    "item_id = VALUES(item_id), "

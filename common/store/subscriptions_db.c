@@ -14,6 +14,7 @@ enum subscriptions_db_col {
 	SUBSCRIPTIONS_DB_C_DELETED,
 	SUBSCRIPTIONS_DB_C_LAST_CREATED,
 	SUBSCRIPTIONS_DB_C_LAST_RANK,
+	SUBSCRIPTIONS_DB_C_STRIPE_CREATED,
 	SUBSCRIPTIONS_DB_C__MAX
 };
 
@@ -46,6 +47,8 @@ subscriptions_db_lock(struct db *db, const char *id,
 		    SUBSCRIPTIONS_DB_C_LAST_CREATED, 0);
 		row->last_event_rank = db_res_int(res, 0,
 		    SUBSCRIPTIONS_DB_C_LAST_RANK, 0);
+		row->stripe_created = db_res_int(res, 0,
+		    SUBSCRIPTIONS_DB_C_STRIPE_CREATED, 0);
 	}
 	db_res_free(res);
 	if (rc != XERR_OK)
@@ -91,7 +94,7 @@ subscriptions_db_other_live(struct db *db, const char *user_id,
 enum xerr
 subscriptions_db_upsert(struct db *db, const struct subscriptions_db_values *v)
 {
-	struct dbv	 a[15];
+	struct dbv	 a[16];
 
 	a[0] = DB_STR(v->id);
 	a[1] = DB_STR(v->user_id);
@@ -111,7 +114,8 @@ subscriptions_db_upsert(struct db *db, const struct subscriptions_db_values *v)
 	a[12] = DB_STR(v->last_event_id);
 	a[13] = DB_INT(v->last_event_created);
 	a[14] = DB_INT(v->last_event_rank);
-	return db_exec(db, STMT_SUB_UPSERT, a, 15, NULL, NULL);
+	a[15] = v->stripe_created > 0 ? DB_INT(v->stripe_created) : DB_NULL;
+	return db_exec(db, STMT_SUB_UPSERT, a, 16, NULL, NULL);
 }
 
 enum xerr

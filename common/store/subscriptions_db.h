@@ -23,6 +23,7 @@ struct subscriptions_db_lock_row {
 	int		 deleted;		/* 0 or 1 */
 	int64_t		 last_event_created;
 	int64_t		 last_event_rank;
+	int64_t		 stripe_created;	/* Stripe's created; 0 unknown */
 };
 
 /*
@@ -45,8 +46,9 @@ struct subscriptions_db_other {
 };
 
 /*
- * Reads user_id's newest subscription but except_id that grants a tier
- * (active, trialing, past_due; not deleted) into *out.  XERR_NOTFOUND when
+ * Reads user_id's newest (by Stripe's created) subscription but
+ * except_id that grants a tier (active, trialing, past_due; not deleted)
+ * into *out.  XERR_NOTFOUND when
  * there is none; errors of db_query().
  */
 enum xerr	 subscriptions_db_other_live(struct db *db,
@@ -75,6 +77,7 @@ struct subscriptions_db_values {
 	const char	*last_event_id;
 	int64_t		 last_event_created;
 	int		 last_event_rank;
+	int64_t		 stripe_created;	/* 0: unknown (kept as stored) */
 	unsigned int	 nulls;		/* SUBSCRIPTIONS_DB_NULL_* */
 };
 

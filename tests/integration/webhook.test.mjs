@@ -411,3 +411,22 @@ test('W21 a period restated by a newer event (a trial extended) takes the new en
   assert.equal((await S.signedWebhook(subEvent('customer.subscription.updated', first, t + 5))).json.status, 'stale');
   assert.deepEqual(await period(), [e2], 'an older event, arriving late, does not move it back');
 });
+
+// Two live subscriptions: the account follows the newer (Stripe's created), whatever order their events come in.
+test('W22 two live subscriptions, the newer\'s events first: the account follows the newer; a late event of the older does not take it back', async () => {
+  const u = await newUser();
+  const t = now() - 100;
+  const older = S.subscription({ customer: u.customer, price: PRICE.ai_secretary, status: 'active', created: now() - 2000 });
+  const newer = S.subscription({ customer: u.customer, price: PRICE.ai_project_manager, status: 'active', created: now() - 1000 });
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.created', newer, t))).json.status, 'processed');
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.created', older, t + 5))).json.status, 'processed');
+  let row = await user(u.id);
+  assert.deepEqual([row.tier, row.subscription_id], ['ai_project_manager', newer.id]);
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.updated', { ...older, cancel_at_period_end: true }, t + 10))).json.status, 'processed');
+  row = await user(u.id);
+  assert.deepEqual([row.tier, row.subscription_id], ['ai_project_manager', newer.id], 'the older one\'s late event does not take the account back');
+  const told = (await jobs(u.id, 'notify')).filter((j) => j.dedupe_key.startsWith('notify:operator_subscriptions_doubled:'));
+  assert.deepEqual(told.map((j) => j.dedupe_key), [`notify:operator_subscriptions_doubled:${newer.id}`], 'the operator told once');
+  const p = JSON.parse(told[0].payload);
+  assert.deepEqual([p.old_subscription, p.new_subscription], [older.id, newer.id]);
+});
