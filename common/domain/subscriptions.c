@@ -485,8 +485,10 @@ subscriptions_apply(struct events_ev *ev)
 
 	/*
 	 * The user follows this subscription when it is theirs already, when
-	 * they have none, or when it is live (a new subscription takes over).
-	 * A deletion only touches the user's current subscription.
+	 * they have none, or when it is live on a paid tier and takes over
+	 * (subscriptions_takeover(): theirs grants nothing now, or this one
+	 * is the newer).  A deletion only touches the user's current
+	 * subscription, and then another live one of theirs is followed.
 	 */
 	new_tier = subscriptions_status_tier(m.status, m.tier, &past_due);
 	if (m.deleted)
