@@ -399,8 +399,7 @@ admin_apply_fail(struct req *r, enum xerr rc, const char *what,
 	va_list	 ap;
 	char	 detail[512];
 
-	if (rc == XERR_DB_GONE || rc == XERR_DEADLOCK ||
-	    rc == XERR_UNAVAILABLE) {
+	if (xerr_db_retry(rc)) {
 		req_fail(r, rc, what);
 		return;
 	}

@@ -25,8 +25,7 @@ apierr_find(const struct apierr *table, enum xerr err, struct apierr *out)
 	 * is worth trying again, as req_fail() says it; every other database
 	 * error is not (500).
 	 */
-	if ((e == NULL || e->err == XERR_OK) && (err == XERR_DB_GONE ||
-	    err == XERR_DEADLOCK || err == XERR_UNAVAILABLE)) {
+	if ((e == NULL || e->err == XERR_OK) && xerr_db_retry(err)) {
 		out->status = xerr_status(XERR_UNAVAILABLE);
 		out->code = "database_unavailable";
 		out->extra = "Retry-After: 1\r\n";

@@ -318,14 +318,13 @@ req_error_status(struct req *r, int status, const char *extra,
 void
 req_fail(struct req *r, enum xerr rc, const char *what)
 {
-	switch (rc) {
-	case XERR_DB_GONE:
-	case XERR_DEADLOCK:
-	case XERR_UNAVAILABLE:
+	if (xerr_db_retry(rc)) {
 		req_error_status(r, xerr_status(XERR_UNAVAILABLE),
 		    "Retry-After: 1\r\n", "database_unavailable",
 		    "%s failed; try again", what);
-		break;
+		return;
+	}
+	switch (rc) {
 	case XERR_NOMEM:
 	case XERR_DB:
 		req_error(r, rc, NULL, "%s failed", what);

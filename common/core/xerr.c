@@ -42,3 +42,10 @@ xerr_code(enum xerr rc)
 		return "internal_error";
 	return xerrs[rc].code;
 }
+
+int
+xerr_db_retry(enum xerr rc)
+{
+	return rc == XERR_DB_GONE || rc == XERR_DEADLOCK ||
+	    rc == XERR_UNAVAILABLE;
+}

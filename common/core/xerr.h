@@ -38,4 +38,11 @@ int		 xerr_status(enum xerr rc);
 /* Returns the stable error code string for rc, e.g. "bad_request". Static. */
 const char	*xerr_code(enum xerr rc);
 
+/*
+ * Returns 1 when rc says the database is away, busy or read-only
+ * (XERR_DB_GONE, XERR_DEADLOCK, XERR_UNAVAILABLE): worth trying again, as
+ * 503 with Retry-After.  Every other error, XERR_DB included, is not.
+ */
+int		 xerr_db_retry(enum xerr rc);
+
 #endif
