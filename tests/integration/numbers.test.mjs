@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import { request, rawRequest, closeHttp } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
 import { requireEnv } from './lib/env.mjs';
-import { postCallback } from './lib/twilio.mjs';
+import { postCallback, twilioDelay, twilioRequests } from './lib/twilio.mjs';
 import { mint } from './lib/token.mjs';
 import { sleep, waitFor } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
@@ -222,8 +222,6 @@ test('T5 a free-tier user\'s number gets the refusal; a number not the user\'s a
 });
 
 // ---------- provisioning that never blocks ----------
-const twilioDelay = (ms, match = '') => fetch(`${requireEnv('TWILIO_API_BASE').TWILIO_API_BASE}/__delay`,
-  { method: 'POST', body: JSON.stringify({ ms, match }) }).then((r) => { assert.equal(r.status, 200); });
 
 test('T6 provisioning answers within 1 s while Twilio takes 20 s; details go provisioning -> active', async () => {
   const u = await newUser();
@@ -258,24 +256,22 @@ test('T6 provisioning answers within 1 s while Twilio takes 20 s; details go pro
 // other's number recorded first releases the one it bought, which nobody would use and we would pay for.
 test('T6b a number bought by a second run of the provisioning, the first run\'s recorded, is released at Twilio', async () => {
   const u = await newUser();
-  const base = requireEnv('TWILIO_API_BASE').TWILIO_API_BASE;
-  const seen = async () => (await fetch(`${base}/__requests`)).json();
-  const before = (await seen()).length;
+  const before = (await twilioRequests()).length;
   const other = { number: randomNumber(), sid: sid('PN') };
   await twilioDelay(1500, 'IncomingPhoneNumbers');
   try {
     const r = await request('POST', '/api/phone/provision', { token: u.token, json: { area_code: '415' } });
     assert.equal(r.status, 202, r.text);
     // The job is asking Twilio for our numbers by name; meanwhile "the other run" records its number.
-    await waitFor(async () => (await seen()).slice(before).some((q) => q.method === 'GET' && /IncomingPhoneNumbers\.json\?/.test(q.path)),
+    await waitFor(async () => (await twilioRequests()).slice(before).some((q) => q.method === 'GET' && /IncomingPhoneNumbers\.json\?/.test(q.path)),
       { timeoutMs: 15000, what: 'the job listing our numbers at Twilio' });
     await query("UPDATE users SET phone_number = ?, phone_sid = ?, phone_status = 'active' WHERE id = ?", [other.number, other.sid, u.id]);
     await query('INSERT INTO phone_numbers (user_id, phone_number, phone_sid, held_from) VALUES (?, ?, ?, ?)', [u.id, other.number, other.sid, now()]);
-    await waitFor(async () => (await seen()).slice(before).some((q) => q.method === 'DELETE'), { timeoutMs: 20000, what: 'a release at Twilio' });
+    await waitFor(async () => (await twilioRequests()).slice(before).some((q) => q.method === 'DELETE'), { timeoutMs: 20000, what: 'a release at Twilio' });
   } finally {
     await twilioDelay(0);
   }
-  const mine = (await seen()).slice(before);
+  const mine = (await twilioRequests()).slice(before);
   const bought = mine.filter((q) => q.method === 'POST' && /IncomingPhoneNumbers\.json$/.test(q.path));
   const released = mine.filter((q) => q.method === 'DELETE').map((q) => q.path);
   assert.equal(bought.length, 1, JSON.stringify(mine));

@@ -14,6 +14,7 @@ import { waitFor, sleep } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
 import * as B from './lib/bills.mjs';
 import { stackEnv } from './lib/token.mjs';
+import { twilioDelay, twilioRequests } from './lib/twilio.mjs';
 import { requireEnv } from './lib/env.mjs';
 
 test.after(async () => { await S.standin.fail({ clear: true }); closeHttp(); await close(); });
@@ -125,18 +126,16 @@ test('J4b back on a phone tier while the number is being released: a new number 
   const id = crypto.randomUUID(), oldSid = 'PN' + crypto.randomBytes(16).toString('hex');
   await query("INSERT INTO users (id, email, tier, phone_number, phone_sid, phone_status, phone_provisioned_at, phone_grace_until) VALUES (?, ?, 'ai_buddy', ?, ?, 'active', ?, ?)",
     [id, `${id}@example.test`, '+1555' + String(crypto.randomInt(1e7)).padStart(7, '0'), oldSid, now() - 100, now() - 1]);
-  const base = requireEnv('TWILIO_API_BASE').TWILIO_API_BASE;
-  const twilio = (p, o) => fetch(`${base}${p}`, o).then((r) => r.json());
-  const before = (await twilio('/__requests')).length;
-  await twilio('/__delay', { method: 'POST', body: JSON.stringify({ ms: 1500, match: 'IncomingPhoneNumbers' }) });
+  const before = (await twilioRequests()).length;
+  await twilioDelay(1500, 'IncomingPhoneNumbers');
   try {
     await query("INSERT INTO jobs (kind, dedupe_key, user_id, payload) VALUES ('phone_grace_release', ?, ?, '{}')", [`phone_grace_release:test:${id}`, id]);
-    await waitFor(async () => (await twilio('/__requests')).slice(before).some((q) => q.method === 'DELETE' && q.path.includes(oldSid)),
+    await waitFor(async () => (await twilioRequests()).slice(before).some((q) => q.method === 'DELETE' && q.path.includes(oldSid)),
       { timeoutMs: 15000, what: 'the release sent to Twilio' });
     // Paid again meanwhile: what the subscription's event does to a user it sees holding a number.
     await query("UPDATE users SET tier = 'ai_secretary', phone_grace_until = NULL WHERE id = ?", [id]);
   } finally {
-    await twilio('/__delay', { method: 'POST', body: JSON.stringify({ ms: 0 }) });
+    await twilioDelay(0);
   }
   await waitFor(async () => (await query('SELECT state FROM jobs WHERE dedupe_key = ?', [`phone_grace_release:test:${id}`]))[0].state === 'done',
     { timeoutMs: 15000, what: 'release job done' });

@@ -36,18 +36,22 @@ export async function close() {
   await (await c)?.end();
 }
 
+/** The `mariadb` client as root over env.DB_SOCKET (as scripts/stack created it), with args and stdin input. */
+function rootClient(args, input) {
+  const { DB_SOCKET } = requireEnv('DB_SOCKET');
+  return execFileSync('mariadb', ['-S', DB_SOCKET, '-u', 'root', '-N', ...args], { input, encoding: 'utf8', timeout: 30000 }).trim();
+}
+
 /**
  * Runs sql as MariaDB's administrator (root over env.DB_SOCKET, as scripts/stack created it) with the
  * `mariadb` client, for what the application's user may not do (SET GLOBAL, KILL); returns its output
  * (tab-separated rows, no header), trimmed. Throws when the statement fails.
  */
-/** asAdmin for a script fed to the client on stdin, in the application's database (DELIMITER works there). */
-export function asAdminScript(sql) {
-  const { DB_SOCKET, DB_NAME } = requireEnv('DB_SOCKET', 'DB_NAME');
-  return execFileSync('mariadb', ['-S', DB_SOCKET, '-u', 'root', '-N', DB_NAME], { input: sql, encoding: 'utf8', timeout: 30000 }).trim();
+export function asAdmin(sql) {
+  return rootClient(['-e', sql]);
 }
 
-export function asAdmin(sql) {
-  const { DB_SOCKET } = requireEnv('DB_SOCKET');
-  return execFileSync('mariadb', ['-S', DB_SOCKET, '-u', 'root', '-N', '-e', sql], { encoding: 'utf8', timeout: 30000 }).trim();
+/** asAdmin for a script fed to the client on stdin, in the application's database (DELIMITER works there). */
+export function asAdminScript(sql) {
+  return rootClient([requireEnv('DB_NAME').DB_NAME], sql);
 }

@@ -3,6 +3,7 @@
 //   import { signTwilio, postCallback } from './lib/twilio.mjs';
 //   const r = await postCallback('/phone/status/voice', { CallSid: 'CA...', CallStatus: 'completed', CallDuration: '61' });
 //   const bad = await postCallback(path, params, { signature: 'not-it' });   // or signature: false to omit it
+//   await twilioDelay(1500, 'IncomingPhoneNumbers'); ... (await twilioRequests()).some(...)  // the delaying proxy
 //
 // Twilio signs the full public URL it called (env.PUBLIC_BASE_URL + path) plus the POST params, with the
 // account's auth token (env.TWILIO_AUTH_TOKEN): HMAC-SHA1, base64, header X-Twilio-Signature.
@@ -29,3 +30,15 @@ export function postCallback(path, params = {}, { signature, authToken, url, hea
   for (const [k, v] of Object.entries(params)) for (const x of [].concat(v)) form.append(k, String(x));
   return request('POST', path, { body: form, headers: { ...(sig === false ? {} : { 'X-Twilio-Signature': sig }), 'User-Agent': 'TwilioProxy/1.1', ...headers } });
 }
+
+// The delaying proxy in front of Twilio's stand-in (tests/peers/twilio-delay.mjs, at env.TWILIO_API_BASE).
+const proxy = (path, init) => fetch(`${requireEnv('TWILIO_API_BASE').TWILIO_API_BASE}${path}`, init);
+
+/** Holds every request whose path contains match (all when '') ms before passing it on; 0: off. */
+export async function twilioDelay(ms, match = '') {
+  const r = await proxy('/__delay', { method: 'POST', body: JSON.stringify({ ms, match }) });
+  if (r.status !== 200) throw new Error(`twilio-delay /__delay: ${r.status} ${await r.text()}`);
+}
+
+/** The requests the proxy passed on so far, [{method, path}], oldest first. */
+export const twilioRequests = async () => (await proxy('/__requests')).json();
