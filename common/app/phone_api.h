@@ -98,6 +98,7 @@ void		 phone_api_status_callback(struct req *r);
  * with *out, the caller's to release, to be answered 200; or -1 after
  * answering 400 or 503 (*out NULL).
  */
-int		 phone_api_admin_numbers(struct req *r, struct json_object **out);
+int		 phone_api_admin_numbers(struct req *r,
+		    struct json_object **out);
 
 #endif

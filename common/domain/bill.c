@@ -361,7 +361,7 @@ bill_oneoff_finalize(struct http *h, const struct cfg *cfg, struct bill *b,
 	struct buf	*form;
 	char		 key[96], path[300], st[32];
 	int		 n;
-	enum xerr	 rc = XERR_UNPROCESSABLE;
+	enum xerr	 rc;
 
 	if ((form = buf_new(256)) == NULL)
 		return XERR_NOMEM;

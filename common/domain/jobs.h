@@ -5,8 +5,10 @@
  * transaction; xsb-worker claims due jobs with SELECT ... FOR UPDATE SKIP
  * LOCKED under a lease, runs them, and marks them done, or schedules a
  * retry with exponential backoff and jitter, or marks them dead after
- * JOB_MAX_ATTEMPTS (a job waiting on Stripe's events: after three days).  A worker that dies leaves its lease to expire and the
- * job is claimed again, so every job's side effect must be idempotent
+ * JOB_MAX_ATTEMPTS (a job waiting on Stripe's events: after three days).
+ * A worker that dies leaves its lease to expire and the job is claimed
+ * again (a running job's lease is renewed), so every job's side effect
+ * must be idempotent
  * (Stripe Idempotency-Key, Twilio reconcile, e-mail Message-ID check).
  */
 #ifndef JOBS_H

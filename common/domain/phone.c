@@ -893,7 +893,6 @@ phone_grace_end(struct db *db, const char *user_id)
 	return rc;
 }
 
-/* Keeps, waits or releases, as the tier and the grace say. */
 /*
  * After a grace release: a user who came back to a phone tier while the
  * number was being released (the subscription's event saw the number
@@ -921,6 +920,7 @@ phone_grace_regrant(struct db *db, const char *user_id, char *errbuf,
 	return rc == XERR_CONFLICT ? XERR_OK : rc;
 }
 
+/* Keeps, waits or releases, as the tier and the grace say. */
 enum xerr
 phone_grace_release(struct db *db, struct http *http, const struct cfg *cfg,
     const char *user_id, char *errbuf, size_t errsz)

@@ -20,7 +20,8 @@
 
 /* Says whether stretch s goes on under entry h: the same tier and terms. */
 static int
-rating_same_terms(const struct rating_stretch *s, const struct rating_tier_at *h)
+rating_same_terms(const struct rating_stretch *s,
+    const struct rating_tier_at *h)
 {
 	return s->voice_included == h->voice_included &&
 	    s->sms_included == h->sms_included && strcmp(s->tier, h->tier) == 0;

@@ -62,7 +62,6 @@ resync_event(const struct cfg *cfg, struct json_object *sub,
 {
 	struct json_object	*ev, *data, *req, *v;
 	const char		*s;
-	int64_t			 now = created;
 	int			 bad = 0;
 
 	*out = NULL;
@@ -83,7 +82,7 @@ resync_event(const struct cfg *cfg, struct json_object *sub,
 	bad |= jsonx_add_str(ev, "id", id_out);
 	bad |= jsonx_add_str(ev, "object", "event");
 	bad |= jsonx_add_str(ev, "api_version", cfg->stripe_api_version);
-	bad |= jsonx_add_int(ev, "created", now);
+	bad |= jsonx_add_int(ev, "created", created);
 	bad |= jsonx_add_int(ev, "pending_webhooks", 0);
 	bad |= jsonx_add_str(ev, "type", "customer.subscription.updated");
 	bad |= jsonx_add_str(req, "id", NULL);

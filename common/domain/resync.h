@@ -1,7 +1,8 @@
 /*
  * resync: Stripe's current state of a subscription, applied as the
- * customer.subscription.updated event Stripe would send now (id
- * resync_<sub id>_<now>, created now), through evstore like a delivery.
+ * customer.subscription.updated event Stripe would send (id
+ * resync_<sub id>_<tag>; see resync_apply() for its date and tag), through
+ * evstore like a delivery.
  * Stripe keeps no order among its events and dates them to the second:
  * when two events of one subscription share their second and rank, the
  * order they arrived in is a guess, and the worker's subscription_resync

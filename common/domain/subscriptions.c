@@ -401,7 +401,7 @@ subscriptions_takeover(struct events_ev *ev, const struct subscriptions_msg *m,
 	granted = old.deleted ? NULL : subscriptions_status_tier(old.status,
 	    old.tier, &past_due);
 	if (granted == NULL || strcmp(granted, TIERS_FREE) == 0)
-		return XERR_OK;		/* the user's grants nothing now */
+		return XERR_OK;	/* the user's grants nothing now */
 	/* Unknown created (rows of older programs) count as oldest. */
 	*takes = m->created >= old.stripe_created;
 	newer = *takes ? m->sub_id : ev->user_sub;

@@ -172,8 +172,8 @@ static const struct {
 	    "current_period_end, cancel_at_period_end, trial_end "
 	    "FROM subscriptions WHERE user_id = ? AND id <> ? AND deleted = 0 "
 	    "AND status IN ('active', 'trialing', 'past_due') "
-	    "ORDER BY COALESCE(stripe_created, 0) DESC, last_event_created DESC, "
-	    "id DESC LIMIT 1"),
+	    "ORDER BY COALESCE(stripe_created, 0) DESC, "
+	    "last_event_created DESC, id DESC LIMIT 1"),
 	S(SUB_UPSERT,
 	    "INSERT INTO subscriptions (id, user_id, customer_id, status, "
 	    "tier, price_id, item_id, current_period_start, "
@@ -759,7 +759,7 @@ static const struct {
 	    "STRAIGHT_JOIN jobs ON jobs.id = j.id "
 	    "SET jobs.state = 'running', jobs.attempts = jobs.attempts + 1, "
 	    "jobs.lease_until = NOW(6) + INTERVAL ? SECOND, jobs.locked_by = ?"),
-	/* The leases of jobs still running, renewed by the worker holding them. */
+	/* The leases of jobs still running, renewed by their worker. */
 	S(JOB_EXTEND_N,
 	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) AS j "
 	    "STRAIGHT_JOIN jobs ON jobs.id = j.id "

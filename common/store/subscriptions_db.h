@@ -48,8 +48,7 @@ struct subscriptions_db_other {
 /*
  * Reads user_id's newest (by Stripe's created) subscription but
  * except_id that grants a tier (active, trialing, past_due; not deleted)
- * into *out.  XERR_NOTFOUND when
- * there is none; errors of db_query().
+ * into *out.  XERR_NOTFOUND when there is none; errors of db_query().
  */
 enum xerr	 subscriptions_db_other_live(struct db *db,
 		    const char *user_id, const char *except_id,

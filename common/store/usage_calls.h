@@ -38,8 +38,9 @@ struct usage_calls_row {
  * For i < n: known[i] is 1 when the user ids[i] exists, recorded[i] is
  * USAGE_CALLS_TWILIO when Twilio recorded the usage key keys[i],
  * USAGE_CALLS_OTHER when another source did (the app, under Twilio's key
- * of a text), else 0 (keys[i] may be NULL: no usage; 0 then).  Both in one plain read of 32 ids and 32 keys (a batch
- * of up to 32 is one round trip).  Errors of db_query().
+ * of a text), else 0 (keys[i] may be NULL: no usage; 0 then).  Both in
+ * one plain read of 32 ids and 32 keys (a batch of up to 32 is one round
+ * trip).  Errors of db_query().
  */
 enum xerr	 usage_calls_read(struct db *db, const char *const *ids,
 		    const char *const *keys, size_t n, unsigned char *known,
