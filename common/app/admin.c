@@ -1457,8 +1457,8 @@ admin_resync_apply_or_reply(struct req *r, struct json_object *sub,
 	char		 err[256];
 	enum xerr	 rc;
 
-	if ((rc = resync_apply(r->db, r->cfg, sub, sub_id, 0, NULL, evid,
-	    evidsz, outcome, err, sizeof(err))) == XERR_OK)
+	if ((rc = resync_apply(r->db, r->cfg, sub, sub_id, evid, evidsz,
+	    outcome, err, sizeof(err))) == XERR_OK)
 		return 0;
 	if (rc == XERR_NOMEM)
 		req_fail(r, rc, "the resync");

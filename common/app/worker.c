@@ -23,7 +23,6 @@
 #include "domain/notify.h"
 #include "domain/phone.h"
 #include "domain/rating.h"
-#include "domain/resync.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
 #include "app/worker.h"
@@ -43,8 +42,6 @@ static enum xerr worker_phone_release(struct worker_ctx *, struct job *,
     char *, size_t);
 static enum xerr worker_notify(struct worker_ctx *, struct job *, char *,
     size_t);
-static enum xerr worker_subscription_resync(struct worker_ctx *,
-    struct job *, char *, size_t);
 
 static const struct {
 	const char	*kind;
@@ -58,7 +55,6 @@ static const struct {
 	{ "phone_release", worker_phone_release },
 	{ "phone_grace_release", worker_phone_release },
 	{ "notify", worker_notify },
-	{ "subscription_resync", worker_subscription_resync },
 };
 
 #define WORKER_NRUNNERS (sizeof(worker_runners) / sizeof(worker_runners[0]))
@@ -213,45 +209,6 @@ worker_phone_release(struct worker_ctx *w, struct job *job, char *err,
 {
 	return phone_grace_release(w->db, w->http, w->cfg, job->user_id, err,
 	    errsz);
-}
-
-/*
- * subscription_resync (queued when two events of one subscription share
- * their second and rank): Stripe's current state of the subscription,
- * applied as the event Stripe would send now (domain/resync.h).
- */
-static enum xerr
-worker_subscription_resync(struct worker_ctx *w, struct job *job, char *err,
-    size_t errsz)
-{
-	struct stripe_reply	 rep;
-	struct json_object	*sub = NULL;
-	const char		*id = jsonx_str(job->payload, "subscription");
-	const char		*outcome;
-	char			 evid[256];
-	int64_t			 created = 0;
-	int			 other;
-	enum xerr		 rc;
-
-	memset(&rep, 0, sizeof(rep));
-	if (id == NULL || jsonx_int(job->payload, "created", &created) != 0) {
-		snprintf(err, errsz, "payload lacks subscription or created");
-		return XERR_UNPROCESSABLE;
-	}
-	if ((rc = resync_fetch(w->http, w->cfg, id, &sub, &rep, &other))) {
-		snprintf(err, errsz, "reading subscription %s: %s", id,
-		    other ? "Stripe answered with another object" : rep.msg);
-		/* Stripe has none (any more): nothing to set right. */
-		return rc == XERR_NOTFOUND ? XERR_OK : rc;
-	}
-	/* Dated to the tie's second, named after the event that tied. */
-	if ((rc = resync_apply(w->db, w->cfg, sub, id, created,
-	    jsonx_str(job->payload, "event_id"), evid, sizeof(evid), &outcome,
-	    err, errsz)) == XERR_OK)
-		log_info("subscription %s: Stripe's state applied as %s: %s",
-		    id, evid, outcome);
-	json_object_put(sub);
-	return rc;
 }
 
 void

@@ -52,20 +52,21 @@ out:
 
 /*
  * Wraps Stripe's subscription sub in the customer.subscription.updated
- * event Stripe would send, created at created, id resync_<sub id>_<tag>.
- * *out is its text (caller frees); *id_out gets the id.
+ * event Stripe would send now, id resync_<sub id>_<now>.  *out is its
+ * text (caller frees); *id_out gets the id.
  */
 static enum xerr
 resync_event(const struct cfg *cfg, struct json_object *sub,
-    const char *sub_id, int64_t created, const char *tag, char **out,
-    char *id_out, size_t idsz)
+    const char *sub_id, char **out, char *id_out, size_t idsz)
 {
 	struct json_object	*ev, *data, *req, *v;
 	const char		*s;
+	int64_t			 now = (int64_t)time(NULL);
 	int			 bad = 0;
 
 	*out = NULL;
-	snprintf(id_out, idsz, RESYNC_EVENT_PREFIX "%s_%s", sub_id, tag);
+	snprintf(id_out, idsz, RESYNC_EVENT_PREFIX "%s_%lld", sub_id,
+	    (long long)now);
 	if ((ev = json_object_new_object()) == NULL)
 		return XERR_NOMEM;
 	/* Owned by ev from here, so one put frees all. */
@@ -82,7 +83,7 @@ resync_event(const struct cfg *cfg, struct json_object *sub,
 	bad |= jsonx_add_str(ev, "id", id_out);
 	bad |= jsonx_add_str(ev, "object", "event");
 	bad |= jsonx_add_str(ev, "api_version", cfg->stripe_api_version);
-	bad |= jsonx_add_int(ev, "created", created);
+	bad |= jsonx_add_int(ev, "created", now);
 	bad |= jsonx_add_int(ev, "pending_webhooks", 0);
 	bad |= jsonx_add_str(ev, "type", "customer.subscription.updated");
 	bad |= jsonx_add_str(req, "id", NULL);
@@ -107,24 +108,15 @@ out:
 
 enum xerr
 resync_apply(struct db *db, const struct cfg *cfg, struct json_object *sub,
-    const char *sub_id, int64_t created, const char *tag, char *evid,
-    size_t evidsz, const char **outcome, char *errbuf, size_t errsz)
+    const char *sub_id, char *evid, size_t evidsz, const char **outcome,
+    char *errbuf, size_t errsz)
 {
-	char		*payload = NULL, now[24];
-	size_t		 len;
+	char		*payload = NULL;
 	enum xerr	 rc;
 
 	*outcome = NULL;
 	errbuf[0] = '\0';
-	if (created <= 0)
-		created = (int64_t)time(NULL);
-	if (tag == NULL) {
-		snprintf(now, sizeof(now), "%lld", (long long)created);
-		tag = now;
-	} else if ((len = strlen(tag)) > RESYNC_TAG_MAX)
-		tag += len - RESYNC_TAG_MAX;	/* its most varied end */
-	if ((rc = resync_event(cfg, sub, sub_id, created, tag, &payload, evid,
-	    evidsz)))
+	if ((rc = resync_event(cfg, sub, sub_id, &payload, evid, evidsz)))
 		return rc;
 	rc = evstore_apply(db, cfg, payload, strlen(payload), 0, outcome,
 	    errbuf, errsz);

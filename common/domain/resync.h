@@ -1,14 +1,8 @@
 /*
  * resync: Stripe's current state of a subscription, applied as the
- * customer.subscription.updated event Stripe would send (id
- * resync_<sub id>_<tag>; see resync_apply() for its date and tag), through
- * evstore like a delivery.
- * Stripe keeps no order among its events and dates them to the second:
- * when two events of one subscription share their second and rank, the
- * order they arrived in is a guess, and the worker's subscription_resync
- * job (queued then, domain/subscriptions.c) asks Stripe instead.  The
- * admin API's POST /api/admin/subscriptions/<id>/resync does the same on
- * demand.
+ * customer.subscription.updated event Stripe would send now (id
+ * resync_<sub id>_<now>, created now), through evstore like a delivery:
+ * the admin API's POST /api/admin/subscriptions/<id>/resync.
  *
  * Ownership: nothing is kept; the subscription object read is the
  * caller's.
@@ -41,22 +35,14 @@ enum xerr	 resync_fetch(struct http *h, const struct cfg *cfg,
 		    const char *sub_id, struct json_object **sub,
 		    struct stripe_reply *rep, int *other);
 
-/* The most characters of a tag an event id takes (it ends the id). */
-#define RESYNC_TAG_MAX		40
-
 /*
  * Applies sub (Stripe's subscription sub_id) as the event Stripe would
- * send, created at created (0: now), id resync_<sub_id>_<tag> (tag NULL:
- * the created time; else at most its last RESYNC_TAG_MAX characters):
- * evid (evidsz bytes) gets the id, *outcome the outcome
- * (evstore_apply()).  The job after a tie dates it to the tie's second,
- * not to our clock: a later event of Stripe's (its clock, maybe a test
- * clock's) must not look older than it.  errbuf gets a failure's reason.
- * XERR_NOMEM; errors of evstore_apply().
+ * send now: evid (evidsz bytes) gets its id, *outcome the outcome
+ * (evstore_apply()).  errbuf gets a failure's reason.  XERR_NOMEM; errors
+ * of evstore_apply().
  */
 enum xerr	 resync_apply(struct db *db, const struct cfg *cfg,
-		    struct json_object *sub, const char *sub_id,
-		    int64_t created, const char *tag, char *evid,
+		    struct json_object *sub, const char *sub_id, char *evid,
 		    size_t evidsz, const char **outcome, char *errbuf,
 		    size_t errsz);
 

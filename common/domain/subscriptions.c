@@ -15,7 +15,6 @@
 #include "store/users.h"
 #include "domain/jobs.h"
 #include "domain/phone.h"
-#include "domain/resync.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
 #include "domain/events.h"
@@ -182,20 +181,18 @@ subscriptions_read(struct events_ev *ev, struct subscriptions_msg *m)
 /*
  * Writes the subscription's row, unless the event is older than the last
  * one applied (*stale set, nothing written); the last period of a deleted
- * subscription is billed.  *tie is set, nothing written, when the event
- * shares its second and rank with the last one applied (and is no
- * resync's own): which of the two is newer, Stripe does not say.
+ * subscription is billed.
  */
 static enum xerr
 subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
-    int *stale, int *tie)
+    int *stale)
 {
 	struct subscriptions_db_lock_row old;
 	struct subscriptions_db_values v;
 	int64_t		 lc, lr;
 	enum xerr	 rc;
 
-	*stale = *tie = 0;
+	*stale = 0;
 	rc = subscriptions_db_lock(ev->db, m->sub_id, &old);
 	if (rc != XERR_OK && rc != XERR_NOTFOUND)
 		return rc;
@@ -204,12 +201,8 @@ subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
 		lr = old.last_event_rank;
 		*stale = old.deleted || (!m->deleted && (ev->created < lc ||
 		    (ev->created == lc && m->rank < lr)));
-		*tie = !*stale && !m->deleted && ev->created == lc &&
-		    m->rank == lr && strncmp(ev->id, RESYNC_EVENT_PREFIX,
-		    strlen(RESYNC_EVENT_PREFIX)) != 0;
 	}
-	/* Undecided: Stripe's state is read next (the caller's job). */
-	if (*stale || *tie)
+	if (*stale)
 		return XERR_OK;
 
 	memset(&v, 0, sizeof(v));
@@ -354,24 +347,6 @@ subscriptions_other(struct events_ev *ev, const struct subscriptions_msg *m,
 	return XERR_OK;
 }
 
-/* Queues the job that applies Stripe's current state of sub (resync). */
-static enum xerr
-subscriptions_resync_job(struct events_ev *ev, const char *sub)
-{
-	struct json_object	*p;
-	enum xerr		 rc;
-
-	if ((p = json_object_new_object()) == NULL)
-		return XERR_NOMEM;
-	log_info("subscription %s: event %s shares its second with the last "
-	    "one applied; Stripe's state is read next", sub, ev->id);
-	rc = jsonx_add_str(p, "subscription", sub) ||
-	    jsonx_add_int(p, "created", ev->created) ? XERR_NOMEM :
-	    events_job(ev, "subscription_resync", NULL, p);
-	json_object_put(p);
-	return rc;
-}
-
 /*
  * Decides whether the live subscription m (on a paid tier) takes the user
  * over from the subscription they follow (*takes).  It does when that one
@@ -434,10 +409,8 @@ subscriptions_takeover(struct events_ev *ev, const struct subscriptions_msg *m,
  *
  * Ordering: an event applies only when it is newer than the last one
  * applied to this subscription: a later `created` second, or the same
- * second and a higher rank (created < updated < deleted); of two updates
- * of the same second the second to come changes nothing, and a
- * subscription_resync job applies Stripe's own state (domain/resync.h).
- * A deleted subscription is
+ * second and a higher rank (created < updated < deleted); two updates of
+ * the same second apply in arrival order.  A deleted subscription is
  * final: no later event brings it back.  Older events are stored "stale".
  */
 enum xerr
@@ -446,7 +419,7 @@ subscriptions_apply(struct events_ev *ev)
 	struct subscriptions_msg m, om;
 	struct subscriptions_db_other other;
 	const char	*new_tier;
-	int		 past_due, apply_user, stale, tie, takes;
+	int		 past_due, apply_user, stale, takes;
 	char		 detail[256];
 	enum xerr	 rc;
 
@@ -457,11 +430,11 @@ subscriptions_apply(struct events_ev *ev)
 		return rc;
 	if (m.deleted)
 		m.status = "canceled";
-	if ((rc = subscriptions_row(ev, &m, &stale, &tie)) != XERR_OK)
+	if ((rc = subscriptions_row(ev, &m, &stale)) != XERR_OK)
 		return rc;
 	/* The rating engine's record, whether this event applies or not. */
 	if ((rc = subscriptions_history(ev, m.sub_id, m.status, m.tier,
-	    m.rank, m.pstart, m.pend, !stale && !tie)) != XERR_OK)
+	    m.rank, m.pstart, m.pend, !stale)) != XERR_OK)
 		return rc;
 	if (stale) {
 		ev->status = "stale";
@@ -469,19 +442,6 @@ subscriptions_apply(struct events_ev *ev)
 	}
 	snprintf(detail, sizeof(detail), "subscription=%s status=%s tier=%s "
 	    "cancel_at_period_end=%d", m.sub_id, m.status, m.tier, m.cancel);
-	/*
-	 * Two events of one second and rank: neither is known to be the
-	 * newer, so this one changes neither the subscription nor the user
-	 * (no notice either), and Stripe's own state is read and applied
-	 * next (domain/resync.h), once per such event.  Its history rows are
-	 * written as any event's.
-	 */
-	if (tie) {
-		if ((rc = subscriptions_resync_job(ev, m.sub_id)) != XERR_OK)
-			return rc;
-		return events_bevent(ev, NULL, ev->type + strlen("customer."),
-		    NULL, detail);
-	}
 
 	/*
 	 * The user follows this subscription when it is theirs already, when

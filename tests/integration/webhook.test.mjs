@@ -375,29 +375,6 @@ test('W19 a second live subscription: followed, the operator told once; when it 
   assert.equal((await jobs(u.id, 'notify')).filter((j) => j.dedupe_key.startsWith('notify:operator_subscriptions_doubled:')).length, 1);
 });
 
-// Stripe dates events to the second and keeps no order among them: two updates of one subscription in one second
-// arrive here in either order. The second to come changes nothing (neither is known to be newer); Stripe's own state
-// is read next and applied (a subscription_resync job), so an older state that came last never holds, nor is told.
-test('W20 two updates of one second in the wrong order: Stripe\'s state is read and wins', async () => {
-  const u = await newUser();
-  const now_ = await S.standin.createSubscription({ customer: u.customer, price: PRICE.ai_project_manager, status: 'active', silent: true });
-  const t = now() - 50;
-  const newer = S.subscription({ id: now_.id, customer: u.customer, price: PRICE.ai_project_manager, status: 'active' });
-  const older = S.subscription({ id: now_.id, customer: u.customer, price: PRICE.ai_secretary, status: 'active' });
-  assert.equal((await S.signedWebhook(subEvent('customer.subscription.updated', newer, t))).json.status, 'processed');
-  assert.equal((await S.signedWebhook(subEvent('customer.subscription.updated', older, t))).json.status, 'processed');
-  const job = async () => (await jobs(u.id, 'subscription_resync'))[0];
-  await waitFor(async () => (await job())?.state === 'done', { timeoutMs: 20000, what: 'the resync job done' });
-  assert.equal((await user(u.id)).tier, 'ai_project_manager', 'Stripe\'s state, not the update that came last');
-  const told = (await jobs(u.id, 'notify')).map((j) => JSON.parse(j.payload).template);
-  assert.ok(!told.includes('subscription_downgraded'), `no downgrade told for a state that never held: ${told}`);
-  const applied = await query("SELECT status FROM stripe_events WHERE id LIKE ?", [`resync\\_${now_.id}\\_%`]);
-  assert.deepEqual(applied.map((e) => e.status), ['processed']);
-  assert.equal((await jobs(u.id, 'subscription_resync')).length, 1, 'one job, for the event that tied; none for the resync\'s own');
-});
-
-// A period's end as the newest event states it (a trial extended keeps its start and moves its end); an older
-// event arriving late does not move it back. The rating engine reads these periods for late usage.
 test('W21 a period restated by a newer event (a trial extended) takes the new end; an older one does not move it back', async () => {
   const u = await newUser();
   const s = now() - 5 * 86400, e1 = s + 14 * 86400, e2 = s + 21 * 86400, t = now() - 100;
