@@ -50,5 +50,5 @@ int
 main(int argc, char *argv[])
 {
 	return server_main_threads("billing", argc, argv, stmt_table(),
-	    billing_handle, server_fcgi_threads);
+	    billing_handle, billing_start);
 }

@@ -22,6 +22,7 @@
 #include "domain/money.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
+#include "domain/usage_reads.h"
 #include "app/apierr.h"
 #include "app/auth.h"
 #include "app/billing.h"
@@ -863,6 +864,19 @@ out:
 	buf_free(form);
 }
 
+enum xerr
+billing_start(const struct cfg *cfg, unsigned long *threads)
+{
+	enum xerr	 rc;
+
+	if ((rc = usage_reads_start(cfg)) != XERR_OK)
+		return rc;
+	*threads = cfg->fcgi_threads;
+	log_info("%lu request threads, usage read in batches of up to %lu",
+	    cfg->fcgi_threads, cfg->billing_read_batch_max);
+	return XERR_OK;
+}
+
 /*
  * Returns in *start and *end the period holding now for u (the one period
  * model, usage_period_pick(): u->sub is set only for a live
@@ -884,29 +898,34 @@ void
 billing_usage(struct req *r)
 {
 	struct billing_user	 u;
-	struct usage_events_sums sums;
+	struct usage_reads_out	 in;
 	struct usage_report	 rep;
 	struct json_object	*o = NULL, *p, *use, *lim, *ov, *pct;
-	int64_t			 now, start, end, vp, sp;
-	int			 bad, rated;
-	enum xerr		 rc;
+	int64_t			 vp, sp;
+	long long		 want;
+	int			 bad;
+	enum xerr		 rc, urc;
 
 	/*
-	 * Two reads: the account with the token's version, then the sums
-	 * over the period the one period model picks from it (in C: the rule
-	 * has no second home in SQL).
+	 * The account with the token's version, then the sums over the
+	 * period the one period model picks from it (in C: the rule has no
+	 * second home in SQL): domain/usage_reads.h, which reads them for
+	 * several requests at once.
 	 */
-	if (billing_auth_or_reply(r, &u) != 0)
+	if (auth_user_token_or_reply(r, &want) != 0)
 		return;
-	now = (int64_t)time(NULL);
-	rated = billing_period(&u, now, &start, &end);
-	if ((rc = usage_events_sums(r->db, r->user_id, start, end, &sums)) !=
-	    XERR_OK) {
+	rc = usage_reads_get(r->db, r->user_id, &in);
+	if ((urc = in.user_rc) == XERR_OK)
+		urc = billing_user_parse(&in.user, &u);
+	if (billing_version_or_reply(r, urc, &u, want) != 0)
+		return;
+	if (rc != XERR_OK) {
 		req_fail(r, rc, "the usage report");
-		goto out;
+		return;
 	}
 	if ((rc = usage_report_of(r->db, r->user_id, u.tier,
-	    rated ? u.sub : NULL, start, end, &sums, &rep)) != XERR_OK) {
+	    in.rated ? u.sub : NULL, in.start, in.end, &in.sums, &rep)) !=
+	    XERR_OK) {
 		req_fail(r, rc, "the usage report");
 		goto out;
 	}

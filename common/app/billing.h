@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cfg.h"
 #include "core/xerr.h"
 
 struct req;
@@ -36,6 +37,13 @@ struct billing_cursor {
 	/* "" when invoice_created is 0 */
 	char	 invoice_id[BILLING_INVOICE_ID_MAX + 1];
 };
+
+/*
+ * Each xsb-billing process's start (a server_init of core/server.h): the
+ * reader of GET /api/billing/usage (domain/usage_reads.h, when
+ * BILLING_READ_BATCH_MAX is above 1); *threads is FCGI_THREADS.
+ */
+enum xerr	 billing_start(const struct cfg *cfg, unsigned long *threads);
 
 /*
  * GET /api/billing/usage: the current period's usage, allowances and

@@ -63,14 +63,19 @@ static const struct cfg_opt {
 	  "database user" },
 	{ "DB_PASSWORD", CFG_SECRET, CFG_PROD, "", 0, 0, O(db_password),
 	  "database password" },
-	{ "FCGI_PROCESSES", CFG_UINT, CFG_OPTIONAL, "4", 1, 256,
+	{ "FCGI_PROCESSES", CFG_UINT, CFG_OPTIONAL, "1", 1, 256,
 	  O(fcgi_processes), "FastCGI worker processes per program when -n is "
 	  "not given (the stack and the units give xsb-webhook and xsb-phone "
 	  "-n WEBHOOK_PROCESSES and PHONE_PROCESSES, 1 each)" },
-	{ "FCGI_THREADS", CFG_UINT, CFG_OPTIONAL, "16", 1, 256,
+	{ "FCGI_THREADS", CFG_UINT, CFG_OPTIONAL, "64", 1, 256,
 	  O(fcgi_threads),
 	  "request threads per xsb-billing process (one FastCGI connection and "
 	  "one database connection each)" },
+	{ "BILLING_READ_BATCH_MAX", CFG_UINT, CFG_OPTIONAL, "16", 1, 16,
+	  O(billing_read_batch_max),
+	  "most GET /api/billing/usage requests of an xsb-billing process "
+	  "read in one round trip by its reader thread (1: each request "
+	  "reads alone, no reader)" },
 	{ "MAX_BODY_BYTES", CFG_UINT, CFG_OPTIONAL, "1048576", 1024,
 	  64UL << 20, O(max_body), "request body cap; larger bodies get 413" },
 	{ "HTTP_CONNECT_TIMEOUT_MS", CFG_UINT, CFG_OPTIONAL, "3000", 100,

@@ -41,6 +41,7 @@ struct cfg {
 	/* FastCGI programs */
 	unsigned long	 fcgi_processes;
 	unsigned long	 fcgi_threads;
+	unsigned long	 billing_read_batch_max; /* usage reads batched */
 	unsigned long	 webhook_threads;
 	unsigned long	 webhook_committers;
 	unsigned long	 webhook_batch_max;

@@ -54,6 +54,20 @@ struct billing_reads_user {
 enum xerr	 billing_reads_user(struct db *db, const char *user_id,
 		    struct billing_reads_user *u);
 
+/* The most ids billing_reads_users() reads at once. */
+#define BILLING_READS_USERS_MAX	16
+
+/*
+ * Reads the n ids (1 to BILLING_READS_USERS_MAX; one may repeat) as
+ * billing_reads_user() does, in one round trip: found[i] is what reading
+ * ids[i] into *out[i] gave (XERR_OK, XERR_NOTFOUND, XERR_INTERNAL).
+ * Returns XERR_OK when the read ran (found says the rest), XERR_INTERNAL
+ * for n out of range, errors of db_query().
+ */
+enum xerr	 billing_reads_users(struct db *db, const char *const *ids,
+		    size_t n, struct billing_reads_user *const *out,
+		    enum xerr *found);
+
 /* A subscription's owner, as the rating engine reads it. */
 struct billing_reads_sub {
 	char		 user_id[65];

@@ -22,6 +22,59 @@
 /* The places of an IN list of 8 and of 32. */
 #define Q8		"?, ?, ?, ?, ?, ?, ?, ?"
 #define Q32		Q8 ", " Q8 ", " Q8 ", " Q8
+/* A condition n times, any of which holds. */
+#define OR_2(r)		r " OR " r
+#define OR_4(r)		OR_2(r) " OR " OR_2(r)
+#define OR_8(r)		OR_4(r) " OR " OR_4(r)
+#define OR_16(r)	OR_8(r) " OR " OR_8(r)
+/*
+ * The caller and the subscription they follow (BILLING_USER, a column
+ * list left open for more), and the tables they are read from.
+ */
+#define BILLING_USER_COLS \
+	"SELECT u.email, u.stripe_customer_id, u.tier, u.subscription_id, " \
+	"s.status, s.item_id, s.current_period_start, " \
+	"s.current_period_end, s.cancel_at_period_end, s.deleted, " \
+	"s.last_event_id, u.jwt_version"
+#define BILLING_USER_FROM \
+	" FROM users u LEFT JOIN subscriptions s " \
+	"ON s.id = u.subscription_id AND s.user_id = u.id "
+/*
+ * A user's usage over [start, end) and the numbers held in it (USAGE_SUM:
+ * user, end, start, user, start, end).
+ */
+#define USAGE_SUM_COLS \
+	"COALESCE(SUM(IF(kind = 'voice', quantity, 0)), 0), " \
+	"COALESCE(SUM(IF(kind = 'voice', (quantity + 59) DIV 60, 0)), 0), " \
+	"COALESCE(SUM(kind = 'voice'), 0), " \
+	"COALESCE(SUM(IF(kind = 'sms', quantity, 0)), 0), " \
+	"(SELECT COUNT(*) FROM phone_numbers p WHERE p.user_id = ? " \
+	"AND p.held_from < ? AND (p.held_to IS NULL OR p.held_to > ?)) " \
+	"FROM usage_events WHERE user_id = ? AND kind IN ('voice', 'sms') " \
+	"AND occurred_at >= ? AND occurred_at < ?"
+/*
+ * USAGE_SUMS_n: n users' usage, each over its own period (user, start,
+ * end, n times), then their numbers held (user, end, start, n times); a
+ * row per user found, its kind first (0 usage, 1 numbers held).  One
+ * SELECT of ORed ranges, not a part per user: MariaDB optimizes each part
+ * of a statement at every execution.
+ */
+#define USAGE_SUMS_HEAD \
+	"SELECT 0, user_id, " \
+	"SUM(IF(kind = 'voice', quantity, 0)), " \
+	"SUM(IF(kind = 'voice', (quantity + 59) DIV 60, 0)), " \
+	"SUM(kind = 'voice'), SUM(IF(kind = 'sms', quantity, 0)), 0 " \
+	"FROM usage_events WHERE kind IN ('voice', 'sms') AND ("
+#define USAGE_SUMS_RANGE \
+	"(user_id = ? AND occurred_at >= ? AND occurred_at < ?)"
+#define USAGE_SUMS_MID \
+	") GROUP BY user_id UNION ALL " \
+	"SELECT 1, user_id, 0, 0, 0, 0, COUNT(*) FROM phone_numbers WHERE "
+#define USAGE_SUMS_HELD \
+	"(user_id = ? AND held_from < ? AND (held_to IS NULL OR held_to > ?))"
+#define USAGE_SUMS(n) \
+	USAGE_SUMS_HEAD OR_##n(USAGE_SUMS_RANGE) USAGE_SUMS_MID \
+	OR_##n(USAGE_SUMS_HELD) " GROUP BY user_id"
 /* An event row's INSERT and columns, the list left open for more. */
 #define EVENT_INTO \
 	"INSERT INTO stripe_events (id, type, api_version, livemode, " \
@@ -234,16 +287,15 @@ static const struct {
 	 * kind, occurred_at): the period's rows are read, not the user's
 	 * whole history.
 	 */
-	S(USAGE_SUM,
-	    "SELECT "
-	    "COALESCE(SUM(IF(kind = 'voice', quantity, 0)), 0), "
-	    "COALESCE(SUM(IF(kind = 'voice', (quantity + 59) DIV 60, 0)), 0), "
-	    "COALESCE(SUM(kind = 'voice'), 0), "
-	    "COALESCE(SUM(IF(kind = 'sms', quantity, 0)), 0), "
-	    "(SELECT COUNT(*) FROM phone_numbers p WHERE p.user_id = ? "
-	    "AND p.held_from < ? AND (p.held_to IS NULL OR p.held_to > ?)) "
-	    "FROM usage_events WHERE user_id = ? AND kind IN ('voice', 'sms') "
-	    "AND occurred_at >= ? AND occurred_at < ?"),
+	S(USAGE_SUM, "SELECT " USAGE_SUM_COLS),
+	/*
+	 * USAGE_SUM for 2, 4, 8 or 16 users at once (GET /api/billing/usage's
+	 * reads in batches, domain/usage_reads.c); padding repeats a user.
+	 */
+	S(USAGE_SUMS_2, USAGE_SUMS(2)),
+	S(USAGE_SUMS_4, USAGE_SUMS(4)),
+	S(USAGE_SUMS_8, USAGE_SUMS(8)),
+	S(USAGE_SUMS_16, USAGE_SUMS(16)),
 	S(TIERS_ALL,
 	    "SELECT name, monthly_price_cents, voice_minutes_included, "
 	    "sms_included, phone_eligible, phone_fee_cents, display_name, "
@@ -344,13 +396,19 @@ static const struct {
 
 	/* billing api */
 	/* The user and the subscription they follow, if we have its row. */
-	S(BILLING_USER,
-	    "SELECT u.email, u.stripe_customer_id, u.tier, u.subscription_id, "
-	    "s.status, s.item_id, s.current_period_start, "
-	    "s.current_period_end, s.cancel_at_period_end, s.deleted, "
-	    "s.last_event_id, u.jwt_version FROM users u "
-	    "LEFT JOIN subscriptions s "
-	    "ON s.id = u.subscription_id AND s.user_id = u.id WHERE u.id = ?"),
+	S(BILLING_USER, BILLING_USER_COLS BILLING_USER_FROM "WHERE u.id = ?"),
+	/*
+	 * BILLING_USER for 2, 4, 8 or 16 ids at once (padding repeats an id),
+	 * each row's id last.
+	 */
+	S(BILLING_USERS_2, BILLING_USER_COLS ", u.id" BILLING_USER_FROM
+	    "WHERE u.id IN (" ROWS_2("?") ")"),
+	S(BILLING_USERS_4, BILLING_USER_COLS ", u.id" BILLING_USER_FROM
+	    "WHERE u.id IN (" ROWS_4("?") ")"),
+	S(BILLING_USERS_8, BILLING_USER_COLS ", u.id" BILLING_USER_FROM
+	    "WHERE u.id IN (" ROWS_8("?") ")"),
+	S(BILLING_USERS_16, BILLING_USER_COLS ", u.id" BILLING_USER_FROM
+	    "WHERE u.id IN (" ROWS_16("?") ")"),
 	/* Keyset pages, newest first: (created, id) below the cursor's. */
 	S(BILLING_INVOICES,
 	    "SELECT id, number, status, billing_reason, currency, amount_due, "

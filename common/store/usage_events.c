@@ -134,3 +134,68 @@ usage_events_sums(struct db *db, const char *user_id, int64_t start,
 	db_res_free(res);
 	return XERR_OK;
 }
+
+/* STMT_USAGE_SUMS_* of 2, 4, 8 and 16 parts. */
+static const unsigned int usage_events_sums_many_stmts[] = {
+	STMT_USAGE_SUMS_2, STMT_USAGE_SUMS_4, STMT_USAGE_SUMS_8,
+	STMT_USAGE_SUMS_16,
+};
+
+enum xerr
+usage_events_sums_many(struct db *db, const struct usage_events_span *spans,
+    size_t n, struct usage_events_sums *out)
+{
+	struct db_res			*res = NULL;
+	struct dbv			 a[6 * USAGE_EVENTS_SUMS_MAX], *v, *w;
+	const struct usage_events_span	*sp;
+	struct usage_events_sums	*o;
+	const char			*id;
+	size_t				 i, j, m, k = 0;
+	enum xerr			 rc;
+
+	if (n == 0 || n > USAGE_EVENTS_SUMS_MAX)
+		return XERR_INTERNAL;
+	memset(out, 0, n * sizeof(*out));
+	if (n == 1)
+		return usage_events_sums(db, spans[0].user_id, spans[0].start,
+		    spans[0].end, &out[0]);
+	/* The smallest statement that holds n, padded with the last span. */
+	for (m = 2; m < n; m *= 2)
+		k++;
+	for (i = 0; i < m; i++) {
+		sp = &spans[i < n ? i : n - 1];
+		v = &a[3 * i];		/* the usage ranges */
+		w = &a[3 * (m + i)];	/* the numbers held */
+		v[0] = DB_STR(sp->user_id);
+		v[1] = DB_INT(sp->start);
+		v[2] = DB_INT(sp->end);
+		w[0] = DB_STR(sp->user_id);
+		w[1] = DB_INT(sp->end);
+		w[2] = DB_INT(sp->start);
+	}
+	if ((rc = db_query(db, usage_events_sums_many_stmts[k], a, 6 * m,
+	    &res)) != XERR_OK)
+		return rc;
+	/* Columns: 0 usage or 1 numbers, the user, USAGE_SUM's sums. */
+	for (j = 0; j < db_res_rows(res); j++) {
+		if ((id = db_res_str(res, j, 1)) == NULL)
+			continue;
+		for (i = 0; i < n && strcmp(spans[i].user_id, id) != 0; i++)
+			continue;
+		if (i == n)
+			continue;
+		o = &out[i];
+		if (db_res_int(res, j, 0, -1) == 1) {
+			o->phones = db_res_int(res, j, 2 + UE_S_PHONES, 0);
+			continue;
+		}
+		o->voice_seconds =
+		    db_res_int(res, j, 2 + UE_S_VOICE_SECONDS, 0);
+		o->voice_minutes =
+		    db_res_int(res, j, 2 + UE_S_VOICE_MINUTES, 0);
+		o->calls = db_res_int(res, j, 2 + UE_S_CALLS, 0);
+		o->sms = db_res_int(res, j, 2 + UE_S_SMS, 0);
+	}
+	db_res_free(res);
+	return XERR_OK;
+}

@@ -70,4 +70,22 @@ enum xerr	 usage_events_sums(struct db *db, const char *user_id,
 		    int64_t start, int64_t end,
 		    struct usage_events_sums *out);
 
+/* The most spans usage_events_sums_many() reads at once. */
+#define USAGE_EVENTS_SUMS_MAX	16
+
+/* A user and a period [start, end), for usage_events_sums_many(). */
+struct usage_events_span {
+	const char	*user_id;
+	int64_t		 start, end;
+};
+
+/*
+ * Fills out[i] as usage_events_sums() does for spans[i], the n spans (1
+ * to USAGE_EVENTS_SUMS_MAX, each of another user) in one round trip.
+ * XERR_INTERNAL for n out of range; errors of db_query().
+ */
+enum xerr	 usage_events_sums_many(struct db *db,
+		    const struct usage_events_span *spans, size_t n,
+		    struct usage_events_sums *out);
+
 #endif

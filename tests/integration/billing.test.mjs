@@ -192,6 +192,78 @@ test('B4 usage: unlimited tiers give -1 limits and null percentages; without a c
   assert.deepEqual(rb.json.overage, { voice_minutes: 0, voice_cents: 0, sms: 4, sms_cents: 3, phone_fee_cents: 0, total_cents: 3 });
 });
 
+/** The usage reads' batch counters of /metrics (xsb_usage_read_*). */
+async function usageReads() {
+  const r = await request('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } });
+  assert.equal(r.status, 200, r.text);
+  const v = (name) => Number((new RegExp(`^${name} ([0-9]+)$`, 'm').exec(r.text) || [])[1]);
+  return { batches: v('xsb_usage_read_batches_total'), batched: v('xsb_usage_read_batched_requests_total') };
+}
+
+test('B4b usage of many users at once: read several a round trip, each answered with its own period, usage and phone fee', async () => {
+  // Subscribers, each with a period of its own, and users on the UTC month;
+  // rows inside and outside each period.  The expected figures come from
+  // the rows the test wrote, summed here.
+  const d = new Date();
+  const month = { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000, end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000 };
+  const users = [];
+  for (let i = 0; i < 12; i++) {
+    let u;
+    if (i < 6) {
+      u = await subscriber('ai_secretary', { start: now() - (3 + i) * DAY, end: now() + (20 + i) * DAY });
+      u.period = { start: u.sub.start, end: u.sub.end };
+    } else {
+      u = await newUser({ tier: 'ai_project_manager' });
+      u.period = month;
+    }
+    const rows = [
+      ['voice', 61 + i, u.period.start + 1], ['voice', 30 * (i + 1), now() - 2], ['sms', 1 + i, now() - 3],
+      ['voice', 600, u.period.start - 1], ['sms', 50, u.period.end],
+    ];
+    for (const [kind, q, at] of rows) {
+      await query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)',
+        [u.id, kind, q, at, 'test', crypto.randomUUID()]);
+    }
+    const inside = rows.filter(([, , at]) => at >= u.period.start && at < u.period.end);
+    const voice = inside.filter(([k]) => k === 'voice');
+    u.want = {
+      voice_seconds: voice.reduce((a, [, q]) => a + q, 0),
+      voice_minutes: voice.reduce((a, [, q]) => a + Math.ceil(q / 60), 0),
+      calls: voice.length,
+      sms: inside.filter(([k]) => k === 'sms').reduce((a, [, q]) => a + q, 0),
+    };
+    u.fee = i % 4 === 1 ? 500 : 0;
+    if (u.fee) {
+      await query('INSERT INTO phone_numbers (user_id, phone_number, phone_sid, held_from) VALUES (?, ?, ?, ?)',
+        [u.id, '+1555' + String(Math.floor(Math.random() * 1e7)).padStart(7, '0'), 'PN' + crypto.randomBytes(16).toString('hex'), u.period.start - DAY]);
+    }
+    users.push(u);
+  }
+  // A token revoked after it was issued, asked for in the same waves.
+  const revoked = await newUser();
+  await query('UPDATE users SET jwt_version = jwt_version + 1 WHERE id = ?', [revoked.id]);
+  const c0 = await usageReads();
+  assert.ok(Number.isFinite(c0.batches) && Number.isFinite(c0.batched), JSON.stringify(c0));
+  let c1 = c0;
+  for (let wave = 0; wave < 5 && c1.batched === c0.batched; wave++) {
+    const asks = [...users, ...users, ...users, revoked];
+    const got = await Promise.all(asks.map((u) => api('GET', '/api/billing/usage', u)));
+    got.forEach((r, i) => {
+      const u = asks[i];
+      if (u === revoked) {
+        assertError(r, 401, 'token_revoked');
+        return;
+      }
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.period, u.period, `period of user ${users.indexOf(u)}`);
+      assert.deepEqual(r.json.usage, u.want, `usage of user ${users.indexOf(u)}`);
+      assert.equal(r.json.overage.phone_fee_cents, u.fee, `phone fee of user ${users.indexOf(u)}`);
+    });
+    c1 = await usageReads();
+  }
+  assert.ok(c1.batched > c0.batched && c1.batches > c0.batches, `no request was read in a batch: ${JSON.stringify([c0, c1])}`);
+});
+
 // ---------- history ----------
 async function seedHistory(u, n) {
   const t0 = now() - 1000;
