@@ -10,6 +10,7 @@ import { query, close } from './lib/db.mjs';
 import { VAR_DIR, REPO_ROOT } from './lib/env.mjs';
 import { waitFor } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
+import { mint } from './lib/token.mjs';
 
 test.after(async () => { closeHttp(); await close(); });
 
@@ -18,6 +19,15 @@ const pidOf = (comp) => Number(fs.readFileSync(path.join(VAR_DIR, 'run', `${comp
 const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 test('R1 /healthz is 503 while MariaDB is down and 200 again once it is back (reconnect)', async () => {
+  // The usage API's reader holds a connection of its own: it answers 503
+  // while the database is away and reads again once it is back.
+  const user = `r1-${Date.now()}`;
+  await query('INSERT INTO users (id, email, tier) VALUES (?, ?, ?)', [user, `${user}@example.test`, 'ai_secretary']);
+  await query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)',
+    [user, 'sms', 7, Math.floor(Date.now() / 1000) - 5, 'test', `app:${user}`]);
+  const tok = mint(['-u', user]);
+  const usage = () => Promise.all([0, 1, 2].map(() => request('GET', '/api/billing/usage', { token: tok })));
+  for (const r of await usage()) assert.equal(r.status, 200, r.text);
   await close();
   const pid = pidOf('mariadb');
   process.kill(pid, 'SIGTERM');
@@ -28,8 +38,17 @@ test('R1 /healthz is 503 while MariaDB is down and 200 again once it is back (re
   const ev = S.event('customer.created', { id: S.rid('cus_'), object: 'customer' });
   const lost = await S.signedWebhook(ev);
   assert.equal(lost.status, 503, 'no 2xx while nothing can be stored');
+  for (const r of await usage()) {
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.json.error.code, 'database_unavailable', r.text);
+    assert.ok(Number(r.headers['retry-after']) > 0, 'Retry-After');
+  }
   stack('up');
   await waitFor(async () => (await request('GET', '/healthz')).status === 200, { timeoutMs: 30000, what: 'healthz 200 after restart' });
+  for (const r of await usage()) {
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.usage.sms, 7);
+  }
   const again = await S.signedWebhook(ev);
   assert.equal(again.status, 200, 'the redelivery succeeds');
   assert.equal((await query('SELECT status FROM stripe_events WHERE id = ?', [ev.id]))[0].status, 'ignored');
