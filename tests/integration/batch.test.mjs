@@ -7,8 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { closeHttp, rawRequest } from './lib/http.mjs';
-import { requireEnv } from './lib/env.mjs';
+import { closeHttp, metricCounters } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
 import * as S from './lib/stripe.mjs';
 import { waitFor } from './lib/wait.mjs';
@@ -29,11 +28,9 @@ const user = async (id) => (await query('SELECT * FROM users WHERE id = ?', [id]
 const stored = async (id) => (await query('SELECT * FROM stripe_events WHERE id = ?', [id]))[0];
 
 async function counters() {
-  const r = await rawRequest('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } });
-  assert.equal(r.status, 200, r.text);
-  const v = (name) => Number((new RegExp(`^${name} ([0-9]+)$`, 'm').exec(r.text) || [])[1]);
-  return { batches: v('xsb_webhook_batches_total'), batched: v('xsb_webhook_batched_events_total'),
-    rollbacks: v('xsb_webhook_batch_rollbacks_total') };
+  const m = await metricCounters('xsb_webhook_batches_total', 'xsb_webhook_batched_events_total', 'xsb_webhook_batch_rollbacks_total');
+  return { batches: m.xsb_webhook_batches_total, batched: m.xsb_webhook_batched_events_total,
+    rollbacks: m.xsb_webhook_batch_rollbacks_total };
 }
 
 /** Sends every event of evs at once (in a shuffled order); returns the replies in evs' order. */

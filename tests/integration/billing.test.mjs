@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { request, closeHttp } from './lib/http.mjs';
+import { request, closeHttp, metricCounters } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
 import { env, requireEnv, VAR_DIR } from './lib/env.mjs';
 import * as S from './lib/stripe.mjs';
@@ -194,10 +194,8 @@ test('B4 usage: unlimited tiers give -1 limits and null percentages; without a c
 
 /** The usage reads' batch counters of /metrics (xsb_usage_read_*). */
 async function usageReads() {
-  const r = await request('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } });
-  assert.equal(r.status, 200, r.text);
-  const v = (name) => Number((new RegExp(`^${name} ([0-9]+)$`, 'm').exec(r.text) || [])[1]);
-  return { batches: v('xsb_usage_read_batches_total'), batched: v('xsb_usage_read_batched_requests_total') };
+  const m = await metricCounters('xsb_usage_read_batches_total', 'xsb_usage_read_batched_requests_total');
+  return { batches: m.xsb_usage_read_batches_total, batched: m.xsb_usage_read_batched_requests_total };
 }
 
 test('B4b usage of many users at once: read several a round trip, each answered with its own period, usage and phone fee', async () => {

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { request, rawRequest, closeHttp } from './lib/http.mjs';
+import { request, closeHttp, metricCounters } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
 import { requireEnv } from './lib/env.mjs';
 import { postCallback, twilioDelay, twilioRequests } from './lib/twilio.mjs';
@@ -147,10 +147,8 @@ test('T3 a sent message is metered from its status callback once, sent and deliv
 
 /** xsb-phone's group commit counters, from /metrics. */
 async function twilioBatches() {
-  const r = await rawRequest('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } });
-  assert.equal(r.status, 200, r.text);
-  const v = (name) => Number((new RegExp(`^${name} ([0-9]+)$`, 'm').exec(r.text) || [])[1]);
-  return { batches: v('xsb_twilio_batches_total'), batched: v('xsb_twilio_batched_callbacks_total') };
+  const m = await metricCounters('xsb_twilio_batches_total', 'xsb_twilio_batched_callbacks_total');
+  return { batches: m.xsb_twilio_batches_total, batched: m.xsb_twilio_batched_callbacks_total };
 }
 
 test('T3b message callbacks and inbound texts all at once share the group commit: each message metered once', async () => {

@@ -70,4 +70,14 @@ export function request(method, path, { headers = {}, body, json, token, form = 
   return rawRequest(method, path, { headers: { ...h, ...headers }, body, timeoutMs });
 }
 
+/**
+ * The named counters of GET /metrics (read with METRICS_TOKEN) as numbers,
+ * { name: value }; NaN for one the scrape does not show.
+ */
+export async function metricCounters(...names) {
+  const r = await rawRequest('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } });
+  if (r.status !== 200) throw new Error(`GET /metrics answered ${r.status}: ${r.text}`);
+  return Object.fromEntries(names.map((n) => [n, Number((new RegExp(`^${n} ([0-9]+)$`, 'm').exec(r.text) || [])[1])]));
+}
+
 export { env };
