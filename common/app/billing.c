@@ -225,8 +225,7 @@ billing_user_parse(const struct billing_reads_user *row,
 	    billing_cell(u->customer, sizeof(u->customer), row->customer) ||
 	    billing_cell(u->tier, sizeof(u->tier), row->tier))
 		return XERR_INTERNAL;
-	if (!(row->nulls & BILLING_READS_NULL_STATUS) &&
-	    usage_sub_live(row->status, row->deleted)) {
+	if (usage_row_live(row)) {
 		if (billing_cell(u->sub, sizeof(u->sub),
 		    row->subscription_id) ||
 		    billing_cell(u->item, sizeof(u->item), row->item_id) ||

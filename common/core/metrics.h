@@ -42,7 +42,7 @@ enum metrics_counter {
 	METRICS_PHONE_BATCHES,		/* group commits of 2+ callbacks */
 	METRICS_PHONE_BATCHED,		/* callbacks stored by them */
 	METRICS_PHONE_BATCH_ROLLBACKS,	/* batches stored one by one */
-	METRICS_USAGE_READ_BATCHES,	/* usage reads of 2+ requests */
+	METRICS_USAGE_READ_BATCHES,	/* usage read batches of 2+ */
 	METRICS_USAGE_READ_BATCHED,	/* requests answered by them */
 	METRICS_COUNTERS = 16		/* slots reserved in the file */
 };

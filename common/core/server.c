@@ -286,14 +286,6 @@ server_child_threads(const struct cfg *cfg, const struct db_stmts *stmts,
 	_exit(0);
 }
 
-enum xerr
-server_fcgi_threads(const struct cfg *cfg, unsigned long *threads)
-{
-	*threads = cfg->fcgi_threads;
-	log_info("%lu request threads", cfg->fcgi_threads);
-	return XERR_OK;
-}
-
 static pid_t
 server_spawn(const struct cfg *cfg, const struct db_stmts *stmts, int fd,
     server_handler handle, server_init init)

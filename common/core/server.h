@@ -48,13 +48,6 @@ int		 server_main(const char *prog, int argc, char *argv[],
 typedef enum xerr (*server_init)(const struct cfg *cfg,
 		    unsigned long *threads);
 
-/*
- * A server_init that starts nothing: *threads is FCGI_THREADS (xsb-billing,
- * xsb-phone).
- */
-enum xerr	 server_fcgi_threads(const struct cfg *cfg,
-		    unsigned long *threads);
-
 /* Runs the program with request threads; returns the exit status. */
 int		 server_main_threads(const char *prog, int argc, char *argv[],
 		    const struct db_stmts *stmts, server_handler handle,

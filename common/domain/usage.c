@@ -254,6 +254,13 @@ usage_sub_live(const char *status, int deleted)
 }
 
 int
+usage_row_live(const struct billing_reads_user *u)
+{
+	return !(u->nulls & BILLING_READS_NULL_STATUS) &&
+	    usage_sub_live(u->status, u->deleted);
+}
+
+int
 usage_period_pick(int live, int64_t sub_start, int64_t sub_end, int64_t at,
     int64_t *start, int64_t *end)
 {
@@ -280,8 +287,7 @@ usage_sub_of(struct db *db, const char *user_id, int *live, int64_t *s,
 
 	if ((rc = billing_reads_user(db, user_id, &u)) != XERR_OK)
 		return rc;
-	*live = !(u.nulls & BILLING_READS_NULL_STATUS) &&
-	    usage_sub_live(u.status, u.deleted);
+	*live = usage_row_live(&u);
 	*s = u.period_start;
 	*e = u.period_end;
 	snprintf(sub, subsz, "%s", *live ? u.subscription_id : "");

@@ -13,6 +13,7 @@
 
 #include "core/cfg.h"
 #include "core/xerr.h"
+#include "store/billing_reads.h"
 #include "store/usage_events.h"
 #include "domain/money.h"
 
@@ -81,6 +82,9 @@ enum xerr	 usage_record_capped(struct db *db, const struct cfg *cfg,
  * holds at, else the calendar month in UTC holding at.
  */
 int		 usage_sub_live(const char *status, int deleted);
+
+/* The same for the subscription a user's row follows (usage_sub_live()). */
+int		 usage_row_live(const struct billing_reads_user *u);
 
 /*
  * Returns in *start and *end the period holding at (the rule above): live

@@ -11,8 +11,10 @@
 #include "domain/usage.h"
 #include "domain/usage_reads.h"
 
-/* The most requests a round trip reads (the store's statements' size). */
-#define USAGE_READS_LIMIT	16
+/* The most requests a batch reads: what the store's statements hold. */
+#define USAGE_READS_LIMIT	BILLING_READS_USERS_MAX
+_Static_assert(USAGE_READS_LIMIT <= USAGE_EVENTS_SUMS_MAX,
+    "a batch's users must fit one read of their sums");
 
 /* A request's read while it waits (the submitter's; see batch.h). */
 struct usage_reads_pending {
@@ -43,7 +45,6 @@ usage_reads_run_on(struct db *db, struct usage_reads_pending **it, size_t n,
 	struct usage_reads_out		*o;
 	const struct billing_reads_user	*u;
 	size_t				 i, j, m = 0;
-	int				 live;
 	enum xerr			 rc;
 
 	for (i = 0; i < n; i++) {
@@ -59,9 +60,7 @@ usage_reads_run_on(struct db *db, struct usage_reads_pending **it, size_t n,
 		if (found[i] != XERR_OK)
 			continue;
 		u = &o->user;
-		live = !(u->nulls & BILLING_READS_NULL_STATUS) &&
-		    usage_sub_live(u->status, u->deleted);
-		o->rated = usage_period_pick(live, u->period_start,
+		o->rated = usage_period_pick(usage_row_live(u), u->period_start,
 		    u->period_end, now, &o->start, &o->end);
 		/* One span per user: the same row and now, the same period. */
 		for (j = 0; j < m && strcmp(spans[j].user_id, ids[i]) != 0; j++)

@@ -1,7 +1,7 @@
 /*
  * usage_reads: what GET /api/billing/usage reads of a user (the account
  * with its token version, the period the one period model picks, and the
- * usage sums over it), for several requests a round trip.
+ * usage sums over it), for several requests at once.
  *
  * Once usage_reads_start() ran (each xsb-billing process, when
  * BILLING_READ_BATCH_MAX is above 1), a request queues its read on

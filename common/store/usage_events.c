@@ -159,6 +159,11 @@ usage_events_sums_many(struct db *db, const struct usage_events_span *spans,
 	if (n == 1)
 		return usage_events_sums(db, spans[0].user_id, spans[0].start,
 		    spans[0].end, &out[0]);
+	/* A user twice would have its ranges summed into one row. */
+	for (i = 1; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(spans[i].user_id, spans[j].user_id) == 0)
+				return XERR_INTERNAL;
 	/* The smallest statement that holds n, padded with the last span. */
 	for (m = 2; m < n; m *= 2)
 		k++;

@@ -82,7 +82,8 @@ struct usage_events_span {
 /*
  * Fills out[i] as usage_events_sums() does for spans[i], the n spans (1
  * to USAGE_EVENTS_SUMS_MAX, each of another user) in one round trip.
- * XERR_INTERNAL for n out of range; errors of db_query().
+ * XERR_INTERNAL for n out of range or a user given twice; errors of
+ * db_query().
  */
 enum xerr	 usage_events_sums_many(struct db *db,
 		    const struct usage_events_span *spans, size_t n,
