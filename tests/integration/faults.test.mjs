@@ -150,11 +150,18 @@ test('F2 50 concurrent deliveries of one subscription event: one effect, 1 proce
 
 // ---------- Stripe failing under the bill_period job ----------
 
-/** The worker's outbound timeout: what its process was started with, else the default. */
-function workerTimeoutMs() {
+/** A setting the worker process was started with, else its default. */
+function workerEnv(name, dflt) {
   const environ = fs.readFileSync(`/proc/${pidOf('worker')}/environ`, 'utf8').split('\0');
-  const v = environ.find((l) => l.startsWith('HTTP_TIMEOUT_MS='));
-  return v ? Number(v.split('=')[1]) : 15000;
+  const v = environ.find((l) => l.startsWith(`${name}=`));
+  return v ? Number(v.slice(name.length + 1)) : dflt;
+}
+/** The worker's outbound timeout. */
+const workerTimeoutMs = () => workerEnv('HTTP_TIMEOUT_MS', 15000);
+/** The least first backoff of the worker's jobs: half of JOB_BACKOFF_BASE_SECONDS (jitter), as jobs_backoff() draws it. */
+function backoffLeastMs() {
+  const base = workerEnv('JOB_BACKOFF_BASE_SECONDS', 2);
+  return 1000 * (base > 1 ? Math.floor(base / 2) : base);
 }
 
 /** Waits for the job, then checks: one item per kind at Stripe, one key per kind across every try. */
@@ -181,14 +188,21 @@ test('F3 a Stripe call slower than HTTP_TIMEOUT_MS: the job times out, backs off
   assert.ok(job.attempts >= 2, `attempts ${job.attempts}`);
   const slow = posts.find((q) => q.injected);
   assert.ok(slow, 'the slow call was made');
-  // The next attempt knows the line was sent: it looks among the customer's items first (found once Stripe made
-  // it), and sends it again under the same key when it is not there yet.
+  // When the call gives up it looks among the customer's items at once (the item may have been made); not there
+  // yet, the attempt fails. The next attempt, after the backoff, knows the line was sent: it looks among the items
+  // first (found once Stripe made it), and sends it again under the same key when it is not there yet.
   const lists = (await S.standin.requests({ method: 'GET', path: '/v1/invoiceitems' })).filter((q) => q.form?.customer === b.cus.id);
-  const retry = [...posts.filter((q) => q !== slow && q.form.metadata.kind === slow.form.metadata.kind),
-    ...lists.filter((q) => Date.parse(q.time) > Date.parse(slow.time))].sort((x, y) => Date.parse(x.time) - Date.parse(y.time))[0];
+  const after = [...posts.filter((q) => q !== slow && q.form.metadata.kind === slow.form.metadata.kind),
+    ...lists.filter((q) => Date.parse(q.time) > Date.parse(slow.time))].sort((x, y) => Date.parse(x.time) - Date.parse(y.time));
+  const [look, retry] = after;
+  assert.ok(look && look.method === 'GET', 'the call that gave up looked among the items');
+  // The worker's clock starts before it connects, the stand-in's once the request has arrived: a little slack.
+  const waited = Date.parse(look.time) - Date.parse(slow.time);
+  assert.ok(waited >= timeout - 250 && waited < timeout + 1500, `gave up ${waited} ms after the call: at the ${timeout} ms timeout, before the answer`);
   assert.ok(retry, 'the timed-out line was tried again');
-  const gap = Date.parse(retry.time) - Date.parse(slow.time);
-  assert.ok(gap >= timeout, `the retry came ${gap} ms after the first try: after the ${timeout} ms timeout and the backoff`);
+  // Both times are the stand-in's; the failure is saved after the look was answered, the retry runs a backoff later.
+  const gap = Date.parse(retry.time) - Date.parse(look.time), least = backoffLeastMs();
+  assert.ok(gap >= least, `the retry came ${gap} ms after the attempt gave up: after the backoff (at least ${least} ms)`);
 });
 
 test('F4 Stripe answering 500, then timing out, then 429: retried with backoff to success, same keys, no duplicate item', { timeout: 150000 }, async () => {
