@@ -43,6 +43,8 @@ PROG_SRCS = $(sort $(wildcard cgi/*.c))
 PROGS	  = $(PROG_SRCS:cgi/%.c=$(BUILD)/bin/xsb-%)
 UNIT_SRCS = $(sort $(wildcard tests/unit/check_*.c))
 UNITS	  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Tools the integration tests run (tests/tools/: stmt-sql prints a statement).
+TOOLS	  = $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
 
 export XSB_BIN := $(abspath $(BUILD)/bin)
 
@@ -69,6 +71,10 @@ $(BUILD)/tests/check_%: $(BUILD)/obj/tests/unit/check_%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(CHECK_LIBS) $(LDLIBS)
 
+$(BUILD)/tests/%: $(BUILD)/obj/tests/tools/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 deps:
 	@scripts/install-deps
 
@@ -85,7 +91,7 @@ unit: $(UNITS)
 	@fail=0; for t in $(UNITS); do echo "== $$t"; $$t || fail=1; done; \
 	test $$fail -eq 0
 
-integration: all
+integration: all $(TOOLS)
 	@scripts/integration
 
 # Two app nodes on a three-node Galera cluster, then on a primary and its

@@ -284,8 +284,8 @@ static const struct {
 	 * minute of each call, and the phone fee is due when a number was
 	 * held at any time in the period.  kind IN (...) (every kind there
 	 * is) lets the range on occurred_at use usage_user_time (user_id,
-	 * kind, occurred_at): the period's rows are read, not the user's
-	 * whole history.
+	 * kind, occurred_at, quantity; sql/016): the period's entries are
+	 * read, from the index alone, not the user's whole history.
 	 */
 	S(USAGE_SUM, "SELECT " USAGE_SUM_COLS),
 	/*
@@ -668,19 +668,23 @@ static const struct {
 	/*
 	 * A user's usage in [?, ?) and the period whose bill covers each row
 	 * (NULL: none yet).  The locking read keeps the range as read until
-	 * the bill that covers it commits.
+	 * the bill that covers it commits.  kind IN (...), every kind there
+	 * is, as in USAGE_SUM: the period's range of usage_user_time is read
+	 * (and locked), not the user's whole history.
 	 */
 	S(RATING_USAGE_LOCK,
 	    "SELECT u.id, u.kind, u.quantity, u.occurred_at, "
 	    "b.for_period_start FROM usage_events u "
 	    "LEFT JOIN bill_usage b ON b.usage_id = u.id "
-	    "WHERE u.user_id = ? AND u.occurred_at >= ? AND u.occurred_at < ? "
+	    "WHERE u.user_id = ? AND u.kind IN ('voice', 'sms') "
+	    "AND u.occurred_at >= ? AND u.occurred_at < ? "
 	    "ORDER BY u.id FOR UPDATE"),
 	S(RATING_USAGE,
 	    "SELECT u.id, u.kind, u.quantity, u.occurred_at, "
 	    "b.for_period_start FROM usage_events u "
 	    "LEFT JOIN bill_usage b ON b.usage_id = u.id "
-	    "WHERE u.user_id = ? AND u.occurred_at >= ? AND u.occurred_at < ? "
+	    "WHERE u.user_id = ? AND u.kind IN ('voice', 'sms') "
+	    "AND u.occurred_at >= ? AND u.occurred_at < ? "
 	    "ORDER BY u.id"),
 	S(RATING_PHONE_HELD,
 	    "SELECT COUNT(*) FROM phone_numbers WHERE user_id = ? "
@@ -757,10 +761,12 @@ static const struct {
 	    "AND posted_at > NOW(6) - INTERVAL 60 DAY "
 	    "AND (reconciled_at IS NULL OR reconciled_at < ?) "
 	    "ORDER BY id LIMIT 500"),
+	/* The rows of a period no bill covers: its range, as RATING_USAGE. */
 	S(RECONCILE_UNBILLED,
 	    "SELECT COUNT(*) FROM usage_events u "
 	    "LEFT JOIN bill_usage c ON c.usage_id = u.id "
-	    "WHERE u.user_id = ? AND u.occurred_at >= ? AND u.occurred_at < ? "
+	    "WHERE u.user_id = ? AND u.kind IN ('voice', 'sms') "
+	    "AND u.occurred_at >= ? AND u.occurred_at < ? "
 	    "AND c.usage_id IS NULL"),
 	S(RECONCILE_SET,
 	    "UPDATE bills SET reconciled_at = ?, reconcile_state = ?, "

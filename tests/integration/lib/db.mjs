@@ -55,3 +55,13 @@ export function asAdmin(sql) {
 export function asAdminScript(sql) {
   return rootClient([requireEnv('DB_NAME').DB_NAME], sql);
 }
+
+/**
+ * The SQL of the named statements of common/store/stmt.c (enum stmt names without STMT_), as the programs
+ * run them: printed by the build's tests/stmt-sql (Makefile, TOOLS), never a copy. For plans: EXPLAIN and
+ * ANALYZE of what the code asks.
+ */
+export function statementSql(...names) {
+  const { XSB_BIN } = requireEnv('XSB_BIN');
+  return execFileSync(`${XSB_BIN}/../tests/stmt-sql`, names, { encoding: 'utf8' }).trimEnd().split('\n');
+}
