@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { request, rawRequest, closeHttp } from './lib/http.mjs';
-import { query, close } from './lib/db.mjs';
+import { query, close, statementSql } from './lib/db.mjs';
 import { env, requireEnv, REPO_ROOT, VAR_DIR } from './lib/env.mjs';
 import { waitFor } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
@@ -631,10 +631,10 @@ test('A12b nginx templates: workers x keepalive leaves half of each program\'s t
 });
 
 test('A13 the admin event lists read an index in their order, never a sort of the whole table', async () => {
-  const cols = 'SELECT id FROM stripe_events';
+  const [recent, byStatus] = statementSql('ADMIN_EVENTS_RECENT', 'ADMIN_EVENTS_BY_STATUS');
   for (const [sql, key, args] of [
-    [`${cols} ORDER BY received_at DESC, id DESC LIMIT ?`, 'stripe_events_received', [50]],
-    [`${cols} WHERE status = ? ORDER BY received_at DESC, id DESC LIMIT ?`, 'stripe_events_status', ['failed', 50]],
+    [recent, 'stripe_events_received', [50]],
+    [byStatus, 'stripe_events_status', ['failed', 50]],
   ]) {
     const plan = await query(`EXPLAIN ${sql}`, args);
     assert.equal(plan.length, 1, sql);

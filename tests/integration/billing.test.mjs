@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { request, closeHttp, metricCounters } from './lib/http.mjs';
-import { query, close } from './lib/db.mjs';
+import { query, close, statementSql } from './lib/db.mjs';
 import { env, requireEnv, VAR_DIR } from './lib/env.mjs';
 import * as S from './lib/stripe.mjs';
 
@@ -330,13 +330,8 @@ test('B5 history: newest first, both lists paged by one opaque cursor until next
 
 test('B5b history: both pages in one statement, each side read along its index from the cursor', async () => {
   // BILLING_HISTORY of common/store/stmt.c, as the first page asks it.
-  const plan = await query(`EXPLAIN SELECT * FROM (
-    (SELECT id, created, 'i' AS part, created AS k1, CAST(id AS BINARY) AS k2 FROM invoices
-     WHERE ? > 0 AND user_id = ? AND (created < ? OR (created = ? AND id < ?)) ORDER BY created DESC, id DESC LIMIT ?)
-    UNION ALL
-    (SELECT id, FLOOR(UNIX_TIMESTAMP(created_at)), 'e', id, CAST('' AS BINARY) FROM billing_events
-     WHERE ? > 0 AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?)) AS h ORDER BY part DESC, k1 DESC, k2 DESC`,
-  [1e15, 'usr_x', 1e15, 1e15, '', 21, 1e15, 'usr_x', 1e15, 21]);
+  const [history] = statementSql('BILLING_HISTORY');
+  const plan = await query(`EXPLAIN ${history}`, [1e15, 'usr_x', 1e15, 1e15, '', 21, 1e15, 'usr_x', 1e15, 21]);
   for (const [table, key] of [['invoices', 'invoices_user'], ['billing_events', 'billing_events_user']]) {
     const row = plan.find((p) => p.table === table);
     assert.ok(row, JSON.stringify(plan));
