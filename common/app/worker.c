@@ -113,7 +113,9 @@ worker_bill_period(struct worker_ctx *w, struct job *job, char *err,
 /*
  * bill_reconcile: the daily comparison of posted bills with Stripe
  * (bill_reconcile()).  The next day's run is queued first (03:00 UTC), so
- * the chain outlives a run that fails.
+ * the chain outlives a run that fails.  A run that stopped at its limit
+ * queues another at once (its key names this job, so a retry of this one
+ * queues no second), until the bills due are done.
  */
 static enum xerr
 worker_bill_reconcile(struct worker_ctx *w, struct job *job, char *err,
@@ -124,6 +126,7 @@ worker_bill_reconcile(struct worker_ctx *w, struct job *job, char *err,
 	char		 key[64];
 	size_t		 checked, bad;
 	int64_t		 now = (int64_t)time(NULL);
+	int		 more;
 	enum xerr	 rc;
 
 	next = (time_t)(now - now % 86400 + 86400 + 3 * 3600);
@@ -132,10 +135,17 @@ worker_bill_reconcile(struct worker_ctx *w, struct job *job, char *err,
 	if ((rc = jobs_db_insert_at(w->db, "bill_reconcile", key, NULL, "{}",
 	    (int64_t)next)))
 		return rc;
-	rc = bill_reconcile(w->db, w->http, w->cfg, now, &checked, &bad, err,
-	    errsz);
-	log_info("reconcile: %zu bills checked, %zu differ from Stripe%s%s",
-	    checked, bad, rc ? ": stopped at " : "", rc ? err : "");
+	rc = bill_reconcile(w->db, w->http, w->cfg, now, &checked, &bad,
+	    &more, err, errsz);
+	log_info("reconcile: %zu bills checked, %zu differ from Stripe%s%s%s",
+	    checked, bad, rc ? ": stopped at " : "", rc ? err : "",
+	    more ? "; more are due: another run queued" : "");
+	if (rc == XERR_OK && more) {
+		snprintf(key, sizeof(key), "bill_reconcile:after:%lld",
+		    job->id);
+		rc = jobs_db_insert_at(w->db, "bill_reconcile", key, NULL,
+		    "{}", now);
+	}
 	return rc;
 }
 

@@ -17,7 +17,6 @@
 #include "remote/stripe.h"
 #include "domain/bill.h"
 
-#define BILL_RECONCILE_MAX	500	/* RECONCILE_DUE's LIMIT */
 
 /* A bill as stored. */
 struct bill {
@@ -569,7 +568,8 @@ bill_reconcile_one(struct db *db, struct http *h, const struct cfg *cfg,
 
 enum xerr
 bill_reconcile(struct db *db, struct http *h, const struct cfg *cfg,
-    int64_t now, size_t *checked, size_t *bad, char *err, size_t errsz)
+    int64_t now, size_t *checked, size_t *bad, int *more, char *err,
+    size_t errsz)
 {
 	int64_t		*ids;
 	size_t		 i, n;
@@ -577,6 +577,7 @@ bill_reconcile(struct db *db, struct http *h, const struct cfg *cfg,
 	enum xerr	 rc;
 
 	*checked = *bad = 0;
+	*more = 0;
 	if ((ids = calloc(BILL_RECONCILE_MAX, sizeof(*ids))) == NULL)
 		return XERR_NOMEM;
 	if ((rc = bills_reconcile_due(db, now - 20 * 3600, ids,
@@ -592,6 +593,7 @@ bill_reconcile(struct db *db, struct http *h, const struct cfg *cfg,
 		(*checked)++;
 		*bad += b != 0;
 	}
+	*more = rc == XERR_OK && n == BILL_RECONCILE_MAX;
 out:
 	free(ids);
 	return rc;

@@ -34,16 +34,20 @@ enum xerr	 bill_post(struct db *db, struct http *h, const struct cfg *cfg,
 
 /*
  * The daily reconcile: compares every line of the bills posted in the last
- * 60 days and not checked in the last 20 hours (500 at most a run) with the
+ * 60 days and not checked in the last 20 hours (BILL_RECONCILE_MAX at most
+ * a run, the never checked and the longest unchecked first) with the
  * invoice item Stripe holds (quantity, amount, metadata[xsb_line]), counts
  * the usage rows of a final bill's period that arrived after it, and
  * records the outcome on the bill (reconcile_state "ok" or "mismatch",
- * with what differs; logged).  *checked and *bad count the bills.  Stripe
- * or database errors stop the run (err says where); what was checked stays
- * checked.
+ * with what differs; logged).  *checked and *bad count the bills; *more is
+ * set when the run stopped at the limit (others may be due: the caller
+ * runs it again).  Stripe or database errors stop the run (err says
+ * where); what was checked stays checked.
  */
+#define BILL_RECONCILE_MAX	500	/* RECONCILE_DUE's LIMIT */
+
 enum xerr	 bill_reconcile(struct db *db, struct http *h,
 		    const struct cfg *cfg, int64_t now, size_t *checked,
-		    size_t *bad, char *err, size_t errsz);
+		    size_t *bad, int *more, char *err, size_t errsz);
 
 #endif

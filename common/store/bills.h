@@ -89,8 +89,8 @@ void		 bills_list_free(struct bills_row *rows, size_t n);
 
 /*
  * Reads into ids (max of them) the bills posted in the last 60 days and
- * not reconciled since before (500 at most), in id order; *n is their
- * number.  Errors of db_query().
+ * not reconciled since before (500 at most): never reconciled first, then
+ * the longest since; *n is their number.  Errors of db_query().
  */
 enum xerr	 bills_reconcile_due(struct db *db, int64_t before,
 		    int64_t *ids, size_t max, size_t *n);

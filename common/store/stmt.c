@@ -759,12 +759,16 @@ static const struct {
 	    "INSERT INTO jobs (kind, dedupe_key, user_id, payload, run_after) "
 	    "VALUES (?, ?, ?, ?, FROM_UNIXTIME(?)) "
 	    "ON DUPLICATE KEY UPDATE id = id"),
-	/* Bills posted in the last 60 days not reconciled since ?. */
+	/*
+	 * Bills posted in the last 60 days not reconciled since ?: never
+	 * checked first, then the longest since, so that a run stopped at
+	 * the limit leaves the others first in line for the next.
+	 */
 	S(RECONCILE_DUE,
 	    "SELECT id FROM bills WHERE state = 'posted' "
 	    "AND posted_at > NOW(6) - INTERVAL 60 DAY "
 	    "AND (reconciled_at IS NULL OR reconciled_at < ?) "
-	    "ORDER BY id LIMIT 500"),
+	    "ORDER BY reconciled_at, id LIMIT 500"),
 	/* The rows of a period no bill covers: its range, as RATING_USAGE. */
 	S(RECONCILE_UNBILLED,
 	    "SELECT COUNT(*) FROM usage_events u "

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, rawRequest, closeHttp } from './lib/http.mjs';
-import { query, asAdmin, close } from './lib/db.mjs';
+import { query, asAdmin, asAdminScript, close } from './lib/db.mjs';
 import { waitFor } from './lib/wait.mjs';
 import { mint } from './lib/token.mjs';
 import { requireEnv } from './lib/env.mjs';
@@ -378,4 +378,28 @@ test('R1 the reconcile finds a posted line that differs from the item Stripe hol
   assert.equal(Number(m[1]), others.length + 1);
   const next = await query("SELECT run_after > NOW() AS later FROM jobs WHERE kind = 'bill_reconcile' AND dedupe_key LIKE 'bill\\_reconcile:2%'");
   assert.ok(next.length >= 1 && next.every((j) => Number(j.later) === 1), 'the next run is queued for a later day');
+});
+
+// More bills are due than one run checks (500): the run queues another at once, and so on until each is checked.
+test('R2 more bills due than a run checks: runs follow at once until every one is checked, then stop', { timeout: 150000 }, async () => {
+  const tag = `r2${Date.now().toString(36)}`;
+  const n = 1100;
+  // Posted bills without lines (nothing to ask Stripe), as a month of renewals leaves them.
+  await query(`INSERT INTO bills (user_id, subscription_id, customer_id, kind, period_start, period_end, usage_end,
+    state, computation, posted_at) SELECT 'usr_${tag}', CONCAT('sub_${tag}_', seq), 'cus_${tag}', 'cycle', 1, 2, 2,
+    'posted', '{}', NOW(6) - INTERVAL 1 DAY FROM seq_1_to_${n}`);
+  const mine = async () => (await query(`SELECT COUNT(*) AS n, COUNT(reconciled_at) AS done
+    FROM bills WHERE user_id = ?`, [`usr_${tag}`]))[0];
+  const since = (await query('SELECT MAX(id) AS id FROM jobs'))[0].id ?? 0;
+  await query("INSERT INTO jobs (kind, dedupe_key, payload) VALUES ('bill_reconcile', ?, '{}')", [`bill_reconcile:test-${tag}`]);
+  await waitFor(async () => Number((await mine()).done) === n, { timeoutMs: 120000, intervalMs: 500, what: `all ${n} bills checked` });
+  const follow = await query("SELECT dedupe_key, state FROM jobs WHERE id > ? AND dedupe_key LIKE 'bill\\_reconcile:after:%'", [since]);
+  assert.ok(follow.length >= 2, `the runs that followed: ${JSON.stringify(follow)}`);
+  await waitFor(async () => (await query("SELECT COUNT(*) AS n FROM jobs WHERE id > ? AND kind = 'bill_reconcile' AND state <> 'done'",
+    [since]))[0].n === 0, { timeoutMs: 30000, what: 'the chain ends' });
+  const last = await query("SELECT COUNT(*) AS n FROM jobs WHERE id > ? AND dedupe_key LIKE 'bill\\_reconcile:after:%'", [since]);
+  assert.ok(Number(last[0].n) <= Math.ceil(n / 500) + 1, `a run follows only a full one: ${last[0].n} for ${n} bills`);
+  const [m] = await query("SELECT COUNT(*) AS ok FROM bills WHERE user_id = ? AND reconcile_state = 'ok'", [`usr_${tag}`]);
+  assert.equal(Number(m.ok), n, 'each checked and found as Stripe holds it (no lines)');
+  asAdminScript(`DELETE FROM bills WHERE user_id = 'usr_${tag}';`);
 });
