@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { request, closeHttp } from './lib/http.mjs';
-import { query, close, asAdmin, statementSql } from './lib/db.mjs';
+import { query, close, asAdmin } from './lib/db.mjs';
 import { env, requireEnv, VAR_DIR } from './lib/env.mjs';
 import { keyArgs } from './lib/token.mjs';
 
@@ -157,68 +157,3 @@ test('U4 an insert the server aborts (lock wait timeout) is run again: 201 once 
   }
 });
 
-// ---------- reads of a period, whatever the history ----------
-
-/** Index entries a statement made MariaDB examine on this connection: Handler_* of the session, around it. */
-async function examined(sql, params) {
-  const status = async () => Object.fromEntries((await query("SHOW SESSION STATUS WHERE Variable_name IN "
-    + "('Handler_icp_attempts', 'Handler_icp_match', 'Handler_read_next')")).map((r) => [r.Variable_name, Number(r.Value)]));
-  const a = await status();
-  await query(sql, params);
-  const b = await status();
-  const d = (k) => b[k] - a[k];
-  // With the condition pushed into the index, each entry looked at is an attempt and a match is then read;
-  // without, each entry is a read.
-  return d('Handler_icp_attempts') + d('Handler_read_next') - d('Handler_icp_match');
-}
-
-test('U9 the usage API and the rating read a period along the index: the rows of a long history before it are not looked at', async () => {
-  const day = 86400, now = Math.floor(Date.now() / 1000);
-  const start = now - 40 * day, end = now - 10 * day;
-  // Two years of calls and texts before the period, 10 + 10 in it, 5 after it.
-  const users = [await newUser(), await newUser()];
-  for (const user of users) {
-    const rows = [];
-    for (let i = 0; i < 400; i++) rows.push([i % 2 ? 'voice' : 'sms', start - day - i * 43 * 3600]);
-    for (let i = 0; i < 20; i++) rows.push([i % 2 ? 'voice' : 'sms', start + i * day]);
-    for (let i = 0; i < 5; i++) rows.push([i % 2 ? 'voice' : 'sms', end + i * 3600]);
-    await query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES ?',
-      [rows.map(([kind, at], i) => [user, kind, 7, at, 'test', `u9-${user}-${i}`])]);
-  }
-  await query('ANALYZE TABLE usage_events');
-  const [u, v] = users;
-  const [sum, sums2, rating, ratingLock, unbilled, kindSum] = statementSql('USAGE_SUM', 'USAGE_SUMS_2', 'RATING_USAGE',
-    'RATING_USAGE_LOCK', 'RECONCILE_UNBILLED', 'USAGE_KIND_SUM');
-  const reads = [
-    ['USAGE_SUM', sum, [u, end, start, u, start, end], 20],
-    ['USAGE_SUMS_2', sums2, [u, start, end, v, start, end, u, end, start, v, end, start], 40],
-    ['RATING_USAGE', rating, [u, start, end], 20],
-    ['RATING_USAGE_LOCK', ratingLock, [u, start, end], 20],
-    ['RECONCILE_UNBILLED', unbilled, [u, start, end], 20],
-    ['USAGE_KIND_SUM', kindSum, [u, 'voice', start, end], 10],
-  ];
-  // kind IN (...) is what bounds the range: it must list every kind the table may hold (its CHECK), or rows of
-  // a kind left out would be neither shown nor billed.
-  const [check] = await query("SELECT CHECK_CLAUSE AS c FROM information_schema.CHECK_CONSTRAINTS "
-    + "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = 'usage_events' AND CONSTRAINT_NAME = 'usage_kind'");
-  const kinds = (s) => [...(s.match(/kind`? in \(([^)]*)\)/i)?.[1] ?? '').matchAll(/'([a-z]+)'/g)].map((m) => m[1]).sort();
-  assert.ok(check && kinds(check.c).length > 0, JSON.stringify(check));
-  for (const [name, sql, params, inPeriod] of reads) {
-    if (name !== 'USAGE_KIND_SUM') assert.deepEqual(kinds(sql), kinds(check.c), `${name} lists every kind of usage_kind`);
-    const n = await examined(sql, params);
-    // The period's rows, and at most one entry past the end of each range (a user's kinds: up to 2 a user).
-    assert.ok(n >= inPeriod && n <= inPeriod + 4, `${name} looked at ${n} index entries for ${inPeriod} rows in the period (${sql})`);
-  }
-  // usage_user_time holds quantity (sql/016): the sums and the rating's rows come from the index alone.
-  const tables = (node) => (node && typeof node === 'object'
-    ? [...(node.table_name ? [node] : []), ...Object.values(node).flatMap(tables)] : []);
-  for (const [name, sql, params] of reads.filter(([name]) => name !== 'RECONCILE_UNBILLED')) {
-    const [{ EXPLAIN: plan }] = await query(`EXPLAIN FORMAT=JSON ${sql}`, params);
-    const usage = tables(JSON.parse(plan)).filter((t) => t.key === 'usage_user_time');
-    assert.ok(usage.length > 0 && usage.every((t) => t.using_index === true), `${name} reads usage_user_time alone: ${plan}`);
-  }
-  // The figures themselves: the period's rows only.
-  const [row] = await query(sum, [u, end, start, u, start, end]);
-  const cells = Object.values(row).map(Number);
-  assert.deepEqual(cells.slice(0, 4), [70, 10, 10, 70], 'voice seconds, started minutes, calls, texts of the period');
-});

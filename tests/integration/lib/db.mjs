@@ -65,3 +65,20 @@ export function statementSql(...names) {
   const { XSB_BIN } = requireEnv('XSB_BIN');
   return execFileSync(`${XSB_BIN}/../tests/stmt-sql`, names, { encoding: 'utf8' }).trimEnd().split('\n');
 }
+
+/**
+ * The rows and index entries MariaDB looked at to run sql (with params) on this module's connection: its
+ * session's Handler_* counters around the statement. With a condition pushed into the index each entry
+ * looked at is an attempt and a match is then read; without, each entry is a read (next, previous, or of a
+ * whole-table scan).
+ */
+export async function examined(sql, params = []) {
+  const names = ['Handler_icp_attempts', 'Handler_icp_match', 'Handler_read_next', 'Handler_read_prev', 'Handler_read_rnd_next'];
+  const status = async () => Object.fromEntries((await query(`SHOW SESSION STATUS WHERE Variable_name IN (${names.map(() => '?').join(', ')})`,
+    names)).map((r) => [r.Variable_name, Number(r.Value)]));
+  const a = await status();
+  await query(sql, params);
+  const b = await status();
+  const d = (k) => b[k] - a[k];
+  return d('Handler_icp_attempts') - d('Handler_icp_match') + d('Handler_read_next') + d('Handler_read_prev') + d('Handler_read_rnd_next');
+}
