@@ -17,7 +17,6 @@
 #include "remote/stripe.h"
 #include "domain/bill.h"
 
-
 /* A bill as stored. */
 struct bill {
 	int64_t		 id, ps, pe, ue;

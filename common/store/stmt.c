@@ -544,7 +544,8 @@ static const struct {
 	    "COALESCE(FLOOR(UNIX_TIMESTAMP(NOW(6)) - UNIX_TIMESTAMP(MIN("
 	    "IF(state = 'pending' AND run_after <= NOW(6), run_after, NULL)))), "
 	    "0) FROM jobs FORCE INDEX (jobs_due) "
-	    "WHERE state IN ('pending', 'running', 'dead') GROUP BY kind, state"),
+	    "WHERE state IN ('pending', 'running', 'dead') "
+	    "GROUP BY kind, state"),
 	/* The same for notifications (sql/013_metrics_notifications.sql). */
 	S(METRICS_NOTIFICATIONS,
 	    "SELECT template, state, SUM(n) FROM ("
