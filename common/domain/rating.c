@@ -110,13 +110,33 @@ rating_kind_fill(struct rating_kind *k, int64_t rate_hc)
 	return money_line_cents(k->over, rate_hc, &k->cents);
 }
 
+/*
+ * The rest of rating_calc() once out holds the period and its units: the
+ * allowances by share, the overage, the phone fee.
+ */
+static enum xerr
+rating_calc_finish(const struct rating_stretch *st, size_t nst, int phone,
+    struct rating_calc *out)
+{
+	int64_t		 start = out->start, end = out->end;
+	enum xerr	 rc;
+
+	out->voice.allowance = rating_allowance(st, nst, end - start, 1);
+	out->sms.allowance = rating_allowance(st, nst, end - start, 0);
+	if ((rc = rating_kind_fill(&out->voice, MONEY_VOICE_RATE_HC)) ||
+	    (rc = rating_kind_fill(&out->sms, MONEY_SMS_RATE_HC)))
+		return rc;
+	out->phone_held = phone != 0;
+	out->phone_cents = phone ? MONEY_PHONE_FEE_CENTS : 0;
+	return XERR_OK;
+}
+
 enum xerr
 rating_calc(int64_t start, int64_t end, const struct rating_stretch *st,
     size_t nst, const struct rating_use *u, size_t nu, int phone,
     struct rating_calc *out)
 {
 	size_t		 i;
-	enum xerr	 rc;
 
 	memset(out, 0, sizeof(*out));
 	if (end <= start)
@@ -133,14 +153,7 @@ rating_calc(int64_t start, int64_t end, const struct rating_stretch *st,
 		else
 			out->sms.units += u[i].quantity;
 	}
-	out->voice.allowance = rating_allowance(st, nst, end - start, 1);
-	out->sms.allowance = rating_allowance(st, nst, end - start, 0);
-	if ((rc = rating_kind_fill(&out->voice, MONEY_VOICE_RATE_HC)) ||
-	    (rc = rating_kind_fill(&out->sms, MONEY_SMS_RATE_HC)))
-		return rc;
-	out->phone_held = phone != 0;
-	out->phone_cents = phone ? MONEY_PHONE_FEE_CENTS : 0;
-	return XERR_OK;
+	return rating_calc_finish(st, nst, phone, out);
 }
 
 /* ---- what the database holds ---- */
@@ -670,6 +683,45 @@ rating_preview(struct db *db, const char *sub, const char *user_id,
 	    (rc = rating_phone_held(&c, start, usage_end, &phone)) == XERR_OK)
 		rc = rating_of(&c, start, end, usage_end,
 		    RATING_UNCOVERED | RATING_COVERED, phone, out, st, &nst);
+	rating_ctx_free(&c);
+	return rc;
+}
+
+enum xerr
+rating_preview_sums(struct db *db, const char *sub, const char *user_id,
+    int64_t start, int64_t end, int64_t voice_minutes, int64_t sms,
+    int phone, struct rating_calc *out)
+{
+	struct rating_stretch st[RATING_STRETCHES_MAX];
+	struct rating_ctx c;
+	size_t		 i, nst;
+	enum xerr	 rc;
+
+	memset(&c, 0, sizeof(c));
+	memset(out, 0, sizeof(*out));
+	c.db = db;
+	c.sub = sub;
+	if (end <= start || voice_minutes < 0 || sms < 0)
+		return XERR_BADREQ;
+	if ((rc = rating_load_history(&c)) != XERR_OK)
+		goto out;
+	nst = rating_stretches(c.hist, c.nhist, start, end, st,
+	    RATING_STRETCHES_MAX);
+	for (i = 0; i < nst && i < RATING_STRETCHES_MAX; i++)
+		if (st[i].voice_included == MONEY_UNLIMITED ||
+		    st[i].sms_included == MONEY_UNLIMITED)
+			break;
+	if (nst > RATING_STRETCHES_MAX || i < nst) {
+		/* Rows by time (free stretches), or the refusal, as before. */
+		rating_ctx_free(&c);
+		return rating_preview(db, sub, user_id, start, end, end, out);
+	}
+	out->start = start;
+	out->end = end;
+	out->voice.units = voice_minutes;
+	out->sms.units = sms;
+	rc = rating_calc_finish(st, nst, phone, out);
+out:
 	rating_ctx_free(&c);
 	return rc;
 }

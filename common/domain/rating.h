@@ -121,6 +121,19 @@ enum xerr	 rating_preview(struct db *db, const char *sub,
 		    int64_t usage_end, struct rating_calc *out);
 
 /*
+ * rating_preview() of [start, end) with the usage of that whole range
+ * summed already: voice_minutes (each call's started minutes), sms, and
+ * whether a number was held (phone).  Reads the tier history alone.  When
+ * a stretch of the period has an unlimited allowance (usage in it is
+ * free, so rows must be told apart by time), it is rating_preview() with
+ * usage_end = end.  Errors as rating_preview().
+ */
+enum xerr	 rating_preview_sums(struct db *db, const char *sub,
+		    const char *user_id, int64_t start, int64_t end,
+		    int64_t voice_minutes, int64_t sms, int phone,
+		    struct rating_calc *out);
+
+/*
  * Sets *out to a JSON description of bills of user_id (caller puts): all,
  * or the one of the period starting at period_start when it is not 0, each
  * with its lines and computation.  Database errors.

@@ -322,9 +322,13 @@ usage_rated(struct db *db, const char *user_id, const char *sub,
 	struct rating_calc r;
 	enum xerr	 rc;
 
-	/* Every row recorded for the period so far, this second's too. */
-	if ((rc = rating_preview(db, sub, user_id, out->start, out->end,
-	    out->end, &r)) != XERR_OK)
+	/*
+	 * Every row recorded for the period so far, this second's too: the
+	 * sums out holds, read over the whole period.
+	 */
+	if ((rc = rating_preview_sums(db, sub, user_id, out->start, out->end,
+	    out->use.voice_minutes, out->use.sms, out->use.phone_periods > 0,
+	    &r)) != XERR_OK)
 		return rc == XERR_NOTFOUND ? XERR_OK : rc;
 	if (out->use.voice_included != MONEY_UNLIMITED)
 		out->use.voice_included = r.voice.allowance;
