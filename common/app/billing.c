@@ -917,14 +917,14 @@ billing_usage(struct req *r)
 	if ((urc = in.user_rc) == XERR_OK)
 		urc = billing_user_parse(&in.user, &u);
 	if (billing_version_or_reply(r, urc, &u, want) != 0)
-		return;
+		goto out;
 	if (rc != XERR_OK) {
 		req_fail(r, rc, "the usage report");
-		return;
+		goto out;
 	}
 	if ((rc = usage_report_of(r->db, r->user_id, u.tier,
-	    in.rated ? u.sub : NULL, in.start, in.end, &in.sums, &rep)) !=
-	    XERR_OK) {
+	    in.rated ? u.sub : NULL, in.start, in.end, &in.sums, in.hist,
+	    in.nhist, &rep)) != XERR_OK) {
 		req_fail(r, rc, "the usage report");
 		goto out;
 	}
@@ -962,6 +962,7 @@ billing_usage(struct req *r)
 	}
 	req_reply_json(r, 200, o);
 out:
+	usage_reads_out_free(&in);
 	json_object_put(o);
 }
 

@@ -189,31 +189,25 @@ rating_ctx_free(struct rating_ctx *c)
 	free(c->periods);
 }
 
-/* Reads the tier history of c->sub into c->hist.  XERR_NOTFOUND if none. */
+/*
+ * Sets c->hist from the n entries of h (the tier history of c->sub, in
+ * order of effect) with their tiers' terms.  XERR_NOTFOUND if none.
+ */
 static enum xerr
-rating_load_history(struct rating_ctx *c)
+rating_set_history(struct rating_ctx *c, const struct tier_history_row *h,
+    size_t n)
 {
-	struct tier_history_row *h = NULL;
 	struct tiers_row t;
-	size_t		 i, n;
+	size_t		 i;
 	enum xerr	 rc;
 
-	if ((rc = tier_history_of(c->db, c->sub, &h, &n)))
-		return rc;
-	if (n == 0) {
-		rc = XERR_NOTFOUND;
-		goto out;
-	}
-	if ((c->hist = calloc(n, sizeof(*c->hist))) == NULL) {
-		rc = XERR_NOMEM;
-		goto out;
-	}
+	if (n == 0)
+		return XERR_NOTFOUND;
+	if ((c->hist = calloc(n, sizeof(*c->hist))) == NULL)
+		return XERR_NOMEM;
 	for (i = 0; i < n; i++) {
-		if ((rc = tiers_load(c->db, h[i].tier, &t))) {
-			if (rc == XERR_NOTFOUND)
-				rc = XERR_INTERNAL;
-			goto out;
-		}
+		if ((rc = tiers_load(c->db, h[i].tier, &t)))
+			return rc == XERR_NOTFOUND ? XERR_INTERNAL : rc;
 		c->hist[i].at = h[i].effective_at;
 		c->hist[i].voice_included = t.voice_included;
 		c->hist[i].sms_included = t.sms_included;
@@ -221,7 +215,19 @@ rating_load_history(struct rating_ctx *c)
 		    t.name);
 	}
 	c->nhist = n;
-out:
+	return XERR_OK;
+}
+
+/* Reads the tier history of c->sub into c->hist.  XERR_NOTFOUND if none. */
+static enum xerr
+rating_load_history(struct rating_ctx *c)
+{
+	struct tier_history_row *h = NULL;
+	size_t		 n;
+	enum xerr	 rc;
+
+	if ((rc = tier_history_of(c->db, c->sub, &h, &n)) == XERR_OK)
+		rc = rating_set_history(c, h, n);
 	free(h);
 	return rc;
 }
@@ -689,8 +695,9 @@ rating_preview(struct db *db, const char *sub, const char *user_id,
 
 enum xerr
 rating_preview_sums(struct db *db, const char *sub, const char *user_id,
-    int64_t start, int64_t end, int64_t voice_minutes, int64_t sms,
-    int phone, struct rating_calc *out)
+    const struct tier_history_row *hist, size_t nhist, int64_t start,
+    int64_t end, int64_t voice_minutes, int64_t sms, int phone,
+    struct rating_calc *out)
 {
 	struct rating_stretch st[RATING_STRETCHES_MAX];
 	struct rating_ctx c;
@@ -703,7 +710,8 @@ rating_preview_sums(struct db *db, const char *sub, const char *user_id,
 	c.sub = sub;
 	if (end <= start || voice_minutes < 0 || sms < 0)
 		return XERR_BADREQ;
-	if ((rc = rating_load_history(&c)) != XERR_OK)
+	if ((rc = hist != NULL || nhist > 0 ? rating_set_history(&c, hist,
+	    nhist) : rating_load_history(&c)) != XERR_OK)
 		goto out;
 	nst = rating_stretches(c.hist, c.nhist, start, end, st,
 	    RATING_STRETCHES_MAX);

@@ -18,6 +18,7 @@
 
 struct db;
 struct json_object;
+struct tier_history_row;
 
 /* Usage older than this before a period's start is no longer "late". */
 #define RATING_LATE_SECONDS	(45 * 86400)
@@ -123,13 +124,16 @@ enum xerr	 rating_preview(struct db *db, const char *sub,
 /*
  * rating_preview() of [start, end) with the usage of that whole range
  * summed already: voice_minutes (each call's started minutes), sms, and
- * whether a number was held (phone).  Reads the tier history alone.  When
- * a stretch of the period has an unlimited allowance (usage in it is
- * free, so rows must be told apart by time), it is rating_preview() with
- * usage_end = end.  Errors as rating_preview().
+ * whether a number was held (phone).  The tier history of sub is the
+ * nhist entries of hist (tier_history_of()'s, read by the caller), or
+ * read here when hist is NULL and nhist 0.  When a stretch of the period
+ * has an unlimited allowance (usage in it is free, so rows must be told
+ * apart by time), it is rating_preview() with usage_end = end.  Errors as
+ * rating_preview().
  */
 enum xerr	 rating_preview_sums(struct db *db, const char *sub,
-		    const char *user_id, int64_t start, int64_t end,
+		    const char *user_id, const struct tier_history_row *hist,
+		    size_t nhist, int64_t start, int64_t end,
 		    int64_t voice_minutes, int64_t sms, int phone,
 		    struct rating_calc *out);
 

@@ -317,6 +317,7 @@ usage_period(struct db *db, const char *user_id, int64_t now,
  */
 static enum xerr
 usage_rated(struct db *db, const char *user_id, const char *sub,
+    const struct tier_history_row *hist, size_t nhist,
     struct usage_report *out)
 {
 	struct rating_calc r;
@@ -326,9 +327,9 @@ usage_rated(struct db *db, const char *user_id, const char *sub,
 	 * Every row recorded for the period so far, this second's too: the
 	 * sums out holds, read over the whole period.
 	 */
-	if ((rc = rating_preview_sums(db, sub, user_id, out->start, out->end,
-	    out->use.voice_minutes, out->use.sms, out->use.phone_periods > 0,
-	    &r)) != XERR_OK)
+	if ((rc = rating_preview_sums(db, sub, user_id, hist, nhist,
+	    out->start, out->end, out->use.voice_minutes, out->use.sms,
+	    out->use.phone_periods > 0, &r)) != XERR_OK)
 		return rc == XERR_NOTFOUND ? XERR_OK : rc;
 	if (out->use.voice_included != MONEY_UNLIMITED)
 		out->use.voice_included = r.voice.allowance;
@@ -354,7 +355,8 @@ usage_rated(struct db *db, const char *user_id, const char *sub,
 enum xerr
 usage_report_of(struct db *db, const char *user_id, const char *tier,
     const char *rated_sub, int64_t start, int64_t end,
-    const struct usage_events_sums *sums, struct usage_report *out)
+    const struct usage_events_sums *sums, const struct tier_history_row *hist,
+    size_t nhist, struct usage_report *out)
 {
 	struct tiers_row t;
 	enum xerr	 rc;
@@ -386,7 +388,7 @@ usage_report_of(struct db *db, const char *user_id, const char *tier,
 	/* The period of a live subscription: the engine's allowance. */
 	if (rated_sub == NULL || rated_sub[0] == '\0')
 		return XERR_OK;
-	return usage_rated(db, user_id, rated_sub, out);
+	return usage_rated(db, user_id, rated_sub, hist, nhist, out);
 }
 
 enum xerr
@@ -410,5 +412,5 @@ usage_report(struct db *db, const char *user_id, const char *tier,
 	    XERR_OK)
 		return rc;
 	return usage_report_of(db, user_id, tier, sub, start, end, &sums,
-	    out);
+	    NULL, 0, out);
 }

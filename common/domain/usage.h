@@ -14,6 +14,7 @@
 #include "core/cfg.h"
 #include "core/xerr.h"
 #include "store/billing_reads.h"
+#include "store/tier_history.h"
 #include "store/usage_events.h"
 #include "domain/money.h"
 
@@ -116,11 +117,13 @@ enum xerr	 usage_report(struct db *db, const char *user_id,
  * Fills *out as usage_report() does from sums already read (one read of
  * the caller's: GET /api/billing/usage).  rated_sub is the subscription
  * whose period [start, end) is, for the rating engine's allowance and
- * overage; NULL or "" for none.
+ * overage; NULL or "" for none.  Its tier history is the nhist entries of
+ * hist when the caller read it (NULL and 0: read here).
  */
 enum xerr	 usage_report_of(struct db *db, const char *user_id,
 		    const char *tier, const char *rated_sub, int64_t start,
 		    int64_t end, const struct usage_events_sums *sums,
+		    const struct tier_history_row *hist, size_t nhist,
 		    struct usage_report *out);
 
 /*

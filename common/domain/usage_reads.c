@@ -1,5 +1,6 @@
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,6 +15,8 @@
 #define USAGE_READS_LIMIT	BILLING_READS_USERS_MAX
 _Static_assert(USAGE_READS_LIMIT <= USAGE_EVENTS_SUMS_MAX,
     "a batch's users must fit one read of their sums");
+_Static_assert(USAGE_READS_LIMIT <= TIER_HISTORY_SUBS_MAX,
+    "a batch's subscriptions must fit one read of their histories");
 
 /* A request's read while it waits (the submitter's; see batch.h). */
 struct usage_reads_pending {
@@ -27,9 +30,56 @@ struct usage_reads_pending {
 static struct batch	*usage_reads_q;
 
 /*
+ * Gives each request of it read and rated (its subscription's period) the
+ * tier history of that subscription, in one round trip for them all (each
+ * subscription once).  On an error none is given: usage_report_of() then
+ * reads each on the request's own connection.
+ */
+static void
+usage_reads_histories(struct db *db, struct usage_reads_pending **it,
+    size_t n)
+{
+	const char		*subs[USAGE_READS_LIMIT];
+	size_t			 slot[USAGE_READS_LIMIT];
+	struct tier_history_row	*rows = NULL;
+	struct usage_reads_out	*o;
+	size_t			 i, j, k, m = 0, nrows = 0, c;
+
+	for (i = 0; i < n; i++) {
+		o = it[i]->out;
+		slot[i] = SIZE_MAX;
+		if (it[i]->rc != XERR_OK || !o->rated)
+			continue;
+		for (j = 0; j < m && strcmp(subs[j], o->user.subscription_id);
+		    j++)
+			continue;
+		if (j == m)
+			subs[m++] = o->user.subscription_id;
+		slot[i] = j;
+	}
+	if (m == 0 || tier_history_of_many(db, subs, m, &rows, &nrows) !=
+	    XERR_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (slot[i] == SIZE_MAX)
+			continue;
+		o = it[i]->out;
+		for (c = 0, k = 0; k < nrows; k++)
+			c += rows[k].slot == slot[i];
+		if (c == 0 || (o->hist = calloc(c, sizeof(*o->hist))) == NULL)
+			continue;
+		for (k = 0; k < nrows; k++)
+			if (rows[k].slot == slot[i])
+				o->hist[o->nhist++] = rows[k];
+	}
+out:
+	free(rows);
+}
+
+/*
  * Reads the n requests of it (1 to USAGE_READS_LIMIT) on db, at now: the
  * users in one round trip, then the sums of those found (each user once)
- * in another.
+ * in another, then the tier histories of the rated ones in a third.
  */
 static void
 usage_reads_run_on(struct db *db, struct usage_reads_pending **it, size_t n,
@@ -81,6 +131,8 @@ usage_reads_run_on(struct db *db, struct usage_reads_pending **it, size_t n,
 		else
 			it[i]->out->sums = sums[slot[i]];
 	}
+	if (rc == XERR_OK)
+		usage_reads_histories(db, it, n);
 }
 
 /* The reader's own connection (batch_ops.open). */
@@ -143,4 +195,14 @@ usage_reads_get(struct db *db, const char *user_id,
 	else
 		batch_submit(usage_reads_q, &p.item);
 	return p.rc;
+}
+
+void
+usage_reads_out_free(struct usage_reads_out *out)
+{
+	if (out == NULL)
+		return;
+	free(out->hist);
+	out->hist = NULL;
+	out->nhist = 0;
 }

@@ -9,7 +9,10 @@
  * its own, takes whatever is queued (up to BILLING_READ_BATCH_MAX) and
  * reads it all in two round trips: the users (STMT_BILLING_USERS_n), then
  * the sums of those found over each one's period (STMT_USAGE_SUMS_n; a
- * user asked twice is read once).  Each read starts after its request was
+ * user asked twice is read once).  A third, when some have a live
+ * subscription whose period it is, reads the tier histories of those
+ * subscriptions (STMT_RATING_HISTORY_16) for the rating engine's preview
+ * (usage_report_of()), which then reads nothing more.  Each read starts after its request was
  * queued, and the period is the one holding when the batch is read, so an
  * answer is as fresh as a read of its own: nothing is kept between
  * batches.  Before
@@ -17,7 +20,8 @@
  * caller's connection, the same statements for one user.
  *
  * Ownership: the queue and the reader live as long as the process.  *out
- * is the caller's; the reader writes it before the caller wakes.
+ * is the caller's, freed with usage_reads_out_free(); the reader writes
+ * it before the caller wakes.
  */
 #ifndef USAGE_READS_H
 #define USAGE_READS_H
@@ -27,6 +31,7 @@
 #include "core/cfg.h"
 #include "core/xerr.h"
 #include "store/billing_reads.h"
+#include "store/tier_history.h"
 #include "store/usage_events.h"
 
 struct db;
@@ -37,6 +42,9 @@ struct usage_reads_out {
 	int			  rated;	/* the subscription's period */
 	int64_t			  start, end;	/* the period holding now */
 	struct usage_events_sums  sums;		/* over [start, end) */
+	/* rated: the subscription's tier history, when read (else NULL) */
+	struct tier_history_row	 *hist;
+	size_t			  nhist;
 };
 
 /*
@@ -55,5 +63,8 @@ enum xerr	 usage_reads_start(const struct cfg *cfg);
  */
 enum xerr	 usage_reads_get(struct db *db, const char *user_id,
 		    struct usage_reads_out *out);
+
+/* Frees what usage_reads_get() put in *out (not out itself). */
+void		 usage_reads_out_free(struct usage_reads_out *out);
 
 #endif

@@ -653,6 +653,14 @@ static const struct {
 	S(RATING_SUB_GET,
 	    "SELECT user_id, customer_id, deleted FROM subscriptions "
 	    "WHERE id = ?"),
+	/*
+	 * RATING_HISTORY of 16 subscriptions at once (padding repeats one),
+	 * each row's subscription first: the usage reader's batch.
+	 */
+	S(RATING_HISTORY_16,
+	    "SELECT subscription_id, tier, effective_at FROM tier_history "
+	    "WHERE subscription_id IN (" ROWS_16("?") ") "
+	    "ORDER BY subscription_id, effective_at, event_rank, id"),
 	S(RATING_HISTORY,
 	    "SELECT tier, effective_at FROM tier_history "
 	    "WHERE subscription_id = ? ORDER BY effective_at, event_rank, id"),

@@ -22,6 +22,8 @@ const now = () => Math.floor(Date.now() / 1000);
 // it can still say the previous second (B8 failed once so).
 const serverEarliest = () => now() - 1;
 const DAY = 86400;
+/** Cents of hundredths of a cent, half up (the price list's rates are in hundredths). */
+const halfUp = (hundredths) => Math.floor((hundredths + 50) / 100);
 const PRICE = { ai_secretary: 'price_ai_secretary', ai_project_manager: 'price_ai_project_manager', ai_cto: 'price_ai_cto' };
 const CENTS = { ai_buddy: 0, ai_secretary: 4000, ai_project_manager: 28000 };
 
@@ -260,6 +262,64 @@ test('B4b usage of many users at once: read several a round trip, each answered 
     c1 = await usageReads();
   }
   assert.ok(c1.batched > c0.batched && c1.batches > c0.batches, `no request was read in a batch: ${JSON.stringify([c0, c1])}`);
+});
+
+// B4c: subscribers read in the same batches, each period priced by its own tier history (by share of the period,
+// usage in an unlimited stretch free), figured here from the tiers' terms and the rows the test wrote.
+test('B4c usage of subscribers read at once: each period priced by its own tier history, as figured here', async () => {
+  const terms = Object.fromEntries((await query('SELECT name, voice_minutes_included AS v, sms_included AS s FROM tiers'))
+    .map((t) => [t.name, [Number(t.v), Number(t.s)]]));
+  const L = 30 * DAY;
+  // [tier, from day of the period]: the first from before the period.
+  const plans = [
+    [['ai_secretary', -30]],
+    [['ai_secretary', -30], ['ai_project_manager', 15]],
+    [['ai_project_manager', -30], ['ai_buddy', 6]],
+    [['ai_cto', -30], ['ai_secretary', 4]],
+  ];
+  const users = [];
+  for (let i = 0; i < 8; i++) {
+    const plan = plans[i % 4];
+    const start = now() - (10 + i) * DAY, end = start + L;
+    const u = await subscriber('ai_secretary', { start, end });
+    await query('UPDATE users SET tier = ? WHERE id = ?', [plan.at(-1)[0], u.id]);
+    for (const [k, [tier, d]] of plan.entries()) {
+      await query('INSERT INTO tier_history (event_id, subscription_id, user_id, tier, effective_at, event_rank) VALUES (?, ?, ?, ?, ?, 1)',
+        [`evt_b4c_${u.id}_${k}`, u.sub.id, u.id, tier, start + d * DAY]);
+    }
+    // Calls and texts on days 1 to 9 of the period, a long call on day 8; one of each before the period.
+    const rows = [['voice', 600, start - 1], ['sms', 40, start - 1], ['voice', 7200 * (i % 3), start + 8 * DAY + 7]];
+    for (let day = 1; day <= 9; day++) rows.push(['voice', 61 * day + i, start + day * DAY], ['sms', 20 + i, start + day * DAY + 5]);
+    await query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES ?',
+      [rows.map(([kind, q, at]) => [u.id, kind, q, at, 'test', crypto.randomUUID()])]);
+    // The model: stretches of the period, allowance floor(sum a d / L) over finite terms, units outside unlimited ones.
+    const cut = plan.map(([, d]) => Math.max(start, start + d * DAY));
+    const stretches = plan.map(([tier], k) => ({ tier, from: cut[k], to: k + 1 < plan.length ? cut[k + 1] : end }));
+    const tierAt = (t) => stretches.find((st) => t >= st.from && t < st.to).tier;
+    const units = (x) => rows.filter(([kind, , t]) => kind === ['voice', 'sms'][x] && t >= start && t < end && terms[tierAt(t)][x] !== -1)
+      .reduce((a, [, q]) => a + (x === 0 ? Math.ceil(q / 60) : q), 0);
+    const allowance = (x) => Math.floor(stretches.reduce((a, st) => a + Math.max(0, terms[st.tier][x]) * (st.to - st.from), 0) / L);
+    const [vu, su, va, sa] = [units(0), units(1), allowance(0), allowance(1)];
+    const [vo, so] = [Math.max(0, vu - va), Math.max(0, su - sa)];
+    u.want = { limits: [va, sa], usage: [vu, su], overage: { voice_minutes: vo, voice_cents: halfUp(vo * 130), sms: so,
+      sms_cents: halfUp(so * 75), phone_fee_cents: 0, total_cents: halfUp(vo * 130) + halfUp(so * 75) } };
+    users.push(u);
+  }
+  const c0 = await usageReads();
+  let c1 = c0;
+  for (let wave = 0; wave < 5 && c1.batched === c0.batched; wave++) {
+    const asks = [...users, ...users, ...users];
+    const got = await Promise.all(asks.map((u) => api('GET', '/api/billing/usage', u)));
+    got.forEach((r, i) => {
+      const u = asks[i], n = users.indexOf(u);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual([r.json.limits.voice_minutes, r.json.limits.sms], u.want.limits, `allowances of user ${n}`);
+      assert.deepEqual([r.json.usage.voice_minutes, r.json.usage.sms], u.want.usage, `units of user ${n}`);
+      assert.deepEqual(r.json.overage, u.want.overage, `overage of user ${n}`);
+    });
+    c1 = await usageReads();
+  }
+  assert.ok(c1.batched > c0.batched, `no request was read in a batch: ${JSON.stringify([c0, c1])}`);
 });
 
 // ---------- history ----------
