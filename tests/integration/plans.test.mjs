@@ -26,7 +26,7 @@ test('P1 the usage API and the rating read a period along the index: the rows of
     for (let i = 0; i < 20; i++) rows.push([i % 2 ? 'voice' : 'sms', start + i * day]);
     for (let i = 0; i < 5; i++) rows.push([i % 2 ? 'voice' : 'sms', end + i * 3600]);
     await query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES ?',
-      [rows.map(([kind, at], i) => [user, kind, 7, at, 'test', `u9-${user}-${i}`])]);
+      [rows.map(([kind, at], i) => [user, kind, 7, at, 'test', `p1-${user}-${i}`])]);
   }
   await query('ANALYZE TABLE usage_events');
   const [u, v] = users;
