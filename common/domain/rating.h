@@ -128,8 +128,10 @@ enum xerr	 rating_preview(struct db *db, const char *sub,
  * nhist entries of hist (tier_history_of()'s, read by the caller), or
  * read here when hist is NULL and nhist 0.  When a stretch of the period
  * has an unlimited allowance (usage in it is free, so rows must be told
- * apart by time), it is rating_preview() with usage_end = end.  Errors as
- * rating_preview().
+ * apart by time), it is rating_preview() with usage_end = end.  Unlike
+ * rating_preview(), it counts rows of the range that a bill of another
+ * period covered, which only periods overlapping this one could hold.
+ * Errors as rating_preview().
  */
 enum xerr	 rating_preview_sums(struct db *db, const char *sub,
 		    const char *user_id, const struct tier_history_row *hist,
