@@ -346,8 +346,7 @@ static const struct {
 	    "alone." },
 	{ METRICS_USAGE_READ_BATCHES, "xsb_usage_read_batches_total",
 	    "Batches (two round trips, three with subscribers) that read the "
-	    "usage of several "
-	    "GET /api/billing/usage requests at once." },
+	    "usage of several GET /api/billing/usage requests at once." },
 	{ METRICS_USAGE_READ_BATCHED, "xsb_usage_read_batched_requests_total",
 	    "GET /api/billing/usage requests read by those batches." },
 };

@@ -665,14 +665,31 @@ out:
 	return rc;
 }
 
+/*
+ * The preview of [start, end) with c->hist set: c->user's rows of
+ * [start, usage_end) and the numbers held then, read here.
+ */
+static enum xerr
+rating_preview_rows(struct rating_ctx *c, int64_t start, int64_t end,
+    int64_t usage_end, struct rating_calc *out)
+{
+	struct rating_stretch st[RATING_STRETCHES_MAX];
+	size_t		 nst;
+	int		 phone;
+	enum xerr	 rc;
+
+	if ((rc = rating_load_usage(c, start, usage_end, 0)) == XERR_OK &&
+	    (rc = rating_phone_held(c, start, usage_end, &phone)) == XERR_OK)
+		rc = rating_of(c, start, end, usage_end,
+		    RATING_UNCOVERED | RATING_COVERED, phone, out, st, &nst);
+	return rc;
+}
+
 enum xerr
 rating_preview(struct db *db, const char *sub, const char *user_id,
     int64_t start, int64_t end, int64_t usage_end, struct rating_calc *out)
 {
-	struct rating_stretch st[RATING_STRETCHES_MAX];
 	struct rating_ctx c;
-	size_t		 nst;
-	int		 phone;
 	enum xerr	 rc;
 
 	memset(&c, 0, sizeof(c));
@@ -684,11 +701,8 @@ rating_preview(struct db *db, const char *sub, const char *user_id,
 		usage_end = end;
 	if (usage_end < start)
 		usage_end = start;
-	if ((rc = rating_load_history(&c)) == XERR_OK &&
-	    (rc = rating_load_usage(&c, start, usage_end, 0)) == XERR_OK &&
-	    (rc = rating_phone_held(&c, start, usage_end, &phone)) == XERR_OK)
-		rc = rating_of(&c, start, end, usage_end,
-		    RATING_UNCOVERED | RATING_COVERED, phone, out, st, &nst);
+	if ((rc = rating_load_history(&c)) == XERR_OK)
+		rc = rating_preview_rows(&c, start, end, usage_end, out);
 	rating_ctx_free(&c);
 	return rc;
 }
@@ -708,6 +722,7 @@ rating_preview_sums(struct db *db, const char *sub, const char *user_id,
 	memset(out, 0, sizeof(*out));
 	c.db = db;
 	c.sub = sub;
+	snprintf(c.user, sizeof(c.user), "%s", user_id);
 	if (end <= start || voice_minutes < 0 || sms < 0)
 		return XERR_BADREQ;
 	if ((rc = hist != NULL || nhist > 0 ? rating_set_history(&c, hist,
@@ -721,8 +736,8 @@ rating_preview_sums(struct db *db, const char *sub, const char *user_id,
 			break;
 	if (nst > RATING_STRETCHES_MAX || i < nst) {
 		/* Rows by time (free stretches), or the refusal, as before. */
-		rating_ctx_free(&c);
-		return rating_preview(db, sub, user_id, start, end, end, out);
+		rc = rating_preview_rows(&c, start, end, end, out);
+		goto out;
 	}
 	out->start = start;
 	out->end = end;
