@@ -74,7 +74,7 @@ static const struct cfg_opt {
 	{ "BILLING_READ_BATCH_MAX", CFG_UINT, CFG_OPTIONAL, "16", 1, 16,
 	  O(billing_read_batch_max),
 	  "most GET /api/billing/usage requests of an xsb-billing process "
-	  "read together by its reader thread, in two or three round trips "
+	  "read together by its reader thread, in two round trips "
 	  "(1: each request reads alone, no reader)" },
 	{ "MAX_BODY_BYTES", CFG_UINT, CFG_OPTIONAL, "1048576", 1024,
 	  64UL << 20, O(max_body), "request body cap; larger bodies get 413" },

@@ -345,8 +345,8 @@ static const struct {
 	    "recorded meanwhile, a deadlock, an error); each was then stored "
 	    "alone." },
 	{ METRICS_USAGE_READ_BATCHES, "xsb_usage_read_batches_total",
-	    "Batches (two round trips, three with subscribers) that read the "
-	    "usage of several GET /api/billing/usage requests at once." },
+	    "Batches (two round trips) that read the usage of several "
+	    "GET /api/billing/usage requests at once." },
 	{ METRICS_USAGE_READ_BATCHED, "xsb_usage_read_batched_requests_total",
 	    "GET /api/billing/usage requests read by those batches." },
 };

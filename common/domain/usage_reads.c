@@ -15,8 +15,6 @@
 #define USAGE_READS_LIMIT	BILLING_READS_USERS_MAX
 _Static_assert(USAGE_READS_LIMIT <= USAGE_EVENTS_SUMS_MAX,
     "a batch's users must fit one read of their sums");
-_Static_assert(USAGE_READS_LIMIT <= TIER_HISTORY_SUBS_MAX,
-    "a batch's subscriptions must fit one read of their histories");
 
 /* A request's read while it waits (the submitter's; see batch.h). */
 struct usage_reads_pending {
@@ -30,40 +28,22 @@ struct usage_reads_pending {
 static struct batch	*usage_reads_q;
 
 /*
- * Gives each request of it read and rated (its subscription's period) the
- * tier history of that subscription, in one round trip for them all (each
- * subscription once).  On an error none is given: usage_report_of() then
- * reads each on the request's own connection.
+ * Gives each request of it (n) whose span (slot) is rated the history
+ * entries of that span (rows with its slot).  A request left without one
+ * (none read, or no memory) has usage_report_of() read it on the
+ * request's own connection.
  */
 static void
-usage_reads_histories(struct db *db, struct usage_reads_pending **it,
-    size_t n)
+usage_reads_histories(struct usage_reads_pending **it, size_t n,
+    const size_t *slot, const struct tier_history_row *rows, size_t nrows)
 {
-	const char		*subs[USAGE_READS_LIMIT];
-	size_t			 slot[USAGE_READS_LIMIT];
-	struct tier_history_row	*rows = NULL;
 	struct usage_reads_out	*o;
-	size_t			 i, j, k, m = 0, nrows = 0, c;
+	size_t			 i, k, c;
 
 	for (i = 0; i < n; i++) {
 		o = it[i]->out;
-		slot[i] = SIZE_MAX;
 		if (it[i]->rc != XERR_OK || !o->rated)
 			continue;
-		for (j = 0; j < m && strcmp(subs[j], o->user.subscription_id);
-		    j++)
-			continue;
-		if (j == m)
-			subs[m++] = o->user.subscription_id;
-		slot[i] = j;
-	}
-	if (m == 0 || tier_history_of_many(db, subs, m, &rows, &nrows) !=
-	    XERR_OK)
-		goto out;
-	for (i = 0; i < n; i++) {
-		if (slot[i] == SIZE_MAX)
-			continue;
-		o = it[i]->out;
 		for (c = 0, k = 0; k < nrows; k++)
 			c += rows[k].slot == slot[i];
 		if (c == 0 || (o->hist = calloc(c, sizeof(*o->hist))) == NULL)
@@ -72,14 +52,12 @@ usage_reads_histories(struct db *db, struct usage_reads_pending **it,
 			if (rows[k].slot == slot[i])
 				o->hist[o->nhist++] = rows[k];
 	}
-out:
-	free(rows);
 }
 
 /*
  * Reads the n requests of it (1 to USAGE_READS_LIMIT) on db, at now: the
- * users in one round trip, then the sums of those found (each user once)
- * in another, then the tier histories of the rated ones in a third.
+ * users in one round trip, then in another the sums of those found (each
+ * user once) and the tier histories of the rated ones.
  */
 static void
 usage_reads_run_on(struct db *db, struct usage_reads_pending **it, size_t n,
@@ -89,11 +67,12 @@ usage_reads_run_on(struct db *db, struct usage_reads_pending **it, size_t n,
 	const char			*ids[USAGE_READS_LIMIT] = { NULL };
 	struct usage_events_span	 spans[USAGE_READS_LIMIT];
 	struct usage_events_sums	 sums[USAGE_READS_LIMIT];
+	struct tier_history_row		*hist = NULL;
 	size_t				 slot[USAGE_READS_LIMIT];
 	enum xerr			 found[USAGE_READS_LIMIT];
 	struct usage_reads_out		*o;
 	const struct billing_reads_user	*u;
-	size_t				 i, j, m = 0;
+	size_t				 i, j, m = 0, nhist = 0;
 	enum xerr			 rc;
 
 	for (i = 0; i < n; i++) {
@@ -117,12 +96,14 @@ usage_reads_run_on(struct db *db, struct usage_reads_pending **it, size_t n,
 		if ((slot[i] = j) == m) {
 			spans[m].user_id = ids[i];
 			spans[m].start = o->start;
-			spans[m++].end = o->end;
+			spans[m].end = o->end;
+			spans[m++].subscription = o->rated ?
+			    u->subscription_id : NULL;
 		}
 	}
 	if (m == 0)
 		return;
-	rc = usage_events_sums_many(db, spans, m, sums);
+	rc = usage_events_sums_many(db, spans, m, sums, &hist, &nhist);
 	for (i = 0; i < n; i++) {
 		if (found[i] != XERR_OK)
 			continue;
@@ -132,7 +113,8 @@ usage_reads_run_on(struct db *db, struct usage_reads_pending **it, size_t n,
 			it[i]->out->sums = sums[slot[i]];
 	}
 	if (rc == XERR_OK)
-		usage_reads_histories(db, it, n);
+		usage_reads_histories(it, n, slot, hist, nhist);
+	free(hist);
 }
 
 /* The reader's own connection (batch_ops.open). */

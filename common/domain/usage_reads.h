@@ -9,13 +9,12 @@
  * its own, takes whatever is queued (up to BILLING_READ_BATCH_MAX) and
  * reads it all in two round trips: the users (STMT_BILLING_USERS_n), then
  * the sums of those found over each one's period (STMT_USAGE_SUMS_n; a
- * user asked twice is read once).  A third, when some have a live
- * subscription whose period it is, reads the tier histories of those
- * subscriptions (STMT_RATING_HISTORY_16) for the rating engine's preview
- * (usage_report_of()), which then reads nothing more.  Each read starts
- * after its request was queued, and the period is the one holding when
- * the batch is read, so an answer is as fresh as a read of its own:
- * nothing is kept between batches.  Before
+ * user asked twice is read once) and, for those with a live subscription
+ * whose period it is, the tier history of that subscription, which the
+ * rating engine's preview (usage_report_of()) takes instead of reading
+ * anything more.  Each read starts after its request was queued, and the
+ * period is the one holding when the batch is read, so an answer is as
+ * fresh as a read of its own: nothing is kept between batches.  Before
  * usage_reads_start(), or without it, usage_reads_get() reads on the
  * caller's connection, the same statements for one user.
  *

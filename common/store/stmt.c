@@ -54,27 +54,36 @@
 	"AND occurred_at >= ? AND occurred_at < ?"
 /*
  * USAGE_SUMS_n: n users' usage, each over its own period (user, start,
- * end, n times), then their numbers held (user, end, start, n times); a
- * row per user found, its kind first (0 usage, 1 numbers held).  One
- * SELECT of ORed ranges, not a part per user: MariaDB optimizes each part
- * of a statement at every execution.
+ * end, n times), then their numbers held (user, end, start, n times),
+ * then the tier histories of n subscriptions (n ids; '' for none); a row
+ * per user found and per history entry, its kind first (0 usage, 1
+ * numbers held, 2 a history entry: subscription, effective_at,
+ * event_rank, id, 0, 0, tier), in no order.  One SELECT of ORed ranges,
+ * not a part per user: MariaDB optimizes each part of a statement at
+ * every execution.  No ORDER BY: it would sort the whole union in a
+ * temporary table; usage_events.c orders the history entries.
  */
 #define USAGE_SUMS_HEAD \
 	"SELECT 0, user_id, " \
 	"SUM(IF(kind = 'voice', quantity, 0)), " \
 	"SUM(IF(kind = 'voice', (quantity + 59) DIV 60, 0)), " \
-	"SUM(kind = 'voice'), SUM(IF(kind = 'sms', quantity, 0)), 0 " \
+	"SUM(kind = 'voice'), SUM(IF(kind = 'sms', quantity, 0)), 0, NULL " \
 	"FROM usage_events WHERE kind IN ('voice', 'sms') AND ("
 #define USAGE_SUMS_RANGE \
 	"(user_id = ? AND occurred_at >= ? AND occurred_at < ?)"
 #define USAGE_SUMS_MID \
 	") GROUP BY user_id UNION ALL " \
-	"SELECT 1, user_id, 0, 0, 0, 0, COUNT(*) FROM phone_numbers WHERE "
+	"SELECT 1, user_id, 0, 0, 0, 0, COUNT(*), NULL FROM phone_numbers " \
+	"WHERE "
 #define USAGE_SUMS_HELD \
 	"(user_id = ? AND held_from < ? AND (held_to IS NULL OR held_to > ?))"
+#define USAGE_SUMS_HIST \
+	" GROUP BY user_id UNION ALL " \
+	"SELECT 2, subscription_id, effective_at, event_rank, id, 0, 0, " \
+	"tier FROM tier_history WHERE subscription_id IN ("
 #define USAGE_SUMS(n) \
 	USAGE_SUMS_HEAD OR_##n(USAGE_SUMS_RANGE) USAGE_SUMS_MID \
-	OR_##n(USAGE_SUMS_HELD) " GROUP BY user_id"
+	OR_##n(USAGE_SUMS_HELD) USAGE_SUMS_HIST ROWS_##n("?") ")"
 /* An event row's INSERT and columns, the list left open for more. */
 #define EVENT_INTO \
 	"INSERT INTO stripe_events (id, type, api_version, livemode, " \
@@ -653,14 +662,6 @@ static const struct {
 	S(RATING_SUB_GET,
 	    "SELECT user_id, customer_id, deleted FROM subscriptions "
 	    "WHERE id = ?"),
-	/*
-	 * RATING_HISTORY of 16 subscriptions at once (padding repeats one),
-	 * each row's subscription first: the usage reader's batch.
-	 */
-	S(RATING_HISTORY_16,
-	    "SELECT subscription_id, tier, effective_at FROM tier_history "
-	    "WHERE subscription_id IN (" ROWS_16("?") ") "
-	    "ORDER BY subscription_id, effective_at, event_rank, id"),
 	S(RATING_HISTORY,
 	    "SELECT tier, effective_at FROM tier_history "
 	    "WHERE subscription_id = ? ORDER BY effective_at, event_rank, id"),

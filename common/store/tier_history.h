@@ -20,11 +20,8 @@ struct db;
 struct tier_history_row {
 	char		 tier[33];
 	int64_t		 effective_at;
-	size_t		 slot;		/* tier_history_of_many()'s */
+	size_t		 slot;		/* usage_events_sums_many()'s */
 };
-
-/* The most subscriptions tier_history_of_many() reads at once. */
-#define TIER_HISTORY_SUBS_MAX	16
 
 /*
  * Records that event_id (of rank event_rank) says subscription sub of
@@ -42,16 +39,5 @@ enum xerr	 tier_history_insert(struct db *db, const char *event_id,
  */
 enum xerr	 tier_history_of(struct db *db, const char *subscription,
 		    struct tier_history_row **rows, size_t *n);
-
-/*
- * tier_history_of() for the n subscriptions of subs (1 to
- * TIER_HISTORY_SUBS_MAX) in one round trip: *rows holds the histories of
- * them all, each in order of effect, a row's slot the index in subs of its
- * subscription (the first, when subs names it twice).  Ownership and
- * errors as tier_history_of(); XERR_INTERNAL for a bad n.
- */
-enum xerr	 tier_history_of_many(struct db *db,
-		    const char *const *subs, size_t n,
-		    struct tier_history_row **rows, size_t *nrows);
 
 #endif

@@ -1,3 +1,5 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/db.h"
@@ -141,22 +143,97 @@ static const unsigned int usage_events_sums_many_stmts[] = {
 	STMT_USAGE_SUMS_16,
 };
 
+/* A history entry of STMT_USAGE_SUMS_n while it is put in order. */
+struct usage_events_hist {
+	struct tier_history_row	 row;
+	int64_t			 rank, id;
+};
+
+/* The order of tier_history_of(), within each slot. */
+static int
+usage_events_hist_cmp(const void *pa, const void *pb)
+{
+	const struct usage_events_hist	*a = pa, *b = pb;
+
+	if (a->row.slot != b->row.slot)
+		return a->row.slot < b->row.slot ? -1 : 1;
+	if (a->row.effective_at != b->row.effective_at)
+		return a->row.effective_at < b->row.effective_at ? -1 : 1;
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/*
+ * Copies the history entries (kind 2) of res, nh of them, into a new
+ * *hist in order: columns subscription, effective_at, event_rank, id,
+ * 0, 0, tier after the kind.
+ */
+static enum xerr
+usage_events_hist_fill(const struct db_res *res, size_t nh,
+    const struct usage_events_span *spans, size_t n,
+    struct tier_history_row **hist, size_t *nhist)
+{
+	struct usage_events_hist	*h;
+	const char			*sub;
+	size_t				 i, j, k = 0;
+
+	if (nh == 0)
+		return XERR_OK;
+	if ((h = calloc(nh, sizeof(*h))) == NULL)
+		return XERR_NOMEM;
+	for (j = 0; j < db_res_rows(res) && k < nh; j++) {
+		if (db_res_int(res, j, 0, -1) != 2 ||
+		    (sub = db_res_str(res, j, 1)) == NULL)
+			continue;
+		for (i = 0; i < n && (spans[i].subscription == NULL ||
+		    strcmp(spans[i].subscription, sub) != 0); i++)
+			continue;
+		if (i == n)
+			continue;
+		h[k].row.slot = i;
+		h[k].row.effective_at = db_res_int(res, j, 2, 0);
+		h[k].rank = db_res_int(res, j, 3, 0);
+		h[k].id = db_res_int(res, j, 4, 0);
+		snprintf(h[k].row.tier, sizeof(h[k].row.tier), "%s",
+		    db_res_str(res, j, 7) == NULL ? "" :
+		    db_res_str(res, j, 7));
+		k++;
+	}
+	qsort(h, k, sizeof(*h), usage_events_hist_cmp);
+	if (k > 0 && (*hist = calloc(k, sizeof(**hist))) == NULL) {
+		free(h);
+		return XERR_NOMEM;
+	}
+	for (i = 0; i < k; i++)
+		(*hist)[i] = h[i].row;
+	*nhist = k;
+	free(h);
+	return XERR_OK;
+}
+
 enum xerr
 usage_events_sums_many(struct db *db, const struct usage_events_span *spans,
-    size_t n, struct usage_events_sums *out)
+    size_t n, struct usage_events_sums *out, struct tier_history_row **hist,
+    size_t *nhist)
 {
 	struct db_res			*res = NULL;
-	struct dbv			 a[6 * USAGE_EVENTS_SUMS_MAX], *v, *w;
+	struct dbv			 a[7 * USAGE_EVENTS_SUMS_MAX], *v, *w;
 	const struct usage_events_span	*sp;
 	struct usage_events_sums	*o;
 	const char			*id;
-	size_t				 i, j, m, k = 0;
+	size_t				 i, j, m, k = 0, nh = 0, subs = 0;
+	long long			 kind;
 	enum xerr			 rc;
 
+	*hist = NULL;
+	*nhist = 0;
 	if (n == 0 || n > USAGE_EVENTS_SUMS_MAX)
 		return XERR_INTERNAL;
 	memset(out, 0, n * sizeof(*out));
-	if (n == 1)
+	for (i = 0; i < n; i++)
+		subs += spans[i].subscription != NULL;
+	if (n == 1 && subs == 0)
 		return usage_events_sums(db, spans[0].user_id, spans[0].start,
 		    spans[0].end, &out[0]);
 	/* A user twice would have its ranges summed into one row. */
@@ -177,12 +254,19 @@ usage_events_sums_many(struct db *db, const struct usage_events_span *spans,
 		w[0] = DB_STR(sp->user_id);
 		w[1] = DB_INT(sp->end);
 		w[2] = DB_INT(sp->start);
+		/* The subscriptions ('' matches none). */
+		a[6 * m + i] = DB_STR(sp->subscription == NULL ? "" :
+		    sp->subscription);
 	}
-	if ((rc = db_query(db, usage_events_sums_many_stmts[k], a, 6 * m,
+	if ((rc = db_query(db, usage_events_sums_many_stmts[k], a, 7 * m,
 	    &res)) != XERR_OK)
 		return rc;
-	/* Columns: 0 usage or 1 numbers, the user, USAGE_SUM's sums. */
+	/* Columns: 0 usage, 1 numbers or 2 history, the user, the sums. */
 	for (j = 0; j < db_res_rows(res); j++) {
+		if ((kind = db_res_int(res, j, 0, -1)) == 2) {
+			nh++;
+			continue;
+		}
 		if ((id = db_res_str(res, j, 1)) == NULL)
 			continue;
 		for (i = 0; i < n && strcmp(spans[i].user_id, id) != 0; i++)
@@ -190,7 +274,7 @@ usage_events_sums_many(struct db *db, const struct usage_events_span *spans,
 		if (i == n)
 			continue;
 		o = &out[i];
-		if (db_res_int(res, j, 0, -1) == 1) {
+		if (kind == 1) {
 			o->phones = db_res_int(res, j, 2 + UE_S_PHONES, 0);
 			continue;
 		}
@@ -201,6 +285,9 @@ usage_events_sums_many(struct db *db, const struct usage_events_span *spans,
 		o->calls = db_res_int(res, j, 2 + UE_S_CALLS, 0);
 		o->sms = db_res_int(res, j, 2 + UE_S_SMS, 0);
 	}
+	rc = usage_events_hist_fill(res, nh, spans, n, hist, nhist);
 	db_res_free(res);
-	return XERR_OK;
+	if (rc != XERR_OK)
+		memset(out, 0, n * sizeof(*out));
+	return rc;
 }

@@ -2,8 +2,9 @@
  * usage_events: typed access to the usage ledger (sql/003_usage.sql,
  * reported_by from sql/011_audit.sql).  Only usage_events.c knows the
  * columns of the statements it runs (store/stmt.c: USAGE_INSERT,
- * USAGE_BY_KEY, USAGE_KIND_SUM, USAGE_SUM); callers see the structs
- * below, copied out, nothing borrowed.  The rules of the ledger (who may
+ * USAGE_BY_KEY, USAGE_KIND_SUM, USAGE_SUM, and USAGE_SUMS_n, which reads
+ * tier_history too); callers see the structs below, copied out, nothing
+ * borrowed.  The rules of the ledger (who may
  * record, caps, idempotency) are domain/usage.c's; this file only reads
  * and writes rows.
  */
@@ -13,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/xerr.h"
+#include "store/tier_history.h"
 
 struct db;
 
@@ -73,20 +75,30 @@ enum xerr	 usage_events_sums(struct db *db, const char *user_id,
 /* The most spans usage_events_sums_many() reads at once. */
 #define USAGE_EVENTS_SUMS_MAX	16
 
-/* A user and a period [start, end), for usage_events_sums_many(). */
+/*
+ * A user and a period [start, end), for usage_events_sums_many(), and the
+ * subscription whose tier history to read with them (NULL for none).
+ */
 struct usage_events_span {
 	const char	*user_id;
 	int64_t		 start, end;
+	const char	*subscription;
 };
 
 /*
  * Fills out[i] as usage_events_sums() does for spans[i], the n spans (1
- * to USAGE_EVENTS_SUMS_MAX, each of another user) in one round trip.
- * XERR_INTERNAL for n out of range or a user given twice; errors of
- * db_query().
+ * to USAGE_EVENTS_SUMS_MAX, each of another user) in one round trip, and
+ * reads in the same round trip the tier histories of the spans'
+ * subscriptions into *hist (the caller's, to free(); NULL when none),
+ * *nhist of them: each history in order of effect (as tier_history_of()
+ * reads it), a row's slot the index in spans of the first span naming
+ * its subscription.  XERR_INTERNAL for n out of range or a user given
+ * twice; XERR_NOMEM; errors of db_query().  Nothing is returned on an
+ * error.
  */
 enum xerr	 usage_events_sums_many(struct db *db,
 		    const struct usage_events_span *spans, size_t n,
-		    struct usage_events_sums *out);
+		    struct usage_events_sums *out,
+		    struct tier_history_row **hist, size_t *nhist);
 
 #endif
