@@ -16,6 +16,13 @@
 _Static_assert(USAGE_READS_LIMIT <= USAGE_EVENTS_SUMS_MAX,
     "a batch's users must fit one read of their sums");
 
+/*
+ * How far before the earliest period start of a batch its tier histories
+ * are read: more than a month, so that a monthly subscription's renewal
+ * before the period's own (the tier in force at its start) is read.
+ */
+#define USAGE_READS_HISTORY_BEFORE	(45 * 86400)
+
 /* A request's read while it waits (the submitter's; see batch.h). */
 struct usage_reads_pending {
 	struct batch_item	 item;
@@ -29,8 +36,12 @@ static struct batch	*usage_reads_q;
 
 /*
  * Gives each request of it (n) whose span (slot) is rated the history
- * entries of that span (rows with its slot).  A request left without one
- * (none read, or no memory) has usage_report_of() read it on the
+ * entries of that span (rows with its slot, read from some moment before
+ * its period on), when they hold the tier in force at the period's start:
+ * the first of them took effect at that start or before.  Then they are
+ * all a rating of the period looks at (rating_stretches()); the entries
+ * before them are not.  A request left without (no entry that early, none
+ * read, no memory) has usage_report_of() read the whole history on the
  * request's own connection.
  */
 static void
@@ -44,20 +55,25 @@ usage_reads_histories(struct usage_reads_pending **it, size_t n,
 		o = it[i]->out;
 		if (it[i]->rc != XERR_OK || !o->rated)
 			continue;
-		for (c = 0, k = 0; k < nrows; k++)
-			c += rows[k].slot == slot[i];
-		if (c == 0 || (o->hist = calloc(c, sizeof(*o->hist))) == NULL)
+		/* rows are in order of slot, then of effect */
+		for (k = 0; k < nrows && rows[k].slot != slot[i]; k++)
 			continue;
-		for (k = 0; k < nrows; k++)
-			if (rows[k].slot == slot[i])
-				o->hist[o->nhist++] = rows[k];
+		if (k == nrows || rows[k].effective_at > o->start)
+			continue;
+		for (c = 0; k + c < nrows && rows[k + c].slot == slot[i]; c++)
+			continue;
+		if ((o->hist = calloc(c, sizeof(*o->hist))) == NULL)
+			continue;
+		memcpy(o->hist, &rows[k], c * sizeof(*o->hist));
+		o->nhist = c;
 	}
 }
 
 /*
  * Reads the n requests of it (1 to USAGE_READS_LIMIT) on db, at now: the
  * users in one round trip, then in another the sums of those found (each
- * user once) and the tier histories of the rated ones.
+ * user once) and the tier histories of the rated ones (their entries from
+ * USAGE_READS_HISTORY_BEFORE before the earliest period on).
  */
 static void
 usage_reads_run_on(struct db *db, struct usage_reads_pending **it, size_t n,
@@ -73,6 +89,7 @@ usage_reads_run_on(struct db *db, struct usage_reads_pending **it, size_t n,
 	struct usage_reads_out		*o;
 	const struct billing_reads_user	*u;
 	size_t				 i, j, m = 0, nhist = 0;
+	int64_t				 since = now;
 	enum xerr			 rc;
 
 	for (i = 0; i < n; i++) {
@@ -103,7 +120,11 @@ usage_reads_run_on(struct db *db, struct usage_reads_pending **it, size_t n,
 	}
 	if (m == 0)
 		return;
-	rc = usage_events_sums_many(db, spans, m, sums, &hist, &nhist);
+	for (j = 0; j < m; j++)
+		if (spans[j].subscription != NULL && spans[j].start < since)
+			since = spans[j].start;
+	rc = usage_events_sums_many(db, spans, m,
+	    since - USAGE_READS_HISTORY_BEFORE, sums, &hist, &nhist);
 	for (i = 0; i < n; i++) {
 		if (found[i] != XERR_OK)
 			continue;

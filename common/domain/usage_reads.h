@@ -10,9 +10,11 @@
  * reads it all in two round trips: the users (STMT_BILLING_USERS_n), then
  * the sums of those found over each one's period (STMT_USAGE_SUMS_n; a
  * user asked twice is read once) and, for those with a live subscription
- * whose period it is, the tier history of that subscription, which the
- * rating engine's preview (usage_report_of()) takes instead of reading
- * anything more.  Each read starts after its request was queued, and the
+ * whose period it is, the tier history of that subscription from some
+ * weeks before the period on, which the rating engine's preview
+ * (usage_report_of()) takes instead of reading anything more when it
+ * holds the tier in force at the period's start (else the preview reads
+ * the whole history itself).  Each read starts after its request was queued, and the
  * period is the one holding when the batch is read, so an answer is as
  * fresh as a read of its own: nothing is kept between batches.  Before
  * usage_reads_start(), or without it, usage_reads_get() reads on the

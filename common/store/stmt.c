@@ -55,8 +55,9 @@
 /*
  * USAGE_SUMS_n: n users' usage, each over its own period (user, start,
  * end, n times), then their numbers held (user, end, start, n times),
- * then the tier histories of n subscriptions (n ids; '' for none); a row
- * per user found and per history entry, its kind first (0 usage, 1
+ * then the tier histories of n subscriptions (n ids, '' for none, then
+ * the earliest effective_at wanted); a row per user found and per
+ * history entry, its kind first (0 usage, 1
  * numbers held, 2 a history entry: subscription, effective_at,
  * event_rank, id, 0, 0, tier), in no order.  One SELECT of ORed ranges,
  * not a part per user: MariaDB optimizes each part of a statement at
@@ -83,7 +84,8 @@
 	"tier FROM tier_history WHERE subscription_id IN ("
 #define USAGE_SUMS(n) \
 	USAGE_SUMS_HEAD OR_##n(USAGE_SUMS_RANGE) USAGE_SUMS_MID \
-	OR_##n(USAGE_SUMS_HELD) USAGE_SUMS_HIST ROWS_##n("?") ")"
+	OR_##n(USAGE_SUMS_HELD) USAGE_SUMS_HIST ROWS_##n("?") ") " \
+	"AND effective_at >= ?"
 /* An event row's INSERT and columns, the list left open for more. */
 #define EVENT_INTO \
 	"INSERT INTO stripe_events (id, type, api_version, livemode, " \

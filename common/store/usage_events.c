@@ -214,11 +214,11 @@ usage_events_hist_fill(const struct db_res *res, size_t nh,
 
 enum xerr
 usage_events_sums_many(struct db *db, const struct usage_events_span *spans,
-    size_t n, struct usage_events_sums *out, struct tier_history_row **hist,
-    size_t *nhist)
+    size_t n, int64_t hist_since, struct usage_events_sums *out,
+    struct tier_history_row **hist, size_t *nhist)
 {
 	struct db_res			*res = NULL;
-	struct dbv			 a[7 * USAGE_EVENTS_SUMS_MAX], *v, *w;
+	struct dbv			 a[7 * USAGE_EVENTS_SUMS_MAX + 1], *v, *w;
 	const struct usage_events_span	*sp;
 	struct usage_events_sums	*o;
 	const char			*id;
@@ -258,7 +258,8 @@ usage_events_sums_many(struct db *db, const struct usage_events_span *spans,
 		a[6 * m + i] = DB_STR(sp->subscription == NULL ? "" :
 		    sp->subscription);
 	}
-	if ((rc = db_query(db, usage_events_sums_many_stmts[k], a, 7 * m,
+	a[7 * m] = DB_INT(hist_since);
+	if ((rc = db_query(db, usage_events_sums_many_stmts[k], a, 7 * m + 1,
 	    &res)) != XERR_OK)
 		return rc;
 	/* Columns: 0 usage, 1 numbers or 2 history, the user, the sums. */

@@ -88,17 +88,17 @@ struct usage_events_span {
 /*
  * Fills out[i] as usage_events_sums() does for spans[i], the n spans (1
  * to USAGE_EVENTS_SUMS_MAX, each of another user) in one round trip, and
- * reads in the same round trip the tier histories of the spans'
- * subscriptions into *hist (the caller's, to free(); NULL when none),
- * *nhist of them: each history in order of effect (as tier_history_of()
- * reads it), a row's slot the index in spans of the first span naming
- * its subscription.  XERR_INTERNAL for n out of range or a user given
- * twice; XERR_NOMEM; errors of db_query().  Nothing is returned on an
- * error.
+ * reads in the same round trip the entries of the spans' subscriptions'
+ * tier histories that took effect at hist_since or later into *hist (the
+ * caller's, to free(); NULL when none), *nhist of them: each history in
+ * order of effect (as tier_history_of() reads it), a row's slot the index
+ * in spans of the first span naming its subscription.  XERR_INTERNAL for
+ * n out of range or a user given twice; XERR_NOMEM; errors of
+ * db_query().  Nothing is returned on an error.
  */
 enum xerr	 usage_events_sums_many(struct db *db,
 		    const struct usage_events_span *spans, size_t n,
-		    struct usage_events_sums *out,
+		    int64_t hist_since, struct usage_events_sums *out,
 		    struct tier_history_row **hist, size_t *nhist);
 
 #endif

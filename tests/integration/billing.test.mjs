@@ -270,22 +270,27 @@ test('B4c usage of subscribers read at once: each period priced by its own tier 
   const terms = Object.fromEntries((await query('SELECT name, voice_minutes_included AS v, sms_included AS s FROM tiers'))
     .map((t) => [t.name, [Number(t.v), Number(t.s)]]));
   const L = 30 * DAY;
-  // [tier, from day of the period]: the first from before the period.
+  // [tier, from day of the period]. The reader reads histories from some weeks before the period: the last three
+  // have entries before that (the one in force at the start, or not), and the last begins after the start (then
+  // its first entry holds from the start).
   const plans = [
     [['ai_secretary', -30]],
     [['ai_secretary', -30], ['ai_project_manager', 15]],
     [['ai_project_manager', -30], ['ai_buddy', 6]],
     [['ai_cto', -30], ['ai_secretary', 4]],
+    [['ai_project_manager', -400], ['ai_cto', -90], ['ai_secretary', -30]],
+    [['ai_secretary', -400], ['ai_project_manager', -200], ['ai_secretary', 5]],
+    [['ai_project_manager', 0.5], ['ai_secretary', 12]],
   ];
   const users = [];
-  for (let i = 0; i < 8; i++) {
-    const plan = plans[i % 4];
+  for (let i = 0; i < 2 * plans.length; i++) {
+    const plan = plans[i % plans.length];
     const start = now() - (10 + i) * DAY, end = start + L;
     const u = await subscriber('ai_secretary', { start, end });
     await query('UPDATE users SET tier = ? WHERE id = ?', [plan.at(-1)[0], u.id]);
     for (const [k, [tier, d]] of plan.entries()) {
       await query('INSERT INTO tier_history (event_id, subscription_id, user_id, tier, effective_at, event_rank) VALUES (?, ?, ?, ?, ?, 1)',
-        [`evt_b4c_${u.id}_${k}`, u.sub.id, u.id, tier, start + d * DAY]);
+        [`evt_b4c_${u.id}_${k}`, u.sub.id, u.id, tier, start + Math.round(d * DAY)]);
     }
     // Calls and texts on days 1 to 9 of the period, a long call on day 8; one of each before the period.
     const rows = [['voice', 600, start - 1], ['sms', 40, start - 1], ['voice', 7200 * (i % 3), start + 8 * DAY + 7]];
@@ -293,7 +298,7 @@ test('B4c usage of subscribers read at once: each period priced by its own tier 
     await query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES ?',
       [rows.map(([kind, q, at]) => [u.id, kind, q, at, 'test', crypto.randomUUID()])]);
     // The model: stretches of the period, allowance floor(sum a d / L) over finite terms, units outside unlimited ones.
-    const cut = plan.map(([, d]) => Math.max(start, start + d * DAY));
+    const cut = plan.map(([, d], k) => (k === 0 ? start : Math.max(start, start + Math.round(d * DAY))));
     const stretches = plan.map(([tier], k) => ({ tier, from: cut[k], to: k + 1 < plan.length ? cut[k + 1] : end }));
     const tierAt = (t) => stretches.find((st) => t >= st.from && t < st.to).tier;
     const units = (x) => rows.filter(([kind, , t]) => kind === ['voice', 'sms'][x] && t >= start && t < end && terms[tierAt(t)][x] !== -1)
