@@ -232,10 +232,14 @@ test('B4b usage of many users at once: read several a round trip, each answered 
       calls: voice.length,
       sms: inside.filter(([k]) => k === 'sms').reduce((a, [, q]) => a + q, 0),
     };
-    u.fee = i % 4 === 1 ? 500 : 0;
-    if (u.fee) {
-      await query('INSERT INTO phone_numbers (user_id, phone_number, phone_sid, held_from) VALUES (?, ?, ?, ?)',
-        [u.id, '+1555' + String(Math.floor(Math.random() * 1e7)).padStart(7, '0'), 'PN' + crypto.randomBytes(16).toString('hex'), u.period.start - DAY]);
+    // Numbers held: one still held (1), one given back in the period and one before it (3), one given back
+    // at the period's start (2): a fee for those held at some moment of the period.
+    const s = u.period.start;
+    const held = [[], [[s - DAY, null]], [[s - 10 * DAY, s]], [[s - 10 * DAY, s - DAY], [s + DAY, s + 2 * DAY]]][i % 4];
+    u.fee = held.some(([from, to]) => from < u.period.end && (to === null || to > s)) ? 500 : 0;
+    for (const [from, to] of held) {
+      await query('INSERT INTO phone_numbers (user_id, phone_number, phone_sid, held_from, held_to) VALUES (?, ?, ?, ?, ?)',
+        [u.id, '+1555' + String(Math.floor(Math.random() * 1e7)).padStart(7, '0'), 'PN' + crypto.randomBytes(16).toString('hex'), from, to]);
     }
     users.push(u);
   }
