@@ -14,11 +14,11 @@
  * weeks before the period on, which the rating engine's preview
  * (usage_report_of()) takes instead of reading anything more when it
  * holds the tier in force at the period's start (else the preview reads
- * the whole history itself).  Each read starts after its request was queued, and the
- * period is the one holding when the batch is read, so an answer is as
- * fresh as a read of its own: nothing is kept between batches.  Before
- * usage_reads_start(), or without it, usage_reads_get() reads on the
- * caller's connection, the same statements for one user.
+ * the whole history itself).  Each read starts after its request was
+ * queued, and the period is the one holding when the batch is read, so an
+ * answer is as fresh as a read of its own: nothing is kept between
+ * batches.  Before usage_reads_start(), or without it, usage_reads_get()
+ * reads on the caller's connection, the same statements for one user.
  *
  * Ownership: the queue and the reader live as long as the process.  *out
  * is the caller's, freed with usage_reads_out_free(); the reader writes

@@ -56,10 +56,9 @@
  * USAGE_SUMS_n: n users' usage, each over its own period (user, start,
  * end, n times), then their numbers held (user, end, start, n times),
  * then the tier histories of n subscriptions (n ids, '' for none, then
- * the earliest effective_at wanted); a row per user found and per
- * history entry, its kind first (0 usage, 1
- * numbers held, 2 a history entry: subscription, effective_at,
- * event_rank, id, 0, 0, tier), in no order.  One SELECT of ORed ranges,
+ * the earliest effective_at wanted); a row per user found and per history
+ * entry, its kind first (0 usage, 1 numbers held, 2 a history entry:
+ * subscription, effective_at, event_rank, id, 0, 0, tier), in no order.  One SELECT of ORed ranges,
  * not a part per user: MariaDB optimizes each part of a statement at
  * every execution.  No ORDER BY: it would sort the whole union in a
  * temporary table; usage_events.c orders the history entries.  An open

@@ -2,8 +2,10 @@
  * tier_history: the tier each subscription event says its subscription
  * granted from its created time on (sql/009_billing.sql), recorded by the
  * webhook and read by the rating engine (docs/BILLING.md).  Only
- * tier_history.c knows the statements (store/stmt.c) and their columns;
- * readers see struct tier_history_row, copied out.  Strings are borrowed
+ * tier_history.c knows the statements (store/stmt.c) and their columns,
+ * but for the usage reader's, which reads histories with the sums
+ * (usage_events_sums_many(), store/usage_events.h); readers see struct
+ * tier_history_row, copied out.  Strings are borrowed
  * for the call.
  */
 #ifndef TIER_HISTORY_H
