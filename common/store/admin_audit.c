@@ -1,4 +1,5 @@
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/db.h"
 #include "store/admin_audit.h"
@@ -43,26 +44,58 @@ admin_audit_insert(struct db *db, const struct admin_audit_entry *e)
 	return db_exec(db, STMT_ADMIN_AUDIT_INSERT, a, 11, NULL, NULL);
 }
 
+/*
+ * The page's place in (at, id) order: *at of the row whose id is before
+ * (or of the nearest row below it), INT64_MAX for the first page.
+ * XERR_NOTFOUND when no row is below: the page is empty.
+ */
+static enum xerr
+admin_audit_cursor(struct db *db, int64_t before, int64_t *at)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[1];
+	enum xerr	 rc;
+
+	*at = INT64_MAX;
+	if (before == INT64_MAX)
+		return XERR_OK;
+	a[0] = DB_INT(before);
+	if ((rc = db_query(db, STMT_ADMIN_AUDIT_CURSOR, a, 1, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = XERR_NOTFOUND;
+	else
+		*at = db_res_int(res, 0, 0, INT64_MAX);
+	db_res_free(res);
+	return rc;
+}
+
 enum xerr
 admin_audit_read(struct db *db, const struct admin_audit_query *q,
     struct admin_audit_row **rows, size_t *n)
 {
 	struct db_res	*res = NULL;
-	struct dbv	 a[8];
+	struct dbv	 a[10];
 	void		*v = NULL;
+	int64_t		 at;
 	enum xerr	 rc;
 
 	*rows = NULL;
 	*n = 0;
-	a[0] = DB_INT(q->before);
-	a[1] = DB_INT(q->since);
-	a[2] = DB_INT(q->until);
-	a[3] = DB_STR(q->actor);
-	a[4] = DB_STR(q->actor);
-	a[5] = DB_STR(q->action);
-	a[6] = DB_STR(q->action);
-	a[7] = DB_INT(q->limit);
-	if ((rc = db_query(db, STMT_ADMIN_AUDIT_LIST, a, 8, &res)) != XERR_OK)
+	if ((rc = admin_audit_cursor(db, q->before, &at)) != XERR_OK)
+		return rc == XERR_NOTFOUND ? XERR_OK : rc;
+	a[0] = DB_INT(q->since);
+	a[1] = DB_INT(q->until);
+	a[2] = DB_INT(at);
+	a[3] = DB_INT(at);
+	a[4] = DB_INT(q->before);
+	a[5] = DB_STR(q->actor);
+	a[6] = DB_STR(q->actor);
+	a[7] = DB_STR(q->action);
+	a[8] = DB_STR(q->action);
+	a[9] = DB_INT(q->limit);
+	if ((rc = db_query(db, STMT_ADMIN_AUDIT_LIST, a, 10, &res)) !=
+	    XERR_OK)
 		return rc;
 	rc = rows_read(res, admin_audit_cols, sizeof(admin_audit_cols) /
 	    sizeof(admin_audit_cols[0]), sizeof(**rows),

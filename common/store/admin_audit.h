@@ -67,7 +67,7 @@ enum xerr	 admin_audit_insert(struct db *db,
 
 /* What admin_audit_read() reads; "" actor or action: any. */
 struct admin_audit_query {
-	int64_t		 before;	/* ids below */
+	int64_t		 before;	/* after this id's row; INT64_MAX: first */
 	int64_t		 since;		/* at >= since */
 	int64_t		 until;		/* at < until */
 	const char	*actor;
@@ -76,8 +76,11 @@ struct admin_audit_query {
 };
 
 /*
- * Reads the records q selects, newest first, into a new array *rows of
- * *n (the caller frees it; NULL when none).
+ * Reads the records q selects, newest first in (at, id) order, into a new
+ * array *rows of *n (the caller frees it; NULL when none): those after the
+ * row whose id is q->before in that order (after the nearest row below,
+ * when no row has that id; none when no row is below).  Two reads: the
+ * place of q->before, then the page along an index of (at, id).
  */
 enum xerr	 admin_audit_read(struct db *db,
 		    const struct admin_audit_query *q,

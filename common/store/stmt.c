@@ -811,14 +811,24 @@ static const struct {
 	    "outcome, status, detail, remote_addr, forwarded_for, request_id) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
 	/*
-	 * Newest first, below the id a previous page ended at; an empty
-	 * actor or action matches all.
+	 * A page's place: the time of the row a previous page ended at (or
+	 * of the nearest row below that id).
+	 */
+	S(ADMIN_AUDIT_CURSOR,
+	    "SELECT at FROM admin_audit WHERE id <= ? ORDER BY id DESC LIMIT 1"),
+	/*
+	 * Newest first in (at, id) order, in [since, until) and after the
+	 * page's place (at, id); an empty actor or action matches all.
+	 * Along admin_audit_at, or admin_audit_actor or admin_audit_action
+	 * with a filter (sql/018): a page reads its own rows, whatever the
+	 * window.
 	 */
 	S(ADMIN_AUDIT_LIST,
 	    "SELECT id, at, actor, actor_key, action, target, outcome, status, "
 	    "detail, remote_addr, forwarded_for, request_id FROM admin_audit "
-	    "WHERE id < ? AND at >= ? AND at < ? AND (? = '' OR actor = ?) "
-	    "AND (? = '' OR action = ?) ORDER BY id DESC LIMIT ?"),
+	    "WHERE at >= ? AND at < ? AND (at < ? OR (at = ? AND id < ?)) "
+	    "AND (? = '' OR actor = ?) AND (? = '' OR action = ?) "
+	    "ORDER BY at DESC, id DESC LIMIT ?"),
 	/* A user's total of one kind in a period (index usage_user_time). */
 	S(USAGE_KIND_SUM,
 	    "SELECT COALESCE(SUM(quantity), 0) FROM usage_events "

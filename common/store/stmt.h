@@ -183,6 +183,7 @@ enum stmt {
 	STMT_METRICS_BILLS,
 	/* least privilege: the admin audit trail, usage caps */
 	STMT_ADMIN_AUDIT_INSERT,
+	STMT_ADMIN_AUDIT_CURSOR,
 	STMT_ADMIN_AUDIT_LIST,
 	STMT_USAGE_KIND_SUM,
 	/* perf: the worker claims several jobs per transaction */

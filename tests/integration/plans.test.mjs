@@ -122,3 +122,44 @@ test('P3 /metrics counts the jobs not done along their index: done jobs are not 
     asAdminScript(`DELETE FROM jobs WHERE dedupe_key LIKE '${tag}:%';`);
   }
 });
+
+test('P4 the audit trail pages along (at, id): a window in the past and a later page read their own rows, not the newer ones', async () => {
+  const tag = `p4${crypto.randomBytes(4).toString('hex')}`;
+  // 20,000 rows, a minute apart, newest now - 1 day; every 4th of actor a, every 5th action user.read. The
+  // window asked is ten days back, so in id order every newer row (about 14,000) would be walked first.
+  const t0 = Math.floor(Date.now() / 1000) - 86400;
+  await query(`INSERT INTO admin_audit (at, actor, actor_key, action, outcome, status)
+    SELECT ${t0} - 60 * (20000 - seq), IF(seq % 4 = 0, '${tag}-a', '${tag}-b'), 'k', IF(seq % 5 = 0, 'user.read',
+    'jobs.list'), 'ok', 200 FROM seq_1_to_20000`);
+  await query('ANALYZE TABLE admin_audit');
+  const [list] = statementSql('ADMIN_AUDIT_LIST');
+  const since = t0 - 60 * 14500, until = t0 - 60 * 14000;
+  const max = '9223372036854775807';
+  const cases = [
+    ['no filter', ['', '']],
+    ['an actor', [`${tag}-a`, '']],
+    ['an action', ['', 'user.read']],
+  ];
+  for (const [what, [actor, action]] of cases) {
+    const first = [since, until, max, max, max, actor, actor, action, action, 50];
+    const n = await examined(list, first);
+    assert.ok(n <= 50 + 2, `ADMIN_AUDIT_LIST (${what}) looked at ${n} rows for a page of 50 (${list})`);
+    const page = await query(list, first);
+    assert.equal(page.length, 50, what);
+    // The next page, after the last row of this one, as admin_audit_read() asks it.
+    const last = page[49];
+    const next = [since, until, last.at, last.at, last.id, actor, actor, action, action, 50];
+    const m = await examined(list, next);
+    assert.ok(m <= 50 + 2, `ADMIN_AUDIT_LIST (${what}, page 2) looked at ${m} rows (${list})`);
+    const page2 = await query(list, next);
+    const rows = [...page, ...page2];
+    assert.ok(rows.every((r) => r.at >= since && r.at < until && (!actor || r.actor === actor)
+      && (!action || r.action === action)), what);
+    for (let i = 1; i < rows.length; i++) {
+      assert.ok(rows[i - 1].at > rows[i].at || (rows[i - 1].at === rows[i].at && rows[i - 1].id > rows[i].id),
+        `${what}: newest first in (at, id) order, each row once`);
+    }
+  }
+  const [cursor] = statementSql('ADMIN_AUDIT_CURSOR');
+  assert.ok(await examined(cursor, [max]) <= 1, 'the page\'s place is one row of the primary key');
+});

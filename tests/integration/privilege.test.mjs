@@ -156,6 +156,49 @@ test('PV3 GET /api/admin/audit filters by actor, action and time, pages with bef
   assert.match(bad.stderr, /bad since/);
 });
 
+test('PV3b the audit pages newest first by time, then id: rows of one second, a clock behind (another node) and a before that is no row', async () => {
+  const actor = `op-${crypto.randomBytes(6).toString('hex')}`;
+  // Ids in insert order; times as two nodes with a clock 30 s apart would write them, three of one second.
+  const t = now() - 3600;
+  const ats = [t, t + 60, t + 30, t + 60, t + 60, t + 5, t + 90, t + 45];
+  // The last four after a gap of ids (as Galera's auto_increment_increment leaves), for a before that is no row.
+  let gap;
+  for (const [i, at] of ats.entries()) {
+    if (i === 4) {
+      const [{ id }] = await query('SELECT MAX(id) AS id FROM admin_audit');
+      gap = Number(id) + 50;
+      await query("INSERT INTO admin_audit (id, at, actor, actor_key, action, outcome, status) VALUES (?, ?, ?, 'k', 'jobs.list', 'ok', 200)",
+        [gap + 50, at, actor]);
+      continue;
+    }
+    await query("INSERT INTO admin_audit (at, actor, actor_key, action, outcome, status) VALUES (?, ?, 'k', 'jobs.list', 'ok', 200)",
+      [at, actor]);
+  }
+  const rows = (await auditOf(actor)).map((r) => ({ id: Number(r.id), at: Number(r.at) }));
+  const want = [...rows].sort((a, b) => b.at - a.at || b.id - a.id).map((r) => r.id);
+  const viewer = mint(['-r', 'admin', '-u', `${actor}-viewer`]);
+  const list = (q) => request('GET', `/api/admin/audit?actor=${actor}&${q}`, { token: viewer });
+  for (const limit of [1, 2, 3, 8]) {
+    let r = await list(`limit=${limit}`);
+    const seen = r.json.entries.map((e) => e.id);
+    while (r.json.next_before !== null) {
+      r = await list(`limit=${limit}&before=${r.json.next_before}`);
+      assert.equal(r.status, 200, r.text);
+      seen.push(...r.json.entries.map((e) => e.id));
+    }
+    assert.deepEqual(seen, want, `pages of ${limit}: each row once, newest first by (at, id)`);
+  }
+  // A before that is no row's id: after the nearest row below it (of any actor), that row included.
+  const r = await list(`limit=8&before=${gap}`);
+  const [near] = await query('SELECT id, at FROM admin_audit WHERE id < ? ORDER BY id DESC LIMIT 1', [gap]);
+  const place = { id: gap, at: Number(near.at) };
+  assert.deepEqual(r.json.entries.map((e) => e.id),
+    rows.filter((x) => x.at < place.at || (x.at === place.at && x.id < place.id)).sort((a, b) => b.at - a.at || b.id - a.id)
+      .map((x) => x.id), 'a before that is no row\'s id starts at the nearest row below it');
+  assert.ok(r.json.entries.length >= 4 && r.json.entries.length < rows.length, 'the gap falls among the rows');
+  assert.deepEqual((await list('before=0')).json.entries, [], 'no row at or below the id: an empty page');
+});
+
 // ---------- usage: attributed and capped ----------
 
 const report = (tok, json) => request('POST', '/api/usage', { token: tok, json });
