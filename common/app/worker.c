@@ -36,6 +36,8 @@ static enum xerr worker_replay_unmatched(struct worker_ctx *, struct job *,
     char *, size_t);
 static enum xerr worker_bill_reconcile(struct worker_ctx *, struct job *,
     char *, size_t);
+static enum xerr worker_jobs_purge(struct worker_ctx *, struct job *,
+    char *, size_t);
 static enum xerr worker_phone_provision(struct worker_ctx *, struct job *,
     char *, size_t);
 static enum xerr worker_phone_release(struct worker_ctx *, struct job *,
@@ -51,6 +53,7 @@ static const struct {
 	{ "invoice_items", worker_bill_period },
 	{ "replay_unmatched", worker_replay_unmatched },
 	{ "bill_reconcile", worker_bill_reconcile },
+	{ "jobs_purge", worker_jobs_purge },
 	{ "phone_provision", worker_phone_provision },
 	{ "phone_release", worker_phone_release },
 	{ "phone_grace_release", worker_phone_release },
@@ -145,6 +148,44 @@ worker_bill_reconcile(struct worker_ctx *w, struct job *job, char *err,
 		    job->id);
 		rc = jobs_db_insert_at(w->db, "bill_reconcile", key, NULL,
 		    "{}", now);
+	}
+	return rc;
+}
+
+/*
+ * jobs_purge: the daily retention of the outbox (jobs_purge()), chained as
+ * bill_reconcile is: the next day's run first (04:00 UTC), then the purge,
+ * and another run at once (its key names this job) while more are due.
+ */
+static enum xerr
+worker_jobs_purge(struct worker_ctx *w, struct job *job, char *err,
+    size_t errsz)
+{
+	time_t		 next;
+	struct tm	 tm;
+	char		 key[64];
+	size_t		 deleted;
+	int64_t		 now = (int64_t)time(NULL);
+	int		 more;
+	enum xerr	 rc;
+
+	next = (time_t)(now - now % 86400 + 86400 + 4 * 3600);
+	gmtime_r(&next, &tm);
+	strftime(key, sizeof(key), "jobs_purge:%Y-%m-%d", &tm);
+	if ((rc = jobs_db_insert_at(w->db, "jobs_purge", key, NULL, "{}",
+	    (int64_t)next)))
+		return rc;
+	if ((rc = jobs_purge(w->db, w->cfg, &deleted, &more)) != XERR_OK) {
+		snprintf(err, errsz, "purging done jobs: %s", xerr_code(rc));
+		return rc;
+	}
+	log_info("jobs purge: %zu done jobs older than %lu days deleted%s",
+	    deleted, w->cfg->job_retention_days,
+	    more ? "; more are due: another run queued" : "");
+	if (more) {
+		snprintf(key, sizeof(key), "jobs_purge:after:%lld", job->id);
+		rc = jobs_db_insert_at(w->db, "jobs_purge", key, NULL, "{}",
+		    now);
 	}
 	return rc;
 }

@@ -179,6 +179,9 @@ static const struct cfg_opt {
 	{ "JOB_LEASE_SECONDS", CFG_UINT, CFG_OPTIONAL, "60", 5, 3600,
 	  O(job_lease_seconds), "lease of a claimed job, renewed while it "
 	  "runs (up to 10 times); expired leases are reclaimed" },
+	{ "JOB_RETENTION_DAYS", CFG_UINT, CFG_OPTIONAL, "90", 0, 3650,
+	  O(job_retention_days), "days a done job is kept before the daily "
+	  "purge deletes it (0: every job is kept; docs/OPERATIONS.md)" },
 	{ "JOB_BACKOFF_BASE_SECONDS", CFG_UINT, CFG_OPTIONAL, "2", 0, 3600,
 	  O(job_backoff_base_seconds), "first retry delay (doubles, with jitter)" },
 	{ "JOB_BACKOFF_MAX_SECONDS", CFG_UINT, CFG_OPTIONAL, "3600", 1, 86400,

@@ -91,6 +91,7 @@ struct cfg {
 	unsigned long	 worker_concurrency;
 	unsigned long	 job_max_attempts;
 	unsigned long	 job_lease_seconds;
+	unsigned long	 job_retention_days;
 	unsigned long	 job_backoff_base_seconds;
 	unsigned long	 job_backoff_max_seconds;
 	unsigned long	 metrics_rollup_seconds;	/* 0: not this worker */

@@ -264,3 +264,23 @@ jobs_fail(struct db *db, const struct cfg *cfg, const struct job *job,
 	return jobs_db_fail(db, job->id, worker, dead ? "dead" : "pending",
 	    delay, error);
 }
+
+enum xerr
+jobs_purge(struct db *db, const struct cfg *cfg, size_t *deleted, int *more)
+{
+	uint64_t	 n;
+	enum xerr	 rc;
+
+	*deleted = 0;
+	*more = 0;
+	if (cfg->job_retention_days == 0)
+		return XERR_OK;
+	do {
+		if ((rc = jobs_db_purge(db, cfg->job_retention_days,
+		    JOBS_PURGE_CHUNK, &n)) != XERR_OK)
+			return rc;
+		*deleted += (size_t)n;
+	} while (n == JOBS_PURGE_CHUNK && *deleted < JOBS_PURGE_MAX);
+	*more = n == JOBS_PURGE_CHUNK;
+	return XERR_OK;
+}

@@ -116,4 +116,22 @@ unsigned long	 jobs_backoff(const struct cfg *cfg, int attempts);
 /* Frees a job. NULL is a no-op. */
 void		 jobs_free(struct job *job);
 
+/*
+ * The outbox's retention (JOB_RETENTION_DAYS; 0: nothing is deleted):
+ * deletes done jobs last changed longer ago than that, oldest first, in
+ * statements of JOBS_PURGE_CHUNK, at most JOBS_PURGE_MAX in a call;
+ * *deleted gets how many, *more is set when it stopped at that limit.
+ * A dead job is never deleted (the operators' to-do, which the alert
+ * counts), nor a done one whose row still guards a side effect: an
+ * invoice_items job (its key marks a period billed before the rating
+ * engine) and a notify job whose message is not recorded sent.  For the
+ * other kinds a key queued again after its row is gone finds its effect's
+ * own guard: bills_once and a posted bill, the notification sent, the
+ * number claim, an event id never applied twice (docs/OPERATIONS.md).
+ */
+#define JOBS_PURGE_CHUNK	500
+#define JOBS_PURGE_MAX		10000
+enum xerr	 jobs_purge(struct db *db, const struct cfg *cfg,
+		    size_t *deleted, int *more);
+
 #endif

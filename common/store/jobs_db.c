@@ -275,3 +275,16 @@ jobs_db_retry_dead(struct db *db, const char *kind, uint64_t *affected)
 	a[1] = DB_STR(kind);
 	return db_exec(db, STMT_ADMIN_JOBS_RETRY_DEAD, a, 2, affected, NULL);
 }
+
+enum xerr
+jobs_db_purge(struct db *db, unsigned long days, size_t limit,
+    uint64_t *deleted)
+{
+	struct dbv	 a[3];
+
+	*deleted = 0;
+	a[0] = DB_INT((int64_t)days);
+	a[1] = DB_INT((int64_t)days);
+	a[2] = DB_INT((int64_t)limit);
+	return db_exec(db, STMT_JOBS_PURGE, a, 3, deleted, NULL);
+}

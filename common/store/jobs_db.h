@@ -148,4 +148,13 @@ enum xerr	 jobs_db_retry(struct db *db, long long id, uint64_t *affected);
 enum xerr	 jobs_db_retry_dead(struct db *db, const char *kind,
 		    uint64_t *affected);
 
+/*
+ * Deletes up to limit done jobs last changed more than days ago, oldest
+ * first, but none whose row still guards a side effect (STMT_JOBS_PURGE
+ * says which); *deleted gets how many.  Its own statement: a transaction
+ * when the caller has none.
+ */
+enum xerr	 jobs_db_purge(struct db *db, unsigned long days, size_t limit,
+		    uint64_t *deleted);
+
 #endif

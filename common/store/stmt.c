@@ -772,6 +772,21 @@ static const struct {
 	    "SELECT 1 FROM unmatched_events WHERE customer_id = ? LIMIT 1"),
 	S(UNMATCHED_DELETE,
 	    "DELETE FROM unmatched_events WHERE event_id = ?"),
+	/*
+	 * The daily purge (jobs_purge(), domain/jobs.h): done jobs last
+	 * changed more than ? days ago, oldest first along jobs_due, except
+	 * those whose row is still a guard: invoice_items (its key marks a
+	 * period posted by programs before the rating engine), and a notify
+	 * job whose message is not recorded sent.
+	 */
+	S(JOBS_PURGE,
+	    "DELETE FROM jobs WHERE state = 'done' "
+	    "AND run_after < NOW(6) - INTERVAL ? DAY "
+	    "AND updated_at < NOW(6) - INTERVAL ? DAY "
+	    "AND kind <> 'invoice_items' "
+	    "AND (kind <> 'notify' OR EXISTS (SELECT 1 FROM notifications n "
+	    "WHERE n.dedupe_key = jobs.dedupe_key AND n.state = 'sent')) "
+	    "ORDER BY run_after, id LIMIT ?"),
 	S(JOB_KEY_EXISTS,
 	    "SELECT 1 FROM jobs WHERE dedupe_key = ?"),
 	/* A job due at a Unix time (the next daily reconcile). */

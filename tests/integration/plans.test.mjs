@@ -163,3 +163,23 @@ test('P4 the audit trail pages along (at, id): a window in the past and a later 
   const [cursor] = statementSql('ADMIN_AUDIT_CURSOR');
   assert.ok(await examined(cursor, [max]) <= 1, 'the page\'s place is one row of the primary key');
 });
+
+test('P5 the daily purge of done jobs reads the old ones along jobs_due: not the recent nor the waiting ones', async () => {
+  const tag = `p5${Date.now().toString(36)}`;
+  // 3,000 done jobs of last week and 1,000 waiting, beside 100 done 100 days ago.
+  await query(`INSERT INTO jobs (kind, dedupe_key, payload, state, run_after, updated_at)
+    SELECT 'replay_unmatched', CONCAT('${tag}:', seq), '{}', IF(seq <= 4000, IF(seq <= 3000, 'done', 'pending'), 'done'),
+    IF(seq <= 4000, NOW(6) - INTERVAL IF(seq <= 3000, 7, -1) DAY, NOW(6) - INTERVAL 100 DAY),
+    IF(seq <= 4000, NOW(6) - INTERVAL 7 DAY, NOW(6) - INTERVAL 100 DAY) FROM seq_1_to_4100`);
+  try {
+    await query('ANALYZE TABLE jobs');
+    const [purge] = statementSql('JOBS_PURGE');
+    const before = Number((await query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'done' AND run_after < NOW(6) - INTERVAL 90 DAY"))[0].n);
+    const n = await examined(purge, [90, 90, 500]);
+    assert.ok(n <= before + 2, `JOBS_PURGE looked at ${n} rows for ${before} old done jobs (${purge})`);
+    const [left] = await query('SELECT COUNT(*) AS n FROM jobs WHERE dedupe_key LIKE ?', [`${tag}:%`]);
+    assert.equal(Number(left.n), 4000, 'the old ones deleted, the others kept');
+  } finally {
+    asAdminScript(`DELETE FROM jobs WHERE dedupe_key LIKE '${tag}:%';`);
+  }
+});

@@ -275,3 +275,44 @@ test('J8 a job that outlasts its lease is renewed, not run twice at once', { tim
   assert.equal(job.attempts, 1, 'one run: its lease was renewed, nobody claimed it again');
   assert.deepEqual(await B.onInvoice(b.inv.id), B.expectedItems());
 });
+
+test('J9 the daily purge deletes old done jobs, but never dead ones nor a done job whose row still guards a side effect', { timeout: 120000 }, async () => {
+  const tag = `j9${crypto.randomBytes(4).toString('hex')}`;
+  const old = "NOW(6) - INTERVAL 100 DAY", recent = "NOW(6) - INTERVAL 10 DAY";
+  const job = (name, kind, state, when) => query(`INSERT INTO jobs (kind, dedupe_key, payload, state, run_after, created_at,
+    updated_at) VALUES (?, ?, '{}', ?, ${when}, ${when}, ${when})`, [kind, `${tag}:${name}`, state]);
+  const note = (name, state) => query(`INSERT INTO notifications (dedupe_key, message_id, template, user_id, recipient,
+    subject, state) VALUES (?, ?, 'payment_failed', 'u', 'a@example.test', 's', ?)`, [`${tag}:${name}`, `<${tag}-${name}>`, state]);
+  await job('period-old', 'bill_period', 'done', old);
+  await job('period-recent', 'bill_period', 'done', recent);
+  await job('period-dead', 'bill_period', 'dead', old);
+  await job('items-old', 'invoice_items', 'done', old);
+  await job('notify-sent', 'notify', 'done', old);
+  await note('notify-sent', 'sent');
+  await job('notify-sending', 'notify', 'done', old);
+  await note('notify-sending', 'sending');
+  await job('notify-none', 'notify', 'done', old);
+  // More than one run deletes (10,000): the run queues another at once, and the chain ends when none are left.
+  await query(`INSERT INTO jobs (kind, dedupe_key, payload, state, run_after, created_at, updated_at)
+    SELECT 'replay_unmatched', CONCAT('${tag}:bulk:', seq), '{}', 'done', ${old}, ${old}, ${old} FROM seq_1_to_10300`);
+  const since = Number((await query('SELECT MAX(id) AS id FROM jobs'))[0].id);
+  await query("INSERT INTO jobs (kind, dedupe_key, payload) VALUES ('jobs_purge', ?, '{}')", [`jobs_purge:test-${tag}`]);
+  await waitFor(async () => Number((await query(`SELECT COUNT(*) AS n FROM jobs WHERE id > ? AND kind = 'jobs_purge'
+    AND state <> 'done' AND run_after <= NOW(6)`, [since]))[0].n) === 0
+    && Number((await query("SELECT COUNT(*) AS n FROM jobs WHERE dedupe_key LIKE ?", [`${tag}:bulk:%`]))[0].n) === 0,
+  { timeoutMs: 90000, intervalMs: 500, what: 'the purge runs and its chain ends' });
+  const left = (await query('SELECT dedupe_key AS k FROM jobs WHERE dedupe_key LIKE ? ORDER BY dedupe_key', [`${tag}:%`]))
+    .map((r) => r.k.slice(tag.length + 1));
+  assert.deepEqual(left, ['items-old', 'notify-none', 'notify-sending', 'period-dead', 'period-recent']);
+  const chain = await query("SELECT dedupe_key AS k, state, run_after > NOW(6) AS later FROM jobs WHERE id > ? AND kind = 'jobs_purge'",
+    [since]);
+  assert.ok(chain.some((c) => /^jobs_purge:after:\d+$/.test(c.k) && c.state === 'done'), `a run followed a full one: ${JSON.stringify(chain)}`);
+  // The first run (migration 019, at the stack's start) queued tomorrow's; each run queues it, once.
+  const daily = await query("SELECT dedupe_key AS k, state, run_after > NOW(6) AS later FROM jobs WHERE kind = 'jobs_purge' "
+    + "AND (dedupe_key = 'jobs_purge:first' OR dedupe_key REGEXP '^jobs_purge:[0-9]{4}-[0-9]{2}-[0-9]{2}$') ORDER BY id");
+  assert.deepEqual(daily[0] && [daily[0].k, daily[0].state], ['jobs_purge:first', 'done'], JSON.stringify(daily));
+  // One a day (two when this file runs across midnight UTC), due tomorrow at 04:00.
+  assert.ok(daily.length >= 2 && daily.length <= 3 && daily.slice(1).every((c) => c.state === 'pending' && Number(c.later) === 1),
+    JSON.stringify(daily));
+  asAdminScript(`DELETE FROM jobs WHERE dedupe_key LIKE '${tag}:%'; DELETE FROM notifications WHERE dedupe_key LIKE '${tag}:%';`);
+});
