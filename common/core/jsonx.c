@@ -1,6 +1,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,52 @@ jsonx_thread_init(void)
 
 	if ((c = newlocale(LC_ALL_MASK, "C", (locale_t)0)) != (locale_t)0)
 		uselocale(c);
+}
+
+/* The key of each thread's tokener (jsonx_tokener()). */
+static pthread_key_t	 jsonx_tok_key;
+static pthread_once_t	 jsonx_tok_once = PTHREAD_ONCE_INIT;
+static int		 jsonx_tok_ok;
+
+static void
+jsonx_tok_free(void *tok)
+{
+	json_tokener_free(tok);
+}
+
+static void
+jsonx_tok_init(void)
+{
+	jsonx_tok_ok = pthread_key_create(&jsonx_tok_key, jsonx_tok_free) == 0;
+}
+
+struct json_tokener *
+jsonx_tokener(void)
+{
+	struct json_tokener	*tok;
+
+	if (pthread_once(&jsonx_tok_once, jsonx_tok_init) != 0 ||
+	    !jsonx_tok_ok)
+		return NULL;
+	if ((tok = pthread_getspecific(jsonx_tok_key)) != NULL) {
+		json_tokener_reset(tok);
+		return tok;
+	}
+	if ((tok = json_tokener_new_ex(JSONX_DEPTH)) == NULL)
+		return NULL;
+	if (pthread_setspecific(jsonx_tok_key, tok) != 0) {
+		json_tokener_free(tok);
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	return tok;
+}
+
+void
+jsonx_tokener_done(struct json_tokener *tok)
+{
+	json_tokener_reset(tok);
 }
 
 struct json_object *
@@ -304,10 +351,8 @@ jsonx_parse(const char *s, size_t len, struct json_object **out)
 	*out = NULL;
 	if (len > INT32_MAX || memchr(s, '\0', len) != NULL)
 		return XERR_BADREQ;
-	if ((tok = json_tokener_new_ex(JSONX_DEPTH)) == NULL)
+	if ((tok = jsonx_tokener()) == NULL)
 		return XERR_NOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, s, (int)len);
 	if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success
 	    && json_tokener_get_parse_end(tok) == len &&
@@ -316,7 +361,7 @@ jsonx_parse(const char *s, size_t len, struct json_object **out)
 		rc = XERR_OK;
 	} else
 		json_object_put(obj);
-	json_tokener_free(tok);
+	jsonx_tokener_done(tok);
 	return rc;
 }
 

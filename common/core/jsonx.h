@@ -25,6 +25,20 @@
  */
 void		 jsonx_thread_init(void);
 
+/*
+ * The calling thread's tokener, reset, for one parse: strict, valid
+ * UTF-8, at most JSONX_DEPTH deep.  Made at the thread's first parse and
+ * kept until the thread ends (a new one per parse cost four allocations
+ * and the reallocations of its string buffer: about a fifth of a usage
+ * request's malloc time).  The caller parses with it, then calls
+ * jsonx_tokener_done(); it is never used by two parses at once.  NULL
+ * when out of memory.
+ */
+struct json_tokener *jsonx_tokener(void);
+
+/* Resets tok after its parse (drops what a failed one left). */
+void		 jsonx_tokener_done(struct json_tokener *tok);
+
 /* Returns member key of obj when obj is an object, else NULL. */
 struct json_object *jsonx_get(struct json_object *obj, const char *key);
 

@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/ids.h"
+#include "core/jsonx.h"
 #include "core/jwt.h"
 
 static const char	 jwt_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
@@ -55,10 +56,8 @@ jwt_json(const unsigned char *s, size_t len)
 
 	if (len == 0 || len > INT_MAX)
 		return NULL;
-	if ((tok = json_tokener_new()) == NULL)
+	if ((tok = jsonx_tokener()) == NULL)
 		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, (const char *)s, (int)len);
 	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len ||
@@ -66,7 +65,7 @@ jwt_json(const unsigned char *s, size_t len)
 		json_object_put(o);
 		o = NULL;
 	}
-	json_tokener_free(tok);
+	jsonx_tokener_done(tok);
 	return o;
 }
 

@@ -1,6 +1,6 @@
 /*
- * Unit tests for common/core/jsonx.c: readers, the per-thread locale, and
- * the strict parser.
+ * Unit tests for common/core/jsonx.c: readers, the per-thread locale, the
+ * strict parser and its per-thread tokener.
  */
 #include <check.h>
 #include <locale.h>
@@ -100,6 +100,63 @@ START_TEST(jsonx_parse_rules)
 }
 END_TEST
 
+/*
+ * One tokener serves every parse of a thread: what a failed parse left (an
+ * open object, a string half read, a nesting at its limit) never reaches
+ * the next one, and each thread has its own.
+ */
+static void *
+jsonx_parse_sequence(void *arg)
+{
+	static const char *const seq[] = {
+		"{\"a\":{\"b\":[1,2,{\"c\":\"x", "{\"n\":1}",
+		"{\"s\":\"a long string that grows the tokener's buffer\"", "{\"n\":2}",
+		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "{\"n\":3}",
+		"{\"n\":4} trailing", "{\"n\":4}",
+	};
+	struct json_object	*o;
+	size_t			 i, k;
+	int64_t			 want;
+
+	(void)arg;
+	for (k = 0; k < 200; k++)
+		for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+			o = NULL;
+			if (i % 2 == 0) {
+				if (jsonx_parse(seq[i], strlen(seq[i]), &o) !=
+				    XERR_BADREQ || o != NULL)
+					return (void *)1;
+				continue;
+			}
+			want = (int64_t)(i / 2 + 1);
+			if (jsonx_parse(seq[i], strlen(seq[i]), &o) != XERR_OK ||
+			    json_object_get_int64(jsonx_get(o, "n")) != want ||
+			    json_object_object_length(o) != 1) {
+				json_object_put(o);
+				return (void *)1;
+			}
+			json_object_put(o);
+		}
+	return NULL;
+}
+
+START_TEST(jsonx_tokener_reused)
+{
+	pthread_t	 t[4];
+	void		*r;
+	size_t		 i;
+
+	ck_assert_ptr_null(jsonx_parse_sequence(NULL));
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL,
+		    jsonx_parse_sequence, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(t[i], &r), 0);
+		ck_assert_ptr_null(r);
+	}
+}
+END_TEST
+
 /* What json-c accepts but reads other than written, or should refuse. */
 START_TEST(jsonx_parse_ambiguous_refused)
 {
@@ -175,6 +232,7 @@ main(void)
 	tcase_add_test(tc, jsonx_locale);
 	tcase_add_test(tc, jsonx_parse_rules);
 	tcase_add_test(tc, jsonx_parse_ambiguous_refused);
+	tcase_add_test(tc, jsonx_tokener_reused);
 	tcase_add_test(tc, jsonx_utf8_scrubbed);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
