@@ -54,41 +54,46 @@
 	"AND occurred_at >= ? AND occurred_at < ?"
 /*
  * USAGE_SUMS_n: n users' usage, each over its own period (user, start,
- * end, n times), then their numbers held (user, end, start, n times),
- * then the tier histories of n subscriptions (n ids, '' for none, then
- * the earliest effective_at wanted); a row per user found and per history
- * entry, its kind first (0 usage, 1 numbers held, 2 a history entry:
- * subscription, effective_at, event_rank, id, 0, 0, tier), in no order.  One SELECT of ORed ranges,
- * not a part per user: MariaDB optimizes each part of a statement at
- * every execution.  No ORDER BY: it would sort the whole union in a
+ * end, n times), then the numbers they held (n users, then the latest end
+ * and the earliest start), then the tier histories of n subscriptions (n
+ * ids, '' for none, then the earliest effective_at wanted), in no order;
+ * its kind first:
+ *   0: a user's usage of one kind: user, 1 for sms (0 voice), the sum of
+ *      quantity, of started minutes, the count;
+ *   1: a number held in the span of the batch: user, held_from, held_to
+ *      (INT64_MAX while held), for usage_events.c to count in each user's
+ *      own period;
+ *   2: a history entry: subscription, effective_at, event_rank, id, 0, 0,
+ *      tier.
+ * One SELECT of ORed ranges, not a part per user: MariaDB optimizes each
+ * part of a statement at every execution.  The usage part groups by kind
+ * (in index order), not IF(kind = ...) sums: a comparison per group, not
+ * four per row.  The numbers are one IN list, not n ranges (half the
+ * part's cost to plan).  No ORDER BY: it would sort the whole union in a
  * temporary table; usage_events.c orders the history entries.  An open
  * holding's held_to is NULL: COALESCE, not "IS NULL OR", keeps the
- * optimizer from weighing phone_numbers_open for each of n ranges at
- * every execution (a third of the part's cost); phone_numbers_user
- * reads it.
+ * optimizer from weighing phone_numbers_open at every execution;
+ * phone_numbers_user reads it.
  */
 #define USAGE_SUMS_HEAD \
-	"SELECT 0, user_id, " \
-	"SUM(IF(kind = 'voice', quantity, 0)), " \
-	"SUM(IF(kind = 'voice', (quantity + 59) DIV 60, 0)), " \
-	"SUM(kind = 'voice'), SUM(IF(kind = 'sms', quantity, 0)), 0, NULL " \
+	"SELECT 0, user_id, kind = 'sms', SUM(quantity), " \
+	"SUM((quantity + 59) DIV 60), COUNT(*), 0, NULL " \
 	"FROM usage_events WHERE kind IN ('voice', 'sms') AND ("
 #define USAGE_SUMS_RANGE \
 	"(user_id = ? AND occurred_at >= ? AND occurred_at < ?)"
 #define USAGE_SUMS_MID \
-	") GROUP BY user_id UNION ALL " \
-	"SELECT 1, user_id, 0, 0, 0, 0, COUNT(*), NULL FROM phone_numbers " \
-	"WHERE "
-#define USAGE_SUMS_HELD \
-	"(user_id = ? AND held_from < ? " \
-	"AND COALESCE(held_to, 9223372036854775807) > ?)"
+	") GROUP BY user_id, kind UNION ALL " \
+	"SELECT 1, user_id, held_from, " \
+	"COALESCE(held_to, 9223372036854775807), 0, 0, 0, NULL " \
+	"FROM phone_numbers WHERE user_id IN ("
 #define USAGE_SUMS_HIST \
-	" GROUP BY user_id UNION ALL " \
+	") AND held_from < ? " \
+	"AND COALESCE(held_to, 9223372036854775807) > ? UNION ALL " \
 	"SELECT 2, subscription_id, effective_at, event_rank, id, 0, 0, " \
 	"tier FROM tier_history WHERE subscription_id IN ("
 #define USAGE_SUMS(n) \
 	USAGE_SUMS_HEAD OR_##n(USAGE_SUMS_RANGE) USAGE_SUMS_MID \
-	OR_##n(USAGE_SUMS_HELD) USAGE_SUMS_HIST ROWS_##n("?") ") " \
+	ROWS_##n("?") USAGE_SUMS_HIST ROWS_##n("?") ") " \
 	"AND effective_at >= ?"
 /* An event row's INSERT and columns, the list left open for more. */
 #define EVENT_INTO \

@@ -218,12 +218,13 @@ usage_events_sums_many(struct db *db, const struct usage_events_span *spans,
     struct tier_history_row **hist, size_t *nhist)
 {
 	struct db_res			*res = NULL;
-	struct dbv			 a[7 * USAGE_EVENTS_SUMS_MAX + 1], *v, *w;
+	struct dbv			 a[5 * USAGE_EVENTS_SUMS_MAX + 3], *v;
 	const struct usage_events_span	*sp;
 	struct usage_events_sums	*o;
 	const char			*id;
 	size_t				 i, j, m, k = 0, nh = 0, subs = 0;
 	long long			 kind;
+	int64_t				 lo, hi;
 	enum xerr			 rc;
 
 	*hist = NULL;
@@ -244,25 +245,32 @@ usage_events_sums_many(struct db *db, const struct usage_events_span *spans,
 	/* The smallest statement that holds n, padded with the last span. */
 	for (m = 2; m < n; m *= 2)
 		k++;
+	lo = spans[0].start;
+	hi = spans[0].end;
 	for (i = 0; i < m; i++) {
 		sp = &spans[i < n ? i : n - 1];
 		v = &a[3 * i];		/* the usage ranges */
-		w = &a[3 * (m + i)];	/* the numbers held */
 		v[0] = DB_STR(sp->user_id);
 		v[1] = DB_INT(sp->start);
 		v[2] = DB_INT(sp->end);
-		w[0] = DB_STR(sp->user_id);
-		w[1] = DB_INT(sp->end);
-		w[2] = DB_INT(sp->start);
+		a[3 * m + i] = DB_STR(sp->user_id);	/* the numbers held */
+		lo = sp->start < lo ? sp->start : lo;
+		hi = sp->end > hi ? sp->end : hi;
 		/* The subscriptions ('' matches none). */
-		a[6 * m + i] = DB_STR(sp->subscription == NULL ? "" :
+		a[4 * m + 2 + i] = DB_STR(sp->subscription == NULL ? "" :
 		    sp->subscription);
 	}
-	a[7 * m] = DB_INT(hist_since);
-	if ((rc = db_query(db, usage_events_sums_many_stmts[k], a, 7 * m + 1,
+	a[4 * m] = DB_INT(hi);
+	a[4 * m + 1] = DB_INT(lo);
+	a[5 * m + 2] = DB_INT(hist_since);
+	if ((rc = db_query(db, usage_events_sums_many_stmts[k], a, 5 * m + 3,
 	    &res)) != XERR_OK)
 		return rc;
-	/* Columns: 0 usage, 1 numbers or 2 history, the user, the sums. */
+	/*
+	 * Columns: 0 usage, 1 a number or 2 history, the user, then per
+	 * kind: 0 one kind's sums (sms, quantity, minutes, count); 1 a
+	 * holding (from, to), counted when it overlaps the user's period.
+	 */
 	for (j = 0; j < db_res_rows(res); j++) {
 		if ((kind = db_res_int(res, j, 0, -1)) == 2) {
 			nh++;
@@ -276,15 +284,20 @@ usage_events_sums_many(struct db *db, const struct usage_events_span *spans,
 			continue;
 		o = &out[i];
 		if (kind == 1) {
-			o->phones = db_res_int(res, j, 2 + UE_S_PHONES, 0);
+			o->phones += db_res_int(res, j, 2, INT64_MAX) <
+			    spans[i].end &&
+			    db_res_int(res, j, 3, INT64_MAX) > spans[i].start;
 			continue;
 		}
-		o->voice_seconds =
-		    db_res_int(res, j, 2 + UE_S_VOICE_SECONDS, 0);
-		o->voice_minutes =
-		    db_res_int(res, j, 2 + UE_S_VOICE_MINUTES, 0);
-		o->calls = db_res_int(res, j, 2 + UE_S_CALLS, 0);
-		o->sms = db_res_int(res, j, 2 + UE_S_SMS, 0);
+		if (kind != 0)
+			continue;
+		if (db_res_int(res, j, 2, 0) == 1)
+			o->sms = db_res_int(res, j, 3, 0);
+		else {
+			o->voice_seconds = db_res_int(res, j, 3, 0);
+			o->voice_minutes = db_res_int(res, j, 4, 0);
+			o->calls = db_res_int(res, j, 5, 0);
+		}
 	}
 	rc = usage_events_hist_fill(res, nh, spans, n, hist, nhist);
 	db_res_free(res);

@@ -34,7 +34,7 @@ test('P1 the usage API and the rating read a period along the index: the rows of
     'RATING_USAGE_LOCK', 'RECONCILE_UNBILLED', 'USAGE_KIND_SUM');
   const reads = [
     ['USAGE_SUM', sum, [u, end, start, u, start, end], 20],
-    ['USAGE_SUMS_2', sums2, [u, start, end, v, start, end, u, end, start, v, end, start, '', '', 0], 40],
+    ['USAGE_SUMS_2', sums2, [u, start, end, v, start, end, u, v, end, start, '', '', 0], 40],
     ['RATING_USAGE', rating, [u, start, end], 20],
     ['RATING_USAGE_LOCK', ratingLock, [u, start, end], 20],
     ['RECONCILE_UNBILLED', unbilled, [u, start, end], 20],
@@ -70,7 +70,7 @@ test('P1 the usage API and the rating read a period along the index: the rows of
   }
   await query('INSERT INTO tier_history (event_id, subscription_id, user_id, tier, effective_at, event_rank) VALUES ?', [hist]);
   await query('ANALYZE TABLE tier_history');
-  const withHist = [u, start, end, v, start, end, u, end, start, v, end, start, sub, '', start - 5 * day];
+  const withHist = [u, start, end, v, start, end, u, v, end, start, sub, '', start - 5 * day];
   const n = await examined(sums2, withHist);
   assert.ok(n >= 40 + 6 && n <= 40 + 6 + 6, `USAGE_SUMS_2 with a subscription looked at ${n} entries (${sums2})`);
   // Positions, not names: the union's columns repeat names ("0").
