@@ -1,0 +1,11 @@
+-- 020: stripe_events loses its index by object (object_id, created).  No
+-- statement of the programs reads by object (the order of a
+-- subscription's events is kept on its own row, subscriptions.last_event_*),
+-- and every stored event paid for the index: one more B-tree entry, at a
+-- random place, in the webhook's transaction.  An operator's look-up of
+-- the events of one object now reads the table; add the index back by hand
+-- if such look-ups are frequent.
+--
+-- Dropping an index is in place and takes no copy of the table; on Galera
+-- it runs in total order (docs/OPERATIONS.md, "Migrations").
+ALTER TABLE stripe_events DROP KEY stripe_events_object, ALGORITHM=INPLACE, LOCK=NONE;
