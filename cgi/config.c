@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sodium.h>
 
 #include "core/cfg.h"
+#include "core/crypto.h"
 
 int
 main(int argc, char *argv[])
@@ -26,7 +26,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "usage: xsb-config --check | --doc\n");
 		return 2;
 	}
-	if (sodium_init() < 0)
+	if (crypto_init() != XERR_OK)
 		return 1;
 	if (cfg_load(&cfg, err, sizeof(err)) != XERR_OK) {
 		fprintf(stderr, "xsb-config: %s\n", err);

@@ -157,8 +157,8 @@ main(int argc, char *argv[])
 	memset(&c, 0, sizeof(c));
 	c.role = JWT_ROLE_USER;
 	log_init("token", LOG_LEVEL_WARN);
-	if (sodium_init() < 0)
-		log_fatalx("libsodium failed to initialise");
+	if (crypto_init() != XERR_OK)
+		log_fatalx("libsodium or libcrypto failed to initialise");
 	if (argc == 3 && strcmp(argv[1], "keygen") == 0)
 		return token_keygen(argv[2]);
 	while ((ch = getopt(argc, argv, "k:u:r:t:v:")) != -1) {

@@ -30,9 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
 
 #include "core/cfg.h"
+#include "core/crypto.h"
 #include "core/db.h"
 #include "core/http.h"
 #include "core/jsonx.h"
@@ -339,8 +339,8 @@ main(int argc, char *argv[])
 	(void)argc;
 	(void)argv;
 	log_init("worker", LOG_LEVEL_INFO);
-	if (sodium_init() < 0)
-		log_fatalx("libsodium failed to initialise");
+	if (crypto_init() != XERR_OK)
+		log_fatalx("libsodium or libcrypto failed to initialise");
 	if (cfg_load(&cfg, err, sizeof(err)) != XERR_OK)
 		log_fatalx("configuration: %s", err);
 	log_init("worker", (enum log_level)cfg->log_level);

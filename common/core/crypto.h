@@ -1,8 +1,11 @@
 /*
  * crypto: the project's only door to libsodium and OpenSSL libcrypto.
  *
- * HMAC-SHA256 (JWT, Stripe webhooks) comes from libsodium, HMAC-SHA1
- * (Twilio webhooks) from libcrypto; nothing here is hand-written crypto.
+ * HMAC-SHA256 (JWT, Stripe webhooks) and HMAC-SHA1 (Twilio webhooks)
+ * come from libcrypto, through a context per thread (libsodium's
+ * HMAC-SHA256 when a thread cannot have one); SHA-256, random numbers and
+ * constant-time comparisons from libsodium.  Nothing here is hand-written
+ * crypto.
  * Comparisons of secrets and MACs go through crypto_ct_equal() or
  * crypto_ct_streq(), whose time does not depend on where inputs differ.
  * crypto_init() must have been called before any other function.
@@ -19,7 +22,10 @@
 #define CRYPTO_SHA1_LEN		20
 #define CRYPTO_UUID_LEN		36	/* characters, without the NUL */
 
-/* Initialises libsodium; call once at start-up. XERR_INTERNAL on failure. */
+/*
+ * Initialises libsodium and fetches libcrypto's HMAC; call once at
+ * start-up, before any thread is started.  XERR_INTERNAL on failure.
+ */
 enum xerr	 crypto_init(void);
 
 /* Writes SHA-256(msg) to out. */

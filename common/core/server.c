@@ -14,9 +14,9 @@
 
 #include <fcgiapp.h>
 #include <json-c/json.h>
-#include <sodium.h>
 
 #include "core/cfg.h"
+#include "core/crypto.h"
 #include "core/db.h"
 #include "core/http.h"
 #include "core/jsonx.h"
@@ -341,8 +341,8 @@ server_main_threads(const char *prog, int argc, char *argv[],
 			return 2;
 		}
 	}
-	if (sodium_init() < 0)
-		log_fatalx("libsodium failed to initialise");
+	if (crypto_init() != XERR_OK)
+		log_fatalx("libsodium or libcrypto failed to initialise");
 	if (cfg_load(&cfg, err, sizeof(err)) != XERR_OK)
 		log_fatalx("configuration: %s", err);
 	log_init(prog, (enum log_level)cfg->log_level);

@@ -1,8 +1,12 @@
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sodium.h>
 
 #include "core/crypto.h"
 
@@ -189,6 +193,61 @@ START_TEST(hmac_empty_inputs)
 	ck_assert_int_eq(crypto_hmac_sha1(NULL, 0, NULL, 0, s1), XERR_OK);
 	crypto_hex(s1, 20, hex, sizeof(hex));
 	ck_assert_str_eq(hex, "fbdb1d1b18aa6c08324b7d64b71fb76370690e1d");
+}
+END_TEST
+
+/*
+ * Each thread keeps its own HMAC contexts, set up again with every key:
+ * threads at once, keys of every kind (empty, short, longer than a block)
+ * and messages of every length, each MAC as libsodium (SHA-256) and
+ * libcrypto's one-shot HMAC() (SHA-1) compute it.
+ */
+static void *
+hmac_thread(void *arg)
+{
+	static const char *const keys[] = { "", "whsec_0123456789abcdef",
+	    "k0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	    "0123456789" };
+	crypto_auth_hmacsha256_state st;
+	unsigned char	 msg[3000], got[32], want[32];
+	unsigned int	 wl;
+	size_t		 i, len, kl;
+	const char	*k;
+
+	randombytes_buf(msg, sizeof(msg));
+	for (i = 0; i < 600; i++) {
+		k = keys[(i + (size_t)(uintptr_t)arg) % 3];
+		kl = strlen(k);
+		len = randombytes_uniform(sizeof(msg));
+		crypto_hmac_sha256(k, kl, msg, len, got);
+		/* libsodium's state API hashes a key over a block, too. */
+		crypto_auth_hmacsha256_init(&st, (const void *)k, kl);
+		crypto_auth_hmacsha256_update(&st, msg, len);
+		crypto_auth_hmacsha256_final(&st, want);
+		if (memcmp(got, want, 32) != 0)
+			return (void *)1;
+		if (crypto_hmac_sha1(k, kl, msg, len, got) != XERR_OK ||
+		    HMAC(EVP_sha1(), kl ? k : "", (int)kl, msg, len, want,
+		    &wl) == NULL || wl != 20 || memcmp(got, want, 20) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+START_TEST(hmac_threads)
+{
+	pthread_t	 t[4];
+	void		*r;
+	size_t		 i;
+
+	ck_assert_ptr_null(hmac_thread(NULL));
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, hmac_thread,
+		    (void *)(uintptr_t)i), 0);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(t[i], &r), 0);
+		ck_assert_ptr_null(r);
+	}
 }
 END_TEST
 
@@ -475,6 +534,7 @@ crypto_suite(void)
 	    (int)(sizeof(rfc2202) / sizeof(rfc2202[0])));
 	tcase_add_test(tc, hmac_sha1_rfc2202_long_key);
 	tcase_add_test(tc, hmac_empty_inputs);
+	tcase_add_test(tc, hmac_threads);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("compare");
