@@ -114,6 +114,37 @@ worker_bill_period(struct worker_ctx *w, struct job *job, char *err,
 }
 
 /*
+ * A daily job's chain: the next day's run of kind (key kind:YYYY-MM-DD,
+ * due at hour UTC), queued before the run so that the chain outlives a
+ * run that fails; and, after a run that stopped at its limit, another at
+ * once, its key naming this job (a retry of the job queues no second).
+ */
+static enum xerr
+worker_daily_next(struct worker_ctx *w, const char *kind, int hour)
+{
+	time_t		 now = time(NULL), next;
+	struct tm	 tm;
+	char		 day[16], key[64];
+
+	next = now - now % 86400 + 86400 + hour * 3600;
+	gmtime_r(&next, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	snprintf(key, sizeof(key), "%s:%s", kind, day);
+	return jobs_db_insert_at(w->db, kind, key, NULL, "{}", (int64_t)next);
+}
+
+static enum xerr
+worker_daily_more(struct worker_ctx *w, const char *kind,
+    const struct job *job)
+{
+	char		 key[64];
+
+	snprintf(key, sizeof(key), "%s:after:%lld", kind, job->id);
+	return jobs_db_insert_at(w->db, kind, key, NULL, "{}",
+	    (int64_t)time(NULL));
+}
+
+/*
  * bill_reconcile: the daily comparison of posted bills with Stripe
  * (bill_reconcile()).  The next day's run is queued first (03:00 UTC), so
  * the chain outlives a run that fails.  A run that stopped at its limit
@@ -124,31 +155,20 @@ static enum xerr
 worker_bill_reconcile(struct worker_ctx *w, struct job *job, char *err,
     size_t errsz)
 {
-	time_t		 next;
-	struct tm	 tm;
-	char		 key[64];
 	size_t		 checked, bad;
 	int64_t		 now = (int64_t)time(NULL);
 	int		 more;
 	enum xerr	 rc;
 
-	next = (time_t)(now - now % 86400 + 86400 + 3 * 3600);
-	gmtime_r(&next, &tm);
-	strftime(key, sizeof(key), "bill_reconcile:%Y-%m-%d", &tm);
-	if ((rc = jobs_db_insert_at(w->db, "bill_reconcile", key, NULL, "{}",
-	    (int64_t)next)))
+	if ((rc = worker_daily_next(w, "bill_reconcile", 3)) != XERR_OK)
 		return rc;
 	rc = bill_reconcile(w->db, w->http, w->cfg, now, &checked, &bad,
 	    &more, err, errsz);
 	log_info("reconcile: %zu bills checked, %zu differ from Stripe%s%s%s",
 	    checked, bad, rc ? ": stopped at " : "", rc ? err : "",
 	    more ? "; more are due: another run queued" : "");
-	if (rc == XERR_OK && more) {
-		snprintf(key, sizeof(key), "bill_reconcile:after:%lld",
-		    job->id);
-		rc = jobs_db_insert_at(w->db, "bill_reconcile", key, NULL,
-		    "{}", now);
-	}
+	if (rc == XERR_OK && more)
+		rc = worker_daily_more(w, "bill_reconcile", job);
 	return rc;
 }
 
@@ -161,19 +181,11 @@ static enum xerr
 worker_jobs_purge(struct worker_ctx *w, struct job *job, char *err,
     size_t errsz)
 {
-	time_t		 next;
-	struct tm	 tm;
-	char		 key[64];
 	size_t		 deleted;
-	int64_t		 now = (int64_t)time(NULL);
 	int		 more;
 	enum xerr	 rc;
 
-	next = (time_t)(now - now % 86400 + 86400 + 4 * 3600);
-	gmtime_r(&next, &tm);
-	strftime(key, sizeof(key), "jobs_purge:%Y-%m-%d", &tm);
-	if ((rc = jobs_db_insert_at(w->db, "jobs_purge", key, NULL, "{}",
-	    (int64_t)next)))
+	if ((rc = worker_daily_next(w, "jobs_purge", 4)) != XERR_OK)
 		return rc;
 	if ((rc = jobs_purge(w->db, w->cfg, &deleted, &more)) != XERR_OK) {
 		snprintf(err, errsz, "purging done jobs: %s", xerr_code(rc));
@@ -182,12 +194,7 @@ worker_jobs_purge(struct worker_ctx *w, struct job *job, char *err,
 	log_info("jobs purge: %zu done jobs older than %lu days deleted%s",
 	    deleted, w->cfg->job_retention_days,
 	    more ? "; more are due: another run queued" : "");
-	if (more) {
-		snprintf(key, sizeof(key), "jobs_purge:after:%lld", job->id);
-		rc = jobs_db_insert_at(w->db, "jobs_purge", key, NULL, "{}",
-		    now);
-	}
-	return rc;
+	return more ? worker_daily_more(w, "jobs_purge", job) : XERR_OK;
 }
 
 /*

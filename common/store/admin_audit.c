@@ -52,22 +52,13 @@ admin_audit_insert(struct db *db, const struct admin_audit_entry *e)
 static enum xerr
 admin_audit_cursor(struct db *db, int64_t before, int64_t *at)
 {
-	struct db_res	*res = NULL;
 	struct dbv	 a[1];
-	enum xerr	 rc;
 
 	*at = INT64_MAX;
 	if (before == INT64_MAX)
 		return XERR_OK;
 	a[0] = DB_INT(before);
-	if ((rc = db_query(db, STMT_ADMIN_AUDIT_CURSOR, a, 1, &res)) != XERR_OK)
-		return rc;
-	if (db_res_rows(res) == 0)
-		rc = XERR_NOTFOUND;
-	else
-		*at = db_res_int(res, 0, 0, INT64_MAX);
-	db_res_free(res);
-	return rc;
+	return rows_int(db, STMT_ADMIN_AUDIT_CURSOR, a, 1, INT64_MAX, at);
 }
 
 enum xerr

@@ -60,3 +60,21 @@ rows_read(const struct db_res *res, const struct rows_col *spec,
 	*n = nr;
 	return XERR_OK;
 }
+
+enum xerr
+rows_int(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
+    int64_t def, int64_t *out)
+{
+	struct db_res	*res = NULL;
+	enum xerr	 rc;
+
+	*out = def;
+	if ((rc = db_query(db, s, args, nargs, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = XERR_NOTFOUND;
+	else
+		*out = db_res_int(res, 0, 0, def);
+	db_res_free(res);
+	return rc;
+}

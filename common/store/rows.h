@@ -10,10 +10,13 @@
 #define ROWS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/xerr.h"
 
+struct db;
 struct db_res;
+struct dbv;
 
 enum rows_kind {
 	ROWS_TEXT,	/* char[size] at off */
@@ -42,5 +45,13 @@ struct rows_col {
 enum xerr	 rows_read(const struct db_res *res, const struct rows_col *spec,
 		    size_t ncols, size_t elemsz, size_t nulls_off, void **out,
 		    size_t *n);
+
+/*
+ * Runs statement s with its nargs args (db_query()) and reads the first
+ * column of its first row into *out (def when it is NULL).  XERR_NOTFOUND
+ * (*out def) when there is no row; errors of db_query().
+ */
+enum xerr	 rows_int(struct db *db, unsigned int s, const struct dbv *args,
+		    size_t nargs, int64_t def, int64_t *out);
 
 #endif

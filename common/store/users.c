@@ -3,6 +3,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "store/cell.h"
+#include "store/rows.h"
 #include "store/stmt.h"
 #include "store/users.h"
 
@@ -122,20 +123,10 @@ users_by_id(struct db *db, const char *id, struct users_row *row)
 enum xerr
 users_jwt_version(struct db *db, const char *id, int64_t *version)
 {
-	struct db_res	*res = NULL;
 	struct dbv	 a[1];
-	enum xerr	 rc;
 
-	*version = 0;
 	a[0] = DB_STR(id);
-	if ((rc = db_query(db, STMT_USER_JWT_VERSION, a, 1, &res)) != XERR_OK)
-		return rc;
-	if (db_res_rows(res) == 0)
-		rc = XERR_NOTFOUND;
-	else
-		*version = db_res_int(res, 0, 0, 0);
-	db_res_free(res);
-	return rc;
+	return rows_int(db, STMT_USER_JWT_VERSION, a, 1, 0, version);
 }
 
 /*

@@ -10,6 +10,8 @@
 
 #include "core/crypto.h"
 
+#include "threads.h"
+
 static void
 setup(void)
 {
@@ -236,18 +238,7 @@ hmac_thread(void *arg)
 
 START_TEST(hmac_threads)
 {
-	pthread_t	 t[4];
-	void		*r;
-	size_t		 i;
-
-	ck_assert_ptr_null(hmac_thread(NULL));
-	for (i = 0; i < 4; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, hmac_thread,
-		    (void *)(uintptr_t)i), 0);
-	for (i = 0; i < 4; i++) {
-		ck_assert_int_eq(pthread_join(t[i], &r), 0);
-		ck_assert_ptr_null(r);
-	}
+	threads_run(hmac_thread);
 }
 END_TEST
 

@@ -13,6 +13,8 @@
 #include "core/jsonx.h"
 #include "core/xerr.h"
 
+#include "threads.h"
+
 START_TEST(jsonx_readers)
 {
 	struct json_object	*o;
@@ -142,18 +144,7 @@ jsonx_parse_sequence(void *arg)
 
 START_TEST(jsonx_tokener_reused)
 {
-	pthread_t	 t[4];
-	void		*r;
-	size_t		 i;
-
-	ck_assert_ptr_null(jsonx_parse_sequence(NULL));
-	for (i = 0; i < 4; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL,
-		    jsonx_parse_sequence, NULL), 0);
-	for (i = 0; i < 4; i++) {
-		ck_assert_int_eq(pthread_join(t[i], &r), 0);
-		ck_assert_ptr_null(r);
-	}
+	threads_run(jsonx_parse_sequence);
 }
 END_TEST
 
