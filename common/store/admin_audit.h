@@ -78,9 +78,10 @@ struct admin_audit_query {
 /*
  * Reads the records q selects, newest first in (at, id) order, into a new
  * array *rows of *n (the caller frees it; NULL when none): those after the
- * row whose id is q->before in that order (after the nearest row below,
- * when no row has that id; none when no row is below).  Two reads: the
- * place of q->before, then the page along an index of (at, id).
+ * row whose id is q->before in that order (when no row has that id: from
+ * the nearest row below it, that row included; none when no row is
+ * below).  Two reads: the place of q->before, then the page along an
+ * index of (at, id).
  */
 enum xerr	 admin_audit_read(struct db *db,
 		    const struct admin_audit_query *q,

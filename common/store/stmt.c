@@ -841,7 +841,7 @@ static const struct {
 	 * page's place (at, id); an empty actor or action matches all.
 	 * Along admin_audit_at, or admin_audit_actor or admin_audit_action
 	 * with a filter (sql/018): a page reads its own rows, whatever the
-	 * window.
+	 * window (with both filters, one index's rows).
 	 */
 	S(ADMIN_AUDIT_LIST,
 	    "SELECT id, at, actor, actor_key, action, target, outcome, status, "
