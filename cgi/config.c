@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 #include "core/cfg.h"
 #include "core/crypto.h"
 

@@ -30,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "core/cfg.h"
 #include "core/crypto.h"
 #include "core/db.h"
