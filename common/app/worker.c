@@ -38,6 +38,8 @@ static enum xerr worker_bill_reconcile(struct worker_ctx *, struct job *,
     char *, size_t);
 static enum xerr worker_jobs_purge(struct worker_ctx *, struct job *,
     char *, size_t);
+static enum xerr worker_events_purge(struct worker_ctx *, struct job *,
+    char *, size_t);
 static enum xerr worker_phone_provision(struct worker_ctx *, struct job *,
     char *, size_t);
 static enum xerr worker_phone_release(struct worker_ctx *, struct job *,
@@ -54,6 +56,7 @@ static const struct {
 	{ "replay_unmatched", worker_replay_unmatched },
 	{ "bill_reconcile", worker_bill_reconcile },
 	{ "jobs_purge", worker_jobs_purge },
+	{ "events_purge", worker_events_purge },
 	{ "phone_provision", worker_phone_provision },
 	{ "phone_release", worker_phone_release },
 	{ "phone_grace_release", worker_phone_release },
@@ -195,6 +198,32 @@ worker_jobs_purge(struct worker_ctx *w, struct job *job, char *err,
 	    deleted, w->cfg->job_retention_days,
 	    more ? "; more are due: another run queued" : "");
 	return more ? worker_daily_more(w, "jobs_purge", job) : XERR_OK;
+}
+
+/*
+ * events_purge: the daily retention of stored Stripe events
+ * (evstore_purge()), chained as jobs_purge is, at 05:00 UTC.
+ */
+static enum xerr
+worker_events_purge(struct worker_ctx *w, struct job *job, char *err,
+    size_t errsz)
+{
+	size_t		 deleted;
+	int		 more;
+	enum xerr	 rc;
+
+	if ((rc = worker_daily_next(w, "events_purge", 5)) != XERR_OK)
+		return rc;
+	if ((rc = evstore_purge(w->db, w->cfg, (int64_t)time(NULL), &deleted,
+	    &more)) != XERR_OK) {
+		snprintf(err, errsz, "purging Stripe events: %s",
+		    xerr_code(rc));
+		return rc;
+	}
+	log_info("events purge: %zu Stripe events older than %lu days "
+	    "deleted%s", deleted, w->cfg->event_retention_days,
+	    more ? "; more are due: another run queued" : "");
+	return more ? worker_daily_more(w, "events_purge", job) : XERR_OK;
 }
 
 /*

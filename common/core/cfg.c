@@ -182,6 +182,11 @@ static const struct cfg_opt {
 	{ "JOB_RETENTION_DAYS", CFG_UINT, CFG_OPTIONAL, "90", 0, 3650,
 	  O(job_retention_days), "days a done job is kept before the daily "
 	  "purge deletes it (0: every job is kept; docs/OPERATIONS.md)" },
+	{ "STRIPE_EVENT_RETENTION_DAYS", CFG_UINT, CFG_OPTIONAL, "400", 0,
+	  36500, O(event_retention_days), "days a processed, ignored or stale "
+	  "Stripe event is kept before the daily purge deletes it (0: every "
+	  "event is kept; else at least 35; failed and unmatched ones are "
+	  "always kept; docs/OPERATIONS.md)" },
 	{ "JOB_BACKOFF_BASE_SECONDS", CFG_UINT, CFG_OPTIONAL, "2", 0, 3600,
 	  O(job_backoff_base_seconds), "first retry delay (doubles, with jitter)" },
 	{ "JOB_BACKOFF_MAX_SECONDS", CFG_UINT, CFG_OPTIONAL, "3600", 1, 86400,
@@ -570,6 +575,13 @@ cfg_check(const struct cfg *cfg, char *errbuf, size_t errsz)
 	    !cfg_url_or_empty(cfg->assistant_sms_url)) {
 		snprintf(errbuf, errsz, "ASSISTANT_VOICE_URL and "
 		    "ASSISTANT_SMS_URL: expected empty or an http(s) URL");
+		return XERR_CONFIG;
+	}
+	/* Stripe retries for 3 days and keeps events 30 (OPERATIONS.md). */
+	if (cfg->event_retention_days > 0 &&
+	    cfg->event_retention_days < CFG_EVENT_RETENTION_MIN) {
+		snprintf(errbuf, errsz, "STRIPE_EVENT_RETENTION_DAYS: 0 (keep "
+		    "all) or at least %d", CFG_EVENT_RETENTION_MIN);
 		return XERR_CONFIG;
 	}
 	if (!cfg->sandbox && (strncmp(cfg->public_base_url, "https://", 8) ||

@@ -19,6 +19,8 @@
 #define CFG_MAX_WEBHOOK_SECRETS	4
 #define CFG_MAX_JWT_KEYS	4
 #define CFG_ED25519_PK_LEN	32
+/* The shortest STRIPE_EVENT_RETENTION_DAYS but 0 (cfg_check()). */
+#define CFG_EVENT_RETENTION_MIN	35
 
 /* Ed25519 public keys, raw (two during a rotation). */
 struct cfg_keys {
@@ -92,6 +94,7 @@ struct cfg {
 	unsigned long	 job_max_attempts;
 	unsigned long	 job_lease_seconds;
 	unsigned long	 job_retention_days;
+	unsigned long	 event_retention_days;
 	unsigned long	 job_backoff_base_seconds;
 	unsigned long	 job_backoff_max_seconds;
 	unsigned long	 metrics_rollup_seconds;	/* 0: not this worker */

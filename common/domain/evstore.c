@@ -445,27 +445,17 @@ evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n)
 }
 
 /*
- * Writes into counts the events of rows by type and status (the pairs of
- * a batch are few: a linear search); returns the number of pairs.
+ * Writes into counts the events of rows by type and status; returns the
+ * number of pairs.
  */
 static size_t
 evstore_batch_counts(const struct stripe_events_row *rows, size_t n,
     struct metrics_db_count *counts)
 {
-	size_t	 i, k, nc = 0;
+	size_t	 i, nc = 0;
 
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < nc; k++)
-			if (strcmp(counts[k].type, rows[i].type) == 0 &&
-			    strcmp(counts[k].status, rows[i].status) == 0)
-				break;
-		if (k == nc) {
-			counts[nc].type = rows[i].type;
-			counts[nc].status = rows[i].status;
-			counts[nc++].n = 0;
-		}
-		counts[k].n++;
-	}
+	for (i = 0; i < n; i++)
+		nc = metrics_db_tally(counts, nc, rows[i].type, rows[i].status);
 	return nc;
 }
 
@@ -671,4 +661,105 @@ evstore_deliver(struct events_ev *ev, struct db *db, const char *rid,
 	*status = p.status;
 	snprintf(errbuf, errsz, "%s", p.err);
 	return p.rc;
+}
+
+/* The final outcomes the purge deletes, each along its own range. */
+static const char *const evstore_purged[] = { "processed", "ignored",
+    "stale" };
+
+/*
+ * One chunk of the events of status received before the Unix time
+ * before, in one transaction: locked, taken off the /metrics counts
+ * (under the status each is counted as), deleted.  *n is how many were
+ * read, *gone how many deleted (the same, or 0 after an error).
+ */
+static enum xerr
+evstore_purge_chunk(struct db *db, const char *status, int64_t before,
+    struct stripe_events_old_row *rows, struct metrics_db_count *counts,
+    size_t *n, size_t *gone)
+{
+	const char	*ids[STRIPE_EVENTS_STATUS_IDS];
+	size_t		 i, k, m, nc = 0;
+	uint64_t	 d;
+	enum xerr	 rc;
+
+	*n = *gone = 0;
+	if ((rc = db_begin(db)) != XERR_OK)
+		return rc;
+	if ((rc = stripe_events_old(db, status, before, rows,
+	    EVSTORE_PURGE_CHUNK, n)) != XERR_OK)
+		goto fail;
+	for (i = 0; i < *n; i++)
+		if (rows[i].metrics_status[0] != '\0')	/* else not counted */
+			nc = metrics_db_tally(counts, nc, rows[i].type,
+			    rows[i].metrics_status);
+	if (nc > 0 && (rc = metrics_db_uncount(db, counts, nc)) != XERR_OK)
+		goto fail;
+	for (i = 0; i < *n; i += m) {
+		m = *n - i < STRIPE_EVENTS_STATUS_IDS ? *n - i :
+		    STRIPE_EVENTS_STATUS_IDS;
+		for (k = 0; k < m; k++)
+			ids[k] = rows[i + k].id;
+		if ((rc = stripe_events_delete(db, ids, m, &d)) != XERR_OK)
+			goto fail;
+		*gone += (size_t)d;
+	}
+	/* Locked rows: each is there to delete, or the counts would drift. */
+	if (*gone != *n) {
+		log_warnx("events purge: %zu of %zu locked events deleted",
+		    *gone, *n);
+		rc = XERR_INTERNAL;
+		goto fail;
+	}
+	if ((rc = db_commit(db)) != XERR_OK)
+		goto fail;
+	return XERR_OK;
+fail:
+	db_rollback(db);
+	*n = *gone = 0;
+	return rc;
+}
+
+enum xerr
+evstore_purge(struct db *db, const struct cfg *cfg, int64_t now,
+    size_t *deleted, int *more)
+{
+	struct stripe_events_old_row *rows = NULL;
+	struct metrics_db_count	*counts = NULL;
+	size_t			 s, n = 0, gone, tries;
+	int64_t			 before;
+	enum xerr		 rc = XERR_OK;
+
+	*deleted = 0;
+	*more = 0;
+	if (cfg->event_retention_days == 0)
+		return XERR_OK;
+	before = now - (int64_t)cfg->event_retention_days * 86400;
+	if ((rows = calloc(EVSTORE_PURGE_CHUNK, sizeof(*rows))) == NULL ||
+	    (counts = calloc(EVSTORE_PURGE_CHUNK, sizeof(*counts))) == NULL) {
+		rc = XERR_NOMEM;
+		goto out;
+	}
+	for (s = 0; s < sizeof(evstore_purged) / sizeof(evstore_purged[0]);
+	    s++) {
+		do {
+			tries = 0;
+			while ((rc = evstore_purge_chunk(db, evstore_purged[s],
+			    before, rows, counts, &n, &gone)) == XERR_DEADLOCK &&
+			    ++tries < DB_TRIES)
+				db_retry_pause();
+			*deleted += gone;
+		} while (rc == XERR_OK && n == EVSTORE_PURGE_CHUNK &&
+		    *deleted < EVSTORE_PURGE_MAX);
+		if (rc != XERR_OK)
+			goto out;
+		if (n == EVSTORE_PURGE_CHUNK) {		/* at the limit */
+			*more = 1;
+			break;
+		}
+	}
+out:
+	free(rows);
+	free(counts);
+	return rc;
 }

@@ -22,6 +22,7 @@
 #define EVSTORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/xerr.h"
 #include "domain/events.h"
@@ -58,5 +59,21 @@ enum xerr	 evstore_deliver(struct events_ev *ev, struct db *db,
  * transaction.  Once per process.
  */
 enum xerr	 evstore_start(const struct cfg *cfg);
+
+/*
+ * The retention of stored events (STRIPE_EVENT_RETENTION_DAYS, the daily
+ * events_purge job): deletes the processed, ignored and stale events
+ * received more than that many days before now (a Unix time), oldest
+ * first, EVSTORE_PURGE_CHUNK a transaction that also takes them off the
+ * /metrics counts, at most about EVSTORE_PURGE_MAX a call.  Failed and
+ * unmatched events are kept: each waits for an operator or its customer.
+ * *deleted is how many; *more is set when the limit stopped it with more
+ * due.  0 days: nothing.  Errors of the database (a deadlocked chunk is
+ * run again, up to DB_TRIES times); chunks committed before stay done.
+ */
+#define EVSTORE_PURGE_CHUNK	500
+#define EVSTORE_PURGE_MAX	10000
+enum xerr	 evstore_purge(struct db *db, const struct cfg *cfg,
+		    int64_t now, size_t *deleted, int *more);
 
 #endif

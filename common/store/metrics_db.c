@@ -211,16 +211,36 @@ metrics_db_rollup(struct db *db, size_t chunk, size_t *rolled)
 #define METRICS_DB_COUNT_ROWS	4
 #define METRICS_DB_COUNT_ARGS	4
 
-enum xerr
-metrics_db_count(struct db *db, unsigned int shard,
-    const struct metrics_db_count *c, size_t n)
+size_t
+metrics_db_tally(struct metrics_db_count *counts, size_t nc,
+    const char *type, const char *status)
+{
+	size_t	 k;
+
+	for (k = 0; k < nc; k++)
+		if (strcmp(counts[k].type, type) == 0 &&
+		    strcmp(counts[k].status, status) == 0)
+			break;
+	if (k == nc) {
+		counts[nc].type = type;
+		counts[nc].status = status;
+		counts[nc++].n = 0;
+	}
+	counts[k].n++;
+	return nc;
+}
+
+/* Adds sign times each of the n counts of c to shard's rows. */
+static enum xerr
+metrics_db_add(struct db *db, unsigned int shard,
+    const struct metrics_db_count *c, size_t n, int sign)
 {
 	struct dbv	 a[METRICS_DB_COUNT_ROWS * METRICS_DB_COUNT_ARGS];
 	const struct metrics_db_count *p;
 	size_t		 i, k;
 	enum xerr	 rc;
 
-	if (shard == 0 || shard >= METRICS_DB_SHARDS || !db_in_txn(db))
+	if (shard >= METRICS_DB_SHARDS || !db_in_txn(db))
 		return XERR_INTERNAL;
 	for (i = 0; i < n; i += METRICS_DB_COUNT_ROWS) {
 		/* Places past the last pair add 0 to it. */
@@ -230,7 +250,7 @@ metrics_db_count(struct db *db, unsigned int shard,
 			a[k * METRICS_DB_COUNT_ARGS + 1] = DB_STR(p->status);
 			a[k * METRICS_DB_COUNT_ARGS + 2] = DB_INT(shard);
 			a[k * METRICS_DB_COUNT_ARGS + 3] =
-			    DB_INT(i + k < n ? p->n : 0);
+			    DB_INT(i + k < n ? sign * (int64_t)p->n : 0);
 		}
 		if ((rc = db_exec(db, STMT_METRICS_COUNT_ADD_4, a,
 		    METRICS_DB_COUNT_ROWS * METRICS_DB_COUNT_ARGS, NULL,
@@ -238,4 +258,20 @@ metrics_db_count(struct db *db, unsigned int shard,
 			return rc;
 	}
 	return XERR_OK;
+}
+
+enum xerr
+metrics_db_count(struct db *db, unsigned int shard,
+    const struct metrics_db_count *c, size_t n)
+{
+	if (shard == 0)
+		return XERR_INTERNAL;
+	return metrics_db_add(db, shard, c, n, 1);
+}
+
+enum xerr
+metrics_db_uncount(struct db *db, const struct metrics_db_count *c,
+    size_t n)
+{
+	return metrics_db_add(db, 0, c, n, -1);
 }

@@ -31,6 +31,14 @@ struct metrics_db_count {
 };
 
 /*
+ * Adds one event of type and status (borrowed) to the nc pairs of counts,
+ * which has room for one more; returns the number of pairs.  A linear
+ * search: a batch's or a chunk's pairs are few.
+ */
+size_t		 metrics_db_tally(struct metrics_db_count *counts, size_t nc,
+		    const char *type, const char *status);
+
+/*
  * Appends the series counted in the database to out.  A query that fails
  * leaves its series out; XERR_DB_GONE (and the like) is returned only
  * when the first query fails, and then nothing was appended.
@@ -57,6 +65,16 @@ enum xerr	 metrics_db_rollup(struct db *db, size_t chunk, size_t *rolled);
  * a transaction; errors of db_exec().
  */
 enum xerr	 metrics_db_count(struct db *db, unsigned int shard,
+		    const struct metrics_db_count *c, size_t n);
+
+/*
+ * Takes the n counts of c (distinct pairs) off the rollup's shard (0),
+ * inside the caller's transaction (the one deleting those events, each
+ * counted under its metrics_status), which rolls back on an error; a
+ * shard's n may then be negative, the sum over shards stays right.
+ * XERR_INTERNAL outside a transaction; errors of db_exec().
+ */
+enum xerr	 metrics_db_uncount(struct db *db,
 		    const struct metrics_db_count *c, size_t n);
 
 #endif

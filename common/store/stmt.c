@@ -231,6 +231,20 @@ static const struct {
 	    "attempts + 1, attempts), last_error = IF(status = 'failed', "
 	    "VALUES(last_error), last_error)"),
 
+	/*
+	 * The daily purge (evstore_purge(), domain/evstore.h): a chunk of
+	 * the events of one final status received before a Unix time,
+	 * oldest first along stripe_events_status, locked with the status
+	 * they are counted under for /metrics; then deleted by id.
+	 */
+	S(EVENT_PURGE_PICK,
+	    "SELECT id, type, metrics_status FROM stripe_events "
+	    "FORCE INDEX (stripe_events_status) WHERE status = ? "
+	    "AND received_at < FROM_UNIXTIME(?) "
+	    "ORDER BY received_at, id LIMIT ? FOR UPDATE"),
+	S(EVENT_DELETE_16,
+	    "DELETE FROM stripe_events WHERE id IN (" ROWS_16("?") ")"),
+
 	/* subscriptions */
 	S(SUB_LOCK,
 	    "SELECT user_id, status, tier, deleted, last_event_created, "

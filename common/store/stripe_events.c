@@ -23,6 +23,14 @@ enum stripe_events_status_col {
 	STRIPE_EVENTS_S__MAX
 };
 
+/* The columns of STMT_EVENT_PURGE_PICK, in its order. */
+enum stripe_events_old_col {
+	STRIPE_EVENTS_O_ID,
+	STRIPE_EVENTS_O_TYPE,
+	STRIPE_EVENTS_O_COUNTED,
+	STRIPE_EVENTS_O__MAX
+};
+
 /*
  * The first seven arguments of STMT_EVENT_INSERT and STMT_EVENT_FAIL,
  * the same in both: what the event is, before any outcome.
@@ -183,4 +191,56 @@ stripe_events_status_of(struct db *db, const char *const *ids, size_t n,
 		*nrows = db_res_rows(res);
 	db_res_free(res);
 	return rc;
+}
+
+enum xerr
+stripe_events_old(struct db *db, const char *status, int64_t before,
+    struct stripe_events_old_row *rows, size_t cap, size_t *nrows)
+{
+	struct db_res	*res = NULL;
+	struct dbv	 a[3];
+	unsigned int	 nulls = 0;
+	size_t		 i;
+	enum xerr	 rc;
+
+	*nrows = 0;
+	a[0] = DB_STR(status);
+	a[1] = DB_INT(before);
+	a[2] = DB_INT((int64_t)cap);
+	if ((rc = db_query(db, STMT_EVENT_PURGE_PICK, a, 3, &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) > cap)
+		rc = XERR_DB;
+	else if (db_res_rows(res) > 0 &&
+	    db_res_cols(res) != STRIPE_EVENTS_O__MAX)
+		rc = XERR_INTERNAL;
+	for (i = 0; rc == XERR_OK && i < db_res_rows(res); i++)
+		if ((rc = cell_text(res, i, STRIPE_EVENTS_O_ID, rows[i].id,
+		    sizeof(rows[i].id), 0, &nulls)) == XERR_OK &&
+		    (rc = cell_text(res, i, STRIPE_EVENTS_O_TYPE, rows[i].type,
+		    sizeof(rows[i].type), 0, &nulls)) == XERR_OK)
+			rc = cell_text(res, i, STRIPE_EVENTS_O_COUNTED,
+			    rows[i].metrics_status,
+			    sizeof(rows[i].metrics_status), 0, &nulls);
+	if (rc == XERR_OK)
+		*nrows = db_res_rows(res);
+	db_res_free(res);
+	return rc;
+}
+
+enum xerr
+stripe_events_delete(struct db *db, const char *const *ids, size_t n,
+    uint64_t *deleted)
+{
+	struct dbv	 a[STRIPE_EVENTS_STATUS_IDS];
+	size_t		 i;
+
+	*deleted = 0;
+	if (n > STRIPE_EVENTS_STATUS_IDS)
+		return XERR_INTERNAL;
+	/* Places past the last id are NULL: IN matches nothing there. */
+	for (i = 0; i < STRIPE_EVENTS_STATUS_IDS; i++)
+		a[i] = i < n ? DB_STR(ids[i]) : DB_NULL;
+	return db_exec(db, STMT_EVENT_DELETE_16, a, STRIPE_EVENTS_STATUS_IDS,
+	    deleted, NULL);
 }

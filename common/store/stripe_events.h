@@ -100,4 +100,27 @@ enum xerr	 stripe_events_status_of(struct db *db,
 		    struct stripe_events_status_row *rows, size_t cap,
 		    size_t *nrows);
 
+/* An old event the purge may delete: what it is counted as for /metrics. */
+struct stripe_events_old_row {
+	char		 id[256];
+	char		 type[129];
+	char		 metrics_status[17];	/* "": not counted yet */
+};
+
+/*
+ * Reads and locks (FOR UPDATE, inside the caller's transaction) up to cap
+ * of the events of status received before the Unix time before, oldest
+ * first, into rows (the caller's); *nrows is how many.
+ */
+enum xerr	 stripe_events_old(struct db *db, const char *status,
+		    int64_t before, struct stripe_events_old_row *rows,
+		    size_t cap, size_t *nrows);
+
+/*
+ * Deletes the events of the n ids (at most STRIPE_EVENTS_STATUS_IDS);
+ * *deleted is how many were stored.  XERR_INTERNAL when n is over
+ * STRIPE_EVENTS_STATUS_IDS.
+ */
+enum xerr	 stripe_events_delete(struct db *db, const char *const *ids,
+		    size_t n, uint64_t *deleted);
 #endif

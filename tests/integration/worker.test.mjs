@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { closeHttp } from './lib/http.mjs';
+import { closeHttp, rawRequest } from './lib/http.mjs';
 import { query, asAdminScript, close } from './lib/db.mjs';
 import { VAR_DIR, REPO_ROOT } from './lib/env.mjs';
 import { waitFor, sleep } from './lib/wait.mjs';
@@ -315,4 +315,68 @@ test('J9 the daily purge deletes old done jobs, but never dead ones nor a done j
   assert.ok(daily.length >= 2 && daily.length <= 3 && daily.slice(1).every((c) => c.state === 'pending' && Number(c.later) === 1),
     JSON.stringify(daily));
   asAdminScript(`DELETE FROM jobs WHERE dedupe_key LIKE '${tag}:%'; DELETE FROM notifications WHERE dedupe_key LIKE '${tag}:%';`);
+});
+
+// ---------- J10 the retention of stored Stripe events ----------
+// STRIPE_EVENT_RETENTION_DAYS (400 by default): the daily events_purge deletes processed, ignored and stale
+// events received before then, never failed or unmatched ones, and takes each off the /metrics counts under
+// the status it was counted as. The model of the gauge is the test's own: the rows left, by status.
+test('J10 the daily events purge deletes old final events, keeps failed and unmatched ones, and /metrics still counts what is stored', { timeout: 120000 }, async () => {
+  const tag = `j10${crypto.randomBytes(4).toString('hex')}`;
+  const type = `test.${tag}`;
+  const old = 'NOW(6) - INTERVAL 401 DAY', recent = 'NOW(6) - INTERVAL 399 DAY';
+  // counted: the status it is counted under (metrics_round 0, as a batch stores it), or null (not counted yet).
+  const ev = (name, status, counted, when) => query(`INSERT INTO stripe_events (id, type, livemode, created, payload,
+    status, received_at, metrics_status, metrics_round) VALUES (?, ?, 0, 1, '{}', ?, ${when}, ?, IF(? IS NULL, NULL, 0))`,
+  [`evt_${tag}_${name}`, type, status, counted, counted]);
+  const count = (status, n) => query(`INSERT INTO metrics_event_counts (type, status, shard, n) VALUES (?, ?, 7, ?)
+    ON DUPLICATE KEY UPDATE n = n + VALUES(n)`, [type, status, n]);
+  await ev('processed', 'processed', 'processed', old); await count('processed', 1);
+  await ev('ignored', 'ignored', 'ignored', old); await count('ignored', 1);
+  await ev('stale-uncounted', 'stale', null, old);
+  // A failed event replayed since: processed now, still counted as failed until the rollup runs.
+  await ev('replayed', 'processed', 'failed', old); await count('failed', 1);
+  await ev('failed', 'failed', 'failed', old); await count('failed', 1);
+  await ev('unmatched', 'unmatched', 'unmatched', old); await count('unmatched', 1);
+  await query('INSERT INTO unmatched_events (event_id, customer_id, created) VALUES (?, ?, 1)', [`evt_${tag}_unmatched`, `cus_${tag}`]);
+  await ev('recent', 'processed', 'processed', recent); await count('processed', 1);
+  // More than one run deletes (10,000): the run queues another at once, and the chain ends when none are left.
+  await query(`INSERT INTO stripe_events (id, type, livemode, created, payload, status, received_at, metrics_status, metrics_round)
+    SELECT CONCAT('evt_${tag}_bulk_', seq), ?, 0, 1, '{}', 'processed', ${old}, 'processed', 0 FROM seq_1_to_10300`, [type]);
+  await count('processed', 10300);
+
+  const gauge = async () => {
+    const r = await rawRequest('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } });
+    assert.equal(r.status, 200);
+    const out = {};
+    for (const m of r.text.matchAll(/^xsb_stripe_events\{type="([^"]*)",status="([^"]*)"\} (-?\d+)$/gm)) {
+      if (m[1] === type) out[m[2]] = Number(m[3]);
+    }
+    return out;
+  };
+  const model = async () => Object.fromEntries((await query(`SELECT status, COUNT(*) AS n FROM stripe_events WHERE type = ?
+    GROUP BY status`, [type])).map((r) => [r.status, Number(r.n)]));
+  assert.deepEqual(await gauge(), await model(), 'the fixture is counted as stored');
+
+  const since = Number((await query('SELECT MAX(id) AS id FROM jobs'))[0].id);
+  await query("INSERT INTO jobs (kind, dedupe_key, payload) VALUES ('events_purge', ?, '{}')", [`events_purge:test-${tag}`]);
+  await waitFor(async () => Number((await query(`SELECT COUNT(*) AS n FROM jobs WHERE id > ? AND kind = 'events_purge'
+    AND state <> 'done' AND run_after <= NOW(6)`, [since]))[0].n) === 0
+    && Number((await query('SELECT COUNT(*) AS n FROM stripe_events WHERE type = ? AND id LIKE ?', [type, `evt_${tag}_bulk_%`]))[0].n) === 0,
+  { timeoutMs: 90000, intervalMs: 500, what: 'the purge runs and its chain ends' });
+  const left = (await query('SELECT id FROM stripe_events WHERE type = ? ORDER BY id', [type])).map((r) => r.id.slice(`evt_${tag}_`.length));
+  assert.deepEqual(left, ['failed', 'recent', 'unmatched']);
+  assert.equal((await query('SELECT COUNT(*) AS n FROM unmatched_events WHERE event_id = ?', [`evt_${tag}_unmatched`]))[0].n, 1);
+  assert.deepEqual(await model(), { failed: 1, processed: 1, unmatched: 1 });
+  assert.deepEqual(await gauge(), { failed: 1, processed: 1, unmatched: 1 }, 'the gauge counts what is left');
+  const chain = await query("SELECT dedupe_key AS k, state FROM jobs WHERE id > ? AND kind = 'events_purge'", [since]);
+  assert.ok(chain.some((c) => /^events_purge:after:\d+$/.test(c.k) && c.state === 'done'), `a run followed a full one: ${JSON.stringify(chain)}`);
+  // The first run (migration 021, at the stack's start) queued tomorrow's (05:00 UTC); each run queues it, once.
+  const daily = await query("SELECT dedupe_key AS k, state, run_after > NOW(6) AS later FROM jobs WHERE kind = 'events_purge' "
+    + "AND (dedupe_key = 'events_purge:first' OR dedupe_key REGEXP '^events_purge:[0-9]{4}-[0-9]{2}-[0-9]{2}$') ORDER BY id");
+  assert.deepEqual(daily[0] && [daily[0].k, daily[0].state], ['events_purge:first', 'done'], JSON.stringify(daily));
+  assert.ok(daily.length >= 2 && daily.length <= 3 && daily.slice(1).every((c) => c.state === 'pending' && Number(c.later) === 1),
+    JSON.stringify(daily));
+  asAdminScript(`DELETE FROM stripe_events WHERE type = '${type}'; DELETE FROM unmatched_events WHERE event_id LIKE 'evt_${tag}_%';
+    DELETE FROM metrics_event_counts WHERE type = '${type}';`);
 });

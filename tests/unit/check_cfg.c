@@ -393,6 +393,29 @@ START_TEST(cfg_least_privilege)
 }
 END_TEST
 
+/* Retention: 0 keeps everything; an event purge never under 35 days. */
+START_TEST(cfg_retention)
+{
+	struct cfg	*cfg = load_ok();
+
+	ck_assert_uint_eq(cfg->job_retention_days, 90);
+	ck_assert_uint_eq(cfg->event_retention_days, 400);
+	cfg_free(cfg);
+	setenv("STRIPE_EVENT_RETENTION_DAYS", "0", 1);
+	cfg = load_ok();
+	ck_assert_uint_eq(cfg->event_retention_days, 0);
+	cfg_free(cfg);
+	setenv("STRIPE_EVENT_RETENTION_DAYS", "35", 1);
+	cfg = load_ok();
+	ck_assert_uint_eq(cfg->event_retention_days, 35);
+	cfg_free(cfg);
+	setenv("STRIPE_EVENT_RETENTION_DAYS", "34", 1);
+	load_fails("STRIPE_EVENT_RETENTION_DAYS: 0 (keep all) or at least 35");
+	setenv("STRIPE_EVENT_RETENTION_DAYS", "1", 1);
+	load_fails("STRIPE_EVENT_RETENTION_DAYS");
+}
+END_TEST
+
 static Suite *
 cfg_suite(void)
 {
@@ -413,6 +436,7 @@ cfg_suite(void)
 	tcase_add_test(tc, cfg_stripe_version_list);
 	tcase_add_test(tc, cfg_jwt_keys);
 	tcase_add_test(tc, cfg_least_privilege);
+	tcase_add_test(tc, cfg_retention);
 	suite_add_tcase(s, tc);
 	return s;
 }
