@@ -174,7 +174,8 @@ auth_role_or_reply(struct req *r, const struct jwt_claims *c,
 	    (need == AUTH_USER && c->role != JWT_ROLE_USER)) {
 		req_error(r, XERR_FORBIDDEN, "forbidden",
 		    "this call needs %s token", need == AUTH_ADMIN ?
-		    "an admin" : need == AUTH_SERVICE ? "a service" : "a user");
+		    "an admin" : need == AUTH_SERVICE ? "a service or admin" :
+		    "a user");
 		return -1;
 	}
 	return 0;
