@@ -176,6 +176,26 @@ worker_bill_reconcile(struct worker_ctx *w, struct job *job, char *err,
 }
 
 /*
+ * The end of a daily purge's run (jobs_purge, events_purge): its failure
+ * as the job's error, else a log line of what it deleted and, when its
+ * limit stopped it with more due, another run at once.
+ */
+static enum xerr
+worker_purged(struct worker_ctx *w, struct job *job, enum xerr rc,
+    const char *what, size_t deleted, unsigned long days, int more,
+    char *err, size_t errsz)
+{
+	if (rc != XERR_OK) {
+		snprintf(err, errsz, "purging %s: %s", what, xerr_code(rc));
+		return rc;
+	}
+	log_info("%s: %zu %s older than %lu days deleted%s", job->kind,
+	    deleted, what, days, more ? "; more are due: another run queued" :
+	    "");
+	return more ? worker_daily_more(w, job->kind, job) : XERR_OK;
+}
+
+/*
  * jobs_purge: the daily retention of the outbox (jobs_purge()), chained as
  * bill_reconcile is: the next day's run first (04:00 UTC), then the purge,
  * and another run at once (its key names this job) while more are due.
@@ -190,14 +210,9 @@ worker_jobs_purge(struct worker_ctx *w, struct job *job, char *err,
 
 	if ((rc = worker_daily_next(w, "jobs_purge", 4)) != XERR_OK)
 		return rc;
-	if ((rc = jobs_purge(w->db, w->cfg, &deleted, &more)) != XERR_OK) {
-		snprintf(err, errsz, "purging done jobs: %s", xerr_code(rc));
-		return rc;
-	}
-	log_info("jobs purge: %zu done jobs older than %lu days deleted%s",
-	    deleted, w->cfg->job_retention_days,
-	    more ? "; more are due: another run queued" : "");
-	return more ? worker_daily_more(w, "jobs_purge", job) : XERR_OK;
+	rc = jobs_purge(w->db, w->cfg, &deleted, &more);
+	return worker_purged(w, job, rc, "done jobs", deleted,
+	    w->cfg->job_retention_days, more, err, errsz);
 }
 
 /*
@@ -214,16 +229,10 @@ worker_events_purge(struct worker_ctx *w, struct job *job, char *err,
 
 	if ((rc = worker_daily_next(w, "events_purge", 5)) != XERR_OK)
 		return rc;
-	if ((rc = evstore_purge(w->db, w->cfg, (int64_t)time(NULL), &deleted,
-	    &more)) != XERR_OK) {
-		snprintf(err, errsz, "purging Stripe events: %s",
-		    xerr_code(rc));
-		return rc;
-	}
-	log_info("events purge: %zu Stripe events older than %lu days "
-	    "deleted%s", deleted, w->cfg->event_retention_days,
-	    more ? "; more are due: another run queued" : "");
-	return more ? worker_daily_more(w, "events_purge", job) : XERR_OK;
+	rc = evstore_purge(w->db, w->cfg, (int64_t)time(NULL), &deleted,
+	    &more);
+	return worker_purged(w, job, rc, "Stripe events", deleted,
+	    w->cfg->event_retention_days, more, err, errsz);
 }
 
 /*
