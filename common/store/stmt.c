@@ -853,9 +853,9 @@ static const struct {
 	/*
 	 * Newest first in (at, id) order, in [since, until) and after the
 	 * page's place (at, id); an empty actor or action matches all.
-	 * Along admin_audit_at, or admin_audit_actor or admin_audit_action
-	 * with a filter (sql/018): a page reads its own rows, whatever the
-	 * window (with both filters, one index's rows).
+	 * Along admin_audit_at, or admin_audit_actor, admin_audit_action or
+	 * admin_audit_actor_action with filters (sql/018, 022): a page reads
+	 * its own rows, whatever the window.
 	 */
 	S(ADMIN_AUDIT_LIST,
 	    "SELECT id, at, actor, actor_key, action, target, outcome, status, "

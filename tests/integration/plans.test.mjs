@@ -125,20 +125,22 @@ test('P3 /metrics counts the jobs not done along their index: done jobs are not 
 
 test('P4 the audit trail pages along (at, id): a window in the past and a later page read their own rows, not the newer ones', async () => {
   const tag = `p4${crypto.randomBytes(4).toString('hex')}`;
-  // 20,000 rows, a minute apart, newest now - 1 day; every 4th of actor a, every 5th action user.read. The
-  // window asked is ten days back, so in id order every newer row (about 14,000) would be walked first.
+  // 20,000 rows, a minute apart, newest now - 1 day; every 4th of actor a, every 5th action user.read (so
+  // every 20th both). The window asked is ten days back, so in id order every newer row (about 14,000) would
+  // be walked first; with both filters along one of them, five rows for each one shown.
   const t0 = Math.floor(Date.now() / 1000) - 86400;
   await query(`INSERT INTO admin_audit (at, actor, actor_key, action, outcome, status)
     SELECT ${t0} - 60 * (20000 - seq), IF(seq % 4 = 0, '${tag}-a', '${tag}-b'), 'k', IF(seq % 5 = 0, 'user.read',
     'jobs.list'), 'ok', 200 FROM seq_1_to_20000`);
   await query('ANALYZE TABLE admin_audit');
   const [list] = statementSql('ADMIN_AUDIT_LIST');
-  const since = t0 - 60 * 14500, until = t0 - 60 * 14000;
+  const since = t0 - 60 * 16500, until = t0 - 60 * 14000;
   const max = '9223372036854775807';
   const cases = [
     ['no filter', ['', '']],
     ['an actor', [`${tag}-a`, '']],
     ['an action', ['', 'user.read']],
+    ['an actor and an action', [`${tag}-a`, 'user.read']],
   ];
   for (const [what, [actor, action]] of cases) {
     const first = [since, until, max, max, max, actor, actor, action, action, 50];
