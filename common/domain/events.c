@@ -302,6 +302,19 @@ events_free(struct events_ev *ev)
 	ev->root = NULL;
 }
 
+const struct events_ev *
+events_applied(const struct events_ev *ev, const char *id)
+{
+	size_t	 i;
+
+	if (ev->pre == NULL || id == NULL)
+		return NULL;
+	for (i = ev->pre->napplied; i > 0; i--)
+		if (strcmp(ev->pre->applied[i - 1]->id, id) == 0)
+			return ev->pre->applied[i - 1];
+	return NULL;
+}
+
 void
 events_pre_add(struct events_pre *pre, const struct events_ev *ev)
 {

@@ -63,7 +63,8 @@ struct events_ev {
  * customer asked for and not found is a trusted miss until an effect links
  * a customer (valid is cleared).  The batch's unmatched events are kept
  * in unmatched (borrowing the events' strings) and written with its rows
- * (events_pre_write()).  Zeroed before use; events_pre_free frees what
+ * (events_pre_write()).  The events applied so far are kept in applied
+ * (their rows are written at the batch's end).  Zeroed before use; events_pre_free frees what
  * events_pre_read read.
  */
 #define EVENTS_BATCH_LIMIT	256	/* most events in a batch */
@@ -78,7 +79,18 @@ struct events_pre {
 	int		 valid;
 	struct unmatched_events_row unmatched[EVENTS_BATCH_LIMIT];
 	size_t		 nunmatched;
+	/* The batch's events whose effects ran, in order (borrowed). */
+	const struct events_ev *applied[EVENTS_BATCH_LIMIT];
+	size_t		 napplied;
 };
+
+/*
+ * The event id if it is one applied earlier in ev's batch (ev->pre), else
+ * NULL (no batch, or not there): such an event is not stored until its
+ * batch ends.
+ */
+const struct events_ev *events_applied(const struct events_ev *ev,
+		    const char *id);
 
 /*
  * Parses and checks a delivery's body into ev (root, id, type, ...; t is

@@ -494,6 +494,7 @@ evstore_batch_txn(struct evstore_committer *c, struct events_pre *pre,
 		p->ev->pre = NULL;
 		if (rc != XERR_OK)
 			goto fail;
+		pre->applied[pre->napplied++] = p->ev;
 		evstore_row(p->ev, &rows[live++]);
 	}
 	log_set_rid(NULL);

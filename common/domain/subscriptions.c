@@ -10,6 +10,7 @@
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "store/billing_periods.h"
+#include "store/event_replay.h"
 #include "store/subscriptions_db.h"
 #include "store/tier_history.h"
 #include "store/users.h"
@@ -67,19 +68,23 @@ subscriptions_status_tier(const char *status, const char *price_tier,
  * (docs/BILLING.md): the tier the subscription granted from the event's
  * created time on (none while incomplete), and its period.  Stale events
  * are recorded too: the history is ordered by time, not by arrival; a
- * period's end is the newest event's (restate: this event applies).
+ * period's end is the newest event's (restate: this event applies).  But
+ * a tier is not recorded without granted_from (an event found older than
+ * one of its own second and rank: it was in force for no time, and the
+ * history would order it after that one, by arrival).
  */
 static enum xerr
 subscriptions_history(struct events_ev *ev, const char *sub_id,
     const char *status, const char *tier, int rank, int64_t pstart,
-    int64_t pend, int restate)
+    int64_t pend, int restate, int granted_from)
 {
 	const char	*granted;
 	int		 past_due;
 	enum xerr	 rc;
 
 	granted = subscriptions_status_tier(status, tier, &past_due);
-	if (granted != NULL && (rc = tier_history_insert(ev->db, ev->id,
+	if (granted != NULL && granted_from &&
+	    (rc = tier_history_insert(ev->db, ev->id,
 	    sub_id, ev->user_id, granted, ev->created, rank)) != XERR_OK)
 		return rc;
 	if (pstart <= 0 || pend <= pstart)
@@ -179,9 +184,111 @@ subscriptions_read(struct events_ev *ev, struct subscriptions_msg *m)
 }
 
 /*
+ * Whether prev, what an event says the subscription was before it
+ * (data.previous_attributes), is what obj shows: each key of prev has
+ * obj's value there (objects compared on prev's keys, recursively;
+ * arrays element by element; a key obj lacks is null).
+ */
+static int
+subscriptions_before_is(struct json_object *prev, struct json_object *obj)
+{
+	struct json_object	*o;
+	size_t			 i, n;
+
+	switch (json_object_get_type(prev)) {
+	case json_type_object:
+		if (!json_object_is_type(obj, json_type_object))
+			return 0;
+		json_object_object_foreach(prev, k, v) {
+			if (!json_object_object_get_ex(obj, k, &o))
+				o = NULL;
+			if (!subscriptions_before_is(v, o))
+				return 0;
+		}
+		return 1;
+	case json_type_array:
+		n = json_object_array_length(prev);
+		if (!json_object_is_type(obj, json_type_array) ||
+		    json_object_array_length(obj) != n)
+			return 0;
+		for (i = 0; i < n; i++)
+			if (!subscriptions_before_is(
+			    json_object_array_get_idx(prev, i),
+			    json_object_array_get_idx(obj, i)))
+				return 0;
+		return 1;
+	case json_type_null:
+		return json_object_get_type(obj) == json_type_null;
+	default:
+		return json_object_equal(prev, obj);
+	}
+}
+
+/* An event's data.previous_attributes, or NULL when it has none. */
+static struct json_object *
+subscriptions_prev(struct json_object *root)
+{
+	struct json_object	*d, *p;
+
+	if (!json_object_object_get_ex(root, "data", &d) ||
+	    !json_object_object_get_ex(d, "previous_attributes", &p) ||
+	    !json_object_is_type(p, json_type_object) ||
+	    json_object_object_length(p) == 0)
+		return NULL;
+	return p;
+}
+
+/*
+ * Of two *.updated events of one subscription in the same second and
+ * rank, ev and last_id (the one applied last, in ev's batch or stored):
+ * sets *older when ev is the older by what each says the subscription
+ * was before it: last's previous_attributes are ev's object, and ev's are
+ * not last's.  Otherwise (an event without them, neither or both match:
+ * a change undone in the same second) *older stays 0 and arrival order
+ * stands.
+ */
+static enum xerr
+subscriptions_older(struct events_ev *ev, const char *last_id, int *older)
+{
+	struct event_replay_event	 stored;
+	const struct events_ev		*in_batch;
+	struct json_object		*own = NULL, *root, *d, *lobj, *lprev;
+	struct json_object		*prev;
+	enum xerr			 rc = XERR_OK;
+
+	*older = 0;
+	memset(&stored, 0, sizeof(stored));
+	if ((prev = subscriptions_prev(ev->root)) == NULL ||
+	    strcmp(last_id, ev->id) == 0)
+		return XERR_OK;
+	if ((in_batch = events_applied(ev, last_id)) != NULL)
+		root = in_batch->root;
+	else {
+		rc = event_replay_get(ev->db, last_id, &stored);
+		if (rc == XERR_NOTFOUND)
+			return XERR_OK;
+		if (rc != XERR_OK)
+			return rc;
+		rc = jsonx_parse(stored.payload, stored.len, &own);
+		event_replay_clear(&stored);
+		if (rc != XERR_OK)
+			return rc == XERR_BADREQ ? XERR_OK : rc;
+		root = own;
+	}
+	if ((lprev = subscriptions_prev(root)) != NULL &&
+	    json_object_object_get_ex(root, "data", &d) &&
+	    json_object_object_get_ex(d, "object", &lobj))
+		*older = subscriptions_before_is(lprev, ev->obj) &&
+		    !subscriptions_before_is(prev, lobj);
+	json_object_put(own);
+	return XERR_OK;
+}
+
+/*
  * Writes the subscription's row, unless the event is older than the last
- * one applied (*stale set, nothing written); the last period of a deleted
- * subscription is billed.
+ * one applied (*stale set, nothing written; 2 when it is of the same
+ * second and rank, found older by subscriptions_older()); the last period
+ * of a deleted subscription is billed.
  */
 static enum xerr
 subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
@@ -190,6 +297,7 @@ subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
 	struct subscriptions_db_lock_row old;
 	struct subscriptions_db_values v;
 	int64_t		 lc, lr;
+	int		 older;
 	enum xerr	 rc;
 
 	*stale = 0;
@@ -201,6 +309,14 @@ subscriptions_row(struct events_ev *ev, const struct subscriptions_msg *m,
 		lr = old.last_event_rank;
 		*stale = old.deleted || (!m->deleted && (ev->created < lc ||
 		    (ev->created == lc && m->rank < lr)));
+		if (!*stale && !m->deleted && ev->created == lc &&
+		    m->rank == lr) {
+			if ((rc = subscriptions_older(ev, old.last_event_id,
+			    &older)) != XERR_OK)
+				return rc;
+			if (older)
+				*stale = 2;
+		}
 	}
 	if (*stale)
 		return XERR_OK;
@@ -434,7 +550,7 @@ subscriptions_apply(struct events_ev *ev)
 		return rc;
 	/* The rating engine's record, whether this event applies or not. */
 	if ((rc = subscriptions_history(ev, m.sub_id, m.status, m.tier,
-	    m.rank, m.pstart, m.pend, !stale)) != XERR_OK)
+	    m.rank, m.pstart, m.pend, !stale, stale != 2)) != XERR_OK)
 		return rc;
 	if (stale) {
 		ev->status = "stale";

@@ -248,8 +248,8 @@ static const struct {
 	/* subscriptions */
 	S(SUB_LOCK,
 	    "SELECT user_id, status, tier, deleted, last_event_created, "
-	    "last_event_rank, COALESCE(stripe_created, 0) FROM subscriptions "
-	    "WHERE id = ? FOR UPDATE"),
+	    "last_event_rank, COALESCE(stripe_created, 0), last_event_id "
+	    "FROM subscriptions WHERE id = ? FOR UPDATE"),
 	/*
 	 * The user's newest other subscription that grants a tier (for when
 	 * the one they follow is deleted while another is still charged).

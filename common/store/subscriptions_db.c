@@ -15,6 +15,7 @@ enum subscriptions_db_col {
 	SUBSCRIPTIONS_DB_C_LAST_CREATED,
 	SUBSCRIPTIONS_DB_C_LAST_RANK,
 	SUBSCRIPTIONS_DB_C_STRIPE_CREATED,
+	SUBSCRIPTIONS_DB_C_LAST_ID,
 	SUBSCRIPTIONS_DB_C__MAX
 };
 
@@ -40,7 +41,10 @@ subscriptions_db_lock(struct db *db, const char *id,
 	    (rc = cell_text(res, 0, SUBSCRIPTIONS_DB_C_STATUS, row->status,
 	    sizeof(row->status), 0, &nulls)) == XERR_OK &&
 	    (rc = cell_text(res, 0, SUBSCRIPTIONS_DB_C_TIER, row->tier,
-	    sizeof(row->tier), 0, &nulls)) == XERR_OK) {
+	    sizeof(row->tier), 0, &nulls)) == XERR_OK &&
+	    (rc = cell_text(res, 0, SUBSCRIPTIONS_DB_C_LAST_ID,
+	    row->last_event_id, sizeof(row->last_event_id), 0, &nulls)) ==
+	    XERR_OK) {
 		row->deleted = db_res_int(res, 0, SUBSCRIPTIONS_DB_C_DELETED,
 		    0) != 0;
 		row->last_event_created = db_res_int(res, 0,

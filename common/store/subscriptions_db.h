@@ -24,6 +24,7 @@ struct subscriptions_db_lock_row {
 	int64_t		 last_event_created;
 	int64_t		 last_event_rank;
 	int64_t		 stripe_created;	/* Stripe's created; 0 unknown */
+	char		 last_event_id[256];
 };
 
 /*

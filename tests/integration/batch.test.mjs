@@ -141,6 +141,41 @@ test('G3 created, updated and deleted of ten subscriptions all at once end as in
   assert.ok(c1.batched > c0.batched, `no delivery was stored in a batch: ${JSON.stringify({ c0, c1 })}`);
 });
 
+// Two *.updated events of one subscription in the same second, in one burst with other subscriptions' pairs:
+// an event of a batch is not stored until the batch ends, so the one applied first is found among the batch's
+// (events_applied()). Each pair: it becomes active on ai_secretary, then moves to ai_project_manager (webhook W4b).
+test('G4b two updates of one second in one burst: each subscription ends on the later, in either order', async () => {
+  const c0 = await counters();
+  let c1 = c0;
+  // Three bursts at least: a pair meets in one batch, in the wrong order, only by chance.
+  for (let b = 0; b < MAX_BURSTS && (b < 3 || c1.batched === c0.batched); b++) {
+    const t = now() - 100;
+    const cases = await Promise.all(Array.from({ length: 16 }, async () => {
+      const u = await newUser();
+      const base = { id: S.rid('sub_'), customer: u.customer, current_period_start: t - 10, current_period_end: t - 10 + 30 * 86400,
+        item_id: S.rid('si_') };
+      const active = S.subscription({ ...base, price: 'price_ai_secretary', status: 'active' });
+      const upgraded = S.subscription({ ...base, price: 'price_ai_project_manager', status: 'active' });
+      const created = S.event('customer.subscription.created', S.subscription({ ...base, price: 'price_ai_secretary',
+        status: 'incomplete' }), { created: t - 10 });
+      return { u, id: base.id, created, evs: [
+        S.event('customer.subscription.updated', active, { created: t, previous_attributes: { status: 'incomplete' } }),
+        S.event('customer.subscription.updated', upgraded, { created: t, previous_attributes: { items: active.items } }),
+      ] };
+    }));
+    for (const r of await burst(cases.map((c) => c.created))) assert.equal(r.status, 200, r.text);
+    for (const r of await burst(cases.flatMap((c) => c.evs))) assert.equal(r.status, 200, r.text);
+    for (const c of cases) {
+      const s = (await query('SELECT status, tier FROM subscriptions WHERE id = ?', [c.id]))[0];
+      assert.deepEqual([(await user(c.u.id)).tier, s.status, s.tier], ['ai_project_manager', 'active', 'ai_project_manager'], c.id);
+      const hist = await query('SELECT tier FROM tier_history WHERE subscription_id = ? ORDER BY effective_at, event_rank, id', [c.id]);
+      assert.equal(hist.at(-1)?.tier, 'ai_project_manager', `${c.id}: ${JSON.stringify(hist)}`);
+    }
+    c1 = await counters();
+  }
+  assert.ok(c1.batched > c0.batched, `no delivery was stored in a batch: ${JSON.stringify({ c0, c1 })}`);
+});
+
 test('G4 redeliveries of stored events in a burst, with one event delivered 15 times: duplicates, one effect', async () => {
   const users = await Promise.all(Array.from({ length: 20 }, newUser));
   const evs = users.map((u) => S.event('customer.subscription.created',

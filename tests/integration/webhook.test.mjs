@@ -109,6 +109,44 @@ test('W4 tie-break: created and updated in the same second end updated, whatever
   }
 });
 
+// Two *.updated events of one subscription in the same second: which came first is told by what each says the
+// subscription was before it (data.previous_attributes), whatever the arrival order. Here it becomes active on
+// ai_secretary (its first payment), then moves to ai_project_manager, both at second t: ending on ai_secretary
+// would bill the wrong tier from t on (the tier history orders a second's events of one rank by arrival).
+test('W4b two updates in one second: the order previous_attributes tells wins, one by one or in one batch', async () => {
+  const t = now() - 40;
+  for (const [order, together] of [[['active', 'upgrade'], false], [['upgrade', 'active'], false],
+    [['upgrade', 'active'], true], [['active', 'upgrade'], true]]) {
+    const u = await newUser();
+    const id = S.rid('sub_');
+    const base = { id, customer: u.customer, current_period_start: t - 10, current_period_end: t - 10 + 30 * 86400 };
+    const incomplete = S.subscription({ ...base, price: PRICE.ai_secretary, status: 'incomplete', item_id: 'si_w4b' });
+    const active = S.subscription({ ...base, price: PRICE.ai_secretary, status: 'active', item_id: 'si_w4b' });
+    const upgraded = S.subscription({ ...base, price: PRICE.ai_project_manager, status: 'active', item_id: 'si_w4b' });
+    const evs = {
+      active: S.event('customer.subscription.updated', active, { created: t, previous_attributes: { status: 'incomplete' } }),
+      upgrade: S.event('customer.subscription.updated', upgraded, { created: t, previous_attributes: { items: active.items } }),
+    };
+    assert.equal((await S.signedWebhook(subEvent('customer.subscription.created', incomplete, t - 10))).status, 200);
+    const what = `${order.join(', ')}${together ? ', at once' : ''}`;
+    let results;
+    if (together) {
+      results = (await Promise.all(order.map((k) => S.signedWebhook(evs[k])))).map((r) => r.json.status);
+    } else {
+      results = [];
+      for (const k of order) results.push((await S.signedWebhook(evs[k])).json.status);
+    }
+    if (together) assert.ok(results.every((r) => r === 'processed' || r === 'stale') && results.includes('processed'), `${what}: ${results}`);
+    else assert.deepEqual(results, order[0] === 'active' ? ['processed', 'processed'] : ['processed', 'stale'], what);
+    assert.equal((await user(u.id)).tier, 'ai_project_manager', what);
+    const [sub] = await query('SELECT status, tier FROM subscriptions WHERE id = ?', [id]);
+    assert.deepEqual([sub.status, sub.tier], ['active', 'ai_project_manager'], what);
+    // The rating's history: the tier in force from t on is the last of that second, in its order.
+    const hist = await query('SELECT tier FROM tier_history WHERE subscription_id = ? ORDER BY effective_at, event_rank, id', [id]);
+    assert.equal(hist.at(-1)?.tier, 'ai_project_manager', `${what}: ${JSON.stringify(hist)}`);
+  }
+});
+
 test('W5 a stale updated after deleted does not bring the subscription back', async () => {
   const u = await newUser();
   const id = S.rid('sub_');
