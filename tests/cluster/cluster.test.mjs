@@ -123,8 +123,14 @@ test(`K3 one subscription's updates, ${HOT_EVENTS} at once over both nodes, ${HO
       assert.equal(have[0].n, processed.length, `run ${run}: a processed event without its billing event`);
     }
     /* The user follows the subscription's last applied update. */
-    const s = (await query('SELECT tier FROM subscriptions WHERE id = ?', [sub]))[0];
-    if (s) assert.equal((await query('SELECT tier FROM users WHERE id = ?', [u.id]))[0].tier, s.tier);
+    const s = (await query('SELECT tier, last_event_id, last_event_created FROM subscriptions WHERE id = ?', [sub]))[0];
+    const urow = (await query('SELECT tier, subscription_id FROM users WHERE id = ?', [u.id]))[0];
+    if (s) {
+      // What each event was and got, for a run where they differ.
+      const seen = evs.map((e, i) => `${e.id.slice(-6)} ${e.created} ${e.data.object.items.data[0].price.id.slice(6)} ${rs[i].status} `
+        + `${rs[i].json?.status ?? rs[i].json?.error?.code}`).join('; ');
+      assert.equal(urow.tier, s.tier, `run ${run}: user ${JSON.stringify(urow)}, subscription ${JSON.stringify(s)}; events: ${seen}`);
+    }
   }
   console.log(`K3 answers: ${JSON.stringify(tally)}`);
   assert.equal(lost.length, 0, `${lost.length} acknowledged events lost in ${lostRuns} of ${HOT_RUNS} runs: ${lost.slice(0, 10).join(' ')}`);
