@@ -676,33 +676,38 @@ static const char *const evstore_purged[] = { "processed", "ignored",
  */
 static enum xerr
 evstore_purge_chunk(struct db *db, const char *status, int64_t before,
-    struct stripe_events_old_row *rows, struct metrics_db_count *counts,
     size_t *n, size_t *gone)
 {
-	const char	*ids[STRIPE_EVENTS_STATUS_IDS];
-	size_t		 i, k, m, nc = 0;
-	uint64_t	 d;
-	enum xerr	 rc;
+	struct stripe_events_old_row *rows = NULL;
+	struct metrics_db_count	*counts = NULL;
+	const char		*ids[STRIPE_EVENTS_STATUS_IDS];
+	size_t			 i, k, m, nc = 0;
+	uint64_t		 d;
+	enum xerr		 rc;
 
 	*n = *gone = 0;
 	if ((rc = db_begin(db)) != XERR_OK)
 		return rc;
-	if ((rc = stripe_events_old(db, status, before, rows,
-	    EVSTORE_PURGE_CHUNK, n)) != XERR_OK)
-		goto fail;
+	if ((rc = stripe_events_old(db, status, before, EVSTORE_PURGE_CHUNK,
+	    &rows, n)) != XERR_OK)
+		goto out;
+	if (*n > 0 && (counts = calloc(*n, sizeof(*counts))) == NULL) {
+		rc = XERR_NOMEM;
+		goto out;
+	}
 	for (i = 0; i < *n; i++)
-		if (rows[i].metrics_status[0] != '\0')	/* else not counted */
+		if (!(rows[i].nulls & STRIPE_EVENTS_OLD_UNCOUNTED))
 			nc = metrics_db_tally(counts, nc, rows[i].type,
 			    rows[i].metrics_status);
 	if (nc > 0 && (rc = metrics_db_uncount(db, counts, nc)) != XERR_OK)
-		goto fail;
+		goto out;
 	for (i = 0; i < *n; i += m) {
 		m = *n - i < STRIPE_EVENTS_STATUS_IDS ? *n - i :
 		    STRIPE_EVENTS_STATUS_IDS;
 		for (k = 0; k < m; k++)
 			ids[k] = rows[i + k].id;
 		if ((rc = stripe_events_delete(db, ids, m, &d)) != XERR_OK)
-			goto fail;
+			goto out;
 		*gone += (size_t)d;
 	}
 	/* Locked rows: each is there to delete, or the counts would drift. */
@@ -710,14 +715,16 @@ evstore_purge_chunk(struct db *db, const char *status, int64_t before,
 		log_warnx("events purge: %zu of %zu locked events deleted",
 		    *gone, *n);
 		rc = XERR_INTERNAL;
-		goto fail;
+		goto out;
 	}
-	if ((rc = db_commit(db)) != XERR_OK)
-		goto fail;
-	return XERR_OK;
-fail:
-	db_rollback(db);
-	*n = *gone = 0;
+	rc = db_commit(db);
+out:
+	if (rc != XERR_OK) {
+		db_rollback(db);
+		*n = *gone = 0;
+	}
+	free(rows);
+	free(counts);
 	return rc;
 }
 
@@ -725,8 +732,6 @@ enum xerr
 evstore_purge(struct db *db, const struct cfg *cfg, int64_t now,
     size_t *deleted, int *more)
 {
-	struct stripe_events_old_row *rows = NULL;
-	struct metrics_db_count	*counts = NULL;
 	size_t			 s, n = 0, gone, tries;
 	int64_t			 before;
 	enum xerr		 rc = XERR_OK;
@@ -736,31 +741,23 @@ evstore_purge(struct db *db, const struct cfg *cfg, int64_t now,
 	if (cfg->event_retention_days == 0)
 		return XERR_OK;
 	before = now - (int64_t)cfg->event_retention_days * 86400;
-	if ((rows = calloc(EVSTORE_PURGE_CHUNK, sizeof(*rows))) == NULL ||
-	    (counts = calloc(EVSTORE_PURGE_CHUNK, sizeof(*counts))) == NULL) {
-		rc = XERR_NOMEM;
-		goto out;
-	}
 	for (s = 0; s < sizeof(evstore_purged) / sizeof(evstore_purged[0]);
 	    s++) {
 		do {
 			tries = 0;
 			while ((rc = evstore_purge_chunk(db, evstore_purged[s],
-			    before, rows, counts, &n, &gone)) == XERR_DEADLOCK &&
+			    before, &n, &gone)) == XERR_DEADLOCK &&
 			    ++tries < DB_TRIES)
 				db_retry_pause();
 			*deleted += gone;
 		} while (rc == XERR_OK && n == EVSTORE_PURGE_CHUNK &&
 		    *deleted < EVSTORE_PURGE_MAX);
 		if (rc != XERR_OK)
-			goto out;
+			return rc;
 		if (n == EVSTORE_PURGE_CHUNK) {		/* at the limit */
 			*more = 1;
 			break;
 		}
 	}
-out:
-	free(rows);
-	free(counts);
-	return rc;
+	return XERR_OK;
 }

@@ -5,6 +5,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "store/cell.h"
+#include "store/rows.h"
 #include "store/stmt.h"
 #include "store/stripe_events.h"
 
@@ -24,11 +25,11 @@ enum stripe_events_status_col {
 };
 
 /* The columns of STMT_EVENT_PURGE_PICK, in its order. */
-enum stripe_events_old_col {
-	STRIPE_EVENTS_O_ID,
-	STRIPE_EVENTS_O_TYPE,
-	STRIPE_EVENTS_O_COUNTED,
-	STRIPE_EVENTS_O__MAX
+static const struct rows_col stripe_events_old_cols[] = {
+	ROWS_TEXT_COL(struct stripe_events_old_row, id, 0),
+	ROWS_TEXT_COL(struct stripe_events_old_row, type, 0),
+	ROWS_TEXT_COL(struct stripe_events_old_row, metrics_status,
+	    STRIPE_EVENTS_OLD_UNCOUNTED),
 };
 
 /*
@@ -195,35 +196,25 @@ stripe_events_status_of(struct db *db, const char *const *ids, size_t n,
 
 enum xerr
 stripe_events_old(struct db *db, const char *status, int64_t before,
-    struct stripe_events_old_row *rows, size_t cap, size_t *nrows)
+    size_t limit, struct stripe_events_old_row **rows, size_t *nrows)
 {
 	struct db_res	*res = NULL;
 	struct dbv	 a[3];
-	unsigned int	 nulls = 0;
-	size_t		 i;
+	void		*v = NULL;
 	enum xerr	 rc;
 
+	*rows = NULL;
 	*nrows = 0;
 	a[0] = DB_STR(status);
 	a[1] = DB_INT(before);
-	a[2] = DB_INT((int64_t)cap);
+	a[2] = DB_INT((int64_t)limit);
 	if ((rc = db_query(db, STMT_EVENT_PURGE_PICK, a, 3, &res)) != XERR_OK)
 		return rc;
-	if (db_res_rows(res) > cap)
-		rc = XERR_DB;
-	else if (db_res_rows(res) > 0 &&
-	    db_res_cols(res) != STRIPE_EVENTS_O__MAX)
-		rc = XERR_INTERNAL;
-	for (i = 0; rc == XERR_OK && i < db_res_rows(res); i++)
-		if ((rc = cell_text(res, i, STRIPE_EVENTS_O_ID, rows[i].id,
-		    sizeof(rows[i].id), 0, &nulls)) == XERR_OK &&
-		    (rc = cell_text(res, i, STRIPE_EVENTS_O_TYPE, rows[i].type,
-		    sizeof(rows[i].type), 0, &nulls)) == XERR_OK)
-			rc = cell_text(res, i, STRIPE_EVENTS_O_COUNTED,
-			    rows[i].metrics_status,
-			    sizeof(rows[i].metrics_status), 0, &nulls);
-	if (rc == XERR_OK)
-		*nrows = db_res_rows(res);
+	rc = rows_read(res, stripe_events_old_cols,
+	    sizeof(stripe_events_old_cols) / sizeof(stripe_events_old_cols[0]),
+	    sizeof(**rows), offsetof(struct stripe_events_old_row, nulls), &v,
+	    nrows);
+	*rows = v;
 	db_res_free(res);
 	return rc;
 }

@@ -7,7 +7,8 @@
  *
  * A struct stripe_events_row given to a write is the caller's and only
  * borrowed for the call.  What is read (a status, the rows of
- * stripe_events_status_of()) is copied into the caller's buffers.
+ * stripe_events_status_of()) is copied into the caller's buffers; the
+ * rows of stripe_events_old() are a new array the caller frees.
  * Errors: those of db_exec() and db_query(); XERR_DB when a stored text is
  * longer than its field (never, with the schema's widths).
  */
@@ -101,20 +102,23 @@ enum xerr	 stripe_events_status_of(struct db *db,
 		    size_t *nrows);
 
 /* An old event the purge may delete: what it is counted as for /metrics. */
+#define STRIPE_EVENTS_OLD_UNCOUNTED	0x1u	/* metrics_status NULL */
 struct stripe_events_old_row {
 	char		 id[256];
 	char		 type[129];
-	char		 metrics_status[17];	/* "": not counted yet */
+	char		 metrics_status[17];
+	unsigned int	 nulls;		/* STRIPE_EVENTS_OLD_UNCOUNTED */
 };
 
 /*
- * Reads and locks (FOR UPDATE, inside the caller's transaction) up to cap
- * of the events of status received before the Unix time before, oldest
- * first, into rows (the caller's); *nrows is how many.
+ * Reads and locks (FOR UPDATE, inside the caller's transaction) up to
+ * limit of the events of status received before the Unix time before,
+ * oldest first, into a new array *rows of *nrows (rows_read(); NULL when
+ * none).  XERR_NOMEM.
  */
 enum xerr	 stripe_events_old(struct db *db, const char *status,
-		    int64_t before, struct stripe_events_old_row *rows,
-		    size_t cap, size_t *nrows);
+		    int64_t before, size_t limit,
+		    struct stripe_events_old_row **rows, size_t *nrows);
 
 /*
  * Deletes the events of the n ids (at most STRIPE_EVENTS_STATUS_IDS);
