@@ -33,6 +33,24 @@ static const struct rows_col stripe_events_old_cols[] = {
 };
 
 /*
+ * The arguments of a statement on up to STRIPE_EVENTS_STATUS_IDS ids (the
+ * n of ids): places past the last are NULL, which IN matches nowhere.
+ * XERR_INTERNAL when n is over STRIPE_EVENTS_STATUS_IDS.
+ */
+static enum xerr
+stripe_events_ids(const char *const *ids, size_t n,
+    struct dbv a[STRIPE_EVENTS_STATUS_IDS])
+{
+	size_t	 i;
+
+	if (n > STRIPE_EVENTS_STATUS_IDS)
+		return XERR_INTERNAL;
+	for (i = 0; i < STRIPE_EVENTS_STATUS_IDS; i++)
+		a[i] = i < n ? DB_STR(ids[i]) : DB_NULL;
+	return XERR_OK;
+}
+
+/*
  * The first seven arguments of STMT_EVENT_INSERT and STMT_EVENT_FAIL,
  * the same in both: what the event is, before any outcome.
  */
@@ -168,10 +186,8 @@ stripe_events_status_of(struct db *db, const char *const *ids, size_t n,
 	enum xerr	 rc;
 
 	*nrows = 0;
-	if (n > STRIPE_EVENTS_STATUS_IDS)
-		return XERR_INTERNAL;
-	for (i = 0; i < STRIPE_EVENTS_STATUS_IDS; i++)
-		a[i] = i < n ? DB_STR(ids[i]) : DB_NULL;
+	if ((rc = stripe_events_ids(ids, n, a)) != XERR_OK)
+		return rc;
 	if ((rc = db_query(db, STMT_EVENT_STATUS_16, a,
 	    STRIPE_EVENTS_STATUS_IDS, &res)) != XERR_OK)
 		return rc;
@@ -224,14 +240,11 @@ stripe_events_delete(struct db *db, const char *const *ids, size_t n,
     uint64_t *deleted)
 {
 	struct dbv	 a[STRIPE_EVENTS_STATUS_IDS];
-	size_t		 i;
+	enum xerr	 rc;
 
 	*deleted = 0;
-	if (n > STRIPE_EVENTS_STATUS_IDS)
-		return XERR_INTERNAL;
-	/* Places past the last id are NULL: IN matches nothing there. */
-	for (i = 0; i < STRIPE_EVENTS_STATUS_IDS; i++)
-		a[i] = i < n ? DB_STR(ids[i]) : DB_NULL;
+	if ((rc = stripe_events_ids(ids, n, a)) != XERR_OK)
+		return rc;
 	return db_exec(db, STMT_EVENT_DELETE_16, a, STRIPE_EVENTS_STATUS_IDS,
 	    deleted, NULL);
 }
