@@ -64,8 +64,8 @@ struct events_ev {
  * a customer (valid is cleared).  The batch's unmatched events are kept
  * in unmatched (borrowing the events' strings) and written with its rows
  * (events_pre_write()).  The events applied so far are kept in applied
- * (their rows are written at the batch's end).  Zeroed before use; events_pre_free frees what
- * events_pre_read read.
+ * (their rows are written at the batch's end).  Zeroed before use;
+ * events_pre_free frees what events_pre_read read.
  */
 #define EVENTS_BATCH_LIMIT	256	/* most events in a batch */
 

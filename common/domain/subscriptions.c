@@ -257,7 +257,6 @@ subscriptions_older(struct events_ev *ev, const char *last_id, int *older)
 	enum xerr			 rc = XERR_OK;
 
 	*older = 0;
-	memset(&stored, 0, sizeof(stored));
 	if ((prev = subscriptions_prev(ev->root)) == NULL ||
 	    strcmp(last_id, ev->id) == 0)
 		return XERR_OK;

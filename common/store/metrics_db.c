@@ -250,7 +250,7 @@ metrics_db_add(struct db *db, unsigned int shard,
 			a[k * METRICS_DB_COUNT_ARGS + 1] = DB_STR(p->status);
 			a[k * METRICS_DB_COUNT_ARGS + 2] = DB_INT(shard);
 			a[k * METRICS_DB_COUNT_ARGS + 3] =
-			    DB_INT(i + k < n ? sign * (int64_t)p->n : 0);
+			    DB_INT(i + k < n ? sign * p->n : 0);
 		}
 		if ((rc = db_exec(db, STMT_METRICS_COUNT_ADD_4, a,
 		    METRICS_DB_COUNT_ROWS * METRICS_DB_COUNT_ARGS, NULL,
