@@ -1132,6 +1132,14 @@ phone_call_alone(struct db *db, const char *user_id, const char *call_sid,
  * its count replaces the app's, unless a bill has counted the row already
  * (then it stays as billed, and a differing count is logged).  In the
  * caller's transaction.
+ *
+ * The user's row is written first, as the rating writes it before it
+ * reads the period's rows (rating_rate()): on one server the two take
+ * turns in that order; on Galera, where neither's locks reach the other
+ * node, a take and a rating that overlap both write that row, so the
+ * later one fails certification and runs again, seeing the other's
+ * commit.  Without it a take could change a row that a bill on another
+ * node counts at the old quantity.
  */
 static enum xerr
 phone_sms_take(struct db *db, const char *user_id, const char *key,
@@ -1141,7 +1149,8 @@ phone_sms_take(struct db *db, const char *user_id, const char *key,
 	int		 taken;
 	enum xerr	 rc;
 
-	if ((rc = usage_calls_take(db, key, segments, &was, &taken)))
+	if ((rc = users_touch(db, user_id)) != XERR_OK ||
+	    (rc = usage_calls_take(db, key, segments, &was, &taken)))
 		return rc;
 	if (taken)
 		log_info("user %s: %s: Twilio's %lld segments replace the %lld "
@@ -1156,14 +1165,15 @@ phone_sms_take(struct db *db, const char *user_id, const char *key,
 /*
  * One text into the usage ledger under its key, as a statement of its own
  * after reading that the user exists (XERR_NOTFOUND otherwise, nothing
- * written); a key recorded first by another source then takes Twilio's
- * count (phone_sms_take(), a transaction of its own).
+ * written); a key recorded first by another source (a plain read says so)
+ * then takes Twilio's count (phone_sms_take(), a transaction of its own).
  */
 static enum xerr
 phone_sms_alone(struct db *db, const char *user_id, const char *key,
     long long segments, int64_t at, int *dup)
 {
 	struct phone_info	 info;
+	unsigned char		 known = 0, recorded = 0;
 	enum xerr		 rc;
 
 	*dup = 0;
@@ -1171,6 +1181,9 @@ phone_sms_alone(struct db *db, const char *user_id, const char *key,
 		return rc;
 	if ((rc = usage_record(db, user_id, "sms", segments, at, "twilio", key,
 	    dup)) != XERR_OK || !*dup)
+		return rc;
+	if ((rc = usage_calls_read(db, &user_id, &key, 1, &known,
+	    &recorded)) != XERR_OK || recorded != USAGE_CALLS_OTHER)
 		return rc;
 	if ((rc = db_begin(db)) != XERR_OK)
 		return rc;

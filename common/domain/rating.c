@@ -14,6 +14,7 @@
 #include "store/billing_reads.h"
 #include "store/bills.h"
 #include "store/tier_history.h"
+#include "store/users.h"
 #include "domain/money.h"
 #include "domain/rating.h"
 #include "domain/tiers.h"
@@ -643,13 +644,27 @@ rating_rate(struct db *db, const struct rating_req *q, int64_t *bill_id,
 	}
 	if ((rc = db_begin(db)) != XERR_OK)
 		return rc;
-	if ((rc = billing_reads_sub(db, q->subscription, 1, &owner))) {
+	/*
+	 * The user's row is written first: before the subscription's row is
+	 * locked (the order of a Stripe event's transaction: the user, then
+	 * the subscription), and before the period's rows are read, as a take
+	 * of Twilio's count writes it (domain/phone.c).  On Galera, where
+	 * locks do not reach the other nodes, the later of two that overlap
+	 * then fails certification and runs again.
+	 */
+	if ((rc = billing_reads_sub(db, q->subscription, 0, &owner)) ==
+	    XERR_OK && (rc = users_touch(db, owner.user_id)) == XERR_OK) {
+		snprintf(c.user, sizeof(c.user), "%s", owner.user_id);
+		rc = billing_reads_sub(db, q->subscription, 1, &owner);
+	}
+	if (rc == XERR_OK && strcmp(c.user, owner.user_id) != 0)
+		rc = XERR_DEADLOCK;	/* moved meanwhile: run again */
+	if (rc != XERR_OK) {
 		if (rc == XERR_NOTFOUND)
 			snprintf(err, errsz, "subscription %s not known yet",
 			    q->subscription);
 		goto out;
 	}
-	snprintf(c.user, sizeof(c.user), "%s", owner.user_id);
 	snprintf(c.customer, sizeof(c.customer), "%s", owner.customer_id);
 	if ((rc = bills_id_of(db, q->subscription, q->start, bill_id)))
 		goto out;

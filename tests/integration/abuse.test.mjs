@@ -593,7 +593,7 @@ for (const c of CATALOGUE) {
     assert.deepEqual(after, want, 'rows written');
     assert.equal(await stripeCalls(), calls + (c.stripe ?? 0), 'calls made to Stripe');
     const h = await send('GET', '/healthz');
-    assert.equal(h.status, 200, 'the stack is still healthy');
+    assert.equal(h.status, 200, `the stack is still healthy: ${String(h.text).slice(0, 300)}`);
   });
 }
 

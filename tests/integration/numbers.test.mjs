@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { request, closeHttp, metricCounters } from './lib/http.mjs';
-import { query, close } from './lib/db.mjs';
+import { query, close, hold, lockWaits } from './lib/db.mjs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { requireEnv, REPO_ROOT, VAR_DIR } from './lib/env.mjs';
@@ -126,6 +126,38 @@ test('T2b a text the app reported first takes Twilio\'s segment count, unless a 
   const use = await request('GET', '/api/billing/usage', { token: u.token });
   assert.equal(use.status, 200, use.text);
   assert.equal(use.json.usage.sms, total);
+});
+
+// T2c: a take of Twilio's count writes the user's row before it reads the text's row, as a rating writes it
+// before it reads the period's rows (D12, engine.test). On one server the two take turns. On Galera, where a
+// lock does not reach another node, both write that row, so the later of two that overlap fails certification
+// and runs again, seeing the other (docs/SCALING.md). A text Twilio recorded itself needs no such write.
+test('T2c Twilio\'s count of a text the app reported waits for the user\'s row; a redelivery of Twilio\'s own text does not', async () => {
+  const u = await newUser({ held: true });
+  const svc = mint(['-u', 'assistant', '-r', 'service']);
+  const status = (m, st, segs) => postCallback(`/phone/sms/${u.id}/status`, { AccountSid: ACCOUNT(), MessageSid: m,
+    MessageStatus: st, From: u.number, To: '+14155550100', NumSegments: String(segs) });
+  const own = sid('SM'), reported = sid('SM');
+  assert.equal((await status(own, 'sent', 2)).status, 204);
+  const rep = await request('POST', '/api/usage', { token: svc, json: { user_id: u.id, kind: 'sms', quantity: 1,
+    idempotency_key: `twilio:sms:${reported}` } });
+  assert.equal(rep.status, 201, rep.text);
+  const row = await hold('SELECT id FROM users WHERE id = ? FOR UPDATE', [u.id]);
+  let pending;
+  try {
+    const again = await status(own, 'delivered', 2);
+    assert.equal(again.status, 204, again.text);
+    pending = status(reported, 'sent', 3);
+    await waitFor(() => lockWaits('UPDATE users SET updated_at') > 0,
+      { timeoutMs: 15000, intervalMs: 100, what: 'the take waiting for the user\'s row' });
+    assert.deepEqual(await smsUsage(reported), [{ user_id: u.id, kind: 'sms', quantity: 1, source: 'app' }]);
+  } finally {
+    await row.release();
+  }
+  const r = await pending;
+  assert.equal(r.status, 204, r.text);
+  assert.deepEqual(await smsUsage(reported), [{ user_id: u.id, kind: 'sms', quantity: 3, source: 'twilio' }]);
+  assert.deepEqual(await smsUsage(own), [{ user_id: u.id, kind: 'sms', quantity: 2, source: 'twilio' }]);
 });
 
 test('T3 a sent message is metered from its status callback once, sent and delivered alike', async () => {

@@ -14,14 +14,33 @@ import { env, requireEnv } from './env.mjs';
 // The promise is kept, not the connection: callers racing on the first use
 // (Promise.all of queries) share one connection instead of leaking others.
 let conn;
+function options() {
+  const { DB_USER, DB_NAME } = requireEnv('DB_USER', 'DB_NAME');
+  const where = env.DB_SOCKET ? { socketPath: env.DB_SOCKET } : { host: env.DB_HOST || '127.0.0.1', port: Number(env.DB_PORT || 3306) };
+  return { ...where, user: DB_USER, password: env.DB_PASSWORD ?? '', database: DB_NAME,
+    timezone: 'Z', supportBigNumbers: true, bigNumberStrings: false, multipleStatements: false };
+}
+
 export function connection() {
-  if (!conn) {
-    const { DB_USER, DB_NAME } = requireEnv('DB_USER', 'DB_NAME');
-    const where = env.DB_SOCKET ? { socketPath: env.DB_SOCKET } : { host: env.DB_HOST || '127.0.0.1', port: Number(env.DB_PORT || 3306) };
-    conn = mysql.createConnection({ ...where, user: DB_USER, password: env.DB_PASSWORD ?? '', database: DB_NAME,
-      timezone: 'Z', supportBigNumbers: true, bigNumberStrings: false, multipleStatements: false });
-  }
+  if (!conn) conn = mysql.createConnection(options());
   return conn;
+}
+
+/**
+ * Runs sql (a locking read, say) in a transaction on a connection of its own, and keeps that transaction
+ * open, with its locks, until release() rolls it back and closes the connection: what waits for those
+ * locks can then be seen (lockWaits()).
+ */
+export async function hold(sql, params = []) {
+  const c = await mysql.createConnection(options());
+  try {
+    await c.beginTransaction();
+    await c.query(sql, params);
+  } catch (e) {
+    await c.end().catch(() => {});
+    throw e;
+  }
+  return { release: async () => { await c.rollback().catch(() => {}); await c.end().catch(() => {}); } };
 }
 
 /** Runs one statement; returns rows for SELECT, the result header ({affectedRows, insertId}) otherwise. */
@@ -49,6 +68,12 @@ function rootClient(args, input) {
  */
 export function asAdmin(sql) {
   return rootClient(['-e', sql]);
+}
+
+/** How many transactions wait for a lock in a statement whose text starts with prefix (INNODB_TRX, read as root). */
+export function lockWaits(prefix) {
+  return Number(asAdmin("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' " +
+    `AND trx_query LIKE '${prefix.replace(/[\\'%_]/g, (c) => `\\${c}`)}%'`));
 }
 
 /** asAdmin for a script fed to the client on stdin, in the application's database (DELIMITER works there). */
