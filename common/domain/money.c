@@ -1,6 +1,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "domain/money.h"
 
@@ -77,21 +78,26 @@ money_bill(const struct money_usage *u, struct money_bill *out)
 }
 
 void
-money_format(int64_t cents, char *out, size_t outsz)
+money_format_minor(int64_t amount, int exponent, char *out, size_t outsz)
 {
-	char		 digits[32], grouped[48];
-	uint64_t	 mag, dollars;
+	char		 digits[32], grouped[48], frac[8];
+	uint64_t	 mag, major, unit = 1;
 	size_t		 nd = 0, ng = 0, i;
+	int		 e;
 
 	if (outsz == 0)
 		return;
+	if (exponent < 0 || exponent > 3)
+		exponent = 2;
+	for (e = 0; e < exponent; e++)
+		unit *= 10;
 	/* Negating in unsigned arithmetic keeps INT64_MIN exact. */
-	mag = cents < 0 ? 0 - (uint64_t)cents : (uint64_t)cents;
-	dollars = mag / 100;
+	mag = amount < 0 ? 0 - (uint64_t)amount : (uint64_t)amount;
+	major = mag / unit;
 	do {
-		digits[nd++] = (char)('0' + dollars % 10);
-		dollars /= 10;
-	} while (dollars > 0);
+		digits[nd++] = (char)('0' + major % 10);
+		major /= 10;
+	} while (major > 0);
 	/* digits[] is reversed: emit from the top, a comma every three. */
 	for (i = nd; i > 0; i--) {
 		grouped[ng++] = digits[i - 1];
@@ -99,8 +105,54 @@ money_format(int64_t cents, char *out, size_t outsz)
 			grouped[ng++] = ',';
 	}
 	grouped[ng] = '\0';
-	snprintf(out, outsz, "%s$%s.%02u", cents < 0 ? "-" : "", grouped,
-	    (unsigned)(mag % 100));
+	frac[0] = '\0';
+	if (exponent > 0)
+		snprintf(frac, sizeof(frac), ".%0*llu", exponent,
+		    (unsigned long long)(mag % unit));
+	snprintf(out, outsz, "%s%s%s", amount < 0 ? "-" : "", grouped, frac);
+}
+
+void
+money_format(int64_t cents, char *out, size_t outsz)
+{
+	char		 n[64];
+
+	if (outsz == 0)
+		return;
+	money_format_minor(cents, 2, n, sizeof(n));
+	snprintf(out, outsz, "%s$%s", cents < 0 ? "-" : "",
+	    n + (cents < 0));
+}
+
+/*
+ * Stripe's currencies whose amounts are not in hundredths
+ * (https://docs.stripe.com/currencies, "Zero-decimal currencies" and
+ * "Three-decimal currencies").
+ */
+static const char *const money_zero_decimal[] = {
+	"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF",
+	"UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+};
+static const char *const money_three_decimal[] = {
+	"BHD", "JOD", "KWD", "OMR", "TND",
+};
+
+int
+money_exponent(const char *currency)
+{
+	size_t		 i;
+
+	if (currency == NULL || strlen(currency) != 3)
+		return 2;
+	for (i = 0; i < sizeof(money_zero_decimal) /
+	    sizeof(money_zero_decimal[0]); i++)
+		if (strcasecmp(currency, money_zero_decimal[i]) == 0)
+			return 0;
+	for (i = 0; i < sizeof(money_three_decimal) /
+	    sizeof(money_three_decimal[0]); i++)
+		if (strcasecmp(currency, money_three_decimal[i]) == 0)
+			return 3;
+	return 2;
 }
 
 /*

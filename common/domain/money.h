@@ -84,6 +84,23 @@ enum xerr	 money_bill(const struct money_usage *u,
 void		 money_format(int64_t cents, char *out, size_t outsz);
 
 /*
+ * Returns the number of decimals of currency's smallest unit in Stripe's
+ * amounts (its three-letter code, any case): 0 for Stripe's zero-decimal
+ * currencies (JPY, KRW, ...), 3 for its three-decimal ones (BHD, JOD,
+ * KWD, OMR, TND), else 2.
+ */
+int		 money_exponent(const char *currency);
+
+/*
+ * Writes amount, in units of 10^-exponent (0 <= exponent <= 3), as a
+ * number with thousands separators and exponent decimals, no symbol:
+ * "1,234.56" (2), "1,200" (0), "5.124" (3), "-0.50".  Truncated to
+ * outsz - 1 characters; never fails.
+ */
+void		 money_format_minor(int64_t amount, int exponent, char *out,
+		    size_t outsz);
+
+/*
  * Computes the proration of a price change at now within the billing
  * period [period_start, period_end) (Unix seconds), as Stripe does:
  * to the second, one credit line for the old price and one charge line for

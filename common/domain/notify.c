@@ -421,21 +421,21 @@ notify_message_id(const char *key, char out[NOTIFY_MSGID_SIZE])
 }
 
 /*
- * Writes an amount of integer cents: "$1,234.56" in US dollars (also when
- * the payload names no currency), "1,234.56 EUR" in another currency.
+ * Writes an amount in the currency's smallest unit: "$1,234.56" in US
+ * dollars (also when the payload names no currency), "1,234.56 EUR",
+ * "1,200 JPY" or "5.124 KWD" in another currency (money_exponent()).
  * XERR_UNPROCESSABLE for a currency that is not three letters.
  */
 static enum xerr
-notify_money(struct notify_ctx *x, const char *field, int64_t cents,
+notify_money(struct notify_ctx *x, const char *field, int64_t amount,
     char *out, size_t outsz)
 {
-	const char	*cur = jsonx_str(x->fields, "currency"), *digits;
-	char		 amount[64], code[4];
+	const char	*cur = jsonx_str(x->fields, "currency");
+	char		 digits[64], code[4];
 	size_t		 i;
 
-	money_format(cents, amount, sizeof(amount));
 	if (cur == NULL || strcasecmp(cur, "usd") == 0) {
-		snprintf(out, outsz, "%s", amount);
+		money_format(amount, out, outsz);
 		return XERR_OK;
 	}
 	if (strlen(cur) != 3)
@@ -449,8 +449,9 @@ notify_money(struct notify_ctx *x, const char *field, int64_t cents,
 		code[i] = (char)toupper((unsigned char)cur[i]);
 	}
 	code[3] = '\0';
-	digits = strchr(amount, '$') + 1;	/* money_format() writes one */
-	snprintf(out, outsz, "%s%s %s", cents < 0 ? "-" : "", digits, code);
+	money_format_minor(amount, money_exponent(code), digits,
+	    sizeof(digits));
+	snprintf(out, outsz, "%s %s", digits, code);
 	return XERR_OK;
 }
 

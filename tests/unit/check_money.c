@@ -172,6 +172,58 @@ START_TEST(format_truncates)
 }
 END_TEST
 
+/* Amounts in other currencies' smallest units, written out by hand. */
+static const struct {
+	const char	*currency;
+	int64_t		 amount;
+	int		 exponent;
+	const char	*want;
+} minors[] = {
+	{ "eur", 123456, 2, "1,234.56" },
+	{ "EUR", -50, 2, "-0.50" },
+	{ "jpy", 1200, 0, "1,200" },
+	{ "JPY", 0, 0, "0" },
+	{ "krw", -1234567, 0, "-1,234,567" },
+	{ "ugx", 5000, 0, "5,000" },
+	{ "xpf", 999, 0, "999" },
+	{ "kwd", 5124, 3, "5.124" },
+	{ "BHD", 1000000, 3, "1,000.000" },
+	{ "tnd", 7, 3, "0.007" },
+	{ "omr", -1005, 3, "-1.005" },
+	{ "isk", 500, 2, "5.00" },		/* Stripe: two decimals */
+	{ "huf", 123456, 2, "1,234.56" },
+	{ "xx", 100, 2, "1.00" },		/* not a code: hundredths */
+	{ NULL, 100, 2, "1.00" },
+};
+
+START_TEST(format_minor)
+{
+	char	 out[64];
+	size_t	 i = (size_t)_i;
+
+	ck_assert_int_eq(money_exponent(minors[i].currency),
+	    minors[i].exponent);
+	money_format_minor(minors[i].amount, minors[i].exponent, out,
+	    sizeof(out));
+	ck_assert_str_eq(out, minors[i].want);
+}
+END_TEST
+
+START_TEST(format_minor_edges)
+{
+	char	 out[64];
+
+	money_format_minor(INT64_MIN, 0, out, sizeof(out));
+	ck_assert_str_eq(out, "-9,223,372,036,854,775,808");
+	money_format_minor(INT64_MAX, 3, out, sizeof(out));
+	ck_assert_str_eq(out, "9,223,372,036,854,775.807");
+	money_format_minor(123456, 7, out, sizeof(out));	/* as 2 */
+	ck_assert_str_eq(out, "1,234.56");
+	money_format_minor(123456, 2, out, 4);
+	ck_assert_str_eq(out, "1,2");
+}
+END_TEST
+
 #define P30	2592000		/* 30 days in seconds */
 
 /* A plan change: prices, period, now; the lines expected. */
@@ -254,6 +306,9 @@ money_suite(void)
 	tcase_add_loop_test(tc, format, 0,
 	    (int)(sizeof(formats) / sizeof(formats[0])));
 	tcase_add_test(tc, format_truncates);
+	tcase_add_loop_test(tc, format_minor, 0,
+	    (int)(sizeof(minors) / sizeof(minors[0])));
+	tcase_add_test(tc, format_minor_edges);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("prorate");

@@ -61,6 +61,16 @@ static const struct {
 	  "We couldn\xe2\x80\x99t process your payment of 19.99 EUR",
 	  { "payment of 19.99 EUR", "\r\n" BILLING "\r\n", "" },
 	  { "evil", "" } },
+	{ "payment_failed",	/* zero-decimal: yen, not hundredths */
+	  "{\"invoice_id\":\"in_1\",\"amount_due\":4400,\"currency\":\"jpy\"}",
+	  "We couldn\xe2\x80\x99t process your payment of 4,400 JPY",
+	  { "payment of 4,400 JPY", "" },
+	  { "44.00", "" } },
+	{ "payment_failed",	/* three-decimal: thousandths */
+	  "{\"invoice_id\":\"in_1\",\"amount_due\":12340,\"currency\":\"KWD\"}",
+	  "We couldn\xe2\x80\x99t process your payment of 12.340 KWD",
+	  { "payment of 12.340 KWD", "" },
+	  { "123.40", "" } },
 	{ "phone_provisioned",
 	  "{\"phone_number\":\"+15551234567\"}",
 	  "Your xSwarm phone number +15551234567 is ready",
