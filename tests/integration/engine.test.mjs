@@ -312,23 +312,34 @@ test('D9 usage committed during a rating is not covered by that bill; the next b
 // transaction locks the user's, then the subscription's) and before it reads the period's rows, as a take of
 // Twilio's count writes it before it reads a text's row (T2c, numbers.test). On Galera, where a lock does not
 // reach another node, the later of two that overlap then fails certification and runs again (docs/SCALING.md).
-// The job is queued as invoice.created queues it, while a transaction of the test holds the user's row.
-test('D12 a rating waits for the user\'s row before it reads the period, then bills it', async () => {
-  const b = await B.billedUser({ invoice: false });
-  const row = await hold('SELECT id FROM users WHERE id = ? FOR UPDATE', [b.id]);
+// Here an upgrade ten days into the period is applied while the rating waits for it: the test holds the
+// subscription's row, so the event's transaction holds the user's row and waits; the bill job (queued as
+// invoice.created queues it) then waits for the user's row; the event commits first and the bill counts it.
+test('D12 a rating waits for the user\'s row; an upgrade committed meanwhile is billed by its share', async () => {
+  const pe = now() - 60, ps = pe - 30 * DAY;
+  const b = await B.billedUser({ ps, pe, usage: [...calls(8, 3000), ['sms', 450]], invoice: false });
+  const up = await changeSub(b.sub, { price: 'price_ai_project_manager' });
+  const waits = (prefix) => lockWaits(prefix) > 0;
+  const row = await hold('SELECT id FROM subscriptions WHERE id = ? FOR UPDATE', [b.sub.id]);
+  let upgrade;
   try {
+    upgrade = send('customer.subscription.updated', up, ps + 10 * DAY);
+    await waitFor(() => waits('SELECT user_id, status, tier'), { timeoutMs: 15000, intervalMs: 100, what: 'the event waiting for the subscription\'s row' });
     await query("INSERT INTO jobs (kind, dedupe_key, user_id, payload) VALUES ('bill_period', ?, ?, ?)",
       [`bill_period:${b.sub.id}:${b.ps}`, b.id, JSON.stringify({ customer: b.cus.id, subscription: b.sub.id,
         period_start: b.ps, period_end: b.pe })]);
-    await waitFor(() => lockWaits('UPDATE users SET updated_at') > 0,
+    await waitFor(() => waits('UPDATE users SET updated_at'),
       { timeoutMs: 15000, intervalMs: 100, what: 'the rating waiting for the user\'s row' });
     assert.deepEqual(await bills(b.id), []);
   } finally {
     await row.release();
   }
+  assert.equal((await upgrade).status, 'processed');
   await jobDone(b, 'the period billed');
-  // 150 min and 120 SMS on ai_secretary (100 + 100 included), the number.
-  assert.deepEqual(await linesOf(b.id, b.ps), { phone: [1, 500], sms: [20, halfUp(20 * 75)], voice: [50, halfUp(50 * 130)] });
+  // As D1 mid-period: floor(100 x 10/30 + 500 x 20/30) = 366 included; 400 min and 450 SMS, the number.
+  const included = Math.floor((100 * 10 * DAY + 500 * 20 * DAY) / (30 * DAY));
+  assert.deepEqual(await linesOf(b.id, ps), { voice: [400 - included, halfUp((400 - included) * 130)],
+    sms: [450 - included, halfUp((450 - included) * 75)], phone: [1, 500] });
 });
 
 // D10: the renewal's invoice.created of a subscription whose events have not reached us (failing, say, until an
