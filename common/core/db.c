@@ -390,6 +390,25 @@ db_prepare(struct db *db, unsigned int s, MYSQL_STMT **out)
 	return XERR_OK;
 }
 
+/*
+ * Whether the server says the connection is in a transaction (the status
+ * of its last answer).  Inside one of ours it always is, unless the server
+ * ended it without reporting an error to the statement it hit, as Galera
+ * did once with a "delayed" brute-force abort (docs/SCALING.md, issue
+ * #15): the statements after it would then commit one by one, outside the
+ * transaction and its locks.
+ */
+static int
+db_server_in_txn(struct db *db)
+{
+	unsigned int	 status = SERVER_STATUS_IN_TRANS;
+
+	if (mariadb_get_infov(db->m, MARIADB_CONNECTION_SERVER_STATUS,
+	    &status) != 0)
+		return 1;	/* not known: trust our own record */
+	return (status & SERVER_STATUS_IN_TRANS) != 0;
+}
+
 /* Binds args and executes; returns the statement through *out. */
 static enum xerr
 db_run(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
@@ -438,6 +457,11 @@ db_run(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
 	}
 	if (mysql_stmt_execute(st) != 0) {
 		return db_fail(db, db_name(db, s), st, DB_PHASE_STMT, errnum);
+	}
+	if (db->in_txn && !db_server_in_txn(db)) {
+		log_errorx("db: %s: the server ended the transaction without "
+		    "an error; treated as an abort", db_name(db, s));
+		return XERR_DEADLOCK;
 	}
 	*out = st;
 	return XERR_OK;
