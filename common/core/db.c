@@ -343,12 +343,25 @@ db_commit(struct db *db)
 enum xerr
 db_commit_chain(struct db *db)
 {
+	unsigned int	 status = SERVER_STATUS_IN_TRANS;
+
 	if (!db->in_txn || db->m == NULL)
 		return XERR_INTERNAL;
 	if (mysql_real_query(db->m, "COMMIT AND CHAIN", 16) != 0) {
 		db->in_txn = 0;
 		return db_fail(db, "COMMIT AND CHAIN", NULL, DB_PHASE_COMMIT,
 		    NULL);
+	}
+	/*
+	 * Committed; if the server says no transaction follows (seen on
+	 * Galera), the caller's next one starts with START TRANSACTION, not
+	 * in autocommit (db_txn_check()).
+	 */
+	mariadb_get_infov(db->m, MARIADB_CONNECTION_SERVER_STATUS, &status);
+	if (!(status & SERVER_STATUS_IN_TRANS)) {
+		log_info("db: COMMIT AND CHAIN: committed, but no transaction "
+		    "was chained");
+		db->in_txn = 0;
 	}
 	return XERR_OK;
 }
@@ -391,22 +404,52 @@ db_prepare(struct db *db, unsigned int s, MYSQL_STMT **out)
 }
 
 /*
- * Whether the server says the connection is in a transaction (the status
- * of its last answer).  Inside one of ours it always is, unless the server
- * ended it without reporting an error to the statement it hit, as Galera
- * did once with a "delayed" brute-force abort (docs/SCALING.md, issue
- * #15): the statements after it would then commit one by one, outside the
- * transaction and its locks.
+ * Checks, after statement s ran inside one of our transactions, that the
+ * server still has that transaction open.  Its answer's status says so
+ * (SERVER_STATUS_IN_TRANS); when it does not, the status may be that of an
+ * earlier packet, so the statement's rows are read in (their last packet
+ * carries the status at its end) and, if the status still says no, the
+ * server is asked (@@in_transaction).  A server that ended the transaction
+ * without reporting an error to the statement it hit (as Galera did with a
+ * "delayed" brute-force abort, docs/SCALING.md, issue #15) would otherwise
+ * have the statements after it commit one by one, outside it and its
+ * locks: that is XERR_DEADLOCK, so the caller rolls back and runs again.
  */
-static int
-db_server_in_txn(struct db *db)
+static enum xerr
+db_txn_check(struct db *db, unsigned int s, MYSQL_STMT *st)
 {
+	MYSQL_RES	*r;
+	MYSQL_ROW	 row;
 	unsigned int	 status = SERVER_STATUS_IN_TRANS;
+	int		 alive;
 
-	if (mariadb_get_infov(db->m, MARIADB_CONNECTION_SERVER_STATUS,
-	    &status) != 0)
-		return 1;	/* not known: trust our own record */
-	return (status & SERVER_STATUS_IN_TRANS) != 0;
+	mariadb_get_infov(db->m, MARIADB_CONNECTION_SERVER_STATUS, &status);
+	if (status & SERVER_STATUS_IN_TRANS)
+		return XERR_OK;
+	if (mysql_stmt_field_count(st) > 0 && mysql_stmt_store_result(st) != 0)
+		return db_fail(db, db_name(db, s), st, DB_PHASE_STMT, NULL);
+	status = SERVER_STATUS_IN_TRANS;
+	mariadb_get_infov(db->m, MARIADB_CONNECTION_SERVER_STATUS, &status);
+	if (status & SERVER_STATUS_IN_TRANS)
+		return XERR_OK;
+	if (mysql_real_query(db->m, "SELECT @@in_transaction", 23) != 0 ||
+	    (r = mysql_store_result(db->m)) == NULL) {
+		mysql_stmt_free_result(st);
+		return db_fail(db, "SELECT @@in_transaction", NULL,
+		    DB_PHASE_STMT, NULL);
+	}
+	row = mysql_fetch_row(r);
+	alive = row == NULL || row[0] == NULL || strcmp(row[0], "0") != 0;
+	mysql_free_result(r);
+	if (alive) {
+		log_info("db: %s: the answer's status said no transaction; "
+		    "the server says it is in one", db_name(db, s));
+		return XERR_OK;
+	}
+	mysql_stmt_free_result(st);
+	log_errorx("db: %s: the server ended the transaction without an "
+	    "error; treated as an abort", db_name(db, s));
+	return XERR_DEADLOCK;
 }
 
 /* Binds args and executes; returns the statement through *out. */
@@ -458,11 +501,8 @@ db_run(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
 	if (mysql_stmt_execute(st) != 0) {
 		return db_fail(db, db_name(db, s), st, DB_PHASE_STMT, errnum);
 	}
-	if (db->in_txn && !db_server_in_txn(db)) {
-		log_errorx("db: %s: the server ended the transaction without "
-		    "an error; treated as an abort", db_name(db, s));
-		return XERR_DEADLOCK;
-	}
+	if (db->in_txn && (rc = db_txn_check(db, s, st)) != XERR_OK)
+		return rc;
 	*out = st;
 	return XERR_OK;
 }

@@ -16,7 +16,9 @@
  * Every way the server aborts a transaction is XERR_DEADLOCK, the one
  * retryable error (see db_classify()): the caller rolls back and, where
  * the request is idempotent, runs the transaction again a bounded number
- * of times, else answers 503 with Retry-After.
+ * of times, else answers 503 with Retry-After.  That includes a statement
+ * after which the server says it is in no transaction, though the handle
+ * is in one (the server ended it without an error; db.c's db_txn_check()).
  */
 #ifndef DB_H
 #define DB_H
@@ -141,7 +143,10 @@ void		 db_rollback(struct db *db);
  * Commits and starts the next transaction at once (COMMIT AND CHAIN), so
  * the next one costs no START TRANSACTION round trip; on success the
  * handle is still in a transaction, which holds nothing until its first
- * statement.  On an error the handle is out of any transaction.
+ * statement, unless the server's answer says no transaction followed
+ * (then the handle is out of any, as after db_commit(); callers test
+ * db_in_txn() before their next one).  On an error the handle is out of
+ * any transaction.
  */
 enum xerr	 db_commit_chain(struct db *db);
 

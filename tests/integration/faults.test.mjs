@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { request, closeHttp } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
-import { env, VAR_DIR, REPO_ROOT } from './lib/env.mjs';
+import { env, requireEnv, VAR_DIR, REPO_ROOT } from './lib/env.mjs';
 import { waitFor, sleep } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
 import * as B from './lib/bills.mjs';
@@ -235,6 +235,18 @@ test('F6 a 500 saved after Stripe created the item, and the read of the invoice 
   assert.ok(first, 'the saved 500 met the job');
   // The retry under the same key replays the saved 500, and the item is then found on the invoice.
   assert.ok(posts.filter((q) => q.form.metadata.kind === first.form.metadata.kind).every((q) => q.status === 500));
+});
+
+// F7: a server that ends a transaction of ours without an error to the statement (Galera did, between a batch's
+// COMMIT AND CHAIN and its next statement, docs/SCALING.md): the statements after would commit one by one, outside
+// the transaction and its locks. core/db.c checks after each statement that the server is still in the
+// transaction; tests/tools/txn-probe (core/db.c with statements of its own, on this stack's MariaDB) ends one
+// with a prepared COMMIT and expects an abort, for a statement and for rows read after it, then a clean rollback.
+test('F7 a statement after which the server is in no transaction of ours is an abort, and the handle stays usable', async () => {
+  const { XSB_BIN } = requireEnv('XSB_BIN');
+  const { stdout, stderr } = await promisify(execFile)(path.join(XSB_BIN, '..', 'tests', 'txn-probe'), [],
+    { env: process.env, encoding: 'utf8' }).catch((e) => e);
+  assert.deepEqual(String(stdout).trim().split('\n'), ['ended ok', 'ended-select ok', 'chain ok'], String(stderr));
 });
 
 test('F5 no program died and no sanitizer spoke during the faults', () => {
