@@ -409,11 +409,12 @@ db_prepare(struct db *db, unsigned int s, MYSQL_STMT **out)
  * (SERVER_STATUS_IN_TRANS); when it does not, the status may be that of an
  * earlier packet, so the statement's rows are read in (their last packet
  * carries the status at its end) and, if the status still says no, the
- * server is asked (@@in_transaction).  A server that ended the transaction
- * without reporting an error to the statement it hit (as Galera did with a
- * "delayed" brute-force abort, docs/SCALING.md, issue #15) would otherwise
- * have the statements after it commit one by one, outside it and its
- * locks: that is XERR_DEADLOCK, so the caller rolls back and runs again.
+ * server is asked (@@in_transaction).  A transaction the server ended
+ * without an error to us (Galera after a COMMIT AND CHAIN that chained
+ * none, which db_commit_chain() catches first; docs/SCALING.md) would
+ * otherwise have the statements after it commit one by one, outside it
+ * and its locks: that is XERR_DEADLOCK, so the caller rolls back and runs
+ * again.
  */
 static enum xerr
 db_txn_check(struct db *db, unsigned int s, MYSQL_STMT *st)
