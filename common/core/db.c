@@ -13,6 +13,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 #define DB_CELL_INIT	256	/* first buffer size for a result column */
 #define DB_MAX_COLS	64
@@ -361,6 +362,7 @@ db_commit_chain(struct db *db)
 	if (!(status & SERVER_STATUS_IN_TRANS)) {
 		log_info("db: COMMIT AND CHAIN: committed, but no transaction "
 		    "was chained");
+		metrics_inc(METRICS_DB_CHAINS_LOST);
 		db->in_txn = 0;
 	}
 	return XERR_OK;
@@ -450,6 +452,7 @@ db_txn_check(struct db *db, unsigned int s, MYSQL_STMT *st)
 	mysql_stmt_free_result(st);
 	log_errorx("db: %s: the server ended the transaction without an "
 	    "error; treated as an abort", db_name(db, s));
+	metrics_inc(METRICS_DB_TXN_ENDED);
 	return XERR_DEADLOCK;
 }
 

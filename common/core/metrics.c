@@ -349,6 +349,13 @@ static const struct {
 	    "GET /api/billing/usage requests at once." },
 	{ METRICS_USAGE_READ_BATCHED, "xsb_usage_read_batched_requests_total",
 	    "GET /api/billing/usage requests read by those batches." },
+	{ METRICS_DB_CHAINS_LOST, "xsb_db_chains_lost_total",
+	    "COMMIT AND CHAIN that committed but opened no next transaction "
+	    "(seen on Galera); the next transaction was started on its own." },
+	{ METRICS_DB_TXN_ENDED, "xsb_db_transactions_ended_total",
+	    "Statements after which the server was in none of our "
+	    "transactions though no error said so; each was taken as an "
+	    "abort, rolled back and run again." },
 };
 
 /*

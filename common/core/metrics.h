@@ -44,6 +44,8 @@ enum metrics_counter {
 	METRICS_PHONE_BATCH_ROLLBACKS,	/* batches stored one by one */
 	METRICS_USAGE_READ_BATCHES,	/* usage read batches of 2+ */
 	METRICS_USAGE_READ_BATCHED,	/* requests answered by them */
+	METRICS_DB_CHAINS_LOST,		/* COMMIT AND CHAIN chained none */
+	METRICS_DB_TXN_ENDED,		/* server ended a transaction unsaid */
 	METRICS_COUNTERS = 16		/* slots reserved in the file */
 };
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { request, closeHttp } from './lib/http.mjs';
+import { request, closeHttp, metricCounters } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
 import { env, requireEnv, VAR_DIR, REPO_ROOT } from './lib/env.mjs';
 import { waitFor, sleep } from './lib/wait.mjs';
@@ -244,9 +244,15 @@ test('F6 a 500 saved after Stripe created the item, and the read of the invoice 
 // with a prepared COMMIT and expects an abort, for a statement and for rows read after it, then a clean rollback.
 test('F7 a statement after which the server is in no transaction of ours is an abort, and the handle stays usable', async () => {
   const { XSB_BIN } = requireEnv('XSB_BIN');
+  const before = await metricCounters('xsb_db_transactions_ended_total', 'xsb_db_chains_lost_total');
   const { stdout, stderr } = await promisify(execFile)(path.join(XSB_BIN, '..', 'tests', 'txn-probe'), [],
     { env: process.env, encoding: 'utf8' }).catch((e) => e);
   assert.deepEqual(String(stdout).trim().split('\n'), ['ended ok', 'ended-select ok', 'chain ok'], String(stderr));
+  // Each statement found outside the transaction is counted on /metrics (the probe shares the stack's counters
+  // file): the COMMIT of "ended", the COMMIT and the read of "ended-select". No chain was lost.
+  const after = await metricCounters('xsb_db_transactions_ended_total', 'xsb_db_chains_lost_total');
+  assert.equal(after.xsb_db_transactions_ended_total - before.xsb_db_transactions_ended_total, 3);
+  assert.equal(after.xsb_db_chains_lost_total, before.xsb_db_chains_lost_total);
 });
 
 test('F5 no program died and no sanitizer spoke during the faults', () => {

@@ -13,6 +13,7 @@
  *   chain   COMMIT AND CHAIN keeps the handle in a transaction the server
  *           has open (@@in_transaction is 1 in it).
  *
+ * The counters go to the stack's file (METRICS_FILE), as a program's do.
  * Exits 0 when every case is ok, 1 otherwise, 2 when it cannot start.
  */
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "core/cfg.h"
 #include "core/db.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 enum {
 	P_PING,
@@ -93,6 +95,7 @@ main(void)
 		fprintf(stderr, "txn-probe: %s\n", err);
 		return 2;
 	}
+	metrics_open(cfg->metrics_file);	/* the stack's /metrics counts */
 	if (db_open(cfg, &stmts, &db) != XERR_OK || db_ping(db) != XERR_OK) {
 		fprintf(stderr, "txn-probe: no database\n");
 		cfg_free(cfg);
