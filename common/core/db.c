@@ -341,11 +341,19 @@ db_commit(struct db *db)
 	return XERR_OK;
 }
 
-enum xerr
-db_commit_chain(struct db *db)
+/* Whether the server's last answer said it is in a transaction. */
+static int
+db_status_in_txn(struct db *db)
 {
 	unsigned int	 status = SERVER_STATUS_IN_TRANS;
 
+	mariadb_get_infov(db->m, MARIADB_CONNECTION_SERVER_STATUS, &status);
+	return (status & SERVER_STATUS_IN_TRANS) != 0;
+}
+
+enum xerr
+db_commit_chain(struct db *db)
+{
 	if (!db->in_txn || db->m == NULL)
 		return XERR_INTERNAL;
 	if (mysql_real_query(db->m, "COMMIT AND CHAIN", 16) != 0) {
@@ -358,8 +366,7 @@ db_commit_chain(struct db *db)
 	 * Galera), the caller's next one starts with START TRANSACTION, not
 	 * in autocommit (db_txn_check()).
 	 */
-	mariadb_get_infov(db->m, MARIADB_CONNECTION_SERVER_STATUS, &status);
-	if (!(status & SERVER_STATUS_IN_TRANS)) {
+	if (!db_status_in_txn(db)) {
 		log_info("db: COMMIT AND CHAIN: committed, but no transaction "
 		    "was chained");
 		metrics_inc(METRICS_DB_CHAINS_LOST);
@@ -423,17 +430,13 @@ db_txn_check(struct db *db, unsigned int s, MYSQL_STMT *st)
 {
 	MYSQL_RES	*r;
 	MYSQL_ROW	 row;
-	unsigned int	 status = SERVER_STATUS_IN_TRANS;
 	int		 alive;
 
-	mariadb_get_infov(db->m, MARIADB_CONNECTION_SERVER_STATUS, &status);
-	if (status & SERVER_STATUS_IN_TRANS)
+	if (db_status_in_txn(db))
 		return XERR_OK;
 	if (mysql_stmt_field_count(st) > 0 && mysql_stmt_store_result(st) != 0)
 		return db_fail(db, db_name(db, s), st, DB_PHASE_STMT, NULL);
-	status = SERVER_STATUS_IN_TRANS;
-	mariadb_get_infov(db->m, MARIADB_CONNECTION_SERVER_STATUS, &status);
-	if (status & SERVER_STATUS_IN_TRANS)
+	if (db_status_in_txn(db))
 		return XERR_OK;
 	if (mysql_real_query(db->m, "SELECT @@in_transaction", 23) != 0 ||
 	    (r = mysql_store_result(db->m)) == NULL) {
