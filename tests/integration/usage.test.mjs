@@ -6,9 +6,8 @@ import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
 import { request, closeHttp } from './lib/http.mjs';
-import { query, close, asAdmin } from './lib/db.mjs';
+import { query, close, asAdmin, hold } from './lib/db.mjs';
 import { env, requireEnv, VAR_DIR } from './lib/env.mjs';
 import { keyArgs } from './lib/token.mjs';
 
@@ -106,10 +105,10 @@ test('U4 an insert the server aborts (lock wait timeout) is run again: 201 once 
   const [{ idempotency_key: stored }] = await query('SELECT idempotency_key FROM usage_events WHERE user_id = ?', [user]);
   assert.ok(stored.endsWith(k0));
   const prefix = stored.slice(0, stored.length - k0.length);
-  const { DB_USER, DB_NAME, DB_SOCKET } = requireEnv('DB_USER', 'DB_NAME', 'DB_SOCKET');
+  const { DB_USER } = requireEnv('DB_USER');
   const log = path.join(VAR_DIR, 'log', 'billing.log');
   const was = asAdmin('SELECT @@GLOBAL.innodb_lock_wait_timeout');
-  let blocker;
+  let held;
   try {
     // A lock wait of 1 s for every new session; the programs' sessions are
     // ended so that they reconnect with it (a read is retried on a new one).
@@ -118,20 +117,18 @@ test('U4 an insert the server aborts (lock wait timeout) is run again: 201 once 
     const ids = asAdmin(`SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '${DB_USER}' AND ID <> ${Number(own)}`)
       .split('\n').filter(Boolean);
     for (const id of ids) { try { asAdmin(`KILL CONNECTION ${Number(id)}`); } catch { /* gone already */ } }
-    blocker = await mysql.createConnection({ socketPath: DB_SOCKET, user: DB_USER, password: env.DB_PASSWORD ?? '', database: DB_NAME });
-    const hold = async (key) => {
-      await blocker.beginTransaction();
-      await blocker.query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)',
+    const holdKey = async (key) => {
+      held = await hold('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)',
         [user, 'sms', 99, Math.floor(Date.now() / 1000), 'test', prefix + key]);
     };
 
     // The key is held 1.6 s: the first run waits 1 s and is aborted, a later run records it.
     const from = fs.statSync(log).size;
     const k1 = `held-${crypto.randomUUID()}`;
-    await hold(k1);
+    await holdKey(k1);
     const pending = report(svc, { user_id: user, kind: 'sms', quantity: 2, idempotency_key: k1 });
     await sleep(1600);
-    await blocker.rollback();
+    await held.release();
     const r1 = await pending;
     assert.equal(r1.status, 201, r1.text);
     assert.equal(r1.json.usage.quantity, 2);
@@ -140,9 +137,9 @@ test('U4 an insert the server aborts (lock wait timeout) is run again: 201 once 
 
     // The key is held past every run: 503 saying to try again, nothing recorded; sent again later, 201.
     const k2 = `stuck-${crypto.randomUUID()}`;
-    await hold(k2);
+    await holdKey(k2);
     const r2 = await report(svc, { user_id: user, kind: 'sms', quantity: 2, idempotency_key: k2 });
-    await blocker.rollback();
+    await held.release();
     assert.equal(r2.status, 503, r2.text);
     assert.equal(r2.json.error.code, 'database_unavailable');
     assert.match(r2.json.error.message, /try again/);
@@ -151,8 +148,7 @@ test('U4 an insert the server aborts (lock wait timeout) is run again: 201 once 
     const r3 = await report(svc, { user_id: user, kind: 'sms', quantity: 2, idempotency_key: k2 });
     assert.equal(r3.status, 201, r3.text);
   } finally {
-    await blocker?.rollback().catch(() => {});
-    await blocker?.end().catch(() => {});
+    await held?.release();
     asAdmin(`SET GLOBAL innodb_lock_wait_timeout = ${Number(was)}`);
   }
 });
