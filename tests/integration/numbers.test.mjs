@@ -58,6 +58,9 @@ const call = (u, extra = {}) => ({ AccountSid: ACCOUNT(), CallSid: sid('CA'), Fr
 const text = (u, extra = {}) => ({ AccountSid: ACCOUNT(), MessageSid: sid('SM'), SmsSid: undefined, From: '+14155550100',
   To: u.number, Body: 'hello there', NumSegments: '1', NumMedia: '0', SmsStatus: 'received', ApiVersion: '2010-04-01', ...extra });
 const clean = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+/** Twilio's status callback of message m that u sent: status st, segs segments. */
+const smsStatus = (u, m, st, segs) => postCallback(`/phone/sms/${u.id}/status`, { AccountSid: ACCOUNT(), MessageSid: m,
+  MessageStatus: st, From: u.number, To: '+14155550100', NumSegments: String(segs) });
 
 // ---------- inbound calls and texts ----------
 test('T1 a call to a secretary user\'s number is redirected to the assistant', async () => {
@@ -96,8 +99,7 @@ test('T2b a text the app reported first takes Twilio\'s segment count, unless a 
   const svc = mint(['-u', 'assistant', '-r', 'service']);
   const report = (m, quantity) => request('POST', '/api/usage', { token: svc, json: { user_id: u.id, kind: 'sms', quantity,
     idempotency_key: `twilio:sms:${m}` } });
-  const status = (m, st, segs) => postCallback(`/phone/sms/${u.id}/status`, { AccountSid: ACCOUNT(), MessageSid: m,
-    MessageStatus: st, From: u.number, To: '+14155550100', NumSegments: String(segs) });
+  const status = (m, st, segs) => smsStatus(u, m, st, segs);
   // One message, its callbacks one at a time.
   const m1 = sid('SM');
   assert.equal((await report(m1, 1)).status, 201);
@@ -135,8 +137,7 @@ test('T2b a text the app reported first takes Twilio\'s segment count, unless a 
 test('T2c Twilio\'s count of a text the app reported waits for the user\'s row; a redelivery of Twilio\'s own text does not', async () => {
   const u = await newUser({ held: true });
   const svc = mint(['-u', 'assistant', '-r', 'service']);
-  const status = (m, st, segs) => postCallback(`/phone/sms/${u.id}/status`, { AccountSid: ACCOUNT(), MessageSid: m,
-    MessageStatus: st, From: u.number, To: '+14155550100', NumSegments: String(segs) });
+  const status = (m, st, segs) => smsStatus(u, m, st, segs);
   const own = sid('SM'), reported = sid('SM');
   assert.equal((await status(own, 'sent', 2)).status, 204);
   const rep = await request('POST', '/api/usage', { token: svc, json: { user_id: u.id, kind: 'sms', quantity: 1,
