@@ -173,9 +173,26 @@ evstore_retryable(const char *st, int replay)
 }
 
 /*
+ * An effect that met a duplicate key: a row it inserts was written by a
+ * concurrent transaction (another node's, on Galera) since it looked, or
+ * it conflicts for good (a customer already linked to another user).
+ * Never the event's own row: run again as after a deadlock, the rerun
+ * reads what the other wrote; when every try meets it, a failure.
+ */
+#define EVSTORE_EFFECT_DUP "an effect's row exists already (duplicate key)"
+
+static enum xerr
+evstore_effect_dup(struct events_ev *ev)
+{
+	log_info("event %s (%s): an effect met a duplicate key", ev->id,
+	    ev->type);
+	return events_fail(ev, XERR_DEADLOCK, "%s", EVSTORE_EFFECT_DUP);
+}
+
+/*
  * Inside a transaction: applies ev's effects, then inserts its row with
- * the outcome.  XERR_DUP when the row exists (a duplicate, or a stored
- * failure to apply again).
+ * the outcome.  XERR_DUP only when the event's row exists (a duplicate,
+ * or a stored failure to apply again).
  */
 static enum xerr
 evstore_store(struct events_ev *ev)
@@ -184,7 +201,7 @@ evstore_store(struct events_ev *ev)
 	enum xerr	 rc;
 
 	if ((rc = apply_effects(ev)) != XERR_OK)
-		return rc;
+		return rc == XERR_DUP ? evstore_effect_dup(ev) : rc;
 	evstore_row(ev, &r);
 	return stripe_events_insert(ev->db, &r);
 }
@@ -230,7 +247,7 @@ evstore_again(struct events_ev *ev, int replay, int *done)
 	if ((*done = !evstore_retryable(stored, replay)))
 		return XERR_OK;
 	if ((rc = apply_effects(ev)) != XERR_OK)
-		return rc;
+		return rc == XERR_DUP ? evstore_effect_dup(ev) : rc;
 	return stripe_events_finish(ev->db, ev->id, ev->status,
 	    ev->user_id[0] ? ev->user_id : NULL);
 }
@@ -290,6 +307,9 @@ evstore_txn(struct events_ev *ev, int replay, const char **status,
 			break;
 	}
 	*failed = 1;
+	/* Met on every try: a conflict that waiting does not end. */
+	if (rc == XERR_DEADLOCK && strcmp(ev->err, EVSTORE_EFFECT_DUP) == 0)
+		rc = XERR_CONFLICT;
 	return rc != XERR_OK ? rc : XERR_INTERNAL;
 }
 

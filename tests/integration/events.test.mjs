@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { request, closeHttp } from './lib/http.mjs';
-import { query, close } from './lib/db.mjs';
+import { query, close, hold, running } from './lib/db.mjs';
 import { env, requireEnv } from './lib/env.mjs';
 import { waitFor } from './lib/wait.mjs';
 import * as mail from './lib/mail.mjs';
-import { event, signedWebhook, rid } from './lib/stripe.mjs';
+import { event, signedWebhook, rid, checkoutSession } from './lib/stripe.mjs';
 import * as E from './lib/stripe-events.mjs';
 import { keyArgs } from './lib/token.mjs';
 
@@ -288,4 +288,30 @@ test('a dispute whose charge arrives later is unmatched, then applies on replay'
   await waitFor(async () => (await stored(first.ev.id)).status === 'processed', { what: 'the replayed dispute processed' });
   const [row] = await query('SELECT user_id, is_open FROM disputes WHERE id = ?', [d.id]);
   assert.deepEqual({ ...row }, { user_id: u.id, is_open: 1 });
+});
+
+// An effect's insert that meets a duplicate key is not the event's own row: the event is run again (the
+// rerun sees what the other transaction wrote), never answered "duplicate" and left unstored. Here the
+// customer is linked to another user between the event's look-up by customer and its own link.
+test('a duplicate key met by an effect runs the event again; it is stored, never answered "duplicate"', async () => {
+  const x = crypto.randomUUID(), y = crypto.randomUUID(), customer = rid('cus_');
+  for (const id of [x, y]) await query('INSERT INTO users (id, email) VALUES (?, ?)', [id, `${id}@example.test`]);
+  const held = await hold('SELECT id FROM users WHERE id = ? FOR UPDATE', [x]);
+  let answer;
+  try {
+    const ev = event('checkout.session.completed', checkoutSession({ user_id: x, customer }));
+    answer = signedWebhook(ev).then((r) => ({ ev, r }));
+    // The event looked its customer up (nobody), and now waits for x's row.
+    await waitFor(() => running('SELECT id, tier, subscription_id, phone_number, stripe_customer_id, phone_status FROM users WHERE id') >= 1,
+      { what: "the event waiting for x's row" });
+    await query('UPDATE users SET stripe_customer_id = ? WHERE id = ?', [customer, y]);
+  } finally {
+    await held.release();
+  }
+  const { ev, r } = await answer;
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.json.status, 'processed');
+  assert.deepEqual({ ...(await stored(ev.id)) }, { status: 'processed', user_id: y });
+  const [ux] = await query('SELECT stripe_customer_id FROM users WHERE id = ?', [x]);
+  assert.equal(ux.stripe_customer_id, null);
 });

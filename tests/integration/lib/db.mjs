@@ -76,6 +76,18 @@ export function lockWaits(prefix) {
     `AND trx_query LIKE '${prefix.replace(/[\\'%_]/g, (c) => `\\${c}`)}%'`));
 }
 
+/**
+ * How many of the application's connections are running a statement whose text starts with prefix: a
+ * locking read that waits while the optimizer reads a row by its key shows here ("Statistics"), not always
+ * in INNODB_TRX as a lock wait.
+ */
+export function running(prefix) {
+  const { DB_USER } = requireEnv('DB_USER');
+  const esc = (v) => v.replace(/[\\'%_]/g, (c) => `\\${c}`);
+  return Number(asAdmin("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE command IN ('Query', 'Execute') " +
+    `AND user = '${esc(DB_USER)}' AND info LIKE '${esc(prefix)}%'`));
+}
+
 /** asAdmin for a script fed to the client on stdin, in the application's database (DELIMITER works there). */
 export function asAdminScript(sql) {
   return rootClient([requireEnv('DB_NAME').DB_NAME], sql);
