@@ -206,6 +206,14 @@ auth_user_token_or_reply(struct req *r, long long *version)
 	memcpy(r->user_id, c.user_id, sizeof(r->user_id));
 	r->role = (int)c.role;
 	*version = c.jwt_version;
+	return 0;
+}
+
+int
+auth_user_version_or_reply(struct req *r, long long version, long long want)
+{
+	if (auth_version_or_reply(r, version, want) != 0)
+		return -1;
 	return auth_rate_or_reply(r);
 }
 

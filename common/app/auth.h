@@ -42,12 +42,17 @@ int		 auth_require_or_reply(struct req *r, enum auth_need need);
  * For a caller that reads the user's row anyway (AUTH_USER): verifies the
  * token without the database, fills r->user_id and r->role, and sets
  * *version to the token's jwtVersion; returns 0, or -1 after a 401 (a 403
- * for an admin or service token, a 429 as above).  The
- * caller then passes the row's jwt_version (-1 for no row) and *version to
- * auth_version_or_reply(), which answers 401 (unknown user, revoked) as
- * auth_require_or_reply() would and returns -1, else 0.
+ * for an admin or service token).  The caller then passes the row's
+ * jwt_version (-1 for no row) and *version to
+ * auth_user_version_or_reply(), which answers 401 (unknown user, revoked)
+ * as auth_require_or_reply() would, then takes the user's rate (429 as
+ * above) and returns -1 after answering, else 0: a revoked token spends
+ * nothing of its user's allowance.  auth_version_or_reply() is the check
+ * alone.
  */
 int		 auth_user_token_or_reply(struct req *r, long long *version);
+int		 auth_user_version_or_reply(struct req *r, long long version,
+		    long long want);
 int		 auth_version_or_reply(struct req *r, long long version,
 		    long long want);
 

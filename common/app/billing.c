@@ -289,7 +289,7 @@ billing_user_or_reply(struct req *r, struct billing_user *u)
 /*
  * Answers as billing_auth_or_reply() would for the outcome rc of loading
  * the caller into *u, the token's jwtVersion being want.  Returns 0, or
- * -1 after answering (401, 503, 500).
+ * -1 after answering (401, 429, 503, 500).
  */
 static int
 billing_version_or_reply(struct req *r, enum xerr rc,
@@ -303,14 +303,14 @@ billing_version_or_reply(struct req *r, enum xerr rc,
 		req_fail(r, rc, "loading the account");
 		return -1;
 	}
-	return auth_version_or_reply(r, u->jwt_version, want);
+	return auth_user_version_or_reply(r, u->jwt_version, want);
 }
 
 /*
  * Authenticates r (AUTH_USER) and loads the caller into *u with one read:
  * the token's jwtVersion is checked against the row.  Returns 0, or -1
  * after answering as auth_require_or_reply() and billing_user_or_reply()
- * would (401, 503, 500).
+ * would (401, 429, 503, 500).
  */
 static int
 billing_auth_or_reply(struct req *r, struct billing_user *u)

@@ -313,6 +313,33 @@ test('PV7 past its allowance a user gets 429 with Retry-After on the billing API
   assert.equal((await request('GET', '/api/billing/usage', { token: tok })).status, 200, 'the bucket refills');
 });
 
+test('PV7b a revoked token spends nothing of its user\'s allowance', async () => {
+  const per = Number(requireEnv('RATE_LIMIT_BILLING_PER_MINUTE').RATE_LIMIT_BILLING_PER_MINUTE);
+  assert.ok(per > 0 && per <= 5000, `the stack sets a billing rate (${per})`);
+  const user = await newUser();
+  const old = mint(['-u', user, '-v', '1']);
+  await query('UPDATE users SET jwt_version = 2 WHERE id = ?', [user]);
+  // The routes that check the token's version against the row they read anyway (usage, upcoming, cancel,
+  // resume): the allowance and more (its refill during the run) sent, each refused as revoked.
+  const routes = [['GET', '/api/billing/usage'], ['GET', '/api/billing/upcoming'], ['POST', '/api/billing/cancel'],
+    ['POST', '/api/billing/resume']];
+  let sent = 0;
+  const t0 = Date.now();
+  while (sent < per + 16 + Math.ceil(((Date.now() - t0) * per) / 60000)) {
+    const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => {
+      const [m, p] = routes[(sent + i) % routes.length];
+      return request(m, p, { token: old, ...(m === 'POST' ? { json: {} } : {}) });
+    }));
+    for (const r of rs) {
+      assert.equal(r.status, 401, `${r.status} ${r.text}`);
+      assert.equal(r.json.error.code, 'token_revoked');
+    }
+    sent += rs.length;
+  }
+  const fresh = mint(['-u', user, '-v', '2']);
+  assert.equal((await request('GET', '/api/billing/usage', { token: fresh })).status, 200, 'the user is served');
+});
+
 test('PV8 the phone API has its own allowance', async () => {
   const per = Number(requireEnv('RATE_LIMIT_PHONE_PER_MINUTE').RATE_LIMIT_PHONE_PER_MINUTE);
   assert.ok(per > 0 && per <= 5000);
