@@ -318,7 +318,8 @@ phone_api_info_json(const struct phone_info *info)
 /*
  * Reads the number wanted from the body of a provisioning or of a
  * preference (struct phone_want's members) into *want; *has is 0 for an
- * empty body or {} (the stored preference, or none).  Returns 0, or -1
+ * empty body, {} or members all empty or null (the stored preference, or
+ * none).  Returns 0, or -1
  * when it has answered 400 or 415.
  */
 static int
@@ -342,7 +343,12 @@ phone_api_want_or_reply(struct req *r, struct phone_want *want, int *has)
 		return -1;
 	}
 	rc = phone_want_from_json(root, want, err, sizeof(err));
-	*has = json_object_object_length(root) > 0;
+	/* A member empty or null is not asked (as phone_want_from_json). */
+	json_object_object_foreach(root, key, val) {
+		(void)key;
+		if (val != NULL && *json_object_get_string(val) != '\0')
+			*has = 1;
+	}
 	json_object_put(root);
 	if (rc != XERR_OK) {
 		req_error(r, rc, NULL, "%s", err);

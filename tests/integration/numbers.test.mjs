@@ -381,6 +381,13 @@ test('T9 the stored preference is what automatic provisioning buys with', async 
   assert.equal(r.status, 202, r.text);
   const [job] = await query("SELECT payload FROM jobs WHERE kind = 'phone_provision' AND user_id = ?", [v.id]);
   assert.equal(JSON.parse(job.payload).want, undefined, `the job's payload: ${job.payload}`);
+  // So do members all empty or null, as a form that sends every field does (an empty member is not asked).
+  const w = await newUser();
+  assert.equal((await request('PUT', '/api/phone/preference', { token: w.token, json: { area_code: '212' } })).status, 200);
+  const e = await request('POST', '/api/phone/provision', { token: w.token, json: { area_code: '', country: '', locality: null } });
+  assert.equal(e.status, 202, e.text);
+  const [job2] = await query("SELECT payload FROM jobs WHERE kind = 'phone_provision' AND user_id = ?", [w.id]);
+  assert.equal(JSON.parse(job2.payload).want, undefined, `the job's payload: ${job2.payload}`);
 });
 
 // ---------- grace ----------
