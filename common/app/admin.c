@@ -1827,6 +1827,7 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 	long long		 limit;
 	struct page		 pg;
 	size_t			 i, n, updated = 0;
+	int64_t			 t0;
 	int			 bad = 0;
 	enum xerr		 rc;
 
@@ -1848,19 +1849,21 @@ admin_phone_repoint_run(struct req *r, struct admin_audit *au)
 		req_fail(r, XERR_NOMEM, "the repoint");
 		goto out;
 	}
-	for (i = 0; i < n && !bad; i++)
+	/* One Twilio call a number: the page may end early (app/page.h). */
+	page_clock_start(&t0);
+	for (i = 0; i < n && !bad && page_time_for_call(r, t0, i); i++)
 		bad = admin_push(nums, admin_repoint_one(r, &held[i], urls,
 		    &updated));
 	log_info("admin %s: repointed %zu of %zu numbers at %s", r->user_id,
-	    updated, n, r->cfg->public_base_url);
+	    updated, i, r->cfg->public_base_url);
 	snprintf(au->detail, sizeof(au->detail), "after %s: %zu of %zu "
 	    "numbers updated, at %s", *after != '\0' ? after : "(start)",
-	    updated, n, r->cfg->public_base_url);
+	    updated, i, r->cfg->public_base_url);
 	bad |= jsonx_add_str(o, "public_base_url", r->cfg->public_base_url);
 	bad |= jsonx_add_int(o, "updated", (int64_t)updated);
-	bad |= jsonx_add_int(o, "failed", (int64_t)(n - updated));
-	bad |= jsonx_add_str(o, "next_after", n == (size_t)limit ?
-	    held[n - 1].user_id : NULL);
+	bad |= jsonx_add_int(o, "failed", (int64_t)(i - updated));
+	bad |= jsonx_add_str(o, "next_after", i < n || n == (size_t)limit ?
+	    held[i - 1].user_id : NULL);
 	if (bad) {
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;

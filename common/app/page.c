@@ -1,6 +1,8 @@
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "core/cfg.h"
 #include "core/ids.h"
 #include "core/kv.h"
 #include "core/req.h"
@@ -72,4 +74,29 @@ page_or_reply(struct req *r, const struct page_spec *spec, struct page *out)
 		return 0;
 	req_error(r, XERR_BADREQ, code, "%s", msg);
 	return -1;
+}
+
+/* Milliseconds of the monotonic clock. */
+static int64_t
+page_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+page_clock_start(int64_t *t0)
+{
+	*t0 = page_now_ms();
+}
+
+int
+page_time_for_call(const struct req *r, int64_t t0, size_t done)
+{
+	int64_t	 left;
+
+	left = PAGE_UPSTREAM_MS - PAGE_MARGIN_MS - (page_now_ms() - t0);
+	return done == 0 || left >= (int64_t)r->cfg->http_interactive_timeout_ms;
 }

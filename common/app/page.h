@@ -9,6 +9,7 @@
 #define PAGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/kv.h"
 #include "core/req.h"
@@ -60,5 +61,21 @@ enum xerr	 page_parse(const struct kv *query, const struct page_spec *spec,
  */
 int		 page_or_reply(struct req *r, const struct page_spec *spec,
 		    struct page *out);
+
+/*
+ * For a page whose entries each make a remote call (Twilio): nginx answers
+ * 504 after PAGE_UPSTREAM_MS of silence (fastcgi_read_timeout), so such a
+ * page stops early, its cursor at the last entry done, rather than start a
+ * call that could end after that.  page_clock_start() notes when the page
+ * began in *t0; page_time_for_call() returns 1 while a call of at most
+ * HTTP_INTERACTIVE_TIMEOUT_MS (and its connect) still ends in time.  The
+ * first call is always made.
+ */
+#define PAGE_UPSTREAM_MS	30000	/* fastcgi_read_timeout of nginx/ */
+#define PAGE_MARGIN_MS		5000	/* connect (3 s) and the reply */
+
+void		 page_clock_start(int64_t *t0);
+int		 page_time_for_call(const struct req *r, int64_t t0,
+		    size_t done);
 
 #endif

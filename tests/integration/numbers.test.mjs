@@ -500,3 +500,42 @@ test('T12 operators list numbers, ours beside Twilio\'s, paged, with status', as
   const user = await request('GET', '/api/admin/phone/numbers', { token: a.token });
   assert.equal(user.status, 403);
 });
+
+// Each number of these pages costs a Twilio call; nginx gives up after 30 s of silence (504). With Twilio
+// slower than HTTP_INTERACTIVE_TIMEOUT_MS (2.5 s in the test stack), a page of 14 would take 35 s: it stops
+// early instead, its cursor at the last number done, so the operator carries on from there.
+test('T12b a page of numbers that Twilio makes slow ends early, within nginx\'s time, and continues', { timeout: 120000 }, async () => {
+  const admin = mint(['-u', 'ops', '-r', 'admin']);
+  const interactive = Number(process.env.HTTP_INTERACTIVE_TIMEOUT_MS);
+  const L = 14;
+  assert.ok(interactive * L > 32000 && interactive * 3 < 25000, `the stack's Twilio timeout (${interactive} ms)`);
+  for (let i = 0; i < L; i++) await newUser({ held: true });
+  const firstHeld = await query('SELECT id FROM phone_numbers WHERE held_to IS NULL ORDER BY id LIMIT ?', [L + 1]);
+  const firstUsers = await query('SELECT id FROM users WHERE phone_sid IS NOT NULL ORDER BY id LIMIT ?', [L]);
+  await twilioDelay(interactive + 1000, 'IncomingPhoneNumbers');
+  let list, repoint;
+  try {
+    [list, repoint] = await Promise.all([
+      request('GET', `/api/admin/phone/numbers?held=1&limit=${L}`, { token: admin, timeoutMs: 60000 }),
+      request('POST', `/api/admin/phone/repoint?limit=${L}`, { token: admin, timeoutMs: 60000 }),
+    ]);
+  } finally {
+    await twilioDelay(0);
+  }
+  assert.equal(list.status, 200, list.text);
+  const n = list.json.numbers.length;
+  assert.ok(n >= 1 && n < L, `the page stopped early: ${n} of ${L}`);
+  assert.deepEqual(list.json.numbers.map((x) => x.id), firstHeld.slice(0, n).map((x) => x.id));
+  for (const x of list.json.numbers) assert.ok(x.twilio?.error, `Twilio could not say in time: ${JSON.stringify(x.twilio)}`);
+  assert.equal(list.json.next_after, firstHeld[n - 1].id, 'the cursor is at the last number done');
+  assert.equal(repoint.status, 200, repoint.text);
+  const m = repoint.json.numbers.length;
+  assert.ok(m >= 1 && m < L, `the repoint stopped early: ${m} of ${L}`);
+  assert.deepEqual(repoint.json.numbers.map((x) => x.user_id), firstUsers.slice(0, m).map((x) => x.id));
+  assert.equal(repoint.json.updated + repoint.json.failed, m);
+  assert.equal(repoint.json.next_after, firstUsers[m - 1].id);
+  // Twilio answering again: the next page carries on after the cursor.
+  const next = await request('GET', `/api/admin/phone/numbers?held=1&limit=1&after=${list.json.next_after}`, { token: admin });
+  assert.equal(next.status, 200, next.text);
+  assert.equal(next.json.numbers[0].id, firstHeld[n].id);
+});
