@@ -17,6 +17,13 @@ enum bill_lines_col {
 	BL_C_ITEM
 };
 
+/* The columns of STMT_BILL_LINES_PENDING, in its order. */
+enum bill_lines_pending_col {
+	BL_P_BILL,
+	BL_P_KIND,
+	BL_P_ITEM
+};
+
 enum xerr
 bill_lines_insert(struct db *db, int64_t bill_id, const char *kind,
     int64_t quantity, const char *unit, int64_t cents,
@@ -97,4 +104,31 @@ bill_lines_set_posted(struct db *db, int64_t bill_id, const char *kind,
 	a[1] = DB_INT(bill_id);
 	a[2] = DB_STR(kind);
 	return db_exec(db, STMT_BILL_LINE_POSTED, a, 3, NULL, NULL);
+}
+
+enum xerr
+bill_lines_pending(struct db *db, const char *subscription, int64_t bill_id,
+    struct bill_lines_pending_row *rows, size_t max, size_t *n)
+{
+	struct db_res			*res = NULL;
+	struct bill_lines_pending_row	*p;
+	struct dbv			 a[2];
+	size_t				 i;
+	enum xerr			 rc;
+
+	*n = 0;
+	a[0] = DB_STR(subscription);
+	a[1] = DB_INT(bill_id);
+	if ((rc = db_query(db, STMT_BILL_LINES_PENDING, a, 2, &res)))
+		return rc;
+	for (i = 0; i < db_res_rows(res) && i < max; i++) {
+		p = &rows[(*n)++];
+		memset(p, 0, sizeof(*p));
+		p->bill_id = db_res_int(res, i, BL_P_BILL, 0);
+		cell_text_cut(res, i, BL_P_KIND, p->kind, sizeof(p->kind));
+		cell_text_cut(res, i, BL_P_ITEM, p->stripe_item_id,
+		    sizeof(p->stripe_item_id));
+	}
+	db_res_free(res);
+	return XERR_OK;
 }

@@ -3,7 +3,8 @@
  * one per kind (voice, sms, phone, voice_adjust, sms_adjust), so five at
  * most.  Only bill_lines.c knows the columns of its statements
  * (store/stmt.c: BILL_LINE_INSERT, BILL_LINES, BILL_LINE_TARGET,
- * BILL_LINE_POSTED); callers see struct bill_lines_row, copied out.
+ * BILL_LINE_POSTED, BILL_LINES_PENDING); callers see struct
+ * bill_lines_row and struct bill_lines_pending_row, copied out.
  */
 #ifndef BILL_LINES_H
 #define BILL_LINES_H
@@ -53,6 +54,26 @@ enum xerr	 bill_lines_of(struct db *db, int64_t bill_id,
  */
 enum xerr	 bill_lines_set_target(struct db *db, int64_t bill_id,
 		    const char *kind, const char *from, const char *target);
+
+/* A line another bill posted as a pending invoice item. */
+struct bill_lines_pending_row {
+	int64_t		 bill_id;
+	char		 kind[17];
+	char		 stripe_item_id[256];
+};
+
+#define BILL_LINES_PENDING_MAX	32	/* BILL_LINES_PENDING's LIMIT */
+
+/*
+ * Reads into rows (max of them, BILL_LINES_PENDING_MAX at most) the lines
+ * that the bills of subscription other than bill_id posted as pending
+ * invoice items (target "pending", an item recorded), the newest period
+ * first; *n is their number.  Whether Stripe has since put them on an
+ * invoice is Stripe's to say.  Errors of db_query().
+ */
+enum xerr	 bill_lines_pending(struct db *db, const char *subscription,
+		    int64_t bill_id, struct bill_lines_pending_row *rows,
+		    size_t max, size_t *n);
 
 /* Records line kind of bill_id as posted (now) as Stripe's item. */
 enum xerr	 bill_lines_set_posted(struct db *db, int64_t bill_id,

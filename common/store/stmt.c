@@ -769,6 +769,17 @@ static const struct {
 	S(BILL_LINE_POSTED,
 	    "UPDATE bill_lines SET stripe_item_id = ?, "
 	    "posted_at = CURRENT_TIMESTAMP(6) WHERE bill_id = ? AND kind = ?"),
+	/*
+	 * The lines other bills of a subscription posted as pending items,
+	 * newest first, for its last bill's one-off invoice
+	 * (BILL_LINES_PENDING_MAX).
+	 */
+	S(BILL_LINES_PENDING,
+	    "SELECT l.bill_id, l.kind, l.stripe_item_id FROM bills b "
+	    "JOIN bill_lines l ON l.bill_id = b.id "
+	    "WHERE b.subscription_id = ? AND b.id <> ? "
+	    "AND l.target = 'pending' AND l.stripe_item_id IS NOT NULL "
+	    "ORDER BY b.period_start DESC, l.kind LIMIT 32"),
 	S(BILL_SET_ONEOFF,
 	    "UPDATE bills SET oneoff_invoice_id = ? WHERE id = ? "
 	    "AND oneoff_invoice_id IS NULL"),
