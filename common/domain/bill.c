@@ -393,23 +393,74 @@ out:
 }
 
 /*
- * The one-off invoice of a bill whose lines are pending and that no
- * renewal will sweep in (a final bill, or its subscription ended): created
- * with the customer's pending items, then finalized, so Stripe collects it.
- * Looked for among the customer's invoices first (by metadata.xsb_bill):
- * an earlier attempt may have created it and not recorded it, under a key
- * Stripe has since forgotten.
+ * Sets *left when one of the n items other bills posted as pending (rows)
+ * is still on no invoice at Stripe (GET /v1/invoiceitems/<id>; one Stripe
+ * deleted is not).  Stops at the first.
+ */
+static enum xerr
+bill_left_pending(struct http *h, const struct cfg *cfg,
+    const struct bill *b, const struct bill_lines_pending_row *rows,
+    size_t n, int *left, char *err, size_t errsz)
+{
+	struct stripe_reply rep;
+	struct json_object *it = NULL;
+	char		 path[300];
+	size_t		 i;
+	enum xerr	 rc = XERR_OK;
+
+	*left = 0;
+	for (i = 0; i < n && !*left && rc == XERR_OK; i++) {
+		snprintf(path, sizeof(path), "/v1/invoiceitems/%s",
+		    rows[i].stripe_item_id);
+		memset(&rep, 0, sizeof(rep));
+		rc = stripe_call(h, cfg, "GET", path, NULL, NULL, &it, &rep);
+		if (rc == XERR_OK && jsonx_id(it, "invoice") == NULL &&
+		    !jsonx_bool(it, "deleted", 0)) {
+			*left = 1;
+			log_info("bill %lld: item %s of bill %lld (%s) is still "
+			    "pending: a one-off invoice collects it",
+			    (long long)b->id, rows[i].stripe_item_id,
+			    (long long)rows[i].bill_id, rows[i].kind);
+		} else if (rc == XERR_NOTFOUND)
+			rc = XERR_OK;
+		else if (rc != XERR_OK)
+			snprintf(err, errsz, "reading item %s: %s",
+			    rows[i].stripe_item_id, rep.msg);
+		json_object_put(it);
+		it = NULL;
+	}
+	return rc;
+}
+
+/*
+ * The one-off invoice of a bill that no renewal will follow (a final bill,
+ * or its subscription ended), for what is pending: its own lines (need),
+ * or else the items other bills of the subscription posted as pending
+ * that Stripe still holds on no invoice (a renewal's invoice finalized
+ * before its bill was posted leaves them for the next one, which will not
+ * come).  Created with the customer's pending items, then finalized, so
+ * Stripe collects it.  Looked for among the customer's invoices first (by
+ * metadata.xsb_bill), before the items are read: an earlier attempt may
+ * have created it, taking the items, and not recorded it, under a key
+ * Stripe has since forgotten.  Without need, nothing pending and none
+ * found: no invoice, XERR_OK.
  */
 static enum xerr
 bill_oneoff(struct db *db, struct http *h, const struct cfg *cfg,
-    struct bill *b, char *err, size_t errsz)
+    struct bill *b, int need, char *err, size_t errsz)
 {
+	struct bill_lines_pending_row earlier[BILL_LINES_PENDING_MAX];
 	struct stripe_reply rep;
 	struct json_object *inv = NULL;
 	struct buf	*form;
 	char		 key[96], id[32];
+	size_t		 n = 0;
 	enum xerr	 rc = XERR_OK;
 
+	/* The usual last bill: nothing pending, ours or earlier. */
+	if (!need && b->oneoff[0] == '\0' && ((rc = bill_lines_pending(db,
+	    b->sub, b->id, earlier, BILL_LINES_PENDING_MAX, &n)) || n == 0))
+		return rc;
 	if ((form = buf_new(1024)) == NULL)
 		return XERR_NOMEM;
 	snprintf(id, sizeof(id), "%lld", (long long)b->id);
@@ -421,6 +472,10 @@ bill_oneoff(struct db *db, struct http *h, const struct cfg *cfg,
 		    rep.msg);
 		goto out;
 	}
+	if (b->oneoff[0] == '\0' && inv == NULL && !need &&
+	    ((rc = bill_left_pending(h, cfg, b, earlier, n, &need, err,
+	    errsz)) || !need))
+		goto out;
 	if (b->oneoff[0] == '\0' && inv == NULL) {
 		snprintf(key, sizeof(key), "xsb-bill-%s-invoice", id);
 		if ((rc = http_form_add(form, "customer", b->customer)) ||
@@ -477,8 +532,9 @@ bill_post(struct db *db, struct http *h, const struct cfg *cfg, int64_t id,
 			return rc;
 		pending |= strcmp(l[i].target, "pending") == 0;
 	}
-	if (pending && (strcmp(b.kind, "final") == 0 || b.sub_deleted) &&
-	    (rc = bill_oneoff(db, h, cfg, &b, err, errsz)))
+	/* No renewal will sweep in what is pending. */
+	if ((strcmp(b.kind, "final") == 0 || b.sub_deleted) &&
+	    (rc = bill_oneoff(db, h, cfg, &b, pending, err, errsz)))
 		return rc;
 	return bills_set_posted(db, id);
 }

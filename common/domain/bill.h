@@ -8,8 +8,11 @@
  * target of a line (the renewal's draft invoice, or "pending" for the next
  * invoice) is chosen once and stored before the first call; a line moves
  * from the invoice to pending only after Stripe refused it there (no longer
- * a draft) and it is found nowhere.  A final bill's pending lines get a
- * one-off invoice, created and finalized under keys of the bill.
+ * a draft) and it is found nowhere.  A final bill (or one of a deleted
+ * subscription) gets a one-off invoice, created and finalized under keys
+ * of the bill, for its pending lines, or, without any, for the items
+ * earlier bills of the subscription posted as pending that Stripe still
+ * holds on no invoice: no renewal will sweep them in.
  */
 #ifndef BILL_H
 #define BILL_H

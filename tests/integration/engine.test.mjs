@@ -221,6 +221,60 @@ test('D7b a one-off invoice Stripe made but answered 500 for is found, not made 
   assert.deepEqual(inv.lines.data.filter((l) => l.metadata?.kind).map((l) => [l.metadata.kind, l.amount]).sort(), [['phone', 500], ['voice', 39]]);
 });
 
+// D13: a renewal bill posted as pending items (its invoice was finalized first, as in D4), then the subscription
+// ends before the next renewal, with a final bill of no line (no number held, no usage, no late usage): no renewal
+// will sweep the items in, so the final bill's one-off invoice collects them. Its create answers only after the
+// worker gave up on it (Stripe makes it then, taking the items): the next attempt finds it by its metadata rather
+// than reading the items as invoiced and leaving it a draft, and makes no second one.
+test('D13 pending items of a renewal bill are collected by the one-off invoice of a final bill with no line', { timeout: 90000 }, async () => {
+  const timeout = Number(process.env.HTTP_TIMEOUT_MS ?? 15000);
+  const b = await B.billedUser({ invoice: false });
+  // The number is given back at the period's end, and nothing is used after it: the last period bills nothing.
+  await query('UPDATE phone_numbers SET held_to = ? WHERE user_id = ?', [b.pe, b.id]);
+  await query('DELETE FROM usage_events WHERE user_id = ? AND occurred_at >= ?', [b.id, b.pe]);
+  const inv = await B.renewalInvoice({ ...b, status: 'paid' });
+  await send('invoice.paid', inv, b.pe + 60);
+  await jobDone(b, 'period 1 posted');
+  const first = (await bills(b.id)).find((x) => x.period_start === b.ps);
+  assert.deepEqual(first.lines.map((l) => [l.kind, l.target]).sort(), [['phone', 'pending'], ['sms', 'pending'], ['voice', 'pending']]);
+  assert.equal(first.oneoff_invoice_id, null, 'the subscription is live: its next invoice would sweep them in');
+  // The model: ai_secretary's 100 + 100 included, 150 minutes and 120 texts (B.USAGE), the number: 65 + 15 + 500 c.
+  const minutes = B.USAGE.filter(([k]) => k === 'voice').reduce((m, [, s]) => m + Math.ceil(s / 60), 0);
+  const texts = B.USAGE.filter(([k]) => k === 'sms').reduce((a, [, q]) => a + q, 0);
+  const model = [['phone', 500], ['sms', halfUp((texts - 100) * 75)], ['voice', halfUp((minutes - 100) * 130)]];
+  assert.deepEqual(model, [['phone', 500], ['sms', 15], ['voice', 65]]);
+  // The subscription ends in its next period, before that period renews.
+  const p2 = { ps: b.pe, pe: b.pe + 30 * DAY }, ended = b.pe + 30;
+  await S.standin.fail({ count: 1, delay_ms: timeout + 500, method: 'POST', path_prefix: '/v1/invoices' });
+  let last;
+  try {
+    const gone = await changeSub(b.sub, { status: 'canceled', current_period_start: p2.ps, current_period_end: p2.pe });
+    await send('customer.subscription.deleted', { ...gone, ended_at: ended }, ended);
+    await waitFor(async () => (await B.jobOf({ sub: b.sub, ps: p2.ps }))?.state === 'done', { timeoutMs: 60000, what: 'the final bill posted' });
+    last = (await bills(b.id)).find((x) => x.period_start === p2.ps);
+  } finally {
+    await S.standin.fail({ clear: true });
+  }
+  assert.equal(last.kind, 'final');
+  assert.deepEqual(last.lines, [], 'the last period bills nothing of its own');
+  assert.ok(last.oneoff_invoice_id, 'a one-off invoice for what is still pending');
+  const oneoff = await S.standin.object(last.oneoff_invoice_id);
+  assert.equal(oneoff.metadata.xsb_bill, String(last.id));
+  assert.ok(['open', 'paid'].includes(oneoff.status), `finalized (and collected): ${oneoff.status}`);
+  const ours = oneoff.lines.data.filter((l) => l.metadata?.kind);
+  assert.deepEqual(ours.map((l) => [l.metadata.kind, l.amount]).sort(), model, 'period 1\'s lines, as the model bills them');
+  assert.ok(ours.every((l) => l.metadata.xsb_bill === String(first.id)));
+  assert.equal(oneoff.total, model.reduce((a, [, c]) => a + c, 0));
+  // Each item of period 1 is on that invoice, none pending; made once; the invoice made under one key.
+  for (const l of first.lines) assert.equal((await S.standin.object(l.stripe_item_id)).invoice, oneoff.id, `${l.kind} invoiced`);
+  const items = (await S.standin.requests({ method: 'POST', path: '/v1/invoiceitems' })).filter((q) => q.form?.customer === b.cus.id);
+  assert.equal(items.filter((q) => q.status === 200).length, 3, 'three items, each made once');
+  const creates = (await S.standin.requests({ method: 'POST', path: '/v1/invoices' })).filter((q) => q.form?.customer === b.cus.id);
+  assert.ok(creates.some((q) => q.injected), 'the slow create met the job');
+  assert.deepEqual([...new Set(creates.map((q) => q.idempotency_key))], [`xsb-bill-${last.id}-invoice`]);
+  assert.ok((await B.jobOf({ sub: b.sub, ps: p2.ps })).attempts >= 2, 'the attempt that gave up was followed by another');
+});
+
 // D8: one period model: the usage API shows the subscription's period and the engine's allowance;
 // Checkout's estimate is the full price from signup.
 test('D8 the usage API reads the subscription\'s period; a Checkout estimate is the full price', async () => {
