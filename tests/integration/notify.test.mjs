@@ -13,6 +13,7 @@ import { env, envPath, VAR_DIR, REPO_ROOT } from './lib/env.mjs';
 import { waitFor, sleep } from './lib/wait.mjs';
 import * as mail from './lib/mail.mjs';
 import * as S from './lib/stripe.mjs';
+import * as B from './lib/bills.mjs';
 
 test.after(async () => { await mail.setDown(false); closeHttp(); await close(); });
 
@@ -110,6 +111,7 @@ test('N2 invoice.payment_failed: the amount from cents, the retry date, the invo
 
 test('N3 invoice.upcoming with overage: the projected amount and its breakdown', async () => {
   const u = await newUser({ tier: 'ai_secretary' });
+  await B.liveSubscription({ user: u.id, customer: u.customer });
   const t = now();
   await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, 'voice', ?, ?, 'test', ?)", [u.id, 150 * 60, t, `n3:${u.id}:v`]);
   await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, 'sms', 120, ?, 'test', ?)", [u.id, t, `n3:${u.id}:s`]);

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import { closeHttp } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
 import * as S from './lib/stripe.mjs';
+import * as B from './lib/bills.mjs';
 
 test.after(async () => { closeHttp(); await close(); });
 
@@ -196,6 +197,7 @@ const CASES = {
   },
   'invoice.upcoming': async (shape) => {
     const sub = S.rid('sub_'), u = await newUser({ tier: 'ai_secretary', customer: null, subscription: sub }), t = now();
+    await B.liveSubscription({ user: u.id, id: sub });
     await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, 'voice', ?, ?, 'test', ?)", [u.id, 150 * 60, t, `t:${u.id}:v`]);
     const inv = renewal(shape, { subscription: sub, user_id: u.id, status: 'draft', ps: t, pe: t + 30 * DAY });
     const ev = await deliver(S.event('invoice.upcoming', inv));

@@ -8,6 +8,7 @@ import { waitFor } from './lib/wait.mjs';
 import { query, close } from './lib/db.mjs';
 import { env } from './lib/env.mjs';
 import * as S from './lib/stripe.mjs';
+import * as B from './lib/bills.mjs';
 
 test.after(async () => { closeHttp(); await close(); });
 
@@ -325,6 +326,7 @@ test('W14 invoice.created for a cycle invoice queues one bill_period job, even w
 
 test('W15 invoice.upcoming records the projected overage and bills nothing', async () => {
   const u = await newUser({ tier: 'ai_secretary' });
+  await B.liveSubscription({ user: u.id, customer: u.customer });
   const t = now();
   await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, 'voice', ?, ?, 'test', ?)", [u.id, 150 * 60, t, `t:${u.id}:v`]);
   await query("INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, 'sms', 120, ?, 'test', ?)", [u.id, t, `t:${u.id}:s`]);

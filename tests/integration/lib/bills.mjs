@@ -42,6 +42,20 @@ export async function billedUser({ tier = 'ai_secretary', usage = USAGE, phone =
   return { id, cus, sub, inv, ps, pe };
 }
 
+/**
+ * A live subscription of user (customer) in our rows only, as the webhook would have stored it, its period
+ * [start, end) holding now unless given: a usage report then prices that period, as a bill will (docs/BILLING.md;
+ * without a live subscription the report shows no money). Returns its id.
+ */
+export async function liveSubscription({ user, customer = S.rid('cus_'), tier = 'ai_secretary', id = S.rid('sub_'), start = now() - DAY, end = now() + 29 * DAY }) {
+  await query(`INSERT INTO subscriptions (id, user_id, customer_id, status, tier, price_id, current_period_start, current_period_end,
+    last_event_id, last_event_created, last_event_rank) VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, 0)`,
+  [id, user, customer, tier, `price_${tier}`, start, end, S.rid('evt_'), start]);
+  await query('UPDATE users SET tier = ?, subscription_id = ?, billing_cycle_start = ?, billing_cycle_end = ? WHERE id = ?',
+    [tier, id, start, end, user]);
+  return id;
+}
+
 /** A renewal invoice of [ps, pe) at the stand-in (draft unless status says otherwise), no event sent. */
 export function renewalInvoice({ cus, sub, ps, pe, status = 'draft' }) {
   return S.standin.createInvoice({ customer: cus.id, subscription: sub.id, status, billing_reason: 'subscription_cycle',
