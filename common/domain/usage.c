@@ -386,9 +386,15 @@ usage_report_of(struct db *db, const char *user_id, const char *tier,
 	if ((rc = money_bill(&out->use, &out->bill)) != XERR_OK)
 		return rc;
 	/* The period of a live subscription: the engine's allowance. */
-	if (rated_sub == NULL || rated_sub[0] == '\0')
-		return XERR_OK;
-	return usage_rated(db, user_id, rated_sub, hist, nhist, out);
+	if (rated_sub != NULL && rated_sub[0] != '\0')
+		return usage_rated(db, user_id, rated_sub, hist, nhist, out);
+	/*
+	 * The calendar month: no bill prices it (docs/BILLING.md), so the
+	 * units over the tier's allowance are shown at no money.
+	 */
+	out->bill.voice_cents = out->bill.sms_cents = 0;
+	out->bill.phone_cents = out->bill.total_cents = 0;
+	return XERR_OK;
 }
 
 enum xerr

@@ -3,8 +3,12 @@
  *
  * Usage is recorded once per idempotency key and never changed.  A
  * report sums one user's ledger over a billing period [start, end) and
- * prices it with money_bill(): voice per started minute per call, SMS per
- * message, the phone fee once for a period in which a number was held.
+ * counts the units over the allowance with money_bill(): voice per
+ * started minute per call, SMS per message, the phone fee once for a
+ * period in which a number was held.  Money only where a bill will charge
+ * it: in a live subscription's period, the rating engine's figures; in the
+ * calendar month (no live subscription, or its period does not hold the
+ * moment), none.
  */
 #ifndef USAGE_H
 #define USAGE_H
@@ -117,8 +121,10 @@ enum xerr	 usage_report(struct db *db, const char *user_id,
  * Fills *out as usage_report() does from sums already read (one read of
  * the caller's: GET /api/billing/usage).  rated_sub is the subscription
  * whose period [start, end) is, for the rating engine's allowance and
- * overage; NULL or "" for none.  Its tier history is the nhist entries of
- * hist when the caller read it (NULL and 0: read here).
+ * overage; NULL or "" for none: then the tier's allowance, the units over
+ * it, and every cents field 0 (no bill prices that usage).  Its tier
+ * history is the nhist entries of hist when the caller read it (NULL and
+ * 0: read here).
  */
 enum xerr	 usage_report_of(struct db *db, const char *user_id,
 		    const char *tier, const char *rated_sub, int64_t start,

@@ -13,6 +13,7 @@ import { request, closeHttp, metricCounters } from './lib/http.mjs';
 import { query, close, statementSql } from './lib/db.mjs';
 import { env, requireEnv, VAR_DIR } from './lib/env.mjs';
 import * as S from './lib/stripe.mjs';
+import { mint } from './lib/token.mjs';
 
 test.after(async () => { closeHttp(); await close(); });
 
@@ -185,13 +186,59 @@ test('B4 usage: unlimited tiers give -1 limits and null percentages; without a c
   assert.deepEqual(r.json.percent_used, { voice: null, sms: null });
   assert.equal(r.json.usage.voice_minutes, 1500);
   assert.equal(r.json.overage.total_cents, 0);
-  // ai_buddy includes nothing: any use is all of it, and billed.
+  // ai_buddy includes nothing: any use is all of it, over the allowance; no subscription bills it (B4d).
   const b = await newUser();
   await query('INSERT INTO usage_events (user_id, kind, quantity, occurred_at, source, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)',
     [b.id, 'sms', 4, now() - 5, 'test', crypto.randomUUID()]);
   const rb = await api('GET', '/api/billing/usage', b);
   assert.deepEqual(rb.json.percent_used, { voice: 0, sms: 100 });
-  assert.deepEqual(rb.json.overage, { voice_minutes: 0, voice_cents: 0, sms: 4, sms_cents: 3, phone_fee_cents: 0, total_cents: 3 });
+  assert.deepEqual(rb.json.overage, { voice_minutes: 0, voice_cents: 0, sms: 4, sms_cents: 0, phone_fee_cents: 0, total_cents: 0 });
+});
+
+// B4d: usage no bill will charge (docs/BILLING.md: without a live subscription it is shown against the UTC month and
+// never billed) shows its units over the allowance and no money: an ai_buddy whose texts and calls the app reports,
+// a user whose subscription was deleted and who still holds a number (its grace), a paid tier with no subscription.
+// The units are worked out here from the rows written; the cents of a bill would not be 0 (1.3 c a minute, 0.75 c a
+// text, 500 c the number), so 0 is the rule under test, not a rounding.
+test('B4d usage without a live subscription: units over the allowance shown, no cents, in the API and the admin view', async () => {
+  const svc = mint(['-u', 'b4d-svc', '-r', 'service']), admin = mint(['-u', 'b4d-ops', '-r', 'admin']);
+  const d = new Date();
+  const month = { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000, end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000 };
+  const at = Math.max(month.start, now() - 60);
+  const report = async (u, kind, quantity) => {
+    const r = await api('POST', '/api/usage', svc, { user_id: u.id, kind, quantity, occurred_at: at, idempotency_key: `b4d-${crypto.randomUUID()}` });
+    assert.equal(r.status, 201, r.text);
+  };
+  const noMoney = { voice_cents: 0, sms_cents: 0, phone_fee_cents: 0, total_cents: 0 };
+  // An ai_buddy (0 and 0 included): 12 texts and a call of 125 s (3 started minutes), reported by the app.
+  const buddy = await newUser();
+  await report(buddy, 'sms', 12);
+  await report(buddy, 'voice', 125);
+  // A secretary's subscription deleted (ai_buddy now), the number still held: 7 texts since.
+  const gone = await subscriber('ai_secretary');
+  await query("UPDATE subscriptions SET status = 'canceled', deleted = 1 WHERE id = ?", [gone.sub.id]);
+  await query("UPDATE users SET tier = 'ai_buddy' WHERE id = ?", [gone.id]);
+  await query('INSERT INTO phone_numbers (user_id, phone_number, phone_sid, held_from) VALUES (?, ?, ?, ?)',
+    [gone.id, '+1555' + String(Math.floor(Math.random() * 1e7)).padStart(7, '0'), 'PN' + crypto.randomBytes(16).toString('hex'), month.start - DAY]);
+  await report(gone, 'sms', 7);
+  // ai_secretary with no subscription (100 and 100 included): 130 texts, 30 over.
+  const paid = await newUser({ tier: 'ai_secretary' });
+  await report(paid, 'sms', 130);
+  const want = [
+    [buddy, { voice_minutes: 3, sms: 12 }, [0, 0]],
+    [gone, { voice_minutes: 0, sms: 7 }, [0, 0]],
+    [paid, { voice_minutes: 0, sms: 30 }, [100, 100]],
+  ];
+  for (const [u, over, [vi, si]] of want) {
+    const r = await api('GET', '/api/billing/usage', u);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.period, month);
+    assert.deepEqual([r.json.limits.voice_minutes, r.json.limits.sms], [vi, si]);
+    assert.deepEqual(r.json.overage, { ...over, ...noMoney }, `user ${want.findIndex((w) => w[0] === u)}`);
+    const a = await request('GET', `/api/admin/users/${u.id}`, { token: admin });
+    assert.equal(a.status, 200, a.text);
+    assert.deepEqual([a.json.usage.overage_cents, a.json.usage.phone_fee_cents], [0, 0]);
+  }
 });
 
 /** The usage reads' batch counters of /metrics (xsb_usage_read_*). */
@@ -239,7 +286,8 @@ test('B4b usage of many users at once: read several a round trip, each answered 
     // A subscriber's number given back a second before its own period: inside the span of a batch with an
     // earlier period (a user on the UTC month, or an earlier subscriber), never in its own.
     if (i < 6) held.push([s - 20 * DAY, s - 1]);
-    u.fee = held.some(([from, to]) => from < u.period.end && (to === null || to > s)) ? 500 : 0;
+    // A user on the UTC month has no subscription: no bill charges the number (B4d).
+    u.fee = i < 6 && held.some(([from, to]) => from < u.period.end && (to === null || to > s)) ? 500 : 0;
     for (const [from, to] of held) {
       await query('INSERT INTO phone_numbers (user_id, phone_number, phone_sid, held_from, held_to) VALUES (?, ?, ?, ?, ?)',
         [u.id, '+1555' + String(Math.floor(Math.random() * 1e7)).padStart(7, '0'), 'PN' + crypto.randomBytes(16).toString('hex'), from, to]);

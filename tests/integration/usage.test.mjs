@@ -37,7 +37,8 @@ test('U1 a service reports SMS and voice; the usage endpoint of the user shows i
   assert.equal(u.status, 200);
   assert.equal(u.json.usage.sms, 120);
   assert.equal(u.json.usage.voice_minutes, 2, '61 s is two started minutes');
-  assert.equal(u.json.overage.sms_cents, 15);
+  // No subscription: 20 texts over ai_secretary's 100, which no bill charges (billing.test B4d).
+  assert.deepEqual([u.json.overage.sms, u.json.overage.sms_cents], [20, 0]);
 });
 
 test('U2 a replay returns the first result and records nothing new; another body under the key is a conflict', async () => {
