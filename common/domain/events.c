@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -116,6 +117,36 @@ events_replay_job(struct events_ev *ev, const char *customer)
 }
 
 /*
+ * A second look at the events kept unmatched for customer, due
+ * EVENTS_RELINK_CHECK_S after this event links it: an event of the
+ * customer that another committer (another process or node, a Galera
+ * writer) stored unmatched while this one linked it found no user, and was
+ * not found here either (its row not yet committed).  Queued once per
+ * customer (its key); most of the time it finds nothing.
+ */
+static enum xerr
+events_relink_check(struct events_ev *ev, const char *customer)
+{
+	struct json_object	*p;
+	char			 key[300];
+	enum xerr		 rc;
+
+	if ((p = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	snprintf(key, sizeof(key), "replay_unmatched:%s:recheck", customer);
+	if (jsonx_add_str(p, "customer", customer) ||
+	    jsonx_add_str(p, "user_id", ev->user_id) ||
+	    jsonx_add_str(p, "event_id", ev->id))
+		rc = XERR_NOMEM;
+	else
+		rc = jobs_enqueue_at(ev->db, "replay_unmatched", key,
+		    ev->user_id, p, (int64_t)time(NULL) +
+		    EVENTS_RELINK_CHECK_S);
+	json_object_put(p);
+	return rc;
+}
+
+/*
  * Finds and locks the user the event is about: by Stripe customer id, else
  * by the user id we put in metadata (or client_reference_id), linking the
  * customer to a user who has none.  XERR_NOTFOUND when no user matches; a
@@ -174,6 +205,8 @@ events_user(struct events_ev *ev, const char *customer, const char *user_id)
 			return rc;
 		log_info("customer %s linked to user %s", customer,
 		    ev->user_id);
+		if ((rc = events_relink_check(ev, customer)) != XERR_OK)
+			return rc;
 		return events_replay_job(ev, customer);
 	}
 	return XERR_OK;

@@ -68,6 +68,12 @@ struct events_ev {
  * events_pre_free frees what events_pre_read read.
  */
 #define EVENTS_BATCH_LIMIT	256	/* most events in a batch */
+/*
+ * Seconds after a customer is linked when its unmatched events are looked
+ * at again (a replay_unmatched job): longer than any commit of a batch
+ * that stored one of them unmatched meanwhile (lock waits included).
+ */
+#define EVENTS_RELINK_CHECK_S	300
 
 struct events_pre {
 	const char	*asked[EVENTS_BATCH_LIMIT];	/* from the events */

@@ -24,6 +24,18 @@ jobs_enqueue(struct db *db, const char *kind, const char *dedupe_key,
 }
 
 enum xerr
+jobs_enqueue_at(struct db *db, const char *kind, const char *dedupe_key,
+    const char *user_id, struct json_object *payload, int64_t at)
+{
+	const char	*p;
+
+	p = json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN);
+	if (p == NULL)
+		return XERR_NOMEM;
+	return jobs_db_insert_at(db, kind, dedupe_key, user_id, p, at);
+}
+
+enum xerr
 jobs_notify(struct db *db, const char *user_id, const char *tmpl,
     const char *subject, struct json_object *fields)
 {

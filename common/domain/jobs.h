@@ -52,6 +52,11 @@ enum xerr	 jobs_enqueue(struct db *db, const char *kind,
 		    const char *dedupe_key, const char *user_id,
 		    struct json_object *payload);
 
+/* As jobs_enqueue(), the job due at the Unix time at. */
+enum xerr	 jobs_enqueue_at(struct db *db, const char *kind,
+		    const char *dedupe_key, const char *user_id,
+		    struct json_object *payload, int64_t at);
+
 /*
  * Enqueues an e-mail notification to user_id, a job of kind "notify" with
  * fields (borrowed; "template" and "user_id" are added to it), in the

@@ -315,3 +315,33 @@ test('a duplicate key met by an effect runs the event again; it is stored, never
   const [ux] = await query('SELECT stripe_customer_id FROM users WHERE id = ?', [x]);
   assert.equal(ux.stripe_customer_id, null);
 });
+
+// Another committer (a second process or node, a Galera writer) may store an event of a customer unmatched while
+// this one links the customer: each saw nothing of the other (uncommitted). Linking queues a second look at the
+// customer's unmatched events, due EVENTS_RELINK_CHECK_S (300 s) later, which replays what that race left.
+test('a customer linked while another committer stored its event unmatched: the second look replays the event', async () => {
+  const u = crypto.randomUUID(), customer = rid('cus_');
+  await query('INSERT INTO users (id, email) VALUES (?, ?)', [u, `${u}@example.test`]);
+  const link = await signedWebhook(event('checkout.session.completed', checkoutSession({ user_id: u, customer })));
+  assert.equal(link.json.status, 'processed', link.text);
+  const t = Math.floor(Date.now() / 1000);
+  const recheck = async () => (await query('SELECT state, UNIX_TIMESTAMP(run_after) AS due FROM jobs WHERE dedupe_key = ?',
+    [`replay_unmatched:${customer}:recheck`]))[0];
+  const job = await recheck();
+  assert.ok(job, 'a second look is queued when the customer is linked');
+  assert.equal(job.state, 'pending');
+  assert.ok(Math.abs(Number(job.due) - (t + 300)) <= 30, `due about 300 s later: ${job.due - t} s`);
+  // What the race leaves: the charge stored unmatched under the customer, the link committed, no replay queued.
+  await query('UPDATE users SET stripe_customer_id = NULL WHERE id = ?', [u]);
+  const ch = E.charge(E.NOW, { customer, amount: 1234 });
+  const x = await send('charge.succeeded', ch, E.NOW);
+  assert.equal(x.status, 'unmatched');
+  await query('UPDATE users SET stripe_customer_id = ? WHERE id = ?', [customer, u]);
+  assert.equal((await jobsOf(`replay_unmatched:${customer}`)).length, 0, 'nothing else would replay it');
+  await query('UPDATE jobs SET run_after = NOW(6) WHERE dedupe_key = ?', [`replay_unmatched:${customer}:recheck`]);
+  await waitFor(async () => (await stored(x.ev.id)).status === 'processed', { timeoutMs: 30000, what: 'the charge replayed' });
+  assert.equal((await stored(x.ev.id)).user_id, u);
+  const [c] = await query('SELECT user_id, amount FROM charges WHERE id = ?', [ch.id]);
+  assert.deepEqual({ ...c }, { user_id: u, amount: 1234 });
+  assert.equal((await recheck()).state, 'done');
+});
