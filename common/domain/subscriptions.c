@@ -42,6 +42,17 @@ subscriptions_period(struct json_object *sub, const char *field)
 }
 
 /*
+ * Whether a subscription in status grants its price's tier: while active,
+ * trialing or past_due.  Only then is the price needed.
+ */
+static int
+subscriptions_grants_price(const char *status)
+{
+	return !strcmp(status, "active") || !strcmp(status, "trialing") ||
+	    !strcmp(status, "past_due");
+}
+
+/*
  * The tier a subscription status grants: the price's tier while active,
  * trialing or past_due (flagged); ai_buddy once unpaid, canceled, expired
  * or paused.  NULL for incomplete: nothing is granted before the first
@@ -51,13 +62,9 @@ static const char *
 subscriptions_status_tier(const char *status, const char *price_tier,
     int *past_due)
 {
-	*past_due = 0;
-	if (!strcmp(status, "active") || !strcmp(status, "trialing"))
+	*past_due = strcmp(status, "past_due") == 0;
+	if (subscriptions_grants_price(status))
 		return price_tier;
-	if (!strcmp(status, "past_due")) {
-		*past_due = 1;
-		return price_tier;
-	}
 	if (!strcmp(status, "incomplete"))
 		return NULL;
 	return TIERS_FREE;
@@ -151,6 +158,13 @@ struct subscriptions_msg {
 /*
  * Reads m from ev's subscription.  XERR_BADREQ or XERR_UNPROCESSABLE
  * (unknown price), with ev->err set, when it cannot be applied.
+ *
+ * Only a status that grants the price's tier needs a known price.  A
+ * deletion, or a status that grants none (unpaid, canceled, paused,
+ * incomplete...), applies whatever the price, as ai_buddy: a tier moved
+ * to a new price leaves its subscribers on the old one, and their
+ * cancellations must still end the plan, the number and the last period
+ * (a failure here would fail every delivery of the event).
  */
 static enum xerr
 subscriptions_read(struct events_ev *ev, struct subscriptions_msg *m)
@@ -170,10 +184,19 @@ subscriptions_read(struct events_ev *ev, struct subscriptions_msg *m)
 	    m->status == NULL)
 		return events_fail(ev, XERR_BADREQ,
 		    "subscription without id, customer or status");
-	if ((m->tier = tiers_by_price(ev->cfg, m->price)) == NULL)
-		return events_fail(ev, XERR_UNPROCESSABLE,
-		    "unknown price %.64s on subscription %.64s",
-		    m->price ? m->price : "(none)", m->sub_id);
+	if ((m->tier = tiers_by_price(ev->cfg, m->price)) == NULL) {
+		if (!m->deleted && subscriptions_grants_price(m->status))
+			return events_fail(ev, XERR_UNPROCESSABLE,
+			    "unknown price %.64s on subscription %.64s",
+			    m->price ? m->price : "(none)", m->sub_id);
+		log_warnx("event %s: unknown price %.64s on subscription %s, "
+		    "applied as %s (%s)", ev->id, m->price ? m->price :
+		    "(none)", m->sub_id, TIERS_FREE,
+		    m->deleted ? "deleted" : m->status);
+		m->tier = TIERS_FREE;
+		if (!ids_ext_ok(m->price, 255))
+			m->price = "";	/* the column's: ascii, NOT NULL */
+	}
 	m->pstart = subscriptions_period(ev->obj, "current_period_start");
 	m->pend = subscriptions_period(ev->obj, "current_period_end");
 	m->cancel = jsonx_bool(ev->obj, "cancel_at_period_end", 0);

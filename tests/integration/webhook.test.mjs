@@ -206,6 +206,99 @@ test('W8 an unknown price is an error (500, stored failed), never a guessed tier
   assert.equal((await query('SELECT COUNT(*) AS n FROM subscriptions WHERE id = ?', [sub.id]))[0].n, 0);
 });
 
+/**
+ * Makes u follow a live subscription on price, as the webhook stored it when price was the tier's (the
+ * operator may have moved the tier to a new price since: its subscribers stay on the old one).
+ */
+async function following(u, price, { tier = 'ai_secretary', start = now() - 10 * 86400, end = now() + 20 * 86400 } = {}) {
+  const id = S.rid('sub_');
+  await query(`INSERT INTO subscriptions (id, user_id, customer_id, status, tier, price_id, item_id, current_period_start,
+    current_period_end, cancel_at_period_end, deleted, last_event_id, last_event_created, last_event_rank)
+    VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, 0, 0, ?, ?, 0)`,
+  [id, u.id, u.customer, tier, price, S.rid('si_'), start, end, S.rid('evt_'), now() - 100]);
+  await query('UPDATE users SET tier = ?, subscription_id = ?, billing_cycle_start = ?, billing_cycle_end = ? WHERE id = ?',
+    [tier, id, start, end, u.id]);
+  return { id, start, end };
+}
+const phoneNumber = () => '+1555' + String(crypto.randomInt(1e7)).padStart(7, '0');
+
+test('W8b on a price no STRIPE_PRICE_* names, only a status that grants the tier fails; the others apply as ai_buddy', async () => {
+  const retired = S.rid('price_retired_');
+  for (const status of ['active', 'trialing', 'past_due']) {
+    const u = await newUser({ tier: 'ai_secretary' }), sub = await following(u, retired);
+    const ev = subEvent('customer.subscription.updated', S.subscription({ id: sub.id, customer: u.customer, price: retired, status,
+      current_period_start: sub.start, current_period_end: sub.end }));
+    const r = await S.signedWebhook(ev);
+    assert.equal(r.status, 500, `${status}: ${r.text}`);
+    assert.equal(r.json.error.code, 'processing_failed');
+    const e = await stored(ev.id);
+    assert.equal(e.status, 'failed', status);
+    assert.equal(e.last_error, `unknown price ${retired} on subscription ${sub.id}`);
+    assert.equal((await user(u.id)).tier, 'ai_secretary', `${status}: never a guessed tier`);
+  }
+  for (const status of ['unpaid', 'canceled', 'incomplete_expired', 'paused', 'incomplete']) {
+    const u = await newUser({ tier: 'ai_secretary', phone: phoneNumber() }), sub = await following(u, retired);
+    const ev = subEvent('customer.subscription.updated', S.subscription({ id: sub.id, customer: u.customer, price: retired, status,
+      current_period_start: sub.start, current_period_end: sub.end }));
+    const r = await S.signedWebhook(ev);
+    assert.equal(r.status, 200, `${status}: ${r.text}`);
+    assert.equal(r.json.status, 'processed', status);
+    const row = await user(u.id), s = (await query('SELECT * FROM subscriptions WHERE id = ?', [sub.id]))[0];
+    assert.deepEqual([s.status, s.tier, s.price_id], [status, 'ai_buddy', retired], status);
+    const hist = await query('SELECT tier FROM tier_history WHERE event_id = ?', [ev.id]);
+    if (status === 'incomplete') {
+      // Nothing is granted before the first payment, and nothing taken either.
+      assert.equal(row.tier, 'ai_secretary');
+      assert.equal(hist.length, 0);
+      continue;
+    }
+    assert.deepEqual([row.tier, row.subscription_id], ['ai_buddy', sub.id], status);
+    assert.deepEqual(hist.map((h) => h.tier), ['ai_buddy'], status);
+    assert.ok(Number(row.phone_grace_until) > now(), `${status}: the number's grace started`);
+    assert.equal((await jobs(u.id, 'phone_grace_release')).length, 1, status);
+    assert.deepEqual((await jobs(u.id, 'notify')).map((j) => JSON.parse(j.payload).template),
+      [status === 'paused' ? 'subscription_downgraded' : 'subscription_cancelled'], status);
+  }
+});
+
+test('W8c a deletion on a price no STRIPE_PRICE_* names does all a deletion does: ai_buddy, grace, notice, final bill', async () => {
+  const retired = S.rid('price_retired_');
+  const seen = {};
+  for (const [name, price] of [['known', PRICE.ai_secretary], ['retired', retired]]) {
+    const u = await newUser({ tier: 'ai_secretary', phone: phoneNumber() }), sub = await following(u, price);
+    const ended = now() - 5;
+    const ev = subEvent('customer.subscription.deleted', S.subscription({ id: sub.id, customer: u.customer, price, status: 'canceled',
+      current_period_start: sub.start, current_period_end: sub.end, ended_at: ended }));
+    const body = JSON.stringify(ev);
+    const r = await S.signedWebhook(body);
+    assert.equal(r.status, 200, `${name}: ${r.text}`);
+    assert.equal(r.json.status, 'processed', name);
+    assert.equal((await S.signedWebhook(body)).json.status, 'duplicate', `${name}: applied once`);
+    const row = await user(u.id), s = (await query('SELECT * FROM subscriptions WHERE id = ?', [sub.id]))[0];
+    const [bill] = await jobs(u.id, 'bill_period');
+    const { user_id, event_id, ...payload } = JSON.parse(bill.payload);
+    assert.deepEqual([user_id, event_id], [u.id, ev.id]);
+    assert.equal(bill.dedupe_key, `bill_period:${sub.id}:${sub.start}`);
+    seen[name] = {
+      tier: row.tier, following: row.subscription_id === sub.id, grace: Number(row.phone_grace_until) > now(),
+      sub: [s.status, s.deleted, s.price_id === price],
+      history: (await query('SELECT tier FROM tier_history WHERE event_id = ?', [ev.id])).map((h) => h.tier),
+      kinds: (await query('SELECT kind FROM billing_events WHERE event_id = ? ORDER BY kind', [ev.id])).map((x) => x.kind),
+      notices: (await jobs(u.id, 'notify')).map((j) => JSON.parse(j.payload).template),
+      releases: (await jobs(u.id, 'phone_grace_release')).length,
+      bills: (await jobs(u.id, 'bill_period')).length,
+      bill: { ...payload, subscription: payload.subscription === sub.id, customer: payload.customer === u.customer,
+        period_start: payload.period_start - sub.start, period_end: payload.period_end - sub.end, usage_end: payload.usage_end - ended },
+    };
+  }
+  assert.deepEqual(seen.known, {
+    tier: 'ai_buddy', following: true, grace: true, sub: ['canceled', 1, true], history: ['ai_buddy'],
+    kinds: ['subscription.deleted', 'tier_changed'], notices: ['subscription_cancelled'], releases: 1, bills: 1,
+    bill: { subscription: true, customer: true, period_start: 0, period_end: 0, usage_end: 0, final: true },
+  });
+  assert.deepEqual(seen.retired, seen.known, 'the retired price is ended as the known one');
+});
+
 test('W9 leaving a phone tier starts the grace (a release due at its end); deleted only acts on the current subscription', async () => {
   const u = await newUser({ tier: 'ai_secretary', phone: '+1555' + String(crypto.randomInt(1e7)).padStart(7, '0') });
   const current = S.rid('sub_');
