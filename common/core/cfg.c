@@ -9,6 +9,7 @@
 
 #include "core/cfg.h"
 #include "core/crypto.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/stripe_version.h"
 
@@ -23,6 +24,7 @@ enum cfg_kind {
 	CFG_SECRETS,	/* comma-separated list of secrets */
 	CFG_PUBKEYS,	/* comma-separated base64url Ed25519 public keys */
 	CFG_STRIPE_VER,	/* one of Stripe's API versions */
+	CFG_PRICES,	/* comma-separated Stripe price ids, the first sold */
 };
 
 enum cfg_need {
@@ -113,14 +115,18 @@ static const struct cfg_opt {
 	{ "STRIPE_WEBHOOK_TOLERANCE", CFG_UINT, CFG_OPTIONAL, "300", 1, 86400,
 	  O(stripe_webhook_tolerance),
 	  "max age (and future skew) of a Stripe-Signature timestamp, seconds" },
-	{ "STRIPE_PRICE_AI_SECRETARY", CFG_STR, CFG_OPTIONAL,
+	{ "STRIPE_PRICE_AI_SECRETARY", CFG_PRICES, CFG_OPTIONAL,
 	  "price_ai_secretary", 0, 0, O(stripe_price_secretary),
-	  "Stripe price id of ai_secretary" },
-	{ "STRIPE_PRICE_AI_PROJECT_MANAGER", CFG_STR, CFG_OPTIONAL,
+	  "Stripe price id of ai_secretary, the one sold; after it, "
+	  "comma-separated, up to 7 older prices still read as ai_secretary "
+	  "(a tier moved to a new price keeps its subscribers on the old)" },
+	{ "STRIPE_PRICE_AI_PROJECT_MANAGER", CFG_PRICES, CFG_OPTIONAL,
 	  "price_ai_project_manager", 0, 0, O(stripe_price_project_manager),
-	  "Stripe price id of ai_project_manager" },
-	{ "STRIPE_PRICE_AI_CTO", CFG_STR, CFG_OPTIONAL, "price_ai_cto", 0, 0,
-	  O(stripe_price_cto), "Stripe price id of ai_cto" },
+	  "Stripe price ids of ai_project_manager, as "
+	  "`STRIPE_PRICE_AI_SECRETARY`" },
+	{ "STRIPE_PRICE_AI_CTO", CFG_PRICES, CFG_OPTIONAL, "price_ai_cto", 0, 0,
+	  O(stripe_price_cto), "Stripe price ids of ai_cto, as "
+	  "`STRIPE_PRICE_AI_SECRETARY`" },
 	{ "CHECKOUT_SUCCESS_URL", CFG_URL, CFG_OPTIONAL,
 	  "https://xswarm.ai/billing/success", 0, 0, O(checkout_success_url),
 	  "where Stripe Checkout returns after payment" },
@@ -416,6 +422,58 @@ cfg_set_keys(void *field, const struct cfg_opt *o, const char *v,
 	return XERR_OK;
 }
 
+/* Frees the prices of p (none left). */
+static void
+cfg_prices_clear(struct cfg_prices *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->n; i++)
+		free(p->id[i]);
+	p->n = 0;
+}
+
+/*
+ * Sets the prices at field from v: Stripe price ids, comma-separated
+ * (spaces around each allowed), the first the one sold.  XERR_CONFIG
+ * naming o for an empty or implausible id, or more than CFG_MAX_PRICES.
+ */
+static enum xerr
+cfg_set_prices(void *field, const struct cfg_opt *o, const char *v,
+    char *errbuf, size_t errsz)
+{
+	struct cfg_prices *p = field;
+	const char	*s = v, *e, *b;
+	char		*id;
+
+	cfg_prices_clear(p);
+	for (;;) {
+		while (*s == ' ')
+			s++;
+		for (e = s; *e != '\0' && *e != ','; e++)
+			;
+		for (b = e; b > s && b[-1] == ' '; b--)
+			;
+		if (p->n == CFG_MAX_PRICES) {
+			snprintf(errbuf, errsz, "%s: at most %d prices",
+			    o->name, CFG_MAX_PRICES);
+			return XERR_CONFIG;
+		}
+		if ((id = strndup(s, (size_t)(b - s))) == NULL)
+			return XERR_NOMEM;
+		if (!ids_ext_ok(id, 255)) {
+			free(id);
+			snprintf(errbuf, errsz, "%s: expected Stripe price "
+			    "ids, comma-separated, not \"%.64s\"", o->name, v);
+			return XERR_CONFIG;
+		}
+		p->id[p->n++] = id;
+		if (*e == '\0')
+			return XERR_OK;
+		s = e + 1;
+	}
+}
+
 /* Parses and stores one value; writes a message naming the variable on error. */
 static enum xerr
 cfg_set(struct cfg *cfg, const struct cfg_opt *o, const char *v,
@@ -515,6 +573,8 @@ cfg_set(struct cfg *cfg, const struct cfg_opt *o, const char *v,
 		return XERR_OK;
 	case CFG_PUBKEYS:
 		return cfg_set_keys(field, o, v, errbuf, errsz);
+	case CFG_PRICES:
+		return cfg_set_prices(field, o, v, errbuf, errsz);
 	}
 bad:
 	if (o->kind == CFG_SECRET || o->kind == CFG_SECRETS)
@@ -524,7 +584,6 @@ bad:
 	return XERR_CONFIG;
 }
 
-/* Checks relations between settings once all are read. */
 /*
  * Returns 1 for an empty string or an http(s) URL of printable
  * characters without a quote, angle bracket or ampersand (it is written
@@ -545,9 +604,51 @@ cfg_url_or_empty(const char *v)
 	return i <= 512;
 }
 
+/*
+ * Checks that no Stripe price is named twice among the STRIPE_PRICE_*
+ * settings: a price is one tier's, or the webhook would have to guess.
+ */
+static enum xerr
+cfg_check_prices(const struct cfg *cfg, char *errbuf, size_t errsz)
+{
+	const struct cfg_prices *a, *b;
+	size_t		 i, j, k, l;
+
+	for (i = 0; i < CFG_NOPTS; i++) {
+		if (cfg_opts[i].kind != CFG_PRICES)
+			continue;
+		a = (const struct cfg_prices *)CFG_FIELD(cfg, &cfg_opts[i]);
+		for (j = i; j < CFG_NOPTS; j++) {
+			if (cfg_opts[j].kind != CFG_PRICES)
+				continue;
+			b = (const struct cfg_prices *)CFG_FIELD(cfg,
+			    &cfg_opts[j]);
+			for (k = 0; k < a->n; k++)
+				for (l = i == j ? k + 1 : 0; l < b->n; l++) {
+					if (strcmp(a->id[k], b->id[l]) != 0)
+						continue;
+					if (i == j)
+						snprintf(errbuf, errsz, "%s: price "
+						    "%.64s named twice",
+						    cfg_opts[i].name, a->id[k]);
+					else
+						snprintf(errbuf, errsz, "%s and %s: "
+						    "price %.64s named twice",
+						    cfg_opts[i].name,
+						    cfg_opts[j].name, a->id[k]);
+					return XERR_CONFIG;
+				}
+		}
+	}
+	return XERR_OK;
+}
+
+/* Checks relations between settings once all are read. */
 static enum xerr
 cfg_check(const struct cfg *cfg, char *errbuf, size_t errsz)
 {
+	if (cfg_check_prices(cfg, errbuf, errsz) != XERR_OK)
+		return XERR_CONFIG;
 	if (strlen(cfg->jwt_secret) < 32) {
 		snprintf(errbuf, errsz, "JWT_SECRET: must be at least 32 bytes");
 		return XERR_CONFIG;
@@ -687,6 +788,9 @@ cfg_free(struct cfg *cfg)
 		if (o->kind == CFG_STR || o->kind == CFG_SECRET ||
 		    o->kind == CFG_URL || o->kind == CFG_STRIPE_VER)
 			cfg_wipe(*(char **)CFG_FIELD(cfg, o));
+		else if (o->kind == CFG_PRICES)
+			cfg_prices_clear((struct cfg_prices *)CFG_FIELD(cfg,
+			    o));
 	}
 	for (i = 0; i < cfg->stripe_webhook_nsecrets; i++)
 		cfg_wipe(cfg->stripe_webhook_secrets[i]);
@@ -732,6 +836,18 @@ cfg_dump_keys(const char *name, const struct cfg_keys *k, FILE *fp)
 	fputc('\n', fp);
 }
 
+/* Writes name=prices, the ids of p comma-separated, to fp. */
+static void
+cfg_dump_prices(const char *name, const struct cfg_prices *p, FILE *fp)
+{
+	size_t	 i;
+
+	fprintf(fp, "%s=", name);
+	for (i = 0; i < p->n; i++)
+		fprintf(fp, "%s%s", i ? "," : "", p->id[i]);
+	fputc('\n', fp);
+}
+
 void
 cfg_dump(const struct cfg *cfg, FILE *fp)
 {
@@ -765,6 +881,9 @@ cfg_dump(const struct cfg *cfg, FILE *fp)
 			break;
 		case CFG_PUBKEYS:
 			cfg_dump_keys(o->name, f, fp);
+			break;
+		case CFG_PRICES:
+			cfg_dump_prices(o->name, f, fp);
 			break;
 		}
 	}

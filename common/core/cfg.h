@@ -22,6 +22,19 @@
 /* The shortest STRIPE_EVENT_RETENTION_DAYS but 0 (cfg_check()). */
 #define CFG_EVENT_RETENTION_MIN	35
 
+/* Most Stripe prices one STRIPE_PRICE_* setting names. */
+#define CFG_MAX_PRICES		8
+
+/*
+ * A paid tier's Stripe prices: id[0] is the one sold (Checkout,
+ * upgrades), the others are older prices still read as the tier (a tier
+ * moved to a new price keeps its subscribers on the old one).  n >= 1.
+ */
+struct cfg_prices {
+	char		*id[CFG_MAX_PRICES];
+	size_t		 n;
+};
+
 /* Ed25519 public keys, raw (two during a rotation). */
 struct cfg_keys {
 	unsigned char	 key[CFG_MAX_JWT_KEYS][CFG_ED25519_PK_LEN];
@@ -62,9 +75,9 @@ struct cfg {
 	char		*stripe_webhook_secrets[CFG_MAX_WEBHOOK_SECRETS]; /* secret */
 	size_t		 stripe_webhook_nsecrets;
 	unsigned long	 stripe_webhook_tolerance;	/* seconds */
-	char		*stripe_price_secretary;
-	char		*stripe_price_project_manager;
-	char		*stripe_price_cto;
+	struct cfg_prices stripe_price_secretary;
+	struct cfg_prices stripe_price_project_manager;
+	struct cfg_prices stripe_price_cto;
 	char		*checkout_success_url;
 	char		*checkout_cancel_url;
 

@@ -13,32 +13,45 @@ static const char *const tiers_paid[] = {
 	"ai_secretary", "ai_project_manager", "ai_cto",
 };
 
-const char *
-tiers_price(const struct cfg *cfg, const char *tier)
+/* The configured prices of a paid tier, or NULL. */
+static const struct cfg_prices *
+tiers_prices(const struct cfg *cfg, const char *tier)
 {
 	if (tier == NULL)
 		return NULL;
 	if (strcmp(tier, "ai_secretary") == 0)
-		return cfg->stripe_price_secretary;
+		return &cfg->stripe_price_secretary;
 	if (strcmp(tier, "ai_project_manager") == 0)
-		return cfg->stripe_price_project_manager;
+		return &cfg->stripe_price_project_manager;
 	if (strcmp(tier, "ai_cto") == 0)
-		return cfg->stripe_price_cto;
+		return &cfg->stripe_price_cto;
 	return NULL;
+}
+
+const char *
+tiers_price(const struct cfg *cfg, const char *tier)
+{
+	const struct cfg_prices *p;
+
+	if ((p = tiers_prices(cfg, tier)) == NULL || p->n == 0)
+		return NULL;
+	return p->id[0];
 }
 
 const char *
 tiers_by_price(const struct cfg *cfg, const char *price_id)
 {
-	const char	*p;
-	size_t		 i;
+	const struct cfg_prices *p;
+	size_t		 i, k;
 
 	if (price_id == NULL || *price_id == '\0')
 		return NULL;
 	for (i = 0; i < sizeof(tiers_paid) / sizeof(tiers_paid[0]); i++) {
-		p = tiers_price(cfg, tiers_paid[i]);
-		if (p != NULL && strcmp(p, price_id) == 0)
-			return tiers_paid[i];
+		if ((p = tiers_prices(cfg, tiers_paid[i])) == NULL)
+			continue;
+		for (k = 0; k < p->n; k++)
+			if (strcmp(p->id[k], price_id) == 0)
+				return tiers_paid[i];
 	}
 	return NULL;
 }

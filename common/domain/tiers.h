@@ -5,8 +5,8 @@
  * rank, amounts, allowances and phone eligibility (the phone claim's
  * statement reads the same column), read through a cache refreshed once
  * a minute per process at most (it changes only with a migration).  The
- * configuration holds the Stripe price id of each paid tier
- * (tiers_price()).
+ * configuration holds the Stripe prices of each paid tier: the one sold
+ * (tiers_price()) and older ones still read as the tier (tiers_by_price()).
  */
 #ifndef TIERS_H
 #define TIERS_H
@@ -28,12 +28,16 @@ struct db;
 enum xerr	 tiers_valid(struct db *db, const char *name, int *valid);
 
 /*
- * Returns the tier whose configured Stripe price is price_id (static), or
- * NULL for an unknown price: never a guessed paid tier.
+ * Returns the tier one of whose configured Stripe prices (the one sold or
+ * an older one) is price_id (static), or NULL for an unknown price: never
+ * a guessed paid tier.
  */
 const char	*tiers_by_price(const struct cfg *cfg, const char *price_id);
 
-/* Returns the configured Stripe price of a paid tier (borrowed), or NULL. */
+/*
+ * Returns the Stripe price a paid tier is sold at, the first its setting
+ * names (borrowed), or NULL.
+ */
 const char	*tiers_price(const struct cfg *cfg, const char *tier);
 
 /*

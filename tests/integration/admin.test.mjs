@@ -558,6 +558,7 @@ test('A11 make install DESTDIR=… PREFIX=/usr: programs, migrations, nginx temp
       .replace(/^TWILIO_ACCOUNT_SID=CHANGE_ME$/m, `TWILIO_ACCOUNT_SID=AC${'0'.repeat(32)}`)
       .replace(/^JWT_SECRET=CHANGE_ME$/m, `JWT_SECRET=${'k'.repeat(40)}`)
       .replace(/^METRICS_TOKEN=CHANGE_ME$/m, `METRICS_TOKEN=${'m'.repeat(40)}`)
+      .replace(/^(STRIPE_PRICE_\w+)=CHANGE_ME$/gm, (_, k) => `${k}=price_${k.toLowerCase()}`) // one tier's each
       .replaceAll('CHANGE_ME', 'set');
     const envFile = path.join(dest, 'env');
     fs.writeFileSync(envFile, filled);

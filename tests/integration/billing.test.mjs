@@ -965,3 +965,37 @@ test('B28 upcoming?target_tier previews a change of the subscription as upgrade 
   await api('GET', '/api/billing/upcoming?target_tier=ai_project_manager', pm);
   assert.deepEqual((await stripeCalls(pm, { path: '/v1/invoices/create_preview' }))[2].form, { customer: pm.customer, subscription: pm.sub.id });
 });
+
+// A tier moved to a new price keeps its subscribers on the old one: its STRIPE_PRICE_* lists the price sold first,
+// the older ones after it (scripts/integration gives ai_secretary one older price; docs/OPERATIONS.md 1.9).
+test('B30 a tier\'s older price, after the first in its STRIPE_PRICE_* list, is the tier; Checkout and changes sell the first', async () => {
+  const [sold, older, ...rest] = (env.STRIPE_PRICE_AI_SECRETARY || '').split(',');
+  assert.ok(older, 'scripts/integration sets STRIPE_PRICE_AI_SECRETARY to the price sold, then an older one');
+  assert.deepEqual([sold, rest], [PRICE.ai_secretary, []]);
+  // A subscriber on the older price: the webhook reads it as ai_secretary, and its own changes as well.
+  const u = await newUser({ customer: true }), t = now() - 30;
+  const sub = S.subscription({ customer: u.customer, price: older, status: 'active', user_id: u.id });
+  let r = await S.signedWebhook(S.event('customer.subscription.created', sub, { created: t }));
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.status, 'processed');
+  let row = await userRow(u.id);
+  assert.deepEqual([row.tier, row.subscription_id], ['ai_secretary', sub.id]);
+  assert.deepEqual([(await subRow(sub.id)).tier, (await subRow(sub.id)).price_id], ['ai_secretary', older]);
+  r = await S.signedWebhook(S.event('customer.subscription.updated', { ...sub, status: 'past_due' }, { created: t + 1 }));
+  assert.equal(r.json.status, 'processed', r.text);
+  row = await userRow(u.id);
+  assert.deepEqual([row.tier, row.past_due], ['ai_secretary', 1], 'past_due on the older price keeps the tier, flagged');
+  // A new subscriber buys the first.
+  const n = await newUser();
+  const c = await api('POST', '/api/billing/upgrade', n, { target_tier: 'ai_secretary' });
+  assert.equal(c.status, 200, c.text);
+  assert.equal(c.json.action, 'checkout');
+  const [cs] = (await S.standin.requests({ method: 'POST', path: '/v1/checkout/sessions' })).filter((x) => x.form.client_reference_id === n.id);
+  assert.deepEqual(cs.form.line_items, [{ price: sold, quantity: '1' }]);
+  // A change of plan to it, too.
+  const pm = await subscriber('ai_project_manager');
+  const d = await api('POST', '/api/billing/downgrade', pm, { target_tier: 'ai_secretary' });
+  assert.equal(d.status, 200, d.text);
+  const [ch] = await stripeCalls(pm, { method: 'POST', path: `/v1/subscriptions/${pm.sub.id}` });
+  assert.deepEqual(ch.form.items, [{ id: pm.sub.item, price: sold }]);
+});

@@ -416,6 +416,53 @@ START_TEST(cfg_retention)
 }
 END_TEST
 
+/*
+ * STRIPE_PRICE_*: one price by default; a comma-separated list, the first
+ * the one sold; an empty or implausible id, too many, or a price named
+ * twice (in one setting or two) stops the program.
+ */
+START_TEST(cfg_prices)
+{
+	struct cfg	*cfg = load_ok();
+	char		*out = NULL;
+	size_t		 len = 0;
+	FILE		*fp;
+
+	ck_assert_uint_eq(cfg->stripe_price_cto.n, 1);
+	ck_assert_str_eq(cfg->stripe_price_cto.id[0], "price_ai_cto");
+	cfg_free(cfg);
+	setenv("STRIPE_PRICE_AI_SECRETARY", " price_new , price_old,price_2024",
+	    1);
+	cfg = load_ok();
+	ck_assert_uint_eq(cfg->stripe_price_secretary.n, 3);
+	ck_assert_str_eq(cfg->stripe_price_secretary.id[0], "price_new");
+	ck_assert_str_eq(cfg->stripe_price_secretary.id[1], "price_old");
+	ck_assert_str_eq(cfg->stripe_price_secretary.id[2], "price_2024");
+	fp = open_memstream(&out, &len);
+	cfg_dump(cfg, fp);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(out, "STRIPE_PRICE_AI_SECRETARY="
+	    "price_new,price_old,price_2024\n"));
+	free(out);
+	cfg_free(cfg);
+	setenv("STRIPE_PRICE_AI_SECRETARY", "price_new,,price_old", 1);
+	load_fails("STRIPE_PRICE_AI_SECRETARY: expected Stripe price ids");
+	setenv("STRIPE_PRICE_AI_SECRETARY", "price_new,", 1);
+	load_fails("STRIPE_PRICE_AI_SECRETARY: expected Stripe price ids");
+	setenv("STRIPE_PRICE_AI_SECRETARY", "price new", 1);
+	load_fails("STRIPE_PRICE_AI_SECRETARY: expected Stripe price ids");
+	setenv("STRIPE_PRICE_AI_SECRETARY", "a,b,c,d,e,f,g,h,i", 1);
+	load_fails("STRIPE_PRICE_AI_SECRETARY: at most 8 prices");
+	setenv("STRIPE_PRICE_AI_SECRETARY", "a,b,c,d,e,f,g,h", 1);
+	cfg_free(load_ok());
+	setenv("STRIPE_PRICE_AI_SECRETARY", "price_a,price_a", 1);
+	load_fails("STRIPE_PRICE_AI_SECRETARY: price price_a named twice");
+	setenv("STRIPE_PRICE_AI_SECRETARY", "price_new,price_ai_cto", 1);
+	load_fails("STRIPE_PRICE_AI_SECRETARY and STRIPE_PRICE_AI_CTO: "
+	    "price price_ai_cto named twice");
+}
+END_TEST
+
 static Suite *
 cfg_suite(void)
 {
@@ -437,6 +484,7 @@ cfg_suite(void)
 	tcase_add_test(tc, cfg_jwt_keys);
 	tcase_add_test(tc, cfg_least_privilege);
 	tcase_add_test(tc, cfg_retention);
+	tcase_add_test(tc, cfg_prices);
 	suite_add_tcase(s, tc);
 	return s;
 }
