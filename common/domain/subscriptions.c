@@ -550,6 +550,19 @@ subscriptions_takeover(struct events_ev *ev, const struct subscriptions_msg *m,
  * second and a higher rank (created < updated < deleted); two updates of
  * the same second apply in arrival order.  A deleted subscription is
  * final: no later event brings it back.  Older events are stored "stale".
+ *
+ * Galera: an event that applies writes the user's row, the user moved or
+ * not.  Its decision reads that row (the subscription followed) and other
+ * subscriptions' rows (subscriptions_other(), subscriptions_takeover()),
+ * which their own events write, maybe leaving the user's alone.  On one
+ * server the user's lock orders two such events; it reaches no other
+ * node, where two with disjoint writes would both commit, one decided on
+ * what the other changed (the deletion of the subscription followed
+ * moving the user to another, deleted meanwhile).  Both writing the row,
+ * the later fails certification and runs again on the first's commit
+ * (docs/SCALING.md).  users_set_subscription() is not enough: an update
+ * that changes nothing writes nothing.  A stale event decides on its
+ * subscription's row alone, which only moves forward: it needs none.
  */
 enum xerr
 subscriptions_apply(struct events_ev *ev)
@@ -578,6 +591,9 @@ subscriptions_apply(struct events_ev *ev)
 		ev->status = "stale";
 		return XERR_OK;
 	}
+	/* Whatever is decided below (Galera, above). */
+	if ((rc = users_touch(ev->db, ev->user_id)) != XERR_OK)
+		return rc;
 	snprintf(detail, sizeof(detail), "subscription=%s status=%s tier=%s "
 	    "cancel_at_period_end=%d", m.sub_id, m.status, m.tier, m.cancel);
 

@@ -174,8 +174,8 @@ static const struct {
 	    "FOR UPDATE"),
 	/*
 	 * A write of the user's row, so that a decision made under its lock
-	 * (the usage cap) certifies against one made on another Galera node,
-	 * where the lock does not reach.
+	 * (the usage cap, a subscription event's) certifies against one made
+	 * on another Galera node, where the lock does not reach.
 	 */
 	S(USER_TOUCH,
 	    "UPDATE users SET updated_at = NOW(6) WHERE id = ?"),

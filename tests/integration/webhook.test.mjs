@@ -540,3 +540,39 @@ test('W22 two live subscriptions, the newer\'s events first: the account follows
   const p = JSON.parse(told[0].payload);
   assert.deepEqual([p.old_subscription, p.new_subscription], [older.id, newer.id]);
 });
+
+// On Galera the user's lock reaches no other node: two events of one user on two nodes both commit unless their
+// writes meet. The deletion of the subscription the user follows, moving them to another still live, writes the user's
+// row; the other one's deletion, leaving the user alone, must write it too, or both certify and the user follows a
+// deleted subscription (docs/SCALING.md). One node shows the write: the row's updated_at moves whatever is decided.
+test('W23 every subscription event that applies writes the user\'s row, the user moved or not (Galera certification)', async () => {
+  // With a number already, no provisioning job writes the row meanwhile.
+  const u = await newUser({ phone: phoneNumber() });
+  const t = now() - 100;
+  const s1 = S.subscription({ customer: u.customer, price: PRICE.ai_secretary, status: 'active', created: now() - 2000 });
+  const s2 = S.subscription({ customer: u.customer, price: PRICE.ai_project_manager, status: 'active', created: now() - 1000 });
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.created', s1, t))).json.status, 'processed');
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.created', s2, t + 1))).json.status, 'processed');
+  const cases = [
+    ['a late update of the older one (the user keeps the newer)', subEvent('customer.subscription.updated', { ...s1, cancel_at_period_end: true }, t + 2)],
+    ['an update of the one followed that changes nothing of the user\'s', subEvent('customer.subscription.updated', { ...s2, cancel_at_period_end: true }, t + 3)],
+    ['a new incomplete one (grants nothing yet)', subEvent('customer.subscription.created',
+      S.subscription({ customer: u.customer, price: PRICE.ai_cto, status: 'incomplete' }), t + 4)],
+    // Its period made empty: a final bill would be rated by the worker, which writes the user's row too.
+    ['the deletion of the one not followed', subEvent('customer.subscription.deleted',
+      { ...s1, status: 'canceled', current_period_end: s1.current_period_start }, t + 5)],
+  ];
+  for (const [what, ev] of cases) {
+    await query("UPDATE users SET updated_at = '2000-01-01 00:00:00' WHERE id = ?", [u.id]);
+    const r = await S.signedWebhook(ev);
+    assert.equal(r.json?.status, 'processed', `${what}: ${r.text}`);
+    const [row] = await query('SELECT tier, subscription_id, YEAR(updated_at) AS y FROM users WHERE id = ?', [u.id]);
+    assert.deepEqual([row.tier, row.subscription_id], ['ai_project_manager', s2.id], `${what}: the user stays`);
+    assert.ok(row.y > 2000, `${what}: the user's row is written`);
+  }
+  assert.equal((await jobs(u.id, 'bill_period')).length, 0, 'no job of the worker writes the row meanwhile');
+  // A stale event decides on its subscription's row alone and writes no user's row.
+  await query("UPDATE users SET updated_at = '2000-01-01 00:00:00' WHERE id = ?", [u.id]);
+  assert.equal((await S.signedWebhook(subEvent('customer.subscription.updated', s2, t + 2))).json.status, 'stale');
+  assert.equal((await query('SELECT YEAR(updated_at) AS y FROM users WHERE id = ?', [u.id]))[0].y, 2000);
+});
