@@ -53,7 +53,8 @@ export XSB_BIN := $(abspath $(BUILD)/bin)
 	stop fuzz fuzz-regress
 .SECONDARY:
 
-all: $(PROGS)
+# The test tools too: scripts/integration run alone (README) needs them.
+all: $(PROGS) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -91,7 +92,7 @@ unit: $(UNITS)
 	@fail=0; for t in $(UNITS); do echo "== $$t"; $$t || fail=1; done; \
 	test $$fail -eq 0
 
-integration: all $(TOOLS)
+integration: all
 	@scripts/integration
 
 # Two app nodes on a three-node Galera cluster, then on a primary and its
