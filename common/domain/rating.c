@@ -327,6 +327,45 @@ rating_of(struct rating_ctx *c, int64_t start, int64_t end, int64_t usage_end,
 	return rc;
 }
 
+/*
+ * Returns how many rows of c->use at in [start, usage_end) a bill covers
+ * for the period starting at start.
+ */
+static size_t
+rating_covered_for(const struct rating_ctx *c, int64_t start,
+    int64_t usage_end)
+{
+	size_t		 i, n = 0;
+
+	for (i = 0; i < c->nuse; i++)
+		if (c->covered[i] == start && c->use[i].at >= start &&
+		    c->use[i].at < usage_end)
+			n++;
+	return n;
+}
+
+/*
+ * Takes from r, the rating of a period with every row of it, the overage
+ * of billed, its rating with only the rows that bills of later periods
+ * covered for it as late usage: their adjustment lines billed exactly
+ * that (the difference rating_late() takes), so what is left is what the
+ * period's own bill adds.  The cents are those of what is left, rounded
+ * as a line is.  The allowance and the phone fee stay: the late lines
+ * counted the same allowance and never bill a number.
+ */
+static enum xerr
+rating_less(struct rating_calc *r, const struct rating_calc *billed)
+{
+	enum xerr	 rc;
+
+	r->voice.over -= billed->voice.over;
+	r->sms.over -= billed->sms.over;
+	if ((rc = money_line_cents(r->voice.over, MONEY_VOICE_RATE_HC,
+	    &r->voice.cents)))
+		return rc;
+	return money_line_cents(r->sms.over, MONEY_SMS_RATE_HC, &r->sms.cents);
+}
+
 /* Adds a {units, allowance, over, cents} object of k to o under key. */
 static void
 rating_kind_json(struct json_object *o, const char *key,
@@ -369,6 +408,25 @@ rating_calc_json(const struct rating_calc *r, const struct rating_stretch *st,
 	jsonx_add_int(o, "phone_held", r->phone_held);
 	jsonx_add_int(o, "phone_cents", r->phone_cents);
 	return o;
+}
+
+/*
+ * Adds to the computation o what rating_less() took: the units and overage
+ * of the rows of the period that later bills billed as late usage.
+ */
+static enum xerr
+rating_billed_json(struct json_object *o, const struct rating_calc *billed)
+{
+	struct json_object *j;
+
+	if ((j = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	json_object_object_add(o, "billed_late", j);
+	jsonx_add_int(j, "voice_units", billed->voice.units);
+	jsonx_add_int(j, "voice_over", billed->voice.over);
+	jsonx_add_int(j, "sms_units", billed->sms.units);
+	jsonx_add_int(j, "sms_over", billed->sms.over);
+	return XERR_OK;
 }
 
 /* Formats a period for descriptions: "2026-11-04 to 2026-12-04" (UTC). */
@@ -505,24 +563,42 @@ rating_late_line(struct db *db, int64_t id, const char *kind,
 	return rating_line(db, id, kind, quantity, unit, cents, desc);
 }
 
-/* Writes the lines of a rated bill id: the period's, then the late ones. */
+/*
+ * Writes the lines of a rated bill id: the period's (r, less the overage
+ * billed already as late usage by later bills), then the late ones.
+ */
 static enum xerr
 rating_lines(struct db *db, int64_t id, const struct rating_calc *r,
-    const struct rating_late *late)
+    const struct rating_calc *billed, const struct rating_late *late)
 {
 	char		 desc[256], ps[40];
 	enum xerr	 rc;
 
 	rating_period_str(r->start, r->end, ps, sizeof(ps));
-	snprintf(desc, sizeof(desc), "Voice overage %s: %lld min over %lld "
-	    "included at $0.013/min", ps, (long long)r->voice.over,
-	    (long long)r->voice.allowance);
+	if (billed->voice.over > 0)
+		snprintf(desc, sizeof(desc), "Voice overage %s: %lld min "
+		    "(%lld over %lld included, less %lld billed as late "
+		    "usage) at $0.013/min", ps, (long long)r->voice.over,
+		    (long long)(r->voice.over + billed->voice.over),
+		    (long long)r->voice.allowance,
+		    (long long)billed->voice.over);
+	else
+		snprintf(desc, sizeof(desc), "Voice overage %s: %lld min "
+		    "over %lld included at $0.013/min", ps,
+		    (long long)r->voice.over, (long long)r->voice.allowance);
 	if ((rc = rating_line(db, id, "voice", r->voice.over, "1.3",
 	    r->voice.cents, desc)))
 		return rc;
-	snprintf(desc, sizeof(desc), "SMS overage %s: %lld over %lld "
-	    "included at $0.0075/message", ps, (long long)r->sms.over,
-	    (long long)r->sms.allowance);
+	if (billed->sms.over > 0)
+		snprintf(desc, sizeof(desc), "SMS overage %s: %lld (%lld "
+		    "over %lld included, less %lld billed as late usage) at "
+		    "$0.0075/message", ps, (long long)r->sms.over,
+		    (long long)(r->sms.over + billed->sms.over),
+		    (long long)r->sms.allowance, (long long)billed->sms.over);
+	else
+		snprintf(desc, sizeof(desc), "SMS overage %s: %lld over %lld "
+		    "included at $0.0075/message", ps, (long long)r->sms.over,
+		    (long long)r->sms.allowance);
 	if ((rc = rating_line(db, id, "sms", r->sms.over, "0.75",
 	    r->sms.cents, desc)))
 		return rc;
@@ -541,7 +617,11 @@ rating_lines(struct db *db, int64_t id, const struct rating_calc *r,
 
 /*
  * The body of rating_rate() inside its transaction: rates, writes the bill,
- * its lines and its coverage.
+ * its lines and its coverage.  When bills of later periods, rated first,
+ * covered rows of this period as late usage, the period is rated with
+ * them and less what their adjustments billed (rating_less()); the rows
+ * stay theirs.  Longer than most: the steps share the context and the
+ * computation that the bill stores.
  */
 static enum xerr
 rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
@@ -549,15 +629,16 @@ rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
 {
 	struct rating_stretch st[RATING_STRETCHES_MAX];
 	struct rating_late late;
-	struct rating_calc r;
+	struct rating_calc r, billed;
 	struct json_object *comp = NULL;
 	struct bills_new b;
-	size_t		 nst, i;
+	size_t		 nst, i, nbilled;
 	int64_t		 from;
 	int		 phone;
 	enum xerr	 rc;
 
 	memset(&late, 0, sizeof(late));
+	memset(&billed, 0, sizeof(billed));
 	if ((rc = rating_load_history(c)) != XERR_OK) {
 		if (rc == XERR_NOTFOUND)
 			snprintf(err, errsz, "subscription %s has no tier "
@@ -572,13 +653,21 @@ rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
 	if ((rc = rating_load_usage(c, from, q->usage_end, 1)) ||
 	    (rc = rating_phone_held(c, q->start, q->usage_end, &phone)) ||
 	    (rc = rating_of(c, q->start, q->end, q->usage_end,
-	    RATING_UNCOVERED, phone, &r, st, &nst)))
+	    RATING_UNCOVERED | RATING_COVERED, phone, &r, st, &nst)))
+		return rc;
+	/* Rows of this period that later bills covered as late usage. */
+	if ((nbilled = rating_covered_for(c, q->start, q->usage_end)) > 0 &&
+	    ((rc = rating_of(c, q->start, q->end, q->usage_end,
+	    RATING_COVERED, 0, &billed, st, &nst)) ||
+	    (rc = rating_less(&r, &billed))))
 		return rc;
 	if ((comp = rating_calc_json(&r, st, nst)) == NULL ||
 	    (late.json = json_object_new_array()) == NULL) {
 		rc = XERR_NOMEM;
 		goto out;
 	}
+	if (nbilled > 0 && (rc = rating_billed_json(comp, &billed)))
+		goto out;
 	json_object_object_add(comp, "late", late.json);
 	if ((rc = rating_late(c, q->start, &late)))
 		goto out;
@@ -612,14 +701,16 @@ rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
 		    q->start)))
 			goto out;
 	}
-	if ((rc = rating_lines(c->db, *id, &r, &late)))
+	if ((rc = rating_lines(c->db, *id, &r, &billed, &late)))
 		goto out;
 	log_info("bill %lld: subscription %s period %lld-%lld: voice %lld/%lld "
-	    "sms %lld/%lld phone %d late voice %lld sms %lld", (long long)*id,
-	    c->sub, (long long)q->start, (long long)q->end,
+	    "sms %lld/%lld phone %d late voice %lld sms %lld; billed late "
+	    "before voice %lld sms %lld", (long long)*id, c->sub,
+	    (long long)q->start, (long long)q->end,
 	    (long long)r.voice.units, (long long)r.voice.allowance,
 	    (long long)r.sms.units, (long long)r.sms.allowance, phone,
-	    (long long)late.voice, (long long)late.sms);
+	    (long long)late.voice, (long long)late.sms,
+	    (long long)billed.voice.over, (long long)billed.sms.over);
 out:
 	json_object_put(comp);
 	return rc;
