@@ -362,6 +362,88 @@ test('D9 usage committed during a rating is not covered by that bill; the next b
   assert.deepEqual([Number(cov.ps), Number(cov.billed)], [p1s, p1e], 'covered for period 1 by the bill of period 2');
 });
 
+// D14: a period rated after the next bill has billed its rows as late usage (its bill job failed and was retried
+// by an operator after the next period's bill). The next bill's adjustment billed period 1's overage as it stood
+// then; period 1's own bill then bills only what that adjustment did not: with the usage that arrived after the
+// adjustment, against the same allowance, never the allowance a second time. A trigger refuses period 1's bill
+// until the retry.
+test('D14 a period rated after the next bill billed its rows as late usage: its bill adds what the adjustment did not', async () => {
+  const p1e = now() - 5 * DAY, p1s = p1e - 30 * DAY, p2e = p1e + 30 * DAY;
+  // Period 1: two calls of an hour (120 min) and 120 texts; after the renewal (billedUser), 999 texts of period 2.
+  const b = await B.billedUser({ ps: p1s, pe: p1e, usage: [...calls(2, 3600), ['sms', 120]] });
+  const { DB_NAME } = requireEnv('DB_NAME');
+  const trg = `d14_${b.id.replace(/-/g, '')}`;
+  asAdminScript(`DELIMITER //
+CREATE TRIGGER ${trg} BEFORE INSERT ON bills FOR EACH ROW BEGIN
+  IF NEW.subscription_id = '${b.sub.id}' AND NEW.period_start = ${p1s} THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'd14: period 1 held';
+  END IF;
+END//
+DELIMITER ;
+`);
+  let p1job;
+  try {
+    await send('invoice.created', b.inv, p1e);
+    await waitFor(async () => { const j = await B.jobOf(b); return j?.attempts >= 1 && ['pending', 'dead'].includes(j.state); },
+      { timeoutMs: 15000, what: 'period 1\'s bill job failed' });
+    // Left for an operator: nothing runs it before the retry below.
+    await query("UPDATE jobs SET run_after = NOW(6) + INTERVAL 1 DAY WHERE dedupe_key = ? AND state = 'pending'", [`bill_period:${b.sub.id}:${p1s}`]);
+    [{ id: p1job }] = await query('SELECT id FROM jobs WHERE dedupe_key = ?', [`bill_period:${b.sub.id}:${p1s}`]);
+    assert.equal(await B.billOf(b), undefined, 'period 1 not rated');
+    // Period 2 is rated first: every row of period 1 is uncovered, so it is late usage of period 1.
+    const inv2 = await B.renewalInvoice({ cus: b.cus, sub: b.sub, ps: p1e, pe: p2e });
+    await S.standin.createSubscription({ id: b.sub.id, current_period_start: p1e, current_period_end: p2e, silent: true });
+    await send('invoice.created', inv2, p2e);
+    await jobDone({ ...b, ps: p1e }, 'period 2 billed');
+  } finally {
+    asAdminScript(`DROP TRIGGER IF EXISTS \`${DB_NAME}\`.${trg};`);
+  }
+  // The model: ai_secretary includes 100 min and 100 texts; voice 1.3 c per started minute of each call, a text
+  // 0.75 c, each line rounded half up once. Period 1 had 120 min and 120 texts when period 2 was rated: its
+  // adjustment is 20 and 20. Then 30 min and 30 texts of period 1 arrive: period 1 comes to 150 and 150, 50 over
+  // each; its own bill adds 30 and 30, and its number.
+  const model = (units, included) => Math.max(0, units - included);
+  const adjV = model(120, 100), adjS = model(120, 100), allV = model(120 + 30, 100), allS = model(120 + 30, 100);
+  const ownV = allV - adjV, ownS = allS - adjS;
+  assert.deepEqual([adjV, ownV, allV], [20, 30, 50]);
+  assert.deepEqual(await linesOf(b.id, p1e), { voice_adjust: [adjV, halfUp(adjV * 130)], sms_adjust: [adjS, halfUp(adjS * 75)],
+    sms: [999 - 100, halfUp((999 - 100) * 75)], phone: [1, 500] }, 'period 2: its texts, its number, period 1 as late usage');
+  // Late usage of period 1, reported through the API ten days before its end.
+  const svc = mint(['-u', 'engine-svc', '-r', 'service']);
+  for (const [kind, quantity] of [['voice', 30 * 60], ['sms', 30]]) {
+    const r = await request('POST', '/api/usage', { token: svc, json: { user_id: b.id, kind, quantity, occurred_at: p1e - 10 * DAY,
+      idempotency_key: `d14-${b.id}-${kind}` } });
+    assert.equal(r.status, 201, r.text);
+  }
+  // The operator's retry: period 1 is rated now.
+  const r = await request('POST', `/api/admin/jobs/${p1job}/retry`, { token: admin() });
+  assert.equal(r.status, 200, r.text);
+  await jobDone(b, 'period 1 billed');
+  const l1 = await linesOf(b.id, p1s);
+  assert.deepEqual(l1, { voice: [ownV, halfUp(ownV * 130)], sms: [ownS, halfUp(ownS * 75)], phone: [1, 500] },
+    'period 1: the overage the adjustment did not bill, and the number');
+  assert.deepEqual(await B.onInvoice(b.inv.id), [['phone', 500], ['sms', halfUp(ownS * 75)], ['voice', halfUp(ownV * 130)]]);
+  // Over both bills, period 1's voice is its 50 min over: 26 + 39 = 65 c, as one line of 50 min would be.
+  const l2 = await linesOf(b.id, p1e);
+  assert.deepEqual([l1.voice[0] + l2.voice_adjust[0], l1.voice[1] + l2.voice_adjust[1]], [allV, halfUp(allV * 130)]);
+  assert.deepEqual([l1.voice[1], l2.voice_adjust[1]], [39, 26]);
+  assert.deepEqual([l1.sms[0] + l2.sms_adjust[0], l1.sms[1] + l2.sms_adjust[1]], [allS, halfUp(allS * 75)]);
+  // What period 1's bill says it subtracted.
+  const [bill1] = (await bills(b.id)).filter((x) => x.period_start === p1s);
+  assert.deepEqual(bill1.computation.voice, { units: 150, allowance: 100, over: ownV, cents: halfUp(ownV * 130) });
+  assert.deepEqual(bill1.computation.billed_late, { voice_units: 120, voice_over: adjV, sms_units: 120, sms_over: adjS });
+  assert.match(bill1.lines.find((l) => l.kind === 'voice').description, /: 30 min \(50 over 100 included, less 20 billed as late usage\)/);
+  // Every row of period 1 is covered once: those of period 2's adjustment by its bill, the rest by period 1's, each
+  // for period 1.
+  const cover = await query(`SELECT b.period_start AS billed, c.for_period_start AS ps, u.kind, COUNT(*) AS n, COUNT(DISTINCT u.id) AS d
+    FROM usage_events u JOIN bill_usage c ON c.usage_id = u.id JOIN bills b ON b.id = c.bill_id
+    WHERE u.user_id = ? AND u.occurred_at < ? GROUP BY b.period_start, c.for_period_start, u.kind ORDER BY b.period_start, u.kind`, [b.id, p1e]);
+  assert.deepEqual(cover.map((x) => [Number(x.billed), Number(x.ps), x.kind, Number(x.n), Number(x.d)]),
+    [[p1s, p1s, 'sms', 1, 1], [p1s, p1s, 'voice', 1, 1], [p1e, p1s, 'sms', 1, 1], [p1e, p1s, 'voice', 2, 2]]);
+  const [{ n: rows }] = await query('SELECT COUNT(*) AS n FROM usage_events WHERE user_id = ? AND occurred_at < ?', [b.id, p1e]);
+  assert.equal(Number(rows), 5, 'no row of period 1 left uncovered');
+});
+
 // D12: a rating writes the user's row first: before it locks the subscription's row (a Stripe event's
 // transaction locks the user's, then the subscription's) and before it reads the period's rows, as a take of
 // Twilio's count writes it before it reads a text's row (T2c, numbers.test). On Galera, where a lock does not
