@@ -628,11 +628,12 @@ rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
     char *err, size_t errsz)
 {
 	struct rating_stretch st[RATING_STRETCHES_MAX];
+	struct rating_stretch bst[RATING_STRETCHES_MAX];	/* billed's */
 	struct rating_late late;
 	struct rating_calc r, billed;
 	struct json_object *comp = NULL;
 	struct bills_new b;
-	size_t		 nst, i, nbilled;
+	size_t		 nst, nbst, i, nbilled;
 	int64_t		 from;
 	int		 phone;
 	enum xerr	 rc;
@@ -658,7 +659,7 @@ rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
 	/* Rows of this period that later bills covered as late usage. */
 	if ((nbilled = rating_covered_for(c, q->start, q->usage_end)) > 0 &&
 	    ((rc = rating_of(c, q->start, q->end, q->usage_end,
-	    RATING_COVERED, 0, &billed, st, &nst)) ||
+	    RATING_COVERED, 0, &billed, bst, &nbst)) ||
 	    (rc = rating_less(&r, &billed))))
 		return rc;
 	if ((comp = rating_calc_json(&r, st, nst)) == NULL ||
