@@ -343,12 +343,8 @@ phone_api_want_or_reply(struct req *r, struct phone_want *want, int *has)
 		return -1;
 	}
 	rc = phone_want_from_json(root, want, err, sizeof(err));
-	/* A member empty or null is not asked (as phone_want_from_json). */
-	json_object_object_foreach(root, key, val) {
-		(void)key;
-		if (val != NULL && *json_object_get_string(val) != '\0')
-			*has = 1;
-	}
+	/* A member empty or null is not asked: nothing set, as {}. */
+	*has = phone_want_any(want);
 	json_object_put(root);
 	if (rc != XERR_OK) {
 		req_error(r, rc, NULL, "%s", err);

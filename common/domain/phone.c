@@ -250,6 +250,17 @@ phone_want_json(const struct phone_want *w)
 	return o;
 }
 
+int
+phone_want_any(const struct phone_want *w)
+{
+	int	 any = 0;
+
+#define X(m) any |= w->m[0] != '\0';
+	PHONE_WANT_MEMBERS(X)
+#undef X
+	return any;
+}
+
 /* Maps the API's members onto Twilio's search parameters. */
 void
 phone_want_query(const struct phone_want *w, struct twilio_search *q)

@@ -102,6 +102,9 @@ enum xerr	 phone_want_check(const struct phone_want *w, char *errbuf,
 /* Returns *w as a JSON object of the members asked (caller puts), or NULL. */
 struct json_object *phone_want_json(const struct phone_want *w);
 
+/* Returns 1 when *w asks for anything (a member set), else 0. */
+int		 phone_want_any(const struct phone_want *w);
+
 /* Points *q at *w's members (borrowed), country US when not asked. */
 void		 phone_want_query(const struct phone_want *w,
 		    struct twilio_search *q);
