@@ -19,6 +19,8 @@
 #include "domain/events.h"
 
 static enum xerr events_customer_gone(struct events_ev *, const char *);
+static enum xerr events_job_at(struct events_ev *, const char *, const char *,
+    struct json_object *, int64_t);
 
 enum xerr
 events_fail(struct events_ev *ev, enum xerr rc, const char *fmt, ...)
@@ -128,20 +130,17 @@ static enum xerr
 events_relink_check(struct events_ev *ev, const char *customer)
 {
 	struct json_object	*p;
-	char			 key[300];
+	char			 subject[280];
 	enum xerr		 rc;
 
 	if ((p = json_object_new_object()) == NULL)
 		return XERR_NOMEM;
-	snprintf(key, sizeof(key), "replay_unmatched:%s:recheck", customer);
-	if (jsonx_add_str(p, "customer", customer) ||
-	    jsonx_add_str(p, "user_id", ev->user_id) ||
-	    jsonx_add_str(p, "event_id", ev->id))
+	snprintf(subject, sizeof(subject), "%s:recheck", customer);
+	if (jsonx_add_str(p, "customer", customer))
 		rc = XERR_NOMEM;
 	else
-		rc = jobs_enqueue_at(ev->db, "replay_unmatched", key,
-		    ev->user_id, p, (int64_t)time(NULL) +
-		    EVENTS_RELINK_CHECK_S);
+		rc = events_job_at(ev, "replay_unmatched", subject, p,
+		    (int64_t)time(NULL) + EVENTS_RELINK_CHECK_S);
 	json_object_put(p);
 	return rc;
 }
@@ -235,13 +234,23 @@ enum xerr
 events_job(struct events_ev *ev, const char *kind, const char *subject,
     struct json_object *payload)
 {
+	return events_job_at(ev, kind, subject, payload, 0);
+}
+
+/* As events_job(), due at the Unix time at (0: now). */
+static enum xerr
+events_job_at(struct events_ev *ev, const char *kind, const char *subject,
+    struct json_object *payload, int64_t at)
+{
 	char	 key[300];
 
 	snprintf(key, sizeof(key), "%s:%s", kind, subject ? subject : ev->id);
 	if (jsonx_add_str(payload, "user_id", ev->user_id) ||
 	    jsonx_add_str(payload, "event_id", ev->id))
 		return XERR_NOMEM;
-	return jobs_enqueue(ev->db, kind, key, ev->user_id, payload);
+	if (at == 0)
+		return jobs_enqueue(ev->db, kind, key, ev->user_id, payload);
+	return jobs_enqueue_at(ev->db, kind, key, ev->user_id, payload, at);
 }
 
 /* Enqueues the notification tmpl about this event, with fields (borrowed). */
