@@ -491,9 +491,26 @@ struct rating_late {
 };
 
 /*
+ * Where the rows of known period p end: at its end, or earlier where the
+ * next known period starts (Stripe started a period inside it, as when a
+ * trial ends early: that one ended then), and never past start.  So a
+ * moment belongs to one period, the latest that began at or before it.
+ */
+static int64_t
+rating_rows_end(const struct rating_ctx *c, size_t p, int64_t start)
+{
+	int64_t		 to = c->periods[p][1];
+
+	if (p + 1 < c->nperiods && c->periods[p + 1][0] < to)
+		to = c->periods[p + 1][0];
+	return to < start ? to : start;
+}
+
+/*
  * Computes the late usage of the periods before start: for each known
- * period Q with uncovered rows, O(Q, covered + late) - O(Q, covered), and
- * lists Q in out->json.
+ * period Q with uncovered rows in its part (rating_rows_end()),
+ * O(Q, covered + late) - O(Q, covered), and lists Q in out->json with
+ * where its rows end (rows_end).
  */
 static enum xerr
 rating_late(struct rating_ctx *c, int64_t start, struct rating_late *out)
@@ -502,7 +519,7 @@ rating_late(struct rating_ctx *c, int64_t start, struct rating_late *out)
 	struct rating_calc before, after;
 	struct json_object *j;
 	size_t		 p, i, nst, len;
-	int64_t		 qs, qe;
+	int64_t		 qs, qe, to;
 	int		 any;
 	char		 ps[40];
 	enum xerr	 rc;
@@ -512,15 +529,16 @@ rating_late(struct rating_ctx *c, int64_t start, struct rating_late *out)
 		qe = c->periods[p][1];
 		if (qs >= start)
 			break;
+		to = rating_rows_end(c, p, start);
 		for (any = 0, i = 0; i < c->nuse && !any; i++)
 			any = c->covered[i] < 0 && c->use[i].at >= qs &&
-			    c->use[i].at < qe && c->use[i].at < start;
+			    c->use[i].at < to;
 		if (!any)
 			continue;
-		if ((rc = rating_of(c, qs, qe, qe < start ? qe : start,
-		    RATING_COVERED, 0, &before, st, &nst)) ||
-		    (rc = rating_of(c, qs, qe, qe < start ? qe : start,
-		    RATING_COVERED | RATING_UNCOVERED, 0, &after, st, &nst)))
+		if ((rc = rating_of(c, qs, qe, to, RATING_COVERED, 0, &before,
+		    st, &nst)) ||
+		    (rc = rating_of(c, qs, qe, to, RATING_COVERED |
+		    RATING_UNCOVERED, 0, &after, st, &nst)))
 			return rc;
 		out->voice += after.voice.over - before.voice.over;
 		out->sms += after.sms.over - before.sms.over;
@@ -531,6 +549,7 @@ rating_late(struct rating_ctx *c, int64_t start, struct rating_late *out)
 		j = json_object_new_object();
 		jsonx_add_int(j, "period_start", qs);
 		jsonx_add_int(j, "period_end", qe);
+		jsonx_add_int(j, "rows_end", to);
 		jsonx_add_int(j, "voice_over_before", before.voice.over);
 		jsonx_add_int(j, "voice_over_after", after.voice.over);
 		jsonx_add_int(j, "sms_over_before", before.sms.over);
@@ -694,12 +713,11 @@ rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
 		goto out;
 	for (i = 0; i < json_object_array_length(late.json); i++) {
 		struct json_object *j = json_object_array_get_idx(late.json, i);
-		int64_t	 qs = 0, qe = 0;
+		int64_t	 qs = 0, to = 0;
 
 		jsonx_int(j, "period_start", &qs);
-		jsonx_int(j, "period_end", &qe);
-		if ((rc = rating_cover(c, *id, qs, qs, qe < q->start ? qe :
-		    q->start)))
+		jsonx_int(j, "rows_end", &to);
+		if ((rc = rating_cover(c, *id, qs, qs, to)))
 			goto out;
 	}
 	if ((rc = rating_lines(c->db, *id, &r, &billed, &late)))

@@ -446,6 +446,51 @@ DELIMITER ;
   assert.equal(Number(rows), 5, 'no row of period 1 left uncovered');
 });
 
+// D15: Stripe starts a period inside a stored one (a trial ended early, a billing anchor reset): both rows stay in
+// billing_periods. A moment belongs to the latest period that began at or before it, so a late row inside both
+// is late usage of the newer period only. Before: it was counted as late usage of each (40 min, 52 c).
+test('D15 a late row inside two stored periods that overlap is billed once, as usage of the later one', async () => {
+  const s = now() - 60 * DAY;
+  const pa = [s, s + 30 * DAY], pb = [s + 20 * DAY, s + 50 * DAY], pc = [s + 50 * DAY, s + 80 * DAY];
+  // Period A: 101 one-second calls (101 min, 1 over), billed.
+  const b = await B.billedUser({ ps: pa[0], pe: pa[1], usage: calls(101, 1), phone: false });
+  await send('invoice.created', b.inv, pa[1]);
+  await jobDone(b, 'period A billed');
+  assert.deepEqual((await linesOf(b.id, pa[0])).voice, [1, 1]);
+  const svc = mint(['-u', 'engine-svc', '-r', 'service']);
+  const report = async (quantity, at, key) => {
+    const r = await request('POST', '/api/usage', { token: svc, json: { user_id: b.id, kind: 'voice', quantity, occurred_at: at,
+      idempotency_key: `d15-${b.id}-${key}` } });
+    assert.equal(r.status, 201, r.text);
+  };
+  // Period B starts inside A. A call of 100 min in B alone (after A's end), then B is billed: 100 min, none over.
+  await report(6000, s + 35 * DAY, 'b');
+  const renew = async (p, what) => {
+    const inv = await B.renewalInvoice({ cus: b.cus, sub: b.sub, ps: p[0], pe: p[1] });
+    await changeSub(b.sub, { current_period_start: p[0], current_period_end: p[1] });
+    await send('invoice.created', inv, p[1]);
+    await jobDone({ ...b, ps: p[0] }, what);
+  };
+  await renew(pb, 'period B billed');
+  assert.equal((await linesOf(b.id, pb[0])).voice, undefined, 'period B: 100 min, none over');
+  const stored = await query('SELECT period_start, period_end FROM billing_periods WHERE subscription_id = ? ORDER BY period_start', [b.sub.id]);
+  assert.deepEqual(stored.slice(0, 2).map((x) => [Number(x.period_start), Number(x.period_end)]), [pa, pb], 'both periods stored');
+  // A late call of 20 min at a moment of both A and B (after B began), reported before period C is billed.
+  await report(1200, s + 25 * DAY, 'late');
+  await renew(pc, 'period C billed');
+  // The model: the call is B's (B began before it, and A ended when B began). B: 100 + 20 = 120 min, 20 over its
+  // 100 included; A is unchanged. The adjustment is 20 min, 20 x 1.3 = 26 c.
+  const adj = Math.max(0, 100 + 20 - 100) - Math.max(0, 100 - 100);
+  const l3 = await linesOf(b.id, pc[0]);
+  assert.deepEqual(l3.voice_adjust, [adj, halfUp(adj * 130)]);
+  const [bill3] = (await bills(b.id)).filter((x) => x.period_start === pc[0]);
+  assert.deepEqual(bill3.computation.late.map((q) => [q.period_start, q.rows_end, q.voice_over_before, q.voice_over_after]),
+    [[pb[0], pb[1], 0, 20]], 'late usage of period B only');
+  const [cov] = await query(`SELECT c.for_period_start AS ps, b.period_start AS billed FROM bill_usage c JOIN bills b ON b.id = c.bill_id
+    JOIN usage_events u ON u.id = c.usage_id WHERE u.user_id = ? AND u.occurred_at = ?`, [b.id, s + 25 * DAY]);
+  assert.deepEqual([Number(cov.ps), Number(cov.billed)], [pb[0], pc[0]], 'covered for period B by the bill of period C');
+});
+
 // D12: a rating writes the user's row first: before it locks the subscription's row (a Stripe event's
 // transaction locks the user's, then the subscription's) and before it reads the period's rows, as a take of
 // Twilio's count writes it before it reads a text's row (T2c, numbers.test). On Galera, where a lock does not
