@@ -607,39 +607,39 @@ cfg_url_or_empty(const char *v)
 /*
  * Checks that no Stripe price is named twice among the STRIPE_PRICE_*
  * settings: a price is one tier's, or the webhook would have to guess.
+ * Every price is listed with its setting's name, then each pair compared.
  */
 static enum xerr
 cfg_check_prices(const struct cfg *cfg, char *errbuf, size_t errsz)
 {
-	const struct cfg_prices *a, *b;
-	size_t		 i, j, k, l;
+	struct {
+		const char	*name, *id;
+	}			 all[CFG_NOPTS * CFG_MAX_PRICES];
+	const struct cfg_prices *p;
+	size_t		 i, j, n = 0;
 
 	for (i = 0; i < CFG_NOPTS; i++) {
 		if (cfg_opts[i].kind != CFG_PRICES)
 			continue;
-		a = (const struct cfg_prices *)CFG_FIELD(cfg, &cfg_opts[i]);
-		for (j = i; j < CFG_NOPTS; j++) {
-			if (cfg_opts[j].kind != CFG_PRICES)
-				continue;
-			b = (const struct cfg_prices *)CFG_FIELD(cfg,
-			    &cfg_opts[j]);
-			for (k = 0; k < a->n; k++)
-				for (l = i == j ? k + 1 : 0; l < b->n; l++) {
-					if (strcmp(a->id[k], b->id[l]) != 0)
-						continue;
-					if (i == j)
-						snprintf(errbuf, errsz, "%s: price "
-						    "%.64s named twice",
-						    cfg_opts[i].name, a->id[k]);
-					else
-						snprintf(errbuf, errsz, "%s and %s: "
-						    "price %.64s named twice",
-						    cfg_opts[i].name,
-						    cfg_opts[j].name, a->id[k]);
-					return XERR_CONFIG;
-				}
+		p = (const struct cfg_prices *)CFG_FIELD(cfg, &cfg_opts[i]);
+		for (j = 0; j < p->n; j++) {
+			all[n].name = cfg_opts[i].name;
+			all[n++].id = p->id[j];
 		}
 	}
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++) {
+			if (strcmp(all[i].id, all[j].id) != 0)
+				continue;
+			if (all[i].name == all[j].name)
+				snprintf(errbuf, errsz, "%s: price %.64s named "
+				    "twice", all[i].name, all[i].id);
+			else
+				snprintf(errbuf, errsz, "%s and %s: price %.64s "
+				    "named twice", all[i].name, all[j].name,
+				    all[i].id);
+			return XERR_CONFIG;
+		}
 	return XERR_OK;
 }
 
