@@ -443,71 +443,93 @@ bill_left_pending(struct http *h, const struct cfg *cfg,
  * metadata.xsb_bill), before the items are read: an earlier attempt may
  * have created it, taking the items, and not recorded it, under a key
  * Stripe has since forgotten.  Without need, nothing pending and none
- * found: no invoice, XERR_OK.
+ * found: no invoice (*none set), XERR_OK.  id is the bill's id as text.
+ */
+static enum xerr
+bill_oneoff_make(struct db *db, struct http *h, const struct cfg *cfg,
+    struct bill *b, int need, char *id, int *none, char *err,
+    size_t errsz)
+{
+	struct bill_lines_pending_row earlier[BILL_LINES_PENDING_MAX];
+	struct stripe_reply rep;
+	struct json_object *inv = NULL;
+	struct buf	*form = NULL;
+	char		 key[96];
+	size_t		 n = 0;
+	enum xerr	 rc;
+
+	*none = 0;
+	memset(&rep, 0, sizeof(rep));
+	/* The usual last bill: nothing pending, ours or earlier. */
+	if (!need && ((rc = bill_lines_pending(db, b->sub, b->id, earlier,
+	    BILL_LINES_PENDING_MAX, &n)) || n == 0)) {
+		*none = 1;
+		return rc;
+	}
+	if ((rc = stripe_list_find(h, cfg, "/v1/invoices", "customer",
+	    b->customer, bill_oneoff_match, id, &inv, &rep))) {
+		snprintf(err, errsz, "reading invoices of %s: %s", b->customer,
+		    rep.msg);
+		goto out;
+	}
+	if (inv != NULL)
+		goto found;
+	/* Only earlier items: is one of them still on no invoice? */
+	if (!need && ((rc = bill_left_pending(h, cfg, b, earlier, n, &need,
+	    err, errsz)) || !need)) {
+		*none = 1;
+		goto out;
+	}
+	snprintf(key, sizeof(key), "xsb-bill-%s-invoice", id);
+	if ((form = buf_new(1024)) == NULL) {
+		rc = XERR_NOMEM;
+		goto out;
+	}
+	if ((rc = http_form_add(form, "customer", b->customer)) ||
+	    (rc = http_form_add(form, "auto_advance", "true")) ||
+	    (rc = http_form_add(form, "collection_method",
+	    "charge_automatically")) ||
+	    (rc = http_form_add(form, "pending_invoice_items_behavior",
+	    "include")) ||
+	    (rc = http_form_add(form, "description",
+	    "xSwarm usage of your last billing period")) ||
+	    (rc = http_form_add(form, "metadata[xsb_bill]", id)) ||
+	    (rc = http_form_add(form, "metadata[user_id]", b->user)))
+		goto out;
+	if ((rc = stripe_create_once(h, cfg, "/v1/invoices", "customer",
+	    b->customer, form, key, bill_oneoff_match, id, &inv, &rep))) {
+		snprintf(err, errsz, "one-off invoice: %s", rep.msg);
+		goto out;
+	}
+found:
+	snprintf(b->oneoff, sizeof(b->oneoff), "%s",
+	    jsonx_str(inv, "id") ? jsonx_str(inv, "id") : "");
+	rc = bills_set_oneoff(db, b->id, b->oneoff);
+out:
+	json_object_put(inv);
+	buf_free(form);
+	return rc;
+}
+
+/*
+ * bill_oneoff_make() for a bill without one yet (*none: none needed), then
+ * its finalization.
  */
 static enum xerr
 bill_oneoff(struct db *db, struct http *h, const struct cfg *cfg,
     struct bill *b, int need, char *err, size_t errsz)
 {
-	struct bill_lines_pending_row earlier[BILL_LINES_PENDING_MAX];
-	struct stripe_reply rep;
-	struct json_object *inv = NULL;
-	struct buf	*form;
-	char		 key[96], id[32];
-	size_t		 n = 0;
-	enum xerr	 rc = XERR_OK;
+	char		 id[32];
+	int		 none = 0;
+	enum xerr	 rc;
 
-	/* The usual last bill: nothing pending, ours or earlier. */
-	if (!need && b->oneoff[0] == '\0' && ((rc = bill_lines_pending(db,
-	    b->sub, b->id, earlier, BILL_LINES_PENDING_MAX, &n)) || n == 0))
-		return rc;
-	if ((form = buf_new(1024)) == NULL)
-		return XERR_NOMEM;
 	snprintf(id, sizeof(id), "%lld", (long long)b->id);
-	memset(&rep, 0, sizeof(rep));
-	if (b->oneoff[0] == '\0' && (rc = stripe_list_find(h, cfg,
-	    "/v1/invoices", "customer", b->customer, bill_oneoff_match, id,
-	    &inv, &rep))) {
-		snprintf(err, errsz, "reading invoices of %s: %s", b->customer,
-		    rep.msg);
-		goto out;
-	}
-	if (b->oneoff[0] == '\0' && inv == NULL && !need &&
-	    ((rc = bill_left_pending(h, cfg, b, earlier, n, &need, err,
-	    errsz)) || !need))
-		goto out;
-	if (b->oneoff[0] == '\0' && inv == NULL) {
-		snprintf(key, sizeof(key), "xsb-bill-%s-invoice", id);
-		if ((rc = http_form_add(form, "customer", b->customer)) ||
-		    (rc = http_form_add(form, "auto_advance", "true")) ||
-		    (rc = http_form_add(form, "collection_method",
-		    "charge_automatically")) ||
-		    (rc = http_form_add(form, "pending_invoice_items_behavior",
-		    "include")) ||
-		    (rc = http_form_add(form, "description",
-		    "xSwarm usage of your last billing period")) ||
-		    (rc = http_form_add(form, "metadata[xsb_bill]", id)) ||
-		    (rc = http_form_add(form, "metadata[user_id]", b->user)))
-			goto out;
-		if ((rc = stripe_create_once(h, cfg, "/v1/invoices",
-		    "customer", b->customer, form, key, bill_oneoff_match, id,
-		    &inv, &rep))) {
-			snprintf(err, errsz, "one-off invoice: %s", rep.msg);
-			goto out;
-		}
-	}
-	if (b->oneoff[0] == '\0') {
-		snprintf(b->oneoff, sizeof(b->oneoff), "%s",
-		    jsonx_str(inv, "id") ? jsonx_str(inv, "id") : "");
-		if ((rc = bills_set_oneoff(db, b->id, b->oneoff)))
-			goto out;
-	}
+	if (b->oneoff[0] == '\0' && ((rc = bill_oneoff_make(db, h, cfg, b,
+	    need, id, &none, err, errsz)) || none))
+		return rc;
 	rc = bill_oneoff_finalize(h, cfg, b, id, err, errsz);
 	log_info("bill %lld: one-off invoice %s: %s", (long long)b->id,
 	    b->oneoff, xerr_code(rc));
-out:
-	json_object_put(inv);
-	buf_free(form);
 	return rc;
 }
 
