@@ -137,7 +137,7 @@ static const struct cfg_opt {
 	  0, 0, O(twilio_api_base), "Twilio REST base URL" },
 	{ "TWILIO_ACCOUNT_SID", CFG_STR, CFG_PROD,
 	  "AC00000000000000000000000000000000", 0, 0, O(twilio_account_sid),
-	  "Twilio account SID (AC + 32 hex)" },
+	  "Twilio account SID (AC + 32 lowercase hex)" },
 	{ "TWILIO_AUTH_TOKEN", CFG_SECRET, CFG_REQUIRED, NULL, 0, 0,
 	  O(twilio_auth_token), "Twilio auth token (API auth and callback signatures)" },
 	{ "ASSISTANT_VOICE_URL", CFG_STR, CFG_OPTIONAL, "", 0, 0,
@@ -210,7 +210,8 @@ static const struct cfg_opt {
 	  0, 0, O(smtp_from), "From header of notifications" },
 	{ "OPERATOR_EMAIL", CFG_STR, CFG_PROD, "operator@xswarm.ai", 0, 0,
 	  O(operator_email), "address of the operators' notifications "
-	  "(disputes opened and closed, usage caps reached)" },
+	  "(disputes opened and closed, usage caps reached, a user with two "
+	  "live paid subscriptions)" },
 	{ "SMTP_STARTTLS", CFG_BOOL, CFG_OPTIONAL, "0", 0, 1, O(smtp_starttls),
 	  "require STARTTLS on smtp:// relays" },
 	{ "METRICS_FILE", CFG_STR, CFG_OPTIONAL, "/run/xswarm-billing/metrics",
@@ -808,7 +809,10 @@ cfg_doc(FILE *fp)
 		const char *def = o->def == NULL ? "*(required)*" :
 		    *o->def == '\0' ? "*(empty)*" : o->def;
 
-		if (o->need == CFG_PROD)
+		if (o->need == CFG_PROD && o->def != NULL && *o->def == '\0')
+			fprintf(fp, "| `%s` | %s in sandbox; required in "
+			    "production | %s |\n", o->name, def, o->doc);
+		else if (o->need == CFG_PROD)
 			fprintf(fp, "| `%s` | `%s` in sandbox; required in "
 			    "production | %s |\n", o->name, def, o->doc);
 		else if (o->def == NULL || *o->def == '\0')
