@@ -598,6 +598,20 @@ test('A12 nginx -t accepts the rendered production config', () => {
   }
 });
 
+// ---------- A12c README's settings table is the one xsb-config prints ----------
+// README says "`xsb-config --doc` prints this table": a setting added, renamed or re-documented in
+// common/core/cfg.c must reach the README too.
+test('A12c README\'s settings table is exactly what xsb-config --doc prints', () => {
+  const { XSB_BIN } = requireEnv('XSB_BIN');
+  const doc = execFileSync(`${XSB_BIN}/xsb-config`, ['--doc'], { encoding: 'utf8' }).trimEnd().split('\n');
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8').split('\n');
+  const at = readme.indexOf(doc[0]);
+  assert.ok(at >= 0, 'README has the table\'s header line');
+  let end = at;
+  while (end < readme.length && readme[end].startsWith('|')) end++;
+  assert.deepEqual(readme.slice(at, end), doc);
+});
+
 // ---------- A12b nginx's cache of kept connections against the programs' threads ----------
 // A kept FastCGI connection holds a request thread of the program behind it
 // while nginx caches it (OPERATIONS.md 1.7): each template's workers times
