@@ -4,6 +4,7 @@
 //   const r = await postCallback('/phone/status/voice', { CallSid: 'CA...', CallStatus: 'completed', CallDuration: '61' });
 //   const bad = await postCallback(path, params, { signature: 'not-it' });   // or signature: false to omit it
 //   await twilioDelay(1500, 'IncomingPhoneNumbers'); ... (await twilioRequests()).some(...)  // the delaying proxy
+//   await twilioPrefer('example=readFull', 'Contains=8089251571'); ... await twilioPrefer('');   // Prism's answer
 //
 // Twilio signs the full public URL it called (env.PUBLIC_BASE_URL + path) plus the POST params, with the
 // account's auth token (env.TWILIO_AUTH_TOKEN): HMAC-SHA1, base64, header X-Twilio-Signature.
@@ -40,5 +41,14 @@ export async function twilioDelay(ms, match = '') {
   if (r.status !== 200) throw new Error(`twilio-delay /__delay: ${r.status} ${await r.text()}`);
 }
 
-/** The requests the proxy passed on so far, [{method, path}], oldest first. */
+/**
+ * Has the proxy send Prism `Prefer: prefer` with every request whose path (with its query) contains
+ * match, e.g. 'example=readFull' for the spec's own example answer; '' turns it off.
+ */
+export async function twilioPrefer(prefer, match = '') {
+  const r = await proxy('/__prefer', { method: 'POST', body: JSON.stringify({ prefer, match }) });
+  if (r.status !== 200) throw new Error(`twilio-delay /__prefer: ${r.status} ${await r.text()}`);
+}
+
+/** The requests the proxy passed on so far, [{method, path, body}] (path with its query), oldest first. */
 export const twilioRequests = async () => (await proxy('/__requests')).json();
