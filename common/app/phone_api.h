@@ -30,10 +30,12 @@ void		 phone_api_search(struct req *r);
 /*
  * POST /api/phone/provision {phone_number? | search members?}: claims and
  * queues the purchase, never waiting for Twilio.  202 the record
- * ("provisioning"); GET /api/phone/details then says active or failed.
- * An empty body buys as the stored preference says.  400 bad input; 401;
- * 403 tier_not_eligible; 409 already_has_number or
- * provisioning_in_progress; 415; 503.
+ * ("provisioning"); GET /api/phone/details then says active or failed
+ * (e.g. a phone_number Twilio's search does not offer).  An empty body
+ * buys as the stored preference says.  400 bad input (also a
+ * phone_number of another country than PHONE_COUNTRY); 401; 403
+ * tier_not_eligible; 409 already_has_number or provisioning_in_progress;
+ * 415; 503.
  */
 void		 phone_api_provision(struct req *r);
 

@@ -63,6 +63,44 @@ phone_valid_contains(const char *s)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ*") == n;
 }
 
+/*
+ * The countries whose numbers a phone_number may name: their calling
+ * code and how many national digits follow it.  Only the country of
+ * searches is here, since phone_number comes alone (no country beside it).
+ */
+static const struct {
+	const char	*country;
+	const char	*code;
+	size_t		 national;
+} phone_codes[] = {
+	{ PHONE_COUNTRY, "1", 10 },	/* NANP: area code and 7 digits */
+};
+
+/* Splits e164 into the country's calling code and its national digits. */
+int
+phone_national(const char *country, const char *e164, char *out,
+    size_t outsz)
+{
+	size_t	 i, n;
+
+	if (outsz > 0)
+		out[0] = '\0';
+	if (country == NULL || !twilio_e164_valid(e164))
+		return -1;
+	for (i = 0; i < sizeof(phone_codes) / sizeof(phone_codes[0]); i++) {
+		if (strcmp(country, phone_codes[i].country) != 0)
+			continue;
+		n = strlen(phone_codes[i].code);
+		if (strncmp(e164 + 1, phone_codes[i].code, n) != 0 ||
+		    strlen(e164 + 1 + n) != phone_codes[i].national ||
+		    phone_codes[i].national >= outsz)
+			return -1;
+		memcpy(out, e164 + 1 + n, phone_codes[i].national + 1);
+		return 0;
+	}
+	return -1;
+}
+
 /* Parses a plain decimal in [min, max]; 0, or -1 leaving *out alone. */
 int
 phone_parse_uint(const char *s, long long min, long long max,
@@ -176,6 +214,7 @@ phone_want_set(struct phone_want *w, const char *name, const char *v,
 enum xerr
 phone_want_check(const struct phone_want *w, char *errbuf, size_t errsz)
 {
+	char	 national[PHONE_NATIONAL_MAX + 1];
 	int	 search = w->country[0] || w->area_code[0] || w->contains[0] ||
 	    w->region[0] || w->locality[0] || w->postal_code[0] ||
 	    w->near_number[0] || w->near_lat_long[0] || w->distance[0];
@@ -183,6 +222,14 @@ phone_want_check(const struct phone_want *w, char *errbuf, size_t errsz)
 	if (w->phone_number[0] && search) {
 		snprintf(errbuf, errsz, "give phone_number alone, or search "
 		    "members without it");
+		return XERR_BADREQ;
+	}
+	/* A search without a country offers no other (phone_offered()). */
+	if (w->phone_number[0] && phone_national(PHONE_COUNTRY,
+	    w->phone_number, national, sizeof(national)) != 0) {
+		snprintf(errbuf, errsz, "phone_number %s is no %s number: only "
+		    "local %s numbers are sold (see GET /api/phone/search)",
+		    w->phone_number, PHONE_COUNTRY, PHONE_COUNTRY);
 		return XERR_BADREQ;
 	}
 	if (w->near_number[0] && w->near_lat_long[0]) {
@@ -267,7 +314,7 @@ phone_want_query(const struct phone_want *w, struct twilio_search *q)
 {
 #define N(m) (w->m[0] != '\0' ? w->m : NULL)
 	memset(q, 0, sizeof(*q));
-	q->country = w->country[0] != '\0' ? w->country : "US";
+	q->country = w->country[0] != '\0' ? w->country : PHONE_COUNTRY;
 	q->area_code = N(area_code);
 	q->contains = N(contains);
 	q->in_region = N(region);
@@ -443,6 +490,34 @@ phone_want_area_only(const struct phone_want *w)
 }
 
 /*
+ * Asks Twilio for the local voice and SMS numbers *q describes, at most
+ * limit, into *offer (caller puts; NULL when there are none).  Returns
+ * XERR_OK, also for Twilio's 404 (no numbers of that country: none
+ * offered); XERR_BADREQ when Twilio refused the search (a 400); else
+ * Twilio's failure (twilio.h).  errbuf says why on failure.
+ */
+static enum xerr
+phone_offers(struct http *http, const struct cfg *cfg,
+    const struct twilio_search *q, unsigned limit, struct json_object **offer,
+    char *errbuf, size_t errsz)
+{
+	struct twilio_error	 terr;
+	enum xerr		 rc;
+
+	rc = twilio_search_local(http, cfg, q, limit, offer, &terr);
+	if (rc == XERR_UNPROCESSABLE && terr.status == 400) {
+		snprintf(errbuf, errsz, "Twilio refused the search: %s",
+		    terr.message);
+		return XERR_BADREQ;
+	}
+	if (rc == XERR_NOTFOUND)
+		return XERR_OK;
+	if (rc != XERR_OK)
+		phone_twilio_msg(errbuf, errsz, "offer a number", &terr);
+	return rc;
+}
+
+/*
  * Picks the first number Twilio offers to *w's search into picked.
  * XERR_NOTFOUND (with errbuf) when it offers none.
  */
@@ -452,24 +527,13 @@ phone_pick(struct http *http, const struct cfg *cfg,
     size_t errsz)
 {
 	struct twilio_search	 q;
-	struct twilio_error	 terr;
 	struct json_object	*offer = NULL;
 	const char		*pick;
 	enum xerr		 rc;
 
 	phone_want_query(w, &q);
-	rc = twilio_search_local(http, cfg, &q, 1, &offer, &terr);
-	if (rc == XERR_UNPROCESSABLE && terr.status == 400) {
-		snprintf(errbuf, errsz, "Twilio refused the search: %s",
-		    terr.message);
-		rc = XERR_BADREQ;
+	if ((rc = phone_offers(http, cfg, &q, 1, &offer, errbuf, errsz)))
 		goto out;
-	}
-	/* A 404 means Twilio has no numbers of that country. */
-	if (rc != XERR_OK && rc != XERR_NOTFOUND) {
-		phone_twilio_msg(errbuf, errsz, "offer a number", &terr);
-		goto out;
-	}
 	pick = jsonx_str(jsonx_idx(offer, "available_phone_numbers", 0),
 	    "phone_number");
 	if (!twilio_e164_valid(pick)) {
@@ -480,7 +544,54 @@ phone_pick(struct http *http, const struct cfg *cfg,
 		goto out;
 	}
 	snprintf(picked, pickedsz, "%s", pick);
-	rc = XERR_OK;
+out:
+	json_object_put(offer);
+	return rc;
+}
+
+#define PHONE_OFFERED_PAGE	5	/* offers read to find one number */
+
+/*
+ * Asks Twilio whether it offers the number *w names as a search would
+ * pick one: the same search (local, voice and SMS, *w's country),
+ * narrowed with Contains to the number's national digits.  XERR_OK when
+ * the answer lists exactly that number; XERR_NOTFOUND (with errbuf) when
+ * it does not; else as phone_offers().
+ */
+static enum xerr
+phone_offered(struct http *http, const struct cfg *cfg,
+    const struct phone_want *w, char *errbuf, size_t errsz)
+{
+	struct twilio_search	 q;
+	struct json_object	*offer = NULL, *item;
+	const char		*num;
+	char			 national[PHONE_NATIONAL_MAX + 1];
+	size_t			 i;
+	enum xerr		 rc;
+
+	phone_want_query(w, &q);
+	if (phone_national(q.country, w->phone_number, national,
+	    sizeof(national)) != 0) {
+		/* phone_want_check() refuses it first; a want unchecked. */
+		snprintf(errbuf, errsz, "phone_number %s is no %s number",
+		    w->phone_number, q.country);
+		return XERR_BADREQ;
+	}
+	q.contains = national;
+	if ((rc = phone_offers(http, cfg, &q, PHONE_OFFERED_PAGE, &offer,
+	    errbuf, errsz)))
+		goto out;
+	rc = XERR_NOTFOUND;
+	for (i = 0; (item = jsonx_idx(offer, "available_phone_numbers", i)) !=
+	    NULL; i++)
+		if ((num = jsonx_str(item, "phone_number")) != NULL &&
+		    strcmp(num, w->phone_number) == 0) {
+			rc = XERR_OK;
+			goto out;
+		}
+	snprintf(errbuf, errsz, "%s is not offered as a local %s number "
+	    "with voice and SMS; provision one GET /api/phone/search offers",
+	    w->phone_number, q.country);
 out:
 	json_object_put(offer);
 	return rc;
@@ -507,9 +618,12 @@ phone_buy(struct http *http, const struct cfg *cfg, const char *user_id,
 	memset(&b, 0, sizeof(b));
 	if ((rc = phone_urls_make(cfg, user_id, &urls)))
 		goto out;
-	if (w->phone_number[0] != '\0')
+	if (w->phone_number[0] != '\0') {
+		/* Never buy what a search would not have picked. */
+		if ((rc = phone_offered(http, cfg, w, errbuf, errsz)))
+			goto out;
 		number = w->phone_number;
-	else if (phone_want_area_only(w))
+	} else if (phone_want_area_only(w))
 		area_code = w->area_code;
 	else {
 		if ((rc = phone_pick(http, cfg, w, picked, sizeof(picked),

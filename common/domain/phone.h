@@ -13,8 +13,12 @@
  * one buys and the other is told so; then it asks Twilio for a number
  * already named for the user (FriendlyName "xsb:<user id>") and adopts it
  * instead of buying, so a retry after a crash or a timeout never buys a
- * second number; then it buys.  A claim left by a process that died is
- * taken over after PHONE_CLAIM_STALE seconds.
+ * second number; then it buys.  A number the user names is bought only
+ * when Twilio's search offers it as a search would pick one (a local
+ * voice and SMS number of PHONE_COUNTRY), so a user cannot make us buy
+ * a toll-free number, one of another country or one without SMS.  A
+ * claim left by a process that died is taken over after
+ * PHONE_CLAIM_STALE seconds.
  *
  * The API never waits for Twilio: phone_request() claims and queues a
  * phone_provision job in one transaction, and the worker buys
@@ -43,6 +47,8 @@ struct http;
 
 #define PHONE_USER_ID_MAX	64
 #define PHONE_CLAIM_STALE	600	/* seconds; far above a claim's calls */
+#define PHONE_COUNTRY		"US"	/* a search's country when not asked */
+#define PHONE_NATIONAL_MAX	15	/* national digits, E.164's at most */
 
 /* A user's number as we record it. */
 struct phone_info {
@@ -93,8 +99,9 @@ enum xerr	 phone_want_from_json(struct json_object *o,
 		    struct phone_want *w, char *errbuf, size_t errsz);
 
 /*
- * Checks that the members of *w go together: phone_number alone; distance
- * only with near_number or near_lat_long.  XERR_BADREQ with errbuf.
+ * Checks that the members of *w go together: phone_number alone, and a
+ * number of PHONE_COUNTRY (phone_national()); distance only with
+ * near_number or near_lat_long.  XERR_BADREQ with errbuf.
  */
 enum xerr	 phone_want_check(const struct phone_want *w, char *errbuf,
 		    size_t errsz);
@@ -105,15 +112,22 @@ struct json_object *phone_want_json(const struct phone_want *w);
 /* Returns 1 when *w asks for anything (a member set), else 0. */
 int		 phone_want_any(const struct phone_want *w);
 
-/* Points *q at *w's members (borrowed), country US when not asked. */
+/*
+ * Points *q at *w's members (borrowed), country PHONE_COUNTRY when not
+ * asked.
+ */
 void		 phone_want_query(const struct phone_want *w,
 		    struct twilio_search *q);
 
 /*
  * Provisions a number for user_id: the one *want names (E.164) when
- * given, else one in its area code when that is all it asks, else the
- * first that Twilio offers to its search (want NULL or empty: the first
- * local US number).  claim 0 claims the user's row first (and gives it
+ * given and Twilio's search of local voice and SMS numbers of
+ * PHONE_COUNTRY, narrowed to its national digits (Contains), lists it;
+ * else one in its area code when that is all it asks, else the first
+ * that Twilio offers to its search (want NULL or empty: the first local
+ * US number).  A number Twilio already holds under the user's
+ * FriendlyName is adopted before any of this (no search, no purchase).
+ * claim 0 claims the user's row first (and gives it
  * back on failure); another claim continues that claim (the caller
  * decides what a failure does to it).  *out (cleared on entry) and errbuf
  * (a message fit for a reply, never a secret) are filled as below.
@@ -124,10 +138,12 @@ void		 phone_want_query(const struct phone_want *w,
  *			another call is provisioning (out->status
  *			"provisioning": a job retries later)
  *   XERR_FORBIDDEN	the user's tier may hold no number (permanent)
- *   XERR_BADREQ	bad area_code or phone_number, both given, or no such
- *			user (permanent)
- *   XERR_NOTFOUND	Twilio has no number as asked (code 21422, or no
- *			local number offered); permanent for these inputs
+ *   XERR_BADREQ	bad area_code or phone_number (one not of
+ *			PHONE_COUNTRY), both given, a search Twilio refused
+ *			(400), or no such user (permanent)
+ *   XERR_NOTFOUND	Twilio has no number as asked (code 21422, no local
+ *			number offered, or the named number not among the
+ *			offers); permanent for these inputs
  *   XERR_UNPROCESSABLE	Twilio refused the request (credentials,
  *			parameters), or sold a number our records give to
  *			another user; permanent, needs a person
@@ -308,6 +324,16 @@ struct phone_urls {
  */
 enum xerr	 phone_urls_make(const struct cfg *cfg, const char *user_id,
 		    struct phone_urls *out);
+
+/*
+ * Writes into out (outsz bytes) the national digits of e164 as a number
+ * of country: the digits after the country's calling code, e.g.
+ * "4155550123" of "+14155550123" for US (+1 and 10 digits).  Returns 0,
+ * or -1 (out "") when e164 is no E.164 number of country, or country is
+ * not one whose numbers we sell (only PHONE_COUNTRY's are known).
+ */
+int		 phone_national(const char *country, const char *e164,
+		    char *out, size_t outsz);
 
 /* Input checks of the API, 1 when valid. */
 int		 phone_valid_country(const char *s);	/* two of A-Z */

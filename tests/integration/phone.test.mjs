@@ -17,7 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { request, closeHttp } from './lib/http.mjs';
 import { query, close } from './lib/db.mjs';
 import { env, requireEnv, VAR_DIR, REPO_ROOT } from './lib/env.mjs';
-import { postCallback, signTwilio, publicUrl } from './lib/twilio.mjs';
+import { postCallback, signTwilio, publicUrl, twilioPrefer, twilioRequests } from './lib/twilio.mjs';
 import { sleep, waitFor } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
 
@@ -223,10 +223,93 @@ test('P7 provision refuses bad input with 400/415 and keeps no claim', async () 
   assert.equal((await history(u.id)).length, 0);
 });
 
-test('P8 provision of a given E.164 number stores what Twilio sold', async () => {
+// A number given by phone_number is bought only when the search a pick makes (local, voice and SMS, US)
+// offers it, narrowed with Contains to its national digits. Prism generates random offers, so these
+// tests have the proxy ask it for the spec's own example answer of that search ("readFull", one
+// number: +18089251571) or its empty one ("readEmpty"), for the search of one number only.
+const OFFERED = '+18089251571';
+const purchases = (reqs, u) => reqs.filter((q) => q.method === 'POST' && /\/IncomingPhoneNumbers\.json$/.test(q.path) &&
+  new URLSearchParams(q.body).get('FriendlyName') === `xsb:${u.id}`);
+const notices = async (u) => Number((await query("SELECT COUNT(*) AS n FROM jobs WHERE user_id = ? AND kind = 'notify'", [u.id]))[0].n);
+
+test('P8 provision of a given E.164 number the search offers checks it, then buys that number', async () => {
   const u = await newUser('ai_cto');
-  const r = await provisioned(u, { phone_number: '+14155550123' });
+  const before = (await twilioRequests()).length;
+  await twilioPrefer('example=readFull', 'Contains=8089251571');
+  let r;
+  try {
+    r = await provisioned(u, { phone_number: OFFERED });
+  } finally {
+    await twilioPrefer('');
+  }
+  // Prism sells a generated number whatever was asked: what Twilio sold is stored.
   await assertHolds(u, r);
+  const mine = (await twilioRequests()).slice(before);
+  const listed = mine.findIndex((q) => q.method === 'GET' && /\/IncomingPhoneNumbers\.json\?/.test(q.path) &&
+    new URL(q.path, 'http://x').searchParams.get('FriendlyName') === `xsb:${u.id}`);
+  const buys = purchases(mine, u);
+  assert.ok(listed >= 0, `the reconcile by name: ${JSON.stringify(mine)}`);
+  assert.equal(buys.length, 1, JSON.stringify(mine));
+  assert.equal(new URLSearchParams(buys[0].body).get('PhoneNumber'), OFFERED);
+  // Between the reconcile and the purchase, one search: the same as a pick's, narrowed to the number.
+  const searches = mine.slice(listed, mine.indexOf(buys[0])).filter((q) => q.path.includes('/AvailablePhoneNumbers/'));
+  assert.equal(searches.length, 1, JSON.stringify(mine));
+  const url = new URL(searches[0].path, 'http://x');
+  assert.equal(searches[0].method, 'GET');
+  assert.match(url.pathname, /\/AvailablePhoneNumbers\/US\/Local\.json$/);
+  assert.equal(url.searchParams.get('Contains'), '8089251571');
+  assert.equal(url.searchParams.get('VoiceEnabled'), 'true');
+  assert.equal(url.searchParams.get('SmsEnabled'), 'true');
+});
+
+test('P8b a number the search does not offer is refused for good: no purchase, nothing held', async () => {
+  // The search lists another number (the spec's example), or none at all.
+  for (const [number, prefer] of [['+14155550123', 'example=readFull'], ['+12125550142', 'example=readEmpty']]) {
+    const u = await newUser('ai_cto');
+    const national = number.slice(2);
+    const before = (await twilioRequests()).length;
+    await twilioPrefer(prefer, `Contains=${national}`);
+    let d;
+    try {
+      const r = await provision(u, { phone_number: number });
+      assert.equal(r.status, 202, r.text);
+      d = await settled(u);
+    } finally {
+      await twilioPrefer('');
+    }
+    assert.equal(d.json.status, 'failed', d.text);
+    assert.equal(d.json.error, `${number} is not offered as a local US number with voice and SMS; ` +
+      'provision one GET /api/phone/search offers');
+    assert.equal(d.json.phone_number, null);
+    assert.deepEqual(await phoneRow(u.id), { phone_number: null, phone_sid: null, phone_status: 'none', phone_provisioned_at: null });
+    assert.equal((await history(u.id)).length, 0);
+    assert.equal(await notices(u), 0, 'no e-mail about a number');
+    const mine = (await twilioRequests()).slice(before);
+    assert.ok(mine.some((q) => q.method === 'GET' && new URL(q.path, 'http://x').searchParams.get('Contains') === national),
+      JSON.stringify(mine));
+    assert.deepEqual(purchases(mine, u), [], 'no purchase reached Twilio');
+    // A permanent refusal: the job ends dead after its one attempt, not retried later.
+    const job = () => query("SELECT state, attempts FROM jobs WHERE user_id = ? AND kind = 'phone_provision'", [u.id]);
+    await waitFor(async () => (await job()).every((j) => j.state !== 'running' && j.state !== 'pending'),
+      { timeoutMs: 15000, what: 'the job\'s outcome' });
+    assert.deepEqual((await job()).map((j) => [j.state, Number(j.attempts)]), [['dead', 1]]);
+  }
+});
+
+test('P8c a phone_number of another country than the searches\' (US) is 400 at once: no claim, no job', async () => {
+  const u = await newUser('ai_cto');
+  const before = (await twilioRequests()).length;
+  for (const number of ['+442071838750', '+61291234567', '+1415555012']) {
+    const r = await provision(u, { phone_number: number });
+    assert.equal(r.status, 400, `${number}: ${r.text}`);
+    assert.equal(r.json.error.code, 'bad_request');
+    assert.equal(r.json.error.message, `phone_number ${number} is no US number: only local US numbers are sold ` +
+      '(see GET /api/phone/search)');
+  }
+  assert.deepEqual(await phoneRow(u.id), { phone_number: null, phone_sid: null, phone_status: 'none', phone_provisioned_at: null });
+  assert.equal(Number((await query('SELECT COUNT(*) AS n FROM jobs WHERE user_id = ?', [u.id]))[0].n), 0);
+  await sleep(300);
+  assert.equal((await twilioRequests()).slice(before).filter((q) => q.path.includes(u.id) || q.body.includes(u.id)).length, 0);
 });
 
 test('P9 a claim in progress is 409; a stale one is taken over', async () => {

@@ -84,6 +84,40 @@ START_TEST(numbers)
 }
 END_TEST
 
+START_TEST(national)
+{
+	char	 nat[PHONE_NATIONAL_MAX + 1];
+
+	ck_assert_int_eq(phone_national("US", "+14155550123", nat,
+	    sizeof(nat)), 0);
+	ck_assert_str_eq(nat, "4155550123");
+	ck_assert_int_eq(phone_national(PHONE_COUNTRY, "+18089251571", nat,
+	    sizeof(nat)), 0);
+	ck_assert_str_eq(nat, "8089251571");
+	/* Another country's code, too short, too long: none of ours. */
+	ck_assert_int_eq(phone_national("US", "+442071838750", nat,
+	    sizeof(nat)), -1);
+	ck_assert_str_eq(nat, "");
+	ck_assert_int_eq(phone_national("US", "+1415555012", nat,
+	    sizeof(nat)), -1);
+	ck_assert_int_eq(phone_national("US", "+141555501234", nat,
+	    sizeof(nat)), -1);
+	ck_assert_int_eq(phone_national("US", "14155550123", nat,
+	    sizeof(nat)), -1);
+	ck_assert_int_eq(phone_national("US", NULL, nat, sizeof(nat)), -1);
+	/* A country whose numbers we do not sell, even with its code. */
+	ck_assert_int_eq(phone_national("GB", "+442071838750", nat,
+	    sizeof(nat)), -1);
+	ck_assert_int_eq(phone_national("CA", "+16135550123", nat,
+	    sizeof(nat)), -1);
+	ck_assert_int_eq(phone_national(NULL, "+14155550123", nat,
+	    sizeof(nat)), -1);
+	/* No room: nothing written but the end. */
+	ck_assert_int_eq(phone_national("US", "+14155550123", nat, 10), -1);
+	ck_assert_str_eq(nat, "");
+}
+END_TEST
+
 /* Sets name to v in a fresh want; returns the result. */
 static enum xerr
 want1(const char *name, const char *v)
@@ -159,6 +193,21 @@ START_TEST(want_together)
 	    JSON_C_TO_STRING_PLAIN), "{\"region\":\"CA\",\"near_lat_long\":"
 	    "\"37.7,-122.4\",\"distance\":\"50\"}");
 	json_object_put(back);
+
+	/* A number of the country searches use, alone: nothing else. */
+	o = json_tokener_parse("{\"phone_number\":\"+14155550123\"}");
+	ck_assert_int_eq(phone_want_from_json(o, &w, err, sizeof(err)),
+	    XERR_OK);
+	json_object_put(o);
+	o = json_tokener_parse("{\"phone_number\":\"+442071838750\"}");
+	ck_assert_int_eq(phone_want_from_json(o, &w, err, sizeof(err)),
+	    XERR_BADREQ);
+	ck_assert_ptr_nonnull(strstr(err, "is no US number"));
+	json_object_put(o);
+	o = json_tokener_parse("{\"phone_number\":\"+1415555012\"}");
+	ck_assert_int_eq(phone_want_from_json(o, &w, err, sizeof(err)),
+	    XERR_BADREQ);
+	json_object_put(o);
 
 	/* Members that do not go together. */
 	o = json_tokener_parse("{\"phone_number\":\"+14155550123\","
@@ -272,6 +321,7 @@ phone_suite(void)
 	tcase_add_test(tc, area_codes);
 	tcase_add_test(tc, contains);
 	tcase_add_test(tc, numbers);
+	tcase_add_test(tc, national);
 	tcase_add_test(tc, want_members);
 	tcase_add_test(tc, want_together);
 	suite_add_tcase(s, tc);
