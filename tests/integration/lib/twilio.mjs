@@ -5,6 +5,7 @@
 //   const bad = await postCallback(path, params, { signature: 'not-it' });   // or signature: false to omit it
 //   await twilioDelay(1500, 'IncomingPhoneNumbers'); ... (await twilioRequests()).some(...)  // the delaying proxy
 //   await twilioPrefer('example=readFull', 'Contains=8089251571'); ... await twilioPrefer('');   // Prism's answer
+//   await twilioLargeAccount(25); ... await twilioLargeAccount(0);   // the account's whole list: 25 full pages
 //
 // Twilio signs the full public URL it called (env.PUBLIC_BASE_URL + path) plus the POST params, with the
 // account's auth token (env.TWILIO_AUTH_TOKEN): HMAC-SHA1, base64, header X-Twilio-Signature.
@@ -52,3 +53,12 @@ export async function twilioPrefer(prefer, match = '') {
 
 /** The requests the proxy passed on so far, [{method, path, body}] (path with its query), oldest first. */
 export const twilioRequests = async () => (await proxy('/__requests')).json();
+
+/**
+ * Makes the account's whole IncomingPhoneNumbers list (no filter) pages full pages of 1000 made-up
+ * numbers, each named "large account P-I"; 0: Prism's own list again.
+ */
+export async function twilioLargeAccount(pages) {
+  const r = await proxy('/__list', { method: 'POST', body: JSON.stringify({ pages }) });
+  if (r.status !== 200) throw new Error(`twilio-delay /__list: ${r.status} ${await r.text()}`);
+}
