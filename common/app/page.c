@@ -100,3 +100,9 @@ page_time_for_call(const struct req *r, int64_t t0, size_t done)
 	left = PAGE_UPSTREAM_MS - PAGE_MARGIN_MS - (page_now_ms() - t0);
 	return done == 0 || left >= (int64_t)r->cfg->http_interactive_timeout_ms;
 }
+
+int64_t
+page_clock_ms(int64_t t0)
+{
+	return page_now_ms() - t0;
+}

@@ -68,8 +68,9 @@ int		 page_or_reply(struct req *r, const struct page_spec *spec,
  * page stops early, its cursor at the last entry done, rather than start a
  * call that could end after that.  page_clock_start() notes when the page
  * began in *t0; page_time_for_call() returns 1 while a call of at most
- * HTTP_INTERACTIVE_TIMEOUT_MS (and its connect) still ends in time.  The
- * first call is always made.
+ * HTTP_INTERACTIVE_TIMEOUT_MS (and its connect) still ends in time, done
+ * calls made (the first call is always made); page_clock_ms() returns the
+ * milliseconds since t0.
  */
 #define PAGE_UPSTREAM_MS	30000	/* fastcgi_read_timeout of nginx/ */
 #define PAGE_MARGIN_MS		5000	/* connect (3 s) and the reply */
@@ -77,5 +78,6 @@ int		 page_or_reply(struct req *r, const struct page_spec *spec,
 void		 page_clock_start(int64_t *t0);
 int		 page_time_for_call(const struct req *r, int64_t t0,
 		    size_t done);
+int64_t		 page_clock_ms(int64_t t0);
 
 #endif

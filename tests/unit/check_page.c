@@ -1,13 +1,15 @@
 /*
  * Unit tests for common/app/page.c: the limit and cursor of the admin
- * lists, read from a query.
+ * lists, read from a query; the clock of a page that calls Twilio.
  */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/cfg.h"
 #include "core/kv.h"
+#include "core/req.h"
 #include "app/page.h"
 
 static const struct page_spec plain = {
@@ -131,6 +133,34 @@ START_TEST(user_cursor)
 }
 END_TEST
 
+/*
+ * A call is started while one of HTTP_INTERACTIVE_TIMEOUT_MS still ends
+ * PAGE_MARGIN_MS before nginx's PAGE_UPSTREAM_MS; the first always.
+ */
+START_TEST(time_for_call)
+{
+	struct cfg	 cfg;
+	struct req	 r;
+	int64_t		 t0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&r, 0, sizeof(r));
+	cfg.http_interactive_timeout_ms = 8000;
+	r.cfg = &cfg;
+	page_clock_start(&t0);
+	ck_assert_int_ge(page_clock_ms(t0), 0);
+	ck_assert_int_lt(page_clock_ms(t0), 1000);
+	ck_assert_int_eq(page_time_for_call(&r, t0, 0), 1);
+	ck_assert_int_eq(page_time_for_call(&r, t0, 5), 1);
+	/* 16 s gone: 9 s left, a call of 8 s still ends in time. */
+	ck_assert_int_eq(page_time_for_call(&r, t0 - 16000, 5), 1);
+	/* 18 s gone: 7 s left, not enough; the first call is made anyway. */
+	ck_assert_int_eq(page_time_for_call(&r, t0 - 18000, 5), 0);
+	ck_assert_int_eq(page_time_for_call(&r, t0 - 18000, 0), 1);
+	ck_assert_int_ge(page_clock_ms(t0 - 18000), 18000);
+}
+END_TEST
+
 static Suite *
 page_suite(void)
 {
@@ -140,6 +170,9 @@ page_suite(void)
 	tcase_add_test(tc, limits);
 	tcase_add_test(tc, id_cursor);
 	tcase_add_test(tc, user_cursor);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("clock");
+	tcase_add_test(tc, time_for_call);
 	suite_add_tcase(s, tc);
 	return s;
 }
