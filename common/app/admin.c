@@ -1565,11 +1565,17 @@ struct admin_num {
 	char	 name[TWILIO_FRIENDLY_MAX + 1];
 };
 
-/* The account's numbers, read from every page of Twilio's list. */
+/*
+ * The account's numbers, read from the pages of Twilio's list that fit in
+ * nginx's time: all of them when complete.
+ */
 struct admin_nums {
 	struct admin_num	*v;
 	size_t			 n, cap;
 	size_t			 unparsed;	/* entries without a valid sid */
+	size_t			 pages;		/* pages read */
+	int64_t			 ms;		/* the time they took */
+	int			 complete;	/* the last page among them */
 };
 
 /* Orders numbers by sid, byte by byte (as MariaDB's ascii_bin). */
@@ -1616,9 +1622,11 @@ admin_nums_add(struct admin_nums *ns, struct json_object *page)
 }
 
 /*
- * Reads every page of the account's numbers into ns, sorted by sid.
- * Errors of twilio_number_page() (err filled), XERR_TOOBIG past
- * ADMIN_TWILIO_MAX numbers or ADMIN_TWILIO_PAGES pages.
+ * Reads the pages of the account's numbers into ns, sorted by sid, while
+ * another page still ends before nginx gives up (page_time_for_call() of
+ * app/page.h, the first page always): ns->complete says whether the last
+ * page was among them.  Errors of twilio_number_page() (err filled),
+ * XERR_TOOBIG past ADMIN_TWILIO_MAX numbers or ADMIN_TWILIO_PAGES pages.
  */
 static enum xerr
 admin_nums_read(struct req *r, struct admin_nums *ns, struct twilio_error *err)
@@ -1626,18 +1634,24 @@ admin_nums_read(struct req *r, struct admin_nums *ns, struct twilio_error *err)
 	struct json_object	*page = NULL;
 	const char		*nx = NULL;
 	char			 next[4096];
-	size_t			 pages = 0;
+	int64_t			 t0;
+	int			 more = 1;
 	enum xerr		 rc;
 
 	memset(err, 0, sizeof(*err));
-	do {
-		if (pages++ == ADMIN_TWILIO_PAGES)
+	page_clock_start(&t0);
+	while (more) {
+		if (ns->pages == ADMIN_TWILIO_PAGES)
 			return XERR_TOOBIG;
-		rc = twilio_number_page(r->http, r->cfg, nx != NULL ? next :
+		if (!page_time_for_call(r, t0, ns->pages))
+			break;
+		rc = twilio_number_page(r->http, r->cfg, ns->pages > 0 ? next :
 		    NULL, &page, &nx, err);
 		if (rc != XERR_OK)
 			return rc;
-		if ((rc = admin_nums_add(ns, page)) == XERR_OK && nx != NULL &&
+		ns->pages++;
+		more = nx != NULL;
+		if ((rc = admin_nums_add(ns, page)) == XERR_OK && more &&
 		    (size_t)snprintf(next, sizeof(next), "%s", nx) >=
 		    sizeof(next))
 			rc = XERR_TOOBIG;
@@ -1645,7 +1659,13 @@ admin_nums_read(struct req *r, struct admin_nums *ns, struct twilio_error *err)
 		page = NULL;
 		if (rc != XERR_OK)
 			return rc;
-	} while (nx != NULL);
+	}
+	ns->ms = page_clock_ms(t0);
+	ns->complete = !more;
+	if (more)
+		log_info("admin %s: orphans: %zu pages of Twilio's list read "
+		    "in %lld ms, not the rest", r->user_id, ns->pages,
+		    (long long)ns->ms);
 	if (ns->n > 1)		/* v is NULL when Twilio lists none */
 		qsort(ns->v, ns->n, sizeof(ns->v[0]), admin_num_cmp);
 	return XERR_OK;
@@ -1699,8 +1719,38 @@ admin_push(struct json_object *a, struct json_object *v)
 }
 
 /*
+ * Adds the orphans report's head to o: whether Twilio's list was read to
+ * its end (and why not), the pages and numbers read, what the merge
+ * counted.  Returns nonzero on no memory.
+ */
+static int
+admin_orphans_counts(struct json_object *o, const struct admin_nums *ns,
+    size_t xsb, size_t other, size_t ours, size_t matched)
+{
+	int	 bad;
+
+	bad = admin_add(o, "complete", json_object_new_boolean(ns->complete),
+	    0);
+	bad |= admin_add(o, "incomplete_reason",
+	    json_object_new_string("out_of_time"), ns->complete);
+	bad |= jsonx_add_int(o, "twilio_pages", (int64_t)ns->pages);
+	bad |= jsonx_add_int(o, "twilio_ms", ns->ms);
+	bad |= jsonx_add_int(o, "twilio_numbers", (int64_t)ns->n);
+	bad |= jsonx_add_int(o, "twilio_unparsed", (int64_t)ns->unparsed);
+	bad |= jsonx_add_int(o, "xsb_numbers", (int64_t)xsb);
+	bad |= jsonx_add_int(o, "other_numbers", (int64_t)other);
+	bad |= jsonx_add_int(o, "ours", (int64_t)ours);
+	bad |= jsonx_add_int(o, "matched", (int64_t)matched);
+	return bad;
+}
+
+/*
  * GET /api/admin/phone/orphans: Twilio's numbers beside ours.  200,
- * 401, 403, 500, 502, 503.
+ * 401, 403, 500, 502, 503.  When Twilio's list did not fit in nginx's
+ * time (slow, or a large account) the report is of the pages read, 200
+ * with complete false: a number read that no user holds is certain, but
+ * a number of ours not read may be on a later page, so
+ * ours_gone_at_twilio is null rather than a list of false alarms.
  */
 static void
 admin_phone_orphans_run(struct req *r, struct admin_audit *au)
@@ -1749,26 +1799,28 @@ admin_phone_orphans_run(struct req *r, struct admin_audit *au)
 			else
 				other++;
 			i++;
-		} else
+		} else if (ns.complete)
 			bad = admin_push(gone, admin_row_json(&held[j++],
 			    &admin_held_table));
+		else
+			j++;	/* maybe on a page not read */
 	}
-	bad |= jsonx_add_int(o, "twilio_numbers", (int64_t)ns.n);
-	bad |= jsonx_add_int(o, "twilio_unparsed", (int64_t)ns.unparsed);
-	bad |= jsonx_add_int(o, "xsb_numbers", (int64_t)xsb);
-	bad |= jsonx_add_int(o, "other_numbers", (int64_t)other);
-	bad |= jsonx_add_int(o, "ours", (int64_t)ours);
-	bad |= jsonx_add_int(o, "matched", (int64_t)matched);
+	if (!ns.complete)
+		snprintf(au->detail, sizeof(au->detail), "incomplete: %zu "
+		    "pages, %zu numbers read in %lld ms", ns.pages, ns.n,
+		    (long long)ns.ms);
+	bad |= admin_orphans_counts(o, &ns, xsb, other, ours, matched);
 	if (bad || json_object_object_add(o, "bought_not_ours", bought) != 0) {
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
 	bought = NULL;
-	if (json_object_object_add(o, "ours_gone_at_twilio", gone) != 0) {
+	bad = admin_add(o, "ours_gone_at_twilio", gone, !ns.complete);
+	gone = NULL;		/* admin_add() took it */
+	if (bad) {
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}
-	gone = NULL;
 	admin_reply_audited(r, au, o);
 out:
 	json_object_put(bought);

@@ -93,8 +93,11 @@ void		 admin_subscription_action(struct req *r);
 /*
  * GET /api/admin/phone/orphans: every number of the Twilio account
  * beside users.phone_sid: numbers named "xsb..." that no user holds,
- * and users whose number Twilio no longer has.  200; 401; 403; 502
- * twilio_error; 503.
+ * and users whose number Twilio no longer has.  Twilio's pages are read
+ * while another still ends before nginx's 30 s (app/page.h); when the
+ * last was not among them the answer is 200 with complete false: what
+ * was read, users' numbers gone unknown (null).  200; 401; 403; 500
+ * past ADMIN_TWILIO_PAGES; 502 twilio_error; 503.
  */
 void		 admin_phone_orphans(struct req *r);
 

@@ -70,7 +70,9 @@ int		 page_or_reply(struct req *r, const struct page_spec *spec,
  * began in *t0; page_time_for_call() returns 1 while a call of at most
  * HTTP_INTERACTIVE_TIMEOUT_MS (and its connect) still ends in time, done
  * calls made (the first call is always made); page_clock_ms() returns the
- * milliseconds since t0.
+ * milliseconds since t0.  A page that cannot stop early with a cursor
+ * (the orphans report, a merge of Twilio's whole list) says it is
+ * incomplete instead.
  */
 #define PAGE_UPSTREAM_MS	30000	/* fastcgi_read_timeout of nginx/ */
 #define PAGE_MARGIN_MS		5000	/* connect (3 s) and the reply */

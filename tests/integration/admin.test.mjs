@@ -9,13 +9,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { request, rawRequest, closeHttp } from './lib/http.mjs';
 import { query, close, statementSql, asAdminScript } from './lib/db.mjs';
 import { env, requireEnv, REPO_ROOT, VAR_DIR } from './lib/env.mjs';
 import { waitFor } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
 import { keyArgs } from './lib/token.mjs';
+import { twilioDelay, twilioLargeAccount } from './lib/twilio.mjs';
 
 test.after(async () => { await S.standin.fail({ clear: true }); closeHttp(); await close(); });
 
@@ -392,6 +393,9 @@ test('A7 orphans: the report\'s shape, and a number Twilio does not list shows a
   const r = await admin('GET', '/api/admin/phone/orphans');
   assert.equal(r.status, 200, r.text);
   const b = r.json;
+  assert.equal(b.complete, true, 'Twilio\'s whole list was read');
+  assert.equal(b.incomplete_reason, null);
+  assert.equal(b.twilio_pages, 1, 'Prism\'s list is one short page');
   for (const k of ['twilio_numbers', 'twilio_unparsed', 'xsb_numbers', 'other_numbers', 'ours', 'matched']) {
     assert.equal(typeof b[k], 'number', k);
   }
@@ -407,6 +411,52 @@ test('A7 orphans: the report\'s shape, and a number Twilio does not list shows a
   assert.equal(b.ours, b.matched + b.ours_gone_at_twilio.length);
   // Prism makes up its list: none of its numbers is ours.
   assert.equal(b.twilio_numbers, b.matched + b.bought_not_ours.length + b.other_numbers);
+  const c = cli(['orphans']);
+  assert.equal(c.status, 0, c.err);
+  assert.equal(c.json.complete, true);
+});
+
+// The report reads every page of Twilio's list before it answers, and nginx gives up after 30 s of
+// silence (a 504 of its own, not our JSON). An account of 25 full pages, each page slowed to just under
+// HTTP_INTERACTIVE_TIMEOUT_MS (2.5 s in the test stack), would take 37 s: the report stops reading in
+// time and answers the pages read, marked incomplete.
+test('A7b orphans: a list too slow to read whole in nginx\'s time answers the pages read, complete false', { timeout: 120000 }, async () => {
+  const interactive = Number(process.env.HTTP_INTERACTIVE_TIMEOUT_MS);
+  const pages = 25, slow = interactive - 1000;
+  assert.ok(slow > 0 && slow * pages > 32000, `the stack's Twilio timeout (${interactive} ms)`);
+  const u = await newUser({ tier: 'ai_secretary', phone: true });
+  await twilioLargeAccount(pages);
+  await twilioDelay(slow, 'IncomingPhoneNumbers.json');
+  const t0 = Date.now();
+  let r, c;
+  try {
+    [r, c] = await Promise.all([admin('GET', '/api/admin/phone/orphans', { timeoutMs: 60000 }), cliAsync(['orphans'])]);
+  } finally {
+    await twilioDelay(0);
+    await twilioLargeAccount(0);
+  }
+  const ms = Date.now() - t0;
+  assert.equal(r.status, 200, r.text);
+  assert.ok(ms < 30000, `answered before nginx's 30 s: ${ms} ms`);
+  const b = r.json;
+  assert.equal(b.complete, false);
+  assert.equal(b.incomplete_reason, 'out_of_time');
+  assert.ok(b.twilio_pages >= 1 && b.twilio_pages < pages, `stopped early: ${b.twilio_pages} of ${pages} pages`);
+  assert.equal(b.twilio_numbers, b.twilio_pages * 1000);
+  // Ours may be on a page not read: no number of ours is called gone.
+  assert.equal(b.ours_gone_at_twilio, null);
+  assert.ok(b.ours >= 1 && b.matched === 0, `${u.sid} is not in the large account`);
+  // What was read is compared: none of it is named for us.
+  assert.deepEqual(b.bought_not_ours, []);
+  assert.equal(b.other_numbers, b.twilio_numbers);
+  assert.ok(b.twilio_ms > 0 && b.twilio_ms < ms);
+  const audit = await admin('GET', `/api/admin/audit?actor=${adminUser.id}&action=phone.orphans&limit=1`);
+  assert.equal(audit.status, 200, audit.text);
+  assert.equal(audit.json.entries[0].detail, `incomplete: ${b.twilio_pages} pages, ${b.twilio_numbers} numbers read in ${b.twilio_ms} ms`);
+  // The CLI, beside it: the report on stdout, exit 1 and why on stderr.
+  assert.equal(c.status, 1, c.err);
+  assert.equal(c.json.complete, false);
+  assert.match(c.err, /incomplete: \d+ pages of Twilio's list read in \d+ ms/);
 });
 
 test('A8 repoint: every held number\'s URLs set at PUBLIC_BASE_URL, page by page', async () => {
@@ -471,10 +521,16 @@ test('A9 /metrics: the expected series; signature failures counted by xsb-webhoo
 });
 
 // ---------- A10 the CLI ----------
+const cliOpts = (extra) => ({ env: { ...process.env, XSB_VAR: VAR_DIR, ADMIN_TOKEN: '', ...extra }, encoding: 'utf8', timeout: 60000 });
+const cliResult = (status, out, err) => ({ status, out, err, json: (() => { try { return JSON.parse(out); } catch { return undefined; } })() });
 function cli(args, { env: extra = {} } = {}) {
-  const r = spawnSync(path.join(REPO_ROOT, 'scripts', 'xsb-admin'), args, {
-    env: { ...process.env, XSB_VAR: VAR_DIR, ADMIN_TOKEN: '', ...extra }, encoding: 'utf8', timeout: 60000 });
-  return { status: r.status, out: r.stdout, err: r.stderr, json: (() => { try { return JSON.parse(r.stdout); } catch { return undefined; } })() };
+  const r = spawnSync(path.join(REPO_ROOT, 'scripts', 'xsb-admin'), args, cliOpts(extra));
+  return cliResult(r.status, r.stdout, r.stderr);
+}
+/** cli() without holding up the test's other requests. */
+function cliAsync(args) {
+  return new Promise((resolve) => execFile(path.join(REPO_ROOT, 'scripts', 'xsb-admin'), args, cliOpts({}),
+    (e, out, err) => resolve(cliResult(e ? e.code : 0, out, err))));
 }
 
 test('A10 xsb-admin: create, show, events, jobs, revoke, token, errors', async () => {
