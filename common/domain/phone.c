@@ -202,8 +202,8 @@ phone_want_set(struct phone_want *w, const char *name, const char *v,
 	if (*v == '\0')
 		return XERR_OK;
 	if (!ok || strlen(v) >= dstsz) {
-		snprintf(errbuf, errsz, "%s is malformed (see docs/API.md: "
-		    "number selection)", name);
+		snprintf(errbuf, errsz, "%s is malformed (see docs/API.md, "
+		    "GET /api/phone/search)", name);
 		return XERR_BADREQ;
 	}
 	snprintf(dst, dstsz, "%s", v);
