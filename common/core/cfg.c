@@ -180,8 +180,10 @@ static const struct cfg_opt {
 	  O(worker_concurrency),
 	  "jobs one xsb-worker runs at once (threads, a database connection "
 	  "each); it claims and records them several to a transaction" },
-	{ "JOB_MAX_ATTEMPTS", CFG_UINT, CFG_OPTIONAL, "8", 1, 100,
-	  O(job_max_attempts), "attempts before a job is dead" },
+	{ "JOB_MAX_ATTEMPTS", CFG_UINT, CFG_OPTIONAL, "16", 1, 100,
+	  O(job_max_attempts), "attempts before a job is dead (16 with the "
+	  "default backoff: retries for 2.5 to 5 hours, past a passing "
+	  "outage)" },
 	{ "JOB_LEASE_SECONDS", CFG_UINT, CFG_OPTIONAL, "60", 5, 3600,
 	  O(job_lease_seconds), "lease of a claimed job, renewed while it "
 	  "runs (up to 10 times); expired leases are reclaimed" },

@@ -527,7 +527,7 @@ test('D12 a rating waits for the user\'s row; an upgrade committed meanwhile is 
 
 // D10: the renewal's invoice.created of a subscription whose events have not reached us (failing, say, until an
 // operator fixes a price): the bill job waits for them while Stripe would still redeliver (three days), past its
-// attempts (JOB_MAX_ATTEMPTS, 8 by default), then bills once they arrive; one queued longer ago than that is dead.
+// attempts (JOB_MAX_ATTEMPTS, 16 by default), then bills once they arrive; one queued longer ago than that is dead.
 test('D10 a bill job waiting for its subscription\'s events retries for three days, past its attempts', async () => {
   const b = await B.billedUser({ invoice: false });
   const unknownSub = () => S.standin.createSubscription({ customer: b.cus.id, price: 'price_ai_secretary', status: 'active',
@@ -538,9 +538,9 @@ test('D10 a bill job waiting for its subscription\'s events retries for three da
   await send('invoice.created', await B.renewalInvoice({ cus: b.cus, sub, ps: b.ps, pe: b.pe }), b.pe);
   await waitFor(async () => (await job(key))?.attempts >= 1 && (await job(key)).state === 'pending', { timeoutMs: 15000, what: 'first attempt failed' });
   assert.match((await job(key)).last_error, /not known yet/);
-  await query('UPDATE jobs SET attempts = 8 WHERE dedupe_key = ?', [key]);
+  await query('UPDATE jobs SET attempts = 16 WHERE dedupe_key = ?', [key]);
   await again(key);
-  await waitFor(async () => (await job(key)).attempts === 9 && (await job(key)).state !== 'running', { timeoutMs: 15000, what: 'a ninth attempt' });
+  await waitFor(async () => (await job(key)).attempts === 17 && (await job(key)).state !== 'running', { timeoutMs: 15000, what: 'a 17th attempt' });
   assert.equal((await job(key)).state, 'pending', 'still waiting after its attempts: queued less than three days ago');
   // The subscription's events arrive: the next attempt bills the period.
   const r = await S.signedWebhook(S.event('customer.subscription.created', sub, { ...cur, created: b.ps }));
@@ -552,7 +552,7 @@ test('D10 a bill job waiting for its subscription\'s events retries for three da
   const late = await unknownSub(), lateKey = `bill_period:${late.id}:${b.ps}`;
   await send('invoice.created', await B.renewalInvoice({ cus: b.cus, sub: late, ps: b.ps, pe: b.pe }), b.pe);
   await waitFor(async () => (await job(lateKey))?.attempts >= 1 && (await job(lateKey)).state === 'pending', { timeoutMs: 15000, what: 'first attempt failed' });
-  await query('UPDATE jobs SET attempts = 8, created_at = NOW(6) - INTERVAL 3 DAY - INTERVAL 1 MINUTE WHERE dedupe_key = ?', [lateKey]);
+  await query('UPDATE jobs SET attempts = 16, created_at = NOW(6) - INTERVAL 3 DAY - INTERVAL 1 MINUTE WHERE dedupe_key = ?', [lateKey]);
   await again(lateKey);
   await waitFor(async () => (await job(lateKey)).state === 'dead', { timeoutMs: 15000, what: 'dead after three days of waiting' });
 });
