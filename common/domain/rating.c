@@ -635,12 +635,37 @@ rating_lines(struct db *db, int64_t id, const struct rating_calc *r,
 }
 
 /*
+ * Ends the rows q rates where a later stored period begins inside its
+ * period (Stripe started one there: rating_rows_end()'s rule for the
+ * period's own rows).  Those rows are the later period's, for its bill.
+ */
+static enum xerr
+rating_own_end(struct rating_ctx *c, struct rating_req *q)
+{
+	int64_t		(*p)[2] = NULL;
+	size_t		 i, n = 0;
+	enum xerr	 rc;
+
+	if (q->usage_end <= q->start + 1)
+		return XERR_OK;
+	if ((rc = billing_periods_overlapping(c->db, c->sub, q->start + 1,
+	    q->usage_end, &p, &n)))
+		return rc;
+	for (i = 0; i < n; i++)
+		if (p[i][0] > q->start && p[i][0] < q->usage_end)
+			q->usage_end = p[i][0];
+	free(p);
+	return XERR_OK;
+}
+
+/*
  * The body of rating_rate() inside its transaction: rates, writes the bill,
  * its lines and its coverage.  When bills of later periods, rated first,
  * covered rows of this period as late usage, the period is rated with
  * them and less what their adjustments billed (rating_less()); the rows
- * stay theirs.  Longer than most: the steps share the context and the
- * computation that the bill stores.
+ * stay theirs.  Its rows end where a later stored period begins
+ * (rating_own_end()).  Longer than most: the steps share the context and
+ * the computation that the bill stores.
  */
 static enum xerr
 rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
@@ -650,6 +675,7 @@ rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
 	struct rating_stretch bst[RATING_STRETCHES_MAX];	/* billed's */
 	struct rating_late late;
 	struct rating_calc r, billed;
+	struct rating_req own = *q;
 	struct json_object *comp = NULL;
 	struct bills_new b;
 	size_t		 nst, nbst, i, nbilled;
@@ -659,6 +685,10 @@ rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
 
 	memset(&late, 0, sizeof(late));
 	memset(&billed, 0, sizeof(billed));
+	/* From here on, q is the period with its own rows' end. */
+	if ((rc = rating_own_end(c, &own)))
+		return rc;
+	q = &own;
 	if ((rc = rating_load_history(c)) != XERR_OK) {
 		if (rc == XERR_NOTFOUND)
 			snprintf(err, errsz, "subscription %s has no tier "

@@ -491,6 +491,36 @@ test('D15 a late row inside two stored periods that overlap is billed once, as u
   assert.deepEqual([Number(cov.ps), Number(cov.billed)], [pb[0], pc[0]], 'covered for period B by the bill of period C');
 });
 
+// D16: the same rule for a period's own rows. Period B, started inside period A, is stored (its subscription
+// update arrived) before A's renewal invoice: A's bill rates A's rows up to where B began; a call after that is
+// B's, for B's bill. Before: A's bill took it (21 min over instead of 1) and B's found it covered.
+test('D16 a period rated after a later one began inside it rates its rows up to where that one began', async () => {
+  const s = now() - 60 * DAY;
+  const pa = [s, s + 30 * DAY], pb = [s + 20 * DAY, s + 50 * DAY];
+  const b = await B.billedUser({ ps: pa[0], pe: pa[1], usage: calls(101, 1), phone: false });
+  const svc = mint(['-u', 'engine-svc', '-r', 'service']);
+  const r = await request('POST', '/api/usage', { token: svc, json: { user_id: b.id, kind: 'voice', quantity: 1200,
+    occurred_at: s + 25 * DAY, idempotency_key: `d16-${b.id}` } });
+  assert.equal(r.status, 201, r.text);
+  // Stripe moved the subscription to period B: its update is stored before A's invoice arrives.
+  const moved = await changeSub(b.sub, { current_period_start: pb[0], current_period_end: pb[1] });
+  await send('customer.subscription.updated', moved, pb[0]);
+  const stored = await query('SELECT period_start FROM billing_periods WHERE subscription_id = ? ORDER BY period_start', [b.sub.id]);
+  assert.deepEqual(stored.map((x) => Number(x.period_start)), [pa[0], pb[0]], 'both periods stored');
+  await send('invoice.created', b.inv, pa[1]);
+  await jobDone(b, 'period A billed');
+  // The model: A's rows end where B began: its 101 one-second calls, 101 min, 1 over its 100 included: 1 c.
+  // The 20-minute call (after B began) is B's: 20 min, none over.
+  assert.deepEqual(await linesOf(b.id, pa[0]), { voice: [1, halfUp(1 * 130)] });
+  const inv = await B.renewalInvoice({ cus: b.cus, sub: b.sub, ps: pb[0], pe: pb[1] });
+  await send('invoice.created', inv, pb[1]);
+  await jobDone({ ...b, ps: pb[0] }, 'period B billed');
+  assert.equal((await linesOf(b.id, pb[0])).voice, undefined, 'period B: 20 min, none over');
+  const [cov] = await query(`SELECT c.for_period_start AS ps, b.period_start AS billed FROM bill_usage c JOIN bills b ON b.id = c.bill_id
+    JOIN usage_events u ON u.id = c.usage_id WHERE u.user_id = ? AND u.occurred_at = ?`, [b.id, s + 25 * DAY]);
+  assert.deepEqual([Number(cov.ps), Number(cov.billed)], [pb[0], pb[0]], 'covered for period B by its own bill');
+});
+
 // D12: a rating writes the user's row first: before it locks the subscription's row (a Stripe event's
 // transaction locks the user's, then the subscription's) and before it reads the period's rows, as a take of
 // Twilio's count writes it before it reads a text's row (T2c, numbers.test). On Galera, where a lock does not
