@@ -1882,10 +1882,13 @@ billing_usage_reply(struct req *r, const struct usage_app_in *u,
 	}
 	if ((o = json_object_new_object()) == NULL ||
 	    (entry = billing_usage_json(&out->row, u->key)) == NULL ||
-	    json_object_object_add(o, "usage", entry) != 0 ||
-	    json_object_object_add(o, "replayed",
-	    json_object_new_boolean(out->replayed)) != 0) {
+	    json_object_object_add(o, "usage", entry) != 0) {
 		json_object_put(entry);
+		req_fail(r, XERR_NOMEM, "the reply");
+		goto out;
+	}
+	/* o owns entry now. */
+	if (jsonx_add_bool(o, "replayed", out->replayed)) {
 		req_fail(r, XERR_NOMEM, "the reply");
 		goto out;
 	}

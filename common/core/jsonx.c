@@ -178,6 +178,20 @@ jsonx_add_int(struct json_object *obj, const char *key, int64_t v)
 	return 0;
 }
 
+int
+jsonx_add_bool(struct json_object *obj, const char *key, int v)
+{
+	struct json_object *o;
+
+	if ((o = json_object_new_boolean(v != 0)) == NULL)
+		return -1;
+	if (json_object_object_add(obj, key, o) != 0) {
+		json_object_put(o);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Returns the length of the valid UTF-8 sequence at s (avail bytes there),
  * or 0: shortest form only, no surrogates, nothing above U+10FFFF.

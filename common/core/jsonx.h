@@ -73,6 +73,10 @@ int		 jsonx_add_str(struct json_object *obj, const char *key,
 int		 jsonx_add_int(struct json_object *obj, const char *key,
 		    int64_t v);
 
+/* Adds key: true or false (v nonzero) to obj. Returns 0 or -1. */
+int		 jsonx_add_bool(struct json_object *obj, const char *key,
+		    int v);
+
 /*
  * Parses a JSON text (a request body, a reply of Stripe or Twilio, a
  * stored payload): strict, valid UTF-8, at most JSONX_DEPTH deep, nothing
