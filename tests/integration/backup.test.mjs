@@ -55,4 +55,34 @@ test('K1 backup create, then verify: the restored copy has the live tables\' row
   const r = backup(['restore', target, busy]);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /is not empty/);
+
+  // K2: a restore's files belong to the server that will run on them. Into /var/lib/mysql the parent is
+  // root's, so the parent's owner is no guide: the packaged server's user (mysql) is, or --owner.
+  const lib = path.join(dir, 'lib');
+  fs.mkdirSync(lib, { mode: 0o755 });
+  const owners = (d) => new Set(fs.readdirSync(d, { recursive: true }).map((f) => {
+    const st = fs.statSync(path.join(d, f));
+    return `${st.uid}:${st.gid}`;
+  }));
+  const idOf = (args) => spawnSync('id', args, { encoding: 'utf8' }).stdout.trim();
+  if (process.getuid() === 0) {
+    assert.equal(fs.statSync(lib).uid, 0, 'the parent is root\'s');
+    const mysql = spawnSync('id', ['mysql']).status === 0;
+    const want = mysql ? `${idOf(['-u', 'mysql'])}:${idOf(['-g', 'mysql'])}` : '0:0';
+    const d1 = path.join(lib, 'mysql');
+    const r1 = backup(['restore', target, d1]);
+    assert.equal(r1.status, 0, r1.stderr);
+    assert.deepEqual([...owners(d1)], [want], mysql ? 'every file is mysql\'s' : 'no mysql user: the parent\'s owner');
+    const d2 = path.join(lib, 'other');
+    const r2 = backup(['restore', target, d2, '--owner', 'nobody:nogroup']);
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.deepEqual([...owners(d2)], [`${idOf(['-u', 'nobody'])}:${idOf(['-g', 'nobody'])}`], 'every file is --owner\'s');
+  } else {
+    const r3 = backup(['restore', target, path.join(lib, 'x'), '--owner', 'nobody:nogroup']);
+    assert.notEqual(r3.status, 0);
+    assert.match(r3.stderr, /--owner needs root/);
+  }
+  const r4 = backup(['restore', target, path.join(lib, 'y'), '--owner', 'no owner']);
+  assert.notEqual(r4.status, 0);
+  assert.match(r4.stderr, /--owner takes USER:GROUP/);
 });
