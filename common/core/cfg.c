@@ -175,7 +175,8 @@ static const struct cfg_opt {
 	{ "JWT_AUDIENCE", CFG_STR, CFG_OPTIONAL, "xswarm-users", 0, 0,
 	  O(jwt_audience), "required `aud` of user tokens" },
 	{ "WORKER_POLL_MS", CFG_UINT, CFG_OPTIONAL, "500", 10, 60000,
-	  O(worker_poll_ms), "worker idle poll interval" },
+	  O(worker_poll_ms), "worker idle poll interval (under a third of "
+	  "JOB_LEASE_SECONDS)" },
 	{ "WORKER_CONCURRENCY", CFG_UINT, CFG_OPTIONAL, "8", 1, 64,
 	  O(worker_concurrency),
 	  "jobs one xsb-worker runs at once (threads, a database connection "
@@ -679,6 +680,21 @@ cfg_check(const struct cfg *cfg, char *errbuf, size_t errsz)
 	    !cfg_url_or_empty(cfg->assistant_sms_url)) {
 		snprintf(errbuf, errsz, "ASSISTANT_VOICE_URL and "
 		    "ASSISTANT_SMS_URL: expected empty or an http(s) URL");
+		return XERR_CONFIG;
+	}
+	/*
+	 * xsb-worker renews running jobs' leases from its main loop once a
+	 * third of a lease has passed, and the loop waits up to a poll: a
+	 * longer poll lets leases run out between renewals, and the jobs be
+	 * claimed again while they run.
+	 */
+	if ((unsigned long long)cfg->worker_poll_ms * 3 >=
+	    (unsigned long long)cfg->job_lease_seconds * 1000) {
+		snprintf(errbuf, errsz, "WORKER_POLL_MS: must be under a third "
+		    "of JOB_LEASE_SECONDS (%lu s: under %lu ms), or running "
+		    "jobs' leases run out between renewals",
+		    cfg->job_lease_seconds,
+		    (cfg->job_lease_seconds * 1000 + 2) / 3);
 		return XERR_CONFIG;
 	}
 	/* Stripe retries for 3 days and keeps events 30 (OPERATIONS.md). */

@@ -463,6 +463,38 @@ START_TEST(cfg_prices)
 }
 END_TEST
 
+/*
+ * A running job's lease is renewed from the worker's main loop once a third
+ * of it has passed, and the loop may wait a whole poll before it looks: a
+ * poll of a third of the lease or more is refused, whatever the lease.
+ */
+START_TEST(cfg_poll_under_a_third_of_the_lease)
+{
+	struct cfg	*cfg;
+
+	setenv("JOB_LEASE_SECONDS", "5", 1);
+	setenv("WORKER_POLL_MS", "1666", 1);	/* 3 x 1666 < 5000 */
+	cfg = load_ok();
+	ck_assert_uint_eq(cfg->job_lease_seconds, 5);
+	ck_assert_uint_eq(cfg->worker_poll_ms, 1666);
+	cfg_free(cfg);
+	setenv("WORKER_POLL_MS", "1667", 1);
+	load_fails("WORKER_POLL_MS: must be under a third of "
+	    "JOB_LEASE_SECONDS (5 s: under 1667 ms)");
+	setenv("WORKER_POLL_MS", "60000", 1);
+	load_fails("WORKER_POLL_MS: must be under a third");
+	setenv("JOB_LEASE_SECONDS", "60", 1);
+	setenv("WORKER_POLL_MS", "20000", 1);
+	load_fails("(60 s: under 20000 ms)");
+	setenv("WORKER_POLL_MS", "19999", 1);
+	cfg_free(load_ok());
+	/* The defaults (60 s, 500 ms) pass. */
+	unsetenv("JOB_LEASE_SECONDS");
+	unsetenv("WORKER_POLL_MS");
+	cfg_free(load_ok());
+}
+END_TEST
+
 static Suite *
 cfg_suite(void)
 {
@@ -485,6 +517,7 @@ cfg_suite(void)
 	tcase_add_test(tc, cfg_least_privilege);
 	tcase_add_test(tc, cfg_retention);
 	tcase_add_test(tc, cfg_prices);
+	tcase_add_test(tc, cfg_poll_under_a_third_of_the_lease);
 	suite_add_tcase(s, tc);
 	return s;
 }
