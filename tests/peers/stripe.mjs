@@ -1100,8 +1100,9 @@ function controlRun(method, path, j) {
     else {
       const when = j.when ?? 'before';
       if (!['before', 'after'].includes(when)) throw bad(`/__fail: when must be "before" or "after", not ${JSON.stringify(when)}`);
+      if (j.message !== undefined && typeof j.message !== 'string') throw bad('/__fail: message must be a string');
       S.fail.push({ count: Number(j.count ?? 1), status: j.status ?? (j.delay_ms ? null : 500), delay_ms: Number(j.delay_ms ?? 0),
-        path_prefix: j.path_prefix || '/v1/', method: j.method || null, when });
+        path_prefix: j.path_prefix || '/v1/', method: j.method || null, when, message: j.message ?? null });
     }
     return S.fail;
   }
@@ -1222,7 +1223,8 @@ function controlRun(method, path, j) {
 // ---------- /v1 request pipeline ----------
 const canon = (v) => (Array.isArray(v) ? v.map(canon) : v && typeof v === 'object'
   ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])])) : v);
-const injectedError = (status) => new StripeError(status, status === 429 ? 'Request rate limit exceeded.' : 'An unknown error occurred (injected by the stand-in).',
+const injectedError = (status, message) => new StripeError(status, message
+  ?? (status === 429 ? 'Request rate limit exceeded.' : 'An unknown error occurred (injected by the stand-in).'),
   { type: status >= 500 ? 'api_error' : status === 402 ? 'card_error' : 'invalid_request_error', ...(status === 429 ? { code: 'rate_limit' } : {}) });
 // Runs one /v1 request. Returns {status, body, replayed?, retry?}: `retry` is the Stripe-Should-Retry answer.
 async function api(req, url, body, rec) {
@@ -1252,7 +1254,7 @@ async function api(req, url, body, rec) {
   const sleep = () => new Promise((r) => setTimeout(r, rule?.delay_ms || 0));
   if (rule?.status && rule.when === 'before') {
     await sleep();
-    const e = injectedError(rule.status);
+    const e = injectedError(rule.status, rule.message);
     e.retry = rule.status >= 500 || rule.status === 429;
     throw e;
   }
@@ -1280,7 +1282,7 @@ async function api(req, url, body, rec) {
     try { result = { status: 200, body: present(route.fn(params, url.pathname.match(route.re))) }; }
     catch (e) { if (!(e instanceof StripeError)) throw e; result = { status: e.status, body: e.body, retry: false }; }
     finally { S.ctx = null; }
-    if (rule?.status && rule.when === 'after') { const e = injectedError(rule.status); result = { status: e.status, body: e.body, retry: false }; }
+    if (rule?.status && rule.when === 'after') { const e = injectedError(rule.status, rule.message); result = { status: e.status, body: e.body, retry: false }; }
     return result;
   };
   if (req.method !== 'POST') { await sleep(); return run(); }

@@ -283,6 +283,19 @@ test('a 500 after execution is saved for the key and replayed; the object exists
   await assert.rejects(ctl('POST', '/__fail', { count: 1, status: 500, when: 'during' }).then((x) => { if (x.error) throw new Error(x.error.message); }));
 });
 
+test('fail injection with a message: the error carries it, before and after execution', async () => {
+  const cus = await customer();
+  const message = 'caf\u00e9 \u{1F600} refused';
+  await ctl('POST', '/__fail', { count: 1, status: 400, path_prefix: '/v1/invoiceitems', method: 'POST', message });
+  await ctl('POST', '/__fail', { count: 1, status: 400, path_prefix: '/v1/invoiceitems', method: 'POST', when: 'after', message: 'after' });
+  const params = { customer: cus.id, currency: 'usd', amount: '100' };
+  let r = await call('POST', '/v1/invoiceitems', { params, idem: newKey() });
+  assert.deepEqual([r.status, r.json.error.type, r.json.error.message], [400, 'invalid_request_error', message]);
+  r = await call('POST', '/v1/invoiceitems', { params, idem: newKey() });
+  assert.deepEqual([r.status, r.json.error.message], [400, 'after']);
+  await assert.rejects(ctl('POST', '/__fail', { count: 1, status: 400, message: 5 }).then((x) => { if (x.error) throw new Error(x.error.message); }));
+});
+
 test('a slow request holds its key: 409 idempotency_key_in_use (retry: true), then the saved answer', async () => {
   const cus = await customer();
   const params = { customer: cus.id, currency: 'usd', amount: '100' };

@@ -302,7 +302,7 @@ export const standin = {
       && (!filter.path_prefix || r.path.startsWith(filter.path_prefix)));
   },
   reset: () => ctl('POST', '/__reset'),
-  /** {count, status, delay_ms, path_prefix, method}: next `count` matching requests fail / are slow. {clear:true} drops all rules. */
+  /** {count, status, delay_ms, path_prefix, method, when, message}: next `count` matching requests fail / are slow. {clear:true} drops all rules. */
   fail: (rule) => ctl('POST', '/__fail', rule),
   /** Forgets every saved Idempotency-Key, as 24 hours passing would at Stripe. */
   expireKeys: () => ctl('POST', '/__idempotency/expire', {}),
