@@ -60,7 +60,8 @@
 
 /*
  * A job still running after this many leases is left to its lease: it is
- * claimed again, as a worker's that died would be.
+ * claimed again, as a worker's that died would be, and it is dead once its
+ * lease ran out JOBS_LEASE_EXPIRIES times in a row.
  */
 #define WORKER_LEASE_RENEWALS	10
 
@@ -68,6 +69,7 @@
 static struct {
 	long long	 id;
 	time_t		 at;
+	int		 left;		/* past WORKER_LEASE_RENEWALS (logged) */
 } held[WORKER_MAX_CONCURRENCY];
 static size_t	 nheld;
 
@@ -223,6 +225,7 @@ claim(struct db *db, const struct cfg *cfg, const char *id,
 		return 0;
 	for (i = 0; i < n && nheld < WORKER_MAX_CONCURRENCY; i++) {
 		held[nheld].id = got[i]->id;
+		held[nheld].left = 0;
 		held[nheld++].at = time(NULL);
 	}
 	pthread_mutex_lock(&q.mu);
@@ -295,10 +298,17 @@ renew(struct db *db, const struct cfg *cfg, const char *id, time_t *last)
 	if (nheld == 0 || now - *last < (time_t)(cfg->job_lease_seconds / 3))
 		return;
 	*last = now;
-	for (i = 0; i < nheld; i++)
+	for (i = 0; i < nheld; i++) {
 		if (now - held[i].at < (time_t)(WORKER_LEASE_RENEWALS *
 		    cfg->job_lease_seconds))
 			ids[n++] = held[i].id;
+		else if (!held[i].left) {
+			held[i].left = 1;
+			log_warnx("job %lld: still running after %d leases, left "
+			    "to its lease (it will be claimed again)",
+			    held[i].id, WORKER_LEASE_RENEWALS);
+		}
+	}
 	if ((rc = jobs_extend(db, cfg, id, ids, n, &renewed)) != XERR_OK)
 		log_warnx("%zu leases not renewed: %s", n, xerr_code(rc));
 	else if (renewed < n)

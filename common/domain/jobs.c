@@ -123,6 +123,24 @@ jobs_ids(struct job *const *jobs, size_t n, int want_done, struct buf **ids,
 }
 
 /*
+ * Makes dead, in the claim's transaction, the job of c picked with its
+ * lease expired for the JOBS_LEASE_EXPIRIES-th time in a row.
+ */
+static enum xerr
+jobs_expired_dead(struct db *db, const struct jobs_db_claim *c)
+{
+	char	 error[512];
+
+	snprintf(error, sizeof(error), "lease ran out %d times (its run "
+	    "crashed or hung its worker; last held by %.200s)",
+	    JOBS_LEASE_EXPIRIES, c->locked_by[0] ? c->locked_by : "-");
+	jsonx_utf8_scrub(error);
+	log_errorx("job %lld (%s) dead after %lld attempts: %s", c->id,
+	    c->kind, c->attempts, error);
+	return jobs_db_expired_dead(db, c->id, error);
+}
+
+/*
  * Picks up to max - *got jobs of which into out[*got..] and marks them
  * claimed by worker with one statement, in the caller's transaction.  On
  * an error the jobs read so far stay in out (counted in *got) for the
@@ -142,6 +160,12 @@ jobs_pick(struct db *db, const struct cfg *cfg, enum jobs_db_pick which,
 	    &nrows)) != XERR_OK)
 		return rc;
 	for (i = 0; i < nrows && *got < max; i++) {
+		if (which == JOBS_DB_EXPIRED &&
+		    rows[i].expiries + 1 >= JOBS_LEASE_EXPIRIES) {
+			if ((rc = jobs_expired_dead(db, &rows[i])) != XERR_OK)
+				goto out;
+			continue;
+		}
 		if ((out[*got] = jobs_from_claim(&rows[i])) == NULL) {
 			rc = XERR_NOMEM;
 			goto out;
@@ -153,7 +177,8 @@ jobs_pick(struct db *db, const struct cfg *cfg, enum jobs_db_pick which,
 	if ((rc = jobs_ids(out + first, *got - first, -1, &ids, &n)) !=
 	    XERR_OK)
 		goto out;
-	rc = jobs_db_claim(db, buf_data(ids), cfg->job_lease_seconds, worker);
+	rc = jobs_db_claim(db, which, buf_data(ids), cfg->job_lease_seconds,
+	    worker);
 out:
 	buf_free(ids);
 	jobs_db_claims_free(rows, nrows);

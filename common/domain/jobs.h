@@ -10,6 +10,8 @@
  * again (a running job's lease is renewed), so every job's side effect
  * must be idempotent
  * (Stripe Idempotency-Key, Twilio reconcile, e-mail Message-ID check).
+ * A job whose lease ran out JOBS_LEASE_EXPIRIES times in a row is dead
+ * instead: its run crashes or hangs its worker.
  */
 #ifndef JOBS_H
 #define JOBS_H
@@ -69,10 +71,25 @@ enum xerr	 jobs_notify(struct db *db, const char *user_id,
 		    struct json_object *fields);
 
 /*
+ * A job whose lease ran out this many times in a row (each time claimed
+ * again; a recorded failure or an operator's retry starts the count
+ * afresh) is made dead by the claim that finds it expired the last time,
+ * not run again: its run crashed its worker (killed, out of memory, a
+ * bug) or hung past WORKER_LEASE_RENEWALS (cgi/worker.c).  Attempts cannot
+ * tell it: they count claims, and a waiting job goes past
+ * JOB_MAX_ATTEMPTS.  A job running in the same worker when it crashed
+ * counts the crash too, so the jobs beside a culprit that crashes every
+ * worker it runs in may die with it (docs/OPERATIONS.md, "Dead jobs").
+ */
+#define JOBS_LEASE_EXPIRIES	3
+
+/*
  * Claims up to max (>= 1) due jobs (pending and due, or running with an
  * expired lease) of kinds (comma-separated), the oldest first, for worker,
  * under a lease of JOB_LEASE_SECONDS, in one transaction: out[0..*n-1],
  * each freed by the caller with jobs_free().  *n is 0 when none is due.
+ * An expired job at its JOBS_LEASE_EXPIRIES is made dead in the same
+ * transaction (logged) and not returned.
  */
 enum xerr	 jobs_claim_batch(struct db *db, const struct cfg *cfg,
 		    const char *worker, const char *kinds, size_t max,

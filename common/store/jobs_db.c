@@ -17,6 +17,8 @@ enum jobs_db_pick_col {
 	JOBS_DB_P_PAYLOAD,
 	JOBS_DB_P_ATTEMPTS,
 	JOBS_DB_P_CREATED,
+	JOBS_DB_P_EXPIRIES,
+	JOBS_DB_P_LOCKED,
 	JOBS_DB_P__MAX
 };
 
@@ -73,12 +75,15 @@ jobs_db_claim_fill(const struct db_res *res, size_t i,
 	c->id = db_res_int(res, i, JOBS_DB_P_ID, 0);
 	c->attempts = db_res_int(res, i, JOBS_DB_P_ATTEMPTS, 0);
 	c->created = db_res_int(res, i, JOBS_DB_P_CREATED, 0);
+	c->expiries = db_res_int(res, i, JOBS_DB_P_EXPIRIES, 0);
 	if ((rc = cell_text(res, i, JOBS_DB_P_KIND, c->kind, sizeof(c->kind),
 	    0, &n)) != XERR_OK ||
 	    (rc = cell_text(res, i, JOBS_DB_P_KEY, c->dedupe_key,
 	    sizeof(c->dedupe_key), 0, &n)) != XERR_OK ||
 	    (rc = cell_text(res, i, JOBS_DB_P_USER, c->user_id,
-	    sizeof(c->user_id), JOBS_DB_NULL_USER, &n)) != XERR_OK)
+	    sizeof(c->user_id), JOBS_DB_NULL_USER, &n)) != XERR_OK ||
+	    (rc = cell_text(res, i, JOBS_DB_P_LOCKED, c->locked_by,
+	    sizeof(c->locked_by), JOBS_DB_NULL_LOCKED, &n)) != XERR_OK)
 		return rc;
 	c->nulls = n;
 	len = db_res_len(res, i, JOBS_DB_P_PAYLOAD);
@@ -146,15 +151,27 @@ out:
 }
 
 enum xerr
-jobs_db_claim(struct db *db, const char *ids, unsigned long lease_seconds,
-    const char *worker)
+jobs_db_claim(struct db *db, enum jobs_db_pick which, const char *ids,
+    unsigned long lease_seconds, const char *worker)
 {
 	struct dbv	 a[3];
 
 	a[0] = DB_STR(ids);
 	a[1] = DB_INT(lease_seconds);
 	a[2] = DB_STR(worker);
-	return db_exec(db, STMT_JOB_CLAIM_MARK_N, a, 3, NULL, NULL);
+	return db_exec(db, which == JOBS_DB_EXPIRED ?
+	    STMT_JOB_CLAIM_MARK_EXPIRED_N : STMT_JOB_CLAIM_MARK_N, a, 3, NULL,
+	    NULL);
+}
+
+enum xerr
+jobs_db_expired_dead(struct db *db, long long id, const char *error)
+{
+	struct dbv	 a[2];
+
+	a[0] = DB_STR(error);
+	a[1] = DB_INT(id);
+	return db_exec(db, STMT_JOB_EXPIRED_DEAD, a, 2, NULL, NULL);
 }
 
 enum xerr

@@ -26,10 +26,11 @@ struct db;
 /* Bits of the nulls of a row. */
 #define JOBS_DB_NULL_USER	0x01u	/* user_id */
 #define JOBS_DB_NULL_ERROR	0x02u	/* last_error */
+#define JOBS_DB_NULL_LOCKED	0x04u	/* locked_by */
 
-/* Which due jobs jobs_db_pick() reads. */
+/* Which due jobs jobs_db_pick() reads, and how jobs_db_claim() marks them. */
 enum jobs_db_pick {
-	JOBS_DB_EXPIRED,	/* running, with a lease expired */
+	JOBS_DB_EXPIRED,	/* running, with a lease expired: one expiry more */
 	JOBS_DB_DUE,		/* pending, due now */
 };
 
@@ -41,9 +42,11 @@ struct jobs_db_claim {
 	char		 user_id[65];		/* "" when NULL */
 	long long	 attempts;		/* before this claim */
 	int64_t		 created;		/* Unix time */
+	long long	 expiries;		/* before this claim (sql/023) */
+	char		 locked_by[257];	/* the last claim's worker, "" */
 	char		*payload;		/* owned, NUL-terminated */
 	size_t		 payload_len;
-	unsigned int	 nulls;			/* JOBS_DB_NULL_USER */
+	unsigned int	 nulls;			/* JOBS_DB_NULL_USER, _LOCKED */
 };
 
 /* A job as the admin API lists it. */
@@ -90,11 +93,20 @@ enum xerr	 jobs_db_pick(struct db *db, enum jobs_db_pick which,
 void		 jobs_db_claims_free(struct jobs_db_claim *rows, size_t n);
 
 /*
- * Marks the jobs of ids (a JSON array of ids, "[4,7]") running for worker
- * under a lease of lease_seconds, an attempt more, with one statement.
+ * Marks the jobs of ids (a JSON array of ids, "[4,7]"), picked as which,
+ * running for worker under a lease of lease_seconds, an attempt more (and
+ * for JOBS_DB_EXPIRED an expiry more), with one statement.
  */
-enum xerr	 jobs_db_claim(struct db *db, const char *ids,
-		    unsigned long lease_seconds, const char *worker);
+enum xerr	 jobs_db_claim(struct db *db, enum jobs_db_pick which,
+		    const char *ids, unsigned long lease_seconds,
+		    const char *worker);
+
+/*
+ * Makes dead job id, picked with its lease expired (JOBS_DB_EXPIRED), an
+ * expiry more, with error (valid UTF-8) as its last_error.
+ */
+enum xerr	 jobs_db_expired_dead(struct db *db, long long id,
+		    const char *error);
 
 /*
  * Renews for lease_seconds from now the leases of the jobs of ids (as
@@ -114,7 +126,8 @@ enum xerr	 jobs_db_done(struct db *db, const char *ids,
 
 /*
  * Records a failed attempt of job id that worker holds: state ("pending"
- * or "dead"), due after delay seconds, with error.
+ * or "dead"), due after delay seconds, with error, its lease expiries
+ * counted afresh.
  */
 enum xerr	 jobs_db_fail(struct db *db, long long id, const char *worker,
 		    const char *state, unsigned long delay, const char *error);
@@ -137,13 +150,14 @@ enum xerr	 jobs_db_state(struct db *db, long long id, char state[17]);
 
 /*
  * Makes job id, when dead or pending, pending and due now with its
- * attempts afresh; *affected is 0 when it was neither (or is no job).
+ * attempts and lease expiries afresh; *affected is 0 when it was neither
+ * (or is no job).
  */
 enum xerr	 jobs_db_retry(struct db *db, long long id, uint64_t *affected);
 
 /*
  * Makes every dead job of kind ("" for all) pending and due now with its
- * attempts afresh; *affected gets how many.
+ * attempts and lease expiries afresh; *affected gets how many.
  */
 enum xerr	 jobs_db_retry_dead(struct db *db, const char *kind,
 		    uint64_t *affected);

@@ -404,9 +404,10 @@ static const struct {
 	S(JOB_ENQUEUE,
 	    "INSERT INTO jobs (kind, dedupe_key, user_id, payload) "
 	    "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"),
+	/* A recorded failure starts the count of lease expiries again. */
 	S(JOB_FAIL,
 	    "UPDATE jobs SET state = ?, run_after = NOW(6) + INTERVAL ? SECOND, "
-	    "last_error = LEFT(?, 1000), lease_until = NULL "
+	    "last_error = LEFT(?, 1000), lease_until = NULL, expiries = 0 "
 	    "WHERE id = ? AND locked_by = ? AND state = 'running'"),
 
 	/* notifications */
@@ -529,11 +530,11 @@ static const struct {
 	 */
 	S(ADMIN_JOB_RETRY,
 	    "UPDATE jobs SET state = 'pending', run_after = NOW(6), "
-	    "attempts = 0, lease_until = NULL, locked_by = NULL "
+	    "attempts = 0, expiries = 0, lease_until = NULL, locked_by = NULL "
 	    "WHERE id = ? AND state IN ('dead', 'pending')"),
 	S(ADMIN_JOBS_RETRY_DEAD,
 	    "UPDATE jobs SET state = 'pending', run_after = NOW(6), "
-	    "attempts = 0, lease_until = NULL, locked_by = NULL "
+	    "attempts = 0, expiries = 0, lease_until = NULL, locked_by = NULL "
 	    "WHERE state = 'dead' AND (? = '' OR kind = ?)"),
 	S(ADMIN_SUB_GET,
 	    "SELECT user_id, status, tier, deleted, current_period_end, "
@@ -887,13 +888,13 @@ static const struct {
 	 */
 	S(JOB_CLAIM_EXPIRED_N,
 	    "SELECT id, kind, dedupe_key, user_id, payload, attempts, "
-	    "FLOOR(UNIX_TIMESTAMP(created_at)) "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)), expiries, locked_by "
 	    "FROM jobs WHERE state = 'running' AND lease_until < NOW(6) "
 	    "AND FIND_IN_SET(kind, ?) > 0 "
 	    "ORDER BY lease_until, id LIMIT ? FOR UPDATE SKIP LOCKED"),
 	S(JOB_CLAIM_DUE_N,
 	    "SELECT id, kind, dedupe_key, user_id, payload, attempts, "
-	    "FLOOR(UNIX_TIMESTAMP(created_at)) "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)), expiries, locked_by "
 	    "FROM jobs WHERE state = 'pending' AND run_after <= NOW(6) "
 	    "AND FIND_IN_SET(kind, ?) > 0 "
 	    "ORDER BY run_after, id LIMIT ? FOR UPDATE SKIP LOCKED"),
@@ -906,6 +907,26 @@ static const struct {
 	    "STRAIGHT_JOIN jobs ON jobs.id = j.id "
 	    "SET jobs.state = 'running', jobs.attempts = jobs.attempts + 1, "
 	    "jobs.lease_until = NOW(6) + INTERVAL ? SECOND, jobs.locked_by = ?"),
+	/*
+	 * The same for jobs picked with their lease expired, one expiry
+	 * more.  A statement of its own, not MARK_N adding one when the row
+	 * was running: a multi-table UPDATE assigns in no defined order, so
+	 * no assignment may read a column another one sets (state).
+	 */
+	S(JOB_CLAIM_MARK_EXPIRED_N,
+	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) AS j "
+	    "STRAIGHT_JOIN jobs ON jobs.id = j.id "
+	    "SET jobs.state = 'running', jobs.attempts = jobs.attempts + 1, "
+	    "jobs.expiries = jobs.expiries + 1, "
+	    "jobs.lease_until = NOW(6) + INTERVAL ? SECOND, jobs.locked_by = ?"),
+	/*
+	 * A job picked with its lease expired once too often: dead, not run
+	 * (its row locked by the pick, in the claim's transaction).
+	 */
+	S(JOB_EXPIRED_DEAD,
+	    "UPDATE jobs SET state = 'dead', expiries = expiries + 1, "
+	    "run_after = NOW(6), lease_until = NULL, "
+	    "last_error = LEFT(?, 1000) WHERE id = ? AND state = 'running'"),
 	/* The leases of jobs still running, renewed by their worker. */
 	S(JOB_EXTEND_N,
 	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) AS j "

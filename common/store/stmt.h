@@ -194,6 +194,8 @@ enum stmt {
 	STMT_JOB_CLAIM_EXPIRED_N,
 	STMT_JOB_CLAIM_DUE_N,
 	STMT_JOB_CLAIM_MARK_N,
+	STMT_JOB_CLAIM_MARK_EXPIRED_N,
+	STMT_JOB_EXPIRED_DEAD,
 	STMT_JOB_EXTEND_N,
 	STMT_JOB_DONE_N,
 	/* phone (#16): async provisioning, grace, preferences, admin list */

@@ -7,13 +7,14 @@ import crypto from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { closeHttp, rawRequest } from './lib/http.mjs';
+import { closeHttp, rawRequest, request } from './lib/http.mjs';
 import { query, asAdminScript, close } from './lib/db.mjs';
 import { VAR_DIR, REPO_ROOT } from './lib/env.mjs';
 import { waitFor, sleep } from './lib/wait.mjs';
 import * as S from './lib/stripe.mjs';
 import * as B from './lib/bills.mjs';
-import { stackEnv } from './lib/token.mjs';
+import { stackEnv, mint } from './lib/token.mjs';
+import * as mail from './lib/mail.mjs';
 import { twilioDelay, twilioRequests } from './lib/twilio.mjs';
 import { requireEnv } from './lib/env.mjs';
 
@@ -379,4 +380,46 @@ test('J10 the daily events purge deletes old final events, keeps failed and unma
     JSON.stringify(daily));
   asAdminScript(`DELETE FROM stripe_events WHERE type = '${type}'; DELETE FROM unmatched_events WHERE event_id LIKE 'evt_${tag}_%';
     DELETE FROM metrics_event_counts WHERE type = '${type}';`);
+});
+
+// ---------- J11 lease expiries ----------
+const jobRow = async (id) => (await query(`SELECT state, attempts, expiries, locked_by, last_error, lease_until
+  FROM jobs WHERE id = ?`, [id]))[0];
+
+// A job whose run crashes its worker (SIGKILL, out of memory, a bug) or hangs past the renewals is found
+// running with its lease expired, again and again: its third expiry makes it dead (the alert counts dead jobs)
+// instead of a fourth run. Below that it is claimed and run, an expiry counted.
+test('J11 a job whose lease ran out three times is dead with the reason and not run; one at its second runs', { timeout: 60000 }, async () => {
+  const tag = crypto.randomBytes(4).toString('hex');
+  const user = crypto.randomUUID(), email = `${user}@example.test`;
+  await query("INSERT INTO users (id, email, tier) VALUES (?, ?, 'ai_secretary')", [user, email]);
+  const number = '+1555' + String(crypto.randomInt(1e7)).padStart(7, '0');
+  const key = `notify:phone_provisioned:${user}:${number}`;
+  const running = `INSERT INTO jobs (kind, dedupe_key, user_id, payload, state, attempts, expiries, lease_until, locked_by)
+    VALUES (?, ?, ?, ?, 'running', ?, ?, NOW(6) - INTERVAL 1 SECOND, 'gone:1')`;
+  // An e-mail whose lease ran out twice already (its attempts past JOB_MAX_ATTEMPTS: they do not decide).
+  const { insertId: doomed } = await query(running, ['notify', key, user,
+    JSON.stringify({ template: 'phone_provisioned', user_id: user, phone_number: number }), 12, 2]);
+  // A job whose lease ran out once.
+  const { insertId: second } = await query(running, ['noop', `noop:j11:${tag}`, null, '{}', 1, 1]);
+  await waitFor(async () => (await jobRow(doomed)).state !== 'running' && (await jobRow(second)).state === 'done',
+    { timeoutMs: 20000, what: 'both expired jobs taken by the worker' });
+  const d = await jobRow(doomed);
+  assert.deepEqual([d.state, d.attempts, d.expiries, d.last_error], ['dead', 12, 3,
+    'lease ran out 3 times (its run crashed or hung its worker; last held by gone:1)'], 'dead, not claimed (no attempt more)');
+  assert.equal(d.lease_until, null);
+  const n = await jobRow(second);
+  assert.deepEqual([n.state, n.attempts, n.expiries], ['done', 2, 2], 'claimed once more and run');
+  // It did not run: nothing sent, nothing begun.
+  assert.deepEqual(await mail.to(email), []);
+  assert.deepEqual(await query('SELECT state FROM notifications WHERE dedupe_key = ?', [key]), []);
+  // An operator's retry starts it afresh, expiries too, and the worker runs it: the e-mail it would have sent.
+  const r = await request('POST', `/api/admin/jobs/${doomed}/retry`, { token: mint(['-u', user, '-r', 'admin']) });
+  assert.equal(r.status, 200, r.text);
+  await waitFor(async () => (await jobRow(doomed)).state === 'done', { timeoutMs: 20000, what: 'the retried job done' });
+  const a = await jobRow(doomed);
+  assert.deepEqual([a.attempts, a.expiries, a.last_error], [1, 0, null]);
+  const m = await mail.waitFor((x) => x.to.includes(email), { timeoutMs: 10000 });
+  assert.ok(m.body.includes(number));
+  asAdminScript(`DELETE FROM jobs WHERE id IN (${doomed}, ${second});`);
 });
