@@ -43,7 +43,8 @@ PROG_SRCS = $(sort $(wildcard cgi/*.c))
 PROGS	  = $(PROG_SRCS:cgi/%.c=$(BUILD)/bin/xsb-%)
 UNIT_SRCS = $(sort $(wildcard tests/unit/check_*.c))
 UNITS	  = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-# Tools the integration tests run (tests/tools/: stmt-sql prints a statement).
+# Tools the integration tests run (tests/tools/: stmt-sql prints a statement,
+# jobs-probe claims and records jobs a step at a time).
 TOOLS	  = $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
 
 export XSB_BIN := $(abspath $(BUILD)/bin)

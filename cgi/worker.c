@@ -14,8 +14,10 @@
  * only for a runner that starts it at once; while it runs, the main
  * thread renews its lease every third of JOB_LEASE_SECONDS (a job slower
  * than its lease, Stripe or Twilio being slow, is not claimed again and
- * run twice at once), for at most WORKER_LEASE_RENEWALS leases; its
- * outcome is recorded as soon as the main thread sees it.
+ * run twice at once; the main thread waits at most WORKER_POLL_MS, which
+ * cfg_load() keeps under a third of the lease), for at most
+ * WORKER_LEASE_RENEWALS leases; its outcome is recorded as soon as the
+ * main thread sees it, under the claim that ran it (domain/jobs.h).
  *
  * A rollup thread (its own database connection) rolls the stored Stripe
  * events into the counts /metrics reads every METRICS_ROLLUP_SECONDS
@@ -60,14 +62,19 @@
 
 /*
  * A job still running after this many leases is left to its lease: it is
- * claimed again, as a worker's that died would be, and it is dead once its
- * lease ran out JOBS_LEASE_EXPIRIES times in a row.
+ * claimed again, as a worker's that died would be (the outcome of the run
+ * left behind then changes nothing), and it is dead once its lease ran out
+ * JOBS_LEASE_EXPIRIES times in a row.
  */
 #define WORKER_LEASE_RENEWALS	10
 
-/* The jobs claimed and not yet recorded, and when: the main thread's. */
+/*
+ * The claims not yet recorded, and when they were made: the main
+ * thread's.  A job may be held twice (its lease ran out and this worker
+ * claimed it again): each claim is its own, named by its attempt.
+ */
 static struct {
-	long long	 id;
+	struct jobs_lease lease;
 	time_t		 at;
 	int		 left;		/* past WORKER_LEASE_RENEWALS (logged) */
 } held[WORKER_MAX_CONCURRENCY];
@@ -224,7 +231,8 @@ claim(struct db *db, const struct cfg *cfg, const char *id,
 	if (n == 0)
 		return 0;
 	for (i = 0; i < n && nheld < WORKER_MAX_CONCURRENCY; i++) {
-		held[nheld].id = got[i]->id;
+		held[nheld].lease.id = got[i]->id;
+		held[nheld].lease.attempt = got[i]->attempts;
 		held[nheld].left = 0;
 		held[nheld++].at = time(NULL);
 	}
@@ -269,7 +277,7 @@ take_done(struct job **out, unsigned long wait_ms)
 	return n;
 }
 
-/* Forgets the held jobs of jobs[0..n-1], finished. */
+/* Forgets the claims of jobs[0..n-1], finished. */
 static void
 unhold(struct job *const *jobs, size_t n)
 {
@@ -277,7 +285,8 @@ unhold(struct job *const *jobs, size_t n)
 
 	for (i = 0; i < n; i++)
 		for (k = 0; k < nheld; k++)
-			if (held[k].id == jobs[i]->id) {
+			if (held[k].lease.id == jobs[i]->id &&
+			    held[k].lease.attempt == jobs[i]->attempts) {
 				held[k] = held[--nheld];
 				break;
 			}
@@ -290,7 +299,7 @@ unhold(struct job *const *jobs, size_t n)
 static void
 renew(struct db *db, const struct cfg *cfg, const char *id, time_t *last)
 {
-	long long	 ids[WORKER_MAX_CONCURRENCY];
+	struct jobs_lease leases[WORKER_MAX_CONCURRENCY];
 	time_t		 now = time(NULL);
 	size_t		 i, n = 0, renewed = 0;
 	enum xerr	 rc;
@@ -301,19 +310,20 @@ renew(struct db *db, const struct cfg *cfg, const char *id, time_t *last)
 	for (i = 0; i < nheld; i++) {
 		if (now - held[i].at < (time_t)(WORKER_LEASE_RENEWALS *
 		    cfg->job_lease_seconds))
-			ids[n++] = held[i].id;
+			leases[n++] = held[i].lease;
 		else if (!held[i].left) {
 			held[i].left = 1;
-			log_warnx("job %lld: still running after %d leases, left "
-			    "to its lease (it will be claimed again)",
-			    held[i].id, WORKER_LEASE_RENEWALS);
+			log_warnx("job %lld attempt %d: still running after %d "
+			    "leases, left to its lease (it will be claimed "
+			    "again)", held[i].lease.id, held[i].lease.attempt,
+			    WORKER_LEASE_RENEWALS);
 		}
 	}
-	if ((rc = jobs_extend(db, cfg, id, ids, n, &renewed)) != XERR_OK)
+	if ((rc = jobs_extend(db, cfg, id, leases, n, &renewed)) != XERR_OK)
 		log_warnx("%zu leases not renewed: %s", n, xerr_code(rc));
 	else if (renewed < n)
-		log_warnx("%zu of %zu running jobs: lease lost (taken over, or "
-		    "done meanwhile)", n - renewed, n);
+		log_warnx("%zu of %zu running jobs: lease lost (claimed again "
+		    "after it ran out, or done meanwhile)", n - renewed, n);
 }
 
 /* Returns the jobs claimed whose outcome is not yet taken. */

@@ -97,11 +97,13 @@ jobs_from_claim(const struct jobs_db_claim *c)
 
 /*
  * Writes the ids of jobs[0..n-1] with done set to want_done (-1: all) as
- * a JSON array into ids (caller frees); *count is how many.
+ * a JSON array into ids (caller frees); *count is how many.  With claims
+ * set, each is the pair [id, attempts] that names its claim (store/
+ * jobs_db.h).
  */
 static enum xerr
-jobs_ids(struct job *const *jobs, size_t n, int want_done, struct buf **ids,
-    size_t *count)
+jobs_ids(struct job *const *jobs, size_t n, int want_done, int claims,
+    struct buf **ids, size_t *count)
 {
 	size_t		 i;
 	enum xerr	 rc;
@@ -114,8 +116,13 @@ jobs_ids(struct job *const *jobs, size_t n, int want_done, struct buf **ids,
 	for (i = 0; i < n; i++) {
 		if (want_done >= 0 && (jobs[i]->failed == 0) != want_done)
 			continue;
-		if ((rc = buf_printf(*ids, "%s%lld", *count ? "," : "",
-		    jobs[i]->id)) != XERR_OK)
+		if (claims)
+			rc = buf_printf(*ids, "%s[%lld,%d]", *count ? "," : "",
+			    jobs[i]->id, jobs[i]->attempts);
+		else
+			rc = buf_printf(*ids, "%s%lld", *count ? "," : "",
+			    jobs[i]->id);
+		if (rc != XERR_OK)
 			return rc;
 		(*count)++;
 	}
@@ -174,7 +181,7 @@ jobs_pick(struct db *db, const struct cfg *cfg, enum jobs_db_pick which,
 	}
 	if (*got == first)
 		goto out;
-	if ((rc = jobs_ids(out + first, *got - first, -1, &ids, &n)) !=
+	if ((rc = jobs_ids(out + first, *got - first, -1, 0, &ids, &n)) !=
 	    XERR_OK)
 		goto out;
 	rc = jobs_db_claim(db, which, buf_data(ids), cfg->job_lease_seconds,
@@ -227,7 +234,7 @@ jobs_record(struct db *db, const struct cfg *cfg, const char *worker,
 
 	if (n == 0)
 		return XERR_OK;
-	if ((rc = jobs_ids(jobs, n, 1, &ids, &ndone)) != XERR_OK)
+	if ((rc = jobs_ids(jobs, n, 1, 1, &ids, &ndone)) != XERR_OK)
 		goto out;
 	/* All done (the usual case): one statement, its own transaction. */
 	txn = ndone < n;
@@ -239,7 +246,7 @@ jobs_record(struct db *db, const struct cfg *cfg, const char *worker,
 			goto out;
 		if (affected < ndone)
 			log_warnx("%zu of %zu jobs: lease lost before done "
-			    "(another worker took them over; their side "
+			    "(claimed again after it ran out; their side "
 			    "effects are idempotent)", ndone - (size_t)affected,
 			    ndone);
 	}
@@ -258,7 +265,7 @@ out:
 
 enum xerr
 jobs_extend(struct db *db, const struct cfg *cfg, const char *worker,
-    const long long *ids, size_t n, size_t *renewed)
+    const struct jobs_lease *leases, size_t n, size_t *renewed)
 {
 	struct buf	*b;
 	uint64_t	 affected = 0;
@@ -268,11 +275,12 @@ jobs_extend(struct db *db, const struct cfg *cfg, const char *worker,
 	*renewed = 0;
 	if (n == 0)
 		return XERR_OK;
-	if ((b = buf_new(32 * n + 8)) == NULL)
+	if ((b = buf_new(48 * n + 8)) == NULL)
 		return XERR_NOMEM;
 	rc = buf_puts(b, "[");
 	for (i = 0; rc == XERR_OK && i < n; i++)
-		rc = buf_printf(b, "%s%lld", i ? "," : "", ids[i]);
+		rc = buf_printf(b, "%s[%lld,%d]", i ? "," : "", leases[i].id,
+		    leases[i].attempt);
 	if (rc == XERR_OK && (rc = buf_puts(b, "]")) == XERR_OK &&
 	    (rc = jobs_db_extend(db, buf_data(b), cfg->job_lease_seconds,
 	    worker, &affected)) == XERR_OK)
@@ -285,21 +293,29 @@ enum xerr
 jobs_fail(struct db *db, const struct cfg *cfg, const struct job *job,
     const char *worker, const char *error, int permanent)
 {
+	uint64_t	 affected = 0;
 	int		 dead;
 	unsigned long	 delay;
+	enum xerr	 rc;
 
 	dead = permanent || ((unsigned long)job->attempts >=
 	    cfg->job_max_attempts && !(job->waiting &&
 	    (int64_t)time(NULL) - job->created < JOBS_WAIT_SECONDS));
 	delay = dead ? 0 : jobs_backoff(cfg, job->attempts);
-	if (dead)
+	if ((rc = jobs_db_fail(db, job->id, job->attempts, worker,
+	    dead ? "dead" : "pending", delay, error, &affected)) != XERR_OK)
+		return rc;
+	if (affected == 0)
+		log_warnx("job %lld (%s) attempt %d failed, not recorded: "
+		    "claimed again after its lease ran out: %s", job->id,
+		    job->kind, job->attempts, error);
+	else if (dead)
 		log_errorx("job %lld (%s) dead after %d attempts: %s",
 		    job->id, job->kind, job->attempts, error);
 	else
 		log_warnx("job %lld (%s) attempt %d failed, retry in %lus: %s",
 		    job->id, job->kind, job->attempts, delay, error);
-	return jobs_db_fail(db, job->id, worker, dead ? "dead" : "pending",
-	    delay, error);
+	return XERR_OK;
 }
 
 enum xerr

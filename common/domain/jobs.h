@@ -12,6 +12,12 @@
  * (Stripe Idempotency-Key, Twilio reconcile, e-mail Message-ID check).
  * A job whose lease ran out JOBS_LEASE_EXPIRIES times in a row is dead
  * instead: its run crashes or hangs its worker.
+ *
+ * A claim owns its job: every claim is an attempt more, and a run's
+ * outcome and lease renewals change the job only while it is still
+ * running under that claim (the worker and the attempt), so a run whose
+ * lease ran out and whose job was claimed again, by any worker, changes
+ * nothing.
  */
 #ifndef JOBS_H
 #define JOBS_H
@@ -30,7 +36,7 @@ struct job {
 	char		 kind[33];
 	char		 dedupe_key[256];
 	char		 user_id[65];		/* "" when none */
-	int		 attempts;		/* including this one */
+	int		 attempts;		/* including this one: the claim's */
 	int64_t		 created;		/* Unix time it was queued */
 	struct json_object *payload;		/* owned by the job */
 	/* The outcome of the run, which jobs_record() stores. */
@@ -97,11 +103,12 @@ enum xerr	 jobs_claim_batch(struct db *db, const struct cfg *cfg,
 
 /*
  * Records the outcome of each of jobs[0..n-1] (its failed, permanent and
- * error fields): the done ones with one statement, each failed one as
- * jobs_fail() does, all in one transaction.  A job whose lease another
- * worker took over is left to that worker (logged).  On an
- * error nothing is recorded; the caller may run it again (XERR_DEADLOCK),
- * or leave the leases to expire so that the jobs run again.
+ * error fields) under the claim that ran it (worker, its attempts): the
+ * done ones with one statement, each failed one as jobs_fail() does, all
+ * in one transaction.  A job claimed again meanwhile is left to that
+ * claim (logged).  On an error nothing is recorded; the caller may run it
+ * again (XERR_DEADLOCK), or leave the leases to expire so that the jobs
+ * run again.
  */
 enum xerr	 jobs_record(struct db *db, const struct cfg *cfg,
 		    const char *worker, struct job *const *jobs, size_t n);
@@ -112,21 +119,29 @@ enum xerr	 jobs_record(struct db *db, const struct cfg *cfg,
  */
 #define JOBS_WAIT_SECONDS	(3 * 86400)
 
+/* A claim a worker holds: its job, and the attempt the claim made. */
+struct jobs_lease {
+	long long	 id;
+	int		 attempt;
+};
+
 /*
- * Renews the leases of the n jobs ids that worker is running (a job that
+ * Renews the leases of the n claims that worker is running (a job that
  * outlasts its lease would be claimed again and run twice at once), with
  * one statement; *renewed gets how many it still held.  Errors of
  * db_exec().
  */
 enum xerr	 jobs_extend(struct db *db, const struct cfg *cfg,
-		    const char *worker, const long long *ids, size_t n,
-		    size_t *renewed);
+		    const char *worker, const struct jobs_lease *leases,
+		    size_t n, size_t *renewed);
 
 /*
- * Records a failed attempt: pending again after a backoff, or dead when
- * the attempts are spent (or permanent is set; a waiting job's attempts
- * are spent once it is JOBS_WAIT_SECONDS old).  error is logged and
- * stored; it must hold no secret.
+ * Records a failed attempt of job under its claim (worker, job->attempts):
+ * pending again after a backoff, or dead when the attempts are spent (or
+ * permanent is set; a waiting job's attempts are spent once it is
+ * JOBS_WAIT_SECONDS old); nothing when the job was claimed again
+ * meanwhile (logged).  error is logged and stored; it must hold no
+ * secret.
  */
 enum xerr	 jobs_fail(struct db *db, const struct cfg *cfg,
 		    const struct job *job, const char *worker,

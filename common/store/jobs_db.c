@@ -175,40 +175,42 @@ jobs_db_expired_dead(struct db *db, long long id, const char *error)
 }
 
 enum xerr
-jobs_db_extend(struct db *db, const char *ids, unsigned long lease_seconds,
+jobs_db_extend(struct db *db, const char *claims, unsigned long lease_seconds,
     const char *worker, uint64_t *affected)
 {
 	struct dbv	 a[3];
 
-	a[0] = DB_STR(ids);
+	a[0] = DB_STR(claims);
 	a[1] = DB_INT(lease_seconds);
 	a[2] = DB_STR(worker);
 	return db_exec(db, STMT_JOB_EXTEND_N, a, 3, affected, NULL);
 }
 
 enum xerr
-jobs_db_done(struct db *db, const char *ids, const char *worker,
+jobs_db_done(struct db *db, const char *claims, const char *worker,
     uint64_t *affected)
 {
 	struct dbv	 a[2];
 
-	a[0] = DB_STR(ids);
+	a[0] = DB_STR(claims);
 	a[1] = DB_STR(worker);
 	return db_exec(db, STMT_JOB_DONE_N, a, 2, affected, NULL);
 }
 
 enum xerr
-jobs_db_fail(struct db *db, long long id, const char *worker,
-    const char *state, unsigned long delay, const char *error)
+jobs_db_fail(struct db *db, long long id, long long attempt,
+    const char *worker, const char *state, unsigned long delay,
+    const char *error, uint64_t *affected)
 {
-	struct dbv	 a[5];
+	struct dbv	 a[6];
 
 	a[0] = DB_STR(state);
 	a[1] = DB_INT(delay);
 	a[2] = DB_STR(error);
 	a[3] = DB_INT(id);
-	a[4] = DB_STR(worker);
-	return db_exec(db, STMT_JOB_FAIL, a, 5, NULL, NULL);
+	a[4] = DB_INT(attempt);
+	a[5] = DB_STR(worker);
+	return db_exec(db, STMT_JOB_FAIL, a, 6, affected, NULL);
 }
 
 /* Runs list s with a and reads its rows into *rows, *n. */

@@ -109,28 +109,37 @@ enum xerr	 jobs_db_expired_dead(struct db *db, long long id,
 		    const char *error);
 
 /*
- * Renews for lease_seconds from now the leases of the jobs of ids (as
- * jobs_db_claim()) that worker still holds running, with one statement;
- * *affected gets how many.
+ * A claim is named by its job and the attempt it made ("attempts" after
+ * jobs_db_claim()): the functions below change a job only while worker
+ * holds it running under that claim, so that a run whose job was claimed
+ * again (by another worker, or by worker once the lease ran out) changes
+ * nothing.  claims is a JSON array of [id, attempt] pairs, "[[4,1],[7,3]]".
  */
-enum xerr	 jobs_db_extend(struct db *db, const char *ids,
+
+/*
+ * Renews for lease_seconds from now the leases of claims that worker
+ * still holds, with one statement; *affected gets how many.
+ */
+enum xerr	 jobs_db_extend(struct db *db, const char *claims,
 		    unsigned long lease_seconds, const char *worker,
 		    uint64_t *affected);
 
 /*
- * Marks done the jobs of ids (as jobs_db_claim()) that worker still holds
- * running, with one statement; *affected gets how many.
+ * Marks done the jobs of claims that worker still holds, with one
+ * statement; *affected gets how many.
  */
-enum xerr	 jobs_db_done(struct db *db, const char *ids,
+enum xerr	 jobs_db_done(struct db *db, const char *claims,
 		    const char *worker, uint64_t *affected);
 
 /*
- * Records a failed attempt of job id that worker holds: state ("pending"
- * or "dead"), due after delay seconds, with error, its lease expiries
- * counted afresh.
+ * Records a failed attempt of job id under the claim of attempt that
+ * worker holds: state ("pending" or "dead"), due after delay seconds, with
+ * error, its lease expiries counted afresh; *affected is 0 when the claim was no
+ * longer held.
  */
-enum xerr	 jobs_db_fail(struct db *db, long long id, const char *worker,
-		    const char *state, unsigned long delay, const char *error);
+enum xerr	 jobs_db_fail(struct db *db, long long id, long long attempt,
+		    const char *worker, const char *state, unsigned long delay,
+		    const char *error, uint64_t *affected);
 
 /*
  * The admin API's lists, newest first, up to limit rows into a new array

@@ -404,11 +404,17 @@ static const struct {
 	S(JOB_ENQUEUE,
 	    "INSERT INTO jobs (kind, dedupe_key, user_id, payload) "
 	    "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"),
-	/* A recorded failure starts the count of lease expiries again. */
+	/*
+	 * The outcome of one claim: the worker's, and the attempt it made
+	 * (each claim adds one), so that a run whose job was claimed again
+	 * meanwhile, by this worker too, changes nothing.  A recorded
+	 * failure starts the count of lease expiries again.
+	 */
 	S(JOB_FAIL,
 	    "UPDATE jobs SET state = ?, run_after = NOW(6) + INTERVAL ? SECOND, "
 	    "last_error = LEFT(?, 1000), lease_until = NULL, expiries = 0 "
-	    "WHERE id = ? AND locked_by = ? AND state = 'running'"),
+	    "WHERE id = ? AND attempts = ? AND locked_by = ? "
+	    "AND state = 'running'"),
 
 	/* notifications */
 	S(NOTIFY_GET,
@@ -927,18 +933,26 @@ static const struct {
 	    "UPDATE jobs SET state = 'dead', expiries = expiries + 1, "
 	    "run_after = NOW(6), lease_until = NULL, "
 	    "last_error = LEFT(?, 1000) WHERE id = ? AND state = 'running'"),
-	/* The leases of jobs still running, renewed by their worker. */
+	/*
+	 * The leases of jobs still running, renewed by their claim: the
+	 * worker and the attempt it made, as pairs ("[[4,1],[7,3]]").
+	 */
 	S(JOB_EXTEND_N,
-	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) AS j "
+	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$[0]', "
+	    "attempt INT PATH '$[1]')) AS j "
 	    "STRAIGHT_JOIN jobs ON jobs.id = j.id "
 	    "SET jobs.lease_until = NOW(6) + INTERVAL ? SECOND "
-	    "WHERE jobs.locked_by = ? AND jobs.state = 'running'"),
+	    "WHERE jobs.attempts = j.attempt AND jobs.locked_by = ? "
+	    "AND jobs.state = 'running'"),
+	/* Jobs done, by their claim (as JOB_EXTEND_N). */
 	S(JOB_DONE_N,
-	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) AS j "
+	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$[0]', "
+	    "attempt INT PATH '$[1]')) AS j "
 	    "STRAIGHT_JOIN jobs ON jobs.id = j.id "
 	    "SET jobs.state = 'done', jobs.result = NULL, "
 	    "jobs.lease_until = NULL, jobs.last_error = NULL "
-	    "WHERE jobs.locked_by = ? AND jobs.state = 'running'"),
+	    "WHERE jobs.attempts = j.attempt AND jobs.locked_by = ? "
+	    "AND jobs.state = 'running'"),
 	/* phone (#16): async provisioning, grace, preferences, admin list */
 	/* A claim that failed for good: the reason stays for the user. */
 	S(PHONE_FAIL,

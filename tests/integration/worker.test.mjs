@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 import { closeHttp, rawRequest, request } from './lib/http.mjs';
 import { query, asAdminScript, close } from './lib/db.mjs';
 import { VAR_DIR, REPO_ROOT } from './lib/env.mjs';
@@ -382,7 +383,29 @@ test('J10 the daily events purge deletes old final events, keeps failed and unma
     DELETE FROM metrics_event_counts WHERE type = '${type}';`);
 });
 
-// ---------- J11 lease expiries ----------
+// ---------- J11-J12 leases: expiries, the claim as the owner ----------
+// tests/tools/jobs-probe runs domain/jobs.c's claim, record and renewal one step a line (its header) against
+// this stack's MariaDB, so that a test puts what it likes between the steps; its jobs are of a kind of their
+// own, which the stack's worker does not run.
+function jobsProbe() {
+  const { XSB_BIN } = requireEnv('XSB_BIN');
+  const child = spawn(path.join(XSB_BIN, '..', 'tests', 'jobs-probe'), [], { env: stackEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const waiting = [];
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  readline.createInterface({ input: child.stdout }).on('line', (l) => waiting.shift()?.resolve(JSON.parse(l)));
+  const exited = new Promise((resolve) => child.on('exit', (code) => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`jobs-probe exited (${code}): ${log}`));
+    resolve(code);
+  }));
+  return {
+    send: (cmd) => new Promise((resolve, reject) => { waiting.push({ resolve, reject }); child.stdin.write(`${cmd}\n`); }),
+    close: () => { child.stdin.end(); return exited; },
+    log: () => log,
+  };
+}
+const hex = (bytes) => Buffer.from(bytes).toString('hex');
+const probeKind = () => `probe_${crypto.randomBytes(4).toString('hex')}`;
 const jobRow = async (id) => (await query(`SELECT state, attempts, expiries, locked_by, last_error, lease_until
   FROM jobs WHERE id = ?`, [id]))[0];
 
@@ -422,4 +445,39 @@ test('J11 a job whose lease ran out three times is dead with the reason and not 
   const m = await mail.waitFor((x) => x.to.includes(email), { timeoutMs: 10000 });
   assert.ok(m.body.includes(number));
   asAdminScript(`DELETE FROM jobs WHERE id IN (${doomed}, ${second});`);
+});
+
+// The claim owns the job, not the worker: a run whose lease ran out (its worker's main loop stalled, or
+// WORKER_LEASE_RENEWALS passed) and whose job the same worker claimed again must not write its outcome onto
+// the second claim, nor renew its lease.
+test('J12 the outcome and renewal of a run whose job its own worker claimed again change nothing', async () => {
+  const kind = probeKind(), worker = 'j12-host:4242';
+  const { insertId: id } = await query("INSERT INTO jobs (kind, dedupe_key, payload) VALUES (?, ?, '{}')", [kind, `${kind}:j12`]);
+  const p = jobsProbe();
+  try {
+    let r = await p.send(`claim ${worker} ${kind} 4`);
+    assert.deepEqual(r.claimed.map((c) => [c.id, c.attempt]), [[id, 1]], p.log());
+    const first = r.claimed[0].slot;
+    await query('UPDATE jobs SET lease_until = NOW(6) - INTERVAL 1 SECOND WHERE id = ?', [id]);
+    r = await p.send(`claim ${worker} ${kind} 4`);
+    assert.deepEqual(r.claimed.map((c) => [c.id, c.attempt]), [[id, 2]], p.log());
+    const second = r.claimed[0].slot;
+    const held = await jobRow(id);
+    assert.deepEqual([held.state, held.attempts, held.expiries, held.locked_by, held.last_error], ['running', 2, 1, worker, null]);
+    for (const outcome of [`dead ${hex('first run: refused')}`, `fail ${hex('first run: timeout')}`, 'done']) {
+      assert.deepEqual(await p.send(`record ${worker} ${first} ${outcome}`), { recorded: 1 }, p.log());
+      assert.deepEqual(await jobRow(id), held, `the first run's ${outcome.split(' ')[0]} changed nothing`);
+    }
+    assert.deepEqual(await p.send(`extend ${worker} ${first}`), { renewed: 0 });
+    assert.deepEqual(await jobRow(id), held, 'its renewal changed nothing');
+    // The second claim's own renewal and outcome are recorded.
+    assert.deepEqual(await p.send(`extend ${worker} ${second}`), { renewed: 1 });
+    assert.ok((await jobRow(id)).lease_until > held.lease_until, 'renewed');
+    assert.deepEqual(await p.send(`record ${worker} ${second} fail ${hex('second run: timeout')}`), { recorded: 1 });
+    const after = await jobRow(id);
+    assert.deepEqual([after.state, after.attempts, after.expiries, after.last_error], ['pending', 2, 0, 'second run: timeout']);
+  } finally {
+    await p.close();
+    asAdminScript(`DELETE FROM jobs WHERE id = ${id};`);
+  }
 });
