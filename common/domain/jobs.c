@@ -293,28 +293,37 @@ enum xerr
 jobs_fail(struct db *db, const struct cfg *cfg, const struct job *job,
     const char *worker, const char *error, int permanent)
 {
+	char		 text[1001];
 	uint64_t	 affected = 0;
 	int		 dead;
 	unsigned long	 delay;
 	enum xerr	 rc;
 
+	/*
+	 * At most 1000 bytes (last_error keeps 1000 characters), then valid
+	 * UTF-8: MariaDB refuses a character cut, here or by a remote's
+	 * client (Stripe's message at 200 bytes), and the batch's outcomes
+	 * with it.
+	 */
+	snprintf(text, sizeof(text), "%s", error);
+	jsonx_utf8_scrub(text);
 	dead = permanent || ((unsigned long)job->attempts >=
 	    cfg->job_max_attempts && !(job->waiting &&
 	    (int64_t)time(NULL) - job->created < JOBS_WAIT_SECONDS));
 	delay = dead ? 0 : jobs_backoff(cfg, job->attempts);
 	if ((rc = jobs_db_fail(db, job->id, job->attempts, worker,
-	    dead ? "dead" : "pending", delay, error, &affected)) != XERR_OK)
+	    dead ? "dead" : "pending", delay, text, &affected)) != XERR_OK)
 		return rc;
 	if (affected == 0)
 		log_warnx("job %lld (%s) attempt %d failed, not recorded: "
 		    "claimed again after its lease ran out: %s", job->id,
-		    job->kind, job->attempts, error);
+		    job->kind, job->attempts, text);
 	else if (dead)
 		log_errorx("job %lld (%s) dead after %d attempts: %s",
-		    job->id, job->kind, job->attempts, error);
+		    job->id, job->kind, job->attempts, text);
 	else
 		log_warnx("job %lld (%s) attempt %d failed, retry in %lus: %s",
-		    job->id, job->kind, job->attempts, delay, error);
+		    job->id, job->kind, job->attempts, delay, text);
 	return XERR_OK;
 }
 

@@ -140,8 +140,10 @@ enum xerr	 jobs_extend(struct db *db, const struct cfg *cfg,
  * pending again after a backoff, or dead when the attempts are spent (or
  * permanent is set; a waiting job's attempts are spent once it is
  * JOBS_WAIT_SECONDS old); nothing when the job was claimed again
- * meanwhile (logged).  error is logged and stored; it must hold no
- * secret.
+ * meanwhile (logged).  error is logged and stored, cut to 1000 bytes and
+ * made valid UTF-8 (a remote's message cut in a character would have
+ * MariaDB refuse the row, and with it the batch's outcomes); it must hold
+ * no secret.
  */
 enum xerr	 jobs_fail(struct db *db, const struct cfg *cfg,
 		    const struct job *job, const char *worker,

@@ -134,7 +134,8 @@ enum xerr	 jobs_db_done(struct db *db, const char *claims,
 /*
  * Records a failed attempt of job id under the claim of attempt that
  * worker holds: state ("pending" or "dead"), due after delay seconds, with
- * error, its lease expiries counted afresh; *affected is 0 when the claim was no
+ * error (valid UTF-8: MariaDB refuses a column of utf8mb4 anything else),
+ * its lease expiries counted afresh; *affected is 0 when the claim was no
  * longer held.
  */
 enum xerr	 jobs_db_fail(struct db *db, long long id, long long attempt,

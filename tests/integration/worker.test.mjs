@@ -383,7 +383,7 @@ test('J10 the daily events purge deletes old final events, keeps failed and unma
     DELETE FROM metrics_event_counts WHERE type = '${type}';`);
 });
 
-// ---------- J11-J12 leases: expiries, the claim as the owner ----------
+// ---------- J11-J14 leases: expiries, the claim as the owner, failure texts ----------
 // tests/tools/jobs-probe runs domain/jobs.c's claim, record and renewal one step a line (its header) against
 // this stack's MariaDB, so that a test puts what it likes between the steps; its jobs are of a kind of their
 // own, which the stack's worker does not run.
@@ -479,5 +479,57 @@ test('J12 the outcome and renewal of a run whose job its own worker claimed agai
   } finally {
     await p.close();
     asAdminScript(`DELETE FROM jobs WHERE id = ${id};`);
+  }
+});
+
+// A remote's message cut by bytes (Stripe's at 200, Twilio's at 240) may end inside a character. MariaDB (strict
+// mode) refuses such a last_error, and the batch's transaction took every outcome with it: the leases ran
+// out and all ran again. The text is recorded with each byte that starts no valid character made '?'.
+test('J13 a failure text with a cut UTF-8 character is recorded, and so are the other outcomes of its batch', async () => {
+  const kind = probeKind(), worker = 'j13-host:4343';
+  const ids = [];
+  for (const n of ['done', 'cut', 'bad', 'fine']) {
+    ids.push((await query("INSERT INTO jobs (kind, dedupe_key, payload) VALUES (?, ?, '{}')", [kind, `${kind}:${n}`])).insertId);
+  }
+  const p = jobsProbe();
+  try {
+    const r = await p.send(`claim ${worker} ${kind} 4`);
+    assert.deepEqual(r.claimed.map((c) => c.id).sort(), [...ids].sort(), p.log());
+    const slot = Object.fromEntries(r.claimed.map((c) => [c.id, c.slot]));
+    const cafe = Buffer.from('Stripe 400: café');
+    const cut = cafe.subarray(0, cafe.length - 1); /* the é's first byte only */
+    const bad = Buffer.concat([Buffer.from('bad '), Buffer.from([0xff, 0xc3, 0x28]), Buffer.from(' byte ✓')]);
+    assert.deepEqual(await p.send(`record ${worker} ${slot[ids[0]]} done ${slot[ids[1]]} dead ${hex(cut)} `
+      + `${slot[ids[2]]} fail ${hex(bad)} ${slot[ids[3]]} fail ${hex('fine: ✓ é')}`), { recorded: 4 }, p.log());
+    const rows = await Promise.all(ids.map(jobRow));
+    assert.deepEqual(rows.map((x) => [x.state, x.last_error]), [['done', null], ['dead', 'Stripe 400: caf?'],
+      ['pending', 'bad ??( byte ✓'], ['pending', 'fine: ✓ é']]);
+  } finally {
+    await p.close();
+    asAdminScript(`DELETE FROM jobs WHERE id IN (${ids.join(', ')});`);
+  }
+});
+
+// The same through the worker: Stripe refuses a bill's line with a message that stripe.c cuts at 200 bytes in
+// the middle of a character; two other bills refused at the same time, likely in the same batch of outcomes.
+test('J14 a Stripe 400 whose message is cut inside a character leaves its job dead with the text, the others recorded', { timeout: 90000 }, async () => {
+  const users = [];
+  for (let i = 0; i < 3; i++) users.push(await B.billedUser());
+  const message = `${'x'.repeat(199)}é and more`;
+  await S.standin.fail({ count: 1, status: 400, delay_ms: 1000, method: 'POST', path_prefix: '/v1/invoiceitems', message });
+  await S.standin.fail({ count: 2, status: 400, delay_ms: 1000, method: 'POST', path_prefix: '/v1/invoiceitems' });
+  try {
+    for (const u of users) await created(u.inv);
+    await waitFor(async () => (await Promise.all(users.map(B.jobOf))).every((j) => j?.state === 'dead'),
+      { timeoutMs: 30000, what: 'the three bill_period jobs dead' });
+    const errors = (await Promise.all(users.map(B.jobOf))).map((j) => j.last_error);
+    const cut = errors.filter((e) => e.endsWith(`Stripe 400: ${'x'.repeat(199)}?`));
+    assert.equal(cut.length, 1, JSON.stringify(errors));
+    assert.match(cut[0], /^[a-z]+ line: Stripe 400: x{199}\?$/);
+    assert.equal(errors.filter((e) => /^[a-z]+ line: Stripe 400: An unknown error occurred \(injected by the stand-in\)\.$/.test(e)).length, 2,
+      JSON.stringify(errors));
+    for (const j of await Promise.all(users.map(B.jobOf))) assert.equal(j.attempts, 1, 'each recorded at its first run');
+  } finally {
+    await S.standin.fail({ clear: true });
   }
 });
