@@ -296,15 +296,14 @@ worker_phone_provision(struct worker_ctx *w, struct job *job, char *err,
 /*
  * phone_release (queued by older programs when a user left the phone
  * tiers) and phone_grace_release (due when a grace ends): releases the
- * number unless the tier allows one again or a grace still runs (see
- * phone_grace_release()).
+ * number unless the tier allows one again or a grace still runs by the
+ * database's clock (see phone_grace_release()).
  */
 static enum xerr
 worker_phone_release(struct worker_ctx *w, struct job *job, char *err,
     size_t errsz)
 {
-	return phone_grace_release(w->db, w->http, w->cfg, job->user_id, err,
-	    errsz);
+	return phone_grace_release(w->db, w->http, w->cfg, job, err, errsz);
 }
 
 void

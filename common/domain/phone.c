@@ -19,7 +19,6 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "store/call_events.h"
-#include "store/jobs_db.h"
 #include "store/phone_numbers.h"
 #include "store/stmt.h"
 #include "store/usage_calls.h"
@@ -964,6 +963,27 @@ phone_provision_job(struct db *db, struct http *http, const struct cfg *cfg,
 	}
 }
 
+/*
+ * The payload of a phone_grace_release job: the user, the subject (the
+ * event) when known, and until, the end of the grace the job belongs to.
+ * Caller puts it; NULL when out of memory.
+ */
+static struct json_object *
+phone_grace_payload(const char *user_id, const char *subject, int64_t until)
+{
+	struct json_object	*p;
+
+	if ((p = json_object_new_object()) == NULL)
+		return NULL;
+	if (jsonx_add_str(p, "user_id", user_id) ||
+	    (subject != NULL && jsonx_add_str(p, "subject", subject)) ||
+	    jsonx_add_int(p, "until", until)) {
+		json_object_put(p);
+		return NULL;
+	}
+	return p;
+}
+
 /* Sets the grace's end (unless one runs) and queues its release job. */
 enum xerr
 phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
@@ -972,21 +992,12 @@ phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
 	struct phone_info	 info;
 	struct json_object	*p;
 	char			 key[300];
-	const char		*js;
 	int64_t			 until;
 	enum xerr		 rc;
 
 	until = (int64_t)time(NULL) + (int64_t)cfg->phone_grace_days * 86400;
 	if ((rc = users_phone_grace_start(db, user_id, until)))
 		return rc;
-	if ((p = json_object_new_object()) == NULL ||
-	    jsonx_add_str(p, "user_id", user_id) ||
-	    jsonx_add_str(p, "subject", subject) ||
-	    (js = json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN)) ==
-	    NULL) {
-		json_object_put(p);
-		return XERR_NOMEM;
-	}
 	/* One job per grace: a second lapse within it finds the first. */
 	if (phone_get(db, user_id, &info, NULL, 0) == XERR_OK &&
 	    info.grace_until > 0) {
@@ -995,7 +1006,9 @@ phone_grace_start(struct db *db, const struct cfg *cfg, const char *user_id,
 		    user_id, (long long)until);
 	} else
 		snprintf(key, sizeof(key), "phone_grace_release:%s", subject);
-	rc = jobs_db_insert_at(db, "phone_grace_release", key, user_id, js,
+	if ((p = phone_grace_payload(user_id, subject, until)) == NULL)
+		return XERR_NOMEM;
+	rc = jobs_enqueue_at(db, "phone_grace_release", key, user_id, p,
 	    until);
 	json_object_put(p);
 	if (rc == XERR_OK)
@@ -1045,16 +1058,80 @@ phone_grace_regrant(struct db *db, const char *user_id, char *errbuf,
 	return rc == XERR_CONFLICT ? XERR_OK : rc;
 }
 
-/* Keeps, waits or releases, as the tier and the grace say. */
+/*
+ * Returns the end of the grace job belongs to: its payload's until, or
+ * for a job queued before payloads carried it, the until of its key
+ * "phone_grace_release:<user>:<until>"; 0 when it names none (a job keyed
+ * by its event, queued while no number was held, or an older
+ * phone_release job).
+ */
+static int64_t
+phone_grace_of(const struct job *job)
+{
+	const char	*k = job->dedupe_key;
+	char		 prefix[128];
+	int64_t		 until = 0;
+	size_t		 n;
+
+	if (jsonx_int(job->payload, "until", &until) == 0)
+		return until;
+	n = (size_t)snprintf(prefix, sizeof(prefix), "phone_grace_release:%s:",
+	    job->user_id);
+	if (n >= sizeof(prefix) || strncmp(k, prefix, n) != 0 ||
+	    k[n] == '\0' || strspn(k + n, "0123456789") != strlen(k + n) ||
+	    strlen(k + n) > 18)
+		return 0;
+	return (int64_t)strtoll(k + n, NULL, 10);
+}
+
+/*
+ * The grace of a job that ran before its end by the database's clock (an
+ * operator's retry, or a due time read on another clock): the same job
+ * again, due at the end by the database's clock, keyed after this one
+ * (so a retry of this one queues no second).
+ */
+static enum xerr
+phone_grace_later(struct db *db, const struct job *job, int64_t until,
+    int64_t left)
+{
+	struct json_object	*p;
+	char			 key[256];
+	enum xerr		 rc;
+
+	snprintf(key, sizeof(key), "phone_grace_release:%s:%lld:after:%lld",
+	    job->user_id, (long long)until, job->id);
+	if ((p = phone_grace_payload(job->user_id, jsonx_str(job->payload,
+	    "subject"), until)) == NULL)
+		return XERR_NOMEM;
+	rc = jobs_enqueue_at(db, "phone_grace_release", key, job->user_id, p,
+	    until);
+	json_object_put(p);
+	if (rc == XERR_OK)
+		log_info("user %s: grace runs %lld s more by the database's "
+		    "clock; its release is queued again for then", job->user_id,
+		    (long long)left);
+	return rc;
+}
+
+/*
+ * Keeps, waits or releases, as the tier and the grace say.  Whether the
+ * grace has ended is the database's answer (users_phone_grace_left()),
+ * never this host's clock: the job is due at the end by the database's
+ * clock, and a host whose clock is behind it would otherwise find the
+ * grace still running, end the job and keep the number for good.
+ */
 enum xerr
 phone_grace_release(struct db *db, struct http *http, const struct cfg *cfg,
-    const char *user_id, char *errbuf, size_t errsz)
+    const struct job *job, char *errbuf, size_t errsz)
 {
 	struct phone_info	 info;
+	const char		*user_id = job->user_id;
 	char			 tier[33];
+	int64_t			 mine, until, left;
 	int			 ok;
 	enum xerr		 rc;
 
+	errbuf[0] = '\0';
 	if ((rc = phone_get(db, user_id, &info, tier, sizeof(tier))) ==
 	    XERR_NOTFOUND)
 		return XERR_OK;
@@ -1062,9 +1139,17 @@ phone_grace_release(struct db *db, struct http *http, const struct cfg *cfg,
 		return rc;
 	if (ok)
 		return phone_grace_end(db, user_id);
-	if (info.grace_until > (int64_t)time(NULL)) {
+	if ((rc = users_phone_grace_left(db, user_id, &until, &left)) ==
+	    XERR_NOTFOUND)
+		return XERR_OK;
+	if (rc)
+		return rc;
+	mine = phone_grace_of(job);
+	if (until != 0 && left > 0) {
+		if (mine == until)
+			return phone_grace_later(db, job, until, left);
 		log_info("user %s: grace runs until %lld; its own job releases",
-		    user_id, (long long)info.grace_until);
+		    user_id, (long long)until);
 		return XERR_OK;
 	}
 	rc = phone_release(db, http, cfg, user_id, &info, errbuf, errsz);

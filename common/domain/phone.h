@@ -44,6 +44,7 @@
 
 struct db;
 struct http;
+struct job;
 
 #define PHONE_USER_ID_MAX	64
 #define PHONE_CLAIM_STALE	600	/* seconds; far above a claim's calls */
@@ -188,7 +189,10 @@ enum xerr	 phone_provision_job(struct db *db, struct http *http,
  * Starts the grace of user_id's number in the caller's transaction (the
  * tier lost its phone): phone_grace_until = now + PHONE_GRACE_DAYS unless
  * a grace runs already, and a phone_grace_release job due at its end,
- * once per subject (the event).  Harmless for a user without a number.
+ * keyed "phone_grace_release:<user>:<end>" (once per grace; without a
+ * number held, "phone_grace_release:<subject>", once per event), its
+ * payload {user_id, subject, until: the end}.  Harmless for a user
+ * without a number.
  */
 enum xerr	 phone_grace_start(struct db *db, const struct cfg *cfg,
 		    const char *user_id, const char *subject);
@@ -197,13 +201,17 @@ enum xerr	 phone_grace_start(struct db *db, const struct cfg *cfg,
 enum xerr	 phone_grace_end(struct db *db, const char *user_id);
 
 /*
- * Runs a phone_grace_release job: keeps the number (ending the grace)
- * when the tier has a phone again, does nothing while the grace runs (a
- * later job ends it), else releases it (phone_release()).  Returns what a
- * job runner returns.
+ * Runs job (borrowed), a phone_grace_release (or older phone_release) job
+ * of its user: keeps the number (ending the grace) when the tier has a
+ * phone again, else releases it (phone_release()) once the grace has
+ * ended by the database's clock, not the host's.  While the job's own
+ * grace (its payload's until) still runs by that clock, it queues itself
+ * again due at the end, keyed "<its grace's key>:after:<job id>", and is
+ * done; while another grace runs, that grace's own job releases.  Returns
+ * what a job runner returns.
  */
 enum xerr	 phone_grace_release(struct db *db, struct http *http,
-		    const struct cfg *cfg, const char *user_id, char *errbuf,
+		    const struct cfg *cfg, const struct job *job, char *errbuf,
 		    size_t errsz);
 
 /* What an inbound call or text to user_id's number may do. */

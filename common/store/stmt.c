@@ -970,6 +970,13 @@ static const struct {
 	S(PHONE_GRACE_END,
 	    "UPDATE users SET phone_grace_until = NULL WHERE id = ? "
 	    "AND phone_grace_until IS NOT NULL"),
+	/*
+	 * The grace's end and the seconds left of it by the database's
+	 * clock (the one the grace job's due time is read by), NULL none.
+	 */
+	S(PHONE_GRACE_LEFT,
+	    "SELECT phone_grace_until, phone_grace_until - UNIX_TIMESTAMP() "
+	    "FROM users WHERE id = ?"),
 	S(PHONE_SEARCH_SET,
 	    "UPDATE users SET phone_search = ? WHERE id = ?"),
 	/*

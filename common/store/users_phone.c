@@ -96,6 +96,30 @@ users_phone_grace_end(struct db *db, const char *id, uint64_t *affected)
 }
 
 enum xerr
+users_phone_grace_left(struct db *db, const char *id, int64_t *until,
+    int64_t *left)
+{
+	enum { A_ID, A__MAX };
+	enum { C_UNTIL, C_LEFT };
+	struct dbv	 a[A__MAX];
+	struct db_res	*res = NULL;
+	enum xerr	 rc;
+
+	*until = *left = 0;
+	a[A_ID] = DB_STR(id);
+	if ((rc = db_query(db, STMT_PHONE_GRACE_LEFT, a, A__MAX, &res)))
+		return rc;
+	if (db_res_rows(res) == 0)
+		rc = XERR_NOTFOUND;
+	else {
+		*until = db_res_int(res, 0, C_UNTIL, 0);
+		*left = db_res_int(res, 0, C_LEFT, 0);
+	}
+	db_res_free(res);
+	return rc;
+}
+
+enum xerr
 users_phone_search_set(struct db *db, const char *id, const char *json,
     uint64_t *affected)
 {

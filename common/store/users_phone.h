@@ -3,8 +3,9 @@
  * (phone_status, phone_number, phone_sid, phone_provisioned_at,
  * phone_error, phone_grace_until, phone_search; sql/001_init.sql and
  * later), as domain/phone.c runs them.  The users row is read with
- * users_by_id() (store/users.h); these are the phone's writes of it, kept
- * apart from store/users so that each file has one owner.  Only
+ * users_by_id() (store/users.h); these are the phone's writes of it, and
+ * the one read that needs the database's clock (users_phone_grace_left()),
+ * kept apart from store/users so that each file has one owner.  Only
  * users_phone.c knows the statements (store/stmt.c) and their argument
  * order; callers pass values, nothing is kept.
  *
@@ -60,6 +61,17 @@ enum xerr	 users_phone_set_error(struct db *db, const char *id,
  */
 enum xerr	 users_phone_grace_start(struct db *db, const char *id,
 		    int64_t until);
+
+/*
+ * Reads id's grace: *until its end (phone_grace_until, 0 when none runs)
+ * and *left the seconds to it by the database's clock (until -
+ * UNIX_TIMESTAMP(); 0 or less: ended; 0 when none runs).  The database's
+ * clock is the one a job's due time is read by, so a job due at the end
+ * finds it ended whatever the clock of the host running it says.
+ * XERR_NOTFOUND when there is no such user; errors of db_query().
+ */
+enum xerr	 users_phone_grace_left(struct db *db, const char *id,
+		    int64_t *until, int64_t *left);
 
 /* Clears phone_grace_until, when set. */
 enum xerr	 users_phone_grace_end(struct db *db, const char *id,

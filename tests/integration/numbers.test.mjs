@@ -468,6 +468,35 @@ test('T11 after the grace the number is released, once; the held days stay in th
   assert.equal(await released(), 1);
 });
 
+// A grace job is due at the grace's end by the database's clock (run_after against NOW()); a worker whose clock
+// is behind the database's ran it then, found the end still ahead by its own clock, finished the job (its key
+// used up) and kept the number for good. Made here without moving a clock: the job of a grace that ends 3 s
+// from now by the database's clock, due now, is what a worker 3 s behind sees at the end. The number is
+// released once the grace has ended by the database's clock, not before, and not kept.
+test('T11b a grace job run while its grace still runs by the database\'s clock releases the number once it has ended', async () => {
+  const { u } = await lapsedUser();
+  const [job] = await query("SELECT id, dedupe_key, payload FROM jobs WHERE user_id = ? AND kind = 'phone_grace_release'", [u.id]);
+  assert.equal(job.dedupe_key, `phone_grace_release:${u.id}:${(await userRow(u)).phone_grace_until}`, 'queued once per grace, keyed by its end');
+  const t = Number((await query('SELECT UNIX_TIMESTAMP() AS t'))[0].t);
+  const until = t + 3;
+  // The same grace and job, 3 s before its end.
+  await query('UPDATE users SET phone_grace_until = ? WHERE id = ?', [until, u.id]);
+  const key = `phone_grace_release:${u.id}:${until}`;
+  await query("UPDATE jobs SET dedupe_key = ?, payload = JSON_SET(payload, '$.until', ?), run_after = NOW(6) WHERE id = ?",
+    [key, until, job.id]);
+  const before = (await twilioRequests()).length;
+  await waitFor(async () => (await userRow(u)).phone_status === 'none', { timeoutMs: 30000, what: 'the number released' });
+  const row = await userRow(u);
+  assert.deepEqual({ ...row, tier: undefined }, { tier: undefined, phone_number: null, phone_sid: null, phone_status: 'none', phone_grace_until: null });
+  const released = (await twilioRequests()).slice(before).filter((q) => q.method === 'DELETE');
+  assert.equal(released.length, 1, JSON.stringify(released));
+  assert.match(released[0].path, new RegExp(`/IncomingPhoneNumbers/${u.sid}\\.json$`));
+  const h = await holdings(u);
+  assert.equal(h.length, 1);
+  assert.ok(Number(h[0].held_to) >= until, `released at ${h[0].held_to}, the grace ended at ${until}`);
+  await waitFor(async () => (await graceJobs(u)).every((j) => j.state === 'done'), { timeoutMs: 30000, what: 'the grace jobs done' });
+});
+
 // ---------- operators ----------
 test('T12 operators list numbers, ours beside Twilio\'s, paged, with status', async () => {
   const admin = mint(['-u', 'ops', '-r', 'admin']);
