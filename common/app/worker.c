@@ -118,9 +118,11 @@ worker_bill_period(struct worker_ctx *w, struct job *job, char *err,
 
 /*
  * A daily job's chain: the next day's run of kind (key kind:YYYY-MM-DD,
- * due at hour UTC), queued before the run so that the chain outlives a
- * run that fails; and, after a run that stopped at its limit, another at
- * once, its key naming this job (a retry of the job queues no second).
+ * due at hour UTC by this host's clock: a skew moves the run by as much,
+ * and the key makes it one per day whichever host queues it), queued
+ * before the run so that the chain outlives a run that fails; and, after
+ * a run that stopped at its limit, another at once (by the database's
+ * clock), its key naming this job (a retry of the job queues no second).
  */
 static enum xerr
 worker_daily_next(struct worker_ctx *w, const char *kind, int hour)
@@ -143,8 +145,7 @@ worker_daily_more(struct worker_ctx *w, const char *kind,
 	char		 key[64];
 
 	snprintf(key, sizeof(key), "%s:after:%lld", kind, job->id);
-	return jobs_db_insert_at(w->db, kind, key, NULL, "{}",
-	    (int64_t)time(NULL));
+	return jobs_db_insert(w->db, kind, key, NULL, "{}");
 }
 
 /*
