@@ -65,6 +65,30 @@ static const struct {
 
 #define WORKER_NRUNNERS (sizeof(worker_runners) / sizeof(worker_runners[0]))
 
+/* Milliseconds of the monotonic clock. */
+static int64_t
+worker_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * How long a run that works through a list (the reconcile's bills, a
+ * customer's unmatched events) goes on taking new items: half a lease
+ * (JOB_LEASE_SECONDS).  It then queues its continuation and ends: the
+ * item in hand ends well within the leases xsb-worker renews, so a run
+ * slowed by Stripe or by a long list is never claimed again, and run
+ * twice at once, for its time.
+ */
+static int64_t
+worker_budget_ms(const struct cfg *cfg)
+{
+	return (int64_t)cfg->job_lease_seconds * 1000 / 2;
+}
+
 const char *
 worker_kinds(void)
 {
@@ -237,48 +261,93 @@ worker_events_purge(struct worker_ctx *w, struct job *job, char *err,
 }
 
 /*
+ * Applies the stored event id, kept unmatched for customer, if it still
+ * is, and takes it off the list.
+ */
+static enum xerr
+worker_replay_one(struct worker_ctx *w, const char *customer, const char *id,
+    char *err, size_t errsz)
+{
+	struct event_replay_event ev;
+	const char		*outcome;
+	enum xerr		 rc;
+
+	if ((rc = event_replay_get(w->db, id, &ev)) == XERR_NOTFOUND)
+		rc = XERR_OK;
+	else if (rc != XERR_OK)
+		return rc;
+	else if (strcmp(ev.status, "unmatched") == 0) {
+		rc = evstore_apply(w->db, w->cfg, ev.payload, ev.len, 1,
+		    &outcome, err, errsz);
+		if (rc == XERR_OK)
+			log_info("event %s replayed for customer %s: %s", id,
+			    customer, outcome);
+	}
+	event_replay_clear(&ev);
+	if (rc == XERR_OK)
+		rc = event_replay_unmatched_done(w->db, id);
+	return rc;
+}
+
+/*
  * replay_unmatched: applies, in the order Stripe created them, the events
  * stored unmatched for a customer that an event has since linked to a
  * user (docs/BILLING.md "Unmatched events", D5), as an operator's replay
  * would.  Each is taken off the list once applied; a failure leaves the
- * rest for the job's next attempt.
+ * rest for the job's next attempt.  The list is read a page
+ * (EVENT_REPLAY_PAGE) at a time, each after the last event read, until a
+ * page is not full.  A run that has used its time (worker_budget_ms())
+ * stops before the next event and queues its continuation at once
+ * (replay_unmatched:<customer>:after:<job id>, this job's payload; a retry
+ * of this job queues no second), which starts from the list's beginning:
+ * what this run applied is off it.
  */
 static enum xerr
 worker_replay_unmatched(struct worker_ctx *w, struct job *job, char *err,
     size_t errsz)
 {
-	struct event_replay_id	*ids = NULL;
-	struct event_replay_event ev;
+	struct event_replay_id	*ids = NULL, last;
 	const char		*customer = jsonx_str(job->payload, "customer");
-	const char		*outcome;
-	size_t			 i, n;
+	char			 key[256];
+	int64_t			 t0 = worker_now_ms();
+	size_t			 i, n, done = 0;
+	int			 more = 0;
 	enum xerr		 rc;
 
 	if (customer == NULL) {
 		snprintf(err, errsz, "payload lacks customer");
 		return XERR_UNPROCESSABLE;
 	}
-	if ((rc = event_replay_unmatched(w->db, customer, &ids, &n)))
-		return rc;
-	for (i = 0; rc == XERR_OK && i < n; i++) {
-		if ((rc = event_replay_get(w->db, ids[i].id, &ev)) ==
-		    XERR_NOTFOUND)
-			rc = XERR_OK;
-		else if (rc != XERR_OK)
-			break;
-		else if (strcmp(ev.status, "unmatched") == 0) {
-			rc = evstore_apply(w->db, w->cfg, ev.payload, ev.len, 1,
-			    &outcome, err, errsz);
-			if (rc == XERR_OK)
-				log_info("event %s replayed for customer %s: "
-				    "%s", ids[i].id, customer, outcome);
+	do {
+		if ((rc = event_replay_unmatched(w->db, customer, done ?
+		    &last : NULL, &ids, &n)))
+			return rc;
+		for (i = 0; rc == XERR_OK && i < n; i++) {
+			if (done > 0 && worker_now_ms() - t0 >=
+			    worker_budget_ms(w->cfg)) {
+				more = 1;
+				break;
+			}
+			if ((rc = worker_replay_one(w, customer, ids[i].id, err,
+			    errsz)) == XERR_OK)
+				done++;
 		}
-		event_replay_clear(&ev);
-		if (rc == XERR_OK)
-			rc = event_replay_unmatched_done(w->db, ids[i].id);
+		if (n > 0)
+			last = ids[n - 1];
+		free(ids);
+		ids = NULL;
+	} while (rc == XERR_OK && !more && n == EVENT_REPLAY_PAGE);
+	if (rc != XERR_OK || !more)
+		return rc;
+	log_info("customer %s: %zu unmatched events replayed; the rest by "
+	    "another run, queued", customer, done);
+	if ((size_t)snprintf(key, sizeof(key), "replay_unmatched:%s:after:%lld",
+	    customer, job->id) >= sizeof(key)) {
+		snprintf(err, errsz, "customer id too long for a job key");
+		return XERR_UNPROCESSABLE;
 	}
-	free(ids);
-	return rc;
+	return jobs_enqueue(w->db, "replay_unmatched", key, job->user_id[0] ?
+	    job->user_id : NULL, job->payload);
 }
 
 /*

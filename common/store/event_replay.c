@@ -72,19 +72,25 @@ event_replay_get(struct db *db, const char *id, struct event_replay_event *ev)
 
 enum xerr
 event_replay_unmatched(struct db *db, const char *customer,
-    struct event_replay_id **ids, size_t *n)
+    const struct event_replay_id *after, struct event_replay_id **ids,
+    size_t *n)
 {
+	enum { A_CUSTOMER, A_AFTER, A_AT, A_ID, A__MAX };
+	enum { C_ID, C_CREATED };
 	struct db_res	*res = NULL;
-	struct dbv	 a[1];
+	struct dbv	 a[A__MAX];
 	unsigned int	 nulls = 0;
 	size_t		 i, nr;
 	enum xerr	 rc;
 
 	*ids = NULL;
 	*n = 0;
-	a[0] = DB_STR(customer);
-	if ((rc = db_query(db, STMT_UNMATCHED_OF_CUSTOMER, a, 1, &res)) !=
-	    XERR_OK)
+	a[A_CUSTOMER] = DB_STR(customer);
+	a[A_AFTER] = DB_INT(after != NULL ? after->created : INT64_MIN);
+	a[A_AT] = DB_INT(after != NULL ? after->created : INT64_MIN);
+	a[A_ID] = DB_STR(after != NULL ? after->id : "");
+	if ((rc = db_query(db, STMT_UNMATCHED_OF_CUSTOMER, a, A__MAX,
+	    &res)) != XERR_OK)
 		return rc;
 	if ((nr = db_res_rows(res)) == 0)
 		goto out;
@@ -92,9 +98,11 @@ event_replay_unmatched(struct db *db, const char *customer,
 		rc = XERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < nr && rc == XERR_OK; i++)
-		rc = cell_text(res, i, 0, (*ids)[i].id, sizeof((*ids)[i].id),
-		    0, &nulls);
+	for (i = 0; i < nr && rc == XERR_OK; i++) {
+		rc = cell_text(res, i, C_ID, (*ids)[i].id,
+		    sizeof((*ids)[i].id), 0, &nulls);
+		(*ids)[i].created = db_res_int(res, i, C_CREATED, 0);
+	}
 	if (rc != XERR_OK) {
 		free(*ids);
 		*ids = NULL;

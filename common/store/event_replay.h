@@ -17,6 +17,7 @@
 #define EVENT_REPLAY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/xerr.h"
 
@@ -30,9 +31,10 @@ struct event_replay_event {
 	size_t		 len;
 };
 
-/* An event id (stripe_events.id, VARCHAR(255) ascii). */
+/* An event of the unmatched list: its id (VARCHAR(255) ascii), created. */
 struct event_replay_id {
 	char		 id[256];
+	int64_t		 created;	/* Stripe's, Unix time */
 };
 
 /*
@@ -46,11 +48,16 @@ enum xerr	 event_replay_get(struct db *db, const char *id,
 void		 event_replay_clear(struct event_replay_event *ev);
 
 /*
- * Reads the ids of the events stored unmatched for Stripe customer, in
- * the order Stripe created them (at most 1000), into a new array *ids of
- * *n (the caller frees it; NULL when none).
+ * Reads a page of the events stored unmatched for Stripe customer, in the
+ * order Stripe created them (created, then id), those after the event
+ * after (NULL: from the first), at most EVENT_REPLAY_PAGE, into a new
+ * array *ids of *n (the caller frees it; NULL when none).  A page of
+ * fewer is the list's last.
  */
+#define EVENT_REPLAY_PAGE	1000	/* UNMATCHED_OF_CUSTOMER's LIMIT */
+
 enum xerr	 event_replay_unmatched(struct db *db, const char *customer,
+		    const struct event_replay_id *after,
 		    struct event_replay_id **ids, size_t *n);
 
 /* Takes the event id off the unmatched list. */

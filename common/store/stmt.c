@@ -802,8 +802,15 @@ static const struct {
 	S(UNMATCHED_INSERT, UNMATCHED_INSERT_INTO UNMATCHED_ROW UNMATCHED_DUP),
 	S_ROWS_2_16(UNMATCHED_INSERT, UNMATCHED_INSERT_INTO, UNMATCHED_ROW,
 	    UNMATCHED_DUP),
+	/*
+	 * A page of a customer's list after the event (created, event_id)
+	 * given, along unmatched_events_customer (its key ends with the
+	 * primary key's event_id).
+	 */
 	S(UNMATCHED_OF_CUSTOMER,
-	    "SELECT event_id FROM unmatched_events WHERE customer_id = ? "
+	    "SELECT event_id, created FROM unmatched_events "
+	    "WHERE customer_id = ? "
+	    "AND (created > ? OR (created = ? AND event_id > ?)) "
 	    "ORDER BY created, event_id LIMIT 1000"),
 	S(UNMATCHED_ANY,
 	    "SELECT 1 FROM unmatched_events WHERE customer_id = ? LIMIT 1"),

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { request, closeHttp } from './lib/http.mjs';
-import { query, close, hold, running } from './lib/db.mjs';
+import { query, close, hold, running, examined, statementSql } from './lib/db.mjs';
 import { env, requireEnv } from './lib/env.mjs';
 import { waitFor } from './lib/wait.mjs';
 import * as mail from './lib/mail.mjs';
@@ -345,4 +345,43 @@ test('a customer linked while another committer stored its event unmatched: the 
   assert.deepEqual({ ...c }, { user_id: u, amount: 1234 });
   // The worker records the job's outcome after the replay's own commit.
   await waitFor(async () => (await recheck()).state === 'done', { timeoutMs: 30000, what: 'the second look done' });
+});
+
+// A customer linked with more unmatched events than one read of the list holds (1,000): the replay used to read
+// those and report done, its key used up, and the rest stayed unmatched though the customer was linked. 2,100
+// charges of one customer stored unmatched (as the webhook stores them: the event, and its place in the
+// customer's list), then Checkout links the customer: every one is applied, in the order Stripe created them.
+test('a customer linked with 2,100 unmatched events: every one is replayed, in the order Stripe created them', { timeout: 240000 }, async () => {
+  const u = crypto.randomUUID(), customer = rid('cus_'), n = 2100;
+  await query('INSERT INTO users (id, email) VALUES (?, ?)', [u, `${u}@example.test`]);
+  const t0 = Math.floor(Date.now() / 1000) - 3 * 86400;
+  const evs = Array.from({ length: n }, (_, i) => event('charge.succeeded',
+    E.charge(E.NOW, { customer, amount: 100 + i, created: t0 + i }), { api_version: E.NOW, created: t0 + i }));
+  for (let i = 0; i < n; i += 300) {
+    const part = evs.slice(i, i + 300);
+    await query(`INSERT INTO stripe_events (id, type, api_version, livemode, created, object_id, payload, status)
+      VALUES ?`, [part.map((ev) => [ev.id, ev.type, ev.api_version, 0, ev.created, ev.data.object.id, JSON.stringify(ev), 'unmatched'])]);
+    await query('INSERT INTO unmatched_events (event_id, customer_id, created) VALUES ?', [part.map((ev) => [ev.id, customer, ev.created])]);
+  }
+  // The list is read a page after another, each after the last event read (created, id), along its index.
+  const [page] = statementSql('UNMATCHED_OF_CUSTOMER');
+  const first = await query(page, [customer, -(2 ** 53), -(2 ** 53), '']);
+  assert.deepEqual(first.map((r) => r.event_id), evs.slice(0, 1000).map((ev) => ev.id));
+  const after = first[first.length - 1];
+  const second = await query(page, [customer, after.created, after.created, after.event_id]);
+  assert.deepEqual(second.map((r) => r.event_id), evs.slice(1000, 2000).map((ev) => ev.id));
+  await query('ANALYZE TABLE unmatched_events');
+  const looked = await examined(page, [customer, after.created, after.created, after.event_id]);
+  assert.ok(looked <= 1100, `index entries looked at for the second page: ${looked}`);
+  const link = await signedWebhook(event('checkout.session.completed', checkoutSession({ user_id: u, customer })));
+  assert.equal(link.json.status, 'processed', link.text);
+  const left = async () => Number((await query('SELECT COUNT(*) AS n FROM unmatched_events WHERE customer_id = ?', [customer]))[0].n);
+  await waitFor(async () => await left() === 0, { timeoutMs: 200000, intervalMs: 1000, what: 'every unmatched event replayed' });
+  const rows = await query("SELECT id, status, user_id FROM stripe_events WHERE type = 'charge.succeeded' AND object_id IN (?) "
+    + 'ORDER BY processed_at, created', [evs.map((ev) => ev.data.object.id)]);
+  assert.equal(rows.length, n);
+  assert.deepEqual(rows.filter((r) => r.status !== 'processed' || r.user_id !== u).map((r) => [r.id, r.status, r.user_id]), [], 'each applied for the user');
+  assert.deepEqual(rows.map((r) => r.id), evs.map((ev) => ev.id), 'applied in the order Stripe created them');
+  const [c] = await query('SELECT COUNT(*) AS n, SUM(amount) AS cents FROM charges WHERE user_id = ?', [u]);
+  assert.deepEqual([Number(c.n), Number(c.cents)], [n, n * 100 + (n * (n - 1)) / 2]);
 });
