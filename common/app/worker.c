@@ -175,27 +175,30 @@ worker_daily_more(struct worker_ctx *w, const char *kind,
 /*
  * bill_reconcile: the daily comparison of posted bills with Stripe
  * (bill_reconcile()).  The next day's run is queued first (03:00 UTC), so
- * the chain outlives a run that fails.  A run that stopped at its limit
- * queues another at once (its key names this job, so a retry of this one
- * queues no second), until the bills due are done.
+ * the chain outlives a run that fails.  A run that stopped at its limit or
+ * its time (worker_budget_ms()) queues another at once (its key names this
+ * job, so a retry of this one queues no second), until the bills due are
+ * done.  A bill that cannot be checked is recorded so and passed over; a
+ * failure that may pass (Stripe or the database away) fails the run, to
+ * be retried.
  */
 static enum xerr
 worker_bill_reconcile(struct worker_ctx *w, struct job *job, char *err,
     size_t errsz)
 {
-	size_t		 checked, bad;
+	struct bill_reconcile_run run;
 	int64_t		 now = (int64_t)time(NULL);
-	int		 more;
 	enum xerr	 rc;
 
 	if ((rc = worker_daily_next(w, "bill_reconcile", 3)) != XERR_OK)
 		return rc;
-	rc = bill_reconcile(w->db, w->http, w->cfg, now, &checked, &bad,
-	    &more, err, errsz);
-	log_info("reconcile: %zu bills checked, %zu differ from Stripe%s%s%s",
-	    checked, bad, rc ? ": stopped at " : "", rc ? err : "",
-	    more ? "; more are due: another run queued" : "");
-	if (rc == XERR_OK && more)
+	rc = bill_reconcile(w->db, w->http, w->cfg, now,
+	    worker_budget_ms(w->cfg), &run, err, errsz);
+	log_info("reconcile: %zu bills checked, %zu differ from Stripe, %zu "
+	    "could not be checked%s%s%s", run.checked, run.bad, run.failed,
+	    rc ? "; stopped at " : "", rc ? err : "",
+	    run.more ? "; more are due: another run queued" : "");
+	if (rc == XERR_OK && run.more)
 		rc = worker_daily_more(w, "bill_reconcile", job);
 	return rc;
 }

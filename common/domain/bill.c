@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -564,11 +565,14 @@ bill_post(struct db *db, struct http *h, const struct cfg *cfg, int64_t id,
 /*
  * Compares one posted line with the invoice item Stripe holds: the same
  * line (metadata[xsb_line]), quantity and amount.  Appends what differs to
- * diff; *bad is set then.
+ * diff; *bad is set then.  Any other answer than the item or a 404 is
+ * returned, with what Stripe answered in why (stripe_call() logs its
+ * message).
  */
 static enum xerr
 bill_check_line(struct http *h, const struct cfg *cfg,
-    const struct bill_line *l, char *diff, size_t diffsz, int *bad)
+    const struct bill_line *l, char *diff, size_t diffsz, int *bad,
+    char *why, size_t whysz)
 {
 	struct stripe_reply rep;
 	struct json_object *it = NULL;
@@ -580,8 +584,17 @@ bill_check_line(struct http *h, const struct cfg *cfg,
 
 	snprintf(path, sizeof(path), "/v1/invoiceitems/%s", l->item);
 	rc = stripe_call(h, cfg, "GET", path, NULL, NULL, &it, &rep);
-	if (rc != XERR_OK && rep.status != 404)
+	if (rc != XERR_OK && rep.status != 404) {
+		if (rep.status == 0)
+			snprintf(why, whysz, "%.16s: item %.64s: Stripe did "
+			    "not answer", l->kind, l->item);
+		else
+			snprintf(why, whysz, "%.16s: item %.64s: Stripe "
+			    "answered %ld%s%s%s", l->kind, l->item, rep.status,
+			    rep.code[0] ? " (" : "", rep.code,
+			    rep.code[0] ? ")" : "");
 		return rc;
+	}
 	if (rc == XERR_OK) {
 		jsonx_int(it, "quantity", &q);
 		jsonx_int(it, "amount", &amount);
@@ -603,10 +616,15 @@ bill_check_line(struct http *h, const struct cfg *cfg,
 	return XERR_OK;
 }
 
-/* Reconciles one bill; *bad is set when it differs from Stripe. */
+/*
+ * Reconciles one bill and records the outcome; *bad is set when it
+ * differs from Stripe.  When it cannot be checked, returns why (nothing
+ * recorded): what failed in why.  XERR_NOTFOUND, why "": the bill is
+ * gone.
+ */
 static enum xerr
 bill_reconcile_one(struct db *db, struct http *h, const struct cfg *cfg,
-    int64_t id, int64_t now, int *bad)
+    int64_t id, int64_t now, int *bad, char *why, size_t whysz)
 {
 	struct bill_line l[BILL_LINES_MAX];
 	struct bill	 b;
@@ -616,8 +634,12 @@ bill_reconcile_one(struct db *db, struct http *h, const struct cfg *cfg,
 	enum xerr	 rc;
 
 	*bad = 0;
-	if ((rc = bill_load(db, id, &b, l, &n)))
+	if ((rc = bill_load(db, id, &b, l, &n))) {
+		if (rc != XERR_NOTFOUND)
+			snprintf(why, whysz, "the bill could not be read: %s",
+			    xerr_code(rc));
 		return rc;
+	}
 	for (i = 0; i < n; i++) {
 		if (l[i].item[0] == '\0') {
 			*bad = 1;
@@ -625,13 +647,16 @@ bill_reconcile_one(struct db *db, struct http *h, const struct cfg *cfg,
 			    strlen(diff), "%s%.16s: never posted",
 			    diff[0] ? "; " : "", l[i].kind);
 		} else if ((rc = bill_check_line(h, cfg, &l[i], diff,
-		    sizeof(diff), bad)))
+		    sizeof(diff), bad, why, whysz)))
 			return rc;
 	}
 	/* A final bill is the last: usage of its period arriving later is not billed. */
 	if (strcmp(b.kind, "final") == 0 &&
-	    (rc = bill_usage_uncovered(db, b.user, b.ps, b.ue, &unbilled)))
+	    (rc = bill_usage_uncovered(db, b.user, b.ps, b.ue, &unbilled))) {
+		snprintf(why, whysz, "its usage could not be read: %s",
+		    xerr_code(rc));
 		return rc;
+	}
 	if (*bad)
 		log_warnx("bill %lld (user %s, period %lld): differs from "
 		    "Stripe: %s", (long long)id, b.user, (long long)b.ps, diff);
@@ -639,38 +664,83 @@ bill_reconcile_one(struct db *db, struct http *h, const struct cfg *cfg,
 		log_warnx("bill %lld (user %s): %lld usage rows of its period "
 		    "arrived after the final bill", (long long)id, b.user,
 		    (long long)unbilled);
-	return bills_set_reconciled(db, id, now, *bad ? "mismatch" : "ok",
-	    diff, unbilled);
+	if ((rc = bills_set_reconciled(db, id, now, *bad ? "mismatch" : "ok",
+	    diff, unbilled)))
+		snprintf(why, whysz, "the outcome could not be recorded: %s",
+		    xerr_code(rc));
+	return rc;
+}
+
+/*
+ * Returns 1 when a bill's check failed on what may pass by itself (Stripe
+ * unreachable, a 5xx, 409 or 429; the database away or aborting; memory):
+ * the run stops and is retried.  Anything else is the bill's own for good.
+ */
+static int
+bill_reconcile_retry(enum xerr rc)
+{
+	return rc == XERR_UPSTREAM || rc == XERR_NOMEM || xerr_db_retry(rc);
+}
+
+/* Milliseconds of the monotonic clock. */
+static int64_t
+bill_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 enum xerr
 bill_reconcile(struct db *db, struct http *h, const struct cfg *cfg,
-    int64_t now, size_t *checked, size_t *bad, int *more, char *err,
-    size_t errsz)
+    int64_t now, int64_t budget_ms, struct bill_reconcile_run *out,
+    char *err, size_t errsz)
 {
-	int64_t		*ids;
+	int64_t		*ids, t0 = bill_now_ms();
+	char		 why[512];
 	size_t		 i, n;
 	int		 b;
 	enum xerr	 rc;
 
-	*checked = *bad = 0;
-	*more = 0;
+	memset(out, 0, sizeof(*out));
+	err[0] = '\0';
 	if ((ids = calloc(BILL_RECONCILE_MAX, sizeof(*ids))) == NULL)
 		return XERR_NOMEM;
 	if ((rc = bills_reconcile_due(db, now - 20 * 3600, ids,
 	    BILL_RECONCILE_MAX, &n)))
 		goto out;
+	out->more = n == BILL_RECONCILE_MAX;
 	for (i = 0; i < n; i++) {
-		if ((rc = bill_reconcile_one(db, h, cfg, ids[i], now,
-		    &b)) != XERR_OK) {
-			snprintf(err, errsz, "bill %lld: %s", (long long)ids[i],
-			    xerr_code(rc));
+		if (i > 0 && budget_ms > 0 && bill_now_ms() - t0 >= budget_ms) {
+			out->more = 1;
 			break;
 		}
-		(*checked)++;
-		*bad += b != 0;
+		why[0] = '\0';
+		rc = bill_reconcile_one(db, h, cfg, ids[i], now, &b, why,
+		    sizeof(why));
+		if (rc == XERR_OK) {
+			out->checked++;
+			out->bad += b != 0;
+			continue;
+		}
+		if (rc == XERR_NOTFOUND && why[0] == '\0') {
+			rc = XERR_OK;
+			continue;
+		}
+		if (bill_reconcile_retry(rc))
+			break;
+		log_warnx("bill %lld: could not be reconciled: %s",
+		    (long long)ids[i], why);
+		if ((rc = bills_set_reconcile_error(db, ids[i], now, why)))
+			break;
+		out->failed++;
 	}
-	*more = rc == XERR_OK && n == BILL_RECONCILE_MAX;
+	if (rc != XERR_OK) {
+		snprintf(err, errsz, "bill %lld: %s%s%s", (long long)ids[i],
+		    xerr_code(rc), why[0] ? ": " : "", why);
+		out->more = 0;
+	}
 out:
 	free(ids);
 	return rc;

@@ -41,16 +41,35 @@ enum xerr	 bill_post(struct db *db, struct http *h, const struct cfg *cfg,
  * a run, the never checked and the longest unchecked first) with the
  * invoice item Stripe holds (quantity, amount, metadata[xsb_line]), counts
  * the usage rows of a final bill's period that arrived after it, and
- * records the outcome on the bill (reconcile_state "ok" or "mismatch",
- * with what differs; logged).  *checked and *bad count the bills; *more is
- * set when the run stopped at the limit (others may be due: the caller
- * runs it again).  Stripe or database errors stop the run (err says
- * where); what was checked stays checked.
+ * records the outcome on the bill at now (reconcile_state "ok" or
+ * "mismatch", with what differs; logged).
+ *
+ * A bill that cannot be checked for good (Stripe refuses to show one of
+ * its items: a 4xx but 404, which is an item gone, a mismatch; the bill
+ * or its usage cannot be read) is recorded "error" with the reason
+ * (logged), and the run goes on with the others; like any bill checked,
+ * it is due again 20 hours later, behind those never checked.  A failure
+ * that may pass (Stripe unreachable, a 5xx or 429, the database away or
+ * aborting) stops the run: err says where, what was checked stays
+ * checked, and the caller runs it again later.
+ *
+ * The run takes no new bill once budget_ms milliseconds have passed (0:
+ * no limit; the bill in hand makes at most BILL_LINES_MAX calls to Stripe
+ * more).  *out counts the bills; its more is set when the run stopped at
+ * BILL_RECONCILE_MAX or at its budget (others may be due: the caller runs
+ * it again at once).
  */
 #define BILL_RECONCILE_MAX	500	/* RECONCILE_DUE's LIMIT */
 
+struct bill_reconcile_run {
+	size_t		 checked;	/* compared with Stripe: ok or mismatch */
+	size_t		 bad;		/* of those, mismatch */
+	size_t		 failed;	/* recorded error: could not be checked */
+	int		 more;		/* stopped at the limit or the budget */
+};
+
 enum xerr	 bill_reconcile(struct db *db, struct http *h,
-		    const struct cfg *cfg, int64_t now, size_t *checked,
-		    size_t *bad, int *more, char *err, size_t errsz);
+		    const struct cfg *cfg, int64_t now, int64_t budget_ms,
+		    struct bill_reconcile_run *out, char *err, size_t errsz);
 
 #endif

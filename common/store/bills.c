@@ -235,3 +235,16 @@ bills_set_reconciled(struct db *db, int64_t id, int64_t now,
 	a[4] = DB_INT(id);
 	return db_exec(db, STMT_RECONCILE_SET, a, 5, NULL, NULL);
 }
+
+enum xerr
+bills_set_reconcile_error(struct db *db, int64_t id, int64_t now,
+    const char *why)
+{
+	enum { A_NOW, A_WHY, A_ID, A__MAX };
+	struct dbv	 a[A__MAX];
+
+	a[A_NOW] = DB_INT(now);
+	a[A_WHY] = DB_STR(why);
+	a[A_ID] = DB_INT(id);
+	return db_exec(db, STMT_RECONCILE_ERROR, a, A__MAX, NULL, NULL);
+}

@@ -4,7 +4,7 @@
  * posts to Stripe and reconciles.  Only bills.c knows the columns of its
  * statements (store/stmt.c: BILL_GET, BILL_INSERT, BILL_BY_ID,
  * BILL_SET_ONEOFF, BILL_POSTED, BILLS_OF_USER, RECONCILE_DUE,
- * RECONCILE_SET); callers see the structs below, every text copied out,
+ * RECONCILE_SET, RECONCILE_ERROR); callers see the structs below, every text copied out,
  * nothing borrowed.  What a bill holds and when it is posted are the
  * domain's.
  */
@@ -98,5 +98,12 @@ enum xerr	 bills_reconcile_due(struct db *db, int64_t before,
 /* Records the reconcile of bill id at now: state, detail, unbilled rows. */
 enum xerr	 bills_set_reconciled(struct db *db, int64_t id, int64_t now,
 		    const char *state, const char *detail, int64_t unbilled);
+
+/*
+ * Records that the reconcile at now could not check bill id: state
+ * "error", why as the detail; its unbilled rows stay as last counted.
+ */
+enum xerr	 bills_set_reconcile_error(struct db *db, int64_t id,
+		    int64_t now, const char *why);
 
 #endif

@@ -79,6 +79,9 @@ static const struct metrics_db_q metrics_db_bills[] = {
 	{ "xsb_bill_reconcile_mismatches", "gauge", "Posted bills whose "
 	  "lines the daily reconcile found different at Stripe.", { NULL }, 0,
 	  1 },
+	{ "xsb_bill_reconcile_errors", "gauge", "Posted bills the daily "
+	  "reconcile could not check (reconcile_state error, the reason "
+	  "in reconcile_detail).", { NULL }, 0, 3 },
 	{ "xsb_usage_unbilled_rows", "gauge", "Usage rows of a final bill's "
 	  "period that arrived after it: billed by no bill.", { NULL }, 0, 2 },
 };

@@ -858,12 +858,20 @@ static const struct {
 	S(RECONCILE_SET,
 	    "UPDATE bills SET reconciled_at = ?, reconcile_state = ?, "
 	    "reconcile_detail = LEFT(?, 512), unbilled_rows = ? WHERE id = ?"),
-	/* Each on an index: bills waiting to post, mismatches, unbilled. */
+	/* A bill that could not be checked: its unbilled rows stay as known. */
+	S(RECONCILE_ERROR,
+	    "UPDATE bills SET reconciled_at = ?, reconcile_state = 'error', "
+	    "reconcile_detail = LEFT(?, 512) WHERE id = ?"),
+	/*
+	 * Each on an index: bills waiting to post, mismatches, unbilled,
+	 * bills the reconcile could not check.
+	 */
 	S(METRICS_BILLS,
 	    "SELECT (SELECT COUNT(*) FROM bills WHERE state = 'rated'), "
 	    "(SELECT COUNT(*) FROM bills WHERE reconcile_state = 'mismatch'), "
 	    "(SELECT COALESCE(SUM(unbilled_rows), 0) FROM bills "
-	    "WHERE unbilled_rows > 0)"),
+	    "WHERE unbilled_rows > 0), "
+	    "(SELECT COUNT(*) FROM bills WHERE reconcile_state = 'error')"),
 	/* least privilege: the admin audit trail, usage caps */
 	S(ADMIN_AUDIT_INSERT,
 	    "INSERT INTO admin_audit (at, actor, actor_key, action, target, "

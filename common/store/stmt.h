@@ -184,6 +184,7 @@ enum stmt {
 	STMT_RECONCILE_DUE,
 	STMT_RECONCILE_UNBILLED,
 	STMT_RECONCILE_SET,
+	STMT_RECONCILE_ERROR,
 	STMT_METRICS_BILLS,
 	/* least privilege: the admin audit trail, usage caps */
 	STMT_ADMIN_AUDIT_INSERT,

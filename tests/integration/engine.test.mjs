@@ -650,3 +650,85 @@ test('R2 more bills due than a run checks: runs follow at once until every one i
   assert.equal(Number(m.ok), n, 'each checked and found as Stripe holds it (no lines)');
   asAdminScript(`DELETE FROM bills WHERE user_id = 'usr_${tag}';`);
 });
+
+// Posted bills of n users, never checked yet: their ids, in the order they were posted (the order the reconcile takes).
+const postedBills = async (n) => {
+  const ids = [];
+  for (let i = 0; i < n; i++) {
+    const b = await B.billedUser();
+    await send('invoice.created', b.inv, b.pe);
+    await jobDone(b, 'bill posted');
+    ids.push(await B.billOf(b));
+  }
+  return ids;
+};
+const reconciled = async (ids) => query(`SELECT id, reconcile_state AS state, reconcile_detail AS detail, reconciled_at
+  FROM bills WHERE id IN (?) ORDER BY id`, [ids]);
+/** Queues a run of the reconcile, as the daily chain does, and waits for it and the runs it queued to end. */
+async function reconcileRun(tag, timeoutMs = 60000) {
+  const since = (await query('SELECT MAX(id) AS id FROM jobs'))[0].id ?? 0;
+  await query("INSERT INTO jobs (kind, dedupe_key, payload) VALUES ('bill_reconcile', ?, '{}')", [`bill_reconcile:test-${tag}`]);
+  const chain = () => query(`SELECT dedupe_key AS k, state, attempts, last_error,
+    TIMESTAMPDIFF(MICROSECOND, created_at, updated_at) / 1e6 AS took FROM jobs
+    WHERE id > ? AND kind = 'bill_reconcile' AND (dedupe_key = ? OR dedupe_key LIKE 'bill\\_reconcile:after:%') ORDER BY id`,
+  [since, `bill_reconcile:test-${tag}`]);
+  await waitFor(async () => (await chain()).every((j) => j.state === 'done' || j.state === 'dead'),
+    { timeoutMs, intervalMs: 500, what: 'the reconcile runs' });
+  return chain();
+}
+
+// A bill whose check fails for good (Stripe answers 400 for one of its items) stopped the whole run, and, never
+// checked, it was first in every run of its 60 days: no other bill was checked again. It is recorded "error" with
+// the reason (the bill, the log, /metrics) and the run goes on with the others.
+test('R3 a bill Stripe refuses to show is recorded as an error with why; the run checks the other bills', { timeout: 120000 }, async () => {
+  const ids = await postedBills(3);
+  const [bad, ...good] = ids;
+  const first = await query("SELECT id FROM bills WHERE state = 'posted' AND reconciled_at IS NULL ORDER BY id LIMIT 1");
+  assert.equal(first[0]?.id, bad, 'the bill first in line');
+  const [item] = await query("SELECT stripe_item_id AS id FROM bill_lines WHERE bill_id = ? AND kind = 'voice'", [bad]);
+  await S.standin.fail({ count: 100, status: 400, method: 'GET', path_prefix: `/v1/invoiceitems/${item.id}` });
+  let chain;
+  try {
+    chain = await reconcileRun(`r3-${bad}`);
+  } finally {
+    await S.standin.fail({ clear: true });
+  }
+  assert.deepEqual(chain.map((j) => [j.state, j.last_error]), [['done', null]], 'the run ends well');
+  const rows = await reconciled(ids);
+  assert.deepEqual(rows.map((r) => [r.id, r.state]), [[bad, 'error'], ...good.map((id) => [id, 'ok'])]);
+  assert.match(rows[0].detail, new RegExp(`^voice: item ${item.id}: Stripe answered 400\\b`));
+  assert.ok(rows.every((r) => r.reconciled_at !== null), 'each has its time: the bad one is behind the never checked next time');
+  const m = (await rawRequest('GET', '/metrics', { headers: { authorization: `Bearer ${requireEnv('METRICS_TOKEN').METRICS_TOKEN}` } })).text.match(/^xsb_bill_reconcile_errors (\d+)$/m);
+  assert.ok(m, 'the count of bills not checked is in /metrics');
+  const [errors] = await query("SELECT COUNT(*) AS n FROM bills WHERE reconcile_state = 'error'");
+  assert.equal(Number(m[1]), Number(errors.n));
+  // Due again (a day later) beside a bill never checked: that one is taken first, and Stripe shows the item now.
+  const [fresh] = await postedBills(1);
+  await query('UPDATE bills SET reconciled_at = reconciled_at - 21 * 3600 WHERE id = ?', [bad]);
+  assert.deepEqual((await query(`SELECT id FROM bills WHERE state = 'posted' AND (reconciled_at IS NULL
+    OR reconciled_at < UNIX_TIMESTAMP() - 20 * 3600) ORDER BY reconciled_at, id`)).map((r) => r.id), [fresh, bad]);
+  await reconcileRun(`r3-again-${bad}`);
+  assert.deepEqual((await reconciled([bad, fresh])).map((r) => [r.id, r.state, r.detail]), [[bad, 'ok', ''], [fresh, 'ok', '']]);
+});
+
+// A slow Stripe: a run takes no new bill once half a lease (JOB_LEASE_SECONDS) has passed, and queues the rest as
+// another run at once, so that none runs longer than its lease (the worker renews it ten times at most; a run past
+// that would be claimed again and run twice at once).
+test('R3b with Stripe slow, each run of the reconcile ends within its lease and queues the rest', { timeout: 120000 }, async () => {
+  const lease = Number(requireEnv('JOB_LEASE_SECONDS').JOB_LEASE_SECONDS);
+  const ids = await postedBills(3);
+  // Each of the nine items is shown 0.2 lease late: a bill of three takes 0.6 lease, three of them 1.8 leases.
+  await S.standin.fail({ count: 9, delay_ms: lease * 200, method: 'GET', path_prefix: '/v1/invoiceitems/' });
+  let chain;
+  try {
+    chain = await reconcileRun(`r3b-${ids[0]}`, 90000);
+  } finally {
+    await S.standin.fail({ clear: true });
+  }
+  assert.deepEqual((await reconciled(ids)).map((r) => r.state), ['ok', 'ok', 'ok']);
+  assert.ok(chain.length >= 2, `runs: ${JSON.stringify(chain)}`);
+  for (const j of chain) {
+    assert.deepEqual([j.state, j.attempts], ['done', 1], JSON.stringify(j));
+    assert.ok(Number(j.took) < lease, `a run took ${j.took} s, the lease is ${lease} s`);
+  }
+});
