@@ -50,9 +50,9 @@ void		 event_replay_clear(struct event_replay_event *ev);
 /*
  * Reads a page of the events stored unmatched for Stripe customer, in the
  * order Stripe created them (created, then id), those after the event
- * after (NULL: from the first), at most EVENT_REPLAY_PAGE, into a new
- * array *ids of *n (the caller frees it; NULL when none).  A page of
- * fewer is the list's last.
+ * after (borrowed; NULL: from the first), at most EVENT_REPLAY_PAGE, into
+ * a new array *ids of *n (the caller frees it; NULL when none).  A page
+ * of fewer is the list's last.
  */
 #define EVENT_REPLAY_PAGE	1000	/* UNMATCHED_OF_CUSTOMER's LIMIT */
 
