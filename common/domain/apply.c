@@ -1,7 +1,9 @@
 #include <string.h>
 
+#include "core/cfg.h"
 #include "core/ids.h"
 #include "core/jsonx.h"
+#include "core/log.h"
 #include "domain/events.h"
 #include "domain/customers.h"
 #include "domain/subscriptions.h"
@@ -47,6 +49,18 @@ apply_lookup(const char *type)
 		if (strcmp(apply_table[i].type, type) == 0)
 			return &apply_table[i];
 	return NULL;
+}
+
+const struct apply_type *
+apply_for(const struct events_ev *ev)
+{
+	if (ev->cfg != NULL && !ev->cfg->sandbox && !ev->livemode) {
+		log_warnx("event %s: of Stripe's test mode, ignored in "
+		    "production (a test endpoint's secret in "
+		    "STRIPE_WEBHOOK_SECRETS?)", ev->id);
+		return NULL;
+	}
+	return apply_lookup(ev->type);
 }
 
 const struct apply_type *

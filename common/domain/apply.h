@@ -35,6 +35,15 @@ struct apply_type {
 /* The type's row, or NULL for a type we do not act on ("ignored"). */
 const struct apply_type *apply_lookup(const char *type);
 
+/*
+ * The row of ev's type, or NULL when we do not act on ev ("ignored"): a
+ * type not in the table, or, in production (XSB_MODE=production), an
+ * event of Stripe's test mode (livemode false), which only a test
+ * endpoint's secret among STRIPE_WEBHOOK_SECRETS lets in: it must never
+ * grant a tier or buy a number.
+ */
+const struct apply_type *apply_for(const struct events_ev *ev);
+
 /* The table, for tests and documents: *n rows. */
 const struct apply_type *apply_types(size_t *n);
 

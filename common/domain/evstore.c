@@ -373,7 +373,7 @@ evstore_apply(struct db *db, const struct cfg *cfg, const char *payload,
 	errbuf[0] = '\0';
 	if ((rc = events_parse(&ev, cfg, payload, len, errbuf, errsz)) ==
 	    XERR_OK) {
-		ev.t = apply_lookup(ev.type);
+		ev.t = apply_for(&ev);
 		rc = evstore_apply_parsed(&ev, db, replay, status, errbuf,
 		    errsz);
 	}
@@ -668,7 +668,7 @@ evstore_deliver(struct events_ev *ev, struct db *db, const char *rid,
 
 	*status = NULL;
 	errbuf[0] = '\0';
-	ev->t = apply_lookup(ev->type);
+	ev->t = apply_for(ev);
 	if (evstore_proc.q == NULL)
 		return evstore_apply_parsed(ev, db, 0, status, errbuf, errsz);
 	if (evstore_seen(ev->id)) {

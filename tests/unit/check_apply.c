@@ -28,7 +28,7 @@ static const char *const handled[] = {
 	"customer.deleted",
 };
 
-static struct cfg	 cfg;
+static struct cfg	 cfg = { .sandbox = 1 };	/* the sandbox, unless a test says */
 
 START_TEST(apply_table)
 {
@@ -77,8 +77,41 @@ parse(struct events_ev *ev, const char *body)
 
 	ck_assert_int_eq(events_parse(ev, &cfg, body, strlen(body), err,
 	    sizeof(err)), XERR_OK);
-	ev->t = apply_lookup(ev->type);
+	ev->t = apply_for(ev);
 }
+
+/*
+ * In production an event of Stripe's test mode is not acted on: a test
+ * endpoint's secret among STRIPE_WEBHOOK_SECRETS must not let test-mode
+ * events grant tiers.  The sandbox acts on them (its events are test
+ * mode), and production on live ones.
+ */
+START_TEST(apply_test_mode_in_production)
+{
+	static const char *const body[2] = {
+	    "{\"id\":\"evt_t\",\"type\":\"customer.subscription.updated\","
+	    "\"created\":1,\"livemode\":false,\"data\":{\"object\":{}}}",
+	    "{\"id\":\"evt_l\",\"type\":\"customer.subscription.updated\","
+	    "\"created\":1,\"livemode\":true,\"data\":{\"object\":{}}}",
+	};
+	struct events_ev ev;
+
+	cfg.sandbox = 1;
+	parse(&ev, body[0]);
+	ck_assert_ptr_nonnull(ev.t);
+	events_free(&ev);
+	cfg.sandbox = 0;
+	parse(&ev, body[0]);
+	ck_assert_ptr_null(ev.t);
+	ck_assert_int_eq(apply_effects(&ev), XERR_OK);
+	ck_assert_str_eq(ev.status, "ignored");
+	events_free(&ev);
+	parse(&ev, body[1]);
+	ck_assert_ptr_nonnull(ev.t);
+	events_free(&ev);
+	cfg.sandbox = 1;
+}
+END_TEST
 
 START_TEST(apply_outcomes_without_statements)
 {
@@ -142,6 +175,7 @@ main(void)
 	tcase_add_test(tc, apply_table);
 	tcase_add_test(tc, apply_subscription_ranks);
 	tcase_add_test(tc, apply_outcomes_without_statements);
+	tcase_add_test(tc, apply_test_mode_in_production);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
