@@ -363,7 +363,8 @@ phone_api_provision(struct req *r)
 	struct phone_info	 info;
 	struct phone_want	 want;
 	struct json_object	*o = NULL;
-	char			 err[PHONE_API_ERR_MAX];
+	char			 err[PHONE_API_ERR_MAX], hdr[48];
+	int64_t			 wait;
 	int			 has;
 	enum xerr		 rc;
 
@@ -371,8 +372,15 @@ phone_api_provision(struct req *r)
 		return;
 	if (phone_api_want_or_reply(r, &want, &has) != 0)
 		return;
-	rc = phone_request(r->db, r->user_id, has ? &want : NULL, &info, err,
-	    sizeof(err));
+	rc = phone_request(r->db, r->cfg, r->user_id, has ? &want : NULL,
+	    &info, err, sizeof(err));
+	if (rc == XERR_TOOMANY) {
+		wait = info.next_at - (int64_t)time(NULL);
+		snprintf(hdr, sizeof(hdr), "Retry-After: %lld\r\n",
+		    (long long)(wait > 1 ? wait : 1));
+		req_error_status(r, 429, hdr, "provision_limit", "%s", err);
+		return;
+	}
 	if (rc != XERR_OK) {
 		apierr_reply(r, rc == XERR_CONFLICT &&
 		    strcmp(info.status, "provisioning") == 0 ?

@@ -149,6 +149,10 @@ static const struct cfg_opt {
 	{ "PHONE_GRACE_DAYS", CFG_UINT, CFG_OPTIONAL, "7", 0, 90,
 	  O(phone_grace_days), "days a number is held after the subscription "
 	  "lapses (unpaid, canceled) before it is released" },
+	{ "PHONE_NUMBERS_PER_30_DAYS", CFG_UINT, CFG_OPTIONAL, "3", 0, 1000,
+	  O(phone_numbers_per_30_days), "numbers a user may be given in 30 "
+	  "days (each is a Twilio purchase, its month paid whether held or "
+	  "released); a provisioning past it is 429 (0: no cap)" },
 	{ "PHONE_THREADS", CFG_UINT, CFG_OPTIONAL, "64", 1, 256,
 	  O(phone_threads),
 	  "request threads per xsb-phone process (one FastCGI connection "

@@ -88,6 +88,7 @@ struct cfg {
 	char		*assistant_voice_url;	/* "" none: TwiML <Redirect> */
 	char		*assistant_sms_url;	/* "" none */
 	unsigned long	 phone_grace_days;	/* number kept after a lapse */
+	unsigned long	 phone_numbers_per_30_days; /* cap on purchases */
 	unsigned long	 phone_threads;		/* xsb-phone's request threads */
 	unsigned long	 phone_committers;	/* group commit of call statuses */
 	unsigned long	 phone_batch_max;

@@ -11,6 +11,7 @@ static const struct {
 	[XERR_NOTFOUND] = { 404, "not_found" },
 	[XERR_METHOD] = { 405, "method_not_allowed" },
 	[XERR_CONFLICT] = { 409, "conflict" },
+	[XERR_TOOMANY] = { 429, "too_many_requests" },
 	[XERR_TOOBIG] = { 413, "payload_too_large" },
 	[XERR_MEDIATYPE] = { 415, "unsupported_media_type" },
 	[XERR_UNPROCESSABLE] = { 422, "unprocessable" },

@@ -17,6 +17,7 @@ enum xerr {
 	XERR_NOTFOUND,		/* 404 no such resource */
 	XERR_METHOD,		/* 405 method not allowed on this path */
 	XERR_CONFLICT,		/* 409 state conflict (already exists, same tier) */
+	XERR_TOOMANY,		/* 429 a limit of the caller reached for now */
 	XERR_TOOBIG,		/* 413 body over the cap */
 	XERR_MEDIATYPE,		/* 415 wrong content type */
 	XERR_UNPROCESSABLE,	/* 422 well-formed but semantically wrong */

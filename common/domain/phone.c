@@ -817,8 +817,44 @@ fail:
 }
 
 /* Claims and queues the purchase in one transaction; never calls Twilio. */
+#define PHONE_CAP_SECONDS	(30 * 86400)	/* PHONE_NUMBERS_PER_30_DAYS's */
+
+/*
+ * Refuses (XERR_TOOMANY, errbuf, out->next_at) a claim of user_id's, in
+ * its transaction, when the user was given PHONE_NUMBERS_PER_30_DAYS
+ * numbers in the last 30 days: each was a purchase, its month paid at
+ * Twilio whether held or released, so provisioning and releasing again
+ * and again would spend without limit.
+ */
+static enum xerr
+phone_cap(struct db *db, const struct cfg *cfg, const char *user_id,
+    struct phone_info *out, char *errbuf, size_t errsz)
+{
+	int64_t		 now = (int64_t)time(NULL), at;
+	time_t		 t;
+	struct tm	 tm;
+	char		 when[32];
+	int		 found;
+	enum xerr	 rc;
+
+	if (cfg->phone_numbers_per_30_days == 0)
+		return XERR_OK;
+	if ((rc = phone_numbers_nth_since(db, user_id, now -
+	    PHONE_CAP_SECONDS, (unsigned int)cfg->phone_numbers_per_30_days,
+	    &at, &found)) || !found)
+		return rc;
+	out->next_at = at + PHONE_CAP_SECONDS;
+	t = (time_t)out->next_at;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+	snprintf(errbuf, errsz, "%lu numbers were given to you in the last "
+	    "30 days, the most there may be; the next may be provisioned "
+	    "from %s", cfg->phone_numbers_per_30_days, when);
+	return XERR_TOOMANY;
+}
+
 enum xerr
-phone_request(struct db *db, const char *user_id,
+phone_request(struct db *db, const struct cfg *cfg, const char *user_id,
     const struct phone_want *want, struct phone_info *out, char *errbuf,
     size_t errsz)
 {
@@ -844,7 +880,8 @@ phone_request(struct db *db, const char *user_id,
 		json_object_object_add(p, "want", w);
 	if ((rc = db_begin(db)) != XERR_OK)
 		goto out;
-	if ((rc = phone_claim(db, user_id, &claim, out, errbuf, errsz)))
+	if ((rc = phone_claim(db, user_id, &claim, out, errbuf, errsz)) ||
+	    (rc = phone_cap(db, cfg, user_id, out, errbuf, errsz)))
 		goto fail;
 	/* Two claims of one second (after a quick failure) are two jobs. */
 	crypto_random_hex(nonce, 8);
@@ -1039,8 +1076,8 @@ phone_grace_end(struct db *db, const char *user_id)
  * here; one committed after it sees no number and queues its own.
  */
 static enum xerr
-phone_grace_regrant(struct db *db, const char *user_id, char *errbuf,
-    size_t errsz)
+phone_grace_regrant(struct db *db, const struct cfg *cfg, const char *user_id,
+    char *errbuf, size_t errsz)
 {
 	struct phone_info	 info;
 	char			 tier[33];
@@ -1053,7 +1090,12 @@ phone_grace_regrant(struct db *db, const char *user_id, char *errbuf,
 		return rc == XERR_NOTFOUND ? XERR_OK : rc;
 	log_warnx("user %s: back on %s while the number was released: a new "
 	    "one is provisioned", user_id, tier);
-	rc = phone_request(db, user_id, NULL, &info, errbuf, errsz);
+	rc = phone_request(db, cfg, user_id, NULL, &info, errbuf, errsz);
+	/* Refused by the cap: the user sees why (GET /api/phone/details). */
+	if (rc == XERR_TOOMANY) {
+		phone_failed(db, user_id, 0, errbuf);
+		return XERR_OK;
+	}
 	/* Queued meanwhile by the subscription's own event. */
 	return rc == XERR_CONFLICT ? XERR_OK : rc;
 }
@@ -1157,7 +1199,7 @@ phone_grace_release(struct db *db, struct http *http, const struct cfg *cfg,
 	case XERR_OK:
 		log_info("user %s: grace over, %s released", user_id,
 		    info.phone_number);
-		return phone_grace_regrant(db, user_id, errbuf, errsz);
+		return phone_grace_regrant(db, cfg, user_id, errbuf, errsz);
 	case XERR_NOTFOUND:
 		return XERR_OK;
 	case XERR_CONFLICT:

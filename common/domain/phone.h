@@ -61,6 +61,7 @@ struct phone_info {
 	char		 error[513];	/* why the last provisioning failed */
 	int64_t		 grace_until;	/* 0: not in a grace */
 	char		 search[1025];	/* stored preference (JSON), "" none */
+	int64_t		 next_at;	/* XERR_TOOMANY: the next allowed */
 };
 
 /*
@@ -165,11 +166,14 @@ enum xerr	 phone_provision(struct db *db, struct http *http,
  * (NULL: the user's stored preference), in one transaction; *out is the
  * record after the claim ("provisioning").  Never calls Twilio.  Returns
  * XERR_OK, or as phone_provision() before it calls Twilio
- * (XERR_CONFLICT, XERR_FORBIDDEN, XERR_BADREQ, database errors).
+ * (XERR_CONFLICT, XERR_FORBIDDEN, XERR_BADREQ, database errors), or
+ * XERR_TOOMANY when the user was given PHONE_NUMBERS_PER_30_DAYS numbers
+ * in the last 30 days (out->next_at: when the next may be; nothing
+ * claimed or queued).
  */
-enum xerr	 phone_request(struct db *db, const char *user_id,
-		    const struct phone_want *want, struct phone_info *out,
-		    char *errbuf, size_t errsz);
+enum xerr	 phone_request(struct db *db, const struct cfg *cfg,
+		    const char *user_id, const struct phone_want *want,
+		    struct phone_info *out, char *errbuf, size_t errsz);
 
 /*
  * Runs a phone_provision job for user_id: payload (borrowed) {claim,

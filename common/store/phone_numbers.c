@@ -47,6 +47,33 @@ phone_numbers_close(struct db *db, const char *user_id, const char *sid,
 	    NULL);
 }
 
+enum xerr
+phone_numbers_nth_since(struct db *db, const char *user_id, int64_t since,
+    unsigned int n, int64_t *at, int *found)
+{
+	enum { A_USER, A_SINCE, A_SKIP, A__MAX };
+	struct dbv	 a[A__MAX];
+	struct db_res	*res = NULL;
+	enum xerr	 rc;
+
+	*at = 0;
+	*found = 0;
+	if (n == 0)
+		return XERR_INTERNAL;
+	a[A_USER] = DB_STR(user_id);
+	a[A_SINCE] = DB_INT(since);
+	a[A_SKIP] = DB_INT((int64_t)n - 1);
+	if ((rc = db_query(db, STMT_PHONE_HISTORY_NTH_SINCE, a, A__MAX,
+	    &res)) != XERR_OK)
+		return rc;
+	if (db_res_rows(res) > 0) {
+		*at = db_res_int(res, 0, 0, 0);
+		*found = 1;
+	}
+	db_res_free(res);
+	return XERR_OK;
+}
+
 /* Copies column c of row i into out (NULL: ""), as cell_text(). */
 static enum xerr
 phone_numbers_text(const struct db_res *res, size_t i,

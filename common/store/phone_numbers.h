@@ -50,6 +50,14 @@ enum xerr	 phone_numbers_close(struct db *db, const char *user_id,
 		    const char *sid, int64_t held_to, uint64_t *affected);
 
 /*
+ * Sets *at to when user_id was given the n-th latest (n >= 1) of the
+ * numbers given since since, and *found; *found 0 when fewer were.
+ * Errors of db_query().
+ */
+enum xerr	 phone_numbers_nth_since(struct db *db, const char *user_id,
+		    int64_t since, unsigned int n, int64_t *at, int *found);
+
+/*
  * Reads at most limit rows after the id after, in id order (only the
  * numbers held when held_only), each with its holder's grace while they
  * hold it, into *rows (the caller's to free(); NULL when none) and *n.

@@ -369,6 +369,14 @@ static const struct {
 	S(PHONE_HISTORY_CLOSE,
 	    "UPDATE phone_numbers SET held_to = ? WHERE user_id = ? "
 	    "AND phone_sid = ? AND held_to IS NULL"),
+	/*
+	 * When a user got the n-th latest of their numbers given since a
+	 * time (none: fewer): the cap on numbers a user is given.  Along
+	 * phone_numbers_user, read backwards.
+	 */
+	S(PHONE_HISTORY_NTH_SINCE,
+	    "SELECT held_from FROM phone_numbers WHERE user_id = ? "
+	    "AND held_from >= ? ORDER BY held_from DESC LIMIT 1 OFFSET ?"),
 	/* One row per (call, status): Twilio may send a status twice. */
 	S(CALL_EVENT_INSERT, CALL_EVENT_INTO CALL_EVENT_ROW ROWS_DUP),
 	/*

@@ -69,6 +69,7 @@ enum stmt {
 	STMT_PHONE_HISTORY_OPEN,
 	STMT_PHONE_CLEAR,
 	STMT_PHONE_HISTORY_CLOSE,
+	STMT_PHONE_HISTORY_NTH_SINCE,
 	STMT_CALL_EVENT_INSERT,
 	/* the group commit of call statuses: several calls a statement */
 	STMT_CALL_BATCH_READ_32,

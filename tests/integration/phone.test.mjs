@@ -532,3 +532,38 @@ test('P16 with Twilio down: provisioning is accepted and waits, details still ou
   const rel = await request('DELETE', '/api/phone/release', { token: held.token });
   assert.equal(rel.status, 200, rel.text);
 });
+
+// P17: a user is given at most PHONE_NUMBERS_PER_30_DAYS numbers (3 by default) in 30 days. Each is a purchase
+// whose month Twilio charges whether it is held or released, so provisioning and releasing again and again would
+// spend without a limit. Two numbers of the last 30 days are in the history; a third is provisioned and released
+// through the API; the fourth is refused (429, Retry-After until the oldest is 30 days old), with nothing claimed,
+// queued or bought; once the oldest is older than 30 days, a provisioning goes through.
+test('P17 at most three numbers in 30 days: the fourth provisioning is 429 provision_limit, nothing bought', async () => {
+  const u = await newUser();
+  const t = now(), DAY = 86400;
+  for (const [i, from] of [t - 10 * DAY, t - 5 * DAY].entries()) {
+    await query('INSERT INTO phone_numbers (user_id, phone_number, phone_sid, held_from, held_to) VALUES (?, ?, ?, ?, ?)',
+      [u.id, `+1555000${String(i).padStart(4, '0')}`, 'PN' + crypto.randomBytes(16).toString('hex'), from, from + DAY]);
+  }
+  const third = await provisioned(u);
+  assert.equal(third.json.status, 'active', third.text);
+  const rel = await request('DELETE', '/api/phone/release', { token: u.token });
+  assert.equal(rel.status, 200, rel.text);
+  const jobs = async () => Number((await query("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'phone_provision' AND user_id = ?", [u.id]))[0].n);
+  const jobs0 = await jobs(), bought = await watchPurchases();
+  const r = await provision(u);
+  assert.equal(r.status, 429, r.text);
+  assert.equal(r.json.error.code, 'provision_limit');
+  assert.match(r.json.error.message, /3 numbers were given to you in the last 30 days/);
+  // The oldest of the three was given ten days ago: the next may be in twenty days.
+  const wait = Number(r.headers['retry-after']);
+  assert.ok(Math.abs(wait - 20 * DAY) <= 30, `Retry-After ${wait}`);
+  assert.deepEqual(await phoneRow(u.id), { phone_number: null, phone_sid: null, phone_status: 'none', phone_provisioned_at: null });
+  assert.equal(await jobs(), jobs0, 'no provisioning queued');
+  const n = await bought();
+  if (n !== null) assert.equal(n, 0, 'nothing bought');
+  // Thirty-one days later for the oldest: two in the window, a third may be given.
+  await query('UPDATE phone_numbers SET held_from = ?, held_to = ? WHERE user_id = ? AND held_from = ?', [t - 31 * DAY, t - 30 * DAY, u.id, t - 10 * DAY]);
+  const again = await provisioned(u);
+  assert.equal(again.json.status, 'active', again.text);
+});
