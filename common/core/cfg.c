@@ -208,7 +208,8 @@ static const struct cfg_opt {
 	  O(metrics_rollup_seconds), "how often xsb-worker rolls stored Stripe "
 	  "events into the counts /metrics reads (0: this worker does not)" },
 	{ "SMTP_URL", CFG_STR, CFG_OPTIONAL, "smtp://127.0.0.1:2525", 0, 0,
-	  O(smtp_url), "SMTP relay, smtp:// or smtps://" },
+	  O(smtp_url), "SMTP relay, smtp:// or smtps://, without a user or "
+	  "password (SMTP_USER, SMTP_PASSWORD)" },
 	{ "SMTP_USER", CFG_STR, CFG_OPTIONAL, "", 0, 0, O(smtp_user),
 	  "SMTP user (empty: no AUTH)" },
 	{ "SMTP_PASSWORD", CFG_SECRET, CFG_OPTIONAL, "", 0, 0,
@@ -612,6 +613,19 @@ cfg_url_or_empty(const char *v)
 	return i <= 512;
 }
 
+/* Returns 1 when url has a user (and password) before its host. */
+static int
+cfg_url_userinfo(const char *url)
+{
+	const char	*a, *end;
+
+	if (url == NULL || (a = strstr(url, "://")) == NULL)
+		return 0;
+	a += 3;
+	end = a + strcspn(a, "/?#");
+	return memchr(a, '@', (size_t)(end - a)) != NULL;
+}
+
 /*
  * Checks that no Stripe price is named twice among the STRIPE_PRICE_*
  * settings: a price is one tier's, or the webhook would have to guess.
@@ -678,6 +692,13 @@ cfg_check(const struct cfg *cfg, char *errbuf, size_t errsz)
 	if (cfg->metrics_token[0] != '\0' && strlen(cfg->metrics_token) < 32) {
 		snprintf(errbuf, errsz, "METRICS_TOKEN: must be at least 32 "
 		    "characters (or empty)");
+		return XERR_CONFIG;
+	}
+	if (cfg_url_userinfo(cfg->smtp_url)) {
+		snprintf(errbuf, errsz, "SMTP_URL: give the user and password "
+		    "as SMTP_USER and SMTP_PASSWORD, not in the URL (it is "
+		    "printed by xsb-config --check, and they must only go "
+		    "over TLS)");
 		return XERR_CONFIG;
 	}
 	if (!cfg_url_or_empty(cfg->assistant_voice_url) ||

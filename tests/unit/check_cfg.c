@@ -495,6 +495,25 @@ START_TEST(cfg_poll_under_a_third_of_the_lease)
 }
 END_TEST
 
+/* A user and password in SMTP_URL would be printed by xsb-config --check. */
+START_TEST(cfg_smtp_url_without_userinfo)
+{
+	struct cfg	*cfg;
+
+	setenv("SMTP_URL", "smtps://relay:s3cret@smtp.example.com:465", 1);
+	load_fails("SMTP_URL: give the user and password as SMTP_USER");
+	ck_assert_ptr_null(strstr(errbuf, "s3cret"));
+	setenv("SMTP_URL", "smtp://smtp.example.com:587/?x=a@b", 1);
+	cfg = load_ok();
+	cfg_free(cfg);
+	setenv("SMTP_URL", "smtps://smtp.example.com:465", 1);
+	cfg = load_ok();
+	ck_assert_str_eq(cfg->smtp_url, "smtps://smtp.example.com:465");
+	cfg_free(cfg);
+	unsetenv("SMTP_URL");
+}
+END_TEST
+
 static Suite *
 cfg_suite(void)
 {
@@ -518,6 +537,7 @@ cfg_suite(void)
 	tcase_add_test(tc, cfg_retention);
 	tcase_add_test(tc, cfg_prices);
 	tcase_add_test(tc, cfg_poll_under_a_third_of_the_lease);
+	tcase_add_test(tc, cfg_smtp_url_without_userinfo);
 	suite_add_tcase(s, tc);
 	return s;
 }
