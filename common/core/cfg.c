@@ -252,8 +252,10 @@ static const struct cfg_opt {
 	  "empty: none, the address allow-list alone guards it)" },
 	{ "USAGE_CAP_VOICE_SECONDS", CFG_UINT, CFG_OPTIONAL, "720000", 0,
 	  100000000, O(usage_cap_voice_seconds), "most voice seconds of one "
-	  "user per billing period; a `POST /api/usage` beyond is refused "
-	  "(422 usage_cap_exceeded) and the operators told once (0: no cap)" },
+	  "user per billing period, each call counted by its started minutes "
+	  "as the bill counts it (61 s: 120); a `POST /api/usage` beyond is "
+	  "refused (422 usage_cap_exceeded) and the operators told once (0: "
+	  "no cap)" },
 	{ "USAGE_CAP_SMS", CFG_UINT, CFG_OPTIONAL, "20000", 0, 100000000,
 	  O(usage_cap_sms), "most SMS of one user per billing period, as "
 	  "`USAGE_CAP_VOICE_SECONDS` (0: no cap)" },

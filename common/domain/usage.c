@@ -5,6 +5,7 @@
 #include "core/db.h"
 #include "core/jsonx.h"
 #include "core/log.h"
+#include "store/billing_periods.h"
 #include "store/billing_reads.h"
 #include "store/users.h"
 #include "store/usage_events.h"
@@ -80,6 +81,19 @@ usage_cap(const struct cfg *cfg, const char *kind)
 	return 0;
 }
 
+/*
+ * What a report of quantity counts against its cap: as the bill counts
+ * it, a call by its started minutes (in seconds), else the quantity.  A
+ * cap of seconds summed would let 1-second calls bill 60 times it.
+ */
+static int64_t
+usage_cap_units(const char *kind, int64_t quantity)
+{
+	if (strcmp(kind, "voice") == 0)
+		return (quantity + 59) / 60 * 60;
+	return quantity;
+}
+
 /* Queues the operators' notice of a refused report, in the transaction. */
 static enum xerr
 usage_cap_notify(struct db *db, const char *user_id, const char *kind,
@@ -106,6 +120,26 @@ usage_cap_notify(struct db *db, const char *user_id, const char *kind,
 	return rc;
 }
 
+/*
+ * The window a report at `at` is capped in: the stored billing period
+ * holding it, the one its bill will count it in (a report backdated into
+ * the last period is capped with that period's usage, not the calendar
+ * month's); else the period model of usage_period() (no period stored:
+ * the live subscription's, or the calendar month).
+ */
+static enum xerr
+usage_cap_window(struct db *db, const char *user_id, int64_t at,
+    int64_t *start, int64_t *end)
+{
+	int		 found;
+	enum xerr	 rc;
+
+	if ((rc = billing_periods_of_user_at(db, user_id, at, start, end,
+	    &found)) || found)
+		return rc;
+	return usage_period(db, user_id, at, start, end);
+}
+
 /* One run of usage_record_capped()'s transaction. */
 static enum xerr
 usage_capped_once(struct db *db, const struct cfg *cfg, const char *user_id,
@@ -130,14 +164,13 @@ usage_capped_once(struct db *db, const struct cfg *cfg, const char *user_id,
 	if (rc != XERR_NOTFOUND)
 		goto fail;
 	if ((hit->cap = usage_cap(cfg, kind)) > 0) {
-		/* The one call of the period model: swap it here. */
-		if ((rc = usage_period(db, user_id, occurred_at, &hit->start,
-		    &hit->end)) != XERR_OK)
+		if ((rc = usage_cap_window(db, user_id, occurred_at,
+		    &hit->start, &hit->end)) != XERR_OK)
 			goto fail;
 		if ((rc = usage_events_kind_sum(db, user_id, kind, hit->start,
 		    hit->end, &hit->used)) != XERR_OK)
 			goto fail;
-		if (quantity > hit->cap - hit->used) {
+		if (usage_cap_units(kind, quantity) > hit->cap - hit->used) {
 			hit->over = 1;
 			if ((rc = usage_cap_notify(db, user_id, kind, quantity,
 			    hit)) != XERR_OK)

@@ -65,8 +65,9 @@ int64_t		 usage_cap(const struct cfg *cfg, const char *kind);
 /*
  * Records a service's report as usage_record() does, noting the service
  * (reported_by: the token's userId), unless the user's total of kind in
- * the billing period holding occurred_at (usage_period()) would pass
- * usage_cap(): then nothing is stored, hit->over is 1 with the figures,
+ * the billing period holding occurred_at (the stored period, else
+ * usage_period()), counted as the bill counts it (a call by its started
+ * minutes), would pass usage_cap(): then nothing is stored, hit->over is 1 with the figures,
  * and a notify job of template operator_usage_cap tells the operators,
  * once per user, kind and period.  One transaction with the user's row
  * locked, so concurrent reports cannot pass the cap together; a key

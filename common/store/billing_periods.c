@@ -49,3 +49,30 @@ billing_periods_overlapping(struct db *db, const char *subscription,
 	db_res_free(res);
 	return XERR_OK;
 }
+
+enum xerr
+billing_periods_of_user_at(struct db *db, const char *user_id, int64_t at,
+    int64_t *start, int64_t *end, int *found)
+{
+	enum { A_USER, A_FROM, A_TO, A__MAX };
+	struct db_res	*res = NULL;
+	struct dbv	 a[A__MAX];
+	enum xerr	 rc;
+
+	*start = *end = 0;
+	*found = 0;
+	a[A_USER] = DB_STR(user_id);
+	a[A_FROM] = DB_INT(at);
+	a[A_TO] = DB_INT(at);
+	if ((rc = db_query(db, STMT_BILLING_PERIOD_OF_USER_AT, a, A__MAX,
+	    &res)))
+		return rc;
+	/* Columns: period_start, period_end. */
+	if (db_res_rows(res) > 0) {
+		*start = db_res_int(res, 0, 0, 0);
+		*end = db_res_int(res, 0, 1, 0);
+		*found = 1;
+	}
+	db_res_free(res);
+	return XERR_OK;
+}

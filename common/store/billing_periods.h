@@ -35,4 +35,13 @@ enum xerr	 billing_periods_overlapping(struct db *db,
 		    const char *subscription, int64_t from, int64_t to,
 		    int64_t (**periods)[2], size_t *n);
 
+/*
+ * Sets [*start, *end) to the stored period of any subscription of user_id
+ * that holds at, the latest begun at or before it, and *found; *found 0
+ * when none does.  Errors of db_query().
+ */
+enum xerr	 billing_periods_of_user_at(struct db *db,
+		    const char *user_id, int64_t at, int64_t *start,
+		    int64_t *end, int *found);
+
 #endif

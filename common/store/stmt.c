@@ -724,6 +724,15 @@ static const struct {
 	    "WHERE subscription_id = ? AND period_end > ? AND period_start < ? "
 	    "ORDER BY period_start"),
 	/*
+	 * The stored period of a user's holding a moment: the latest begun
+	 * at or before it (docs/BILLING.md, late usage), along
+	 * billing_periods_user read backwards.
+	 */
+	S(BILLING_PERIOD_OF_USER_AT,
+	    "SELECT period_start, period_end FROM billing_periods "
+	    "WHERE user_id = ? AND period_start <= ? AND period_end > ? "
+	    "ORDER BY period_start DESC LIMIT 1"),
+	/*
 	 * A user's usage in [?, ?) and the period whose bill covers each row
 	 * (NULL: none yet).  The locking read keeps the range as read until
 	 * the bill that covers it commits.  kind IN (...), every kind there
@@ -905,8 +914,13 @@ static const struct {
 	    "AND (? = '' OR actor = ?) AND (? = '' OR action = ?) "
 	    "ORDER BY at DESC, id DESC LIMIT ?"),
 	/* A user's total of one kind in a period (index usage_user_time). */
+	/*
+	 * As the bill counts it: a call by its started minutes (in seconds,
+	 * the cap's unit), anything else by its quantity.
+	 */
 	S(USAGE_KIND_SUM,
-	    "SELECT COALESCE(SUM(quantity), 0) FROM usage_events "
+	    "SELECT COALESCE(SUM(IF(kind = 'voice', (quantity + 59) DIV 60 * 60, "
+	    "quantity)), 0) FROM usage_events "
 	    "WHERE user_id = ? AND kind = ? AND occurred_at >= ? "
 	    "AND occurred_at < ?"),
 	/*

@@ -57,8 +57,9 @@ enum xerr	 usage_events_by_key(struct db *db, const char *idem_key,
 		    struct usage_events_row *row);
 
 /*
- * Sets *sum to user_id's total quantity of kind over [start, end) (0 when
- * none).  Errors of db_query().
+ * Sets *sum to user_id's total of kind over [start, end) as the bill
+ * counts it (0 when none): the quantities, each call's rounded up to
+ * whole minutes (in seconds).  Errors of db_query().
  */
 enum xerr	 usage_events_kind_sum(struct db *db, const char *user_id,
 		    const char *kind, int64_t start, int64_t end,

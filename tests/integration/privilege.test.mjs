@@ -269,10 +269,63 @@ test('PV6 concurrent reports cannot pass the cap together', async () => {
     idempotency_key: `pv6-${crypto.randomUUID()}` })));
   const ok = rs.filter((r) => r.status === 201).length;
   assert.ok(rs.every((r) => r.status === 201 || (r.status === 422 && r.json.error.code === 'usage_cap_exceeded')), rs.map((r) => r.status).join());
-  const fits = Math.floor(cap / Math.min(each, 1000000));
-  assert.equal(ok, Math.min(fits, 12), `${fits} reports of ${each} s fit under ${cap} s`);
-  const sum = Number((await query("SELECT SUM(quantity) AS n FROM usage_events WHERE user_id = ? AND kind = 'voice'", [user]))[0].n);
+  // A call counts by its started minutes, as the bill counts it.
+  const billed = Math.ceil(Math.min(each, 1000000) / 60) * 60;
+  const fits = Math.floor(cap / billed);
+  assert.equal(ok, Math.min(fits, 12), `${fits} reports of ${each} s (${billed} s billed) fit under ${cap} s`);
+  const sum = Number((await query("SELECT SUM((quantity + 59) DIV 60 * 60) AS n FROM usage_events WHERE user_id = ? AND kind = 'voice'", [user]))[0].n);
   assert.ok(sum <= cap, `${sum} <= ${cap}`);
+});
+
+// PV6b: the voice cap counts each call as the bill does, by its started minutes. Calls of one second each bill a
+// minute: summing their seconds would let a runaway app bill 60 times the cap. The model: a call of q seconds is
+// ceil(q / 60) minutes; the cap is in seconds of those minutes.
+test('PV6b the voice cap counts started minutes: one-second calls stop at cap / 60 calls, not cap', async () => {
+  const cap = Number(requireEnv('USAGE_CAP_VOICE_SECONDS').USAGE_CAP_VOICE_SECONDS);
+  const svc = mint(['-r', 'service', '-u', 'pv6b-service']);
+  const user = await newUser();
+  const minutes = Math.floor(cap / 60);
+  // Most of the allowance in one call, then one-second calls: each counts 60 s.
+  const big = (minutes - 3) * 60;
+  const send = (quantity) => report(svc, { user_id: user, kind: 'voice', quantity, idempotency_key: `pv6b-${crypto.randomUUID()}` });
+  assert.equal((await send(big)).status, 201);
+  const rs = [];
+  for (let i = 0; i < 5; i++) rs.push((await send(1)).status);
+  assert.deepEqual(rs, [201, 201, 201, 422, 422], 'three one-second calls fill the last three minutes');
+  const [{ n }] = await query("SELECT SUM((quantity + 59) DIV 60) AS n FROM usage_events WHERE user_id = ? AND kind = 'voice'", [user]);
+  assert.equal(Number(n), minutes, 'the minutes billed are the cap\'s');
+});
+
+// PV5b: a report backdated into the last billing period is capped with that period's usage, the one its bill will
+// count it in, not the calendar month's. The periods here straddle the start of a calendar month M: the last one is
+// [M - 10 d, M + 1 d), the current one [M + 1 d, now + 20 d). Before: a report at M + 12 h was capped in month M,
+// apart from the same period's usage of the month before, so the period could hold nearly twice the cap.
+test('PV5b a backdated report is capped in the stored billing period it falls in, not the calendar month', async () => {
+  const cap = Number(requireEnv('USAGE_CAP_SMS').USAGE_CAP_SMS);
+  const svc = mint(['-r', 'service', '-u', 'pv5b-service']);
+  const user = await newUser();
+  const DAY = 86400, d = new Date((now() - 3 * DAY) * 1000);
+  const M = Math.floor(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000);
+  const sub = `sub_pv5b_${crypto.randomBytes(6).toString('hex')}`;
+  await query(`INSERT INTO subscriptions (id, user_id, customer_id, status, tier, price_id, current_period_start, current_period_end,
+    last_event_id, last_event_created, last_event_rank) VALUES (?, ?, ?, 'active', 'ai_secretary', 'price_ai_secretary', ?, ?, ?, ?, 0)`,
+  [sub, user, `cus_pv5b_${crypto.randomBytes(6).toString('hex')}`, M + DAY, now() + 20 * DAY, `evt_pv5b_${crypto.randomBytes(6).toString('hex')}`, M + DAY]);
+  await query('UPDATE users SET tier = ?, subscription_id = ?, billing_cycle_start = ?, billing_cycle_end = ? WHERE id = ?',
+    ['ai_secretary', sub, M + DAY, now() + 20 * DAY, user]);
+  for (const [ps, pe] of [[M - 10 * DAY, M + DAY], [M + DAY, now() + 20 * DAY]]) {
+    await query('INSERT INTO billing_periods (subscription_id, period_start, period_end, user_id) VALUES (?, ?, ?, ?)', [sub, ps, pe, user]);
+  }
+  const send = (quantity, at) => report(svc, { user_id: user, kind: 'sms', quantity, occurred_at: at, idempotency_key: `pv5b-${crypto.randomUUID()}` });
+  // The last period, in the month before M: nearly the cap.
+  assert.equal((await send(cap - 10, M - 5 * DAY)).status, 201);
+  // The same period, in month M: the period's total would pass the cap.
+  const r = await send(20, M + 12 * 3600);
+  assert.equal(r.status, 422, r.text);
+  assert.equal(r.json.error.code, 'usage_cap_exceeded');
+  assert.ok(r.json.error.message.includes(`period from ${M - 10 * DAY} to ${M + DAY}`), r.json.error.message);
+  assert.equal((await send(10, M + 12 * 3600)).status, 201, 'exactly the cap fits');
+  // The current period has its own allowance.
+  assert.equal((await send(20, now() - 60)).status, 201);
 });
 
 // ---------- rates ----------
