@@ -1399,11 +1399,18 @@ phone_sms_take(struct db *db, const char *user_id, const char *key,
 {
 	int64_t		 was;
 	int		 taken;
+	char		 was_user[65];
 	enum xerr	 rc;
 
 	if ((rc = users_touch(db, user_id)) != XERR_OK ||
-	    (rc = usage_calls_take(db, key, segments, &was, &taken)))
+	    (rc = usage_calls_take(db, key, user_id, was_user,
+	    sizeof(was_user), segments, &was, &taken)))
 		return rc;
+	/* Twilio's signed word: the message went through this user's number. */
+	if (taken && was_user[0] != '\0' && strcmp(was_user, user_id) != 0)
+		log_warnx("user %s: %s: reported first for user %s; Twilio's "
+		    "callback is this user's: the row moves here", user_id,
+		    key, was_user);
 	if (taken)
 		log_info("user %s: %s: Twilio's %lld segments replace the %lld "
 		    "reported first", user_id, key, segments, (long long)was);

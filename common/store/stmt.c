@@ -398,12 +398,13 @@ static const struct {
 	 * committed its cover by then; one that comes later waits for it).
 	 */
 	S(CALL_USAGE_OTHER_LOCK,
-	    "SELECT id, quantity FROM usage_events WHERE idempotency_key = ? "
-	    "AND source <> 'twilio' FOR UPDATE"),
+	    "SELECT id, quantity, user_id FROM usage_events "
+	    "WHERE idempotency_key = ? AND source <> 'twilio' FOR UPDATE"),
+	/* Twilio's count and user (its signed callback's) take the row. */
 	S(CALL_USAGE_TAKE,
-	    "UPDATE usage_events u SET quantity = ?, source = 'twilio', "
-	    "reported_by = 'twilio' WHERE u.id = ? AND NOT EXISTS "
-	    "(SELECT 1 FROM bill_usage b WHERE b.usage_id = u.id)"),
+	    "UPDATE usage_events u SET quantity = ?, user_id = ?, "
+	    "source = 'twilio', reported_by = 'twilio' WHERE u.id = ? AND "
+	    "NOT EXISTS (SELECT 1 FROM bill_usage b WHERE b.usage_id = u.id)"),
 	S_ROWS(CALL_USAGE_INSERT, CALL_USAGE_INTO, CALL_USAGE_ROW, ROWS_DUP),
 	S_ROWS_2_16(CALL_EVENT_INSERT, CALL_EVENT_INTO, CALL_EVENT_ROW,
 	    ROWS_DUP),

@@ -1,5 +1,6 @@
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,17 +129,20 @@ usage_calls_insert(struct db *db, const struct usage_calls_row *rows,
 }
 
 enum xerr
-usage_calls_take(struct db *db, const char *key, int64_t quantity,
-    int64_t *was, int *taken)
+usage_calls_take(struct db *db, const char *key, const char *user_id,
+    char *was_user, size_t wsz, int64_t quantity, int64_t *was, int *taken)
 {
 	struct db_res	*res = NULL;
-	struct dbv	 a[2];
+	struct dbv	 a[3];
+	const char	*u;
 	uint64_t	 changed = 0;
 	int64_t		 id;
 	enum xerr	 rc;
 
 	*was = -1;
 	*taken = 0;
+	if (wsz > 0)
+		was_user[0] = '\0';
 	a[0] = DB_STR(key);
 	if ((rc = db_query(db, STMT_CALL_USAGE_OTHER_LOCK, a, 1, &res)))
 		return rc;
@@ -148,10 +152,13 @@ usage_calls_take(struct db *db, const char *key, int64_t quantity,
 	}
 	id = db_res_int(res, 0, 0, 0);
 	*was = db_res_int(res, 0, 1, 0);
+	if ((u = db_res_str(res, 0, 2)) != NULL && wsz > 0)
+		snprintf(was_user, wsz, "%s", u);
 	db_res_free(res);
 	a[0] = DB_INT(quantity);
-	a[1] = DB_INT(id);
-	if ((rc = db_exec(db, STMT_CALL_USAGE_TAKE, a, 2, &changed, NULL)))
+	a[1] = DB_STR(user_id);
+	a[2] = DB_INT(id);
+	if ((rc = db_exec(db, STMT_CALL_USAGE_TAKE, a, 3, &changed, NULL)))
 		return rc;
 	*taken = changed > 0;
 	return XERR_OK;

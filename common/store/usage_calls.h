@@ -47,14 +47,16 @@ enum xerr	 usage_calls_read(struct db *db, const char *const *ids,
 		    unsigned char *recorded);
 
 /*
- * Gives Twilio's count, quantity, to the row under key when another
- * source recorded it (source not twilio): the row is locked, then takes
- * quantity with source and reported_by "twilio" unless a bill covers it.
- * *was is the row's quantity before (-1: no such row, nothing done);
- * *taken is 1 when it was changed, 0 when a bill covers it (left as
- * billed).  Only inside a transaction.  Errors of db_query(), db_exec().
+ * Gives Twilio's count, quantity, and user, user_id, to the row under key
+ * when another source recorded it (source not twilio): the row is
+ * locked, then takes them with source and reported_by "twilio" unless a
+ * bill covers it.  *was is the row's quantity before (-1: no such row,
+ * nothing done) and was_user (wsz bytes) its user before; *taken is 1
+ * when it was changed, 0 when a bill covers it (left as billed).  Only
+ * inside a transaction.  Errors of db_query(), db_exec().
  */
 enum xerr	 usage_calls_take(struct db *db, const char *key,
+		    const char *user_id, char *was_user, size_t wsz,
 		    int64_t quantity, int64_t *was, int *taken);
 
 /*

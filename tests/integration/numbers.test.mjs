@@ -130,6 +130,23 @@ test('T2b a text the app reported first takes Twilio\'s segment count, unless a 
   assert.equal(use.json.usage.sms, total);
 });
 
+// T2d: the app reports a text under Twilio's key for the wrong user (a number that changed owner, a stale
+// mapping), then Twilio's signed callback for the user whose number sent it: the row is that user's, with
+// Twilio's count. Before: the count was taken and the row stayed the other user's, billed to them.
+test('T2d Twilio\'s count of a text the app reported for another user moves the row to the callback\'s user', async () => {
+  const a = await newUser({ held: true }), b = await newUser();
+  const svc = mint(['-u', 'assistant', '-r', 'service']);
+  const m = sid('SM');
+  const rep = await request('POST', '/api/usage', { token: svc, json: { user_id: b.id, kind: 'sms', quantity: 1,
+    idempotency_key: `twilio:sms:${m}` } });
+  assert.equal(rep.status, 201, rep.text);
+  assert.deepEqual(await smsUsage(m), [{ user_id: b.id, kind: 'sms', quantity: 1, source: 'app' }]);
+  assert.equal((await smsStatus(a, m, 'sent', 2)).status, 204);
+  assert.deepEqual(await smsUsage(m), [{ user_id: a.id, kind: 'sms', quantity: 2, source: 'twilio' }]);
+  const [{ n }] = await query("SELECT COUNT(*) AS n FROM usage_events WHERE user_id = ? AND kind = 'sms'", [b.id]);
+  assert.equal(Number(n), 0, 'nothing left on the other user');
+});
+
 // T2c: a take of Twilio's count writes the user's row before it reads the text's row, as a rating writes it
 // before it reads the period's rows (D12, engine.test). On one server the two take turns. On Galera, where a
 // lock does not reach another node, both write that row, so the later of two that overlap fails certification
