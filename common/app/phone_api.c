@@ -101,13 +101,6 @@ static const struct apierr phone_api_search_errs[] = {
 	{ XERR_OK, 0, NULL, NULL },
 };
 
-/* Asking Twilio how many segments a message is billed as. */
-static const struct apierr phone_api_segments_errs[] = {
-	{ XERR_UPSTREAM, 0, "twilio_error",
-	    "Twilio could not say the message's segments: %s" },
-	{ XERR_OK, 0, NULL, NULL },
-};
-
 enum xerr
 phone_api_start(const struct cfg *cfg, unsigned long *threads)
 {
@@ -748,8 +741,9 @@ out:
 
 /*
  * Reads the segments Twilio bills message sid as: NumSegments when the
- * form has it, else Twilio's message (num_segments).  Returns 0, or -1
- * when it has answered (400, 502).
+ * form has it, else Twilio's message (num_segments).  Returns 0; 1 when
+ * Twilio could not say now (the caller has a job ask again,
+ * phone_sms_later()); or -1 when it has answered (400).
  */
 static int
 phone_api_segments_or_reply(struct req *r, struct kv *form, const char *sid,
@@ -769,8 +763,25 @@ phone_api_segments_or_reply(struct req *r, struct kv *form, const char *sid,
 	rc = twilio_message_segments(r->http, r->cfg, sid, segments, &terr);
 	if (rc == XERR_OK)
 		return 0;
-	log_warnx("message %s: segments unknown: %s", sid, terr.message);
-	apierr_reply(r, phone_api_segments_errs, XERR_UPSTREAM, terr.message);
+	log_warnx("message %s: segments unknown: %s; asked again later", sid,
+	    terr.message);
+	return 1;
+}
+
+/*
+ * Has a job record message sid of user later (phone_sms_later()): Twilio
+ * does not send the callback again, so it is answered as recorded.
+ * Returns 0, or -1 when it has answered (503, 500).
+ */
+static int
+phone_api_sms_later_or_reply(struct req *r, const char *user, const char *sid)
+{
+	enum xerr	 rc;
+
+	if ((rc = phone_sms_later(r->db, user, sid)) == XERR_OK)
+		return 0;
+	apierr_reply(r, phone_api_record_errs, rc,
+	    "could not record the message");
 	return -1;
 }
 
@@ -786,7 +797,7 @@ phone_api_sms_status(struct req *r, const char *user, struct kv *form)
 	const char		*sid = kv_get(form, "MessageSid"),
 				*st = kv_get(form, "MessageStatus");
 	long long		 segments = 0;
-	int			 dup = 0;
+	int			 dup = 0, later;
 	enum xerr		 rc;
 
 	if ((!twilio_sid_valid(sid, "SM") && !twilio_sid_valid(sid, "MM")) ||
@@ -806,8 +817,14 @@ phone_api_sms_status(struct req *r, const char *user, struct kv *form)
 		return;
 	}
 	if (rc == XERR_OK) {
-		if (phone_api_segments_or_reply(r, form, sid, &segments))
+		if ((later = phone_api_segments_or_reply(r, form, sid,
+		    &segments)) < 0)
 			return;
+		if (later) {
+			if (phone_api_sms_later_or_reply(r, user, sid) == 0)
+				req_reply(r, 204, "text/plain", NULL, NULL, 0);
+			return;
+		}
 		rc = phone_sms_record(r->db, r->id, user, sid, segments,
 		    &dup);
 	}
@@ -841,7 +858,7 @@ phone_api_sms(struct req *r)
 	char			 user[PHONE_USER_ID_MAX + 1];
 	size_t			 len;
 	long long		 segments = 0;
-	int			 dup = 0;
+	int			 dup = 0, later;
 	enum xerr		 rc;
 
 	slash = strchr(r->path_rest, '/');
@@ -876,9 +893,11 @@ phone_api_sms(struct req *r)
 		goto out;
 	}
 	/* Twilio bills every text our number takes: metered before all. */
-	if (phone_api_segments_or_reply(r, form, sid, &segments))
+	if ((later = phone_api_segments_or_reply(r, form, sid, &segments)) < 0 ||
+	    (later && phone_api_sms_later_or_reply(r, user, sid) != 0))
 		goto out;
-	rc = phone_sms_record(r->db, r->id, user, sid, segments, &dup);
+	rc = later ? XERR_OK : phone_sms_record(r->db, r->id, user, sid,
+	    segments, &dup);
 	if (rc == XERR_NOTFOUND) {
 		log_warnx("text %s for unknown user %s: ignored", sid, user);
 		req_reply(r, 204, "text/plain", NULL, NULL, 0);
@@ -889,8 +908,12 @@ phone_api_sms(struct req *r)
 		    "could not record the message");
 		goto out;
 	}
-	log_info("text %s for user %s: %lld segments%s", sid, user, segments,
-	    dup ? " (seen before)" : "");
+	if (later)
+		log_info("text %s for user %s: segments asked again later", sid,
+		    user);
+	else
+		log_info("text %s for user %s: %lld segments%s", sid, user,
+		    segments, dup ? " (seen before)" : "");
 	if (verdict == PHONE_IN_NO_TIER)
 		phone_api_twiml(r, "<Message>%s</Message>",
 		    PHONE_API_SAY_NO_TIER);

@@ -46,6 +46,8 @@ static enum xerr worker_phone_release(struct worker_ctx *, struct job *,
     char *, size_t);
 static enum xerr worker_notify(struct worker_ctx *, struct job *, char *,
     size_t);
+static enum xerr worker_sms_segments(struct worker_ctx *, struct job *,
+    char *, size_t);
 
 static const struct {
 	const char	*kind;
@@ -61,6 +63,7 @@ static const struct {
 	{ "phone_release", worker_phone_release },
 	{ "phone_grace_release", worker_phone_release },
 	{ "notify", worker_notify },
+	{ "sms_segments", worker_sms_segments },
 };
 
 #define WORKER_NRUNNERS (sizeof(worker_runners) / sizeof(worker_runners[0]))
@@ -377,6 +380,14 @@ worker_phone_release(struct worker_ctx *w, struct job *job, char *err,
     size_t errsz)
 {
 	return phone_grace_release(w->db, w->http, w->cfg, job, err, errsz);
+}
+
+/* A text's segments, asked of Twilio again (domain/phone.h). */
+static enum xerr
+worker_sms_segments(struct worker_ctx *w, struct job *job, char *err,
+    size_t errsz)
+{
+	return phone_sms_segments_job(w->db, w->http, w->cfg, job, err, errsz);
 }
 
 void

@@ -1697,3 +1697,59 @@ phone_sms_record(struct db *db, const char *rid, const char *user_id,
 	*dup = p.dup;
 	return p.rc;
 }
+
+enum xerr
+phone_sms_later(struct db *db, const char *user_id, const char *sid)
+{
+	struct json_object	*p;
+	char			 key[128];
+	enum xerr		 rc;
+
+	if ((p = json_object_new_object()) == NULL)
+		return XERR_NOMEM;
+	if (jsonx_add_str(p, "user_id", user_id) ||
+	    jsonx_add_str(p, "sid", sid)) {
+		json_object_put(p);
+		return XERR_NOMEM;
+	}
+	snprintf(key, sizeof(key), "sms_segments:%s", sid);
+	rc = jobs_enqueue(db, "sms_segments", key, user_id, p);
+	json_object_put(p);
+	return rc;
+}
+
+enum xerr
+phone_sms_segments_job(struct db *db, struct http *http,
+    const struct cfg *cfg, const struct job *job, char *err, size_t errsz)
+{
+	struct twilio_error	 terr;
+	const char		*user = jsonx_str(job->payload, "user_id"),
+				*sid = jsonx_str(job->payload, "sid");
+	long long		 segments = 0;
+	int			 dup = 0;
+	enum xerr		 rc;
+
+	if (user == NULL || (!twilio_sid_valid(sid, "SM") &&
+	    !twilio_sid_valid(sid, "MM"))) {
+		snprintf(err, errsz, "payload without user_id or sid");
+		return XERR_UNPROCESSABLE;
+	}
+	rc = twilio_message_segments(http, cfg, sid, &segments, &terr);
+	if (rc == XERR_NOTFOUND) {
+		snprintf(err, errsz, "Twilio has no message %s", sid);
+		return XERR_UNPROCESSABLE;
+	}
+	if (rc != XERR_OK) {
+		snprintf(err, errsz, "segments of %s: %s", sid, terr.message);
+		return XERR_UPSTREAM;
+	}
+	rc = phone_sms_record(db, job->dedupe_key, user, sid, segments, &dup);
+	if (rc == XERR_NOTFOUND) {
+		log_warnx("message %s for unknown user %s: ignored", sid, user);
+		return XERR_OK;
+	}
+	if (rc == XERR_OK)
+		log_info("message %s for user %s: %lld segments, asked again%s",
+		    sid, user, segments, dup ? " (seen before)" : "");
+	return rc;
+}

@@ -249,6 +249,26 @@ enum xerr	 phone_sms_record(struct db *db, const char *rid,
 		    int *dup);
 
 /*
+ * A text whose segments Twilio could not tell now (its status callback
+ * had no NumSegments and the fetch of the message failed): queues an
+ * sms_segments job, once per message, that asks Twilio again and records
+ * it (phone_sms_segments_job()), so that it is billed although Twilio
+ * does not send that callback again.  Errors of the store.
+ */
+enum xerr	 phone_sms_later(struct db *db, const char *user_id,
+		    const char *sid);
+
+/*
+ * Runs an sms_segments job (payload {user_id, sid}): Twilio's segments
+ * of the message, then phone_sms_record().  XERR_UPSTREAM (retried)
+ * while Twilio cannot say; XERR_UNPROCESSABLE when Twilio has no such
+ * message; XERR_OK when recorded, or the user is gone.
+ */
+enum xerr	 phone_sms_segments_job(struct db *db, struct http *http,
+		    const struct cfg *cfg, const struct job *job, char *err,
+		    size_t errsz);
+
+/*
  * Records one call status Twilio reported for user_id (call sid, its
  * status, duration in seconds, < 0 when not said): voice usage once per
  * CallSid when the call completed (kind voice, source twilio, key

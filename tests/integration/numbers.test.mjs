@@ -197,6 +197,32 @@ test('T3 a sent message is metered from its status callback once, sent and deliv
   assert.deepEqual(await smsUsage(m2), [{ user_id: u.id, kind: 'sms', quantity: 2, source: 'twilio' }]);
 });
 
+// T3b: a status callback without NumSegments whose message Twilio cannot tell now (the fetch times out). Twilio
+// does not send the callback again, so the text is answered 204 and a job asks Twilio later: the text is billed
+// by Twilio's count (the stand-in's is 2). Before: 502, nothing recorded, the text never billed.
+test('T3b a sent message whose segments Twilio cannot tell now is recorded later by a job', { timeout: 90000 }, async () => {
+  const u = await newUser({ held: true });
+  const m = sid('SM');
+  await twilioDelay(8000, `Messages/${m}`);
+  let r;
+  try {
+    r = await postCallback(`/phone/sms/${u.id}/status`, { AccountSid: ACCOUNT(), MessageSid: m, MessageStatus: 'sent',
+      From: u.number, To: '+14155550100' });
+  } finally {
+    await twilioDelay(0);
+  }
+  assert.equal(r.status, 204, r.text);
+  const job = async () => (await query("SELECT state FROM jobs WHERE kind = 'sms_segments' AND dedupe_key = ?", [`sms_segments:${m}`]))[0];
+  assert.ok(await job(), 'a job asks Twilio again');
+  await waitFor(async () => (await smsUsage(m)).length > 0, { timeoutMs: 60000, what: 'the text recorded by the job' });
+  assert.deepEqual(await smsUsage(m), [{ user_id: u.id, kind: 'sms', quantity: 2, source: 'twilio' }]);
+  await waitFor(async () => (await job()).state === 'done', { timeoutMs: 15000, what: 'the job done' });
+  // Twilio's delivered callback, with its count this time, adds nothing.
+  const again = await smsStatus(u, m, 'delivered', 2);
+  assert.equal(again.status, 204, again.text);
+  assert.deepEqual(await smsUsage(m), [{ user_id: u.id, kind: 'sms', quantity: 2, source: 'twilio' }]);
+});
+
 /** xsb-phone's group commit counters, from /metrics. */
 async function twilioBatches() {
   const m = await metricCounters('xsb_twilio_batches_total', 'xsb_twilio_batched_callbacks_total');
