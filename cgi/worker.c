@@ -372,7 +372,7 @@ main(int argc, char *argv[])
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
-	snprintf(w.id, sizeof(w.id), "%s:%ld", host, (long)getpid());
+	worker_id_make(w.id, sizeof(w.id), host, (long)getpid());
 	if (db_open(cfg, stmt_table(), &w.db) != XERR_OK)
 		log_fatalx("out of memory at start");
 	snprintf(kinds, sizeof(kinds), "%s,%s", worker_kinds(), WORKER_NOOP);

@@ -391,6 +391,19 @@ worker_sms_segments(struct worker_ctx *w, struct job *job, char *err,
 }
 
 void
+worker_id_make(char *out, size_t outsz, const char *host, long pid)
+{
+	char		 p[24];
+	size_t		 room, len = strlen(host);
+
+	snprintf(p, sizeof(p), ":%ld", pid);
+	room = WORKER_ID_MAX - strlen(p);
+	if (len > room)
+		host += len - room;
+	snprintf(out, outsz, "%s%s", host, p);
+}
+
+void
 worker_run(struct worker_ctx *w, struct job *job)
 {
 	char		*err = job->error;

@@ -29,6 +29,17 @@ struct worker_ctx {
 /* Returns the comma-separated kinds this worker runs (static). */
 const char	*worker_kinds(void);
 
+#define WORKER_ID_MAX	64	/* jobs.locked_by's width */
+
+/*
+ * Writes the worker's id, "host:pid", into out (at least WORKER_ID_MAX +
+ * 1 bytes), within WORKER_ID_MAX characters: of a longer host name, its
+ * end (where generated names such as a pod's differ) is kept.  A longer
+ * id would be refused by MariaDB's strict mode at every claim.
+ */
+void		 worker_id_make(char *out, size_t outsz, const char *host,
+		    long pid);
+
 /*
  * Runs one claimed job and sets its outcome in job (failed, permanent,
  * error), which jobs_record() stores.  Several threads may run jobs at
