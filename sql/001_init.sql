@@ -1,8 +1,13 @@
 -- 001: initial schema. Times from Stripe/Twilio are unix seconds (BIGINT);
 -- bookkeeping times are DATETIME(6) in UTC (each connection sets +00:00).
 -- Stripe and Twilio ids are case-sensitive: ascii_bin collation.
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 
-CREATE TABLE tiers (
+CREATE TABLE IF NOT EXISTS tiers (
   name               VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   display_name       VARCHAR(64) NOT NULL,
   rank               INT NOT NULL,                -- orders tiers for upgrade/downgrade
@@ -18,9 +23,10 @@ INSERT INTO tiers VALUES
   ('ai_buddy',           'AI Buddy',            0,     0,   0,   0, 0,   0, NULL),
   ('ai_secretary',       'AI Secretary',        1,  4000, 100, 100, 1, 500, NULL),
   ('ai_project_manager', 'AI Project Manager',  2, 28000, 500, 500, 1, 500, NULL),
-  ('ai_cto',             'AI CTO',              3,    -1,  -1,  -1, 1, 500, NULL);
+  ('ai_cto',             'AI CTO',              3,    -1,  -1,  -1, 1, 500, NULL)
+ON DUPLICATE KEY UPDATE name = name;
 
-CREATE TABLE users (
+CREATE TABLE IF NOT EXISTS users (
   id                 VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   email              VARCHAR(320) NOT NULL,
   stripe_customer_id VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NULL UNIQUE,

@@ -1,10 +1,15 @@
 -- 002: Stripe events, subscriptions, invoices, billing events, the job outbox.
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 
 -- Every verified Stripe event, stored before we answer 2xx.
 -- status: processed (effects applied), ignored (type we do not handle),
 -- unmatched (no user for its customer; replayable), stale (older than what
 -- was already applied), failed (an effect failed; redelivery retries it).
-CREATE TABLE stripe_events (
+CREATE TABLE IF NOT EXISTS stripe_events (
   id           VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   type         VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   api_version  VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NULL,
@@ -24,7 +29,7 @@ CREATE TABLE stripe_events (
 
 -- Our copy of each Stripe subscription, with the ordering of the last event
 -- applied to it (see docs/WEBHOOKS.md for the rule).
-CREATE TABLE subscriptions (
+CREATE TABLE IF NOT EXISTS subscriptions (
   id                   VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   user_id              VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   customer_id          VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -46,7 +51,7 @@ CREATE TABLE subscriptions (
 ) ENGINE=InnoDB;
 
 -- Billing history: one row per Stripe invoice, upserted by its id.
-CREATE TABLE invoices (
+CREATE TABLE IF NOT EXISTS invoices (
   id                   VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   user_id              VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   subscription_id      VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NULL,
@@ -67,7 +72,7 @@ CREATE TABLE invoices (
 ) ENGINE=InnoDB;
 
 -- What happened to a user's billing, one row per (event, kind).
-CREATE TABLE billing_events (
+CREATE TABLE IF NOT EXISTS billing_events (
   id           BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   user_id      VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   event_id     VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -82,7 +87,7 @@ CREATE TABLE billing_events (
 -- The outbox of side effects (Stripe, Twilio, e-mail), written in the same
 -- transaction as their cause and run by xsb-worker.  dedupe_key makes each
 -- side effect enqueued at most once.
-CREATE TABLE jobs (
+CREATE TABLE IF NOT EXISTS jobs (
   id           BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   kind         VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   dedupe_key   VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,

@@ -1,8 +1,13 @@
 -- 003: the usage ledger and phone number history.
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 
 -- Usage, one row per reported fact; never updated or deleted.  Voice is in
 -- seconds per call (billed per started minute per call), SMS in messages.
-CREATE TABLE usage_events (
+CREATE TABLE IF NOT EXISTS usage_events (
   id              BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   user_id         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   kind            VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -18,7 +23,7 @@ CREATE TABLE usage_events (
 ) ENGINE=InnoDB;
 
 -- Every number a user has held, for the monthly phone fee and audits.
-CREATE TABLE phone_numbers (
+CREATE TABLE IF NOT EXISTS phone_numbers (
   id           BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   user_id      VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   phone_number VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -30,7 +35,7 @@ CREATE TABLE phone_numbers (
 ) ENGINE=InnoDB;
 
 -- Statuses Twilio reported for calls (voice usage is in usage_events).
-CREATE TABLE call_events (
+CREATE TABLE IF NOT EXISTS call_events (
   id           BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   user_id      VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   call_sid     VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,

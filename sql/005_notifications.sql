@@ -1,4 +1,9 @@
 -- 005: e-mail notifications, one row per message (see docs/NOTIFICATIONS.md).
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 
 -- Keyed by the dedupe key of the notify job that sends it, so one job has
 -- one message whatever happens to the job.  message_id is deterministic
@@ -9,7 +14,7 @@
 -- attempt was refused or cut before the message was handed over: nothing
 -- was delivered; the job retries), sent (the relay answered 250 to the end
 -- of data), failed (refused for good, or unsendable).
-CREATE TABLE notifications (
+CREATE TABLE IF NOT EXISTS notifications (
   dedupe_key  VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   message_id  VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   template    VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,

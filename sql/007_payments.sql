@@ -2,11 +2,16 @@
 -- customer.deleted need (common/webhook.c; docs/WEBHOOKS.md).  Refunds
 -- themselves are billing_events rows of kind `refund`, keyed by the refund
 -- id (billing_events_once), so a refund is one row whatever event names it.
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 
 -- The charges Stripe told us about (charge.succeeded, charge.refunded),
 -- tying a charge and its PaymentIntent to a user: a dispute names only its
 -- charge and PaymentIntent, never the customer.  Amounts in cents.
-CREATE TABLE charges (
+CREATE TABLE IF NOT EXISTS charges (
   id              VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   user_id         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   payment_intent  VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NULL,
@@ -23,7 +28,7 @@ CREATE TABLE charges (
 -- is flagged; charge.dispute.closed clears it and keeps the outcome in
 -- status (won, lost, warning_closed, ...).  A closed dispute never opens
 -- again, whatever order the events arrive in.
-CREATE TABLE disputes (
+CREATE TABLE IF NOT EXISTS disputes (
   id             VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   user_id        VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   charge_id      VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NULL,
@@ -42,7 +47,7 @@ CREATE TABLE disputes (
 -- linked to.  A deleted customer is never linked to a user again; a later
 -- checkout makes a new one.  Refunds and disputes of its old charges still
 -- find the user through this row.
-CREATE TABLE customers_deleted (
+CREATE TABLE IF NOT EXISTS customers_deleted (
   customer_id VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   user_id     VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   event_id    VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,

@@ -1,10 +1,15 @@
 -- 009: the rating engine (docs/BILLING.md): the periods Stripe states, the
 -- tier history of each subscription, and frozen bills with their lines and
 -- the usage rows they cover.
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 
 -- Every billing period of a subscription we have seen, as Stripe states it
 -- (items' current_period_start/end, renewal invoices' period).
-CREATE TABLE billing_periods (
+CREATE TABLE IF NOT EXISTS billing_periods (
   subscription_id VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   period_start    BIGINT NOT NULL,
   period_end      BIGINT NOT NULL,
@@ -15,7 +20,7 @@ CREATE TABLE billing_periods (
 
 -- The tier each customer.subscription.* event says the subscription
 -- granted from the event's created time on, applied or stale alike.
-CREATE TABLE tier_history (
+CREATE TABLE IF NOT EXISTS tier_history (
   id              BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   event_id        VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   subscription_id VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -30,7 +35,7 @@ CREATE TABLE tier_history (
 
 -- A bill: one period of one subscription, rated once.  kind 'cycle' (a
 -- renewal invoice's period) or 'final' (the last period, up to ended_at).
-CREATE TABLE bills (
+CREATE TABLE IF NOT EXISTS bills (
   id              BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   user_id         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   subscription_id VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -62,7 +67,7 @@ CREATE TABLE bills (
 ) ENGINE=InnoDB;
 
 -- The lines of a bill, frozen when rated; target and item once posted.
-CREATE TABLE bill_lines (
+CREATE TABLE IF NOT EXISTS bill_lines (
   bill_id         BIGINT NOT NULL,
   kind            VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   quantity        BIGINT NOT NULL,
@@ -81,7 +86,7 @@ CREATE TABLE bill_lines (
 
 -- Which bill covers a usage row: one at most.  for_period_start is the
 -- period the row belongs to (earlier than the bill's for late usage).
-CREATE TABLE bill_usage (
+CREATE TABLE IF NOT EXISTS bill_usage (
   usage_id         BIGINT NOT NULL PRIMARY KEY,
   bill_id          BIGINT NOT NULL,
   for_period_start BIGINT NOT NULL,
@@ -91,7 +96,7 @@ CREATE TABLE bill_usage (
 
 -- Events stored unmatched (no user for their customer yet), applied when
 -- the customer becomes known.
-CREATE TABLE unmatched_events (
+CREATE TABLE IF NOT EXISTS unmatched_events (
   event_id    VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
   customer_id VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   created     BIGINT NOT NULL,
@@ -101,4 +106,5 @@ CREATE TABLE unmatched_events (
 -- The daily reconcile of posted bills with what Stripe holds: the first
 -- run; each run queues the next (the bill_reconcile job).
 INSERT INTO jobs (kind, dedupe_key, payload) VALUES
-  ('bill_reconcile', 'bill_reconcile:first', '{}');
+  ('bill_reconcile', 'bill_reconcile:first', '{}')
+ON DUPLICATE KEY UPDATE dedupe_key = dedupe_key;

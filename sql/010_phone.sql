@@ -9,10 +9,15 @@
 -- phone_search: the user's stored number preference (a JSON object of
 -- country, area_code, contains, region, locality, postal_code,
 -- near_number, near_lat_long, distance) that automatic provisioning uses.
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 ALTER TABLE users
-  ADD COLUMN phone_error VARCHAR(512) NULL,
-  ADD COLUMN phone_grace_until BIGINT NULL,
-  ADD COLUMN phone_search VARCHAR(1024) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL;
+  ADD COLUMN IF NOT EXISTS phone_error VARCHAR(512) NULL,
+  ADD COLUMN IF NOT EXISTS phone_grace_until BIGINT NULL,
+  ADD COLUMN IF NOT EXISTS phone_search VARCHAR(1024) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL;
 
 -- Operators list numbers held now, in grace, and released, by user.
-ALTER TABLE phone_numbers ADD KEY phone_numbers_open (held_to, id);
+ALTER TABLE phone_numbers ADD KEY IF NOT EXISTS phone_numbers_open (held_to, id);

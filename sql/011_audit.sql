@@ -1,5 +1,10 @@
 -- 011: least privilege: the admin audit trail, and who reported each usage
 -- row (common/app/admin.c, common/domain/usage.c; docs/OPERATIONS.md).
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 
 -- One row per admin request that passed authentication: who (the admin
 -- token's userId and the first 8 characters of the public key that signed
@@ -8,7 +13,7 @@
 -- X-Forwarded-For as nginx passes them).  A change is written in the
 -- transaction of the change where it has one; rows are never updated or
 -- deleted by the programs.
-CREATE TABLE admin_audit (
+CREATE TABLE IF NOT EXISTS admin_audit (
   id             BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   at             BIGINT NOT NULL,
   actor          VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -31,7 +36,7 @@ CREATE TABLE admin_audit (
 -- meaning (where the fact comes from: app, twilio).  Rows from before this
 -- migration were reported by their source.
 ALTER TABLE usage_events
-  ADD COLUMN reported_by VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL AFTER source;
+  ADD COLUMN IF NOT EXISTS reported_by VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL AFTER source;
 UPDATE usage_events SET reported_by = source WHERE reported_by IS NULL;
 ALTER TABLE usage_events
   MODIFY reported_by VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '';

@@ -13,7 +13,13 @@
 -- on, or conflict over, one row per type and status; two that draw the
 -- same shard only wait for each other.  The rollup adds to shard 0.  The
 -- table stays at most 64 rows per type and status; a scrape sums them.
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).  Run again, it drops and adds the
+-- same primary key (a rebuild of a table of a few hundred rows).
 ALTER TABLE metrics_event_counts
-  ADD COLUMN shard TINYINT UNSIGNED NOT NULL DEFAULT 0 AFTER status,
+  ADD COLUMN IF NOT EXISTS shard TINYINT UNSIGNED NOT NULL DEFAULT 0 AFTER status,
   DROP PRIMARY KEY,
   ADD PRIMARY KEY (type, status, shard);

@@ -3,5 +3,10 @@
 -- newer whatever order their events arrive in (common/domain/
 -- subscriptions.c).  NULL for rows written before; they count as oldest.
 -- Only adds a column: older programs keep working beside newer ones.
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 ALTER TABLE subscriptions
-  ADD COLUMN stripe_created BIGINT NULL AFTER customer_id;
+  ADD COLUMN IF NOT EXISTS stripe_created BIGINT NULL AFTER customer_id;

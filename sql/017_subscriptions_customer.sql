@@ -7,6 +7,11 @@
 -- one server; on Galera the ALTER runs in total order and every node
 -- waits for it (docs/OPERATIONS.md, "Migrations").  The table holds a row
 -- per subscription ever made.
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 ALTER TABLE subscriptions
-  ADD KEY subscriptions_customer (customer_id, deleted),
+  ADD KEY IF NOT EXISTS subscriptions_customer (customer_id, deleted),
   ALGORITHM=INPLACE, LOCK=NONE;

@@ -8,4 +8,9 @@
 --
 -- Dropping an index is in place and takes no copy of the table; on Galera
 -- it runs in total order (docs/OPERATIONS.md, "Migrations").
-ALTER TABLE stripe_events DROP KEY stripe_events_object, ALGORITHM=INPLACE, LOCK=NONE;
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
+ALTER TABLE stripe_events DROP KEY IF EXISTS stripe_events_object, ALGORITHM=INPLACE, LOCK=NONE;

@@ -5,6 +5,11 @@
 --
 -- Built in place, without locking the table, as 018 (docs/OPERATIONS.md,
 -- "Migrations").
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 ALTER TABLE admin_audit
-  ADD KEY admin_audit_actor_action (actor, action, at, id),
+  ADD KEY IF NOT EXISTS admin_audit_actor_action (actor, action, at, id),
   ALGORITHM=INPLACE, LOCK=NONE;

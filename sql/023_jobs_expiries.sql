@@ -13,6 +13,11 @@
 -- go on): older programs keep working beside newer ones.  On Galera the
 -- ALTER runs in total order and every node waits for it (docs/
 -- OPERATIONS.md, "Migrations").
+--
+-- Safe to run again after an interruption (IF NOT EXISTS, IF EXISTS, ON
+-- DUPLICATE KEY UPDATE): edited so after it shipped, with no change to the
+-- schema it makes; scripts/migrate accepts the checksum recorded for the
+-- earlier text (docs/OPERATIONS.md, 1.6).
 ALTER TABLE jobs
-  ADD COLUMN expiries SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS expiries SMALLINT UNSIGNED NOT NULL DEFAULT 0,
   ALGORITHM=INSTANT;
