@@ -27,6 +27,19 @@ struct db {
 	int			 in_txn;
 };
 
+/*
+ * The process's view of its server, shared by all its handles (db.h):
+ * gen changes whenever a connection is established, cannot be, or is
+ * found lost; answered is the CLOCK_MONOTONIC millisecond of the server's
+ * last answer, 0 before the first.  Handles live on many threads: both
+ * are read and written as atomics.  answered is written only when the
+ * millisecond changed, so threads answered at once write it once.
+ */
+static struct {
+	uint64_t	 gen;
+	int64_t		 answered;
+} db_proc = { 1, 0 };
+
 struct db_cell {
 	char	*p;		/* NULL for SQL NULL */
 	size_t	 len;
@@ -89,6 +102,47 @@ db_classify(unsigned int e, const char *sqlstate, enum db_phase phase)
 	return XERR_DB;
 }
 
+/* Returns the CLOCK_MONOTONIC time in milliseconds (never 0). */
+static int64_t
+db_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
+/* Notes a new connection, or one that failed or was lost. */
+static void
+db_new_generation(void)
+{
+	__atomic_add_fetch(&db_proc.gen, 1, __ATOMIC_RELEASE);
+}
+
+/* Notes that the server answered. */
+static void
+db_answered(void)
+{
+	int64_t	 now = db_now_ms();
+
+	if (__atomic_load_n(&db_proc.answered, __ATOMIC_RELAXED) != now)
+		__atomic_store_n(&db_proc.answered, now, __ATOMIC_RELAXED);
+}
+
+uint64_t
+db_generation(void)
+{
+	return __atomic_load_n(&db_proc.gen, __ATOMIC_ACQUIRE);
+}
+
+int
+db_answered_within(unsigned int ms)
+{
+	int64_t	 at = __atomic_load_n(&db_proc.answered, __ATOMIC_RELAXED);
+
+	return at != 0 && db_now_ms() - at < (int64_t)ms;
+}
+
 /* Drops the connection and every statement prepared on it. */
 static void
 db_disconnect(struct db *db)
@@ -138,8 +192,11 @@ db_connect(struct db *db)
 		    sock ? sock : cfg->db_host, mysql_error(db->m));
 		mysql_close(db->m);
 		db->m = NULL;
+		db_new_generation();
 		return XERR_DB_GONE;
 	}
+	/* Perhaps another server than before (a failover): db.h. */
+	db_new_generation();
 	return XERR_OK;
 }
 
@@ -293,8 +350,10 @@ db_fail(struct db *db, const char *what, MYSQL_STMT *st, enum db_phase phase,
 		log_warnx("db: %s: failed without an error number", what);
 	else
 		log_warnx("db: %s: error %u (%s): %s", what, e, state, msg);
-	if (rc == XERR_DB_GONE)
+	if (rc == XERR_DB_GONE) {
 		db_disconnect(db);
+		db_new_generation();
+	}
 	return rc;
 }
 
@@ -327,6 +386,7 @@ db_begin(struct db *db)
 			    DB_PHASE_STMT, NULL);
 	}
 	db->in_txn = 1;
+	db_answered();
 	return XERR_OK;
 }
 
@@ -338,6 +398,7 @@ db_commit(struct db *db)
 	db->in_txn = 0;
 	if (mysql_commit(db->m) != 0)
 		return db_fail(db, "COMMIT", NULL, DB_PHASE_COMMIT, NULL);
+	db_answered();
 	return XERR_OK;
 }
 
@@ -361,6 +422,7 @@ db_commit_chain(struct db *db)
 		return db_fail(db, "COMMIT AND CHAIN", NULL, DB_PHASE_COMMIT,
 		    NULL);
 	}
+	db_answered();
 	/*
 	 * Committed; if the server says no transaction follows (seen on
 	 * Galera), the caller's next one starts with START TRANSACTION, not
@@ -508,6 +570,7 @@ db_run(struct db *db, unsigned int s, const struct dbv *args, size_t nargs,
 	if (mysql_stmt_execute(st) != 0) {
 		return db_fail(db, db_name(db, s), st, DB_PHASE_STMT, errnum);
 	}
+	db_answered();
 	if (db->in_txn && (rc = db_txn_check(db, s, st)) != XERR_OK)
 		return rc;
 	*out = st;

@@ -13,6 +13,10 @@
  * error is XERR_DB_GONE and the caller must roll back and start over,
  * because the server has already discarded the transaction.
  *
+ * The process's connection generation (db_generation()) and the time of
+ * the server's last answer (db_answered_within()) are statics of db.c, one
+ * per process, shared by its handles.
+ *
  * Every way the server aborts a transaction is XERR_DEADLOCK, the one
  * retryable error (see db_classify()): the caller rolls back and, where
  * the request is idempotent, runs the transaction again a bounded number
@@ -121,6 +125,27 @@ enum xerr	 db_open(const struct cfg *cfg, const struct db_stmts *stmts,
 
 /* Closes the connection and its statements. NULL is a no-op. */
 void		 db_close(struct db *db);
+
+/*
+ * The process's connection generation, for what a process remembers of
+ * the server's data (evstore's memory of stored events): a number,
+ * shared by all the process's handles, that changes whenever one of them
+ * establishes a connection, fails to, or finds its connection lost.  A
+ * fact learnt under one generation need not hold under another: DB_HOST
+ * may now lead to another server (a proxy moved to a promoted replica
+ * that lacks the last commits) or to one restarted without them.  Read
+ * it before the statements that learn the fact.  Costs an atomic load.
+ */
+uint64_t	 db_generation(void);
+
+/*
+ * Whether a statement, a START TRANSACTION or a COMMIT of any of the
+ * process's handles was answered by the server in the last ms
+ * milliseconds.  A connection lost while idle is only found on its next
+ * use, so a generation is only trusted while the process still hears
+ * from its server.  Costs a clock read and an atomic load.
+ */
+int		 db_answered_within(unsigned int ms);
 
 /* Checks that the server answers (reconnecting if needed). */
 enum xerr	 db_ping(struct db *db);

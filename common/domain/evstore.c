@@ -28,19 +28,32 @@
  * Only final outcomes are remembered (never "failed"), and replays bypass
  * it; a lost entry only means one primary-key lookup more.
  *
+ * What it remembers is what one server holds: after a failover DB_HOST
+ * may lead to a promoted replica that never got an event this process
+ * stored (semi-sync fallen back to async), and the operator resends it.
+ * So each entry keeps the connection generation (db_generation()) read
+ * before the statements that learnt it, and is trusted only while that
+ * generation stands (no connection of the process established or lost
+ * since) and while the server has answered the process in the last
+ * EVSTORE_SEEN_FRESH_MS (a connection lost while idle is found only on
+ * its next use).  Otherwise the delivery asks the database, whose answer
+ * finds a lost connection and starts a new generation.
+ *
  * Request threads read it on every delivery and committers write it, so
  * it takes no lock (a reader preempted while holding one would stall every
  * other request thread): each slot is a sequence lock.  A writer makes the
  * sequence odd (skipping the slot if another writer holds it), stores the
- * id, and makes it even again; a reader copies the id between two reads of
- * an even, unchanged sequence, else it reports "not seen".  The id is kept
- * in atomic words, so no access is a data race.
+ * id and its generation, and makes it even again; a reader copies them
+ * between two reads of an even, unchanged sequence, else it reports "not
+ * seen".  They are kept in atomic words, so no access is a data race.
  */
 #define EVSTORE_SEEN_SLOTS	4096
 #define EVSTORE_SEEN_WORDS	8	/* ids up to 63 bytes */
+#define EVSTORE_SEEN_FRESH_MS	1000
 
 struct evstore_seen_slot {
 	uint64_t	 seq;
+	uint64_t	 gen;		/* db_generation() it was learnt in */
 	uint64_t	 w[EVSTORE_SEEN_WORDS];
 };
 
@@ -80,30 +93,39 @@ evstore_seen_pack(const char *id, uint64_t w[EVSTORE_SEEN_WORDS])
 	return 1;
 }
 
-/* Whether id was remembered with a final outcome. */
+/*
+ * Whether id was remembered with a final outcome in the current
+ * connection generation, which the server still answers.
+ */
 static int
 evstore_seen(const char *id)
 {
 	struct evstore_seen_slot	*sl = evstore_seen_slot(id);
-	uint64_t		 want[EVSTORE_SEEN_WORDS], s0, s1;
+	uint64_t		 want[EVSTORE_SEEN_WORDS], s0, s1, gen;
 	size_t			 i;
-	int			 same = 1;
+	int			 same;
 
 	if (!evstore_seen_pack(id, want))
 		return 0;
 	s0 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
 	if (s0 & 1)
 		return 0;
+	gen = __atomic_load_n(&sl->gen, __ATOMIC_RELAXED);
+	same = gen == db_generation();
 	for (i = 0; i < EVSTORE_SEEN_WORDS; i++)
 		same &= __atomic_load_n(&sl->w[i], __ATOMIC_RELAXED) == want[i];
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	s1 = __atomic_load_n(&sl->seq, __ATOMIC_RELAXED);
-	return same && s0 == s1;
+	return same && s0 == s1 &&
+	    db_answered_within(EVSTORE_SEEN_FRESH_MS);
 }
 
-/* Remembers id, whose outcome is final (a busy slot is skipped). */
+/*
+ * Remembers id, whose outcome is final, as learnt in generation gen (read
+ * before the statements that learnt it).  A busy slot is skipped.
+ */
 static void
-evstore_remember(const char *id)
+evstore_remember(const char *id, uint64_t gen)
 {
 	struct evstore_seen_slot	*sl = evstore_seen_slot(id);
 	uint64_t		 w[EVSTORE_SEEN_WORDS], s;
@@ -116,6 +138,7 @@ evstore_remember(const char *id)
 	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return;		/* another writer has the slot */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&sl->gen, gen, __ATOMIC_RELAXED);
 	for (i = 0; i < EVSTORE_SEEN_WORDS; i++)
 		__atomic_store_n(&sl->w[i], w[i], __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->seq, s + 2, __ATOMIC_RELEASE);
@@ -214,6 +237,7 @@ static enum xerr
 evstore_ignored(struct events_ev *ev, const char **status)
 {
 	struct stripe_events_row r;
+	uint64_t	 gen = db_generation();
 	enum xerr	 rc;
 
 	ev->status = "ignored";
@@ -225,7 +249,7 @@ evstore_ignored(struct events_ev *ev, const char **status)
 	else if (rc == XERR_OK)
 		*status = "ignored";
 	if (rc == XERR_OK)
-		evstore_remember(ev->id);
+		evstore_remember(ev->id, gen);
 	return rc;
 }
 
@@ -265,6 +289,7 @@ evstore_txn(struct events_ev *ev, int replay, const char **status,
     int *failed)
 {
 	struct db	*db = ev->db;
+	uint64_t	 gen = db_generation();
 	char		 stored[17] = "";
 	int		 tries, again = 0, done;
 	enum xerr	 rc;
@@ -290,13 +315,13 @@ evstore_txn(struct events_ev *ev, int replay, const char **status,
 				again = 1;
 				continue;
 			}
-			evstore_remember(ev->id);
+			evstore_remember(ev->id, gen);
 			*status = "duplicate";
 			return XERR_OK;
 		}
 		if (rc == XERR_OK && (rc = db_commit(db)) == XERR_OK) {
 			*status = ev->status;
-			evstore_remember(ev->id);
+			evstore_remember(ev->id, gen);
 			if (strcmp(ev->status, "processed") != 0)
 				log_info("event %s (%s): %s", ev->id, ev->type,
 				    ev->status);
@@ -420,12 +445,13 @@ struct evstore_committer {
 
 /*
  * Reads which events of the batch are stored already: a final outcome is
- * a duplicate (answered without a transaction), a failed one is applied
- * alone.  On a database error every event is applied alone.  Returns the
- * number found.
+ * a duplicate (answered without a transaction, remembered as learnt in
+ * generation gen), a failed one is applied alone.  On a database error
+ * every event is applied alone.  Returns the number found.
  */
 static size_t
-evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n)
+evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n,
+    uint64_t gen)
 {
 	struct stripe_events_status_row rows[STRIPE_EVENTS_STATUS_IDS];
 	const char	*ids[STRIPE_EVENTS_STATUS_IDS];
@@ -456,7 +482,7 @@ evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n)
 					it[k]->alone = 1;
 				else {
 					it[k]->status = "duplicate";
-					evstore_remember(id);
+					evstore_remember(id, gen);
 				}
 			}
 		}
@@ -541,6 +567,7 @@ evstore_batch(struct evstore_committer *c, struct evstore_pending **it,
 	struct db		*db = c->db;
 	struct events_pre		 pre;
 	struct evstore_pending	*p;
+	uint64_t		 gen = db_generation();
 	size_t			 i, j, live = 0;
 	enum xerr		 rc;
 
@@ -562,7 +589,7 @@ evstore_batch(struct evstore_committer *c, struct evstore_pending **it,
 	 * their ids up first instead of failing on the duplicate key.
 	 */
 	if (n > 1 && c->lookup_due > 0)
-		c->lookup_due = evstore_batch_lookup(db, it, n) > 0 ?
+		c->lookup_due = evstore_batch_lookup(db, it, n, gen) > 0 ?
 		    EVSTORE_LOOKUP_BATCHES : c->lookup_due - 1;
 	for (i = 0; i < n; i++)
 		live += !it[i]->alone && it[i]->status == NULL;
@@ -589,7 +616,7 @@ evstore_batch(struct evstore_committer *c, struct evstore_pending **it,
 				continue;
 			}
 			p->status = p->ev->status;
-			evstore_remember(p->ev->id);
+			evstore_remember(p->ev->id, gen);
 			log_set_rid(p->rid);
 			if (strcmp(p->status, "processed") != 0)
 				log_info("event %s (%s): %s", p->ev->id,

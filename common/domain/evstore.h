@@ -14,7 +14,9 @@
  * is applied alone, so a batch never changes an outcome.
  *
  * Ownership: the process's state (the memory of the event ids seen with a
- * final outcome, the queue once started) is a static of evstore.c, one
+ * final outcome, trusted only in the connection generation it was learnt
+ * in: core/db.h's db_generation(); the queue once started) is a static of
+ * evstore.c, one
  * per process, and lives as long as the process.  A caller's event and
  * payload stay the caller's: they are borrowed until the call returns.
  */

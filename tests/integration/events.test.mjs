@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { request, closeHttp } from './lib/http.mjs';
-import { query, close, hold, running, examined, statementSql } from './lib/db.mjs';
+import { query, close, hold, running, examined, statementSql, asAdmin } from './lib/db.mjs';
 import { env, requireEnv } from './lib/env.mjs';
-import { waitFor } from './lib/wait.mjs';
+import { waitFor, sleep } from './lib/wait.mjs';
 import * as mail from './lib/mail.mjs';
 import { event, signedWebhook, rid, checkoutSession } from './lib/stripe.mjs';
 import * as E from './lib/stripe-events.mjs';
@@ -289,6 +289,56 @@ test('a dispute whose charge arrives later is unmatched, then applies on replay'
   const [row] = await query('SELECT user_id, is_open FROM disputes WHERE id = ?', [d.id]);
   assert.deepEqual({ ...row }, { user_id: u.id, is_open: 1 });
 });
+
+/** Deletes the stripe_events row of id, taking it off the /metrics counts as the purge does. */
+async function forget(id) {
+  const [row] = await query('SELECT type, metrics_status FROM stripe_events WHERE id = ?', [id]);
+  await query('DELETE FROM stripe_events WHERE id = ?', [id]);
+  if (row?.metrics_status != null)
+    await query(`INSERT INTO metrics_event_counts (type, status, shard, n) VALUES (?, ?, 0, -1)
+      ON DUPLICATE KEY UPDATE n = n + VALUES(n)`, [row.type, row.metrics_status]);
+}
+
+// After a failover the promoted replica may lack an event the old primary committed and the webhook answered
+// (semi-sync fallen back to async), and the operator resends it (docs/SCALING.md). The webhook's memory of
+// stored events must then not answer "duplicate": it is trusted only while the process talks to the server it
+// learnt it from. Here the lost commit is the event's rows deleted, and the failover the webhook's connections
+// killed: found by the next delivery, or, idle, by the memory no longer trusted once the server has not
+// answered for a second.
+for (const how of ['another delivery first', 'idle connections']) {
+  test(`a resent event the database lost is applied again after the webhook's connections were lost (${how})`, async () => {
+    const u = await newUser();
+    const ch = E.charge(E.NOW, { customer: u.customer, amount: 2100 });
+    const ev = event('charge.succeeded', ch, { api_version: E.NOW });
+    // Delivered among others, as a batch of the group commit would take it.
+    const others = Array.from({ length: 7 }, (_, i) => event('charge.succeeded', E.charge(E.NOW, { customer: u.customer, amount: 100 + i }),
+      { api_version: E.NOW }));
+    const first = await Promise.all([ev, ...others].map((e) => signedWebhook(e)));
+    assert.deepEqual(first.map((r) => r.json.status), Array(8).fill('processed'));
+    assert.equal((await signedWebhook(ev)).json.status, 'duplicate');
+    // The commit lost: its rows gone.
+    await forget(ev.id);
+    await query('DELETE FROM charges WHERE id = ?', [ch.id]);
+    // The failover: every connection of the programs ends (they reconnect on their next use).
+    const { DB_USER } = requireEnv('DB_USER');
+    const own = (await query('SELECT CONNECTION_ID() AS id'))[0].id;
+    const ids = asAdmin(`SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '${DB_USER}' AND ID <> ${Number(own)}`)
+      .split('\n').filter(Boolean);
+    for (const id of ids) { try { asAdmin(`KILL CONNECTION ${Number(id)}`); } catch { /* gone already */ } }
+    if (how === 'idle connections') await sleep(1200);
+    else {
+      const next = await signedWebhook(event('charge.succeeded', E.charge(E.NOW, { customer: u.customer, amount: 99 }), { api_version: E.NOW }));
+      assert.equal(next.json.status, 'processed', JSON.stringify(next.json));
+    }
+    const again = await signedWebhook(ev);
+    assert.equal(again.status, 200, JSON.stringify(again.json));
+    assert.equal(again.json.status, 'processed');
+    assert.deepEqual({ ...(await stored(ev.id)) }, { status: 'processed', user_id: u.id });
+    const [c] = await query('SELECT user_id, amount FROM charges WHERE id = ?', [ch.id]);
+    assert.deepEqual({ ...c }, { user_id: u.id, amount: 2100 });
+    assert.equal((await signedWebhook(ev)).json.status, 'duplicate');
+  });
+}
 
 // An effect's insert that meets a duplicate key is not the event's own row: the event is run again (the
 // rerun sees what the other transaction wrote), never answered "duplicate" and left unstored. Here the
