@@ -1199,7 +1199,13 @@ admin_events_run(struct req *r, struct admin_audit *au)
 	admin_list_reply(r, au, o, rc, "listing the events");
 }
 
-/* POST /api/admin/events/<id>/replay. */
+/*
+ * POST /api/admin/events/<id>/replay: an unmatched or failed event, or
+ * one stored ignored that this release acts on (an older node stored its
+ * type ignored during a rolling upgrade); evstore decides, and a row
+ * still ignored after it (a type not acted on, a test-mode event in
+ * production) is 409 not_replayable.
+ */
 static void
 admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 {
@@ -1219,9 +1225,11 @@ admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 	}
 	snprintf(before, sizeof(before), "%s", ev.status);
 	snprintf(type, sizeof(type), "%s", ev.type);
-	if (strcmp(before, "unmatched") != 0 && strcmp(before, "failed") != 0) {
+	if (strcmp(before, "unmatched") != 0 && strcmp(before, "failed") != 0 &&
+	    strcmp(before, "ignored") != 0) {
 		req_error(r, XERR_CONFLICT, "not_replayable", "event %s is %s: "
-		    "only unmatched and failed events are replayed", id, before);
+		    "only unmatched, failed and ignored events are replayed",
+		    id, before);
 		goto out;
 	}
 	if ((rc = evstore_apply(r->db, r->cfg, ev.payload, ev.len, 1,
@@ -1234,6 +1242,12 @@ admin_event_replay(struct req *r, struct admin_audit *au, const char *id)
 	if (strcmp(outcome, "duplicate") == 0 && stripe_events_status(r->db, id,
 	    now) == XERR_OK)
 		outcome = now;
+	if (strcmp(before, "ignored") == 0 && strcmp(outcome, "ignored") == 0) {
+		req_error(r, XERR_CONFLICT, "not_replayable", "event %s is "
+		    "ignored: its type is not acted on, or it is of Stripe's "
+		    "test mode in production", id);
+		goto out;
+	}
 	log_info("admin %s: replayed event %s (%s): %s -> %s", r->user_id, id,
 	    type, before, outcome);
 	snprintf(au->detail, sizeof(au->detail), "%s: %s -> %s", type, before,

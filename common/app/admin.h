@@ -60,8 +60,9 @@ void		 admin_events(struct req *r);
 /*
  * POST /api/admin/events/<id>/replay: applies a stored unmatched or
  * failed event again (evstore_apply() with replay), e.g. once its user
- * exists.  200 the outcome; 401; 403; 404 no_such_event or an unknown
- * action; 409 not_replayable (its status is final); 500
+ * exists, or an ignored one of a type this release acts on.  200 the
+ * outcome; 401; 403; 404 no_such_event or an unknown action; 409
+ * not_replayable (its status is final, or it is still ignored); 500
  * processing_failed (recorded as failed, with the reason); 503.
  */
 void		 admin_event_action(struct req *r);

@@ -187,12 +187,19 @@ evstore_record_failure(struct events_ev *ev)
 		log_warnx("event %s: could not record the failure", ev->id);
 }
 
-/* Returns 1 when a stored event of status st is to be applied (again). */
+/*
+ * Returns 1 when ev, stored with status st, is to be applied (again): a
+ * failure; on a replay also an unmatched event, and an ignored one that
+ * this release acts on (ev->t, apply_for(): a type handled since an older
+ * node stored it during a rolling upgrade; never a test-mode event in
+ * production, still ignored).
+ */
 static int
-evstore_retryable(const char *st, int replay)
+evstore_retryable(const char *st, const struct events_ev *ev, int replay)
 {
 	return strcmp(st, "failed") == 0 ||
-	    (replay && strcmp(st, "unmatched") == 0);
+	    (replay && strcmp(st, "unmatched") == 0) ||
+	    (replay && strcmp(st, "ignored") == 0 && ev->t != NULL);
 }
 
 /*
@@ -255,7 +262,8 @@ evstore_ignored(struct events_ev *ev, const char **status)
 
 /*
  * Inside a transaction: applies again an event stored "failed" (or
- * "unmatched", replayed), one applier at a time (its row locked), and
+ * "unmatched" or "ignored", replayed: evstore_retryable()), one applier
+ * at a time (its row locked), and
  * writes its new outcome.  *done set (a duplicate) when its row says it
  * needs nothing more.
  */
@@ -268,7 +276,7 @@ evstore_again(struct events_ev *ev, int replay, int *done)
 	*done = 0;
 	if ((rc = evstore_stored_status(ev->db, ev->id, 1, stored)))
 		return rc;
-	if ((*done = !evstore_retryable(stored, replay)))
+	if ((*done = !evstore_retryable(stored, ev, replay)))
 		return XERR_OK;
 	if ((rc = apply_effects(ev)) != XERR_OK)
 		return rc == XERR_DUP ? evstore_effect_dup(ev) : rc;
@@ -311,7 +319,7 @@ evstore_txn(struct events_ev *ev, int replay, const char **status,
 			if ((rc = evstore_stored_status(db, ev->id, 0,
 			    stored)) != XERR_OK)
 				return rc;
-			if (evstore_retryable(stored, replay)) {
+			if (evstore_retryable(stored, ev, replay)) {
 				again = 1;
 				continue;
 			}
@@ -478,7 +486,7 @@ evstore_batch_lookup(struct db *db, struct evstore_pending **it, size_t n,
 				if (strcmp(it[k]->ev->id, id) != 0 ||
 				    it[k]->status != NULL)
 					continue;
-				if (evstore_retryable(st, 0))
+				if (evstore_retryable(st, it[k]->ev, 0))
 					it[k]->alone = 1;
 				else {
 					it[k]->status = "duplicate";

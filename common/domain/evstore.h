@@ -37,7 +37,9 @@ struct db;
  * would (used by replays, resyncs and the unmatched-event jobs).  *status
  * (static) is the outcome: "processed", "ignored", "unmatched", "stale",
  * or "duplicate".  With replay set, an event already stored is applied
- * again when it is "unmatched" or "failed".  errbuf receives a failure's
+ * again when it is "unmatched" or "failed", or "ignored" while this
+ * release acts on it (its type is handled now, and it is no test-mode
+ * event in production: apply_for()).  errbuf receives a failure's
  * reason.  XERR_BADREQ (nothing stored) when the payload is no event;
  * XERR_UNPROCESSABLE or another error when an effect failed (recorded).
  */

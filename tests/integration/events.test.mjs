@@ -290,6 +290,38 @@ test('a dispute whose charge arrives later is unmatched, then applies on replay'
   assert.deepEqual({ ...row }, { user_id: u.id, is_open: 1 });
 });
 
+// An event an older node stored ignored (a type this release handles, during a rolling upgrade) is applied
+// by an operator's replay; one of a type still not handled stays ignored: 409 not_replayable.
+test('an event stored ignored whose type is handled now is applied on replay; an unhandled type stays 409', async () => {
+  const u = await newUser();
+  const pi = rid('pi_');
+  const ch = E.charge(E.NOW, { customer: u.customer, amount: 3000, payment_intent: pi });
+  assert.equal((await send('charge.succeeded', ch, E.NOW)).status, 'processed');
+  const r1 = E.refund(E.NOW, { amount: 1200, charge: ch.id, payment_intent: pi, customer: u.customer });
+  const refunded = event('charge.refunded', E.charge(E.NOW, { id: ch.id, customer: u.customer, amount: 3000, amount_refunded: 1200,
+    payment_intent: pi, refunds: [r1] }), { api_version: E.NOW });
+  const other = event('customer.created', E.customer(E.NOW, { id: u.customer }), { api_version: E.NOW });
+  for (const ev of [refunded, other])
+    await query(`INSERT INTO stripe_events (id, type, api_version, livemode, created, object_id, payload, status)
+      VALUES (?, ?, ?, 0, ?, ?, ?, 'ignored')`, [ev.id, ev.type, ev.api_version, ev.created, ev.data.object.id, JSON.stringify(ev)]);
+  const adm = await adminToken();
+  const r = await request('POST', `/api/admin/events/${refunded.id}/replay`, { token: adm });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.deepEqual({ previous_status: r.json.previous_status, status: r.json.status }, { previous_status: 'ignored', status: 'processed' });
+  assert.deepEqual({ ...(await stored(refunded.id)) }, { status: 'processed', user_id: u.id });
+  assert.deepEqual((await bevents(u.id, 'refund')).map((b) => [b.event_id, b.amount_cents]), [[r1.id, 1200]]);
+  const [c] = await query('SELECT amount_refunded FROM charges WHERE id = ?', [ch.id]);
+  assert.equal(c.amount_refunded, 1200);
+  // Done: replayed again, it is final.
+  const again = await request('POST', `/api/admin/events/${refunded.id}/replay`, { token: adm });
+  assert.equal(again.status, 409, JSON.stringify(again.json));
+  // A type we do not act on: left ignored.
+  const no = await request('POST', `/api/admin/events/${other.id}/replay`, { token: adm });
+  assert.equal(no.status, 409, JSON.stringify(no.json));
+  assert.equal(no.json.error.code, 'not_replayable');
+  assert.equal((await stored(other.id)).status, 'ignored');
+});
+
 /** Deletes the stripe_events row of id, taking it off the /metrics counts as the purge does. */
 async function forget(id) {
   const [row] = await query('SELECT type, metrics_status FROM stripe_events WHERE id = ?', [id]);
