@@ -238,24 +238,29 @@ evstore_store(struct events_ev *ev)
 
 /*
  * A type we do not act on is stored in one statement, outside a
- * transaction: "ignored", or "duplicate" when it is there already.
+ * transaction: "ignored", or "duplicate" when it is there already.  A
+ * row stored "failed" (by a node of a release that acts on the type,
+ * during a rolling upgrade) is left for that node's redelivery or an
+ * operator, and not remembered: its outcome is not final.
  */
 static enum xerr
 evstore_ignored(struct events_ev *ev, const char **status)
 {
 	struct stripe_events_row r;
 	uint64_t	 gen = db_generation();
+	char		 stored[17] = "";
 	enum xerr	 rc;
 
 	ev->status = "ignored";
 	ev->user_id[0] = '\0';
 	evstore_row(ev, &r);
 	rc = stripe_events_insert(ev->db, &r);
-	if (rc == XERR_DUP)
-		rc = XERR_OK, *status = "duplicate";
+	if (rc == XERR_DUP && (rc = evstore_stored_status(ev->db, ev->id, 0,
+	    stored)) == XERR_OK)
+		*status = "duplicate";
 	else if (rc == XERR_OK)
 		*status = "ignored";
-	if (rc == XERR_OK)
+	if (rc == XERR_OK && !evstore_retryable(stored, ev, 0))
 		evstore_remember(ev->id, gen);
 	return rc;
 }

@@ -331,6 +331,22 @@ async function forget(id) {
       ON DUPLICATE KEY UPDATE n = n + VALUES(n)`, [row.type, row.metrics_status]);
 }
 
+// A redelivery of a type we do not act on whose row a newer release stored failed (a rolling upgrade) is a
+// duplicate here, but not a final one: it is not remembered as one.
+test('a type we do not act on, stored failed by another release: "duplicate", and not remembered', async () => {
+  // The webhook connected first (its memory trusts nothing learnt before a connection is made).
+  assert.equal((await signedWebhook(event('customer.created', E.customer(E.NOW), { api_version: E.NOW }))).json.status, 'ignored');
+  const ev = event('customer.created', E.customer(E.NOW), { api_version: E.NOW });
+  await query(`INSERT INTO stripe_events (id, type, api_version, livemode, created, object_id, payload, status, last_error)
+    VALUES (?, ?, ?, 0, ?, ?, ?, 'failed', 'by a newer release')`, [ev.id, ev.type, ev.api_version, ev.created, ev.data.object.id,
+    JSON.stringify(ev)]);
+  assert.equal((await signedWebhook(ev)).json.status, 'duplicate');
+  await forget(ev.id);
+  assert.equal((await signedWebhook(ev)).json.status, 'ignored');
+  assert.equal((await stored(ev.id)).status, 'ignored');
+  assert.equal((await signedWebhook(ev)).json.status, 'duplicate');
+});
+
 // After a failover the promoted replica may lack an event the old primary committed and the webhook answered
 // (semi-sync fallen back to async), and the operator resends it (docs/SCALING.md). The webhook's memory of
 // stored events must then not answer "duplicate": it is trusted only while the process talks to the server it
