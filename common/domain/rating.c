@@ -175,7 +175,7 @@ struct rating_ctx {
 	int64_t			*ids;
 	int64_t			*covered;
 	size_t			 nuse;
-	/* known periods overlapping the rows read */
+	/* known periods overlapping the rows read (to the usage's end) */
 	int64_t			(*periods)[2];
 	size_t			 nperiods;
 };
@@ -635,27 +635,20 @@ rating_lines(struct db *db, int64_t id, const struct rating_calc *r,
 }
 
 /*
- * Ends the rows q rates where a later stored period begins inside its
- * period (Stripe started one there: rating_rows_end()'s rule for the
- * period's own rows).  Those rows are the later period's, for its bill.
+ * Ends the rows q rates where a later known period (c->periods, read up
+ * to q's usage_end) begins inside its period (Stripe started one there:
+ * rating_rows_end()'s rule for the period's own rows).  Those rows are
+ * the later period's, for its bill.
  */
-static enum xerr
-rating_own_end(struct rating_ctx *c, struct rating_req *q)
+static void
+rating_own_end(const struct rating_ctx *c, struct rating_req *q)
 {
-	int64_t		(*p)[2] = NULL;
-	size_t		 i, n = 0;
-	enum xerr	 rc;
+	size_t		 i;
 
-	if (q->usage_end <= q->start + 1)
-		return XERR_OK;
-	if ((rc = billing_periods_overlapping(c->db, c->sub, q->start + 1,
-	    q->usage_end, &p, &n)))
-		return rc;
-	for (i = 0; i < n; i++)
-		if (p[i][0] > q->start && p[i][0] < q->usage_end)
-			q->usage_end = p[i][0];
-	free(p);
-	return XERR_OK;
+	for (i = 0; i < c->nperiods; i++)
+		if (c->periods[i][0] > q->start &&
+		    c->periods[i][0] < q->usage_end)
+			q->usage_end = c->periods[i][0];
 }
 
 /*
@@ -685,19 +678,19 @@ rating_write(struct rating_ctx *c, const struct rating_req *q, int64_t *id,
 
 	memset(&late, 0, sizeof(late));
 	memset(&billed, 0, sizeof(billed));
-	/* From here on, q is the period with its own rows' end. */
-	if ((rc = rating_own_end(c, &own)))
-		return rc;
-	q = &own;
 	if ((rc = rating_load_history(c)) != XERR_OK) {
 		if (rc == XERR_NOTFOUND)
 			snprintf(err, errsz, "subscription %s has no tier "
 			    "history yet", c->sub);
 		return rc;
 	}
+	/* The periods of late usage and those that begin inside q's. */
 	from = q->start - RATING_LATE_SECONDS;
-	if ((rc = rating_load_periods(c, from, q->start)))
+	if ((rc = rating_load_periods(c, from, q->usage_end)))
 		return rc;
+	/* From here on, q is the period with its own rows' end. */
+	rating_own_end(c, &own);
+	q = &own;
 	if (c->nperiods > 0 && c->periods[0][0] < from)
 		from = c->periods[0][0];
 	if ((rc = rating_load_usage(c, from, q->usage_end, 1)) ||
