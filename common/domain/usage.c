@@ -11,6 +11,7 @@
 #include "store/usage_events.h"
 #include "remote/twilio.h"
 #include "domain/jobs.h"
+#include "domain/money.h"
 #include "domain/rating.h"
 #include "domain/tiers.h"
 #include "domain/usage.h"
@@ -90,7 +91,7 @@ static int64_t
 usage_cap_units(const char *kind, int64_t quantity)
 {
 	if (strcmp(kind, "voice") == 0)
-		return (quantity + 59) / 60 * 60;
+		return money_voice_minutes(quantity) * 60;
 	return quantity;
 }
 
